@@ -1,0 +1,43 @@
+# Two commands for a fresh machine with Python 3.11:  make demo  |  make test
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+STAMP   = $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: demo test test-all lint install install-dev browser bench clean
+
+demo: install            ## install, build the demo workspace and open the dashboard
+	$(BIN)/winnow demo
+
+test: install-dev browser  ## install everything and run lint + the whole default test suite
+	$(BIN)/ruff check app pages tests bench
+	$(BIN)/python -m pytest
+
+test-all: install-dev browser  ## also the slow tests
+	$(BIN)/python -m pytest -m ""
+
+lint: install-dev
+	$(BIN)/ruff check app pages tests bench && $(BIN)/ruff format --check app pages tests bench
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+# torch is pinned and installed first with pip, so no resolver ever pulls a multi-GB CUDA build.
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[dev]'
+	rm -f $(VENV)/.installed-*; touch $(STAMP)
+
+install: $(STAMP)
+install-dev: $(STAMP)
+
+# The browser test drives Debian's chromium; install it when we can (root), else that test skips.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "chromium not installed: the browser test will skip"; }
+
+bench: install-dev
+	for f in bench/bench_*.py; do $(BIN)/python $$f || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

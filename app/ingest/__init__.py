@@ -1,0 +1,1 @@
+"""Ingest: streaming readers per format, field detection, accounting of skipped rows."""

@@ -1,0 +1,1 @@
+"""Signal families: one scorer per file (see :mod:`app.signals.base`)."""

@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+import json
+
+import duckdb
+import pandas as pd
+import pytest
+
+from app.cli import main
+from app.errors import WorkspaceError
+from app.workspace import Workspace
+
+
+def test_open_missing_workspace_is_a_clear_error(tmp_path):
+    with pytest.raises(WorkspaceError, match="no workspace at"):
+        Workspace.open(tmp_path / "nope")
+
+
+def test_corpus_view_has_core_and_metadata_columns(tiny_ws):
+    cols = tiny_ws.columns("corpus")
+    assert list(cols)[:4] == ["id", "source", "text", "text_hash"]
+    assert "topic" in cols
+    n, sources = tiny_ws.con.execute("SELECT count(*), count(DISTINCT source) FROM corpus").fetchone()
+    assert (n, sources) == (6, 2)
+
+
+def test_reingest_replaces_a_source(tiny_ws):
+    tiny_ws.write_source("web", pd.DataFrame([{"id": "z", "text": "only one"}]))
+    assert tiny_ws.con.execute("SELECT count(*) FROM corpus WHERE source='web'").fetchone()[0] == 1
+    assert tiny_ws.info()["documents"] == 3
+
+
+def test_parts_join_into_corpus_and_win_name_clashes(tiny_ws):
+    tiny_ws.con.execute("CREATE TABLE sig_demo AS SELECT id, length(text) AS topic, 1.5 AS demo_score FROM docs")
+    tiny_ws.register_part("sig_demo", kind="signal")
+    cols = tiny_ws.columns("corpus")
+    assert "demo_score" in cols and "meta_topic" in cols and cols["topic"] == "BIGINT"
+    assert tiny_ws.info()["signals"] == ["demo_score", "topic"]
+    tiny_ws.unregister_part("sig_demo")
+    assert "demo_score" not in tiny_ws.columns("corpus")
+
+
+def test_fingerprint_is_order_independent_and_content_sensitive(tmp_path):
+    rows = [{"id": f"d{i}", "text": f"text {i}"} for i in range(50)]
+    a = Workspace.open(tmp_path / "a", create=True)
+    b = Workspace.open(tmp_path / "b", create=True)
+    a.write_source("s", pd.DataFrame(rows))
+    b.write_source("s", pd.DataFrame(rows[::-1]))
+    assert a.fingerprint() == b.fingerprint()
+    b.write_source("s", pd.DataFrame([*rows[:-1], {"id": "d49", "text": "changed"}]))
+    assert a.fingerprint() != b.fingerprint()
+
+
+def test_queryable_with_plain_duckdb(tiny_ws):
+    path = tiny_ws.db_path
+    tiny_ws.close()
+    con = duckdb.connect(str(path), read_only=True)
+    assert con.execute("SELECT count(*) FROM corpus").fetchone()[0] == 6
+
+
+def test_info_cli_prints_json_last_line(tiny_ws, capsys):
+    path = tiny_ws.path
+    tiny_ws.close()
+    assert main(["info", "--workspace", str(path), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert info["documents"] == 6 and info["sources"] == {"other": 2, "web": 4}
+
+
+def test_cli_error_is_one_line(tmp_path, capsys):
+    assert main(["info", "--workspace", str(tmp_path / "missing")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("winnow: error: no workspace at")
