@@ -10,14 +10,14 @@ demo: install            ## install, build the demo workspace and open the dashb
 	$(BIN)/winnow demo
 
 test: install-dev browser  ## install everything and run lint + the whole default test suite
-	$(BIN)/ruff check app pages tests bench
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 test-all: install-dev browser  ## also the slow tests
 	$(BIN)/python -m pytest -m ""
 
 lint: install-dev
-	$(BIN)/ruff check app pages tests bench && $(BIN)/ruff format --check app pages tests bench
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
