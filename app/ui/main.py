@@ -1,0 +1,45 @@
+"""Dashboard entrypoint (``streamlit run app/ui/main.py -- --workspace WS``): navigation, URL state, sidebar."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import streamlit as st
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:  # a plain checkout without the editable install still finds `app`
+    sys.path.insert(0, str(ROOT))
+
+from app.ui import state, widgets  # noqa: E402
+
+PAGES_DIR = ROOT / "pages"
+PAGES = [
+    ("workspace", "Workspace", ":material/folder_open:"),
+    ("distributions", "Distributions", ":material/bar_chart:"),
+    ("thresholds", "Thresholds", ":material/tune:"),
+    ("map", "Map", ":material/scatter_plot:"),
+    ("documents", "Documents", ":material/article:"),
+    ("export", "Export", ":material/ios_share:"),
+]
+
+
+def main() -> None:
+    st.set_page_config(page_title="Winnow", page_icon=":material/grain:", layout="wide")
+    state.load_from_url(st.query_params, st.session_state)
+    widgets.workspace_path()
+    pages = {
+        key: st.Page(PAGES_DIR / f"{key}.py", title=title, icon=icon, url_path=key, default=(key == "workspace"))
+        for key, title, icon in PAGES
+    }
+    st.session_state["_pages"] = pages
+    nav = st.navigation(list(pages.values()))
+    with st.sidebar:
+        st.markdown("**Winnow** · curation studio")
+        st.caption(f"workspace `{st.session_state['ws']}`")
+    state.sync_to_url(st.query_params, st.session_state)
+    nav.run()
+    state.sync_to_url(st.query_params, st.session_state)
+
+
+main()

@@ -1,0 +1,252 @@
+"""The dashboard's read queries: DuckDB aggregates over the ``corpus`` view, returning small frames.
+
+Nothing here pulls a corpus into Python: histograms, ECDFs, quantiles, 2-D densities and correlations are
+computed by DuckDB and come back as at most a few thousand rows. Column names go through :func:`qi`, values
+through parameters. No streamlit here, so these are tested directly.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pandas as pd
+
+from app.sql import qi
+
+NUMERIC_TYPES = re.compile(
+    r"^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|"
+    r"FLOAT|DOUBLE|REAL|DECIMAL.*)$"
+)
+#: never offered as categories: unique per document or free text
+NOT_CATEGORICAL = {"id", "text", "text_hash", "url", "title", "map_cluster_label"}
+#: ids of clusters are numbers but mean nothing as magnitudes
+ID_LIKE = re.compile(r"(_cluster|_id)$")
+QUANTILES = (0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 1.0)
+
+
+def corpus_columns(con: Any) -> dict[str, str]:
+    """``{column: type}`` of the corpus view."""
+    return {r[0]: r[1] for r in con.execute("DESCRIBE corpus").fetchall()}
+
+
+def numeric_columns(con: Any) -> list[str]:
+    """Numeric columns worth a histogram (signals and numeric metadata, not cluster ids)."""
+    return [c for c, t in corpus_columns(con).items() if NUMERIC_TYPES.match(t) and not ID_LIKE.search(c)]
+
+
+def categorical_columns(con: Any, *, max_distinct: int = 200) -> list[str]:
+    """Text/boolean columns with few distinct values (source, lang_code, metadata like ``lang``)."""
+    cols = corpus_columns(con)
+    cands = [c for c, t in cols.items() if (t == "VARCHAR" or t == "BOOLEAN") and c not in NOT_CATEGORICAL]
+    if not cands:
+        return []
+    # approx_count_distinct over a sample is cheap at any scale
+    exprs = ", ".join(f"approx_count_distinct({qi(c)})" for c in cands)
+    row = con.execute(f"SELECT {exprs} FROM (SELECT * FROM corpus LIMIT 100000)").fetchone()
+    return [c for c, n in zip(cands, row) if n is not None and 0 < n <= max_distinct]
+
+
+def cluster_columns(con: Any) -> list[str]:
+    """Columns holding duplicate/map cluster ids (for "keep one per cluster")."""
+    return [c for c in corpus_columns(con) if c.endswith("_cluster")]
+
+
+def _group_expr(by: str | None) -> str:
+    return f"coalesce(CAST({qi(by)} AS VARCHAR), '(none)')" if by else "'all'"
+
+
+def histogram(
+    con: Any, col: str, *, bins: int = 60, log: bool = False, by: str | None = None, max_groups: int = 8
+) -> pd.DataFrame:
+    """Equal-width bins of ``col`` (of log10(col) over positive values when ``log``), per group.
+
+    Returns ``group, bin, x0, x1, count`` (x0/x1 in the column's units). Groups beyond the ``max_groups``
+    largest are folded into ``(other)``.
+    """
+    x = f"log10({qi(col)})" if log else f"CAST({qi(col)} AS DOUBLE)"
+    cond = f"{qi(col)} > 0" if log else f"{qi(col)} IS NOT NULL AND isfinite(CAST({qi(col)} AS DOUBLE))"
+    g = _group_expr(by)
+    sql = f"""
+    WITH v AS (SELECT {x} AS x, {g} AS g FROM corpus WHERE {cond}),
+    b AS (SELECT min(x) AS lo, max(x) AS hi FROM v),
+    top AS (SELECT g FROM v GROUP BY g ORDER BY count(*) DESC LIMIT ?),
+    h AS (
+      SELECT CASE WHEN v.g IN (SELECT g FROM top) THEN v.g ELSE '(other)' END AS grp,
+             least(CAST(floor((v.x - b.lo) / greatest((b.hi - b.lo) / ?, 1e-12)) AS INTEGER), ? - 1) AS bin,
+             count(*) AS count, any_value(b.lo) AS lo, any_value(b.hi) AS hi
+      FROM v, b GROUP BY ALL)
+    SELECT grp AS "group", bin, lo + bin * greatest((hi - lo) / ?, 1e-12) AS x0,
+           lo + (bin + 1) * greatest((hi - lo) / ?, 1e-12) AS x1, count
+    FROM h ORDER BY "group", bin
+    """
+    df = con.execute(sql, [max_groups, bins, bins, bins, bins]).df()
+    if log and len(df):
+        df["x0"] = 10 ** df["x0"]
+        df["x1"] = 10 ** df["x1"]
+    return df
+
+
+def ecdf(con: Any, col: str, *, by: str | None = None, points: int = 101, max_groups: int = 8) -> pd.DataFrame:
+    """The empirical CDF as ``points`` quantiles per group: ``group, p, x``."""
+    ps = [i / (points - 1) for i in range(points)]
+    g = _group_expr(by)
+    sql = f"""
+    WITH v AS (SELECT CAST({qi(col)} AS DOUBLE) AS x, {g} AS g FROM corpus WHERE {qi(col)} IS NOT NULL),
+    top AS (SELECT g FROM v GROUP BY g ORDER BY count(*) DESC LIMIT ?)
+    SELECT g AS "group", quantile_disc(x, ?::DOUBLE[]) AS qs FROM v WHERE g IN (SELECT g FROM top) GROUP BY g
+    """
+    rows = con.execute(sql, [max_groups, ps]).fetchall()
+    out = [{"group": grp, "p": p, "x": x} for grp, qs in rows for p, x in zip(ps, qs)]
+    return pd.DataFrame(out, columns=["group", "p", "x"])
+
+
+def quantile_table(con: Any, col: str, *, by: str | None = None, max_groups: int = 12) -> pd.DataFrame:
+    """Count, nulls, mean and the :data:`QUANTILES` of ``col``, per group (one row each)."""
+    g = _group_expr(by)
+    sql = f"""
+    WITH v AS (SELECT CAST({qi(col)} AS DOUBLE) AS x, {g} AS g FROM corpus),
+    top AS (SELECT g FROM v GROUP BY g ORDER BY count(*) DESC LIMIT ?)
+    SELECT g AS "group", count(*) AS docs, count(*) - count(x) AS missing, avg(x) AS mean,
+           quantile_cont(x, ?::DOUBLE[]) AS qs
+    FROM v WHERE g IN (SELECT g FROM top) GROUP BY g ORDER BY docs DESC
+    """
+    rows = con.execute(sql, [max_groups, list(QUANTILES)]).fetchall()
+    recs = []
+    for grp, docs, missing, mean, qs in rows:
+        rec = {"group": grp, "docs": docs, "missing": missing, "mean": mean}
+        rec.update({f"q{q:g}": v for q, v in zip(QUANTILES, qs or [None] * len(QUANTILES))})
+        recs.append(rec)
+    return pd.DataFrame(recs)
+
+
+def quantile_of(con: Any, col: str, q: float) -> float | None:
+    """The q-quantile (0..1) of a column (for rules set by quantile)."""
+    row = con.execute(f"SELECT quantile_cont(CAST({qi(col)} AS DOUBLE), ?) FROM corpus", [float(q)]).fetchone()
+    return None if row is None or row[0] is None else float(row[0])
+
+
+def value_range(con: Any, col: str) -> tuple[float | None, float | None]:
+    row = con.execute(f"SELECT min(CAST({qi(col)} AS DOUBLE)), max(CAST({qi(col)} AS DOUBLE)) FROM corpus").fetchone()
+    return (row[0], row[1]) if row else (None, None)
+
+
+def top_values(con: Any, col: str, *, n: int = 50) -> pd.DataFrame:
+    """``value, docs`` of a categorical column, most frequent first."""
+    sql = (
+        f"SELECT coalesce(CAST({qi(col)} AS VARCHAR), '(none)') AS value, count(*) AS docs FROM corpus "
+        "GROUP BY 1 ORDER BY docs DESC LIMIT ?"
+    )
+    return con.execute(sql, [n]).df()
+
+
+def density2d(
+    con: Any, xcol: str, ycol: str, *, bins: int = 50, log_x: bool = False, log_y: bool = False
+) -> pd.DataFrame:
+    """2-D binned counts of two numeric columns: ``bx, by, x, y, count`` (x/y bin centres, original units)."""
+
+    def ex(c: str, log: bool) -> tuple[str, str]:
+        if log:
+            return f"log10({qi(c)})", f"{qi(c)} > 0"
+        return f"CAST({qi(c)} AS DOUBLE)", f"{qi(c)} IS NOT NULL AND isfinite(CAST({qi(c)} AS DOUBLE))"
+
+    xe, xc = ex(xcol, log_x)
+    ye, yc = ex(ycol, log_y)
+    sql = f"""
+    WITH v AS (SELECT {xe} AS x, {ye} AS y FROM corpus WHERE {xc} AND {yc}),
+    b AS (SELECT min(x) AS x0, max(x) AS x1, min(y) AS y0, max(y) AS y1 FROM v),
+    h AS (SELECT least(CAST(floor((x - x0) / greatest((x1 - x0) / ?, 1e-12)) AS INTEGER), ? - 1) AS bx,
+                 least(CAST(floor((y - y0) / greatest((y1 - y0) / ?, 1e-12)) AS INTEGER), ? - 1) AS by_,
+                 count(*) AS count, any_value(x0) AS x0, any_value(x1) AS x1, any_value(y0) AS y0,
+                 any_value(y1) AS y1
+          FROM v, b GROUP BY ALL)
+    SELECT bx, by_ AS "by", x0 + (bx + 0.5) * (x1 - x0) / ? AS x, y0 + (by_ + 0.5) * (y1 - y0) / ? AS y, count
+    FROM h
+    """
+    df = con.execute(sql, [bins] * 6).df()
+    if log_x and len(df):
+        df["x"] = 10 ** df["x"]
+    if log_y and len(df):
+        df["y"] = 10 ** df["y"]
+    return df
+
+
+def correlations(con: Any, cols: list[str], *, sample: int = 200_000) -> pd.DataFrame:
+    """Pearson correlation matrix of numeric columns over a reservoir sample of ``sample`` rows (seeded)."""
+    cols = list(cols)
+    if len(cols) < 2:
+        return pd.DataFrame()
+    pairs = [(a, b) for i, a in enumerate(cols) for b in cols[i + 1 :]]
+    sel = ", ".join(f"CAST({qi(c)} AS DOUBLE) AS {qi(c)}" for c in cols)
+    exprs = ", ".join(f"corr({qi(a)}, {qi(b)})" for a, b in pairs)
+    sql = f"SELECT {exprs} FROM (SELECT {sel} FROM corpus USING SAMPLE reservoir({int(sample)} ROWS) REPEATABLE (7))"
+    row = con.execute(sql).fetchone()
+    m = pd.DataFrame(1.0, index=cols, columns=cols)
+    for (a, b), v in zip(pairs, row):
+        m.loc[a, b] = m.loc[b, a] = v
+    return m
+
+
+def overview(con: Any) -> dict[str, Any]:
+    """Documents, characters, tokens (when ``size_tokens`` exists), and counts per source and language."""
+    cols = corpus_columns(con)
+    tok = "sum(size_tokens)" if "size_tokens" in cols else "NULL"
+    n, chars, tokens = con.execute(f"SELECT count(*), coalesce(sum(length(text)), 0), {tok} FROM corpus").fetchone()
+    by_source = con.execute(
+        "SELECT source, count(*) AS docs, sum(length(text)) AS chars FROM corpus GROUP BY 1 ORDER BY docs DESC"
+    ).df()
+    lang_col = "lang_code" if "lang_code" in cols else ("lang" if "lang" in cols else None)
+    by_lang = None
+    if lang_col:
+        by_lang = con.execute(
+            f"SELECT coalesce(CAST({qi(lang_col)} AS VARCHAR), '(none)') AS lang, count(*) AS docs FROM corpus "
+            "GROUP BY 1 ORDER BY docs DESC LIMIT 30"
+        ).df()
+    return {
+        "documents": int(n),
+        "characters": int(chars),
+        "tokens": None if tokens is None else int(tokens),
+        "by_source": by_source,
+        "by_lang": by_lang,
+        "lang_column": lang_col,
+    }
+
+
+def search_docs(
+    con: Any, text: str, *, columns: list[str], limit: int = 200, order: str | None = None, desc: bool = True
+) -> pd.DataFrame:
+    """Documents whose text contains ``text`` (case-insensitive ILIKE, parameterised; wildcards escaped)."""
+    like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    sel = ", ".join(qi(c) for c in ["id", "source", *columns] if c)
+    where = "WHERE text ILIKE ? ESCAPE '\\'" if text else ""
+    params: list[Any] = [like] if text else []
+    order_sql = f"ORDER BY {qi(order)} {'DESC' if desc else 'ASC'} NULLS LAST" if order else ""
+    sql = f"SELECT {sel}, left(text, 200) AS preview FROM corpus {where} {order_sql} LIMIT ?"
+    return con.execute(sql, [*params, int(limit)]).df()
+
+
+def get_doc(con: Any, doc_id: str) -> dict[str, Any] | None:
+    """Every column of one document."""
+    cur = con.execute("SELECT * FROM corpus WHERE id = ? LIMIT 1", [doc_id])
+    names = [d[0] for d in cur.description]
+    row = cur.fetchone()
+    return dict(zip(names, row)) if row else None
+
+
+def cluster_members(con: Any, col: str, cluster: Any, *, limit: int = 20) -> pd.DataFrame:
+    """Other documents sharing a cluster id (duplicates or map cluster)."""
+    return con.execute(
+        f"SELECT id, source, left(text, 200) AS preview FROM corpus WHERE {qi(col)} = ? ORDER BY id LIMIT ?",
+        [cluster, int(limit)],
+    ).df()
+
+
+def add_label(con: Any, doc_id: str, label: str, note: str | None = None) -> None:
+    """Store a good/bad tag in ``labels``."""
+    con.execute("INSERT INTO labels VALUES (?, ?, ?, now()::TIMESTAMP)", [doc_id, label, note])
+
+
+def labels_of(con: Any, doc_id: str) -> pd.DataFrame:
+    return con.execute(
+        "SELECT label, note, created_at FROM labels WHERE id = ? ORDER BY created_at DESC", [doc_id]
+    ).df()

@@ -1,0 +1,238 @@
+"""Shared dashboard pieces: the open workspace, cached aggregate queries, job buttons with progress,
+"what is missing" notices, safe document rendering. Pages stay thin by calling these."""
+
+from __future__ import annotations
+
+import html
+import time
+from typing import Any
+
+import streamlit as st
+
+from app.errors import WinnowError
+from app.ui import db, queries
+from app.ui.highlight import highlighted_html
+from app.ui.jobs import JobRegistry
+from app.workspace import Workspace
+
+CSS = """
+<style>
+.w-doc {font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 0.85rem; white-space: pre-wrap;
+        word-break: break-word; background: #fafaf7; border: 1px solid #e6e6e0; border-radius: 6px;
+        padding: 0.6rem 0.8rem; max-height: 28rem; overflow-y: auto; line-height: 1.45;}
+.w-doc .w-rep {background: #fde2e1;} .w-doc .w-c4 {background: #fff3c4;}
+.w-snip {font-family: ui-monospace, monospace; font-size: 0.8rem; white-space: pre-wrap; word-break: break-word;
+         background: #f6f6f2; border-left: 3px solid #2f6f4f; padding: 0.3rem 0.5rem; margin-bottom: 0.4rem;
+         max-height: 7.5rem; overflow: hidden;}
+.w-snip.below {border-left-color: #b5523b;}
+.w-meta {color: #666; font-size: 0.75rem;}
+div[data-testid="stMetricValue"] {font-size: 1.6rem;}
+</style>
+"""
+
+
+def page_header(title: str, caption: str | None = None) -> None:
+    st.markdown(CSS, unsafe_allow_html=True)
+    st.title(title)
+    if caption:
+        st.caption(caption)
+
+
+# ---------------------------------------------------------------- workspace
+def workspace_path() -> str:
+    """The workspace this session looks at (from the URL ``ws``, ``--workspace`` or the default)."""
+    if not st.session_state.get("ws"):
+        st.session_state["ws"] = db.default_path()
+    return st.session_state["ws"]
+
+
+def current_workspace(*, required: bool = True) -> Workspace | None:
+    """The open workspace, or an explanation and a link to the Workspace page when there is none."""
+    path = workspace_path()
+    try:
+        return db.open_workspace(path)
+    except WinnowError as e:
+        if required:
+            st.warning(f"{e}. Open or create one on the Workspace page.")
+            pages = st.session_state.get("_pages") or {}
+            if "workspace" in pages:
+                st.page_link(pages["workspace"], label="Go to the Workspace page")
+            st.stop()
+        return None
+
+
+def version(ws: Workspace) -> str:
+    return db.data_version(ws)
+
+
+@st.cache_resource(show_spinner=False)
+def job_registry() -> JobRegistry:
+    return JobRegistry()
+
+
+# ---------------------------------------------------------------- cached aggregates (keyed by data version)
+@st.cache_data(show_spinner=False, max_entries=256)
+def cached(fn_name: str, path: str, ver: str, *args: Any, **kwargs: Any) -> Any:
+    """Run ``queries.<fn_name>(cursor, *args, **kwargs)``; cached until the workspace's data changes."""
+    ws = db.open_workspace(path)
+    cur = ws.cursor()
+    try:
+        return getattr(queries, fn_name)(cur, *args, **kwargs)
+    finally:
+        cur.close()
+
+
+def q(ws: Workspace, fn_name: str, *args: Any, **kwargs: Any) -> Any:
+    """Cached call of a :mod:`app.ui.queries` function on ``ws``."""
+    return cached(fn_name, str(ws.path.resolve()), version(ws), *args, **kwargs)
+
+
+def q_now(ws: Workspace, fn_name: str, *args: Any, **kwargs: Any) -> Any:
+    """Uncached call (for queries that depend on fast-changing input)."""
+    cur = ws.cursor()
+    try:
+        return getattr(queries, fn_name)(cur, *args, **kwargs)
+    finally:
+        cur.close()
+
+
+# ---------------------------------------------------------------- what exists
+def has_signals(ws: Workspace) -> bool:
+    return any(k == "signal" for _, k in ws.parts())
+
+
+def has_map(ws: Workspace) -> bool:
+    return "map_x" in q(ws, "corpus_columns")
+
+
+def has_embeddings(ws: Workspace) -> bool:
+    cur = ws.cursor()
+    try:
+        tables = {r[0] for r in cur.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    finally:
+        cur.close()
+    return any(t == "embeddings" or t.startswith("emb") for t in tables) or any(k == "embed" for _, k in ws.parts())
+
+
+def n_docs(ws: Workspace) -> int:
+    return int(q(ws, "overview")["documents"])
+
+
+# ---------------------------------------------------------------- jobs
+JOB_LABELS = {"score": "Compute signals", "embed": "Compute embeddings", "map": "Build the map"}
+
+
+def _job_fn(kind: str, ws: Workspace, **opts: Any):
+    def run(progress):
+        if kind == "score":
+            from app.signals.engine import score
+
+            return score(ws, signals=opts.get("signals") or ["all"], progress=progress)
+        if kind == "embed":
+            from app.embed import embed
+
+            return embed(ws, fast=bool(opts.get("fast")), progress=progress)
+        if kind == "map":
+            from app.maps import build_map
+
+            return build_map(ws, progress=progress)
+        if kind == "ingest":
+            from app.ingest import ingest
+
+            return ingest(
+                ws, opts["srcs"], source=opts.get("source") or None, limit=opts.get("limit"), progress=progress
+            )
+        raise WinnowError(f"unknown job {kind}")
+
+    return run
+
+
+def start_job(kind: str, ws: Workspace, *, name: str | None = None, **opts: Any) -> None:
+    """Start a background job; a missing area or a busy workspace is a one-line message, not a traceback."""
+    try:
+        job_registry().start(name or kind, str(ws.path.resolve()), _job_fn(kind, ws, **opts))
+    except WinnowError as e:
+        st.error(str(e))
+
+
+def job_button(kind: str, ws: Workspace, *, key: str, label: str | None = None, **opts: Any) -> None:
+    """A button that starts a background job (disabled while any job runs on this workspace)."""
+    busy = job_registry().running(str(ws.path.resolve())) is not None
+    if st.button(label or JOB_LABELS.get(kind, kind), key=key, disabled=busy, type="primary"):
+        start_job(kind, ws, name=label or JOB_LABELS.get(kind, kind), **opts)
+        st.rerun()
+
+
+@st.fragment(run_every=1.0)
+def _jobs_panel_live(path: str) -> None:
+    _jobs_panel_body(path)
+
+
+def _jobs_panel_body(path: str) -> bool:
+    reg = job_registry()
+    jobs = reg.recent(path, n=3)
+    running = False
+    for j in jobs:
+        if j.status == "running":
+            running = True
+            st.progress(j.fraction, text=j.describe())
+        elif j.status == "failed":
+            st.error(f"{j.name} failed: {j.error}")
+        elif j.finished and time.time() - j.finished < 600:
+            st.success(f"{j.name} finished in {j.finished - j.started:.1f} s")
+    if not running and st.session_state.get("_job_was_running"):
+        st.session_state["_job_was_running"] = False
+        st.rerun(scope="app")  # the data changed: redraw everything once
+    if running:
+        st.session_state["_job_was_running"] = True
+    return running
+
+
+def jobs_panel(ws: Workspace) -> None:
+    """Progress of this workspace's jobs; polls once a second only while a job is running."""
+    path = str(ws.path.resolve())
+    if job_registry().running(path) is not None or st.session_state.get("_job_was_running"):
+        _jobs_panel_live(path)
+    else:
+        _jobs_panel_body(path)
+
+
+def missing(ws: Workspace, what: str, why: str, *, key: str) -> bool:
+    """When ``what`` (signals/embeddings/map) is absent, say so and offer the button; True if missing."""
+    present = {"signals": has_signals, "embeddings": has_embeddings, "map": has_map}[what](ws)
+    if present:
+        return False
+    kind = {"signals": "score", "embeddings": "embed", "map": "map"}[what]
+    st.info(f"No {what} yet: {why}")
+    job_button(kind, ws, key=key)
+    jobs_panel(ws)
+    return True
+
+
+# ---------------------------------------------------------------- documents
+def doc_html(text: str, *, highlight: bool = True) -> None:
+    """Show a document's full text, escaped, with flagged lines highlighted."""
+    st.markdown(CSS + highlighted_html(text or "", highlight=highlight), unsafe_allow_html=True)
+
+
+def snippet(text: str, *, meta: str = "", cls: str = "", n: int = 400) -> None:
+    """A short escaped preview of a document (for borderline lists and selections)."""
+    t = (text or "")[:n]
+    st.markdown(
+        f'<div class="w-snip {cls}"><div class="w-meta">{html.escape(meta)}</div>{html.escape(t)}</div>',
+        unsafe_allow_html=True,
+    )
+
+
+def open_doc(doc_id: str) -> None:
+    """Open a document on the Documents page (state goes into the URL)."""
+    st.session_state["doc"] = doc_id
+    st.switch_page(st.session_state["_pages"]["documents"])
+
+
+def fmt_int(n: Any) -> str:
+    return "—" if n is None else f"{int(n):,}"
+
+
+def fmt_pct(a: Any, b: Any) -> str:
+    return "—" if not b else f"{100.0 * a / b:.1f}%"

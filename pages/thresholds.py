@@ -1,0 +1,294 @@
+"""Thresholds: build rules and see at once what they keep. All counting is ``app.recipes.summarize``."""
+
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from app.errors import WinnowError
+from app.ui import recipe_bridge, state, widgets
+from app.ui.state import Rule
+
+widgets.page_header("Thresholds", "Each rule keeps the documents that pass it; a document is kept when it passes all.")
+ws = widgets.current_workspace()
+if widgets.n_docs(ws) == 0:
+    st.info("The workspace has no documents yet: ingest some on the Workspace page.")
+    st.stop()
+widgets.missing(ws, "signals", "rules can only use metadata columns until signals are computed.", key="miss_sig")
+
+ss = st.session_state
+ss.setdefault("rules", [])
+num = widgets.q(ws, "numeric_columns")
+cats = [c for c in widgets.q(ws, "categorical_columns") if widgets.q(ws, "corpus_columns").get(c) == "VARCHAR"]
+cols_all = widgets.q(ws, "corpus_columns")
+dedup_opts = {"exact duplicates": "exact"}
+if "dup_near_keep" in cols_all:
+    dedup_opts["near duplicates (MinHash)"] = "near"
+if "semdup_is_dup" in cols_all:
+    dedup_opts["semantic duplicates"] = "semantic"
+
+KEPT, REMOVED = "#2f6f4f", "#c9c9c0"
+
+
+def _add_rule() -> None:
+    col = ss.get("w_add_col")
+    mode = ss.get("w_add_mode", "by value")
+    if not col:
+        return
+    if col in dedup_opts:
+        rule = Rule("dedup", dedup_opts[col])
+    elif col in cats:
+        top = widgets.q(ws, "top_values", col, n=50)
+        rule = Rule("in", col, values=[str(v) for v in top["value"].head(3)])
+    elif mode == "by quantile":
+        rule = Rule("qrange", col, lo=0.05, hi=None)
+    else:
+        v = widgets.q(ws, "quantile_of", col, 0.05)
+        rule = Rule("range", col, lo=None if v is None else float(f"{v:.4g}"), hi=None)
+    ss["rules"] = [*ss["rules"], rule]
+
+
+def _remove_rule(uid: str) -> None:
+    ss["rules"] = [r for r in ss["rules"] if r.uid != uid]
+
+
+def _rule_editor(rule: Rule) -> None:
+    k = rule.uid
+    with st.container(border=True):
+        c1, c2 = st.columns([6, 1], vertical_alignment="center")
+        c1.markdown(f"**{rule.label()}**")
+        c2.button("✕", key=f"del_{k}", help="remove this rule", on_click=_remove_rule, args=(rule.uid,))
+        if rule.kind == "range":
+            lo_hi = widgets.q(ws, "value_range", rule.col)
+            a, b = st.columns(2)
+            rule.lo = a.number_input(
+                f"min {rule.col}",
+                value=rule.lo,
+                key=f"lo_{k}",
+                format="%g",
+                help=f"observed {lo_hi[0]:g} … {lo_hi[1]:g}" if lo_hi[0] is not None else None,
+            )
+            rule.hi = b.number_input(f"max {rule.col}", value=rule.hi, key=f"hi_{k}", format="%g")
+        elif rule.kind == "qrange":
+            lo, hi = st.slider(
+                f"quantiles of {rule.col}",
+                0.0,
+                1.0,
+                (rule.lo or 0.0, 1.0 if rule.hi is None else rule.hi),
+                step=0.01,
+                key=f"q_{k}",
+            )
+            rule.lo = None if lo <= 0 else lo
+            rule.hi = None if hi >= 1 else hi
+        elif rule.kind in ("in", "notin"):
+            top = widgets.q(ws, "top_values", rule.col, n=50)
+            opts = list(dict.fromkeys([*[str(v) for v in top["value"]], *rule.values]))
+            kind = st.radio(
+                "keep",
+                ["in", "not in"],
+                index=0 if rule.kind == "in" else 1,
+                horizontal=True,
+                key=f"op_{k}",
+                label_visibility="collapsed",
+            )
+            rule.kind = "in" if kind == "in" else "notin"
+            rule.values = st.multiselect(f"values of {rule.col}", opts, default=rule.values, key=f"v_{k}")
+        else:
+            st.caption("keeps the first document (smallest id) of each duplicate cluster")
+
+
+def _hist_figure(rule: Rule, resolved: dict, log: bool) -> go.Figure | None:
+    if rule.kind in ("range", "qrange"):
+        h = widgets.q(ws, "histogram", rule.col, bins=50, log=log)
+        if h.empty:
+            return None
+        lo, hi = resolved.get("min"), resolved.get("max")
+        inside = [
+            (lo is None or x0 >= lo or x1 > lo) and (hi is None or x1 <= hi or x0 < hi)
+            for x0, x1 in zip(h["x0"], h["x1"])
+        ]
+        fig = go.Figure(
+            go.Bar(
+                x=(h["x0"] + h["x1"]) / 2,
+                y=h["count"],
+                width=h["x1"] - h["x0"],
+                marker_color=[KEPT if i else REMOVED for i in inside],
+                marker_line_width=0,
+                hovertemplate="%{x:.4g}: %{y:,} docs<extra></extra>",
+            )
+        )
+        for v, name in ((lo, "min"), (hi, "max")):
+            if v is not None:
+                fig.add_vline(
+                    x=v,
+                    line_color="#b5523b",
+                    line_width=2,
+                    annotation_text=f"{name} {v:.4g}",
+                    annotation_position="top",
+                )
+        if log:
+            fig.update_xaxes(type="log")
+    elif rule.kind in ("in", "notin"):
+        t = widgets.q(ws, "top_values", rule.col, n=30)
+        keep = [(str(v) in rule.values) == (rule.kind == "in") for v in t["value"]]
+        fig = go.Figure(
+            go.Bar(x=t["value"].astype(str), y=t["docs"], marker_color=[KEPT if k else REMOVED for k in keep])
+        )
+    else:
+        return None
+    fig.update_layout(
+        height=190,
+        margin=dict(l=5, r=5, t=22, b=5),
+        bargap=0,
+        showlegend=False,
+        title=dict(text=rule.col, font=dict(size=12)),
+    )
+    return fig
+
+
+def _retention(rows: list[dict], key: str) -> pd.DataFrame:
+    df = pd.DataFrame(rows)
+    if df.empty:
+        return df
+    return df[[key, "total", "kept", "kept_frac", "kept_tokens_frac"]]
+
+
+@st.fragment
+def thresholds() -> None:
+    t0 = time.perf_counter()
+    top = st.container()
+    left, right = st.columns([2, 3], gap="large")
+    with left:
+        st.subheader("Rules")
+        for rule in ss["rules"]:
+            _rule_editor(rule)
+        with st.container(border=True):
+            options = [*num, *cats, *dedup_opts]
+            c1, c2 = st.columns([3, 2])
+            c1.selectbox("Add a rule on", options, key="w_add_col", index=None, placeholder="choose a signal…")
+            c2.radio("numeric cut", ["by value", "by quantile"], key="w_add_mode", label_visibility="collapsed")
+            st.button("Add rule", key="btn_add_rule", on_click=_add_rule, type="primary")
+    rules = [r for r in ss["rules"] if not (r.kind in ("in", "notin") and not r.col)]
+    try:
+        cur = ws.cursor()
+        summary = recipe_bridge.summarize(cur, rules)
+    except WinnowError as e:
+        top.error(f"These rules cannot be evaluated: {e}")
+        state.sync_to_url(st.query_params, ss)
+        return
+    total, kept = summary["total_docs"], summary["kept_docs"]
+    with top:
+        c = st.columns(4)
+        c[0].metric("Kept documents", f"{kept:,}", f"{widgets.fmt_pct(kept, total)} of {total:,}", delta_color="off")
+        c[1].metric(
+            "Kept tokens",
+            f"{summary['kept_tokens']:,}",
+            f"{widgets.fmt_pct(summary['kept_tokens'], summary['total_tokens'])} of {summary['total_tokens']:,}"
+            + (" (estimated)" if summary["tokens_estimated"] else ""),
+            delta_color="off",
+        )
+        c[2].metric("Removed documents", f"{summary['removed_docs']:,}")
+        c[3].metric("Rules", len(rules))
+    resolved_rules = summary["resolved"]["rules"]
+    idx = recipe_bridge.check_index(rules)
+    with right:
+        st.subheader("Retention")
+        a, b = st.columns(2)
+        colcfg = {
+            "kept_frac": st.column_config.ProgressColumn("kept", format="percent", min_value=0, max_value=1),
+            "kept_tokens_frac": st.column_config.ProgressColumn(
+                "tokens kept", format="percent", min_value=0, max_value=1
+            ),
+        }
+        a.dataframe(_retention(summary["by_source"], "source"), hide_index=True, column_config=colcfg, key="ret_src")
+        if summary["by_lang"]:
+            b.dataframe(
+                _retention(summary["by_lang"], "lang")[:20], hide_index=True, column_config=colcfg, key="ret_lang"
+            )
+        else:
+            b.caption("No `lang_code` column: compute signals for retention per language.")
+        if summary["rules"]:
+            st.subheader("What each rule removes")
+            rt = pd.DataFrame(summary["rules"])[["label", "removed", "removed_frac", "removed_only"]]
+            st.dataframe(
+                rt,
+                hide_index=True,
+                key="rule_table",
+                column_config={
+                    "removed_frac": st.column_config.NumberColumn("removed %", format="percent"),
+                    "removed_only": st.column_config.NumberColumn(
+                        "removed only by it", help="documents no other rule removes"
+                    ),
+                },
+            )
+            if len(summary["rules"]) > 1:
+                labels = [r["label"][:28] for r in summary["rules"]]
+                ov = go.Figure(
+                    go.Heatmap(
+                        z=summary["overlap"],
+                        x=labels,
+                        y=labels,
+                        colorscale="Greens",
+                        hovertemplate="%{y} ∧ %{x}: %{z:,} docs<extra></extra>",
+                    )
+                )
+                ov.update_layout(
+                    height=260,
+                    margin=dict(l=5, r=5, t=25, b=5),
+                    title=dict(text="overlap: documents removed by both", font=dict(size=12)),
+                )
+                st.plotly_chart(ov, key="overlap", width="stretch")
+    if rules:
+        st.subheader("Cuts")
+        log = st.toggle("log x axis for the histograms", key="w_thr_log")
+        grid = st.columns(3)
+        for i, rule in enumerate(rules):
+            res = resolved_rules[idx[i]] if idx.get(i) is not None and idx[i] < len(resolved_rules) else {}
+            fig = _hist_figure(rule, res, log)
+            if fig is not None:
+                grid[i % 3].plotly_chart(fig, key=f"hist_{rule.uid}", width="stretch")
+        st.caption(
+            f"updated in {1000 * (time.perf_counter() - t0):.0f} ms (summary query {summary['elapsed_ms']:.0f} ms)"
+        )
+        st.subheader("At the edge of each cut")
+        tabs = st.tabs([r.label()[:40] for r in rules])
+        for i, tab in enumerate(tabs):
+            with tab:
+                try:
+                    b = recipe_bridge.borderline(cur, rules, i, n=3)
+                except WinnowError as e:
+                    st.caption(str(e))
+                    continue
+                ca, cb = st.columns(2)
+                ca.markdown("**just kept**" if b["bound"] else "**passing**")
+                cb.markdown("**just removed**" if b["bound"] else "**failing**")
+                for row in b["above"]:
+                    with ca:
+                        widgets.snippet(row["text"], meta=f"{row['id']} · {row['source']} · {row['value']}")
+                for row in b["below"]:
+                    with cb:
+                        widgets.snippet(
+                            row["text"], meta=f"{row['id']} · {row['source']} · {row['value']}", cls="below"
+                        )
+    else:
+        st.info("No rules yet: add one on the left (e.g. a minimum on a word count, or a language).")
+    with st.expander("Save as a recipe"):
+        c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+        name = c1.text_input("Recipe name", value=ss.get("recipe") or "my-recipe", key="w_recipe_name")
+        if c2.button("Save recipe", key="btn_save"):
+            try:
+                from app.recipes import save_recipe
+
+                save_recipe(ws, name, recipe_bridge.recipe_from_rules(rules, name=name))
+                ss["recipe"] = name
+                st.success(f"saved recipe {name!r} in the workspace")
+            except WinnowError as e:
+                st.error(str(e))
+        st.code(recipe_bridge.recipe_from_rules(rules, name=name).to_yaml(), language="yaml")
+    state.sync_to_url(st.query_params, ss)
+
+
+thresholds()

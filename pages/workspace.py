@@ -1,0 +1,106 @@
+"""Workspace: open or create, ingest (path, upload, hf: id), compute signals/embeddings/map, summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import plotly.express as px
+import streamlit as st
+
+from app.errors import WinnowError
+from app.ui import db, widgets
+
+widgets.page_header("Workspace", "Open or create a workspace, bring documents in, compute what the other pages need.")
+
+path = widgets.workspace_path()
+with st.form("open_ws"):
+    c1, c2 = st.columns([4, 1], vertical_alignment="bottom")
+    new_path = c1.text_input("Workspace directory", value=path, key="w_ws_path")
+    submitted = c2.form_submit_button("Open / create")
+if submitted and new_path.strip():
+    try:
+        db.open_workspace(str(Path(new_path.strip()).resolve()), create=True)
+        st.session_state["ws"] = str(Path(new_path.strip()).resolve())
+        st.rerun()
+    except WinnowError as e:
+        st.error(str(e))
+
+ws = widgets.current_workspace(required=False)
+if ws is None:
+    st.info("No workspace here yet: press **Open / create** to make one, then ingest documents below.")
+    st.stop()
+
+widgets.jobs_panel(ws)
+
+ov = widgets.q(ws, "overview")
+c1, c2, c3, c4 = st.columns(4)
+c1.metric("Documents", widgets.fmt_int(ov["documents"]))
+c2.metric("Characters", widgets.fmt_int(ov["characters"]))
+c3.metric("Tokens", widgets.fmt_int(ov["tokens"]) if ov["tokens"] is not None else "— (score: size)")
+c4.metric("Sources", len(ov["by_source"]))
+
+if ov["documents"]:
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Sources")
+        st.dataframe(ov["by_source"], hide_index=True, width="stretch")
+    with right:
+        st.subheader("Languages" + (f" ({ov['lang_column']})" if ov["lang_column"] else ""))
+        if ov["by_lang"] is not None:
+            fig = px.bar(ov["by_lang"].head(15), x="lang", y="docs", height=260)
+            fig.update_layout(margin=dict(l=10, r=10, t=10, b=10))
+            st.plotly_chart(fig, width="stretch", key="lang_bar")
+        else:
+            st.caption("No language column yet: compute signals (the `lang` family adds `lang_code`).")
+
+st.subheader("Compute")
+info = ws.info()
+c1, c2, c3 = st.columns(3)
+with c1:
+    st.markdown(f"**Signals** · {len(info['signals'])} columns")
+    widgets.job_button("score", ws, key="btn_score", label="Compute signals")
+with c2:
+    st.markdown("**Embeddings** · " + ("present" if widgets.has_embeddings(ws) else "none"))
+    fast = st.checkbox("fast static model (model2vec)", key="w_fast")
+    widgets.job_button("embed", ws, key="btn_embed", label="Compute embeddings", fast=fast)
+with c3:
+    st.markdown("**Map** · " + ("present" if widgets.has_map(ws) else "none"))
+    widgets.job_button("map", ws, key="btn_map", label="Build the map")
+
+st.subheader("Ingest")
+tab_path, tab_upload, tab_hf = st.tabs(["From a path", "Upload a file", "Hugging Face id"])
+with tab_path, st.form("ingest_path"):
+    src = st.text_input("Path or glob (JSONL, JSON, CSV, Parquet, TXT; .gz/.zst)", key="w_src")
+    c1, c2 = st.columns(2)
+    source = c1.text_input("Source name (optional)", key="w_src_name")
+    limit = c2.number_input("Limit (optional)", min_value=1, value=None, step=1000, key="w_src_limit")
+    if st.form_submit_button("Ingest") and src.strip():
+        widgets.start_job(
+            "ingest",
+            ws,
+            name=f"Ingest {src.strip()}",
+            srcs=[src.strip()],
+            source=source,
+            limit=int(limit) if limit else None,
+        )
+        st.rerun()
+with tab_upload:
+    up = st.file_uploader(
+        "A file to ingest", type=["jsonl", "json", "csv", "parquet", "txt", "gz", "zst"], key="w_upload"
+    )
+    up_source = st.text_input("Source name (optional)", key="w_up_name")
+    if up is not None and st.button("Ingest the upload", key="btn_upload"):
+        dest = ws.path / "uploads" / Path(up.name).name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(up.getbuffer())
+        widgets.start_job(
+            "ingest", ws, name=f"Ingest {up.name}", srcs=[str(dest)], source=up_source or Path(up.name).stem
+        )
+        st.rerun()
+with tab_hf, st.form("ingest_hf"):
+    hf_id = st.text_input("Dataset id, e.g. `hf:allenai/c4:en:train` (needs network unless cached)", key="w_hf")
+    hf_limit = st.number_input("Limit", min_value=1, value=10000, step=1000, key="w_hf_limit")
+    if st.form_submit_button("Ingest from the hub") and hf_id.strip():
+        sid = hf_id.strip() if hf_id.strip().startswith("hf:") else "hf:" + hf_id.strip()
+        widgets.start_job("ingest", ws, name=f"Ingest {sid}", srcs=[sid], limit=int(hf_limit))
+        st.rerun()
