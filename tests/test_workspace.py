@@ -70,3 +70,23 @@ def test_cli_error_is_one_line(tmp_path, capsys):
     assert main(["info", "--workspace", str(tmp_path / "missing")]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("winnow: error: no workspace at")
+
+
+def test_corpus_fast_is_corpus_without_text(tiny_ws):
+    tiny_ws.con.execute("CREATE TABLE sig_demo AS SELECT id, length(text) AS demo_len FROM docs")
+    tiny_ws.register_part("sig_demo", kind="signal")
+    fast = tiny_ws.columns("corpus_fast")
+    full = tiny_ws.columns("corpus")
+    assert "text" not in fast and [c for c in full if c != "text"] == list(fast)
+    a = tiny_ws.con.execute("SELECT * EXCLUDE (text) FROM corpus ORDER BY id").fetchall()
+    b = tiny_ws.con.execute("SELECT * FROM corpus_fast ORDER BY id").fetchall()
+    assert a == b
+
+
+def test_deferred_views_rebuild_once_at_the_end(tiny_ws):
+    with tiny_ws.deferred_views():
+        for i in range(3):
+            tiny_ws.con.execute(f"CREATE TABLE sig_{i} AS SELECT id, {i} AS col_{i} FROM docs")
+            tiny_ws.register_part(f"sig_{i}", kind="signal")
+        assert "col_0" not in tiny_ws.columns("corpus_fast")
+    assert {"col_0", "col_1", "col_2"} <= set(tiny_ws.columns("corpus_fast"))
