@@ -1,3 +1,143 @@
+"""Documents: full-text and semantic search, a sortable table, and one document with every signal, its flagged
+lines, nearest neighbours and duplicate-cluster members; tag it good or bad."""
+
+from __future__ import annotations
+
+import pandas as pd
 import streamlit as st
 
-st.write("todo")
+from app.errors import WinnowError
+from app.ui import queries, widgets
+
+widgets.page_header("Documents", "Find documents, read them safely, and tag them.")
+ws = widgets.current_workspace()
+if widgets.n_docs(ws) == 0:
+    st.info("The workspace has no documents yet: ingest some on the Workspace page.")
+    st.stop()
+
+ss = st.session_state
+cols = widgets.q(ws, "corpus_columns")
+num = widgets.q(ws, "numeric_columns")
+has_emb = widgets.has_embeddings(ws)
+
+c1, c2, c3 = st.columns([4, 2, 2], vertical_alignment="bottom")
+text = c1.text_input("Search", value=ss.get("q") or "", key="w_search", placeholder="words in the text…")
+ss["q"] = text
+mode = c2.radio(
+    "mode",
+    ["full text", "semantic"] if has_emb else ["full text"],
+    horizontal=True,
+    key="w_search_mode",
+    help=None if has_emb else "semantic search needs embeddings (Workspace page)",
+)
+sort_opts = ["(none)", *num]
+order = c3.selectbox("Sort by", sort_opts, key="w_sort")
+desc = st.toggle("descending", value=True, key="w_desc")
+show = [c for c in ("quality_score", "size_words", "lang_code") if c in cols]
+if order != "(none)" and order not in show:
+    show.append(order)
+
+if mode == "semantic" and text.strip():
+    try:
+        from app.maps import search
+
+        hits = search(ws, text.strip(), k=50)
+        res = pd.DataFrame(
+            [
+                {"id": h["id"], "score": h["score"], "source": h["source"], "preview": (h.get("text") or "")[:200]}
+                for h in hits
+            ]
+        )
+    except (WinnowError, ImportError) as e:
+        st.error(f"semantic search is unavailable: {e}")
+        res = pd.DataFrame()
+else:
+    res = widgets.q_now(
+        ws, "search_docs", text.strip(), columns=show, limit=200, order=None if order == "(none)" else order, desc=desc
+    )
+st.caption(f"{len(res):,} documents listed" + (" (first 200)" if len(res) == 200 else "") + " · pick a row to open it")
+pick = st.dataframe(
+    res, hide_index=True, key="doc_table", on_select="rerun", selection_mode="single-row", width="stretch", height=260
+)
+rows = getattr(getattr(pick, "selection", None), "rows", None) or []
+if rows:
+    ss["doc"] = str(res.iloc[rows[0]]["id"])
+
+c1, _ = st.columns([2, 3])
+typed = c1.text_input("or open by id", value="", key="w_doc_id")
+if typed.strip():
+    ss["doc"] = typed.strip()
+
+doc_id = ss.get("doc")
+if not doc_id:
+    st.stop()
+doc = widgets.q_now(ws, "get_doc", doc_id)
+if doc is None:
+    st.warning(f"no document with id {doc_id!r}")
+    st.stop()
+
+st.divider()
+st.subheader(f"Document `{doc_id}`")
+left, right = st.columns([3, 2], gap="large")
+with left:
+    hl = st.toggle(
+        "highlight lines that line rules flag (yellow: C4/FineWeb line rules, red: repeated line)",
+        value=True,
+        key="w_hl",
+    )
+    widgets.doc_html(doc.get("text") or "", highlight=hl)
+    c1, c2, c3 = st.columns([3, 1, 1], vertical_alignment="bottom")
+    note = c1.text_input("note", key="w_label_note")
+    for lab, col in (("good", c2), ("bad", c3)):
+        if col.button(f"tag {lab}", key=f"btn_tag_{lab}"):
+            queries.add_label(ws.cursor(), doc_id, lab, note or None)
+            st.toast(f"tagged {doc_id} {lab}")
+    labels = widgets.q_now(ws, "labels_of", doc_id)
+    if len(labels):
+        st.caption("labels: " + ", ".join(f"{r.label} ({r.created_at:%Y-%m-%d %H:%M})" for r in labels.itertuples()))
+with right:
+    sig = {k: v for k, v in doc.items() if k not in ("text", "id")}
+    st.markdown("**Signals and metadata**")
+    st.dataframe(
+        pd.DataFrame({"column": list(sig), "value": [str(v) for v in sig.values()]}),
+        hide_index=True,
+        width="stretch",
+        height=min(600, 36 + 35 * len(sig)),
+        key="doc_signals",
+    )
+
+n1, n2 = st.columns(2)
+with n1:
+    st.markdown("**Nearest neighbours**")
+    if has_emb:
+        try:
+            from app.maps import neighbours
+
+            for h in neighbours(ws, doc_id, k=8):
+                widgets.snippet(
+                    h.get("text") or "",
+                    meta=f"{h['id']} · {h.get('source', '')} · similarity {h.get('score', 0):.3f}",
+                    n=300,
+                )
+        except (WinnowError, ImportError) as e:
+            st.caption(f"unavailable: {e}")
+    else:
+        st.caption("needs embeddings (compute them on the Workspace page)")
+with n2:
+    st.markdown("**Duplicate-cluster members**")
+    shown = False
+    for col, size in (("dup_exact_cluster", "dup_exact_size"), ("dup_near_cluster", "dup_near_size")):
+        if col in doc and doc[col] is not None and (doc.get(size) or 2) > 1:
+            members = widgets.q_now(ws, "cluster_members", col, doc[col])
+            members = members[members["id"] != doc_id]
+            if len(members):
+                shown = True
+                st.caption(f"{col} = {doc[col]} ({len(members)} others)")
+                for r in members.itertuples():
+                    widgets.snippet(r.preview, meta=f"{r.id} · {r.source}", n=200)
+    if not shown:
+        st.caption(
+            "no duplicates of this document"
+            if any(c.startswith("dup_") for c in cols)
+            else "needs the dedup signals (compute signals on the Workspace page)"
+        )

@@ -1,3 +1,100 @@
+"""Export: pick a saved recipe, preview what it keeps, export the documents and download the HTML report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
 import streamlit as st
 
-st.write("todo")
+from app.errors import WinnowError
+from app.ui import state, widgets
+
+widgets.page_header("Export", "Apply a saved recipe: the same selection as on Thresholds, written to files.")
+ws = widgets.current_workspace()
+ss = st.session_state
+
+from app.recipes import get_recipe, list_recipes, summarize  # noqa: E402
+
+saved = [r["name"] for r in list_recipes(ws)]
+choices = [*saved, "(current rules on Thresholds)"]
+cur_name = ss.get("recipe") if ss.get("recipe") in choices else choices[0]
+name = st.selectbox("Recipe", choices, index=choices.index(cur_name), key="w_exp_recipe")
+if name in saved:
+    ss["recipe"] = name
+    recipe = get_recipe(ws, name)
+else:
+    from app.ui.recipe_bridge import recipe_from_rules
+
+    recipe = recipe_from_rules(ss.get("rules") or [], name="dashboard")
+if not saved:
+    st.caption("No saved recipe yet: save one on the Thresholds page (the current rules are used meanwhile).")
+
+widgets.jobs_panel(ws)
+try:
+    s = summarize(ws.cursor(), recipe)
+except WinnowError as e:
+    st.error(str(e))
+    st.stop()
+c = st.columns(3)
+c[0].metric(
+    "Kept documents",
+    f"{s['kept_docs']:,}",
+    f"{widgets.fmt_pct(s['kept_docs'], s['total_docs'])} of {s['total_docs']:,}",
+    delta_color="off",
+)
+c[1].metric(
+    "Kept tokens", f"{s['kept_tokens']:,}", f"{widgets.fmt_pct(s['kept_tokens'], s['total_tokens'])}", delta_color="off"
+)
+c[2].metric("Rules", len(s["rules"]))
+st.dataframe(pd.DataFrame(s["by_source"]), hide_index=True, width="stretch", key="exp_src")
+with st.expander("recipe YAML"):
+    st.code(recipe.to_yaml(), language="yaml")
+    st.download_button(
+        "download recipe.yaml", recipe.to_yaml(), file_name=f"{name}.yaml".replace(" ", "_"), key="dl_recipe"
+    )
+
+st.subheader("Export documents")
+c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+default_out = str(Path(ws.path) / "exports" / (ss.get("recipe") or "dashboard"))
+out = c1.text_input("Output directory", value=default_out, key="w_exp_out")
+fmt = c2.selectbox("Format", ["parquet", "jsonl", "jsonl.gz", "jsonl.zst", "hf"], key="w_exp_fmt")
+busy = widgets.job_registry().running(str(ws.path.resolve())) is not None
+if st.button("Export", key="btn_export", type="primary", disabled=busy):
+
+    def run(progress, recipe=recipe, out=out, fmt=fmt):
+        from app.export import apply
+
+        return apply(ws, recipe, out, format=fmt, progress=progress)
+
+    try:
+        widgets.job_registry().start(f"Export to {out}", str(ws.path.resolve()), run)
+        st.rerun()
+    except WinnowError as e:
+        st.error(str(e))
+last = next((j for j in widgets.job_registry().recent(str(ws.path.resolve())) if j.name.startswith("Export")), None)
+if last is not None and last.status == "done":
+    st.json(last.result if isinstance(last.result, dict) else {"result": str(last.result)}, expanded=False)
+
+st.subheader("Report")
+if st.button("Build the HTML report", key="btn_report"):
+    try:
+        from app.report import build_report
+
+        path = Path(ws.path) / "reports" / f"{ss.get('recipe') or 'dashboard'}.html"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with st.spinner("building the report…"):
+            build_report(ws, recipe, out=path)
+        ss["_report_path"] = str(path)
+    except (WinnowError, ImportError) as e:
+        st.error(f"cannot build the report: {e}")
+rp = ss.get("_report_path")
+if rp and Path(rp).exists():
+    st.download_button(
+        "download the report (self-contained HTML)",
+        Path(rp).read_bytes(),
+        file_name=Path(rp).name,
+        mime="text/html",
+        key="dl_report",
+    )
+state.sync_to_url(st.query_params, ss)

@@ -1,3 +1,176 @@
+"""Map: the 2-D embedding map as a WebGL scatter (or a density view beyond 200k points), coloured by any signal,
+source, cluster or kept/removed under the current rules; box/lasso selection lists documents and labels them."""
+
+from __future__ import annotations
+
+import html
+
+import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
-st.write("todo")
+from app.errors import WinnowError
+from app.ui import queries, recipe_bridge, widgets
+
+widgets.page_header("Map", "Documents placed by meaning: nearby points say similar things.")
+ws = widgets.current_workspace()
+if widgets.n_docs(ws) == 0:
+    st.info("The workspace has no documents yet: ingest some on the Workspace page.")
+    st.stop()
+if not widgets.has_map(ws):
+    if widgets.missing(
+        ws, "embeddings", "the map is built from document embeddings; compute them first.", key="miss_emb"
+    ):
+        st.stop()
+    widgets.missing(ws, "map", "project the embeddings to 2-D and cluster them.", key="miss_map")
+    st.stop()
+
+ss = st.session_state
+num = widgets.q(ws, "numeric_columns")
+cats = widgets.q(ws, "categorical_columns")
+cols = widgets.q(ws, "corpus_columns")
+special = ["kept / removed (current rules)"]
+cluster_cols = [c for c in ("map_cluster_label", "map_cluster") if c in cols]
+options = [*cluster_cols, *cats, *special, *[c for c in num if not c.startswith("map_")]]
+cur_c = ss.get("c") if ss.get("c") in options else options[0]
+c1, c2 = st.columns([3, 1])
+color = c1.selectbox("Colour by", options, index=options.index(cur_c), key="w_map_color")
+ss["c"] = color
+show_labels = c2.toggle("cluster labels", value=True, key="w_map_labels")
+
+keep_sql, keep_params = None, None
+rules = ss.get("rules") or []
+if color in special:
+    if not rules:
+        st.info("No rules yet: every document is kept. Add rules on the Thresholds page.")
+    try:
+        keep_sql, keep_params = recipe_bridge.where_sql(ws.cursor(), rules)
+    except WinnowError as e:
+        st.error(str(e))
+colour_col = "__kept__" if color in special else color
+
+n = widgets.q(ws, "map_count")
+dense = n > queries.MAP_POINTS_MAX
+fig = go.Figure()
+if not dense:
+    preview = 80 if n <= queries.HOVER_PREVIEW_MAX else 0
+    pts = (
+        widgets.q_now(
+            ws, "map_points", color=colour_col, keep_sql=keep_sql, keep_params=keep_params, preview_chars=preview
+        )
+        if keep_sql
+        else widgets.q(ws, "map_points", color=colour_col, preview_chars=preview)
+    )
+    # hover text is untrusted document text: escape it (plotly renders a subset of HTML in hover labels)
+    hover = [html.escape(f"{i}: {p or ''}") for i, p in zip(pts["id"], pts["preview"])]
+    numeric = color in num and pd.api.types.is_numeric_dtype(pts["color"])
+    if numeric:
+        fig.add_trace(
+            go.Scattergl(
+                x=pts["x"],
+                y=pts["y"],
+                mode="markers",
+                customdata=pts["id"],
+                hovertext=hover,
+                hoverinfo="text",
+                marker=dict(
+                    size=3, color=pts["color"], colorscale="Viridis", showscale=True, colorbar=dict(title=color)
+                ),
+            )
+        )
+    else:
+        groups = pts["color"].astype(str).fillna("(none)")
+        top = groups.value_counts().index[:20]
+        groups = groups.where(groups.isin(top), "(other)")
+        palette = {"kept": "#2f6f4f", "removed": "#c9c9c0"}
+        for g in groups.value_counts().index:
+            m = (groups == g).to_numpy()
+            fig.add_trace(
+                go.Scattergl(
+                    x=pts["x"][m],
+                    y=pts["y"][m],
+                    mode="markers",
+                    name=html.escape(str(g))[:40],
+                    customdata=pts["id"][m],
+                    hovertext=[h for h, k in zip(hover, m) if k],
+                    hoverinfo="text",
+                    marker=dict(size=3, color=palette.get(g)),
+                )
+            )
+else:
+    dens = (
+        widgets.q_now(ws, "map_density", keep_sql=keep_sql, keep_params=keep_params)
+        if keep_sql
+        else widgets.q(ws, "map_density")
+    )
+    z = dens["kept"] / dens["count"] if keep_sql else dens["count"]
+    fig.add_trace(
+        go.Scattergl(
+            x=dens["x"],
+            y=dens["y"],
+            mode="markers",
+            hoverinfo="text",
+            hovertext=[f"{c:,} docs" for c in dens["count"]],
+            marker=dict(
+                size=4,
+                symbol="square",
+                color=z,
+                colorscale="Viridis",
+                showscale=True,
+                colorbar=dict(title="kept share" if keep_sql else "docs"),
+            ),
+        )
+    )
+    st.caption(f"{n:,} documents: drawn as a {200}×{200} density grid (box-select a region to list its documents).")
+if show_labels:
+    cent = widgets.q(ws, "cluster_centres")
+    for _, r in cent.head(30).iterrows():
+        fig.add_annotation(
+            x=r["x"],
+            y=r["y"],
+            text=html.escape(str(r["label"] or r["cluster"]))[:40],
+            showarrow=False,
+            font=dict(size=11, color="#222"),
+            bgcolor="rgba(255,255,255,0.7)",
+        )
+fig.update_layout(
+    height=620,
+    margin=dict(l=5, r=5, t=5, b=5),
+    dragmode="lasso",
+    legend=dict(itemsizing="constant"),
+    xaxis=dict(showticklabels=False, title=None),
+    yaxis=dict(showticklabels=False, title=None),
+)
+event = st.plotly_chart(
+    fig, key="map_chart", on_select="rerun", selection_mode=("points", "box", "lasso"), width="stretch"
+)
+
+sel = getattr(event, "selection", None) or {}
+ids = [p.get("customdata") for p in sel.get("points", []) if p.get("customdata") is not None]
+ids = [i[0] if isinstance(i, list) else i for i in ids]
+show_cols = [c for c in ("quality_score", "size_words", "lang_code", color) if c in cols and c != "source"]
+show_cols = list(dict.fromkeys(show_cols))
+if dense and sel.get("box"):
+    b = sel["box"][0]
+    total, df = widgets.q_now(ws, "docs_in_box", min(b["x"]), max(b["x"]), min(b["y"]), max(b["y"]), columns=show_cols)
+    ids = list(df["id"])
+    st.subheader(f"Selection: {total:,} documents" + (f" (first {len(df):,} listed)" if total > len(df) else ""))
+elif ids:
+    df = widgets.q_now(ws, "docs_by_ids", ids, columns=show_cols)
+    st.subheader(f"Selection: {len(ids):,} documents" + (f" (first {len(df):,} listed)" if len(ids) > len(df) else ""))
+else:
+    df = None
+    st.caption("Select points with the lasso or box tool to list them here, label them, or open one.")
+if df is not None and len(df):
+    pick = st.dataframe(
+        df, hide_index=True, key="map_sel_table", on_select="rerun", selection_mode="single-row", width="stretch"
+    )
+    rows = getattr(getattr(pick, "selection", None), "rows", None) or []
+    c1, c2, c3, c4 = st.columns([2, 1, 1, 2], vertical_alignment="bottom")
+    note = c1.text_input("note for the label (optional)", key="w_map_note")
+    for lab, col in (("good", c2), ("bad", c3)):
+        if col.button(f"label {len(ids):,} as {lab}", key=f"btn_map_{lab}"):
+            added = queries.add_labels(ws.cursor(), ids, lab, note or "map selection")
+            st.success(f"labelled {added:,} documents as {lab}")
+    if rows and c4.button("open the selected document", key="btn_map_open"):
+        widgets.open_doc(str(df.iloc[rows[0]]["id"]))

@@ -250,3 +250,104 @@ def labels_of(con: Any, doc_id: str) -> pd.DataFrame:
     return con.execute(
         "SELECT label, note, created_at FROM labels WHERE id = ? ORDER BY created_at DESC", [doc_id]
     ).df()
+
+
+# ---------------------------------------------------------------- map
+MAP_POINTS_MAX = 200_000
+HOVER_PREVIEW_MAX = 60_000
+
+
+def map_count(con: Any) -> int:
+    return int(con.execute("SELECT count(*) FROM corpus WHERE map_x IS NOT NULL").fetchone()[0])
+
+
+def _colour_expr(color: str | None, keep_sql: str | None) -> str:
+    if color == "__kept__" and keep_sql:
+        return f"CASE WHEN coalesce({keep_sql}, false) THEN 'kept' ELSE 'removed' END"
+    if color and color != "__kept__":
+        return qi(color)
+    return "NULL"
+
+
+def map_points(
+    con: Any,
+    *,
+    color: str | None = None,
+    keep_sql: str | None = None,
+    keep_params: dict[str, Any] | None = None,
+    preview_chars: int = 80,
+    limit: int = MAP_POINTS_MAX,
+) -> pd.DataFrame:
+    """``id, x, y, color, preview`` of mapped documents (at most ``limit``, a seeded sample beyond it)."""
+    prev = f"left(text, {int(preview_chars)})" if preview_chars else "NULL::VARCHAR"
+    sql = (
+        f"SELECT id, map_x AS x, map_y AS y, {_colour_expr(color, keep_sql)} AS color, {prev} AS preview "
+        f"FROM corpus WHERE map_x IS NOT NULL ORDER BY hash(id) LIMIT {int(limit)}"
+    )
+    return con.execute(sql, keep_params or {}).df()
+
+
+def map_density(
+    con: Any, *, bins: int = 200, keep_sql: str | None = None, keep_params: dict[str, Any] | None = None
+) -> pd.DataFrame:
+    """2-D counts of the map (``x, y, count, kept``), for maps too large to draw point by point."""
+    kept = f"sum(CASE WHEN coalesce({keep_sql}, false) THEN 1 ELSE 0 END)" if keep_sql else "NULL"
+    sql = f"""
+    WITH b AS (SELECT min(map_x) AS x0, max(map_x) AS x1, min(map_y) AS y0, max(map_y) AS y1
+               FROM corpus WHERE map_x IS NOT NULL),
+    h AS (SELECT least(CAST(floor((map_x - x0) / greatest((x1 - x0) / {bins}, 1e-12)) AS INTEGER), {bins} - 1) AS bx,
+                 least(CAST(floor((map_y - y0) / greatest((y1 - y0) / {bins}, 1e-12)) AS INTEGER), {bins} - 1) AS by_,
+                 count(*) AS count, {kept} AS kept,
+                 any_value(x0) AS x0, any_value(x1) AS x1, any_value(y0) AS y0, any_value(y1) AS y1
+          FROM corpus, b WHERE map_x IS NOT NULL GROUP BY ALL)
+    SELECT x0 + (bx + 0.5) * (x1 - x0) / {bins} AS x, y0 + (by_ + 0.5) * (y1 - y0) / {bins} AS y, count, kept FROM h
+    """
+    return con.execute(sql, keep_params or {}).df()
+
+
+def cluster_centres(con: Any) -> pd.DataFrame:
+    """``cluster, label, x, y, docs`` per map cluster (median position), largest first."""
+    cols = corpus_columns(con)
+    label = "any_value(map_cluster_label)" if "map_cluster_label" in cols else "NULL"
+    if "map_cluster" not in cols:
+        return pd.DataFrame(columns=["cluster", "label", "x", "y", "docs"])
+    return con.execute(
+        f"SELECT map_cluster AS cluster, {label} AS label, median(map_x) AS x, median(map_y) AS y, count(*) AS docs "
+        "FROM corpus WHERE map_x IS NOT NULL AND map_cluster IS NOT NULL AND map_cluster >= 0 "
+        "GROUP BY 1 ORDER BY docs DESC LIMIT 60"
+    ).df()
+
+
+def docs_by_ids(con: Any, ids: list[str], *, columns: list[str], limit: int = 500) -> pd.DataFrame:
+    """Rows of the given ids with the chosen columns and a preview."""
+    sel = ", ".join(qi(c) for c in ["id", "source", *columns])
+    return con.execute(
+        f"SELECT {sel}, left(text, 160) AS preview FROM corpus WHERE id IN (SELECT unnest(?::VARCHAR[])) LIMIT ?",
+        [list(ids)[:limit], int(limit)],
+    ).df()
+
+
+def docs_in_box(
+    con: Any, x0: float, x1: float, y0: float, y1: float, *, columns: list[str], limit: int = 500
+) -> tuple[int, pd.DataFrame]:
+    """How many documents lie in a map rectangle, and the first ``limit`` of them."""
+    b = [min(x0, x1), max(x0, x1), min(y0, y1), max(y0, y1)]
+    n = con.execute("SELECT count(*) FROM corpus WHERE map_x BETWEEN ? AND ? AND map_y BETWEEN ? AND ?", b).fetchone()[
+        0
+    ]
+    sel = ", ".join(qi(c) for c in ["id", "source", *columns])
+    df = con.execute(
+        f"SELECT {sel}, left(text, 160) AS preview FROM corpus WHERE map_x BETWEEN ? AND ? AND map_y BETWEEN ? AND ? "
+        "ORDER BY id LIMIT ?",
+        [*b, int(limit)],
+    ).df()
+    return int(n), df
+
+
+def add_labels(con: Any, ids: list[str], label: str, note: str | None = None) -> int:
+    """Tag many documents at once (a map selection); returns how many rows were added."""
+    ids = list(dict.fromkeys(ids))
+    if not ids:
+        return 0
+    con.execute("INSERT INTO labels SELECT unnest(?::VARCHAR[]), ?, ?, now()::TIMESTAMP", [ids, label, note])
+    return len(ids)

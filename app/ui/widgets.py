@@ -111,7 +111,8 @@ def has_embeddings(ws: Workspace) -> bool:
         tables = {r[0] for r in cur.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
     finally:
         cur.close()
-    return any(t == "embeddings" or t.startswith("emb") for t in tables) or any(k == "embed" for _, k in ws.parts())
+    # app.embed stores vectors in ``emb__<model>`` tables and names the active model in _meta
+    return bool(ws.get_meta("embed.active")) or any(t.startswith("emb__") for t in tables)
 
 
 def n_docs(ws: Workspace) -> int:

@@ -99,3 +99,47 @@ def test_add_rule_and_save_recipe(ui_ws):
     at.button(key="btn_save").click().run()
     assert not at.exception
     assert any("saved recipe" in s.value for s in at.success)
+
+
+@pytest.mark.parametrize("color", ["map_cluster_label", "quality_score", "kept / removed (current rules)"])
+def test_map_page(ui_ws, color):
+    at = app_at(ui_ws, "map", c=color, r="range:size_words:20.0,")
+    assert at.selectbox(key="w_map_color").value == color
+    assert at.toggle(key="w_map_labels").value is True
+
+
+def test_documents_page_search_open_and_tag(ui_ws):
+    from tests.app.conftest import HOSTILE
+
+    at = app_at(ui_ws, "documents", q="hostile", doc="d0007")
+    assert at.text_input(key="w_search").value == "hostile"
+    html_blocks = [m.value.split("</style>")[-1] for m in at.markdown if 'class="w-doc"' in m.value]
+    assert html_blocks, "document text not shown"
+    # the hostile text appears only escaped
+    assert "<script>" not in html_blocks[0] and "&lt;script&gt;" in html_blocks[0]
+    assert "<img" not in html_blocks[0] and HOSTILE[:10] not in html_blocks[0]
+    at.button(key="btn_tag_good").click().run()
+    assert not at.exception
+    from app.workspace import Workspace
+
+    ws = Workspace.open(ui_ws)
+    try:
+        assert ws.cursor().execute("SELECT label FROM labels WHERE id = 'd0007'").fetchall() == [("good",)]
+    finally:
+        ws.close()
+
+
+def test_export_page_previews_counts(ui_ws):
+    at = app_at(ui_ws, "export", r="range:size_words:20.0,")
+    assert at.selectbox(key="w_exp_recipe").value == "(current rules on Thresholds)"
+    kept = next(m for m in at.metric if m.label == "Kept documents").value
+    assert kept != "240"
+    assert at.button(key="btn_export") is not None
+
+
+def test_missing_workspace_says_so(tmp_path):
+    at = AppTest.from_file(MAIN, default_timeout=60)
+    at.query_params["ws"] = str(tmp_path / "nowhere")
+    at.run()
+    assert not at.exception
+    assert any("No workspace here yet" in i.value for i in at.info)
