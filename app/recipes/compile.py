@@ -1,0 +1,635 @@
+"""Compile a :class:`Recipe` to SQL over ``corpus`` and summarise what it keeps.
+
+One compiled form serves the dashboard, ``winnow apply`` and the report, so what you see is what you
+export. Stages, in order: rules (each a per-document boolean; NULL fails unless ``keep_null``), dedup
+(per-document booleans: is this the representative of its cluster), balancing (MetaCLIP, over the
+documents that passed the rules and dedup), sampling (over what balancing kept).
+
+Randomness is a seeded md5 of the document id (:func:`uniform_sql`), so a selection is a pure function of
+the corpus and the recipe: the same on every run, machine and DuckDB version.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.errors import RecipeError
+from app.recipes.expr import parse_expr
+from app.recipes.schema import Recipe, Rule, load_recipe
+from app.sql import qi
+
+_NUMERIC = (
+    "TINYINT",
+    "SMALLINT",
+    "INTEGER",
+    "BIGINT",
+    "HUGEINT",
+    "UTINYINT",
+    "USMALLINT",
+    "UINTEGER",
+    "UBIGINT",
+    "UHUGEINT",
+    "FLOAT",
+    "DOUBLE",
+    "DECIMAL",
+    "REAL",
+    "BOOLEAN",
+)
+_TEXT = ("VARCHAR", "TEXT", "STRING", "ENUM")
+_PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+#: Where the exact-dedup key comes from, in order of preference.
+EXACT_KEYS = ("dup_exact_cluster", "text_hash")
+
+
+def uniform_sql(id_sql: str, seed_param: str, tag: str) -> str:
+    """A deterministic uniform number in (0, 1) from md5(id, tag, seed): 52 bits of the digest."""
+    return (
+        f"((('0x' || substr(md5(CAST({id_sql} AS VARCHAR) || ':{tag}:' || CAST(${seed_param} AS VARCHAR)), 1, 13))"
+        f"::BIGINT + 0.5) / 4503599627370496.0)"
+    )
+
+
+def used_params(sql: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The subset of ``params`` that ``sql`` refers to (DuckDB rejects unused named parameters)."""
+    names = set(_PARAM.findall(sql))
+    return {k: v for k, v in params.items() if k in names}
+
+
+def _is_numeric(t: str) -> bool:
+    return t.upper().startswith(_NUMERIC)
+
+
+def _is_text(t: str) -> bool:
+    return t.upper().startswith(_TEXT)
+
+
+@dataclass
+class Check:
+    """One per-document condition of the compiled recipe (a rule or a dedup step)."""
+
+    index: int
+    kind: str  # "rule" | "dedup"
+    label: str
+    sql: str  # boolean SQL: true = the document passes
+    signal: str | None = None
+    rule: Rule | None = None
+    threshold: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Compiled:
+    """A recipe compiled against one relation. ``where_sql`` + ``params`` (named, ``$name``) select the
+    documents passing rules and dedup; :meth:`pipeline_sql` adds balancing and sampling."""
+
+    recipe: Recipe
+    relation: str
+    where_sql: str
+    params: dict[str, Any]
+    resolved: dict[str, Any]
+    checks: list[Check]
+    columns: dict[str, str]
+    token_sql: str
+    token_column: str | None
+    lang_column: str | None
+
+    @property
+    def has_stages(self) -> bool:
+        """True when balancing or sampling make the selection more than a WHERE clause."""
+        return bool(self.recipe.balance) or self.recipe.sample is not None
+
+    def pipeline_sql(self, select: list[str], *, with_checks: bool = False) -> str:
+        """SQL of a relation with the ``select`` expressions plus ``_pass`` (rules and dedup) and
+        ``_keep`` (final decision, after balancing and sampling); ``with_checks`` adds ``_c0..``."""
+        r = self.recipe
+        need = set()
+        for b in r.balance:
+            need.add(b.column)
+        if r.sample and r.sample.weight:
+            need.add(r.sample.weight)
+        cols = list(select)
+        extra = [f"{qi(c)} AS {qi('_col_' + c)}" for c in sorted(need)]
+        if not any(c.strip('"') == "id" for c in select):
+            cols.insert(0, "id")
+        checks = [f"coalesce({c.sql}, false) AS _c{c.index}" for c in self.checks] if with_checks else []
+        passing = self.where_sql
+        body = ", ".join([*cols, *extra, *checks, f"{passing} AS _pass"])
+        ctes = [f"_s0 AS (SELECT {body} FROM {qi(self.relation)})"]
+        last = "_s0"
+        for i, b in enumerate(r.balance):
+            u = uniform_sql("id", f"bal{i}_seed", f"balance{i}")
+            cnt = f"count(*) OVER (PARTITION BY _pass, {qi('_col_' + b.column)})"
+            nxt = f"_b{i}"
+            ctes.append(f"{nxt} AS (SELECT * REPLACE (_pass AND {u} * {cnt} < $bal{i}_cap AS _pass) FROM {last})")
+            last = nxt
+        if r.sample is not None:
+            u = uniform_sql("id", "smp_seed", "sample")
+            if r.sample.weight:
+                w = qi("_col_" + r.sample.weight)
+                key = f"CASE WHEN {w} > 0 THEN -ln({u}) / {w} ELSE NULL END"
+            else:
+                key = u
+            limit = "$smp_n" if r.sample.n is not None else "round($smp_frac * count(*) OVER (PARTITION BY _pass))"
+            rank = "row_number() OVER (PARTITION BY _pass ORDER BY _smp_key ASC NULLS LAST, id)"
+            ctes.append(f"_smp0 AS (SELECT *, {key} AS _smp_key FROM {last})")
+            ctes.append(
+                "_smp AS (SELECT * EXCLUDE (_smp_key) REPLACE "
+                f"(_pass AND _smp_key IS NOT NULL AND {rank} <= {limit} AS _pass) FROM _smp0)"
+            )
+            last = "_smp"
+        passing_cols = "_pass AS _keep"
+        return f"WITH {', '.join(ctes)} SELECT *, {passing_cols} FROM {last}"
+
+    def stage_params(self) -> dict[str, Any]:
+        p = dict(self.params)
+        for i, b in enumerate(self.recipe.balance):
+            p[f"bal{i}_seed"] = b.seed
+            p[f"bal{i}_cap"] = b.cap
+        s = self.recipe.sample
+        if s is not None:
+            p["smp_seed"] = s.seed
+            if s.n is not None:
+                p["smp_n"] = s.n
+            else:
+                p["smp_frac"] = s.fraction
+        return p
+
+
+# ---------------------------------------------------------------------- quantile cache
+_QCACHE: dict[tuple, dict[tuple[str, float], float | None]] = {}
+
+
+def _version_token(con: Any, relation: str) -> tuple | None:
+    """A cheap key that changes when the workspace's documents or parts change (None: don't cache)."""
+    try:
+        db = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()
+        if not db or not db[0]:
+            return None
+        row = con.execute(
+            "SELECT (SELECT max(registered_at)::VARCHAR || count(*) FROM _parts),"
+            " (SELECT max(ingested_at)::VARCHAR || count(*) || sum(n_docs) FROM sources)"
+        ).fetchone()
+        return (db[0], relation, *row)
+    except Exception:
+        return None
+
+
+def resolve_quantiles(con: Any, relation: str, wanted: list[tuple[str, float]]) -> dict[tuple[str, float], Any]:
+    """``{(column, q): value}`` with one ``quantile_cont`` query over ``relation`` (cached per workspace state)."""
+    if not wanted:
+        return {}
+    token = _version_token(con, relation)
+    cache = _QCACHE.setdefault(token, {}) if token else {}
+    missing = [w for w in dict.fromkeys(wanted) if w not in cache]
+    if missing:
+        sel = ", ".join(f"quantile_cont(CAST({qi(c)} AS DOUBLE), {float(q)!r})" for c, q in missing)
+        row = con.execute(f"SELECT {sel} FROM {qi(relation)}").fetchone()
+        for w, v in zip(missing, row, strict=True):
+            cache[w] = v
+    if token and len(_QCACHE) > 64:
+        _QCACHE.pop(next(iter(_QCACHE)))
+    return {w: cache[w] for w in wanted}
+
+
+# ---------------------------------------------------------------------- compile
+def _unknown(name: str, columns: dict[str, str], what: str) -> RecipeError:
+    near = difflib.get_close_matches(name, list(columns), n=4, cutoff=0.5)
+    hint = f"; did you mean {', '.join(near)}?" if near else ""
+    known = [c for c in columns if c not in ("text", "text_hash")]
+    return RecipeError(
+        f"{what}: unknown signal {name!r}{hint} (corpus has {len(known)} columns: "
+        f"{', '.join(known[:25])}{' ...' if len(known) > 25 else ''}; run `winnow score` to add signals)"
+    )
+
+
+def compile_recipe(
+    con: Any, recipe: Recipe | str | dict, *, relation: str = "corpus", bind: bool = True, resolve: bool = True
+) -> Compiled:
+    """Check the recipe against ``relation``'s columns and compile it to SQL with named parameters.
+
+    Quantile thresholds are resolved to values here (``resolved['rules'][i]``)."""
+    recipe = load_recipe(recipe)
+    try:
+        columns = {r[0]: r[1] for r in con.execute(f"DESCRIBE {qi(relation)}").fetchall()}
+    except Exception as e:
+        raise RecipeError(f"cannot read {relation}: {str(e).splitlines()[0]}") from e
+    params: dict[str, Any] = {}
+    checks: list[Check] = []
+    resolved_rules: list[dict[str, Any]] = []
+
+    wanted: list[tuple[str, float]] = []
+    for i, r in enumerate(recipe.rules):
+        where = f"rules[{i}]"
+        if r.signal is not None:
+            if r.signal not in columns:
+                raise _unknown(r.signal, columns, where)
+            t = columns[r.signal]
+            if r.kind in ("range", "quantile") and not _is_numeric(t):
+                raise RecipeError(f"{where}: {r.signal} is {t}, not a number; use in/not_in for categories")
+            if r.kind in ("in", "not_in"):
+                vals = r.in_ if r.kind == "in" else r.not_in
+                for v in vals:
+                    if _is_numeric(t) and (isinstance(v, str)):
+                        raise RecipeError(f"{where}: {r.signal} is {t} but the list holds the text {v!r}")
+                    if _is_text(t) and not isinstance(v, str):
+                        raise RecipeError(f"{where}: {r.signal} is text; quote {v!r} as a string")
+            if r.min_quantile is not None:
+                wanted.append((r.signal, r.min_quantile))
+            if r.max_quantile is not None:
+                wanted.append((r.signal, r.max_quantile))
+        if r.expr is not None:
+            ex = parse_expr(r.expr)
+            for c in ex.columns:
+                if c not in columns:
+                    raise _unknown(c, columns, f"{where} expr")
+    qvals = resolve_quantiles(con, relation, wanted) if resolve else dict.fromkeys(wanted, 0.0)
+
+    for i, r in enumerate(recipe.rules):
+        p = f"r{i}_"
+        info: dict[str, Any] = {"index": i, "kind": r.kind, "signal": r.signal}
+        if r.expr is not None:
+            sql = parse_expr(r.expr).to_sql(params, prefix=f"r{i}e")
+            info["expr"] = r.expr
+        elif r.kind in ("in", "not_in"):
+            vals = r.in_ if r.kind == "in" else r.not_in
+            neg = "NOT " if r.kind == "not_in" else ""
+            names = []
+            for j, v in enumerate(vals):
+                params[f"{p}v{j}"] = v
+                names.append(f"${p}v{j}")
+            sql = f"({qi(r.signal)} {neg}IN ({', '.join(names)}))" if vals else ("true" if neg else "false")
+            info["values"] = list(vals)
+        else:
+            lo = (
+                r.min
+                if r.min is not None
+                else (qvals[(r.signal, r.min_quantile)] if r.min_quantile is not None else None)
+            )
+            hi = (
+                r.max
+                if r.max is not None
+                else (qvals[(r.signal, r.max_quantile)] if r.max_quantile is not None else None)
+            )
+            col = qi(r.signal)
+            if columns[r.signal].upper().startswith("BOOLEAN"):
+                col = f"CAST({col} AS INTEGER)"
+            conds = []
+            if lo is not None:
+                params[p + "min"] = float(lo)
+                conds.append(f"{col} >= ${p}min")
+            if hi is not None:
+                params[p + "max"] = float(hi)
+                conds.append(f"{col} <= ${p}max")
+            if (r.min_quantile is not None and lo is None) or (r.max_quantile is not None and hi is None):
+                raise RecipeError(f"rules[{i}]: {r.signal} has no values, so its quantile is undefined")
+            sql = "(" + " AND ".join(conds) + ")" if conds else f"({col} IS NOT NULL)"
+            info.update({"min": lo, "max": hi, "min_quantile": r.min_quantile, "max_quantile": r.max_quantile})
+        if r.keep_null:
+            sql = f"coalesce({sql}, true)"
+        info["label"] = r.describe(info)
+        resolved_rules.append(info)
+        checks.append(Check(i, "rule", info["label"], sql, r.signal, r, info))
+
+    k = len(checks)
+    d = recipe.dedup
+    if d.exact:
+        key = next((c for c in EXACT_KEYS if c in columns), None)
+        if EXACT_REP in columns:  # precomputed in a recipe frame
+            key = next(c for c in EXACT_KEYS if c in columns)
+        if key is None:
+            raise RecipeError("dedup.exact needs dup_exact_cluster or text_hash in the corpus")
+        rel = qi(relation)
+        sql = f"({qi(key)} IS NULL OR id IN (SELECT min(id) FROM {rel} WHERE {qi(key)} IS NOT NULL GROUP BY {qi(key)}))"
+        checks.append(Check(k, "dedup", f"exact duplicates (one per {key})", sql, key))
+        k += 1
+    if d.near:
+        if "dup_near_keep" not in columns:
+            raise RecipeError("dedup.near needs the column dup_near_keep: run `winnow score --signals` with near dedup")
+        checks.append(
+            Check(
+                k,
+                "dedup",
+                "near duplicates (MinHash, dup_near_keep)",
+                "coalesce(CAST(dup_near_keep AS BOOLEAN), true)",
+                "dup_near_keep",
+            )
+        )
+        k += 1
+    if d.semantic:
+        if "semdup_is_dup" not in columns:
+            raise RecipeError("dedup.semantic needs the column semdup_is_dup (embed the corpus, then semantic dedup)")
+        checks.append(
+            Check(
+                k,
+                "dedup",
+                "semantic duplicates (semdup_is_dup)",
+                "NOT coalesce(CAST(semdup_is_dup AS BOOLEAN), false)",
+                "semdup_is_dup",
+            )
+        )
+        k += 1
+
+    for b in recipe.balance:
+        if b.column not in columns:
+            raise _unknown(b.column, columns, "balance")
+    if recipe.sample and recipe.sample.weight:
+        w = recipe.sample.weight
+        if w not in columns:
+            raise _unknown(w, columns, "sample.weight")
+        if not _is_numeric(columns[w]):
+            raise RecipeError(f"sample.weight: {w} is {columns[w]}, not a number")
+    if recipe.output_columns:
+        for c in recipe.output_columns:
+            if c not in columns:
+                raise _unknown(c, columns, "output.columns")
+
+    where = " AND ".join(f"coalesce({c.sql}, false)" for c in checks) or "true"
+    if "size_tokens" in columns:
+        tok, tokcol = "coalesce(CAST(size_tokens AS BIGINT), 0)", "size_tokens"
+    elif "size_chars" in columns:
+        tok, tokcol = "CAST(coalesce(size_chars, 0) / 4 AS BIGINT)", None
+    else:
+        tok, tokcol = "CAST(coalesce(length(text), 0) / 4 AS BIGINT)", None
+    resolved = {
+        "rules": resolved_rules,
+        "tokens": tokcol or "estimate: characters / 4",
+        "dedup": [c.label for c in checks if c.kind == "dedup"],
+    }
+    comp = Compiled(
+        recipe,
+        relation,
+        where,
+        params,
+        resolved,
+        checks,
+        columns,
+        tok,
+        tokcol,
+        "lang_code" if "lang_code" in columns else None,
+    )
+    if not bind:
+        return comp
+    try:  # bind once so type errors in expressions surface here, as one line
+        con.execute(f"SELECT count(*) FROM (SELECT {where} AS k FROM {qi(relation)} LIMIT 0)", params)
+    except Exception as e:
+        raise RecipeError(f"recipe does not type-check against {relation}: {str(e).splitlines()[0]}") from e
+    return comp
+
+
+def select_ids_sql(compiled: Compiled, *, columns: list[str] | None = None) -> tuple[str, dict[str, Any]]:
+    """``(sql, params)`` selecting the kept documents (``columns``, default ``id``) ordered by id."""
+    cols = [qi(c) for c in (columns or ["id"])]
+    if not compiled.has_stages:
+        sql = f"SELECT {', '.join(cols)} FROM {qi(compiled.relation)} WHERE {compiled.where_sql} ORDER BY id"
+        return sql, dict(compiled.params)
+    inner = compiled.pipeline_sql(cols)
+    out = ", ".join(qi(c) for c in (columns or ["id"]))
+    sql = f"SELECT {out} FROM ({inner}) WHERE _keep ORDER BY id"
+    return sql, used_params(sql, compiled.stage_params())
+
+
+# ---------------------------------------------------------------------- summarize
+def _frac(a: float, b: float) -> float | None:
+    return round(a / b, 6) if b else None
+
+
+_FRAMES: dict[tuple, Any] = {}
+EXACT_REP = "_exact_rep"
+FRAME_NAME = "_winnow_recipe_frame"
+
+
+def _frame_columns(recipe: Recipe, columns: dict[str, str]) -> list[str]:
+    """The corpus columns a summary of ``recipe`` reads (validated later by :func:`compile_recipe`)."""
+    want = ["id", "source"]
+    want += [c for c in ("lang_code", "size_tokens") if c in columns]
+    if "size_tokens" not in columns:
+        want.append("size_chars")  # computed from text when absent
+    want += [c for c in recipe.signals_used() if c in columns]
+    d = recipe.dedup
+    if d.exact:
+        want += [c for c in EXACT_KEYS if c in columns][:1]
+        want.append(EXACT_REP)
+    if d.near and "dup_near_keep" in columns:
+        want.append("dup_near_keep")
+    if d.semantic and "semdup_is_dup" in columns:
+        want.append("semdup_is_dup")
+    return list(dict.fromkeys(want))
+
+
+def recipe_frame(con: Any, recipe: Recipe, *, relation: str = "corpus") -> tuple[str, Any] | None:
+    """A cached Arrow table holding only the columns ``recipe`` reads, registered on ``con`` as
+    :data:`FRAME_NAME`. Scanning it is ~5x faster than ``corpus`` (no joins, no text), so threshold
+    changes in the dashboard answer in about 100 ms at 1M documents. None when the workspace state
+    cannot be fingerprinted cheaply (then summaries read ``relation`` directly)."""
+    token = _version_token(con, relation)
+    if token is None:
+        return None
+    columns = {r[0]: r[1] for r in con.execute(f"DESCRIBE {qi(relation)}").fetchall()}
+    cols = _frame_columns(recipe, columns)
+    key = (token, tuple(sorted(cols)))
+    frame = _FRAMES.get(key)
+    if frame is None:
+        rel = qi(relation)
+        sel = []
+        for c in cols:
+            if c == "size_chars" and c not in columns:
+                sel.append("CAST(length(text) AS BIGINT) AS size_chars")
+            elif c == EXACT_REP:
+                k = qi(next(x for x in EXACT_KEYS if x in columns))
+                sel.append(
+                    f"({k} IS NULL OR id IN (SELECT min(id) FROM {rel} WHERE {k} IS NOT NULL GROUP BY {k})) AS {EXACT_REP}"
+                )
+            else:
+                sel.append(qi(c))
+        frame = con.sql(f"SELECT {', '.join(sel)} FROM {rel}").to_arrow_table()
+        while len(_FRAMES) >= 2:
+            _FRAMES.pop(next(iter(_FRAMES)))
+        _FRAMES[key] = frame
+    con.register(FRAME_NAME, frame)
+    return FRAME_NAME, frame
+
+
+def summarize(
+    con: Any,
+    recipe: Recipe | str | dict,
+    *,
+    relation: str = "corpus",
+    compiled: Compiled | None = None,
+    cache: bool = True,
+) -> dict[str, Any]:
+    """Counts of what the recipe keeps: totals, per source and language, per rule, overlap. One grouped
+    query over ``relation``; everything else is derived in Python from the small grouped result.
+
+    With ``cache`` (default) the query runs over a cached column subset of ``relation`` (see
+    :func:`recipe_frame`); the numbers are identical."""
+    t0 = time.perf_counter()
+    recipe = load_recipe(recipe) if compiled is None else compiled.recipe
+    if compiled is None and cache:
+        compile_recipe(con, recipe, relation=relation, bind=False, resolve=False)  # errors name corpus columns
+        fr = recipe_frame(con, recipe, relation=relation)
+        if fr is not None:
+            relation = fr[0]
+    comp = compiled or compile_recipe(con, recipe, relation=relation, bind=False)
+    relation = comp.relation
+    lang = f"CAST({qi(comp.lang_column)} AS VARCHAR)" if comp.lang_column else "NULL::VARCHAR"
+    sel = ["id", "source", f"{lang} AS _lang", f"{comp.token_sql} AS _tok"]
+    k = len(comp.checks)
+    checks = [f"_c{i}" for i in range(k)]
+    if comp.has_stages:
+        inner = comp.pipeline_sql(sel, with_checks=True)
+        params = comp.stage_params()
+    else:
+        body = ", ".join([*sel, *(f"coalesce({c.sql}, false) AS _c{c.index}" for c in comp.checks)])
+        inner = f"SELECT *, {' AND '.join(checks) or 'true'} AS _keep FROM (SELECT {body} FROM {qi(relation)})"
+        params = dict(comp.params)
+    group = ", ".join(["source", "_lang", *checks, "_keep"])
+    sql = f"SELECT {group}, count(*), coalesce(sum(_tok), 0) FROM ({inner}) GROUP BY ALL"
+    try:
+        rows = con.execute(sql, used_params(sql, params)).fetchall()
+    except Exception as e:
+        raise RecipeError(f"cannot evaluate recipe: {str(e).splitlines()[0]}") from e
+
+    total = kept = total_tok = kept_tok = after_checks = after_checks_tok = 0
+    by_src: dict[Any, list[int]] = {}
+    by_lang: dict[Any, list[int]] = {}
+    removed = [[0, 0] for _ in range(k)]
+    only = [[0, 0] for _ in range(k)]
+    overlap = [[0] * k for _ in range(k)]
+    for row in rows:
+        src, lg = row[0], row[1]
+        flags = row[2 : 2 + k]
+        keep = bool(row[2 + k])
+        n, tok = int(row[3 + k]), int(row[4 + k])
+        total += n
+        total_tok += tok
+        if keep:
+            kept += n
+            kept_tok += tok
+        fails = [i for i, f in enumerate(flags) if not f]
+        if not fails:
+            after_checks += n
+            after_checks_tok += tok
+        for i in fails:
+            removed[i][0] += n
+            removed[i][1] += tok
+            for j in fails:
+                overlap[i][j] += n
+        if len(fails) == 1:
+            only[fails[0]][0] += n
+            only[fails[0]][1] += tok
+        for key, acc in ((src, by_src), (lg, by_lang)):
+            a = acc.setdefault(key, [0, 0, 0, 0])
+            a[0] += n
+            a[2] += tok
+            if keep:
+                a[1] += n
+                a[3] += tok
+
+    def table(acc: dict[Any, list[int]], name: str) -> list[dict[str, Any]]:
+        out = [
+            {
+                name: key,
+                "total": a[0],
+                "kept": a[1],
+                "removed": a[0] - a[1],
+                "kept_frac": _frac(a[1], a[0]),
+                "total_tokens": a[2],
+                "kept_tokens": a[3],
+                "kept_tokens_frac": _frac(a[3], a[2]),
+            }
+            for key, a in acc.items()
+        ]
+        return sorted(out, key=lambda d: (-d["total"], str(d[name])))
+
+    rules = [
+        {
+            "index": c.index,
+            "kind": c.kind,
+            "label": c.label,
+            "signal": c.signal,
+            "removed": removed[c.index][0],
+            "removed_frac": _frac(removed[c.index][0], total),
+            "removed_tokens": removed[c.index][1],
+            "removed_only": only[c.index][0],
+            "removed_only_tokens": only[c.index][1],
+        }
+        for c in comp.checks
+    ]
+    stages = [{"stage": "rules+dedup", "kept": after_checks, "kept_tokens": after_checks_tok}]
+    if comp.has_stages:
+        stages.append(
+            {"stage": "balance+sample", "kept": kept, "kept_tokens": kept_tok, "removed": after_checks - kept}
+        )
+    return {
+        "total_docs": total,
+        "kept_docs": kept,
+        "removed_docs": total - kept,
+        "kept_frac": _frac(kept, total),
+        "total_tokens": total_tok,
+        "kept_tokens": kept_tok,
+        "kept_tokens_frac": _frac(kept_tok, total_tok),
+        "tokens_estimated": comp.token_column is None,
+        "token_column": comp.resolved["tokens"],
+        "by_source": table(by_src, "source"),
+        "by_lang": table(by_lang, "lang") if comp.lang_column else [],
+        "rules": rules,
+        "overlap": overlap,
+        "stages": stages,
+        "resolved": comp.resolved,
+        "elapsed_ms": round((time.perf_counter() - t0) * 1000, 1),
+    }
+
+
+# ---------------------------------------------------------------------- borderline
+def borderline(
+    con: Any,
+    recipe: Recipe | str | dict,
+    rule_index: int,
+    *,
+    n: int = 5,
+    relation: str = "corpus",
+    text_chars: int = 2000,
+) -> dict[str, Any]:
+    """Documents just above and just below rule ``rule_index``'s threshold (for range and quantile
+    rules); for set, expression and dedup checks: a deterministic sample that passes (``above``) and
+    one that fails (``below``). Rows: ``id, source, value, text`` (text cut to ``text_chars``)."""
+    comp = compile_recipe(con, recipe, relation=relation)
+    if not 0 <= rule_index < len(comp.checks):
+        raise RecipeError(f"rule index {rule_index} is out of range (recipe has {len(comp.checks)} checks)")
+    c = comp.checks[rule_index]
+    rel = qi(relation)
+    value = qi(c.signal) if c.signal and c.signal in comp.columns else "NULL"
+    cols = f"id, source, {value} AS value, left(text, {int(text_chars)}) AS text"
+    keys = ["id", "source", "value", "text"]
+    thr = None
+    if c.kind == "rule" and c.rule is not None and c.rule.kind in ("range", "quantile"):
+        info = c.threshold
+        bound = "min" if info.get("min") is not None else "max"
+        thr = info.get(bound)
+        col = qi(c.signal)
+        above = con.execute(
+            f"SELECT {cols} FROM {rel} WHERE {col} >= $t ORDER BY {col} ASC, id LIMIT {int(n)}", {"t": thr}
+        ).fetchall()
+        below = con.execute(
+            f"SELECT {cols} FROM {rel} WHERE {col} < $t ORDER BY {col} DESC, id LIMIT {int(n)}", {"t": thr}
+        ).fetchall()
+        out = {"bound": bound}
+    else:
+        order = "md5(id)"
+        sql = f"SELECT {cols} FROM {rel} WHERE coalesce({c.sql}, false) {{}} ORDER BY {order} LIMIT {int(n)}"
+        above = con.execute(sql.format("= true"), used_params(sql, comp.params)).fetchall()
+        below = con.execute(sql.format("= false"), used_params(sql, comp.params)).fetchall()
+        out = {"bound": None}
+    out.update(
+        {
+            "rule": c.label,
+            "index": rule_index,
+            "threshold": thr,
+            "above": [dict(zip(keys, r, strict=True)) for r in above],
+            "below": [dict(zip(keys, r, strict=True)) for r in below],
+        }
+    )
+    return out

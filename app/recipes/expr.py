@@ -1,0 +1,322 @@
+"""A restricted boolean expression language for recipe rules, compiled to SQL by a whitelist grammar.
+
+Grammar (keywords case-insensitive)::
+
+    expr    := or
+    or      := and ("or" and)*
+    and     := not ("and" not)*
+    not     := "not" not | cmp
+    cmp     := sum [ op sum | "is" ["not"] "null" | ["not"] "in" "(" lit ("," lit)* ")"
+                   | ["not"] "between" sum "and" sum ]          op: < <= > >= = == != <>
+    sum     := prod (("+" | "-") prod)*
+    prod    := unary (("*" | "/" | "%") unary)*
+    unary   := "-" unary | atom
+    atom    := NUMBER | STRING | true | false | null | COLUMN | "(" expr ")"
+
+Columns become quoted identifiers (:func:`app.sql.qi`) and literals become named parameters, so no
+input text ever reaches SQL. Function calls, ``;``, comments, subqueries and anything else outside the
+grammar are rejected with a one-line :class:`RecipeError`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.errors import RecipeError
+from app.sql import qi
+
+_TOKEN = re.compile(
+    r"""\s*(?:
+        (?P<num>(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?)
+      | (?P<str>'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.)*")
+      | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
+      | (?P<op><=|>=|==|!=|<>|[<>=+\-*/%(),])
+    )""",
+    re.VERBOSE,
+)
+_KEYWORDS = {"and", "or", "not", "in", "is", "null", "true", "false", "between"}
+_CMP = {"<": "<", "<=": "<=", ">": ">", ">=": ">=", "=": "=", "==": "=", "!=": "<>", "<>": "<>"}
+
+
+def tokenize(text: str) -> list[tuple[str, Any]]:
+    """``[(kind, value)]`` with kinds num, str, name, kw, op; raises on any character outside the grammar."""
+    out: list[tuple[str, Any]] = []
+    pos = 0
+    text = text.rstrip()
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if not m or m.end() == pos:
+            bad = text[pos:].lstrip()[:1]
+            raise RecipeError(f"expression: unexpected character {bad!r} at position {pos + 1}")
+        pos = m.end()
+        kind = m.lastgroup
+        val = m.group(kind)
+        if kind == "num":
+            out.append(("num", float(val) if any(c in val for c in ".eE") else int(val)))
+        elif kind == "str":
+            body = val[1:-1]
+            body = body.replace("''", "'") if val[0] == "'" else body
+            out.append(("str", re.sub(r"\\(.)", r"\1", body)))
+        elif kind == "name" and val.lower() in _KEYWORDS:
+            out.append(("kw", val.lower()))
+        else:
+            out.append((kind, val))
+    return out
+
+
+@dataclass
+class Expr:
+    """A parsed expression: the AST and the columns it reads."""
+
+    ast: Any
+    columns: list[str] = field(default_factory=list)
+    text: str = ""
+
+    def to_sql(self, params: dict[str, Any], *, prefix: str = "e") -> str:
+        """SQL text using ``qi()`` identifiers and ``$name`` parameters added to ``params``."""
+        return _emit(self.ast, params, prefix)
+
+    def evaluate(self, row: dict[str, Any]) -> Any:
+        """Evaluate on one row of Python values with SQL three-valued logic (None = NULL)."""
+        return _eval(self.ast, row)
+
+
+class _Parser:
+    def __init__(self, toks: list[tuple[str, Any]]):
+        self.toks = toks
+        self.i = 0
+        self.columns: list[str] = []
+
+    def peek(self, k: int = 0) -> tuple[str, Any] | None:
+        j = self.i + k
+        return self.toks[j] if j < len(self.toks) else None
+
+    def take(self) -> tuple[str, Any]:
+        t = self.peek()
+        if t is None:
+            raise RecipeError("expression ends too early")
+        self.i += 1
+        return t
+
+    def accept(self, kind: str, val: Any = None) -> bool:
+        t = self.peek()
+        if t and t[0] == kind and (val is None or t[1] == val):
+            self.i += 1
+            return True
+        return False
+
+    def expect(self, kind: str, val: Any) -> None:
+        if not self.accept(kind, val):
+            t = self.peek()
+            got = repr(t[1]) if t else "the end"
+            raise RecipeError(f"expression: expected {val!r}, got {got}")
+
+    def parse(self) -> Any:
+        if not self.toks:
+            raise RecipeError("expression is empty")
+        node = self.p_or()
+        if self.peek() is not None:
+            raise RecipeError(f"expression: unexpected {self.peek()[1]!r} after a complete expression")
+        return node
+
+    def p_or(self) -> Any:
+        node = self.p_and()
+        while self.accept("kw", "or"):
+            node = ("or", node, self.p_and())
+        return node
+
+    def p_and(self) -> Any:
+        node = self.p_not()
+        while self.accept("kw", "and"):
+            node = ("and", node, self.p_not())
+        return node
+
+    def p_not(self) -> Any:
+        if self.accept("kw", "not"):
+            return ("not", self.p_not())
+        return self.p_cmp()
+
+    def p_cmp(self) -> Any:
+        left = self.p_sum()
+        t = self.peek()
+        if t is None:
+            return left
+        if t[0] == "op" and t[1] in _CMP:
+            self.i += 1
+            return ("cmp", _CMP[t[1]], left, self.p_sum())
+        if t == ("kw", "is"):
+            self.i += 1
+            neg = self.accept("kw", "not")
+            self.expect("kw", "null")
+            return ("isnull", neg, left)
+        neg = False
+        if t == ("kw", "not") and self.peek(1) in (("kw", "in"), ("kw", "between")):
+            self.i += 1
+            neg = True
+        if self.accept("kw", "in"):
+            self.expect("op", "(")
+            vals = [self.p_literal()]
+            while self.accept("op", ","):
+                vals.append(self.p_literal())
+            self.expect("op", ")")
+            return ("in", neg, left, vals)
+        if self.accept("kw", "between"):
+            lo = self.p_sum()
+            self.expect("kw", "and")
+            hi = self.p_sum()
+            return ("between", neg, left, lo, hi)
+        return left
+
+    def p_literal(self) -> Any:
+        t = self.take()
+        if t[0] in ("num", "str"):
+            return t[1]
+        if t == ("op", "-") and self.peek() and self.peek()[0] == "num":
+            return -self.take()[1]
+        if t[0] == "kw" and t[1] in ("true", "false"):
+            return t[1] == "true"
+        raise RecipeError(f"expression: 'in (...)' takes only literal values, got {t[1]!r}")
+
+    def p_sum(self) -> Any:
+        node = self.p_prod()
+        while (t := self.peek()) and t[0] == "op" and t[1] in "+-":
+            self.i += 1
+            node = ("arith", t[1], node, self.p_prod())
+        return node
+
+    def p_prod(self) -> Any:
+        node = self.p_unary()
+        while (t := self.peek()) and t[0] == "op" and t[1] in "*/%":
+            self.i += 1
+            node = ("arith", t[1], node, self.p_unary())
+        return node
+
+    def p_unary(self) -> Any:
+        if self.accept("op", "-"):
+            return ("neg", self.p_unary())
+        return self.p_atom()
+
+    def p_atom(self) -> Any:
+        t = self.take()
+        kind, val = t
+        if kind in ("num", "str"):
+            return ("lit", val)
+        if kind == "kw" and val in ("true", "false"):
+            return ("lit", val == "true")
+        if kind == "kw" and val == "null":
+            return ("lit", None)
+        if kind == "name":
+            if self.peek() == ("op", "("):
+                raise RecipeError(f"expression: function calls are not allowed ({val}(...))")
+            self.columns.append(val)
+            return ("col", val)
+        if t == ("op", "("):
+            node = self.p_or()
+            self.expect("op", ")")
+            return node
+        raise RecipeError(f"expression: unexpected {val!r}")
+
+
+def parse_expr(text: str) -> Expr:
+    """Parse ``text`` with the whitelist grammar; RecipeError on anything else."""
+    if not isinstance(text, str):
+        raise RecipeError("expression must be a string")
+    if len(text) > 4000:
+        raise RecipeError("expression is longer than 4000 characters")
+    p = _Parser(tokenize(text))
+    ast = p.parse()
+    return Expr(ast, list(dict.fromkeys(p.columns)), text)
+
+
+def _emit(n: Any, params: dict[str, Any], prefix: str) -> str:
+    op = n[0]
+    if op == "lit":
+        if n[1] is None:
+            return "NULL"
+        key = f"{prefix}{len(params)}"
+        while key in params:
+            key += "_"
+        params[key] = n[1]
+        return f"${key}"
+    if op == "col":
+        return qi(n[1])
+    if op in ("and", "or"):
+        return f"({_emit(n[1], params, prefix)} {op.upper()} {_emit(n[2], params, prefix)})"
+    if op == "not":
+        return f"(NOT {_emit(n[1], params, prefix)})"
+    if op == "neg":
+        return f"(- {_emit(n[1], params, prefix)})"
+    if op in ("cmp", "arith"):
+        return f"({_emit(n[2], params, prefix)} {n[1]} {_emit(n[3], params, prefix)})"
+    if op == "isnull":
+        return f"({_emit(n[2], params, prefix)} IS {'NOT ' if n[1] else ''}NULL)"
+    if op == "in":
+        vals = ", ".join(_emit(("lit", v), params, prefix) for v in n[3])
+        return f"({_emit(n[2], params, prefix)} {'NOT ' if n[1] else ''}IN ({vals}))"
+    if op == "between":
+        a, lo, hi = (_emit(x, params, prefix) for x in n[2:5])
+        return f"({a} {'NOT ' if n[1] else ''}BETWEEN {lo} AND {hi})"
+    raise RecipeError(f"expression: cannot compile node {op!r}")  # pragma: no cover
+
+
+def _eval(n: Any, row: dict[str, Any]) -> Any:
+    op = n[0]
+    if op == "lit":
+        return n[1]
+    if op == "col":
+        return row.get(n[1])
+    if op == "and":
+        a, b = _eval(n[1], row), _eval(n[2], row)
+        if a is False or b is False:
+            return False
+        return None if a is None or b is None else True
+    if op == "or":
+        a, b = _eval(n[1], row), _eval(n[2], row)
+        if a is True or b is True:
+            return True
+        return None if a is None or b is None else False
+    if op == "not":
+        a = _eval(n[1], row)
+        return None if a is None else not a
+    if op == "neg":
+        a = _eval(n[1], row)
+        return None if a is None else -a
+    if op == "isnull":
+        a = _eval(n[2], row)
+        return (a is not None) if n[1] else (a is None)
+    if op == "cmp":
+        a, b = _eval(n[2], row), _eval(n[3], row)
+        if a is None or b is None:
+            return None
+        return {
+            "<": a < b,
+            "<=": a <= b,
+            ">": a > b,
+            ">=": a >= b,
+            "=": a == b,
+            "<>": a != b,
+        }[n[1]]
+    if op == "arith":
+        a, b = _eval(n[2], row), _eval(n[3], row)
+        if a is None or b is None:
+            return None
+        if n[1] in "/%" and b == 0:
+            return None
+        return {"+": lambda: a + b, "-": lambda: a - b, "*": lambda: a * b, "/": lambda: a / b, "%": lambda: a % b}[
+            n[1]
+        ]()
+    if op == "in":
+        a = _eval(n[2], row)
+        if a is None:
+            return None
+        r = a in n[3]
+        return (not r) if n[1] else r
+    if op == "between":
+        a, lo, hi = (_eval(x, row) for x in n[2:5])
+        if a is None or lo is None or hi is None:
+            return None
+        r = lo <= a <= hi
+        return (not r) if n[1] else r
+    raise RecipeError(f"expression: cannot evaluate node {op!r}")  # pragma: no cover

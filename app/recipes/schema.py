@@ -1,0 +1,489 @@
+"""The recipe: a versioned YAML document saying which documents to keep.
+
+Schema (``version: 1``), every key but ``version`` optional::
+
+    version: 1
+    name: my-cut                      # free text
+    description: ...
+    rules:                            # a document is kept when it passes every rule
+      - {signal: size_words, min: 5, max: 100000}
+      - {signal: quality_score, min_quantile: 0.2}       # resolved to a value over corpus
+      - {signal: lang_code, in: [en, de]}
+      - {signal: source, not_in: [social]}
+      - {expr: "gopher_word_count > 50 and not (c4_lorem_ipsum = 1)", label: custom}
+    dedup: {exact: true, near: true, semantic: false}
+    balance:                          # MetaCLIP (Xu et al. 2023): cap each value at `cap`
+      - {column: source, cap: 1000, seed: 0}
+    sample: {n: 5000, weight: quality_score, seed: 0}     # or fraction: 0.1
+    output: {columns: [id, source, text, quality_score]}
+
+Validation errors name the YAML line and the field (``recipe line 4, rules[1].min: ...``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from app.errors import RecipeError
+
+VERSION = 1
+_TOP_KEYS = {"version", "name", "description", "rules", "dedup", "balance", "sample", "output"}
+_RULE_KEYS = {"signal", "min", "max", "min_quantile", "max_quantile", "in", "not_in", "expr", "label", "keep_null"}
+_DEDUP_KEYS = {"exact", "near", "semantic"}
+_BALANCE_KEYS = {"column", "cap", "seed"}
+_SAMPLE_KEYS = {"n", "fraction", "weight", "seed"}
+_OUTPUT_KEYS = {"columns"}
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float) and v.is_integer() and abs(v) < 1e15:
+        return str(int(v))
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+@dataclass
+class Rule:
+    """One filter. Exactly one form: a range (``min``/``max`` by value or quantile), a set
+    (``in``/``not_in``) or an expression (``expr``). ``keep_null``: whether a document whose signal is
+    NULL (not scored) passes; default False (it is removed and counted)."""
+
+    signal: str | None = None
+    min: float | None = None
+    max: float | None = None
+    min_quantile: float | None = None
+    max_quantile: float | None = None
+    in_: list[Any] | None = None
+    not_in: list[Any] | None = None
+    expr: str | None = None
+    label: str | None = None
+    keep_null: bool = False
+
+    @property
+    def kind(self) -> str:
+        if self.expr is not None:
+            return "expr"
+        if self.in_ is not None:
+            return "in"
+        if self.not_in is not None:
+            return "not_in"
+        if self.min_quantile is not None or self.max_quantile is not None:
+            return "quantile"
+        return "range"
+
+    def describe(self, resolved: dict[str, Any] | None = None) -> str:
+        """A short human label, e.g. ``quality_score >= q0.2 (0.431)``."""
+        if self.label:
+            return self.label
+        if self.expr is not None:
+            return self.expr
+        s = self.signal
+        if self.in_ is not None:
+            return f"{s} in [{', '.join(map(_fmt, self.in_))}]"
+        if self.not_in is not None:
+            return f"{s} not in [{', '.join(map(_fmt, self.not_in))}]"
+        parts = []
+        r = resolved or {}
+        if self.min is not None:
+            parts.append(f"{s} >= {_fmt(self.min)}")
+        if self.min_quantile is not None:
+            v = r.get("min")
+            parts.append(f"{s} >= q{_fmt(self.min_quantile)}" + (f" ({_fmt(v)})" if v is not None else ""))
+        if self.max is not None:
+            parts.append(f"{s} <= {_fmt(self.max)}")
+        if self.max_quantile is not None:
+            v = r.get("max")
+            parts.append(f"{s} <= q{_fmt(self.max_quantile)}" + (f" ({_fmt(v)})" if v is not None else ""))
+        return " and ".join(parts) or f"{s} (no bound)"
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.signal is not None:
+            out["signal"] = self.signal
+        for k in ("min", "max", "min_quantile", "max_quantile"):
+            v = getattr(self, k)
+            if v is not None:
+                out[k] = v
+        if self.in_ is not None:
+            out["in"] = list(self.in_)
+        if self.not_in is not None:
+            out["not_in"] = list(self.not_in)
+        if self.expr is not None:
+            out["expr"] = self.expr
+        if self.label:
+            out["label"] = self.label
+        if self.keep_null:
+            out["keep_null"] = True
+        return out
+
+
+@dataclass
+class Dedup:
+    """Keep one representative per duplicate cluster: ``exact`` (``dup_exact_cluster``, else the text's
+    md5), ``near`` (MinHash, ``dup_near_keep``), ``semantic`` (embeddings, ``semdup_is_dup``)."""
+
+    exact: bool = False
+    near: bool = False
+    semantic: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: True for k in ("exact", "near", "semantic") if getattr(self, k)}
+
+
+@dataclass
+class Balance:
+    """MetaCLIP balancing: each value of ``column`` keeps each of its ``count`` documents with
+    probability ``min(1, cap / count)`` (a seeded hash of the id), so about ``cap`` survive per value."""
+
+    column: str
+    cap: int
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"column": self.column, "cap": self.cap, "seed": self.seed}
+
+
+@dataclass
+class Sample:
+    """Sample the survivors down to ``n`` documents (or ``fraction`` of them), uniformly or weighted by a
+    non-negative column (Efraimidis-Spirakis keys), seeded and deterministic."""
+
+    n: int | None = None
+    fraction: float | None = None
+    weight: str | None = None
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.n is not None:
+            out["n"] = self.n
+        if self.fraction is not None:
+            out["fraction"] = self.fraction
+        if self.weight is not None:
+            out["weight"] = self.weight
+        out["seed"] = self.seed
+        return out
+
+
+@dataclass
+class Recipe:
+    """A curation recipe: rules, then dedup, then balancing, then sampling; plus output columns."""
+
+    rules: list[Rule] = field(default_factory=list)
+    dedup: Dedup = field(default_factory=Dedup)
+    balance: list[Balance] = field(default_factory=list)
+    sample: Sample | None = None
+    output_columns: list[str] | None = None
+    name: str | None = None
+    description: str | None = None
+    version: int = VERSION
+
+    # ------------------------------------------------------------------ (de)serialisation
+    @classmethod
+    def from_dict(cls, data: Any, *, marks: dict[tuple, int] | None = None) -> Recipe:
+        """Build and validate a recipe from plain data (``marks``: YAML path -> line, for messages)."""
+        return _Builder(marks or {}).recipe(data)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"version": self.version}
+        if self.name:
+            out["name"] = self.name
+        if self.description:
+            out["description"] = self.description
+        out["rules"] = [r.to_dict() for r in self.rules]
+        d = self.dedup.to_dict()
+        if d:
+            out["dedup"] = d
+        if self.balance:
+            out["balance"] = [b.to_dict() for b in self.balance]
+        if self.sample is not None:
+            out["sample"] = self.sample.to_dict()
+        if self.output_columns is not None:
+            out["output"] = {"columns": list(self.output_columns)}
+        return out
+
+    def to_yaml(self) -> str:
+        """YAML text with one rule per line (flow style), stable key order."""
+        import yaml
+
+        d = self.to_dict()
+        rules = d.pop("rules")
+        head = {k: d.pop(k) for k in ("version", "name", "description") if k in d}
+        text = yaml.safe_dump(head, sort_keys=False, allow_unicode=True)
+        if rules:
+            text += "rules:\n"
+            for r in rules:
+                line = yaml.safe_dump(r, default_flow_style=True, sort_keys=False, allow_unicode=True, width=10**6)
+                text += "  - " + line.strip() + "\n"
+        else:
+            text += "rules: []\n"
+        for k in ("dedup", "balance", "sample", "output"):
+            if k in d:
+                text += yaml.safe_dump({k: d[k]}, sort_keys=False, allow_unicode=True, default_flow_style=None)
+        return text
+
+    def signals_used(self) -> list[str]:
+        """Every corpus column the recipe reads (rules, expressions, balance and weight columns)."""
+        from app.recipes.expr import parse_expr
+
+        cols: list[str] = []
+        for r in self.rules:
+            if r.signal:
+                cols.append(r.signal)
+            if r.expr is not None:
+                cols.extend(parse_expr(r.expr).columns)
+        cols.extend(b.column for b in self.balance)
+        if self.sample and self.sample.weight:
+            cols.append(self.sample.weight)
+        return list(dict.fromkeys(cols))
+
+
+class _Builder:
+    """Turns loaded YAML data into a :class:`Recipe`, raising RecipeError with line and field."""
+
+    def __init__(self, marks: dict[tuple, int]):
+        self.marks = marks
+
+    def fail(self, path: tuple, msg: str) -> RecipeError:
+        line = None
+        p = path
+        while p and line is None:
+            line = self.marks.get(p)
+            p = p[:-1]
+        if line is None:
+            line = self.marks.get(())
+        where = "".join(f"[{k}]" if isinstance(k, int) else (f".{k}" if i else str(k)) for i, k in enumerate(path))
+        loc = f"recipe line {line}" if line is not None else "recipe"
+        return RecipeError(f"{loc}, {where or 'top level'}: {msg}")
+
+    def _keys(self, d: dict, allowed: set[str], path: tuple) -> None:
+        for k in d:
+            if k not in allowed:
+                import difflib
+
+                near = difflib.get_close_matches(str(k), sorted(allowed), n=1)
+                hint = f" (did you mean {near[0]!r}?)" if near else f" (allowed: {', '.join(sorted(allowed))})"
+                raise self.fail((*path, k), f"unknown key {k!r}{hint}")
+
+    def num(self, v: Any, path: tuple, *, lo: float | None = None, hi: float | None = None) -> float | int:
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            raise self.fail(path, f"expected a number, got {type(v).__name__} {v!r}")
+        if isinstance(v, float) and math.isnan(v):
+            raise self.fail(path, "expected a number, got NaN")
+        if (lo is not None and v < lo) or (hi is not None and v > hi):
+            raise self.fail(path, f"{v!r} is outside [{lo}, {hi}]")
+        return v
+
+    def integer(self, v: Any, path: tuple, *, lo: int = 0) -> int:
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise self.fail(path, f"expected an integer, got {type(v).__name__} {v!r}")
+        if v < lo:
+            raise self.fail(path, f"must be >= {lo}, got {v}")
+        return v
+
+    def text(self, v: Any, path: tuple) -> str:
+        if not isinstance(v, str) or not v.strip():
+            raise self.fail(path, f"expected a non-empty string, got {type(v).__name__} {v!r}")
+        return v
+
+    def boolean(self, v: Any, path: tuple) -> bool:
+        if not isinstance(v, bool):
+            raise self.fail(path, f"expected true or false, got {v!r}")
+        return v
+
+    def recipe(self, data: Any) -> Recipe:
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise self.fail((), f"a recipe is a mapping with 'version' and 'rules', got {type(data).__name__}")
+        self._keys(data, _TOP_KEYS, ())
+        version = data.get("version", VERSION)
+        if version != VERSION:
+            raise self.fail(("version",), f"unsupported recipe version {version!r} (this Winnow reads version 1)")
+        rules_data = data.get("rules") or []
+        if not isinstance(rules_data, list):
+            raise self.fail(("rules",), "expected a list of rules")
+        rules = [self.rule(r, ("rules", i)) for i, r in enumerate(rules_data)]
+        dedup = self.dedup(data.get("dedup"), ("dedup",))
+        bal = data.get("balance") or []
+        if isinstance(bal, dict):
+            bal = [bal]
+        if not isinstance(bal, list):
+            raise self.fail(("balance",), "expected a list of {column, cap, seed}")
+        balance = [self.balance(b, ("balance", i)) for i, b in enumerate(bal)]
+        sample = self.sample(data["sample"], ("sample",)) if data.get("sample") is not None else None
+        out_cols = None
+        if data.get("output") is not None:
+            o = data["output"]
+            if not isinstance(o, dict):
+                raise self.fail(("output",), "expected a mapping like {columns: [id, text]}")
+            self._keys(o, _OUTPUT_KEYS, ("output",))
+            cols = o.get("columns")
+            if cols is not None:
+                if not isinstance(cols, list) or not cols:
+                    raise self.fail(("output", "columns"), "expected a non-empty list of column names")
+                out_cols = [self.text(c, ("output", "columns", i)) for i, c in enumerate(cols)]
+                if "id" not in out_cols:
+                    out_cols.insert(0, "id")
+        name = data.get("name")
+        desc = data.get("description")
+        if name is not None:
+            name = self.text(str(name), ("name",))
+        if desc is not None:
+            desc = str(desc)
+        return Recipe(rules, dedup, balance, sample, out_cols, name, desc, VERSION)
+
+    def rule(self, d: Any, path: tuple) -> Rule:
+        if not isinstance(d, dict):
+            raise self.fail(path, "a rule is a mapping like {signal: size_words, min: 5} or {expr: '...'}")
+        self._keys(d, _RULE_KEYS, path)
+        r = Rule(label=str(d["label"]) if d.get("label") is not None else None)
+        if "keep_null" in d:
+            r.keep_null = self.boolean(d["keep_null"], (*path, "keep_null"))
+        if "expr" in d:
+            others = [k for k in d if k not in {"expr", "label", "keep_null"}]
+            if others:
+                raise self.fail((*path, others[0]), "an expr rule takes only 'expr', 'label' and 'keep_null'")
+            r.expr = self.text(d["expr"], (*path, "expr"))
+            from app.recipes.expr import parse_expr
+
+            try:
+                parse_expr(r.expr)
+            except RecipeError as e:
+                raise self.fail((*path, "expr"), str(e)) from None
+            return r
+        if "signal" not in d:
+            raise self.fail(
+                path, "a rule needs 'signal' (with min/max, min_quantile/max_quantile, in or not_in) or 'expr'"
+            )
+        r.signal = self.text(d["signal"], (*path, "signal"))
+        forms = [k for k in ("min", "max", "min_quantile", "max_quantile", "in", "not_in") if k in d]
+        if not forms:
+            raise self.fail(path, f"rule on {r.signal!r} needs one of min, max, min_quantile, max_quantile, in, not_in")
+        sets = [k for k in forms if k in ("in", "not_in")]
+        if sets and len(forms) > 1:
+            raise self.fail((*path, forms[1]), f"'{sets[0]}' cannot be combined with {', '.join(forms[1:])}")
+        for k in ("min", "max"):
+            if k in d:
+                setattr(r, k, self.num(d[k], (*path, k)))
+                if f"{k}_quantile" in d:
+                    raise self.fail((*path, f"{k}_quantile"), f"give either {k} or {k}_quantile, not both")
+        for k in ("min_quantile", "max_quantile"):
+            if k in d:
+                setattr(r, k, float(self.num(d[k], (*path, k), lo=0.0, hi=1.0)))
+        if r.min is not None and r.max is not None and r.min > r.max:
+            raise self.fail((*path, "max"), f"max {r.max} is below min {r.min}")
+        if r.min_quantile is not None and r.max_quantile is not None and r.min_quantile > r.max_quantile:
+            raise self.fail((*path, "max_quantile"), "max_quantile is below min_quantile")
+        for k, attr in (("in", "in_"), ("not_in", "not_in")):
+            if k in d:
+                vals = d[k]
+                if not isinstance(vals, list):
+                    vals = [vals]
+                for i, v in enumerate(vals):
+                    if not isinstance(v, str | int | float | bool) or v is None:
+                        raise self.fail((*path, k, i), f"expected a string or number, got {v!r}")
+                setattr(r, attr, list(vals))
+        return r
+
+    def dedup(self, d: Any, path: tuple) -> Dedup:
+        if d is None:
+            return Dedup()
+        if isinstance(d, str):
+            d = {d: True}
+        elif isinstance(d, list):
+            d = {str(x): True for x in d}
+        if not isinstance(d, dict):
+            raise self.fail(path, "expected a mapping like {exact: true, near: true}")
+        self._keys(d, _DEDUP_KEYS, path)
+        return Dedup(**{k: self.boolean(v, (*path, k)) for k, v in d.items()})
+
+    def balance(self, d: Any, path: tuple) -> Balance:
+        if not isinstance(d, dict):
+            raise self.fail(path, "expected a mapping like {column: source, cap: 1000}")
+        self._keys(d, _BALANCE_KEYS, path)
+        if "column" not in d or "cap" not in d:
+            raise self.fail(path, "balance needs 'column' and 'cap'")
+        return Balance(
+            self.text(d["column"], (*path, "column")),
+            self.integer(d["cap"], (*path, "cap"), lo=1),
+            self.integer(d.get("seed", 0), (*path, "seed")),
+        )
+
+    def sample(self, d: Any, path: tuple) -> Sample:
+        if isinstance(d, int) and not isinstance(d, bool):
+            d = {"n": d}
+        if not isinstance(d, dict):
+            raise self.fail(path, "expected a mapping like {n: 5000, seed: 0} or {fraction: 0.1}")
+        self._keys(d, _SAMPLE_KEYS, path)
+        if ("n" in d) == ("fraction" in d):
+            raise self.fail(path, "sample needs exactly one of 'n' and 'fraction'")
+        s = Sample(seed=self.integer(d.get("seed", 0), (*path, "seed")))
+        if "n" in d:
+            s.n = self.integer(d["n"], (*path, "n"))
+        else:
+            s.fraction = float(self.num(d["fraction"], (*path, "fraction"), lo=0.0, hi=1.0))
+        if d.get("weight") is not None:
+            s.weight = self.text(d["weight"], (*path, "weight"))
+        return s
+
+
+# ---------------------------------------------------------------------- loading YAML with line marks
+def _parse_yaml(text: str) -> tuple[Any, dict[tuple, int]]:
+    import yaml
+
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        marks: dict[tuple, int] = {}
+
+        def walk(n: Any, path: tuple) -> Any:
+            marks[path] = n.start_mark.line + 1
+            if isinstance(n, yaml.MappingNode):
+                out = {}
+                for kn, vn in n.value:
+                    k = loader.construct_object(kn, deep=True)
+                    if isinstance(k, list | dict):
+                        raise RecipeError(f"recipe line {kn.start_mark.line + 1}: a key must be a plain name")
+                    if k in out:
+                        raise RecipeError(f"recipe line {kn.start_mark.line + 1}: duplicate key {k!r}")
+                    out[k] = walk(vn, (*path, k))
+                    marks[(*path, k)] = kn.start_mark.line + 1
+                return out
+            if isinstance(n, yaml.SequenceNode):
+                return [walk(c, (*path, i)) for i, c in enumerate(n.value)]
+            return loader.construct_object(n, deep=True)
+
+        data = walk(node, ()) if node is not None else None
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
+        raise RecipeError(f"recipe is not valid YAML ({line}): {e.problem or e.context}") from None
+    except yaml.YAMLError as e:
+        raise RecipeError(f"recipe is not valid YAML: {str(e).splitlines()[0]}") from None
+    finally:
+        loader.dispose()
+    return data, marks
+
+
+def load_recipe(text_or_path: str | Path | dict | Recipe) -> Recipe:
+    """A :class:`Recipe` from YAML text, a path to a YAML file, a dict or a Recipe (returned as is)."""
+    if isinstance(text_or_path, Recipe):
+        return text_or_path
+    if isinstance(text_or_path, dict):
+        return Recipe.from_dict(text_or_path)
+    text = str(text_or_path)
+    if isinstance(text_or_path, Path) or ("\n" not in text and text.endswith((".yaml", ".yml"))):
+        p = Path(text)
+        try:
+            text = p.read_text(encoding="utf-8")
+        except OSError as e:
+            raise RecipeError(f"cannot read recipe {p}: {e.strerror}") from e
+        except UnicodeDecodeError as e:
+            raise RecipeError(f"recipe {p} is not UTF-8 text") from e
+    data, marks = _parse_yaml(text)
+    return Recipe.from_dict(data, marks=marks)
