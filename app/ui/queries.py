@@ -25,6 +25,15 @@ ID_LIKE = re.compile(r"(_cluster|_id)$")
 QUANTILES = (0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 1.0)
 
 
+def agg_relation(con: Any) -> str:
+    """``corpus_fast`` (every corpus column but ``text``, materialized by the workspace) when it exists, else
+    ``corpus``: aggregates that need no text read it and skip the join chain."""
+    row = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'corpus_fast' AND schema_name = 'main'"
+    ).fetchone()
+    return "corpus_fast" if row[0] else "corpus"
+
+
 def corpus_columns(con: Any) -> dict[str, str]:
     """``{column: type}`` of the corpus view."""
     return {r[0]: r[1] for r in con.execute("DESCRIBE corpus").fetchall()}
@@ -37,13 +46,14 @@ def numeric_columns(con: Any) -> list[str]:
 
 def categorical_columns(con: Any, *, max_distinct: int = 200) -> list[str]:
     """Text/boolean columns with few distinct values (source, lang_code, metadata like ``lang``)."""
+    rel = qi(agg_relation(con))
     cols = corpus_columns(con)
     cands = [c for c, t in cols.items() if (t == "VARCHAR" or t == "BOOLEAN") and c not in NOT_CATEGORICAL]
     if not cands:
         return []
     # approx_count_distinct over a sample is cheap at any scale
     exprs = ", ".join(f"approx_count_distinct({qi(c)})" for c in cands)
-    row = con.execute(f"SELECT {exprs} FROM (SELECT * FROM corpus LIMIT 100000)").fetchone()
+    row = con.execute(f"SELECT {exprs} FROM (SELECT * FROM {rel} LIMIT 100000)").fetchone()
     return [c for c, n in zip(cands, row) if n is not None and 0 < n <= max_distinct]
 
 
@@ -64,11 +74,12 @@ def histogram(
     Returns ``group, bin, x0, x1, count`` (x0/x1 in the column's units). Groups beyond the ``max_groups``
     largest are folded into ``(other)``.
     """
+    rel = qi(agg_relation(con))
     x = f"log10({qi(col)})" if log else f"CAST({qi(col)} AS DOUBLE)"
     cond = f"{qi(col)} > 0" if log else f"{qi(col)} IS NOT NULL AND isfinite(CAST({qi(col)} AS DOUBLE))"
     g = _group_expr(by)
     sql = f"""
-    WITH v AS (SELECT {x} AS x, {g} AS g FROM corpus WHERE {cond}),
+    WITH v AS (SELECT {x} AS x, {g} AS g FROM {rel} WHERE {cond}),
     b AS (SELECT min(x) AS lo, max(x) AS hi FROM v),
     top AS (SELECT g FROM v GROUP BY g ORDER BY count(*) DESC LIMIT ?),
     h AS (
@@ -89,10 +100,11 @@ def histogram(
 
 def ecdf(con: Any, col: str, *, by: str | None = None, points: int = 101, max_groups: int = 8) -> pd.DataFrame:
     """The empirical CDF as ``points`` quantiles per group: ``group, p, x``."""
+    rel = qi(agg_relation(con))
     ps = [i / (points - 1) for i in range(points)]
     g = _group_expr(by)
     sql = f"""
-    WITH v AS (SELECT CAST({qi(col)} AS DOUBLE) AS x, {g} AS g FROM corpus WHERE {qi(col)} IS NOT NULL),
+    WITH v AS (SELECT CAST({qi(col)} AS DOUBLE) AS x, {g} AS g FROM {rel} WHERE {qi(col)} IS NOT NULL),
     top AS (SELECT g FROM v GROUP BY g ORDER BY count(*) DESC LIMIT ?)
     SELECT g AS "group", quantile_disc(x, ?::DOUBLE[]) AS qs FROM v WHERE g IN (SELECT g FROM top) GROUP BY g
     """
@@ -103,9 +115,10 @@ def ecdf(con: Any, col: str, *, by: str | None = None, points: int = 101, max_gr
 
 def quantile_table(con: Any, col: str, *, by: str | None = None, max_groups: int = 12) -> pd.DataFrame:
     """Count, nulls, mean and the :data:`QUANTILES` of ``col``, per group (one row each)."""
+    rel = qi(agg_relation(con))
     g = _group_expr(by)
     sql = f"""
-    WITH v AS (SELECT CAST({qi(col)} AS DOUBLE) AS x, {g} AS g FROM corpus),
+    WITH v AS (SELECT CAST({qi(col)} AS DOUBLE) AS x, {g} AS g FROM {rel}),
     top AS (SELECT g FROM v GROUP BY g ORDER BY count(*) DESC LIMIT ?)
     SELECT g AS "group", count(*) AS docs, count(*) - count(x) AS missing, avg(x) AS mean,
            quantile_cont(x, ?::DOUBLE[]) AS qs
@@ -122,19 +135,22 @@ def quantile_table(con: Any, col: str, *, by: str | None = None, max_groups: int
 
 def quantile_of(con: Any, col: str, q: float) -> float | None:
     """The q-quantile (0..1) of a column (for rules set by quantile)."""
-    row = con.execute(f"SELECT quantile_cont(CAST({qi(col)} AS DOUBLE), ?) FROM corpus", [float(q)]).fetchone()
+    rel = qi(agg_relation(con))
+    row = con.execute(f"SELECT quantile_cont(CAST({qi(col)} AS DOUBLE), ?) FROM {rel}", [float(q)]).fetchone()
     return None if row is None or row[0] is None else float(row[0])
 
 
 def value_range(con: Any, col: str) -> tuple[float | None, float | None]:
-    row = con.execute(f"SELECT min(CAST({qi(col)} AS DOUBLE)), max(CAST({qi(col)} AS DOUBLE)) FROM corpus").fetchone()
+    rel = qi(agg_relation(con))
+    row = con.execute(f"SELECT min(CAST({qi(col)} AS DOUBLE)), max(CAST({qi(col)} AS DOUBLE)) FROM {rel}").fetchone()
     return (row[0], row[1]) if row else (None, None)
 
 
 def top_values(con: Any, col: str, *, n: int = 50) -> pd.DataFrame:
     """``value, docs`` of a categorical column, most frequent first."""
+    rel = qi(agg_relation(con))
     sql = (
-        f"SELECT coalesce(CAST({qi(col)} AS VARCHAR), '(none)') AS value, count(*) AS docs FROM corpus "
+        f"SELECT coalesce(CAST({qi(col)} AS VARCHAR), '(none)') AS value, count(*) AS docs FROM {rel} "
         "GROUP BY 1 ORDER BY docs DESC LIMIT ?"
     )
     return con.execute(sql, [n]).df()
@@ -144,6 +160,7 @@ def density2d(
     con: Any, xcol: str, ycol: str, *, bins: int = 50, log_x: bool = False, log_y: bool = False
 ) -> pd.DataFrame:
     """2-D binned counts of two numeric columns: ``bx, by, x, y, count`` (x/y bin centres, original units)."""
+    rel = qi(agg_relation(con))
 
     def ex(c: str, log: bool) -> tuple[str, str]:
         if log:
@@ -153,7 +170,7 @@ def density2d(
     xe, xc = ex(xcol, log_x)
     ye, yc = ex(ycol, log_y)
     sql = f"""
-    WITH v AS (SELECT {xe} AS x, {ye} AS y FROM corpus WHERE {xc} AND {yc}),
+    WITH v AS (SELECT {xe} AS x, {ye} AS y FROM {rel} WHERE {xc} AND {yc}),
     b AS (SELECT min(x) AS x0, max(x) AS x1, min(y) AS y0, max(y) AS y1 FROM v),
     h AS (SELECT least(CAST(floor((x - x0) / greatest((x1 - x0) / ?, 1e-12)) AS INTEGER), ? - 1) AS bx,
                  least(CAST(floor((y - y0) / greatest((y1 - y0) / ?, 1e-12)) AS INTEGER), ? - 1) AS by_,
@@ -173,13 +190,14 @@ def density2d(
 
 def correlations(con: Any, cols: list[str], *, sample: int = 200_000) -> pd.DataFrame:
     """Pearson correlation matrix of numeric columns over a reservoir sample of ``sample`` rows (seeded)."""
+    rel = qi(agg_relation(con))
     cols = list(cols)
     if len(cols) < 2:
         return pd.DataFrame()
     pairs = [(a, b) for i, a in enumerate(cols) for b in cols[i + 1 :]]
     sel = ", ".join(f"CAST({qi(c)} AS DOUBLE) AS {qi(c)}" for c in cols)
     exprs = ", ".join(f"corr({qi(a)}, {qi(b)})" for a, b in pairs)
-    sql = f"SELECT {exprs} FROM (SELECT {sel} FROM corpus USING SAMPLE reservoir({int(sample)} ROWS) REPEATABLE (7))"
+    sql = f"SELECT {exprs} FROM (SELECT {sel} FROM {rel} USING SAMPLE reservoir({int(sample)} ROWS) REPEATABLE (7))"
     row = con.execute(sql).fetchone()
     m = pd.DataFrame(1.0, index=cols, columns=cols)
     for (a, b), v in zip(pairs, row):
@@ -191,15 +209,18 @@ def overview(con: Any) -> dict[str, Any]:
     """Documents, characters, tokens (when ``size_tokens`` exists), and counts per source and language."""
     cols = corpus_columns(con)
     tok = "sum(size_tokens)" if "size_tokens" in cols else "NULL"
-    n, chars, tokens = con.execute(f"SELECT count(*), coalesce(sum(length(text)), 0), {tok} FROM corpus").fetchone()
+    rel = qi(agg_relation(con))
+    n, tokens = con.execute(f"SELECT count(*), {tok} FROM {rel}").fetchone()
+    # characters are counted at ingest (table ``sources``): no pass over the text
+    chars = con.execute("SELECT coalesce(sum(n_chars), 0) FROM sources").fetchone()[0]
     by_source = con.execute(
-        "SELECT source, count(*) AS docs, sum(length(text)) AS chars FROM corpus GROUP BY 1 ORDER BY docs DESC"
+        "SELECT name AS source, n_docs AS docs, n_chars AS chars FROM sources ORDER BY docs DESC"
     ).df()
     lang_col = "lang_code" if "lang_code" in cols else ("lang" if "lang" in cols else None)
     by_lang = None
     if lang_col:
         by_lang = con.execute(
-            f"SELECT coalesce(CAST({qi(lang_col)} AS VARCHAR), '(none)') AS lang, count(*) AS docs FROM corpus "
+            f"SELECT coalesce(CAST({qi(lang_col)} AS VARCHAR), '(none)') AS lang, count(*) AS docs FROM {rel} "
             "GROUP BY 1 ORDER BY docs DESC LIMIT 30"
         ).df()
     return {
@@ -258,7 +279,8 @@ HOVER_PREVIEW_MAX = 60_000
 
 
 def map_count(con: Any) -> int:
-    return int(con.execute("SELECT count(*) FROM corpus WHERE map_x IS NOT NULL").fetchone()[0])
+    rel = qi(agg_relation(con))
+    return int(con.execute(f"SELECT count(*) FROM {rel} WHERE map_x IS NOT NULL").fetchone()[0])
 
 
 def _colour_expr(color: str | None, keep_sql: str | None) -> str:
@@ -291,15 +313,16 @@ def map_density(
     con: Any, *, bins: int = 200, keep_sql: str | None = None, keep_params: dict[str, Any] | None = None
 ) -> pd.DataFrame:
     """2-D counts of the map (``x, y, count, kept``), for maps too large to draw point by point."""
+    rel = qi(agg_relation(con))
     kept = f"sum(CASE WHEN coalesce({keep_sql}, false) THEN 1 ELSE 0 END)" if keep_sql else "NULL"
     sql = f"""
     WITH b AS (SELECT min(map_x) AS x0, max(map_x) AS x1, min(map_y) AS y0, max(map_y) AS y1
-               FROM corpus WHERE map_x IS NOT NULL),
+               FROM {rel} WHERE map_x IS NOT NULL),
     h AS (SELECT least(CAST(floor((map_x - x0) / greatest((x1 - x0) / {bins}, 1e-12)) AS INTEGER), {bins} - 1) AS bx,
                  least(CAST(floor((map_y - y0) / greatest((y1 - y0) / {bins}, 1e-12)) AS INTEGER), {bins} - 1) AS by_,
                  count(*) AS count, {kept} AS kept,
                  any_value(x0) AS x0, any_value(x1) AS x1, any_value(y0) AS y0, any_value(y1) AS y1
-          FROM corpus, b WHERE map_x IS NOT NULL GROUP BY ALL)
+          FROM {rel}, b WHERE map_x IS NOT NULL GROUP BY ALL)
     SELECT x0 + (bx + 0.5) * (x1 - x0) / {bins} AS x, y0 + (by_ + 0.5) * (y1 - y0) / {bins} AS y, count, kept FROM h
     """
     return con.execute(sql, keep_params or {}).df()
@@ -307,13 +330,14 @@ def map_density(
 
 def cluster_centres(con: Any) -> pd.DataFrame:
     """``cluster, label, x, y, docs`` per map cluster (median position), largest first."""
+    rel = qi(agg_relation(con))
     cols = corpus_columns(con)
     label = "any_value(map_cluster_label)" if "map_cluster_label" in cols else "NULL"
     if "map_cluster" not in cols:
         return pd.DataFrame(columns=["cluster", "label", "x", "y", "docs"])
     return con.execute(
         f"SELECT map_cluster AS cluster, {label} AS label, median(map_x) AS x, median(map_y) AS y, count(*) AS docs "
-        "FROM corpus WHERE map_x IS NOT NULL AND map_cluster IS NOT NULL AND map_cluster >= 0 "
+        f"FROM {rel} WHERE map_x IS NOT NULL AND map_cluster IS NOT NULL AND map_cluster >= 0 "
         "GROUP BY 1 ORDER BY docs DESC LIMIT 60"
     ).df()
 

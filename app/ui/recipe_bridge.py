@@ -40,7 +40,20 @@ def summarize(con: Any, rules: list[Rule]) -> dict[str, Any]:
     """``app.recipes.summarize`` of the rules (kept docs/tokens, per source/lang, per rule, overlap)."""
     from app.recipes import summarize as _summarize
 
-    return _summarize(con, recipe_from_rules(rules))
+    return _summarize(con, recipe_from_rules(rules), relation=summary_relation(con))
+
+
+def summary_relation(con: Any) -> str:
+    """``corpus_fast`` (no text, no join chain: ~10x faster at 1M docs) when it can count tokens without the
+    text (``size_tokens`` or ``size_chars`` present), else ``corpus``. Same rows, same counts."""
+    from app.ui.queries import agg_relation
+
+    rel = agg_relation(con)
+    if rel == "corpus_fast":
+        cols = {r[0] for r in con.execute("DESCRIBE corpus_fast").fetchall()}
+        if {"size_tokens", "size_chars"} & cols:
+            return rel
+    return "corpus"
 
 
 def borderline(con: Any, rules: list[Rule], ui_index: int, *, n: int = 3) -> dict[str, Any]:
