@@ -53,6 +53,12 @@ def uniform_sql(id_sql: str, seed_param: str, tag: str) -> str:
     )
 
 
+def _first(result: Any) -> Any:
+    """The first row of a result, consuming it fully (DuckDB 2 keeps a partly-fetched result open)."""
+    rows = result.fetchall()
+    return rows[0] if rows else None
+
+
 def used_params(sql: str, params: dict[str, Any]) -> dict[str, Any]:
     """The subset of ``params`` that ``sql`` refers to (DuckDB rejects unused named parameters)."""
     names = set(_PARAM.findall(sql))
@@ -165,13 +171,15 @@ _QCACHE: dict[tuple, dict[tuple[str, float], float | None]] = {}
 def _version_token(con: Any, relation: str) -> tuple | None:
     """A cheap key that changes when the workspace's documents or parts change (None: don't cache)."""
     try:
-        db = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()
+        db = _first(con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()"))
         if not db or not db[0]:
             return None
-        row = con.execute(
-            "SELECT (SELECT max(registered_at)::VARCHAR || count(*) FROM _parts),"
-            " (SELECT max(ingested_at)::VARCHAR || count(*) || sum(n_docs) FROM sources)"
-        ).fetchone()
+        row = _first(
+            con.execute(
+                "SELECT (SELECT max(registered_at)::VARCHAR || count(*) FROM _parts),"
+                " (SELECT max(ingested_at)::VARCHAR || count(*) || sum(n_docs) FROM sources)"
+            )
+        )
         return (db[0], relation, *row)
     except Exception:
         return None
@@ -186,7 +194,7 @@ def resolve_quantiles(con: Any, relation: str, wanted: list[tuple[str, float]]) 
     missing = [w for w in dict.fromkeys(wanted) if w not in cache]
     if missing:
         sel = ", ".join(f"quantile_cont(CAST({qi(c)} AS DOUBLE), {float(q)!r})" for c, q in missing)
-        row = con.execute(f"SELECT {sel} FROM {qi(relation)}").fetchone()
+        row = _first(con.execute(f"SELECT {sel} FROM {qi(relation)}"))
         for w, v in zip(missing, row, strict=True):
             cache[w] = v
     if token and len(_QCACHE) > 64:
@@ -433,6 +441,13 @@ def recipe_frame(con: Any, recipe: Recipe, *, relation: str = "corpus") -> tuple
     frame = _FRAMES.get(key)
     if frame is None:
         rel = qi(relation)
+        needs_text = "size_chars" in cols and "size_chars" not in columns
+        if relation == "corpus" and not needs_text:
+            has_fast = con.execute(
+                "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'corpus_fast' AND schema_name = 'main'"
+            ).fetchall()[0][0]
+            if has_fast:  # the workspace's materialized corpus minus text: no join chain to scan
+                rel = qi("corpus_fast")
         sel = []
         for c in cols:
             if c == "size_chars" and c not in columns:

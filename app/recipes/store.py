@@ -30,7 +30,8 @@ def list_recipes(ws: Any) -> list[dict[str, Any]]:
 
 def get_recipe(ws: Any, name: str) -> Recipe:
     """The saved recipe ``name``; RecipeError listing the saved names when absent."""
-    row = ws.cursor().execute("SELECT yaml FROM recipes WHERE name = ?", [name]).fetchone()
+    rows = ws.cursor().execute("SELECT yaml FROM recipes WHERE name = ?", [name]).fetchall()
+    row = rows[0] if rows else None
     if row is None:
         names = [r["name"] for r in list_recipes(ws)]
         raise RecipeError(f"no saved recipe {name!r} in {ws.path}; saved: {', '.join(names) or 'none'}")
