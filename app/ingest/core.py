@@ -1,0 +1,508 @@
+"""Streaming ingest: :func:`read_documents` (Arrow batches, no workspace) and :func:`ingest` (into a
+workspace, atomically).
+
+Paths. JSON lines without ``--limit`` are first read by DuckDB's own multi-threaded JSON reader straight
+into the workspace (the fast path); the file's line count must equal the rows DuckDB returned, so
+that every row's line number (its id) is known. When it does not (blank or malformed lines, invalid
+UTF-8, a type the sample did not foresee), the file is read again by the Python reader, which
+accounts for every line. Every other format streams Arrow batches from :mod:`app.ingest.formats`.
+Both paths normalise with the same SQL (:mod:`app.ingest.normalize`).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from app.errors import IngestError
+from app.ingest import formats
+from app.ingest.formats import ROW
+from app.ingest.normalize import plan_text, select_sql, skip_case
+from app.ingest.sources import Input, resolve
+from app.progress import Progress, null_progress
+from app.sql import qi
+
+N_EXAMPLES = 5
+_INTS = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"}
+_FLOATS = {"FLOAT", "DOUBLE", "DECIMAL"}
+
+
+@dataclass
+class Stats:
+    """Counts of one source (or of a whole read): ``read == ingested + sum(skipped.values())``."""
+
+    read: int = 0
+    ingested: int = 0
+    skipped: Counter = field(default_factory=Counter)
+    examples: dict[str, list[str]] = field(default_factory=dict)
+    files: int = 0
+    bytes: int = 0
+    strict: bool = False
+
+    def skip(self, reason: str, where: str, n: int = 1) -> None:
+        if self.strict:
+            raise IngestError(f"{reason.replace('_', ' ')} at {where} (--strict)")
+        self.read += n
+        self.skipped[reason] += n
+        ex = self.examples.setdefault(reason, [])
+        if len(ex) < N_EXAMPLES:
+            ex.append(where)
+
+    def add(self, other: Stats) -> None:
+        self.read += other.read
+        self.ingested += other.ingested
+        self.skipped.update(other.skipped)
+        for k, v in other.examples.items():
+            ex = self.examples.setdefault(k, [])
+            ex.extend(v[: max(0, N_EXAMPLES - len(ex))])
+        self.files += other.files
+        self.bytes += other.bytes
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "read": self.read,
+            "ingested": self.ingested,
+            "skipped": dict(sorted(self.skipped.items())),
+            "skipped_first": {k: v for k, v in sorted(self.examples.items())},
+            "files": self.files,
+            "bytes": self.bytes,
+        }
+
+    def __getitem__(self, key: str) -> Any:
+        return self.as_dict()[key]
+
+
+def _where(inp: Input, row: int) -> str:
+    return f"{inp.rel or inp.path}:{row}"
+
+
+class DocumentReader:
+    """Iterate ``pyarrow.RecordBatch``es of documents (``id, source, text, text_hash``, metadata..., ``_file,
+    _row``) from ``srcs``; ``stats`` (all sources) and ``source_stats`` (per source) fill in as it goes."""
+
+    def __init__(
+        self,
+        srcs: list[str],
+        *,
+        source: str | None = None,
+        text_field: str | None = None,
+        id_field: str | None = None,
+        limit: int | None = None,
+        strict: bool = False,
+        con: Any = None,
+    ):
+        if limit is not None and limit < 0:
+            raise IngestError("--limit must be >= 0")
+        self.inputs, self.ignored = resolve(list(srcs), source=source)
+        self.text_field, self.id_field, self.limit, self.strict = text_field, id_field, limit, strict
+        self._con = con
+        self.stats = Stats(strict=strict)
+        self.source_stats: dict[str, Stats] = {}
+        self.plans: dict[str, dict[str, Any]] = {}
+        for inp in self.inputs:
+            self.source_stats.setdefault(inp.source, Stats(strict=strict))
+
+    @property
+    def con(self) -> Any:
+        if self._con is None:
+            import duckdb
+
+            self._con = duckdb.connect()
+        return self._con
+
+    def remaining(self) -> int | None:
+        return None if self.limit is None else max(0, self.limit - self.stats.ingested)
+
+    def __iter__(self) -> Iterator[pa.RecordBatch]:
+        for inp in self.inputs:
+            if self.remaining() == 0:
+                break
+            for tbl in self.iter_input(inp):
+                yield from tbl.to_batches()
+
+    def iter_input(self, inp: Input, *, con: Any = None) -> Iterator[pa.Table]:
+        """Normalized, non-empty documents of one input as Arrow tables (the Python path)."""
+        con = con or self.con
+        st = self.source_stats[inp.source]
+        st.files += 1
+        st.bytes += inp.size
+        self.stats.files += 1
+        self.stats.bytes += inp.size
+
+        def skip(reason: str, row: int) -> None:
+            where = _where(inp, row)
+            st.skip(reason, where)
+            self.stats.skip(reason, where)
+
+        plan = None
+        known: dict[str, str] = {}
+        view = f"_winnow_raw_{uuid.uuid4().hex[:8]}"
+        where = inp.rel or inp.path
+        for raw in formats.raw_batches(inp, skip, limit=self.remaining()):
+            if raw.num_rows == 0:
+                continue
+            con.register(view, raw)
+            try:
+                bcols = {r[0]: r[1] for r in con.execute(f"DESCRIBE {qi(view)}").fetchall()}
+                if plan is None:
+                    plan = plan_text(bcols, text_field=self.text_field, where=where)
+                    self.plans.setdefault(inp.source, {"text": plan.how, "fields": plan.fields})
+                needed = [*plan.fields, *([self.id_field] if self.id_field else [])]
+                extra = []
+                for f in needed:
+                    if f in bcols:
+                        known.setdefault(f, bcols[f])
+                    else:
+                        bcols[f] = known.get(f, "VARCHAR")
+                        extra.append(f"NULL::{bcols[f]} AS {qi(f)}")
+                relation = f"SELECT *{''.join(', ' + e for e in extra)} FROM {qi(view)}"
+                sql = select_sql(bcols, plan, relation="_r", id_field=self.id_field, where=where, with_skip=True)
+                tbl = con.sql(
+                    f"WITH _r AS ({relation}) {sql}", params={"src": inp.source, "file": where}
+                ).to_arrow_table()
+            finally:
+                con.unregister(view)
+            tbl = self._account(tbl, inp, st)
+            if tbl.num_rows:
+                yield tbl
+            if self.remaining() == 0:
+                return
+
+    def _account(self, tbl: pa.Table, inp: Input, st: Stats) -> pa.Table:
+        """Count and drop the rows flagged in ``_skip``; apply ``limit``; return kept rows without ``_skip``."""
+        import pyarrow.compute as pc
+
+        flags = tbl.column("_skip")
+        n_skip = tbl.num_rows - flags.null_count
+        rows = tbl.column(ROW)
+        if n_skip:
+            for i in range(tbl.num_rows):
+                reason = flags[i].as_py()
+                if reason is not None:
+                    where = _where(inp, rows[i].as_py())
+                    st.skip(reason, where)
+                    self.stats.skip(reason, where)
+            tbl = tbl.filter(pc.is_null(flags))
+        tbl = tbl.drop_columns(["_skip"])
+        rem = self.remaining()
+        if rem is not None and tbl.num_rows > rem:
+            tbl = tbl.slice(0, rem)
+        st.read += tbl.num_rows
+        st.ingested += tbl.num_rows
+        self.stats.read += tbl.num_rows
+        self.stats.ingested += tbl.num_rows
+        return tbl
+
+
+def read_documents(
+    srcs: list[str],
+    *,
+    source: str | None = None,
+    text_field: str | None = None,
+    id_field: str | None = None,
+    limit: int | None = None,
+    strict: bool = False,
+) -> DocumentReader:
+    """A streaming reader over ``srcs``: iterate it for ``pyarrow.RecordBatch``es of documents (the ids
+    ``winnow ingest`` gives); ``reader.stats`` has ``read, ingested, skipped{reason: n}``."""
+    return DocumentReader(srcs, source=source, text_field=text_field, id_field=id_field, limit=limit, strict=strict)
+
+
+# ====================================================================== writing into a workspace
+def _supertype(a: str, b: str) -> str:
+    if a == b:
+        return a
+    ua, ub = a.upper(), b.upper()
+    if ua in _INTS and ub in _INTS:
+        return "BIGINT"
+    if (ua in _INTS | _FLOATS or ua.startswith("DECIMAL")) and (ub in _INTS | _FLOATS or ub.startswith("DECIMAL")):
+        return "DOUBLE"
+    return "VARCHAR"
+
+
+def _is_nested(t: str) -> bool:
+    u = t.upper()
+    return u.startswith(("STRUCT", "MAP", "UNION")) or u.endswith("]")
+
+
+def _cast(col: str, frm: str, to: str) -> str:
+    if frm == to:
+        return qi(col)
+    if to == "VARCHAR" and _is_nested(frm):
+        return f"CAST(to_json({qi(col)}) AS VARCHAR)"
+    return f"CAST({qi(col)} AS {to})"
+
+
+def _append(cur: Any, table: str, tbl: pa.Table, state: dict[str, str]) -> None:
+    """Append an Arrow table to ``table`` (created on first use); new columns are added and differing
+    types widened (ints -> BIGINT -> DOUBLE -> VARCHAR, nested -> JSON text): nothing is dropped."""
+    view = f"_winnow_w_{uuid.uuid4().hex[:8]}"
+    cur.register(view, tbl)
+    try:
+        bcols = {r[0]: r[1] for r in cur.execute(f"DESCRIBE {qi(view)}").fetchall()}
+        if not state:
+            cur.execute(f"CREATE TABLE {qi(table)} AS SELECT * FROM {qi(view)}")
+            state.update(bcols)
+            return
+        exprs = []
+        for c, t in bcols.items():
+            if c not in state:
+                cur.execute(f"ALTER TABLE {qi(table)} ADD COLUMN {qi(c)} {t}")
+                state[c] = t
+            elif state[c] != t:
+                sup = _supertype(state[c], t)
+                if sup != state[c]:
+                    cur.execute(
+                        f"ALTER TABLE {qi(table)} ALTER {qi(c)} SET DATA TYPE {sup} USING {_cast(c, state[c], sup)}"
+                    )
+                    state[c] = sup
+            exprs.append(f"{_cast(c, t, state[c])} AS {qi(c)}")
+        cur.execute(f"INSERT INTO {qi(table)} BY NAME SELECT {', '.join(exprs)} FROM {qi(view)}")
+    finally:
+        cur.unregister(view)
+
+
+def _fast_jsonl(cur: Any, reader: DocumentReader, inp: Input, table: str) -> dict[str, str] | None:
+    """DuckDB reads the whole JSON-lines file into ``table``; None (and nothing left behind) when the
+    file needs the line-by-line reader."""
+    import duckdb
+
+    args = {"path": inp.path, "src": inp.source, "file": inp.rel or inp.path}
+    rj = "read_json($path, format='newline_delimited', records=true, maximum_object_size=268435456)"
+    try:
+        cols = {r[0]: r[1] for r in cur.execute(f"DESCRIBE SELECT * FROM {rj}", {"path": inp.path}).fetchall()}
+    except duckdb.Error:
+        return None
+    if not cols or ROW in cols:
+        return None
+    plan = plan_text(cols, text_field=reader.text_field, where=inp.rel or inp.path)
+    relation = f"(SELECT *, row_number() OVER () AS {qi(ROW)} FROM {rj})"
+    sql = select_sql(cols, plan, relation=relation, id_field=reader.id_field, where=inp.rel, with_skip=False)
+    try:
+        cur.execute(f"CREATE TABLE {qi(table)} AS {sql}", args)
+    except duckdb.Error:
+        cur.execute(f"DROP TABLE IF EXISTS {qi(table)}")
+        return None
+    n_rows = cur.execute(f"SELECT count(*) FROM {qi(table)}").fetchone()[0]
+    if n_rows != formats.count_lines(inp):
+        cur.execute(f"DROP TABLE {qi(table)}")
+        return None
+    reader.plans.setdefault(inp.source, {"text": plan.how, "fields": plan.fields})
+    st = reader.source_stats[inp.source]
+    st.files += 1
+    st.bytes += inp.size
+    reader.stats.files += 1
+    reader.stats.bytes += inp.size
+    bad = cur.execute(
+        f"SELECT r, count(*), list({qi(ROW)} ORDER BY {qi(ROW)})[1:{N_EXAMPLES}] FROM "
+        f"(SELECT {skip_case()} AS r, {qi(ROW)} FROM {qi(table)}) WHERE r IS NOT NULL GROUP BY r ORDER BY r"
+    ).fetchall()
+    n_bad = 0
+    for reason, n, rows in bad:
+        if reader.strict:
+            raise IngestError(f"{reason.replace('_', ' ')} at {_where(inp, rows[0])} (--strict)")
+        for i, row in enumerate(rows):
+            st.skip(reason, _where(inp, row), n if i == 0 else 0)
+            reader.stats.skip(reason, _where(inp, row), n if i == 0 else 0)
+        n_bad += n
+    if n_bad:
+        cur.execute(f"DELETE FROM {qi(table)} WHERE {skip_case()} IS NOT NULL")
+    kept = n_rows - n_bad
+    for s in (st, reader.stats):
+        s.read += kept
+        s.ingested += kept
+    return {r[0]: r[1] for r in cur.execute(f"DESCRIBE {qi(table)}").fetchall()}
+
+
+def _sniff_csv_types(cur: Any, table: str, cols: dict[str, str], skip: set[str]) -> None:
+    """CSV values arrive as text: give a column BIGINT/DOUBLE/BOOLEAN when every non-empty value casts."""
+    for c, t in cols.items():
+        if t != "VARCHAR" or c in skip:
+            continue
+        for target in ("BIGINT", "DOUBLE", "BOOLEAN"):
+            ok = cur.execute(
+                f"SELECT count(*) FILTER (WHERE {qi(c)} IS NOT NULL AND {qi(c)} <> '' AND "
+                f"TRY_CAST({qi(c)} AS {target}) IS NULL), count(*) FILTER (WHERE {qi(c)} <> '') FROM {qi(table)}"
+            ).fetchone()
+            if ok[0] == 0 and ok[1] > 0:
+                cur.execute(
+                    f"ALTER TABLE {qi(table)} ALTER {qi(c)} SET DATA TYPE {target} USING "
+                    f"TRY_CAST(NULLIF({qi(c)}, '') AS {target})"
+                )
+                cols[c] = target
+                break
+
+
+def _combine(cur: Any, dest: str, stages: list[tuple[str, dict[str, str]]]) -> None:
+    """Make ``dest`` from the per-file stage tables (a rename for one; a typed UNION ALL BY NAME for more)."""
+    cur.execute(f"DROP TABLE IF EXISTS {qi(dest)}")
+    if len(stages) == 1:
+        cur.execute(f"ALTER TABLE {qi(stages[0][0])} RENAME TO {qi(dest)}")
+        return
+    final: dict[str, str] = {}
+    for _t, cols in stages:
+        for c, t in cols.items():
+            final[c] = t if c not in final else _supertype(final[c], t)
+    core = ["id", "source", "text", "text_hash"]
+    order = core + [c for c in final if c not in core and c not in ("_file", ROW)] + ["_file", ROW]
+    selects = []
+    for t, cols in stages:
+        parts = [
+            f"{_cast(c, cols[c], final[c])} AS {qi(c)}" if c in cols else f"NULL::{final[c]} AS {qi(c)}" for c in order
+        ]
+        selects.append(f"SELECT {', '.join(parts)} FROM {qi(t)}")
+    cur.execute(f"CREATE TABLE {qi(dest)} AS {' UNION ALL '.join(selects)}")
+    for t, _c in stages:
+        cur.execute(f"DROP TABLE {qi(t)}")
+
+
+def _check_duplicates(cur: Any, table: str, name: str, others: list[str]) -> None:
+    dups = cur.execute(
+        f"SELECT id, count(*) AS n, min(_file || ':' || _row) FROM {qi(table)} GROUP BY id HAVING count(*) > 1 "
+        "ORDER BY min(_file || ':' || _row) LIMIT 5"
+    ).fetchall()
+    if dups:
+        first = ", ".join(f"{i!r} x{n} (first at {w})" for i, n, w in dups)
+        raise IngestError(f"duplicate ids in source {name!r}: {first}; ids must be unique (check --id-field)")
+    for other in others:
+        clash = cur.execute(
+            f"SELECT a.id FROM {qi(table)} a JOIN {qi(other)} b ON a.id = b.id ORDER BY a.id LIMIT 5"
+        ).fetchall()
+        if clash:
+            src = cur.execute(f"SELECT any_value(source) FROM {qi(other)}").fetchone()[0]
+            ids = ", ".join(repr(r[0]) for r in clash)
+            raise IngestError(f"ids of source {name!r} already exist in source {src!r}: {ids}; ids must be unique")
+
+
+_LOG_DDL = """CREATE TABLE IF NOT EXISTS ingest_log (
+    run_id VARCHAR, source VARCHAR, inputs JSON, started_at TIMESTAMP, seconds DOUBLE,
+    "read" BIGINT, ingested BIGINT, skipped JSON, skipped_first JSON, files BIGINT, bytes BIGINT,
+    options JSON, winnow_version VARCHAR)"""
+
+
+def ingest(
+    ws: Any,
+    srcs: list[str],
+    *,
+    source: str | None = None,
+    text_field: str | None = None,
+    id_field: str | None = None,
+    limit: int | None = None,
+    strict: bool = False,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Ingest ``srcs`` into workspace ``ws``: one table per source, replacing a source of the same name,
+    all in one transaction (a failure leaves the workspace as it was). Returns the summary that is also
+    written to ``ingest_log``."""
+    import json
+
+    import duckdb
+
+    from app import __version__
+    from app.workspace import CORE_COLUMNS, now, source_table
+
+    if ws.read_only:
+        raise IngestError(f"workspace {ws.path} is open read-only")
+    progress = progress or null_progress
+    t0 = time.perf_counter()
+    started = now()
+    reader = DocumentReader(srcs, source=source, text_field=text_field, id_field=id_field, limit=limit, strict=strict)
+    run_id = uuid.uuid4().hex[:12]
+    by_source: dict[str, list[Input]] = {}
+    for inp in reader.inputs:
+        by_source.setdefault(inp.source, []).append(inp)
+    try:
+        with ws.transaction() as cur:
+            cur.execute(_LOG_DDL)
+            written: list[str] = []
+            for name, inputs in by_source.items():
+                stages: list[tuple[str, dict[str, str]]] = []
+                for k, inp in enumerate(inputs):
+                    if reader.remaining() == 0:
+                        break
+                    stage = f"_ingest_{run_id}_{len(written)}_{k}"
+                    cols = None
+                    fast = inp.fmt in ("jsonl", "json") and limit is None and inp.kind == "file"
+                    if fast and (inp.fmt == "jsonl" or not formats.sniff_json_array(inp)):
+                        cols = _fast_jsonl(cur, reader, inp, stage)
+                    if cols is None:
+                        state: dict[str, str] = {}
+                        for tbl in reader.iter_input(inp, con=cur):
+                            _append(cur, stage, tbl, state)
+                            progress(reader.stats.ingested, None, name)
+                        if not state:
+                            continue
+                        cols = state
+                        if inp.fmt in ("csv", "tsv"):
+                            _sniff_csv_types(cur, stage, cols, set(CORE_COLUMNS) | {"_file", ROW})
+                    stages.append((stage, cols))
+                    progress(reader.stats.ingested, None, name)
+                dest = source_table(name)
+                if not stages and limit is not None and reader.remaining() == 0:
+                    continue
+                if not stages:
+                    raise IngestError(
+                        f"no documents could be read for source {name!r} from {', '.join(i.rel or i.path for i in inputs)}"
+                        f" (skipped: {dict(reader.source_stats[name].skipped) or 'nothing found'})"
+                    )
+                _combine(cur, dest, stages)
+                others = [
+                    r[0]
+                    for r in cur.execute("SELECT table_name FROM sources WHERE name <> ?", [name]).fetchall()
+                    if r[0] not in written and ws.has_table(r[0], cur)
+                ] + written
+                _check_duplicates(cur, dest, name, others)
+                st = reader.source_stats[name]
+                spec = {
+                    "kind": "ingest",
+                    "inputs": sorted({i.path for i in inputs}),
+                    "text": reader.plans.get(name, {}),
+                    "text_field": text_field,
+                    "id_field": id_field or None,
+                    "limit": limit,
+                    "run_id": run_id,
+                }
+                ws.register_source(name, con=cur, spec=spec)
+                written.append(dest)
+                cur.execute(
+                    "INSERT INTO ingest_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        run_id,
+                        name,
+                        json.dumps(spec["inputs"]),
+                        started,
+                        round(time.perf_counter() - t0, 3),
+                        st.read,
+                        st.ingested,
+                        json.dumps(dict(st.skipped)),
+                        json.dumps(st.examples),
+                        st.files,
+                        st.bytes,
+                        json.dumps({"text_field": text_field, "id_field": id_field, "limit": limit, "strict": strict}),
+                        __version__,
+                    ],
+                )
+            ws.rebuild_views(con=cur)
+    except duckdb.Error as e:
+        raise IngestError(f"ingest failed: {str(e).splitlines()[0]}") from e
+    secs = time.perf_counter() - t0
+    out = {
+        "workspace": str(ws.path),
+        "run_id": run_id,
+        "sources": [
+            {"source": n, "table": source_table(n), **reader.source_stats[n].as_dict(), "text": reader.plans.get(n)}
+            for n in by_source
+        ],
+        **reader.stats.as_dict(),
+        "ignored_files": reader.ignored,
+        "seconds": round(secs, 3),
+        "docs_per_s": round(reader.stats.read / secs, 1) if secs else None,
+        "mb_per_s": round(reader.stats.bytes / 1e6 / secs, 2) if secs else None,
+    }
+    return out

@@ -1,0 +1,466 @@
+"""Streaming readers, one per format. Each yields raw ``pyarrow.Table`` batches of records (every field of
+the input as a column) plus a ``_row`` column: the 1-based line of the record in its file (JSONL, CSV/TSV,
+WikiText paragraphs) or its 1-based position (JSON array elements, Parquet rows, Hugging Face rows).
+
+Records that cannot be read are not yielded: the reader calls ``skip(reason, row)`` for each, so the
+caller can count them (``read = ingested + skipped``). A file that cannot be read at all raises
+:class:`~app.errors.IngestError` with one line naming the file.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import re
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any, BinaryIO
+
+import pyarrow as pa
+
+from app.errors import IngestError
+from app.ingest.sources import Input
+
+Skip = Callable[[str, int], None]
+BATCH_ROWS = 8192
+ROW = "_row"
+
+
+def open_binary(inp: Input) -> BinaryIO:
+    """The decompressed byte stream of a file (.gz and .zst handled)."""
+    try:
+        raw = open(inp.path, "rb")  # noqa: SIM115 - returned to the caller
+    except OSError as e:
+        raise IngestError(f"cannot read {inp.path}: {e.strerror}") from e
+    if inp.compression == "gzip":
+        return gzip.GzipFile(fileobj=raw)  # type: ignore[return-value]
+    if inp.compression == "zstd":
+        import zstandard
+
+        return zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True, closefd=True)
+    return raw
+
+
+def rows_to_table(rows: list[dict[str, Any]], rownums: list[int]) -> pa.Table:
+    """Columns from a list of dicts: the union of keys in order of appearance; a column whose values
+    Arrow cannot type consistently (e.g. numbers and strings mixed) is kept as JSON text, never dropped."""
+    keys: dict[str, None] = {}
+    for r in rows:
+        for k in r:
+            if k not in keys:
+                keys[k] = None
+    cols: dict[str, pa.Array] = {}
+    for k in keys:
+        if k == ROW:
+            continue
+        vals = [r.get(k) for r in rows]
+        try:
+            arr = pa.array(vals)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, UnicodeEncodeError, ValueError):
+            arr = pa.array(
+                [None if v is None else v if isinstance(v, str) else json.dumps(v, ensure_ascii=True) for v in vals],
+                type=pa.string(),
+            )
+            try:
+                arr.validate(full=True)
+            except pa.ArrowInvalid:
+                arr = pa.array([None if v is None else json.dumps(v, ensure_ascii=True) for v in vals], pa.string())
+        if pa.types.is_null(arr.type):
+            continue  # all null in this batch: the column is absent here (NULL), typed when it appears
+        cols[k] = arr
+    cols[ROW] = pa.array(rownums, type=pa.int64())
+    return pa.table(cols)
+
+
+# ------------------------------------------------------------------ JSON lines
+def read_jsonl(inp: Input, skip: Skip) -> Iterator[pa.Table]:
+    """JSON lines, one object per line; bad lines are skipped per reason with their line number."""
+    rows: list[dict] = []
+    nums: list[int] = []
+    loads = json.loads
+    with open_binary(inp) as f:
+        try:
+            for lineno, raw in enumerate(f, 1):
+                if not raw.strip():
+                    skip("blank_line", lineno)
+                    continue
+                try:
+                    obj = loads(raw)
+                except UnicodeDecodeError:
+                    skip("invalid_utf8", lineno)
+                    continue
+                except ValueError:
+                    skip("malformed_json", lineno)
+                    continue
+                if not isinstance(obj, dict):
+                    skip("not_an_object", lineno)
+                    continue
+                rows.append(obj)
+                nums.append(lineno)
+                if len(rows) >= BATCH_ROWS:
+                    yield rows_to_table(rows, nums)
+                    rows, nums = [], []
+        except (OSError, EOFError) as e:
+            raise IngestError(f"cannot read {inp.path}: {e}") from e
+    if rows:
+        yield rows_to_table(rows, nums)
+
+
+def count_lines(inp: Input) -> int:
+    """Number of lines in a (decompressed) file: newlines, plus one for a last line without one."""
+    n = 0
+    last = b"\n"
+    with open_binary(inp) as f:
+        while True:
+            chunk = f.read(1 << 24)
+            if not chunk:
+                break
+            n += chunk.count(b"\n")
+            last = chunk[-1:]
+    return n + (0 if last == b"\n" else 1)
+
+
+def sniff_json_array(inp: Input) -> bool:
+    """True when a .json file holds one JSON array (first non-space byte is ``[``)."""
+    with open_binary(inp) as f:
+        head = f.read(4096)
+    head = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    return head[:1] == b"["
+
+
+# ------------------------------------------------------------------ JSON array
+def read_json_array(inp: Input, skip: Skip) -> Iterator[pa.Table]:
+    """A JSON array of objects, decoded incrementally (bounded memory). Element positions are the rows.
+
+    A syntax error inside the array cannot be resynchronised: it fails the file with its line number.
+    """
+    dec = json.JSONDecoder()
+    stream = io.TextIOWrapper(open_binary(inp), encoding="utf-8-sig", errors="surrogateescape")
+    buf = ""
+    pos = 0
+    line = 1
+    eof = False
+    rows: list[dict] = []
+    nums: list[int] = []
+    idx = 0
+    ws = re.compile(r"\s*")
+
+    def fill() -> bool:
+        nonlocal buf, pos, line, eof
+        line += buf.count("\n", 0, pos)
+        buf = buf[pos:]
+        pos = 0
+        chunk = stream.read(1 << 20)
+        if not chunk:
+            eof = True
+            return False
+        buf += chunk
+        return True
+
+    def skip_ws() -> None:
+        nonlocal pos
+        while True:
+            pos = ws.match(buf, pos).end()
+            if pos < len(buf) or eof or not fill():
+                return
+
+    def fail(msg: str) -> IngestError:
+        return IngestError(f"malformed JSON array in {inp.path} at line {line + buf.count(chr(10), 0, pos)}: {msg}")
+
+    with stream:
+        fill()
+        skip_ws()
+        if buf[pos : pos + 1] != "[":
+            raise fail("expected '['")
+        pos += 1
+        skip_ws()
+        if buf[pos : pos + 1] == "]":
+            return
+        while True:
+            skip_ws()
+            while True:
+                try:
+                    obj, end = dec.raw_decode(buf, pos)
+                    if end == len(buf) and not eof and isinstance(obj, int | float):
+                        raise ValueError("number may continue")
+                    break
+                except ValueError as e:
+                    if eof or not fill():
+                        raise fail(str(e).split(":")[0]) from None
+            idx += 1
+            if not isinstance(obj, dict):
+                skip("not_an_object", idx)
+            elif _has_surrogates(obj):
+                skip("invalid_utf8", idx)
+            else:
+                rows.append(obj)
+                nums.append(idx)
+                if len(rows) >= BATCH_ROWS:
+                    yield rows_to_table(rows, nums)
+                    rows, nums = [], []
+            pos = end
+            skip_ws()
+            ch = buf[pos : pos + 1]
+            if ch == ",":
+                pos += 1
+                continue
+            if ch == "]":
+                break
+            raise fail("expected ',' or ']'")
+    if rows:
+        yield rows_to_table(rows, nums)
+
+
+def _has_surrogates(obj: Any) -> bool:
+    try:
+        json.dumps(obj, ensure_ascii=False).encode("utf-8")
+        return False
+    except UnicodeEncodeError:
+        return True
+
+
+# ------------------------------------------------------------------ CSV / TSV
+def read_csv(inp: Input, skip: Skip) -> Iterator[pa.Table]:
+    """CSV/TSV with a header row; quoted fields may hold delimiters and newlines. All values are read as
+    text (the ingest step types numeric columns afterwards). Rows are numbered by their first line."""
+    csv.field_size_limit(sys.maxsize)
+    delim = "\t" if inp.fmt == "tsv" else ","
+    stream = io.TextIOWrapper(open_binary(inp), encoding="utf-8-sig", errors="surrogateescape", newline="")
+    with stream:
+        reader = csv.reader(stream, delimiter=delim, quotechar='"', doublequote=True, strict=False)
+        try:
+            header = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as e:
+            raise IngestError(f"cannot parse CSV header of {inp.path}: {e}") from e
+        names = _column_names(header)
+        ncol = len(names)
+        cols: list[list] = [[] for _ in names]
+        nums: list[int] = []
+        prev = reader.line_num
+        while True:
+            try:
+                rec = next(reader)
+            except StopIteration:
+                break
+            except csv.Error:
+                skip("malformed_csv", prev + 1)
+                prev = reader.line_num
+                continue
+            start, prev = prev + 1, reader.line_num
+            if not rec or (len(rec) == 1 and not rec[0].strip() and ncol > 1):
+                skip("blank_line", start)
+                continue
+            if len(rec) != ncol:
+                skip("bad_field_count", start)
+                continue
+            try:
+                "\x1f".join(rec).encode("utf-8")
+            except UnicodeEncodeError:
+                skip("invalid_utf8", start)
+                continue
+            for c, v in zip(cols, rec):
+                c.append(v)
+            nums.append(start)
+            if len(nums) >= BATCH_ROWS:
+                yield _csv_table(names, cols, nums)
+                cols, nums = [[] for _ in names], []
+        if nums:
+            yield _csv_table(names, cols, nums)
+
+
+def _column_names(header: list[str]) -> list[str]:
+    out: list[str] = []
+    seen: set[str] = set()
+    for i, h in enumerate(header):
+        name = h.strip() or f"column{i}"
+        base, k = name, 2
+        while name in seen or name == ROW:
+            name, k = f"{base}_{k}", k + 1
+        seen.add(name)
+        out.append(name)
+    return out
+
+
+def _csv_table(names: list[str], cols: list[list], nums: list[int]) -> pa.Table:
+    data = {n: pa.array(c, type=pa.string()) for n, c in zip(names, cols)}
+    data[ROW] = pa.array(nums, type=pa.int64())
+    return pa.table(data)
+
+
+# ------------------------------------------------------------------ plain text
+_WIKI_HEADING = re.compile(r"^ (=+) (.*?) \1\s*$")
+
+
+def read_text(inp: Input, skip: Skip) -> Iterator[pa.Table]:
+    """Plain text: one document per file; a WikiText file (first line ``' = Title = '``) instead gives one
+    document per paragraph line with its article ``title`` and ``section`` as metadata (headings and
+    blank lines are structure, not records)."""
+    with open_binary(inp) as f:
+        try:
+            data = f.read()
+        except (OSError, EOFError) as e:
+            raise IngestError(f"cannot read {inp.path}: {e}") from e
+    first = next((ln for ln in data[:65536].split(b"\n") if ln.strip()), b"")
+    if _WIKI_HEADING.match(first.decode("utf-8", "replace")):
+        yield from _read_wikitext(data, skip)
+        return
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        skip("invalid_utf8", 1)
+        return
+    yield pa.table({"text": pa.array([text], pa.string()), ROW: pa.array([1], pa.int64())})
+
+
+def _read_wikitext(data: bytes, skip: Skip) -> Iterator[pa.Table]:
+    title: str | None = None
+    section: str | None = None
+    texts: list[str] = []
+    titles: list[str | None] = []
+    sections: list[str | None] = []
+    nums: list[int] = []
+    for lineno, raw in enumerate(data.split(b"\n"), 1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            skip("invalid_utf8", lineno)
+            continue
+        if not line.strip():
+            continue
+        if line.startswith(" = "):
+            m = _WIKI_HEADING.match(line)
+            level = len(m.group(1)) if m else 1
+            name = (m.group(2) if m else line.strip(" =\r")).strip()
+            if level == 1 and m:
+                title, section = name, None
+            else:
+                section = name
+            continue
+        texts.append(line.strip())
+        titles.append(title)
+        sections.append(section)
+        nums.append(lineno)
+        if len(nums) >= BATCH_ROWS:
+            yield _wiki_table(texts, titles, sections, nums)
+            texts, titles, sections, nums = [], [], [], []
+    if nums:
+        yield _wiki_table(texts, titles, sections, nums)
+
+
+def _wiki_table(texts, titles, sections, nums) -> pa.Table:
+    return pa.table(
+        {
+            "text": pa.array(texts, pa.string()),
+            "title": pa.array(titles, pa.string()),
+            "section": pa.array(sections, pa.string()),
+            ROW: pa.array(nums, pa.int64()),
+        }
+    )
+
+
+# ------------------------------------------------------------------ Parquet
+def read_parquet(inp: Input, skip: Skip) -> Iterator[pa.Table]:
+    """Parquet row groups streamed as record batches; rows numbered from 1."""
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(inp.path)
+    except Exception as e:
+        raise IngestError(f"cannot read Parquet file {inp.path}: {str(e).splitlines()[0]}") from e
+    offset = 0
+    try:
+        for batch in pf.iter_batches(batch_size=BATCH_ROWS * 2):
+            n = batch.num_rows
+            tbl = pa.Table.from_batches([batch])
+            if ROW in tbl.column_names:
+                tbl = tbl.rename_columns([f"orig{ROW}" if c == ROW else c for c in tbl.column_names])
+            tbl = tbl.append_column(ROW, pa.array(range(offset + 1, offset + n + 1), pa.int64()))
+            offset += n
+            yield tbl
+    except IngestError:
+        raise
+    except Exception as e:
+        raise IngestError(f"cannot read Parquet file {inp.path}: {str(e).splitlines()[0]}") from e
+
+
+# ------------------------------------------------------------------ Hugging Face
+def read_hf(inp: Input, skip: Skip, *, limit: int | None = None) -> Iterator[pa.Table]:
+    """A Hugging Face dataset through ``datasets`` streaming (hub id or local path/loading script)."""
+    try:
+        import datasets
+    except ImportError as e:
+        from app.errors import MissingDependency
+
+        raise MissingDependency("datasets", "hf: inputs") from e
+    info = inp.hf
+    try:
+        ds = datasets.load_dataset(info["name"], info["config"], split=info["split"] or "train", streaming=True)
+        rows: list[dict] = []
+        nums: list[int] = []
+        for i, ex in enumerate(ds, 1):
+            rows.append(ex)
+            nums.append(i)
+            if len(rows) >= BATCH_ROWS or (limit is not None and len(rows) >= limit):
+                yield rows_to_table(rows, nums)
+                rows, nums = [], []
+        if rows:
+            yield rows_to_table(rows, nums)
+    except IngestError:
+        raise
+    except Exception as e:
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise IngestError(f"cannot load Hugging Face dataset {info['name']!r}: {msg}") from e
+
+
+def read_saved(inp: Input, skip: Skip) -> Iterator[pa.Table]:
+    """A ``datasets`` ``save_to_disk`` directory: a Dataset, or every split of a DatasetDict (with a
+    ``split`` column). Memory-mapped Arrow, streamed in batches."""
+    try:
+        import datasets
+    except ImportError as e:
+        from app.errors import MissingDependency
+
+        raise MissingDependency("datasets", "save_to_disk inputs") from e
+    try:
+        obj = datasets.load_from_disk(inp.path)
+    except Exception as e:
+        raise IngestError(f"cannot load saved dataset {inp.path}: {str(e).splitlines()[0]}") from e
+    split_name = (inp.hf or {}).get("split")
+    if isinstance(obj, datasets.DatasetDict):
+        items = [(k, v) for k, v in obj.items() if split_name in (None, k)]
+        if not items:
+            raise IngestError(f"saved dataset {inp.path} has no split {split_name!r} (has: {', '.join(obj)})")
+    else:
+        items = [(None, obj)]
+    offset = 0
+    for name, ds in items:
+        for tbl in ds.with_format("arrow").iter(batch_size=BATCH_ROWS * 2):
+            n = tbl.num_rows
+            if name is not None:
+                tbl = tbl.append_column("split", pa.array([name] * n, pa.string()))
+            tbl = tbl.append_column(ROW, pa.array(range(offset + 1, offset + n + 1), pa.int64()))
+            offset += n
+            yield tbl
+
+
+def raw_batches(inp: Input, skip: Skip, *, limit: int | None = None) -> Iterator[pa.Table]:
+    """Dispatch on the input's format."""
+    if inp.fmt == "jsonl":
+        return read_jsonl(inp, skip)
+    if inp.fmt == "json":
+        return read_json_array(inp, skip) if sniff_json_array(inp) else read_jsonl(inp, skip)
+    if inp.fmt in ("csv", "tsv"):
+        return read_csv(inp, skip)
+    if inp.fmt == "text":
+        return read_text(inp, skip)
+    if inp.fmt == "parquet":
+        return read_parquet(inp, skip)
+    if inp.fmt == "hf":
+        return read_hf(inp, skip, limit=limit)
+    if inp.fmt == "disk":
+        return read_saved(inp, skip)
+    raise IngestError(f"unsupported input {inp.path}")

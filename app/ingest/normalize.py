@@ -1,0 +1,167 @@
+"""From raw records to Winnow documents, in SQL: pick (or render) the text, make ids, rename clashing
+fields, flag the rows to skip. One SELECT serves every format and both paths (DuckDB's own JSON reader
+and the Python readers' Arrow batches), so ids and texts are the same whichever path read a file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.errors import IngestError
+from app.ingest.formats import ROW
+from app.sql import qi
+
+#: Field names taken as the document text, in order of preference (matched case-insensitively).
+TEXT_FIELDS = (
+    "text",
+    "content",
+    "document",
+    "raw_content",
+    "body",
+    "article",
+    "review",
+    "tweet",
+    "passage",
+    "story",
+    "abstract",
+    "comment",
+    "sentence",
+    "markdown",
+)
+CHAT_FIELDS = ("messages", "conversations", "conversation", "chat")
+RESERVED = ("id", "source", "text", "text_hash", "_file", ROW)
+_WS = "' ' || chr(9) || chr(10) || chr(11) || chr(12) || chr(13) || chr(160) || chr(12288)"
+NL2 = "chr(10) || chr(10)"
+
+
+@dataclass
+class TextPlan:
+    """How a file's text is made: ``sql`` over its columns, the field(s) used, and which to drop."""
+
+    sql: str
+    how: str  # "field" | "alpaca" | "chat"
+    fields: list[str]
+    drop: list[str]
+
+
+def _find(cols: dict[str, str], name: str) -> str | None:
+    if name in cols:
+        return name
+    low = {c.lower(): c for c in cols}
+    return low.get(name.lower())
+
+
+def _is_string(t: str) -> bool:
+    return t.upper() in ("VARCHAR", "JSON") or t.upper().startswith("VARCHAR")
+
+
+def _chat_sql(col: str, typ: str) -> str | None:
+    """Render a list of {role, content} (or ShareGPT {from, value}) structs as 'role: content' blocks."""
+    t = typ.lower()
+    if not (t.startswith("struct(") and t.endswith("[]")):
+        return None
+    if '"role"' in t or "role " in t:
+        role, content = "role", "content"
+    elif "from " in t or '"from"' in t:
+        role, content = "from", "value"
+    else:
+        return None
+    if content not in t:
+        return None
+    return (
+        f"array_to_string(list_transform({qi(col)}, m -> concat(CAST(m.{qi(role)} AS VARCHAR), ': ', "
+        f"CAST(m.{qi(content)} AS VARCHAR))), {NL2})"
+    )
+
+
+def plan_text(cols: dict[str, str], *, text_field: str | None, where: str) -> TextPlan:
+    """Choose the text of a file with columns ``cols`` ({name: duckdb type}); explicit field first,
+    then common names, then Alpaca (instruction/input/output) or chat (messages) rendering."""
+    names = [c for c in cols if c != ROW]
+    if text_field:
+        f = _find(cols, text_field)
+        if f is None:
+            raise IngestError(f"no field {text_field!r} in {where} (fields: {', '.join(names) or 'none'})")
+        chat = _chat_sql(f, cols[f])
+        if chat:
+            return TextPlan(chat, "chat", [f], [])
+        sql = qi(f) if _is_string(cols[f]) else f"CAST({qi(f)} AS VARCHAR)"
+        return TextPlan(sql, "field", [f], [f])
+    for cand in TEXT_FIELDS:
+        f = _find(cols, cand)
+        if f is not None and not cols[f].upper().startswith("STRUCT"):
+            sql = qi(f) if _is_string(cols[f]) else f"CAST({qi(f)} AS VARCHAR)"
+            return TextPlan(sql, "field", [f], [f])
+    ins, out = _find(cols, "instruction"), _find(cols, "output") or _find(cols, "response")
+    if ins and out:
+        inp = _find(cols, "input")
+        parts = [p for p in (ins, inp, out) if p]
+        pieces = ", ".join(
+            f"CASE WHEN trim(CAST({qi(p)} AS VARCHAR), {_WS}) = '' THEN NULL ELSE CAST({qi(p)} AS VARCHAR) END"
+            for p in parts
+        )
+        return TextPlan(f"concat_ws({NL2}, {pieces})", "alpaca", parts, [])
+    for cand in CHAT_FIELDS:
+        f = _find(cols, cand)
+        if f is not None:
+            chat = _chat_sql(f, cols[f])
+            if chat:
+                return TextPlan(chat, "chat", [f], [])
+    strings = [c for c in names if _is_string(cols[c]) and c.lower() not in ("id", "url", "source", "title")]
+    if len(strings) == 1:
+        return TextPlan(qi(strings[0]), "field", strings, strings)
+    raise IngestError(
+        f"cannot tell which field holds the text in {where} (fields: {', '.join(names) or 'none'}); pass --text-field"
+    )
+
+
+def skip_case(text: str = "text", id_col: str = "id") -> str:
+    """SQL naming why a normalized row is skipped (NULL when it is kept)."""
+    return (
+        f"CASE WHEN {qi(id_col)} IS NULL OR {qi(id_col)} = '' THEN 'missing_id'"
+        f" WHEN {qi(text)} IS NULL THEN 'missing_text'"
+        f" WHEN length(trim({qi(text)}, {_WS})) = 0 THEN 'empty_text' END"
+    )
+
+
+def select_sql(
+    cols: dict[str, str], plan: TextPlan, *, relation: str, id_field: str | None, where: str, with_skip: bool
+) -> str:
+    """``SELECT id, source, text, text_hash, <metadata...>, _file, _row [, _skip] FROM relation``.
+
+    Parameters ``$src`` (source name) and ``$file`` (relative path) must be bound. ``relation`` must have
+    a ``_row`` column. Generated ids: the first 16 hex digits of md5(source, file, row): the same input gives
+    the same ids on every run, and a document keeps its id when other lines of its file change.
+    """
+    if id_field:
+        f = _find(cols, id_field)
+        if f is None:
+            raise IngestError(f"no id field {id_field!r} in {where} (fields: {', '.join(c for c in cols if c != ROW)})")
+        id_sql = f"CAST({qi(f)} AS VARCHAR)"
+        drop_id = [f]
+    else:
+        id_sql = f"left(md5(concat_ws(chr(31), $src, $file, CAST({qi(ROW)} AS VARCHAR))), 16)"
+        drop_id = []
+    meta = []
+    for c in cols:
+        if c == ROW or c in plan.drop or c in drop_id:
+            continue
+        alias = f"orig_{c}" if c in RESERVED or c.lower() in RESERVED else c
+        while alias in cols and alias != c:
+            alias = "orig_" + alias
+        meta.append(f"{qi(c)} AS {qi(alias)}")
+    inner = ", ".join(
+        [
+            f"{id_sql} AS id",
+            "CAST($src AS VARCHAR) AS source",
+            f"{plan.sql} AS text",
+            *meta,
+            "CAST($file AS VARCHAR) AS _file",
+            f"CAST({qi(ROW)} AS BIGINT) AS {qi(ROW)}",
+        ]
+    )
+    skip = f", {skip_case()} AS _skip" if with_skip else ""
+    return (
+        f"SELECT id, source, text, md5(text) AS text_hash, * EXCLUDE (id, source, text){skip} "
+        f"FROM (SELECT {inner} FROM {relation})"
+    )
