@@ -51,3 +51,58 @@ def launch(
         return subprocess.call(cmd, env=env, cwd=str(MAIN.parents[2]))
     except KeyboardInterrupt:
         return 0
+
+
+def free_port() -> int:
+    """A free localhost TCP port."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    """A dashboard server in a child process (``with Server(ws) as url:``), for the browser test and the bench."""
+
+    def __init__(self, workspace: str | os.PathLike, *, port: int | None = None, timeout: float = 60.0):
+        self.workspace = workspace
+        self.port = port or free_port()
+        self.timeout = timeout
+        self.proc: subprocess.Popen | None = None
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> str:
+        import time
+        import urllib.request
+
+        env = dict(os.environ, WINNOW_WORKSPACE=str(Path(self.workspace).resolve()), PYTHONUNBUFFERED="1")
+        cmd = streamlit_command(self.workspace, port=self.port, open_browser=False)
+        self.proc = subprocess.Popen(
+            cmd, env=env, cwd=str(MAIN.parents[2]), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        deadline = time.time() + self.timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                out = self.log_text()
+                raise RuntimeError(f"streamlit exited with {self.proc.returncode}: {out[-2000:]}")
+            try:
+                with urllib.request.urlopen(self.url + "/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        return self.url
+            except OSError:
+                time.sleep(0.3)
+        self.__exit__()
+        raise RuntimeError(f"streamlit did not answer on {self.url} within {self.timeout:.0f} s")
+
+    def log_text(self) -> str:
+        """What the server printed so far (for failure messages)."""
+        return Path(self.log.name).read_text(errors="replace") if getattr(self, "log", None) else ""
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
