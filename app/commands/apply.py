@@ -1,0 +1,111 @@
+"""``winnow apply``: write exactly the documents a recipe keeps (from a workspace, or headless from raw shards)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from app.commands import add_workspace, print_json_last
+
+NAME = "apply"
+HELP = "apply a recipe: export the kept documents (parquet/jsonl/jsonl.gz/jsonl.zst/hf) with a manifest"
+DESCRIPTION = (
+    "Apply a recipe (a YAML file, or the name of a recipe saved in the workspace) and write exactly the documents "
+    "it keeps to DIR, ordered by id, with DIR/manifest.json. Output is byte-identical for the same workspace and "
+    "recipe. With --input, the recipe runs headless over raw files that were never ingested (two streaming passes; "
+    "only the signals the recipe needs are computed). The last stdout line is JSON with kept and total."
+)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_workspace(p)
+    p.add_argument("--recipe", "-r", required=True, metavar="R", help="recipe YAML file or saved recipe name")
+    p.add_argument("--out", "-o", required=True, metavar="DIR", help="output directory (must be empty or absent)")
+    p.add_argument("--format", "-f", default="parquet", choices=["parquet", "jsonl", "jsonl.gz", "jsonl.zst", "hf"])
+    p.add_argument("--shard-size", type=int, metavar="N", help="documents per output file (default: one file)")
+    p.add_argument("--overwrite", action="store_true", help="replace DIR if it holds files")
+    p.add_argument("--push-to-hub", metavar="REPO", help="upload the export to this Hugging Face dataset repo")
+    p.add_argument(
+        "--input",
+        "-i",
+        action="append",
+        metavar="SRC",
+        help="headless: raw files/globs to stream instead of a workspace (repeatable)",
+    )
+    p.add_argument("--source", help="headless: source name for all inputs")
+    p.add_argument("--text-field", metavar="F", help="headless: field holding the text")
+    p.add_argument("--id-field", metavar="F", help="headless: field holding unique ids")
+    p.add_argument("--limit", type=int, metavar="N", help="headless: stop after N input documents")
+
+
+def resolve_recipe(spec: str, ws=None):
+    """A recipe from a YAML file path, or a recipe saved in ``ws`` under that name."""
+    from app.errors import RecipeError
+    from app.recipes import get_recipe, load_recipe
+
+    p = Path(spec)
+    if p.exists():
+        return load_recipe(p)
+    if ws is not None and not spec.endswith((".yaml", ".yml")):
+        return get_recipe(ws, spec)
+    raise RecipeError(f"recipe file {spec} does not exist")
+
+
+def _print(m: dict) -> None:
+    c = m["counts"]
+    pct = 100 * c["kept_docs"] / c["total_docs"] if c["total_docs"] else 0.0
+    print(
+        f"kept {c['kept_docs']:,} of {c['total_docs']:,} documents ({pct:.1f}%),"
+        f" {c['kept_tokens']:,} of {c['total_tokens']:,} tokens ({c['tokens']})"
+    )
+    for r in m["rules"]:
+        print(f"  {r['label']}: removes {r['removed']:,} ({r['removed_only']:,} only this one)")
+    print(f"{len(m['files'])} file(s), {sum(f['bytes'] for f in m['files']) / 1e6:.1f} MB")
+
+
+def run(args: argparse.Namespace) -> int:
+    from app.progress import tqdm_progress
+
+    common = {
+        "fmt": args.format,
+        "shard_size": args.shard_size,
+        "overwrite": args.overwrite,
+        "push_to_hub_repo": args.push_to_hub,
+    }
+    if args.input:
+        from app.export.headless import apply_headless
+
+        recipe = resolve_recipe(args.recipe)
+        with tqdm_progress("apply") as progress:
+            m = apply_headless(
+                recipe,
+                args.input,
+                args.out,
+                source=args.source,
+                text_field=args.text_field,
+                id_field=args.id_field,
+                limit=args.limit,
+                progress=progress,
+                **common,
+            )
+    else:
+        from app.export import apply
+        from app.workspace import Workspace
+
+        with Workspace.open(args.workspace, read_only=True) as ws, tqdm_progress("apply") as progress:
+            recipe = resolve_recipe(args.recipe, ws)
+            m = apply(ws, recipe, args.out, progress=progress, **common)
+    _print(m)
+    c = m["counts"]
+    print_json_last(
+        {
+            "kept": c["kept_docs"],
+            "total": c["total_docs"],
+            "kept_tokens": c["kept_tokens"],
+            "total_tokens": c["total_tokens"],
+            "out": str(args.out),
+            "files": len(m["files"]),
+            **({"pushed_to": m["pushed_to"]} if "pushed_to" in m else {}),
+        }
+    )
+    return 0

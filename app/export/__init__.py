@@ -1,0 +1,294 @@
+"""Exact, reproducible exports of the documents a recipe keeps.
+
+:func:`apply` compiles the recipe with :func:`app.recipes.compile_recipe` (the dashboard's SQL), lets
+DuckDB ``COPY`` the selection ``ORDER BY id`` into fixed-setting files (zstd Parquet, JSON lines, gzip or
+zstd JSON lines, or a ``datasets`` directory), and writes ``manifest.json`` (resolved recipe, counts before
+and after per source, per-rule removals, files with sha256, workspace fingerprint, Winnow version). No
+timestamps anywhere: the same workspace and recipe give byte-identical directories.
+
+Everything is written into a temporary directory beside ``out`` and renamed into place at the end, so a
+failed export leaves nothing half-written and nothing is written outside ``out``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import math
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from app.errors import ExportError, WinnowError
+from app.sql import ql
+
+FORMATS = {
+    "parquet": ("parquet", "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 100000)"),
+    "jsonl": ("jsonl", "(FORMAT json)"),
+    "jsonl.gz": ("jsonl.gz", "(FORMAT json, COMPRESSION gzip)"),
+    "jsonl.zst": ("jsonl.zst", "(FORMAT json, COMPRESSION zstd)"),
+    "hf": ("parquet", "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 100000)"),
+}
+MANIFEST = "manifest.json"
+
+
+# ---------------------------------------------------------------------- output directory handling
+def prepare_out(out: str | os.PathLike, *, overwrite: bool) -> tuple[Path, Path]:
+    """Check ``out`` may be written and make a temporary directory beside it: ``(out, tmp)``."""
+    out = Path(out).expanduser()
+    if out.exists():
+        if not out.is_dir():
+            raise ExportError(f"{out} exists and is not a directory")
+        if any(out.iterdir()) and not overwrite:
+            raise ExportError(f"{out} is not empty; pass --overwrite to replace it")
+    parent = out.resolve().parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=parent))
+    except OSError as e:
+        raise ExportError(f"cannot write beside {out}: {e.strerror}") from e
+    return out, tmp
+
+
+def finalize_out(tmp: Path, out: Path) -> None:
+    """Move ``tmp`` into place as ``out`` (replacing an existing ``out``)."""
+    trash = None
+    if out.exists():
+        trash = out.with_name(f".{out.name}.old-{os.getpid()}")
+        out.rename(trash)
+    try:
+        tmp.rename(out)
+    except OSError as e:
+        if trash is not None:
+            trash.rename(out)
+        raise ExportError(f"cannot move the export into {out}: {e.strerror}") from e
+    if trash is not None:
+        shutil.rmtree(trash, ignore_errors=True)
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def file_entries(root: Path, rows: dict[str, int] | None = None) -> list[dict[str, Any]]:
+    """``[{path, bytes, sha256, rows?}]`` for every file under ``root`` except the manifest, sorted."""
+    out = []
+    for p in sorted(root.rglob("*")):
+        if p.is_file() and p.name != MANIFEST:
+            rel = p.relative_to(root).as_posix()
+            e: dict[str, Any] = {"path": rel, "bytes": p.stat().st_size, "sha256": sha256_file(p)}
+            if rows and rel in rows:
+                e["rows"] = rows[rel]
+            out.append(e)
+    return out
+
+
+def write_manifest(root: Path, manifest: dict[str, Any]) -> None:
+    text = json.dumps(manifest, indent=2, sort_keys=False, ensure_ascii=False, default=str) + "\n"
+    (root / MANIFEST).write_text(text, encoding="utf-8")
+
+
+def shard_name(i: int, n: int, ext: str) -> str:
+    return f"data-{i:05d}-of-{n:05d}.{ext}"
+
+
+# ---------------------------------------------------------------------- writing a selection
+def copy_selection(
+    con: Any,
+    sql: str,
+    params: dict[str, Any],
+    dest: Path,
+    *,
+    fmt: str,
+    n_rows: int,
+    shard_size: int | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> dict[str, int]:
+    """DuckDB ``COPY`` of ``sql`` (already ``ORDER BY id``) into shards under ``dest``: ``{file: rows}``."""
+    ext, opts = FORMATS[fmt]
+    n_shards = max(1, math.ceil(n_rows / shard_size)) if shard_size else 1
+    rows: dict[str, int] = {}
+    if n_shards == 1:
+        name = shard_name(0, 1, ext)
+        res = con.execute(f"COPY ({sql}) TO {ql(str(dest / name))} {opts}", params).fetchall()
+        rows[name] = int(res[0][0]) if res and res[0] else n_rows
+        if progress:
+            progress(n_rows, n_rows, "write")
+        return rows
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _winnow_export AS SELECT *, row_number() OVER (ORDER BY id) AS _rn FROM ({sql})",
+        params,
+    )
+    try:
+        done = 0
+        for i in range(n_shards):
+            name = shard_name(i, n_shards, ext)
+            q = "SELECT * EXCLUDE (_rn) FROM _winnow_export WHERE _rn > $a AND _rn <= $b ORDER BY _rn"
+            res = con.execute(
+                f"COPY ({q}) TO {ql(str(dest / name))} {opts}", {"a": i * shard_size, "b": (i + 1) * shard_size}
+            ).fetchall()
+            rows[name] = int(res[0][0])
+            done += rows[name]
+            if progress:
+                progress(done, n_rows, "write")
+    finally:
+        con.execute("DROP TABLE IF EXISTS _winnow_export")
+    return rows
+
+
+def to_hf(tmp: Path, parquet_files: list[Path]) -> None:
+    """Turn parquet shards into a ``datasets`` ``save_to_disk`` directory at ``tmp`` (caches stay inside)."""
+    try:
+        import datasets
+    except ImportError as e:
+        raise ExportError("--format hf needs the package 'datasets': pip install datasets") from e
+    cache = tmp / "_cache"
+    with contextlib.suppress(Exception):
+        datasets.disable_progress_bars()
+    ds = datasets.Dataset.from_parquet([str(p) for p in parquet_files], cache_dir=str(cache))
+    stage = tmp / "_hf"
+    ds.save_to_disk(str(stage))
+    del ds
+    shutil.rmtree(cache, ignore_errors=True)
+    for p in parquet_files:
+        p.unlink()
+    shutil.rmtree(tmp / "_parquet", ignore_errors=True)
+    for p in stage.iterdir():
+        p.rename(tmp / p.name)
+    stage.rmdir()
+
+
+def push_to_hub(out: Path, repo: str, *, fmt: str) -> str:
+    """Upload an export to the Hugging Face Hub (needs network and a token; never used in tests)."""
+    try:
+        if fmt == "hf":
+            import datasets
+
+            datasets.load_from_disk(str(out)).push_to_hub(repo)
+            from huggingface_hub import HfApi
+
+            HfApi().upload_file(
+                path_or_fileobj=str(out / MANIFEST), path_in_repo=MANIFEST, repo_id=repo, repo_type="dataset"
+            )
+        else:
+            from huggingface_hub import HfApi
+
+            HfApi().upload_folder(folder_path=str(out), repo_id=repo, repo_type="dataset")
+    except WinnowError:
+        raise
+    except Exception as e:
+        raise ExportError(f"push to the hub repo {repo!r} failed: {str(e).splitlines()[0] if str(e) else e!r}") from e
+    return f"https://huggingface.co/datasets/{repo}"
+
+
+def default_columns(columns: dict[str, str], docs_columns: list[str]) -> list[str]:
+    """``id, source, text`` and the source metadata (not the internal ``text_hash`` or signals)."""
+    base = ["id", "source", "text"]
+    meta = [c for c in docs_columns if c not in (*base, "text_hash") and not c.startswith("_")]
+    meta = [c if c in columns else f"meta_{c}" for c in meta]
+    return base + [c for c in meta if c in columns]
+
+
+# ---------------------------------------------------------------------- apply over a workspace
+def apply(
+    ws: Any,
+    recipe: Any,
+    out: str | os.PathLike,
+    *,
+    fmt: str = "parquet",
+    shard_size: int | None = None,
+    overwrite: bool = False,
+    push_to_hub_repo: str | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> dict[str, Any]:
+    """Write exactly the documents ``recipe`` keeps from ``ws``'s ``corpus`` into ``out``; returns the
+    manifest (also written to ``out/manifest.json``)."""
+    from app import __version__
+    from app.recipes import compile_recipe, load_recipe, select_ids_sql, summarize
+
+    if fmt not in FORMATS:
+        raise ExportError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if shard_size is not None and shard_size < 1:
+        raise ExportError("--shard-size must be a positive number of documents")
+    recipe = load_recipe(recipe)
+    con = ws.cursor()
+    comp = compile_recipe(con, recipe)
+    summary = summarize(con, recipe, compiled=comp)
+    cols = recipe.output_columns or default_columns(comp.columns, list(ws.columns("docs", con)))
+    sql, params = select_ids_sql(comp, columns=cols)
+    out_path, tmp = prepare_out(out, overwrite=overwrite)
+    try:
+        dest = tmp / "_parquet" if fmt == "hf" else tmp
+        dest.mkdir(exist_ok=True)
+        rows = copy_selection(
+            con, sql, params, dest, fmt=fmt, n_rows=summary["kept_docs"], shard_size=shard_size, progress=progress
+        )
+        written = sum(rows.values())
+        if written != summary["kept_docs"]:
+            raise ExportError(f"wrote {written} documents but the recipe selects {summary['kept_docs']}")
+        if fmt == "hf":
+            to_hf(tmp, [dest / n for n in rows])
+            rows = {}
+        manifest = build_manifest(
+            recipe,
+            comp.resolved,
+            summary,
+            files=file_entries(tmp, rows),
+            fmt=fmt,
+            shard_size=shard_size,
+            columns=cols,
+            version=__version__,
+            source={"workspace": str(ws.path), "fingerprint": ws.fingerprint()},
+        )
+        write_manifest(tmp, manifest)
+        finalize_out(tmp, out_path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if push_to_hub_repo:
+        manifest["pushed_to"] = push_to_hub(out_path, push_to_hub_repo, fmt=fmt)
+    return manifest
+
+
+def build_manifest(
+    recipe: Any,
+    resolved: dict[str, Any],
+    summary: dict[str, Any],
+    *,
+    files: list[dict[str, Any]],
+    fmt: str,
+    shard_size: int | None,
+    columns: list[str],
+    version: str,
+    source: dict[str, Any],
+) -> dict[str, Any]:
+    """The manifest: what was selected, from what, by which recipe, into which files (no timestamps)."""
+    return {
+        "winnow_version": version,
+        "format": fmt,
+        "shard_size": shard_size,
+        "columns": columns,
+        "source": source,
+        "recipe": recipe.to_dict(),
+        "resolved": resolved,
+        "counts": {
+            "total_docs": summary["total_docs"],
+            "kept_docs": summary["kept_docs"],
+            "total_tokens": summary["total_tokens"],
+            "kept_tokens": summary["kept_tokens"],
+            "tokens": summary["token_column"],
+            "by_source": summary["by_source"],
+            "by_lang": summary["by_lang"],
+        },
+        "rules": summary["rules"],
+        "stages": summary["stages"],
+        "files": files,
+    }

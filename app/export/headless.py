@@ -1,0 +1,345 @@
+"""Headless apply: run a recipe over raw shards that were never ingested, with bounded memory.
+
+Two streaming passes over the input (read with :func:`app.ingest.read_documents`, so ids are the ones
+``winnow ingest`` would give):
+
+1. score: for each batch, compute only the signal families the recipe reads
+   (:func:`app.signals.engine.score_texts`), and append ``(ord, id, source, text_hash, size_chars,
+   needed columns)`` - no text - to a scratch DuckDB file inside the temporary output directory.
+2. select and write: the recipe is compiled by :func:`app.recipes.compile_recipe` over that scratch
+   table, exactly as over a workspace's ``corpus``: quantile thresholds are resolved over all the input
+   documents, exact dedup keeps the smallest id per text md5, balancing and sampling see every survivor.
+   The kept ordinals are then matched batch by batch on a second read and written in input order.
+
+So the kept set equals the workspace path's for the same documents. Not supported headless: near and
+semantic dedup (they need MinHash/embedding indexes over the whole corpus: ingest and score instead) and
+other corpus-scope signals.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import hashlib
+import io
+import json
+import math
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from app.errors import ExportError, RecipeError
+from app.export import (
+    FORMATS,
+    build_manifest,
+    file_entries,
+    finalize_out,
+    prepare_out,
+    push_to_hub,
+    shard_name,
+    to_hf,
+    write_manifest,
+)
+
+#: Columns every headless scratch row has (computed here, never by scorers).
+BASE = ("id", "source", "text_hash", "size_chars")
+
+
+def _families_for(columns: list[str]) -> tuple[dict[str, str], list[str]]:
+    """``({column: family}, unknown columns)`` for the signal columns a recipe reads."""
+    if not columns:
+        return {}, []
+    try:
+        from app.signals.engine import column_families
+    except ImportError:
+        return {}, list(columns)
+    fams = column_families()
+    return {c: fams[c] for c in columns if c in fams}, [c for c in columns if c not in fams]
+
+
+def _batches(srcs: list[str], opts: dict[str, Any]) -> Iterator[Any]:
+    from app.ingest import read_documents
+
+    reader = read_documents(srcs, **opts)
+    yield from reader
+    _batches.last_stats = reader.stats  # type: ignore[attr-defined]
+
+
+def _stats_dict(st: Any) -> dict[str, Any]:
+    if st is None:
+        return {}
+    return {
+        "read": int(getattr(st, "read", 0)),
+        "ingested": int(getattr(st, "ingested", 0)),
+        "skipped": dict(getattr(st, "skipped", {}) or {}),
+    }
+
+
+class _Writer:
+    """Streams Arrow tables into shards of one format with fixed settings (no timestamps)."""
+
+    def __init__(self, dest: Path, fmt: str, n_rows: int, shard_size: int | None):
+        self.dest, self.fmt = dest, fmt
+        self.ext = FORMATS[fmt][0]
+        self.shard_size = shard_size or max(n_rows, 1)
+        self.n_shards = max(1, math.ceil(n_rows / self.shard_size))
+        self.i = -1
+        self.in_shard = 0
+        self.rows: dict[str, int] = {}
+        self._pq = None
+        self._fh: Any = None
+        self._raw: Any = None
+
+    def _open(self) -> None:
+        self.close()
+        self.i += 1
+        self.in_shard = 0
+        name = shard_name(self.i, self.n_shards, self.ext)
+        self.name = name
+        self.rows[name] = 0
+        path = self.dest / name
+        if self.ext == "parquet":
+            self._pq = None
+            self._path = path
+        else:
+            self._raw = open(path, "wb")  # noqa: SIM115 (closed in close())
+            if self.fmt == "jsonl.gz":
+                self._fh = gzip.GzipFile(filename="", mode="wb", fileobj=self._raw, mtime=0, compresslevel=6)
+            elif self.fmt == "jsonl.zst":
+                import zstandard
+
+                self._fh = zstandard.ZstdCompressor(level=3).stream_writer(self._raw, closefd=False)
+            else:
+                self._fh = self._raw
+
+    def write(self, tbl: Any) -> None:
+        import pyarrow.parquet as pq
+
+        start = 0
+        while start < tbl.num_rows:
+            if self.i < 0 or self.in_shard >= self.shard_size:
+                self._open()
+            take = min(self.shard_size - self.in_shard, tbl.num_rows - start)
+            part = tbl.slice(start, take)
+            if self.ext == "parquet":
+                if self._pq is None:
+                    self._pq = pq.ParquetWriter(self._path, part.schema, compression="zstd", write_statistics=True)
+                self._pq.write_table(part, row_group_size=100_000)
+            else:
+                buf = io.StringIO()
+                for row in part.to_pylist():
+                    buf.write(json.dumps(row, ensure_ascii=False, default=str, separators=(",", ":")))
+                    buf.write("\n")
+                self._fh.write(buf.getvalue().encode("utf-8"))
+            self.in_shard += take
+            self.rows[self.name] += take
+            start += take
+
+    def close(self) -> None:
+        if self._pq is not None:
+            self._pq.close()
+            self._pq = None
+        if self._fh is not None:
+            self._fh.close()
+            if self._raw is not None and self._raw is not self._fh:
+                self._raw.close()
+            self._fh = self._raw = None
+
+    def finish(self, schema: Any) -> None:
+        """Close the last shard; an empty selection still gets one (empty) file."""
+        import pyarrow as pa
+
+        if self.i < 0:
+            self._open()
+            if self.ext == "parquet":
+                import pyarrow.parquet as pq
+
+                pq.write_table(pa.Table.from_batches([], schema=schema), self._path, compression="zstd")
+        self.close()
+
+
+def apply_headless(
+    recipe: Any,
+    inputs: list[str],
+    out: str | os.PathLike,
+    *,
+    fmt: str = "parquet",
+    shard_size: int | None = None,
+    overwrite: bool = False,
+    source: str | None = None,
+    text_field: str | None = None,
+    id_field: str | None = None,
+    limit: int | None = None,
+    push_to_hub_repo: str | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> dict[str, Any]:
+    """Apply ``recipe`` to raw ``inputs`` (paths/globs) without a workspace; returns the manifest."""
+    import duckdb
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from app import __version__
+    from app.recipes import compile_recipe, load_recipe, select_ids_sql, summarize
+
+    if fmt not in FORMATS:
+        raise ExportError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if shard_size is not None and shard_size < 1:
+        raise ExportError("--shard-size must be a positive number of documents")
+    recipe = load_recipe(recipe)
+    if recipe.dedup.near or recipe.dedup.semantic:
+        raise RecipeError(
+            "headless apply supports exact dedup only; near/semantic dedup need a workspace "
+            "(winnow ingest, winnow score, then winnow apply --workspace)"
+        )
+    opts = {"source": source, "text_field": text_field, "id_field": id_field, "limit": limit}
+    wanted = [c for c in [*recipe.signals_used(), *(recipe.output_columns or [])] if c not in (*BASE, "text")]
+    wanted = list(dict.fromkeys(wanted))
+
+    out_path, tmp = prepare_out(out, overwrite=overwrite)
+    con = None
+    try:
+        con = duckdb.connect(str(tmp / "_scratch.duckdb"))
+        # ------------------------------------------------------------ pass 1: score what the recipe needs
+        fam_of: dict[str, str] = {}
+        meta_cols: list[str] = []
+        ord0 = 0
+        first = True
+        schema = None
+        for batch in _batches(inputs, opts):
+            tbl = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
+            if first:
+                first = False
+                schema = tbl.schema
+                present = set(tbl.column_names)
+                meta_cols = [c for c in wanted if c in present]
+                fam_of, unknown = _families_for([c for c in wanted if c not in present])
+                if unknown:
+                    raise RecipeError(
+                        f"headless apply cannot compute {', '.join(unknown)}: not an input field and not a "
+                        "document-scope signal (corpus-scope signals need a workspace)"
+                    )
+            texts = tbl.column("text").to_pylist()
+            cols: dict[str, Any] = {
+                "_ord": pa.array(range(ord0, ord0 + tbl.num_rows), pa.int64()),
+                "id": tbl.column("id"),
+                "source": tbl.column("source"),
+                "text_hash": tbl.column("text_hash")
+                if "text_hash" in tbl.column_names
+                else pa.array([hashlib.md5(t.encode("utf-8")).hexdigest() for t in texts]),
+                "size_chars": pa.array([len(t) for t in texts], pa.int64()),
+            }
+            for c in meta_cols:
+                cols[c] = tbl.column(c)
+            if fam_of:
+                from app.signals.engine import score_texts
+
+                scores = score_texts(texts, sorted(set(fam_of.values())))
+                for c in fam_of:
+                    cols[c] = pa.array(scores[c])
+            con.register("_batch", pa.table(cols))
+            if ord0 == 0:
+                con.execute("CREATE TABLE corpus AS SELECT * FROM _batch")
+            else:
+                con.execute("INSERT INTO corpus BY NAME SELECT * FROM _batch")
+            con.unregister("_batch")
+            ord0 += tbl.num_rows
+            if progress:
+                progress(ord0, None, "score")
+        stats = _stats_dict(getattr(_batches, "last_stats", None))
+        if first:
+            con.execute(
+                "CREATE TABLE corpus (_ord BIGINT, id VARCHAR, source VARCHAR, text_hash VARCHAR, size_chars BIGINT)"
+            )
+        # ------------------------------------------------------------ select
+        comp = compile_recipe(con, recipe, relation="corpus")
+        summary = summarize(con, recipe, compiled=comp)
+        extra = [c for c in (recipe.output_columns or []) if c not in ("id", "source", "text")]
+        from_input = [c for c in extra if schema is not None and c in schema.names]
+        from_scratch = [c for c in extra if c not in from_input]
+        sql, params = select_ids_sql(comp, columns=["_ord", "id", *from_scratch])
+        con.execute(f"CREATE TABLE kept AS SELECT * FROM ({sql}) ORDER BY _ord", params)
+        n_kept = con.execute("SELECT count(*) FROM kept").fetchall()[0][0]
+        # ------------------------------------------------------------ pass 2: write the kept documents
+        dest = tmp / "_parquet" if fmt == "hf" else tmp
+        dest.mkdir(exist_ok=True)
+        writer = _Writer(dest, "parquet" if fmt == "hf" else fmt, n_kept, shard_size)
+        if recipe.output_columns:
+            out_cols = list(recipe.output_columns)
+        else:
+            names = schema.names if schema is not None else ["id", "source", "text"]
+            out_cols = ["id", "source", "text"] + [
+                c for c in names if c not in ("id", "source", "text", "text_hash") and not c.startswith("_")
+            ]
+        ord0 = 0
+        done = 0
+        out_schema = None
+        for batch in _batches(inputs, opts):
+            tbl = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
+            n = tbl.num_rows
+            got = con.sql(
+                "SELECT * FROM kept WHERE _ord >= $a AND _ord < $b ORDER BY _ord", params={"a": ord0, "b": ord0 + n}
+            ).to_arrow_table()
+            ord0 += n
+            if got.num_rows == 0:
+                continue
+            idx = pc.subtract(got.column("_ord"), ord0 - n)
+            part = tbl.take(idx)
+            if part.column("id").to_pylist() != got.column("id").to_pylist():
+                raise ExportError("the input changed between the two passes (ids differ); run again")
+            cols = {}
+            for c in out_cols:
+                if c in from_scratch:
+                    cols[c] = got.column(c)
+                elif c in part.column_names:
+                    cols[c] = part.column(c)
+                else:
+                    raise ExportError(f"output column {c!r} is not in the input")
+            chunk = pa.table(cols)
+            out_schema = chunk.schema
+            writer.write(chunk)
+            done += chunk.num_rows
+            if progress:
+                progress(done, n_kept, "write")
+        if out_schema is None:
+            out_schema = pa.schema([(c, pa.string()) for c in out_cols])
+        writer.finish(out_schema)
+        rows = dict(writer.rows)
+        if sum(rows.values()) != n_kept:
+            raise ExportError(f"wrote {sum(rows.values())} documents but the recipe selects {n_kept}")
+        con.close()
+        con = None
+        (tmp / "_scratch.duckdb").unlink(missing_ok=True)
+        for p in tmp.glob("_scratch.duckdb*"):
+            p.unlink(missing_ok=True)
+        if fmt == "hf":
+            to_hf(tmp, [dest / n for n in rows])
+            rows = {}
+        manifest = build_manifest(
+            recipe,
+            comp.resolved,
+            summary,
+            files=file_entries(tmp, rows),
+            fmt=fmt,
+            shard_size=shard_size,
+            columns=out_cols,
+            version=__version__,
+            source={
+                "inputs": list(inputs),
+                "read": stats,
+                "headless": True,
+                "signal_families": sorted(set(fam_of.values())),
+            },
+        )
+        write_manifest(tmp, manifest)
+        finalize_out(tmp, out_path)
+    except BaseException:
+        if con is not None:
+            with contextlib.suppress(Exception):
+                con.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if push_to_hub_repo:
+        manifest["pushed_to"] = push_to_hub(out_path, push_to_hub_repo, fmt=fmt)
+    return manifest
