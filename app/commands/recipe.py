@@ -1,0 +1,60 @@
+"""``winnow recipe``: validate, show, list and save recipes."""
+
+from __future__ import annotations
+
+import argparse
+
+from app.commands import add_workspace, print_json_last
+
+NAME = "recipe"
+HELP = "validate a recipe file (optionally against a workspace), or list/show/save recipes in a workspace"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_workspace(p)
+    p.add_argument("action", choices=["validate", "show", "list", "save"], help="what to do")
+    p.add_argument("recipe", nargs="?", metavar="R", help="recipe YAML file (validate, save) or saved name (show)")
+    p.add_argument("--name", help="save: the name to store the recipe under (default: the file's stem)")
+    p.add_argument("--check", action="store_true", help="validate: also check columns against the workspace")
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from app.errors import RecipeError
+    from app.recipes import list_recipes, load_recipe, save_recipe, summarize
+    from app.workspace import Workspace
+
+    if args.action in ("validate", "show", "save") and not args.recipe:
+        raise RecipeError(f"winnow recipe {args.action} needs a recipe")
+    if args.action == "validate":
+        r = load_recipe(Path(args.recipe))
+        out = {"valid": True, "rules": len(r.rules), "signals": r.signals_used()}
+        if args.check:
+            with Workspace.open(args.workspace, read_only=True) as ws:
+                s = summarize(ws.cursor(), r)
+            out.update({"kept": s["kept_docs"], "total": s["total_docs"]})
+        print(r.to_yaml(), end="")
+        print_json_last(out)
+        return 0
+    if args.action == "list":
+        with Workspace.open(args.workspace, read_only=True) as ws:
+            rows = list_recipes(ws)
+        for row in rows:
+            print(f"{row['name']}\t{row['updated_at']}")
+        print_json_last({"recipes": [row["name"] for row in rows]})
+        return 0
+    if args.action == "show":
+        from app.commands.apply import resolve_recipe
+
+        with Workspace.open(args.workspace, read_only=True) as ws:
+            r = resolve_recipe(args.recipe, ws)
+        print(r.to_yaml(), end="")
+        print_json_last(r.to_dict())
+        return 0
+    r = load_recipe(Path(args.recipe))
+    name = args.name or Path(args.recipe).stem
+    with Workspace.open(args.workspace) as ws:
+        save_recipe(ws, name, r)
+    print_json_last({"saved": name})
+    return 0

@@ -1,0 +1,30 @@
+"""``winnow report``: a self-contained HTML report (and JSON) of what a recipe keeps and removes."""
+
+from __future__ import annotations
+
+import argparse
+
+from app.commands import add_workspace, print_json_last
+
+NAME = "report"
+HELP = "write a self-contained HTML report (+ JSON) of a recipe's cut: counts, rules, overlap, distributions, samples"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_workspace(p)
+    p.add_argument("--recipe", "-r", required=True, metavar="R", help="recipe YAML file or saved recipe name")
+    p.add_argument("--out", "-o", default="report.html", metavar="FILE", help="HTML file (default: %(default)s)")
+    p.add_argument("--samples", type=int, default=5, metavar="N", help="sample documents per group (default: 5)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from app.commands.apply import resolve_recipe
+    from app.report import write_report
+    from app.workspace import Workspace
+
+    with Workspace.open(args.workspace, read_only=True) as ws:
+        recipe = resolve_recipe(args.recipe, ws)
+        res = write_report(ws, recipe, args.out, samples=args.samples)
+    print(f"wrote {res['html']} ({res['bytes'] / 1e6:.1f} MB) and {res['json']}")
+    print_json_last(res)
+    return 0
