@@ -339,12 +339,11 @@ def _sniff_csv_types(cur: Any, table: str, cols: dict[str, str], skip: set[str])
                 break
 
 
-def _combine(cur: Any, dest: str, stages: list[tuple[str, dict[str, str]]]) -> None:
-    """Make ``dest`` from the per-file stage tables (a rename for one; a typed UNION ALL BY NAME for more)."""
-    cur.execute(f"DROP TABLE IF EXISTS {qi(dest)}")
+def _combine(cur: Any, target: str, stages: list[tuple[str, dict[str, str]]]) -> str:
+    """One table from the per-file stage tables: the stage itself when there is one, else a typed
+    ``UNION ALL`` into ``target`` (columns widened where files disagree). Returns the table's name."""
     if len(stages) == 1:
-        cur.execute(f"ALTER TABLE {qi(stages[0][0])} RENAME TO {qi(dest)}")
-        return
+        return stages[0][0]
     final: dict[str, str] = {}
     for _t, cols in stages:
         for c, t in cols.items():
@@ -357,9 +356,19 @@ def _combine(cur: Any, dest: str, stages: list[tuple[str, dict[str, str]]]) -> N
             f"{_cast(c, cols[c], final[c])} AS {qi(c)}" if c in cols else f"NULL::{final[c]} AS {qi(c)}" for c in order
         ]
         selects.append(f"SELECT {', '.join(parts)} FROM {qi(t)}")
-    cur.execute(f"CREATE TABLE {qi(dest)} AS {' UNION ALL '.join(selects)}")
+    cur.execute(f"CREATE TABLE {qi(target)} AS {' UNION ALL '.join(selects)}")
     for t, _c in stages:
         cur.execute(f"DROP TABLE {qi(t)}")
+    return target
+
+
+def _drop_stages(cur: Any, pattern: str) -> None:
+    """Drop stage tables matching a LIKE pattern (``_`` escaped)."""
+    like = pattern.replace("_", "\\_")
+    for (t,) in cur.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE table_name LIKE ? ESCAPE '\\'", [like]
+    ).fetchall():
+        cur.execute(f"DROP TABLE IF EXISTS {qi(t)}")
 
 
 def _check_duplicates(cur: Any, table: str, name: str, others: list[str]) -> None:
@@ -417,60 +426,78 @@ def ingest(
     by_source: dict[str, list[Input]] = {}
     for inp in reader.inputs:
         by_source.setdefault(inp.source, []).append(inp)
+    cur = ws.cursor()
+    _drop_stages(cur, "_ingest_%")  # left by a run that was killed
+    prefix = f"_ingest_{run_id}"
+    ready: list[tuple[str, str, dict[str, Any]]] = []  # (source, stage table, spec)
     try:
-        with ws.transaction() as cur:
-            cur.execute(_LOG_DDL)
-            written: list[str] = []
-            for name, inputs in by_source.items():
-                stages: list[tuple[str, dict[str, str]]] = []
-                for k, inp in enumerate(inputs):
-                    if reader.remaining() == 0:
-                        break
-                    stage = f"_ingest_{run_id}_{len(written)}_{k}"
-                    cols = None
-                    fast = inp.fmt in ("jsonl", "json") and limit is None and inp.kind == "file"
-                    if fast and (inp.fmt == "jsonl" or not formats.sniff_json_array(inp)):
-                        cols = _fast_jsonl(cur, reader, inp, stage)
-                    if cols is None:
-                        state: dict[str, str] = {}
+        # 1. each input into its own stage table, outside the final transaction (a failed DuckDB read
+        #    must not abort it); nothing here is visible in `docs`/`corpus`.
+        for si, (name, inputs) in enumerate(by_source.items()):
+            stages: list[tuple[str, dict[str, str]]] = []
+            for k, inp in enumerate(inputs):
+                if reader.remaining() == 0:
+                    break
+                stage = f"{prefix}_{si}_{k}"
+                cols = None
+                fast = inp.fmt in ("jsonl", "json") and limit is None and inp.kind == "file"
+                if fast and (inp.fmt == "jsonl" or not formats.sniff_json_array(inp)):
+                    cols = _fast_jsonl(cur, reader, inp, stage)
+                if cols is None:
+                    state: dict[str, str] = {}
+                    cur.execute("BEGIN TRANSACTION")
+                    try:
                         for tbl in reader.iter_input(inp, con=cur):
                             _append(cur, stage, tbl, state)
                             progress(reader.stats.ingested, None, name)
-                        if not state:
-                            continue
-                        cols = state
-                        if inp.fmt in ("csv", "tsv"):
-                            _sniff_csv_types(cur, stage, cols, set(CORE_COLUMNS) | {"_file", ROW})
-                    stages.append((stage, cols))
-                    progress(reader.stats.ingested, None, name)
+                        if state and inp.fmt in ("csv", "tsv"):
+                            _sniff_csv_types(cur, stage, state, set(CORE_COLUMNS) | {"_file", ROW})
+                    except BaseException:
+                        cur.execute("ROLLBACK")
+                        raise
+                    cur.execute("COMMIT")
+                    if not state:
+                        continue
+                    cols = state
+                stages.append((stage, cols))
+                progress(reader.stats.ingested, None, name)
+            if not stages and limit is not None and reader.remaining() == 0:
+                continue
+            if not stages:
+                raise IngestError(
+                    f"no documents could be read for source {name!r} from {', '.join(i.rel or i.path for i in inputs)}"
+                    f" (skipped: {dict(reader.source_stats[name].skipped) or 'nothing found'})"
+                )
+            table = _combine(cur, f"{prefix}_{si}", stages)
+            spec = {
+                "kind": "ingest",
+                "inputs": sorted({i.path for i in inputs}),
+                "text": reader.plans.get(name, {}),
+                "text_field": text_field,
+                "id_field": id_field or None,
+                "limit": limit,
+                "run_id": run_id,
+            }
+            ready.append((name, table, spec))
+        # 2. ids: unique within each new source, and against every other source
+        new_names = {n for n, _t, _s in ready}
+        existing = [
+            t
+            for n, t in cur.execute("SELECT name, table_name FROM sources").fetchall()
+            if n not in new_names and ws.has_table(t, cur)
+        ]
+        for i, (name, table, _spec) in enumerate(ready):
+            _check_duplicates(cur, table, name, existing + [t for _n, t, _s in ready[:i]])
+        # 3. swap in, all or nothing
+        with ws.transaction() as tx:
+            tx.execute(_LOG_DDL)
+            for name, table, spec in ready:
                 dest = source_table(name)
-                if not stages and limit is not None and reader.remaining() == 0:
-                    continue
-                if not stages:
-                    raise IngestError(
-                        f"no documents could be read for source {name!r} from {', '.join(i.rel or i.path for i in inputs)}"
-                        f" (skipped: {dict(reader.source_stats[name].skipped) or 'nothing found'})"
-                    )
-                _combine(cur, dest, stages)
-                others = [
-                    r[0]
-                    for r in cur.execute("SELECT table_name FROM sources WHERE name <> ?", [name]).fetchall()
-                    if r[0] not in written and ws.has_table(r[0], cur)
-                ] + written
-                _check_duplicates(cur, dest, name, others)
+                tx.execute(f"DROP TABLE IF EXISTS {qi(dest)}")
+                tx.execute(f"ALTER TABLE {qi(table)} RENAME TO {qi(dest)}")
+                ws.register_source(name, con=tx, spec=spec)
                 st = reader.source_stats[name]
-                spec = {
-                    "kind": "ingest",
-                    "inputs": sorted({i.path for i in inputs}),
-                    "text": reader.plans.get(name, {}),
-                    "text_field": text_field,
-                    "id_field": id_field or None,
-                    "limit": limit,
-                    "run_id": run_id,
-                }
-                ws.register_source(name, con=cur, spec=spec)
-                written.append(dest)
-                cur.execute(
+                tx.execute(
                     "INSERT INTO ingest_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [
                         run_id,
@@ -488,9 +515,12 @@ def ingest(
                         __version__,
                     ],
                 )
-            ws.rebuild_views(con=cur)
+            ws.rebuild_views(con=tx)
     except duckdb.Error as e:
         raise IngestError(f"ingest failed: {str(e).splitlines()[0]}") from e
+    finally:
+        _drop_stages(cur, prefix + "%")
+        cur.close()
     secs = time.perf_counter() - t0
     out = {
         "workspace": str(ws.path),

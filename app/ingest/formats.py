@@ -292,7 +292,19 @@ def _csv_table(names: list[str], cols: list[list], nums: list[int]) -> pa.Table:
 
 
 # ------------------------------------------------------------------ plain text
-_WIKI_HEADING = re.compile(r"^ (=+) (.*?) \1\s*$")
+_WIKI_HEADING = re.compile(r"^ (= )+.*?( =)+\s*$")
+
+
+def _wiki_heading(line: str) -> tuple[int, str, bool]:
+    """``' = = Biology = = '`` -> ``(2, "Biology", True)``: level, name, and whether it is closed."""
+    s = line.strip()
+    level = 0
+    while s.startswith("= ") or s == "=":
+        s, level = s[2:], level + 1
+    closing = 0
+    while s.endswith(" =") or s == "=":
+        s, closing = s[:-2], closing + 1
+    return level, s.strip(), closing == level
 
 
 def read_text(inp: Input, skip: Skip) -> Iterator[pa.Table]:
@@ -332,10 +344,8 @@ def _read_wikitext(data: bytes, skip: Skip) -> Iterator[pa.Table]:
         if not line.strip():
             continue
         if line.startswith(" = "):
-            m = _WIKI_HEADING.match(line)
-            level = len(m.group(1)) if m else 1
-            name = (m.group(2) if m else line.strip(" =\r")).strip()
-            if level == 1 and m:
+            level, name, closed = _wiki_heading(line)
+            if level == 1 and closed:
                 title, section = name, None
             else:
                 section = name

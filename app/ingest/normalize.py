@@ -69,7 +69,7 @@ def _chat_sql(col: str, typ: str) -> str | None:
     if content not in t:
         return None
     return (
-        f"array_to_string(list_transform({qi(col)}, m -> concat(CAST(m.{qi(role)} AS VARCHAR), ': ', "
+        f"array_to_string(list_transform({qi(col)}, lambda m: concat(CAST(m.{qi(role)} AS VARCHAR), ': ', "
         f"CAST(m.{qi(content)} AS VARCHAR))), {NL2})"
     )
 
