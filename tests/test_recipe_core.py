@@ -16,6 +16,7 @@ from app.recipes import (
     select_ids_sql,
     summarize,
 )
+from app.recipes.compile import EXACT_NORM_SQL
 from app.workspace import Workspace
 
 MINIMAL = """version: 1
@@ -157,7 +158,7 @@ def test_expression_rule(ws):
 def test_dedup_balance_sample(ws):
     base = "version: 1\nrules: []\n"
     s = summarize(ws.con, base + "dedup: {exact: true}\n")
-    assert s["kept_docs"] == ws.con.execute("SELECT count(DISTINCT text_hash) FROM corpus").fetchone()[0]
+    assert s["kept_docs"] == ws.con.execute(f"SELECT count(DISTINCT {EXACT_NORM_SQL}) FROM corpus").fetchone()[0]
     s = summarize(ws.con, base + "sample: {n: 37, seed: 3}\n")
     assert s["kept_docs"] == 37
     s2 = summarize(ws.con, base + "sample: {fraction: 0.5, weight: quality_score}\n")

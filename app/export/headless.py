@@ -42,6 +42,7 @@ from app.export import (
     to_hf,
     write_manifest,
 )
+from app.recipes.compile import EXACT_NORM_SQL
 
 #: Columns every headless scratch row has (computed here, never by scorers).
 BASE = ("id", "source", "text_hash", "size_chars")
@@ -238,11 +239,15 @@ def apply_headless(
                 scores = score_texts(texts, sorted(set(fam_of.values())))
                 for c in fam_of:
                     cols[c] = pa.array(scores[c])
+            body = "*"
+            if recipe.dedup.exact:  # the dedup_exact scorer's key, computed in DuckDB from the text
+                cols["text"] = tbl.column("text")
+                body = f"* EXCLUDE (text), {EXACT_NORM_SQL} AS dup_exact_cluster"
             con.register("_batch", pa.table(cols))
             if ord0 == 0:
-                con.execute("CREATE TABLE corpus AS SELECT * FROM _batch")
+                con.execute(f"CREATE TABLE corpus AS SELECT {body} FROM _batch")
             else:
-                con.execute("INSERT INTO corpus BY NAME SELECT * FROM _batch")
+                con.execute(f"INSERT INTO corpus BY NAME SELECT {body} FROM _batch")
             con.unregister("_batch")
             ord0 += tbl.num_rows
             if progress:

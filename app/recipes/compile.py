@@ -42,7 +42,20 @@ _NUMERIC = (
 _TEXT = ("VARCHAR", "TEXT", "STRING", "ENUM")
 _PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 #: Where the exact-dedup key comes from, in order of preference.
-EXACT_KEYS = ("dup_exact_cluster", "text_hash")
+EXACT_KEYS = ("dup_exact_cluster",)
+#: The exact-duplicate key when ``dup_exact_cluster`` is not scored: the same normalisation as the
+#: ``dedup_exact`` scorer (lowercase, trim, collapse whitespace), so both paths agree.
+EXACT_NORM_SQL = "md5(regexp_replace(lower(trim(coalesce(text, ''))), '\\s+', ' ', 'g'))"
+EXACT_LABEL = "exact duplicates (one per cluster, smallest id kept)"
+
+
+def exact_key_sql(columns: dict[str, str]) -> str | None:
+    """SQL of the exact-duplicate cluster key over a relation with ``columns`` (None: not computable)."""
+    if "dup_exact_cluster" in columns:
+        return qi("dup_exact_cluster")
+    if "text" in columns:
+        return EXACT_NORM_SQL
+    return None
 
 
 def uniform_sql(id_sql: str, seed_param: str, tag: str) -> str:
@@ -304,14 +317,17 @@ def compile_recipe(
     k = len(checks)
     d = recipe.dedup
     if d.exact:
-        key = next((c for c in EXACT_KEYS if c in columns), None)
+        key = exact_key_sql(columns)
         if EXACT_REP in columns:  # precomputed in a recipe frame
-            key = next(c for c in EXACT_KEYS if c in columns)
-        if key is None:
-            raise RecipeError("dedup.exact needs dup_exact_cluster or text_hash in the corpus")
-        rel = qi(relation)
-        sql = f"({qi(key)} IS NULL OR id IN (SELECT min(id) FROM {rel} WHERE {qi(key)} IS NOT NULL GROUP BY {qi(key)}))"
-        checks.append(Check(k, "dedup", f"exact duplicates (one per {key})", sql, key))
+            sql = EXACT_REP
+        elif key is None:
+            raise RecipeError("dedup.exact needs dup_exact_cluster (winnow score --signals dedup_exact) or the text")
+        else:
+            rel = qi(relation)
+            sql = f"({key} IS NULL OR id IN (SELECT min(id) FROM {rel} WHERE {key} IS NOT NULL GROUP BY {key}))"
+        checks.append(
+            Check(k, "dedup", EXACT_LABEL, sql, "dup_exact_cluster" if "dup_exact_cluster" in columns else None)
+        )
         k += 1
     if d.near:
         if "dup_near_keep" not in columns:
@@ -418,7 +434,6 @@ def _frame_columns(recipe: Recipe, columns: dict[str, str]) -> list[str]:
     want += [c for c in recipe.signals_used() if c in columns]
     d = recipe.dedup
     if d.exact:
-        want += [c for c in EXACT_KEYS if c in columns][:1]
         want.append(EXACT_REP)
     if d.near and "dup_near_keep" in columns:
         want.append("dup_near_keep")
@@ -441,7 +456,10 @@ def recipe_frame(con: Any, recipe: Recipe, *, relation: str = "corpus") -> tuple
     frame = _FRAMES.get(key)
     if frame is None:
         rel = qi(relation)
-        needs_text = "size_chars" in cols and "size_chars" not in columns
+        key = exact_key_sql(columns)
+        needs_text = ("size_chars" in cols and "size_chars" not in columns) or (
+            EXACT_REP in cols and key == EXACT_NORM_SQL
+        )
         if relation == "corpus" and not needs_text:
             has_fast = con.execute(
                 "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'corpus_fast' AND schema_name = 'main'"
@@ -453,7 +471,7 @@ def recipe_frame(con: Any, recipe: Recipe, *, relation: str = "corpus") -> tuple
             if c == "size_chars" and c not in columns:
                 sel.append("CAST(length(text) AS BIGINT) AS size_chars")
             elif c == EXACT_REP:
-                k = qi(next(x for x in EXACT_KEYS if x in columns))
+                k = key or "NULL"
                 sel.append(
                     f"({k} IS NULL OR id IN (SELECT min(id) FROM {rel} WHERE {k} IS NOT NULL GROUP BY {k})) AS {EXACT_REP}"
                 )
