@@ -1,0 +1,49 @@
+"""``winnow map``: 2-D map, named clusters, neighbours and embedding signals of an embedded workspace."""
+
+from __future__ import annotations
+
+import argparse
+
+from app.commands import add_workspace, print_json_last
+
+NAME = "map"
+HELP = "build the 2-D map (UMAP), named clusters, k-NN, SemDeDup and density from the embeddings"
+DESCRIPTION = (
+    "Project the active embeddings to 2-D with UMAP (cosine, PCA to 50 dims first; fitted on a seeded sample "
+    "for large corpora, the rest placed by nearest sample points), cluster with k-means, name clusters by "
+    "c-TF-IDF terms, store the 10 nearest neighbours of every document, and flag semantic duplicates "
+    "(SemDeDup) and isolated documents (density). Adds map_x, map_y, map_cluster, map_cluster_label, "
+    "map_cluster_size, density_knn_dist, semdup_dup_of, semdup_is_dup to the corpus view."
+)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_workspace(p)
+    p.add_argument("--sample", type=int, metavar="N", help="fit UMAP on N points (default: all up to 50,000)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same map; default 0)")
+    p.add_argument("--clusters", type=int, metavar="K", help="number of clusters (default: about sqrt(n/20), 2..100)")
+    p.add_argument("--eps", type=float, default=0.05, help="SemDeDup: duplicates have cosine > 1-eps (default 0.05)")
+    p.add_argument("--k", type=int, default=10, help="neighbours stored per document (default 10)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from app.errors import MapError
+    from app.maps import build_map
+    from app.progress import tqdm_progress
+    from app.workspace import Workspace
+
+    if (args.sample is not None and args.sample < 2) or args.k < 1 or (args.clusters is not None and args.clusters < 1):
+        raise MapError("--sample must be >= 2, --k and --clusters >= 1")
+    with Workspace.open(args.workspace) as ws, tqdm_progress("map") as progress:
+        out = build_map(
+            ws, sample=args.sample, seed=args.seed, k=args.k, clusters=args.clusters, eps=args.eps, progress=progress
+        )
+    print(
+        f"map of {out['documents']:,} documents ({out['model']}), UMAP fitted on {out['fitted']:,},"
+        f" {out['clusters']} clusters, {out['semantic_duplicates']:,} semantic duplicates (eps {out['eps']}),"
+        f" neighbours {out['neighbours']}, {sum(out['seconds'].values()):.1f} s"
+    )
+    for c in out["cluster_labels"][:30]:
+        print(f"  {c['cluster']:>3}  {c['size']:>8,}  {c['label']}")
+    print_json_last(out)
+    return 0

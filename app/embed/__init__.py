@@ -1,0 +1,148 @@
+"""Document embeddings stored in the workspace, cached by content and model.
+
+Storage (measured choice: one DuckDB table per model, no side files): ``emb__<model slug>_<hash>``
+with ``text_hash VARCHAR, vec FLOAT[d]``, one row per distinct text. A document's vector is found by
+its ``text_hash``, so exact duplicates are embedded once, re-ingesting unchanged text costs nothing,
+and re-running ``embed`` only encodes hashes the table lacks. Rows are committed per chunk, so an
+interrupted run resumes where it stopped. ``embed_models`` lists the tables; ``_meta`` key
+``embed.active`` names the model the map, neighbours and search use. Reading 54k x 384 vectors back
+as numpy takes well under a second (Arrow fixed-size lists, zero copy), so no ``.npy`` copy is kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from typing import Any
+
+import numpy as np
+
+from app.embed.models import DEFAULT_MODEL, Embedder, get_embedder
+from app.errors import EmbedError
+from app.sql import qi, slug
+
+__all__ = ["DEFAULT_MODEL", "active_model", "embed", "get_embedder", "load_vectors", "vectors_table"]
+
+CHUNK = 4096
+MODELS_DDL = """CREATE TABLE IF NOT EXISTS embed_models (
+    model VARCHAR PRIMARY KEY, table_name VARCHAR NOT NULL, dim INTEGER NOT NULL, spec JSON, updated_at TIMESTAMP)"""
+
+
+def vectors_table(model_key: str) -> str:
+    """Table name holding the vectors of ``model_key``."""
+    return f"emb__{slug(model_key, maxlen=30)}_{hashlib.sha1(model_key.encode()).hexdigest()[:6]}"
+
+
+def active_model(ws: Any) -> str | None:
+    """The model key whose vectors the map/search use (the last one embedded), or None."""
+    return ws.get_meta("embed.active")
+
+
+def embed(
+    ws: Any,
+    *,
+    model: str | None = None,
+    batch_size: int = 64,
+    device: str = "auto",
+    fast: bool = False,
+    max_length: int | None = None,
+    embedder: Embedder | None = None,
+    chunk: int = CHUNK,
+    limit_chunks: int | None = None,
+    progress: Any = None,
+) -> dict[str, Any]:
+    """Embed every document of ``ws`` whose text is not yet embedded by this model; make it active.
+
+    Returns counts and timing: ``{"model", "table", "dim", "documents", "distinct_texts", "cached",
+    "embedded", "seconds", "docs_per_s"}``. ``limit_chunks`` stops early (tests of resumability).
+    """
+    if ws.read_only:
+        raise EmbedError(f"workspace {ws.path} is open read-only")
+    emb = embedder or get_embedder(
+        model, fast=fast, device=device, batch_size=batch_size, max_length=max_length, progress=progress
+    )
+    table = vectors_table(emb.key)
+    cur = ws.cursor()
+    cur.execute(MODELS_DDL)
+    cur.execute(f"CREATE TABLE IF NOT EXISTS {qi(table)} (text_hash VARCHAR NOT NULL, vec FLOAT[{int(emb.dim)}])")
+    cur.execute(
+        "INSERT OR REPLACE INTO embed_models VALUES (?, ?, ?, ?, now()::TIMESTAMP)",
+        [emb.key, table, emb.dim, json.dumps(emb.spec(), default=str)],
+    )
+    n_docs, n_distinct = cur.execute("SELECT count(*), count(DISTINCT text_hash) FROM docs").fetchone()
+    todo_sql = (
+        f"SELECT text_hash, any_value(text) AS text FROM docs WHERE text_hash NOT IN (SELECT text_hash FROM {qi(table)})"
+        " GROUP BY text_hash ORDER BY length(any_value(text)) DESC, text_hash"
+    )
+    n_todo = cur.execute(f"SELECT count(*) FROM ({todo_sql})").fetchone()[0]
+    cached = int(n_distinct) - int(n_todo)
+    reader = ws.cursor()
+    batches = reader.sql(todo_sql).to_arrow_reader(chunk)
+    done = 0
+    t0 = time.perf_counter()
+    if progress:
+        progress(0, int(n_todo), f"embedding with {emb.key}")
+    import pyarrow as pa
+
+    for i, batch in enumerate(batches):
+        if limit_chunks is not None and i >= limit_chunks:
+            break
+        texts = batch.column("text").to_pylist()
+        base = done
+
+        def tick(k: int, base: int = base) -> None:
+            if progress:
+                progress(base + k, int(n_todo), f"embedding with {emb.key}")
+
+        vec = np.ascontiguousarray(emb.encode(texts, progress=tick), dtype=np.float32)
+        if vec.shape != (len(texts), emb.dim):
+            raise EmbedError(f"model {emb.key} returned shape {vec.shape}, expected ({len(texts)}, {emb.dim})")
+        arr = pa.FixedSizeListArray.from_arrays(pa.array(vec.reshape(-1)), emb.dim)
+        tbl = pa.table({"text_hash": batch.column("text_hash"), "vec": arr})
+        with ws.transaction() as w:  # one commit per chunk: an interrupted run keeps what it finished
+            w.register("_winnow_vec", tbl)
+            w.execute(f"INSERT INTO {qi(table)} SELECT text_hash, vec FROM _winnow_vec")
+            w.unregister("_winnow_vec")
+        done += len(texts)
+    reader.close()
+    seconds = time.perf_counter() - t0
+    ws.set_meta("embed.active", emb.key, con=cur)
+    return {
+        "model": emb.key,
+        "table": table,
+        "dim": emb.dim,
+        "documents": int(n_docs),
+        "distinct_texts": int(n_distinct),
+        "cached": cached,
+        "embedded": done,
+        "remaining": int(n_todo) - done,
+        "seconds": round(seconds, 2),
+        "docs_per_s": round(done / seconds, 1) if done and seconds > 0 else None,
+    }
+
+
+def load_vectors(ws: Any, *, model: str | None = None, con: Any = None) -> tuple[np.ndarray, np.ndarray, str]:
+    """``(ids, vectors, model_key)`` for every embedded document, ordered by id. ``vectors`` is float32
+    ``[n, d]``, L2-normalised. Raises ``MapError`` when nothing is embedded yet."""
+    from app.errors import MapError
+
+    key = model or active_model(ws)
+    if not key:
+        raise MapError(f"no embeddings in {ws.path}: run `winnow embed --workspace {ws.path}` first")
+    c = con or ws.cursor()
+    table = vectors_table(key)
+    if not ws.has_table(table, c):
+        raise MapError(f"no vectors for model {key!r} in {ws.path}: run `winnow embed` first")
+    res = (
+        ws.cursor()
+        .sql(f"SELECT d.id, e.vec FROM docs AS d JOIN {qi(table)} AS e ON e.text_hash = d.text_hash ORDER BY d.id")
+        .to_arrow_table()
+    )
+    if res.num_rows == 0:
+        raise MapError(f"no embedded documents in {ws.path}: run `winnow embed` first")
+    ids = np.asarray(res.column("id").to_pylist(), dtype=object)
+    col = res.column("vec").combine_chunks()
+    dim = col.type.list_size
+    vecs = col.values.to_numpy(zero_copy_only=False).astype(np.float32, copy=False).reshape(-1, dim)
+    return ids, vecs, key

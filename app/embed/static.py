@@ -1,0 +1,136 @@
+"""Fast mode: a static embedding model distilled locally from the transformer (the Model2Vec idea).
+
+Every vocabulary token is run through the transformer once as the one-token sentence ``[CLS] t [SEP]``
+and mean-pooled exactly as the sentence model pools; the token vectors are PCA-reduced to 256
+dimensions. A document's vector is then the mean of its tokens' vectors (no attention, no
+network), which model2vec's ``StaticModel`` computes with the Rust tokenizer. Distilling takes
+~20 s on 2 CPU cores and is cached under ``$WINNOW_CACHE`` (default ``~/.cache/winnow``) keyed by a
+digest of the source model folder, so it happens once per machine and model. Our own distillation
+code: model2vec's ``distill`` extra pins an older transformers than the rest of Winnow needs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from app.embed.models import Embedder, embedding_dim, file_digest, load_sentence_transformer, normalise, resolve_model
+from app.errors import EmbedError
+
+PCA_DIMS = 256
+STATIC_VERSION = 1
+
+
+def cache_home() -> Path:
+    """``$WINNOW_CACHE`` or ``~/.cache/winnow`` (``$XDG_CACHE_HOME`` respected)."""
+    if os.environ.get("WINNOW_CACHE"):
+        return Path(os.environ["WINNOW_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "winnow"
+
+
+def distill(
+    model_path: str, out_dir: Path, *, pca_dims: int = PCA_DIMS, batch_size: int = 512, progress: Any = None
+) -> Path:
+    """Distil the sentence-transformers model at ``model_path`` into ``out_dir`` (vectors.npy,
+    tokenizer.json, meta.json), atomically."""
+    import torch
+
+    tok_file = Path(model_path) / "tokenizer.json"
+    if not tok_file.exists():
+        raise EmbedError(f"fast mode needs a fast tokenizer (tokenizer.json) in {model_path}")
+    st = load_sentence_transformer(model_path, device="cpu")
+    hf = st[0].auto_model  # the transformer module of the sentence model
+    tokenizer = st.tokenizer
+    vocab_size = int(tokenizer.vocab_size if hasattr(tokenizer, "vocab_size") else len(tokenizer))
+    cls_id, sep_id = tokenizer.cls_token_id, tokenizer.sep_token_id
+    if cls_id is None or sep_id is None:  # models without BERT-style specials: the token alone
+        prefix, suffix = [], []
+    else:
+        prefix, suffix = [cls_id], [sep_id]
+    ids = torch.arange(vocab_size).unsqueeze(1)
+    vecs = np.zeros((vocab_size, embedding_dim(st)), dtype=np.float32)
+    with torch.inference_mode():
+        for s in range(0, vocab_size, batch_size):
+            block = ids[s : s + batch_size]
+            seq = torch.cat(
+                [
+                    torch.tensor([prefix] * len(block), dtype=torch.long).reshape(len(block), -1),
+                    block,
+                    torch.tensor([suffix] * len(block), dtype=torch.long).reshape(len(block), -1),
+                ],
+                dim=1,
+            )
+            hidden = hf(input_ids=seq, attention_mask=torch.ones_like(seq)).last_hidden_state
+            vecs[s : s + len(block)] = hidden.mean(dim=1).float().numpy()  # mean pooling, as the sentence model
+            if progress:
+                progress(min(s + batch_size, vocab_size), vocab_size, "distilling static model")
+    # PCA (centred SVD) keeps the directions that separate tokens; the mean direction is noise for cosine.
+    centred = vecs - vecs.mean(axis=0, keepdims=True)
+    k = min(pca_dims, centred.shape[1])
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    reduced = (centred @ vt[:k].T).astype(np.float32)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".distil-", dir=out_dir.parent))
+    np.save(tmp / "vectors.npy", reduced)
+    shutil.copy(tok_file, tmp / "tokenizer.json")
+    (tmp / "meta.json").write_text(json.dumps({"source": str(model_path), "dims": k, "version": STATIC_VERSION}))
+    if out_dir.exists():
+        shutil.rmtree(out_dir, ignore_errors=True)
+    os.replace(tmp, out_dir)
+    return out_dir
+
+
+class StaticEmbedder(Embedder):
+    """Mean of distilled static token vectors; see the module docstring."""
+
+    kind = "static"
+
+    def __init__(self, folder: Path, *, name: str, max_length: int | None = None):
+        from model2vec import StaticModel
+        from tokenizers import Tokenizer
+
+        vectors = np.load(folder / "vectors.npy")
+        tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self.max_length = int(max_length or 512)
+        self.model = StaticModel(vectors, tokenizer, normalize=True, max_length=self.max_length)
+        self.folder = folder
+        self.dim = int(vectors.shape[1])
+        self.key = f"static:{name}@{self.max_length}"
+
+    @classmethod
+    def for_model(
+        cls, model: str | None = None, *, max_length: int | None = None, progress: Any = None
+    ) -> StaticEmbedder:
+        """The static model distilled from ``model`` (default: the packaged one), distilling it once."""
+        name, path = resolve_model(model)
+        if not Path(path).is_dir():
+            raise EmbedError(f"fast mode distils from a local model folder; {path!r} is not one")
+        folder = cache_home() / "static" / f"{name}-{file_digest(Path(path))}-v{STATIC_VERSION}"
+        if not (folder / "vectors.npy").exists():
+            try:
+                distill(path, folder, progress=progress)
+            except EmbedError:
+                raise
+            except Exception as e:
+                raise EmbedError(f"cannot distil a fast model from {path}: {type(e).__name__}: {e}") from e
+        return cls(folder, name=name, max_length=max_length)
+
+    def spec(self) -> dict[str, Any]:
+        return {**super().spec(), "folder": str(self.folder), "max_length": self.max_length}
+
+    def encode(self, texts: Sequence[str], *, progress: Callable[[int], None] | None = None) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        step = 4096
+        for s in range(0, len(texts), step):
+            chunk = list(texts[s : s + step])
+            out[s : s + len(chunk)] = self.model.encode(chunk, batch_size=1024, use_multiprocessing=False)
+            if progress:
+                progress(s + len(chunk))
+        return normalise(out)

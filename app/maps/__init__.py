@@ -1,0 +1,383 @@
+"""The corpus map, neighbours, semantic search and embedding-based signals.
+
+Tables written by :func:`build_map` (all keyed by ``id``):
+
+- ``map_points`` (part ``map`` of ``corpus``): ``map_x, map_y, map_cluster, map_cluster_label, map_cluster_size``.
+- ``emb_signals`` (part ``embed``): ``density_knn_dist`` (mean cosine distance to the k=10 nearest
+  documents), ``semdup_dup_of`` (id of the earlier document in the same cluster it duplicates, or NULL),
+  ``semdup_is_dup``, ``semdup_sim``.
+- ``neighbours``: ``id, nb_ids VARCHAR[], nb_sims FLOAT[]`` (k nearest, best first; not in ``corpus``).
+- ``map_clusters``: ``cluster, label, terms VARCHAR[], size, x, y`` (median position, for drawing labels).
+
+:func:`target_similarity` writes ``emb_target`` (part ``embed``): ``sim_target_max, sim_target_mean``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from app.errors import MapError
+from app.sql import qi
+
+__all__ = ["build_map", "neighbours", "search", "target_similarity"]
+
+MAP_TABLE = "map_points"
+SIG_TABLE = "emb_signals"
+NB_TABLE = "neighbours"
+CLUSTER_TABLE = "map_clusters"
+TARGET_TABLE = "emb_target"
+LABEL_DOCS = 300  # documents read per cluster for its label
+LABEL_CHARS = 3000
+
+
+def _write(ws: Any, cur: Any, name: str, table: Any) -> None:
+    cur.register("_winnow_map", table)
+    cur.execute(f"CREATE OR REPLACE TABLE {qi(name)} AS SELECT * FROM _winnow_map")
+    cur.unregister("_winnow_map")
+
+
+def _progress(progress: Any, done: int, total: int | None, stage: str) -> None:
+    if progress:
+        progress(done, total, stage)
+
+
+def build_map(
+    ws: Any,
+    *,
+    sample: int | None = None,
+    seed: int = 0,
+    k: int = 10,
+    clusters: int | None = None,
+    eps: float = 0.05,
+    exact_limit: int | None = None,
+    progress: Any = None,
+) -> dict[str, Any]:
+    """Project, cluster, label, find neighbours and compute SemDeDup/density for every embedded document.
+
+    ``sample``: fit UMAP on this many points (default: all up to 50,000) and place the rest by their
+    nearest fitted points. Deterministic for a given ``seed``. Returns counts, timings and the clusters.
+    """
+    from app.embed import load_vectors
+    from app.maps import labels as lab
+    from app.maps import project, signals
+    from app.maps.knn import EXACT_LIMIT, knn_all
+
+    if ws.read_only:
+        raise MapError(f"workspace {ws.path} is open read-only")
+    if not 0 < eps < 1:
+        raise MapError(f"--eps must be between 0 and 1, got {eps}")
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
+    ids, vecs, model = load_vectors(ws)
+    n = len(ids)
+    timings["load"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    nb_idx, nb_sim, method = knn_all(vecs, k, exact_limit=exact_limit or EXACT_LIMIT, progress=progress)
+    timings["neighbours"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    _progress(progress, 0, n, "PCA")
+    reduced = project.pca_reduce(vecs, seed=seed)
+    timings["pca"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    coords, fitted = project.umap_2d(reduced, seed=seed, sample=sample, progress=progress)
+    timings["umap"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    _progress(progress, n, n, "clustering")
+    cl = project.kmeans(reduced, k=clusters, seed=seed)
+    timings["clusters"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    _progress(progress, n, n, "labelling clusters")
+    label_of, terms_of = _labels(ws, ids, cl, seed=seed, lab=lab)
+    timings["labels"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    _progress(progress, n, n, "SemDeDup")
+    dup_of, dup_sim = signals.semdedup(vecs, cl, eps=eps)
+    dens = signals.density(nb_sim)
+    timings["semdedup_density"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    import pyarrow as pa
+
+    sizes = np.bincount(cl, minlength=int(cl.max()) + 1 if n else 0)
+    id_arr = pa.array(ids.tolist(), pa.string())
+    points = pa.table(
+        {
+            "id": id_arr,
+            "map_x": pa.array(coords[:, 0], pa.float32()),
+            "map_y": pa.array(coords[:, 1], pa.float32()),
+            "map_cluster": pa.array(cl, pa.int32()),
+            "map_cluster_label": pa.array([label_of[int(c)] for c in cl], pa.string()),
+            "map_cluster_size": pa.array(sizes[cl].astype(np.int32), pa.int32()),
+        }
+    )
+    sig = pa.table(
+        {
+            "id": id_arr,
+            "density_knn_dist": pa.array(dens, pa.float32()),
+            "semdup_dup_of": pa.array([ids[j] if j >= 0 else None for j in dup_of], pa.string()),
+            "semdup_is_dup": pa.array(dup_of >= 0, pa.bool_()),
+            "semdup_sim": pa.array(np.nan_to_num(dup_sim, nan=0.0), pa.float32()),
+        }
+    )
+    kk = nb_idx.shape[1]
+    nbs = pa.table(
+        {
+            "id": id_arr,
+            "nb_ids": pa.FixedSizeListArray.from_arrays(pa.array(ids[nb_idx.reshape(-1)].tolist(), pa.string()), kk)
+            if kk
+            else pa.array([[]] * n, pa.list_(pa.string())),
+            "nb_sims": pa.FixedSizeListArray.from_arrays(pa.array(nb_sim.reshape(-1), pa.float32()), kk)
+            if kk
+            else pa.array([[]] * n, pa.list_(pa.float32())),
+        }
+    )
+    cids = np.arange(len(sizes))
+    med = np.array([np.median(coords[cl == c], axis=0) if sizes[c] else (np.nan, np.nan) for c in cids])
+    clus = pa.table(
+        {
+            "cluster": pa.array(cids, pa.int32()),
+            "label": pa.array([label_of[int(c)] for c in cids], pa.string()),
+            "terms": pa.array([terms_of[int(c)] for c in cids], pa.list_(pa.string())),
+            "size": pa.array(sizes, pa.int64()),
+            "x": pa.array(med[:, 0] if len(med) else [], pa.float32()),
+            "y": pa.array(med[:, 1] if len(med) else [], pa.float32()),
+        }
+    )
+    spec = {
+        "model": model,
+        "documents": n,
+        "fitted": int(fitted),
+        "seed": seed,
+        "k": kk,
+        "clusters": len(cids),
+        "eps": eps,
+        "neighbours": method,
+    }
+    with ws.transaction() as cur:
+        _write(ws, cur, MAP_TABLE, points)
+        _write(ws, cur, SIG_TABLE, sig)
+        _write(ws, cur, NB_TABLE, nbs)
+        _write(ws, cur, CLUSTER_TABLE, clus)
+        ws.set_meta("map.spec", json.dumps(spec), con=cur)
+        ws.register_part(MAP_TABLE, kind="map", con=cur, order=200)
+        ws.register_part(SIG_TABLE, kind="embed", con=cur, order=210)
+    timings["write"] = time.perf_counter() - t
+    return {
+        **spec,
+        "semantic_duplicates": int((dup_of >= 0).sum()),
+        "seconds": {k2: round(v, 2) for k2, v in timings.items()},
+        "cluster_labels": [
+            {"cluster": int(c), "size": int(sizes[c]), "label": label_of[int(c)]} for c in cids[: min(len(cids), 100)]
+        ],
+    }
+
+
+def _labels(ws: Any, ids: np.ndarray, cl: np.ndarray, *, seed: int, lab: Any) -> tuple[dict, dict]:
+    """Read up to LABEL_DOCS seeded documents per cluster (text truncated) and name each cluster."""
+    import pyarrow as pa
+
+    rng = np.random.default_rng(seed)
+    pick: list[int] = []
+    for c in np.unique(cl):
+        members = np.flatnonzero(cl == c)
+        if len(members) > LABEL_DOCS:
+            members = np.sort(rng.choice(members, LABEL_DOCS, replace=False))
+        pick.extend(members.tolist())
+    pick_arr = np.asarray(pick, dtype=np.int64)
+    want = pa.table({"id": pa.array(ids[pick_arr].tolist(), pa.string()), "c": pa.array(cl[pick_arr], pa.int32())})
+    cur = ws.cursor()
+    cur.register("_winnow_pick", want)
+    rows = cur.execute(
+        "SELECT p.c, left(d.text, ?) FROM _winnow_pick AS p JOIN docs AS d ON d.id = p.id", [LABEL_CHARS]
+    ).fetchall()
+    cur.unregister("_winnow_pick")
+    by: dict[int, list[str]] = {int(c): [] for c in np.unique(cl)}
+    for c, text in rows:
+        by[int(c)].append(text or "")
+    res = lab.ctfidf_labels(by)
+    return {c: v[0] for c, v in res.items()}, {c: v[1] for c, v in res.items()}
+
+
+# ------------------------------------------------------------------------------------------------ reading
+def _docs(ws: Any, wanted: list[str]) -> dict[str, tuple[str, str]]:
+    """``{id: (source, text)}`` for a few ids."""
+    if not wanted:
+        return {}
+    cur = ws.cursor()
+    rows = cur.execute("SELECT id, source, text FROM docs WHERE id IN (SELECT unnest(?::VARCHAR[]))", [wanted])
+    return {r[0]: (r[1], r[2]) for r in rows.fetchall()}
+
+
+def _rows(ws: Any, hits: list[tuple[str, float]]) -> list[dict[str, Any]]:
+    docs = _docs(ws, [h[0] for h in hits])
+    return [
+        {
+            "id": i,
+            "score": round(float(s), 6),
+            "source": docs.get(i, (None, None))[0],
+            "text": docs.get(i, (None, None))[1],
+        }
+        for i, s in hits
+    ]
+
+
+@lru_cache(maxsize=2)
+def _index_cached(db: str, key: str, n: int, stamp: str) -> tuple[np.ndarray, np.ndarray]:
+    from app.workspace import Workspace
+
+    with Workspace.open(db, read_only=True) as ro:
+        ids, vecs, _ = _load(ro, key)
+    return ids, vecs
+
+
+def _load(ws: Any, key: str | None = None) -> tuple[np.ndarray, np.ndarray, str]:
+    from app.embed import load_vectors
+
+    return load_vectors(ws, model=key)
+
+
+def _vectors(ws: Any) -> tuple[np.ndarray, np.ndarray, str]:
+    """All vectors of the active model, cached per process while the table is unchanged (read-only
+    workspaces only: a writer holds the file lock, so the cache must not reopen it)."""
+    from app.embed import active_model, vectors_table
+
+    key = active_model(ws)
+    if not key:
+        raise MapError(f"no embeddings in {ws.path}: run `winnow embed --workspace {ws.path}` first")
+    if not ws.read_only:
+        return _load(ws, key)
+    cur = ws.cursor()
+    n = cur.execute(f"SELECT count(*) FROM {qi(vectors_table(key))}").fetchone()[0]
+    stamp = ws.fingerprint()
+    ids, vecs = _index_cached(str(ws.path), key, int(n), stamp)
+    return ids, vecs, key
+
+
+def neighbours(ws: Any, doc_id: str, *, k: int = 10) -> list[dict[str, Any]]:
+    """The ``k`` nearest documents of ``doc_id`` (id, score = cosine similarity, source, text), best first.
+    Read from the stored ``neighbours`` table when it holds ``k``; else computed exactly."""
+    k = int(k)
+    if k < 1:
+        raise MapError("k must be at least 1")
+    cur = ws.cursor()
+    if ws.has_table(NB_TABLE, cur):
+        row = cur.execute(f"SELECT nb_ids, nb_sims FROM {NB_TABLE} WHERE id = ?", [doc_id]).fetchone()
+        if row is not None and len(row[0]) >= k:
+            return _rows(ws, list(zip(row[0][:k], row[1][:k])))
+    ids, vecs, _ = _vectors(ws)
+    pos = np.flatnonzero(ids == doc_id)
+    if len(pos) == 0:
+        exists = cur.execute("SELECT count(*) FROM docs WHERE id = ?", [doc_id]).fetchone()[0]
+        raise MapError(f"document {doc_id!r} " + ("is not embedded yet: run `winnow embed`" if exists else "not found"))
+    from app.maps.knn import knn_exact
+
+    nb, sim = knn_exact(vecs[pos[0] : pos[0] + 1], vecs, k + 1)
+    hits = [(ids[j], float(s)) for j, s in zip(nb[0], sim[0]) if j != pos[0]][:k]
+    return _rows(ws, hits)
+
+
+@lru_cache(maxsize=2)
+def _query_embedder(key: str, spec_json: str) -> Any:
+    from app.embed.models import HashEmbedder, TransformerEmbedder
+
+    spec = json.loads(spec_json)
+    kind = spec.get("kind")
+    if kind == "hash":
+        return HashEmbedder(int(spec["dim"]))
+    if kind == "static":
+        from pathlib import Path
+
+        from app.embed.static import StaticEmbedder
+
+        name = key.split(":", 1)[1].rsplit("@", 1)[0]
+        return StaticEmbedder(Path(spec["folder"]), name=name, max_length=spec.get("max_length"))
+    return TransformerEmbedder(spec.get("path") or key, device="cpu", max_length=spec.get("max_length"), batch_size=32)
+
+
+def query_embedder(ws: Any, key: str | None = None) -> Any:
+    """The embedder that made the stored vectors (so queries land in the same space)."""
+    from app.embed import MODELS_DDL, active_model
+
+    key = key or active_model(ws)
+    if not key:
+        raise MapError(f"no embeddings in {ws.path}: run `winnow embed --workspace {ws.path}` first")
+    cur = ws.cursor()
+    if not ws.read_only:
+        cur.execute(MODELS_DDL)
+    row = cur.execute("SELECT spec FROM embed_models WHERE model = ?", [key]).fetchone()
+    if row is None:
+        raise MapError(f"model {key!r} is not recorded in {ws.path}: run `winnow embed` again")
+    return _query_embedder(key, row[0] if isinstance(row[0], str) else json.dumps(row[0]))
+
+
+def search(ws: Any, query: str, *, k: int = 10) -> list[dict[str, Any]]:
+    """Semantic search: the ``k`` documents most similar to ``query`` under the stored embedding model."""
+    if not (query or "").strip():
+        raise MapError("empty search query")
+    ids, vecs, key = _vectors(ws)
+    q = query_embedder(ws, key).encode([query])[0]
+    sims = vecs @ q
+    k = min(int(k), len(ids))
+    top = np.argpartition(-sims, k - 1)[:k] if k < len(ids) else np.arange(len(ids))
+    top = top[np.lexsort((top, -sims[top]))]
+    return _rows(ws, [(ids[j], float(sims[j])) for j in top])
+
+
+def target_similarity(
+    ws: Any, *, texts: list[str] | None = None, label: str | None = None, progress: Any = None
+) -> dict[str, Any]:
+    """Max and mean cosine similarity of every document to target examples (texts and/or the documents
+    labelled ``label``), written as ``sim_target_max``/``sim_target_mean`` (part of ``corpus``)."""
+    import pyarrow as pa
+
+    if ws.read_only:
+        raise MapError(f"workspace {ws.path} is open read-only")
+    ids, vecs, key = _load(ws)
+    targets: list[np.ndarray] = []
+    n_text = n_label = 0
+    if texts:
+        texts = [t for t in texts if t and t.strip()]
+        n_text = len(texts)
+        if texts:
+            targets.append(query_embedder(ws, key).encode(texts))
+    if label:
+        cur = ws.cursor()
+        lab_ids = {r[0] for r in cur.execute("SELECT DISTINCT id FROM labels WHERE label = ?", [label]).fetchall()}
+        mask = np.isin(ids, list(lab_ids))
+        n_label = int(mask.sum())
+        if n_label:
+            targets.append(vecs[mask])
+        elif not texts:
+            raise MapError(f"no embedded documents carry the label {label!r}")
+    if not targets:
+        raise MapError("no target examples: give a file of texts and/or a label")
+    tv = np.vstack(targets).astype(np.float32)
+    from app.maps.signals import target_similarity as ts
+
+    mx, mean = ts(vecs, tv)
+    tbl = pa.table({"id": pa.array(ids.tolist(), pa.string()), "sim_target_max": mx, "sim_target_mean": mean})
+    with ws.transaction() as cur:
+        _write(ws, cur, TARGET_TABLE, tbl)
+        ws.set_meta(
+            "target.spec", json.dumps({"model": key, "texts": n_text, "label": label, "labelled": n_label}), con=cur
+        )
+        ws.register_part(TARGET_TABLE, kind="embed", con=cur, order=220)
+    return {
+        "model": key,
+        "documents": len(ids),
+        "targets": len(tv),
+        "from_texts": n_text,
+        "from_label": n_label,
+        "max_mean": float(mx.mean()) if len(mx) else None,
+    }
