@@ -39,6 +39,16 @@ class Scorer:
         """Return ``{column: values}`` with one value per text, for every declared column."""
         raise NotImplementedError
 
+    def fingerprint(self) -> str:
+        """What the stored values depend on besides the text: the version, plus any option that changes
+        results (a block list, a model file). A changed fingerprint makes ``winnow score`` recompute."""
+        return str(self.version)
+
+    def score_corpus(self, ws: Any, *, dest: str, con: Any, workers: int = 1, progress: Any = None) -> int:
+        """Corpus-scope scorers: write table ``dest`` (``id`` + every declared column, one row per document
+        of ``ws``) with ``con``; return the number of rows. The engine swaps it in atomically."""
+        raise NotImplementedError
+
     @classmethod
     def check_available(cls) -> None:
         """Raise MissingDependency when a required package is not importable."""

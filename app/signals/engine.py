@@ -1,0 +1,404 @@
+"""The signal engine: computes signal families for every document of a workspace, incrementally.
+
+For each document-scope family the engine computes only what is missing or stale: a document is up to date
+when the family's stored fingerprint (version + result-changing options) matches and its ``(id, text_hash)``
+was scored before. Batches are streamed out of DuckDB, scored in worker processes (``workers``), and
+committed one by one to a staging table ``_stage_<family>``, so an interrupted run resumes where it stopped.
+When a family is complete, one transaction swaps the staged and still-valid old rows into the visible table
+``sig_<family>`` (``id`` + the family's columns) and registers it as a part of ``corpus``: a half-written
+column is never visible. ``_sighash_<family>`` remembers which text each row was computed from;
+``_signal_runs`` records family, fingerprint, columns, rows and when it finished.
+
+Corpus-scope families (duplicates) are recomputed when their fingerprint or the workspace's documents change.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
+
+from app.errors import SignalError
+from app.progress import Progress
+from app.signals.base import REGISTRY, Scorer, get_scorer, load_all
+from app.sql import qi
+
+RUNS = "_signal_runs"
+DEFAULT_BATCH = 2000
+
+_ARROW_TYPES = {"INTEGER": "int32", "BIGINT": "int64", "DOUBLE": "float64", "BOOLEAN": "bool_", "VARCHAR": "string"}
+
+
+def sig_table(family: str) -> str:
+    return f"sig_{family}"
+
+
+def _hash_table(family: str) -> str:
+    return f"_sighash_{family}"
+
+
+def _stage_table(family: str) -> str:
+    return f"_stage_{family}"
+
+
+# ----------------------------------------------------------------------------------------------- registry
+def families() -> dict[str, type[Scorer]]:
+    """Every registered signal family, by name."""
+    return dict(sorted(load_all().items()))
+
+
+def resolve(signals: Sequence[str] | str) -> list[str]:
+    """Family names from a list or a comma-separated string; ``all`` means every family."""
+    if isinstance(signals, str):
+        signals = [signals]
+    names: list[str] = []
+    for item in signals:
+        for s in str(item).split(","):
+            s = s.strip()
+            if not s:
+                continue
+            if s == "all":
+                names.extend(families())
+            else:
+                get_scorer(s)
+                names.append(s)
+    out = list(dict.fromkeys(names))
+    if not out:
+        raise SignalError("no signal family named; use --signals all or a comma-separated list")
+    return out
+
+
+def column_families() -> dict[str, str]:
+    """``{column: family}`` for every column any registered family produces."""
+    return {col: name for name, cls in families().items() for col in cls.columns}
+
+
+def column_docs() -> dict[str, dict[str, str]]:
+    """``{column: {family, type, doc}}`` for every registered column (the generated docs table)."""
+    out: dict[str, dict[str, str]] = {}
+    for name, cls in families().items():
+        for col, typ in cls.columns.items():
+            out[col] = {"family": name, "type": typ, "doc": cls.docs.get(col, "")}
+    return out
+
+
+# ----------------------------------------------------------------------------------------------- headless
+_WORKER_SCORERS: dict[str, Scorer] = {}
+
+
+def _scorer(name: str, options: dict[str, Any] | None) -> Scorer:
+    key = name + json.dumps(options or {}, sort_keys=True, default=str)
+    sc = _WORKER_SCORERS.get(key)
+    if sc is None:
+        sc = get_scorer(name)(**(options or {}))
+        _WORKER_SCORERS[key] = sc
+    return sc
+
+
+def score_texts(
+    texts: list[str], families: Sequence[str], *, options: dict[str, dict[str, Any]] | None = None
+) -> dict[str, list[Any]]:
+    """Document-scope signals of ``texts`` without a workspace (headless ``winnow apply``).
+
+    Corpus-scope families (duplicates) need a workspace and raise SignalError here.
+    """
+    texts = [t if isinstance(t, str) else ("" if t is None else str(t)) for t in texts]
+    out: dict[str, list[Any]] = {}
+    for name in resolve(list(families)):
+        cls = get_scorer(name)
+        if cls.scope != "document":
+            raise SignalError(f"signal family {name!r} needs the whole workspace (scope {cls.scope}); score it there")
+        out.update(_run_scorer(_scorer(name, (options or {}).get(name)), texts))
+    return out
+
+
+def _run_scorer(sc: Scorer, texts: list[str]) -> dict[str, list[Any]]:
+    try:
+        res = sc.score_batch(texts)
+    except (SignalError, ImportError):
+        raise
+    except Exception as e:  # a scorer bug must not take the batch down silently
+        raise SignalError(f"scorer {sc.name} failed: {type(e).__name__}: {e}") from e
+    for col in sc.columns:
+        if col not in res or len(res[col]) != len(texts):
+            raise SignalError(f"scorer {sc.name} returned no or wrong-length column {col!r}")
+    return {c: res[c] for c in sc.columns}
+
+
+def _doc_worker(specs: list[tuple[str, dict[str, Any]]], texts: list[str], masks: list[list[bool] | None]) -> dict:
+    """Worker: score one batch for several families (``masks[i]`` None = every text)."""
+    out = {}
+    for (name, opts), mask in zip(specs, masks):
+        sub = texts if mask is None else [t for t, m in zip(texts, mask) if m]
+        out[name] = _run_scorer(_scorer(name, opts), sub) if sub else None
+    return out
+
+
+# ----------------------------------------------------------------------------------------------- parallel map
+def map_batches(
+    fn: Callable[..., Any], batches: Iterable[tuple], *, workers: int = 1, arg_index: int | Sequence[int] = 0
+) -> Iterator[tuple[tuple, Any]]:
+    """Yield ``(batch, fn(*batch[arg_index...]))`` in order; with ``workers > 1`` in a process pool with at most
+    ``2 * workers`` batches in flight (bounded memory)."""
+    idx = [arg_index] if isinstance(arg_index, int) else list(arg_index)
+    if workers <= 1:
+        for b in batches:
+            yield b, fn(*(b[i] for i in idx))
+        return
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    pending: collections.deque = collections.deque()
+    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
+        for b in batches:
+            pending.append((b, pool.submit(fn, *(b[i] for i in idx))))
+            if len(pending) >= 2 * workers:
+                b0, f0 = pending.popleft()
+                yield b0, f0.result()
+        while pending:
+            b0, f0 = pending.popleft()
+            yield b0, f0.result()
+
+
+# ----------------------------------------------------------------------------------------------- workspace
+def _ensure_runs(ws: Any) -> None:
+    ws.con.execute(
+        f"""CREATE TABLE IF NOT EXISTS {RUNS} (family VARCHAR PRIMARY KEY, version VARCHAR, columns JSON,
+        n BIGINT, seconds DOUBLE, finished_at TIMESTAMP)"""
+    )
+
+
+def runs(ws: Any) -> dict[str, dict[str, Any]]:
+    """The run registry: ``{family: {version, columns, n, seconds, finished_at}}``."""
+    if not ws.has_table(RUNS):
+        return {}
+    rows = ws.cursor().execute(f"SELECT family, version, columns, n, seconds, finished_at FROM {RUNS}").fetchall()
+    return {
+        r[0]: {"version": r[1], "columns": json.loads(r[2]), "n": r[3], "seconds": r[4], "finished_at": r[5]}
+        for r in rows
+    }
+
+
+def _record_run(ws: Any, cur: Any, name: str, fp: str, cols: list[str], seconds: float) -> int:
+    from app.workspace import now
+
+    n = cur.execute(f"SELECT count(*) FROM {qi(sig_table(name))}").fetchone()[0]
+    cur.execute(f"DELETE FROM {RUNS} WHERE family = ?", [name])
+    cur.execute(f"INSERT INTO {RUNS} VALUES (?, ?, ?, ?, ?, ?)", [name, fp, json.dumps(cols), n, seconds, now()])
+    return int(n)
+
+
+def _arrow_batch(ids: list, hashes: list, cols: dict[str, str], values: dict[str, list]) -> Any:
+    import pyarrow as pa
+
+    arrays = {"id": pa.array(ids, pa.string()), "text_hash": pa.array(hashes, pa.string())}
+    for c, typ in cols.items():
+        try:
+            arrays[c] = pa.array(values[c], getattr(pa, _ARROW_TYPES[typ])())
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as e:
+            raise SignalError(f"column {c} has a value that is not {typ}: {e}") from e
+    return pa.table(arrays)
+
+
+def score(
+    ws: Any,
+    *,
+    signals: Sequence[str] | str = ("all",),
+    workers: int = 1,
+    batch_size: int = DEFAULT_BATCH,
+    progress: Progress | None = None,
+    options: dict[str, dict[str, Any]] | None = None,
+    force: bool = False,
+) -> dict[str, Any]:
+    """Compute the named signal families for every document of ``ws`` (only what is missing or stale).
+
+    ``options`` maps a family to its scorer options (e.g. ``{"pii": {"blocklist": "words.txt"}}``);
+    ``force`` recomputes everything. Returns ``{"documents", "families": {name: {computed, reused, rows,
+    seconds, columns}}, "seconds"}``.
+    """
+    if ws.read_only:
+        raise SignalError(f"workspace {ws.path} is open read-only; scoring writes signal tables")
+    if workers < 1:
+        raise SignalError("--workers must be at least 1")
+    t0 = time.perf_counter()
+    names = resolve(signals)
+    options = options or {}
+    scorers: dict[str, Scorer] = {}
+    for n in names:
+        cls = get_scorer(n)
+        cls.check_available()
+        scorers[n] = cls(**options.get(n, {}))
+    _ensure_runs(ws)
+    n_docs = ws.cursor().execute("SELECT count(*) FROM docs").fetchone()[0]
+    report: dict[str, Any] = {"documents": int(n_docs), "families": {}}
+    doc_fams = [n for n in names if scorers[n].scope == "document"]
+    if doc_fams:
+        report["families"].update(
+            _score_documents(ws, doc_fams, scorers, options, workers, batch_size, progress, force)
+        )
+    for n in names:
+        if scorers[n].scope == "corpus":
+            report["families"][n] = _score_corpus(ws, n, scorers[n], workers, progress, force)
+    report["seconds"] = round(time.perf_counter() - t0, 3)
+    return report
+
+
+def _score_documents(
+    ws: Any,
+    names: list[str],
+    scorers: dict[str, Scorer],
+    options: dict[str, dict[str, Any]],
+    workers: int,
+    batch_size: int,
+    progress: Progress | None,
+    force: bool,
+) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    con = ws.con
+    stored = runs(ws)
+    valid_old: dict[str, bool] = {}
+    for n in names:
+        fp = scorers[n].fingerprint()
+        valid_old[n] = (
+            not force
+            and stored.get(n, {}).get("version") == fp
+            and ws.has_table(sig_table(n))
+            and ws.has_table(_hash_table(n))
+        )
+        stage = _stage_table(n)
+        key = f"signals.stage.{n}"
+        row = con.execute("SELECT value FROM _meta WHERE key = ?", [key]).fetchone()
+        if force or row is None or row[0] != fp:
+            con.execute(f"DROP TABLE IF EXISTS {qi(stage)}")
+        cols = ", ".join(f"{qi(c)} {t}" for c, t in scorers[n].columns.items())
+        con.execute(f"CREATE TABLE IF NOT EXISTS {qi(stage)} (id VARCHAR, text_hash VARCHAR, {cols})")
+        con.execute("INSERT OR REPLACE INTO _meta VALUES (?, ?)", [key, fp])
+
+    joins, needs = [], []
+    for i, n in enumerate(names):
+        cond = f"s{i}.id IS NULL"
+        joins.append(f"LEFT JOIN {qi(_stage_table(n))} s{i} ON s{i}.id = d.id AND s{i}.text_hash = d.text_hash")
+        if valid_old[n]:
+            joins.append(f"LEFT JOIN {qi(_hash_table(n))} h{i} ON h{i}.id = d.id AND h{i}.text_hash = d.text_hash")
+            cond += f" AND h{i}.id IS NULL"
+        needs.append(f"({cond}) AS need{i}")
+    base = f"SELECT d.id, d.text_hash, coalesce(d.text, '') AS text, {', '.join(needs)} FROM docs d {' '.join(joins)}"
+    where = " OR ".join(f"need{i}" for i in range(len(names)))
+    todo_sql = f"SELECT * FROM ({base}) WHERE {where}"
+    total = con.cursor().execute(f"SELECT count(*) FROM ({todo_sql})").fetchone()[0]
+    computed = dict.fromkeys(names, 0)
+    if progress:
+        progress(0, total, "signals: " + ",".join(names))
+    specs = [(n, options.get(n, {})) for n in names]
+
+    reader = con.cursor().sql(todo_sql).to_arrow_reader(batch_size)
+
+    def batches() -> Iterator[tuple]:
+        for rb in reader:
+            ids = rb.column(0).to_pylist()
+            hashes = rb.column(1).to_pylist()
+            texts = rb.column(2).to_pylist()
+            masks = []
+            for i in range(len(names)):
+                m = rb.column(3 + i).to_pylist()
+                masks.append(None if all(m) else m)
+            yield ids, hashes, texts, masks
+
+    done = 0
+    writer = ws.cursor()
+    try:
+        for (ids, hashes, _texts, masks), res in _iter_scored(specs, batches(), workers):
+            for n, mask in zip(names, masks):
+                vals = res[n]
+                if vals is None:
+                    continue
+                if mask is None:
+                    sub_ids, sub_hashes = ids, hashes
+                else:
+                    sub_ids = [x for x, m in zip(ids, mask) if m]
+                    sub_hashes = [x for x, m in zip(hashes, mask) if m]
+                tbl = _arrow_batch(sub_ids, sub_hashes, scorers[n].columns, vals)
+                writer.register("_sig_batch", tbl)
+                writer.execute(f"INSERT INTO {qi(_stage_table(n))} SELECT * FROM _sig_batch")
+                writer.unregister("_sig_batch")
+                computed[n] += len(sub_ids)
+            done += len(ids)
+            if progress:
+                progress(done, total, "signals: " + ",".join(names))
+    finally:
+        writer.close()
+
+    out: dict[str, Any] = {}
+    for n in names:
+        out[n] = _finalise(ws, n, scorers[n], valid_old[n], computed[n], time.perf_counter() - t0)
+    return out
+
+
+def _iter_scored(specs: list, batches: Iterable[tuple], workers: int) -> Iterator[tuple[tuple, dict]]:
+    """``(batch, {family: columns})`` for each batch, scored here or in ``workers`` processes."""
+    wrapped = ((b, specs, b[2], b[3]) for b in batches)
+    for packed, res in map_batches(_doc_worker, wrapped, workers=workers, arg_index=(1, 2, 3)):
+        yield packed[0], res
+
+
+def _finalise(ws: Any, name: str, sc: Scorer, valid_old: bool, computed: int, seconds: float) -> dict[str, Any]:
+    """Swap staged rows (plus still-valid old rows) into ``sig_<name>`` in one transaction."""
+    sig, hsh, stage = qi(sig_table(name)), qi(_hash_table(name)), qi(_stage_table(name))
+    cols = list(sc.columns)
+    collist = ", ".join(qi(c) for c in cols)
+    if valid_old and computed == 0:
+        with ws.transaction() as cur:
+            cur.execute(f"DROP TABLE IF EXISTS {stage}")
+            if (sig_table(name), "signal") not in ws.parts(cur):
+                ws.register_part(sig_table(name), kind="signal", con=cur)
+            n = cur.execute(f"SELECT count(*) FROM {sig}").fetchone()[0]
+        return {"computed": 0, "reused": int(n), "rows": int(n), "columns": cols, "seconds": round(seconds, 3)}
+    with ws.transaction() as cur:
+        parts = [f"SELECT id, text_hash, {collist} FROM {stage}"]
+        if valid_old:
+            parts.append(
+                f"SELECT h.id, h.text_hash, {', '.join('s.' + qi(c) for c in cols)} FROM {sig} s JOIN {hsh} h ON h.id = s.id"
+                f" ANTI JOIN {stage} st ON st.id = h.id"
+            )
+        cur.execute(
+            f"CREATE OR REPLACE TEMP TABLE _sig_new AS SELECT n.* FROM ({' UNION ALL '.join(parts)}) n"
+            " SEMI JOIN docs d ON d.id = n.id AND d.text_hash = n.text_hash"
+        )
+        cur.execute(f"CREATE OR REPLACE TABLE {sig} AS SELECT id, {collist} FROM _sig_new")
+        cur.execute(f"CREATE OR REPLACE TABLE {hsh} AS SELECT id, text_hash FROM _sig_new")
+        cur.execute("DROP TABLE _sig_new")
+        cur.execute(f"DROP TABLE IF EXISTS {stage}")
+        n = _record_run(ws, cur, name, sc.fingerprint(), cols, seconds)
+        ws.register_part(sig_table(name), kind="signal", con=cur)
+    return {"computed": computed, "reused": n - computed, "rows": n, "columns": cols, "seconds": round(seconds, 3)}
+
+
+def _score_corpus(ws: Any, name: str, sc: Scorer, workers: int, progress: Progress | None, force: bool) -> dict:
+    t0 = time.perf_counter()
+    fp = f"{sc.fingerprint()}@{ws.fingerprint()}"
+    stored = runs(ws).get(name, {})
+    cols = list(sc.columns)
+    if not force and stored.get("version") == fp and ws.has_table(sig_table(name)):
+        if (sig_table(name), "signal") not in ws.parts():
+            ws.register_part(sig_table(name), kind="signal")
+        return {"computed": 0, "reused": stored.get("n"), "rows": stored.get("n"), "columns": cols, "seconds": 0.0}
+    dest = f"_new_{name}"
+    cur = ws.cursor()
+    try:
+        sc.score_corpus(ws, dest=dest, con=cur, workers=workers, progress=progress)
+    finally:
+        cur.close()
+    seconds = time.perf_counter() - t0
+    with ws.transaction() as cur:
+        cur.execute(
+            f"CREATE OR REPLACE TABLE {qi(sig_table(name))} AS SELECT id, {', '.join(qi(c) for c in cols)} FROM {qi(dest)}"
+        )
+        cur.execute(f"DROP TABLE IF EXISTS {qi(dest)}")
+        n = _record_run(ws, cur, name, fp, cols, seconds)
+        ws.register_part(sig_table(name), kind="signal", con=cur)
+    return {"computed": n, "reused": 0, "rows": n, "columns": cols, "seconds": round(seconds, 3)}
+
+
+__all__ = ["REGISTRY", "column_docs", "column_families", "families", "resolve", "runs", "score", "score_texts"]

@@ -1,0 +1,52 @@
+"""FineWeb's line rules (Penedo et al. 2024), following DataTrove's ``FineWebQualityFilter``.
+
+Lines are the non-blank lines of the document (split on ``\\n``). Ratios are NULL when a document has no
+non-blank line.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from app.signals._text import TERMINAL_PUNCTUATION, transpose, words_batch
+from app.signals.base import Scorer, register
+from app.signals.gopher_repetition import duplicates
+
+_STOP = tuple(TERMINAL_PUNCTUATION)
+SHORT_LINE = 30
+
+
+def fineweb_stats(text: str, ws: list[str]) -> tuple:
+    """(line punctuation ratio, short-line ratio, duplicated-line char ratio, newlines per word) of one text."""
+    lines = [ln for ln in text.split("\n") if ln.strip()]
+    if not lines:
+        return (None, None, None, None)
+    n = len(lines)
+    punct = sum(1 for ln in lines if ln.endswith(_STOP)) / n
+    short = sum(1 for ln in lines if len(ln) <= SHORT_LINE) / n
+    dup = duplicates(lines)[1] / (len(text) - text.count("\n"))
+    newline = text.count("\n") / len(ws) if ws else None
+    return (punct, short, dup, newline)
+
+
+@register
+class FineWeb(Scorer):
+    name = "fineweb"
+    version = 1
+    description = "FineWeb line rules (Penedo et al. 2024) as ratios"
+    columns: ClassVar[dict[str, str]] = {
+        "fineweb_line_punct_ratio": "DOUBLE",
+        "fineweb_short_line_ratio": "DOUBLE",
+        "fineweb_char_dup_ratio": "DOUBLE",
+        "fineweb_newline_ratio": "DOUBLE",
+    }
+    docs: ClassVar[dict[str, str]] = {
+        "fineweb_line_punct_ratio": "fraction of non-blank lines ending in sentence-final punctuation (Unicode Sentence_Terminal; FineWeb drops < 0.12)",
+        "fineweb_short_line_ratio": "fraction of non-blank lines of <= 30 characters (FineWeb drops > 0.67)",
+        "fineweb_char_dup_ratio": "characters in repeated lines / characters excluding newlines (FineWeb drops > 0.01)",
+        "fineweb_newline_ratio": "newlines per word token (FineWeb drops > 0.3)",
+    }
+
+    def score_batch(self, texts: list[str]) -> dict[str, list[Any]]:
+        toks = words_batch(texts)
+        return transpose([fineweb_stats(t, w) for t, w in zip(texts, toks)], list(self.columns))

@@ -1,0 +1,108 @@
+"""PII and word-list signals: counts of e-mail addresses, phone numbers, IP addresses and URLs, and hits
+from a user-supplied block list (the C4 "bad words" style; no list is shipped).
+
+The patterns are deliberately conservative regular expressions (counts, not redaction): e-mail
+``local@domain.tld``; phone numbers of 9-15 digits with separators or a leading ``+``; IPv4 dotted quads
+with octets <= 255 and full IPv6 addresses; URLs starting with a scheme or ``www.``. The block list
+(option ``blocklist``: a UTF-8 file, one word or phrase per line, ``#`` comments) is matched
+case-insensitively on word boundaries; ``pii_blocklist_hits`` is NULL when no list is given.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from typing import Any, ClassVar
+
+from app.errors import SignalError
+from app.signals.base import Scorer, register
+
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}")
+PHONE = re.compile(
+    r"(?<![\w+])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{1,4}\)[\s.-]?)?\d{2,4}[\s.-]\d{3,4}(?:[\s.-]\d{2,4})?(?![\w-])"
+)
+IPV4 = re.compile(r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?![\d.])")
+IPV6 = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}(?![\w:])")
+URL = re.compile(r"(?:https?|ftp)://[^\s<>\"']+|(?<![\w.@/])www\.[^\s<>\"']+")
+_DIGIT = re.compile(r"\d")
+
+
+def _phone_count(text: str) -> int:
+    n = 0
+    for m in PHONE.finditer(text):
+        digits = len(_DIGIT.findall(m.group()))
+        if 9 <= digits <= 15:
+            n += 1
+    return n
+
+
+def load_blocklist(path: str | Path) -> list[str]:
+    """Words/phrases from a user file: one per line, blank lines and ``#`` comments ignored, lowercased."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as e:
+        raise SignalError(f"cannot read block list {path}: {e.strerror}") from e
+    except UnicodeDecodeError as e:
+        raise SignalError(f"block list {path} is not UTF-8 text") from e
+    return sorted({ln.strip().lower() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")})
+
+
+def blocklist_pattern(words: list[str]) -> re.Pattern[str] | None:
+    """One case-insensitive regex matching any list entry on word boundaries (longest first)."""
+    if not words:
+        return None
+    alts = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+    return re.compile(rf"(?<!\w)(?:{alts})(?!\w)", re.IGNORECASE)
+
+
+@register
+class Pii(Scorer):
+    """Options: ``blocklist`` (path to a word list)."""
+
+    name = "pii"
+    version = 1
+    description = "counts of e-mails, phones, IPs, URLs and block-list hits"
+    columns: ClassVar[dict[str, str]] = {
+        "pii_emails": "INTEGER",
+        "pii_phones": "INTEGER",
+        "pii_ips": "INTEGER",
+        "pii_urls": "INTEGER",
+        "pii_blocklist_hits": "INTEGER",
+    }
+    docs: ClassVar[dict[str, str]] = {
+        "pii_emails": "e-mail addresses (count)",
+        "pii_phones": "phone-number-like digit groups with 9-15 digits (count)",
+        "pii_ips": "IPv4 and IPv6 addresses (count)",
+        "pii_urls": "URLs starting with http(s)://, ftp:// or www. (count)",
+        "pii_blocklist_hits": "occurrences of words/phrases from the user's block list, case-insensitive, whole words (count; NULL without a list)",
+    }
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        path = options.get("blocklist")
+        self._words = load_blocklist(path) if path else []
+        self._pattern = blocklist_pattern(self._words)
+
+    def fingerprint(self) -> str:
+        if not self.options.get("blocklist"):
+            return str(self.version)
+        return f"{self.version}:" + hashlib.sha1("\n".join(self._words).encode()).hexdigest()[:12]
+
+    def score_batch(self, texts: list[str]) -> dict[str, list[Any]]:
+        emails, phones, ips, urls, hits = [], [], [], [], []
+        pat = self._pattern
+        for t in texts:
+            has_at = "@" in t
+            emails.append(len(EMAIL.findall(t)) if has_at else 0)
+            phones.append(_phone_count(t))
+            ips.append(len(IPV4.findall(t)) + (len(IPV6.findall(t)) if ":" in t else 0) if "." in t or ":" in t else 0)
+            urls.append(len(URL.findall(t)))
+            hits.append(len(pat.findall(t)) if pat is not None else None)
+        return {
+            "pii_emails": emails,
+            "pii_phones": phones,
+            "pii_ips": ips,
+            "pii_urls": urls,
+            "pii_blocklist_hits": hits,
+        }

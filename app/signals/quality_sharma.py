@@ -1,0 +1,355 @@
+"""Text quality score of Sharma et al. 2024 ("Text Quality-Based Pruning for Efficient Training of Language
+Models"): 14 line-level indicators, a line score that is their weighted mean, and a document score that is
+the token-weighted mean of its line scores (0 = poor, 1 = every line passes every indicator).
+
+Weights are uniform by default. :func:`calibrate_weights` implements the paper's perplexity calibration
+``w_i = max(0, (PPL_all - PPL_i) / PPL_all)`` for any perplexity callable (no language model is shipped):
+``PPL_all`` is the perplexity of a sample of lines, ``PPL_i`` that of the sample lines passing indicator ``i``.
+Pass the weights to the scorer with the ``weights`` option (``winnow score --quality-weights FILE``).
+
+Part-of-speech indicators (has noun / has object / has determiner) use spaCy's ``en_core_web_sm`` tagger when
+it is installed; otherwise an English word-list approximation (see :data:`POS_APPROXIMATION`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
+
+from app.errors import SignalError
+from app.signals._text import TERMINAL_PUNCTUATION, words
+from app.signals.base import Scorer, register
+
+INDICATORS = (
+    "first_letter_capitalised",
+    "not_all_caps",
+    "word_repetition_ok",
+    "digit_punct_ratio_ok",
+    "no_curly_bracket",
+    "terminal_punctuation",
+    "two_stop_words",
+    "no_javascript_lorem",
+    "token_count_ok",
+    "word_count_in_range",
+    "has_object",
+    "has_noun",
+    "has_determiner",
+    "text_complexity_ok",
+)
+POS_APPROXIMATION = (
+    "word lists (no POS tagger installed): has_determiner = an English determiner (the, a, this, my, some...); "
+    "has_noun = a non-function word after a determiner/possessive, a word with a noun suffix (-tion, -ment, -ness, "
+    "-ity, ...) or a capitalised word after the first; has_object = an object pronoun (me, him, them...) or a "
+    "determiner after the line's second word"
+)
+
+STOP = frozenset(
+    [
+        "the",
+        "be",
+        "to",
+        "of",
+        "and",
+        "a",
+        "in",
+        "that",
+        "have",
+        "i",
+        "it",
+        "for",
+        "not",
+        "on",
+        "with",
+        "he",
+        "as",
+        "you",
+        "do",
+        "at",
+        "this",
+        "but",
+        "his",
+        "by",
+        "from",
+        "they",
+        "we",
+        "say",
+        "her",
+        "she",
+        "or",
+        "an",
+        "will",
+        "my",
+        "one",
+        "all",
+        "would",
+        "there",
+        "their",
+        "what",
+        "so",
+        "up",
+        "out",
+        "if",
+        "about",
+        "who",
+        "get",
+        "which",
+        "go",
+        "me",
+        "is",
+        "are",
+        "was",
+        "were",
+        "been",
+        "has",
+        "had",
+        "its",
+    ]
+)
+DETERMINERS = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "this",
+        "that",
+        "these",
+        "those",
+        "my",
+        "your",
+        "his",
+        "her",
+        "its",
+        "our",
+        "their",
+        "some",
+        "any",
+        "each",
+        "every",
+        "no",
+        "another",
+        "either",
+        "neither",
+        "whose",
+        "all",
+        "both",
+        "many",
+        "much",
+        "few",
+        "several",
+    ]
+)
+OBJECT_PRONOUNS = frozenset(
+    ["me", "him", "her", "us", "them", "it", "you", "myself", "himself", "herself", "themselves", "ourselves"]
+)
+FUNCTION = (
+    STOP
+    | DETERMINERS
+    | OBJECT_PRONOUNS
+    | frozenset(
+        [
+            "very",
+            "more",
+            "most",
+            "than",
+            "then",
+            "when",
+            "where",
+            "why",
+            "how",
+            "can",
+            "could",
+            "should",
+            "would",
+            "may",
+            "might",
+            "must",
+            "shall",
+            "just",
+            "also",
+            "not",
+        ]
+    )
+)
+_NOUN_SUFFIX = re.compile(r"(?:tion|sion|ment|ness|ity|ance|ence|ship|ism|ist|ure|age|ogy|ery|hood|dom)s?$")
+_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
+_DIGIT_PUNCT = re.compile(r"[\d!-/:-@\[-`{-~]")
+_CLOSERS = "\"'”’)»]"
+
+
+def _pos_flags_approx(ws: list[str], ws_l: list[str]) -> tuple[int, int, int]:
+    det = obj = noun = 0
+    prev_det = False
+    for i, (w, wl) in enumerate(zip(ws, ws_l)):
+        if wl in DETERMINERS:
+            det = 1
+            if i >= 2:
+                obj = 1
+            prev_det = True
+            continue
+        if wl in OBJECT_PRONOUNS and i > 0:
+            obj = 1
+        if not noun and wl not in FUNCTION and (prev_det or _NOUN_SUFFIX.search(wl) or (i > 0 and w[:1].isupper())):
+            noun = 1
+        prev_det = False
+    return obj, noun, det
+
+
+def line_indicators(line: str, *, pos: Callable[[str], tuple[int, int, int]] | None = None) -> tuple[list[int], int]:
+    """The 14 indicators (0/1, in :data:`INDICATORS` order) of one line, and its token count."""
+    toks = words(line)
+    n_tok = len(toks)
+    ws = _WORD.findall(line)
+    ws_l = [w.lower() for w in ws]
+    n_w = len(ws)
+    letters = [c for c in line if c.isalpha()]
+    first = letters[0] if letters else ""
+    first_cap = 1 if (first and (first.isupper() or not first.islower())) else 0
+    cased = [c for c in letters if c.isupper() or c.islower()]
+    all_caps = len(cased) >= 2 and all(c.isupper() for c in cased)
+    rep_ok = 1 if n_w <= 1 or (1 - len(set(ws_l)) / n_w) <= 0.2 else 0
+    non_space = len(line) - sum(1 for c in line if c.isspace())
+    dp_ok = 1 if non_space and len(_DIGIT_PUNCT.findall(line)) / non_space <= 0.25 else 0
+    stripped = line.rstrip().rstrip(_CLOSERS)
+    term = 1 if stripped and stripped[-1] in TERMINAL_PUNCTUATION else 0
+    stops = sum(1 for w in ws_l if w in STOP)
+    low = line.lower()
+    no_js = 0 if ("javascript" in low or "lorem ipsum" in low) else 1
+    tok_ok = 1 if 5 <= n_tok <= 256 else 0
+    wc_ok = 1 if 3 <= n_w <= 100 else 0
+    obj, noun, det = pos(line) if pos is not None else _pos_flags_approx(ws, ws_l)
+    mean_len = sum(map(len, ws)) / n_w if n_w else 0.0
+    cx_ok = 1 if 3 <= mean_len <= 10 else 0
+    flags = [
+        first_cap,
+        0 if all_caps else 1,
+        rep_ok,
+        dp_ok,
+        0 if "{" in line else 1,
+        term,
+        1 if stops >= 2 else 0,
+        no_js,
+        tok_ok,
+        wc_ok,
+        obj,
+        noun,
+        det,
+        cx_ok,
+    ]
+    return flags, n_tok
+
+
+def document_score(text: str, weights: Sequence[float], *, pos: Callable | None = None) -> float | None:
+    """Token-weighted mean of the weighted line scores of the non-blank lines; None without tokens."""
+    wsum = float(sum(weights))
+    num = den = 0.0
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        flags, n_tok = line_indicators(line, pos=pos)
+        if not n_tok:
+            continue
+        score = sum(w * f for w, f in zip(weights, flags)) / wsum
+        num += score * n_tok
+        den += n_tok
+    return num / den if den else None
+
+
+def calibrate_weights(
+    texts: Sequence[str],
+    perplexity: Callable[[list[str]], float],
+    *,
+    sample: int = 2000,
+    seed: int = 0,
+) -> list[float]:
+    """Sharma et al.'s weights ``w_i = max(0, (PPL_all - PPL_i) / PPL_all)`` from a sample of lines.
+
+    ``perplexity(lines) -> float`` is any language model's perplexity over a list of lines. Indicators that no
+    sampled line passes get weight 0. Raises SignalError when every weight is 0 (nothing to calibrate on).
+    """
+    lines = [ln for t in texts for ln in t.splitlines() if ln.strip()]
+    if not lines:
+        raise SignalError("no text lines to calibrate the quality weights on")
+    rng = random.Random(seed)
+    if len(lines) > sample:
+        lines = rng.sample(lines, sample)
+    flags = [line_indicators(ln)[0] for ln in lines]
+    ppl_all = float(perplexity(lines))
+    if not ppl_all > 0:
+        raise SignalError("the perplexity function returned a non-positive value")
+    weights = []
+    for i in range(len(INDICATORS)):
+        subset = [ln for ln, f in zip(lines, flags) if f[i]]
+        ppl_i = float(perplexity(subset)) if subset else ppl_all
+        weights.append(max(0.0, (ppl_all - ppl_i) / ppl_all))
+    if not any(weights):
+        raise SignalError("every calibrated quality weight is 0 (no indicator lowers perplexity)")
+    return weights
+
+
+def _spacy_pos() -> Callable[[str], tuple[int, int, int]] | None:
+    try:
+        import spacy
+
+        nlp = spacy.load("en_core_web_sm", disable=["ner", "lemmatizer"])
+    except Exception:
+        return None
+
+    def pos(line: str) -> tuple[int, int, int]:
+        doc = nlp(line[:5000])
+        obj = int(any(t.dep_ in ("dobj", "obj", "iobj", "pobj", "dative") for t in doc))
+        noun = int(any(t.pos_ in ("NOUN", "PROPN") for t in doc))
+        det = int(any(t.pos_ == "DET" for t in doc))
+        return obj, noun, det
+
+    return pos
+
+
+@register
+class QualitySharma(Scorer):
+    """Options: ``weights`` (14 numbers or a JSON file path), ``pos`` ("auto" | "approx")."""
+
+    name = "quality"
+    version = 1
+    description = "text quality score of Sharma et al. 2024"
+    columns: ClassVar[dict[str, str]] = {"quality_score": "DOUBLE", "quality_lines": "INTEGER"}
+    docs: ClassVar[dict[str, str]] = {
+        "quality_score": (
+            "Sharma et al. 2024 text quality: token-weighted mean over lines of the weighted mean of 14 line indicators "
+            "(0..1, uniform weights unless calibrated; NULL without tokens). POS indicators: spaCy en_core_web_sm when "
+            "installed, else " + POS_APPROXIMATION
+        ),
+        "quality_lines": "non-blank lines scored (count)",
+    }
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        w = options.get("weights")
+        if isinstance(w, str):
+            try:
+                with open(w, encoding="utf-8") as f:
+                    w = json.load(f)
+            except (OSError, ValueError) as e:
+                raise SignalError(f"cannot read quality weights from {w}: {e}") from e
+        if w is None:
+            w = [1.0] * len(INDICATORS)
+        if isinstance(w, dict):
+            w = [float(w.get(k, 0.0)) for k in INDICATORS]
+        if len(w) != len(INDICATORS) or any(float(x) < 0 for x in w) or not any(w):
+            raise SignalError(f"quality weights must be {len(INDICATORS)} non-negative numbers, not all 0")
+        self.weights = [float(x) for x in w]
+        self._pos = _spacy_pos() if options.get("pos", "auto") == "auto" else None
+
+    def fingerprint(self) -> str:
+        tag = hashlib.sha1(json.dumps(self.weights).encode()).hexdigest()[:8]
+        return f"{self.version}:{tag}:{'spacy' if self._pos else 'approx'}"
+
+    def score_batch(self, texts: list[str]) -> dict[str, list[Any]]:
+        scores, nlines = [], []
+        for t in texts:
+            scores.append(document_score(t, self.weights, pos=self._pos))
+            nlines.append(sum(1 for ln in t.splitlines() if ln.strip()))
+        return {"quality_score": scores, "quality_lines": nlines}
