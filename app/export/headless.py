@@ -8,7 +8,7 @@ Two streaming passes over the input (read with :func:`app.ingest.read_documents`
    needed columns)`` - no text - to a scratch DuckDB file inside the temporary output directory.
 2. select and write: the recipe is compiled by :func:`app.recipes.compile_recipe` over that scratch
    table, exactly as over a workspace's ``corpus``: quantile thresholds are resolved over all the input
-   documents, exact dedup keeps the smallest id per text md5, balancing and sampling see every survivor.
+   documents, exact dedup keeps the smallest id per normalised text, balancing and sampling see every survivor.
    The kept ordinals are then matched batch by batch on a second read and written in input order.
 
 So the kept set equals the workspace path's for the same documents. Not supported headless: near and
