@@ -172,13 +172,17 @@ def test_expression_sql_matches_python_semantics(e, rows):
     ex = parse_expr(e)
     params: dict = {}
     sql = ex.to_sql(params)
-    con = duckdb.connect()
-    for a, b, c in rows:
-        got = con.execute(
-            f"SELECT {sql} FROM (SELECT $a::INTEGER AS a, $b::INTEGER AS b, $c::INTEGER AS c)",
-            {**params, "a": a, "b": b, "c": c},
-        ).fetchall()[0][0]
-        assert got == ex.evaluate({"a": a, "b": b, "c": c}), (e, a, b, c)
+    cols = {k: [r[i] for r in rows] for i, k in enumerate("abc")}
+    got = _CON.execute(
+        f"SELECT {sql} FROM (SELECT unnest($a::INTEGER[]) AS a, unnest($b::INTEGER[]) AS b,"
+        " unnest($c::INTEGER[]) AS c, unnest(range(len($a))) AS i) ORDER BY i",
+        {**params, **cols},
+    ).fetchall()
+    want = [ex.evaluate({"a": a, "b": b, "c": c}) for a, b, c in rows]
+    assert [g[0] for g in got] == want, e
+
+
+_CON = duckdb.connect()
 
 
 @given(st.text(max_size=40))
