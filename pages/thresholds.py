@@ -55,6 +55,10 @@ def _remove_rule(uid: str) -> None:
     ss["rules"] = [r for r in ss["rules"] if r.uid != uid]
 
 
+def _focus(uid: str) -> None:
+    ss["edge_uid"] = uid
+
+
 def _rule_editor(rule: Rule) -> None:
     k = rule.uid
     with st.container(border=True):
@@ -68,10 +72,14 @@ def _rule_editor(rule: Rule) -> None:
                 f"min {rule.col}",
                 value=rule.lo,
                 key=f"lo_{k}",
+                on_change=_focus,
+                args=(rule.uid,),
                 format="%g",
                 help=f"observed {lo_hi[0]:g} … {lo_hi[1]:g}" if lo_hi[0] is not None else None,
             )
-            rule.hi = b.number_input(f"max {rule.col}", value=rule.hi, key=f"hi_{k}", format="%g")
+            rule.hi = b.number_input(
+                f"max {rule.col}", value=rule.hi, key=f"hi_{k}", on_change=_focus, args=(rule.uid,), format="%g"
+            )
         elif rule.kind == "qrange":
             lo, hi = st.slider(
                 f"quantiles of {rule.col}",
@@ -80,6 +88,8 @@ def _rule_editor(rule: Rule) -> None:
                 (rule.lo or 0.0, 1.0 if rule.hi is None else rule.hi),
                 step=0.01,
                 key=f"q_{k}",
+                on_change=_focus,
+                args=(rule.uid,),
             )
             rule.lo = None if lo <= 0 else lo
             rule.hi = None if hi >= 1 else hi
@@ -92,10 +102,14 @@ def _rule_editor(rule: Rule) -> None:
                 index=0 if rule.kind == "in" else 1,
                 horizontal=True,
                 key=f"op_{k}",
+                on_change=_focus,
+                args=(rule.uid,),
                 label_visibility="collapsed",
             )
             rule.kind = "in" if kind == "in" else "notin"
-            rule.values = st.multiselect(f"values of {rule.col}", opts, default=rule.values, key=f"v_{k}")
+            rule.values = st.multiselect(
+                f"values of {rule.col}", opts, default=rule.values, key=f"v_{k}", on_change=_focus, args=(rule.uid,)
+            )
         else:
             st.caption("keeps the first document (smallest id) of each duplicate cluster")
 
@@ -250,31 +264,46 @@ def thresholds() -> None:
             fig = _hist_figure(rule, res, log)
             if fig is not None:
                 grid[i % 3].plotly_chart(fig, key=f"hist_{rule.uid}", width="stretch")
-        st.caption(
-            f"updated in {1000 * (time.perf_counter() - t0):.0f} ms (summary query {summary['elapsed_ms']:.0f} ms)"
-        )
-        st.subheader("At the edge of each cut")
-        tabs = st.tabs([r.label()[:40] for r in rules])
-        for i, tab in enumerate(tabs):
-            with tab:
-                try:
-                    b = recipe_bridge.borderline(cur, rules, i, n=3)
-                except WinnowError as e:
-                    st.caption(str(e))
-                    continue
-                ca, cb = st.columns(2)
-                ca.markdown("**just kept**" if b["bound"] else "**passing**")
-                cb.markdown("**just removed**" if b["bound"] else "**failing**")
-                for row in b["above"]:
-                    with ca:
-                        widgets.snippet(row["text"], meta=f"{row['id']} · {row['source']} · {row['value']}")
-                for row in b["below"]:
-                    with cb:
-                        widgets.snippet(
-                            row["text"], meta=f"{row['id']} · {row['source']} · {row['value']}", cls="below"
-                        )
     else:
         st.info("No rules yet: add one on the left (e.g. a minimum on a word count, or a language).")
+    ss["_thr_runs"] = ss.get("_thr_runs", 0) + 1
+    st.caption(
+        f"update #{ss['_thr_runs']} · {1000 * (time.perf_counter() - t0):.0f} ms in the app"
+        f" (summary query {summary['elapsed_ms']:.0f} ms)"
+    )
+    if rules:
+        # the edge of one rule at a time (the one last edited, or picked here): each needs the text of a
+        # few documents, so it comes after the counts and histograms and never delays them
+        st.subheader("At the edge of a cut")
+        uids = [r.uid for r in rules]
+        focus = ss.get("edge_uid") if ss.get("edge_uid") in uids else uids[0]
+        labels = {r.uid: r.label()[:60] for r in rules}
+        pick = st.radio(
+            "rule",
+            uids,
+            index=uids.index(focus),
+            format_func=labels.get,
+            horizontal=True,
+            key=f"w_edge_{focus}",
+            label_visibility="collapsed",
+        )
+        ss["edge_uid"] = pick
+        i = uids.index(pick)
+        try:
+            b = recipe_bridge.borderline(cur, rules, i, n=3)
+        except WinnowError as e:
+            st.caption(str(e))
+            b = None
+        if b is not None:
+            ca, cb = st.columns(2)
+            ca.markdown("**just kept**" if b["bound"] else "**passing**")
+            cb.markdown("**just removed**" if b["bound"] else "**failing**")
+            for row in b["above"]:
+                with ca:
+                    widgets.snippet(row["text"], meta=f"{row['id']} · {row['source']} · {row['value']}")
+            for row in b["below"]:
+                with cb:
+                    widgets.snippet(row["text"], meta=f"{row['id']} · {row['source']} · {row['value']}", cls="below")
     with st.expander("Save as a recipe"):
         c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
         name = c1.text_input("Recipe name", value=ss.get("recipe") or "my-recipe", key="w_recipe_name")

@@ -1,0 +1,225 @@
+"""Dashboard latency in a real browser (Debian chromium + Playwright) against a real ``streamlit run``.
+
+Builds (once, cached under ``data/bench_ui/``) a workspace of realmix replicated to about N documents
+(default 1M; each copy gets its own id) with SQL-computed size signals (``size_chars``, ``size_words``,
+``size_tokens``, ``gopher_mean_word_length``), realmix's own ``lang`` as ``lang_code``, exact-duplicate
+clusters (the copies are exact duplicates of each other, as in a real crawl's repeats) and a synthetic
+``quality_score`` and 2-D map (the real scorers and UMAP would take far longer than this bench's budget at
+1M documents; the dashboard's queries do not care where a column came from). Then measures:
+
+- first paint of every page (new browser session: time until the page's key element is visible);
+- a threshold change on the Thresholds page: type a new minimum and press Enter, time until the kept-count
+  metric shows the new number (``count``), and until the whole fragment (retention tables, per-rule table,
+  overlap, histograms with the cut) has been redrawn (``all``).
+
+    python bench/bench_ui.py [--docs 1000000] [--changes 20] [--no-readme] [--screenshots]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _readme import machine, md_table, write_section  # noqa: E402
+
+REALMIX = ROOT.parent / "shared" / "corpora" / "realmix" / "realmix.parquet"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+RULES = "range:size_words:5.0,;qrange:quality_score:0.1,;in:lang_code:en|zh;dedup:exact:"
+
+
+def build_workspace(path: Path, *, docs: int, parquet: Path = REALMIX) -> dict:
+    """Realmix replicated to ~``docs`` documents with signal and map parts (see the module docstring)."""
+    from app.sql import qi
+    from app.workspace import Workspace, source_table
+
+    t0 = time.perf_counter()
+    if path.exists():
+        shutil.rmtree(path)
+    ws = Workspace.open(path, create=True)
+    c = ws.con
+    n_real = c.execute("SELECT count(*) FROM read_parquet(?)", [str(parquet)]).fetchone()[0]
+    copies = max(1, math.ceil(docs / n_real))
+    sources = [
+        r[0] for r in c.execute("SELECT DISTINCT source FROM read_parquet(?) ORDER BY 1", [str(parquet)]).fetchall()
+    ]
+    with ws.deferred_views(), ws.transaction() as cur:
+        for s in sources:
+            t = source_table(s)
+            cur.execute(
+                f"CREATE TABLE {qi(t)} AS SELECT CASE WHEN k = 0 THEN id ELSE id || '~' || k END AS id, source, text,"
+                " md5(text) AS text_hash, lang, url, title FROM read_parquet(?) CROSS JOIN range(?) r(k)"
+                " WHERE source = ?",
+                [str(parquet), copies, s],
+            )
+            ws.register_source(s, con=cur, spec={"kind": "bench", "copies": copies})
+        ws.rebuild_views(con=cur, force=True)
+        cur.execute("""
+            CREATE TABLE sig_bench AS
+            SELECT id, length(text) AS size_chars, w AS size_words, CAST(round(w * 1.3) AS BIGINT) AS size_tokens,
+                   round(length(text) / greatest(w, 1), 3) AS gopher_mean_word_length,
+                   coalesce(lang, 'und') AS lang_code,
+                   round(0.55 * u + 0.45 * least(ln(1 + w) / ln(2000), 1), 4) AS quality_score,
+                   hash(text_hash) % 1000000007 AS dup_exact_cluster
+            FROM (SELECT id, text, text_hash, lang, (hash(id) % 100000) / 100000.0 AS u,
+                         length(string_split_regex(trim(text), '\\s+')) AS w FROM docs)""")
+        cur.execute("""
+            CREATE TABLE map_bench AS
+            WITH s AS (SELECT id, source, dense_rank() OVER (ORDER BY source) AS si, hash(id) AS h FROM docs)
+            SELECT id, si * 3 + (h % 3) AS map_cluster, source || ' · ' || (h % 3) AS map_cluster_label,
+                   cos(si * 0.9 + (h % 3) * 0.3) * 6 + ((h >> 8) % 1000 / 1000.0 - 0.5) * 2.5 AS map_x,
+                   sin(si * 0.9 + (h % 3) * 0.3) * 6 + ((h >> 20) % 1000 / 1000.0 - 0.5) * 2.5 AS map_y
+            FROM s""")
+        ws.register_part("sig_bench", kind="signal", con=cur)
+        ws.register_part("map_bench", kind="map", con=cur)
+    n = ws.con.execute("SELECT count(*) FROM corpus_fast").fetchone()[0]
+    ws.close()
+    return {"documents": int(n), "copies": copies, "build_s": round(time.perf_counter() - t0, 1)}
+
+
+def pct(xs: list[float], p: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, max(0, math.ceil(p / 100 * len(xs)) - 1))]
+
+
+KEY = {
+    "workspace": '[data-testid="stMetric"]',
+    "distributions": '[data-testid="stPlotlyChart"] .js-plotly-plot',
+    "thresholds": '[data-testid="stMetric"]',
+    "map": '[data-testid="stPlotlyChart"] .js-plotly-plot',
+    "documents": '[data-testid="stDataFrame"]',
+    "export": '[data-testid="stMetric"]',
+}
+
+
+def measure(url: str, *, changes: int, shots: Path | None) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    out: dict = {"first_paint_ms": {}, "count_ms": [], "all_ms": []}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        # warm the server's caches once (a user's first visit), then measure fresh sessions
+        for page_name in ("thresholds", "distributions", "map"):
+            pg = browser.new_page()
+            pg.goto(f"{url}/{page_name}?r={RULES}&sig=size_words&c=map_cluster_label")
+            pg.locator(KEY[page_name]).first.wait_for(timeout=300_000)
+            pg.close()
+        for page_name, sel in KEY.items():
+            ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+            pg = ctx.new_page()
+            t = time.perf_counter()
+            pg.goto(f"{url}/{page_name}?r={RULES}&sig=size_words&c=map_cluster_label&q=river")
+            pg.locator(sel).first.wait_for(timeout=120_000)
+            out["first_paint_ms"][page_name] = round((time.perf_counter() - t) * 1000)
+            if shots is not None:
+                pg.wait_for_timeout(2500)
+                shots.mkdir(parents=True, exist_ok=True)
+                pg.screenshot(path=str(shots / f"{page_name}.png"), full_page=False)
+            ctx.close()
+        pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+        pg.goto(f"{url}/thresholds?r={RULES}")
+        pg.locator('[data-testid="stMetric"]').first.wait_for(timeout=120_000)
+        pg.get_by_text("update #").first.wait_for(timeout=120_000)
+        box = pg.locator('[data-testid="stNumberInput"] input').first
+        metric = pg.locator('[data-testid="stMetric"]', has_text="Kept documents").locator(
+            '[data-testid="stMetricValue"]'
+        )
+        caption = pg.get_by_text("update #").first
+        values = [5, 12, 20, 30, 45, 60, 80, 100, 150, 200, 8, 15, 25, 35, 50, 70, 90, 120, 170, 250]
+        for i in range(changes):
+            v = values[i % len(values)] + (i // len(values))
+            before, cap_before = metric.inner_text(), caption.inner_text()
+            box.fill(str(v))
+            t = time.perf_counter()
+            box.press("Enter")
+            pg.wait_for_function(
+                "([b]) => { const e = [...document.querySelectorAll('[data-testid=stMetricValue]')][0];"
+                " return e && e.innerText !== b; }",
+                arg=[before],
+                timeout=60_000,
+                polling="raf",
+            )
+            out["count_ms"].append((time.perf_counter() - t) * 1000)
+            pg.wait_for_function(
+                "([c]) => [...document.querySelectorAll('[data-testid=stCaptionContainer]')]"
+                ".some(e => e.innerText.startsWith('update #') && e.innerText !== c)",
+                arg=[cap_before],
+                timeout=60_000,
+                polling="raf",
+            )
+            out["all_ms"].append((time.perf_counter() - t) * 1000)
+        browser.close()
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--docs", type=int, default=1_000_000)
+    ap.add_argument("--changes", type=int, default=20)
+    ap.add_argument("--rebuild", action="store_true", help="rebuild the cached workspace")
+    ap.add_argument("--screenshots", action="store_true", help="save a screenshot of each page to docs/screenshots")
+    ap.add_argument("--no-readme", action="store_true")
+    args = ap.parse_args()
+    if not REALMIX.exists():
+        sys.exit(f"bench_ui: {REALMIX} is absent")
+    from app.ui.launch import Server
+
+    ws = ROOT / "data" / "bench_ui" / f"ws_{args.docs}"
+    meta_file = ws / "bench_meta.json"
+    if args.rebuild or not meta_file.exists():
+        print(f"building {ws} ...", file=sys.stderr)
+        meta = build_workspace(ws, docs=args.docs)
+        meta_file.write_text(json.dumps(meta))
+    meta = json.loads(meta_file.read_text())
+    print(f"workspace: {meta}", file=sys.stderr)
+    shots = ROOT / "docs" / "screenshots" if args.screenshots else None
+    with Server(ws, timeout=120) as url:
+        res = measure(url, changes=args.changes, shots=shots)
+    rows = [
+        [
+            "threshold change → kept count shown",
+            f"{statistics.median(res['count_ms']):.0f}",
+            f"{pct(res['count_ms'], 95):.0f}",
+            len(res["count_ms"]),
+        ],
+        [
+            "threshold change → whole fragment redrawn (retention, rules, overlap, histograms)",
+            f"{statistics.median(res['all_ms']):.0f}",
+            f"{pct(res['all_ms'], 95):.0f}",
+            len(res["all_ms"]),
+        ],
+    ]
+    rows += [[f"first paint: {k}", v, "", 1] for k, v in res["first_paint_ms"].items()]
+    table = md_table(["measure", "p50 ms", "p95 ms", "n"], rows)
+    body = (
+        f"**Dashboard in a real browser** (headless Debian chromium via Playwright, real `streamlit run`; "
+        f"{meta['documents']:,} documents = realmix × {meta['copies']} with SQL size signals and synthetic "
+        f"quality/map columns; rules `{RULES}`; {machine()}, shared with other work).\n\n{table}\n\n"
+        f"`python bench/bench_ui.py --docs {args.docs}`"
+    )
+    print(body)
+    (ROOT / "bench" / "out").mkdir(exist_ok=True)
+    (ROOT / "bench" / "out" / "bench_ui.json").write_text(json.dumps({"meta": meta, **res}, indent=1))
+    if not args.no_readme:
+        write_section("ui", body)
+
+
+if __name__ == "__main__":
+    main()
