@@ -13,6 +13,8 @@ import re
 from collections import Counter
 from typing import Any, ClassVar
 
+import numpy as np
+
 from app.signals._text import transpose, words_batch
 from app.signals.base import Scorer, register
 
@@ -62,6 +64,61 @@ def _dup_ngram_chars(ws: list[str], lens: list[int], n: int) -> int:
     return rep
 
 
+_BIG = 2000  # documents with more words take the vectorised path
+
+
+def _ngram_hashes(ids: np.ndarray, n: int) -> np.ndarray:
+    """A 64-bit hash of every word n-gram (position i covers words i..i+n-1) from integer word ids."""
+    m = len(ids) - n + 1
+    with np.errstate(over="ignore"):
+        h = ids[:m].copy()
+        for k in range(1, n):
+            h = h * np.uint64(0x9E3779B97F4A7C15) + ids[k : m + k]
+            h ^= h >> np.uint64(29)
+    return h
+
+
+def _big_ngram_fracs(ws: list[str], size: int) -> list[float]:
+    """Top and duplicate n-gram fractions for long documents with numpy (same definitions)."""
+    vocab: dict[str, int] = {}
+    ids = np.fromiter((vocab.setdefault(w, len(vocab) + 1) for w in ws), dtype=np.uint64, count=len(ws))
+    lens = np.fromiter(map(len, ws), dtype=np.int64, count=len(ws))
+    csum = np.concatenate([[0], np.cumsum(lens)])
+    out: list[float] = []
+    for n in TOP_NS:
+        if len(ws) < n:
+            out.append(0.0)
+            continue
+        h = _ngram_hashes(ids, n)
+        _, first, counts = np.unique(h, return_index=True, return_counts=True)
+        best = counts.max()
+        i = int(first[counts == best].min())
+        out.append(float((csum[i + n] - csum[i] + n - 1) * best) / size)
+    if len(ws) < SHINGLE_MIN or len(np.unique(_ngram_hashes(ids, SHINGLE_MIN))) == len(ws) - SHINGLE_MIN + 1:
+        return out + [0.0] * len(DUP_NS)
+    for n in DUP_NS:
+        if len(ws) < n:
+            out.append(0.0)
+            continue
+        h = _ngram_hashes(ids, n).tolist()
+        seen: set[int] = set()
+        i = rep = 0
+        end = len(h)
+        while i < end:
+            g = h[i]
+            if g in seen:
+                rep += int(csum[i + n] - csum[i])
+                i += n
+            else:
+                seen.add(g)
+                i += 1
+        out.append(rep / size)
+    return out
+
+
+SHINGLE_MIN = 5
+
+
 def gopher_repetition(text: str, ws: list[str]) -> tuple:
     """The 13 repetition fractions of one document given its tokens (all None for empty text)."""
     if not text:
@@ -72,6 +129,8 @@ def gopher_repetition(text: str, ws: list[str]) -> tuple:
     lines = _LINES.split(text)
     ln, lc = duplicates(lines)
     out = [pn / len(paras), pc / size, ln / len(lines), lc / size]
+    if len(ws) > _BIG:
+        return tuple(out + _big_ngram_fracs(ws, size))
     lens = list(map(len, ws))
     for n in TOP_NS:
         out.append(_top_ngram_chars(ws, lens, n) / size)

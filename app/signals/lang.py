@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from functools import lru_cache
 from typing import Any, ClassVar
 
 from app.errors import MissingDependency, SignalError
@@ -23,13 +24,18 @@ _LETTER = re.compile(r"[^\W\d_]")
 _NOISE = re.compile(r"https?://\S+|www\.\S+|\S+@\S+|@\w+|&#?\w+;|#(?=\w)")
 
 
+@lru_cache(maxsize=1)
+def _py3langid_model() -> Any:
+    try:
+        from py3langid.langid import MODEL_FILE, LanguageIdentifier
+    except ImportError as e:
+        raise MissingDependency("py3langid", "language identification") from e
+    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+
+
 class _Py3Langid:
     def __init__(self) -> None:
-        try:
-            from py3langid.langid import MODEL_FILE, LanguageIdentifier
-        except ImportError as e:
-            raise MissingDependency("py3langid", "language identification") from e
-        self.ident = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+        self.ident = _py3langid_model()
 
     def __call__(self, text: str) -> tuple[str | None, float | None]:
         lang, p = self.ident.classify(text)

@@ -291,6 +291,10 @@ def calibrate_weights(
 
 
 def _spacy_pos() -> Callable[[str], tuple[int, int, int]] | None:
+    import importlib.util
+
+    if importlib.util.find_spec("en_core_web_sm") is None:  # no tagger model: skip importing spaCy at all
+        return None
     try:
         import spacy
 

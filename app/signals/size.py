@@ -55,7 +55,12 @@ def count_tokens(texts: list[str]) -> list[int]:
                 owner.append(i)
                 start = end
     counts = [0] * len(texts)
-    for i, enc in zip(owner, tok.encode_batch(pieces, add_special_tokens=False)):
+    try:
+        encs = tok.encode_batch(pieces, add_special_tokens=False)
+    except TypeError:  # lone surrogates (not valid Unicode text): replace them, as a UTF-8 reader would
+        pieces = [p.encode("utf-8", "replace").decode("utf-8") for p in pieces]
+        encs = tok.encode_batch(pieces, add_special_tokens=False)
+    for i, enc in zip(owner, encs):
         counts[i] += len(enc.ids)
     return counts
 

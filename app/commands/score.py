@@ -1,0 +1,70 @@
+"""``winnow score``: compute signal families for every document of a workspace."""
+
+from __future__ import annotations
+
+import argparse
+
+from app.commands import add_workspace, print_json_last
+
+NAME = "score"
+HELP = "compute quality, repetition, language, duplicate, PII and size signals (only what is missing or stale)"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_workspace(p)
+    p.add_argument("--signals", "-s", default="all", metavar="NAMES", help="comma-separated families or 'all'")
+    p.add_argument("--workers", "-j", type=int, default=1, metavar="N", help="processes scoring batches (default 1)")
+    p.add_argument("--batch-size", type=int, default=2000, metavar="N", help="documents per batch (default 2000)")
+    p.add_argument("--force", action="store_true", help="recompute even what is up to date")
+    p.add_argument("--blocklist", metavar="FILE", help="word list (one per line) for pii_blocklist_hits")
+    p.add_argument("--lid-model", metavar="PATH", help="fastText lid.176.bin/.ftz model file for lang_code")
+    p.add_argument("--lang-backend", choices=["py3langid", "lingua"], help="language identifier (default py3langid)")
+    p.add_argument("--quality-weights", metavar="FILE", help="JSON list of 14 weights for quality_score")
+    p.add_argument("--list", action="store_true", help="list the families and their columns, then exit")
+    p.add_argument("--json", action="store_true", help="print only JSON (on the last line)")
+
+
+def options_from_args(args: argparse.Namespace) -> dict[str, dict]:
+    """Scorer options from the command line."""
+    opts: dict[str, dict] = {}
+    if args.blocklist:
+        opts.setdefault("pii", {})["blocklist"] = args.blocklist
+    if args.lid_model:
+        opts.setdefault("lang", {})["model_path"] = args.lid_model
+    if args.lang_backend:
+        opts.setdefault("lang", {})["backend"] = args.lang_backend
+    if args.quality_weights:
+        opts.setdefault("quality", {})["weights"] = args.quality_weights
+    return opts
+
+
+def run(args: argparse.Namespace) -> int:
+    from app.progress import tqdm_progress
+    from app.signals import engine
+
+    if args.list:
+        fams = engine.families()
+        for name, cls in fams.items():
+            if not args.json:
+                print(f"{name:18s} v{cls.version} {cls.scope:8s} {', '.join(cls.columns)}")
+        print_json_last({n: list(c.columns) for n, c in fams.items()})
+        return 0
+    from app.workspace import Workspace
+
+    with Workspace.open(args.workspace) as ws, tqdm_progress("score") as prog:
+        res = engine.score(
+            ws,
+            signals=args.signals,
+            workers=args.workers,
+            batch_size=args.batch_size,
+            progress=prog,
+            options=options_from_args(args),
+            force=args.force,
+        )
+    if not args.json:
+        print(f"{'family':18s} {'computed':>10s} {'reused':>10s} {'rows':>10s}")
+        for name, r in res["families"].items():
+            print(f"{name:18s} {r['computed'] or 0:>10,} {r['reused'] or 0:>10,} {r['rows'] or 0:>10,}")
+        print(f"{res['documents']:,} documents in {res['seconds']:.1f} s")
+    print_json_last(res)
+    return 0
