@@ -456,9 +456,9 @@ def recipe_frame(con: Any, recipe: Recipe, *, relation: str = "corpus") -> tuple
     frame = _FRAMES.get(key)
     if frame is None:
         rel = qi(relation)
-        key = exact_key_sql(columns)
+        xkey = exact_key_sql(columns)
         needs_text = ("size_chars" in cols and "size_chars" not in columns) or (
-            EXACT_REP in cols and key == EXACT_NORM_SQL
+            EXACT_REP in cols and xkey == EXACT_NORM_SQL
         )
         if relation == "corpus" and not needs_text:
             has_fast = con.execute(
@@ -471,7 +471,7 @@ def recipe_frame(con: Any, recipe: Recipe, *, relation: str = "corpus") -> tuple
             if c == "size_chars" and c not in columns:
                 sel.append("CAST(length(text) AS BIGINT) AS size_chars")
             elif c == EXACT_REP:
-                k = key or "NULL"
+                k = xkey or "NULL"
                 sel.append(
                     f"({k} IS NULL OR id IN (SELECT min(id) FROM {rel} WHERE {k} IS NOT NULL GROUP BY {k})) AS {EXACT_REP}"
                 )
