@@ -104,7 +104,7 @@ class DocumentReader:
         self._con = con
         self.stats = Stats(strict=strict)
         self.source_stats: dict[str, Stats] = {}
-        self.plans: dict[str, dict[str, Any]] = {}
+        self.plans: dict[str, list[dict[str, Any]]] = {}
         for inp in self.inputs:
             self.source_stats.setdefault(inp.source, Stats(strict=strict))
 
@@ -115,6 +115,13 @@ class DocumentReader:
 
             self._con = duckdb.connect()
         return self._con
+
+    def _note_plan(self, inp: Input, plan: Any) -> None:
+        """Remember how each source's text was made (one entry per distinct way)."""
+        entry = {"text": plan.how, "fields": plan.fields}
+        seen = self.plans.setdefault(inp.source, [])
+        if entry not in seen:
+            seen.append(entry)
 
     def remaining(self) -> int | None:
         return None if self.limit is None else max(0, self.limit - self.stats.ingested)
@@ -152,7 +159,7 @@ class DocumentReader:
                 bcols = {r[0]: r[1] for r in con.execute(f"DESCRIBE {qi(view)}").fetchall()}
                 if plan is None:
                     plan = plan_text(bcols, text_field=self.text_field, where=where)
-                    self.plans.setdefault(inp.source, {"text": plan.how, "fields": plan.fields})
+                    self._note_plan(inp, plan)
                 needed = [*plan.fields, *([self.id_field] if self.id_field else [])]
                 extra = []
                 for f in needed:
@@ -293,7 +300,7 @@ def _fast_jsonl(cur: Any, reader: DocumentReader, inp: Input, table: str) -> dic
     if n_rows != formats.count_lines(inp):
         cur.execute(f"DROP TABLE {qi(table)}")
         return None
-    reader.plans.setdefault(inp.source, {"text": plan.how, "fields": plan.fields})
+    reader._note_plan(inp, plan)
     st = reader.source_stats[inp.source]
     st.files += 1
     st.bytes += inp.size
@@ -472,7 +479,7 @@ def ingest(
             spec = {
                 "kind": "ingest",
                 "inputs": sorted({i.path for i in inputs}),
-                "text": reader.plans.get(name, {}),
+                "text": reader.plans.get(name, []),
                 "text_field": text_field,
                 "id_field": id_field or None,
                 "limit": limit,
