@@ -75,19 +75,28 @@ def shingles(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
 def signatures(texts: list[str]) -> np.ndarray:
     """MinHash signatures (len(texts) x 128, uint32); texts without words get all-0xFFFFFFFF rows."""
     sh, counts = shingles(texts)
-    sig = np.full((len(texts), NUM_PERM), EMPTY, dtype=np.uint32)
+    return minhash(sh, counts)
+
+
+def minhash(sh: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Signatures from shingle hashes grouped by text (``counts[i]`` shingles for text ``i``)."""
+    sig = np.full((len(counts), NUM_PERM), EMPTY, dtype=np.uint32)
     if not len(sh):
         return sig
-    doc_of = np.repeat(np.arange(len(texts)), counts)
+    doc_of = np.repeat(np.arange(len(counts)), counts)
     shift = np.uint64(32)
+    b_col = PERM_B[:, None]
     with np.errstate(over="ignore"):
         for lo in range(0, len(sh), _CHUNK):
             s = sh[lo : lo + _CHUNK]
             d = doc_of[lo : lo + _CHUNK]
-            h = ((s[:, None] * PERM_A[None, :] + PERM_B[None, :]) >> shift).astype(np.uint32)
-            # rows are grouped by document: reduce each run of equal d
+            # permutations x shingles, in place: h = (a * s + b) >> 32 (multiply-shift hashing)
+            h = np.multiply.outer(PERM_A, s)
+            h += b_col
+            h >>= shift
+            # shingles are grouped by text: reduce each run of equal d
             bounds = np.flatnonzero(np.r_[True, d[1:] != d[:-1]])
-            mins = np.minimum.reduceat(h, bounds, axis=0)
+            mins = np.minimum.reduceat(h, bounds, axis=1).T.astype(np.uint32)
             docs = d[bounds]
             sig[docs] = np.minimum(sig[docs], mins)
     return sig
