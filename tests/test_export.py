@@ -241,3 +241,8 @@ def test_cli_apply_last_line_json(tmp_path, capsys):
     assert last["kept"] == expected and last["total"] == 300
     assert main(args) == 1
     assert "not empty" in capsys.readouterr().err
+
+
+def test_format_alias(ws, tmp_path):
+    m = apply(ws, MINIMAL, tmp_path / "o", format="jsonl")
+    assert m["format"] == "jsonl" and m["files"][0]["path"].endswith(".jsonl")

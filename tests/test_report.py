@@ -111,3 +111,12 @@ def test_cli_report_writes_html_and_json(tmp_path, capsys):
 def test_write_report_returns_paths(ws, tmp_path):
     res = write_report(ws, MINIMAL, tmp_path / "r.html", samples=2)
     assert res["bytes"] > 0 and Path(res["json"]).exists()
+
+
+def test_build_report_with_out_writes_both(ws, tmp_path):
+    html, data = build_report(ws, MINIMAL, samples=1, out=tmp_path / "reports" / "cut.html")
+    assert (tmp_path / "reports" / "cut.html").read_text() == html
+    assert (
+        json.loads((tmp_path / "reports" / "cut.json").read_text())["summary"]["kept_docs"]
+        == data["summary"]["kept_docs"]
+    )

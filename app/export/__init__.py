@@ -208,12 +208,14 @@ def apply(
     overwrite: bool = False,
     push_to_hub_repo: str | None = None,
     progress: Callable[[int, int, str], None] | None = None,
+    format: str | None = None,
 ) -> dict[str, Any]:
     """Write exactly the documents ``recipe`` keeps from ``ws``'s ``corpus`` into ``out``; returns the
-    manifest (also written to ``out/manifest.json``)."""
+    manifest (also written to ``out/manifest.json``). ``format`` is an alias of ``fmt``."""
     from app import __version__
     from app.recipes import compile_recipe, load_recipe, select_ids_sql, summarize
 
+    fmt = format or fmt
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if shard_size is not None and shard_size < 1:

@@ -422,16 +422,19 @@ def render_html(data: dict[str, Any]) -> str:
     )
 
 
-def build_report(ws: Any, recipe: Any, *, samples: int = 5, max_points: int = 20000) -> tuple[str, dict[str, Any]]:
-    """``(html, data)`` for ``recipe`` over ``ws``: the dashboard's download button and ``winnow report``."""
+def build_report(
+    ws: Any, recipe: Any, *, samples: int = 5, max_points: int = 20000, out: str | os.PathLike | None = None
+) -> tuple[str, dict[str, Any]]:
+    """``(html, data)`` for ``recipe`` over ``ws``: the dashboard's download button and ``winnow report``.
+    With ``out``, also writes the HTML there and ``report.json`` beside it."""
     data = build_data(ws, recipe, samples=samples, max_points=max_points)
-    return render_html(data), data
+    html_text = render_html(data)
+    if out is not None:
+        _write(Path(out), html_text, data)
+    return html_text, data
 
 
-def write_report(ws: Any, recipe: Any, out: str | os.PathLike, **kw: Any) -> dict[str, Any]:
-    """Write ``out`` (HTML) and ``out`` with ``.json`` beside it; returns ``{html, json, bytes}``."""
-    out = Path(out)
-    html_text, data = build_report(ws, recipe, **kw)
+def _write(out: Path, html_text: str, data: dict[str, Any]) -> Path:
     jpath = out.with_suffix(".json")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -441,4 +444,12 @@ def write_report(ws: Any, recipe: Any, out: str | os.PathLike, **kw: Any) -> dic
         jpath.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
     except OSError as e:
         raise ReportError(f"cannot write the report to {out}: {e.strerror}") from e
+    return jpath
+
+
+def write_report(ws: Any, recipe: Any, out: str | os.PathLike, **kw: Any) -> dict[str, Any]:
+    """Write ``out`` (HTML) and ``out`` with ``.json`` beside it; returns ``{html, json, bytes}``."""
+    out = Path(out)
+    html_text, data = build_report(ws, recipe, **kw)
+    jpath = _write(out, html_text, data)
     return {"html": str(out), "json": str(jpath), "bytes": out.stat().st_size}
