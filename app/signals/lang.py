@@ -1,7 +1,8 @@
 """Language identification: ISO 639-1 code and confidence per document, offline.
 
-Default backend: py3langid (Lui & Baldwin's langid.py model, 97 languages, shipped inside the package, no
-download). Chosen over lingua-language-detector after measuring both on realmix (see README benchmark):
+Default backend: py3langid (Lui & Baldwin's langid.py model, 142 languages in the installed version, shipped
+inside the package, no download). Codes are ISO 639-1 where the language has one, else ISO 639-3 (``yue``,
+``pcm``...). Chosen over lingua-language-detector after measuring both on realmix (see README benchmark):
 py3langid was faster with the same en/zh accuracy. Optional backends: ``lingua`` (installed separately,
 75 languages) and fastText ``lid.176`` when the user gives the model file (``--lid-model PATH``, needs
 ``pip install fasttext``). Texts longer than 20,000 characters are identified from their first 20,000.
@@ -39,6 +40,8 @@ class _Py3Langid:
 
     def __call__(self, text: str) -> tuple[str | None, float | None]:
         lang, p = self.ident.classify(text)
+        if lang == "zxx":  # "no linguistic content"
+            return None, None
         return str(lang), float(p)
 
 
@@ -91,7 +94,7 @@ class Lang(Scorer):
     description = "language code and confidence"
     columns: ClassVar[dict[str, str]] = {"lang_code": "VARCHAR", "lang_score": "DOUBLE"}
     docs: ClassVar[dict[str, str]] = {
-        "lang_code": "ISO 639-1 language code (py3langid, 97 languages; NULL for text without letters)",
+        "lang_code": "ISO 639-1 language code, ISO 639-3 where no 639-1 code exists (py3langid, 142 languages; NULL for text without letters)",
         "lang_score": "confidence of lang_code, 0..1 (normalised probability)",
     }
 

@@ -177,6 +177,8 @@ FUNCTION = (
 _NOUN_SUFFIX = re.compile(r"(?:tion|sion|ment|ness|ity|ance|ence|ship|ism|ist|ure|age|ogy|ery|hood|dom)s?$")
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
 _DIGIT_PUNCT = re.compile(r"[\d!-/:-@\[-`{-~]")
+_LETTER = re.compile(r"[^\W\d_]")
+_SPACE = re.compile(r"\s")
 _CLOSERS = "\"'”’)»]"
 
 
@@ -205,13 +207,12 @@ def line_indicators(line: str, *, pos: Callable[[str], tuple[int, int, int]] | N
     ws = _WORD.findall(line)
     ws_l = [w.lower() for w in ws]
     n_w = len(ws)
-    letters = [c for c in line if c.isalpha()]
-    first = letters[0] if letters else ""
+    m = _LETTER.search(line)
+    first = m.group() if m else ""
     first_cap = 1 if (first and (first.isupper() or not first.islower())) else 0
-    cased = [c for c in letters if c.isupper() or c.islower()]
-    all_caps = len(cased) >= 2 and all(c.isupper() for c in cased)
+    all_caps = line.isupper() and sum(1 for c in line if c.isupper()) >= 2  # isupper() is rarely true
     rep_ok = 1 if n_w <= 1 or (1 - len(set(ws_l)) / n_w) <= 0.2 else 0
-    non_space = len(line) - sum(1 for c in line if c.isspace())
+    non_space = len(line) - len(_SPACE.findall(line))
     dp_ok = 1 if non_space and len(_DIGIT_PUNCT.findall(line)) / non_space <= 0.25 else 0
     stripped = line.rstrip().rstrip(_CLOSERS)
     term = 1 if stripped and stripped[-1] in TERMINAL_PUNCTUATION else 0
