@@ -280,14 +280,25 @@ def _fast_jsonl(cur: Any, reader: DocumentReader, inp: Input, table: str) -> dic
     file needs the line-by-line reader."""
     import duckdb
 
+    from app.sql import ql
+
     args = {"path": inp.path, "src": inp.source, "file": inp.rel or inp.path}
-    rj = "read_json($path, format='newline_delimited', records=true, maximum_object_size=268435456)"
+    opts = "format='newline_delimited', records=true, maximum_object_size=268435456"
+    # The schema comes from the whole file (sample_size=-1): with DuckDB's default sample, a field that is
+    # null in the sample is read as NULL everywhere and a field first seen later is dropped, silently.
     try:
-        cols = {r[0]: r[1] for r in cur.execute(f"DESCRIBE SELECT * FROM {rj}", {"path": inp.path}).fetchall()}
+        cols = {
+            r[0]: r[1]
+            for r in cur.execute(f"DESCRIBE SELECT * FROM read_json($path, {opts}, sample_size=-1)", {"path": inp.path})
+            .fetchall()
+        }
     except duckdb.Error:
         return None
+    cols = {c: t for c, t in cols.items() if t != '"NULL"'}  # null in every row: nothing to keep
     if not cols or ROW in cols:
         return None
+    spec = ", ".join(f"{ql(c)}: {ql(t)}" for c, t in cols.items())
+    rj = f"read_json($path, {opts}, columns={{{spec}}})"
     plan = plan_text(cols, text_field=reader.text_field, where=inp.rel or inp.path)
     relation = f"(SELECT *, row_number() OVER () AS {qi(ROW)} FROM {rj})"
     sql = select_sql(cols, plan, relation=relation, id_field=reader.id_field, where=inp.rel, with_skip=False)
@@ -434,6 +445,7 @@ def ingest(
     for inp in reader.inputs:
         by_source.setdefault(inp.source, []).append(inp)
     cur = ws.cursor()
+    cur.execute("SET enable_progress_bar = false")  # our own progress goes to stderr via `progress`
     _drop_stages(cur, "_ingest_%")  # left by a run that was killed
     prefix = f"_ingest_{run_id}"
     ready: list[tuple[str, str, dict[str, Any]]] = []  # (source, stage table, spec)
