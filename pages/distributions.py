@@ -58,6 +58,7 @@ else:
     )
     fig.update_traces(marker_line_width=0)
     fig.update_layout(bargap=0, margin=dict(l=10, r=10, t=30, b=10), legend_title_text=group or "")
+    fig.update_xaxes(title_text=sig)
     left, right = st.columns([3, 2])
     with left:
         st.markdown(f"**Histogram of `{sig}`**" + (" (share of each group)" if group else ""))
@@ -65,7 +66,9 @@ else:
     with right:
         e = widgets.q(ws, "ecdf", sig, by=group)
         fe = px.line(e, x="x", y="p", color="group" if group else None, log_x=log, height=360)
-        fe.update_layout(margin=dict(l=10, r=10, t=30, b=10), yaxis_title="fraction ≤ x", legend_title_text="")
+        fe.update_layout(
+            margin=dict(l=10, r=10, t=30, b=10), yaxis_title="fraction ≤ x", xaxis_title=sig, legend_title_text=""
+        )
         st.markdown("**ECDF**")
         st.plotly_chart(fe, width="stretch", key="ecdf")
 

@@ -42,12 +42,17 @@ c[0].metric(
     f"{s['kept_docs']:,}",
     f"{widgets.fmt_pct(s['kept_docs'], s['total_docs'])} of {s['total_docs']:,}",
     delta_color="off",
+    delta_arrow="off",
 )
 c[1].metric(
     "Kept tokens", f"{s['kept_tokens']:,}", f"{widgets.fmt_pct(s['kept_tokens'], s['total_tokens'])}", delta_color="off"
 )
 c[2].metric("Rules", len(s["rules"]))
-st.dataframe(pd.DataFrame(s["by_source"]), hide_index=True, width="stretch", key="exp_src")
+pct = {
+    c: st.column_config.ProgressColumn(c.replace("_frac", " %"), format="percent", min_value=0, max_value=1)
+    for c in ("kept_frac", "kept_tokens_frac")
+}
+st.dataframe(pd.DataFrame(s["by_source"]), hide_index=True, width="stretch", key="exp_src", column_config=pct)
 with st.expander("recipe YAML"):
     st.code(recipe.to_yaml(), language="yaml")
     st.download_button(

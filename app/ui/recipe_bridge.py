@@ -40,20 +40,8 @@ def summarize(con: Any, rules: list[Rule]) -> dict[str, Any]:
     """``app.recipes.summarize`` of the rules (kept docs/tokens, per source/lang, per rule, overlap)."""
     from app.recipes import summarize as _summarize
 
-    return _summarize(con, recipe_from_rules(rules), relation=summary_relation(con))
-
-
-def summary_relation(con: Any) -> str:
-    """``corpus_fast`` (no text, no join chain: ~10x faster at 1M docs) when it can count tokens without the
-    text (``size_tokens`` or ``size_chars`` present), else ``corpus``. Same rows, same counts."""
-    from app.ui.queries import agg_relation
-
-    rel = agg_relation(con)
-    if rel == "corpus_fast":
-        cols = {r[0] for r in con.execute("DESCRIBE corpus_fast").fetchall()}
-        if {"size_tokens", "size_chars"} & cols:
-            return rel
-    return "corpus"
+    # the recipes library picks the fastest relation itself (a cached column frame of corpus_fast)
+    return _summarize(con, recipe_from_rules(rules))
 
 
 def borderline(con: Any, rules: list[Rule], ui_index: int, *, n: int = 3) -> dict[str, Any]:
@@ -69,3 +57,63 @@ def where_sql(con: Any, rules: list[Rule]) -> tuple[str, dict[str, Any]]:
 
     comp = compile_recipe(con, recipe_from_rules(rules))
     return comp.where_sql, comp.params
+
+
+def edge_docs(con: Any, rules: list[Rule], ui_index: int, *, n: int = 3, text_chars: int = 600) -> dict[str, Any]:
+    """Like ``app.recipes.borderline`` (same thresholds, same compiled checks) but fast at 1M documents: the
+    documents are chosen over ``corpus_fast`` (top-n by the rule's column, no join, no text) and only their
+    few texts are then fetched by id. ``app.recipes.borderline`` orders the joined ``corpus`` view and takes
+    seconds at that scale, which would hold up the next slider move."""
+    from app.recipes import compile_recipe
+    from app.sql import qi
+    from app.ui.queries import agg_relation
+
+    rel = agg_relation(con)
+    comp = compile_recipe(con, recipe_from_rules(rules), relation=rel, bind=False)
+    c = comp.checks[check_index(rules)[ui_index]]
+    value = qi(c.signal) if c.signal and c.signal in comp.columns else "NULL"
+    cols = f"id, source, {value} AS value"
+    thr, bound = None, None
+    if c.kind == "rule" and c.rule is not None and c.rule.kind in ("range", "quantile"):
+        bound = "min" if c.threshold.get("min") is not None else "max"
+        thr = c.threshold.get(bound)
+        col = qi(c.signal)
+        # no tie-break on the text id: ordering 1M strings costs 5x the top-n itself
+        above = con.execute(
+            f"SELECT {cols} FROM {qi(rel)} WHERE {col} >= ? ORDER BY {col} ASC LIMIT ?", [thr, int(n)]
+        ).fetchall()
+        below = con.execute(
+            f"SELECT {cols} FROM {qi(rel)} WHERE {col} < ? ORDER BY {col} DESC LIMIT ?", [thr, int(n)]
+        ).fetchall()
+    else:
+        # a seeded pseudo-random sample: sort only the ~2% of rows whose id hash falls in one bucket
+        used = {k: v for k, v in comp.params.items() if f"${k}" in c.sql}
+
+        def sample(flag: str) -> list:
+            for pre in ("hash(id) % 50 = 7 AND ", ""):
+                sql = (
+                    f"SELECT {cols} FROM {qi(rel)} WHERE {pre}coalesce({c.sql}, false) = {flag} "
+                    f"ORDER BY hash(id) LIMIT {int(n)}"
+                )
+                got = con.execute(sql, used).fetchall()
+                if len(got) >= n:
+                    break
+            return got
+
+        above, below = sample("true"), sample("false")
+    ids = [r[0] for r in above + below]
+    texts = (
+        dict(
+            con.execute(
+                f"SELECT id, left(text, {int(text_chars)}) FROM docs WHERE id IN (SELECT unnest(?::VARCHAR[]))", [ids]
+            ).fetchall()
+        )
+        if ids
+        else {}
+    )
+    keys = ("id", "source", "value")
+
+    def rows(rs: list) -> list[dict[str, Any]]:
+        return [{**dict(zip(keys, r)), "text": texts.get(r[0], "")} for r in rs]
+
+    return {"rule": c.label, "bound": bound, "threshold": thr, "above": rows(above), "below": rows(below)}

@@ -27,6 +27,7 @@ CSS = """
 .w-snip.below {border-left-color: #b5523b;}
 .w-meta {color: #666; font-size: 0.75rem;}
 div[data-testid="stMetricValue"] {font-size: 1.6rem;}
+[data-testid="stMainBlockContainer"] {padding-top: 2.2rem;}
 </style>
 """
 
@@ -62,7 +63,19 @@ def current_workspace(*, required: bool = True) -> Workspace | None:
 
 
 def version(ws: Workspace) -> str:
-    return db.data_version(ws)
+    """The workspace's data version, re-read at most every 2 s per session (each read is two small queries,
+    and a page makes dozens of cached calls per rerun); jobs force a fresh read when they finish."""
+    key = f"_ver::{ws.path}"
+    hit = st.session_state.get(key)
+    now = time.monotonic()
+    if hit is None or now - hit[0] > 2.0:
+        hit = (now, db.data_version(ws))
+        st.session_state[key] = hit
+    return hit[1]
+
+
+def refresh_version(ws: Workspace) -> None:
+    st.session_state.pop(f"_ver::{ws.path}", None)
 
 
 @st.cache_resource(show_spinner=False)
@@ -183,6 +196,8 @@ def _jobs_panel_body(path: str) -> bool:
             st.success(f"{j.name} finished in {j.finished - j.started:.1f} s")
     if not running and st.session_state.get("_job_was_running"):
         st.session_state["_job_was_running"] = False
+        for k in [k for k in st.session_state if str(k).startswith("_ver::")]:
+            del st.session_state[k]
         st.rerun(scope="app")  # the data changed: redraw everything once
     if running:
         st.session_state["_job_was_running"] = True
