@@ -440,3 +440,13 @@ def test_cli_ingest_json_last_line_and_errors(tmp_path, capsys):
     assert main(["ingest", str(tmp_path / "missing.csv"), "-w", str(wsdir)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("winnow: error: no such file or directory")
+
+
+def test_fields_first_seen_after_duckdbs_sample_are_kept(ws, tmp_path):
+    """DuckDB samples 20,480 rows to type JSON; values beyond the sample must not become NULL or vanish."""
+    recs = [{"text": f"d{i}", "score": None} for i in range(21_000)]
+    recs += [{"text": f"e{i}", "score": i + 0.5, "late": "here"} for i in range(100)]
+    f = write_jsonl(tmp_path / "late.jsonl", recs)
+    out = ingest(ws, [str(f)])
+    assert out["ingested"] == 21_100 and out["skipped"] == {}
+    assert rows(ws, "SELECT count(score), count(late), max(score) FROM corpus") == [(100, 100, 99.5)]
