@@ -53,6 +53,20 @@ _INFIX = re.compile(
 _INITIALS = re.compile(r"^(?:[A-Za-z]\.){2,}$")
 _URL = re.compile(r"^(?:https?://|www\.)\S+")
 _URL_TAIL = re.compile(r"[.,;:!?)\]'\"}>]+$")
+# Cheap exact pre-checks so most chunks skip the regular expressions (same results, much faster).
+_PREFIX_FIRST = frozenset(_OPEN + _PUNCT_EDGE + "§%=—–$£€¥₹₽~.…+")
+_SUFFIX_LAST = frozenset(_OPEN + _PUNCT_EDGE + "—–.+$£€¥%")
+_UNIT_LAST = frozenset("mgbBlsztaKkTGMhPa")
+_INFIX_CHARS = frozenset(".…+-*^,–—~:<>=/")
+
+
+def _maybe_suffix(chunk: str) -> bool:
+    last = chunk[-1]
+    if last in _SUFFIX_LAST:
+        return True
+    if last in "sS" and len(chunk) > 1 and chunk[-2] in "'’":
+        return True
+    return last in _UNIT_LAST and not chunk.isalpha() and any(c.isdigit() for c in chunk)
 
 
 def _special_cases() -> dict[str, tuple[str, ...]]:
@@ -222,13 +236,13 @@ def _split_chunk(chunk: str, out: list[str]) -> None:
     tail: list[str] = []
     while chunk:
         sp = SPECIAL.get(chunk)
-        if sp is None and _INITIALS.match(chunk):
+        if sp is None and "." in chunk and _INITIALS.match(chunk):
             sp = (chunk,)
         if sp is not None:
             out.extend(sp)
             chunk = ""
             break
-        if _URL.match(chunk):
+        if chunk[0] in "hw" and _URL.match(chunk):
             m = _URL_TAIL.search(chunk)
             if m:
                 tail[:0] = list(m.group())
@@ -236,12 +250,12 @@ def _split_chunk(chunk: str, out: list[str]) -> None:
             out.append(chunk)
             chunk = ""
             break
-        m = _PREFIX.match(chunk)
+        m = _PREFIX.match(chunk) if chunk[0] in _PREFIX_FIRST else None
         if m:
             out.append(m.group())
             chunk = chunk[m.end() :]
             continue
-        m = _SUFFIX.search(chunk)
+        m = _SUFFIX.search(chunk) if _maybe_suffix(chunk) else None
         if m and m.start() > 0:
             tail.insert(0, m.group())
             chunk = chunk[: m.start()]
@@ -251,7 +265,7 @@ def _split_chunk(chunk: str, out: list[str]) -> None:
             chunk = ""
         break
     if chunk:
-        if chunk.isalnum():
+        if chunk.isalnum() or _INFIX_CHARS.isdisjoint(chunk):
             out.append(chunk)
         else:
             out.extend(p for p in _INFIX.split(chunk) if p)
