@@ -289,8 +289,9 @@ def _fast_jsonl(cur: Any, reader: DocumentReader, inp: Input, table: str) -> dic
     try:
         cols = {
             r[0]: r[1]
-            for r in cur.execute(f"DESCRIBE SELECT * FROM read_json($path, {opts}, sample_size=-1)", {"path": inp.path})
-            .fetchall()
+            for r in cur.execute(
+                f"DESCRIBE SELECT * FROM read_json($path, {opts}, sample_size=-1)", {"path": inp.path}
+            ).fetchall()
         }
     except duckdb.Error:
         return None

@@ -75,35 +75,85 @@ def rows_to_table(rows: list[dict[str, Any]], rownums: list[int]) -> pa.Table:
 
 
 # ------------------------------------------------------------------ JSON lines
+BLOCK_BYTES = 8 << 20
+
+
 def read_jsonl(inp: Input, skip: Skip) -> Iterator[pa.Table]:
-    """JSON lines, one object per line; bad lines are skipped per reason with their line number."""
+    """JSON lines, one object per line, in blocks of whole lines. A clean block (valid UTF-8, one object
+    per line, no blank lines) is parsed by Arrow's multi-threaded JSON reader; any other block is read
+    line by line, so every bad line is skipped per reason with its line number."""
+    lineno = 0
+    rest = b""
+    with open_binary(inp) as f:
+        while True:
+            try:
+                chunk = f.read(BLOCK_BYTES)
+            except (OSError, EOFError) as e:
+                raise IngestError(f"cannot read {inp.path}: {e}") from e
+            if not chunk and not rest:
+                break
+            buf = rest + chunk
+            if chunk:
+                cut = buf.rfind(b"\n") + 1
+                if cut == 0:  # one line longer than a block: read on
+                    rest = buf
+                    continue
+                block, rest = buf[:cut], buf[cut:]
+            else:
+                block, rest = buf, b""
+            nlines = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
+            tbl = _arrow_block(block, nlines)
+            if tbl is not None:
+                keep = [c for c in tbl.column_names if not pa.types.is_null(tbl.schema.field(c).type) and c != ROW]
+                tbl = tbl.select(keep).append_column(ROW, pa.array(range(lineno + 1, lineno + nlines + 1), pa.int64()))
+                yield tbl
+            else:
+                yield from _lines_block(block, lineno, skip)
+            lineno += nlines
+
+
+def _arrow_block(block: bytes, nlines: int) -> pa.Table | None:
+    """The block parsed by Arrow, or None when it needs the line-by-line reader."""
+    import pyarrow.json as pj
+
+    if block.startswith((b"\n", b"\r\n")) or b"\n\n" in block or b"\n\r\n" in block:
+        return None
+    try:
+        block.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    try:
+        tbl = pj.read_json(io.BytesIO(block), read_options=pj.ReadOptions(block_size=4 << 20))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        return None
+    return tbl if tbl.num_rows == nlines else None
+
+
+def _lines_block(block: bytes, offset: int, skip: Skip) -> Iterator[pa.Table]:
     rows: list[dict] = []
     nums: list[int] = []
     loads = json.loads
-    with open_binary(inp) as f:
+    for i, raw in enumerate(block.split(b"\n"), offset + 1):
+        if not raw.strip():
+            if raw or i - offset <= block.count(b"\n"):  # not the empty tail after the last newline
+                skip("blank_line", i)
+            continue
         try:
-            for lineno, raw in enumerate(f, 1):
-                if not raw.strip():
-                    skip("blank_line", lineno)
-                    continue
-                try:
-                    obj = loads(raw)
-                except UnicodeDecodeError:
-                    skip("invalid_utf8", lineno)
-                    continue
-                except ValueError:
-                    skip("malformed_json", lineno)
-                    continue
-                if not isinstance(obj, dict):
-                    skip("not_an_object", lineno)
-                    continue
-                rows.append(obj)
-                nums.append(lineno)
-                if len(rows) >= BATCH_ROWS:
-                    yield rows_to_table(rows, nums)
-                    rows, nums = [], []
-        except (OSError, EOFError) as e:
-            raise IngestError(f"cannot read {inp.path}: {e}") from e
+            obj = loads(raw)
+        except UnicodeDecodeError:
+            skip("invalid_utf8", i)
+            continue
+        except ValueError:
+            skip("malformed_json", i)
+            continue
+        if not isinstance(obj, dict):
+            skip("not_an_object", i)
+            continue
+        rows.append(obj)
+        nums.append(i)
+        if len(rows) >= BATCH_ROWS:
+            yield rows_to_table(rows, nums)
+            rows, nums = [], []
     if rows:
         yield rows_to_table(rows, nums)
 
