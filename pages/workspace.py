@@ -54,10 +54,10 @@ if ov["documents"]:
             st.caption("No language column yet: compute signals (the `lang` family adds `lang_code`).")
 
 st.subheader("Compute")
-info = ws.info()
+n_signals = len(ws.signal_columns())  # catalog only: ws.info() would scan every text
 c1, c2, c3 = st.columns(3)
 with c1:
-    st.markdown(f"**Signals** · {len(info['signals'])} columns")
+    st.markdown(f"**Signals** · {n_signals} columns")
     widgets.job_button("score", ws, key="btn_score", label="Compute signals")
 with c2:
     st.markdown("**Embeddings** · " + ("present" if widgets.has_embeddings(ws) else "none"))

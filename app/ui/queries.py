@@ -236,22 +236,41 @@ def overview(con: Any) -> dict[str, Any]:
 def search_docs(
     con: Any, text: str, *, columns: list[str], limit: int = 200, order: str | None = None, desc: bool = True
 ) -> pd.DataFrame:
-    """Documents whose text contains ``text`` (case-insensitive ILIKE, parameterised; wildcards escaped)."""
+    """Documents whose text contains ``text`` (case-insensitive ILIKE, parameterised; wildcards escaped).
+
+    The text scan runs over ``docs`` (no joins); only the matching ids are joined to the signal columns."""
+    rel = qi(agg_relation(con))
     like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    sel = ", ".join(qi(c) for c in ["id", "source", *columns] if c)
-    where = "WHERE text ILIKE ? ESCAPE '\\'" if text else ""
-    params: list[Any] = [like] if text else []
-    order_sql = f"ORDER BY {qi(order)} {'DESC' if desc else 'ASC'} NULLS LAST" if order else ""
-    sql = f"SELECT {sel}, left(text, 200) AS preview FROM corpus {where} {order_sql} LIMIT ?"
-    return con.execute(sql, [*params, int(limit)]).df()
+    sel = ", ".join(f"f.{qi(c)}" for c in dict.fromkeys(["id", "source", *columns]) if c)
+    order_sql = f"ORDER BY f.{qi(order)} {'DESC' if desc else 'ASC'} NULLS LAST" if order else ""
+    if text:
+        inner = "SELECT id, left(text, 200) AS preview FROM docs WHERE text ILIKE ? ESCAPE '\\'"
+        if not order:
+            inner += " LIMIT ?"
+        params: list[Any] = [like, int(limit)] if not order else [like]
+        sql = f"SELECT {sel}, h.preview FROM ({inner}) h JOIN {rel} f ON f.id = h.id {order_sql} LIMIT ?"
+        return con.execute(sql, [*params, int(limit)]).df()
+    ids = f"SELECT f.id FROM {rel} f {order_sql} LIMIT ?"
+    sql = (
+        f"SELECT {sel}, left(d.text, 200) AS preview FROM ({ids}) k JOIN {rel} f ON f.id = k.id "
+        f"JOIN docs d ON d.id = k.id {order_sql}"
+    )
+    return con.execute(sql, [int(limit)]).df()
 
 
 def get_doc(con: Any, doc_id: str) -> dict[str, Any] | None:
-    """Every column of one document."""
-    cur = con.execute("SELECT * FROM corpus WHERE id = ? LIMIT 1", [doc_id])
+    """Every column of one document (signals from ``corpus_fast``, text from ``docs``: no join chain)."""
+    rel = qi(agg_relation(con))
+    cur = con.execute(f"SELECT * FROM {rel} WHERE id = ? LIMIT 1", [doc_id])
     names = [d[0] for d in cur.description]
     row = cur.fetchone()
-    return dict(zip(names, row)) if row else None
+    if not row:
+        return None
+    out = dict(zip(names, row))
+    if "text" not in out:
+        t = con.execute("SELECT text FROM docs WHERE id = ? LIMIT 1", [doc_id]).fetchone()
+        out = {"id": out.get("id"), "text": t[0] if t else None, **{k: v for k, v in out.items() if k != "id"}}
+    return out
 
 
 def cluster_members(con: Any, col: str, cluster: Any, *, limit: int = 20) -> pd.DataFrame:
