@@ -58,12 +58,25 @@ def exact_key_sql(columns: dict[str, str]) -> str | None:
     return None
 
 
-def uniform_sql(id_sql: str, seed_param: str, tag: str) -> str:
-    """A deterministic uniform number in (0, 1) from md5(id, tag, seed): 52 bits of the digest."""
+def uniform_sql(id_sql: str, seed_param: str, tag: str, *, seed: int | None = None) -> str:
+    """A deterministic uniform number in (0, 1) from md5(id, tag, seed): 52 bits of the digest. The seed
+    is the named parameter ``seed_param``, or the literal ``seed`` when given."""
+    seed_sql = str(int(seed)) if seed is not None else f"CAST(${seed_param} AS VARCHAR)"
     return (
-        f"((('0x' || substr(md5(CAST({id_sql} AS VARCHAR) || ':{tag}:' || CAST(${seed_param} AS VARCHAR)), 1, 13))"
+        f"((('0x' || substr(md5(CAST({id_sql} AS VARCHAR) || ':{tag}:' || {seed_sql}), 1, 13))"
         f"::BIGINT + 0.5) / 4503599627370496.0)"
     )
+
+
+def uniform_columns(recipe: Recipe) -> dict[str, str]:
+    """``{column: SQL}`` of the per-document uniform numbers the recipe's stages draw (precomputable)."""
+    out = {
+        f"_u_balance{i}_{b.seed}": uniform_sql("id", "", f"balance{i}", seed=b.seed)
+        for i, b in enumerate(recipe.balance)
+    }
+    if recipe.sample is not None:
+        out[f"_u_sample_{recipe.sample.seed}"] = uniform_sql("id", "", "sample", seed=recipe.sample.seed)
+    return out
 
 
 def _first(result: Any) -> Any:
@@ -135,30 +148,56 @@ class Compiled:
             cols.insert(0, "id")
         checks = [f"coalesce({c.sql}, false) AS _c{c.index}" for c in self.checks] if with_checks else []
         passing = self.where_sql
-        body = ", ".join([*cols, *extra, *checks, f"{passing} AS _pass"])
+        # per-document uniform draws: precomputed columns in a recipe frame, else md5 of the id here
+        unif = []
+        for i, b in enumerate(r.balance):
+            name = f"_u_balance{i}_{b.seed}"
+            expr = qi(name) if name in self.columns else uniform_sql("id", f"bal{i}_seed", f"balance{i}")
+            unif.append(f"{expr} AS _u_b{i}")
+        if r.sample is not None:
+            name = f"_u_sample_{r.sample.seed}"
+            expr = qi(name) if name in self.columns else uniform_sql("id", "smp_seed", "sample")
+            unif.append(f"{expr} AS _u_s")
+        body = ", ".join([*cols, *extra, *unif, *checks, f"{passing} AS _pass"])
         ctes = [f"_s0 AS (SELECT {body} FROM {qi(self.relation)})"]
         last = "_s0"
         for i, b in enumerate(r.balance):
-            u = uniform_sql("id", f"bal{i}_seed", f"balance{i}")
             cnt = f"count(*) OVER (PARTITION BY _pass, {qi('_col_' + b.column)})"
             nxt = f"_b{i}"
-            ctes.append(f"{nxt} AS (SELECT * REPLACE (_pass AND {u} * {cnt} < $bal{i}_cap AS _pass) FROM {last})")
+            ctes.append(f"{nxt} AS (SELECT * REPLACE (_pass AND _u_b{i} * {cnt} < $bal{i}_cap AS _pass) FROM {last})")
             last = nxt
         if r.sample is not None:
-            u = uniform_sql("id", "smp_seed", "sample")
             if r.sample.weight:
                 w = qi("_col_" + r.sample.weight)
-                key = f"CASE WHEN {w} > 0 THEN -ln({u}) / {w} ELSE NULL END"
+                key = f"CASE WHEN {w} > 0 THEN -ln(_u_s) / {w} ELSE NULL END"
             else:
-                key = u
-            limit = "$smp_n" if r.sample.n is not None else "round($smp_frac * count(*) OVER (PARTITION BY _pass))"
-            rank = "row_number() OVER (PARTITION BY _pass ORDER BY _smp_key ASC NULLS LAST, id)"
+                key = "_u_s"
             ctes.append(f"_smp0 AS (SELECT *, {key} AS _smp_key FROM {last})")
+            if r.sample.n is not None:
+                # top-n by (key, id) among passing documents: the n-th pair is found with a top-N scan
+                n = int(r.sample.n)
+                if n <= 0:
+                    cond = "false"
+                else:
+                    ctes.append(
+                        "_smp_th AS (SELECT _smp_key AS tk, id AS tid FROM _smp0 WHERE _pass AND _smp_key IS NOT NULL"
+                        f" ORDER BY _smp_key, id LIMIT 1 OFFSET {n - 1})"
+                    )
+                    cond = (
+                        "(NOT EXISTS (SELECT 1 FROM _smp_th) OR _smp_key < (SELECT tk FROM _smp_th)"
+                        " OR (_smp_key = (SELECT tk FROM _smp_th) AND id <= (SELECT tid FROM _smp_th)))"
+                    )
+            else:
+                rank = "row_number() OVER (PARTITION BY _pass ORDER BY _smp_key ASC NULLS LAST, id)"
+                cond = f"{rank} <= round($smp_frac * count(*) OVER (PARTITION BY _pass))"
             ctes.append(
                 "_smp AS (SELECT * EXCLUDE (_smp_key) REPLACE "
-                f"(_pass AND _smp_key IS NOT NULL AND {rank} <= {limit} AS _pass) FROM _smp0)"
+                f"(_pass AND _smp_key IS NOT NULL AND {cond} AS _pass) FROM _smp0)"
             )
             last = "_smp"
+        unif_cols = [f"_u_b{i}" for i in range(len(r.balance))] + (["_u_s"] if r.sample is not None else [])
+        if unif_cols:
+            last = f"(SELECT * EXCLUDE ({', '.join(unif_cols)}) FROM {last})"
         passing_cols = "_pass AS _keep"
         return f"WITH {', '.join(ctes)} SELECT *, {passing_cols} FROM {last}"
 
@@ -439,6 +478,7 @@ def _frame_columns(recipe: Recipe, columns: dict[str, str]) -> list[str]:
         want.append("dup_near_keep")
     if d.semantic and "semdup_is_dup" in columns:
         want.append("semdup_is_dup")
+    want += list(uniform_columns(recipe))
     return list(dict.fromkeys(want))
 
 
@@ -470,6 +510,8 @@ def recipe_frame(con: Any, recipe: Recipe, *, relation: str = "corpus") -> tuple
         for c in cols:
             if c == "size_chars" and c not in columns:
                 sel.append("CAST(length(text) AS BIGINT) AS size_chars")
+            elif c.startswith("_u_"):
+                sel.append(f"{uniform_columns(recipe)[c]} AS {qi(c)}")
             elif c == EXACT_REP:
                 k = xkey or "NULL"
                 sel.append(
