@@ -231,8 +231,8 @@ def apply_headless(
                 else pa.array([hashlib.md5(t.encode("utf-8")).hexdigest() for t in texts]),
                 "size_chars": pa.array([len(t) for t in texts], pa.int64()),
             }
-            for c in meta_cols:
-                cols[c] = tbl.column(c)
+            for c in meta_cols:  # a field missing from a later file reads as NULL there
+                cols[c] = tbl.column(c) if c in tbl.column_names else pa.nulls(tbl.num_rows)
             if fam_of:
                 from app.signals.engine import score_texts
 
