@@ -466,7 +466,8 @@ FRAME_NAME = "_winnow_recipe_frame"
 
 def _frame_columns(recipe: Recipe, columns: dict[str, str]) -> list[str]:
     """The corpus columns a summary of ``recipe`` reads (validated later by :func:`compile_recipe`)."""
-    want = ["id", "source"]
+    # ids only when a stage draws per-document randomness (they are the frame's biggest column)
+    want = ["id", "source"] if (recipe.balance or recipe.sample is not None) else ["source"]
     want += [c for c in ("lang_code", "size_tokens") if c in columns]
     if "size_tokens" not in columns:
         want.append("size_chars")  # computed from text when absent
@@ -550,7 +551,8 @@ def summarize(
     comp = compiled or compile_recipe(con, recipe, relation=relation, bind=False)
     relation = comp.relation
     lang = f"CAST({qi(comp.lang_column)} AS VARCHAR)" if comp.lang_column else "NULL::VARCHAR"
-    sel = ["id", "source", f"{lang} AS _lang", f"{comp.token_sql} AS _tok"]
+    sel = ["id"] if comp.has_stages else []
+    sel += ["source", f"{lang} AS _lang", f"{comp.token_sql} AS _tok"]
     k = len(comp.checks)
     checks = [f"_c{i}" for i in range(k)]
     if comp.has_stages:
