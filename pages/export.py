@@ -64,13 +64,14 @@ c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
 default_out = str(Path(ws.path) / "exports" / (ss.get("recipe") or "dashboard"))
 out = c1.text_input("Output directory", value=default_out, key="w_exp_out")
 fmt = c2.selectbox("Format", ["parquet", "jsonl", "jsonl.gz", "jsonl.zst", "hf"], key="w_exp_fmt")
+overwrite = st.checkbox("replace the output directory if it exists", key="w_exp_overwrite")
 busy = widgets.job_registry().running(str(ws.path.resolve())) is not None
 if st.button("Export", key="btn_export", type="primary", disabled=busy):
 
-    def run(progress, recipe=recipe, out=out, fmt=fmt):
+    def run(progress, recipe=recipe, out=out, fmt=fmt, overwrite=overwrite):
         from app.export import apply
 
-        return apply(ws, recipe, out, format=fmt, progress=progress)
+        return apply(ws, recipe, out, fmt=fmt, overwrite=overwrite, progress=progress)
 
     try:
         widgets.job_registry().start(f"Export to {out}", str(ws.path.resolve()), run)
@@ -91,6 +92,7 @@ if st.button("Build the HTML report", key="btn_report"):
         with st.spinner("building the report…"):
             build_report(ws, recipe, out=path)
         ss["_report_path"] = str(path)
+        st.success(f"report written to {path} (and report.json beside it)")
     except (WinnowError, ImportError) as e:
         st.error(f"cannot build the report: {e}")
 rp = ss.get("_report_path")

@@ -143,3 +143,22 @@ def test_missing_workspace_says_so(tmp_path):
     at.run()
     assert not at.exception
     assert any("No workspace here yet" in i.value for i in at.info)
+
+
+def test_export_page_exports_and_builds_the_report(ui_ws, tmp_path):
+    import time
+
+    at = app_at(ui_ws, "export", r="range:size_words:20.0,")
+    out = tmp_path / "export"
+    at.text_input(key="w_exp_out").set_value(str(out)).run()
+    at.button(key="btn_export").click().run()
+    deadline = time.time() + 60
+    while time.time() < deadline and not (out / "manifest.json").exists():
+        time.sleep(0.3)
+    at.run()
+    assert not at.exception
+    assert (out / "manifest.json").exists(), [e.value for e in at.error]
+    at.button(key="btn_report").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    assert any("report written" in s.value for s in at.success)
