@@ -150,7 +150,7 @@ class DedupNear(Scorer):
                 f"CREATE OR REPLACE TABLE {CACHE} (id VARCHAR, text_hash VARCHAR, {', '.join(c + ' BIGINT' for c in bcols)})"
             )
             con.execute("INSERT OR REPLACE INTO _meta VALUES (?, ?)", [meta_key, self.fingerprint()])
-        todo_sql = f"SELECT d.id, d.text_hash, d.text FROM docs d ANTI JOIN {CACHE} c ON c.id = d.id AND c.text_hash = d.text_hash"
+        todo_sql = f"SELECT d.id, coalesce(d.text_hash, '') AS text_hash, coalesce(d.text, '') AS text FROM docs d ANTI JOIN {CACHE} c ON c.id = d.id AND c.text_hash = coalesce(d.text_hash, '')"
         n_todo = con.execute(f"SELECT count(*) FROM ({todo_sql})").fetchone()[0]
         done = 0
         if progress:
@@ -187,7 +187,7 @@ class DedupNear(Scorer):
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE _dn_rows AS
             SELECT d.id, (row_number() OVER (ORDER BY d.id) - 1)::BIGINT AS rid, {", ".join("c." + c for c in bcols)}
-            FROM docs d LEFT JOIN {CACHE} c ON c.id = d.id AND c.text_hash = d.text_hash"""
+            FROM docs d LEFT JOIN {CACHE} c ON c.id = d.id AND c.text_hash = coalesce(d.text_hash, '')"""
         )
         n = con.execute("SELECT count(*) FROM _dn_rows").fetchone()[0]
         edges = " UNION ALL ".join(

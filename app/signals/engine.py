@@ -279,12 +279,16 @@ def _score_documents(
     joins, needs = [], []
     for i, n in enumerate(names):
         cond = f"s{i}.id IS NULL"
-        joins.append(f"LEFT JOIN {qi(_stage_table(n))} s{i} ON s{i}.id = d.id AND s{i}.text_hash = d.text_hash")
+        joins.append(
+            f"LEFT JOIN {qi(_stage_table(n))} s{i} ON s{i}.id = d.id AND s{i}.text_hash = coalesce(d.text_hash, '')"
+        )
         if valid_old[n]:
-            joins.append(f"LEFT JOIN {qi(_hash_table(n))} h{i} ON h{i}.id = d.id AND h{i}.text_hash = d.text_hash")
+            joins.append(
+                f"LEFT JOIN {qi(_hash_table(n))} h{i} ON h{i}.id = d.id AND h{i}.text_hash = coalesce(d.text_hash, '')"
+            )
             cond += f" AND h{i}.id IS NULL"
         needs.append(f"({cond}) AS need{i}")
-    base = f"SELECT d.id, d.text_hash, coalesce(d.text, '') AS text, {', '.join(needs)} FROM docs d {' '.join(joins)}"
+    base = f"SELECT d.id, coalesce(d.text_hash, '') AS text_hash, coalesce(d.text, '') AS text, {', '.join(needs)} FROM docs d {' '.join(joins)}"
     where = " OR ".join(f"need{i}" for i in range(len(names)))
     todo_sql = f"SELECT * FROM ({base}) WHERE {where}"
     total = con.cursor().execute(f"SELECT count(*) FROM ({todo_sql})").fetchone()[0]
@@ -364,7 +368,7 @@ def _finalise(ws: Any, name: str, sc: Scorer, valid_old: bool, computed: int, se
             )
         cur.execute(
             f"CREATE OR REPLACE TEMP TABLE _sig_new AS SELECT n.* FROM ({' UNION ALL '.join(parts)}) n"
-            " SEMI JOIN docs d ON d.id = n.id AND d.text_hash = n.text_hash"
+            " SEMI JOIN docs d ON d.id = n.id AND coalesce(d.text_hash, '') = n.text_hash"
         )
         cur.execute(f"CREATE OR REPLACE TABLE {sig} AS SELECT id, {collist} FROM _sig_new")
         cur.execute(f"CREATE OR REPLACE TABLE {hsh} AS SELECT id, text_hash FROM _sig_new")
