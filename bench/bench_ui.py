@@ -20,6 +20,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
+import re
 import shutil
 import statistics
 import sys
@@ -112,7 +114,7 @@ KEY = {
 def measure(url: str, *, changes: int, shots: Path | None) -> dict:
     from playwright.sync_api import sync_playwright
 
-    out: dict = {"first_paint_ms": {}, "count_ms": [], "all_ms": []}
+    out: dict = {"first_paint_ms": {}, "count_ms": [], "all_ms": [], "server_ms": [], "summary_ms": []}
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         # warm the server's caches once (a user's first visit), then measure fresh sessions
@@ -168,6 +170,11 @@ def measure(url: str, *, changes: int, shots: Path | None) -> dict:
                 polling="raf",
             )
             out["all_ms"].append((time.perf_counter() - t) * 1000)
+            cap = pg.locator('[data-testid="stCaptionContainer"]', has_text="update #").first.inner_text()
+            m = re.search(r"· (\d+) ms in the app \(summary query (\d+) ms\)", cap)
+            if m:
+                out["server_ms"].append(float(m.group(1)))
+                out["summary_ms"].append(float(m.group(2)))
             # let the rest of the update (documents at the edge of the cut) finish, as a reader would
             pg.wait_for_function(
                 "([c]) => { const e = document.querySelector('.w-done'); return e && e.dataset.run !== c; }",
@@ -178,17 +185,69 @@ def measure(url: str, *, changes: int, shots: Path | None) -> dict:
     return out
 
 
+SHOT_RULES = (
+    "range:gopher_word_count:50.0,100000.0;range:gopher_mean_word_length:3.0,10.0;"
+    "range:quality_score:0.2,;notin:lang_code:und;dedup:exact:"
+)
+
+
+def shoot(url: str, out: Path, *, rules: str, doc: str | None = None) -> None:
+    """One PNG per page (1400x1000 viewport, kept under 300 KB by palette quantisation when needed)."""
+    from playwright.sync_api import sync_playwright
+
+    out.mkdir(parents=True, exist_ok=True)
+    q = f"r={rules}&sig=gopher_word_count&by=lang_code&c=map_cluster_label&q=recipe"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        for name, sel in KEY.items():
+            pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+            path = "" if name == "workspace" else name
+            pg.goto(f"{url}/{path}?{q}")
+            pg.locator(sel).first.wait_for(timeout=180_000)
+            if name == "documents" and doc:
+                pg.goto(f"{url}/{path}?{q}&doc={doc}")
+                pg.locator(".w-doc").first.wait_for(timeout=60_000)
+                pg.wait_for_timeout(1500)
+                pg.locator(".w-doc").first.scroll_into_view_if_needed()
+            if name == "thresholds":
+                pg.locator(".w-done").first.wait_for(state="attached", timeout=120_000)
+            pg.wait_for_timeout(3000)
+            target = out / f"{name}.png"
+            pg.screenshot(path=str(target))
+            _shrink(target)
+            print(f"{target}: {target.stat().st_size // 1024} KB", file=sys.stderr)
+            pg.close()
+        browser.close()
+
+
+def _shrink(path: Path, limit: int = 300_000) -> None:
+    if path.stat().st_size <= limit:
+        return
+    from PIL import Image
+
+    img = Image.open(path).convert("RGB").quantize(colors=128, method=Image.Quantize.MEDIANCUT)
+    img.save(path, optimize=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--docs", type=int, default=1_000_000)
     ap.add_argument("--changes", type=int, default=20)
     ap.add_argument("--rebuild", action="store_true", help="rebuild the cached workspace")
     ap.add_argument("--screenshots", action="store_true", help="save a screenshot of each page to docs/screenshots")
+    ap.add_argument("--shoot", metavar="WS", help="only save screenshots of workspace WS (e.g. realmix scored)")
+    ap.add_argument("--rules", default=SHOT_RULES, help="rules (URL encoding) for --shoot")
+    ap.add_argument("--doc", help="document id to open on the Documents page for --shoot")
     ap.add_argument("--no-readme", action="store_true")
     args = ap.parse_args()
+    from app.ui.launch import Server
+
+    if args.shoot:
+        with Server(args.shoot, timeout=120) as url:
+            shoot(url, ROOT / "docs" / "screenshots", rules=args.rules, doc=args.doc)
+        return
     if not REALMIX.exists():
         sys.exit(f"bench_ui: {REALMIX} is absent")
-    from app.ui.launch import Server
 
     ws = ROOT / "data" / "bench_ui" / f"ws_{args.docs}"
     meta_file = ws / "bench_meta.json"
@@ -201,6 +260,7 @@ def main() -> None:
     shots = ROOT / "docs" / "screenshots" if args.screenshots else None
     with Server(ws, timeout=120) as url:
         res = measure(url, changes=args.changes, shots=shots)
+    load = os.getloadavg()[0]
     rows = [
         [
             "threshold change → kept count shown",
@@ -220,7 +280,8 @@ def main() -> None:
     body = (
         f"**Dashboard in a real browser** (headless Debian chromium via Playwright, real `streamlit run`; "
         f"{meta['documents']:,} documents = realmix × {meta['copies']} with SQL size signals and synthetic "
-        f"quality/map columns; rules `{RULES}`; {machine()}, shared with other work).\n\n{table}\n\n"
+        f"quality/map columns; rules `{RULES}`; {machine()}, shared with other work: load average "
+        f"{load:.1f} during the run).\n\n{table}\n\n"
         f"`python bench/bench_ui.py --docs {args.docs}`"
     )
     print(body)
