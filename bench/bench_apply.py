@@ -15,6 +15,7 @@ calls on every threshold change) at 1M documents: realmix replicated, with SQL-c
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import sys
@@ -184,26 +185,6 @@ def summarize_rows(ws: Workspace, repeats: int) -> list:
             "  - {signal: lang_code, in: [en, zh]}\n  - {signal: sentiment, max: 0.9, keep_null: true}\n"
         )
 
-    from app.recipes import compile as C
-    from app.recipes import load_recipe
-
-    fr, _tab = C.recipe_frame(ws.con, load_recipe(recipe(0)))
-    q = (
-        f"SELECT source, lang_code, size_words >= 8, quality_score >= 0.3, lang_code IN ('en', 'zh'),"
-        f" coalesce(sentiment <= 0.9, true), count(*), sum(size_tokens) FROM {fr} GROUP BY ALL"
-    )
-    xs = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        ws.con.execute(q).fetchall()
-        xs.append((time.perf_counter() - t) * 1000)
-    xs.sort()
-    bare = [
-        "reference: the bare DuckDB GROUP BY over the same frame",
-        "–",
-        f"{statistics.median(xs):,.0f}",
-        f"{xs[min(len(xs) - 1, round(0.95 * (len(xs) - 1)))]:,.0f}",
-    ]
     out = []
     for label, extra in (
         ("4 rules", ""),
@@ -224,6 +205,26 @@ def summarize_rows(ws: Workspace, repeats: int) -> list:
         xs.sort()
         p95 = xs[min(len(xs) - 1, round(0.95 * (len(xs) - 1)))]
         out.append([label, f"{first:,.0f}", f"{statistics.median(xs):,.0f}", f"{p95:,.0f}"])
+    from app.recipes import compile as C
+    from app.recipes import load_recipe
+
+    fr, _tab = C.recipe_frame(ws.con, load_recipe(recipe(0)))
+    q = (
+        f"SELECT source, lang_code, size_words >= 8, quality_score >= 0.3, lang_code IN ('en', 'zh'),"
+        f" coalesce(sentiment <= 0.9, true), count(*), sum(size_tokens) FROM {fr} GROUP BY ALL"
+    )
+    xs = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        ws.con.execute(q).fetchall()
+        xs.append((time.perf_counter() - t) * 1000)
+    xs.sort()
+    bare = [
+        "reference: the bare DuckDB GROUP BY over the same frame",
+        "–",
+        f"{statistics.median(xs):,.0f}",
+        f"{xs[min(len(xs) - 1, round(0.95 * (len(xs) - 1)))]:,.0f}",
+    ]
     return [*out, bare]
 
 
@@ -256,6 +257,7 @@ def main() -> None:
             )
             print(full)
         ws.close()
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
         body = (
             f"**Apply / export** on realmix ({info['docs']:,} documents, {info['mb']:.1f} MB of text, read from its Parquet"
             f" file; {machine()}):"
@@ -269,7 +271,9 @@ def main() -> None:
             + full
             + "\n\n`python bench/bench_apply.py"
             + (" --full" if args.full else "")
-            + "`"
+            + f"` (load average {load} on the shared machine during the run)"
+            + "\n\nA `winnow report` on realmix scored with `gopher_quality` and `dedup_exact`"
+            " (`docs/recipes-report.png`):\n\n![winnow report](docs/recipes-report.png)"
         )
         if not args.no_readme:
             write_section("apply", body)
