@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 
 import pandas as pd
@@ -66,6 +67,12 @@ def _rule_editor(rule: Rule) -> None:
         c2.button("✕", key=f"del_{k}", help="remove this rule", on_click=_remove_rule, args=(rule.uid,))
         if rule.kind == "range":
             lo_hi = widgets.q(ws, "value_range", rule.col)
+            span = (lo_hi[1] - lo_hi[0]) if lo_hi[0] is not None else 0.0
+            step = (
+                1.0
+                if span >= 100 or "INT" in cols_all.get(rule.col, "")
+                else (10 ** math.floor(math.log10(span / 100)) if span > 0 else 0.01)
+            )
             a, b = st.columns(2)
             rule.lo = a.number_input(
                 f"min {rule.col}",
@@ -74,10 +81,17 @@ def _rule_editor(rule: Rule) -> None:
                 on_change=_focus,
                 args=(rule.uid,),
                 format="%g",
+                step=step,
                 help=f"observed {lo_hi[0]:g} … {lo_hi[1]:g}" if lo_hi[0] is not None else None,
             )
             rule.hi = b.number_input(
-                f"max {rule.col}", value=rule.hi, key=f"hi_{k}", on_change=_focus, args=(rule.uid,), format="%g"
+                f"max {rule.col}",
+                value=rule.hi,
+                key=f"hi_{k}",
+                on_change=_focus,
+                args=(rule.uid,),
+                format="%g",
+                step=step,
             )
         elif rule.kind == "qrange":
             lo, hi = st.slider(
