@@ -450,3 +450,36 @@ def test_fields_first_seen_after_duckdbs_sample_are_kept(ws, tmp_path):
     out = ingest(ws, [str(f)])
     assert out["ingested"] == 21_100 and out["skipped"] == {}
     assert rows(ws, "SELECT count(score), count(late), max(score) FROM corpus") == [(100, 100, 99.5)]
+
+
+def test_large_files_are_typed_from_a_spread_sample(ws, tmp_path, monkeypatch):
+    from app.ingest import core
+
+    monkeypatch.setattr(core, "SLICE_BYTES", 2048)
+    monkeypatch.setattr(core, "SAMPLE_SLICES", 8)
+    monkeypatch.setattr(core.formats, "BATCH_ROWS", 8192)
+    n = 6000
+    recs = [
+        {"text": f"doc {i}", "label": None if i < 4000 else i % 2 == 0, "tail": None if i < 5000 else f"t{i}"}
+        for i in range(n)
+    ]
+    recs[3000]["rare"] = 7  # one line in the middle: only a full-schema pass is sure to see it
+    f = write_jsonl(tmp_path / "big.jsonl", recs)
+    assert f.stat().st_size > 4 * 8 * 2048  # the spread-sample path
+    out = ingest(ws, [str(f)])
+    assert out["ingested"] == n
+    assert rows(ws, "SELECT count(label), count(tail), count(*) FILTER (WHERE label) FROM corpus") == [
+        (2000, 1000, 1000)
+    ]
+    assert ws.columns("corpus")["label"] == "BOOLEAN"
+    ingest(ws, [str(f)], full_schema=True)
+    assert rows(ws, "SELECT rare FROM corpus WHERE rare IS NOT NULL") == [(7,)]
+
+
+def test_csv_numbers_with_leading_zeros_stay_text(ws, tmp_path):
+    f = tmp_path / "z.csv"
+    f.write_text("zip,n,text\n01234,1,a\n5,2,b\n")
+    ingest(ws, [str(f)])
+    cols = ws.columns("corpus")
+    assert cols["zip"] == "VARCHAR" and cols["n"] == "BIGINT"
+    assert rows(ws, "SELECT zip FROM corpus ORDER BY _row") == [("01234",), ("5",)]

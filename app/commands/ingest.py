@@ -25,6 +25,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--id-field", metavar="F", help="field holding unique ids (default: stable generated ids)")
     p.add_argument("--limit", type=int, metavar="N", help="stop after N documents")
     p.add_argument("--strict", action="store_true", help="fail on the first bad row instead of skipping it")
+    p.add_argument(
+        "--full-schema",
+        action="store_true",
+        help="type large JSON-lines files from every line, not a spread sample (slower; keeps fields that only "
+        "appear outside the sample)",
+    )
 
 
 def _report(summary: dict) -> None:
@@ -62,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
             id_field=args.id_field,
             limit=args.limit,
             strict=args.strict,
+            full_schema=args.full_schema,
             progress=progress,
         )
     _report(summary)

@@ -189,12 +189,11 @@ class DocumentReader:
         n_skip = tbl.num_rows - flags.null_count
         rows = tbl.column(ROW)
         if n_skip:
-            for i in range(tbl.num_rows):
-                reason = flags[i].as_py()
-                if reason is not None:
-                    where = _where(inp, rows[i].as_py())
-                    st.skip(reason, where)
-                    self.stats.skip(reason, where)
+            bad = pc.is_valid(flags)
+            for reason, row in zip(flags.filter(bad).to_pylist(), rows.filter(bad).to_pylist()):
+                where = _where(inp, row)
+                st.skip(reason, where)
+                self.stats.skip(reason, where)
             tbl = tbl.filter(pc.is_null(flags))
         tbl = tbl.drop_columns(["_skip"])
         rem = self.remaining()
@@ -275,27 +274,94 @@ def _append(cur: Any, table: str, tbl: pa.Table, state: dict[str, str]) -> None:
         cur.unregister(view)
 
 
-def _fast_jsonl(cur: Any, reader: DocumentReader, inp: Input, table: str) -> dict[str, str] | None:
+SAMPLE_SLICES = 32
+SLICE_BYTES = 1 << 18
+
+
+def _spread_sample(inp: Input, dest: str) -> bool:
+    """Write whole lines from 32 evenly spaced 256 KiB slices of an uncompressed file to ``dest``:
+    a schema sample that sees the middle and the end of the file, not only its head."""
+    if inp.compression or inp.size <= 4 * SAMPLE_SLICES * SLICE_BYTES:
+        return False
+    with open(inp.path, "rb") as f, open(dest, "wb") as out:
+        for k in range(SAMPLE_SLICES):
+            f.seek(k * inp.size // SAMPLE_SLICES)
+            buf = f.read(SLICE_BYTES)
+            if k:
+                buf = buf[buf.find(b"\n") + 1 :]
+            out.write(buf[: buf.rfind(b"\n") + 1])
+    return True
+
+
+def _json_schema(cur: Any, inp: Input, opts: str, *, full: bool) -> dict[str, str] | None:
+    """Column types for DuckDB's JSON reader: from the whole file (``full``), from a spread sample of a
+    large plain file, or from small files entirely. Fields null throughout the sample are read as JSON
+    (values kept verbatim, typed after the load)."""
+    import os
+    import tempfile
+
+    import duckdb
+
+    sample = None
+    try:
+        if not full:
+            fd, sample = tempfile.mkstemp(suffix=".jsonl", prefix="winnow-sample-")
+            os.close(fd)
+            if not _spread_sample(inp, sample):
+                os.unlink(sample)
+                sample = None
+        src = sample or inp.path
+        size = "sample_size=-1" if (full or sample or inp.size < (32 << 20)) else "sample_size=100000"
+        rows = cur.execute(f"DESCRIBE SELECT * FROM read_json($path, {opts}, {size})", {"path": src}).fetchall()
+    except duckdb.Error:
+        return None
+    finally:
+        if sample:
+            os.unlink(sample)
+    return {r[0]: ("JSON" if r[1] == '"NULL"' else r[1]) for r in rows}
+
+
+def _type_json_columns(cur: Any, table: str, names: list[str]) -> None:
+    """Give the JSON-typed columns a real type when their values agree (drop those that are all null)."""
+    cols = {r[0]: r[1] for r in cur.execute(f"DESCRIBE {qi(table)}").fetchall()}
+    for c in names:
+        if cols.get(c) != "JSON":
+            continue
+        kinds = {
+            r[0]
+            for r in cur.execute(
+                f"SELECT DISTINCT json_type({qi(c)}) FROM {qi(table)} WHERE {qi(c)} IS NOT NULL"
+            ).fetchall()
+        }
+        kinds.discard("NULL")
+        if not kinds:
+            cur.execute(f"ALTER TABLE {qi(table)} DROP COLUMN {qi(c)}")
+            continue
+        if kinds <= {"UBIGINT", "BIGINT"}:
+            target, expr = "BIGINT", f"CAST({qi(c)} AS BIGINT)"
+        elif kinds <= {"UBIGINT", "BIGINT", "DOUBLE"}:
+            target, expr = "DOUBLE", f"CAST({qi(c)} AS DOUBLE)"
+        elif kinds == {"BOOLEAN"}:
+            target, expr = "BOOLEAN", f"CAST({qi(c)} AS BOOLEAN)"
+        elif kinds == {"VARCHAR"}:
+            target, expr = "VARCHAR", f"{qi(c)}->>'$'"
+        else:
+            continue
+        cur.execute(f"ALTER TABLE {qi(table)} ALTER {qi(c)} SET DATA TYPE {target} USING {expr}")
+
+
+def _fast_jsonl(
+    cur: Any, reader: DocumentReader, inp: Input, table: str, *, full_schema: bool = False
+) -> dict[str, str] | None:
     """DuckDB reads the whole JSON-lines file into ``table``; None (and nothing left behind) when the
-    file needs the line-by-line reader."""
+    file needs the line-by-line reader (blank, malformed or non-UTF-8 lines, values the schema cannot hold)."""
     import duckdb
 
     from app.sql import ql
 
     args = {"path": inp.path, "src": inp.source, "file": inp.rel or inp.path}
     opts = "format='newline_delimited', records=true, maximum_object_size=268435456"
-    # The schema comes from the whole file (sample_size=-1): with DuckDB's default sample, a field that is
-    # null in the sample is read as NULL everywhere and a field first seen later is dropped, silently.
-    try:
-        cols = {
-            r[0]: r[1]
-            for r in cur.execute(
-                f"DESCRIBE SELECT * FROM read_json($path, {opts}, sample_size=-1)", {"path": inp.path}
-            ).fetchall()
-        }
-    except duckdb.Error:
-        return None
-    cols = {c: t for c, t in cols.items() if t != '"NULL"'}  # null in every row: nothing to keep
+    cols = _json_schema(cur, inp, opts, full=full_schema)
     if not cols or ROW in cols:
         return None
     spec = ", ".join(f"{ql(c)}: {ql(t)}" for c, t in cols.items())
@@ -312,6 +378,10 @@ def _fast_jsonl(cur: Any, reader: DocumentReader, inp: Input, table: str) -> dic
     if n_rows != formats.count_lines(inp):
         cur.execute(f"DROP TABLE {qi(table)}")
         return None
+    json_cols = [c for c, t in cols.items() if t == "JSON"]
+    if json_cols:
+        table_cols = {r[0] for r in cur.execute(f"DESCRIBE {qi(table)}").fetchall()}
+        _type_json_columns(cur, table, [c if c in table_cols else f"orig_{c}" for c in json_cols])
     reader._note_plan(inp, plan)
     st = reader.source_stats[inp.source]
     st.files += 1
@@ -343,6 +413,12 @@ def _sniff_csv_types(cur: Any, table: str, cols: dict[str, str], skip: set[str])
     """CSV values arrive as text: give a column BIGINT/DOUBLE/BOOLEAN when every non-empty value casts."""
     for c, t in cols.items():
         if t != "VARCHAR" or c in skip:
+            continue
+        # values that would not survive the round trip (leading zeros, '+', spaces) keep the column text
+        lossy = cur.execute(
+            f"SELECT count(*) FROM {qi(table)} WHERE regexp_matches({qi(c)}, '^[-+]?0[0-9]|^[+ ]|\\s$')"
+        ).fetchone()[0]
+        if lossy:
             continue
         for target in ("BIGINT", "DOUBLE", "BOOLEAN"):
             ok = cur.execute(
@@ -423,11 +499,17 @@ def ingest(
     id_field: str | None = None,
     limit: int | None = None,
     strict: bool = False,
+    full_schema: bool = False,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Ingest ``srcs`` into workspace ``ws``: one table per source, replacing a source of the same name,
     all in one transaction (a failure leaves the workspace as it was). Returns the summary that is also
-    written to ``ingest_log``."""
+    written to ``ingest_log``.
+
+    JSON-lines files are typed from the whole file when under 32 MB, else from a spread sample (32 slices
+    of a plain file; the first 100,000 lines of a compressed one); ``full_schema`` types every file from
+    all its lines (a second full parse, about twice the time) so that a field seen only outside the sample
+    is kept too."""
     import json
 
     import duckdb
@@ -462,7 +544,7 @@ def ingest(
                 cols = None
                 fast = inp.fmt in ("jsonl", "json") and limit is None and inp.kind == "file"
                 if fast and (inp.fmt == "jsonl" or not formats.sniff_json_array(inp)):
-                    cols = _fast_jsonl(cur, reader, inp, stage)
+                    cols = _fast_jsonl(cur, reader, inp, stage, full_schema=full_schema)
                 if cols is None:
                     state: dict[str, str] = {}
                     cur.execute("BEGIN TRANSACTION")
