@@ -127,6 +127,8 @@ def to_recipe_dict(rules: list[Rule], *, name: str | None = None) -> dict[str, A
                 d["min_quantile"] = r.lo
             if r.hi is not None:
                 d["max_quantile"] = r.hi
+            if r.lo is None and r.hi is None:
+                d["min_quantile"] = 0.0  # no bound yet: same as "not null", and it stays a quantile rule
             out.append(d)
         elif r.kind == "in":
             out.append({"signal": r.col, "in": list(r.values)})
@@ -154,7 +156,8 @@ def from_recipe_dict(data: dict[str, Any]) -> list[Rule]:
         elif "not_in" in d:
             rules.append(Rule("notin", col, values=[str(v) for v in d["not_in"]]))
         elif "min_quantile" in d or "max_quantile" in d:
-            rules.append(Rule("qrange", col, lo=d.get("min_quantile"), hi=d.get("max_quantile")))
+            lo = d.get("min_quantile")
+            rules.append(Rule("qrange", col, lo=None if lo == 0 else lo, hi=d.get("max_quantile")))
         else:
             rules.append(Rule("range", col, lo=d.get("min"), hi=d.get("max")))
     for k, on in (data.get("dedup") or {}).items():

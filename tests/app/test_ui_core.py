@@ -1,0 +1,79 @@
+"""The dashboard's pure parts: URL state encoding, aggregate queries, line highlighting, escaping."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from app.ui import queries, state
+from app.ui.highlight import highlighted_html, line_flags
+from app.ui.state import Rule
+
+names = st.text(min_size=1, max_size=12).filter(lambda s: s.strip() != "")
+bounds = st.one_of(st.none(), st.floats(allow_nan=False, allow_infinity=False, width=32))
+rules_st = st.lists(
+    st.one_of(
+        st.builds(Rule, st.just("range"), names, bounds, bounds),
+        st.builds(
+            Rule,
+            st.just("qrange"),
+            names,
+            st.one_of(st.none(), st.floats(0, 1, exclude_min=True)),
+            st.one_of(st.none(), st.floats(0, 1)),
+        ),
+        st.builds(Rule, st.sampled_from(["in", "notin"]), names, values=st.lists(names, max_size=4)),
+        st.builds(Rule, st.just("dedup"), st.sampled_from(list(state.DEDUP_KINDS))),
+    ),
+    max_size=5,
+)
+
+
+@given(rules_st)
+def test_rules_survive_the_url(rules):
+    assert state.decode_rules(state.encode_rules(rules)) == rules
+
+
+@given(rules_st)
+def test_rules_survive_a_recipe(rules):
+    dedup = {r.col for r in rules if r.kind == "dedup"}
+    back = state.from_recipe_dict(state.to_recipe_dict(rules))
+    assert [r for r in back if r.kind != "dedup"] == [r for r in rules if r.kind != "dedup"]
+    assert {r.col for r in back if r.kind == "dedup"} == dedup
+
+
+@pytest.mark.parametrize("junk", ["", ";;", "range:", "nope:x:1", "range:x:abc,", "qrange:x:2,", "range:x:nan,"])
+def test_malformed_url_rules_are_dropped(junk):
+    assert state.decode_rules(junk) == []
+
+
+def test_aggregates_match_duckdb(tiny_ws):
+    cur = tiny_ws.cursor()
+    cur.execute("CREATE TABLE sig_t AS SELECT id, length(text) AS n_chars, length(text) % 3 AS m3 FROM docs")
+    tiny_ws.register_part("sig_t", kind="signal")
+    h = queries.histogram(cur, "n_chars", bins=4)
+    assert int(h["count"].sum()) == 6
+    assert h["x0"].min() == cur.execute("SELECT min(n_chars) FROM corpus").fetchone()[0]
+    hb = queries.histogram(cur, "n_chars", bins=4, by="source")
+    assert set(hb["group"]) == {"web", "other"} and int(hb["count"].sum()) == 6
+    e = queries.ecdf(cur, "n_chars")
+    assert list(e["x"]) == sorted(e["x"])
+    qt = queries.quantile_table(cur, "n_chars")
+    med = cur.execute("SELECT quantile_cont(n_chars, 0.5) FROM corpus").fetchone()[0]
+    assert qt.loc[0, "q0.5"] == pytest.approx(med)
+    assert "n_chars" in queries.numeric_columns(cur) and "source" in queries.categorical_columns(cur)
+    d = queries.density2d(cur, "n_chars", "m3", bins=3)
+    assert int(d["count"].sum()) == 6
+    assert queries.search_docs(cur, "CAT", columns=["n_chars"])["id"].tolist() in (["a1", "a5"], ["a5", "a1"])
+    assert queries.search_docs(cur, "100%", columns=[]).empty  # wildcards are literal
+    assert queries.get_doc(cur, "a6")["text"].startswith("<script>")
+
+
+def test_highlight_flags_and_escapes():
+    text = "Home\nHome\nA proper sentence with enough words to be long.\n<img src=x onerror=alert(1)>"
+    flags = dict((ln, r) for ln, r in line_flags(text))
+    assert "repeated line" in flags["Home"]
+    assert flags["A proper sentence with enough words to be long."] == []
+    html = highlighted_html(text)
+    assert "<img" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert "\n\n" not in html
