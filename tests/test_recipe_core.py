@@ -196,7 +196,7 @@ def test_summary_frame_is_cached_across_threshold_changes(ws):
     frames = dict(C._FRAMES)
     assert len(frames) >= 1
     s = summarize(ws.con, MINIMAL.replace("min: 5", "min: 9").replace("0.2", "0.4"))
-    assert C._FRAMES == frames and all(C._FRAMES[k] is v for k, v in frames.items())
+    assert frames == C._FRAMES and all(C._FRAMES[k] is v for k, v in frames.items())
     assert (
         s["kept_docs"]
         == summarize(ws.con, MINIMAL.replace("min: 5", "min: 9").replace("0.2", "0.4"), cache=False)["kept_docs"]

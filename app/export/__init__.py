@@ -37,14 +37,20 @@ MANIFEST = "manifest.json"
 
 
 # ---------------------------------------------------------------------- output directory handling
-def prepare_out(out: str | os.PathLike, *, overwrite: bool) -> tuple[Path, Path]:
-    """Check ``out`` may be written and make a temporary directory beside it: ``(out, tmp)``."""
+def check_out(out: str | os.PathLike, *, overwrite: bool) -> Path:
+    """``out`` as a Path, or ExportError when it is a file or a non-empty directory (without overwrite)."""
     out = Path(out).expanduser()
     if out.exists():
         if not out.is_dir():
             raise ExportError(f"{out} exists and is not a directory")
         if any(out.iterdir()) and not overwrite:
             raise ExportError(f"{out} is not empty; pass --overwrite to replace it")
+    return out
+
+
+def prepare_out(out: str | os.PathLike, *, overwrite: bool) -> tuple[Path, Path]:
+    """Check ``out`` may be written and make a temporary directory beside it: ``(out, tmp)``."""
+    out = check_out(out, overwrite=overwrite)
     parent = out.resolve().parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
@@ -221,6 +227,7 @@ def apply(
     if shard_size is not None and shard_size < 1:
         raise ExportError("--shard-size must be a positive number of documents")
     recipe = load_recipe(recipe)
+    check_out(out, overwrite=overwrite)  # fail before the expensive part
     con = ws.cursor()
     comp = compile_recipe(con, recipe)
     summary = summarize(con, recipe, compiled=comp)

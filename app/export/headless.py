@@ -34,6 +34,7 @@ from app.errors import ExportError, RecipeError
 from app.export import (
     FORMATS,
     build_manifest,
+    check_out,
     file_entries,
     finalize_out,
     prepare_out,
@@ -189,6 +190,7 @@ def apply_headless(
     if shard_size is not None and shard_size < 1:
         raise ExportError("--shard-size must be a positive number of documents")
     recipe = load_recipe(recipe)
+    check_out(out, overwrite=overwrite)
     if recipe.dedup.near or recipe.dedup.semantic:
         raise RecipeError(
             "headless apply supports exact dedup only; near/semantic dedup need a workspace "
