@@ -677,36 +677,54 @@ def borderline(
     if not 0 <= rule_index < len(comp.checks):
         raise RecipeError(f"rule index {rule_index} is out of range (recipe has {len(comp.checks)} checks)")
     c = comp.checks[rule_index]
-    rel = qi(relation)
+    rel = relation
+    if relation == "corpus" and c.kind == "rule":
+        has_fast = con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'corpus_fast' AND schema_name = 'main'"
+        ).fetchall()[0][0]
+        if has_fast:  # choose the documents without the text join, then fetch only their texts
+            rel = "corpus_fast"
     value = qi(c.signal) if c.signal and c.signal in comp.columns else "NULL"
-    cols = f"id, source, {value} AS value, left(text, {int(text_chars)}) AS text"
-    keys = ["id", "source", "value", "text"]
+    cols = f"id, source, {value} AS value"
     thr = None
+    n = int(n)
     if c.kind == "rule" and c.rule is not None and c.rule.kind in ("range", "quantile"):
         info = c.threshold
         bound = "min" if info.get("min") is not None else "max"
         thr = info.get(bound)
         col = qi(c.signal)
         above = con.execute(
-            f"SELECT {cols} FROM {rel} WHERE {col} >= $t ORDER BY {col} ASC, id LIMIT {int(n)}", {"t": thr}
+            f"SELECT {cols} FROM {qi(rel)} WHERE {col} >= $t ORDER BY {col} ASC, id LIMIT {n}", {"t": thr}
         ).fetchall()
         below = con.execute(
-            f"SELECT {cols} FROM {rel} WHERE {col} < $t ORDER BY {col} DESC, id LIMIT {int(n)}", {"t": thr}
+            f"SELECT {cols} FROM {qi(rel)} WHERE {col} < $t ORDER BY {col} DESC, id LIMIT {n}", {"t": thr}
         ).fetchall()
-        out = {"bound": bound}
+        out: dict[str, Any] = {"bound": bound}
     else:
-        order = "md5(id)"
-        sql = f"SELECT {cols} FROM {rel} WHERE coalesce({c.sql}, false) {{}} ORDER BY {order} LIMIT {int(n)}"
+        sql = f"SELECT {cols} FROM {qi(rel)} WHERE coalesce({c.sql}, false) {{}} ORDER BY hash(id), id LIMIT {n}"
         above = con.execute(sql.format("= true"), used_params(sql, comp.params)).fetchall()
         below = con.execute(sql.format("= false"), used_params(sql, comp.params)).fetchall()
         out = {"bound": None}
+    ids = [r[0] for r in [*above, *below]]
+    texts: dict[str, str] = {}
+    if ids:
+        src = "docs" if rel == "corpus_fast" else rel
+        texts = dict(
+            con.execute(
+                f"SELECT id, left(text, {int(text_chars)}) FROM {qi(src)} WHERE id IN (SELECT unnest($ids))",
+                {"ids": ids},
+            ).fetchall()
+        )
+    keys = ["id", "source", "value"]
+    above = [{**dict(zip(keys, r, strict=True)), "text": texts.get(r[0])} for r in above]
+    below = [{**dict(zip(keys, r, strict=True)), "text": texts.get(r[0])} for r in below]
     out.update(
         {
             "rule": c.label,
             "index": rule_index,
             "threshold": thr,
-            "above": [dict(zip(keys, r, strict=True)) for r in above],
-            "below": [dict(zip(keys, r, strict=True)) for r in below],
+            "above": above,
+            "below": below,
         }
     )
     return out

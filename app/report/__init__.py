@@ -134,7 +134,7 @@ def _map_points(con: Any, comp: Any, rel: str, max_points: int) -> dict[str, Any
         return None
     rows = con.execute(
         f"SELECT c.map_x, c.map_y, k._keep FROM {qi(rel)} AS c JOIN _winnow_report AS k USING (id)"
-        f" WHERE c.map_x IS NOT NULL ORDER BY md5(c.id) LIMIT {int(max_points)}"
+        f" WHERE c.map_x IS NOT NULL ORDER BY hash(c.id), c.id LIMIT {int(max_points)}"
     ).fetchall()
     return {"x": [r[0] for r in rows], "y": [r[1] for r in rows], "kept": [bool(r[2]) for r in rows]}
 
@@ -146,8 +146,8 @@ def _samples(con: Any, comp: Any, n: int) -> dict[str, Any]:
     flags = ", ".join(f"k._c{c.index}" for c in comp.checks)
     base = (
         f"SELECT c.id, c.source, left(c.text, {TEXT_CHARS}) AS text{', ' + flags if flags else ''}"
-        " FROM corpus AS c JOIN (SELECT * FROM _winnow_report WHERE _keep = $keep ORDER BY md5(id) LIMIT $n) AS k"
-        " USING (id) ORDER BY md5(c.id)"
+        " FROM corpus AS c JOIN (SELECT * FROM _winnow_report WHERE _keep = $keep ORDER BY hash(id), id LIMIT $n) AS k"
+        " USING (id) ORDER BY hash(c.id), c.id"
     )
     out: dict[str, Any] = {}
     for name, keep in (("kept", True), ("removed", False)):
