@@ -162,3 +162,11 @@ def test_export_page_exports_and_builds_the_report(ui_ws, tmp_path):
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
     assert any("report written" in s.value for s in at.success)
+
+
+def test_map_page_density_view_beyond_the_point_limit(ui_ws, monkeypatch):
+    from app.ui import queries
+
+    monkeypatch.setattr(queries, "MAP_POINTS_MAX", 100)
+    at = app_at(ui_ws, "map", c="kept / removed (current rules)", r="range:size_words:20.0,")
+    assert any("density grid" in c.value for c in at.caption)
