@@ -201,3 +201,11 @@ def test_summary_frame_is_cached_across_threshold_changes(ws):
         s["kept_docs"]
         == summarize(ws.con, MINIMAL.replace("min: 5", "min: 9").replace("0.2", "0.4"), cache=False)["kept_docs"]
     )
+
+
+def test_compile_errors_name_the_line(ws):
+    text = "version: 1\nrules:\n  - {signal: size_words, min: 1}\n  - {signal: quality_scor, min: 1}\n"
+    with pytest.raises(RecipeError, match=r"^recipe line 4, rules\[1\]\.signal: unknown signal 'quality_scor'"):
+        compile_recipe(ws.con, load_recipe(text))
+    with pytest.raises(RecipeError, match=r"^recipe line 3, rules\[0\]\.expr: unknown signal 'nope'"):
+        compile_recipe(ws.con, "version: 1\nrules:\n  - {expr: 'nope > 1'}\n")

@@ -282,7 +282,7 @@ def compile_recipe(
 
     wanted: list[tuple[str, float]] = []
     for i, r in enumerate(recipe.rules):
-        where = f"rules[{i}]"
+        where = recipe.where("rules", i, "signal" if r.signal is not None else "expr")
         if r.signal is not None:
             if r.signal not in columns:
                 raise _unknown(r.signal, columns, where)
@@ -304,7 +304,7 @@ def compile_recipe(
             ex = parse_expr(r.expr)
             for c in ex.columns:
                 if c not in columns:
-                    raise _unknown(c, columns, f"{where} expr")
+                    raise _unknown(c, columns, where)
     qvals = resolve_quantiles(con, relation, wanted) if resolve else dict.fromkeys(wanted, 0.0)
 
     for i, r in enumerate(recipe.rules):
@@ -344,7 +344,7 @@ def compile_recipe(
                 params[p + "max"] = float(hi)
                 conds.append(f"{col} <= ${p}max")
             if (r.min_quantile is not None and lo is None) or (r.max_quantile is not None and hi is None):
-                raise RecipeError(f"rules[{i}]: {r.signal} has no values, so its quantile is undefined")
+                raise RecipeError(f"{recipe.where('rules', i)}: {r.signal} has no values, so its quantile is undefined")
             sql = "(" + " AND ".join(conds) + ")" if conds else f"({col} IS NOT NULL)"
             info.update({"min": lo, "max": hi, "min_quantile": r.min_quantile, "max_quantile": r.max_quantile})
         if r.keep_null:
@@ -395,19 +395,19 @@ def compile_recipe(
         )
         k += 1
 
-    for b in recipe.balance:
+    for bi, b in enumerate(recipe.balance):
         if b.column not in columns:
-            raise _unknown(b.column, columns, "balance")
+            raise _unknown(b.column, columns, recipe.where("balance", bi, "column"))
     if recipe.sample and recipe.sample.weight:
         w = recipe.sample.weight
         if w not in columns:
-            raise _unknown(w, columns, "sample.weight")
+            raise _unknown(w, columns, recipe.where("sample", "weight"))
         if not _is_numeric(columns[w]):
             raise RecipeError(f"sample.weight: {w} is {columns[w]}, not a number")
     if recipe.output_columns:
         for c in recipe.output_columns:
             if c not in columns:
-                raise _unknown(c, columns, "output.columns")
+                raise _unknown(c, columns, recipe.where("output", "columns"))
 
     where = " AND ".join(f"coalesce({c.sql}, false)" for c in checks) or "true"
     if "size_tokens" in columns:

@@ -181,6 +181,16 @@ class Recipe:
     name: str | None = None
     description: str | None = None
     version: int = VERSION
+    #: YAML path -> line number, when loaded from YAML (for compile-time messages; not part of equality)
+    lines: dict[tuple, int] = field(default_factory=dict, compare=False, repr=False)
+
+    def where(self, *path: Any) -> str:
+        """``recipe line N, rules[1]`` (or just ``rules[1]``) for messages about ``path``."""
+        name = "".join(f"[{k}]" if isinstance(k, int) else (f".{k}" if i else str(k)) for i, k in enumerate(path))
+        p = tuple(path)
+        while p and p not in self.lines:
+            p = p[:-1]
+        return f"recipe line {self.lines[p]}, {name}" if p in self.lines and p else name
 
     # ------------------------------------------------------------------ (de)serialisation
     @classmethod
@@ -335,7 +345,7 @@ class _Builder:
             name = self.text(str(name), ("name",))
         if desc is not None:
             desc = str(desc)
-        return Recipe(rules, dedup, balance, sample, out_cols, name, desc, VERSION)
+        return Recipe(rules, dedup, balance, sample, out_cols, name, desc, VERSION, dict(self.marks))
 
     def rule(self, d: Any, path: tuple) -> Rule:
         if not isinstance(d, dict):
