@@ -295,7 +295,9 @@ def render_html(data: dict[str, Any]) -> str:
     # overlap
     if rules:
         labels = [f"{r['index']}: {r['label'][:40]}" for r in rules]
-        fig = go.Figure(go.Heatmap(z=s["overlap"], x=labels, y=labels, colorscale="Reds"))
+        fig = go.Figure(
+            go.Heatmap(z=s["overlap"], x=[f"rule {r['index']}" for r in rules], y=labels, colorscale="Reds")
+        )
         fig.update_layout(
             height=200 + 40 * len(rules), margin={"l": 10, "r": 10, "t": 20, "b": 10}, yaxis={"autorange": "reversed"}
         )
