@@ -75,7 +75,13 @@ def run(args: argparse.Namespace) -> int:
     if args.input:
         from app.export.headless import apply_headless
 
-        recipe = resolve_recipe(args.recipe)
+        if Path(args.recipe).exists() or args.recipe.endswith((".yaml", ".yml")):
+            recipe = resolve_recipe(args.recipe)
+        else:  # a recipe saved in the workspace (e.g. from the dashboard), applied to raw shards
+            from app.workspace import Workspace
+
+            with Workspace.open(args.workspace, read_only=True) as ws:
+                recipe = resolve_recipe(args.recipe, ws)
         with tqdm_progress("apply") as progress:
             m = apply_headless(
                 recipe,
