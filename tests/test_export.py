@@ -246,3 +246,21 @@ def test_cli_apply_last_line_json(tmp_path, capsys):
 def test_format_alias(ws, tmp_path):
     m = apply(ws, MINIMAL, tmp_path / "o", format="jsonl")
     assert m["format"] == "jsonl" and m["files"][0]["path"].endswith(".jsonl")
+
+
+def test_cli_headless_with_saved_recipe(tmp_path, capsys):
+    from app.cli import main
+    from app.ingest import ingest
+    from app.recipes import save_recipe
+    from app.workspace import Workspace
+
+    srcs = write_shards(tmp_path / "raw", n=60)
+    with Workspace.open(tmp_path / "ws", create=True) as w:
+        ingest(w, srcs, source="raw")
+        save_recipe(w, "cut", HEADLESS)
+    assert main(["apply", "-w", str(tmp_path / "ws"), "-r", "cut", "-o", str(tmp_path / "a"), "-f", "jsonl"]) == 0
+    a = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    args = ["apply", "-w", str(tmp_path / "ws"), "-r", "cut", "-i", srcs[0], "--source", "raw"]
+    assert main([*args, "-o", str(tmp_path / "b"), "-f", "jsonl"]) == 0
+    b = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert a["kept"] == b["kept"] > 0 and sorted(read_ids(tmp_path / "b")) == read_ids(tmp_path / "a")
