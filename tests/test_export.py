@@ -264,3 +264,10 @@ def test_cli_headless_with_saved_recipe(tmp_path, capsys):
     assert main([*args, "-o", str(tmp_path / "b"), "-f", "jsonl"]) == 0
     b = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert a["kept"] == b["kept"] > 0 and sorted(read_ids(tmp_path / "b")) == read_ids(tmp_path / "a")
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "jsonl.gz", "hf"])
+def test_empty_selection_writes_valid_empty_output(ws, tmp_path, fmt):
+    m = apply(ws, "version: 1\nrules:\n  - {signal: size_words, min: 1000}\n", tmp_path / "o", fmt=fmt)
+    assert m["counts"]["kept_docs"] == 0 and m["files"]
+    assert read_ids(tmp_path / "o") == []

@@ -159,9 +159,17 @@ def to_hf(tmp: Path, parquet_files: list[Path]) -> None:
     cache = tmp / "_cache"
     with contextlib.suppress(Exception):
         datasets.disable_progress_bars()
-    ds = datasets.Dataset.from_parquet([str(p) for p in parquet_files], cache_dir=str(cache))
+    import pyarrow.parquet as pq
+
+    try:
+        if sum(pq.ParquetFile(p).metadata.num_rows for p in parquet_files) == 0:  # datasets cannot read "no data"
+            ds = datasets.Dataset(pq.read_table(parquet_files[0]))
+        else:
+            ds = datasets.Dataset.from_parquet([str(p) for p in parquet_files], cache_dir=str(cache))
+    except Exception as e:
+        raise ExportError(f"cannot build the datasets directory: {str(e).splitlines()[0]}") from e
     stage = tmp / "_hf"
-    ds.save_to_disk(str(stage))
+    ds.save_to_disk(str(stage), **({"num_shards": 1} if len(ds) == 0 else {}))
     del ds
     shutil.rmtree(cache, ignore_errors=True)
     for p in parquet_files:
