@@ -11,8 +11,10 @@ the corpus and the recipe: the same on every run, machine and DuckDB version.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import re
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -218,6 +220,7 @@ class Compiled:
 
 # ---------------------------------------------------------------------- quantile cache
 _QCACHE: dict[tuple, dict[tuple[str, float], float | None]] = {}
+_LOCK = threading.Lock()
 
 
 def _version_token(con: Any, relation: str) -> tuple | None:
@@ -250,7 +253,8 @@ def resolve_quantiles(con: Any, relation: str, wanted: list[tuple[str, float]]) 
         for w, v in zip(missing, row, strict=True):
             cache[w] = v
     if token and len(_QCACHE) > 64:
-        _QCACHE.pop(next(iter(_QCACHE)))
+        with _LOCK, contextlib.suppress(StopIteration, KeyError, RuntimeError):
+            _QCACHE.pop(next(iter(_QCACHE)))
     return {w: cache[w] for w in wanted}
 
 
@@ -521,9 +525,10 @@ def recipe_frame(con: Any, recipe: Recipe, *, relation: str = "corpus") -> tuple
             else:
                 sel.append(qi(c))
         frame = con.sql(f"SELECT {', '.join(sel)} FROM {rel}").to_arrow_table()
-        while len(_FRAMES) >= 2:
-            _FRAMES.pop(next(iter(_FRAMES)))
-        _FRAMES[key] = frame
+        with _LOCK:  # dashboard sessions summarise from several threads
+            while len(_FRAMES) >= 2:
+                _FRAMES.pop(next(iter(_FRAMES)))
+            _FRAMES[key] = frame
     con.register(FRAME_NAME, frame)
     return FRAME_NAME, frame
 
