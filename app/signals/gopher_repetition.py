@@ -37,15 +37,16 @@ def duplicates(items: list[str]) -> tuple[int, int]:
     return n, chars
 
 
-def _top_ngram_chars(ws: list[str], lens: list[int], n: int) -> int:
+def _top_ngram_chars(ws: list[str], lens: list[int], n: int) -> tuple[int, int]:
+    """(characters covered by the most frequent n-gram, its count); (0, 0) without n-grams."""
     grams = list(zip(*(ws[k:] for k in range(n))))
     if not grams:
-        return 0
+        return 0, 0
     counts = Counter(grams)
     best = max(counts.values())
     # ties go to the first n-gram seen (Counter keeps insertion order), as Counter.most_common does
     g = grams[0] if best == 1 else next(x for x in counts if counts[x] == best)
-    return (sum(map(len, g)) + n - 1) * best
+    return (sum(map(len, g)) + n - 1) * best, best
 
 
 def _dup_ngram_chars(ws: list[str], lens: list[int], n: int) -> int:
@@ -65,6 +66,7 @@ def _dup_ngram_chars(ws: list[str], lens: list[int], n: int) -> int:
 
 
 _BIG = 2000  # documents with more words take the vectorised path
+_DUP_VECTOR = 1000  # documents with more words scan duplicate n-grams over integer hashes
 
 
 def _ngram_hashes(ids: np.ndarray, n: int) -> np.ndarray:
@@ -78,12 +80,51 @@ def _ngram_hashes(ids: np.ndarray, n: int) -> np.ndarray:
     return h
 
 
-def _big_ngram_fracs(ws: list[str], size: int) -> list[float]:
-    """Top and duplicate n-gram fractions for long documents with numpy (same definitions)."""
+def _word_ids(ws: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Integer id per word (same word, same id) and the prefix sums of word lengths."""
     vocab: dict[str, int] = {}
     ids = np.fromiter((vocab.setdefault(w, len(vocab) + 1) for w in ws), dtype=np.uint64, count=len(ws))
     lens = np.fromiter(map(len, ws), dtype=np.int64, count=len(ws))
-    csum = np.concatenate([[0], np.cumsum(lens)])
+    return ids, np.concatenate([[0], np.cumsum(lens)])
+
+
+def _dup_fracs(ids: np.ndarray, csum: np.ndarray, size: int) -> list[float]:
+    """Duplicate n-gram character fractions for n = 5..10 (DataTrove's greedy non-overlapping scan).
+
+    Only the span between the first and the last repeated occurrence needs the sequential scan: before it
+    every n-gram is new (the scan just records them), after it nothing can repeat."""
+    out: list[float] = []
+    nw = len(ids)
+    for n in DUP_NS:
+        if nw < n:
+            out.append(0.0)
+            continue
+        h = _ngram_hashes(ids, n)
+        _, first, inv = np.unique(h, return_index=True, return_inverse=True)
+        pos = np.arange(len(h))
+        rep = np.flatnonzero(first[inv] < pos)
+        if not len(rep):
+            out.append(0.0)
+            continue
+        start, last = int(rep[0]), int(rep[-1])
+        hl = h.tolist()
+        seen = set(hl[:start])
+        i, chars = start, 0
+        while i <= last:
+            g = hl[i]
+            if g in seen:
+                chars += int(csum[i + n] - csum[i])
+                i += n
+            else:
+                seen.add(g)
+                i += 1
+        out.append(chars / size)
+    return out
+
+
+def _big_ngram_fracs(ws: list[str], size: int) -> list[float]:
+    """Top and duplicate n-gram fractions for long documents with numpy (same definitions)."""
+    ids, csum = _word_ids(ws)
     out: list[float] = []
     for n in TOP_NS:
         if len(ws) < n:
@@ -96,24 +137,7 @@ def _big_ngram_fracs(ws: list[str], size: int) -> list[float]:
         out.append(float((csum[i + n] - csum[i] + n - 1) * best) / size)
     if len(ws) < SHINGLE_MIN or len(np.unique(_ngram_hashes(ids, SHINGLE_MIN))) == len(ws) - SHINGLE_MIN + 1:
         return out + [0.0] * len(DUP_NS)
-    for n in DUP_NS:
-        if len(ws) < n:
-            out.append(0.0)
-            continue
-        h = _ngram_hashes(ids, n).tolist()
-        seen: set[int] = set()
-        i = rep = 0
-        end = len(h)
-        while i < end:
-            g = h[i]
-            if g in seen:
-                rep += int(csum[i + n] - csum[i])
-                i += n
-            else:
-                seen.add(g)
-                i += 1
-        out.append(rep / size)
-    return out
+    return out + _dup_fracs(ids, csum, size)
 
 
 SHINGLE_MIN = 5
@@ -132,13 +156,26 @@ def gopher_repetition(text: str, ws: list[str]) -> tuple:
     if len(ws) > _BIG:
         return tuple(out + _big_ngram_fracs(ws, size))
     lens = list(map(len, ws))
+    all_unique = False
     for n in TOP_NS:
-        out.append(_top_ngram_chars(ws, lens, n) / size)
+        if all_unique:  # no repeated shorter n-gram: every n-gram is unique, the first one is the "top"
+            out.append((sum(lens[:n]) + n - 1) / size if len(ws) >= n else 0.0)
+            continue
+        chars, best = _top_ngram_chars(ws, lens, n)
+        out.append(chars / size)
+        all_unique = best <= 1
+    if all_unique:
+        out.extend([0.0] * len(DUP_NS))
+        return tuple(out)
     five = list(zip(ws, ws[1:], ws[2:], ws[3:], ws[4:]))
     if len(set(five)) == len(five):  # no repeated 5-gram, hence no repeated longer n-gram
         out.extend([0.0] * len(DUP_NS))
     else:
-        out.extend(_dup_ngram_chars(ws, lens, n) / size for n in DUP_NS)
+        if len(ws) > _DUP_VECTOR:
+            ids, csum = _word_ids(ws)
+            out.extend(_dup_fracs(ids, csum, size))
+        else:
+            out.extend(_dup_ngram_chars(ws, lens, n) / size for n in DUP_NS)
     return tuple(out)
 
 
