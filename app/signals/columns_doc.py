@@ -32,7 +32,7 @@ _NOTES = """
   perplexity function). Without a POS tagger (spaCy `en_core_web_sm`) the noun/object/determiner indicators
   use English word lists (documented in the column table).
 - **Language**: py3langid by default (offline, model inside the package); `--lang-backend lingua`, or
-  `--lid-model lid.176.bin` for fastText (`pip install fasttext`). Text is truncated to 20,000 characters and
+  `--lid-model lid.176.bin` for fastText (`pip install fasttext`). Text is truncated to 3,000 characters and
   URLs, @mentions and HTML entities are removed before identification.
 - **Duplicates**: exact = md5 of lowercased, whitespace-collapsed text, in SQL; near = MinHash (128
   permutations, word 5-gram shingles, xxHash64) with LSH (16 bands x 8 rows), clusters = connected components,
