@@ -196,7 +196,7 @@ def shoot(url: str, out: Path, *, rules: str, doc: str | None = None) -> None:
     from playwright.sync_api import sync_playwright
 
     out.mkdir(parents=True, exist_ok=True)
-    q = f"r={rules}&sig=gopher_word_count&by=lang_code&c=map_cluster_label&q=recipe"
+    q = f"r={rules}&sig=gopher_word_count&by=orig_source&c=orig_source&q=recipe"
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         for name, sel in KEY.items():
@@ -209,6 +209,9 @@ def shoot(url: str, out: Path, *, rules: str, doc: str | None = None) -> None:
                 pg.locator(".w-doc").first.wait_for(timeout=60_000)
                 pg.wait_for_timeout(1500)
                 pg.locator(".w-doc").first.scroll_into_view_if_needed()
+            if name == "map":  # cluster labels are data (c-TF-IDF terms of social posts): keep the README tidy
+                pg.get_by_text("cluster labels").first.click()
+                pg.wait_for_timeout(2000)
             if name == "thresholds":
                 pg.locator(".w-done").first.wait_for(state="attached", timeout=120_000)
             pg.wait_for_timeout(3000)

@@ -34,7 +34,7 @@ by = ss.get("by") if ss.get("by") in by_opts else "(none)"
 by = c2.selectbox("Split by", by_opts, index=by_opts.index(by), key="w_dist_by")
 ss["by"] = "" if by == "(none)" else by
 layout = c3.radio("Groups", ["overlay", "facet"], horizontal=True, key="w_dist_layout")
-log = c4.toggle("log x axis", key="w_dist_log")
+log = c4.toggle("log x axis", value=widgets.q(ws, "is_skewed", sig), key=f"w_dist_log_{sig}")
 group = None if by == "(none)" else by
 
 hist = widgets.q(ws, "histogram", sig, bins=60, log=log, by=group)

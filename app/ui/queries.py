@@ -394,3 +394,16 @@ def add_labels(con: Any, ids: list[str], label: str, note: str | None = None) ->
         return 0
     con.execute("INSERT INTO labels SELECT unnest(?::VARCHAR[]), ?, ?, now()::TIMESTAMP", [ids, label, note])
     return len(ids)
+
+
+def is_skewed(con: Any, col: str) -> bool:
+    """Non-negative with a long right tail (q99 over 20x the median): such columns read better on a log axis."""
+    rel = qi(agg_relation(con))
+    row = con.execute(
+        f"SELECT min(x), quantile_cont(x, 0.5), quantile_cont(x, 0.99) "
+        f"FROM (SELECT CAST({qi(col)} AS DOUBLE) AS x FROM {rel} WHERE {qi(col)} IS NOT NULL)"
+    ).fetchone()
+    if not row or row[0] is None or row[0] < 0:
+        return False
+    med, q99 = row[1] or 0.0, row[2] or 0.0
+    return q99 > 20 * max(med, 1e-12) and q99 > 0

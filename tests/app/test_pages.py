@@ -35,7 +35,7 @@ def test_distributions_page(ui_ws):
     assert at.selectbox(key="w_dist_sig").value == "quality_score"
     assert at.selectbox(key="w_dist_by").value == "lang_code"
     assert len(at.dataframe) >= 1
-    at.toggle(key="w_dist_log").set_value(True).run()
+    at.toggle(key="w_dist_log_quality_score").set_value(True).run()
     assert not at.exception
 
 
