@@ -204,6 +204,10 @@ def apply_headless(
     con = None
     try:
         con = duckdb.connect(str(tmp / "_scratch.duckdb"))
+        # bounded memory: the scratch database spills to disk (inside the temporary output) past this
+        con.execute(f"SET memory_limit = '{os.environ.get('WINNOW_HEADLESS_MEMORY', '1GB')}'")
+        con.execute(f"SET temp_directory = '{(tmp / '_spill').as_posix()}'")
+        con.execute("SET enable_progress_bar = false")
         # ------------------------------------------------------------ pass 1: score what the recipe needs
         fam_of: dict[str, str] = {}
         meta_cols: list[str] = []
@@ -320,6 +324,7 @@ def apply_headless(
         (tmp / "_scratch.duckdb").unlink(missing_ok=True)
         for p in tmp.glob("_scratch.duckdb*"):
             p.unlink(missing_ok=True)
+        shutil.rmtree(tmp / "_spill", ignore_errors=True)
         if fmt == "hf":
             to_hf(tmp, [dest / n for n in rows])
             rows = {}
