@@ -467,11 +467,15 @@ def _drop_stages(cur: Any, pattern: str) -> None:
 
 
 def _check_duplicates(cur: Any, table: str, name: str, others: list[str]) -> None:
-    dups = cur.execute(
-        f"SELECT id, count(*) AS n, min(_file || ':' || _row) FROM {qi(table)} GROUP BY id HAVING count(*) > 1 "
-        "ORDER BY min(_file || ':' || _row) LIMIT 5"
-    ).fetchall()
-    if dups:
+    dup_ids = [
+        r[0] for r in cur.execute(f"SELECT id FROM {qi(table)} GROUP BY id HAVING count(*) > 1 LIMIT 1000").fetchall()
+    ]
+    if dup_ids:
+        dups = cur.execute(
+            f"SELECT id, count(*), arg_min(_file || ':' || _row, _row) FROM {qi(table)} WHERE list_contains(?, id) "
+            "GROUP BY id ORDER BY min(_row) LIMIT 5",
+            [dup_ids],
+        ).fetchall()
         first = ", ".join(f"{i!r} x{n} (first at {w})" for i, n, w in dups)
         raise IngestError(f"duplicate ids in source {name!r}: {first}; ids must be unique (check --id-field)")
     for other in others:
