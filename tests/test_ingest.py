@@ -412,7 +412,7 @@ def test_parse_hf(spec, expected):
 
 
 # ---------------------------------------------------------------- property: texts round-trip exactly
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.text(min_size=1, max_size=40).filter(lambda s: s.strip()), min_size=1, max_size=8))
 def test_texts_round_trip_exactly(tmp_path_factory, docs):
     d = tmp_path_factory.mktemp("rt")
