@@ -44,6 +44,8 @@ def resolve_model(model: str | None) -> tuple[str, str]:
     p = Path(str(model)).expanduser()
     if p.exists():
         return p.resolve().name, str(p.resolve())
+    if str(model).startswith(("/", "./", "../", "~", ".\\")):
+        raise EmbedError(f"embedding model folder {model} does not exist")
     return str(model), str(model)
 
 
