@@ -32,7 +32,8 @@ STOP = frozenset(_STOP_WORDS.split())
 
 def terms(text: str) -> list[str]:
     """Terms of one document for labelling: lower-cased words and CJK bigrams."""
-    out = [w for w in (m.lower().strip("'-") for m in _LATIN.findall(text)) if len(w) >= 3 and w not in STOP]
+    latin = _LATIN.findall(_CJK.sub(" ", text))
+    out = [w for w in (m.lower().strip("'-") for m in latin) if len(w) >= 3 and w not in STOP]
     for run in _CJK.findall(text):
         if len(run) == 1:
             out.append(run)
