@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -47,10 +48,25 @@ def launch(
     env = dict(os.environ, WINNOW_WORKSPACE=str(Path(workspace).resolve()))
     cmd = streamlit_command(workspace, port=port, address=address, open_browser=open_browser)
     print(f"Winnow dashboard: http://{address}:{port}  (workspace {workspace}; Ctrl+C to stop)", file=sys.stderr)
+    proc = subprocess.Popen(cmd, env=env, cwd=str(MAIN.parents[2]))
+
+    def forward(signum: int, _frame: object) -> None:  # stopping `winnow ui` stops the server too
+        proc.send_signal(signum)
+
+    old = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGHUP) if hasattr(signal, "SIGHUP")}
     try:
-        return subprocess.call(cmd, env=env, cwd=str(MAIN.parents[2]))
+        return proc.wait()
     except KeyboardInterrupt:
-        return 0
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(10)
+            return 0
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            return 0
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
 
 
 def free_port() -> int:
