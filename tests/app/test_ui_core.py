@@ -77,3 +77,15 @@ def test_highlight_flags_and_escapes():
     html = highlighted_html(text)
     assert "<img" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
     assert "\n\n" not in html
+
+
+def test_launch_binds_localhost_by_default(tmp_path):
+    from app.cli import build_parser
+    from app.ui.launch import MAIN, streamlit_command
+
+    cmd = streamlit_command(tmp_path / "ws", port=9999)
+    assert cmd[cmd.index("--server.address") + 1] == "127.0.0.1"
+    assert cmd[cmd.index("--server.port") + 1] == "9999"
+    assert str(MAIN) in cmd and cmd[-2:] == ["--workspace", str((tmp_path / "ws").resolve())]
+    args = build_parser().parse_args(["ui", "--workspace", str(tmp_path)])
+    assert args.address == "127.0.0.1" and args.port == 8501
