@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import plotly.express as px
 import streamlit as st
 
 from app.errors import WinnowError
@@ -47,9 +46,7 @@ if ov["documents"]:
     with right:
         st.subheader("Languages" + (f" ({ov['lang_column']})" if ov["lang_column"] else ""))
         if ov["by_lang"] is not None:
-            fig = px.bar(ov["by_lang"].head(15), x="lang", y="docs", height=260)
-            fig.update_layout(margin=dict(l=10, r=10, t=10, b=10))
-            st.plotly_chart(fig, width="stretch", key="lang_bar")
+            st.bar_chart(ov["by_lang"].head(15), x="lang", y="docs", height=260, color="#2f6f4f")
         else:
             st.caption("No language column yet: compute signals (the `lang` family adds `lang_code`).")
 
