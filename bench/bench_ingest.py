@@ -172,6 +172,7 @@ def main() -> None:
     n = args.docs or (100_000 if args.quick else 1_000_000)
     repeats = args.repeats or (1 if args.quick else 3)
     t_all = time.perf_counter()
+    load0 = os.getloadavg()[0]
     # built in a child: a child inherits its parent's peak RSS at fork, so the parent stays small
     path = Path(measure("make", str(n))["path"])
     size = path.stat().st_size
@@ -254,6 +255,11 @@ def main() -> None:
         f"Of its {w:.1f} s, {results['winnow']['rebuild']:.1f} s are the workspace re-materialising `corpus_fast` "
         f"(`Workspace.rebuild_views`, once per ingest); the ingest itself takes {own:.1f} s "
         f"({ref / own:.2f}x DuckDB's read, {results['datasets']['seconds'] / own:.1f}x the speed of `datasets`)."
+    )
+    loads = (load0, os.getloadavg()[0])
+    verdict += (
+        f" The 1-minute load average was {loads[0]:.1f} at the start and {loads[1]:.1f} at the end of the run"
+        f" on {os.cpu_count()} cores: other jobs shared the CPU, so compare rows of one run, not runs."
     )
     cmd = "python bench/bench_ingest.py" + (" --quick" if args.quick else "") + (f" --docs {n}" if args.docs else "")
     body = (
