@@ -271,3 +271,22 @@ def test_empty_selection_writes_valid_empty_output(ws, tmp_path, fmt):
     m = apply(ws, "version: 1\nrules:\n  - {signal: size_words, min: 1000}\n", tmp_path / "o", fmt=fmt)
     assert m["counts"]["kept_docs"] == 0 and m["files"]
     assert read_ids(tmp_path / "o") == []
+
+
+@pytest.mark.parametrize("shard", [None, 4])
+def test_headless_single_pass_for_rules_only(tmp_path, shard):
+    from app.ingest import ingest
+    from app.workspace import Workspace
+
+    recipe = "version: 1\nrules:\n  - {signal: score, min: 5}\n  - {expr: \"tag != 'z' or score > 20\"}\n"
+    srcs = write_shards(tmp_path / "raw", n=90)
+    with Workspace.open(tmp_path / "ws", create=True) as w:
+        ingest(w, srcs, source="raw")
+        apply(w, recipe, tmp_path / "ws_out", fmt="jsonl")
+    m = apply_headless(recipe, srcs, tmp_path / "hl", fmt="jsonl", source="raw", shard_size=shard)
+    assert m["source"]["passes"] == 1
+    assert sorted(read_ids(tmp_path / "hl")) == read_ids(tmp_path / "ws_out")
+    names = sorted(p.name for p in (tmp_path / "hl").iterdir())
+    n = len(names) - 1
+    assert names == sorted([*(f"data-{i:05d}-of-{n:05d}.jsonl" for i in range(n)), "manifest.json"])
+    assert [f["rows"] for f in m["files"]][: n - 1] == [shard] * (n - 1) if shard else n == 1

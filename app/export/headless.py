@@ -43,7 +43,8 @@ from app.export import (
     to_hf,
     write_manifest,
 )
-from app.recipes.compile import EXACT_NORM_SQL
+from app.recipes.compile import EXACT_NORM_SQL, used_params
+from app.sql import qi
 
 #: Columns every headless scratch row has (computed here, never by scorers).
 BASE = ("id", "source", "text_hash", "size_chars")
@@ -82,11 +83,13 @@ def _stats_dict(st: Any) -> dict[str, Any]:
 class _Writer:
     """Streams Arrow tables into shards of one format with fixed settings (no timestamps)."""
 
-    def __init__(self, dest: Path, fmt: str, n_rows: int, shard_size: int | None):
+    def __init__(self, dest: Path, fmt: str, n_rows: int | None, shard_size: int | None):
         self.dest, self.fmt = dest, fmt
         self.ext = FORMATS[fmt][0]
-        self.shard_size = shard_size or max(n_rows, 1)
-        self.n_shards = max(1, math.ceil(n_rows / self.shard_size))
+        #: None: the total is not known yet (single pass): shards get temporary names until finish()
+        self.known = n_rows is not None
+        self.shard_size = shard_size or (max(n_rows, 1) if n_rows is not None else 1 << 62)
+        self.n_shards = max(1, math.ceil(n_rows / self.shard_size)) if n_rows is not None else 0
         self.i = -1
         self.in_shard = 0
         self.rows: dict[str, int] = {}
@@ -98,7 +101,7 @@ class _Writer:
         self.close()
         self.i += 1
         self.in_shard = 0
-        name = shard_name(self.i, self.n_shards, self.ext)
+        name = shard_name(self.i, self.n_shards, self.ext) if self.known else f"part-{self.i:05d}.{self.ext}"
         self.name = name
         self.rows[name] = 0
         path = self.dest / name
@@ -160,6 +163,14 @@ class _Writer:
 
                 pq.write_table(pa.Table.from_batches([], schema=schema), self._path, compression="zstd")
         self.close()
+        if not self.known:
+            n = len(self.rows)
+            final = {}
+            for i, (name, rows) in enumerate(self.rows.items()):
+                new = shard_name(i, n, self.ext)
+                (self.dest / name).rename(self.dest / new)
+                final[new] = rows
+            self.rows = final
 
 
 def apply_headless(
@@ -214,6 +225,50 @@ def apply_headless(
         ord0 = 0
         first = True
         schema = None
+        # rules only (no quantile, dedup, balancing or sampling): each document's fate is known from its own
+        # values, so the kept documents are written during the first and only pass
+        streamable = (
+            not recipe.dedup.exact
+            and not recipe.balance
+            and recipe.sample is None
+            and all(r.min_quantile is None and r.max_quantile is None for r in recipe.rules)
+        )
+        comp = writer = None
+        dest = tmp / "_parquet" if fmt == "hf" else tmp
+        dest.mkdir(exist_ok=True)
+        extra = [c for c in (recipe.output_columns or []) if c not in ("id", "source", "text")]
+        from_scratch: list[str] = []
+        out_cols: list[str] = []
+        state = {"done": 0, "schema": None}
+
+        def emit(tbl: Any, got: Any, base: int) -> None:
+            """Write the rows of ``tbl`` whose ordinals are in ``got`` (with their scratch columns)."""
+            if got.num_rows == 0:
+                return
+            part = tbl.take(pc.subtract(got.column("_ord"), base))
+            if part.column("id").to_pylist() != got.column("id").to_pylist():
+                raise ExportError("the input changed between the two passes (ids differ); run again")
+            cols = {}
+            for c in out_cols:
+                if c in from_scratch:
+                    cols[c] = got.column(c)
+                elif c in part.column_names:
+                    cols[c] = part.column(c)
+                else:
+                    raise ExportError(f"output column {c!r} is not in the input")
+            chunk = pa.table(cols)
+            state["schema"] = chunk.schema
+            writer.write(chunk)
+            state["done"] += chunk.num_rows
+
+        def output_columns() -> list[str]:
+            if recipe.output_columns:
+                return list(recipe.output_columns)
+            names = schema.names if schema is not None else ["id", "source", "text"]
+            return ["id", "source", "text"] + [
+                c for c in names if c not in ("id", "source", "text", "text_hash") and not c.startswith("_")
+            ]
+
         for batch in _batches(inputs, opts):
             tbl = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
             if first:
@@ -255,66 +310,53 @@ def apply_headless(
             else:
                 con.execute(f"INSERT INTO corpus BY NAME SELECT {body} FROM _batch")
             con.unregister("_batch")
+            if streamable:
+                if comp is None:
+                    comp = compile_recipe(con, recipe, relation="corpus")
+                    from_scratch = [c for c in extra if c not in tbl.column_names]
+                    out_cols = output_columns()
+                    writer = _Writer(dest, "parquet" if fmt == "hf" else fmt, None, shard_size)
+                q = (
+                    f"SELECT {', '.join(qi(c) for c in ['_ord', 'id', *from_scratch])} FROM corpus"
+                    f" WHERE _ord >= $_a AND _ord < $_b AND {comp.where_sql} ORDER BY _ord"
+                )
+                got = con.sql(q, params={**used_params(q, comp.params), "_a": ord0, "_b": ord0 + tbl.num_rows})
+                emit(tbl, got.to_arrow_table(), ord0)
             ord0 += tbl.num_rows
             if progress:
-                progress(ord0, None, "score")
+                progress(ord0, None, "apply" if streamable else "score")
         stats = _stats_dict(getattr(_batches, "last_stats", None))
         if first:
             con.execute(
                 "CREATE TABLE corpus (_ord BIGINT, id VARCHAR, source VARCHAR, text_hash VARCHAR, size_chars BIGINT)"
             )
-        # ------------------------------------------------------------ select
-        comp = compile_recipe(con, recipe, relation="corpus")
-        summary = summarize(con, recipe, compiled=comp)
-        extra = [c for c in (recipe.output_columns or []) if c not in ("id", "source", "text")]
-        from_input = [c for c in extra if schema is not None and c in schema.names]
-        from_scratch = [c for c in extra if c not in from_input]
-        sql, params = select_ids_sql(comp, columns=["_ord", "id", *from_scratch])
-        con.execute(f"CREATE TABLE kept AS SELECT * FROM ({sql}) ORDER BY _ord", params)
-        n_kept = con.execute("SELECT count(*) FROM kept").fetchall()[0][0]
-        # ------------------------------------------------------------ pass 2: write the kept documents
-        dest = tmp / "_parquet" if fmt == "hf" else tmp
-        dest.mkdir(exist_ok=True)
-        writer = _Writer(dest, "parquet" if fmt == "hf" else fmt, n_kept, shard_size)
-        if recipe.output_columns:
-            out_cols = list(recipe.output_columns)
+        passes = 1 if comp is not None else 2
+        if comp is not None:  # single pass: already written
+            summary = summarize(con, recipe, compiled=comp)
+            n_kept = summary["kept_docs"]
         else:
-            names = schema.names if schema is not None else ["id", "source", "text"]
-            out_cols = ["id", "source", "text"] + [
-                c for c in names if c not in ("id", "source", "text", "text_hash") and not c.startswith("_")
-            ]
-        ord0 = 0
-        done = 0
-        out_schema = None
-        for batch in _batches(inputs, opts):
-            tbl = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
-            n = tbl.num_rows
-            got = con.sql(
-                "SELECT * FROM kept WHERE _ord >= $a AND _ord < $b ORDER BY _ord", params={"a": ord0, "b": ord0 + n}
-            ).to_arrow_table()
-            ord0 += n
-            if got.num_rows == 0:
-                continue
-            idx = pc.subtract(got.column("_ord"), ord0 - n)
-            part = tbl.take(idx)
-            if part.column("id").to_pylist() != got.column("id").to_pylist():
-                raise ExportError("the input changed between the two passes (ids differ); run again")
-            cols = {}
-            for c in out_cols:
-                if c in from_scratch:
-                    cols[c] = got.column(c)
-                elif c in part.column_names:
-                    cols[c] = part.column(c)
-                else:
-                    raise ExportError(f"output column {c!r} is not in the input")
-            chunk = pa.table(cols)
-            out_schema = chunk.schema
-            writer.write(chunk)
-            done += chunk.num_rows
-            if progress:
-                progress(done, n_kept, "write")
-        if out_schema is None:
-            out_schema = pa.schema([(c, pa.string()) for c in out_cols])
+            # -------------------------------------------------------- select over every document
+            comp = compile_recipe(con, recipe, relation="corpus")
+            summary = summarize(con, recipe, compiled=comp)
+            from_scratch = [c for c in extra if schema is None or c not in schema.names]
+            sql, params = select_ids_sql(comp, columns=["_ord", "id", *from_scratch])
+            con.execute(f"CREATE TABLE kept AS SELECT * FROM ({sql}) ORDER BY _ord", params)
+            n_kept = con.execute("SELECT count(*) FROM kept").fetchall()[0][0]
+            # -------------------------------------------------------- pass 2: write the kept documents
+            writer = _Writer(dest, "parquet" if fmt == "hf" else fmt, n_kept, shard_size)
+            out_cols = output_columns()
+            ord0 = 0
+            for batch in _batches(inputs, opts):
+                tbl = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
+                n = tbl.num_rows
+                got = con.sql(
+                    "SELECT * FROM kept WHERE _ord >= $a AND _ord < $b ORDER BY _ord", params={"a": ord0, "b": ord0 + n}
+                ).to_arrow_table()
+                emit(tbl, got, ord0)
+                ord0 += n
+                if progress:
+                    progress(state["done"], n_kept, "write")
+        out_schema = state["schema"] or pa.schema([(c, pa.string()) for c in out_cols])
         writer.finish(out_schema)
         rows = dict(writer.rows)
         if sum(rows.values()) != n_kept:
@@ -341,6 +383,7 @@ def apply_headless(
                 "inputs": list(inputs),
                 "read": stats,
                 "headless": True,
+                "passes": passes,
                 "signal_families": sorted(set(fam_of.values())),
             },
         )

@@ -440,7 +440,7 @@ def compile_recipe(
     if not bind:
         return comp
     try:  # bind once so type errors in expressions surface here, as one line
-        con.execute(f"SELECT count(*) FROM (SELECT {where} AS k FROM {qi(relation)} LIMIT 0)", params)
+        con.execute(f"SELECT count(*) FROM (SELECT {where} AS k FROM {qi(relation)} LIMIT 0)", params).fetchall()
     except Exception as e:
         raise RecipeError(f"recipe does not type-check against {relation}: {str(e).splitlines()[0]}") from e
     return comp

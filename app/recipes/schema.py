@@ -23,6 +23,7 @@ Validation errors name the YAML line and the field (``recipe line 4, rules[1].mi
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from typing import Any
 from app.errors import RecipeError
 
 VERSION = 1
+_YAML11_FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
 _TOP_KEYS = {"version", "name", "description", "rules", "dedup", "balance", "sample", "output"}
 _RULE_KEYS = {"signal", "min", "max", "min_quantile", "max_quantile", "in", "not_in", "expr", "label", "keep_null"}
 _DEDUP_KEYS = {"exact", "near", "semantic"}
@@ -280,6 +282,8 @@ class _Builder:
                 raise self.fail((*path, k), f"unknown key {k!r}{hint}")
 
     def num(self, v: Any, path: tuple, *, lo: float | None = None, hi: float | None = None) -> float | int:
+        if isinstance(v, str) and _YAML11_FLOAT.match(v.strip()):  # YAML 1.1 reads "1e-3" as a string
+            v = float(v)
         if isinstance(v, bool) or not isinstance(v, int | float):
             raise self.fail(path, f"expected a number, got {type(v).__name__} {v!r}")
         if isinstance(v, float) and math.isnan(v):
