@@ -259,7 +259,11 @@ def _vectors(ws: Any) -> tuple[np.ndarray, np.ndarray, str]:
         return _load(ws, key)
     cur = ws.cursor()
     n = cur.execute(f"SELECT count(*) FROM {qi(vectors_table(key))}").fetchone()[0]
-    stamp = ws.fingerprint()
+    row = cur.execute(
+        "SELECT (SELECT max(updated_at) FROM embed_models)::VARCHAR, (SELECT sum(n_docs) FROM sources)::VARCHAR,"
+        " (SELECT max(ingested_at) FROM sources)::VARCHAR"
+    ).fetchone()
+    stamp = "|".join(str(v) for v in row)  # cheap: changes whenever vectors or sources change
     ids, vecs = _index_cached(str(ws.path), key, int(n), stamp)
     return ids, vecs, key
 
