@@ -40,7 +40,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="which corpus (default: auto = hub if reachable, else realmix, else sample)",
     )
     p.add_argument(
-        "--per-source", type=int, default=1000, metavar="N", help="documents per realmix source (default: %(default)s)"
+        "--per-source", type=int, default=500, metavar="N", help="documents per realmix source (default: %(default)s)"
     )
     p.add_argument("--no-score", action="store_true", help="skip scoring, embedding and the map")
     p.add_argument("--rebuild", action="store_true", help="rebuild the demo workspace even if it exists")
@@ -145,7 +145,7 @@ def _realmix_inputs(parquet: Path, tmp: Path, per_source: int) -> list[tuple[str
 
 
 def build_demo(
-    workspace: str | os.PathLike, *, corpus: str = "auto", per_source: int = 1000, score: bool = True
+    workspace: str | os.PathLike, *, corpus: str = "auto", per_source: int = 500, score: bool = True
 ) -> dict[str, Any]:
     """Build (replace the sources of) the demo workspace; return what was done."""
     import tempfile
