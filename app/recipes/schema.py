@@ -230,12 +230,16 @@ class Recipe:
             text += "rules:\n"
             for r in rules:
                 line = yaml.safe_dump(r, default_flow_style=True, sort_keys=False, allow_unicode=True, width=10**6)
+                if yaml.safe_load(line) != r:  # exotic characters (e.g. U+0085): escaped, still one line
+                    line = yaml.safe_dump(r, default_flow_style=True, sort_keys=False, width=10**6)
                 text += "  - " + line.strip() + "\n"
         else:
             text += "rules: []\n"
         for k in ("dedup", "balance", "sample", "output"):
             if k in d:
                 text += yaml.safe_dump({k: d[k]}, sort_keys=False, allow_unicode=True, default_flow_style=None)
+        if yaml.safe_load(text) != self.to_dict():  # never write YAML that reads back differently
+            text = yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=False, width=10**6)
         return text
 
     def signals_used(self) -> list[str]:
