@@ -290,3 +290,15 @@ def test_headless_single_pass_for_rules_only(tmp_path, shard):
     n = len(names) - 1
     assert names == sorted([*(f"data-{i:05d}-of-{n:05d}.jsonl" for i in range(n)), "manifest.json"])
     assert [f["rows"] for f in m["files"]][: n - 1] == [shard] * (n - 1) if shard else n == 1
+
+
+@pytest.mark.parametrize("extra", ["", "  - {signal: score, min_quantile: 0.3}\n"])
+def test_headless_output_columns(tmp_path, extra):
+    import pyarrow.parquet as pq
+
+    recipe = f"version: 1\nrules:\n  - {{signal: score, min: 3}}\n{extra}output: {{columns: [text, score]}}\n"
+    srcs = write_shards(tmp_path / "raw", n=30)
+    m = apply_headless(recipe, srcs, tmp_path / "o", source="raw")
+    t = pq.read_table(next((tmp_path / "o").glob("*.parquet")))
+    assert t.column_names == ["id", "text", "score"] and m["columns"] == ["id", "text", "score"]
+    assert t.num_rows == m["counts"]["kept_docs"] > 0 and min(t.column("score").to_pylist()) >= 3

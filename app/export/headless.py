@@ -19,6 +19,7 @@ other corpus-scope signals.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gzip
 import hashlib
 import io
@@ -208,6 +209,8 @@ def apply_headless(
             "(winnow ingest, winnow score, then winnow apply --workspace)"
         )
     opts = {"source": source, "text_field": text_field, "id_field": id_field, "limit": limit}
+    # output columns come from the input or the scratch table; the selection itself does not read them
+    sel_recipe = dataclasses.replace(recipe, output_columns=None)
     wanted = [c for c in [*recipe.signals_used(), *(recipe.output_columns or [])] if c not in (*BASE, "text")]
     wanted = list(dict.fromkeys(wanted))
 
@@ -312,7 +315,7 @@ def apply_headless(
             con.unregister("_batch")
             if streamable:
                 if comp is None:
-                    comp = compile_recipe(con, recipe, relation="corpus")
+                    comp = compile_recipe(con, sel_recipe, relation="corpus")
                     from_scratch = [c for c in extra if c not in tbl.column_names]
                     out_cols = output_columns()
                     writer = _Writer(dest, "parquet" if fmt == "hf" else fmt, None, shard_size)
@@ -336,7 +339,7 @@ def apply_headless(
             n_kept = summary["kept_docs"]
         else:
             # -------------------------------------------------------- select over every document
-            comp = compile_recipe(con, recipe, relation="corpus")
+            comp = compile_recipe(con, sel_recipe, relation="corpus")
             summary = summarize(con, recipe, compiled=comp)
             from_scratch = [c for c in extra if schema is None or c not in schema.names]
             sql, params = select_ids_sql(comp, columns=["_ord", "id", *from_scratch])
