@@ -188,8 +188,10 @@ def apply_headless(
     limit: int | None = None,
     push_to_hub_repo: str | None = None,
     progress: Callable[[int, int, str], None] | None = None,
+    single_pass: bool | None = None,
 ) -> dict[str, Any]:
-    """Apply ``recipe`` to raw ``inputs`` (paths/globs) without a workspace; returns the manifest."""
+    """Apply ``recipe`` to raw ``inputs`` (paths/globs) without a workspace; returns the manifest.
+    ``single_pass``: None picks one pass when the recipe allows it; False forces two (benchmarks, checks)."""
     import duckdb
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -231,7 +233,8 @@ def apply_headless(
         # rules only (no quantile, dedup, balancing or sampling): each document's fate is known from its own
         # values, so the kept documents are written during the first and only pass
         streamable = (
-            not recipe.dedup.exact
+            single_pass is not False
+            and not recipe.dedup.exact
             and not recipe.balance
             and recipe.sample is None
             and all(r.min_quantile is None and r.max_quantile is None for r in recipe.rules)
