@@ -2,7 +2,7 @@
 
 On realmix (53,941 documents): the same metadata recipe (language, toxicity label, sentiment) run as
 (1) ``winnow apply`` from a workspace to Parquet and to JSONL.gz, (2) ``winnow apply`` headless over the
-raw Parquet (two streaming passes), (3) a DataTrove pipeline ``ParquetReader -> LambdaFilter x3 ->
+raw Parquet (one streaming pass, and forced to two), (3) a DataTrove pipeline ``ParquetReader -> LambdaFilter x3 ->
 JsonlWriter`` on the same file, (4) DuckDB's raw ``COPY (SELECT ... WHERE ...) TO`` as the physical floor. Every row
 must keep the same number of documents (checked). Then ``summarize()`` latency (what the dashboard
 calls on every threshold change) at 1M documents: realmix replicated, with SQL-computed signals.
