@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from itertools import pairwise
 from typing import Any, ClassVar
 
 import numpy as np
@@ -50,11 +51,21 @@ def _top_ngram_chars(ws: list[str], lens: list[int], n: int) -> tuple[int, int]:
 
 
 def _dup_ngram_chars(ws: list[str], lens: list[int], n: int) -> int:
+    """Characters of repeated n-grams, DataTrove's greedy scan (a repeat skips its n words).
+
+    Only the span from the first to the last repeated occurrence is scanned: before it every n-gram is
+    new (the scan would just record them), after it nothing repeats."""
     grams = list(zip(*(ws[k:] for k in range(n))))
-    seen: set[tuple] = set()
-    i = rep = 0
-    end = len(grams)
-    while i < end:
+    m = len(grams)
+    first = dict(zip(reversed(grams), range(m - 1, -1, -1)))  # n-gram -> first position
+    if len(first) == m:
+        return 0
+    firsts = np.fromiter(map(first.__getitem__, grams), dtype=np.int64, count=m)
+    rep_pos = np.flatnonzero(firsts < np.arange(m))
+    start, last = int(rep_pos[0]), int(rep_pos[-1])
+    seen = set(grams[:start])
+    i, rep = start, 0
+    while i <= last:
         g = grams[i]
         if g in seen:
             rep += sum(lens[i : i + n])
@@ -156,7 +167,12 @@ def gopher_repetition(text: str, ws: list[str]) -> tuple:
     if len(ws) > _BIG:
         return tuple(out + _big_ngram_fracs(ws, size))
     lens = list(map(len, ws))
-    all_unique = False
+    # no repeated word (or no repeated bigram) means every n-gram is unique: skip the counting
+    all_unique = len(set(ws)) == len(ws) or len(set(pairwise(ws))) == len(ws) - 1
+    if all_unique:
+        out.extend((sum(lens[:n]) + n - 1) / size if len(ws) >= n else 0.0 for n in TOP_NS)
+        out.extend([0.0] * len(DUP_NS))
+        return tuple(out)
     for n in TOP_NS:
         if all_unique:  # no repeated shorter n-gram: every n-gram is unique, the first one is the "top"
             out.append((sum(lens[:n]) + n - 1) / size if len(ws) >= n else 0.0)
