@@ -29,6 +29,10 @@ if "dup_near_keep" in cols_all:
     dedup_opts["near duplicates (MinHash)"] = "near"
 if "semdup_is_dup" in cols_all:
     dedup_opts["semantic duplicates"] = "semantic"
+unknown = [r for r in ss["rules"] if r.kind != "dedup" and r.col not in cols_all]
+if unknown:  # e.g. a shared URL from a workspace with other signals: say so instead of failing
+    st.warning("Ignoring rules on columns this workspace does not have: " + ", ".join(r.label() for r in unknown))
+    ss["rules"] = [r for r in ss["rules"] if r not in unknown]
 
 KEPT, REMOVED = "#2f6f4f", "#c9c9c0"
 

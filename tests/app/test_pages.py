@@ -170,3 +170,9 @@ def test_map_page_density_view_beyond_the_point_limit(ui_ws, monkeypatch):
     monkeypatch.setattr(queries, "MAP_POINTS_MAX", 100)
     at = app_at(ui_ws, "map", c="kept / removed (current rules)", r="range:size_words:20.0,")
     assert any("density grid" in c.value for c in at.caption)
+
+
+def test_thresholds_url_with_unknown_columns_warns(ui_ws):
+    at = app_at(ui_ws, "thresholds", r="range:no_such_signal:1.0,;range:size_words:20.0,")
+    assert any("no_such_signal" in w.value for w in at.warning)
+    assert _kept(at) < 240
