@@ -122,7 +122,7 @@ with n1:
         except (WinnowError, ImportError) as e:
             st.caption(f"unavailable: {e}")
     else:
-        st.caption("needs embeddings (compute them on the Workspace page)")
+        widgets.missing(ws, "embeddings", "nearest neighbours and semantic search need them.", key="miss_emb_docs")
 with n2:
     st.markdown("**Duplicate-cluster members**")
     shown = False
