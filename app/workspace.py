@@ -63,6 +63,14 @@ def default_workspace() -> Path:
     return Path(os.environ.get("WINNOW_WORKSPACE", DEFAULT_HOME / "default"))
 
 
+def fast_relation(con: Any) -> str:
+    """``corpus_fast`` (every ``corpus`` column but ``text``; a table once parts exist, else a plain view over
+    the documents), or ``corpus`` in a file made before it existed. For aggregations that need no text."""
+    q = "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'corpus_fast' AND schema_name = 'main'"
+    q2 = "SELECT count(*) FROM duckdb_views() WHERE view_name = 'corpus_fast' AND NOT internal"
+    return "corpus_fast" if con.execute(q).fetchone()[0] or con.execute(q2).fetchone()[0] else "corpus"
+
+
 def source_table(name: str) -> str:
     """The docs table name for a source: readable slug plus a short hash so names never clash."""
     return f"docs__{slug(name)}_{hashlib.sha1(name.encode()).hexdigest()[:6]}"
@@ -310,6 +318,16 @@ class Workspace:
                 select.append(f"d.{qi(col)} AS {qi('meta_' + col)}")
         for alias, cols in part_cols:
             select.extend(f"{alias}.{qi(col)}" for col in cols)
+        if not joins:
+            # Nothing to join: both are plain views over the documents (no copy, no join), so an ingest
+            # pays no rebuild and queries read the source tables directly.
+            if self.has_table("corpus_fast", c):
+                c.execute("DROP TABLE corpus_fast")
+            c.execute("CREATE OR REPLACE VIEW corpus_fast AS SELECT * EXCLUDE (text) FROM docs")
+            c.execute("CREATE OR REPLACE VIEW corpus AS SELECT * FROM docs")
+            return
+        if self.has_view("corpus_fast", c):
+            c.execute("DROP VIEW corpus_fast")
         c.execute(f"CREATE OR REPLACE TABLE corpus_fast AS SELECT {', '.join(select)} FROM docs AS d {' '.join(joins)}")
         c.execute(
             "CREATE OR REPLACE VIEW corpus AS SELECT f.id, f.source, t.text, f.* EXCLUDE (id, source)"

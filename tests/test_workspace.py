@@ -90,3 +90,17 @@ def test_deferred_views_rebuild_once_at_the_end(tiny_ws):
             tiny_ws.register_part(f"sig_{i}", kind="signal")
         assert "col_0" not in tiny_ws.columns("corpus_fast")
     assert {"col_0", "col_1", "col_2"} <= set(tiny_ws.columns("corpus_fast"))
+
+
+def test_corpus_fast_is_a_view_until_parts_exist_and_back(tiny_ws):
+    from app.workspace import fast_relation
+
+    assert tiny_ws.has_view("corpus_fast") and not tiny_ws.has_table("corpus_fast")
+    assert fast_relation(tiny_ws.con) == "corpus_fast"
+    tiny_ws.con.execute("CREATE TABLE sig_demo AS SELECT id, 1 AS one FROM docs")
+    tiny_ws.register_part("sig_demo", kind="signal")
+    assert tiny_ws.has_table("corpus_fast") and not tiny_ws.has_view("corpus_fast")
+    assert tiny_ws.con.execute("SELECT sum(one) FROM corpus").fetchone()[0] == 6
+    tiny_ws.unregister_part("sig_demo")
+    assert tiny_ws.has_view("corpus_fast")
+    assert tiny_ws.con.execute("SELECT count(*) FROM corpus WHERE text IS NOT NULL").fetchone()[0] == 6

@@ -26,12 +26,10 @@ QUANTILES = (0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 1.0)
 
 
 def agg_relation(con: Any) -> str:
-    """``corpus_fast`` (every corpus column but ``text``, materialized by the workspace) when it exists, else
-    ``corpus``: aggregates that need no text read it and skip the join chain."""
-    row = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'corpus_fast' AND schema_name = 'main'"
-    ).fetchone()
-    return "corpus_fast" if row[0] else "corpus"
+    """The relation aggregates read: :func:`app.workspace.fast_relation` (no text, no join chain)."""
+    from app.workspace import fast_relation
+
+    return fast_relation(con)
 
 
 def corpus_columns(con: Any) -> dict[str, str]:
