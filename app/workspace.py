@@ -68,7 +68,7 @@ def fast_relation(con: Any) -> str:
     the documents), or ``corpus`` in a file made before it existed. For aggregations that need no text."""
     q = "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'corpus_fast' AND schema_name = 'main'"
     q2 = "SELECT count(*) FROM duckdb_views() WHERE view_name = 'corpus_fast' AND NOT internal"
-    return "corpus_fast" if con.execute(q).fetchone()[0] or con.execute(q2).fetchone()[0] else "corpus"
+    return "corpus_fast" if con.execute(q).fetchall()[0][0] or con.execute(q2).fetchall()[0][0] else "corpus"
 
 
 def source_table(name: str) -> str:
@@ -127,7 +127,8 @@ class Workspace:
     def _bootstrap(self) -> None:
         for stmt in _BOOTSTRAP:
             self.con.execute(stmt)
-        row = self.con.execute("SELECT value FROM _meta WHERE key = 'schema_version'").fetchone()
+        rows = self.con.execute("SELECT value FROM _meta WHERE key = 'schema_version'").fetchall()
+        row = rows[0] if rows else None
         if row is None:
             self.con.execute(
                 "INSERT INTO _meta VALUES ('schema_version', ?), ('created_at', ?), ('created_by', ?)",
@@ -177,12 +178,12 @@ class Workspace:
     def has_table(self, name: str, con: Any = None) -> bool:
         c = con or self.con
         q = "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND schema_name = 'main'"
-        return c.execute(q, [name]).fetchone()[0] > 0
+        return c.execute(q, [name]).fetchall()[0][0] > 0
 
     def has_view(self, name: str, con: Any = None) -> bool:
         c = con or self.con
         q = "SELECT count(*) FROM duckdb_views() WHERE view_name = ? AND NOT internal"
-        return c.execute(q, [name]).fetchone()[0] > 0
+        return c.execute(q, [name]).fetchall()[0][0] > 0
 
     def columns(self, relation: str, con: Any = None) -> dict[str, str]:
         """``{column: duckdb type}`` of a table or view, in order."""
@@ -210,7 +211,7 @@ class Workspace:
         Call inside the same transaction as the table write, then :meth:`rebuild_views` with that ``con``.
         """
         table = source_table(name)
-        n_docs, n_chars = con.execute(f"SELECT count(*), coalesce(sum(length(text)), 0) FROM {qi(table)}").fetchone()
+        n_docs, n_chars = con.execute(f"SELECT count(*), coalesce(sum(length(text)), 0) FROM {qi(table)}").fetchall()[0]
         con.execute("DELETE FROM sources WHERE name = ?", [name])
         con.execute(
             "INSERT INTO sources VALUES (?, ?, ?, ?, ?, ?)",
@@ -236,7 +237,7 @@ class Workspace:
             cur.unregister("_winnow_src")
             self.register_source(name, con=cur, spec=spec or {"kind": "in-memory"})
             self.rebuild_views(con=cur)
-            return int(cur.execute(f"SELECT count(*) FROM {qi(dest)}").fetchone()[0])
+            return int(cur.execute(f"SELECT count(*) FROM {qi(dest)}").fetchall()[0][0])
 
     def drop_source(self, name: str, *, con: Any = None) -> None:
         c = con or self.con
@@ -339,8 +340,8 @@ class Workspace:
         c.execute("INSERT OR REPLACE INTO _meta VALUES (?, ?)", [key, value])
 
     def get_meta(self, key: str, default: str | None = None) -> str | None:
-        row = self.cursor().execute("SELECT value FROM _meta WHERE key = ?", [key]).fetchone()
-        return row[0] if row else default
+        rows = self.cursor().execute("SELECT value FROM _meta WHERE key = ?", [key]).fetchall()
+        return rows[0][0] if rows else default
 
     # ---------------------------------------------------------------- summaries
     def signal_columns(self) -> dict[str, str]:
@@ -358,13 +359,13 @@ class Workspace:
         n, acc = cur.execute(
             "SELECT count(*), coalesce(bit_xor(hash_v), 0)::VARCHAR FROM "
             "(SELECT md5_number(id || chr(0) || text_hash)::UHUGEINT AS hash_v FROM docs)"
-        ).fetchone()
+        ).fetchall()[0]
         return hashlib.sha256(f"{n}:{acc}".encode()).hexdigest()[:16]
 
     def info(self) -> dict[str, Any]:
         """Counts for ``winnow info``: documents, characters, sources, signal columns."""
         cur = self.cursor()
-        n_docs, n_chars = cur.execute("SELECT count(*), coalesce(sum(length(text)), 0) FROM docs").fetchone()
+        n_docs, n_chars = cur.execute("SELECT count(*), coalesce(sum(length(text)), 0) FROM docs").fetchall()[0]
         parts = self.parts(cur)
         return {
             "workspace": str(self.path),
@@ -373,7 +374,7 @@ class Workspace:
             "sources": {s["name"]: int(s["n_docs"] or 0) for s in self.sources()},
             "parts": [{"table": t, "kind": k} for t, k in parts],
             "signals": sorted(self.signal_columns()),
-            "labels": int(cur.execute("SELECT count(*) FROM labels").fetchone()[0]),
+            "labels": int(cur.execute("SELECT count(*) FROM labels").fetchall()[0][0]),
             "recipes": [r[0] for r in cur.execute("SELECT name FROM recipes ORDER BY name").fetchall()],
             "schema_version": SCHEMA_VERSION,
         }

@@ -23,6 +23,7 @@ from app.errors import RecipeError
 from app.recipes.expr import parse_expr
 from app.recipes.schema import Recipe, Rule, load_recipe
 from app.sql import qi
+from app.workspace import fast_relation
 
 _NUMERIC = (
     "TINYINT",
@@ -505,12 +506,8 @@ def recipe_frame(con: Any, recipe: Recipe, *, relation: str = "corpus") -> tuple
         needs_text = ("size_chars" in cols and "size_chars" not in columns) or (
             EXACT_REP in cols and xkey == EXACT_NORM_SQL
         )
-        if relation == "corpus" and not needs_text:
-            has_fast = con.execute(
-                "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'corpus_fast' AND schema_name = 'main'"
-            ).fetchall()[0][0]
-            if has_fast:  # the workspace's materialized corpus minus text: no join chain to scan
-                rel = qi("corpus_fast")
+        if relation == "corpus" and not needs_text:  # corpus minus text: no join to scan
+            rel = qi(fast_relation(con))
         sel = []
         for c in cols:
             if c == "size_chars" and c not in columns:
@@ -683,12 +680,8 @@ def borderline(
         raise RecipeError(f"rule index {rule_index} is out of range (recipe has {len(comp.checks)} checks)")
     c = comp.checks[rule_index]
     rel = relation
-    if relation == "corpus" and c.kind == "rule":
-        has_fast = con.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'corpus_fast' AND schema_name = 'main'"
-        ).fetchall()[0][0]
-        if has_fast:  # choose the documents without the text join, then fetch only their texts
-            rel = "corpus_fast"
+    if relation == "corpus" and c.kind == "rule":  # choose documents without the text join, then fetch texts
+        rel = fast_relation(con)
     value = qi(c.signal) if c.signal and c.signal in comp.columns else "NULL"
     cols = f"id, source, {value} AS value"
     thr = None

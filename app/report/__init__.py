@@ -16,6 +16,7 @@ from typing import Any
 
 from app.errors import ReportError, WinnowError
 from app.sql import qi
+from app.workspace import fast_relation
 
 SECTIONS = [
     ("summary", "Summary"),
@@ -71,13 +72,6 @@ def _kept_table(con: Any, comp: Any) -> None:
     from app.recipes.compile import used_params
 
     con.execute(f"CREATE OR REPLACE TEMP TABLE _winnow_report AS {sql}", used_params(sql, params))
-
-
-def _fast_relation(con: Any, columns: dict[str, str]) -> str:
-    n = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'corpus_fast' AND schema_name = 'main'"
-    ).fetchall()[0][0]
-    return "corpus_fast" if n else "corpus"
 
 
 def _distributions(con: Any, comp: Any, rel: str, bins: int = 40) -> dict[str, Any]:
@@ -180,7 +174,7 @@ def build_data(ws: Any, recipe: Any, *, samples: int = 5, max_points: int = 2000
     summary.pop("elapsed_ms", None)
     try:
         _kept_table(con, comp)
-        rel = _fast_relation(con, comp.columns)
+        rel = fast_relation(con)
         data = {
             "winnow_version": __version__,
             "workspace": str(ws.path),
