@@ -21,6 +21,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("srcs", nargs="+", metavar="SRC", help="file, glob, directory, save_to_disk dir or hf:NAME")
     add_workspace(p)
     p.add_argument("--source", help="source name for all SRCs (default: derived from each SRC's path)")
+    p.add_argument(
+        "--source-field",
+        metavar="F",
+        help="take each document's source from field F (one source per value, e.g. realmix's or Dolma's 'source')",
+    )
     p.add_argument("--text-field", metavar="F", help="field holding the text (default: auto-detected)")
     p.add_argument("--id-field", metavar="F", help="field holding unique ids (default: stable generated ids)")
     p.add_argument("--limit", type=int, metavar="N", help="stop after N documents")
@@ -64,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
             ws,
             args.srcs,
             source=args.source,
+            source_field=args.source_field,
             text_field=args.text_field,
             id_field=args.id_field,
             limit=args.limit,

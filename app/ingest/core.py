@@ -23,7 +23,7 @@ import pyarrow as pa
 from app.errors import IngestError
 from app.ingest import formats
 from app.ingest.formats import ROW
-from app.ingest.normalize import plan_text, select_sql, skip_case
+from app.ingest.normalize import RESERVED, plan_text, select_sql, skip_case
 from app.ingest.sources import Input, resolve
 from app.progress import Progress, null_progress
 from app.sql import qi
@@ -494,6 +494,35 @@ _LOG_DDL = """CREATE TABLE IF NOT EXISTS ingest_log (
     options JSON, winnow_version VARCHAR)"""
 
 
+def _split_by_field(
+    cur: Any, ready: list[tuple[str, str, dict[str, Any]]], field: str, prefix: str
+) -> list[tuple[str, str, dict[str, Any]]]:
+    """Split each staged source table into one source per value of ``field`` (``--source-field``): a file
+    that mixes sources (realmix, Dolma) gets per-source retention. Rows with a NULL/empty value keep the
+    name the source would have had. Ids are those of the unsplit source (stable across both ways)."""
+    out: list[tuple[str, str, dict[str, Any]]] = []
+    for si, (name, table, spec) in enumerate(ready):
+        cols = [r[0] for r in cur.execute(f"DESCRIBE {qi(table)}").fetchall()]
+        wanted = [f"orig_{field}"] if field.lower() in RESERVED else [field]  # input "source" is kept as orig_source
+        col = next((c for w in wanted for c in cols if c.lower() == w.lower()), None)
+        if col is None:
+            raise IngestError(f"no source field {field!r} in source {name!r} (fields: {', '.join(cols)})")
+        key = f"coalesce(nullif(trim(CAST({qi(col)} AS VARCHAR)), ''), ?)"
+        values = [r[0] for r in cur.execute(f"SELECT DISTINCT {key} FROM {qi(table)} ORDER BY 1", [name]).fetchall()]
+        if len(values) > 1000:
+            raise IngestError(f"source field {field!r} has {len(values):,} distinct values (at most 1,000 sources)")
+        for k, value in enumerate(values):
+            part = f"{prefix}_split_{si}_{k}"
+            cur.execute(
+                f"CREATE TABLE {qi(part)} AS SELECT * REPLACE (CAST(? AS VARCHAR) AS source) FROM {qi(table)}"
+                f" WHERE {key} = ?",
+                [value, name, value],
+            )
+            out.append((value, part, {**spec, "source_field": col, "split_from": name}))
+        cur.execute(f"DROP TABLE {qi(table)}")
+    return out
+
+
 def ingest(
     ws: Any,
     srcs: list[str],
@@ -504,6 +533,7 @@ def ingest(
     limit: int | None = None,
     strict: bool = False,
     full_schema: bool = False,
+    source_field: str | None = None,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Ingest ``srcs`` into workspace ``ws``: one table per source, replacing a source of the same name,
@@ -585,6 +615,9 @@ def ingest(
                 "run_id": run_id,
             }
             ready.append((name, table, spec))
+        parents = [n for n, _t, _s in ready]
+        if source_field:
+            ready = _split_by_field(cur, ready, source_field, prefix)
         # 2. ids: unique within each new source, and against every other source
         new_names = {n for n, _t, _s in ready}
         existing = [
@@ -602,6 +635,8 @@ def ingest(
                 tx.execute(f"DROP TABLE IF EXISTS {qi(dest)}")
                 tx.execute(f"ALTER TABLE {qi(table)} RENAME TO {qi(dest)}")
                 ws.register_source(name, con=tx, spec=spec)
+            # the log keeps one row per source as read, so read = ingested + skipped holds per row
+            for name in parents:
                 st = reader.source_stats[name]
                 tx.execute(
                     "INSERT INTO ingest_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -636,6 +671,7 @@ def ingest(
             for n in by_source
         ],
         **reader.stats.as_dict(),
+        "created_sources": sorted(n for n, _t, _s in ready),
         "ignored_files": reader.ignored,
         "seconds": round(secs, 3),
         "docs_per_s": round(reader.stats.read / secs, 1) if secs else None,
