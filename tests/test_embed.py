@@ -131,3 +131,28 @@ def test_real_model_embeds_a_few_documents(tiny_ws):
     assert hits[0]["score"] > 0.6 > float(cat @ spam) and float(cat @ fox) < 0.6
     # the same model again: everything cached
     assert embed(tiny_ws, device="cpu")["embedded"] == 0
+
+
+def test_zipf_weights_follow_vocabulary_order():
+    from app.embed.static import zipf_weights
+
+    vocab = ["[PAD]", "[CLS]", "a", "b", "the", "of", "and"] + [f"w{i}" for i in range(20000)]
+    w = zipf_weights(vocab)
+    assert w.dtype == np.float32 and w.shape == (len(vocab),)
+    assert w[4] < w[5] < w[6] < w[-1] <= 1.0  # frequent words weigh least
+    assert w[0] == w[1] == w[2] and w[4] < w[0] < w[-1]  # specials/characters: a middling weight
+
+
+@pytest.mark.slow
+def test_fast_mode_distils_once_and_embeds(tiny_ws, tmp_path, monkeypatch):
+    """Distil the static model from the packaged model (~1 min on 2 cores), then embed offline with it."""
+    monkeypatch.setenv("WINNOW_CACHE", str(tmp_path / "cache"))
+    out = embed(tiny_ws, fast=True)
+    assert out["model"].startswith("static:all-MiniLM-L6-v2-") and out["dim"] == 256 and out["embedded"] == 5
+    ids, vecs, _ = load_vectors(tiny_ws)
+    pos = {i: n for n, i in enumerate(ids)}
+    assert float(vecs[pos["a1"]] @ vecs[pos["a5"]]) > 0.999
+    assert len(list((tmp_path / "cache" / "static").iterdir())) == 1
+    from app.maps import search
+
+    assert search(tiny_ws, "cat on a mat", k=1)[0]["id"] in {"a1", "a5"}
