@@ -179,6 +179,8 @@ def pick_device(device: str) -> str:
 def load_sentence_transformer(path: str, *, device: str = "cpu") -> Any:
     """Load a sentence-transformers model; offline for local folders. Any failure is one EmbedError line."""
     local = Path(path).exists()
+    if local and not any((Path(path) / f).exists() for f in ("modules.json", "config.json")):
+        raise EmbedError(f"{path} is not a sentence-transformers or transformers model folder (no config.json)")
     if local:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
