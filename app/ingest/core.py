@@ -374,7 +374,7 @@ def _fast_jsonl(
     except duckdb.Error:
         cur.execute(f"DROP TABLE IF EXISTS {qi(table)}")
         return None
-    n_rows = cur.execute(f"SELECT count(*) FROM {qi(table)}").fetchone()[0]
+    n_rows = cur.execute(f"SELECT count(*) FROM {qi(table)}").fetchall()[0][0]
     if n_rows != formats.count_lines(inp):
         cur.execute(f"DROP TABLE {qi(table)}")
         return None
@@ -417,7 +417,7 @@ def _sniff_csv_types(cur: Any, table: str, cols: dict[str, str], skip: set[str])
         # values that would not survive the round trip (leading zeros, '+', spaces) keep the column text
         lossy = cur.execute(
             f"SELECT count(*) FROM {qi(table)} WHERE regexp_matches({qi(c)}, '^[-+]?0[0-9]|^[+ ]|\\s$')"
-        ).fetchone()[0]
+        ).fetchall()[0][0]
         if lossy:
             continue
         for target in ("BIGINT", "DOUBLE", "BOOLEAN"):
@@ -483,7 +483,7 @@ def _check_duplicates(cur: Any, table: str, name: str, others: list[str]) -> Non
             f"SELECT a.id FROM {qi(table)} a JOIN {qi(other)} b ON a.id = b.id ORDER BY a.id LIMIT 5"
         ).fetchall()
         if clash:
-            src = cur.execute(f"SELECT any_value(source) FROM {qi(other)}").fetchone()[0]
+            src = cur.execute(f"SELECT any_value(source) FROM {qi(other)}").fetchall()[0][0]
             ids = ", ".join(repr(r[0]) for r in clash)
             raise IngestError(f"ids of source {name!r} already exist in source {src!r}: {ids}; ids must be unique")
 

@@ -30,7 +30,7 @@ class DedupExact(Scorer):
     }
 
     def score_corpus(self, ws: Any, *, dest: str, con: Any, workers: int = 1, progress: Any = None) -> int:
-        total = con.execute("SELECT count(*) FROM docs").fetchone()[0]
+        total = con.execute("SELECT count(*) FROM docs").fetchall()[0][0]
         if progress:
             progress(0, total, "exact duplicates")
         con.execute(

@@ -151,7 +151,7 @@ class DedupNear(Scorer):
             )
             con.execute("INSERT OR REPLACE INTO _meta VALUES (?, ?)", [meta_key, self.fingerprint()])
         todo_sql = f"SELECT d.id, coalesce(d.text_hash, '') AS text_hash, coalesce(d.text, '') AS text FROM docs d ANTI JOIN {CACHE} c ON c.id = d.id AND c.text_hash = coalesce(d.text_hash, '')"
-        n_todo = con.execute(f"SELECT count(*) FROM ({todo_sql})").fetchone()[0]
+        n_todo = con.execute(f"SELECT count(*) FROM ({todo_sql})").fetchall()[0][0]
         done = 0
         if progress:
             progress(0, n_todo, "near duplicates: minhash")
@@ -189,7 +189,7 @@ class DedupNear(Scorer):
             SELECT d.id, (row_number() OVER (ORDER BY d.id) - 1)::BIGINT AS rid, {", ".join("c." + c for c in bcols)}
             FROM docs d LEFT JOIN {CACHE} c ON c.id = d.id AND c.text_hash = coalesce(d.text_hash, '')"""
         )
-        n = con.execute("SELECT count(*) FROM _dn_rows").fetchone()[0]
+        n = con.execute("SELECT count(*) FROM _dn_rows").fetchall()[0][0]
         edges = " UNION ALL ".join(
             f"SELECT rid, min(rid) OVER (PARTITION BY {c}) AS root FROM _dn_rows WHERE {c} IS NOT NULL AND {c} <> 0"
             for c in bcols

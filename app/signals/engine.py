@@ -184,7 +184,7 @@ def runs(ws: Any) -> dict[str, dict[str, Any]]:
 def _record_run(ws: Any, cur: Any, name: str, fp: str, cols: list[str], seconds: float) -> int:
     from app.workspace import now
 
-    n = cur.execute(f"SELECT count(*) FROM {qi(sig_table(name))}").fetchone()[0]
+    n = cur.execute(f"SELECT count(*) FROM {qi(sig_table(name))}").fetchall()[0][0]
     cur.execute(f"DELETE FROM {RUNS} WHERE family = ?", [name])
     cur.execute(f"INSERT INTO {RUNS} VALUES (?, ?, ?, ?, ?, ?)", [name, fp, json.dumps(cols), n, seconds, now()])
     return int(n)
@@ -231,7 +231,7 @@ def score(
         cls.check_available()
         scorers[n] = cls(**options.get(n, {}))
     _ensure_runs(ws)
-    n_docs = ws.cursor().execute("SELECT count(*) FROM docs").fetchone()[0]
+    n_docs = ws.cursor().execute("SELECT count(*) FROM docs").fetchall()[0][0]
     report: dict[str, Any] = {"documents": int(n_docs), "families": {}}
     doc_fams = [n for n in names if scorers[n].scope == "document"]
     if doc_fams:
@@ -291,7 +291,7 @@ def _score_documents(
     base = f"SELECT d.id, coalesce(d.text_hash, '') AS text_hash, coalesce(d.text, '') AS text, {', '.join(needs)} FROM docs d {' '.join(joins)}"
     where = " OR ".join(f"need{i}" for i in range(len(names)))
     todo_sql = f"SELECT * FROM ({base}) WHERE {where}"
-    total = con.cursor().execute(f"SELECT count(*) FROM ({todo_sql})").fetchone()[0]
+    total = con.cursor().execute(f"SELECT count(*) FROM ({todo_sql})").fetchall()[0][0]
     computed = dict.fromkeys(names, 0)
     if progress:
         progress(0, total, "signals: " + ",".join(names))
@@ -357,7 +357,7 @@ def _finalise(ws: Any, name: str, sc: Scorer, valid_old: bool, computed: int, se
             cur.execute(f"DROP TABLE IF EXISTS {stage}")
             if (sig_table(name), "signal") not in ws.parts(cur):
                 ws.register_part(sig_table(name), kind="signal", con=cur)
-            n = cur.execute(f"SELECT count(*) FROM {sig}").fetchone()[0]
+            n = cur.execute(f"SELECT count(*) FROM {sig}").fetchall()[0][0]
         return {"computed": 0, "reused": int(n), "rows": int(n), "columns": cols, "seconds": round(seconds, 3)}
     with ws.transaction() as cur:
         parts = [f"SELECT id, text_hash, {collist} FROM {stage}"]

@@ -210,7 +210,7 @@ def overview(con: Any) -> dict[str, Any]:
     rel = qi(agg_relation(con))
     n, tokens = con.execute(f"SELECT count(*), {tok} FROM {rel}").fetchone()
     # characters are counted at ingest (table ``sources``): no pass over the text
-    chars = con.execute("SELECT coalesce(sum(n_chars), 0) FROM sources").fetchone()[0]
+    chars = con.execute("SELECT coalesce(sum(n_chars), 0) FROM sources").fetchall()[0][0]
     by_source = con.execute(
         "SELECT name AS source, n_docs AS docs, n_chars AS chars FROM sources ORDER BY docs DESC"
     ).df()
@@ -297,7 +297,7 @@ HOVER_PREVIEW_MAX = 60_000
 
 def map_count(con: Any) -> int:
     rel = qi(agg_relation(con))
-    return int(con.execute(f"SELECT count(*) FROM {rel} WHERE map_x IS NOT NULL").fetchone()[0])
+    return int(con.execute(f"SELECT count(*) FROM {rel} WHERE map_x IS NOT NULL").fetchall()[0][0])
 
 
 def _colour_expr(color: str | None, keep_sql: str | None) -> str:
