@@ -90,6 +90,10 @@ def test_browser_end_to_end(tmp_path, browser_page):
             timeout=30_000,
         )
         assert _kept(page) == want_30
+        # the URL is synced at the end of the page run, after the metric was sent: wait for it, don't race it
+        page.wait_for_function(
+            "() => decodeURIComponent(location.search).includes('range:size_words:30.0')", timeout=30_000
+        )
         assert "range%3Asize_words%3A30.0" in page.url or "range:size_words:30.0" in page.url
 
         # the map draws (WebGL scatter) with cluster labels
