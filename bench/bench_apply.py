@@ -211,7 +211,7 @@ def summarize_rows(ws: Workspace, repeats: int) -> list:
     from app.recipes import compile as C
     from app.recipes import load_recipe
 
-    fr, _tab = C.recipe_frame(ws.con, load_recipe(recipe(0)))
+    fr, _tab, _key = C.recipe_frame(ws.con, load_recipe(recipe(0)))
     q = (
         f"SELECT source, lang_code, size_words >= 8, quality_score >= 0.3, lang_code IN ('en', 'zh'),"
         f" coalesce(sentiment <= 0.9, true), count(*), sum(size_tokens) FROM {fr} GROUP BY ALL"

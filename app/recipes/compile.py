@@ -227,25 +227,48 @@ _LOCK = threading.Lock()
 def _version_token(con: Any, relation: str) -> tuple | None:
     """A cheap key that changes when the workspace's documents or parts change (None: don't cache)."""
     try:
-        db = _first(con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()"))
-        if not db or not db[0]:
-            return None
         row = _first(
             con.execute(
-                "SELECT (SELECT max(registered_at)::VARCHAR || count(*) FROM _parts),"
+                "SELECT (SELECT path FROM duckdb_databases() WHERE database_name = current_database()),"
+                " (SELECT max(registered_at)::VARCHAR || count(*) FROM _parts),"
                 " (SELECT max(ingested_at)::VARCHAR || count(*) || sum(n_docs) FROM sources)"
             )
         )
-        return (db[0], relation, *row)
+        if not row or not row[0]:
+            return None
+        return (row[0], relation, *row[1:])
     except Exception:
         return None
 
 
-def resolve_quantiles(con: Any, relation: str, wanted: list[tuple[str, float]]) -> dict[tuple[str, float], Any]:
-    """``{(column, q): value}`` with one ``quantile_cont`` query over ``relation`` (cached per workspace state)."""
+_DESCRIBE: dict[tuple, dict[str, str]] = {}
+
+
+def _columns(con: Any, relation: str, token: tuple | None = None) -> dict[str, str]:
+    """``{column: type}`` of ``relation`` (cached under ``token`` when given: DESCRIBE of the joined
+    ``corpus`` view costs a few ms, and an interactive summary would pay it several times)."""
+    if token is not None and (token, relation) in _DESCRIBE:
+        return _DESCRIBE[(token, relation)]
+    try:
+        cols = {r[0]: r[1] for r in con.execute(f"DESCRIBE {qi(relation)}").fetchall()}
+    except Exception as e:
+        raise RecipeError(f"cannot read {relation}: {str(e).splitlines()[0]}") from e
+    if token is not None:
+        with _LOCK:
+            while len(_DESCRIBE) >= 16:
+                _DESCRIBE.pop(next(iter(_DESCRIBE)))
+            _DESCRIBE[(token, relation)] = cols
+    return cols
+
+
+def resolve_quantiles(
+    con: Any, relation: str, wanted: list[tuple[str, float]], *, token: tuple | None = None
+) -> dict[tuple[str, float], Any]:
+    """``{(column, q): value}`` with one ``quantile_cont`` query over ``relation`` (cached per workspace state;
+    pass ``token`` when it is already known)."""
     if not wanted:
         return {}
-    token = _version_token(con, relation)
+    token = token or _version_token(con, relation)
     cache = _QCACHE.setdefault(token, {}) if token else {}
     missing = [w for w in dict.fromkeys(wanted) if w not in cache]
     if missing:
@@ -271,16 +294,22 @@ def _unknown(name: str, columns: dict[str, str], what: str) -> RecipeError:
 
 
 def compile_recipe(
-    con: Any, recipe: Recipe | str | dict, *, relation: str = "corpus", bind: bool = True, resolve: bool = True
+    con: Any,
+    recipe: Recipe | str | dict,
+    *,
+    relation: str = "corpus",
+    bind: bool = True,
+    resolve: bool = True,
+    token: tuple | None = None,
+    columns: dict[str, str] | None = None,
 ) -> Compiled:
     """Check the recipe against ``relation``'s columns and compile it to SQL with named parameters.
 
-    Quantile thresholds are resolved to values here (``resolved['rules'][i]``)."""
+    Quantile thresholds are resolved to values here (``resolved['rules'][i]``). ``token`` (a workspace
+    version, see :func:`_version_token`) and ``columns`` let repeated compiles skip DESCRIBE and quantiles."""
     recipe = load_recipe(recipe)
-    try:
-        columns = {r[0]: r[1] for r in con.execute(f"DESCRIBE {qi(relation)}").fetchall()}
-    except Exception as e:
-        raise RecipeError(f"cannot read {relation}: {str(e).splitlines()[0]}") from e
+    if columns is None:
+        columns = _columns(con, relation, token)
     params: dict[str, Any] = {}
     checks: list[Check] = []
     resolved_rules: list[dict[str, Any]] = []
@@ -310,7 +339,7 @@ def compile_recipe(
             for c in ex.columns:
                 if c not in columns:
                     raise _unknown(c, columns, where)
-    qvals = resolve_quantiles(con, relation, wanted) if resolve else dict.fromkeys(wanted, 0.0)
+    qvals = resolve_quantiles(con, relation, wanted, token=token) if resolve else dict.fromkeys(wanted, 0.0)
 
     for i, r in enumerate(recipe.rules):
         p = f"r{i}_"
@@ -465,6 +494,7 @@ def _frac(a: float, b: float) -> float | None:
 
 
 _FRAMES: dict[tuple, Any] = {}
+_FRAME_COLS: dict[tuple, dict[str, str]] = {}
 EXACT_REP = "_exact_rep"
 FRAME_NAME = "_winnow_recipe_frame"
 
@@ -488,15 +518,17 @@ def _frame_columns(recipe: Recipe, columns: dict[str, str]) -> list[str]:
     return list(dict.fromkeys(want))
 
 
-def recipe_frame(con: Any, recipe: Recipe, *, relation: str = "corpus") -> tuple[str, Any] | None:
+def recipe_frame(
+    con: Any, recipe: Recipe, *, relation: str = "corpus", token: tuple | None = None
+) -> tuple[str, Any, tuple] | None:
     """A cached Arrow table holding only the columns ``recipe`` reads, registered on ``con`` as
-    :data:`FRAME_NAME`. Scanning it is ~5x faster than ``corpus`` (no joins, no text), so threshold
-    changes in the dashboard answer in about 100 ms at 1M documents. None when the workspace state
-    cannot be fingerprinted cheaply (then summaries read ``relation`` directly)."""
-    token = _version_token(con, relation)
+    :data:`FRAME_NAME`; returns ``(name, table, cache key)``. Scanning it is ~5x faster than ``corpus``
+    (no joins, no text), and :mod:`app.recipes.live` keeps per-check vectors over it. None when the
+    workspace state cannot be fingerprinted cheaply (then summaries read ``relation`` directly)."""
+    token = token or _version_token(con, relation)
     if token is None:
         return None
-    columns = {r[0]: r[1] for r in con.execute(f"DESCRIBE {qi(relation)}").fetchall()}
+    columns = _columns(con, relation, token)
     cols = _frame_columns(recipe, columns)
     key = (token, tuple(sorted(cols)))
     frame = _FRAMES.get(key)
@@ -527,7 +559,12 @@ def recipe_frame(con: Any, recipe: Recipe, *, relation: str = "corpus") -> tuple
                 _FRAMES.pop(next(iter(_FRAMES)))
             _FRAMES[key] = frame
     con.register(FRAME_NAME, frame)
-    return FRAME_NAME, frame
+    if key not in _FRAME_COLS:
+        with _LOCK:
+            while len(_FRAME_COLS) >= 8:
+                _FRAME_COLS.pop(next(iter(_FRAME_COLS)))
+            _FRAME_COLS[key] = {r[0]: r[1] for r in con.execute(f"DESCRIBE {FRAME_NAME}").fetchall()}
+    return FRAME_NAME, frame, key
 
 
 def summarize(
@@ -545,12 +582,18 @@ def summarize(
     :func:`recipe_frame`); the numbers are identical."""
     t0 = time.perf_counter()
     recipe = load_recipe(recipe) if compiled is None else compiled.recipe
+    fr = None
+    token = frame_token = frame_cols = None
     if compiled is None and cache:
-        compile_recipe(con, recipe, relation=relation, bind=False, resolve=False)  # errors name corpus columns
-        fr = recipe_frame(con, recipe, relation=relation)
+        token = _version_token(con, relation)
+        # compiled against the corpus first so errors name its columns
+        compile_recipe(con, recipe, relation=relation, bind=False, resolve=False, token=token)
+        fr = recipe_frame(con, recipe, relation=relation, token=token)
         if fr is not None:
             relation = fr[0]
-    comp = compiled or compile_recipe(con, recipe, relation=relation, bind=False)
+            frame_cols = _FRAME_COLS.get(fr[2])
+            frame_token = (token[0], FRAME_NAME, *token[2:])
+    comp = compiled or compile_recipe(con, recipe, relation=relation, bind=False, token=frame_token, columns=frame_cols)
     relation = comp.relation
     lang = f"CAST({qi(comp.lang_column)} AS VARCHAR)" if comp.lang_column else "NULL::VARCHAR"
     sel = ["id"] if comp.has_stages else []
@@ -567,7 +610,13 @@ def summarize(
     group = ", ".join(["source", "_lang", *checks, "_keep"])
     sql = f"SELECT {group}, count(*), coalesce(sum(_tok), 0) FROM ({inner}) GROUP BY ALL"
     try:
-        rows = con.execute(sql, used_params(sql, params)).fetchall()
+        rows = None
+        if fr is not None:  # the interactive path: cached per-check vectors and one bincount
+            from app.recipes import live
+
+            rows = live.grouped_rows(con, comp, fr[2], fr[1])
+        if rows is None:
+            rows = con.execute(sql, used_params(sql, params)).fetchall()
     except Exception as e:
         raise RecipeError(f"cannot evaluate recipe: {str(e).splitlines()[0]}") from e
 

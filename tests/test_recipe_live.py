@@ -1,0 +1,121 @@
+"""The interactive summary path (:mod:`app.recipes.live`) gives exactly the SQL path's numbers."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from app.recipes import live, summarize
+from app.workspace import Workspace
+
+SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory):
+    """Two sources, NULLs and NaN in a double column, NULL languages, a boolean, exact-duplicate texts."""
+    n = 500
+    w = Workspace.open(tmp_path_factory.mktemp("live") / "ws", create=True)
+    ids = [f"d{i:04d}" for i in range(n)]
+    texts = [f"text {i % 170} " + "w " * (i % 11) for i in range(n)]
+    w.write_source("web", pd.DataFrame({"id": ids[:300], "text": texts[:300]}))
+    w.write_source("books", pd.DataFrame({"id": ids[300:], "text": texts[300:]}))
+    langs = ["en", "de", None, "fr", "en"]
+    score = [None if i % 17 == 0 else (math.nan if i % 23 == 0 else ((i * 37) % 101) / 100) for i in range(n)]
+    sig = pd.DataFrame(
+        {
+            "id": ids,
+            "size_words": [(i * 7) % 40 for i in range(n)],
+            "quality_score": score,
+            "lang_code": [langs[i % 5] for i in range(n)],
+            "size_tokens": [None if i % 31 == 0 else 10 + i % 50 for i in range(n)],
+            "flag": [i % 3 == 0 for i in range(n)],
+        }
+    )
+    with w.transaction() as cur:
+        cur.register("_sig", sig)
+        cur.execute("CREATE TABLE sig_live AS SELECT * FROM _sig")
+        cur.unregister("_sig")
+        w.register_part("sig_live", kind="signal", con=cur)
+    yield w
+    w.close()
+
+
+rule = st.one_of(
+    st.builds(
+        lambda a, b, kn: {"signal": "size_words", "min": min(a, b), "max": max(a, b), "keep_null": kn},
+        st.integers(0, 40),
+        st.integers(0, 40),
+        st.booleans(),
+    ),
+    st.builds(lambda x: {"signal": "quality_score", "min": x}, st.floats(0, 1)),
+    st.builds(lambda x, kn: {"signal": "quality_score", "max": x, "keep_null": kn}, st.floats(0, 1), st.booleans()),
+    st.builds(lambda q: {"signal": "quality_score", "min_quantile": q}, st.floats(0, 1)),
+    st.builds(
+        lambda v, kn: {"signal": "lang_code", "in": v, "keep_null": kn},
+        st.lists(st.sampled_from(["en", "de", "fr"]), unique=True),
+        st.booleans(),
+    ),
+    st.builds(lambda v: {"signal": "source", "not_in": v}, st.lists(st.sampled_from(["web", "books"]), unique=True)),
+    st.builds(lambda v: {"signal": "flag", "min": v}, st.integers(0, 1)),
+    st.sampled_from([{"expr": "size_words > 10 and quality_score < 0.5"}, {"expr": "not (lang_code in ('en'))"}]),
+)
+
+
+def _strip(s: dict) -> dict:
+    return {k: v for k, v in s.items() if k != "elapsed_ms"}
+
+
+@SETTINGS
+@given(rules=st.lists(rule, max_size=6), exact=st.booleans())
+def test_live_summary_equals_sql(ws, rules, exact):
+    recipe = {"version": 1, "rules": rules, "dedup": {"exact": exact}}
+    live.clear()
+    fast = summarize(ws.con, recipe)
+    assert live._STATES, "the interactive path was not taken"
+    assert _strip(fast) == _strip(summarize(ws.con, recipe, cache=False))
+    # a second call answers from cached check vectors: still the same
+    assert _strip(summarize(ws.con, recipe)) == _strip(fast)
+
+
+def test_changing_one_threshold_reuses_the_other_checks(ws):
+    live.clear()
+    base = {"version": 1, "rules": [{"signal": "size_words", "min": 5}, {"signal": "lang_code", "in": ["en"]}]}
+    summarize(ws.con, base)
+    (state,) = live._STATES.values()
+    before = len(state.evaluated)
+    moved = {**base, "rules": [{"signal": "size_words", "min": 9}, base["rules"][1]]}
+    s = summarize(ws.con, moved)
+    assert s["kept_docs"] == summarize(ws.con, moved, cache=False)["kept_docs"]
+    new = state.evaluated[before:]
+    assert len(new) == 1 and "size_words" in new[0]
+
+
+def test_balancing_goes_the_sql_way(ws):
+    live.clear()
+    recipe = {"version": 1, "rules": [{"signal": "size_words", "min": 3}], "balance": [{"column": "source", "cap": 50}]}
+    s = summarize(ws.con, recipe)
+    assert not live._STATES
+    assert _strip(s) == _strip(summarize(ws.con, recipe, cache=False))
+
+
+def test_encode_is_row_aligned_across_chunks():
+    t = pa.Table.from_batches(
+        [
+            pa.record_batch({"source": ["a", "b", None], "lang": ["x", None, "x"]}),
+            pa.record_batch({"source": ["b", "a", "a"], "lang": ["y", "x", None]}),
+        ]
+    )
+    codes, labels = live._encode(t, ["source", "lang"])
+    got = [labels[c] for c in codes]
+    assert got == list(zip(t.column("source").to_pylist(), t.column("lang").to_pylist(), strict=True))
+
+
+def test_non_text_keys_are_refused():
+    t = pa.table({"source": [1, 2]})
+    assert live._encode(t, ["source"]) is None
