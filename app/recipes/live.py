@@ -155,11 +155,12 @@ def grouped_rows(con: Any, comp: Any, frame_key: Any, frame: Any) -> list[tuple]
     toks = np.bincount(key, weights=tok, minlength=bins)
     out = []
     full = (1 << k) - 1
-    for b in np.flatnonzero(docs).tolist():
+    nz = np.flatnonzero(docs)
+    for b, n, t in zip(nz.tolist(), docs[nz].tolist(), toks[nz].tolist(), strict=True):
         g, m = divmod(b, 1 << k)
         src, lang = labels[g]
         flags = [bool(m >> i & 1) for i in range(k)]
-        out.append((src, lang, *flags, m == full, int(docs[b]), int(round(toks[b]))))
+        out.append((src, lang, *flags, m == full, n, round(t)))
     return out
 
 
