@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from app.recipes import live, summarize
 from app.workspace import Workspace
 
-SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +63,10 @@ rule = st.one_of(
     ),
     st.builds(lambda v: {"signal": "source", "not_in": v}, st.lists(st.sampled_from(["web", "books"]), unique=True)),
     st.builds(lambda v: {"signal": "flag", "min": v}, st.integers(0, 1)),
+    st.builds(
+        lambda a, kn: {"signal": "size_tokens", "max": a, "keep_null": kn}, st.integers(0, 70), st.booleans()
+    ),
+    st.builds(lambda q: {"signal": "quality_score", "max_quantile": q}, st.floats(0, 1)),
     st.sampled_from([{"expr": "size_words > 10 and quality_score < 0.5"}, {"expr": "not (lang_code in ('en'))"}]),
 )
 

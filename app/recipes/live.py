@@ -39,7 +39,7 @@ class _State:
         self.tokens: dict[str, Any] = {}
         self.checks: OrderedDict[tuple, Any] = OrderedDict()
         self.lock = threading.Lock()
-        self.evaluated: list[str] = []  # SQL of every vector computed (not served from the cache)
+        self.evaluated: list[str] = []  # every vector computed (not served from the cache): SQL or "range col"
 
     def group_codes(self, lang: str | None) -> tuple[Any, list] | None:
         """``(codes, [(source, lang), ...])``: a dense code per row for (source, lang)."""
@@ -52,6 +52,75 @@ class _State:
             labels = [(t[0], t[1] if lang else None) for t in labels]
             self.groups[key] = (codes, labels)
         return self.groups[key]
+
+    def shifted_codes(self, lang: str | None, k: int) -> Any:
+        """Group codes times 2^k (the high part of every bincount key), cached."""
+        key = ("codes", lang, k)
+        with self.lock:
+            if key in self.checks:
+                return self.checks[key]
+        codes = self.groups[("source", lang)][0] << k
+        self._put(key, codes)
+        return codes
+
+    def column(self, name: str) -> tuple[Any, Any] | None:
+        """``(float64 values, valid mask)`` of a numeric or boolean frame column (None: other types)."""
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        key = ("column", name)
+        with self.lock:
+            if key in self.checks:
+                return self.checks[key]
+        if name not in self.frame.column_names:
+            return None
+        col = self.frame.column(name).combine_chunks()
+        t = col.type
+        if not (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t)):
+            return None
+        valid = np.asarray(pc.is_valid(col).to_numpy(zero_copy_only=False), dtype=bool)
+        filled = pc.fill_null(col, False if pa.types.is_boolean(t) else 0)
+        values = np.asarray(filled.to_numpy(zero_copy_only=False), dtype=np.float64)
+        with self.lock:
+            self.checks[key] = (values, valid)
+        return values, valid
+
+    def range_vector(self, name: str, lo: float | None, hi: float | None, keep_null: bool) -> Any:
+        """``coalesce(col >= lo AND col <= hi, false)`` in numpy, with DuckDB's semantics: NULL fails (passes
+        with ``keep_null``), NaN is larger than every number. None when the column is not plain numeric."""
+        import numpy as np
+
+        key = ("range", name, repr(lo), repr(hi), keep_null)
+        with self.lock:
+            hit = self.checks.get(key)
+            if hit is not None:
+                self.checks.move_to_end(key)
+                return hit
+        got = self.column(name)
+        if got is None:
+            return None
+        v, valid = got
+        self.evaluated.append(f"range {name}")
+        nan = np.isnan(v)
+        ok = valid.copy()
+        if lo is not None:
+            lo = float(lo)
+            ok &= nan if np.isnan(lo) else (v >= lo) | nan
+        if hi is not None:
+            hi = float(hi)
+            if not np.isnan(hi):
+                ok &= (v <= hi) & ~nan
+        if keep_null:
+            ok |= ~valid
+        self._put(key, ok)
+        return ok
+
+    def _put(self, key: tuple, vec: Any) -> None:
+        with self.lock:
+            self.checks[key] = vec
+            while len(self.checks) > 1 and _nbytes(self.checks) > CHECK_CACHE_BYTES:
+                self.checks.popitem(last=False)
 
     def vector(self, con: Any, relation: str, sql: str, params: dict[str, Any], *, dtype: str) -> Any:
         """A row-aligned numpy vector of ``sql`` over the frame (cached by SQL and parameter values)."""
@@ -73,11 +142,12 @@ class _State:
             vec = np.asarray(np.ma.filled(res, 0) if np.ma.isMaskedArray(res) else res, dtype=np.float64)
         if len(vec) != self.n:
             raise RuntimeError("frame and vector are not row-aligned")
-        with self.lock:
-            self.checks[key] = vec
-            while sum(v.nbytes for v in self.checks.values()) > CHECK_CACHE_BYTES and len(self.checks) > 1:
-                self.checks.popitem(last=False)
+        self._put(key, vec)
         return vec
+
+
+def _nbytes(cache: OrderedDict) -> int:
+    return sum(sum(x.nbytes for x in v) if isinstance(v, tuple) else v.nbytes for v in cache.values())
 
 
 def _encode(frame: Any, columns: list[str]) -> tuple[Any, list[tuple]] | None:
@@ -136,21 +206,26 @@ def grouped_rows(con: Any, comp: Any, frame_key: Any, frame: Any) -> list[tuple]
     grp = st.group_codes(comp.lang_column)
     if grp is None:
         return None
-    codes, labels = grp
+    labels = grp[1]
     k = len(comp.checks)
     bins = len(labels) << k
     if bins > MAX_BINS:
         return None
     rel = comp.relation
     tok = st.vector(con, rel, comp.token_sql, {}, dtype="float")
-    key = codes << k if k else codes.copy()
+    small = np.uint8 if k <= 8 else (np.uint16 if k <= 16 else np.uint32)
+    mask = np.zeros(st.n, dtype=small)
     for c in comp.checks:
-        sql = f"coalesce({c.sql}, false)"
-        bits = st.vector(con, rel, sql, used_params(sql, comp.params), dtype="bool")
-        if c.index:
-            key |= bits.astype(np.int64) << c.index
-        else:
-            key |= bits
+        bits = None
+        r = c.rule
+        if c.kind == "rule" and r is not None and r.expr is None and r.kind in ("range", "quantile"):
+            bits = st.range_vector(c.signal, c.threshold.get("min"), c.threshold.get("max"), bool(r.keep_null))
+        if bits is None:
+            sql = f"coalesce({c.sql}, false)"
+            bits = st.vector(con, rel, sql, used_params(sql, comp.params), dtype="bool")
+        b = bits.view(np.uint8)
+        mask |= (b if small is np.uint8 else b.astype(small)) << small(c.index)
+    key = st.shifted_codes(comp.lang_column, k) + mask
     docs = np.bincount(key, minlength=bins)
     toks = np.bincount(key, weights=tok, minlength=bins)
     out = []
