@@ -63,72 +63,91 @@ def _focus(uid: str) -> None:
     ss["edge_uid"] = uid
 
 
-def _rule_editor(rule: Rule) -> None:
+def _sync_rule(rule: Rule) -> None:
+    """Apply this rerun's widget values to ``rule`` before anything is drawn, so the counts can be computed
+    (and sent to the browser) first and the unchanged editors after them."""
     k = rule.uid
-    with st.container(border=True):
-        c1, c2 = st.columns([6, 1], vertical_alignment="center")
-        c1.markdown(f"**{rule.label()}**")
-        c2.button("✕", key=f"del_{k}", help="remove this rule", on_click=_remove_rule, args=(rule.uid,))
-        if rule.kind == "range":
-            lo_hi = widgets.q(ws, "value_range", rule.col)
-            span = (lo_hi[1] - lo_hi[0]) if lo_hi[0] is not None else 0.0
-            step = (
-                1.0
-                if span >= 100 or "INT" in cols_all.get(rule.col, "")
-                else (10 ** math.floor(math.log10(span / 100)) if span > 0 else 0.01)
-            )
-            a, b = st.columns(2)
-            rule.lo = a.number_input(
-                f"min {rule.col}",
-                value=rule.lo,
-                key=f"lo_{k}",
-                on_change=_focus,
-                args=(rule.uid,),
-                format="%g",
-                step=step,
-                help=f"observed {lo_hi[0]:g} … {lo_hi[1]:g}" if lo_hi[0] is not None else None,
-            )
-            rule.hi = b.number_input(
-                f"max {rule.col}",
-                value=rule.hi,
-                key=f"hi_{k}",
-                on_change=_focus,
-                args=(rule.uid,),
-                format="%g",
-                step=step,
-            )
-        elif rule.kind == "qrange":
-            lo, hi = st.slider(
-                f"quantiles of {rule.col}",
-                0.0,
-                1.0,
-                (rule.lo or 0.0, 1.0 if rule.hi is None else rule.hi),
-                step=0.01,
-                key=f"q_{k}",
-                on_change=_focus,
-                args=(rule.uid,),
-            )
-            rule.lo = None if lo <= 0 else lo
-            rule.hi = None if hi >= 1 else hi
-        elif rule.kind in ("in", "notin"):
-            top = widgets.q(ws, "top_values", rule.col, n=50)
-            opts = list(dict.fromkeys([*[str(v) for v in top["value"]], *rule.values]))
-            kind = st.radio(
-                "keep",
-                ["in", "not in"],
-                index=0 if rule.kind == "in" else 1,
-                horizontal=True,
-                key=f"op_{k}",
-                on_change=_focus,
-                args=(rule.uid,),
-                label_visibility="collapsed",
-            )
-            rule.kind = "in" if kind == "in" else "notin"
-            rule.values = st.multiselect(
-                f"values of {rule.col}", opts, default=rule.values, key=f"v_{k}", on_change=_focus, args=(rule.uid,)
-            )
-        else:
-            st.caption("keeps the first document (smallest id) of each duplicate cluster")
+    if rule.kind == "range":
+        if f"lo_{k}" in ss:
+            rule.lo = ss[f"lo_{k}"]
+        if f"hi_{k}" in ss:
+            rule.hi = ss[f"hi_{k}"]
+    elif rule.kind == "qrange" and f"q_{k}" in ss:
+        lo, hi = ss[f"q_{k}"]
+        rule.lo = None if lo <= 0 else lo
+        rule.hi = None if hi >= 1 else hi
+    elif rule.kind in ("in", "notin"):
+        if f"op_{k}" in ss:
+            rule.kind = "in" if ss[f"op_{k}"] == "in" else "notin"
+        if f"v_{k}" in ss:
+            rule.values = list(ss[f"v_{k}"])
+
+
+def _rule_editor(rule: Rule) -> None:
+    """One compact row per rule (the Thresholds fragment redraws every editor on each change, and each
+    element costs the browser a render pass: no bordered boxes or separate titles)."""
+    k = rule.uid
+    rm = {"key": f"del_{k}", "help": f"remove the rule {rule.label()}", "on_click": _remove_rule, "args": (k,)}
+    if rule.kind == "range":
+        lo_hi = widgets.q(ws, "value_range", rule.col)
+        span = (lo_hi[1] - lo_hi[0]) if lo_hi[0] is not None else 0.0
+        step = (
+            1.0
+            if span >= 100 or "INT" in cols_all.get(rule.col, "")
+            else (10 ** math.floor(math.log10(span / 100)) if span > 0 else 0.01)
+        )
+        a, b, c = st.columns([5, 5, 1], vertical_alignment="bottom")
+        rule.lo = a.number_input(
+            f"min {rule.col}",
+            value=rule.lo,
+            key=f"lo_{k}",
+            on_change=_focus,
+            args=(k,),
+            format="%g",
+            step=step,
+            help=f"observed {lo_hi[0]:g} … {lo_hi[1]:g}" if lo_hi[0] is not None else None,
+        )
+        rule.hi = b.number_input(
+            f"max {rule.col}", value=rule.hi, key=f"hi_{k}", on_change=_focus, args=(k,), format="%g", step=step
+        )
+        c.button("✕", **rm)
+    elif rule.kind == "qrange":
+        a, c = st.columns([10, 1], vertical_alignment="bottom")
+        lo, hi = a.slider(
+            f"quantiles of {rule.col}",
+            0.0,
+            1.0,
+            (rule.lo or 0.0, 1.0 if rule.hi is None else rule.hi),
+            step=0.01,
+            key=f"q_{k}",
+            on_change=_focus,
+            args=(k,),
+        )
+        rule.lo = None if lo <= 0 else lo
+        rule.hi = None if hi >= 1 else hi
+        c.button("✕", **rm)
+    elif rule.kind in ("in", "notin"):
+        top = widgets.q(ws, "top_values", rule.col, n=50)
+        opts = list(dict.fromkeys([*[str(v) for v in top["value"]], *rule.values]))
+        a, b, c = st.columns([7, 3, 1], vertical_alignment="bottom")
+        rule.values = a.multiselect(
+            f"values of {rule.col}", opts, default=rule.values, key=f"v_{k}", on_change=_focus, args=(k,)
+        )
+        kind = b.radio(
+            f"keep {rule.col}",
+            ["in", "not in"],
+            index=0 if rule.kind == "in" else 1,
+            horizontal=True,
+            key=f"op_{k}",
+            on_change=_focus,
+            args=(k,),
+        )
+        rule.kind = "in" if kind == "in" else "notin"
+        c.button("✕", **rm)
+    else:
+        a, c = st.columns([10, 1], vertical_alignment="center")
+        a.markdown(f"**{rule.label()}** · keeps the first document (smallest id) of each duplicate cluster")
+        c.button("✕", **rm)
 
 
 def _hist_spec(rule: Rule, resolved: dict, log: bool) -> tuple[pd.DataFrame, dict] | None:
@@ -201,11 +220,7 @@ def _hist_spec(rule: Rule, resolved: dict, log: bool) -> tuple[pd.DataFrame, dic
     return None
 
 
-def _retention(rows: list[dict], key: str) -> pd.DataFrame:
-    df = pd.DataFrame(rows)
-    if df.empty:
-        return df
-    return df[[key, "total", "kept", "kept_frac", "kept_tokens_frac"]]
+RETENTION_COLS = {"total": "docs", "kept": "kept", "kept_frac": "kept %", "kept_tokens_frac": "tokens kept %"}
 
 
 @st.fragment
@@ -213,27 +228,70 @@ def thresholds() -> None:
     t0 = time.perf_counter()
     top = st.container()
     left, right = st.columns([2, 3], gap="large")
-    with left:
-        st.subheader("Rules")
-        for rule in ss["rules"]:
-            _rule_editor(rule)
-        with st.container(border=True):
-            options = [*num, *cats, *dedup_opts]
-            c1, c2 = st.columns([3, 2])
-            c1.selectbox("Add a rule on", options, key="w_add_col", index=None, placeholder="choose a signal…")
-            c2.radio("numeric cut", ["by value", "by quantile"], key="w_add_mode", label_visibility="collapsed")
-            st.button("Add rule", key="btn_add_rule", on_click=_add_rule, type="primary")
+    for rule in ss["rules"]:
+        _sync_rule(rule)
     rules = [r for r in ss["rules"] if not (r.kind in ("in", "notin") and not r.col)]
     try:
         cur = ws.cursor()
         summary = recipe_bridge.summarize(cur, rules)
     except WinnowError as e:
         top.error(f"These rules cannot be evaluated: {e}")
+        summary = None
+    # what changed goes out first (counts, retention, rule table, cuts); the editors, whose widgets the
+    # browser already shows, follow
+    if summary is not None:
+        _results(top, right, rules, summary)
+    with left:
+        st.subheader("Rules")
+        for rule in ss["rules"]:
+            _rule_editor(rule)
+    if summary is None:
         state.sync_to_url(st.query_params, ss)
         return
+    ss["_thr_runs"] = ss.get("_thr_runs", 0) + 1
+    st.caption(
+        f"update #{ss['_thr_runs']} · {1000 * (time.perf_counter() - t0):.0f} ms in the app"
+        f" (summary query {summary['elapsed_ms']:.0f} ms)"
+    )
+    if rules:
+        _edge(cur, rules)
+    # an invisible end-of-update marker (the browser benchmark waits for it)
+    st.markdown(f'<span class="w-done" data-run="{ss["_thr_runs"]}"></span>', unsafe_allow_html=True)
+    if st.toggle("show the rules as a recipe (YAML)", key="w_show_yaml"):
+        st.code(recipe_bridge.recipe_from_rules(rules, name=ss.get("recipe") or "my-recipe").to_yaml(), language="yaml")
+    state.sync_to_url(st.query_params, ss)
+
+
+def _add_rule_row() -> None:
+    """Outside the fragment: adding a rule reruns the page once; a threshold change never redraws this row."""
+    options = [*num, *cats, *dedup_opts]
+    c1, c2, c3 = st.columns([5, 3, 2], vertical_alignment="bottom")
+    c1.selectbox("Add a rule on", options, key="w_add_col", index=None, placeholder="choose a signal…")
+    c2.radio("numeric cut", ["by value", "by quantile"], key="w_add_mode", horizontal=True)
+    c3.button("Add rule", key="btn_add_rule", on_click=_add_rule, type="primary")
+
+
+def _save_row() -> None:
+    """Outside the fragment too: the button reruns the page, which saves the rules as they are now."""
+    c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+    name = c1.text_input("Save the rules as a recipe named", value=ss.get("recipe") or "my-recipe", key="w_recipe_name")
+    if c2.button("Save recipe", key="btn_save"):
+        rules = [r for r in ss["rules"] if not (r.kind in ("in", "notin") and not r.col)]
+        try:
+            from app.recipes import save_recipe
+
+            save_recipe(ws, name, recipe_bridge.recipe_from_rules(rules, name=name))
+            ss["recipe"] = name
+            st.success(f"saved recipe {name!r} in the workspace")
+        except WinnowError as e:
+            st.error(str(e))
+
+
+def _results(top, right, rules: list[Rule], summary: dict) -> None:
+    """Counts, retention per source and language, what each rule removes, overlap, and the cut histograms."""
     total, kept = summary["total_docs"], summary["kept_docs"]
     with top:
-        c = st.columns(4)
+        c = st.columns(3)
         c[0].metric(
             "Kept documents",
             f"{kept:,}",
@@ -250,38 +308,36 @@ def thresholds() -> None:
             delta_arrow="off",
         )
         c[2].metric("Removed documents", f"{summary['removed_docs']:,}")
-        c[3].metric("Rules", len(rules))
     resolved_rules = summary["resolved"]["rules"]
     idx = recipe_bridge.check_index(rules)
     with right:
         st.subheader("Retention")
-        a, b = st.columns(2)
-        colcfg = {
-            "kept_frac": st.column_config.ProgressColumn("kept", format="percent", min_value=0, max_value=1),
-            "kept_tokens_frac": st.column_config.ProgressColumn(
-                "tokens kept", format="percent", min_value=0, max_value=1
-            ),
-        }
-        a.dataframe(_retention(summary["by_source"], "source"), hide_index=True, column_config=colcfg, key="ret_src")
+        src = widgets.table_html(
+            summary["by_source"], {"source": "source", **RETENTION_COLS}, bars=("kept_frac", "kept_tokens_frac")
+        )
         if summary["by_lang"]:
-            b.dataframe(
-                _retention(summary["by_lang"], "lang")[:20], hide_index=True, column_config=colcfg, key="ret_lang"
+            lang = widgets.table_html(
+                summary["by_lang"],
+                {"lang": "language", **RETENTION_COLS},
+                bars=("kept_frac", "kept_tokens_frac"),
+                limit=20,
             )
         else:
-            b.caption("No `lang_code` column: compute signals for retention per language.")
+            lang = '<div class="w-meta">No <code>lang_code</code> column: compute signals for retention per language.</div>'
+        st.markdown(
+            f'<div class="w-ret" style="display:flex;gap:1.2rem;flex-wrap:wrap"><div style="flex:1 1 18rem">{src}</div>'
+            f'<div style="flex:1 1 18rem">{lang}</div></div>',
+            unsafe_allow_html=True,
+        )
         if summary["rules"]:
             st.subheader("What each rule removes")
-            rt = pd.DataFrame(summary["rules"])[["label", "removed", "removed_frac", "removed_only"]]
-            st.dataframe(
-                rt,
-                hide_index=True,
-                key="rule_table",
-                column_config={
-                    "removed_frac": st.column_config.NumberColumn("removed %", format="percent"),
-                    "removed_only": st.column_config.NumberColumn(
-                        "removed only by it", help="documents no other rule removes"
-                    ),
-                },
+            st.markdown(
+                widgets.table_html(
+                    summary["rules"],
+                    {"label": "rule", "removed": "removed", "removed_frac": "removed %", "removed_only": "only by it"},
+                    bars=("removed_frac",),
+                ),
+                unsafe_allow_html=True,
             )
             if len(summary["rules"]) > 1:
                 labels = [r["label"][:28] for r in summary["rules"]]
@@ -328,60 +384,39 @@ def thresholds() -> None:
                 grid[i % 3].vega_lite_chart(chart[0], chart[1], key=f"hist_{rule.uid}", width="stretch")
     else:
         st.info("No rules yet: add one on the left (e.g. a minimum on a word count, or a language).")
-    ss["_thr_runs"] = ss.get("_thr_runs", 0) + 1
-    st.caption(
-        f"update #{ss['_thr_runs']} · {1000 * (time.perf_counter() - t0):.0f} ms in the app"
-        f" (summary query {summary['elapsed_ms']:.0f} ms)"
+
+
+def _edge(cur, rules: list[Rule]) -> None:
+    """Documents just kept / just removed at the cut of one rule (the one last edited, or picked here).
+    Each needs the text of a few documents, so this comes after the counts and never delays them."""
+    st.subheader("At the edge of a cut")
+    uids = [r.uid for r in rules]
+    focus = ss.get("edge_uid") if ss.get("edge_uid") in uids else uids[0]
+    labels = {r.uid: r.label()[:60] for r in rules}
+    pick = st.radio(
+        "rule",
+        uids,
+        index=uids.index(focus),
+        format_func=labels.get,
+        horizontal=True,
+        key=f"w_edge_{focus}",
+        label_visibility="collapsed",
     )
-    if rules:
-        # the edge of one rule at a time (the one last edited, or picked here): each needs the text of a
-        # few documents, so it comes after the counts and histograms and never delays them
-        st.subheader("At the edge of a cut")
-        uids = [r.uid for r in rules]
-        focus = ss.get("edge_uid") if ss.get("edge_uid") in uids else uids[0]
-        labels = {r.uid: r.label()[:60] for r in rules}
-        pick = st.radio(
-            "rule",
-            uids,
-            index=uids.index(focus),
-            format_func=labels.get,
-            horizontal=True,
-            key=f"w_edge_{focus}",
-            label_visibility="collapsed",
-        )
-        ss["edge_uid"] = pick
-        i = uids.index(pick)
-        try:
-            b = recipe_bridge.edge_docs(cur, rules, i, n=3)
-        except WinnowError as e:
-            st.caption(str(e))
-            b = None
-        if b is not None:
-            ca, cb = st.columns(2)
-            ca.markdown("**just kept**" if b["bound"] else "**passing**")
-            cb.markdown("**just removed**" if b["bound"] else "**failing**")
-            for row in b["above"]:
-                with ca:
-                    widgets.snippet(row["text"], meta=f"{row['id']} · {row['source']} · {row['value']}")
-            for row in b["below"]:
-                with cb:
-                    widgets.snippet(row["text"], meta=f"{row['id']} · {row['source']} · {row['value']}", cls="below")
-    # an invisible end-of-update marker (the browser benchmark waits for it)
-    st.markdown(f'<span class="w-done" data-run="{ss["_thr_runs"]}"></span>', unsafe_allow_html=True)
-    with st.expander("Save as a recipe"):
-        c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
-        name = c1.text_input("Recipe name", value=ss.get("recipe") or "my-recipe", key="w_recipe_name")
-        if c2.button("Save recipe", key="btn_save"):
-            try:
-                from app.recipes import save_recipe
-
-                save_recipe(ws, name, recipe_bridge.recipe_from_rules(rules, name=name))
-                ss["recipe"] = name
-                st.success(f"saved recipe {name!r} in the workspace")
-            except WinnowError as e:
-                st.error(str(e))
-        st.code(recipe_bridge.recipe_from_rules(rules, name=name).to_yaml(), language="yaml")
-    state.sync_to_url(st.query_params, ss)
+    ss["edge_uid"] = pick
+    try:
+        b = recipe_bridge.edge_docs(cur, rules, uids.index(pick), n=3)
+    except WinnowError as e:
+        st.caption(str(e))
+        return
+    ca, cb = st.columns(2)
+    for col, title, rows, cls in (
+        (ca, "**just kept**" if b["bound"] else "**passing**", b["above"], ""),
+        (cb, "**just removed**" if b["bound"] else "**failing**", b["below"], "below"),
+    ):
+        items = [{"text": r["text"], "meta": f"{r['id']} · {r['source']} · {r['value']}"} for r in rows]
+        col.markdown(title + "\n\n" + widgets.snippets_html(items, cls=cls), unsafe_allow_html=True)
 
 
+_add_rule_row()
 thresholds()
+_save_row()

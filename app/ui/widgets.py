@@ -27,6 +27,13 @@ CSS = """
 .w-snip.below {border-left-color: #b5523b;}
 .w-meta {color: #666; font-size: 0.75rem;}
 div[data-testid="stMetricValue"] {font-size: 1.6rem;}
+table.w-tab {border-collapse: collapse; width: 100%; font-size: 0.82rem; margin-bottom: 0.6rem;}
+table.w-tab th {text-align: left; font-weight: 600; color: #555; border-bottom: 1px solid #ddd; padding: 0.2rem 0.4rem;}
+table.w-tab td {border-bottom: 1px solid #eee; padding: 0.15rem 0.4rem; white-space: nowrap;}
+table.w-tab td.n {text-align: right; font-variant-numeric: tabular-nums;}
+table.w-tab .w-bar {display: inline-block; width: 4.5rem; height: 0.55rem; background: #e7e7e0; margin-right: 0.35rem;
+                    vertical-align: middle; border-radius: 2px; overflow: hidden;}
+table.w-tab .w-bar span {display: block; height: 100%; background: #2f6f4f;}
 [data-testid="stMainBlockContainer"] {padding-top: 2.2rem;}
 </style>
 """
@@ -238,6 +245,45 @@ def snippet(text: str, *, meta: str = "", cls: str = "", n: int = 400) -> None:
         f'<div class="w-snip {cls}"><div class="w-meta">{html.escape(meta)}</div>{html.escape(t)}</div>',
         unsafe_allow_html=True,
     )
+
+
+def snippets_html(rows: list[dict], *, cls: str = "", n: int = 400) -> str:
+    """Several escaped previews in one block (``rows``: ``text`` and ``meta``): one element, not one per row."""
+    return "".join(
+        f'<div class="w-snip {cls}"><div class="w-meta">{html.escape(str(r.get("meta", "")))}</div>'
+        f"{html.escape((r.get('text') or '')[:n])}</div>"
+        for r in rows
+    )
+
+
+def table_html(rows: list[dict], columns: dict[str, str], *, bars: tuple[str, ...] = (), limit: int = 50) -> str:
+    """A small escaped HTML table (``columns``: key -> header); ``bars`` columns hold fractions drawn as bars.
+
+    The Thresholds page redraws its tables on every slider move: an HTML table costs the browser far less
+    than a data-grid widget, and nothing in it is interactive."""
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in columns.values())
+    body = []
+    for r in rows[:limit]:
+        cells = []
+        for k in columns:
+            v = r.get(k)
+            if k in bars:
+                f = 0.0 if v is None else max(0.0, min(1.0, float(v)))
+                txt = "—" if v is None else f"{100 * float(v):.1f}%"
+                cells.append(
+                    f'<td class="n"><span class="w-bar"><span style="width:{100 * f:.1f}%"></span></span>{txt}</td>'
+                )
+            elif isinstance(v, bool) or v is None or isinstance(v, str):
+                cells.append(f"<td>{html.escape('—' if v is None else str(v))}</td>")
+            elif isinstance(v, int):
+                cells.append(f'<td class="n">{v:,}</td>')
+            elif isinstance(v, float):
+                cells.append(f'<td class="n">{v:.4g}</td>')
+            else:
+                cells.append(f"<td>{html.escape(str(v))}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    more = f'<div class="w-meta">… {len(rows) - limit:,} more rows</div>' if len(rows) > limit else ""
+    return f'<table class="w-tab"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>{more}'
 
 
 def open_doc(doc_id: str) -> None:
