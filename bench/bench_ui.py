@@ -103,7 +103,7 @@ def pct(xs: list[float], p: float) -> float:
 
 KEY = {
     "workspace": '[data-testid="stMetric"]',
-    "distributions": '[data-testid="stPlotlyChart"] .js-plotly-plot',
+    "distributions": '[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg',
     "thresholds": '[data-testid="stMetric"]',
     "map": '[data-testid="stPlotlyChart"] .js-plotly-plot',
     "documents": '[data-testid="stDataFrame"]',
