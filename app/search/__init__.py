@@ -52,6 +52,7 @@ META_KEY = "fts.index"
 STAMP_FILE = "winnow-fts.json"
 FORMAT = 1
 BATCH_ROWS = 4096
+PREVIEW_CHARS = 200
 WRITER_HEAP = 256_000_000
 CJK_CLASS = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}"
 #: one token per CJK character; a run of anything else is one token, dropped when over 4 bytes (its position stays,
@@ -81,7 +82,9 @@ def _tantivy() -> Any:
 def _schema(tantivy: Any) -> Any:
     sb = tantivy.SchemaBuilder()
     sb.add_text_field("id", stored=True, tokenizer_name="raw", index_option="basic")
-    sb.add_text_field("source", stored=False, tokenizer_name="raw", index_option="basic")
+    sb.add_text_field("source", stored=True, tokenizer_name="raw", index_option="basic")
+    # the first PREVIEW_CHARS characters, stored only: a result list needs no read of the documents' text
+    sb.add_bytes_field("preview", stored=True, indexed=False)
     sb.add_text_field("text", stored=False, tokenizer_name="default", index_option="position")
     sb.add_text_field("cjk", stored=False, tokenizer_name="winnow_cjk", index_option="position")
     return sb.build()
@@ -194,7 +197,7 @@ def write_index(con: Any, dest: Path, *, version: str = "", progress: Any = None
             for i, s, t in zip(ids, srcs, texts, strict=True):
                 t = t or ""
                 chars += len(t)
-                add(Document(id=i, source=s or "", text=t, cjk=t))
+                add(Document(id=i, source=s or "", text=t, cjk=t, preview=t[:PREVIEW_CHARS].encode()))
             n += len(ids)
             if progress:
                 progress(n, total, "index")
@@ -255,7 +258,8 @@ def _one_line(e: BaseException) -> str:
 
 
 def search_hits(ws: Any, query: str, *, limit: int = 200, conjunction: bool = True) -> dict[str, Any]:
-    """Run ``query``; returns ``{"total": matching documents, "hits": [(id, score)...] best first}``.
+    """Run ``query``; returns ``{"total": matching documents, "hits": [(id, score)...] best first, "rows":
+    [{"id", "source", "score", "preview"}...] in the same order}`` (``preview``: the first 200 characters).
 
     ``conjunction``: plain words are all required (``a b`` = ``a AND b``); ``OR`` and ``-word`` as written.
     A stale index is still searched (the page says so); a missing one raises :class:`SearchError`."""
@@ -283,8 +287,11 @@ def search_at(path: Path, query: str, *, limit: int = 200, conjunction: bool = T
         res = searcher.search(parsed, max(1, int(limit)), count=True)
     except ValueError as e:
         raise SearchError(f"search failed for {q!r}: {_one_line(e)}") from e
-    hits = [(searcher.doc(addr)["id"][0], float(score)) for score, addr in res.hits]
-    return {"total": int(res.count or 0), "hits": hits}
+    rows = []
+    for score, addr in res.hits:
+        d = searcher.doc(addr)
+        rows.append({"id": d["id"][0], "source": d["source"][0], "score": float(score), "preview": bytes(d["preview"][0]).decode()})
+    return {"total": int(res.count or 0), "hits": [(r["id"], r["score"]) for r in rows], "rows": rows}
 
 
 def search(ws: Any, query: str, *, limit: int = 200) -> list[tuple[str, float]]:

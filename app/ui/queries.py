@@ -256,6 +256,25 @@ def search_docs(
     return con.execute(sql, [int(limit)]).df()
 
 
+def ranked_docs(
+    con: Any, rows: list[dict[str, Any]], *, columns: list[str], order: str | None = None, desc: bool = True
+) -> pd.DataFrame:
+    """Full-text hits (``app.search.search_hits`` rows: id, source, score, preview; best first) with the chosen
+    signal columns, read from the aggregate relation for those ids only (no text read, no join chain). Ids no
+    longer in the workspace (a stale index) are dropped; ``order`` re-sorts the hits by a column."""
+    cols = [c for c in dict.fromkeys(columns) if c and c not in ("id", "source", "score", "preview")]
+    base = pd.DataFrame(rows, columns=["id", "source", "score", "preview"])
+    sel = ", ".join(qi(c) for c in ["id", *cols])
+    sig = con.execute(
+        f"SELECT {sel} FROM {qi(agg_relation(con))} WHERE id IN (SELECT unnest(?::VARCHAR[]))",
+        [base["id"].astype(str).tolist()],
+    ).df()
+    out = base.merge(sig, on="id", how="inner")  # keeps the hits' order
+    if order and order in out.columns:
+        out = out.sort_values(order, ascending=not desc, na_position="last", kind="stable")
+    return out[["id", "score", "source", *cols, "preview"]].reset_index(drop=True)
+
+
 def get_doc(con: Any, doc_id: str) -> dict[str, Any] | None:
     """Every column of one document (signals from ``corpus_fast``, text from ``docs``: no join chain)."""
     rel = qi(agg_relation(con))

@@ -140,7 +140,12 @@ def n_docs(ws: Workspace) -> int:
 
 
 # ---------------------------------------------------------------- jobs
-JOB_LABELS = {"score": "Compute signals", "embed": "Compute embeddings", "map": "Build the map"}
+JOB_LABELS = {
+    "score": "Compute signals",
+    "embed": "Compute embeddings",
+    "map": "Build the map",
+    "index": "Build the search index",
+}
 
 
 def _job_fn(kind: str, ws: Workspace, **opts: Any):
@@ -157,6 +162,10 @@ def _job_fn(kind: str, ws: Workspace, **opts: Any):
             from app.maps import build_map
 
             return build_map(ws, progress=progress)
+        if kind == "index":
+            from app.search import build_index
+
+            return build_index(ws, progress=progress)
         if kind == "ingest":
             from app.ingest import ingest
 
