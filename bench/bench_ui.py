@@ -143,50 +143,93 @@ def measure(url: str, *, changes: int, shots: Path | None) -> dict:
             ctx.close()
         pg = browser.new_page(viewport={"width": 1400, "height": 1000})
         pg.goto(f"{url}/thresholds?r={RULES}")
-        pg.locator('[data-testid="stMetric"]').first.wait_for(timeout=120_000)
-        pg.get_by_text("update #").first.wait_for(timeout=120_000)
-        pg.locator(".w-done").first.wait_for(state="attached", timeout=120_000)
-        box = pg.locator('[data-testid="stNumberInput"] input').first
-        metric = pg.locator('[data-testid="stMetric"]', has_text="Kept documents").locator(
-            '[data-testid="stMetricValue"]'
-        )
-        caption = pg.get_by_text("update #").first
-        values = [12, 20, 30, 45, 60, 80, 100, 150, 200, 8, 15, 25, 35, 50, 70, 90, 120, 170, 250, 6]  # never 5 twice
-        for i in range(changes):
-            v = values[i % len(values)] + (i // len(values))
-            before, cap_before = metric.inner_text(), caption.inner_text()
-            run_before = pg.locator(".w-done").first.get_attribute("data-run")
-            box.fill(str(v))
-            t = time.perf_counter()
-            box.press("Enter")
-            pg.wait_for_function(
-                "([b]) => { const e = [...document.querySelectorAll('[data-testid=stMetricValue]')][0];"
-                " return e && e.innerText !== b; }",
-                arg=[before],
-                timeout=60_000,
-                polling="raf",
-            )
-            out["count_ms"].append((time.perf_counter() - t) * 1000)
-            pg.wait_for_function(
-                "([c]) => [...document.querySelectorAll('[data-testid=stCaptionContainer]')]"
-                ".some(e => e.innerText.startsWith('update #') && e.innerText !== c)",
-                arg=[cap_before],
-                timeout=60_000,
-                polling="raf",
-            )
-            out["all_ms"].append((time.perf_counter() - t) * 1000)
-            cap = pg.locator('[data-testid="stCaptionContainer"]', has_text="update #").first.inner_text()
-            m = re.search(r"· (\d+) ms in the app \(summary query (\d+) ms\)", cap)
-            if m:
-                out["server_ms"].append(float(m.group(1)))
-                out["summary_ms"].append(float(m.group(2)))
-            # let the rest of the update (documents at the edge of the cut) finish, as a reader would
-            pg.wait_for_function(
-                "([c]) => { const e = document.querySelector('.w-done'); return e && e.dataset.run !== c; }",
-                arg=[run_before],
-                timeout=60_000,
-            )
+        threshold_loop(pg, changes, out)
         browser.close()
+    return out
+
+
+def threshold_loop(pg, changes: int, out: dict) -> None:
+    """Type ``changes`` new minimums into the first number box; time the kept count and the whole fragment."""
+    pg.locator('[data-testid="stMetric"]').first.wait_for(timeout=120_000)
+    pg.get_by_text("update #").first.wait_for(timeout=120_000)
+    pg.locator(".w-done").first.wait_for(state="attached", timeout=120_000)
+    box = pg.locator('[data-testid="stNumberInput"] input').first
+    metric = pg.locator('[data-testid="stMetric"]', has_text="Kept documents").locator('[data-testid="stMetricValue"]')
+    caption = pg.get_by_text("update #").first
+    values = [12, 20, 30, 45, 60, 80, 100, 150, 200, 8, 15, 25, 35, 50, 70, 90, 120, 170, 250, 6]  # never 5 twice
+    for i in range(changes):
+        v = values[i % len(values)] + (i // len(values))
+        pg.wait_for_timeout(250)  # a reader's pause between two edits: the browser is idle when Enter is pressed
+        before, cap_before = metric.inner_text(), caption.inner_text()
+        run_before = pg.locator(".w-done").first.get_attribute("data-run")
+        box.fill(str(v))
+        t = time.perf_counter()
+        box.press("Enter")
+        pg.wait_for_function(
+            "([b]) => { const e = [...document.querySelectorAll('[data-testid=stMetricValue]')][0];"
+            " return e && e.innerText !== b; }",
+            arg=[before],
+            timeout=60_000,
+            polling="raf",
+        )
+        out["count_ms"].append((time.perf_counter() - t) * 1000)
+        pg.wait_for_function(
+            "([c]) => [...document.querySelectorAll('[data-testid=stCaptionContainer]')]"
+            ".some(e => e.innerText.startsWith('update #') && e.innerText !== c)",
+            arg=[cap_before],
+            timeout=60_000,
+            polling="raf",
+        )
+        out["all_ms"].append((time.perf_counter() - t) * 1000)
+        cap = pg.locator('[data-testid="stCaptionContainer"]', has_text="update #").first.inner_text()
+        m = re.search(r"· (\d+) ms in the app \(summary query (\d+) ms\)", cap)
+        if m:
+            out["server_ms"].append(float(m.group(1)))
+            out["summary_ms"].append(float(m.group(2)))
+        # let the rest of the update (documents at the edge of the cut) finish, as a reader would
+        pg.wait_for_function(
+            "([c]) => { const e = document.querySelector('.w-done'); return e && e.dataset.run !== c; }",
+            arg=[run_before],
+            timeout=60_000,
+        )
+
+
+FLOOR_APP = """
+import time
+import streamlit as st
+
+@st.fragment
+def f():
+    t0 = time.perf_counter()
+    v = st.number_input("min", value=5.0, key="lo")
+    st.metric("Kept documents", f"{int(v * 1000):,}")
+    n = st.session_state["n"] = st.session_state.get("n", 0) + 1
+    st.caption(f"update #{n} · {1000 * (time.perf_counter() - t0):.0f} ms in the app (summary query 0 ms)")
+    st.markdown(f'<span class="w-done" data-run="{n}"></span>', unsafe_allow_html=True)
+
+f()
+"""
+
+
+def measure_floor(ws: Path, *, changes: int) -> dict:
+    """The same threshold loop against a one-widget Streamlit fragment: what Streamlit and the browser cost on
+    this machine before Winnow does anything (the floor under the dashboard's own figures)."""
+    import tempfile
+
+    from playwright.sync_api import sync_playwright
+
+    from app.ui.launch import Server
+
+    out: dict = {"count_ms": [], "all_ms": [], "server_ms": [], "summary_ms": []}
+    with tempfile.TemporaryDirectory() as d:
+        script = Path(d) / "floor.py"
+        script.write_text(FLOOR_APP)
+        with Server(ws, timeout=120, script=script) as url, sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+            pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+            pg.goto(url)
+            threshold_loop(pg, changes, out)
+            browser.close()
     return out
 
 
@@ -289,6 +332,7 @@ def main() -> None:
     load0 = os.getloadavg()[0]
     with Server(ws, timeout=120) as url:
         res = measure(url, changes=args.changes, shots=shots)
+    floor = measure_floor(ws, changes=args.changes)
     load = max(load0, os.getloadavg()[0])
     rows = [
         [
@@ -313,6 +357,14 @@ def main() -> None:
             rows.append([label, f"{statistics.median(xs):.0f}", f"{pct(xs, 95):.0f}", len(xs)])
     rows.append(
         [
+            "floor: the same edit on a one-widget Streamlit fragment (no Winnow code) → number shown",
+            f"{statistics.median(floor['count_ms']):.0f}",
+            f"{pct(floor['count_ms'], 95):.0f}",
+            len(floor["count_ms"]),
+        ]
+    )
+    rows.append(
+        [
             "`app.recipes.summarize` alone, in a Python loop (same rules, 20 thresholds)",
             f"{statistics.median(direct):.0f}",
             f"{pct(direct, 95):.0f}",
@@ -335,18 +387,20 @@ def main() -> None:
         f"{meta['documents']:,} documents = realmix × {meta['copies']} with SQL size signals and synthetic "
         f"quality/map columns; rules `{RULES}`; {machine()}, shared with other work: load average "
         f"{load:.1f} during the run).\n\n{table}\n\n"
-        "A threshold change is typed into a rule's number box; *kept count shown* is when the browser displays "
-        "the new number, *whole fragment* when the rest of the update (retention tables, per-rule table, "
-        "overlap, cut histograms) has arrived. Key content: the first metric (Workspace, Thresholds, Export), "
-        "the first plot (Distributions, Map: a 200×200 density view at this size) or the table (Documents). "
-        "The last row is the same `summarize` call in a plain Python loop before the server starts (no "
-        "browser, no Streamlit): the floor the recipes library sets; the machine was shared with other "
-        "benchmarks, so every figure here carries CPU contention.\n\n"
+        "A threshold change is typed into a rule's number box after a 250 ms pause (the browser is idle, as "
+        "when a person edits); *kept count shown* is when the browser displays the new number, *whole fragment* "
+        "when the rest of the update (retention tables, per-rule table, overlap, cut histograms, the rule editors) "
+        "has arrived. The *floor* row runs the same loop against a one-widget Streamlit fragment in the same "
+        "browser on the same machine: Streamlit's round trip and the browser's render, with no Winnow code. "
+        "Key content: the first metric (Workspace, Thresholds, Export), the first chart (Distributions, Map: a "
+        "200×200 density view at this size) or the table (Documents); a new browser context each time, so the "
+        "browser compiles Streamlit's JavaScript (and plotly's or Vega's) from scratch. The `summarize` row is the "
+        "same call in a plain Python loop before the server starts (no browser, no Streamlit).\n\n"
         f"`python bench/bench_ui.py --docs {args.docs}`"
     )
     print(body)
     (ROOT / "bench" / "out").mkdir(exist_ok=True)
-    (ROOT / "bench" / "out" / "bench_ui.json").write_text(json.dumps({"meta": meta, **res}, indent=1))
+    (ROOT / "bench" / "out" / "bench_ui.json").write_text(json.dumps({"meta": meta, **res, "floor": floor}, indent=1))
     if not args.no_readme:
         write_section("ui", body)
 

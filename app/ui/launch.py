@@ -81,22 +81,33 @@ def free_port() -> int:
 class Server:
     """A dashboard server in a child process (``with Server(ws) as url:``), for the browser test and the bench."""
 
-    def __init__(self, workspace: str | os.PathLike, *, port: int | None = None, timeout: float = 60.0):
+    def __init__(
+        self,
+        workspace: str | os.PathLike,
+        *,
+        port: int | None = None,
+        timeout: float = 60.0,
+        script: str | os.PathLike | None = None,
+    ):
         self.workspace = workspace
+        self.script = script
         self.port = port or free_port()
         self.timeout = timeout
         self.proc: subprocess.Popen | None = None
         self.url = f"http://127.0.0.1:{self.port}"
 
     def __enter__(self) -> str:
+        import tempfile
         import time
         import urllib.request
 
         env = dict(os.environ, WINNOW_WORKSPACE=str(Path(self.workspace).resolve()), PYTHONUNBUFFERED="1")
         cmd = streamlit_command(self.workspace, port=self.port, open_browser=False)
-        self.proc = subprocess.Popen(
-            cmd, env=env, cwd=str(MAIN.parents[2]), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-        )
+        if self.script is not None:  # another Streamlit script (the benchmark's one-widget baseline)
+            cmd[cmd.index(str(MAIN))] = str(self.script)
+        # a file, not a pipe nobody reads: a chatty server would block once a pipe's buffer is full
+        self.log = tempfile.NamedTemporaryFile("w+b", prefix="winnow-ui-", suffix=".log", delete=False)
+        self.proc = subprocess.Popen(cmd, env=env, cwd=str(MAIN.parents[2]), stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + self.timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
@@ -122,3 +133,7 @@ class Server:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+        if getattr(self, "log", None) is not None:
+            self.log.close()
+            Path(self.log.name).unlink(missing_ok=True)
+            self.log = None
