@@ -1,5 +1,6 @@
 """Map: the 2-D embedding map as a WebGL scatter (or a density view beyond 200k points), coloured by any signal,
-source, cluster or kept/removed under the current rules; box/lasso selection lists documents and labels them."""
+source, cluster or kept/removed under the current rules; box/lasso selection lists documents, labels them, and
+turns them into a Thresholds rule (keep only / remove a box's region, remove the whole clusters it covers)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app.errors import WinnowError
-from app.ui import queries, recipe_bridge, widgets
+from app.ui import queries, recipe_bridge, selection, widgets
+from app.ui.state import Rule
 
 widgets.page_header("Map", "Documents placed by meaning: nearby points say similar things.")
 ws = widgets.current_workspace()
@@ -185,3 +187,82 @@ if df is not None and len(df):
             st.success(f"labelled {added:,} documents as {lab}")
     if rows and c4.button("open the selected document", key="btn_map_open"):
         widgets.open_doc(str(df.iloc[rows[0]]["id"]))
+
+
+def _code(text: str) -> str:
+    """``text`` as inline code in markdown (document-derived labels must not format the message)."""
+    return "`" + str(text).replace("`", "'").replace("\n", " ") + "`"
+
+
+def _add_rule(rule: Rule, what: str) -> None:
+    """Button callback (runs before the page, so the map's kept/removed colouring already uses the rule)."""
+    have = ss.get("rules") or []
+    if rule in have:
+        ss["_map_rule_msg"] = f"The rule {_code(rule.label())} is already one of the {len(have)} rules."
+        return
+    ss["rules"] = [*have, rule]
+    ss["_map_rule_msg"] = f"Added the rule {_code(rule.label())}: {what}. There are {len(have) + 1} rules now."
+
+
+def _rule_actions(ids: list, boxes: list[selection.Box], lasso: bool) -> None:
+    """Buttons that turn the selection into a rule: a box's region (kept or removed exactly), or the whole
+    map clusters the selection covers."""
+    cur = ws.cursor()
+    total = widgets.n_docs(ws)
+    region = boxes if boxes and not lasso else []
+    in_region = selection.count_in_boxes(cur, region) if region else 0
+    cover = (
+        selection.cluster_coverage(cur, boxes=region)
+        if region
+        else (selection.cluster_coverage(cur, ids=ids) if ids else [])
+    )
+    whole = [c for c in cover if c.whole]
+    if not in_region and not cover:
+        return
+    st.markdown("**Turn the selection into a rule** (added to the Thresholds page's rules)")
+    c1, c2, c3 = st.columns(3, vertical_alignment="bottom")
+    if in_region:
+        keep, remove = selection.region_rules(cur, region)
+        c1.button(
+            "Keep only this region",
+            key="btn_map_keep_region",
+            on_click=_add_rule,
+            args=(keep, f"keeps the {in_region:,} documents in the box, removes {total - in_region:,}"),
+            help=f"adds the rule {_code(keep.label())}",
+        )
+        c2.button(
+            "Remove this region",
+            key="btn_map_remove_region",
+            on_click=_add_rule,
+            args=(remove, f"removes the {in_region:,} documents in the box"),
+            help=f"adds the rule {_code(remove.label())}",
+        )
+    if whole:
+        rule = selection.clusters_rule(cur, [c.cluster for c in whole])
+        n_whole = sum(c.size for c in whole)
+        names = ", ".join(_code(c.label or c.cluster) for c in whole[:5]) + (" …" if len(whole) > 5 else "")
+        c3.button(
+            "Remove this cluster" if len(whole) == 1 else f"Remove these {len(whole)} clusters",
+            key="btn_map_remove_clusters",
+            on_click=_add_rule,
+            args=(rule, f"removes the {n_whole:,} documents of the whole map cluster(s) {names}"),
+            help=f"adds the rule {_code(rule.label())}",
+        )
+    elif cover:
+        best = cover[0]
+        c3.caption(
+            f"The selection covers no whole map cluster (at most {widgets.fmt_pct(best.selected, best.size)} of "
+            f"{_code(best.label or best.cluster)}), so there is no cluster rule to add."
+        )
+
+
+_boxes = selection.boxes_from_selection(sel)
+_lasso = bool(sel.get("lasso"))
+try:
+    _rule_actions(ids, _boxes, _lasso)
+except WinnowError as e:
+    st.error(str(e))
+_msg = ss.pop("_map_rule_msg", None)
+if _msg:
+    st.success(_msg)
+    st.page_link(ss["_pages"]["thresholds"], label="Open the Thresholds page", icon=":material/tune:")

@@ -42,7 +42,10 @@ def _add_rule() -> None:
     mode = ss.get("w_add_mode", "by value")
     if not col:
         return
-    if col in dedup_opts:
+    if col == state.EXPR_ADD:  # a boolean expression, seeded with one that keeps every scored document
+        seed = "map_x is not null" if "map_x" in cols_all else f"{(num or ['id'])[0]} is not null"
+        rule = state.expr_rule(seed)
+    elif col in dedup_opts:
         rule = Rule("dedup", dedup_opts[col])
     elif col in cats:
         top = widgets.q(ws, "top_values", col, n=50)
@@ -81,6 +84,10 @@ def _sync_rule(rule: Rule) -> None:
             rule.kind = "in" if ss[f"op_{k}"] == "in" else "notin"
         if f"v_{k}" in ss:
             rule.values = list(ss[f"v_{k}"])
+    elif rule.kind == "expr" and f"ex_{k}" in ss:
+        rule.expr = ss[f"ex_{k}"]
+        # the rule's column: the first known one it reads (a typo keeps the rule, and the summary names it)
+        rule.col = next((c for c in state.expr_columns(rule.expr) if c in cols_all), rule.col)
 
 
 def _rule_editor(rule: Rule) -> None:
@@ -143,6 +150,20 @@ def _rule_editor(rule: Rule) -> None:
             args=(k,),
         )
         rule.kind = "in" if kind == "in" else "notin"
+        c.button("✕", **rm)
+    elif rule.kind == "expr":
+        a, c = st.columns([10, 1], vertical_alignment="bottom")
+        rule.expr = a.text_input(
+            "keep documents where",
+            value=rule.expr,
+            key=f"ex_{k}",
+            on_change=_focus,
+            args=(k,),
+            help="A boolean expression over corpus columns: comparisons (< <= > >= = !=), and/or/not, "
+            "+ - * / %, `between … and …`, `in (…)`, `is [not] null`; strings in quotes. "
+            "Example: `not (map_x between 1.5 and 3.2 and map_y between -1 and 0.5)`",
+        )
+        rule.col = next((c for c in state.expr_columns(rule.expr) if c in cols_all), rule.col)
         c.button("✕", **rm)
     else:
         a, c = st.columns([10, 1], vertical_alignment="center")

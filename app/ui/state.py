@@ -3,7 +3,9 @@
 Keys: ``ws`` workspace path, ``sig`` selected signal, ``by`` facet, ``r`` threshold rules, ``c`` map colour,
 ``doc`` open document, ``q`` search text, ``recipe`` recipe name. The page itself is the URL path
 (``/thresholds``). Rules use a compact, readable encoding: ``kind:column:argument`` joined by ``;``, e.g.
-``range:size_words:50.0,;in:lang_code:en|de;dedup:exact:`` (components percent-encoded).
+``range:size_words:50.0,;in:lang_code:en|de;dedup:exact:`` (components percent-encoded). An ``expr`` rule's
+argument is its expression with only ``%``, ``:``, ``;``, ``|`` and characters outside printable ASCII
+percent-encoded (``expr:map_x:not (map_x between 1.5 and 3.2)``); its column is the first one it reads.
 """
 
 from __future__ import annotations
@@ -14,10 +16,13 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, unquote
 
-#: rule kinds: numeric range by value or by quantile (0..1), categorical in / not in, one per duplicate cluster
-RULE_KINDS = ("range", "qrange", "in", "notin", "dedup")
+#: rule kinds: numeric range by value or by quantile (0..1), categorical in / not in, one per duplicate cluster,
+#: a boolean expression in the recipes' whitelist grammar (:mod:`app.recipes.expr`)
+RULE_KINDS = ("range", "qrange", "in", "notin", "dedup", "expr")
 #: what "dedup" can name: the recipe's dedup flags
 DEDUP_KINDS = ("exact", "near", "semantic")
+#: the "Add a rule on" choice that adds an ``expr`` rule (Thresholds page)
+EXPR_ADD = "expression (any boolean SQL-like condition)"
 STATE_KEYS = ("ws", "sig", "sig2", "by", "r", "c", "doc", "q", "recipe")
 
 
@@ -30,6 +35,8 @@ class Rule:
     lo: float | None = None
     hi: float | None = None
     values: list[str] = field(default_factory=list)
+    #: the expression of an ``expr`` rule (``col`` is then the first column it reads, "" when none or unparsable)
+    expr: str = ""
     #: widget-key stem, stable while the rule lives (not part of the rule's meaning)
     uid: str = field(default_factory=lambda: uuid.uuid4().hex[:8], compare=False, repr=False)
 
@@ -46,7 +53,39 @@ class Rule:
         if self.kind in ("in", "notin"):
             op = "in" if self.kind == "in" else "not in"
             return f"{self.col} {op} {{{', '.join(self.values)}}}"
+        if self.kind == "expr":
+            return self.expr.strip() or "(empty expression)"
         return f"one per {self.col} duplicate cluster"
+
+    def columns(self) -> list[str]:
+        """Every corpus column the rule reads (an expression's columns; [] for dedup or a bad expression)."""
+        if self.kind == "dedup":
+            return []
+        if self.kind == "expr":
+            return expr_columns(self.expr)
+        return [self.col]
+
+
+def expr_columns(text: str) -> list[str]:
+    """The columns an expression reads, in order; [] when it does not parse."""
+    from app.errors import WinnowError
+    from app.recipes.expr import parse_expr
+
+    try:
+        return parse_expr(text).columns
+    except WinnowError:
+        return []
+
+
+def expr_rule(text: str, *, col: str = "") -> Rule:
+    """An ``expr`` rule; its ``col`` is the first column ``text`` reads (``col`` when it reads none or does
+    not parse, so a rule being edited keeps the column it had)."""
+    cols = expr_columns(text)
+    return Rule("expr", cols[0] if cols else col, expr=text)
+
+
+#: characters an expression keeps as is in the URL (the rest of printable ASCII but ``%`` ``:`` ``;`` ``|``)
+_EXPR_SAFE = " !\"#$&'()*+,-./<=>?@[]^_`{}~"
 
 
 def _num(v: float | None) -> str:
@@ -65,6 +104,8 @@ def encode_rules(rules: list[Rule]) -> str:
             arg = "|".join(quote(v, safe="") for v in r.values)
         elif r.kind == "dedup":
             arg = ""
+        elif r.kind == "expr":
+            arg = quote(r.expr, safe=_EXPR_SAFE)
         else:
             arg = f"{_f(r.lo)},{_f(r.hi)}"
         out.append(f"{r.kind}:{quote(r.col, safe='')}:{arg}")
@@ -85,10 +126,14 @@ def decode_rules(text: str | None) -> list[Rule]:
     rules: list[Rule] = []
     for tok in (text or "").split(";"):
         parts = tok.split(":", 2)
-        if len(parts) != 3 or parts[0] not in RULE_KINDS or not parts[1]:
+        if len(parts) != 3 or parts[0] not in RULE_KINDS or not (parts[1] or parts[0] == "expr"):
             continue
         kind, col, arg = parts[0], unquote(parts[1]), parts[2]
-        if kind in ("in", "notin"):
+        if kind == "expr":
+            text = unquote(arg)
+            if text.strip():
+                rules.append(expr_rule(text, col=col))
+        elif kind in ("in", "notin"):
             rules.append(Rule(kind, col, values=[unquote(v) for v in arg.split("|") if v != ""]))
         elif kind == "dedup":
             if col in DEDUP_KINDS:
@@ -134,6 +179,8 @@ def to_recipe_dict(rules: list[Rule], *, name: str | None = None) -> dict[str, A
             out.append({"signal": r.col, "in": list(r.values)})
         elif r.kind == "notin":
             out.append({"signal": r.col, "not_in": list(r.values)})
+        elif r.kind == "expr":
+            out.append({"expr": r.expr})
         elif r.kind == "dedup":
             dedup[r.col] = True
     rec: dict[str, Any] = {"version": 1, "rules": out}
@@ -148,6 +195,9 @@ def from_recipe_dict(data: dict[str, Any]) -> list[Rule]:
     """Rules from a recipe's plain data (the parts the Thresholds page can edit; others are ignored)."""
     rules: list[Rule] = []
     for d in data.get("rules") or []:
+        if d.get("expr") is not None:
+            rules.append(expr_rule(str(d["expr"])))
+            continue
         col = d.get("signal")
         if not col:
             continue
