@@ -1,4 +1,4 @@
-"""Documents: full-text and semantic search, a sortable table, and one document with every signal, its flagged
+"""Documents: full-text (BM25 index), exact-substring and semantic search, a sortable table, and one document with every signal, its flagged
 lines, nearest neighbours and duplicate-cluster members; tag it good or bad."""
 
 from __future__ import annotations
@@ -20,15 +20,19 @@ cols = widgets.q(ws, "corpus_columns")
 num = widgets.q(ws, "numeric_columns")
 has_emb = widgets.has_embeddings(ws)
 
-c1, c2, c3 = st.columns([4, 2, 2], vertical_alignment="bottom")
+c1, c2, c3 = st.columns([4, 3, 2], vertical_alignment="bottom")
 text = c1.text_input("Search", value=ss.get("q") or "", key="w_search", placeholder="words in the text…")
 ss["q"] = text
 mode = c2.radio(
     "mode",
-    ["full text", "semantic"] if has_emb else ["full text"],
+    ["full text", "exact substring", "semantic"] if has_emb else ["full text", "exact substring"],
     horizontal=True,
     key="w_search_mode",
-    help=None if has_emb else "semantic search needs embeddings (Workspace page)",
+    help=(
+        'full text: words (all required), "exact phrases", OR, -excluded, source:NAME; ranked by BM25 from the '
+        "search index. exact substring: every document containing the text as typed, case-insensitive (scans every "
+        "text). semantic: nearest documents by embedding" + ("" if has_emb else " (needs embeddings: Workspace page)")
+    ),
 )
 sort_opts = ["(none)", *num]
 order = c3.selectbox("Sort by", sort_opts, key="w_sort")
@@ -36,12 +40,42 @@ desc = st.toggle("descending", value=True, key="w_desc")
 show = [c for c in ("quality_score", "size_words", "lang_code") if c in cols]
 if order != "(none)" and order not in show:
     show.append(order)
+order_col = None if order == "(none)" else order
+query = text.strip()
 
-if mode == "semantic" and text.strip():
+res = None
+note = ""
+if mode == "full text":
+    from app.search import index_state, search_hits
+
+    fts = index_state(ws)
+    if fts != "current":
+        st.info(
+            "No full-text index yet"
+            if fts == "missing"
+            else "The full-text index is older than the documents (a source changed since it was built)",
+            icon=":material/manage_search:",
+        )
+        st.caption("Until it is built, full-text search scans every text for the exact substring.")
+        widgets.job_button(
+            "index", ws, key="btn_fts_build", label="Rebuild the search index" if fts == "stale" else None
+        )
+        widgets.jobs_panel(ws)
+    elif query:
+        try:
+            found = search_hits(ws, query, limit=200)
+            res = widgets.q_now(ws, "ranked_docs", found["rows"], columns=show, order=order_col, desc=desc)
+            note = f"{found['total']:,} matching documents · the best {len(res):,} by BM25 score" + (
+                f", sorted by {order_col}" if order_col else ""
+            )
+        except WinnowError as e:
+            st.error(str(e))
+            res = pd.DataFrame()
+if mode == "semantic" and query:
     try:
         from app.maps import search
 
-        hits = search(ws, text.strip(), k=50)
+        hits = search(ws, query, k=50)
         res = pd.DataFrame(
             [
                 {"id": h["id"], "score": h["score"], "source": h["source"], "preview": (h.get("text") or "")[:200]}
@@ -51,13 +85,22 @@ if mode == "semantic" and text.strip():
     except (WinnowError, ImportError) as e:
         st.error(f"semantic search is unavailable: {e}")
         res = pd.DataFrame()
-else:
-    res = widgets.q_now(
-        ws, "search_docs", text.strip(), columns=show, limit=200, order=None if order == "(none)" else order, desc=desc
-    )
-st.caption(f"{len(res):,} documents listed" + (" (first 200)" if len(res) == 200 else "") + " · pick a row to open it")
+if res is None:
+    res = widgets.q_now(ws, "search_docs", query, columns=show, limit=200, order=order_col, desc=desc)
+    if query:
+        note = f"{len(res):,} documents containing {query!r}" + (" (first 200)" if len(res) == 200 else "")
+if not note:
+    note = f"{len(res):,} documents listed" + (" (first 200)" if len(res) == 200 else "")
+st.caption(note + " · pick a row to open it")
 pick = st.dataframe(
-    res, hide_index=True, key="doc_table", on_select="rerun", selection_mode="single-row", width="stretch", height=260
+    res,
+    hide_index=True,
+    key="doc_table",
+    on_select="rerun",
+    selection_mode="single-row",
+    width="stretch",
+    height=260,
+    column_config={"score": st.column_config.NumberColumn("score", format="%.3f")} if "score" in res else None,
 )
 rows = getattr(getattr(pick, "selection", None), "rows", None) or []
 if rows:

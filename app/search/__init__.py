@@ -290,7 +290,14 @@ def search_at(path: Path, query: str, *, limit: int = 200, conjunction: bool = T
     rows = []
     for score, addr in res.hits:
         d = searcher.doc(addr)
-        rows.append({"id": d["id"][0], "source": d["source"][0], "score": float(score), "preview": bytes(d["preview"][0]).decode()})
+        rows.append(
+            {
+                "id": d["id"][0],
+                "source": d["source"][0],
+                "score": float(score),
+                "preview": bytes(d["preview"][0]).decode(),
+            }
+        )
     return {"total": int(res.count or 0), "hits": [(r["id"], r["score"]) for r in rows], "rows": rows}
 
 
