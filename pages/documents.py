@@ -65,7 +65,8 @@ if mode == "full text":
         try:
             found = search_hits(ws, query, limit=200)
             res = widgets.q_now(ws, "ranked_docs", found["rows"], columns=show, order=order_col, desc=desc)
-            note = f"{found['total']:,} matching documents · the best {len(res):,} by BM25 score" + (
+            best = "ranked" if found["total"] <= len(res) else f"the best {len(res):,}"
+            note = f"{found['total']:,} matching documents · {best} by BM25 score" + (
                 f", sorted by {order_col}" if order_col else ""
             )
         except WinnowError as e:
