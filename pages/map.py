@@ -198,10 +198,12 @@ def _add_rule(rule: Rule, what: str) -> None:
     """Button callback (runs before the page, so the map's kept/removed colouring already uses the rule)."""
     have = ss.get("rules") or []
     if rule in have:
-        ss["_map_rule_msg"] = f"The rule {_code(rule.label())} is already one of the {len(have)} rules."
+        ss["_map_rule_msg"] = f"The rule {_code(rule.label())} is already there: nothing added."
         return
     ss["rules"] = [*have, rule]
-    ss["_map_rule_msg"] = f"Added the rule {_code(rule.label())}: {what}. There are {len(have) + 1} rules now."
+    ss["_map_rule_msg"] = f"Added the rule {_code(rule.label())}: {what}. " + (
+        "It is the only rule." if not have else f"There are {len(have) + 1} rules now."
+    )
 
 
 def _rule_actions(ids: list, boxes: list[selection.Box], lasso: bool) -> None:

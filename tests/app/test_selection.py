@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -389,3 +391,51 @@ def _rows(ws_path: str, sql: str, params: list) -> list:
         return ws.cursor().execute(sql, params).fetchall()
     finally:
         ws.close()
+
+
+@pytest.mark.browser
+def test_browser_box_selection_becomes_a_rule(tmp_path):
+    """In chromium: box-select on the map, "Remove this region", and the Thresholds page counts the rule."""
+    from tests.app.conftest import build_ui_workspace
+    from tests.browser.test_e2e import ARGS, CHROMIUM, _kept, _need_chromium
+
+    _need_chromium()
+    from playwright.sync_api import sync_playwright
+
+    from app.ui.launch import Server
+
+    ws = build_ui_workspace(tmp_path / "ws")
+    with sync_playwright() as p, Server(ws) as url:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"{url}/map", wait_until="domcontentloaded")
+            plot = page.locator('[data-testid="stPlotlyChart"] .js-plotly-plot').first
+            plot.wait_for(timeout=60_000)
+            plot.hover()
+            page.locator('[data-title="Box Select"]').first.click()
+            bb = page.locator('[data-testid="stPlotlyChart"] .nsewdrag').first.bounding_box()
+            x0, y0 = bb["x"] + bb["width"] * 0.35, bb["y"] + bb["height"] * 0.35
+            page.mouse.move(x0, y0)
+            page.mouse.down()
+            page.mouse.move(x0 + bb["width"] * 0.2, y0 + bb["height"] * 0.25, steps=10)
+            page.mouse.up()
+            page.get_by_role("button", name="Remove this region").wait_for(timeout=60_000)
+            n_sel = int(re.sub(r"\D", "", page.locator("h3", has_text="Selection").first.inner_text()))
+            page.get_by_role("button", name="Remove this region").click()
+            page.get_by_text("Added the rule").first.wait_for(timeout=30_000)
+            page.wait_for_function("() => decodeURIComponent(location.search).includes('expr:map_x')", timeout=30_000)
+            page.get_by_text("Open the Thresholds page").first.click()
+            want = 240 - n_sel
+            page.wait_for_function(
+                "n => [...document.querySelectorAll('[data-testid=stMetricValue]')].some("
+                "e => e.innerText.replace(/,/g,'') == String(n))",
+                arg=want,
+                timeout=60_000,
+            )
+            assert 0 < n_sel < 240 and _kept(page) == want
+            expr = page.locator('[data-testid="stTextInput"] input').first.input_value()
+            assert expr.startswith("not (map_x between ")
+        finally:
+            browser.close()
+    assert _recipe_count(ws, [state.expr_rule(expr)]) == want  # the server has let go of the workspace
