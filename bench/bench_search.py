@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import sys
@@ -157,7 +158,11 @@ def run(name: str, ws_path: Path, index: Path, *, ilike: bool = True) -> dict:
     try:
         load0 = load()
         info = write_index(con.cursor(), index)
-        print(f"index built: {info['documents']:,} documents in {info['seconds']:.1f} s", flush=True)
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(
+            f"index built: {info['documents']:,} documents in {info['seconds']:.1f} s, peak RSS {rss:.0f} MiB",
+            flush=True,
+        )
         rows = measure(con.cursor(), index, ilike=ilike)
     finally:
         con.close()
@@ -167,6 +172,7 @@ def run(name: str, ws_path: Path, index: Path, *, ilike: bool = True) -> dict:
         "characters": info["characters"],
         "build_s": info["seconds"],
         "index_mb": info["bytes"] / 1e6,
+        "build_rss_mib": rss,
         "queries": rows,
         "machine": machine(),
         "load": f"{load0} at the start, {load()} at the end",
@@ -179,6 +185,7 @@ def summary_table(results: list[dict]) -> str:
         "corpus",
         "documents",
         "index build s",
+        "peak RSS MiB",
         "index MB",
         "measure",
         "median ms",
@@ -200,6 +207,7 @@ def summary_table(results: list[dict]) -> str:
                     r["name"],
                     f"{r['documents']:,}",
                     f"{r['build_s']:.1f}",
+                    f"{r['build_rss_mib']:.0f}" if "build_rss_mib" in r else "",
                     f"{r['index_mb']:.0f}",
                     label,
                     f"{med:,.1f}",
@@ -243,7 +251,8 @@ def readme() -> None:
         "20 queries. The ILIKE rows scan each query's main word as a substring, so their match counts differ for "
         "Latin text (substring vs whole word); for the CJK queries the index must match the same documents. "
         "On the page most of the time goes to reading the shown signal columns of the 200 hits from "
-        "`corpus_fast` (`queries.ranked_docs`, a scan of the id column), not to the search.",
+        "`corpus_fast` (`queries.ranked_docs`, a scan of the id column), not to the search. Peak RSS is the "
+        "benchmark process's after the build (DuckDB reading the documents included; tantivy's writer heap is 256 MB).",
         "",
         summary_table(results),
         "",
