@@ -29,7 +29,7 @@ if "dup_near_keep" in cols_all:
     dedup_opts["near duplicates (MinHash)"] = "near"
 if "semdup_is_dup" in cols_all:
     dedup_opts["semantic duplicates"] = "semantic"
-unknown = [r for r in ss["rules"] if r.kind != "dedup" and r.col not in cols_all]
+unknown = [r for r in ss["rules"] if any(c not in cols_all for c in r.columns())]
 if unknown:  # e.g. a shared URL from a workspace with other signals: say so instead of failing
     st.warning("Ignoring rules on columns this workspace does not have: " + ", ".join(r.label() for r in unknown))
     ss["rules"] = [r for r in ss["rules"] if r not in unknown]
@@ -285,7 +285,7 @@ def thresholds() -> None:
 
 def _add_rule_row() -> None:
     """Outside the fragment: adding a rule reruns the page once; a threshold change never redraws this row."""
-    options = [*num, *cats, *dedup_opts]
+    options = [*num, *cats, *dedup_opts, state.EXPR_ADD]
     c1, c2, c3 = st.columns([5, 3, 2], vertical_alignment="bottom")
     c1.selectbox("Add a rule on", options, key="w_add_col", index=None, placeholder="choose a signal…")
     c2.radio("numeric cut", ["by value", "by quantile"], key="w_add_mode", horizontal=True)
