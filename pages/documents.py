@@ -71,6 +71,9 @@ if mode == "full text":
             )
         except WinnowError as e:
             st.error(str(e))
+            if not str(e).startswith("bad search query"):  # unreadable index files: offer a rebuild
+                widgets.job_button("index", ws, key="btn_fts_build", label="Rebuild the search index")
+                widgets.jobs_panel(ws)
             res = pd.DataFrame()
 if mode == "semantic" and query:
     try:

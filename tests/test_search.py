@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -115,7 +116,7 @@ def test_stale_after_reingest_and_rebuild(ws):
 
 def test_missing_files_and_bad_queries_are_one_line_errors(ws):
     from app.errors import WinnowError
-    from app.search import SearchError, build_index, index_state, search
+    from app.search import _CACHE, SearchError, build_index, index_state, search
 
     with pytest.raises(SearchError, match="winnow index"):
         search(ws, "fox")
@@ -127,10 +128,17 @@ def test_missing_files_and_bad_queries_are_one_line_errors(ws):
     with pytest.raises(SearchError, match="double quotes"):
         search(ws, "http://example.com")
     assert ids(search(ws, '"http://example.com"')) == set()  # quoted, it is a phrase of words
+    # tantivy's own files damaged (seen by a new process: no opened index cached): one line that says to rebuild
+    (ws.path / "fts" / "meta.json").unlink()
+    _CACHE.clear()
+    with pytest.raises(SearchError, match=r"cannot open the full-text index.*rebuild it"):
+        search(ws, "fox")
     import shutil
 
     shutil.rmtree(ws.path / "fts")
     assert index_state(ws) == "missing"
+    build_index(ws)
+    assert ids(search(ws, "fox")) == {"e1", "e4"}
 
 
 def test_read_only_workspace_cannot_build(tmp_path):
@@ -239,6 +247,17 @@ def test_documents_page_uses_the_index(ui_ws_small):
 
     at = page(q='"unclosed')
     assert at.error and "bad search query" in at.error[0].value
+    assert not [b for b in at.button if b.key == "btn_fts_build"]
+    db.forget(ui_ws_small)
+
+    # damaged index files: the error and a rebuild button
+    from app.search import _CACHE
+
+    (Path(ui_ws_small) / "fts" / "meta.json").unlink()
+    _CACHE.clear()
+    at = page(q="cookie")
+    assert at.error and "cannot open the full-text index" in at.error[0].value
+    assert at.button(key="btn_fts_build").label == "Rebuild the search index"
     db.forget(ui_ws_small)
 
     # a re-ingest makes the index stale: the page says so and offers a rebuild
