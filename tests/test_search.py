@@ -267,3 +267,37 @@ def test_documents_page_uses_the_index(ui_ws_small):
     assert any("older than the documents" in i.value for i in at.info)
     assert at.button(key="btn_fts_build").label == "Rebuild the search index"
     db.forget(ui_ws_small)
+
+
+def test_cjk_character_sequences_match_exactly_like_like(tmp_path):
+    """Property: for any query made of CJK characters only, the index matches the same documents as LIKE
+    (random texts mixing CJK characters with punctuation, spaces, digits and Latin words between them)."""
+    import random
+
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from app.search import build_index, search
+
+    rng = random.Random(7)
+    cjk = list("酒店房间好不错早餐服务态度東京のホテル한국어")
+    other = ["，", "。", " ", "  ", "5", "ok", "hotel", "，，", "\n", "-"]
+    docs = []
+    for i in range(300):
+        parts = [rng.choice(cjk) if rng.random() < 0.8 else rng.choice(other) for _ in range(rng.randint(1, 30))]
+        docs.append((f"r{i}", "mix", "".join(parts)))
+    w = _make(tmp_path / "prop", docs)
+    try:
+        build_index(w)
+        cur = w.cursor()
+
+        @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+        @given(st.lists(st.sampled_from(cjk), min_size=1, max_size=4))
+        def check(chars):
+            q = "".join(chars)
+            like = {r[0] for r in cur.execute("SELECT id FROM docs WHERE text LIKE ?", [f"%{q}%"]).fetchall()}
+            assert ids(search(w, q, limit=1000)) == like, q
+
+        check()
+    finally:
+        w.close()
