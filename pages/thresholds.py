@@ -94,6 +94,7 @@ def _rule_editor(rule: Rule) -> None:
     """One compact row per rule (the Thresholds fragment redraws every editor on each change, and each
     element costs the browser a render pass: no bordered boxes or separate titles)."""
     k = rule.uid
+    # one horizontal container per rule (a row of widgets is one element fewer than columns would make)
     rm = {"key": f"del_{k}", "help": f"remove the rule {rule.label()}", "on_click": _remove_rule, "args": (k,)}
     if rule.kind == "range":
         lo_hi = widgets.q(ws, "value_range", rule.col)
@@ -103,7 +104,7 @@ def _rule_editor(rule: Rule) -> None:
             if span >= 100 or "INT" in cols_all.get(rule.col, "")
             else (10 ** math.floor(math.log10(span / 100)) if span > 0 else 0.01)
         )
-        a, b, c = st.columns([5, 5, 1], vertical_alignment="bottom")
+        a = b = c = st.container(horizontal=True, vertical_alignment="bottom")
         rule.lo = a.number_input(
             f"min {rule.col}",
             value=rule.lo,
@@ -117,9 +118,9 @@ def _rule_editor(rule: Rule) -> None:
         rule.hi = b.number_input(
             f"max {rule.col}", value=rule.hi, key=f"hi_{k}", on_change=_focus, args=(k,), format="%g", step=step
         )
-        c.button("✕", **rm)
+        c.button("✕", width="content", **rm)
     elif rule.kind == "qrange":
-        a, c = st.columns([10, 1], vertical_alignment="bottom")
+        a = c = st.container(horizontal=True, vertical_alignment="bottom")
         lo, hi = a.slider(
             f"quantiles of {rule.col}",
             0.0,
@@ -132,11 +133,11 @@ def _rule_editor(rule: Rule) -> None:
         )
         rule.lo = None if lo <= 0 else lo
         rule.hi = None if hi >= 1 else hi
-        c.button("✕", **rm)
+        c.button("✕", width="content", **rm)
     elif rule.kind in ("in", "notin"):
         top = widgets.q(ws, "top_values", rule.col, n=50)
         opts = list(dict.fromkeys([*[str(v) for v in top["value"]], *rule.values]))
-        a, b, c = st.columns([7, 3, 1], vertical_alignment="bottom")
+        a = b = c = st.container(horizontal=True, vertical_alignment="bottom")
         rule.values = a.multiselect(
             f"values of {rule.col}", opts, default=rule.values, key=f"v_{k}", on_change=_focus, args=(k,)
         )
@@ -150,9 +151,9 @@ def _rule_editor(rule: Rule) -> None:
             args=(k,),
         )
         rule.kind = "in" if kind == "in" else "notin"
-        c.button("✕", **rm)
+        c.button("✕", width="content", **rm)
     elif rule.kind == "expr":
-        a, c = st.columns([10, 1], vertical_alignment="bottom")
+        a = c = st.container(horizontal=True, vertical_alignment="bottom")
         rule.expr = a.text_input(
             "keep documents where",
             value=rule.expr,
@@ -164,11 +165,11 @@ def _rule_editor(rule: Rule) -> None:
             "Example: `not (map_x between 1.5 and 3.2 and map_y between -1 and 0.5)`",
         )
         rule.col = next((c for c in state.expr_columns(rule.expr) if c in cols_all), rule.col)
-        c.button("✕", **rm)
+        c.button("✕", width="content", **rm)
     else:
-        a, c = st.columns([10, 1], vertical_alignment="center")
-        a.markdown(f"**{rule.label()}** · keeps the first document (smallest id) of each duplicate cluster")
-        c.button("✕", **rm)
+        a = c = st.container(horizontal=True, vertical_alignment="center")
+        a.markdown(f"**{rule.label()}** (the smallest id of each cluster is kept)")
+        c.button("✕", width="content", **rm)
 
 
 def _hist_spec(rule: Rule, resolved: dict, log: bool) -> tuple[pd.DataFrame, dict] | None:
@@ -312,7 +313,8 @@ def _results(top, right, rules: list[Rule], summary: dict) -> None:
     """Counts, retention per source and language, what each rule removes, overlap, and the cut histograms."""
     total, kept = summary["total_docs"], summary["kept_docs"]
     with top:
-        c = st.columns(3)
+        row = st.container(horizontal=True)
+        c = [row, row, row]
         c[0].metric(
             "Kept documents",
             f"{kept:,}",
@@ -332,77 +334,64 @@ def _results(top, right, rules: list[Rule], summary: dict) -> None:
     resolved_rules = summary["resolved"]["rules"]
     idx = recipe_bridge.check_index(rules)
     with right:
-        st.subheader("Retention")
-        src = widgets.table_html(
-            summary["by_source"], {"source": "source", **RETENTION_COLS}, bars=("kept_frac", "kept_tokens_frac")
-        )
+        bars = ("kept_frac", "kept_tokens_frac")
+        src = widgets.table_html(summary["by_source"], {"source": "source", **RETENTION_COLS}, bars=bars)
         if summary["by_lang"]:
-            lang = widgets.table_html(
-                summary["by_lang"],
-                {"lang": "language", **RETENTION_COLS},
-                bars=("kept_frac", "kept_tokens_frac"),
-                limit=20,
-            )
+            lang = widgets.table_html(summary["by_lang"], {"lang": "language", **RETENTION_COLS}, bars=bars, limit=12)
         else:
             lang = '<div class="w-meta">No <code>lang_code</code> column: compute signals for retention per language.</div>'
+        removes = ""
+        if summary["rules"]:
+            removes = "\n\n### What each rule removes\n\n" + widgets.table_html(
+                summary["rules"],
+                {"label": "rule", "removed": "removed", "removed_frac": "removed %", "removed_only": "only by it"},
+                bars=("removed_frac",),
+            )
+        # one element for the three tables and their headings: each element is a render pass in the browser
         st.markdown(
-            f'<div class="w-ret" style="display:flex;gap:1.2rem;flex-wrap:wrap"><div style="flex:1 1 18rem">{src}</div>'
-            f'<div style="flex:1 1 18rem">{lang}</div></div>',
+            '### Retention\n\n<div class="w-ret" style="display:flex;gap:1.2rem;flex-wrap:wrap">'
+            f'<div style="flex:1 1 18rem">{src}</div><div style="flex:1 1 18rem">{lang}</div></div>' + removes,
             unsafe_allow_html=True,
         )
-        if summary["rules"]:
-            st.subheader("What each rule removes")
-            st.markdown(
-                widgets.table_html(
-                    summary["rules"],
-                    {"label": "rule", "removed": "removed", "removed_frac": "removed %", "removed_only": "only by it"},
-                    bars=("removed_frac",),
-                ),
-                unsafe_allow_html=True,
+        if summary["rules"] and len(summary["rules"]) > 1:
+            labels = [f"{i + 1}. {r['label'][:30]}" for i, r in enumerate(summary["rules"])]
+            nums = [str(i + 1) for i in range(len(labels))]
+            cells = pd.DataFrame(
+                [
+                    {"a": labels[i], "b": nums[j], "docs": v, "with": labels[j]}
+                    for i, row in enumerate(summary["overlap"])
+                    for j, v in enumerate(row)
+                ]
             )
-            if len(summary["rules"]) > 1:
-                labels = [r["label"][:28] for r in summary["rules"]]
-                labels = [f"{i + 1}. {lab}" for i, lab in enumerate(labels)]
-                cells = pd.DataFrame(
-                    [
-                        {"a": labels[i], "b": labels[j], "docs": v}
-                        for i, row in enumerate(summary["overlap"])
-                        for j, v in enumerate(row)
-                    ]
-                )
-                spec = {
-                    "height": 220,
-                    "title": {"text": "overlap: documents removed by both rules", "fontSize": 12},
-                    "mark": "rect",
-                    "encoding": {
-                        "x": {
-                            "field": "b",
-                            "type": "nominal",
-                            "sort": labels,
-                            "title": None,
-                            "axis": {"labelLimit": 120},
-                        },
-                        "y": {
-                            "field": "a",
-                            "type": "nominal",
-                            "sort": labels,
-                            "title": None,
-                            "axis": {"labelLimit": 160},
-                        },
-                        "color": {"field": "docs", "type": "quantitative", "scale": {"scheme": "greens"}},
-                        "tooltip": [{"field": "a"}, {"field": "b"}, {"field": "docs", "format": ","}],
-                    },
-                }
-                st.vega_lite_chart(cells, spec, key="overlap", width="stretch")
+            spec = {
+                "height": 24 * len(labels) + 40,
+                "title": {
+                    "text": "overlap: documents removed by both rules (columns numbered as the rows)",
+                    "fontSize": 12,
+                },
+                "mark": "rect",
+                "encoding": {
+                    "x": {"field": "b", "type": "ordinal", "sort": nums, "title": None, "axis": {"labelAngle": 0}},
+                    "y": {"field": "a", "type": "nominal", "sort": labels, "title": None, "axis": {"labelLimit": 220}},
+                    "color": {"field": "docs", "type": "quantitative", "scale": {"scheme": "greens"}},
+                    "tooltip": [{"field": "a"}, {"field": "with"}, {"field": "docs", "format": ","}],
+                },
+            }
+            st.vega_lite_chart(cells, spec, key="overlap", width="stretch")
     if rules:
         st.subheader("Cuts")
         log = st.toggle("log x axis for the histograms", key="w_thr_log")
-        grid = st.columns(3)
+        charts = []
         for i, rule in enumerate(rules):
             res = resolved_rules[idx[i]] if idx.get(i) is not None and idx[i] < len(resolved_rules) else {}
             chart = _hist_spec(rule, res, log)
             if chart is not None:
-                grid[i % 3].vega_lite_chart(chart[0], chart[1], key=f"hist_{rule.uid}", width="stretch")
+                df, spec = chart
+                charts.append({**spec, "width": 300, "data": {"values": df.to_dict("records")}})
+        if charts:  # one Vega view for every cut (rows of three): one parse and one element, not one per rule
+            rows = [{"hconcat": charts[i : i + 3], "spacing": 24} for i in range(0, len(charts), 3)]
+            spec = rows[0] if len(rows) == 1 else {"vconcat": rows, "spacing": 16}
+            st.vega_lite_chart(None, {**spec, "autosize": {"type": "pad"}}, key="cuts", width="content")
     else:
         st.info("No rules yet: add one on the left (e.g. a minimum on a word count, or a language).")
 
@@ -429,13 +418,17 @@ def _edge(cur, rules: list[Rule]) -> None:
     except WinnowError as e:
         st.caption(str(e))
         return
-    ca, cb = st.columns(2)
-    for col, title, rows, cls in (
-        (ca, "**just kept**" if b["bound"] else "**passing**", b["above"], ""),
-        (cb, "**just removed**" if b["bound"] else "**failing**", b["below"], "below"),
+    halves = []
+    for title, rows, cls in (
+        ("just kept" if b["bound"] else "passing", b["above"], ""),
+        ("just removed" if b["bound"] else "failing", b["below"], "below"),
     ):
         items = [{"text": r["text"], "meta": f"{r['id']} · {r['source']} · {r['value']}"} for r in rows]
-        col.markdown(title + "\n\n" + widgets.snippets_html(items, cls=cls), unsafe_allow_html=True)
+        halves.append(
+            f'<div style="flex:1 1 20rem;min-width:0"><p><strong>{title}</strong></p>'
+            f"{widgets.snippets_html(items, cls=cls)}</div>"
+        )
+    st.markdown(f'<div style="display:flex;gap:1.2rem">{"".join(halves)}</div>', unsafe_allow_html=True)
 
 
 _add_rule_row()

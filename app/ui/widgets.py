@@ -29,8 +29,8 @@ CSS = """
 div[data-testid="stMetricValue"] {font-size: 1.6rem;}
 table.w-tab {border-collapse: collapse; width: 100%; font-size: 0.82rem; margin-bottom: 0.6rem;}
 table.w-tab th {text-align: left; font-weight: 600; color: #555; border-bottom: 1px solid #ddd; padding: 0.2rem 0.4rem;}
-table.w-tab td {border-bottom: 1px solid #eee; padding: 0.15rem 0.4rem; white-space: nowrap;}
-table.w-tab td.n {text-align: right; font-variant-numeric: tabular-nums;}
+table.w-tab td {border-bottom: 1px solid #eee; padding: 0.15rem 0.4rem; overflow-wrap: anywhere;}
+table.w-tab td.n {text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap;}
 table.w-tab .w-bar {display: inline-block; width: 4.5rem; height: 0.55rem; background: #e7e7e0; margin-right: 0.35rem;
                     vertical-align: middle; border-radius: 2px; overflow: hidden;}
 table.w-tab .w-bar span {display: block; height: 100%; background: #2f6f4f;}
