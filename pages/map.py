@@ -117,49 +117,100 @@ else:
         if keep_sql
         else widgets.q(ws, "map_density")
     )
-    z = dens["kept"] / dens["count"] if keep_sql else dens["count"]
-    fig.add_trace(
-        go.Scattergl(
-            x=dens["x"],
-            y=dens["y"],
-            mode="markers",
-            hoverinfo="text",
-            hovertext=np.array([f"{c:,} docs" for c in dens["count"]], dtype=object),
-            marker=dict(
-                size=4,
-                symbol="square",
-                color=z,
-                colorscale="Viridis",
-                showscale=True,
-                colorbar=dict(title="kept share" if keep_sql else "docs"),
-            ),
-        )
-    )
-    st.caption(f"{n:,} documents: drawn as a {200}×{200} density grid (box-select a region to list its documents).")
-if show_labels:
-    cent = widgets.q(ws, "cluster_centres")
-    for _, r in cent.head(30).iterrows():
-        fig.add_annotation(
-            x=r["x"],
-            y=r["y"],
-            text=html.escape(str(r["label"] or r["cluster"]))[:40],
-            showarrow=False,
-            font=dict(size=11, color="#222"),
-            bgcolor="rgba(255,255,255,0.7)",
-        )
-fig.update_layout(
-    height=620,
-    margin=dict(l=5, r=5, t=5, b=5),
-    dragmode="lasso",
-    legend=dict(itemsizing="constant"),
-    xaxis=dict(showticklabels=False, title=None),
-    yaxis=dict(showticklabels=False, title=None),
-)
-event = st.plotly_chart(
-    fig, key="map_chart", on_select="rerun", selection_mode=("points", "box", "lasso"), width="stretch"
-)
+    st.caption(f"{n:,} documents: drawn as a {200}×{200} density grid (drag a box to list its documents).")
 
-sel = getattr(event, "selection", None) or {}
+if not dense:
+    if show_labels:
+        cent = widgets.q(ws, "cluster_centres")
+        for _, r in cent.head(30).iterrows():
+            fig.add_annotation(
+                x=r["x"],
+                y=r["y"],
+                text=html.escape(str(r["label"] or r["cluster"]))[:40],
+                showarrow=False,
+                font=dict(size=11, color="#222"),
+                bgcolor="rgba(255,255,255,0.7)",
+            )
+    fig.update_layout(
+        height=620,
+        margin=dict(l=5, r=5, t=5, b=5),
+        dragmode="lasso",
+        legend=dict(itemsizing="constant"),
+        xaxis=dict(showticklabels=False, title=None),
+        yaxis=dict(showticklabels=False, title=None),
+    )
+    event = st.plotly_chart(
+        fig, key="map_chart", on_select="rerun", selection_mode=("points", "box", "lasso"), width="stretch"
+    )
+    sel = getattr(event, "selection", None) or {}
+else:
+    # Beyond what a browser draws point by point the map is a density grid: a Vega-Lite heatmap (its library
+    # is a sixth of plotly.js, so a new session paints it seconds sooner) with a box (interval) selection,
+    # handed on in the shape of a plotly box selection.
+    grid = dens.copy()
+    grid["share"] = grid["kept"] / grid["count"] if keep_sql else None
+
+    def _step(v: pd.Series) -> float:
+        u = np.unique(v.to_numpy())
+        d = np.diff(u)
+        return float(d[d > 0].min()) if (d > 0).any() else 1.0
+
+    hx, hy = _step(grid["x"]) / 2, _step(grid["y"]) / 2
+    grid["x0"], grid["x1"] = grid["x"] - hx, grid["x"] + hx
+    grid["y0"], grid["y1"] = grid["y"] - hy, grid["y"] + hy
+    colour = (
+        {"field": "share", "type": "quantitative", "scale": {"scheme": "viridis", "domain": [0, 1]}, "title": "kept"}
+        if keep_sql
+        else {"field": "count", "type": "quantitative", "scale": {"scheme": "viridis", "type": "log"}, "title": "docs"}
+    )
+    axis = {"title": None, "labels": False, "ticks": False, "grid": False, "domain": False}
+    layers = [
+        {
+            "params": [{"name": "box", "select": {"type": "interval", "encodings": ["x", "y"]}}],
+            "mark": {"type": "rect"},
+            "encoding": {
+                "x": {"field": "x0", "type": "quantitative", "axis": axis, "scale": {"zero": False, "nice": False}},
+                "x2": {"field": "x1"},
+                "y": {"field": "y0", "type": "quantitative", "axis": axis, "scale": {"zero": False, "nice": False}},
+                "y2": {"field": "y1"},
+                "color": colour,
+                "tooltip": [{"field": "count", "format": ",", "title": "documents"}]
+                + ([{"field": "share", "format": ".1%", "title": "kept"}] if keep_sql else []),
+            },
+        }
+    ]
+    if show_labels:
+        cent = widgets.q(ws, "cluster_centres").head(30)
+        labels = [
+            {"x": float(r["x"]), "y": float(r["y"]), "label": str(r["label"] or r["cluster"])[:40]}
+            for _, r in cent.iterrows()
+        ]
+        layers.append(
+            {
+                "data": {"values": labels},
+                "mark": {
+                    "type": "text",
+                    "fontSize": 11,
+                    "color": "#222",
+                    "stroke": "white",
+                    "strokeWidth": 3,
+                    "strokeOpacity": 0.7,
+                },
+                "encoding": {
+                    "x": {"field": "x", "type": "quantitative"},
+                    "y": {"field": "y", "type": "quantitative"},
+                    "text": {"field": "label"},
+                },
+            }
+        )
+        layers.append({**layers[-1], "mark": {**layers[-1]["mark"], "strokeWidth": 0}})
+    event = st.vega_lite_chart(
+        grid, {"height": 620, "layer": layers}, key="map_density_chart", on_select="rerun", width="stretch"
+    )
+    box = ((getattr(event, "selection", None) or {}).get("box")) or {}
+    bx, by = box.get("x0"), box.get("y0")  # an interval selection is keyed by the fields of its encodings
+    sel = {"box": [{"x": list(bx), "y": list(by)}]} if bx and by and len(bx) == 2 and len(by) == 2 else {}
+
 ids = [p.get("customdata") for p in sel.get("points", []) if p.get("customdata") is not None]
 ids = [i[0] if isinstance(i, list) else i for i in ids]
 show_cols = [c for c in ("quality_score", "size_words", "lang_code", color) if c in cols and c != "source"]
@@ -174,7 +225,11 @@ elif ids:
     st.subheader(f"Selection: {len(ids):,} documents" + (f" (first {len(df):,} listed)" if len(ids) > len(df) else ""))
 else:
     df = None
-    st.caption("Select points with the lasso or box tool to list them here, label them, or open one.")
+    st.caption(
+        "Drag a box on the map to list its documents here, label them, or turn the region into a rule."
+        if dense
+        else "Select points with the lasso or box tool to list them here, label them, or open one."
+    )
 if df is not None and len(df):
     pick = st.dataframe(
         df, hide_index=True, key="map_sel_table", on_select="rerun", selection_mode="single-row", width="stretch"

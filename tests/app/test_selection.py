@@ -439,3 +439,25 @@ def test_browser_box_selection_becomes_a_rule(tmp_path):
         finally:
             browser.close()
     assert _recipe_count(ws, [state.expr_rule(expr)]) == want  # the server has let go of the workspace
+
+
+def test_density_view_box_selection_lists_and_offers_region_rules(ui_ws, monkeypatch):
+    """Beyond the point limit the map is a Vega-Lite heatmap; its interval selection is a box like plotly's."""
+    from streamlit.elements.vega_charts import VegaLiteState
+
+    from app.ui import queries
+
+    monkeypatch.setattr(queries, "MAP_POINTS_MAX", 100)
+    at = app_at(ui_ws, "map")
+    assert any("density grid" in c.value for c in at.caption)
+    box = (-0.61, 0.83, -0.9, 1.3)
+    inside = "map_x BETWEEN ? AND ? AND map_y BETWEEN ? AND ?"
+    want = len(_rows(ui_ws, f"SELECT id FROM corpus WHERE {inside}", list(box)))
+    at.session_state["map_density_chart"] = VegaLiteState(
+        {"selection": {"box": {"x0": [box[0], box[1]], "y0": [box[2], box[3]]}}}
+    )
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(f"Selection: {want:,} documents" in h.value for h in at.subheader)
+    labels = [x.label for x in at.button]
+    assert "Keep only this region" in labels and "Remove this region" in labels
