@@ -105,7 +105,7 @@ KEY = {
     "workspace": '[data-testid="stMetric"]',
     "distributions": '[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg',
     "thresholds": '[data-testid="stMetric"]',
-    "map": '[data-testid="stPlotlyChart"] .js-plotly-plot',
+    "map": '[data-testid="stPlotlyChart"] .js-plotly-plot, [data-testid="stVegaLiteChart"] canvas',
     "documents": '[data-testid="stDataFrame"]',
     "export": '[data-testid="stMetric"]',
 }

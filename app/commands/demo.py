@@ -207,6 +207,7 @@ def _score(ws: Any, done: dict[str, Any]) -> None:
         ("signals", "app.signals.engine", "score", {"signals": ["all"]}),
         ("embeddings", "app.embed", "embed", {}),
         ("map", "app.maps", "build_map", {}),
+        ("search index", "app.search", "build_index", {}),
     ]
     import importlib
 
