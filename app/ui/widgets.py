@@ -27,6 +27,7 @@ CSS = """
 .w-snip.below {border-left-color: #b5523b;}
 .w-meta {color: #666; font-size: 0.75rem;}
 div[data-testid="stMetricValue"] {font-size: 1.6rem;}
+h3.w-h {font-size: 1.5rem; font-weight: 600; margin: 0.4rem 0 0.6rem 0; padding: 0;}
 table.w-tab {border-collapse: collapse; width: 100%; font-size: 0.82rem; margin-bottom: 0.6rem;}
 table.w-tab th {text-align: left; font-weight: 600; color: #555; border-bottom: 1px solid #ddd; padding: 0.2rem 0.4rem;}
 table.w-tab td {border-bottom: 1px solid #eee; padding: 0.15rem 0.4rem; overflow-wrap: anywhere;}
