@@ -265,7 +265,7 @@ def shoot(url: str, out: Path, *, rules: str, doc: str | None = None) -> None:
     from playwright.sync_api import sync_playwright
 
     out.mkdir(parents=True, exist_ok=True)
-    q = f"r={rules}&sig=gopher_word_count&by=orig_source&c=orig_source&q=recipe"
+    q = f"r={rules}&sig=gopher_word_count&by=source&c=source&q=recipe"
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         for name, sel in KEY.items():
