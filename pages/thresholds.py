@@ -35,6 +35,13 @@ if unknown:  # e.g. a shared URL from a workspace with other signals: say so ins
     ss["rules"] = [r for r in ss["rules"] if r not in unknown]
 
 KEPT, REMOVED = "#2f6f4f", "#c9c9c0"
+#: the colour encoding of every cut chart: bins/values a rule keeps vs removes
+PART_COLOUR = {
+    "field": "part",
+    "type": "nominal",
+    "legend": None,
+    "scale": {"domain": ["kept", "removed"], "range": [KEPT, REMOVED]},
+}
 
 
 def _add_rule() -> None:
@@ -197,12 +204,7 @@ def _hist_spec(rule: Rule, resolved: dict, log: bool) -> tuple[pd.DataFrame, dic
                         "x": {"field": "x0", "type": "quantitative", "scale": xscale, "title": None},
                         "x2": {"field": "x1"},
                         "y": {"field": "docs", "type": "quantitative", "title": None},
-                        "color": {
-                            "field": "part",
-                            "type": "nominal",
-                            "legend": None,
-                            "scale": {"domain": ["kept", "removed"], "range": [KEPT, REMOVED]},
-                        },
+                        "color": PART_COLOUR,
                         "tooltip": [
                             {"field": "x0", "format": ".4g"},
                             {"field": "x1", "format": ".4g"},
@@ -229,12 +231,7 @@ def _hist_spec(rule: Rule, resolved: dict, log: bool) -> tuple[pd.DataFrame, dic
             "encoding": {
                 "x": {"field": "value", "type": "nominal", "sort": "-y", "title": None},
                 "y": {"field": "docs", "type": "quantitative", "title": None},
-                "color": {
-                    "field": "part",
-                    "type": "nominal",
-                    "legend": None,
-                    "scale": {"domain": ["kept", "removed"], "range": [KEPT, REMOVED]},
-                },
+                "color": PART_COLOUR,
                 "tooltip": [{"field": "value"}, {"field": "docs", "format": ","}],
             },
         }
