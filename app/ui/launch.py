@@ -1,4 +1,4 @@
-"""Start the dashboard: ``streamlit run app/ui/main.py`` bound to localhost, for ``winnow ui`` and ``winnow demo``."""
+"""Start the dashboard: ``streamlit run app/ui/server.py`` (``app/ui/main.py`` plus the panel's routes) bound to localhost, for ``winnow ui`` and ``winnow demo``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 
 MAIN = Path(__file__).resolve().with_name("main.py")
+#: what ``streamlit run`` is given: an ``st.App`` serving MAIN plus the Thresholds panel's routes
+ENTRY = Path(__file__).resolve().with_name("server.py")
 
 
 def streamlit_command(
@@ -20,7 +22,7 @@ def streamlit_command(
         "-m",
         "streamlit",
         "run",
-        str(MAIN),
+        str(ENTRY),
         "--server.address",
         address,
         "--server.port",
@@ -104,7 +106,7 @@ class Server:
         env = dict(os.environ, WINNOW_WORKSPACE=str(Path(self.workspace).resolve()), PYTHONUNBUFFERED="1")
         cmd = streamlit_command(self.workspace, port=self.port, open_browser=False)
         if self.script is not None:  # another Streamlit script (the benchmark's one-widget baseline)
-            cmd[cmd.index(str(MAIN))] = str(self.script)
+            cmd[cmd.index(str(ENTRY))] = str(self.script)
         # a file, not a pipe nobody reads: a chatty server would block once a pipe's buffer is full
         self.log = tempfile.NamedTemporaryFile("w+b", prefix="winnow-ui-", suffix=".log", delete=False)
         self.proc = subprocess.Popen(cmd, env=env, cwd=str(MAIN.parents[2]), stdout=self.log, stderr=subprocess.STDOUT)

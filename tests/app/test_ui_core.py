@@ -81,11 +81,11 @@ def test_highlight_flags_and_escapes():
 
 def test_launch_binds_localhost_by_default(tmp_path):
     from app.cli import build_parser
-    from app.ui.launch import MAIN, streamlit_command
+    from app.ui.launch import ENTRY, streamlit_command
 
     cmd = streamlit_command(tmp_path / "ws", port=9999)
     assert cmd[cmd.index("--server.address") + 1] == "127.0.0.1"
     assert cmd[cmd.index("--server.port") + 1] == "9999"
-    assert str(MAIN) in cmd and cmd[-2:] == ["--workspace", str((tmp_path / "ws").resolve())]
+    assert str(ENTRY) in cmd and cmd[-2:] == ["--workspace", str((tmp_path / "ws").resolve())]
     args = build_parser().parse_args(["ui", "--workspace", str(tmp_path)])
     assert args.address == "127.0.0.1" and args.port == 8501

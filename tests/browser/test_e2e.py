@@ -47,9 +47,19 @@ def browser_page():
         browser.close()
 
 
+KEPT = ".wl-mvalue[data-m=kept]"  # the Thresholds panel's kept-documents number
+
+
 def _kept(page) -> int:
-    loc = page.locator('[data-testid="stMetric"]', has_text="Kept documents").locator('[data-testid="stMetricValue"]')
-    return int(re.sub(r"[^0-9]", "", loc.inner_text()))
+    return int(re.sub(r"[^0-9]", "", page.locator(KEPT).inner_text()))
+
+
+def _wait_kept(page, n: int) -> None:
+    page.wait_for_function(
+        "([sel, n]) => { const e = document.querySelector(sel); return e && e.innerText.replace(/,/g, '') == String(n); }",
+        arg=[KEPT, n],
+        timeout=30_000,
+    )
 
 
 def _expected(ws: str, lo: float) -> int:
@@ -72,29 +82,37 @@ def test_browser_end_to_end(tmp_path, browser_page):
     with Server(ws) as url:
         # Thresholds: the rule comes from the URL, the count matches the recipes library
         page.goto(f"{url}/thresholds?r=range:size_words:10.0,", wait_until="domcontentloaded")
-        metric = page.locator('[data-testid="stMetric"]', has_text="Kept documents")
-        metric.wait_for(timeout=60_000)
-        page.wait_for_function(
-            "n => [...document.querySelectorAll('[data-testid=stMetricValue]')].some(e => e.innerText.replace(/,/g,'') == String(n))",
-            arg=want_10,
-            timeout=30_000,
-        )
+        page.locator(KEPT).wait_for(timeout=60_000)
+        _wait_kept(page, want_10)
         assert _kept(page) == want_10
-        # move the threshold: type a new minimum, the count follows
-        box = page.locator('[data-testid="stNumberInput"] input').first
+        # move the threshold: type a new minimum, the count follows (the panel asks the server directly)
+        box = page.locator('.wl-rule input[data-f="lo"]').first
         box.fill("30")
         box.press("Enter")
-        page.wait_for_function(
-            "n => [...document.querySelectorAll('[data-testid=stMetricValue]')].some(e => e.innerText.replace(/,/g,'') == String(n))",
-            arg=want_30,
-            timeout=30_000,
-        )
+        _wait_kept(page, want_30)
         assert _kept(page) == want_30
-        # the URL is synced at the end of the page run, after the metric was sent: wait for it, don't race it
+        # the panel hands its rules back to Streamlit after drawing: the URL follows
         page.wait_for_function(
             "() => decodeURIComponent(location.search).includes('range:size_words:30.0')", timeout=30_000
         )
         assert "range%3Asize_words%3A30.0" in page.url or "range:size_words:30.0" in page.url
+        # at a minimum of 5 words the hostile document (4 words) is the one just removed: shown as text
+        box.fill("5")
+        box.press("Enter")
+        edge = page.locator(".wl-edge .w-snip.below").first
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('.wl-edge .w-snip.below')].some(e => e.innerText.includes('<script>'))",
+            timeout=30_000,
+        )
+        assert "onerror" in edge.inner_text()
+        assert page.locator(".wl-edge script, .wl-edge img, .wl script, .wl img").count() == 0
+        # a reload restores the view from the URL
+        page.wait_for_function(
+            "() => decodeURIComponent(location.search).includes('range:size_words:5.0')", timeout=30_000
+        )
+        page.reload(wait_until="domcontentloaded")
+        page.locator(KEPT).wait_for(timeout=60_000)
+        assert page.locator('.wl-rule input[data-f="lo"]').first.input_value() == "5"
 
         # the map draws (WebGL scatter) with cluster labels
         page.goto(f"{url}/map", wait_until="domcontentloaded")

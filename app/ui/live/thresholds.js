@@ -1,0 +1,454 @@
+// Winnow Thresholds panel: rule editors, counts, retention, per-rule table, overlap, cut histograms and the
+// documents at the edge of a cut, drawn in the browser. A change is one POST to /winnow/api/summary (answered by
+// app.recipes.summarize on the server) and one redraw of this panel; Streamlit only hears of the new rules a
+// moment later (a trigger value), for the URL and for saving. Every string from the data is escaped (esc).
+
+const KEPT = "#2f6f4f";
+const REMOVED = "#c9c9c0";
+const CUT = "#b5523b";
+const SYNC_MS = 400; // while a slider is dragged: quiet time before the rules are sent to Streamlit
+
+const ESC = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ESC[c]);
+const fmtInt = (n) => (n == null ? "—" : Number(n).toLocaleString("en-US"));
+const pct = (a, b) => (!b ? "—" : ((100 * a) / b).toFixed(1) + "%");
+const g4 = (v) => (v == null || v === "" ? "" : String(+Number(v).toPrecision(4)));
+const frac = (v) => (v == null ? "—" : (100 * v).toFixed(1) + "%");
+
+function bar(f) {
+  const w = f == null ? 0 : Math.max(0, Math.min(1, f)) * 100;
+  return `<span class="w-bar"><span style="width:${w.toFixed(1)}%"></span></span>${frac(f)}`;
+}
+
+function table(rows, cols, limit = 50) {
+  // cols: [key, header, kind] with kind "text" | "int" | "bar"
+  const head = cols.map((c) => `<th>${esc(c[1])}</th>`).join("");
+  const body = rows
+    .slice(0, limit)
+    .map(
+      (r) =>
+        "<tr>" +
+        cols
+          .map(([k, , kind]) =>
+            kind === "bar"
+              ? `<td class="n">${bar(r[k])}</td>`
+              : kind === "int"
+                ? `<td class="n">${fmtInt(r[k])}</td>`
+                : `<td>${esc(r[k] ?? "—")}</td>`,
+          )
+          .join("") +
+        "</tr>",
+    )
+    .join("");
+  const more = rows.length > limit ? `<div class="w-meta">… ${fmtInt(rows.length - limit)} more rows</div>` : "";
+  return `<table class="w-tab"><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table>${more}`;
+}
+
+function label(r) {
+  if (r.kind === "range" || r.kind === "qrange") {
+    const q = r.kind === "qrange" ? "q" : "";
+    const parts = [];
+    if (r.lo != null) parts.push(`≥ ${q}${g4(r.lo)}`);
+    if (r.hi != null) parts.push(`≤ ${q}${g4(r.hi)}`);
+    return `${r.col} ${parts.join(" and ") || "(no bound)"}`;
+  }
+  if (r.kind === "in" || r.kind === "notin") return `${r.col} ${r.kind === "in" ? "in" : "not in"} {${r.values.join(", ")}}`;
+  if (r.kind === "expr") return r.expr.trim() || "(empty expression)";
+  return `one per ${r.col} duplicate cluster`;
+}
+
+// ------------------------------------------------------------------ histograms (SVG)
+const W = 300;
+const H = 150;
+const PAD = { l: 44, r: 8, t: 20, b: 22 };
+
+function numHist(col, bins, cut, logx) {
+  if (!bins || !bins.length) return "";
+  const lo = cut ? cut.min : null;
+  const hi = cut ? cut.max : null;
+  const x0 = bins[0][0];
+  const x1 = bins[bins.length - 1][1];
+  const ymax = Math.max(1, ...bins.map((b) => b[2]));
+  const useLog = logx && x0 > 0;
+  const t = (v) => (useLog ? Math.log10(v) : v);
+  const span = t(x1) - t(x0) || 1;
+  const X = (v) => PAD.l + ((t(Math.min(Math.max(v, x0), x1)) - t(x0)) / span) * (W - PAD.l - PAD.r);
+  const Y = (c) => PAD.t + (1 - c / ymax) * (H - PAD.t - PAD.b);
+  let s = "";
+  for (const [a, b, c] of bins) {
+    const kept = (lo == null || b > lo) && (hi == null || a < hi);
+    const xa = X(a);
+    const w = Math.max(0.5, X(b) - xa - 0.5);
+    s += `<rect x="${xa.toFixed(1)}" y="${Y(c).toFixed(1)}" width="${w.toFixed(1)}" height="${(Y(0) - Y(c)).toFixed(1)}" fill="${kept ? KEPT : REMOVED}"><title>${esc(g4(a))} … ${esc(g4(b))}: ${fmtInt(c)} docs</title></rect>`;
+  }
+  for (const [v, name] of [
+    [lo, "min"],
+    [hi, "max"],
+  ]) {
+    if (v == null || v < x0 || v > x1) continue;
+    const x = X(v).toFixed(1);
+    s += `<line x1="${x}" x2="${x}" y1="${PAD.t - 4}" y2="${Y(0)}" stroke="${CUT}" stroke-width="2"><title>${name} ${esc(g4(v))}</title></line>`;
+  }
+  const axis =
+    `<line x1="${PAD.l}" x2="${W - PAD.r}" y1="${Y(0)}" y2="${Y(0)}" stroke="#888"/>` +
+    `<text x="${PAD.l}" y="${H - 6}" class="wl-ax">${esc(g4(x0))}</text>` +
+    `<text x="${W - PAD.r}" y="${H - 6}" class="wl-ax" text-anchor="end">${esc(g4(x1))}</text>` +
+    `<text x="${PAD.l - 4}" y="${PAD.t + 4}" class="wl-ax" text-anchor="end">${esc(fmtInt(ymax))}</text>` +
+    `<text x="${PAD.l - 4}" y="${Y(0)}" class="wl-ax" text-anchor="end">0</text>`;
+  return svg(col + (useLog ? " (log x)" : ""), s + axis);
+}
+
+function catHist(col, values, rule) {
+  if (!values || !values.length) return "";
+  const ymax = Math.max(1, ...values.map((v) => v[1]));
+  const n = values.length;
+  const bw = (W - PAD.l - PAD.r) / n;
+  const Y = (c) => PAD.t + (1 - c / ymax) * (H - PAD.t - PAD.b);
+  const chosen = new Set(rule.values);
+  let s = "";
+  values.forEach(([v, c], i) => {
+    const kept = chosen.has(String(v)) === (rule.kind === "in");
+    const x = PAD.l + i * bw;
+    s += `<rect x="${x.toFixed(1)}" y="${Y(c).toFixed(1)}" width="${Math.max(0.5, bw - 1).toFixed(1)}" height="${(Y(0) - Y(c)).toFixed(1)}" fill="${kept ? KEPT : REMOVED}"><title>${esc(v)}: ${fmtInt(c)} docs</title></rect>`;
+    if (n <= 12) s += `<text x="${(x + bw / 2).toFixed(1)}" y="${H - 6}" class="wl-ax" text-anchor="middle">${esc(String(v).slice(0, 8))}</text>`;
+  });
+  s += `<text x="${PAD.l - 4}" y="${PAD.t + 4}" class="wl-ax" text-anchor="end">${esc(fmtInt(ymax))}</text>`;
+  return svg(col, s);
+}
+
+function svg(title, inner) {
+  return `<figure class="wl-fig"><figcaption>${esc(title)}</figcaption><svg viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img">${inner}</svg></figure>`;
+}
+
+// ------------------------------------------------------------------ the panel
+class Panel {
+  constructor(parent) {
+    this.root = document.createElement("div");
+    this.root.className = "wl";
+    this.root.innerHTML = `
+      <div class="wl-err" hidden></div>
+      <div class="wl-metrics"></div>
+      <div class="wl-grid">
+        <div class="wl-left"><h3 class="w-h">Rules</h3><div class="wl-rules"></div></div>
+        <div class="wl-right"><div class="wl-tables"></div><div class="wl-overlap"></div></div>
+      </div>
+      <h3 class="w-h">Cuts</h3><div class="wl-cuts"></div>
+      <h3 class="w-h">At the edge of a cut</h3><div class="wl-pick"></div><div class="wl-edge"></div>
+      <div class="wl-status w-meta"></div>`;
+    parent.appendChild(this.root);
+    this.$ = (sel) => this.root.querySelector(sel);
+    this.gen = null;
+    this.runs = 0;
+    this.seq = 0;
+    this.inflight = false;
+    this.pending = false;
+    this.edgeSeq = 0;
+    this.syncTimer = null;
+    this.syncDue = false;
+    this.dragging = false;
+    this.last = null;
+    this.root.addEventListener("click", (e) => this.onClick(e));
+    this.root.addEventListener("change", (e) => this.onEdit(e, true));
+    this.root.addEventListener("input", (e) => this.onEdit(e, false));
+  }
+
+  receive(data) {
+    this.token = data.token;
+    this.api = data.api;
+    if (data.gen === this.gen) return; // our own rules came back from Streamlit: nothing new to draw
+    this.gen = data.gen;
+    this.rules = JSON.parse(JSON.stringify(data.rules || []));
+    this.hist = data.hist || {};
+    this.meta = data.meta || {};
+    this.log = !!data.log;
+    if (!this.rules.some((r) => r.uid === this.edgeUid)) this.edgeUid = data.edge_uid || (this.rules[0] || {}).uid;
+    this.drawEditors();
+    if (data.summary) this.drawSummary(data.summary);
+    else this.request();
+    if (data.error) this.showError(data.error);
+  }
+
+  // ---------------------------------------------------------------- editors
+  drawEditors() {
+    const rows = this.rules.map((r) => {
+      const m = this.meta[r.uid] || {};
+      const rm = `<button class="wl-x" data-act="rm" data-uid="${esc(r.uid)}" title="remove the rule ${esc(label(r))}">✕</button>`;
+      let body;
+      if (r.kind === "range") {
+        const help = m.observed ? `observed ${g4(m.observed[0])} … ${g4(m.observed[1])}` : "";
+        body =
+          `<label>min ${esc(r.col)}<input type="number" data-f="lo" step="${esc(m.step || "any")}" value="${esc(r.lo ?? "")}" title="${esc(help)}"></label>` +
+          `<label>max ${esc(r.col)}<input type="number" data-f="hi" step="${esc(m.step || "any")}" value="${esc(r.hi ?? "")}"></label>`;
+      } else if (r.kind === "qrange") {
+        const lo = r.lo ?? 0;
+        const hi = r.hi ?? 1;
+        body =
+          `<label class="wl-q">quantiles of ${esc(r.col)} <output>${lo.toFixed(2)} – ${hi.toFixed(2)}</output>` +
+          `<span class="wl-q2"><input type="range" min="0" max="1" step="0.01" data-f="qlo" value="${lo}">` +
+          `<input type="range" min="0" max="1" step="0.01" data-f="qhi" value="${hi}"></span></label>`;
+      } else if (r.kind === "in" || r.kind === "notin") {
+        const opts = [...new Set([...(m.options || []), ...r.values])];
+        const chips = opts
+          .map((v) => `<button class="wl-chip${r.values.includes(v) ? " on" : ""}" data-act="chip" data-v="${esc(v)}">${esc(v)}</button>`)
+          .join("");
+        body =
+          `<label>keep ${esc(r.col)} <select data-f="op"><option value="in"${r.kind === "in" ? " selected" : ""}>in</option>` +
+          `<option value="notin"${r.kind === "notin" ? " selected" : ""}>not in</option></select></label>` +
+          `<div class="wl-chips">${chips}</div>`;
+      } else if (r.kind === "expr") {
+        body = `<label class="wl-wide">keep documents where<input type="text" data-f="expr" value="${esc(r.expr)}" spellcheck="false"></label>`;
+      } else {
+        body = `<span class="wl-fixed"><strong>${esc(label(r))}</strong> (the smallest id of each cluster is kept)</span>`;
+      }
+      return `<div class="wl-rule" data-uid="${esc(r.uid)}">${body}${rm}</div>`;
+    });
+    this.$(".wl-rules").innerHTML = rows.join("") || '<div class="w-meta">No rules yet: add one above.</div>';
+  }
+
+  rule(uid) {
+    return this.rules.find((r) => r.uid === uid);
+  }
+
+  onEdit(e, committed) {
+    const el = e.target;
+    const row = el.closest(".wl-rule");
+    if (!row || !el.dataset.f) return;
+    const r = this.rule(row.dataset.uid);
+    if (!r) return;
+    const f = el.dataset.f;
+    if (f === "qlo" || f === "qhi") {
+      // sliders update live while dragged (requests coalesce: at most one in flight)
+      let lo = +row.querySelector('[data-f="qlo"]').value;
+      let hi = +row.querySelector('[data-f="qhi"]').value;
+      if (lo > hi) [lo, hi] = f === "qlo" ? [hi, hi] : [lo, lo];
+      row.querySelector("output").textContent = `${lo.toFixed(2)} – ${hi.toFixed(2)}`;
+      r.lo = lo <= 0 ? null : lo;
+      r.hi = hi >= 1 ? null : hi;
+      this.changed(r.uid, true);
+      return;
+    } else if (!committed) {
+      return; // number and text boxes count on Enter or when they lose focus
+    } else if (f === "lo" || f === "hi") {
+      const v = el.value.trim();
+      if (v !== "" && !Number.isFinite(+v)) return;
+      r[f] = v === "" ? null : +v;
+    } else if (f === "op") {
+      r.kind = el.value === "in" ? "in" : "notin";
+    } else if (f === "expr") {
+      r.expr = el.value;
+    } else return;
+    this.changed(r.uid);
+  }
+
+  onClick(e) {
+    const el = e.target.closest("[data-act]");
+    if (!el) return;
+    const act = el.dataset.act;
+    if (act === "rm") {
+      this.rules = this.rules.filter((r) => r.uid !== el.dataset.uid);
+      el.closest(".wl-rule").remove();
+      this.changed(null);
+    } else if (act === "chip") {
+      const r = this.rule(el.closest(".wl-rule").dataset.uid);
+      const v = el.dataset.v;
+      r.values = r.values.includes(v) ? r.values.filter((x) => x !== v) : [...r.values, v];
+      el.classList.toggle("on");
+      this.changed(r.uid);
+    } else if (act === "edge") {
+      this.edgeUid = el.dataset.uid;
+      this.drawPicker();
+      this.fetchEdge();
+      this.sync();
+    }
+  }
+
+  changed(uid, dragging = false) {
+    if (uid) this.edgeUid = uid;
+    this.syncDue = true;
+    this.dragging = dragging;
+    this.request();
+  }
+
+  sync(delay = 0) {
+    // tell Streamlit the rules (URL state, "Save recipe", YAML view): after the new counts are drawn, so its
+    // rerun never competes with them; while a slider is dragged, once it pauses
+    clearTimeout(this.syncTimer);
+    this.syncDue = false;
+    const send = () => this.trigger("rules", JSON.stringify({ rules: this.rules, edge_uid: this.edgeUid }));
+    this.syncTimer = setTimeout(send, delay);
+  }
+
+  // ---------------------------------------------------------------- server round trips
+  async post(kind, body) {
+    const res = await fetch(`${this.api}/${kind}`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ token: this.token, rules: this.rules, ...body }),
+    });
+    let j;
+    try {
+      j = await res.json();
+    } catch {
+      j = { error: `the server answered ${res.status}` };
+    }
+    if (!res.ok || j.error) throw new Error(j.error || `the server answered ${res.status}`);
+    return j;
+  }
+
+  async request() {
+    if (this.inflight) {
+      this.pending = true;
+      return;
+    }
+    this.inflight = true;
+    try {
+      const s = await this.post("summary", {});
+      if (!this.pending) this.drawSummary(s);
+    } catch (err) {
+      this.showError(`These rules cannot be evaluated: ${err.message}`);
+    } finally {
+      this.inflight = false;
+      if (this.pending) {
+        this.pending = false;
+        this.request();
+      } else if (this.syncDue) this.sync(this.dragging ? SYNC_MS : 0);
+    }
+  }
+
+  showError(msg) {
+    const e = this.$(".wl-err");
+    e.textContent = msg;
+    e.hidden = false;
+  }
+
+  // ---------------------------------------------------------------- drawing
+  drawSummary(s) {
+    this.$(".wl-err").hidden = true;
+    this.last = s;
+    const total = s.total_docs;
+    const kept = s.kept_docs;
+    const tokNote = s.tokens_estimated ? " (estimated)" : "";
+    this.$(".wl-metrics").innerHTML =
+      `<div class="wl-metric"><div class="wl-mlabel">Kept documents</div><div class="wl-mvalue" data-m="kept">${fmtInt(kept)}</div>` +
+      `<div class="wl-mnote">${pct(kept, total)} of ${fmtInt(total)}</div></div>` +
+      `<div class="wl-metric"><div class="wl-mlabel">Kept tokens</div><div class="wl-mvalue">${fmtInt(s.kept_tokens)}</div>` +
+      `<div class="wl-mnote">${pct(s.kept_tokens, s.total_tokens)} of ${fmtInt(s.total_tokens)}${tokNote}</div></div>` +
+      `<div class="wl-metric"><div class="wl-mlabel">Removed documents</div><div class="wl-mvalue">${fmtInt(s.removed_docs)}</div></div>`;
+    const ret = [
+      ["total", "docs", "int"],
+      ["kept", "kept", "int"],
+      ["kept_frac", "kept %", "bar"],
+      ["kept_tokens_frac", "tokens kept %", "bar"],
+    ];
+    const src = table(s.by_source || [], [["source", "source", "text"], ...ret]);
+    const lang = (s.by_lang || []).length
+      ? table(s.by_lang, [["lang", "language", "text"], ...ret], 12)
+      : '<div class="w-meta">No <code>lang_code</code> column: compute signals for retention per language.</div>';
+    let removes = "";
+    if ((s.rules || []).length)
+      removes =
+        '<h3 class="w-h">What each rule removes</h3>' +
+        table(s.rules, [
+          ["label", "rule", "text"],
+          ["removed", "removed", "int"],
+          ["removed_frac", "removed %", "bar"],
+          ["removed_only", "only by it", "int"],
+        ]);
+    this.$(".wl-tables").innerHTML =
+      `<h3 class="w-h">Retention</h3><div class="wl-two"><div>${src}</div><div>${lang}</div></div>${removes}`;
+    this.$(".wl-overlap").innerHTML = this.overlapHtml(s);
+    this.drawCuts(s);
+    this.drawPicker();
+    this.runs += 1;
+    this.$(".wl-status").innerHTML =
+      `update #${this.runs} · ${Math.round(s.server_ms)} ms on the server (summary query ${Math.round(s.elapsed_ms)} ms)` +
+      `<span class="w-done" data-run="${this.runs}"></span>`;
+    this.fetchEdge();
+  }
+
+  overlapHtml(s) {
+    const rs = s.rules || [];
+    if (rs.length < 2) return "";
+    const m = s.overlap;
+    const max = Math.max(1, ...m.flat());
+    const head = rs.map((_, j) => `<th class="n">${j + 1}</th>`).join("");
+    const rows = rs
+      .map((r, i) => {
+        const cells = m[i]
+          .map((v, j) => {
+            const a = (0.08 + 0.85 * (v / max)).toFixed(2);
+            const fg = v / max > 0.55 ? "#fff" : "#222";
+            return `<td class="n" style="background:rgba(47,111,79,${a});color:${fg}" title="${esc(r.label)} ∧ ${esc(rs[j].label)}: ${fmtInt(v)}">${fmtInt(v)}</td>`;
+          })
+          .join("");
+        return `<tr><td>${i + 1}. ${esc(String(r.label).slice(0, 40))}</td>${cells}</tr>`;
+      })
+      .join("");
+    return (
+      '<h3 class="w-h">Overlap</h3><div class="w-meta">documents removed by both rules (columns numbered as the rows)</div>' +
+      `<table class="w-tab wl-ov"><thead><tr><th></th>${head}</tr></thead><tbody>${rows}</tbody></table>`
+    );
+  }
+
+  drawCuts(s) {
+    const uids = s.rule_uids || [];
+    const figs = [];
+    uids.forEach((uid, i) => {
+      const r = this.rule(uid);
+      const h = this.hist[uid];
+      if (!r || !h) return;
+      if (h.type === "num") figs.push(numHist(r.col, h.bins, s.cuts[i], this.log));
+      else figs.push(catHist(r.col, h.values, r));
+    });
+    this.$(".wl-cuts").innerHTML = figs.join("") || '<div class="w-meta">No rule with a histogram (expressions and duplicate rules have none).</div>';
+  }
+
+  drawPicker() {
+    const uids = (this.last && this.last.rule_uids) || [];
+    if (!uids.includes(this.edgeUid)) this.edgeUid = uids[0];
+    this.$(".wl-pick").innerHTML = uids
+      .map((uid) => {
+        const r = this.rule(uid);
+        return r
+          ? `<button class="wl-chip${uid === this.edgeUid ? " on" : ""}" data-act="edge" data-uid="${esc(uid)}">${esc(label(r).slice(0, 60))}</button>`
+          : "";
+      })
+      .join("");
+    if (!uids.length) this.$(".wl-edge").innerHTML = "";
+  }
+
+  async fetchEdge() {
+    const uid = this.edgeUid;
+    if (!uid) return;
+    const seq = ++this.edgeSeq;
+    let b;
+    try {
+      b = await this.post("edge", { uid });
+    } catch (err) {
+      if (seq === this.edgeSeq) this.$(".wl-edge").innerHTML = `<div class="w-meta">${esc(err.message)}</div>`;
+      return;
+    }
+    if (seq !== this.edgeSeq) return; // a newer change asked again
+    const half = (title, rows, cls) =>
+      `<div class="wl-half"><p><strong>${esc(title)}</strong></p>` +
+      (rows.length
+        ? rows
+            .map(
+              (d) =>
+                `<div class="w-snip ${cls}"><div class="w-meta">${esc(d.id)} · ${esc(d.source)} · ${esc(d.value)}</div>${esc(String(d.text || "").slice(0, 400))}</div>`,
+            )
+            .join("")
+        : '<div class="w-meta">none</div>') +
+      "</div>";
+    this.$(".wl-edge").innerHTML =
+      half(b.bound ? "just kept" : "passing", b.above, "") + half(b.bound ? "just removed" : "failing", b.below, "below");
+  }
+}
+
+export default function (component) {
+  const { data, parentElement, setTriggerValue } = component;
+  let p = parentElement.__winnowPanel;
+  if (!p) p = parentElement.__winnowPanel = new Panel(parentElement);
+  p.trigger = setTriggerValue;
+  p.receive(data || {});
+}

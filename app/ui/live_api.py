@@ -1,0 +1,249 @@
+"""The Thresholds panel's own HTTP routes: a threshold change is one ``fetch`` to the dashboard server and one
+redraw in the browser, not a Streamlit rerun.
+
+A Streamlit rerun re-sends and re-renders every element of the fragment it reruns; on a small machine that alone
+costs more than the 300 ms a threshold change may take. The panel (``app/ui/live/thresholds.js``) therefore posts
+its rules here and draws the answer itself. Routes are mounted on the dashboard's ``st.App`` (``app/ui/server.py``)
+and answer only for sessions that registered a token (:func:`register`): a request names a token, never a
+workspace path. Rules arrive as plain JSON, are validated by :func:`rules_from_json` and are counted by the same
+``app.recipes.summarize`` the CLI and the report use.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from typing import Any
+
+from app.errors import WinnowError
+from app.ui import recipe_bridge
+from app.ui.state import DEDUP_KINDS, RULE_KINDS, Rule, expr_rule
+
+log = logging.getLogger(__name__)
+
+#: URL prefix of the routes (kept apart from Streamlit's own ``/_stcore``)
+PREFIX = "/winnow/api"
+_MAX_TOKENS = 512
+_MAX_RULES = 64
+_MAX_BODY = 256_000
+
+_lock = threading.Lock()
+_tokens: OrderedDict[str, Any] = OrderedDict()
+
+
+class ApiError(WinnowError):
+    """A request the panel cannot answer (unknown token, malformed rules)."""
+
+
+def register(ws: Any, token: str | None = None) -> str:
+    """A token under which the panel may count on ``ws`` (reuse ``token`` when it is still registered)."""
+    with _lock:
+        if token and token in _tokens and _tokens[token] is ws:
+            _tokens.move_to_end(token)
+            return token
+        token = secrets.token_urlsafe(18)
+        _tokens[token] = ws
+        while len(_tokens) > _MAX_TOKENS:  # oldest sessions first; their panels re-register on the next rerun
+            _tokens.popitem(last=False)
+        return token
+
+
+def workspace_for(token: Any) -> Any:
+    with _lock:
+        ws = _tokens.get(token) if isinstance(token, str) else None
+    if ws is None:
+        raise ApiError("this view has expired: reload the page")
+    return ws
+
+
+def _bound(v: Any, *, quantile: bool) -> float | None:
+    if v is None or v == "":
+        return None
+    if isinstance(v, bool) or not isinstance(v, (int, float, str)):
+        raise ApiError(f"not a number: {v!r}")
+    try:
+        f = float(v)
+    except ValueError as e:
+        raise ApiError(f"not a number: {v!r}") from e
+    if math.isnan(f) or math.isinf(f) or (quantile and not 0.0 <= f <= 1.0):
+        raise ApiError(f"out of range: {v!r}")
+    return f
+
+
+def rule_from_json(d: Any) -> Rule:
+    """One rule from the panel's JSON (``kind``, ``col``, ``lo``, ``hi``, ``values``, ``expr``, ``uid``)."""
+    if not isinstance(d, dict) or d.get("kind") not in RULE_KINDS:
+        raise ApiError("malformed rule")
+    kind, col, uid = d["kind"], d.get("col") or "", d.get("uid")
+    if not isinstance(col, str) or (uid is not None and not isinstance(uid, str)):
+        raise ApiError("malformed rule")
+    if kind == "expr":
+        text = d.get("expr")
+        if not isinstance(text, str):
+            raise ApiError("malformed expression rule")
+        r = expr_rule(text, col=col)
+    elif kind in ("in", "notin"):
+        vals = d.get("values") or []
+        if not isinstance(vals, list) or not all(isinstance(v, str) for v in vals):
+            raise ApiError("malformed value list")
+        r = Rule(kind, col, values=list(vals))
+    elif kind == "dedup":
+        if col not in DEDUP_KINDS:
+            raise ApiError(f"unknown duplicate kind {col!r}")
+        r = Rule(kind, col)
+    else:
+        q = kind == "qrange"
+        r = Rule(kind, col, lo=_bound(d.get("lo"), quantile=q), hi=_bound(d.get("hi"), quantile=q))
+    if not r.col and kind != "expr":
+        raise ApiError("a rule without a column")
+    if uid:
+        r.uid = uid[:32]
+    return r
+
+
+def rules_from_json(items: Any) -> list[Rule]:
+    if not isinstance(items, list) or len(items) > _MAX_RULES:
+        raise ApiError("malformed rule list")
+    return [rule_from_json(d) for d in items]
+
+
+def rule_to_json(r: Rule) -> dict[str, Any]:
+    return {
+        "kind": r.kind,
+        "col": r.col,
+        "lo": r.lo,
+        "hi": r.hi,
+        "values": list(r.values),
+        "expr": r.expr,
+        "uid": r.uid,
+    }
+
+
+def usable(rules: list[Rule]) -> list[Rule]:
+    """The rules that count (a categorical rule still without a column is being built)."""
+    return [r for r in rules if not (r.kind in ("in", "notin") and not r.col)]
+
+
+def summary_payload(con: Any, rules: list[Rule]) -> dict[str, Any]:
+    """What the panel draws after a change: ``app.recipes.summarize`` plus each rule's resolved cut.
+
+    ``cuts[i]`` belongs to ``rules[i]`` (dashboard order): ``{"min", "max"}`` in the column's units (a quantile
+    rule's bounds resolved to values), so the browser can colour the histogram bins on either side."""
+    t0 = time.perf_counter()
+    rules = usable(rules)
+    s = recipe_bridge.summarize(con, rules)
+    resolved = s["resolved"]["rules"]
+    idx = recipe_bridge.check_index(rules)
+    cuts = []
+    for i, _r in enumerate(rules):
+        j = idx.get(i)
+        res = resolved[j] if j is not None and j < len(resolved) else {}
+        cuts.append({"min": res.get("min"), "max": res.get("max")})
+    keep = [
+        "total_docs",
+        "kept_docs",
+        "removed_docs",
+        "kept_frac",
+        "total_tokens",
+        "kept_tokens",
+        "kept_tokens_frac",
+        "tokens_estimated",
+        "by_source",
+        "by_lang",
+        "rules",
+        "overlap",
+        "elapsed_ms",
+    ]
+    out = {k: s[k] for k in keep}
+    out["cuts"] = cuts
+    out["rule_uids"] = [r.uid for r in rules]
+    out["server_ms"] = round(1000 * (time.perf_counter() - t0), 1)
+    return out
+
+
+def edge_payload(con: Any, rules: list[Rule], uid: str, *, n: int = 3) -> dict[str, Any]:
+    """Documents just kept / just removed at the cut of the rule ``uid`` (texts are escaped by the browser)."""
+    rules = usable(rules)
+    uids = [r.uid for r in rules]
+    if uid not in uids:
+        raise ApiError("no such rule")
+    b = recipe_bridge.edge_docs(con, rules, uids.index(uid), n=n)
+    return {
+        "uid": uid,
+        "rule": b["rule"],
+        "bound": b["bound"],
+        "above": [{**d, "value": _plain(d["value"])} for d in b["above"]],
+        "below": [{**d, "value": _plain(d["value"])} for d in b["below"]],
+    }
+
+
+def _clean(v: Any) -> Any:
+    """JSON-safe: non-finite floats become None (JSON has no NaN), containers recursively."""
+    if isinstance(v, float):
+        return v if math.isfinite(v) else None
+    if isinstance(v, dict):
+        return {k: _clean(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_clean(x) for x in v]
+    return v
+
+
+def _plain(v: Any) -> Any:
+    if v is None or isinstance(v, (bool, int, str)):
+        return v
+    if isinstance(v, float):
+        return v if math.isfinite(v) else str(v)
+    return str(v)
+
+
+def handle(kind: str, body: Any) -> dict[str, Any]:
+    """Answer one panel request (``kind`` ``summary`` or ``edge``); raises :class:`WinnowError` with a message
+    for the panel to show."""
+    if not isinstance(body, dict):
+        raise ApiError("malformed request")
+    ws = workspace_for(body.get("token"))
+    rules = rules_from_json(body.get("rules"))
+    cur = ws.cursor()
+    try:
+        if kind == "summary":
+            return summary_payload(cur, rules)
+        if kind == "edge":
+            return edge_payload(cur, rules, str(body.get("uid") or ""))
+        raise ApiError(f"unknown request {kind!r}")
+    finally:
+        cur.close()
+
+
+def routes() -> list[Any]:
+    """Starlette routes for ``st.App(..., routes=routes())``."""
+    import json
+
+    from starlette.concurrency import run_in_threadpool
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    def endpoint(kind: str):
+        async def ep(request):  # type: ignore[no-untyped-def]
+            raw = await request.body()
+            if len(raw) > _MAX_BODY:
+                return JSONResponse({"error": "request too large"}, status_code=413)
+            try:
+                body = json.loads(raw or b"null")
+            except ValueError:
+                return JSONResponse({"error": "malformed JSON"}, status_code=400)
+            try:
+                # DuckDB work off the event loop: the websocket of every session shares it
+                return JSONResponse(_clean(await run_in_threadpool(handle, kind, body)))
+            except WinnowError as e:
+                return JSONResponse({"error": str(e)}, status_code=400)
+            except Exception as e:  # one line for the panel; the server log has the rest
+                log.exception("thresholds panel request failed")
+                return JSONResponse({"error": f"{type(e).__name__}: {e}"[:300]}, status_code=500)
+
+        return ep
+
+    return [Route(f"{PREFIX}/{k}", endpoint(k), methods=["POST"]) for k in ("summary", "edge")]
