@@ -104,7 +104,7 @@ def pct(xs: list[float], p: float) -> float:
 KEY = {
     "workspace": '[data-testid="stMetric"]',
     "distributions": '[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg',
-    "thresholds": '[data-testid="stMetric"]',
+    "thresholds": ".wl-mvalue",
     "map": '[data-testid="stPlotlyChart"] .js-plotly-plot, [data-testid="stVegaLiteChart"] canvas',
     "documents": '[data-testid="stDataFrame"]',
     "export": '[data-testid="stMetric"]',
@@ -154,9 +154,11 @@ def measure(url: str, *, changes: int, shots: Path | None, paint: bool = True) -
 #: round trips (actionability checks, polling, CDP) are not counted.
 TIMING_JS = r"""
 window.__w = null;
-const _metric = () => document.querySelector('[data-testid=stMetricValue]');
-const _caption = () => [...document.querySelectorAll('[data-testid=stCaptionContainer]')]
-  .find(x => x.textContent.startsWith('update #'));
+// the Thresholds panel's kept count and status line, or the one-widget floor app's metric and caption
+const _metric = () => document.querySelector('.wl-mvalue[data-m=kept]') ||
+  document.querySelector('[data-testid=stMetricValue]');
+const _caption = () => document.querySelector('.wl-status') ||
+  [...document.querySelectorAll('[data-testid=stCaptionContainer]')].find(x => x.textContent.startsWith('update #'));
 document.addEventListener('keydown', (e) => {
   if (e.key !== 'Enter') return;
   const m = _metric(), c = _caption();
@@ -177,10 +179,11 @@ new MutationObserver(() => {
 def threshold_loop(pg, changes: int, out: dict) -> None:
     """Type ``changes`` new minimums into the first number box; time the kept count and the whole fragment.
     The page must have been opened after ``pg.add_init_script(TIMING_JS)``."""
-    pg.locator('[data-testid="stMetric"]').first.wait_for(timeout=120_000)
+    pg.locator(".wl-mvalue, [data-testid=stMetric]").first.wait_for(timeout=120_000)
     pg.get_by_text("update #").first.wait_for(timeout=120_000)
     pg.locator(".w-done").first.wait_for(state="attached", timeout=120_000)
-    box = pg.locator('[data-testid="stNumberInput"] input').first
+    panel = pg.locator(".wl-mvalue").count() > 0
+    box = pg.locator('.wl-rule input[data-f="lo"]' if panel else '[data-testid="stNumberInput"] input').first
     values = [12, 20, 30, 45, 60, 80, 100, 150, 200, 8, 15, 25, 35, 50, 70, 90, 120, 170, 250, 6]  # never 5 twice
     for i in range(changes):
         v = values[i % len(values)] + (i // len(values))
@@ -192,17 +195,27 @@ def threshold_loop(pg, changes: int, out: dict) -> None:
         w = pg.evaluate("window.__w")
         out["count_ms"].append(w["count"] - w["enter"])
         out["all_ms"].append(w["all"] - w["enter"])
-        cap = pg.locator('[data-testid="stCaptionContainer"]', has_text="update #").first.inner_text()
-        m = re.search(r"· (\d+) ms in the app \(summary query (\d+) ms\)", cap)
+        cap = pg.locator(".wl-status" if panel else '[data-testid="stCaptionContainer"]', has_text="update #")
+        m = re.search(r"· (\d+) ms (?:in the app|on the server) \(summary query (\d+) ms\)", cap.first.inner_text())
         if m:
             out["server_ms"].append(float(m.group(1)))
             out["summary_ms"].append(float(m.group(2)))
-        # let the rest of the update (documents at the edge of the cut) finish, as a reader would
+        # let the rest of the update finish, as a reader would: the documents at the edge of the cut, and the
+        # rules handed back to Streamlit (the URL)
         pg.wait_for_function(
             "([c]) => { const e = document.querySelector('.w-done'); return e && e.dataset.run !== c; }",
             arg=[run_before],
             timeout=60_000,
         )
+        if panel:
+            pg.wait_for_function(
+                "([r]) => { const e = document.querySelector('.wl-edge'); return e && e.dataset.run === r; }",
+                arg=[pg.locator(".w-done").first.get_attribute("data-run")],
+                timeout=60_000,
+            )
+            pg.wait_for_function(
+                "([v]) => decodeURIComponent(location.search).includes(`size_words:${v}.0`)", arg=[v], timeout=60_000
+            )
 
 
 FLOOR_APP = """
@@ -330,6 +343,7 @@ def main() -> None:
     ap.add_argument("--rules", default=SHOT_RULES, help="rules (URL encoding) for --shoot")
     ap.add_argument("--doc", help="document id to open on the Documents page for --shoot")
     ap.add_argument("--no-readme", action="store_true")
+    ap.add_argument("--workspace", help="the bench workspace's folder (default data/bench_ui/ws_DOCS)")
     ap.add_argument("--no-paint", action="store_true", help="skip the first-paint pages (implies --no-readme)")
     args = ap.parse_args()
     from app.ui.launch import Server
@@ -341,7 +355,7 @@ def main() -> None:
     if not REALMIX.exists():
         sys.exit(f"bench_ui: {REALMIX} is absent")
 
-    ws = ROOT / "data" / "bench_ui" / f"ws_{args.docs}"
+    ws = Path(args.workspace) if args.workspace else ROOT / "data" / "bench_ui" / f"ws_{args.docs}"
     meta_file = ws / "bench_meta.json"
     if args.rebuild or not meta_file.exists():
         print(f"building {ws} ...", file=sys.stderr)

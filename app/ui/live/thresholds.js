@@ -425,10 +425,14 @@ class Panel {
     try {
       b = await this.post("edge", { uid });
     } catch (err) {
-      if (seq === this.edgeSeq) this.$(".wl-edge").innerHTML = `<div class="w-meta">${esc(err.message)}</div>`;
+      if (seq === this.edgeSeq) {
+        this.$(".wl-edge").innerHTML = `<div class="w-meta">${esc(err.message)}</div>`;
+        this.$(".wl-edge").dataset.run = String(this.runs);
+      }
       return;
     }
     if (seq !== this.edgeSeq) return; // a newer change asked again
+    const run = this.runs;
     const half = (title, rows, cls) =>
       `<div class="wl-half"><p><strong>${esc(title)}</strong></p>` +
       (rows.length
@@ -440,8 +444,10 @@ class Panel {
             .join("")
         : '<div class="w-meta">none</div>') +
       "</div>";
-    this.$(".wl-edge").innerHTML =
+    const edge = this.$(".wl-edge");
+    edge.innerHTML =
       half(b.bound ? "just kept" : "passing", b.above, "") + half(b.bound ? "just removed" : "failing", b.below, "below");
+    edge.dataset.run = String(run); // the update these documents belong to (tests and the benchmark wait on it)
   }
 }
 
