@@ -92,13 +92,16 @@ def _rule_meta(rule: Rule) -> dict:
     return {}
 
 
-def _rule_hist(rule: Rule, log: bool) -> dict | None:
-    """The bins of a rule's column (they do not depend on the thresholds; the panel colours them)."""
+def _rule_hist(rule: Rule, axis: str) -> dict | None:
+    """The bins of a rule's column (they do not depend on the thresholds; the panel colours them). ``axis``
+    ``auto`` draws long-tailed non-negative columns (word counts) on a log x axis."""
     if rule.kind in ("range", "qrange"):
+        log = axis == "log" or (axis == "auto" and widgets.q(ws, "is_skewed", rule.col))
         h = widgets.q(ws, "histogram", rule.col, bins=50, log=log)
         if h.empty:
             return None
-        return {"type": "num", "bins": [[float(a), float(b), int(c)] for a, b, c in zip(h["x0"], h["x1"], h["count"])]}
+        bins = [[float(a), float(b), int(c)] for a, b, c in zip(h["x0"], h["x1"], h["count"])]
+        return {"type": "num", "bins": bins, "log": bool(log)}
     if rule.kind in ("in", "notin"):
         t = widgets.q(ws, "top_values", rule.col, n=30)
         return {"type": "cat", "values": [[str(v), int(c)] for v, c in zip(t["value"], t["docs"])]}
@@ -113,12 +116,11 @@ def thresholds() -> None:
     data: dict = {"token": token, "api": live_api.PREFIX, "gen": ss.setdefault("_thr_gen", 0)}
     if not ss.pop("_thr_from_panel", False):
         rules = ss["rules"]
-        log = bool(ss.get("w_thr_log"))
+        axis = ss.get("w_thr_axis") or "auto"
         data.update(
             rules=[live_api.rule_to_json(r) for r in rules],
-            hist={r.uid: h for r in rules if (h := _rule_hist(r, log)) is not None},
+            hist={r.uid: h for r in rules if (h := _rule_hist(r, axis)) is not None},
             meta={r.uid: _rule_meta(r) for r in rules},
-            log=log,
             edge_uid=ss.get("edge_uid"),
         )
         cur = ws.cursor()
@@ -142,11 +144,18 @@ def thresholds() -> None:
 def _add_rule_row() -> None:
     """Outside the panel: adding a rule reruns the page once and the panel redraws its editors."""
     options = [*num, *cats, *dedup_opts, state.EXPR_ADD]
-    c1, c2, c3, c4 = st.columns([5, 3, 2, 2], vertical_alignment="bottom")
+    c1, c2, c3, c4 = st.columns([5, 3, 2, 3], vertical_alignment="bottom")
     c1.selectbox("Add a rule on", options, key="w_add_col", index=None, placeholder="choose a signal…")
     c2.radio("numeric cut", ["by value", "by quantile"], key="w_add_mode", horizontal=True)
     c3.button("Add rule", key="btn_add_rule", on_click=_add_rule, type="primary")
-    c4.toggle("log x axis", key="w_thr_log", on_change=_bump, help="log x axis for the cut histograms")
+    c4.radio(
+        "histogram x axis",
+        ["auto", "linear", "log"],
+        key="w_thr_axis",
+        horizontal=True,
+        on_change=_bump,
+        help="auto: a log axis for long-tailed non-negative columns such as word counts",
+    )
 
 
 def _save_row() -> None:

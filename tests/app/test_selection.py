@@ -276,6 +276,9 @@ def _sql_count(ws_path: str, sql: str, params: list) -> int:
 
 
 def test_thresholds_expr_rule_from_the_url(ui_ws):
+    from app.ui import live_api
+    from tests.app.test_pages import _panel
+
     r = state.encode_rules([state.expr_rule("not (map_x between -0.5 and 0.75 and map_y between -1 and 0.5)")])
     at = app_at(ui_ws, "thresholds", r=r)
     n = _kept(at)
@@ -284,27 +287,31 @@ def test_thresholds_expr_rule_from_the_url(ui_ws):
     assert n == _sql_count(
         ui_ws, "SELECT count(*) FROM corpus WHERE NOT (map_x BETWEEN -0.5 AND 0.75 AND map_y BETWEEN -1 AND 0.5)", []
     )
-    box = next(t for t in at.text_input if t.key.startswith("ex_"))
-    assert box.value.startswith("not (map_x between")
-    # editing the expression changes the count; the URL follows
-    box.set_value("quality_score >= 0.5 and lang_code in ('en', 'de')").run()
-    assert not at.exception
-    rule = state.expr_rule("quality_score >= 0.5 and lang_code in ('en', 'de')")
-    assert _kept(at) == _recipe_count(ui_ws, [rule])
-    assert state.decode_rules(_url_rules(at)) == [rule]
+    data = _panel(at)
+    (rule,) = data["rules"]
+    assert rule["kind"] == "expr" and rule["expr"].startswith("not (map_x between")
+    # editing the expression in the panel: the server counts the new one
+    text = "quality_score >= 0.5 and lang_code in ('en', 'de')"
+    got = live_api.handle("summary", {"token": data["token"], "rules": [{**rule, "expr": text}]})
+    assert got["kept_docs"] == _recipe_count(ui_ws, [state.expr_rule(text)])
 
 
 def test_thresholds_bad_expression_is_one_line(ui_ws):
+    from app.errors import WinnowError
+    from app.ui import live_api
+    from tests.app.test_pages import _panel
+
     r = state.encode_rules([state.expr_rule("size_words > 3")])
     at = app_at(ui_ws, "thresholds", r=r)
-    next(t for t in at.text_input if t.key.startswith("ex_")).set_value("size_words >> 3; drop table docs").run()
-    assert not at.exception
-    errs = [e.value for e in at.error]
-    assert len(errs) == 1 and "\n" not in errs[0] and "expression" in errs[0]
-    # a typo in a column name keeps the rule (it is not dropped as a rule on an unknown column) and says so
-    next(t for t in at.text_input if t.key.startswith("ex_")).set_value("size_wrds > 3").run()
-    assert not at.exception and len(at.session_state["rules"]) == 1
-    assert any("size_wrds" in e.value for e in at.error)
+    data = _panel(at)
+    (rule,) = data["rules"]
+    for text, word in (("size_words >> 3; drop table docs", "expression"), ("size_wrds > 3", "size_wrds")):
+        with pytest.raises(WinnowError) as e:
+            live_api.handle("summary", {"token": data["token"], "rules": [{**rule, "expr": text}]})
+        assert "\n" not in str(e.value) and word in str(e.value)
+    # the same typo from a URL: the page says which rule it ignores
+    at = app_at(ui_ws, "thresholds", r=state.encode_rules([state.expr_rule("size_wrds > 3")]))
+    assert any("size_wrds" in w.value for w in at.warning) and _panel(at)["rules"] == []
 
 
 def _url_rules(at) -> str:
@@ -428,13 +435,13 @@ def test_browser_box_selection_becomes_a_rule(tmp_path):
             page.get_by_text("Open the Thresholds page").first.click()
             want = 240 - n_sel
             page.wait_for_function(
-                "n => [...document.querySelectorAll('[data-testid=stMetricValue]')].some("
-                "e => e.innerText.replace(/,/g,'') == String(n))",
+                "n => { const e = document.querySelector('.wl-mvalue[data-m=kept]');"
+                " return e && e.innerText.replace(/,/g,'') == String(n); }",
                 arg=want,
                 timeout=60_000,
             )
             assert 0 < n_sel < 240 and _kept(page) == want
-            expr = page.locator('[data-testid="stTextInput"] input').first.input_value()
+            expr = page.locator('.wl-rule input[data-f="expr"]').first.input_value()
             assert expr.startswith("not (map_x between ")
         finally:
             browser.close()

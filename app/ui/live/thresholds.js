@@ -116,6 +116,10 @@ function catHist(col, values, rule) {
   return svg(col, s);
 }
 
+function trackStyle(lo, hi) {
+  return `left:${(100 * lo).toFixed(1)}%;right:${(100 * (1 - hi)).toFixed(1)}%`;
+}
+
 function svg(title, inner) {
   return `<figure class="wl-fig"><figcaption>${esc(title)}</figcaption><svg viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img">${inner}</svg></figure>`;
 }
@@ -160,7 +164,6 @@ class Panel {
     this.rules = JSON.parse(JSON.stringify(data.rules || []));
     this.hist = data.hist || {};
     this.meta = data.meta || {};
-    this.log = !!data.log;
     if (!this.rules.some((r) => r.uid === this.edgeUid)) this.edgeUid = data.edge_uid || (this.rules[0] || {}).uid;
     this.drawEditors();
     if (data.summary) this.drawSummary(data.summary);
@@ -174,6 +177,7 @@ class Panel {
       const m = this.meta[r.uid] || {};
       const rm = `<button class="wl-x" data-act="rm" data-uid="${esc(r.uid)}" title="remove the rule ${esc(label(r))}">✕</button>`;
       let body;
+      let cls = "";
       if (r.kind === "range") {
         const help = m.observed ? `observed ${g4(m.observed[0])} … ${g4(m.observed[1])}` : "";
         body =
@@ -184,13 +188,15 @@ class Panel {
         const hi = r.hi ?? 1;
         body =
           `<label class="wl-q">quantiles of ${esc(r.col)} <output>${lo.toFixed(2)} – ${hi.toFixed(2)}</output>` +
-          `<span class="wl-q2"><input type="range" min="0" max="1" step="0.01" data-f="qlo" value="${lo}">` +
-          `<input type="range" min="0" max="1" step="0.01" data-f="qhi" value="${hi}"></span></label>`;
+          `<span class="wl-q2"><span class="wl-track"><span style="${trackStyle(lo, hi)}"></span></span>` +
+          `<input type="range" min="0" max="1" step="0.01" data-f="qlo" value="${lo}" aria-label="lowest quantile kept">` +
+          `<input type="range" min="0" max="1" step="0.01" data-f="qhi" value="${hi}" aria-label="highest quantile kept"></span></label>`;
       } else if (r.kind === "in" || r.kind === "notin") {
-        const opts = [...new Set([...(m.options || []), ...r.values])];
+        const opts = [...new Set([...r.values, ...(m.options || [])])]; // the chosen ones first
         const chips = opts
           .map((v) => `<button class="wl-chip${r.values.includes(v) ? " on" : ""}" data-act="chip" data-v="${esc(v)}">${esc(v)}</button>`)
           .join("");
+        cls = " wl-cat";
         body =
           `<label>keep ${esc(r.col)} <select data-f="op"><option value="in"${r.kind === "in" ? " selected" : ""}>in</option>` +
           `<option value="notin"${r.kind === "notin" ? " selected" : ""}>not in</option></select></label>` +
@@ -200,7 +206,7 @@ class Panel {
       } else {
         body = `<span class="wl-fixed"><strong>${esc(label(r))}</strong> (the smallest id of each cluster is kept)</span>`;
       }
-      return `<div class="wl-rule" data-uid="${esc(r.uid)}">${body}${rm}</div>`;
+      return `<div class="wl-rule${cls}" data-uid="${esc(r.uid)}">${body}${rm}</div>`;
     });
     this.$(".wl-rules").innerHTML = rows.join("") || '<div class="w-meta">No rules yet: add one above.</div>';
   }
@@ -220,8 +226,14 @@ class Panel {
       // sliders update live while dragged (requests coalesce: at most one in flight)
       let lo = +row.querySelector('[data-f="qlo"]').value;
       let hi = +row.querySelector('[data-f="qhi"]').value;
-      if (lo > hi) [lo, hi] = f === "qlo" ? [hi, hi] : [lo, lo];
+      if (lo > hi) {
+        // the thumbs never cross: the one being dragged stops at the other
+        if (f === "qlo") lo = hi;
+        else hi = lo;
+        el.value = f === "qlo" ? lo : hi;
+      }
       row.querySelector("output").textContent = `${lo.toFixed(2)} – ${hi.toFixed(2)}`;
+      row.querySelector(".wl-track span").style.cssText = trackStyle(lo, hi);
       r.lo = lo <= 0 ? null : lo;
       r.hi = hi >= 1 ? null : hi;
       this.changed(r.uid, true);
@@ -397,7 +409,7 @@ class Panel {
       const r = this.rule(uid);
       const h = this.hist[uid];
       if (!r || !h) return;
-      if (h.type === "num") figs.push(numHist(r.col, h.bins, s.cuts[i], this.log));
+      if (h.type === "num") figs.push(numHist(r.col, h.bins, s.cuts[i], h.log));
       else figs.push(catHist(r.col, h.values, r));
     });
     this.$(".wl-cuts").innerHTML = figs.join("") || '<div class="w-meta">No rule with a histogram (expressions and duplicate rules have none).</div>';
