@@ -333,6 +333,33 @@ def direct_summary_ms(ws: Path, n: int = 20) -> list[float]:
     return out
 
 
+def compare_runs(ws: Path, other_main: Path, *, changes: int, rounds: int = 2) -> list[dict]:
+    """The edit loop against this code and against ``other_main`` (another checkout's Streamlit script),
+    interleaved ``rounds`` times, so that both see the same machine."""
+    from playwright.sync_api import sync_playwright
+
+    from app.ui.launch import Server
+
+    out = []
+    for r in range(rounds):
+        for label, script in (("this code", None), (str(other_main), other_main)):
+            res: dict = {"count_ms": [], "all_ms": [], "server_ms": [], "summary_ms": []}
+            with Server(ws, timeout=120, script=script) as url, sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+                pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+                pg.add_init_script(TIMING_JS)
+                pg.goto(f"{url}/thresholds?r={RULES}")
+                threshold_loop(pg, changes, res)
+                browser.close()
+            row = {"round": r + 1, "code": label, "load": round(os.getloadavg()[0], 1)}
+            for k in ("count_ms", "all_ms", "server_ms"):
+                xs = res[k]
+                row[k] = (round(statistics.median(xs)), round(pct(xs, 95))) if xs else None
+            print(json.dumps(row), file=sys.stderr)
+            out.append(row)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--docs", type=int, default=1_000_000)
@@ -343,6 +370,12 @@ def main() -> None:
     ap.add_argument("--rules", default=SHOT_RULES, help="rules (URL encoding) for --shoot")
     ap.add_argument("--doc", help="document id to open on the Documents page for --shoot")
     ap.add_argument("--no-readme", action="store_true")
+    ap.add_argument(
+        "--compare",
+        metavar="MAIN_PY",
+        help="also time the edit loop against another checkout's app/ui/main.py (e.g. a git worktree of an older "
+        "commit), interleaved with this code's, and print both",
+    )
     ap.add_argument("--workspace", help="the bench workspace's folder (default data/bench_ui/ws_DOCS)")
     ap.add_argument("--no-paint", action="store_true", help="skip the first-paint pages (implies --no-readme)")
     args = ap.parse_args()
@@ -369,6 +402,7 @@ def main() -> None:
     with Server(ws, timeout=120) as url:
         res = measure(url, changes=args.changes, shots=shots, paint=not args.no_paint)
     floor = measure_floor(ws, changes=args.changes)
+    compare = compare_runs(ws, Path(args.compare), changes=args.changes) if args.compare else None
     load = max(load0, os.getloadavg()[0])
     rows = [
         [
@@ -444,7 +478,9 @@ def main() -> None:
     )
     print(body)
     (ROOT / "bench" / "out").mkdir(exist_ok=True)
-    (ROOT / "bench" / "out" / "bench_ui.json").write_text(json.dumps({"meta": meta, **res, "floor": floor}, indent=1))
+    (ROOT / "bench" / "out" / "bench_ui.json").write_text(
+        json.dumps({"meta": meta, **res, "floor": floor, "compare": compare}, indent=1)
+    )
     if not (args.no_readme or args.no_paint):
         write_section("ui", body)
 

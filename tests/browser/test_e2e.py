@@ -113,6 +113,24 @@ def test_browser_end_to_end(tmp_path, browser_page):
         page.reload(wait_until="domcontentloaded")
         page.locator(KEPT).wait_for(timeout=60_000)
         assert page.locator('.wl-rule input[data-f="lo"]').first.input_value() == "5"
+        # drag the cut along the rule's histogram: the minimum follows the pointer, the count follows the minimum
+        hist = page.locator("svg[data-drag]").first
+        hist.scroll_into_view_if_needed()
+        bb = hist.bounding_box()
+        page.mouse.move(bb["x"] + bb["width"] * 0.3, bb["y"] + bb["height"] / 2)
+        page.mouse.down()
+        for f in (0.4, 0.5, 0.6):
+            page.mouse.move(bb["x"] + bb["width"] * f, bb["y"] + bb["height"] / 2, steps=3)
+        page.mouse.up()
+        page.wait_for_function(
+            "() => decodeURIComponent(location.search).includes('size_words:5.0') === false", timeout=30_000
+        )
+        lo = float(page.locator('.wl-rule input[data-f="lo"]').first.input_value())
+        assert lo > 5
+        page.wait_for_function(  # the drag has settled: its last value was counted and handed back
+            "v => decodeURIComponent(location.search).includes(`size_words:${v}`)", arg=repr(lo), timeout=30_000
+        )
+        dragged = _kept(page)
 
         # the map draws (WebGL scatter) with cluster labels
         page.goto(f"{url}/map", wait_until="domcontentloaded")
@@ -128,3 +146,4 @@ def test_browser_end_to_end(tmp_path, browser_page):
         page.wait_for_timeout(1000)
         assert page.evaluate("typeof window.__xss") == "undefined"
         assert dialogs == []
+    assert dragged == _expected(ws, lo)  # the server has let go of the workspace

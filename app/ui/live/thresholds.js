@@ -62,7 +62,7 @@ const W = 300;
 const H = 150;
 const PAD = { l: 44, r: 8, t: 20, b: 22 };
 
-function numHist(col, bins, cut, logx) {
+function numHist(col, bins, cut, logx, uid) {
   if (!bins || !bins.length) return "";
   const lo = cut ? cut.min : null;
   const hi = cut ? cut.max : null;
@@ -95,7 +95,20 @@ function numHist(col, bins, cut, logx) {
     `<text x="${W - PAD.r}" y="${H - 6}" class="wl-ax" text-anchor="end">${esc(g4(x1))}</text>` +
     `<text x="${PAD.l - 4}" y="${PAD.t + 4}" class="wl-ax" text-anchor="end">${esc(fmtInt(ymax))}</text>` +
     `<text x="${PAD.l - 4}" y="${Y(0)}" class="wl-ax" text-anchor="end">0</text>`;
-  return svg(col + (useLog ? " (log x)" : ""), s + axis);
+  // a range rule's cut can be dragged on its histogram: the SVG carries its x scale
+  const drag = uid ? ` data-drag="${esc(uid)}" data-x0="${x0}" data-x1="${x1}" data-log="${useLog ? 1 : 0}"` : "";
+  return svg(col + (useLog ? " (log x)" : "") + (uid ? " · drag to move the cut" : ""), s + axis, drag);
+}
+
+// the value under a pointer on a draggable histogram (the inverse of numHist's X)
+function valueAt(svgEl, clientX) {
+  const box = svgEl.getBoundingClientRect();
+  const px = ((clientX - box.left) * W) / box.width;
+  const f = Math.min(1, Math.max(0, (px - PAD.l) / (W - PAD.l - PAD.r)));
+  const x0 = +svgEl.dataset.x0;
+  const x1 = +svgEl.dataset.x1;
+  if (svgEl.dataset.log === "1") return 10 ** (Math.log10(x0) + f * (Math.log10(x1) - Math.log10(x0)));
+  return x0 + f * (x1 - x0);
 }
 
 function catHist(col, values, rule) {
@@ -120,8 +133,8 @@ function trackStyle(lo, hi) {
   return `left:${(100 * lo).toFixed(1)}%;right:${(100 * (1 - hi)).toFixed(1)}%`;
 }
 
-function svg(title, inner) {
-  return `<figure class="wl-fig"><figcaption>${esc(title)}</figcaption><svg viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img">${inner}</svg></figure>`;
+function svg(title, inner, attrs = "") {
+  return `<figure class="wl-fig"><figcaption>${esc(title)}</figcaption><svg viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img"${attrs}>${inner}</svg></figure>`;
 }
 
 // ------------------------------------------------------------------ the panel
@@ -154,6 +167,45 @@ class Panel {
     this.root.addEventListener("click", (e) => this.onClick(e));
     this.root.addEventListener("change", (e) => this.onEdit(e, true));
     this.root.addEventListener("input", (e) => this.onEdit(e, false));
+    this.root.addEventListener("pointerdown", (e) => this.onDrag(e));
+  }
+
+  // drag a range rule's cut along its histogram: the nearer bound follows the pointer, counts update live
+  onDrag(e) {
+    const svgEl = e.target.closest("svg[data-drag]");
+    if (!svgEl || e.button !== 0) return;
+    const r = this.rule(svgEl.dataset.drag);
+    if (!r || r.kind !== "range") return;
+    e.preventDefault();
+    const v0 = valueAt(svgEl, e.clientX);
+    let bound = "lo";
+    if (r.lo != null && r.hi != null) bound = Math.abs(v0 - r.lo) <= Math.abs(v0 - r.hi) ? "lo" : "hi";
+    else if (r.hi != null) bound = "hi";
+    const step = +((this.meta[r.uid] || {}).step || 0);
+    const round = (v) => (step >= 1 ? Math.round(v) : +v.toPrecision(3));
+    const row = this.root.querySelector(`.wl-rule[data-uid="${CSS.escape(r.uid)}"]`);
+    const move = (ev) => {
+      const v = round(valueAt(svgEl, ev.clientX));
+      if (v === r[bound]) return;
+      r[bound] = v;
+      const box = row && row.querySelector(`[data-f="${bound}"]`);
+      if (box) box.value = String(v);
+      this.changed(r.uid, true);
+    };
+    svgEl.setPointerCapture(e.pointerId);
+    this.dragSvg = svgEl;
+    move(e);
+    const up = () => {
+      this.dragSvg = null;
+      svgEl.removeEventListener("pointermove", move);
+      svgEl.removeEventListener("pointerup", up);
+      svgEl.removeEventListener("pointercancel", up);
+      this.dragging = false;
+      if (this.syncDue && !this.inflight) this.sync(0);
+    };
+    svgEl.addEventListener("pointermove", move);
+    svgEl.addEventListener("pointerup", up);
+    svgEl.addEventListener("pointercancel", up);
   }
 
   receive(data) {
@@ -315,7 +367,7 @@ class Panel {
     this.inflight = true;
     try {
       const s = await this.post("summary", {});
-      if (!this.pending) this.drawSummary(s);
+      this.drawSummary(s, !this.pending); // while dragging, each answer is drawn as it comes
     } catch (err) {
       this.showError(`These rules cannot be evaluated: ${err.message}`);
     } finally {
@@ -334,7 +386,7 @@ class Panel {
   }
 
   // ---------------------------------------------------------------- drawing
-  drawSummary(s) {
+  drawSummary(s, settled = true) {
     this.$(".wl-err").hidden = true;
     this.last = s;
     const total = s.total_docs;
@@ -375,7 +427,7 @@ class Panel {
     this.$(".wl-status").innerHTML =
       `update #${this.runs} · ${Math.round(s.server_ms)} ms on the server (summary query ${Math.round(s.elapsed_ms)} ms)` +
       `<span class="w-done" data-run="${this.runs}"></span>`;
-    this.fetchEdge();
+    if (settled) this.fetchEdge();
   }
 
   overlapHtml(s) {
@@ -409,10 +461,25 @@ class Panel {
       const r = this.rule(uid);
       const h = this.hist[uid];
       if (!r || !h) return;
-      if (h.type === "num") figs.push(numHist(r.col, h.bins, s.cuts[i], h.log));
-      else figs.push(catHist(r.col, h.values, r));
+      const html =
+        h.type === "num" ? numHist(r.col, h.bins, s.cuts[i], h.log, r.kind === "range" ? uid : null) : catHist(r.col, h.values, r);
+      if (html) figs.push(html);
     });
-    this.$(".wl-cuts").innerHTML = figs.join("") || '<div class="w-meta">No rule with a histogram (expressions and duplicate rules have none).</div>';
+    const box = this.$(".wl-cuts");
+    const held = this.dragSvg && box.contains(this.dragSvg) ? this.dragSvg : null;
+    if (!held) {
+      box.innerHTML = figs.join("") || '<div class="w-meta">No rule with a histogram (expressions and duplicate rules have none).</div>';
+      return;
+    }
+    // a cut is being dragged: keep that SVG element (it holds the pointer capture), redraw its inside only
+    const tmp = document.createElement("div");
+    tmp.innerHTML = figs.join("");
+    const fresh = tmp.querySelector(`svg[data-drag="${CSS.escape(held.dataset.drag)}"]`);
+    if (fresh) {
+      held.innerHTML = fresh.innerHTML;
+      fresh.replaceWith(held);
+    }
+    box.replaceChildren(...tmp.children);
   }
 
   drawPicker() {
