@@ -376,6 +376,7 @@ def main() -> None:
         help="also time the edit loop against another checkout's app/ui/main.py (e.g. a git worktree of an older "
         "commit), interleaved with this code's, and print both",
     )
+    ap.add_argument("--compare-label", help="how the README names the --compare checkout (e.g. a commit)")
     ap.add_argument("--workspace", help="the bench workspace's folder (default data/bench_ui/ws_DOCS)")
     ap.add_argument("--no-paint", action="store_true", help="skip the first-paint pages (implies --no-readme)")
     args = ap.parse_args()
@@ -412,7 +413,7 @@ def main() -> None:
             len(res["count_ms"]),
         ],
         [
-            "threshold change → whole fragment redrawn (retention, rules, overlap, histograms)",
+            "threshold change → whole panel redrawn (retention, per-rule table, overlap, histograms)",
             f"{statistics.median(res['all_ms']):.0f}",
             f"{pct(res['all_ms'], 95):.0f}",
             len(res["all_ms"]),
@@ -420,14 +421,14 @@ def main() -> None:
     ]
     if res["server_ms"]:
         for label, key in (
-            ("… of which the app's Python on the server (whole update, from the page's own timer)", "server_ms"),
-            ("… of which `app.recipes.summarize` (one grouped DuckDB query)", "summary_ms"),
+            ("… of which the server's answer (`/winnow/api/summary`, from the panel's status line)", "server_ms"),
+            ("… of which `app.recipes.summarize`", "summary_ms"),
         ):
             xs = res[key]
             rows.append([label, f"{statistics.median(xs):.0f}", f"{pct(xs, 95):.0f}", len(xs)])
     rows.append(
         [
-            "floor: the same edit on a one-widget Streamlit fragment (no Winnow code) → number shown",
+            "for scale: the same edit on a one-widget Streamlit fragment (one rerun) → number shown",
             f"{statistics.median(floor['count_ms']):.0f}",
             f"{pct(floor['count_ms'], 95):.0f}",
             len(floor["count_ms"]),
@@ -435,7 +436,7 @@ def main() -> None:
     )
     rows.append(
         [
-            "floor: first paint of that one-widget page (new browser context)",
+            "floor: first paint of that one-widget Streamlit page (new browser context)",
             f"{statistics.median(floor['first_paint_ms']):.0f}",
             f"{max(floor['first_paint_ms']):.0f} (max)",
             len(floor["first_paint_ms"]),
@@ -465,17 +466,34 @@ def main() -> None:
         f"{meta['documents']:,} documents = realmix × {meta['copies']} with SQL size signals and synthetic "
         f"quality/map columns; rules `{RULES}`; {machine()}, shared with other work: load average "
         f"{load:.1f} during the run).\n\n{table}\n\n"
-        "A threshold change is typed into a rule's number box after a 250 ms pause (the browser is idle, as "
-        "when a person edits). Times are taken inside the page, from the Enter keydown event to the animation "
-        "frame that paints the new kept count (*kept count shown*) or the end-of-update caption after the "
-        "retention tables, per-rule table, overlap, cut histograms and rule editors (*whole fragment*). The *floor* row runs the same loop against a one-widget Streamlit fragment in the same "
-        "browser on the same machine: Streamlit's round trip and the browser's render, with no Winnow code. "
-        "Key content: the first metric (Workspace, Thresholds, Export), the first chart (Distributions, Map: a "
-        "200×200 density view at this size) or the table (Documents); a new browser context each time, so the "
-        "browser compiles Streamlit's JavaScript (and plotly's or Vega's) from scratch. The `summarize` row is the "
-        "same call in a plain Python loop before the server starts (no browser, no Streamlit).\n\n"
+        "A threshold change is typed into the first rule's number box after a 250 ms pause (the browser is idle, "
+        "as when a person edits). Times are taken inside the page, from the Enter keydown event to the animation "
+        "frame that paints the new kept count; the Thresholds panel draws counts, retention, the per-rule table, "
+        "overlap and histograms in that same frame (*whole panel*), then fetches the documents at the edge of the "
+        "cut and hands its rules back to Streamlit (the URL), which the loop waits for before the next edit. A "
+        "change is one POST to the dashboard's own server and no Streamlit rerun; the one-widget row times what a "
+        "Streamlit rerun alone costs on this machine, for scale. Key content: the first metric (Workspace, "
+        "Export), the kept count (Thresholds), the first chart (Distributions, Map: a 200×200 density view at this "
+        "size) or the table (Documents); a new browser context each time, so the browser compiles Streamlit's "
+        "JavaScript (and plotly's or Vega's) from scratch. The `summarize` row is the same call in a plain Python "
+        "loop before the server starts (no browser, no Streamlit).\n\n"
         f"`python bench/bench_ui.py --docs {args.docs}`"
     )
+    if compare:
+        crow = [
+            [
+                c["round"],
+                "this code" if c["code"] == "this code" else f"`{args.compare_label or c['code']}`",
+                *(f"{c[k][0]} / {c[k][1]}" if c[k] else "—" for k in ("count_ms", "all_ms", "server_ms")),
+                c["load"],
+            ]
+            for c in compare
+        ]
+        ctab = md_table(["round", "code", "kept count shown", "whole update", "server", "load avg"], crow)
+        body += (
+            "\n\n**Before and after, interleaved on the same machine** (the same edit loop, p50 / p95 ms, "
+            f"{args.changes} edits per run; `--compare`):\n\n{ctab}"
+        )
     print(body)
     (ROOT / "bench" / "out").mkdir(exist_ok=True)
     (ROOT / "bench" / "out" / "bench_ui.json").write_text(
