@@ -349,6 +349,8 @@ class Panel {
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ token: this.token, rules: this.rules, ...body }),
     });
+    if (res.status === 404)
+      throw new Error("this server has no Winnow routes: start the dashboard with `winnow ui` (app/ui/server.py)");
     let j;
     try {
       j = await res.json();
