@@ -11,11 +11,14 @@ Grammar (keywords case-insensitive)::
     sum     := prod (("+" | "-") prod)*
     prod    := unary (("*" | "/" | "%") unary)*
     unary   := "-" unary | atom
-    atom    := NUMBER | STRING | true | false | null | COLUMN | "(" expr ")"
+    atom    := NUMBER | STRING | true | false | null | COLUMN | "(" expr ")" | polygon
+    polygon := "polygon" "(" COLUMN "," COLUMN ("," NUMBER "," NUMBER){3,} ")"
 
 Columns become quoted identifiers (:func:`app.sql.qi`) and literals become named parameters, so no
-input text ever reaches SQL. Function calls, ``;``, comments, subqueries and anything else outside the
-grammar are rejected with a one-line :class:`RecipeError`.
+input text ever reaches SQL. ``polygon(x, y, x1, y1, x2, y2, ...)`` is the one function: true when the point
+``(x, y)`` lies inside the polygon with those vertices (even-odd rule, the ray-casting test; NULL when ``x``
+or ``y`` is NULL), which is how a lasso drawn on the map becomes a rule. Other function calls, ``;``,
+comments, subqueries and anything else outside the grammar are rejected with a one-line :class:`RecipeError`.
 """
 
 from __future__ import annotations
@@ -208,6 +211,8 @@ class _Parser:
         if kind == "kw" and val == "null":
             return ("lit", None)
         if kind == "name":
+            if self.peek() == ("op", "(") and val.lower() == "polygon":
+                return self.p_polygon()
             if self.peek() == ("op", "("):
                 raise RecipeError(f"expression: function calls are not allowed ({val}(...))")
             self.columns.append(val)
@@ -217,6 +222,59 @@ class _Parser:
             self.expect("op", ")")
             return node
         raise RecipeError(f"expression: unexpected {val!r}")
+
+    def p_polygon(self) -> Any:
+        self.expect("op", "(")
+        cols = []
+        for _ in range(2):
+            t = self.take()
+            if t[0] != "name":
+                raise RecipeError("expression: polygon(x, y, x1, y1, x2, y2, ...) starts with two columns")
+            cols.append(t[1])
+            self.expect("op", ",")
+        nums: list[float] = []
+        while True:
+            neg = self.accept("op", "-")
+            t = self.take()
+            if t[0] != "num":
+                raise RecipeError(f"expression: polygon vertices are numbers, got {t[1]!r}")
+            nums.append(-float(t[1]) if neg else float(t[1]))
+            if not self.accept("op", ","):
+                break
+        self.expect("op", ")")
+        if len(nums) % 2 or len(nums) < 6:
+            raise RecipeError("expression: polygon(...) needs at least 3 vertices, each an x and a y")
+        if len(nums) > 2 * MAX_POLYGON_VERTICES:
+            raise RecipeError(f"expression: polygon(...) takes at most {MAX_POLYGON_VERTICES} vertices")
+        self.columns.extend(cols)
+        return ("polygon", cols[0], cols[1], list(zip(nums[0::2], nums[1::2])))
+
+
+#: vertices a ``polygon(...)`` may have (a lasso is simplified to far fewer)
+MAX_POLYGON_VERTICES = 256
+
+
+def polygon_edges(vertices: list[tuple[float, float]]) -> list[tuple[float, float, float, float]]:
+    """``(xi, yi, yj, k)`` per polygon edge that is not horizontal: the edge from ``(xi, yi)`` to the previous
+    vertex ``(xj, yj)``, with ``k = (xj - xi) / (yj - yi)``. A point ``(x, y)`` crosses it when
+    ``(y > yi) != (y > yj)`` and ``x < xi + (y - yi) * k``; it is inside when it crosses an odd number of
+    edges. SQL and Python evaluate exactly this, so both agree on every point."""
+    out = []
+    n = len(vertices)
+    for i in range(n):
+        (xi, yi), (xj, yj) = vertices[i], vertices[i - 1]
+        if yi != yj:
+            out.append((xi, yi, yj, (xj - xi) / (yj - yi)))
+    return out
+
+
+def _xor_tree(terms: list[str]) -> str:
+    """Balanced ``a <> b`` over boolean terms (shallow nesting however many edges)."""
+    if not terms:
+        return "false"
+    while len(terms) > 1:
+        terms = [f"({terms[i]} <> {terms[i + 1]})" if i + 1 < len(terms) else terms[i] for i in range(0, len(terms), 2)]
+    return terms[0]
 
 
 def parse_expr(text: str) -> Expr:
@@ -258,6 +316,14 @@ def _emit(n: Any, params: dict[str, Any], prefix: str) -> str:
     if op == "between":
         a, lo, hi = (_emit(x, params, prefix) for x in n[2:5])
         return f"({a} {'NOT ' if n[1] else ''}BETWEEN {lo} AND {hi})"
+    if op == "polygon":
+        x, y = qi(n[1]), qi(n[2])
+        terms = []
+        for xi, yi, yj, k in polygon_edges(n[3]):
+            a, b, c, d = (_emit(("lit", v), params, prefix) for v in (xi, yi, yj, k))
+            terms.append(f"(({y} > {b}) <> ({y} > {c}) AND {x} < {a} + ({y} - {b}) * {d})")
+        # NULL coordinates: NULL (not false), as every other comparison on them
+        return f"(CASE WHEN {x} IS NULL OR {y} IS NULL THEN NULL ELSE {_xor_tree(terms)} END)"
     raise RecipeError(f"expression: cannot compile node {op!r}")  # pragma: no cover
 
 
@@ -319,4 +385,13 @@ def _eval(n: Any, row: dict[str, Any]) -> Any:
             return None
         r = lo <= a <= hi
         return (not r) if n[1] else r
+    if op == "polygon":
+        x, y = row.get(n[1]), row.get(n[2])
+        if x is None or y is None:
+            return None
+        inside = False
+        for xi, yi, yj, k in polygon_edges(n[3]):
+            if (y > yi) != (y > yj) and x < xi + (y - yi) * k:
+                inside = not inside
+        return inside
     raise RecipeError(f"expression: cannot evaluate node {op!r}")  # pragma: no cover
