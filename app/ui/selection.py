@@ -1,4 +1,4 @@
-"""A map selection -> a Thresholds rule: keep or remove a box-selected region, or remove whole clusters.
+"""A map selection -> a Thresholds rule: keep or remove a box- or lasso-selected region, or remove whole clusters.
 
 Pure functions over a DuckDB connection (no streamlit), used by the Map page and tested directly.
 
@@ -156,6 +156,93 @@ def count_in_boxes(con: Any, boxes: list[Box]) -> int:
         return 0
     sql, params = inside_sql(boxes)
     return int(con.execute(f"SELECT count(*) FROM {qi(_relation(con))} WHERE {sql}", params).fetchone()[0])
+
+
+# ---------------------------------------------------------------- lasso -> polygon rules
+#: a lasso is simplified to at most this many vertices before it becomes a ``polygon(...)`` rule
+LASSO_VERTICES = 64
+
+
+def lassos_from_selection(sel: Any) -> list[list[tuple[float, float]]]:
+    """The lasso paths of a plotly selection event (``{"lasso": [{"x": [...], "y": [...]}, ...]}``)."""
+    out = []
+    for la in (sel or {}).get("lasso") or []:
+        try:
+            pts = [(float(x), float(y)) for x, y in zip(la["x"], la["y"], strict=True)]
+        except (KeyError, TypeError, ValueError):
+            continue
+        pts = [p for p in pts if math.isfinite(p[0]) and math.isfinite(p[1])]
+        if len(pts) >= 3:
+            out.append(pts)
+    return out
+
+
+def simplify(points: list[tuple[float, float]], *, max_vertices: int = LASSO_VERTICES) -> list[tuple[float, float]]:
+    """A closed path with at most ``max_vertices`` vertices (Ramer-Douglas-Peucker with a growing tolerance)."""
+    pts = [p for i, p in enumerate(points) if i == 0 or p != points[i - 1]]
+    if len(pts) <= max_vertices:
+        return pts
+    xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+    eps = 1e-6 * max(max(xs) - min(xs), max(ys) - min(ys), 1e-12)
+    while True:
+        out = _rdp(pts, eps)
+        if len(out) <= max_vertices:
+            return out
+        eps *= 1.5
+
+
+def _rdp(pts: list[tuple[float, float]], eps: float) -> list[tuple[float, float]]:
+    keep = [False] * len(pts)
+    keep[0] = keep[-1] = True
+    stack = [(0, len(pts) - 1)]
+    while stack:
+        a, b = stack.pop()
+        (x1, y1), (x2, y2) = pts[a], pts[b]
+        dx, dy = x2 - x1, y2 - y1
+        norm = math.hypot(dx, dy) or 1e-300
+        best, far = -1.0, -1
+        for i in range(a + 1, b):
+            d = abs(dy * (pts[i][0] - x1) - dx * (pts[i][1] - y1)) / norm
+            if d > best:
+                best, far = d, i
+        if far > 0 and best > eps:
+            keep[far] = True
+            stack += [(a, far), (far, b)]
+    return [p for p, k in zip(pts, keep) if k]
+
+
+def polygon_text(points: list[tuple[float, float]], *, digits: int) -> str:
+    """``polygon(map_x, map_y, x1, y1, ...)`` with coordinates rounded to ``digits`` decimals."""
+    nums = ", ".join(f"{_num(round(float(x), digits))}, {_num(round(float(y), digits))}" for x, y in points)
+    return f"polygon({X}, {Y}, {nums})"
+
+
+def lasso_rules(con: Any, lassos: list[list[tuple[float, float]]]) -> tuple[Rule, Rule, int]:
+    """``(keep only, remove, documents inside)`` for the union of lasso paths, each a ``polygon(...)``
+    expression (simplified to :data:`LASSO_VERTICES` vertices, coordinates rounded to 1e-4 of the map's
+    extent). The count is the rule's own (SQL over every document), which can differ from the points the
+    browser's lasso listed by the few that sit on the simplified outline."""
+    if not lassos:
+        raise ValueError("no lasso to make a rule of")
+    rel = qi(_relation(con))
+    x, y = qi(X), qi(Y)
+    lo_x, hi_x, lo_y, hi_y, nulls = con.execute(
+        f"SELECT min({x}), max({x}), min({y}), max({y}), count(*) FILTER ({x} IS NULL OR {y} IS NULL) FROM {rel}"
+    ).fetchone()
+    span = max((hi_x or 0) - (lo_x or 0), (hi_y or 0) - (lo_y or 0), 1e-12)
+    digits = max(0, 4 - math.floor(math.log10(span)))
+    parts = [polygon_text(simplify(p), digits=digits) for p in lassos]
+    region = parts[0] if len(parts) == 1 else " or ".join(parts)
+    remove = f"not ({region})"
+    if nulls:
+        remove = f"{X} is null or {Y} is null or {remove}"
+    keep_rule, remove_rule = expr_rule(region), expr_rule(remove)
+    from app.recipes.expr import parse_expr
+
+    params: dict[str, Any] = {}
+    sql = parse_expr(region).to_sql(params)
+    inside = int(con.execute(f"SELECT count(*) FROM {rel} WHERE {sql}", params).fetchone()[0])
+    return keep_rule, remove_rule, inside
 
 
 @dataclass

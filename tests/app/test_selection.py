@@ -196,6 +196,54 @@ def test_region_rules_keep_and_remove_exactly_the_box(map_ws, boxes):
     assert _kept_docs(con, state.decode_rules(state.encode_rules([remove]))) == n_out
 
 
+def _circle(cx: float, cy: float, r: float, n: int = 200) -> list[tuple[float, float]]:
+    return [(cx + r * np.cos(2 * np.pi * i / n), cy + r * np.sin(2 * np.pi * i / n)) for i in range(n)]
+
+
+def test_lassos_from_a_plotly_selection():
+    sel = {
+        "lasso": [
+            {"x": [0, 1, 1], "y": [0, 0, 1]},
+            {"x": [0, 1], "y": [0, 0]},  # two points: no polygon
+            {"x": ["a", 1, 2], "y": [0, 0, 1]},
+            {"x": [0, 1, 2]},
+        ]
+    }
+    assert S.lassos_from_selection(sel) == [[(0.0, 0.0), (1.0, 0.0), (1.0, 1.0)]]
+    assert S.lassos_from_selection({}) == [] and S.lassos_from_selection(None) == []
+
+
+def test_simplify_keeps_the_shape_within_the_vertex_budget():
+    square = [(i / 50, 0.0) for i in range(50)] + [(1.0, i / 50) for i in range(50)]
+    square += [(1 - i / 50, 1.0) for i in range(50)] + [(0.0, 1 - i / 50) for i in range(50)]
+    out = S.simplify(square, max_vertices=8)
+    assert len(out) <= 8 and {(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)} <= set(out)
+    circle = _circle(0, 0, 1, n=500)
+    assert len(S.simplify(circle)) <= S.LASSO_VERTICES
+    assert S.simplify(circle[:10]) == circle[:10]
+
+
+@pytest.mark.parametrize("fixture", ["map_ws", "map_ws_unmapped"])
+def test_lasso_rules_keep_and_remove_the_polygon(fixture, request):
+    ws = request.getfixturevalue(fixture)
+    con = ws.cursor()
+    total = con.execute("SELECT count(*) FROM corpus").fetchone()[0]
+    lassos = [_circle(0.5, -0.5, 2.5), _circle(6, 6, 1.5)]
+    keep, remove, inside = S.lasso_rules(con, lassos)
+    assert keep.kind == remove.kind == "expr" and keep.expr.startswith("polygon(map_x, map_y, ")
+    assert 0 < inside < total
+    assert _kept_docs(con, [keep]) == inside
+    assert _kept_docs(con, [remove]) == total - inside  # unmapped documents stay when a region is removed
+    # through the URL, as the Thresholds page reads it
+    assert _kept_docs(con, state.decode_rules(state.encode_rules([remove]))) == total - inside
+    # the simplified, rounded polygons hold the documents of the drawn circles but for a few on the outline
+    exact = con.execute(
+        "SELECT count(*) FROM corpus WHERE (map_x - 0.5) ** 2 + (map_y + 0.5) ** 2 < 6.25"
+        " OR (map_x - 6) ** 2 + (map_y - 6) ** 2 < 2.25"
+    ).fetchone()[0]
+    assert abs(inside - exact) <= max(3, exact // 100)
+
+
 def test_removing_a_region_keeps_unmapped_documents(map_ws_unmapped):
     con = map_ws_unmapped.cursor()
     keep, remove = S.region_rules(con, [S.Box(-20, 20, -20, 0)])
