@@ -3,7 +3,6 @@ editors and results are one browser-drawn panel (:mod:`app.ui.live`) that asks t
 
 from __future__ import annotations
 
-import json
 import math
 
 import streamlit as st
@@ -65,14 +64,10 @@ def _add_rule() -> None:
 
 def _from_panel() -> None:
     """The panel's rules, after the user edited them there (a trigger value: JSON ``{rules, edge_uid}``)."""
-    raw = (ss.get("thr_panel") or {}).get("rules")
-    try:
-        d = json.loads(raw)
-        rules = live_api.rules_from_json(d["rules"])
-    except (TypeError, ValueError, KeyError, WinnowError):
+    got = live_api.from_panel((ss.get("thr_panel") or {}).get("rules"))
+    if got is None:
         return  # not from our panel: keep the rules as they are
-    ss["rules"] = rules
-    ss["edge_uid"] = d.get("edge_uid")
+    ss["rules"], ss["edge_uid"] = got
     ss["_thr_from_panel"] = True
 
 

@@ -111,6 +111,20 @@ def rules_from_json(items: Any) -> list[Rule]:
     return [rule_from_json(d) for d in items]
 
 
+def from_panel(raw: Any) -> tuple[list[Rule], str | None] | None:
+    """The rules (and the rule whose edge documents are shown) the panel handed back to Streamlit as a
+    trigger value (JSON ``{"rules": [...], "edge_uid": ...}``); None when ``raw`` is not that."""
+    import json
+
+    try:
+        d = json.loads(raw)
+        rules = rules_from_json(d["rules"])
+    except (TypeError, ValueError, KeyError, WinnowError):
+        return None
+    edge = d.get("edge_uid")
+    return rules, edge if isinstance(edge, str) else None
+
+
 def rule_to_json(r: Rule) -> dict[str, Any]:
     return {
         "kind": r.kind,

@@ -150,3 +150,15 @@ def test_register_reuses_a_live_token_and_bounds_the_registry(opened):
     for _ in range(live_api._MAX_TOKENS + 5):
         live_api.register(object())
     assert len(live_api._tokens) <= live_api._MAX_TOKENS
+
+
+def test_rules_handed_back_by_the_panel():
+    import json
+
+    rules = [{"kind": "range", "col": "size_words", "lo": 5, "uid": "a"}, {"kind": "dedup", "col": "exact", "uid": "b"}]
+    got = live_api.from_panel(json.dumps({"rules": rules, "edge_uid": "b"}))
+    assert got is not None
+    back, edge = got
+    assert [r.uid for r in back] == ["a", "b"] and back[0].lo == 5.0 and edge == "b"
+    for raw in (None, "", "{", json.dumps({"rules": [{"kind": "nope"}]}), json.dumps([1, 2]), json.dumps({"x": 1})):
+        assert live_api.from_panel(raw) is None
