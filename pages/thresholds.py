@@ -108,8 +108,11 @@ def thresholds() -> None:
     """The panel. A threshold change never reruns this: the panel asks ``/winnow/api/summary`` and redraws
     itself, then hands its rules back (one rerun that redraws nothing but keeps the URL and session current)."""
     token = ss["_thr_token"] = live_api.register(ws, ss.get("_thr_token"))
-    data: dict = {"token": token, "api": live_api.PREFIX, "gen": ss.setdefault("_thr_gen", 0)}
+    data: dict = {"token": token, "api": live_api.PREFIX, "gen": ss.get("_thr_sent_gen")}
     if not ss.pop("_thr_from_panel", False):
+        # a new generation whenever the page itself changed the rules or the data changed (a finished job):
+        # the panel then redraws its editors and histograms from what follows
+        data["gen"] = ss["_thr_sent_gen"] = f"{ss.setdefault('_thr_gen', 0)}|{widgets.version(ws)}"
         rules = ss["rules"]
         axis = ss.get("w_thr_axis") or "auto"
         data.update(
