@@ -118,6 +118,7 @@ def measure(url: str, *, changes: int, shots: Path | None, paint: bool = True) -
     from playwright.sync_api import sync_playwright
 
     out: dict = {"first_paint_ms": {}, "count_ms": [], "all_ms": [], "server_ms": [], "summary_ms": [], "title_ms": {}}
+    out.update(drag_paints=[], drag_seconds=[], release_ms=[])
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         # warm the server's caches once (a user's first visit), then measure fresh sessions
@@ -145,6 +146,7 @@ def measure(url: str, *, changes: int, shots: Path | None, paint: bool = True) -
         pg.add_init_script(TIMING_JS)
         pg.goto(f"{url}/thresholds?r={RULES}")
         threshold_loop(pg, changes, out)
+        drag_loop(pg, max(5, changes // 2), out)
         browser.close()
     return out
 
@@ -172,7 +174,20 @@ new MutationObserver(() => {
     if (m && m.textContent !== w.countText) { w.count = -1; requestAnimationFrame(() => { w.count = performance.now(); }); } }
   if (w.all === null) { const c = _caption();
     if (c && c.textContent !== w.capText) { w.all = -1; requestAnimationFrame(() => { w.all = performance.now(); }); } }
+  const d = window.__drag, m = _metric();
+  if (d && m && m.textContent !== d.text) {
+    d.text = m.textContent;
+    requestAnimationFrame(() => { const t = performance.now(); d.paints.push(t); });
+  }
 }).observe(document, {subtree: true, childList: true, characterData: true});
+// a drag on a cut's histogram: when it starts and ends, and every frame that paints a new kept count
+window.__drag = null;
+document.addEventListener('pointerdown', (e) => {
+  if (!e.target.closest('svg[data-drag]')) return;
+  const m = _metric();
+  window.__drag = {down: performance.now(), up: null, paints: [], text: m && m.textContent};
+}, true);
+document.addEventListener('pointerup', () => { if (window.__drag) window.__drag.up = performance.now(); }, true);
 """
 
 
@@ -216,6 +231,34 @@ def threshold_loop(pg, changes: int, out: dict) -> None:
             pg.wait_for_function(
                 "([v]) => decodeURIComponent(location.search).includes(`size_words:${v}.0`)", arg=[v], timeout=60_000
             )
+
+
+def drag_loop(pg, drags: int, out: dict) -> None:
+    """Drag the first rule's cut along its histogram ``drags`` times (12 pointer moves over ~0.5 s each):
+    how many new kept counts are painted while the pointer moves, and the lag from release to the final one."""
+    svg = pg.locator("svg[data-drag]").first
+    svg.scroll_into_view_if_needed()
+    for i in range(drags):
+        pg.wait_for_timeout(250)
+        bb = svg.bounding_box()
+        a, b = (0.2, 0.8) if i % 2 == 0 else (0.8, 0.2)
+        y = bb["y"] + bb["height"] / 2
+        pg.mouse.move(bb["x"] + bb["width"] * a, y)
+        pg.mouse.down()
+        for k in range(1, 13):
+            pg.mouse.move(bb["x"] + bb["width"] * (a + (b - a) * k / 12), y)
+            pg.wait_for_timeout(40)
+        pg.mouse.up()
+        pg.wait_for_function(
+            "() => window.__drag && window.__drag.up && document.querySelector('.wl').dataset.busy === '0'",
+            timeout=60_000,
+        )
+        pg.wait_for_timeout(100)  # the last answer's frame
+        d = pg.evaluate("window.__drag")
+        during = [t for t in d["paints"] if t <= d["up"]]
+        out["drag_paints"].append(len(during))
+        out["drag_seconds"].append((d["up"] - d["down"]) / 1000)
+        out["release_ms"].append(max(0.0, max(d["paints"], default=d["up"]) - d["up"]))
 
 
 FLOOR_APP = """
@@ -426,6 +469,24 @@ def main() -> None:
         ):
             xs = res[key]
             rows.append([label, f"{statistics.median(xs):.0f}", f"{pct(xs, 95):.0f}", len(xs)])
+    if res["release_ms"]:
+        rate = [p / s for p, s in zip(res["drag_paints"], res["drag_seconds"])]
+        rows.append(
+            [
+                "drag a cut along its histogram (12 moves over ~0.5 s) → new kept counts painted per second of drag",
+                f"{statistics.median(rate):.1f} /s",
+                f"{min(rate):.1f} /s (min)",
+                len(rate),
+            ]
+        )
+        rows.append(
+            [
+                "… release → the final count shown",
+                f"{statistics.median(res['release_ms']):.0f}",
+                f"{pct(res['release_ms'], 95):.0f}",
+                len(res["release_ms"]),
+            ]
+        )
     rows.append(
         [
             "for scale: the same edit on a one-widget Streamlit fragment (one rerun) → number shown",

@@ -367,6 +367,7 @@ class Panel {
       return;
     }
     this.inflight = true;
+    this.root.dataset.busy = "1"; // a request is out (the benchmark waits for "0")
     try {
       const s = await this.post("summary", {});
       this.drawSummary(s, !this.pending); // while dragging, each answer is drawn as it comes
@@ -377,7 +378,10 @@ class Panel {
       if (this.pending) {
         this.pending = false;
         this.request();
-      } else if (this.syncDue) this.sync(this.dragging ? SYNC_MS : 0);
+      } else {
+        this.root.dataset.busy = "0";
+        if (this.syncDue) this.sync(this.dragging ? SYNC_MS : 0);
+      }
     }
   }
 
