@@ -67,7 +67,10 @@ def _expected(ws: str, lo: float) -> int:
     from app.workspace import Workspace
 
     with Workspace.open(ws, read_only=True) as w:
-        return summarize(w.cursor(), {"version": 1, "rules": [{"signal": "size_words", "min": lo}]})["kept_docs"]
+        n = summarize(w.cursor(), {"version": 1, "rules": [{"signal": "size_words", "min": lo}]})["kept_docs"]
+        # and plain SQL over the corpus view says the same
+        assert n == w.cursor().execute("SELECT count(*) FROM corpus WHERE size_words >= ?", [lo]).fetchone()[0]
+        return n
 
 
 def test_browser_end_to_end(tmp_path, browser_page):
