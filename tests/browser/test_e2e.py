@@ -134,6 +134,14 @@ def test_browser_end_to_end(tmp_path, browser_page):
             "v => decodeURIComponent(location.search).includes(`size_words:${v}`)", arg=repr(lo), timeout=30_000
         )
         dragged = _kept(page)
+        # the keyboard does the same: ← on the focused histogram lowers the minimum by one step
+        hist.focus()
+        page.keyboard.press("ArrowLeft")
+        page.wait_for_function(
+            "v => decodeURIComponent(location.search).includes(`size_words:${v}`)", arg=repr(lo - 1), timeout=30_000
+        )
+        assert float(page.locator('.wl-rule input[data-f="lo"]').first.input_value()) == lo - 1
+        stepped = _kept(page)
 
         # the map draws (WebGL scatter) with cluster labels
         page.goto(f"{url}/map", wait_until="domcontentloaded")
@@ -150,3 +158,4 @@ def test_browser_end_to_end(tmp_path, browser_page):
         assert page.evaluate("typeof window.__xss") == "undefined"
         assert dialogs == []
     assert dragged == _expected(ws, lo)  # the server has let go of the workspace
+    assert stepped == _expected(ws, lo - 1)

@@ -96,7 +96,10 @@ function numHist(col, bins, cut, logx, uid) {
     `<text x="${PAD.l - 4}" y="${PAD.t + 4}" class="wl-ax" text-anchor="end">${esc(fmtInt(ymax))}</text>` +
     `<text x="${PAD.l - 4}" y="${Y(0)}" class="wl-ax" text-anchor="end">0</text>`;
   // a range rule's cut can be dragged on its histogram: the SVG carries its x scale
-  const drag = uid ? ` data-drag="${esc(uid)}" data-x0="${x0}" data-x1="${x1}" data-log="${useLog ? 1 : 0}"` : "";
+  const drag = uid
+    ? ` data-drag="${esc(uid)}" data-x0="${x0}" data-x1="${x1}" data-log="${useLog ? 1 : 0}" tabindex="0"` +
+      ` aria-label="${esc(col)} cut: drag it, or press ← → to move the minimum (with Shift: the maximum)"`
+    : "";
   return svg(col + (useLog ? " (log x)" : "") + (uid ? " · drag to move the cut" : ""), s + axis, drag);
 }
 
@@ -168,6 +171,26 @@ class Panel {
     this.root.addEventListener("change", (e) => this.onEdit(e, true));
     this.root.addEventListener("input", (e) => this.onEdit(e, false));
     this.root.addEventListener("pointerdown", (e) => this.onDrag(e));
+    this.root.addEventListener("keydown", (e) => this.onKey(e));
+  }
+
+  // ← → on a focused histogram move the rule's minimum (Shift: maximum) by one step of its editor
+  onKey(e) {
+    const svgEl = e.target.closest && e.target.closest("svg[data-drag]");
+    if (!svgEl || (e.key !== "ArrowLeft" && e.key !== "ArrowRight")) return;
+    const r = this.rule(svgEl.dataset.drag);
+    if (!r || r.kind !== "range") return;
+    e.preventDefault();
+    const bound = e.shiftKey ? "hi" : "lo";
+    const x0 = +svgEl.dataset.x0;
+    const x1 = +svgEl.dataset.x1;
+    const step = +((this.meta[r.uid] || {}).step || 0) || (x1 - x0) / 100;
+    const from = r[bound] ?? (bound === "lo" ? x0 : x1);
+    const v = +(from + (e.key === "ArrowRight" ? step : -step)).toPrecision(6);
+    r[bound] = v;
+    const box = this.root.querySelector(`.wl-rule[data-uid="${CSS.escape(r.uid)}"] [data-f="${bound}"]`);
+    if (box) box.value = String(v);
+    this.changed(r.uid);
   }
 
   // drag a range rule's cut along its histogram: the nearer bound follows the pointer, counts update live
@@ -474,7 +497,9 @@ class Panel {
     const box = this.$(".wl-cuts");
     const held = this.dragSvg && box.contains(this.dragSvg) ? this.dragSvg : null;
     if (!held) {
+      const focused = box.contains(document.activeElement) ? document.activeElement.dataset.drag : null;
       box.innerHTML = figs.join("") || '<div class="w-meta">No rule with a histogram (expressions and duplicate rules have none).</div>';
+      if (focused) box.querySelector(`svg[data-drag="${CSS.escape(focused)}"]`)?.focus({ preventScroll: true });
       return;
     }
     // a cut is being dragged: keep that SVG element (it holds the pointer capture), redraw its inside only
