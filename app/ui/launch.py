@@ -16,7 +16,10 @@ ENTRY = Path(__file__).resolve().with_name("server.py")
 def streamlit_command(
     workspace: str | os.PathLike, *, port: int = 8501, address: str = "127.0.0.1", open_browser: bool = True
 ) -> list[str]:
-    """The exact command line :func:`launch` runs (also used by the browser test and the benchmark)."""
+    """The exact command line :func:`launch` runs (also used by the browser test and the benchmark).
+
+    Always headless: a non-headless Streamlit asks for an e-mail address on its first run and waits on stdin;
+    :func:`launch` opens the browser itself once the server answers."""
     return [
         sys.executable,
         "-m",
@@ -28,7 +31,7 @@ def streamlit_command(
         "--server.port",
         str(int(port)),
         "--server.headless",
-        "false" if open_browser else "true",
+        "true",
         "--browser.gatherUsageStats",
         "false",
         "--server.fileWatcherType",
@@ -51,6 +54,11 @@ def launch(
     cmd = streamlit_command(workspace, port=port, address=address, open_browser=open_browser)
     print(f"Winnow dashboard: http://{address}:{port}  (workspace {workspace}; Ctrl+C to stop)", file=sys.stderr)
     proc = subprocess.Popen(cmd, env=env, cwd=str(MAIN.parents[2]))
+    if open_browser:
+        import threading
+
+        host = "127.0.0.1" if address in ("0.0.0.0", "::", "") else address
+        threading.Thread(target=_open_when_up, args=(f"http://{host}:{port}", proc), daemon=True).start()
 
     def forward(signum: int, _frame: object) -> None:  # stopping `winnow ui` stops the server too
         proc.send_signal(signum)
@@ -69,6 +77,23 @@ def launch(
     finally:
         for s, h in old.items():
             signal.signal(s, h)
+
+
+def _open_when_up(url: str, proc: subprocess.Popen, timeout: float = 120.0) -> None:
+    """Open ``url`` in the user's browser once the server's health check answers (not at all if it dies)."""
+    import time
+    import urllib.request
+    import webbrowser
+
+    deadline = time.time() + timeout
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    webbrowser.open(url)
+                    return
+        except OSError:
+            time.sleep(0.3)
 
 
 def free_port() -> int:

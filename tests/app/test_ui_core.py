@@ -87,5 +87,7 @@ def test_launch_binds_localhost_by_default(tmp_path):
     assert cmd[cmd.index("--server.address") + 1] == "127.0.0.1"
     assert cmd[cmd.index("--server.port") + 1] == "9999"
     assert str(ENTRY) in cmd and cmd[-2:] == ["--workspace", str((tmp_path / "ws").resolve())]
+    # never Streamlit's first-run e-mail prompt (it waits on stdin): launch() opens the browser itself
+    assert cmd[cmd.index("--server.headless") + 1] == "true"
     args = build_parser().parse_args(["ui", "--workspace", str(tmp_path)])
     assert args.address == "127.0.0.1" and args.port == 8501
