@@ -143,6 +143,18 @@ def test_browser_end_to_end(tmp_path, browser_page):
         assert float(page.locator('.wl-rule input[data-f="lo"]').first.input_value()) == lo - 1
         stepped = _kept(page)
 
+        # a hostile value in a rule (from a shared URL) shows as text in the chips, tables and labels
+        from urllib.parse import quote
+
+        from app.ui.state import Rule, encode_rules
+
+        evil = '<img src=x onerror="window.__xss=3">'
+        page.goto(f"{url}/thresholds?r={quote(encode_rules([Rule('in', 'lang_code', values=['en', evil])]))}")
+        page.locator(".wl-chip", has_text="onerror").first.wait_for(timeout=60_000)
+        page.locator(".wl-tables td", has_text="onerror").first.wait_for(timeout=30_000)
+        assert page.locator(".wl img, .wl script").count() == 0
+        assert page.evaluate("typeof window.__xss") == "undefined"
+
         # the map draws (WebGL scatter) with cluster labels
         page.goto(f"{url}/map", wait_until="domcontentloaded")
         page.locator('[data-testid="stPlotlyChart"] .js-plotly-plot').first.wait_for(timeout=60_000)
