@@ -143,6 +143,12 @@ def test_browser_end_to_end(tmp_path, browser_page):
         assert float(page.locator('.wl-rule input[data-f="lo"]').first.input_value()) == lo - 1
         stepped = _kept(page)
 
+        # type a minimum and click "Save recipe" straight away: the saved recipe has the typed value
+        box = page.locator('.wl-rule input[data-f="lo"]').first
+        box.fill("12")
+        page.get_by_role("button", name="Save recipe").click()
+        page.get_by_text("saved recipe").first.wait_for(timeout=30_000)
+
         # a hostile value in a rule (from a shared URL) shows as text in the chips, tables and labels
         from urllib.parse import quote
 
@@ -171,3 +177,10 @@ def test_browser_end_to_end(tmp_path, browser_page):
         assert dialogs == []
     assert dragged == _expected(ws, lo)  # the server has let go of the workspace
     assert stepped == _expected(ws, lo - 1)
+    from app.recipes import list_recipes, load_recipe
+    from app.workspace import Workspace
+
+    with Workspace.open(ws, read_only=True) as w:
+        (saved,) = list_recipes(w)
+    assert "min: 12" in saved["yaml"], saved["yaml"]
+    assert load_recipe(saved["yaml"]).to_dict()["rules"][0]["min"] == 12

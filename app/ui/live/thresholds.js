@@ -201,8 +201,9 @@ class Panel {
     if (!r || r.kind !== "range") return;
     e.preventDefault();
     const v0 = valueAt(svgEl, e.clientX);
+    const ax = (v) => (svgEl.dataset.log === "1" ? Math.log10(Math.max(v, 1e-300)) : v); // distance as drawn
     let bound = "lo";
-    if (r.lo != null && r.hi != null) bound = Math.abs(v0 - r.lo) <= Math.abs(v0 - r.hi) ? "lo" : "hi";
+    if (r.lo != null && r.hi != null) bound = Math.abs(ax(v0) - ax(r.lo)) <= Math.abs(ax(v0) - ax(r.hi)) ? "lo" : "hi";
     else if (r.hi != null) bound = "hi";
     const step = +((this.meta[r.uid] || {}).step || 0);
     const round = (v) => (step >= 1 ? Math.round(v) : +v.toPrecision(3));
@@ -325,6 +326,8 @@ class Panel {
       r.expr = el.value;
     } else return;
     this.changed(r.uid);
+    // committed by leaving the box (e.g. a click on "Save recipe"): Streamlit hears of it now, not after the draw
+    if (document.activeElement !== el) this.sync(0);
   }
 
   onClick(e) {
