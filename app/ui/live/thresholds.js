@@ -312,7 +312,7 @@ class Panel {
       row.querySelector(".wl-track span").style.cssText = trackStyle(lo, hi);
       r.lo = lo <= 0 ? null : lo;
       r.hi = hi >= 1 ? null : hi;
-      this.changed(r.uid, true);
+      this.changed(r.uid, !committed); // "input" while dragging, "change" on release
       return;
     } else if (!committed) {
       return; // number and text boxes count on Enter or when they lose focus
