@@ -158,6 +158,9 @@ else:
     hx, hy = _step(grid["x"]) / 2, _step(grid["y"]) / 2
     grid["x0"], grid["x1"] = grid["x"] - hx, grid["x"] + hx
     grid["y0"], grid["y1"] = grid["y"] - hy, grid["y"] + hy
+    # only the columns the spec reads: each one is decoded from Arrow and copied into every one of the ~20k
+    # data tuples by the browser, which is most of a new session's wait for this chart
+    grid = grid[["x0", "x1", "y0", "y1", "count", *(["share"] if keep_sql else [])]]
     colour = (
         {"field": "share", "type": "quantitative", "scale": {"scheme": "viridis", "domain": [0, 1]}, "title": "kept"}
         if keep_sql

@@ -39,14 +39,29 @@ c3.metric("Tokens", widgets.fmt_int(ov["tokens"]) if ov["tokens"] is not None el
 c4.metric("Sources", len(ov["by_source"]))
 
 if ov["documents"]:
+    # plain HTML tables (bars for the language shares), not a data grid and a chart: those two pull 2 MB of
+    # JavaScript into a new session, and the browser compiling it delayed the metrics above by a second or more
     left, right = st.columns(2)
     with left:
         st.subheader("Sources")
-        st.dataframe(ov["by_source"], hide_index=True, width="stretch")
+        st.html(
+            widgets.table_html(
+                ov["by_source"].to_dict("records"),
+                {"source": "source", "docs": "documents", "chars": "characters"},
+                limit=200,
+            )
+        )
     with right:
         st.subheader("Languages" + (f" ({ov['lang_column']})" if ov["lang_column"] else ""))
         if ov["by_lang"] is not None:
-            st.bar_chart(ov["by_lang"].head(15), x="lang", y="docs", height=260, color="#2f6f4f")
+            langs = ov["by_lang"].head(15).assign(share=lambda d: d["docs"] / max(ov["documents"], 1))
+            st.html(
+                widgets.table_html(
+                    langs.to_dict("records"),
+                    {"lang": "language", "docs": "documents", "share": "share of documents"},
+                    bars=("share",),
+                )
+            )
         else:
             st.caption("No language column yet: compute signals (the `lang` family adds `lang_code`).")
 
@@ -65,39 +80,46 @@ with c3:
     widgets.job_button("map", ws, key="btn_map", label="Build the map")
 
 st.subheader("Ingest")
-tab_path, tab_upload, tab_hf = st.tabs(["From a path", "Upload a file", "Hugging Face id"])
-with tab_path, st.form("ingest_path"):
-    src = st.text_input("Path or glob (JSONL, JSON, CSV, Parquet, TXT; .gz/.zst)", key="w_src")
-    c1, c2 = st.columns(2)
-    source = c1.text_input("Source name (optional)", key="w_src_name")
-    limit = c2.number_input("Limit (optional)", min_value=1, value=None, step=1000, key="w_src_limit")
-    if st.form_submit_button("Ingest") and src.strip():
-        widgets.start_job(
-            "ingest",
-            ws,
-            name=f"Ingest {src.strip()}",
-            srcs=[src.strip()],
-            source=source,
-            limit=int(limit) if limit else None,
+# only the open tab is drawn (a tab switch reruns the page): a new session does not build the upload and hub
+# widgets it does not show
+tab_path, tab_upload, tab_hf = st.tabs(
+    ["From a path", "Upload a file", "Hugging Face id"], key="w_ingest_tab", on_change="rerun"
+)
+if tab_path.open:
+    with tab_path, st.form("ingest_path"):
+        src = st.text_input("Path or glob (JSONL, JSON, CSV, Parquet, TXT; .gz/.zst)", key="w_src")
+        c1, c2 = st.columns(2)
+        source = c1.text_input("Source name (optional)", key="w_src_name")
+        limit = c2.number_input("Limit (optional)", min_value=1, value=None, step=1000, key="w_src_limit")
+        if st.form_submit_button("Ingest") and src.strip():
+            widgets.start_job(
+                "ingest",
+                ws,
+                name=f"Ingest {src.strip()}",
+                srcs=[src.strip()],
+                source=source,
+                limit=int(limit) if limit else None,
+            )
+            st.rerun()
+if tab_upload.open:
+    with tab_upload:
+        up = st.file_uploader(
+            "A file to ingest", type=["jsonl", "json", "csv", "parquet", "txt", "gz", "zst"], key="w_upload"
         )
-        st.rerun()
-with tab_upload:
-    up = st.file_uploader(
-        "A file to ingest", type=["jsonl", "json", "csv", "parquet", "txt", "gz", "zst"], key="w_upload"
-    )
-    up_source = st.text_input("Source name (optional)", key="w_up_name")
-    if up is not None and st.button("Ingest the upload", key="btn_upload"):
-        dest = ws.path / "uploads" / Path(up.name).name
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        dest.write_bytes(up.getbuffer())
-        widgets.start_job(
-            "ingest", ws, name=f"Ingest {up.name}", srcs=[str(dest)], source=up_source or Path(up.name).stem
-        )
-        st.rerun()
-with tab_hf, st.form("ingest_hf"):
-    hf_id = st.text_input("Dataset id, e.g. `hf:allenai/c4:en:train` (needs network unless cached)", key="w_hf")
-    hf_limit = st.number_input("Limit", min_value=1, value=10000, step=1000, key="w_hf_limit")
-    if st.form_submit_button("Ingest from the hub") and hf_id.strip():
-        sid = hf_id.strip() if hf_id.strip().startswith("hf:") else "hf:" + hf_id.strip()
-        widgets.start_job("ingest", ws, name=f"Ingest {sid}", srcs=[sid], limit=int(hf_limit))
-        st.rerun()
+        up_source = st.text_input("Source name (optional)", key="w_up_name")
+        if up is not None and st.button("Ingest the upload", key="btn_upload"):
+            dest = ws.path / "uploads" / Path(up.name).name
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_bytes(up.getbuffer())
+            widgets.start_job(
+                "ingest", ws, name=f"Ingest {up.name}", srcs=[str(dest)], source=up_source or Path(up.name).stem
+            )
+            st.rerun()
+if tab_hf.open:
+    with tab_hf, st.form("ingest_hf"):
+        hf_id = st.text_input("Dataset id, e.g. `hf:allenai/c4:en:train` (needs network unless cached)", key="w_hf")
+        hf_limit = st.number_input("Limit", min_value=1, value=10000, step=1000, key="w_hf_limit")
+        if st.form_submit_button("Ingest from the hub") and hf_id.strip():
+            sid = hf_id.strip() if hf_id.strip().startswith("hf:") else "hf:" + hf_id.strip()
+            widgets.start_job("ingest", ws, name=f"Ingest {sid}", srcs=[sid], limit=int(hf_limit))
+            st.rerun()

@@ -41,7 +41,9 @@ table.w-tab .w-bar span {display: block; height: 100%; background: #2f6f4f;}
 
 
 def page_header(title: str, caption: str | None = None) -> None:
-    st.markdown(CSS, unsafe_allow_html=True)
+    # st.html of style tags alone goes to the page's event container (no space taken) and needs no markdown
+    # parser: st.markdown(unsafe_allow_html) made every new session fetch and compile rehype-raw (190 KB)
+    st.html(CSS)
     st.title(title)
     if caption:
         st.caption(caption)
@@ -277,6 +279,8 @@ def table_html(rows: list[dict], columns: dict[str, str], *, bars: tuple[str, ..
         cells = []
         for k in columns:
             v = r.get(k)
+            if isinstance(v, float) and v != v:  # NaN (a missing value in a pandas column)
+                v = None
             if k in bars:
                 f = 0.0 if v is None else max(0.0, min(1.0, float(v)))
                 txt = "—" if v is None else f"{100 * float(v):.1f}%"
