@@ -284,15 +284,36 @@ def _add_clusters(clusters: list[int], what: str) -> None:
     _add_rule(rule, what)
 
 
-def _selection_facts(ids: list, region: list[selection.Box]) -> tuple[int, list[selection.ClusterCover]]:
-    """Documents in the box and the clusters the selection covers, computed once per selection (not on every
-    rerun while it stays: two scans of the map columns, ~0.1 s at 1M documents)."""
-    key = (str(ws.path), widgets.version(ws), tuple(region), None if region else hash(tuple(map(str, ids))))
+def _add_lasso(lassos: list, keep: bool, what: str) -> None:
+    """Button callback: the lasso's polygon rule (the same one whose count the button's help states)."""
+    try:
+        rule = selection.lasso_rules(ws.cursor(), lassos)[0 if keep else 1]
+    except (WinnowError, duckdb.Error, ValueError) as e:
+        ss["_map_rule_msg"] = f"error: {e}".splitlines()[0]
+        return
+    _add_rule(rule, what)
+
+
+def _selection_facts(
+    ids: list, region: list[selection.Box], lassos: list | None = None
+) -> tuple[int, list[selection.ClusterCover]]:
+    """Documents in the box (or the lasso's polygon) and the clusters the selection covers, computed once per
+    selection (not on every rerun while it stays: two scans of the map columns, ~0.1 s at 1M documents)."""
+    key = (
+        str(ws.path),
+        widgets.version(ws),
+        tuple(region),
+        repr(lassos) if lassos else None,
+        None if region else hash(tuple(map(str, ids))),
+    )
     got = ss.get("_map_sel_facts")
     if got is not None and got[0] == key:
         return got[1]
     cur = ws.cursor()
-    in_region = selection.count_in_boxes(cur, region) if region else 0
+    if lassos:
+        in_region = selection.lasso_rules(cur, lassos)[2]
+    else:
+        in_region = selection.count_in_boxes(cur, region) if region else 0
     if region:
         cover = selection.cluster_coverage(cur, boxes=region)
     else:
@@ -301,11 +322,11 @@ def _selection_facts(ids: list, region: list[selection.Box]) -> tuple[int, list[
     return in_region, cover
 
 
-def _rule_actions(ids: list, boxes: list[selection.Box], lasso: bool) -> None:
-    """Buttons that turn the selection into a rule: a box's region (kept or removed exactly), or the whole
-    map clusters the selection covers."""
-    region = boxes if boxes and not lasso else []
-    in_region, cover = _selection_facts(ids, region)
+def _rule_actions(ids: list, boxes: list[selection.Box], lassos: list) -> None:
+    """Buttons that turn the selection into a rule: a box's region (kept or removed exactly), a lasso's
+    polygon, or the whole map clusters the selection covers."""
+    region = boxes if boxes and not lassos else []
+    in_region, cover = _selection_facts(ids, region, lassos)
     whole = [c for c in cover if c.whole]
     if not in_region and not cover:
         return
@@ -313,22 +334,31 @@ def _rule_actions(ids: list, boxes: list[selection.Box], lasso: bool) -> None:
     st.markdown("**Turn the selection into a rule** (added to the Thresholds page's rules)")
     c1, c2, c3 = st.columns(3, vertical_alignment="bottom")
     if in_region:
-        how = (
-            "an expression on map_x and map_y with the box's bounds, rounded only as far as the same documents stay in"
-        )
+        if lassos:
+            where, add, arg = "in the lasso", _add_lasso, lassos
+            how = (
+                f"a polygon(map_x, map_y, ...) expression: the lasso's outline with at most "
+                f"{selection.LASSO_VERTICES} vertices (the lasso listed {len(ids):,} documents)"
+            )
+        else:
+            where, add, arg = "in the box", _add_region, region
+            how = (
+                "an expression on map_x and map_y with the box's bounds, rounded only as far as the same "
+                "documents stay in"
+            )
         c1.button(
             "Keep only this region",
             key="btn_map_keep_region",
-            on_click=_add_region,
-            args=(region, True, f"keeps the {in_region:,} documents in the box, removes {total - in_region:,}"),
-            help=f"adds a rule keeping only the {in_region:,} documents in the box: {how}",
+            on_click=add,
+            args=(arg, True, f"keeps the {in_region:,} documents {where}, removes {total - in_region:,}"),
+            help=f"adds a rule keeping only the {in_region:,} documents {where}: {how}",
         )
         c2.button(
             "Remove this region",
             key="btn_map_remove_region",
-            on_click=_add_region,
-            args=(region, False, f"removes the {in_region:,} documents in the box"),
-            help=f"adds a rule removing the {in_region:,} documents in the box: {how}",
+            on_click=add,
+            args=(arg, False, f"removes the {in_region:,} documents {where}"),
+            help=f"adds a rule removing the {in_region:,} documents {where}: {how}",
         )
     if whole:
         n_whole = sum(c.size for c in whole)
@@ -349,9 +379,9 @@ def _rule_actions(ids: list, boxes: list[selection.Box], lasso: bool) -> None:
 
 
 _boxes = selection.boxes_from_selection(sel)
-_lasso = bool(sel.get("lasso"))
+_lassos = selection.lassos_from_selection(sel)
 try:
-    _rule_actions(ids, _boxes, _lasso)
+    _rule_actions(ids, _boxes, _lassos)
 except (WinnowError, duckdb.Error) as e:
     st.error(str(e).splitlines()[0])
 _msg = ss.pop("_map_rule_msg", None)

@@ -368,11 +368,12 @@ def _url_rules(at) -> str:
 
 
 def _inject(at, *, box=None, ids=(), lasso=False):
+    path = lasso if isinstance(lasso, list) else [(0, 0), (1, 0), (1, 1)]
     sel = {
         "points": [{"customdata": i} for i in ids],
         "point_indices": list(range(len(ids))),
         "box": [{"x": list(box[:2]), "y": list(box[2:])}] if box else [],
-        "lasso": [{"x": [0, 1, 1], "y": [0, 0, 1]}] if lasso else [],
+        "lasso": [{"x": [p[0] for p in path], "y": [p[1] for p in path]}] if lasso else [],
     }
     at.session_state["map_chart"] = PlotlyState({"selection": PlotlySelectionState(sel)})
     at.run()
@@ -423,12 +424,36 @@ def test_map_remove_whole_clusters(ui_ws):
     at = app_at(ui_ws, "map")
     ids = [r[0] for r in _rows(ui_ws, "SELECT id FROM corpus WHERE map_cluster = 2", [])]
     _inject(at, ids=[*ids, "d0001"], lasso=True)  # cluster 2 whole, plus one document of cluster 1
-    assert "Keep only this region" not in [x.label for x in at.button]  # a lasso is no box
     at.button(key="btn_map_remove_clusters").click().run()
     assert not at.exception
     (rule,) = at.session_state["rules"]
     assert (rule.kind, rule.col, rule.values) == ("notin", "map_cluster_label", ["topic 2"])
     assert _recipe_count(ui_ws, [rule]) == 240 - len(ids)
+
+
+def test_map_lasso_becomes_a_polygon_rule(ui_ws):
+    at = app_at(ui_ws, "map")
+    path = _circle(0.2, -0.1, 1.1, n=120)
+    poly = S.polygon_text(path, digits=5)  # the lasso as drawn (120 vertices)
+    from app.recipes.expr import parse_expr
+
+    params: dict = {}
+    sql = parse_expr(poly).to_sql(params)
+    n_in = _sql_count(ui_ws, f"SELECT count(*) FROM corpus WHERE {sql}", params)
+    ids = [r[0] for r in _rows(ui_ws, f"SELECT id FROM corpus WHERE {sql}", params)]
+    assert 0 < n_in < 240
+    _inject(at, ids=ids, lasso=path)
+    keep = next(b for b in at.button if b.key == "btn_map_keep_region")
+    assert "polygon" in keep.proto.help and f"listed {len(ids):,}" in keep.proto.help
+    at.button(key="btn_map_remove_region").click().run()
+    assert not at.exception
+    (rule,) = at.session_state["rules"]
+    assert rule.kind == "expr" and "polygon(map_x, map_y, " in rule.expr and rule.expr.startswith("not (")
+    # simplified to 64 vertices and rounded: the rule removes the lasso's documents but for a few on the outline
+    assert abs(_recipe_count(ui_ws, [rule]) - (240 - n_in)) <= 3
+    assert state.decode_rules(_url_rules(at)) == [rule]
+    at.switch_page("../../pages/thresholds.py").run()
+    assert not at.exception and _kept(at) == _recipe_count(ui_ws, [rule])
 
 
 def test_map_partial_cluster_selection_offers_no_cluster_rule(ui_ws):
@@ -449,8 +474,10 @@ def _rows(ws_path: str, sql: str, params: list) -> list:
 
 
 @pytest.mark.browser
-def test_browser_box_selection_becomes_a_rule(tmp_path):
-    """In chromium: box-select on the map, "Remove this region", and the Thresholds page counts the rule."""
+@pytest.mark.parametrize("tool", ["box", "lasso"])
+def test_browser_box_selection_becomes_a_rule(tmp_path, tool):
+    """In chromium: box- or lasso-select on the map, "Remove this region", and the Thresholds page counts the
+    rule (a lasso's polygon holds the documents the lasso listed, but for any on its rounded outline)."""
     from tests.app.conftest import build_ui_workspace
     from tests.browser.test_e2e import ARGS, CHROMIUM, _kept, _need_chromium
 
@@ -468,12 +495,21 @@ def test_browser_box_selection_becomes_a_rule(tmp_path):
             plot = page.locator('[data-testid="stPlotlyChart"] .js-plotly-plot').first
             plot.wait_for(timeout=60_000)
             plot.hover()
-            page.locator('[data-title="Box Select"]').first.click()
+            if tool == "box":
+                page.locator('[data-title="Box Select"]').first.click()
             bb = page.locator('[data-testid="stPlotlyChart"] .nsewdrag').first.bounding_box()
             x0, y0 = bb["x"] + bb["width"] * 0.35, bb["y"] + bb["height"] * 0.35
-            page.mouse.move(x0, y0)
-            page.mouse.down()
-            page.mouse.move(x0 + bb["width"] * 0.2, y0 + bb["height"] * 0.25, steps=10)
+            if tool == "box":
+                page.mouse.move(x0, y0)
+                page.mouse.down()
+                page.mouse.move(x0 + bb["width"] * 0.2, y0 + bb["height"] * 0.25, steps=10)
+            else:  # the map's default drag mode: a lasso around a circle
+                cx, cy, r = bb["x"] + bb["width"] * 0.45, bb["y"] + bb["height"] * 0.45, bb["height"] * 0.2
+                page.mouse.move(cx + r, cy)
+                page.mouse.down()
+                for k in range(1, 41):
+                    a = 2 * np.pi * k / 40
+                    page.mouse.move(cx + r * np.cos(a), cy + r * np.sin(a))
             page.mouse.up()
             page.get_by_role("button", name="Remove this region").wait_for(timeout=60_000)
             n_sel = int(re.sub(r"\D", "", page.locator("h3", has_text="Selection").first.inner_text()))
@@ -481,7 +517,12 @@ def test_browser_box_selection_becomes_a_rule(tmp_path):
             page.get_by_text("Added the rule").first.wait_for(timeout=30_000)
             page.wait_for_function("() => decodeURIComponent(location.search).includes('expr:map_x')", timeout=30_000)
             page.get_by_text("Open the Thresholds page").first.click()
+            page.locator(".wl-mvalue[data-m=kept]").wait_for(timeout=60_000)
             want = 240 - n_sel
+            if tool == "lasso":
+                page.locator(".wl-status").wait_for(timeout=60_000)
+                want = _kept(page)
+                assert abs(want - (240 - n_sel)) <= 2
             page.wait_for_function(
                 "n => { const e = document.querySelector('.wl-mvalue[data-m=kept]');"
                 " return e && e.innerText.replace(/,/g,'') == String(n); }",
@@ -490,7 +531,7 @@ def test_browser_box_selection_becomes_a_rule(tmp_path):
             )
             assert 0 < n_sel < 240 and _kept(page) == want
             expr = page.locator('.wl-rule input[data-f="expr"]').first.input_value()
-            assert expr.startswith("not (map_x between ")
+            assert expr.startswith("not (map_x between " if tool == "box" else "not (polygon(map_x, map_y, ")
         finally:
             browser.close()
     assert _recipe_count(ws, [state.expr_rule(expr)]) == want  # the server has let go of the workspace
