@@ -37,7 +37,11 @@ class _State:
         self.n = frame.num_rows
         self.groups: dict[tuple[str, str | None], tuple[Any, list]] = {}
         self.tokens: dict[str, Any] = {}
+        #: per-check boolean vectors (n bytes each), least recently used dropped beyond CHECK_CACHE_BYTES
         self.checks: OrderedDict[tuple, Any] = OrderedDict()
+        #: what every summary needs (numeric columns, token counts, shifted group codes): never evicted, so a
+        #: large corpus cannot push them out and make each summary re-read them (a few arrays per frame)
+        self.base: dict[tuple, Any] = {}
         self.lock = threading.Lock()
         self.evaluated: list[str] = []  # every vector computed (not served from the cache): SQL or "range col"
 
@@ -55,12 +59,17 @@ class _State:
 
     def shifted_codes(self, lang: str | None, k: int) -> Any:
         """Group codes times 2^k (the high part of every bincount key), cached."""
+        import numpy as np
+
         key = ("codes", lang, k)
         with self.lock:
-            if key in self.checks:
-                return self.checks[key]
+            if key in self.base:
+                return self.base[key]
         codes = self.groups[("source", lang)][0] << k
-        self._put(key, codes)
+        if int(codes.max(initial=0)) + (1 << k) < 2**31:  # half the memory of int64 (bins never exceed MAX_BINS)
+            codes = codes.astype(np.int32)
+        with self.lock:
+            self.base[key] = codes
         return codes
 
     def column(self, name: str) -> tuple[Any, Any] | None:
@@ -71,8 +80,8 @@ class _State:
 
         key = ("column", name)
         with self.lock:
-            if key in self.checks:
-                return self.checks[key]
+            if key in self.base:
+                return self.base[key]
         if name not in self.frame.column_names:
             return None
         col = self.frame.column(name).combine_chunks()
@@ -83,7 +92,7 @@ class _State:
         filled = pc.fill_null(col, False if pa.types.is_boolean(t) else 0)
         values = np.asarray(filled.to_numpy(zero_copy_only=False), dtype=np.float64)
         with self.lock:
-            self.checks[key] = (values, valid)
+            self.base[key] = (values, valid)
         return values, valid
 
     def range_vector(self, name: str, lo: float | None, hi: float | None, keep_null: bool) -> Any:
@@ -122,17 +131,21 @@ class _State:
             while len(self.checks) > 1 and _nbytes(self.checks) > CHECK_CACHE_BYTES:
                 self.checks.popitem(last=False)
 
-    def vector(self, con: Any, relation: str, sql: str, params: dict[str, Any], *, dtype: str) -> Any:
-        """A row-aligned numpy vector of ``sql`` over the frame (cached by SQL and parameter values)."""
+    def vector(
+        self, con: Any, relation: str, sql: str, params: dict[str, Any], *, dtype: str, base: bool = False
+    ) -> Any:
+        """A row-aligned numpy vector of ``sql`` over the frame (cached by SQL and parameter values; with
+        ``base`` among the arrays that are never evicted)."""
         import numpy as np
 
         from app.sql import qi
 
         key = (sql, tuple(sorted((k, repr(v)) for k, v in params.items())), dtype)
         with self.lock:
-            hit = self.checks.get(key)
+            hit = self.base.get(key) if base else self.checks.get(key)
             if hit is not None:
-                self.checks.move_to_end(key)
+                if not base:
+                    self.checks.move_to_end(key)
                 return hit
         res = con.execute(f"SELECT {sql} AS v FROM {qi(relation)}", params).fetchnumpy()["v"]
         self.evaluated.append(sql)
@@ -142,7 +155,11 @@ class _State:
             vec = np.asarray(np.ma.filled(res, 0) if np.ma.isMaskedArray(res) else res, dtype=np.float64)
         if len(vec) != self.n:
             raise RuntimeError("frame and vector are not row-aligned")
-        self._put(key, vec)
+        if base:
+            with self.lock:
+                self.base[key] = vec
+        else:
+            self._put(key, vec)
         return vec
 
 
@@ -212,7 +229,7 @@ def grouped_rows(con: Any, comp: Any, frame_key: Any, frame: Any) -> list[tuple]
     if bins > MAX_BINS:
         return None
     rel = comp.relation
-    tok = st.vector(con, rel, comp.token_sql, {}, dtype="float")
+    tok = st.vector(con, rel, comp.token_sql, {}, dtype="float", base=True)
     small = np.uint8 if k <= 8 else (np.uint16 if k <= 16 else np.uint32)
     mask = np.zeros(st.n, dtype=small)
     for c in comp.checks:
