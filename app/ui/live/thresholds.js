@@ -257,8 +257,9 @@ class Panel {
       if (r.kind === "range") {
         const help = m.observed ? `observed ${g4(m.observed[0])} … ${g4(m.observed[1])}` : "";
         body =
-          `<label>min ${esc(r.col)}<input type="number" data-f="lo" step="${esc(m.step || "any")}" value="${esc(r.lo ?? "")}" title="${esc(help)}"></label>` +
-          `<label>max ${esc(r.col)}<input type="number" data-f="hi" step="${esc(m.step || "any")}" value="${esc(r.hi ?? "")}"></label>`;
+          `<span class="wl-rname" title="${esc(help)}">${esc(r.col)}</span>` +
+          `<label>min<input type="number" data-f="lo" step="${esc(m.step || "any")}" value="${esc(r.lo ?? "")}" title="${esc(help)}" aria-label="min ${esc(r.col)}"></label>` +
+          `<label>max<input type="number" data-f="hi" step="${esc(m.step || "any")}" value="${esc(r.hi ?? "")}" aria-label="max ${esc(r.col)}"></label>`;
       } else if (r.kind === "qrange") {
         const lo = r.lo ?? 0;
         const hi = r.hi ?? 1;
