@@ -139,3 +139,40 @@ def test_a_full_check_cache_never_evicts_the_base_arrays(ws, monkeypatch):
     # per summary: the moved range (numpy) and the evicted dedup check (SQL); never the token counts again
     assert not any("size_tokens" in e for e in new), new
     assert sum(e.startswith("range ") for e in new) == 3
+
+
+@SETTINGS
+@given(
+    moves=st.lists(
+        st.tuples(st.integers(0, 40), st.floats(0, 1), st.sampled_from([["en"], ["en", "de"], ["fr"]])),
+        min_size=2,
+        max_size=8,
+    ),
+    exact=st.booleans(),
+)
+def test_moving_thresholds_in_sequence_equals_sql(ws, moves, exact):
+    """Summaries after a threshold move update only the flipped documents' bins: every one of a sequence
+    of moves (one or several checks at a time) still equals the SQL path."""
+    live.clear()
+    for lo, q, langs in moves:
+        recipe = {
+            "version": 1,
+            "rules": [
+                {"signal": "size_words", "min": lo},
+                {"signal": "quality_score", "min_quantile": q},
+                {"signal": "lang_code", "in": langs},
+            ],
+            "dedup": {"exact": exact},
+        }
+        assert _strip(summarize(ws.con, recipe)) == _strip(summarize(ws.con, recipe, cache=False)), (lo, q, langs)
+
+
+def test_a_small_move_is_counted_incrementally(ws):
+    live.clear()
+    rec = {"version": 1, "rules": [{"signal": "size_words", "min": 5}, {"signal": "lang_code", "in": ["en"]}]}
+    summarize(ws.con, rec)
+    (state,) = live._STATES.values()
+    for lo in (6, 7, 8):
+        moved = {**rec, "rules": [{"signal": "size_words", "min": lo}, rec["rules"][1]]}
+        assert _strip(summarize(ws.con, moved)) == _strip(summarize(ws.con, moved, cache=False))
+    assert state.incremental == 3

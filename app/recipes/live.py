@@ -44,6 +44,9 @@ class _State:
         self.base: dict[tuple, Any] = {}
         self.lock = threading.Lock()
         self.evaluated: list[str] = []  # every vector computed (not served from the cache): SQL or "range col"
+        #: the last full count's keys and counts, updated in place by later summaries (:func:`_counts`)
+        self.inc: dict[str, Any] | None = None
+        self.incremental = 0  # summaries answered by moving only the flipped documents
 
     def group_codes(self, lang: str | None) -> tuple[Any, list] | None:
         """``(codes, [(source, lang), ...])``: a dense code per row for (source, lang)."""
@@ -230,8 +233,7 @@ def grouped_rows(con: Any, comp: Any, frame_key: Any, frame: Any) -> list[tuple]
         return None
     rel = comp.relation
     tok = st.vector(con, rel, comp.token_sql, {}, dtype="float", base=True)
-    small = np.uint8 if k <= 8 else (np.uint16 if k <= 16 else np.uint32)
-    mask = np.zeros(st.n, dtype=small)
+    vecs = []
     for c in comp.checks:
         bits = None
         r = c.rule
@@ -240,11 +242,9 @@ def grouped_rows(con: Any, comp: Any, frame_key: Any, frame: Any) -> list[tuple]
         if bits is None:
             sql = f"coalesce({c.sql}, false)"
             bits = st.vector(con, rel, sql, used_params(sql, comp.params), dtype="bool")
-        b = bits.view(np.uint8)
-        mask |= (b if small is np.uint8 else b.astype(small)) << small(c.index)
-    key = st.shifted_codes(comp.lang_column, k) + mask
-    docs = np.bincount(key, minlength=bins)
-    toks = np.bincount(key, weights=tok, minlength=bins)
+        vecs.append(bits)
+    shifted = st.shifted_codes(comp.lang_column, k)
+    docs, toks = _counts(st, (comp.lang_column, k), [c.index for c in comp.checks], vecs, shifted, tok, bins)
     out = []
     full = (1 << k) - 1
     nz = np.flatnonzero(docs)
@@ -254,6 +254,66 @@ def grouped_rows(con: Any, comp: Any, frame_key: Any, frame: Any) -> list[tuple]
         flags = [bool(m >> i & 1) for i in range(k)]
         out.append((src, lang, *flags, m == full, n, round(t)))
     return out
+
+
+def _counts(st: _State, struct: tuple, index: list[int], vecs: list, shifted: Any, tok: Any, bins: int) -> tuple:
+    """``(docs, tokens)`` per bincount key ``group << k | check bits``.
+
+    After a full count the keys and counts are kept; when the next summary has the same shape and only some
+    check vectors changed (a threshold moved), only the documents whose bits flipped are moved between bins:
+    at 10M documents that is a few ms instead of two full ``bincount`` passes. Token counts are kept as exact
+    integers in float64, so adding and subtracting never drifts (non-integer token counts: always full)."""
+    import numpy as np
+
+    with st.lock:
+        inc = st.inc
+        if inc is not None and inc["struct"] == struct and inc["index"] == index and inc["tok"] is tok:
+            changed = [i for i, (a, b) in enumerate(zip(inc["vecs"], vecs, strict=True)) if a is not b]
+            if not changed:
+                return inc["docs"], inc["toks"]
+            flip = inc["vecs"][changed[0]] ^ vecs[changed[0]]
+            for i in changed[1:]:
+                flip |= inc["vecs"][i] ^ vecs[i]
+            idx = np.flatnonzero(flip)
+            if len(idx) <= st.n // 4 and inc["integral"]:
+                key = inc["key"]
+                old = key[idx]
+                new = shifted[idx].astype(np.int64)
+                for i, v in zip(index, vecs, strict=True):
+                    new |= v[idx].astype(np.int64) << i
+                w = tok[idx]
+                docs = inc["docs"] - np.bincount(old, minlength=bins) + np.bincount(new, minlength=bins)
+                toks = (
+                    inc["toks"]
+                    - np.bincount(old, weights=w, minlength=bins)
+                    + np.bincount(new, weights=w, minlength=bins)
+                )
+                key[idx] = new
+                inc.update(vecs=list(vecs), docs=docs, toks=toks)
+                st.incremental += 1
+                return docs, toks
+    k = struct[1]
+    small = np.uint8 if k <= 8 else (np.uint16 if k <= 16 else np.uint32)
+    mask = np.zeros(st.n, dtype=small)
+    for i, bits in zip(index, vecs, strict=True):
+        b = bits.view(np.uint8)
+        mask |= (b if small is np.uint8 else b.astype(small)) << small(i)
+    key = shifted + mask
+    docs = np.bincount(key, minlength=bins)
+    toks = np.bincount(key, weights=tok, minlength=bins)
+    with st.lock:
+        integral = inc["integral"] if inc is not None and inc["tok"] is tok else bool(np.all(np.mod(tok, 1) == 0))
+        st.inc = {
+            "struct": struct,
+            "index": list(index),
+            "tok": tok,
+            "vecs": list(vecs),
+            "key": key,
+            "docs": docs,
+            "toks": toks,
+            "integral": integral,
+        }
+    return docs, toks
 
 
 def clear() -> None:
