@@ -346,20 +346,17 @@ def _rule_actions(ids: list, boxes: list[selection.Box], lassos: list) -> None:
                 "an expression on map_x and map_y with the box's bounds, rounded only as far as the same "
                 "documents stay in"
             )
-        c1.button(
-            "Keep only this region",
-            key="btn_map_keep_region",
-            on_click=add,
-            args=(arg, True, f"keeps the {in_region:,} documents {where}, removes {total - in_region:,}"),
-            help=f"adds a rule keeping only the {in_region:,} documents {where}: {how}",
-        )
-        c2.button(
-            "Remove this region",
-            key="btn_map_remove_region",
-            on_click=add,
-            args=(arg, False, f"removes the {in_region:,} documents {where}"),
-            help=f"adds a rule removing the {in_region:,} documents {where}: {how}",
-        )
+        for col, keep, verb, what in (
+            (c1, True, "keep", f"keeps the {in_region:,} documents {where}, removes {total - in_region:,}"),
+            (c2, False, "remove", f"removes the {in_region:,} documents {where}"),
+        ):
+            col.button(
+                "Keep only this region" if keep else "Remove this region",
+                key=f"btn_map_{verb}_region",
+                on_click=add,
+                args=(arg, keep, what),
+                help=f"adds a rule {'keeping only' if keep else 'removing'} the {in_region:,} documents {where}: {how}",
+            )
     if whole:
         n_whole = sum(c.size for c in whole)
         names = ", ".join(_code(c.label or c.cluster) for c in whole[:5]) + (" …" if len(whole) > 5 else "")
