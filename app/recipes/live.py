@@ -10,8 +10,8 @@ per cached recipe frame (:func:`app.recipes.compile.recipe_frame`):
   the frame, so NULL/NaN/cast semantics are exactly the SQL path's),
 
 and answers a summary with one ``numpy.bincount`` over ``group << k | check bits``; when only some checks
-changed since the last summary of the same shape, only the documents whose bits flipped move between bins. The rows it returns
-have the same shape and values as the SQL path's ``GROUP BY`` (a test holds them equal); recipes with
+changed since the last summary of the same shape, only the documents whose bits flipped move between bins.
+The rows it returns have the same shape and values as the SQL path's ``GROUP BY`` (a test holds them equal); recipes with
 balancing or sampling, many checks, or unusual key types go the SQL way (``None`` here).
 """
 

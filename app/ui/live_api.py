@@ -21,7 +21,7 @@ from typing import Any
 
 from app.errors import WinnowError
 from app.ui import recipe_bridge
-from app.ui.state import DEDUP_KINDS, RULE_KINDS, Rule, expr_rule
+from app.ui.state import DEDUP_KINDS, RULE_KINDS, Rule, _parse_bound, expr_rule
 
 log = logging.getLogger(__name__)
 
@@ -61,17 +61,15 @@ def workspace_for(token: Any) -> Any:
 
 
 def _bound(v: Any, *, quantile: bool) -> float | None:
+    """A JSON bound: null, "" or a finite number (in [0, 1] for a quantile), parsed as the URL's are."""
     if v is None or v == "":
         return None
     if isinstance(v, bool) or not isinstance(v, (int, float, str)):
         raise ApiError(f"not a number: {v!r}")
     try:
-        f = float(v)
+        return _parse_bound(str(v), quantile=quantile)
     except ValueError as e:
-        raise ApiError(f"not a number: {v!r}") from e
-    if math.isnan(f) or math.isinf(f) or (quantile and not 0.0 <= f <= 1.0):
-        raise ApiError(f"out of range: {v!r}")
-    return f
+        raise ApiError(f"not a finite number{' in [0, 1]' if quantile else ''}: {v!r}") from e
 
 
 def rule_from_json(d: Any) -> Rule:

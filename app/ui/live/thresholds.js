@@ -159,7 +159,6 @@ class Panel {
     this.$ = (sel) => this.root.querySelector(sel);
     this.gen = null;
     this.runs = 0;
-    this.seq = 0;
     this.inflight = false;
     this.pending = false;
     this.edgeSeq = 0;
