@@ -83,11 +83,71 @@ def test_refuses_non_empty_and_overwrites(ws, tmp_path):
     (out / "keep.txt").write_text("mine")
     with pytest.raises(ExportError, match="not empty"):
         apply(ws, MINIMAL, out)
+    # --overwrite never deletes what an export did not write
+    with pytest.raises(ExportError, match="not a previous Winnow export"):
+        apply(ws, MINIMAL, out, overwrite=True)
     assert (out / "keep.txt").read_text() == "mine"
-    apply(ws, MINIMAL, out, overwrite=True)
-    assert not (out / "keep.txt").exists() and (out / "manifest.json").exists()
+    (out / "keep.txt").unlink()
+    apply(ws, MINIMAL, out)
+    first = json.loads((out / "manifest.json").read_text())
+    apply(ws, MINIMAL + "sample: {n: 5, seed: 1}\n", out, overwrite=True)  # a previous export is replaced
+    assert json.loads((out / "manifest.json").read_text())["counts"]["kept_docs"] == 5 != first["counts"]["kept_docs"]
+    assert oct(out.stat().st_mode & 0o777) != oct(0o700)  # ordinary permissions, not mkdtemp's
     with pytest.raises(ExportError, match="unknown format"):
         apply(ws, MINIMAL, tmp_path / "x", fmt="csv")
+
+
+def test_overwrite_refuses_workspace_ancestors_and_foreign_files(tmp_path, monkeypatch):
+    """The probe's reproduction: --out above the workspace with --overwrite must delete nothing."""
+    proj = tmp_path / "proj"
+    w = make_ws(proj / "ws")
+    try:
+        (proj / "notes.txt").write_text("important")
+        for target, why in ((proj, "contains"), (proj / "ws", "is")):
+            with pytest.raises(ExportError, match=f"refusing to overwrite .*: it {why} "):
+                apply(w, MINIMAL, target, overwrite=True)
+        assert (proj / "notes.txt").read_text() == "important"
+        assert (proj / "ws" / "winnow.duckdb").exists()
+        # a previous export with a file added by hand is not replaced either
+        out = tmp_path / "exp"
+        apply(w, MINIMAL, out)
+        (out / "README.md").write_text("my notes")
+        with pytest.raises(ExportError, match=r"README\.md"):
+            apply(w, MINIMAL, out, overwrite=True)
+        # a forged manifest that does not list a file protects that file too
+        other = tmp_path / "other"
+        other.mkdir()
+        (other / "manifest.json").write_text('{"winnow_version": "0", "files": []}')
+        (other / "data.csv").write_text("x")
+        with pytest.raises(ExportError, match=r"data\.csv"):
+            apply(w, MINIMAL, other, overwrite=True)
+        # the current directory (and so its ancestors) is never replaced
+        cwd = tmp_path / "cwd"
+        cwd.mkdir()
+        (cwd / "f").write_text("x")
+        monkeypatch.chdir(cwd)
+        with pytest.raises(ExportError, match="refusing"):
+            apply(w, MINIMAL, tmp_path, overwrite=True)
+    finally:
+        w.close()
+    assert (proj / "notes.txt").read_text() == "important"
+
+
+def test_headless_overwrite_refuses_the_inputs(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "a.jsonl").write_text('{"id": "1", "text": "hello world"}\n')
+    with pytest.raises(ExportError, match="refusing to overwrite"):
+        apply_headless("version: 1\n", [str(src / "*.jsonl")], src, overwrite=True)
+    assert (src / "a.jsonl").exists()
+
+
+def test_stale_temporary_directory_of_a_killed_export_is_removed(ws, tmp_path):
+    stale = tmp_path / ".out.tmp-999999999-abc"  # no such process
+    stale.mkdir()
+    (stale / "data.parquet").write_text("half")
+    apply(ws, MINIMAL, tmp_path / "out")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
 def test_failed_export_leaves_nothing(ws, tmp_path):

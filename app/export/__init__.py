@@ -37,31 +37,99 @@ MANIFEST = "manifest.json"
 
 
 # ---------------------------------------------------------------------- output directory handling
-def check_out(out: str | os.PathLike, *, overwrite: bool) -> Path:
-    """``out`` as a Path, or ExportError when it is a file or a non-empty directory (without overwrite)."""
+def _foreign_files(out: Path) -> list[str]:
+    """Paths under ``out`` that its ``manifest.json`` does not list (everything, when there is no readable
+    Winnow manifest): what ``--overwrite`` would delete without having written it."""
+    try:
+        manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+        listed = {f["path"] for f in manifest["files"]} if "winnow_version" in manifest else None
+    except (OSError, ValueError, KeyError, TypeError):
+        listed = None
+    foreign = []
+    for p in sorted(out.rglob("*")):
+        rel = p.relative_to(out).as_posix()
+        unlisted = p.is_file() and rel != MANIFEST and (listed is None or rel not in listed)
+        if p.is_symlink() or unlisted or not (p.is_dir() or p.is_file()):
+            foreign.append(rel)
+    if listed is None and not foreign:
+        foreign.append(MANIFEST if (out / MANIFEST).exists() else "(no manifest.json)")
+    return foreign
+
+
+def check_out(out: str | os.PathLike, *, overwrite: bool, protect: list[str | os.PathLike] | tuple = ()) -> Path:
+    """``out`` as a Path, or ExportError when it is a file or a non-empty directory (without overwrite).
+
+    ``--overwrite`` only ever replaces a previous Winnow export: a directory whose every file is listed in
+    its own ``manifest.json``. It refuses ``out`` when it is, or lies above, any path in ``protect`` (the
+    workspace, the inputs), the current directory or the home directory, and when it holds anything the
+    export did not write, so that a mistyped ``--out`` can never delete a workspace or someone's notes."""
     out = Path(out).expanduser()
     if out.exists():
         if not out.is_dir():
             raise ExportError(f"{out} exists and is not a directory")
-        if any(out.iterdir()) and not overwrite:
-            raise ExportError(f"{out} is not empty; pass --overwrite to replace it")
+        if any(out.iterdir()):
+            if not overwrite:
+                raise ExportError(f"{out} is not empty; pass --overwrite to replace it")
+            real = out.resolve()
+            guarded = [Path(p).expanduser().resolve() for p in protect]
+            guarded += [Path.cwd().resolve(), Path.home().resolve()]
+            for g in guarded:
+                if g == real or real in g.parents:
+                    raise ExportError(
+                        f"refusing to overwrite {out}: it {'is' if g == real else 'contains'} {g}; "
+                        "choose an empty or new directory for --out"
+                    )
+            if (real / "winnow.duckdb").exists():
+                raise ExportError(f"refusing to overwrite {out}: it is a Winnow workspace")
+            foreign = _foreign_files(real)
+            if foreign:
+                more = f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
+                raise ExportError(
+                    f"refusing to overwrite {out}: it is not a previous Winnow export (it holds "
+                    f"{', '.join(foreign[:3])}{more}, not listed in its manifest.json); "
+                    "choose an empty or new directory for --out"
+                )
     return out
 
 
-def prepare_out(out: str | os.PathLike, *, overwrite: bool) -> tuple[Path, Path]:
+_TMP_TAG = ".tmp-"
+
+
+def _remove_stale_tmp(parent: Path, name: str) -> None:
+    """Remove ``.NAME.tmp-PID-*`` directories left by an export whose process no longer runs (killed)."""
+    for p in parent.glob(f".{name}{_TMP_TAG}*"):
+        pid = p.name[len(name) + 1 + len(_TMP_TAG) :].split("-", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(p, ignore_errors=True)
+        except OSError:
+            pass
+
+
+def prepare_out(
+    out: str | os.PathLike, *, overwrite: bool, protect: list[str | os.PathLike] | tuple = ()
+) -> tuple[Path, Path]:
     """Check ``out`` may be written and make a temporary directory beside it: ``(out, tmp)``."""
-    out = check_out(out, overwrite=overwrite)
+    out = check_out(out, overwrite=overwrite, protect=protect)
     parent = out.resolve().parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=parent))
+        _remove_stale_tmp(parent, out.name)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}{_TMP_TAG}{os.getpid()}-", dir=parent))
     except OSError as e:
         raise ExportError(f"cannot write beside {out}: {e.strerror}") from e
     return out, tmp
 
 
 def finalize_out(tmp: Path, out: Path) -> None:
-    """Move ``tmp`` into place as ``out`` (replacing an existing ``out``)."""
+    """Move ``tmp`` into place as ``out`` (replacing an existing ``out``, which :func:`check_out` has
+    established is a previous export), with ordinary directory permissions (umask), not mkdtemp's 0700."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)
     trash = None
     if out.exists():
         trash = out.with_name(f".{out.name}.old-{os.getpid()}")
@@ -235,13 +303,14 @@ def apply(
     if shard_size is not None and shard_size < 1:
         raise ExportError("--shard-size must be a positive number of documents")
     recipe = load_recipe(recipe)
-    check_out(out, overwrite=overwrite)  # fail before the expensive part
+    protect = [ws.path]
+    check_out(out, overwrite=overwrite, protect=protect)  # fail before the expensive part
     con = ws.cursor()
     comp = compile_recipe(con, recipe)
     summary = summarize(con, recipe, compiled=comp)
     cols = recipe.output_columns or default_columns(comp.columns, list(ws.columns("docs", con)))
     sql, params = select_ids_sql(comp, columns=cols)
-    out_path, tmp = prepare_out(out, overwrite=overwrite)
+    out_path, tmp = prepare_out(out, overwrite=overwrite, protect=protect)
     try:
         dest = tmp / "_parquet" if fmt == "hf" else tmp
         dest.mkdir(exist_ok=True)

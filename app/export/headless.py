@@ -63,6 +63,15 @@ def _families_for(columns: list[str]) -> tuple[dict[str, str], list[str]]:
     return {c: fams[c] for c in columns if c in fams}, [c for c in columns if c not in fams]
 
 
+def _input_paths(spec: str) -> list[str]:
+    """The local paths an input spec names (a glob expanded), so ``--overwrite`` never replaces them."""
+    import glob
+
+    if spec.startswith("hf:"):
+        return []
+    return glob.glob(os.path.expanduser(spec)) or [spec]
+
+
 def _batches(srcs: list[str], opts: dict[str, Any]) -> Iterator[Any]:
     from app.ingest import read_documents
 
@@ -204,7 +213,8 @@ def apply_headless(
     if shard_size is not None and shard_size < 1:
         raise ExportError("--shard-size must be a positive number of documents")
     recipe = load_recipe(recipe)
-    check_out(out, overwrite=overwrite)
+    protect = [p for spec in inputs for p in _input_paths(spec)]
+    check_out(out, overwrite=overwrite, protect=protect)
     if recipe.dedup.near or recipe.dedup.semantic:
         raise RecipeError(
             "headless apply supports exact dedup only; near/semantic dedup need a workspace "
@@ -216,7 +226,7 @@ def apply_headless(
     wanted = [c for c in [*recipe.signals_used(), *(recipe.output_columns or [])] if c not in (*BASE, "text")]
     wanted = list(dict.fromkeys(wanted))
 
-    out_path, tmp = prepare_out(out, overwrite=overwrite)
+    out_path, tmp = prepare_out(out, overwrite=overwrite, protect=protect)
     con = None
     try:
         con = duckdb.connect(str(tmp / "_scratch.duckdb"))
