@@ -1,4 +1,4 @@
-"""``winnow recipe``: validate, show, list and save recipes."""
+"""``winnow recipe``: validate, show, list and save recipes; write a preset (``winnow recipe preset fineweb``)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,20 @@ import argparse
 from app.commands import add_workspace, print_json_last
 
 NAME = "recipe"
-HELP = "validate a recipe file (optionally against a workspace), or list/show/save recipes in a workspace"
+HELP = "validate a recipe file (optionally against a workspace), list/show/save recipes, or write a preset"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_workspace(p)
-    p.add_argument("action", choices=["validate", "show", "list", "save"], help="what to do")
-    p.add_argument("recipe", nargs="?", metavar="R", help="recipe YAML file (validate, save) or saved name (show)")
+    p.add_argument("action", choices=["validate", "show", "list", "save", "preset"], help="what to do")
+    p.add_argument(
+        "recipe",
+        nargs="?",
+        metavar="R",
+        help="recipe YAML file (validate, save), saved name (show) or preset: datatrove, fineweb, c4, gopher",
+    )
+    p.add_argument("--language", metavar="L", help="preset: keep language L and adapt English-only rules (e.g. zh)")
+    p.add_argument("--out", metavar="FILE", help="preset: write the YAML to FILE instead of stdout")
     p.add_argument("--name", help="save: the name to store the recipe under (default: the file's stem)")
     p.add_argument("--check", action="store_true", help="validate: also check columns against the workspace")
 
@@ -27,6 +34,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.action in ("validate", "show", "save") and not args.recipe:
         raise RecipeError(f"winnow recipe {args.action} needs a recipe")
+    if args.action == "preset":
+        return _preset(args)
     if args.action == "validate":
         r = load_recipe(Path(args.recipe))
         out = {"valid": True, "rules": len(r.rules), "signals": r.signals_used()}
@@ -57,4 +66,27 @@ def run(args: argparse.Namespace) -> int:
     with Workspace.open(args.workspace) as ws:
         save_recipe(ws, name, r)
     print_json_last({"saved": name})
+    return 0
+
+
+def _preset(args: argparse.Namespace) -> int:
+    """Write preset ``args.recipe`` as recipe YAML to stdout or ``--out`` (no workspace needed)."""
+    import sys
+    from pathlib import Path
+
+    from app.errors import RecipeError
+    from app.recipes.presets import PRESETS, preset_yaml
+
+    if not args.recipe:
+        raise RecipeError(f"winnow recipe preset needs a name: {', '.join(PRESETS)}")
+    text = preset_yaml(args.recipe, language=args.language)
+    if not args.out:
+        sys.stdout.write(text)
+        return 0
+    out = Path(args.out)
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as e:
+        raise RecipeError(f"cannot write {out}: {e.strerror}") from e
+    print_json_last({"preset": args.recipe, "language": args.language, "out": str(out)})
     return 0
