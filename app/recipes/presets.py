@@ -57,7 +57,7 @@ _COLUMNS: dict[str, tuple[str, str, str]] = {
     "gopher_ellipsis_ratio": ("ellipses per word", "max_symbol_word_ratio", "words"),
     "gopher_bullet_lines_ratio": ("bullet lines", "max_bullet_lines_ratio", "any"),
     "gopher_ellipsis_lines_ratio": ("lines ending in '...'", "max_ellipsis_lines_ratio", "any"),
-    "gopher_alpha_words_ratio": ("words with a letter", "max_non_alpha_words_ratio", "any"),
+    "gopher_alpha_words_ratio": ("words with a letter", "max_non_alpha_words_ratio", "words"),
     "gopher_stop_words": ("English stop words", "min_stop_words", "english"),
     "gopher_rep_dup_para_frac": ("repeated paragraphs", "dup_para_frac", "any"),
     "gopher_rep_dup_para_char_frac": ("chars in repeated paragraphs", "dup_para_char_frac", "any"),
