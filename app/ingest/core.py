@@ -23,12 +23,15 @@ import pyarrow as pa
 from app.errors import IngestError
 from app.ingest import formats
 from app.ingest.formats import ROW
-from app.ingest.normalize import RESERVED, plan_text, select_sql, skip_case
+from app.ingest.normalize import RESERVED, plan_text, select_sql
 from app.ingest.sources import Input, resolve
+from app.ingest.streams import check_zstd_frames
 from app.progress import Progress, null_progress
 from app.sql import qi
 
 N_EXAMPLES = 5
+#: what to do with a record holding invalid UTF-8 (bad bytes, a lone surrogate escape)
+INVALID_UTF8 = ("skip", "replace")
 _INTS = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"}
 _FLOATS = {"FLOAT", "DOUBLE", "DECIMAL"}
 
@@ -44,6 +47,9 @@ class Stats:
     files: int = 0
     bytes: int = 0
     strict: bool = False
+    #: records kept with invalid UTF-8 replaced by U+FFFD (``--invalid-utf8 replace``), a part of ``ingested``
+    repaired: Counter = field(default_factory=Counter)
+    repaired_examples: dict[str, list[str]] = field(default_factory=dict)
 
     def skip(self, reason: str, where: str, n: int = 1) -> None:
         if self.strict:
@@ -51,6 +57,18 @@ class Stats:
         self.read += n
         self.skipped[reason] += n
         ex = self.examples.setdefault(reason, [])
+        if len(ex) < N_EXAMPLES:
+            ex.append(where)
+
+    def drop(self, reason: str, n: int) -> None:
+        """``n`` documents read and left out on purpose (``not_in_sample``): skipped, never an error."""
+        if n:
+            self.ingested -= n
+            self.skipped[reason] += n
+
+    def repair(self, reason: str, where: str) -> None:
+        self.repaired[reason] += 1
+        ex = self.repaired_examples.setdefault(reason, [])
         if len(ex) < N_EXAMPLES:
             ex.append(where)
 
@@ -63,6 +81,10 @@ class Stats:
             ex.extend(v[: max(0, N_EXAMPLES - len(ex))])
         self.files += other.files
         self.bytes += other.bytes
+        self.repaired.update(other.repaired)
+        for k, v in other.repaired_examples.items():
+            ex = self.repaired_examples.setdefault(k, [])
+            ex.extend(v[: max(0, N_EXAMPLES - len(ex))])
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -70,6 +92,8 @@ class Stats:
             "ingested": self.ingested,
             "skipped": dict(sorted(self.skipped.items())),
             "skipped_first": {k: v for k, v in sorted(self.examples.items())},
+            "repaired": dict(sorted(self.repaired.items())),
+            "repaired_first": {k: v for k, v in sorted(self.repaired_examples.items())},
             "files": self.files,
             "bytes": self.bytes,
         }
@@ -95,12 +119,16 @@ class DocumentReader:
         id_field: str | None = None,
         limit: int | None = None,
         strict: bool = False,
+        invalid_utf8: str = "skip",
         con: Any = None,
     ):
         if limit is not None and limit < 0:
             raise IngestError("--limit must be >= 0")
+        if invalid_utf8 not in INVALID_UTF8:
+            raise IngestError(f"--invalid-utf8 must be one of {', '.join(INVALID_UTF8)}, not {invalid_utf8!r}")
         self.inputs, self.ignored = resolve(list(srcs), source=source)
         self.text_field, self.id_field, self.limit, self.strict = text_field, id_field, limit, strict
+        self.invalid_utf8 = invalid_utf8
         self._con = con
         self.stats = Stats(strict=strict)
         self.source_stats: dict[str, Stats] = {}
@@ -116,9 +144,13 @@ class DocumentReader:
             self._con = duckdb.connect()
         return self._con
 
-    def _note_plan(self, inp: Input, plan: Any) -> None:
-        """Remember how each source's text was made (one entry per distinct way)."""
-        entry = {"text": plan.how, "fields": plan.fields}
+    def _note_plan(self, inp: Input, plan: Any, cols: dict[str, str]) -> None:
+        """Remember how each source's text was made (one entry per distinct way): the field(s), why they
+        were chosen, and the field's type when it is not a string (its non-string values are skipped)."""
+        entry: dict[str, Any] = {"text": plan.how, "fields": plan.fields, "chosen": plan.chosen}
+        t = cols.get(plan.fields[0], "VARCHAR") if plan.how == "field" else "VARCHAR"
+        if not t.upper().startswith("VARCHAR"):
+            entry["type"] = t
         seen = self.plans.setdefault(inp.source, [])
         if entry not in seen:
             seen.append(entry)
@@ -147,11 +179,17 @@ class DocumentReader:
             st.skip(reason, where)
             self.stats.skip(reason, where)
 
+        def repair(reason: str, row: int) -> None:
+            where = _where(inp, row)
+            st.repair(reason, where)
+            self.stats.repair(reason, where)
+
         plan = None
         known: dict[str, str] = {}
         view = f"_winnow_raw_{uuid.uuid4().hex[:8]}"
         where = inp.rel or inp.path
-        for raw in formats.raw_batches(inp, skip, limit=self.remaining()):
+        fix = repair if self.invalid_utf8 == "replace" else None
+        for raw in formats.raw_batches(inp, skip, limit=self.remaining(), repair=fix):
             if raw.num_rows == 0:
                 continue
             con.register(view, raw)
@@ -159,7 +197,7 @@ class DocumentReader:
                 bcols = {r[0]: r[1] for r in con.execute(f"DESCRIBE {qi(view)}").fetchall()}
                 if plan is None:
                     plan = plan_text(bcols, text_field=self.text_field, where=where)
-                    self._note_plan(inp, plan)
+                    self._note_plan(inp, plan, bcols)
                 needed = [*plan.fields, *([self.id_field] if self.id_field else [])]
                 extra = []
                 for f in needed:
@@ -214,10 +252,19 @@ def read_documents(
     id_field: str | None = None,
     limit: int | None = None,
     strict: bool = False,
+    invalid_utf8: str = "skip",
 ) -> DocumentReader:
     """A streaming reader over ``srcs``: iterate it for ``pyarrow.RecordBatch``es of documents (the ids
     ``winnow ingest`` gives); ``reader.stats`` has ``read, ingested, skipped{reason: n}``."""
-    return DocumentReader(srcs, source=source, text_field=text_field, id_field=id_field, limit=limit, strict=strict)
+    return DocumentReader(
+        srcs,
+        source=source,
+        text_field=text_field,
+        id_field=id_field,
+        limit=limit,
+        strict=strict,
+        invalid_utf8=invalid_utf8,
+    )
 
 
 # ====================================================================== writing into a workspace
@@ -360,6 +407,8 @@ def _fast_jsonl(
     from app.sql import ql
 
     args = {"path": inp.path, "src": inp.source, "file": inp.rel or inp.path}
+    if inp.compression == "zstd":
+        check_zstd_frames(inp.path)  # DuckDB would read a truncated file as a shorter one
     opts = "format='newline_delimited', records=true, maximum_object_size=268435456"
     cols = _json_schema(cur, inp, opts, full=full_schema)
     if not cols or ROW in cols:
@@ -368,7 +417,7 @@ def _fast_jsonl(
     rj = f"read_json($path, {opts}, columns={{{spec}}})"
     plan = plan_text(cols, text_field=reader.text_field, where=inp.rel or inp.path)
     relation = f"(SELECT *, row_number() OVER () AS {qi(ROW)} FROM {rj})"
-    sql = select_sql(cols, plan, relation=relation, id_field=reader.id_field, where=inp.rel, with_skip=False)
+    sql = select_sql(cols, plan, relation=relation, id_field=reader.id_field, where=inp.rel, with_skip=True)
     try:
         cur.execute(f"CREATE TABLE {qi(table)} AS {sql}", args)
     except duckdb.Error:
@@ -382,15 +431,15 @@ def _fast_jsonl(
     if json_cols:
         table_cols = {r[0] for r in cur.execute(f"DESCRIBE {qi(table)}").fetchall()}
         _type_json_columns(cur, table, [c if c in table_cols else f"orig_{c}" for c in json_cols])
-    reader._note_plan(inp, plan)
+    reader._note_plan(inp, plan, cols)
     st = reader.source_stats[inp.source]
     st.files += 1
     st.bytes += inp.size
     reader.stats.files += 1
     reader.stats.bytes += inp.size
     bad = cur.execute(
-        f"SELECT r, count(*), list({qi(ROW)} ORDER BY {qi(ROW)})[1:{N_EXAMPLES}] FROM "
-        f"(SELECT {skip_case()} AS r, {qi(ROW)} FROM {qi(table)}) WHERE r IS NOT NULL GROUP BY r ORDER BY r"
+        f"SELECT _skip, count(*), list({qi(ROW)} ORDER BY {qi(ROW)})[1:{N_EXAMPLES}] FROM {qi(table)} "
+        "WHERE _skip IS NOT NULL GROUP BY _skip ORDER BY _skip"
     ).fetchall()
     n_bad = 0
     for reason, n, rows in bad:
@@ -401,7 +450,8 @@ def _fast_jsonl(
             reader.stats.skip(reason, _where(inp, row), n if i == 0 else 0)
         n_bad += n
     if n_bad:
-        cur.execute(f"DELETE FROM {qi(table)} WHERE {skip_case()} IS NOT NULL")
+        cur.execute(f"DELETE FROM {qi(table)} WHERE _skip IS NOT NULL")
+    cur.execute(f"ALTER TABLE {qi(table)} DROP COLUMN _skip")
     kept = n_rows - n_bad
     for s in (st, reader.stats):
         s.read += kept

@@ -3,14 +3,16 @@ the input as a column) plus a ``_row`` column: the 1-based line of the record in
 WikiText paragraphs) or its 1-based position (JSON array elements, Parquet rows, Hugging Face rows).
 
 Records that cannot be read are not yielded: the reader calls ``skip(reason, row)`` for each, so the
-caller can count them (``read = ingested + skipped``). A file that cannot be read at all raises
-:class:`~app.errors.IngestError` with one line naming the file.
+caller can count them (``read = ingested + skipped``). With a ``repair`` callback (``--invalid-utf8
+replace``) a record with undecodable bytes or lone surrogates is kept with U+FFFD in their place and
+reported through ``repair(reason, row)`` instead. A file that cannot be read at all (missing, truncated,
+corrupt, an unterminated CSV quote) raises :class:`~app.errors.IngestError` with one line naming the file.
 """
 
 from __future__ import annotations
 
+import bisect
 import csv
-import gzip
 import io
 import json
 import re
@@ -21,26 +23,23 @@ from typing import Any, BinaryIO
 import pyarrow as pa
 
 from app.errors import IngestError
+from app.ingest import streams
 from app.ingest.sources import Input
+from app.ingest.streams import fix_surrogates, fix_value, has_surrogates
 
 Skip = Callable[[str, int], None]
+Repair = Callable[[str, int], None] | None
 BATCH_ROWS = 8192
 ROW = "_row"
+#: hidden list column: the fields of a row whose value was not a string in a column that mixes types
+#: (their values are kept as JSON text; a text field listed here is skipped as ``non_string_text``)
+NONSTR = "_nonstring"
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 def open_binary(inp: Input) -> BinaryIO:
-    """The decompressed byte stream of a file (.gz and .zst handled)."""
-    try:
-        raw = open(inp.path, "rb")  # noqa: SIM115 - returned to the caller
-    except OSError as e:
-        raise IngestError(f"cannot read {inp.path}: {e.strerror}") from e
-    if inp.compression == "gzip":
-        return gzip.GzipFile(fileobj=raw)  # type: ignore[return-value]
-    if inp.compression == "zstd":
-        import zstandard
-
-        return zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True, closefd=True)
-    return raw
+    """The decompressed byte stream of a file (.gz and .zst handled, truncation detected)."""
+    return streams.open_binary(inp.path, inp.compression)
 
 
 def rows_to_table(rows: list[dict[str, Any]], rownums: list[int]) -> pa.Table:
@@ -52,6 +51,7 @@ def rows_to_table(rows: list[dict[str, Any]], rownums: list[int]) -> pa.Table:
             if k not in keys:
                 keys[k] = None
     cols: dict[str, pa.Array] = {}
+    nonstr: list[list[str] | None] | None = None
     for k in keys:
         if k == ROW:
             continue
@@ -59,6 +59,11 @@ def rows_to_table(rows: list[dict[str, Any]], rownums: list[int]) -> pa.Table:
         try:
             arr = pa.array(vals)
         except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, UnicodeEncodeError, ValueError):
+            if any(isinstance(v, str) for v in vals):
+                nonstr = nonstr or [None] * len(rows)
+                for i, v in enumerate(vals):
+                    if v is not None and not isinstance(v, str):
+                        nonstr[i] = [*(nonstr[i] or []), k]
             arr = pa.array(
                 [None if v is None else v if isinstance(v, str) else json.dumps(v, ensure_ascii=True) for v in vals],
                 type=pa.string(),
@@ -69,7 +74,9 @@ def rows_to_table(rows: list[dict[str, Any]], rownums: list[int]) -> pa.Table:
                 arr = pa.array([None if v is None else json.dumps(v, ensure_ascii=True) for v in vals], pa.string())
         if pa.types.is_null(arr.type):
             continue  # all null in this batch: the column is absent here (NULL), typed when it appears
-        cols[k] = arr
+        cols[f"orig{NONSTR}" if k == NONSTR else k] = arr  # an input field named like the marker is renamed
+    if nonstr is not None:
+        cols[NONSTR] = pa.array(nonstr, type=pa.list_(pa.string()))
     cols[ROW] = pa.array(rownums, type=pa.int64())
     return pa.table(cols)
 
@@ -78,10 +85,11 @@ def rows_to_table(rows: list[dict[str, Any]], rownums: list[int]) -> pa.Table:
 BLOCK_BYTES = 8 << 20
 
 
-def read_jsonl(inp: Input, skip: Skip) -> Iterator[pa.Table]:
+def read_jsonl(inp: Input, skip: Skip, repair: Repair = None) -> Iterator[pa.Table]:
     """JSON lines, one object per line, in blocks of whole lines. A clean block (valid UTF-8, one object
-    per line, no blank lines) is parsed by Arrow's multi-threaded JSON reader; any other block is read
-    line by line, so every bad line is skipped per reason with its line number."""
+    per line, no blank lines, no lone surrogate escapes) is parsed by Arrow's multi-threaded JSON reader;
+    any other block is read line by line, so every bad line is skipped (or repaired) per reason with its
+    line number."""
     lineno = 0
     rest = b""
     with open_binary(inp) as f:
@@ -108,7 +116,7 @@ def read_jsonl(inp: Input, skip: Skip) -> Iterator[pa.Table]:
                 tbl = tbl.select(keep).append_column(ROW, pa.array(range(lineno + 1, lineno + nlines + 1), pa.int64()))
                 yield tbl
             else:
-                yield from _lines_block(block, lineno, skip)
+                yield from _lines_block(block, lineno, skip, repair)
             lineno += nlines
 
 
@@ -129,7 +137,7 @@ def _arrow_block(block: bytes, nlines: int) -> pa.Table | None:
     return tbl if tbl.num_rows == nlines else None
 
 
-def _lines_block(block: bytes, offset: int, skip: Skip) -> Iterator[pa.Table]:
+def _lines_block(block: bytes, offset: int, skip: Skip, repair: Repair = None) -> Iterator[pa.Table]:
     rows: list[dict] = []
     nums: list[int] = []
     loads = json.loads
@@ -138,17 +146,32 @@ def _lines_block(block: bytes, offset: int, skip: Skip) -> Iterator[pa.Table]:
             if raw or i - offset <= block.count(b"\n"):  # not the empty tail after the last newline
                 skip("blank_line", i)
             continue
+        fixed = False
         try:
             obj = loads(raw)
         except UnicodeDecodeError:
-            skip("invalid_utf8", i)
-            continue
+            if repair is None:
+                skip("invalid_utf8", i)
+                continue
+            try:
+                obj, fixed = loads(raw.decode("utf-8", "replace")), True
+            except ValueError:
+                skip("malformed_json", i)
+                continue
         except ValueError:
             skip("malformed_json", i)
             continue
         if not isinstance(obj, dict):
             skip("not_an_object", i)
             continue
+        if b"\\u" in raw and _SURROGATE_ESCAPE.search(raw) and _has_surrogates(obj):
+            # a lone "\ud800" escape decodes to a str that is not valid UTF-8
+            if repair is None:
+                skip("invalid_utf8", i)
+                continue
+            obj, fixed = fix_value(obj), True
+        if fixed:
+            repair("invalid_utf8", i)  # type: ignore[misc]
         rows.append(obj)
         nums.append(i)
         if len(rows) >= BATCH_ROWS:
@@ -181,7 +204,7 @@ def sniff_json_array(inp: Input) -> bool:
 
 
 # ------------------------------------------------------------------ JSON array
-def read_json_array(inp: Input, skip: Skip) -> Iterator[pa.Table]:
+def read_json_array(inp: Input, skip: Skip, repair: Repair = None) -> Iterator[pa.Table]:
     """A JSON array of objects, decoded incrementally (bounded memory). Element positions are the rows.
 
     A syntax error inside the array cannot be resynchronised: it fails the file with its line number.
@@ -240,11 +263,15 @@ def read_json_array(inp: Input, skip: Skip) -> Iterator[pa.Table]:
                     if eof or not fill():
                         raise fail(str(e).split(":")[0]) from None
             idx += 1
+            bad = isinstance(obj, dict) and _has_surrogates(obj)
             if not isinstance(obj, dict):
                 skip("not_an_object", idx)
-            elif _has_surrogates(obj):
+            elif bad and repair is None:
                 skip("invalid_utf8", idx)
             else:
+                if bad:
+                    obj = fix_value(obj)
+                    repair("invalid_utf8", idx)  # type: ignore[misc]
                 rows.append(obj)
                 nums.append(idx)
                 if len(rows) >= BATCH_ROWS:
@@ -264,34 +291,112 @@ def read_json_array(inp: Input, skip: Skip) -> Iterator[pa.Table]:
 
 
 def _has_surrogates(obj: Any) -> bool:
-    try:
-        json.dumps(obj, ensure_ascii=False).encode("utf-8")
-        return False
-    except UnicodeEncodeError:
-        return True
+    return has_surrogates(json.dumps(obj, ensure_ascii=False))
 
 
 # ------------------------------------------------------------------ CSV / TSV
-def read_csv(inp: Input, skip: Skip) -> Iterator[pa.Table]:
+#: the longest CSV record (in characters) held while looking for its end: an unclosed quote in a large
+#: file must not pull the rest of the file into memory
+MAX_RECORD_CHARS = 256 << 20
+
+
+class _RecordLines:
+    """The line iterator under :func:`csv.reader`: keeps the physical lines of the record being parsed,
+    notes when the file ran out, and bounds a record's size."""
+
+    def __init__(self, stream: Iterator[str], path: str, delim: str):
+        self._it, self._path, self._delim = iter(stream), path, delim
+        self.lines: list[str] = []
+        self.chars = 0
+        self.done = False
+        self.first = 1  # line number of lines[0]
+
+    def __iter__(self) -> _RecordLines:
+        return self
+
+    def __next__(self) -> str:
+        try:
+            line = next(self._it)
+        except StopIteration:
+            self.done = True
+            raise
+        self.lines.append(line)
+        self.chars += len(line)
+        if self.chars > MAX_RECORD_CHARS:
+            opened = _open_quote_line(self.lines, self._delim)
+            at = f"a quote opened at line {self.first + opened} is never closed" if opened is not None else ""
+            raise IngestError(
+                f"CSV record at line {self.first} of {self._path} is longer than {MAX_RECORD_CHARS >> 20} MiB"
+                + (f" ({at})" if at else "")
+            )
+        return line
+
+    def next_record(self, start: int) -> None:
+        self.lines, self.chars, self.first = [], 0, start
+
+
+def _open_quote_line(lines: list[str], delim: str) -> int | None:
+    """Index in ``lines`` (the physical lines of one CSV record) of the line where a quoted field opens
+    and is never closed, or None when every quote is closed. Follows :mod:`csv`'s rules: a quote opens a
+    field only at its start; inside, ``""`` is a literal quote."""
+    text = "".join(lines)
+    pos, quoted, opened = 0, False, 0
+    while True:
+        q = text.find('"', pos)
+        if q < 0:
+            break
+        if quoted:
+            if text[q + 1 : q + 2] == '"':
+                pos = q + 2
+                continue
+            quoted = False
+        elif q == 0 or text[q - 1] in (delim, "\n", "\r"):
+            quoted, opened = True, q
+        pos = q + 1
+    if not quoted:
+        return None
+    offsets = [0]
+    for ln in lines:
+        offsets.append(offsets[-1] + len(ln))
+    return bisect.bisect_right(offsets, opened) - 1
+
+
+def read_csv(inp: Input, skip: Skip, repair: Repair = None) -> Iterator[pa.Table]:
     """CSV/TSV with a header row; quoted fields may hold delimiters and newlines. All values are read as
-    text (the ingest step types numeric columns afterwards). Rows are numbered by their first line."""
+    text (the ingest step types numeric columns afterwards). Rows are numbered by their first line.
+
+    A quote that is never closed would make the rest of the file one field: it fails the file with the
+    line where the quote opened."""
     csv.field_size_limit(sys.maxsize)
     delim = "\t" if inp.fmt == "tsv" else ","
     stream = io.TextIOWrapper(open_binary(inp), encoding="utf-8-sig", errors="surrogateescape", newline="")
     with stream:
-        reader = csv.reader(stream, delimiter=delim, quotechar='"', doublequote=True, strict=False)
+        lines = _RecordLines(stream, inp.path, delim)
+        reader = csv.reader(lines, delimiter=delim, quotechar='"', doublequote=True, strict=False)
+
+        def unterminated(start: int) -> None:
+            if lines.done:
+                opened = _open_quote_line(lines.lines, delim)
+                if opened is not None:
+                    raise IngestError(
+                        f"unterminated quoted field in {inp.path}: the quote opened at line {start + opened} is "
+                        "never closed (it would swallow the rest of the file)"
+                    )
+
         try:
             header = next(reader)
         except StopIteration:
             return
         except csv.Error as e:
             raise IngestError(f"cannot parse CSV header of {inp.path}: {e}") from e
+        unterminated(1)
         names = _column_names(header)
         ncol = len(names)
         cols: list[list] = [[] for _ in names]
         nums: list[int] = []
         prev = reader.line_num
         while True:
+            lines.next_record(prev + 1)
             try:
                 rec = next(reader)
             except StopIteration:
@@ -301,17 +406,19 @@ def read_csv(inp: Input, skip: Skip) -> Iterator[pa.Table]:
                 prev = reader.line_num
                 continue
             start, prev = prev + 1, reader.line_num
+            unterminated(start)
             if not rec or (len(rec) == 1 and not rec[0].strip() and ncol > 1):
                 skip("blank_line", start)
                 continue
             if len(rec) != ncol:
                 skip("bad_field_count", start)
                 continue
-            try:
-                "\x1f".join(rec).encode("utf-8")
-            except UnicodeEncodeError:
-                skip("invalid_utf8", start)
-                continue
+            if has_surrogates("\x1f".join(rec)):  # undecodable bytes (read with surrogateescape)
+                if repair is None:
+                    skip("invalid_utf8", start)
+                    continue
+                rec = [fix_surrogates(v) for v in rec]
+                repair("invalid_utf8", start)
             for c, v in zip(cols, rec):
                 c.append(v)
             nums.append(start)
@@ -357,7 +464,7 @@ def _wiki_heading(line: str) -> tuple[int, str, bool]:
     return level, s.strip(), closing == level
 
 
-def read_text(inp: Input, skip: Skip) -> Iterator[pa.Table]:
+def read_text(inp: Input, skip: Skip, repair: Repair = None) -> Iterator[pa.Table]:
     """Plain text: one document per file; a WikiText file (first line ``' = Title = '``) instead gives one
     document per paragraph line with its article ``title`` and ``section`` as metadata (headings and
     blank lines are structure, not records)."""
@@ -368,17 +475,20 @@ def read_text(inp: Input, skip: Skip) -> Iterator[pa.Table]:
             raise IngestError(f"cannot read {inp.path}: {e}") from e
     first = next((ln for ln in data[:65536].split(b"\n") if ln.strip()), b"")
     if _WIKI_HEADING.match(first.decode("utf-8", "replace")):
-        yield from _read_wikitext(data, skip)
+        yield from _read_wikitext(data, skip, repair)
         return
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        skip("invalid_utf8", 1)
-        return
+        if repair is None:
+            skip("invalid_utf8", 1)
+            return
+        text = data.decode("utf-8-sig", "replace")
+        repair("invalid_utf8", 1)
     yield pa.table({"text": pa.array([text], pa.string()), ROW: pa.array([1], pa.int64())})
 
 
-def _read_wikitext(data: bytes, skip: Skip) -> Iterator[pa.Table]:
+def _read_wikitext(data: bytes, skip: Skip, repair: Repair = None) -> Iterator[pa.Table]:
     title: str | None = None
     section: str | None = None
     texts: list[str] = []
@@ -389,8 +499,11 @@ def _read_wikitext(data: bytes, skip: Skip) -> Iterator[pa.Table]:
         try:
             line = raw.decode("utf-8")
         except UnicodeDecodeError:
-            skip("invalid_utf8", lineno)
-            continue
+            if repair is None:
+                skip("invalid_utf8", lineno)
+                continue
+            line = raw.decode("utf-8", "replace")
+            repair("invalid_utf8", lineno)
         if not line.strip():
             continue
         if line.startswith(" = "):
@@ -507,16 +620,16 @@ def read_saved(inp: Input, skip: Skip) -> Iterator[pa.Table]:
             yield tbl
 
 
-def raw_batches(inp: Input, skip: Skip, *, limit: int | None = None) -> Iterator[pa.Table]:
-    """Dispatch on the input's format."""
+def raw_batches(inp: Input, skip: Skip, *, limit: int | None = None, repair: Repair = None) -> Iterator[pa.Table]:
+    """Dispatch on the input's format. ``repair`` given: keep records with invalid UTF-8, repaired."""
     if inp.fmt == "jsonl":
-        return read_jsonl(inp, skip)
+        return read_jsonl(inp, skip, repair)
     if inp.fmt == "json":
-        return read_json_array(inp, skip) if sniff_json_array(inp) else read_jsonl(inp, skip)
+        return read_json_array(inp, skip, repair) if sniff_json_array(inp) else read_jsonl(inp, skip, repair)
     if inp.fmt in ("csv", "tsv"):
-        return read_csv(inp, skip)
+        return read_csv(inp, skip, repair)
     if inp.fmt == "text":
-        return read_text(inp, skip)
+        return read_text(inp, skip, repair)
     if inp.fmt == "parquet":
         return read_parquet(inp, skip)
     if inp.fmt == "hf":

@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.errors import IngestError
-from app.ingest.formats import ROW
-from app.sql import qi
+from app.ingest.formats import NONSTR, ROW
+from app.sql import qi, ql
 
 #: Field names taken as the document text, in order of preference (matched case-insensitively).
 TEXT_FIELDS = (
@@ -30,6 +30,7 @@ TEXT_FIELDS = (
 )
 CHAT_FIELDS = ("messages", "conversations", "conversation", "chat")
 RESERVED = ("id", "source", "text", "text_hash", "_file", ROW)
+HIDDEN = (ROW, NONSTR)
 #: whitespace-only (RE2 \s is ASCII; add NBSP, ideographic space, VT). A regex is ~20x faster than trim().
 _BLANK_RE = "'[\\s\\x{00A0}\\x{3000}\\x{000B}\\x{2000}-\\x{200B}\\x{FEFF}]*'"
 
@@ -44,12 +45,39 @@ NL2 = "chr(10) || chr(10)"
 
 @dataclass
 class TextPlan:
-    """How a file's text is made: ``sql`` over its columns, the field(s) used, and which to drop."""
+    """How a file's text is made: ``sql`` over its columns (for ``how == "field"`` made per batch by
+    :func:`text_sql` from the field's type), the field(s) used, which to drop, and why they were chosen
+    (``--text-field``, ``name`` (a common text field name), ``only string field``, ``alpaca``, ``chat``)."""
 
     sql: str
     how: str  # "field" | "alpaca" | "chat"
     fields: list[str]
     drop: list[str]
+    chosen: str = "name"
+
+
+def text_sql(plan: TextPlan, cols: dict[str, str]) -> tuple[str, str | None]:
+    """``(text expression, skip-reason expression or None)`` of a plan over columns ``cols``.
+
+    Only strings are text: a JSON-typed field (types mixed in one file) gives its string values, a
+    binary field its values that are valid UTF-8; every other value (a number, a list, an object) is
+    skipped and counted as ``non_string_text`` (``invalid_utf8`` for undecodable binary), never cast."""
+    if plan.how != "field":
+        return plan.sql, None
+    f = plan.fields[0]
+    c, t = qi(f), cols.get(f, "VARCHAR").upper()
+    if t.startswith("VARCHAR"):
+        if NONSTR in cols:  # the Python readers mark values that were not strings in a mixed column
+            return c, f"CASE WHEN list_contains({qi(NONSTR)}, {ql(f)}) THEN 'non_string_text' END"
+        return c, None
+    if t == "JSON":
+        return (
+            f"CASE WHEN json_type({c}) = 'VARCHAR' THEN {c}->>'$' END",
+            f"CASE WHEN {c} IS NOT NULL AND json_type({c}) NOT IN ('VARCHAR', 'NULL') THEN 'non_string_text' END",
+        )
+    if t == "BLOB":
+        return f"try(decode({c}))", f"CASE WHEN {c} IS NOT NULL AND try(decode({c})) IS NULL THEN 'invalid_utf8' END"
+    return "NULL::VARCHAR", f"CASE WHEN {c} IS NOT NULL THEN 'non_string_text' END"
 
 
 def _find(cols: dict[str, str], name: str) -> str | None:
@@ -85,21 +113,19 @@ def _chat_sql(col: str, typ: str) -> str | None:
 def plan_text(cols: dict[str, str], *, text_field: str | None, where: str) -> TextPlan:
     """Choose the text of a file with columns ``cols`` ({name: duckdb type}); explicit field first,
     then common names, then Alpaca (instruction/input/output) or chat (messages) rendering."""
-    names = [c for c in cols if c != ROW]
+    names = [c for c in cols if c not in HIDDEN]
     if text_field:
         f = _find(cols, text_field)
-        if f is None:
+        if f is None or f in HIDDEN:
             raise IngestError(f"no field {text_field!r} in {where} (fields: {', '.join(names) or 'none'})")
         chat = _chat_sql(f, cols[f])
         if chat:
-            return TextPlan(chat, "chat", [f], [])
-        sql = qi(f) if _is_string(cols[f]) else f"CAST({qi(f)} AS VARCHAR)"
-        return TextPlan(sql, "field", [f], [f])
+            return TextPlan(chat, "chat", [f], [], "--text-field")
+        return TextPlan(qi(f), "field", [f], [f], "--text-field")
     for cand in TEXT_FIELDS:
         f = _find(cols, cand)
         if f is not None and not cols[f].upper().startswith("STRUCT"):
-            sql = qi(f) if _is_string(cols[f]) else f"CAST({qi(f)} AS VARCHAR)"
-            return TextPlan(sql, "field", [f], [f])
+            return TextPlan(qi(f), "field", [f], [f], "name")
     ins, out = _find(cols, "instruction"), _find(cols, "output") or _find(cols, "response")
     if ins and out:
         inp = _find(cols, "input")
@@ -108,25 +134,27 @@ def plan_text(cols: dict[str, str], *, text_field: str | None, where: str) -> Te
             f"CASE WHEN {blank_sql(f'CAST({qi(p)} AS VARCHAR)')} THEN NULL ELSE CAST({qi(p)} AS VARCHAR) END"
             for p in parts
         )
-        return TextPlan(f"concat_ws({NL2}, {pieces})", "alpaca", parts, [])
+        return TextPlan(f"concat_ws({NL2}, {pieces})", "alpaca", parts, [], "alpaca")
     for cand in CHAT_FIELDS:
         f = _find(cols, cand)
         if f is not None:
             chat = _chat_sql(f, cols[f])
             if chat:
-                return TextPlan(chat, "chat", [f], [])
+                return TextPlan(chat, "chat", [f], [], "chat")
     strings = [c for c in names if _is_string(cols[c]) and c.lower() not in ("id", "url", "source", "title")]
     if len(strings) == 1:
-        return TextPlan(qi(strings[0]), "field", strings, strings)
-    raise IngestError(
-        f"cannot tell which field holds the text in {where} (fields: {', '.join(names) or 'none'}); pass --text-field"
-    )
+        # no field with a text name, but only one string field: use it, and say so in the summary
+        return TextPlan(qi(strings[0]), "field", strings, strings, "only string field")
+    cands = f"string fields: {', '.join(strings)}" if strings else f"fields: {', '.join(names) or 'none'}"
+    raise IngestError(f"cannot tell which field holds the text in {where} ({cands}); pass --text-field")
 
 
-def skip_case(text: str = "text", id_col: str = "id") -> str:
-    """SQL naming why a normalized row is skipped (NULL when it is kept)."""
+def skip_case(text: str = "text", id_col: str = "id", reason: str | None = None) -> str:
+    """SQL naming why a normalized row is skipped (NULL when it is kept); ``reason``: a column holding
+    the text's own skip reason (a non-string value), checked after the id."""
+    own = f" WHEN {qi(reason)} IS NOT NULL THEN {qi(reason)}" if reason else ""
     return (
-        f"CASE WHEN {qi(id_col)} IS NULL OR {qi(id_col)} = '' THEN 'missing_id'"
+        f"CASE WHEN {qi(id_col)} IS NULL OR {qi(id_col)} = '' THEN 'missing_id'{own}"
         f" WHEN {qi(text)} IS NULL THEN 'missing_text'"
         f" WHEN {blank_sql(qi(text))} THEN 'empty_text' END"
     )
@@ -152,24 +180,27 @@ def select_sql(
         drop_id = []
     meta = []
     for c in cols:
-        if c == ROW or c in plan.drop or c in drop_id:
+        if c in HIDDEN or c in plan.drop or c in drop_id:
             continue
         alias = f"orig_{c}" if c in RESERVED or c.lower() in RESERVED else c
         while alias in cols and alias != c:
             alias = "orig_" + alias
         meta.append(f"{qi(c)} AS {qi(alias)}")
+    text, why = text_sql(plan, cols)
     inner = ", ".join(
         [
             f"{id_sql} AS id",
             "CAST($src AS VARCHAR) AS source",
-            f"{plan.sql} AS text",
+            f"{text} AS text",
             *meta,
             "CAST($file AS VARCHAR) AS _file",
             f"CAST({qi(ROW)} AS BIGINT) AS {qi(ROW)}",
+            *([f"{why} AS _text_skip"] if why else []),
         ]
     )
-    skip = f", {skip_case()} AS _skip" if with_skip else ""
+    skip = f", {skip_case(reason='_text_skip' if why else None)} AS _skip" if with_skip else ""
+    excl = "id, source, text" + (", _text_skip" if why else "")
     return (
-        f"SELECT id, source, text, md5(text) AS text_hash, * EXCLUDE (id, source, text){skip} "
+        f"SELECT id, source, text, md5(text) AS text_hash, * EXCLUDE ({excl}){skip} "
         f"FROM (SELECT {inner} FROM {relation})"
     )
