@@ -49,7 +49,15 @@ EXACT_KEYS = ("dup_exact_cluster",)
 #: The exact-duplicate key when ``dup_exact_cluster`` is not scored: the same normalisation as the
 #: ``dedup_exact`` scorer (lowercase, trim, collapse whitespace), so both paths agree.
 EXACT_NORM_SQL = "md5(regexp_replace(lower(trim(coalesce(text, ''))), '\\s+', ' ', 'g'))"
-EXACT_LABEL = "exact duplicates (one per cluster, smallest id kept)"
+EXACT_LABEL = "exact duplicates (one per cluster: the smallest surviving id)"
+NEAR_LABEL = "near duplicates (MinHash; one per cluster: the smallest surviving id)"
+SEM_LABEL = "semantic duplicates (removed when the document duplicated is kept)"
+#: Columns of a recipe frame (:func:`recipe_frame`) that stand for wider corpus columns: the rank of the id in
+#: id order, dense codes of the exact and near cluster keys, and the id rank of a semantic duplicate's target.
+ID_RANK = "_id_rank"
+EXACT_KEY = "_exact_key"
+NEAR_KEY = "_near_key"
+SEM_TARGET = "_sem_target"
 
 
 def exact_key_sql(columns: dict[str, str]) -> str | None:
@@ -113,6 +121,10 @@ class Check:
     signal: str | None = None
     rule: Rule | None = None
     threshold: dict[str, Any] = field(default_factory=dict)
+    #: dedup steps: the relation column holding the cluster key (semantic: the duplicated document's id
+    #: rank) and the checks a document must pass to be a survivor this step deduplicates
+    key: str | None = None
+    after: tuple[int, ...] = ()
 
 
 @dataclass
@@ -389,45 +401,54 @@ def compile_recipe(
 
     k = len(checks)
     d = recipe.dedup
+    rel = qi(relation)
+    # Dedup runs over the survivors (as DataTrove and FineWeb do): a cluster's representative is its smallest
+    # id among the documents that pass every rule (and the earlier dedup steps), so a cluster whose smallest
+    # id fails a rule keeps another copy. A dedup check is true for documents it does not concern (those that
+    # failed before it), so its "removed" count is exactly the redundant copies among the survivors.
+    # ``dedup.over: corpus`` keeps the older choice (representative over the whole corpus) for those who ask.
+    survivors = d.over == "survivors"
+    after = tuple(range(k)) if survivors else ()
+    base = " AND ".join(f"coalesce({c.sql}, false)" for c in checks) if after else "true"
+    idc = ID_RANK if ID_RANK in columns else "id"
+
+    def representative(key: str, base: str) -> str:
+        among = "" if base == "true" else f" AND {base}"
+        rep = f"{idc} IN (SELECT min({idc}) FROM {rel} WHERE {key} IS NOT NULL{among} GROUP BY {key})"
+        return f"({key} IS NULL OR {rep})" if base == "true" else f"(NOT ({base}) OR {key} IS NULL OR {rep})"
+
+    def add(label: str, sql: str, signal: str | None, key: str | None) -> None:
+        nonlocal base, after, k
+        checks.append(Check(k, "dedup", label, sql, signal, key=key, after=after))
+        if survivors:
+            base = sql if base == "true" else f"{base} AND coalesce({sql}, false)"
+            after = (*after, k)
+        k += 1
+
     if d.exact:
-        key = exact_key_sql(columns)
-        if EXACT_REP in columns:  # precomputed in a recipe frame
-            sql = EXACT_REP
-        elif key is None:
+        key = EXACT_KEY if EXACT_KEY in columns else exact_key_sql(columns)
+        if key is None:
             raise RecipeError("dedup.exact needs dup_exact_cluster (winnow score --signals dedup_exact) or the text")
-        else:
-            rel = qi(relation)
-            sql = f"({key} IS NULL OR id IN (SELECT min(id) FROM {rel} WHERE {key} IS NOT NULL GROUP BY {key}))"
-        checks.append(
-            Check(k, "dedup", EXACT_LABEL, sql, "dup_exact_cluster" if "dup_exact_cluster" in columns else None)
-        )
-        k += 1
+        signal = "dup_exact_cluster" if "dup_exact_cluster" in columns else None
+        add(EXACT_LABEL, representative(key, base), signal, key if key == EXACT_KEY else None)
     if d.near:
-        if "dup_near_keep" not in columns:
-            raise RecipeError("dedup.near needs the column dup_near_keep: run `winnow score --signals` with near dedup")
-        checks.append(
-            Check(
-                k,
-                "dedup",
-                "near duplicates (MinHash, dup_near_keep)",
-                "coalesce(CAST(dup_near_keep AS BOOLEAN), true)",
-                "dup_near_keep",
-            )
-        )
-        k += 1
+        key = NEAR_KEY if NEAR_KEY in columns else ("dup_near_cluster" if "dup_near_cluster" in columns else None)
+        if key is None:
+            raise RecipeError("dedup.near needs the column dup_near_cluster: run `winnow score --signals dedup_near`")
+        signal = "dup_near_keep" if "dup_near_keep" in columns else None
+        add(NEAR_LABEL, representative(key, base), signal, key if key == NEAR_KEY else None)
     if d.semantic:
         if "semdup_is_dup" not in columns:
             raise RecipeError("dedup.semantic needs the column semdup_is_dup (embed the corpus, then semantic dedup)")
-        checks.append(
-            Check(
-                k,
-                "dedup",
-                "semantic duplicates (semdup_is_dup)",
-                "NOT coalesce(CAST(semdup_is_dup AS BOOLEAN), false)",
-                "semdup_is_dup",
-            )
-        )
-        k += 1
+        # a semantic duplicate is removed only when the earlier document it duplicates is itself kept
+        if SEM_TARGET in columns:
+            target = f"{SEM_TARGET} IN (SELECT {idc} FROM {rel} WHERE {base})"
+        elif "semdup_dup_of" in columns:
+            target = f"semdup_dup_of IN (SELECT id FROM {rel} WHERE {base})"
+        else:
+            target = "true"
+        sql = f"NOT (coalesce(CAST(semdup_is_dup AS BOOLEAN), false) AND coalesce({target}, false))"
+        add(SEM_LABEL, sql, "semdup_is_dup", SEM_TARGET if SEM_TARGET in columns else None)
 
     for bi, b in enumerate(recipe.balance):
         if b.column not in columns:
@@ -495,7 +516,6 @@ def _frac(a: float, b: float) -> float | None:
 
 _FRAMES: dict[tuple, Any] = {}
 _FRAME_COLS: dict[tuple, dict[str, str]] = {}
-EXACT_REP = "_exact_rep"
 FRAME_NAME = "_winnow_recipe_frame"
 
 
@@ -508,12 +528,16 @@ def _frame_columns(recipe: Recipe, columns: dict[str, str]) -> list[str]:
         want.append("size_chars")  # computed from text when absent
     want += [c for c in recipe.signals_used() if c in columns]
     d = recipe.dedup
+    if d.exact or d.near or (d.semantic and "semdup_dup_of" in columns):
+        want.append(ID_RANK)
     if d.exact:
-        want.append(EXACT_REP)
-    if d.near and "dup_near_keep" in columns:
-        want.append("dup_near_keep")
+        want.append(EXACT_KEY)
+    if d.near and "dup_near_cluster" in columns:
+        want.append(NEAR_KEY)
     if d.semantic and "semdup_is_dup" in columns:
         want.append("semdup_is_dup")
+        if "semdup_dup_of" in columns:
+            want.append(SEM_TARGET)
     want += list(uniform_columns(recipe))
     return list(dict.fromkeys(want))
 
@@ -536,7 +560,7 @@ def recipe_frame(
         rel = qi(relation)
         xkey = exact_key_sql(columns)
         needs_text = ("size_chars" in cols and "size_chars" not in columns) or (
-            EXACT_REP in cols and xkey == EXACT_NORM_SQL
+            EXACT_KEY in cols and xkey == EXACT_NORM_SQL
         )
         if relation == "corpus" and not needs_text:  # corpus minus text: no join to scan
             rel = qi(fast_relation(con))
@@ -546,14 +570,30 @@ def recipe_frame(
                 sel.append("CAST(length(text) AS BIGINT) AS size_chars")
             elif c.startswith("_u_"):
                 sel.append(f"{uniform_columns(recipe)[c]} AS {qi(c)}")
-            elif c == EXACT_REP:
+            elif c == ID_RANK:  # id order as an integer: what dedup's "smallest id" compares, 8 bytes a row
+                sel.append(f"CAST(row_number() OVER (ORDER BY id) AS BIGINT) AS {ID_RANK}")
+            elif c == EXACT_KEY:
                 k = xkey or "NULL"
                 sel.append(
-                    f"({k} IS NULL OR id IN (SELECT min(id) FROM {rel} WHERE {k} IS NOT NULL GROUP BY {k})) AS {EXACT_REP}"
+                    f"CASE WHEN {k} IS NULL THEN NULL ELSE "
+                    f"CAST(dense_rank() OVER (ORDER BY {k}) AS BIGINT) END AS {EXACT_KEY}"
                 )
+            elif c == NEAR_KEY:  # NULL keys stay NULL (dense_rank would give them a code)
+                sel.append(
+                    f"CASE WHEN dup_near_cluster IS NULL THEN NULL ELSE "
+                    f"CAST(dense_rank() OVER (ORDER BY dup_near_cluster) AS BIGINT) END AS {NEAR_KEY}"
+                )
+            elif c == SEM_TARGET:  # the id rank of the document a semantic duplicate duplicates
+                sel.append(f"CAST(_sem_rank AS BIGINT) AS {SEM_TARGET}")
             else:
                 sel.append(qi(c))
-        frame = con.sql(f"SELECT {', '.join(sel)} FROM {rel}").to_arrow_table()
+        src = rel
+        if SEM_TARGET in cols:
+            src = (
+                f"(SELECT _f.*, _t._sem_rank FROM {rel} AS _f LEFT JOIN (SELECT id AS _sem_id, row_number() "
+                f"OVER (ORDER BY id) AS _sem_rank FROM {rel}) AS _t ON _t._sem_id = _f.semdup_dup_of)"
+            )
+        frame = con.sql(f"SELECT {', '.join(sel)} FROM {src}").to_arrow_table()
         with _LOCK:  # dashboard sessions summarise from several threads
             while len(_FRAMES) >= 2:
                 _FRAMES.pop(next(iter(_FRAMES)))

@@ -129,6 +129,54 @@ class _State:
         self._put(key, ok)
         return ok
 
+    def dedup_vector(self, kind: str, key: str, survivors: Any) -> Any:
+        """A dedup check over the survivors in numpy, with the SQL path's meaning (:mod:`app.recipes.compile`):
+        exact/near: true unless the document survives and is not the smallest id rank of its cluster among the
+        survivors; semantic: false only for a duplicate whose duplicated document survives. ``survivors`` is
+        the boolean vector of the checks before this one (None: every document). None: not a frame column."""
+        import numpy as np
+
+        from app.recipes.compile import ID_RANK
+
+        rank = self.column(ID_RANK)
+        col = self.column(key)
+        if rank is None or col is None:
+            return None
+        p = np.ones(self.n, dtype=bool) if survivors is None else survivors
+        if kind == "semantic":
+            dup = self.column("semdup_is_dup")
+            if dup is None:
+                return None
+            by_rank = np.zeros(self.n + 2, dtype=bool)
+            by_rank[rank[0].astype(np.int64)] = p
+            target, has = col
+            hit = has & by_rank[np.where(has, target, 0).astype(np.int64)]
+            return ~(dup[0].astype(bool) & dup[1] & hit)
+        order = self.base_get(("dedup_order", key))
+        if order is None:  # rows with a key, sorted by (key, id rank): each cluster a run, its smallest id first
+            values, valid = col
+            rows = np.flatnonzero(valid)
+            order = rows[np.lexsort((rank[0][rows], values[rows]))]
+            keys = values[order]
+            order = (order, keys)
+            with self.lock:
+                self.base[("dedup_order", key)] = order
+        rows, keys = order
+        live = p[rows]
+        first_rows = rows[live]
+        k = keys[live]
+        firsts = np.ones(len(k), dtype=bool)
+        if len(k) > 1:
+            firsts[1:] = k[1:] != k[:-1]
+        out = ~p
+        out[~col[1]] = True
+        out[first_rows[firsts]] = True
+        return out
+
+    def base_get(self, key: tuple) -> Any:
+        with self.lock:
+            return self.base.get(key)
+
     def _put(self, key: tuple, vec: Any) -> None:
         with self.lock:
             self.checks[key] = vec
@@ -240,6 +288,15 @@ def grouped_rows(con: Any, comp: Any, frame_key: Any, frame: Any) -> list[tuple]
         r = c.rule
         if c.kind == "rule" and r is not None and r.expr is None and r.kind in ("range", "quantile"):
             bits = st.range_vector(c.signal, c.threshold.get("min"), c.threshold.get("max"), bool(r.keep_null))
+        if c.kind == "dedup" and c.key is not None:
+            base = None
+            for j in c.after:
+                base = vecs[j].copy() if base is None else base & vecs[j]
+            kind = "semantic" if c.signal == "semdup_is_dup" else "cluster"
+            bits = st.dedup_vector(kind, c.key, base)
+        if bits is None and c.kind == "dedup" and " IN (SELECT " in c.sql:
+            # a subquery is a join: DuckDB does not promise its rows come back in the frame's order
+            return None
         if bits is None:
             sql = f"coalesce({c.sql}, false)"
             bits = st.vector(con, rel, sql, used_params(sql, comp.params), dtype="bool")

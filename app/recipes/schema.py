@@ -34,7 +34,8 @@ VERSION = 1
 _YAML11_FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
 _TOP_KEYS = {"version", "name", "description", "rules", "dedup", "balance", "sample", "output"}
 _RULE_KEYS = {"signal", "min", "max", "min_quantile", "max_quantile", "in", "not_in", "expr", "label", "keep_null"}
-_DEDUP_KEYS = {"exact", "near", "semantic"}
+_DEDUP_KEYS = {"exact", "near", "semantic", "over"}
+DEDUP_OVER = ("survivors", "corpus")
 _BALANCE_KEYS = {"column", "cap", "seed"}
 _SAMPLE_KEYS = {"n", "fraction", "weight", "seed"}
 _OUTPUT_KEYS = {"columns"}
@@ -131,9 +132,16 @@ class Dedup:
     exact: bool = False
     near: bool = False
     semantic: bool = False
+    #: ``survivors`` (default): each cluster keeps its smallest id among the documents that pass the rules, as
+    #: DataTrove and FineWeb deduplicate what survived filtering; ``corpus``: the representative is chosen over
+    #: the whole corpus before the rules (a cluster whose representative fails a rule loses every copy)
+    over: str = "survivors"
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: True for k in ("exact", "near", "semantic") if getattr(self, k)}
+        out: dict[str, Any] = {k: True for k in ("exact", "near", "semantic") if getattr(self, k)}
+        if out and self.over != "survivors":
+            out["over"] = self.over
+        return out
 
 
 @dataclass
@@ -290,8 +298,8 @@ class _Builder:
             v = float(v)
         if isinstance(v, bool) or not isinstance(v, int | float):
             raise self.fail(path, f"expected a number, got {type(v).__name__} {v!r}")
-        if isinstance(v, float) and math.isnan(v):
-            raise self.fail(path, "expected a number, got NaN")
+        if isinstance(v, float) and not math.isfinite(v):
+            raise self.fail(path, f"expected a finite number, got {v}")
         if (lo is not None and v < lo) or (hi is not None and v > hi):
             raise self.fail(path, f"{v!r} is outside [{lo}, {hi}]")
         return v
@@ -384,7 +392,8 @@ class _Builder:
             raise self.fail(path, f"rule on {r.signal!r} needs one of min, max, min_quantile, max_quantile, in, not_in")
         sets = [k for k in forms if k in ("in", "not_in")]
         if sets and len(forms) > 1:
-            raise self.fail((*path, forms[1]), f"'{sets[0]}' cannot be combined with {', '.join(forms[1:])}")
+            others = [k for k in forms if k != sets[0]]
+            raise self.fail((*path, sets[0]), f"'{sets[0]}' cannot be combined with {', '.join(others)}")
         for k in ("min", "max"):
             if k in d:
                 setattr(r, k, self.num(d[k], (*path, k)))
@@ -418,7 +427,11 @@ class _Builder:
         if not isinstance(d, dict):
             raise self.fail(path, "expected a mapping like {exact: true, near: true}")
         self._keys(d, _DEDUP_KEYS, path)
-        return Dedup(**{k: self.boolean(v, (*path, k)) for k, v in d.items()})
+        over = d.get("over", "survivors")
+        if over not in DEDUP_OVER:
+            raise self.fail((*path, "over"), f"expected one of {', '.join(DEDUP_OVER)}, got {over!r}")
+        flags = {k: self.boolean(v, (*path, k)) for k, v in d.items() if k != "over"}
+        return Dedup(**flags, over=over)
 
     def balance(self, d: Any, path: tuple) -> Balance:
         if not isinstance(d, dict):
@@ -452,56 +465,24 @@ class _Builder:
 
 # ---------------------------------------------------------------------- loading YAML with line marks
 def _parse_yaml(text: str) -> tuple[Any, dict[tuple, int]]:
-    import yaml
+    """``(data, marks)``: bounded, alias-free YAML loading (see :mod:`app.recipes.yaml_safe`)."""
+    from app.recipes.yaml_safe import parse_recipe_yaml
 
-    loader = yaml.SafeLoader(text)
-    try:
-        node = loader.get_single_node()
-        marks: dict[tuple, int] = {}
-
-        def walk(n: Any, path: tuple) -> Any:
-            marks[path] = n.start_mark.line + 1
-            if isinstance(n, yaml.MappingNode):
-                out = {}
-                for kn, vn in n.value:
-                    k = loader.construct_object(kn, deep=True)
-                    if isinstance(k, list | dict):
-                        raise RecipeError(f"recipe line {kn.start_mark.line + 1}: a key must be a plain name")
-                    if k in out:
-                        raise RecipeError(f"recipe line {kn.start_mark.line + 1}: duplicate key {k!r}")
-                    out[k] = walk(vn, (*path, k))
-                    marks[(*path, k)] = kn.start_mark.line + 1
-                return out
-            if isinstance(n, yaml.SequenceNode):
-                return [walk(c, (*path, i)) for i, c in enumerate(n.value)]
-            return loader.construct_object(n, deep=True)
-
-        data = walk(node, ()) if node is not None else None
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        line = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
-        raise RecipeError(f"recipe is not valid YAML ({line}): {e.problem or e.context}") from None
-    except yaml.YAMLError as e:
-        raise RecipeError(f"recipe is not valid YAML: {str(e).splitlines()[0]}") from None
-    finally:
-        loader.dispose()
-    return data, marks
+    return parse_recipe_yaml(text)
 
 
 def load_recipe(text_or_path: str | Path | dict | Recipe) -> Recipe:
     """A :class:`Recipe` from YAML text, a path to a YAML file, a dict or a Recipe (returned as is)."""
     if isinstance(text_or_path, Recipe):
         return text_or_path
+    from app.recipes.yaml_safe import check_limits, read_recipe_text
+
     if isinstance(text_or_path, dict):
+        check_limits(text_or_path)
         return Recipe.from_dict(text_or_path)
     text = str(text_or_path)
     if isinstance(text_or_path, Path) or ("\n" not in text and text.endswith((".yaml", ".yml"))):
-        p = Path(text)
-        try:
-            text = p.read_text(encoding="utf-8")
-        except OSError as e:
-            raise RecipeError(f"cannot read recipe {p}: {e.strerror}") from e
-        except UnicodeDecodeError as e:
-            raise RecipeError(f"recipe {p} is not UTF-8 text") from e
+        text = read_recipe_text(Path(text))  # never more than the size limit is read
     data, marks = _parse_yaml(text)
+    check_limits(data, marks)
     return Recipe.from_dict(data, marks=marks)
