@@ -19,6 +19,12 @@ input text ever reaches SQL. ``polygon(x, y, x1, y1, x2, y2, ...)`` is the one f
 ``(x, y)`` lies inside the polygon with those vertices (even-odd rule, the ray-casting test; NULL when ``x``
 or ``y`` is NULL), which is how a lasso drawn on the map becomes a rule. Other function calls, ``;``,
 comments, subqueries and anything else outside the grammar are rejected with a one-line :class:`RecipeError`.
+
+Size is bounded so that no accepted expression can exhaust the stack: at most :data:`MAX_EXPR_CHARS` characters
+and :data:`MAX_DEPTH` levels of nesting (parentheses, ``not``, unary minus and operator chains all count). The
+parser refuses deeper input before it recurses further, chains of ``and``/``or`` are built as balanced trees
+(both are associative in SQL's three-valued logic, so ``a and b and c ...`` of any length stays shallow), and SQL
+generation and Python evaluation recurse only as deep as the tree, which is checked once after parsing.
 """
 
 from __future__ import annotations
@@ -40,6 +46,10 @@ _TOKEN = re.compile(
     re.VERBOSE,
 )
 _KEYWORDS = {"and", "or", "not", "in", "is", "null", "true", "false", "between"}
+#: longest expression text, in characters
+MAX_EXPR_CHARS = 4000
+#: deepest nesting of an expression (the parser's and the syntax tree's); real rules need a handful
+MAX_DEPTH = 50
 _CMP = {"<": "<", "<=": "<=", ">": ">", ">=": ">=", "=": "=", "==": "=", "!=": "<>", "<>": "<>"}
 
 
@@ -77,6 +87,11 @@ class Expr:
     columns: list[str] = field(default_factory=list)
     text: str = ""
 
+    def __post_init__(self) -> None:
+        # to_sql and evaluate recurse once per level: no Expr, however built, is deeper than MAX_DEPTH
+        if tree_depth(self.ast) > MAX_DEPTH:  # e.g. a long chain of + or -, which cannot be rebalanced
+            raise RecipeError(f"expression nested deeper than {MAX_DEPTH} levels")
+
     def to_sql(self, params: dict[str, Any], *, prefix: str = "e") -> str:
         """SQL text using ``qi()`` identifiers and ``$name`` parameters added to ``params``."""
         return _emit(self.ast, params, prefix)
@@ -91,6 +106,13 @@ class _Parser:
         self.toks = toks
         self.i = 0
         self.columns: list[str] = []
+        self.depth = 0
+
+    def enter(self) -> None:
+        """One level deeper (a parenthesis, ``not`` or unary minus): refused past MAX_DEPTH, before recursing."""
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise RecipeError(f"expression nested deeper than {MAX_DEPTH} levels")
 
     def peek(self, k: int = 0) -> tuple[str, Any] | None:
         j = self.i + k
@@ -125,20 +147,23 @@ class _Parser:
         return node
 
     def p_or(self) -> Any:
-        node = self.p_and()
+        terms = [self.p_and()]
         while self.accept("kw", "or"):
-            node = ("or", node, self.p_and())
-        return node
+            terms.append(self.p_and())
+        return _balanced("or", terms)
 
     def p_and(self) -> Any:
-        node = self.p_not()
+        terms = [self.p_not()]
         while self.accept("kw", "and"):
-            node = ("and", node, self.p_not())
-        return node
+            terms.append(self.p_not())
+        return _balanced("and", terms)
 
     def p_not(self) -> Any:
         if self.accept("kw", "not"):
-            return ("not", self.p_not())
+            self.enter()
+            node = ("not", self.p_not())
+            self.depth -= 1
+            return node
         return self.p_cmp()
 
     def p_cmp(self) -> Any:
@@ -198,7 +223,10 @@ class _Parser:
 
     def p_unary(self) -> Any:
         if self.accept("op", "-"):
-            return ("neg", self.p_unary())
+            self.enter()
+            node = ("neg", self.p_unary())
+            self.depth -= 1
+            return node
         return self.p_atom()
 
     def p_atom(self) -> Any:
@@ -218,8 +246,10 @@ class _Parser:
             self.columns.append(val)
             return ("col", val)
         if t == ("op", "("):
+            self.enter()
             node = self.p_or()
             self.expect("op", ")")
+            self.depth -= 1
             return node
         raise RecipeError(f"expression: unexpected {val!r}")
 
@@ -277,12 +307,45 @@ def _xor_tree(terms: list[str]) -> str:
     return terms[0]
 
 
+def _balanced(op: str, terms: list[Any]) -> Any:
+    """``terms`` joined by ``op`` (and/or) as a balanced binary tree: depth log2(n), not n."""
+    while len(terms) > 1:
+        terms = [(op, terms[i], terms[i + 1]) if i + 1 < len(terms) else terms[i] for i in range(0, len(terms), 2)]
+    return terms[0]
+
+
+#: positions of the child nodes in each kind of syntax-tree node
+_CHILDREN = {
+    "and": (1, 2),
+    "or": (1, 2),
+    "not": (1,),
+    "neg": (1,),
+    "cmp": (2, 3),
+    "arith": (2, 3),
+    "isnull": (2,),
+    "in": (2,),
+    "between": (2, 3, 4),
+}
+
+
+def tree_depth(ast: Any) -> int:
+    """Nesting depth of a syntax tree (a leaf is 1), computed without recursion."""
+    deepest = 0
+    todo = [(ast, 1)]
+    while todo:
+        n, d = todo.pop()
+        deepest = max(deepest, d)
+        todo.extend((n[i], d + 1) for i in _CHILDREN.get(n[0], ()))
+    return deepest
+
+
 def parse_expr(text: str) -> Expr:
-    """Parse ``text`` with the whitelist grammar; RecipeError on anything else."""
+    """Parse ``text`` with the whitelist grammar; RecipeError on anything else, including text over
+    :data:`MAX_EXPR_CHARS` characters or nested over :data:`MAX_DEPTH` levels."""
     if not isinstance(text, str):
         raise RecipeError("expression must be a string")
-    if len(text) > 4000:
-        raise RecipeError("expression is longer than 4000 characters")
+    if len(text) > MAX_EXPR_CHARS:
+        raise RecipeError(f"expression is longer than {MAX_EXPR_CHARS} characters")
     p = _Parser(tokenize(text))
     ast = p.parse()
     return Expr(ast, list(dict.fromkeys(p.columns)), text)

@@ -231,20 +231,41 @@ def handle(kind: str, body: Any) -> dict[str, Any]:
 
 
 def routes() -> list[Any]:
-    """Starlette routes for ``st.App(..., routes=routes())``."""
+    """Starlette routes for ``st.App(..., routes=routes())``.
+
+    A body is read as a stream and dropped as soon as it passes ``_MAX_BODY`` (a declared Content-Length over it
+    is refused before anything is read); malformed or deeply nested JSON is a 400 with a one-line message."""
     import json
 
     from starlette.concurrency import run_in_threadpool
     from starlette.responses import JSONResponse
     from starlette.routing import Route
 
+    too_large = f"request too large (the limit is {_MAX_BODY:,} bytes)"
+
+    async def read_body(request) -> bytes | JSONResponse:  # type: ignore[no-untyped-def]
+        declared = request.headers.get("content-length")
+        if declared is not None:
+            if not declared.strip().isdigit():
+                return JSONResponse({"error": "malformed Content-Length"}, status_code=400)
+            if int(declared) > _MAX_BODY:
+                return JSONResponse({"error": too_large}, status_code=413)
+        raw = bytearray()
+        async for chunk in request.stream():
+            raw += chunk
+            if len(raw) > _MAX_BODY:  # stop reading here: the rest never reaches memory
+                return JSONResponse({"error": too_large}, status_code=413)
+        return bytes(raw)
+
     def endpoint(kind: str):
         async def ep(request):  # type: ignore[no-untyped-def]
-            raw = await request.body()
-            if len(raw) > _MAX_BODY:
-                return JSONResponse({"error": "request too large"}, status_code=413)
+            raw = await read_body(request)
+            if isinstance(raw, JSONResponse):
+                return raw
             try:
                 body = json.loads(raw or b"null")
+            except RecursionError:  # e.g. 100,000 "[": the C parser gives up at the recursion limit
+                return JSONResponse({"error": "malformed JSON: nested too deeply"}, status_code=400)
             except ValueError:
                 return JSONResponse({"error": "malformed JSON"}, status_code=400)
             try:
