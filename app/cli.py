@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 from app import __version__
 from app.errors import WinnowError
+from app.errors_io import storage_error
 
 
 def _command_modules() -> list:
@@ -47,6 +48,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args._run(args) or 0)
     except WinnowError as e:
+        # a full disk or a refused write underneath: say what to do rather than relay the library's message
+        e = (storage_error(e.__cause__) if e.__cause__ is not None else None) or e
         print(f"winnow: error: {e}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
@@ -55,6 +58,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return 0
     except Exception as e:  # a bug, not bad input: still one line unless asked for the traceback
+        if (err := storage_error(e)) is not None:  # ... or a full disk / read-only or forbidden directory
+            print(f"winnow: error: {err}", file=sys.stderr)
+            return err.exit_code
         if os.environ.get("WINNOW_DEBUG"):
             raise
         print(f"winnow: internal error: {type(e).__name__}: {e} (set WINNOW_DEBUG=1 for a traceback)", file=sys.stderr)

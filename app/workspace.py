@@ -30,6 +30,7 @@ from typing import Any
 
 from app import __version__
 from app.errors import WorkspaceError
+from app.errors_io import lock_holder, storage_error
 from app.sql import qi, slug
 
 DB_FILE = "winnow.duckdb"
@@ -104,16 +105,16 @@ class Workspace:
             try:
                 root.mkdir(parents=True, exist_ok=True)
             except OSError as e:
-                raise WorkspaceError(f"cannot create workspace directory {root}: {e.strerror}") from e
+                raise storage_error(e) or WorkspaceError(
+                    f"cannot create workspace directory {root}: {e.strerror}"
+                ) from e
         try:
             con = duckdb.connect(str(db), read_only=read_only)
         except duckdb.IOException as e:
             msg = str(e).splitlines()[0]
             if "lock" in msg.lower():
-                raise WorkspaceError(
-                    f"workspace {root} is in use by another process (close the dashboard or the other command)"
-                ) from e
-            raise WorkspaceError(f"cannot open workspace {root}: {msg}") from e
+                raise WorkspaceError(f"workspace {root} is in use by {lock_holder(msg)}") from e
+            raise storage_error(e) or WorkspaceError(f"cannot open workspace {root}: {msg}") from e
         except duckdb.Error as e:
             raise WorkspaceError(f"{db} is not a readable DuckDB file: {str(e).splitlines()[0]}") from e
         ws = cls(root, con, read_only=read_only)

@@ -7,6 +7,8 @@ import pandas as pd
 import streamlit as st
 
 from app.errors import WinnowError
+from app.errors_io import storage_error
+from app.escaping import md_text
 from app.ui import queries, widgets
 
 widgets.page_header("Documents", "Find documents, read them safely, and tag them.")
@@ -70,7 +72,7 @@ if mode == "full text":
                 f", sorted by {order_col}" if order_col else ""
             )
         except WinnowError as e:
-            st.error(str(e))
+            st.error(md_text(e))
             if not str(e).startswith("bad search query"):  # unreadable index files: offer a rebuild
                 widgets.job_button("index", ws, key="btn_fts_build", label="Rebuild the search index")
                 widgets.jobs_panel(ws)
@@ -87,7 +89,7 @@ if mode == "semantic" and query:
             ]
         )
     except (WinnowError, ImportError) as e:
-        st.error(f"semantic search is unavailable: {e}")
+        st.error(f"semantic search is unavailable: {md_text(e)}")
         res = pd.DataFrame()
 if res is None:
     # the listing without a query depends only on the data: cached, so a new session draws it at once (uncached it
@@ -99,7 +101,7 @@ if res is None:
         note = f"{len(res):,} documents containing {query!r}" + (" (first 200)" if len(res) == 200 else "")
 if not note:
     note = f"{len(res):,} documents listed" + (" (first 200)" if len(res) == 200 else "")
-st.caption(note + " · pick a row to open it")
+st.caption(md_text(note) + " · pick a row to open it")  # the note quotes the query and column names
 pick = st.dataframe(
     res,
     hide_index=True,
@@ -124,11 +126,11 @@ if not doc_id:
     st.stop()
 doc = widgets.q_now(ws, "get_doc", doc_id)
 if doc is None:
-    st.warning(f"no document with id {doc_id!r}")
+    st.warning(f"no document with id {md_text(repr(doc_id))}")
     st.stop()
 
 st.divider()
-st.subheader(f"Document `{doc_id}`")
+st.subheader(f"Document {md_text(doc_id)}")
 left, right = st.columns([3, 2], gap="large")
 with left:
     hl = st.toggle(
@@ -141,11 +143,18 @@ with left:
     note = c1.text_input("note", key="w_label_note")
     for lab, col in (("good", c2), ("bad", c3)):
         if col.button(f"tag {lab}", key=f"btn_tag_{lab}"):
-            queries.add_label(ws.cursor(), doc_id, lab, note or None)
-            st.toast(f"tagged {doc_id} {lab}")
+            try:
+                queries.add_label(ws.cursor(), doc_id, lab, note or None)
+                st.toast(f"tagged {md_text(doc_id)} {lab}")
+            except Exception as e:  # a full disk or a read-only workspace: one line that says what to do
+                if (err := storage_error(e)) is None:
+                    raise
+                st.error(md_text(err))
     labels = widgets.q_now(ws, "labels_of", doc_id)
     if len(labels):
-        st.caption("labels: " + ", ".join(f"{r.label} ({r.created_at:%Y-%m-%d %H:%M})" for r in labels.itertuples()))
+        st.caption(
+            "labels: " + ", ".join(f"{md_text(r.label)} ({r.created_at:%Y-%m-%d %H:%M})" for r in labels.itertuples())
+        )
 with right:
     sig = {k: v for k, v in doc.items() if k not in ("text", "id")}
     st.markdown("**Signals and metadata**")
@@ -171,7 +180,7 @@ with n1:
                     n=300,
                 )
         except (WinnowError, ImportError) as e:
-            st.caption(f"unavailable: {e}")
+            st.caption(f"unavailable: {md_text(e)}")
     else:
         widgets.missing(ws, "embeddings", "nearest neighbours and semantic search need them.", key="miss_emb_docs")
 with n2:
@@ -183,7 +192,7 @@ with n2:
             members = members[members["id"] != doc_id]
             if len(members):
                 shown = True
-                st.caption(f"{col} = {doc[col]} ({len(members)} others)")
+                st.caption(f"{col} = {md_text(doc[col])} ({len(members)} others)")
                 for r in members.itertuples():
                     widgets.snippet(r.preview, meta=f"{r.id} · {r.source}", n=200)
     if not shown:

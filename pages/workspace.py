@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import streamlit as st
 
 from app.errors import WinnowError
+from app.errors_io import storage_error
+from app.escaping import md_text
 from app.ui import db, widgets
+from app.workspace import DB_FILE
 
 widgets.page_header("Workspace", "Open or create a workspace, bring documents in, compute what the other pages need.")
 
@@ -22,11 +26,18 @@ if submitted and new_path.strip():
         st.session_state["ws"] = str(Path(new_path.strip()).resolve())
         st.rerun()
     except WinnowError as e:
-        st.error(str(e))
+        st.error(md_text(e))
+        if Path(new_path.strip()).resolve() == Path(path).resolve():
+            st.stop()  # the same message as below: once is enough
 
-ws = widgets.current_workspace(required=False)
-if ws is None:
-    st.info("No workspace here yet: press **Open / create** to make one, then ingest documents below.")
+try:
+    ws = db.open_workspace(path)
+except WinnowError as e:
+    if not (Path(path) / DB_FILE).exists():
+        st.info("No workspace here yet: press **Open / create** to make one, then ingest documents below.")
+    else:  # locked by another process, unreadable, forbidden: never shown as an empty workspace
+        st.error(md_text(e))
+        st.caption("Nothing was changed: this page opens the workspace once the problem above is solved.")
     st.stop()
 
 widgets.jobs_panel(ws)
@@ -52,7 +63,7 @@ if ov["documents"]:
             )
         )
     with right:
-        st.subheader("Languages" + (f" ({ov['lang_column']})" if ov["lang_column"] else ""))
+        st.subheader("Languages" + (f" ({md_text(ov['lang_column'])})" if ov["lang_column"] else ""))
         if ov["by_lang"] is not None:
             langs = ov["by_lang"].head(15).assign(share=lambda d: d["docs"] / max(ov["documents"], 1))
             st.html(
@@ -109,8 +120,14 @@ if tab_upload.open:
         up_source = st.text_input("Source name (optional)", key="w_up_name")
         if up is not None and st.button("Ingest the upload", key="btn_upload"):
             dest = ws.path / "uploads" / Path(up.name).name
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            dest.write_bytes(up.getbuffer())
+            try:
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                dest.write_bytes(up.getbuffer())
+            except OSError as e:  # a full disk or a read-only workspace: one line that says what to do
+                with contextlib.suppress(OSError):  # no half-written upload left behind
+                    dest.unlink(missing_ok=True)
+                st.error(md_text(storage_error(e) or f"cannot save the upload to {dest}: {e.strerror}"))
+                st.stop()
             widgets.start_job(
                 "ingest", ws, name=f"Ingest {up.name}", srcs=[str(dest)], source=up_source or Path(up.name).stem
             )

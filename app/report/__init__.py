@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from app.errors import ReportError, WinnowError
+from app.escaping import plotly_text as _pt
 from app.sql import qi
 from app.workspace import fast_relation
 
@@ -265,7 +266,7 @@ def render_html(data: dict[str, Any]) -> str:
     body = _table(["rule", "kind", "removes", "of all", "removes only this rule", "tokens removed"], rows)
     if rules:
         fig = go.Figure()
-        labels = [r["label"][:60] for r in rules]
+        labels = [_pt(r["label"][:60]) for r in rules]  # category values are Plotly rich text: escaped
         fig.add_bar(
             y=labels, x=[r["removed"] for r in rules], orientation="h", name="removed (alone)", marker_color="#e39c8f"
         )
@@ -290,7 +291,9 @@ def render_html(data: dict[str, Any]) -> str:
     if rules:
         labels = [f"{r['index']}: {r['label'][:40]}" for r in rules]
         fig = go.Figure(
-            go.Heatmap(z=s["overlap"], x=[f"rule {r['index']}" for r in rules], y=labels, colorscale="Reds")
+            go.Heatmap(
+                z=s["overlap"], x=[f"rule {r['index']}" for r in rules], y=[_pt(x) for x in labels], colorscale="Reds"
+            )
         )
         fig.update_layout(
             height=200 + 40 * len(rules), margin={"l": 10, "r": 10, "t": 20, "b": 10}, yaxis={"autorange": "reversed"}
@@ -331,7 +334,7 @@ def render_html(data: dict[str, Any]) -> str:
         t = _table([name, "docs before", "docs after", "kept", "tokens before", "tokens after", "tokens kept"], rows)
         top = tab[:30]
         fig = go.Figure()
-        xs = [str(x[name]) for x in top]
+        xs = [_pt(x[name]) for x in top]
         fig.add_bar(x=xs, y=[x["total"] for x in top], name="before", marker_color=REMOVED_COLOR)
         fig.add_bar(x=xs, y=[x["kept"] for x in top], name="after", marker_color=KEPT_COLOR)
         fig.update_layout(
@@ -352,13 +355,13 @@ def render_html(data: dict[str, Any]) -> str:
             fig.add_bar(x=mids, y=d["before"], name="before", marker_color=REMOVED_COLOR)
             fig.add_bar(x=mids, y=d["after"], name="after", marker_color=KEPT_COLOR)
         else:
-            fig.add_bar(x=[str(v) for v in d["values"]], y=d["before"], name="before", marker_color=REMOVED_COLOR)
-            fig.add_bar(x=[str(v) for v in d["values"]], y=d["after"], name="after", marker_color=KEPT_COLOR)
+            fig.add_bar(x=[_pt(v) for v in d["values"]], y=d["before"], name="before", marker_color=REMOVED_COLOR)
+            fig.add_bar(x=[_pt(v) for v in d["values"]], y=d["after"], name="after", marker_color=KEPT_COLOR)
         fig.update_layout(
             barmode="overlay",
             bargap=0.02,
             height=260,
-            title={"text": col, "x": 0.01},
+            title={"text": _pt(col), "x": 0.01},
             margin={"l": 10, "r": 10, "t": 40, "b": 10},
             legend={"orientation": "h"},
         )

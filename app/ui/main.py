@@ -11,9 +11,11 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # a plain checkout without the editable install still finds `app`
     sys.path.insert(0, str(ROOT))
 
+from app.escaping import md_text  # noqa: E402
 from app.ui import state, widgets  # noqa: E402
 
 PAGES_DIR = ROOT / "pages"
+PAGE_ICON = "\N{EAR OF RICE}"
 PAGES = [
     ("workspace", "Workspace", ":material/folder_open:"),
     ("distributions", "Distributions", ":material/bar_chart:"),
@@ -25,7 +27,9 @@ PAGES = [
 
 
 def main() -> None:
-    st.set_page_config(page_title="Winnow", page_icon=":material/grain:", layout="wide")
+    # an emoji favicon is drawn by the browser from a data: URL; a ":material/...:" one is fetched from Google's
+    # font CDN (an offline tool makes no outside request)
+    st.set_page_config(page_title="Winnow", page_icon=PAGE_ICON, layout="wide")
     state.load_from_url(st.query_params, st.session_state)
     widgets.workspace_path()
     pages = {
@@ -36,7 +40,7 @@ def main() -> None:
     nav = st.navigation(list(pages.values()))
     with st.sidebar:
         st.markdown("**Winnow** · curation studio")
-        st.caption(f"workspace `{st.session_state['ws']}`")
+        st.caption("workspace " + md_text(st.session_state["ws"]))  # from the URL: plain text
     state.sync_to_url(st.query_params, st.session_state)
     nav.run()
     state.sync_to_url(st.query_params, st.session_state)

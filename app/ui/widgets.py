@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import html
 import time
+from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
 from app.errors import WinnowError
+from app.errors_io import storage_error
+from app.escaping import md_text
 from app.ui import db, queries
 from app.ui.highlight import highlighted_html
 from app.ui.jobs import JobRegistry
-from app.workspace import Workspace
+from app.workspace import DB_FILE, Workspace
 
 CSS = """
 <style>
@@ -64,7 +67,8 @@ def current_workspace(*, required: bool = True) -> Workspace | None:
         return db.open_workspace(path)
     except WinnowError as e:
         if required:
-            st.warning(f"{e}. Open or create one on the Workspace page.")
+            missing = not (Path(path) / DB_FILE).exists()  # not a lock or a refused file: nothing to create
+            st.warning(md_text(e) + (". Open or create one on the Workspace page." if missing else ""))
             pages = st.session_state.get("_pages") or {}
             if "workspace" in pages:
                 st.page_link(pages["workspace"], label="Go to the Workspace page")
@@ -153,6 +157,14 @@ JOB_LABELS = {
 
 def _job_fn(kind: str, ws: Workspace, **opts: Any):
     def run(progress):
+        try:
+            return work(progress)
+        except Exception as e:  # a full disk or a refused write: say what to do, not "internal error"
+            if (err := storage_error(e)) is None:
+                raise
+            raise err from e
+
+    def work(progress):
         if kind == "score":
             from app.signals.engine import score
 
@@ -185,7 +197,7 @@ def start_job(kind: str, ws: Workspace, *, name: str | None = None, **opts: Any)
     try:
         job_registry().start(name or kind, str(ws.path.resolve()), _job_fn(kind, ws, **opts))
     except WinnowError as e:
-        st.error(str(e))
+        st.error(md_text(e))
 
 
 def job_button(kind: str, ws: Workspace, *, key: str, label: str | None = None, **opts: Any) -> None:
@@ -208,11 +220,11 @@ def _jobs_panel_body(path: str) -> bool:
     for j in jobs:
         if j.status == "running":
             running = True
-            st.progress(j.fraction, text=j.describe())
+            st.progress(j.fraction, text=md_text(j.describe()))  # a job's name holds the path typed
         elif j.status == "failed":
-            st.error(f"{j.name} failed: {j.error}")
+            st.error(md_text(f"{j.name} failed: {j.error}"))
         elif j.finished and time.time() - j.finished < 600:
-            st.success(f"{j.name} finished in {j.finished - j.started:.1f} s")
+            st.success(md_text(f"{j.name} finished in {j.finished - j.started:.1f} s"))
     if not running and st.session_state.get("_job_was_running"):
         st.session_state["_job_was_running"] = False
         for k in [k for k in st.session_state if str(k).startswith("_ver::")]:
@@ -245,16 +257,23 @@ def missing(ws: Workspace, what: str, why: str, *, key: str) -> bool:
 
 
 # ---------------------------------------------------------------- documents
+def _one_block(escaped_html: str) -> str:
+    """HTML for ``st.markdown(unsafe_allow_html)`` with no line break left in it: markdown ends an HTML block at a
+    blank line (``\\n\\n``, ``\\r\\r``) and would parse what follows (``![i](url)`` in a text: an image fetch) as
+    markdown. The character references show the same line breaks in the ``pre-wrap`` block."""
+    return escaped_html.replace("\r", "&#13;").replace("\n", "&#10;")
+
+
 def doc_html(text: str, *, highlight: bool = True) -> None:
     """Show a document's full text, escaped, with flagged lines highlighted."""
-    st.markdown(CSS + highlighted_html(text or "", highlight=highlight), unsafe_allow_html=True)
+    st.markdown(CSS + _one_block(highlighted_html(text or "", highlight=highlight)), unsafe_allow_html=True)
 
 
 def snippet(text: str, *, meta: str = "", cls: str = "", n: int = 400) -> None:
     """A short escaped preview of a document (for borderline lists and selections)."""
     t = (text or "")[:n]
     st.markdown(
-        f'<div class="w-snip {cls}"><div class="w-meta">{html.escape(meta)}</div>{html.escape(t)}</div>',
+        _one_block(f'<div class="w-snip {cls}"><div class="w-meta">{html.escape(meta)}</div>{html.escape(t)}</div>'),
         unsafe_allow_html=True,
     )
 
