@@ -542,6 +542,10 @@ _LOG_DDL = """CREATE TABLE IF NOT EXISTS ingest_log (
     run_id VARCHAR, source VARCHAR, inputs JSON, started_at TIMESTAMP, seconds DOUBLE,
     "read" BIGINT, ingested BIGINT, skipped JSON, skipped_first JSON, files BIGINT, bytes BIGINT,
     options JSON, winnow_version VARCHAR)"""
+_LOG_COLUMNS = (
+    'run_id, source, inputs, started_at, seconds, "read", ingested, skipped, skipped_first, files, bytes, '
+    "options, winnow_version, repaired"
+)
 
 
 def _split_by_field(
@@ -584,6 +588,9 @@ def ingest(
     strict: bool = False,
     full_schema: bool = False,
     source_field: str | None = None,
+    sample: int | None = None,
+    seed: int | None = None,
+    invalid_utf8: str = "skip",
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Ingest ``srcs`` into workspace ``ws``: one table per source, replacing a source of the same name,
@@ -593,12 +600,18 @@ def ingest(
     JSON-lines files are typed from the whole file when under 32 MB, else from a spread sample (32 slices
     of a plain file; the first 100,000 lines of a compressed one); ``full_schema`` types every file from
     all its lines (a second full parse, about twice the time) so that a field seen only outside the sample
-    is kept too."""
+    is kept too.
+
+    ``sample``: keep a seeded random sample of that many documents across all inputs (see
+    :mod:`app.ingest.sample`); the others are counted as skipped ``not_in_sample``. ``invalid_utf8``:
+    ``"skip"`` (count the record as ``invalid_utf8``) or ``"replace"`` (keep it with U+FFFD, counted as
+    ``repaired``)."""
     import json
 
     import duckdb
 
     from app import __version__
+    from app.ingest.sample import KEY_DOC, check_sample, sample_tables
     from app.workspace import CORE_COLUMNS, now, source_table
 
     if ws.read_only:
@@ -606,7 +619,18 @@ def ingest(
     progress = progress or null_progress
     t0 = time.perf_counter()
     started = now()
-    reader = DocumentReader(srcs, source=source, text_field=text_field, id_field=id_field, limit=limit, strict=strict)
+    check_sample(sample, seed, limit)
+    if sample is not None and seed is None:
+        seed = 0
+    reader = DocumentReader(
+        srcs,
+        source=source,
+        text_field=text_field,
+        id_field=id_field,
+        limit=limit,
+        strict=strict,
+        invalid_utf8=invalid_utf8,
+    )
     run_id = uuid.uuid4().hex[:12]
     by_source: dict[str, list[Input]] = {}
     for inp in reader.inputs:
@@ -664,8 +688,18 @@ def ingest(
                 "limit": limit,
                 "run_id": run_id,
             }
+            if invalid_utf8 != "skip":
+                spec["invalid_utf8"] = invalid_utf8
             ready.append((name, table, spec))
-        parents = [n for n, _t, _s in ready]
+        total = reader.stats.ingested  # before sampling
+        if sample is not None:
+            removed = sample_tables(cur, [(n, t) for n, t, _s in ready], n=sample, seed=seed or 0)
+            for name, n_out in removed.items():
+                reader.source_stats[name].drop("not_in_sample", n_out)
+                reader.stats.drop("not_in_sample", n_out)
+            for _n, _t, spec in ready:
+                spec["sample"] = {"n": sample, "seed": seed, "key": KEY_DOC, "of": total}
+        parents = {n: sp["inputs"] for n, _t, sp in ready}  # the log has one row per source as read
         if source_field:
             ready = _split_by_field(cur, ready, source_field, prefix)
         # 2. ids: unique within each new source, and against every other source
@@ -680,20 +714,23 @@ def ingest(
         # 3. swap in, all or nothing
         with ws.transaction() as tx:
             tx.execute(_LOG_DDL)
+            tx.execute("ALTER TABLE ingest_log ADD COLUMN IF NOT EXISTS repaired JSON")
             for name, table, spec in ready:
                 dest = source_table(name)
                 tx.execute(f"DROP TABLE IF EXISTS {qi(dest)}")
                 tx.execute(f"ALTER TABLE {qi(table)} RENAME TO {qi(dest)}")
                 ws.register_source(name, con=tx, spec=spec)
             # the log keeps one row per source as read, so read = ingested + skipped holds per row
-            for name in parents:
+            options = {"text_field": text_field, "id_field": id_field, "limit": limit, "strict": strict}
+            options.update(invalid_utf8=invalid_utf8, sample=sample, seed=seed)
+            for name, inputs in parents.items():
                 st = reader.source_stats[name]
                 tx.execute(
-                    "INSERT INTO ingest_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    f"INSERT INTO ingest_log ({_LOG_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [
                         run_id,
                         name,
-                        json.dumps(spec["inputs"]),
+                        json.dumps(inputs),
                         started,
                         round(time.perf_counter() - t0, 3),
                         st.read,
@@ -702,8 +739,9 @@ def ingest(
                         json.dumps(st.examples),
                         st.files,
                         st.bytes,
-                        json.dumps({"text_field": text_field, "id_field": id_field, "limit": limit, "strict": strict}),
+                        json.dumps(options),
                         __version__,
+                        json.dumps(dict(st.repaired)),
                     ],
                 )
             ws.rebuild_views(con=tx)
@@ -722,6 +760,7 @@ def ingest(
         ],
         **reader.stats.as_dict(),
         "created_sources": sorted(n for n, _t, _s in ready),
+        "sample": {"n": sample, "seed": seed, "key": KEY_DOC, "of": total} if sample is not None else None,
         "ignored_files": reader.ignored,
         "seconds": round(secs, 3),
         "docs_per_s": round(reader.stats.read / secs, 1) if secs else None,
