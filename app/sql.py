@@ -21,3 +21,20 @@ def slug(name: str, *, maxlen: int = 40) -> str:
     """A lowercase ``[a-z0-9_]`` slug of ``name`` for table names (not unique on its own)."""
     s = _SLUG.sub("_", str(name).lower()).strip("_")
     return (s or "x")[:maxlen]
+
+
+#: DuckDB's integer type names (the one table of them; floats, decimals and booleans are added below)
+INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")
+#: types a threshold compares as a number (booleans compare as 0/1)
+NUMBER_TYPES = (*INTEGER_TYPES, "FLOAT", "DOUBLE", "DECIMAL", "REAL", "BOOLEAN")
+#: types a set rule compares as text
+TEXT_TYPES = ("VARCHAR", "TEXT", "STRING", "ENUM")
+
+
+def is_number_type(t: str) -> bool:
+    """Whether a DuckDB type name (``DECIMAL(18,3)`` included) is a number or a boolean."""
+    return str(t).upper().startswith(NUMBER_TYPES)
+
+
+def is_text_type(t: str) -> bool:
+    return str(t).upper().startswith(TEXT_TYPES)

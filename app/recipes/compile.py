@@ -20,38 +20,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.errors import RecipeError
-from app.recipes.expr import parse_expr
-from app.recipes.schema import Recipe, Rule, load_recipe
-from app.sql import qi
+from app.recipes.rules import Context, DedupRule, RuleKind
+from app.recipes.schema import Recipe, load_recipe
+from app.sql import is_number_type, qi
 from app.workspace import fast_relation
 
-_NUMERIC = (
-    "TINYINT",
-    "SMALLINT",
-    "INTEGER",
-    "BIGINT",
-    "HUGEINT",
-    "UTINYINT",
-    "USMALLINT",
-    "UINTEGER",
-    "UBIGINT",
-    "UHUGEINT",
-    "FLOAT",
-    "DOUBLE",
-    "DECIMAL",
-    "REAL",
-    "BOOLEAN",
-)
-_TEXT = ("VARCHAR", "TEXT", "STRING", "ENUM")
 _PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 #: Where the exact-dedup key comes from, in order of preference.
 EXACT_KEYS = ("dup_exact_cluster",)
 #: The exact-duplicate key when ``dup_exact_cluster`` is not scored: the same normalisation as the
 #: ``dedup_exact`` scorer (lowercase, trim, collapse whitespace), so both paths agree.
 EXACT_NORM_SQL = "md5(regexp_replace(lower(trim(coalesce(text, ''))), '\\s+', ' ', 'g'))"
-EXACT_LABEL = "exact duplicates (one per cluster: the smallest surviving id)"
-NEAR_LABEL = "near duplicates (MinHash; one per cluster: the smallest surviving id)"
-SEM_LABEL = "semantic duplicates (removed when the document duplicated is kept)"
 #: Columns of a recipe frame (:func:`recipe_frame`) that stand for wider corpus columns: the rank of the id in
 #: id order, dense codes of the exact and near cluster keys, and the id rank of a semantic duplicate's target.
 ID_RANK = "_id_rank"
@@ -102,14 +81,6 @@ def used_params(sql: str, params: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in params.items() if k in names}
 
 
-def _is_numeric(t: str) -> bool:
-    return t.upper().startswith(_NUMERIC)
-
-
-def _is_text(t: str) -> bool:
-    return t.upper().startswith(_TEXT)
-
-
 @dataclass
 class Check:
     """One per-document condition of the compiled recipe (a rule or a dedup step)."""
@@ -119,7 +90,7 @@ class Check:
     label: str
     sql: str  # boolean SQL: true = the document passes
     signal: str | None = None
-    rule: Rule | None = None
+    rule: RuleKind | None = None
     threshold: dict[str, Any] = field(default_factory=dict)
     #: dedup steps: the relation column holding the cluster key (semantic: the duplicated document's id
     #: rank) and the checks a document must pass to be a survivor this step deduplicates
@@ -283,11 +254,20 @@ def resolve_quantiles(
     token = token or _version_token(con, relation)
     cache = _QCACHE.setdefault(token, {}) if token else {}
     missing = [w for w in dict.fromkeys(wanted) if w not in cache]
-    if missing:
-        sel = ", ".join(f"quantile_cont(CAST({qi(c)} AS DOUBLE), {float(q)!r})" for c, q in missing)
+    plain = [w for w in missing if len(w) == 2]
+    if plain:
+        sel = ", ".join(f"quantile_cont(CAST({qi(c)} AS DOUBLE), {float(q)!r})" for c, q in plain)
         row = _first(con.execute(f"SELECT {sel} FROM {qi(relation)}"))
-        for w, v in zip(missing, row, strict=True):
+        for w, v in zip(plain, row, strict=True):
             cache[w] = v
+    for w in missing:  # (column, q, group column): {group value as text (None for NULL): quantile}
+        if len(w) == 3:
+            c, q, by = w
+            rows = con.execute(
+                f"SELECT CAST({qi(by)} AS VARCHAR), quantile_cont(CAST({qi(c)} AS DOUBLE), {float(q)!r}) "
+                f"FROM {qi(relation)} GROUP BY 1"
+            ).fetchall()
+            cache[w] = dict(rows)
     if token and len(_QCACHE) > 64:
         with _LOCK, contextlib.suppress(StopIteration, KeyError, RuntimeError):
             _QCACHE.pop(next(iter(_QCACHE)))
@@ -295,7 +275,12 @@ def resolve_quantiles(
 
 
 # ---------------------------------------------------------------------- compile
-def _unknown(name: str, columns: dict[str, str], what: str) -> RecipeError:
+def _unresolved(wanted: list[tuple]) -> dict[tuple, Any]:
+    """Stand-in quantiles for a compile that only checks the recipe (``resolve=False``)."""
+    return {w: ({} if len(w) == 3 else 0.0) for w in wanted}
+
+
+def unknown_column(name: str, columns: dict[str, str], what: str) -> RecipeError:
     near = difflib.get_close_matches(name, list(columns), n=4, cutoff=0.5)
     hint = f"; did you mean {', '.join(near)}?" if near else ""
     known = [c for c in columns if c not in ("text", "text_hash")]
@@ -326,78 +311,25 @@ def compile_recipe(
     checks: list[Check] = []
     resolved_rules: list[dict[str, Any]] = []
 
-    wanted: list[tuple[str, float]] = []
+    wanted: list[tuple] = []
     for i, r in enumerate(recipe.rules):
-        where = recipe.where("rules", i, "signal" if r.signal is not None else "expr")
-        if r.signal is not None:
-            if r.signal not in columns:
-                raise _unknown(r.signal, columns, where)
-            t = columns[r.signal]
-            if r.kind in ("range", "quantile") and not _is_numeric(t):
-                raise RecipeError(f"{where}: {r.signal} is {t}, not a number; use in/not_in for categories")
-            if r.kind in ("in", "not_in"):
-                vals = r.in_ if r.kind == "in" else r.not_in
-                for v in vals:
-                    if _is_numeric(t) and (isinstance(v, str)):
-                        raise RecipeError(f"{where}: {r.signal} is {t} but the list holds the text {v!r}")
-                    if _is_text(t) and not isinstance(v, str):
-                        raise RecipeError(f"{where}: {r.signal} is text; quote {v!r} as a string")
-            if r.min_quantile is not None:
-                wanted.append((r.signal, r.min_quantile))
-            if r.max_quantile is not None:
-                wanted.append((r.signal, r.max_quantile))
-        if r.expr is not None:
-            ex = parse_expr(r.expr)
-            for c in ex.columns:
-                if c not in columns:
-                    raise _unknown(c, columns, where)
-    qvals = resolve_quantiles(con, relation, wanted, token=token) if resolve else dict.fromkeys(wanted, 0.0)
+        where = recipe.where("rules", i, "signal" if r.kind != "expr" else "expr")
+        for c in r.columns() if r.kind != "expr" else []:
+            if c not in columns:
+                raise unknown_column(c, columns, where)
+        r.check(columns, where)
+        wanted += r.quantiles()
+    qvals = resolve_quantiles(con, relation, wanted, token=token) if resolve else _unresolved(wanted)
 
     for i, r in enumerate(recipe.rules):
-        p = f"r{i}_"
-        info: dict[str, Any] = {"index": i, "kind": r.kind, "signal": r.signal}
-        if r.expr is not None:
-            sql = parse_expr(r.expr).to_sql(params, prefix=f"r{i}e")
-            info["expr"] = r.expr
-        elif r.kind in ("in", "not_in"):
-            vals = r.in_ if r.kind == "in" else r.not_in
-            neg = "NOT " if r.kind == "not_in" else ""
-            names = []
-            for j, v in enumerate(vals):
-                params[f"{p}v{j}"] = v
-                names.append(f"${p}v{j}")
-            sql = f"({qi(r.signal)} {neg}IN ({', '.join(names)}))" if vals else ("true" if neg else "false")
-            info["values"] = list(vals)
-        else:
-            lo = (
-                r.min
-                if r.min is not None
-                else (qvals[(r.signal, r.min_quantile)] if r.min_quantile is not None else None)
-            )
-            hi = (
-                r.max
-                if r.max is not None
-                else (qvals[(r.signal, r.max_quantile)] if r.max_quantile is not None else None)
-            )
-            col = qi(r.signal)
-            if columns[r.signal].upper().startswith("BOOLEAN"):
-                col = f"CAST({col} AS INTEGER)"
-            conds = []
-            if lo is not None:
-                params[p + "min"] = float(lo)
-                conds.append(f"{col} >= ${p}min")
-            if hi is not None:
-                params[p + "max"] = float(hi)
-                conds.append(f"{col} <= ${p}max")
-            if (r.min_quantile is not None and lo is None) or (r.max_quantile is not None and hi is None):
-                raise RecipeError(f"{recipe.where('rules', i)}: {r.signal} has no values, so its quantile is undefined")
-            sql = "(" + " AND ".join(conds) + ")" if conds else f"({col} IS NOT NULL)"
-            info.update({"min": lo, "max": hi, "min_quantile": r.min_quantile, "max_quantile": r.max_quantile})
+        ctx = Context(columns, params, f"r{i}_", recipe.where("rules", i), qvals)
+        sql, info = r.compile(ctx)
         if r.keep_null:
             sql = f"coalesce({sql}, true)"
+        info = {"index": i, "kind": r.kind, "signal": r.signal if hasattr(r, "signal") else None, **info}
         info["label"] = r.describe(info)
         resolved_rules.append(info)
-        checks.append(Check(i, "rule", info["label"], sql, r.signal, r, info))
+        checks.append(Check(i, "rule", info["label"], sql, info["signal"], r, info))
 
     k = len(checks)
     d = recipe.dedup
@@ -430,13 +362,13 @@ def compile_recipe(
         if key is None:
             raise RecipeError("dedup.exact needs dup_exact_cluster (winnow score --signals dedup_exact) or the text")
         signal = "dup_exact_cluster" if "dup_exact_cluster" in columns else None
-        add(EXACT_LABEL, representative(key, base), signal, key if key == EXACT_KEY else None)
+        add(DedupRule(step="exact").describe(), representative(key, base), signal, key if key == EXACT_KEY else None)
     if d.near:
         key = NEAR_KEY if NEAR_KEY in columns else ("dup_near_cluster" if "dup_near_cluster" in columns else None)
         if key is None:
             raise RecipeError("dedup.near needs the column dup_near_cluster: run `winnow score --signals dedup_near`")
         signal = "dup_near_keep" if "dup_near_keep" in columns else None
-        add(NEAR_LABEL, representative(key, base), signal, key if key == NEAR_KEY else None)
+        add(DedupRule(step="near").describe(), representative(key, base), signal, key if key == NEAR_KEY else None)
     if d.semantic:
         if "semdup_is_dup" not in columns:
             raise RecipeError("dedup.semantic needs the column semdup_is_dup (embed the corpus, then semantic dedup)")
@@ -448,21 +380,21 @@ def compile_recipe(
         else:
             target = "true"
         sql = f"NOT (coalesce(CAST(semdup_is_dup AS BOOLEAN), false) AND coalesce({target}, false))"
-        add(SEM_LABEL, sql, "semdup_is_dup", SEM_TARGET if SEM_TARGET in columns else None)
+        add(DedupRule(step="semantic").describe(), sql, "semdup_is_dup", SEM_TARGET if SEM_TARGET in columns else None)
 
     for bi, b in enumerate(recipe.balance):
         if b.column not in columns:
-            raise _unknown(b.column, columns, recipe.where("balance", bi, "column"))
+            raise unknown_column(b.column, columns, recipe.where("balance", bi, "column"))
     if recipe.sample and recipe.sample.weight:
         w = recipe.sample.weight
         if w not in columns:
-            raise _unknown(w, columns, recipe.where("sample", "weight"))
-        if not _is_numeric(columns[w]):
+            raise unknown_column(w, columns, recipe.where("sample", "weight"))
+        if not is_number_type(columns[w]):
             raise RecipeError(f"sample.weight: {w} is {columns[w]}, not a number")
     if recipe.output_columns:
         for c in recipe.output_columns:
             if c not in columns:
-                raise _unknown(c, columns, recipe.where("output", "columns"))
+                raise unknown_column(c, columns, recipe.where("output", "columns"))
 
     where = " AND ".join(f"coalesce({c.sql}, false)" for c in checks) or "true"
     if "size_tokens" in columns:

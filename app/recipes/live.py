@@ -286,8 +286,8 @@ def grouped_rows(con: Any, comp: Any, frame_key: Any, frame: Any) -> list[tuple]
     for c in comp.checks:
         bits = None
         r = c.rule
-        if c.kind == "rule" and r is not None and r.expr is None and r.kind in ("range", "quantile"):
-            bits = st.range_vector(c.signal, c.threshold.get("min"), c.threshold.get("max"), bool(r.keep_null))
+        if c.kind == "rule" and r is not None:  # the kind's own numpy evaluation, when it has one
+            bits = r.vector(st, c.threshold)
         if c.kind == "dedup" and c.key is not None:
             base = None
             for j in c.after:

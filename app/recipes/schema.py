@@ -29,11 +29,11 @@ from pathlib import Path
 from typing import Any
 
 from app.errors import RecipeError
+from app.recipes.rules.base import RuleKind
 
 VERSION = 1
 _YAML11_FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
 _TOP_KEYS = {"version", "name", "description", "rules", "dedup", "balance", "sample", "output"}
-_RULE_KEYS = {"signal", "min", "max", "min_quantile", "max_quantile", "in", "not_in", "expr", "label", "keep_null"}
 _DEDUP_KEYS = {"exact", "near", "semantic", "over"}
 DEDUP_OVER = ("survivors", "corpus")
 _BALANCE_KEYS = {"column", "cap", "seed"}
@@ -41,87 +41,43 @@ _SAMPLE_KEYS = {"n", "fraction", "weight", "seed"}
 _OUTPUT_KEYS = {"columns"}
 
 
-def _fmt(v: Any) -> str:
-    if isinstance(v, float) and v.is_integer() and abs(v) < 1e15:
-        return str(int(v))
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    return str(v)
+def Rule(
+    signal: str | None = None,
+    min: float | None = None,
+    max: float | None = None,
+    min_quantile: float | None = None,
+    max_quantile: float | None = None,
+    in_: list[Any] | None = None,
+    not_in: list[Any] | None = None,
+    expr: str | None = None,
+    label: str | None = None,
+    keep_null: bool = False,
+    by: str | None = None,
+) -> RuleKind:
+    """A rule of the kind its fields imply (expr, in, not_in, group quantile, quantile or range); the kinds
+    themselves live in :mod:`app.recipes.rules`, one class per file."""
+    from app.recipes.rules.expression import ExprRule
+    from app.recipes.rules.group_quantile import GroupQuantileRule
+    from app.recipes.rules.quantile import QuantileRule
+    from app.recipes.rules.range import RangeRule
+    from app.recipes.rules.sets import InRule, NotInRule
 
-
-@dataclass
-class Rule:
-    """One filter. Exactly one form: a range (``min``/``max`` by value or quantile), a set
-    (``in``/``not_in``) or an expression (``expr``). ``keep_null``: whether a document whose signal is
-    NULL (not scored) passes; default False (it is removed and counted)."""
-
-    signal: str | None = None
-    min: float | None = None
-    max: float | None = None
-    min_quantile: float | None = None
-    max_quantile: float | None = None
-    in_: list[Any] | None = None
-    not_in: list[Any] | None = None
-    expr: str | None = None
-    label: str | None = None
-    keep_null: bool = False
-
-    @property
-    def kind(self) -> str:
-        if self.expr is not None:
-            return "expr"
-        if self.in_ is not None:
-            return "in"
-        if self.not_in is not None:
-            return "not_in"
-        if self.min_quantile is not None or self.max_quantile is not None:
-            return "quantile"
-        return "range"
-
-    def describe(self, resolved: dict[str, Any] | None = None) -> str:
-        """A short human label, e.g. ``quality_score >= q0.2 (0.431)``."""
-        if self.label:
-            return self.label
-        if self.expr is not None:
-            return self.expr
-        s = self.signal
-        if self.in_ is not None:
-            return f"{s} in [{', '.join(map(_fmt, self.in_))}]"
-        if self.not_in is not None:
-            return f"{s} not in [{', '.join(map(_fmt, self.not_in))}]"
-        parts = []
-        r = resolved or {}
-        if self.min is not None:
-            parts.append(f"{s} >= {_fmt(self.min)}")
-        if self.min_quantile is not None:
-            v = r.get("min")
-            parts.append(f"{s} >= q{_fmt(self.min_quantile)}" + (f" ({_fmt(v)})" if v is not None else ""))
-        if self.max is not None:
-            parts.append(f"{s} <= {_fmt(self.max)}")
-        if self.max_quantile is not None:
-            v = r.get("max")
-            parts.append(f"{s} <= q{_fmt(self.max_quantile)}" + (f" ({_fmt(v)})" if v is not None else ""))
-        return " and ".join(parts) or f"{s} (no bound)"
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        if self.signal is not None:
-            out["signal"] = self.signal
-        for k in ("min", "max", "min_quantile", "max_quantile"):
-            v = getattr(self, k)
-            if v is not None:
-                out[k] = v
-        if self.in_ is not None:
-            out["in"] = list(self.in_)
-        if self.not_in is not None:
-            out["not_in"] = list(self.not_in)
-        if self.expr is not None:
-            out["expr"] = self.expr
-        if self.label:
-            out["label"] = self.label
-        if self.keep_null:
-            out["keep_null"] = True
-        return out
+    common = {"label": label, "keep_null": keep_null}
+    if expr is not None:
+        return ExprRule(expr=expr, **common)
+    if in_ is not None:
+        return InRule(signal=signal or "", values=list(in_), **common)
+    if not_in is not None:
+        return NotInRule(signal=signal or "", values=list(not_in), **common)
+    if by is not None:
+        return GroupQuantileRule(
+            signal=signal or "", by=by, min_quantile=min_quantile, max_quantile=max_quantile, **common
+        )
+    if min_quantile is not None or max_quantile is not None:
+        return QuantileRule(
+            signal=signal or "", min_quantile=min_quantile, max_quantile=max_quantile, min=min, max=max, **common
+        )
+    return RangeRule(signal=signal or "", min=min, max=max, **common)
 
 
 @dataclass
@@ -183,7 +139,7 @@ class Sample:
 class Recipe:
     """A curation recipe: rules, then dedup, then balancing, then sampling; plus output columns."""
 
-    rules: list[Rule] = field(default_factory=list)
+    rules: list[RuleKind] = field(default_factory=list)
     dedup: Dedup = field(default_factory=Dedup)
     balance: list[Balance] = field(default_factory=list)
     sample: Sample | None = None
@@ -214,7 +170,7 @@ class Recipe:
             out["name"] = self.name
         if self.description:
             out["description"] = self.description
-        out["rules"] = [r.to_dict() for r in self.rules]
+        out["rules"] = [rule_dict(r) for r in self.rules]
         d = self.dedup.to_dict()
         if d:
             out["dedup"] = d
@@ -250,16 +206,26 @@ class Recipe:
             text = yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=False, width=10**6)
         return text
 
+    def panel_rules(self) -> list[RuleKind]:
+        """The rules as the Thresholds panel and the URL hold them: the recipe's rules, then one ``dedup`` rule
+        per dedup step (the parts a panel cannot edit -- balancing, sampling, output -- are not included)."""
+        from app.recipes.rules import DEDUP_STEPS, DedupRule
+
+        return [*self.rules, *(DedupRule(step=s) for s in DEDUP_STEPS if getattr(self.dedup, s))]
+
+    @classmethod
+    def from_panel(cls, rules: list[RuleKind], *, name: str | None = None) -> Recipe:
+        """The recipe a panel's rule list means (its dedup rules become the dedup section)."""
+        steps = {r.step for r in rules if not r.in_rules and r.kind == "dedup"}  # type: ignore[attr-defined]
+        return cls(
+            rules=[r for r in rules if r.in_rules],
+            dedup=Dedup(**{s: True for s in steps}),
+            name=name,
+        )
+
     def signals_used(self) -> list[str]:
         """Every corpus column the recipe reads (rules, expressions, balance and weight columns)."""
-        from app.recipes.expr import parse_expr
-
-        cols: list[str] = []
-        for r in self.rules:
-            if r.signal:
-                cols.append(r.signal)
-            if r.expr is not None:
-                cols.extend(parse_expr(r.expr).columns)
+        cols: list[str] = [c for r in self.rules for c in r.columns()]
         cols.extend(b.column for b in self.balance)
         if self.sample and self.sample.weight:
             cols.append(self.sample.weight)
@@ -363,59 +329,29 @@ class _Builder:
             desc = str(desc)
         return Recipe(rules, dedup, balance, sample, out_cols, name, desc, VERSION, dict(self.marks))
 
-    def rule(self, d: Any, path: tuple) -> Rule:
+    def rule(self, d: Any, path: tuple) -> RuleKind:
+        """One ``rules:`` entry: checks common to every kind here, then the kind that claims it validates it."""
+        from app.recipes import rules as kinds
+
         if not isinstance(d, dict):
             raise self.fail(path, "a rule is a mapping like {signal: size_words, min: 5} or {expr: '...'}")
-        self._keys(d, _RULE_KEYS, path)
-        r = Rule(label=str(d["label"]) if d.get("label") is not None else None)
-        if "keep_null" in d:
-            r.keep_null = self.boolean(d["keep_null"], (*path, "keep_null"))
-        if "expr" in d:
-            others = [k for k in d if k not in {"expr", "label", "keep_null"}]
-            if others:
-                raise self.fail((*path, others[0]), "an expr rule takes only 'expr', 'label' and 'keep_null'")
-            r.expr = self.text(d["expr"], (*path, "expr"))
-            from app.recipes.expr import parse_expr
-
-            try:
-                parse_expr(r.expr)
-            except RecipeError as e:
-                raise self.fail((*path, "expr"), str(e)) from None
-            return r
-        if "signal" not in d:
-            raise self.fail(
-                path, "a rule needs 'signal' (with min/max, min_quantile/max_quantile, in or not_in) or 'expr'"
-            )
-        r.signal = self.text(d["signal"], (*path, "signal"))
-        forms = [k for k in ("min", "max", "min_quantile", "max_quantile", "in", "not_in") if k in d]
-        if not forms:
-            raise self.fail(path, f"rule on {r.signal!r} needs one of min, max, min_quantile, max_quantile, in, not_in")
-        sets = [k for k in forms if k in ("in", "not_in")]
-        if sets and len(forms) > 1:
-            others = [k for k in forms if k != sets[0]]
-            raise self.fail((*path, sets[0]), f"'{sets[0]}' cannot be combined with {', '.join(others)}")
-        for k in ("min", "max"):
-            if k in d:
-                setattr(r, k, self.num(d[k], (*path, k)))
-                if f"{k}_quantile" in d:
-                    raise self.fail((*path, f"{k}_quantile"), f"give either {k} or {k}_quantile, not both")
-        for k in ("min_quantile", "max_quantile"):
-            if k in d:
-                setattr(r, k, float(self.num(d[k], (*path, k), lo=0.0, hi=1.0)))
-        if r.min is not None and r.max is not None and r.min > r.max:
-            raise self.fail((*path, "max"), f"max {r.max} is below min {r.min}")
-        if r.min_quantile is not None and r.max_quantile is not None and r.min_quantile > r.max_quantile:
-            raise self.fail((*path, "max_quantile"), "max_quantile is below min_quantile")
-        for k, attr in (("in", "in_"), ("not_in", "not_in")):
-            if k in d:
-                vals = d[k]
-                if not isinstance(vals, list):
-                    vals = [vals]
-                for i, v in enumerate(vals):
-                    if not isinstance(v, str | int | float | bool) or v is None:
-                        raise self.fail((*path, k, i), f"expected a string or number, got {v!r}")
-                setattr(r, attr, list(vals))
-        return r
+        self._keys(d, kinds.RULE_KEYS, path)
+        if "expr" not in d:
+            if "signal" not in d:
+                raise self.fail(
+                    path, "a rule needs 'signal' (with min/max, min_quantile/max_quantile, in or not_in) or 'expr'"
+                )
+            signal = self.text(d["signal"], (*path, "signal"))
+            forms = [k for k in ("min", "max", "min_quantile", "max_quantile", "in", "not_in") if k in d]
+            if not forms:
+                raise self.fail(
+                    path, f"rule on {signal!r} needs one of min, max, min_quantile, max_quantile, in, not_in"
+                )
+            sets = [k for k in forms if k in ("in", "not_in")]
+            if sets and len(forms) > 1:
+                others = [k for k in forms if k != sets[0]]
+                raise self.fail((*path, sets[0]), f"'{sets[0]}' cannot be combined with {', '.join(others)}")
+        return kinds.from_dict(d, self, path)
 
     def dedup(self, d: Any, path: tuple) -> Dedup:
         if d is None:
@@ -461,6 +397,16 @@ class _Builder:
         if d.get("weight") is not None:
             s.weight = self.text(d["weight"], (*path, "weight"))
         return s
+
+
+def rule_dict(r: RuleKind) -> dict[str, Any]:
+    """A rule's recipe form with its label and ``keep_null`` (the kinds write their own keys)."""
+    out = r.to_dict()
+    if r.label:
+        out["label"] = r.label
+    if r.keep_null:
+        out["keep_null"] = True
+    return out
 
 
 # ---------------------------------------------------------------------- loading YAML with line marks
