@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from app.errors import ExportError, WinnowError
-from app.sql import ql
+from app.sql import qi, ql
 
 FORMATS = {
     "parquet": ("parquet", "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 100000)"),
@@ -175,6 +175,15 @@ def shard_name(i: int, n: int, ext: str) -> str:
 
 
 # ---------------------------------------------------------------------- writing a selection
+def _columns_sql(names: list[str], ext: str) -> str:
+    """The output columns; for Parquet each marked nullable. DuckDB writes a column as ``required`` when its
+    statistics prove no NULL, which depends on how the table was built (an ingested workspace and a headless
+    scratch table differ), so the same values would give different bytes: every column is optional."""
+    if ext != "parquet":
+        return ", ".join(qi(c) for c in names)
+    return ", ".join(f"if({qi(c)} IS NULL, NULL, {qi(c)}) AS {qi(c)}" for c in names)
+
+
 def copy_selection(
     con: Any,
     sql: str,
@@ -190,9 +199,12 @@ def copy_selection(
     ext, opts = FORMATS[fmt]
     n_shards = max(1, math.ceil(n_rows / shard_size)) if shard_size else 1
     rows: dict[str, int] = {}
+    names = [d[0] for d in con.execute(f"SELECT * FROM ({sql}) LIMIT 0", params).description]
     if n_shards == 1:
         name = shard_name(0, 1, ext)
-        res = con.execute(f"COPY ({sql}) TO {ql(str(dest / name))} {opts}", params).fetchall()
+        order = " ORDER BY id" if "id" in names else ""
+        q = f"SELECT {_columns_sql(names, ext)} FROM ({sql}){order}"
+        res = con.execute(f"COPY ({q}) TO {ql(str(dest / name))} {opts}", params).fetchall()
         rows[name] = int(res[0][0]) if res and res[0] else n_rows
         if progress:
             progress(n_rows, n_rows, "write")
@@ -205,7 +217,7 @@ def copy_selection(
         done = 0
         for i in range(n_shards):
             name = shard_name(i, n_shards, ext)
-            q = "SELECT * EXCLUDE (_rn) FROM _winnow_export WHERE _rn > $a AND _rn <= $b ORDER BY _rn"
+            q = f"SELECT {_columns_sql(names, ext)} FROM _winnow_export WHERE _rn > $a AND _rn <= $b ORDER BY _rn"
             res = con.execute(
                 f"COPY ({q}) TO {ql(str(dest / name))} {opts}", {"a": i * shard_size, "b": (i + 1) * shard_size}
             ).fetchall()
@@ -323,6 +335,9 @@ def apply(
         if fmt == "hf":
             to_hf(tmp, [dest / n for n in rows])
             rows = {}
+        from app.export import provenance as pv
+
+        fams = pv.families_of([*recipe.signals_used(), *cols, summary["token_column"]])
         manifest = build_manifest(
             recipe,
             comp.resolved,
@@ -333,6 +348,13 @@ def apply(
             columns=cols,
             version=__version__,
             source={"workspace": str(ws.path), "fingerprint": ws.fingerprint()},
+            provenance=pv.provenance(
+                recipe,
+                token_column=summary["token_column"],
+                inputs=pv.workspace_inputs(ws),
+                input_hashing=pv.WORKSPACE_HASHING,
+                fingerprints=pv.workspace_fingerprints(ws, fams),
+            ),
         )
         write_manifest(tmp, manifest)
         finalize_out(tmp, out_path)
@@ -355,8 +377,11 @@ def build_manifest(
     columns: list[str],
     version: str,
     source: dict[str, Any],
+    provenance: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The manifest: what was selected, from what, by which recipe, into which files (no timestamps)."""
+    """The manifest: what was selected, from what, by which recipe, into which files (no timestamps).
+    ``provenance`` (:func:`app.export.provenance.provenance`): input files by hash, code revision, recipe
+    hash, token counter, signal families and their models."""
     return {
         "winnow_version": version,
         "format": fmt,
@@ -371,10 +396,12 @@ def build_manifest(
             "total_tokens": summary["total_tokens"],
             "kept_tokens": summary["kept_tokens"],
             "tokens": summary["token_column"],
+            "token_counter": (provenance or {}).get("tokens", {}).get("counter"),
             "by_source": summary["by_source"],
             "by_lang": summary["by_lang"],
         },
         "rules": summary["rules"],
         "stages": summary["stages"],
         "files": files,
+        **({"provenance": provenance} if provenance is not None else {}),
     }

@@ -1,54 +1,58 @@
 """Headless apply: run a recipe over raw shards that were never ingested, with bounded memory.
 
-Two streaming passes over the input (read with :func:`app.ingest.read_documents`, so ids are the ones
+Streaming passes over the input (read with :func:`app.ingest.read_documents`, so ids are the ones
 ``winnow ingest`` would give):
 
 1. score: for each batch, compute only the signal families the recipe reads
-   (:func:`app.signals.engine.score_texts`), and append ``(ord, id, source, text_hash, size_chars,
-   needed columns)`` - no text - to a scratch DuckDB file inside the temporary output directory.
-2. select and write: the recipe is compiled by :func:`app.recipes.compile_recipe` over that scratch
-   table, exactly as over a workspace's ``corpus``: quantile thresholds are resolved over all the input
-   documents, exact dedup keeps the smallest id per normalised text, balancing and sampling see every survivor.
-   The kept ordinals are then matched batch by batch on a second read and written in input order.
+   (:func:`app.signals.engine.score_texts`) and ``size_tokens`` with the ``size`` scorer's own counter
+   (:func:`app.signals.size.count_tokens`, so token counts equal the workspace's), and append
+   ``(ord, id, source, text_hash, size_chars, size_tokens, needed columns)`` - no text - to a scratch
+   DuckDB file inside the temporary output directory.
+2. select: the recipe is compiled by :func:`app.recipes.compile_recipe` over that scratch table, exactly as
+   over a workspace's ``corpus``: quantile thresholds are resolved over all the input documents, dedup and
+   balancing see every document.
+3. collect: the kept documents (whole rows) are appended to a scratch table - during pass 1 when every rule
+   is per-document (one pass), else on a second read matched by ordinal.
+4. write: the same :func:`app.export.copy_selection` as the workspace export (``ORDER BY id``, same shard
+   names and sizes), so the same decisions over the same documents give byte-identical data files. DuckDB
+   sorts within its memory limit and spills to the scratch directory past it.
 
-So the kept set equals the workspace path's for the same documents. Not supported headless: near and
-semantic dedup (they need MinHash/embedding indexes over the whole corpus: ingest and score instead) and
-other corpus-scope signals.
+Not supported headless: near and semantic dedup (they need MinHash/embedding indexes over the whole
+corpus: ingest and score instead) and other corpus-scope signals.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import gzip
 import hashlib
-import io
-import json
-import math
 import os
 import shutil
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
-from app.errors import ExportError, RecipeError
+from app.errors import ExportError, MissingDependency, RecipeError
 from app.export import (
     FORMATS,
     build_manifest,
     check_out,
+    copy_selection,
     file_entries,
     finalize_out,
     prepare_out,
     push_to_hub,
-    shard_name,
     to_hf,
     write_manifest,
 )
+from app.export import provenance as pv
 from app.recipes.compile import EXACT_NORM_SQL, used_params
 from app.sql import qi
 
 #: Columns every headless scratch row has (computed here, never by scorers).
-BASE = ("id", "source", "text_hash", "size_chars")
+BASE = ("id", "source", "text_hash", "size_chars", "size_tokens")
+#: Documents scored per call: progress moves at least this often.
+SLICE = 2048
+HASHING = "a separate streamed read of each expanded input file, concurrent with the first pass"
 
 
 def _families_for(columns: list[str]) -> tuple[dict[str, str], list[str]]:
@@ -72,115 +76,71 @@ def _input_paths(spec: str) -> list[str]:
     return glob.glob(os.path.expanduser(spec)) or [spec]
 
 
-def _batches(srcs: list[str], opts: dict[str, Any]) -> Iterator[Any]:
-    from app.ingest import read_documents
-
-    reader = read_documents(srcs, **opts)
-    yield from reader
-    _batches.last_stats = reader.stats  # type: ignore[attr-defined]
-
-
 def _stats_dict(st: Any) -> dict[str, Any]:
-    if st is None:
-        return {}
-    return {
-        "read": int(getattr(st, "read", 0)),
-        "ingested": int(getattr(st, "ingested", 0)),
-        "skipped": dict(getattr(st, "skipped", {}) or {}),
-    }
+    return {"read": int(st.read), "ingested": int(st.ingested), "skipped": dict(st.skipped or {})}
 
 
-class _Writer:
-    """Streams Arrow tables into shards of one format with fixed settings (no timestamps)."""
+def _fd_position(path: str) -> int | None:
+    """How far this process has read ``path`` (Linux ``/proc/self/fdinfo``), or None where unknown."""
+    try:
+        real = os.path.realpath(path)
+        for fd in os.listdir("/proc/self/fd"):
+            with contextlib.suppress(OSError):
+                if os.readlink(f"/proc/self/fd/{fd}") == real:
+                    with open(f"/proc/self/fdinfo/{fd}") as f:
+                        return int(f.readline().split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
 
-    def __init__(self, dest: Path, fmt: str, n_rows: int | None, shard_size: int | None):
-        self.dest, self.fmt = dest, fmt
-        self.ext = FORMATS[fmt][0]
-        #: None: the total is not known yet (single pass): shards get temporary names until finish()
-        self.known = n_rows is not None
-        self.shard_size = shard_size or (max(n_rows, 1) if n_rows is not None else 1 << 62)
-        self.n_shards = max(1, math.ceil(n_rows / self.shard_size)) if n_rows is not None else 0
-        self.i = -1
-        self.in_shard = 0
-        self.rows: dict[str, int] = {}
-        self._pq = None
-        self._fh: Any = None
-        self._raw: Any = None
 
-    def _open(self) -> None:
-        self.close()
-        self.i += 1
-        self.in_shard = 0
-        name = shard_name(self.i, self.n_shards, self.ext) if self.known else f"part-{self.i:05d}.{self.ext}"
-        self.name = name
-        self.rows[name] = 0
-        path = self.dest / name
-        if self.ext == "parquet":
-            self._pq = None
-            self._path = path
+class _Meter:
+    """Progress of a read: documents of a known total (Parquet metadata, ``--limit``), else input bytes
+    (completed files plus the current file's read position) when the callback takes units."""
+
+    def __init__(self, reader: Any, progress: Callable | None, *, limit: int | None, stage: str) -> None:
+        self.reader, self.progress, self.stage = reader, progress, stage
+        self.unit, self.total = "doc", None
+        inputs = reader.inputs
+        if inputs and all(i.kind == "file" and i.fmt == "parquet" for i in inputs):
+            import pyarrow.parquet as pq
+
+            with contextlib.suppress(Exception):
+                self.total = sum(pq.ParquetFile(i.path).metadata.num_rows for i in inputs)
+        elif inputs and all(i.kind == "file" for i in inputs) and getattr(progress, "accepts_unit", False):
+            self.unit, self.total = "B", sum(i.size for i in inputs)
+        if limit is not None and self.unit == "doc":
+            self.total = limit if self.total is None else min(self.total, limit)
+        elif limit is not None:
+            self.unit, self.total = "doc", limit
+        self.prev = self.cur = 0
+
+    def position(self) -> int:
+        if self.unit == "doc":
+            return int(self.reader.stats.read)
+        inputs, k = self.reader.inputs, self.reader.stats.files
+        if k == 0:
+            return 0
+        done = sum(i.size for i in inputs[: k - 1])
+        pos = _fd_position(inputs[k - 1].path)
+        return done + (inputs[k - 1].size if pos is None else min(pos, inputs[k - 1].size))
+
+    def start_batch(self) -> None:
+        self.prev, self.cur = self.cur, max(self.cur, self.position())
+
+    def report(self, frac: float) -> None:
+        if self.progress is None:
+            return
+        done = int(self.prev + (self.cur - self.prev) * frac)
+        if self.unit == "B":
+            self.progress(done, self.total, self.stage, unit="B")
         else:
-            self._raw = open(path, "wb")  # noqa: SIM115 (closed in close())
-            if self.fmt == "jsonl.gz":
-                self._fh = gzip.GzipFile(filename="", mode="wb", fileobj=self._raw, mtime=0, compresslevel=6)
-            elif self.fmt == "jsonl.zst":
-                import zstandard
+            self.progress(done, self.total, self.stage)
 
-                self._fh = zstandard.ZstdCompressor(level=3).stream_writer(self._raw, closefd=False)
-            else:
-                self._fh = self._raw
 
-    def write(self, tbl: Any) -> None:
-        import pyarrow.parquet as pq
-
-        start = 0
-        while start < tbl.num_rows:
-            if self.i < 0 or self.in_shard >= self.shard_size:
-                self._open()
-            take = min(self.shard_size - self.in_shard, tbl.num_rows - start)
-            part = tbl.slice(start, take)
-            if self.ext == "parquet":
-                if self._pq is None:
-                    self._pq = pq.ParquetWriter(self._path, part.schema, compression="zstd", write_statistics=True)
-                self._pq.write_table(part, row_group_size=100_000)
-            else:
-                buf = io.StringIO()
-                for row in part.to_pylist():
-                    buf.write(json.dumps(row, ensure_ascii=False, default=str, separators=(",", ":")))
-                    buf.write("\n")
-                self._fh.write(buf.getvalue().encode("utf-8"))
-            self.in_shard += take
-            self.rows[self.name] += take
-            start += take
-
-    def close(self) -> None:
-        if self._pq is not None:
-            self._pq.close()
-            self._pq = None
-        if self._fh is not None:
-            self._fh.close()
-            if self._raw is not None and self._raw is not self._fh:
-                self._raw.close()
-            self._fh = self._raw = None
-
-    def finish(self, schema: Any) -> None:
-        """Close the last shard; an empty selection still gets one (empty) file."""
-        import pyarrow as pa
-
-        if self.i < 0:
-            self._open()
-            if self.ext == "parquet":
-                import pyarrow.parquet as pq
-
-                pq.write_table(pa.Table.from_batches([], schema=schema), self._path, compression="zstd")
-        self.close()
-        if not self.known:
-            n = len(self.rows)
-            final = {}
-            for i, (name, rows) in enumerate(self.rows.items()):
-                new = shard_name(i, n, self.ext)
-                (self.dest / name).rename(self.dest / new)
-                final[new] = rows
-            self.rows = final
+def _kept_columns(tbl: Any) -> list[str]:
+    """Input columns a kept document carries into the output (not ``text_hash`` or ``_file``/``_row``)."""
+    return [c for c in tbl.column_names if c != "text_hash" and not c.startswith("_")]
 
 
 def apply_headless(
@@ -196,7 +156,7 @@ def apply_headless(
     id_field: str | None = None,
     limit: int | None = None,
     push_to_hub_repo: str | None = None,
-    progress: Callable[[int, int, str], None] | None = None,
+    progress: Callable[..., None] | None = None,
     single_pass: bool | None = None,
 ) -> dict[str, Any]:
     """Apply ``recipe`` to raw ``inputs`` (paths/globs) without a workspace; returns the manifest.
@@ -206,6 +166,8 @@ def apply_headless(
     import pyarrow.compute as pc
 
     from app import __version__
+    from app.ingest import read_documents
+    from app.ingest.core import _append
     from app.recipes import compile_recipe, load_recipe, select_ids_sql, summarize
 
     if fmt not in FORMATS:
@@ -225,7 +187,17 @@ def apply_headless(
     sel_recipe = dataclasses.replace(recipe, output_columns=None)
     wanted = [c for c in [*recipe.signals_used(), *(recipe.output_columns or [])] if c not in (*BASE, "text")]
     wanted = list(dict.fromkeys(wanted))
-
+    # rules only (no dedup, balancing or sampling, no quantile): each document's fate is known from its own
+    # values, so the kept documents are collected during the first and only pass
+    streamable = (
+        single_pass is not False
+        and not recipe.dedup.exact
+        and not recipe.balance
+        and recipe.sample is None
+        and all(r.per_document for r in recipe.rules)
+    )
+    reader = read_documents(inputs, **opts)
+    hasher = pv.InputHasher([i.path for i in reader.inputs])
     out_path, tmp = prepare_out(out, overwrite=overwrite, protect=protect)
     con = None
     try:
@@ -234,62 +206,33 @@ def apply_headless(
         con.execute(f"SET memory_limit = '{os.environ.get('WINNOW_HEADLESS_MEMORY', '1GB')}'")
         con.execute(f"SET temp_directory = '{(tmp / '_spill').as_posix()}'")
         con.execute("SET enable_progress_bar = false")
-        # ------------------------------------------------------------ pass 1: score what the recipe needs
         fam_of: dict[str, str] = {}
         meta_cols: list[str] = []
-        ord0 = 0
-        first = True
-        schema = None
-        # rules only (no quantile, dedup, balancing or sampling): each document's fate is known from its own
-        # values, so the kept documents are written during the first and only pass
-        streamable = (
-            single_pass is not False
-            and not recipe.dedup.exact
-            and not recipe.balance
-            and recipe.sample is None
-            and all(r.min_quantile is None and r.max_quantile is None for r in recipe.rules)
-        )
-        comp = writer = None
-        dest = tmp / "_parquet" if fmt == "hf" else tmp
-        dest.mkdir(exist_ok=True)
         extra = [c for c in (recipe.output_columns or []) if c not in ("id", "source", "text")]
         from_scratch: list[str] = []
-        out_cols: list[str] = []
-        state = {"done": 0, "schema": None}
+        kept_state: dict[str, str] = {}
+        tokens = {"ok": True}
+        comp = None
+        ord0 = 0
 
-        def emit(tbl: Any, got: Any, base: int) -> None:
-            """Write the rows of ``tbl`` whose ordinals are in ``got`` (with their scratch columns)."""
-            if got.num_rows == 0:
+        def collect(tbl: Any, got: Any, base: int) -> None:
+            """Append the rows of ``tbl`` whose ordinals are in ``got`` (with their scratch columns)."""
+            if got.num_rows == 0 and kept_state:
                 return
             part = tbl.take(pc.subtract(got.column("_ord"), base))
             if part.column("id").to_pylist() != got.column("id").to_pylist():
                 raise ExportError("the input changed between the two passes (ids differ); run again")
-            cols = {}
-            for c in out_cols:
-                if c in from_scratch:
-                    cols[c] = got.column(c)
-                elif c in part.column_names:
-                    cols[c] = part.column(c)
-                else:
-                    raise ExportError(f"output column {c!r} is not in the input")
-            chunk = pa.table(cols)
-            state["schema"] = chunk.schema
-            writer.write(chunk)
-            state["done"] += chunk.num_rows
+            part = part.select(_kept_columns(part))
+            for c in from_scratch:
+                part = part.append_column(c, got.column(c))
+            _append(con, "kept_rows", part, kept_state)  # ingest's own typing: the workspace's column types
 
-        def output_columns() -> list[str]:
-            if recipe.output_columns:
-                return list(recipe.output_columns)
-            names = schema.names if schema is not None else ["id", "source", "text"]
-            return ["id", "source", "text"] + [
-                c for c in names if c not in ("id", "source", "text", "text_hash") and not c.startswith("_")
-            ]
-
-        for batch in _batches(inputs, opts):
+        # ------------------------------------------------------------ pass 1: score what the recipe needs
+        meter = _Meter(reader, progress, limit=limit, stage="read+score")
+        for batch in reader:
             tbl = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
-            if first:
-                first = False
-                schema = tbl.schema
+            meter.start_batch()
+            if ord0 == 0:
                 present = set(tbl.column_names)
                 meta_cols = [c for c in wanted if c in present]
                 fam_of, unknown = _families_for([c for c in wanted if c not in present])
@@ -298,6 +241,7 @@ def apply_headless(
                         f"headless apply cannot compute {', '.join(unknown)}: not an input field and not a "
                         "document-scope signal (corpus-scope signals need a workspace)"
                     )
+                from_scratch = [c for c in extra if c not in present]
             texts = tbl.column("text").to_pylist()
             cols: dict[str, Any] = {
                 "_ord": pa.array(range(ord0, ord0 + tbl.num_rows), pa.int64()),
@@ -310,12 +254,11 @@ def apply_headless(
             }
             for c in meta_cols:  # a field missing from a later file reads as NULL there
                 cols[c] = tbl.column(c) if c in tbl.column_names else pa.nulls(tbl.num_rows)
-            if fam_of:
-                from app.signals.engine import score_texts
-
-                scores = score_texts(texts, sorted(set(fam_of.values())))
-                for c in fam_of:
-                    cols[c] = pa.array(scores[c])
+            scores = _score(texts, sorted(set(fam_of.values())), tokens, meter)
+            if tokens["ok"]:
+                cols["size_tokens"] = pa.array(scores.pop("size_tokens"), pa.int64())
+            for c in fam_of:
+                cols[c] = pa.array(scores[c])
             body = "*"
             if recipe.dedup.exact:  # the dedup_exact scorer's key, computed in DuckDB from the text
                 cols["text"] = tbl.column("text")
@@ -326,66 +269,92 @@ def apply_headless(
             else:
                 con.execute(f"INSERT INTO corpus BY NAME SELECT {body} FROM _batch")
             con.unregister("_batch")
+            if ord0 == 0:  # an empty selection still has the input's columns
+                collect(
+                    tbl,
+                    pa.table(
+                        {
+                            "_ord": pa.array([], pa.int64()),
+                            "id": pa.array([], pa.string()),
+                            **{c: pa.array([], cols[c].type) for c in from_scratch},
+                        }
+                    ),
+                    0,
+                )
             if streamable:
-                if comp is None:
-                    comp = compile_recipe(con, sel_recipe, relation="corpus")
-                    from_scratch = [c for c in extra if c not in tbl.column_names]
-                    out_cols = output_columns()
-                    writer = _Writer(dest, "parquet" if fmt == "hf" else fmt, None, shard_size)
+                comp = comp or compile_recipe(con, sel_recipe, relation="corpus")
                 q = (
                     f"SELECT {', '.join(qi(c) for c in ['_ord', 'id', *from_scratch])} FROM corpus"
                     f" WHERE _ord >= $_a AND _ord < $_b AND {comp.where_sql} ORDER BY _ord"
                 )
                 got = con.sql(q, params={**used_params(q, comp.params), "_a": ord0, "_b": ord0 + tbl.num_rows})
-                emit(tbl, got.to_arrow_table(), ord0)
+                collect(tbl, got.to_arrow_table(), ord0)
             ord0 += tbl.num_rows
-            if progress:
-                progress(ord0, None, "apply" if streamable else "score")
-        stats = _stats_dict(getattr(_batches, "last_stats", None))
-        if first:
+        stats = _stats_dict(reader.stats)
+        if ord0 == 0:
             con.execute(
-                "CREATE TABLE corpus (_ord BIGINT, id VARCHAR, source VARCHAR, text_hash VARCHAR, size_chars BIGINT)"
+                "CREATE TABLE corpus (_ord BIGINT, id VARCHAR, source VARCHAR, text_hash VARCHAR, size_chars BIGINT,"
+                " size_tokens BIGINT)"
             )
+            con.execute("CREATE TABLE kept_rows (id VARCHAR, source VARCHAR, text VARCHAR)")
         passes = 1 if comp is not None else 2
-        if comp is not None:  # single pass: already written
-            summary = summarize(con, recipe, compiled=comp)
-            n_kept = summary["kept_docs"]
-        else:
+        if comp is None:
             # -------------------------------------------------------- select over every document
             comp = compile_recipe(con, sel_recipe, relation="corpus")
-            summary = summarize(con, recipe, compiled=comp)
-            from_scratch = [c for c in extra if schema is None or c not in schema.names]
             sql, params = select_ids_sql(comp, columns=["_ord", "id", *from_scratch])
             con.execute(f"CREATE TABLE kept AS SELECT * FROM ({sql}) ORDER BY _ord", params)
+            # -------------------------------------------------------- pass 2: collect the kept documents
             n_kept = con.execute("SELECT count(*) FROM kept").fetchall()[0][0]
-            # -------------------------------------------------------- pass 2: write the kept documents
-            writer = _Writer(dest, "parquet" if fmt == "hf" else fmt, n_kept, shard_size)
-            out_cols = output_columns()
-            ord0 = 0
-            for batch in _batches(inputs, opts):
+            reader2 = read_documents(inputs, **opts)
+            meter = _Meter(reader2, progress, limit=limit, stage="read kept")
+            base = 0
+            for batch in reader2:
                 tbl = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
+                meter.start_batch()
                 n = tbl.num_rows
                 got = con.sql(
-                    "SELECT * FROM kept WHERE _ord >= $a AND _ord < $b ORDER BY _ord", params={"a": ord0, "b": ord0 + n}
+                    "SELECT * FROM kept WHERE _ord >= $a AND _ord < $b ORDER BY _ord", params={"a": base, "b": base + n}
                 ).to_arrow_table()
-                emit(tbl, got, ord0)
-                ord0 += n
-                if progress:
-                    progress(state["done"], n_kept, "write")
-        out_schema = state["schema"] or pa.schema([(c, pa.string()) for c in out_cols])
-        writer.finish(out_schema)
-        rows = dict(writer.rows)
+                collect(tbl, got, base)
+                base += n
+                meter.report(1.0)
+            con.execute("DROP TABLE kept")
+        summary = summarize(con, recipe, compiled=comp)
+        n_kept = con.execute("SELECT count(*) FROM kept_rows").fetchall()[0][0]
+        if n_kept != summary["kept_docs"]:
+            raise ExportError(f"collected {n_kept} documents but the recipe selects {summary['kept_docs']}")
+        # ------------------------------------------------------------ write: the workspace's own writer
+        have = [r[0] for r in con.execute("DESCRIBE kept_rows").fetchall()]
+        out_cols = list(
+            recipe.output_columns or ["id", "source", "text", *[c for c in have if c not in ("id", "source", "text")]]
+        )
+        missing = [c for c in out_cols if c not in have]
+        if missing:
+            raise ExportError(f"output column {missing[0]!r} is not in the input")
+        dest = tmp / "_parquet" if fmt == "hf" else tmp
+        dest.mkdir(exist_ok=True)
+        sel = f"SELECT {', '.join(qi(c) for c in out_cols)} FROM kept_rows ORDER BY id"
+        rows = copy_selection(
+            con,
+            sel,
+            {},
+            dest,
+            fmt="parquet" if fmt == "hf" else fmt,
+            n_rows=n_kept,
+            shard_size=shard_size,
+            progress=progress,
+        )
         if sum(rows.values()) != n_kept:
             raise ExportError(f"wrote {sum(rows.values())} documents but the recipe selects {n_kept}")
         con.close()
         con = None
-        (tmp / "_scratch.duckdb").unlink(missing_ok=True)
         for p in tmp.glob("_scratch.duckdb*"):
             p.unlink(missing_ok=True)
         shutil.rmtree(tmp / "_spill", ignore_errors=True)
         if fmt == "hf":
             to_hf(tmp, [dest / n for n in rows])
             rows = {}
+        fams = set(fam_of.values()) | ({"size"} if tokens["ok"] else set())
         manifest = build_manifest(
             recipe,
             comp.resolved,
@@ -402,6 +371,13 @@ def apply_headless(
                 "passes": passes,
                 "signal_families": sorted(set(fam_of.values())),
             },
+            provenance=pv.provenance(
+                recipe,
+                token_column=summary["token_column"],
+                inputs=hasher.result(),
+                input_hashing=HASHING,
+                fingerprints={f: _fingerprint(f) for f in fams},
+            ),
         )
         write_manifest(tmp, manifest)
         finalize_out(tmp, out_path)
@@ -414,3 +390,38 @@ def apply_headless(
     if push_to_hub_repo:
         manifest["pushed_to"] = push_to_hub(out_path, push_to_hub_repo, fmt=fmt)
     return manifest
+
+
+def _score(texts: list[str], families: list[str], tokens: dict[str, bool], meter: _Meter) -> dict[str, list]:
+    """The recipe's signal families and ``size_tokens`` for ``texts``, in slices of :data:`SLICE` so that
+    progress moves while a large batch is scored. Without the tokenizer, tokens fall back to the
+    characters / 4 estimate (``tokens["ok"]`` turns False), as in a workspace where ``size`` is not scored."""
+    from app.signals.engine import score_texts
+    from app.signals.size import count_tokens
+
+    out: dict[str, list] = {}
+    n = len(texts)
+    for a in range(0, n, SLICE):
+        part = texts[a : a + SLICE]
+        got = score_texts(part, families) if families else {}
+        if tokens["ok"] and "size_tokens" not in got:
+            try:
+                got["size_tokens"] = count_tokens(part)
+            except MissingDependency:
+                tokens["ok"] = False
+        for k, v in got.items():
+            out.setdefault(k, []).extend(v)
+        meter.report(min(a + SLICE, n) / n)
+    if not n:
+        meter.report(1.0)
+    return out
+
+
+def _fingerprint(family: str) -> str | None:
+    """The fingerprint of ``family`` with default options (what headless scoring used)."""
+    from app.signals.base import get_scorer
+
+    try:
+        return get_scorer(family)().fingerprint()
+    except Exception:
+        return None
