@@ -179,16 +179,18 @@ def test_unknown_preset_is_one_line_listing_choices(capsys):
 
 
 # ------------------------------------------------------------------ parity with DataTrove (slow, realdata)
-def datatrove_keep(texts: list[str]) -> tuple[list[bool], list[bool]]:
-    """DataTrove 0.10.1's own filters at their defaults: (all four on the original text, FineWeb's pipeline
-    order where C4 hands its cleaned text on to the FineWeb filter)."""
+def datatrove_keep(texts: list[str]) -> dict[str, list[bool]]:
+    """DataTrove 0.10.1's own filters, three ways: ``independent`` (all four at their defaults, each on the
+    original text), ``pipeline`` (the same in FineWeb's order, C4 handing its cleaned text on) and
+    ``fineweb_config`` (FineWeb's own settings: C4 with filter_no_terminal_punct=False, text handed on)."""
     pytest.importorskip("datatrove")
     pytest.importorskip("spacy")
     from datatrove.data import Document
     from datatrove.pipeline import filters
 
-    order = [filters.GopherRepetitionFilter(), filters.GopherQualityFilter(), filters.C4QualityFilter()]
-    order.append(filters.FineWebQualityFilter())
+    rep, qual, fw = filters.GopherRepetitionFilter(), filters.GopherQualityFilter(), filters.FineWebQualityFilter()
+    default = [rep, qual, filters.C4QualityFilter(), fw]
+    fineweb = [rep, qual, filters.C4QualityFilter(filter_no_terminal_punct=False), fw]
 
     def ok(f, doc) -> bool:
         try:
@@ -196,12 +198,13 @@ def datatrove_keep(texts: list[str]) -> tuple[list[bool], list[bool]]:
         except ZeroDivisionError:  # FineWebQualityFilter on a text without words: no decision, drop
             return False
 
-    independent, pipeline = [], []
+    out: dict[str, list[bool]] = {"independent": [], "pipeline": [], "fineweb_config": []}
     for i, t in enumerate(texts):
-        independent.append(all(ok(f, Document(text=t, id=str(i))) for f in order))
-        doc = Document(text=t, id=str(i))
-        pipeline.append(all(ok(f, doc) for f in order))  # stops at the first drop, like a pipeline
-    return independent, pipeline
+        out["independent"].append(all(ok(f, Document(text=t, id=str(i))) for f in default))
+        for name, chain in (("pipeline", default), ("fineweb_config", fineweb)):
+            doc = Document(text=t, id=str(i))
+            out[name].append(all(ok(f, doc) for f in chain))  # stops at the first drop, like a pipeline
+    return out
 
 
 def realmix_sample(realmix, n: int, seed: int = 42) -> pd.DataFrame:
@@ -233,9 +236,10 @@ def fineweb_parity(tmp_path, docs: pd.DataFrame) -> dict:
         ours_en = kept(ws, en)
     finally:
         ws.close()
-    indep, pipe = datatrove_keep(docs["text"].tolist())
+    ref_all = datatrove_keep(docs["text"].tolist())
+    indep = ref_all["independent"]
     out: dict = {"documents": len(docs)}
-    for name, ref in (("independent", indep), ("pipeline", pipe)):
+    for name, ref in ref_all.items():
         c = {"both_keep": 0, "both_drop": 0, "winnow_only_keeps": 0, "datatrove_only_keeps": 0}
         for i, dt in zip(docs["id"], ref, strict=True):
             w = i in ours
@@ -269,4 +273,5 @@ def test_fineweb_preset_parity_with_datatrove(realmix, tmp_path):
     got = fineweb_parity(tmp_path, docs)
     print("\nPARITY", json.dumps(got))
     assert got["datatrove_kept"] > 100  # the sample holds documents both sides keep
-    assert got["independent"]["agreement"] >= 0.98, got
+    assert got["independent"]["agreement"] >= 0.98, got  # measured 0.9997
+    assert got["fineweb_config"]["agreement"] >= 0.97, got  # measured 0.989 (C4's line removal not expressible)
