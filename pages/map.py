@@ -257,10 +257,10 @@ def _add_rule(rule: Rule, what: str) -> None:
     """Button callback (runs before the page, so the map's kept/removed colouring already uses the rule)."""
     have = ss.get("rules") or []
     if rule in have:
-        ss["_map_rule_msg"] = f"The rule {_code(rule.label())} is already there: nothing added."
+        ss["_map_rule_msg"] = f"The rule {_code(rule.describe())} is already there: nothing added."
         return
     ss["rules"] = [*have, rule]
-    ss["_map_rule_msg"] = f"Added the rule {_code(rule.label())}: {what}. " + (
+    ss["_map_rule_msg"] = f"Added the rule {_code(rule.describe())}: {what}. " + (
         "It is the only rule." if not have else f"There are {len(have) + 1} rules now."
     )
 

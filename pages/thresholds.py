@@ -8,8 +8,12 @@ import math
 import streamlit as st
 
 from app.errors import WinnowError
+from app.recipes import rules as rules_model
 from app.ui import live, live_api, recipe_bridge, state, widgets
 from app.ui.state import Rule
+
+#: the "numeric cut" choice that keeps the same quantile of every language (a ``group_quantile`` rule)
+QUANTILE_BY_LANG = "quantile within each language"
 
 widgets.page_header("Thresholds", "Each rule keeps the documents that pass it; a document is kept when it passes all.")
 ws = widgets.current_workspace()
@@ -30,7 +34,7 @@ if "semdup_is_dup" in cols_all:
     dedup_opts["semantic duplicates"] = "semantic"
 unknown = [r for r in ss["rules"] if any(c not in cols_all for c in r.columns())]
 if unknown:  # e.g. a shared URL from a workspace with other signals: say so instead of failing
-    st.warning("Ignoring rules on columns this workspace does not have: " + ", ".join(r.label() for r in unknown))
+    st.warning("Ignoring rules on columns this workspace does not have: " + ", ".join(r.describe() for r in unknown))
     ss["rules"] = [r for r in ss["rules"] if r not in unknown]
 
 
@@ -53,7 +57,9 @@ def _add_rule() -> None:
         top = widgets.q(ws, "top_values", col, n=50)
         rule = Rule("in", col, values=[str(v) for v in top["value"].head(3)])
     elif mode == "by quantile":
-        rule = Rule("qrange", col, lo=0.05, hi=None)
+        rule = Rule("quantile", col, lo=0.05, hi=None)
+    elif mode == QUANTILE_BY_LANG and "lang_code" in cols_all:  # the same share of every language
+        rule = rules_model.make("group_quantile", col, lo=0.3, by="lang_code")
     else:
         v = widgets.q(ws, "quantile_of", col, 0.05)
         rule = Rule("range", col, lo=None if v is None else float(f"{v:.4g}"), hi=None)
@@ -82,7 +88,7 @@ def _rule_meta(rule: Rule) -> dict:
             else (10 ** math.floor(math.log10(span / 100)) if span > 0 else 0.01)
         )
         return {"step": step, "observed": None if lo is None else [lo, hi]}
-    if rule.kind in ("in", "notin"):
+    if rule.kind in ("in", "not_in"):
         return {"options": [str(v) for v in widgets.q(ws, "top_values", rule.col, n=50)["value"]]}
     return {}
 
@@ -90,14 +96,14 @@ def _rule_meta(rule: Rule) -> dict:
 def _rule_hist(rule: Rule, axis: str) -> dict | None:
     """The bins of a rule's column (they do not depend on the thresholds; the panel colours them). ``axis``
     ``auto`` draws long-tailed non-negative columns (word counts) on a log x axis."""
-    if rule.kind in ("range", "qrange"):
+    if rule.kind in ("range", "quantile", "group_quantile"):
         log = axis == "log" or (axis == "auto" and widgets.q(ws, "is_skewed", rule.col))
         h = widgets.q(ws, "histogram", rule.col, bins=50, log=log)
         if h.empty:
             return None
         bins = [[float(a), float(b), int(c)] for a, b, c in zip(h["x0"], h["x1"], h["count"])]
         return {"type": "num", "bins": bins, "log": bool(log)}
-    if rule.kind in ("in", "notin"):
+    if rule.kind in ("in", "not_in"):
         t = widgets.q(ws, "top_values", rule.col, n=30)
         return {"type": "cat", "values": [[str(v), int(c)] for v, c in zip(t["value"], t["docs"])]}
     return None
@@ -144,7 +150,8 @@ def _add_rule_row() -> None:
     options = [*num, *cats, *dedup_opts, state.EXPR_ADD]
     c1, c2, c3, c4 = st.columns([5, 3, 2, 3], vertical_alignment="bottom")
     c1.selectbox("Add a rule on", options, key="w_add_col", index=None, placeholder="choose a signal…")
-    c2.radio("numeric cut", ["by value", "by quantile"], key="w_add_mode", horizontal=True)
+    modes = ["by value", "by quantile", *([QUANTILE_BY_LANG] if "lang_code" in cols_all else [])]
+    c2.radio("numeric cut", modes, key="w_add_mode", horizontal=True)
     c3.button("Add rule", key="btn_add_rule", on_click=_add_rule, type="primary")
     c4.radio(
         "histogram x axis",

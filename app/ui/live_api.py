@@ -19,9 +19,10 @@ import time
 from collections import OrderedDict
 from typing import Any
 
-from app.errors import WinnowError
+from app.errors import RecipeError, WinnowError
+from app.recipes import rules as rules_model
+from app.recipes.rules import RuleKind
 from app.ui import recipe_bridge
-from app.ui.state import DEDUP_KINDS, RULE_KINDS, Rule, _parse_bound, expr_rule
 
 log = logging.getLogger(__name__)
 
@@ -60,56 +61,21 @@ def workspace_for(token: Any) -> Any:
     return ws
 
 
-def _bound(v: Any, *, quantile: bool) -> float | None:
-    """A JSON bound: null, "" or a finite number (in [0, 1] for a quantile), parsed as the URL's are."""
-    if v is None or v == "":
-        return None
-    if isinstance(v, bool) or not isinstance(v, (int, float, str)):
-        raise ApiError(f"not a number: {v!r}")
+def rule_from_json(d: Any) -> RuleKind:
+    """One rule from the panel's JSON (:meth:`app.recipes.rules.RuleKind.to_json`'s form)."""
     try:
-        return _parse_bound(str(v), quantile=quantile)
-    except ValueError as e:
-        raise ApiError(f"not a finite number{' in [0, 1]' if quantile else ''}: {v!r}") from e
+        return rules_model.from_json(d)
+    except RecipeError as e:
+        raise ApiError(str(e)) from e
 
 
-def rule_from_json(d: Any) -> Rule:
-    """One rule from the panel's JSON (``kind``, ``col``, ``lo``, ``hi``, ``values``, ``expr``, ``uid``)."""
-    if not isinstance(d, dict) or d.get("kind") not in RULE_KINDS:
-        raise ApiError("malformed rule")
-    kind, col, uid = d["kind"], d.get("col") or "", d.get("uid")
-    if not isinstance(col, str) or (uid is not None and not isinstance(uid, str)):
-        raise ApiError("malformed rule")
-    if kind == "expr":
-        text = d.get("expr")
-        if not isinstance(text, str):
-            raise ApiError("malformed expression rule")
-        r = expr_rule(text, col=col)
-    elif kind in ("in", "notin"):
-        vals = d.get("values") or []
-        if not isinstance(vals, list) or not all(isinstance(v, str) for v in vals):
-            raise ApiError("malformed value list")
-        r = Rule(kind, col, values=list(vals))
-    elif kind == "dedup":
-        if col not in DEDUP_KINDS:
-            raise ApiError(f"unknown duplicate kind {col!r}")
-        r = Rule(kind, col)
-    else:
-        q = kind == "qrange"
-        r = Rule(kind, col, lo=_bound(d.get("lo"), quantile=q), hi=_bound(d.get("hi"), quantile=q))
-    if not r.col and kind != "expr":
-        raise ApiError("a rule without a column")
-    if uid:
-        r.uid = uid[:32]
-    return r
-
-
-def rules_from_json(items: Any) -> list[Rule]:
+def rules_from_json(items: Any) -> list[RuleKind]:
     if not isinstance(items, list) or len(items) > _MAX_RULES:
         raise ApiError("malformed rule list")
     return [rule_from_json(d) for d in items]
 
 
-def from_panel(raw: Any) -> tuple[list[Rule], str | None] | None:
+def from_panel(raw: Any) -> tuple[list[RuleKind], str | None] | None:
     """The rules (and the rule whose edge documents are shown) the panel handed back to Streamlit as a
     trigger value (JSON ``{"rules": [...], "edge_uid": ...}``); None when ``raw`` is not that."""
     import json
@@ -117,30 +83,22 @@ def from_panel(raw: Any) -> tuple[list[Rule], str | None] | None:
     try:
         d = json.loads(raw)
         rules = rules_from_json(d["rules"])
-    except (TypeError, ValueError, KeyError, WinnowError):
+    except (TypeError, ValueError, KeyError, RecursionError, WinnowError):
         return None
     edge = d.get("edge_uid")
     return rules, edge if isinstance(edge, str) else None
 
 
-def rule_to_json(r: Rule) -> dict[str, Any]:
-    return {
-        "kind": r.kind,
-        "col": r.col,
-        "lo": r.lo,
-        "hi": r.hi,
-        "values": list(r.values),
-        "expr": r.expr,
-        "uid": r.uid,
-    }
+def rule_to_json(r: RuleKind) -> dict[str, Any]:
+    return r.to_json()
 
 
-def usable(rules: list[Rule]) -> list[Rule]:
+def usable(rules: list[RuleKind]) -> list[RuleKind]:
     """The rules that count (a categorical rule still without a column is being built)."""
-    return [r for r in rules if not (r.kind in ("in", "notin") and not r.col)]
+    return [r for r in rules if not (r.kind in ("in", "not_in") and not r.col)]
 
 
-def summary_payload(con: Any, rules: list[Rule]) -> dict[str, Any]:
+def summary_payload(con: Any, rules: list[RuleKind]) -> dict[str, Any]:
     """What the panel draws after a change: ``app.recipes.summarize`` plus each rule's resolved cut.
 
     ``cuts[i]`` belongs to ``rules[i]`` (dashboard order): ``{"min", "max"}`` in the column's units (a quantile
@@ -150,11 +108,12 @@ def summary_payload(con: Any, rules: list[Rule]) -> dict[str, Any]:
     s = recipe_bridge.summarize(con, rules)
     resolved = s["resolved"]["rules"]
     idx = recipe_bridge.check_index(rules)
-    cuts = []
-    for i, _r in enumerate(rules):
+    cuts, texts = [], []
+    for i, r in enumerate(rules):
         j = idx.get(i)
         res = resolved[j] if j is not None and j < len(resolved) else {}
         cuts.append({"min": res.get("min"), "max": res.get("max")})
+        texts.append(s["rules"][j]["label"] if j is not None and j < len(s["rules"]) else r.describe())
     keep = [
         "total_docs",
         "kept_docs",
@@ -172,12 +131,13 @@ def summary_payload(con: Any, rules: list[Rule]) -> dict[str, Any]:
     ]
     out = {k: s[k] for k in keep}
     out["cuts"] = cuts
+    out["texts"] = texts  # each rule's label as the recipe words it (the panel shows these, never its own)
     out["rule_uids"] = [r.uid for r in rules]
     out["server_ms"] = round(1000 * (time.perf_counter() - t0), 1)
     return out
 
 
-def edge_payload(con: Any, rules: list[Rule], uid: str, *, n: int = 3) -> dict[str, Any]:
+def edge_payload(con: Any, rules: list[RuleKind], uid: str, *, n: int = 3) -> dict[str, Any]:
     """Documents just kept / just removed at the cut of the rule ``uid`` (texts are escaped by the browser)."""
     rules = usable(rules)
     uids = [r.uid for r in rules]

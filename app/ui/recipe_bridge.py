@@ -8,14 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.ui.state import DEDUP_KINDS, Rule, to_recipe_dict
+from app.recipes.rules import DEDUP_STEPS, RuleKind
+
+Rule = RuleKind
 
 
 def recipe_from_rules(rules: list[Rule], *, name: str | None = None):
-    """The validated :class:`app.recipes.Recipe` for the dashboard's rules."""
+    """The :class:`app.recipes.Recipe` the dashboard's rules mean (their objects, not a copy)."""
     from app.recipes import Recipe
 
-    return Recipe.from_dict(to_recipe_dict(rules, name=name))
+    return Recipe.from_panel(rules, name=name)
 
 
 def check_index(rules: list[Rule]) -> dict[int, int]:
@@ -24,12 +26,12 @@ def check_index(rules: list[Rule]) -> dict[int, int]:
     out: dict[int, int] = {}
     k = 0
     for i, r in enumerate(rules):
-        if r.kind != "dedup":
+        if r.in_rules:
             out[i] = k
             k += 1
-    for kind in DEDUP_KINDS:
+    for step in DEDUP_STEPS:
         for i, r in enumerate(rules):
-            if r.kind == "dedup" and r.col == kind and i not in out:
+            if r.kind == "dedup" and r.col == step and i not in out:
                 out[i] = k
                 k += 1
                 break

@@ -319,7 +319,7 @@ def clusters_rule(con: Any, clusters: list[int]) -> Rule:
                 {"labs": labels, "cl": clusters},
             ).fetchone()
             if other == 0 and nulls == 0:
-                return Rule("notin", LABEL, values=sorted(str(v) for v in labels))
+                return Rule("not_in", LABEL, values=sorted(str(v) for v in labels))
     text = f"{CLUSTER} not in ({', '.join(str(v) for v in clusters)})"
     if con.execute(f"SELECT count(*) FROM {rel} WHERE {c} IS NULL").fetchone()[0]:
         text = f"{CLUSTER} is null or {text}"

@@ -262,7 +262,7 @@ def test_cluster_coverage_and_rule_by_label(map_ws):
     assert set(cov) == {0, 1, 2}
     assert cov[0].whole and cov[1].whole and not cov[2].whole and cov[2].selected == 5
     rule = S.clusters_rule(con, [c for c, v in cov.items() if v.whole])
-    assert (rule.kind, rule.col, rule.values) == ("notin", "map_cluster_label", ["topic 0"])
+    assert (rule.kind, rule.col, rule.values) == ("not_in", "map_cluster_label", ["topic 0"])
     n = con.execute("SELECT count(*) FROM corpus WHERE map_cluster NOT IN (0, 1)").fetchone()[0]
     assert _kept_docs(con, [rule]) == n
     assert _kept_docs(con, state.decode_rules(state.encode_rules([rule]))) == n
@@ -427,7 +427,7 @@ def test_map_remove_whole_clusters(ui_ws):
     at.button(key="btn_map_remove_clusters").click().run()
     assert not at.exception
     (rule,) = at.session_state["rules"]
-    assert (rule.kind, rule.col, rule.values) == ("notin", "map_cluster_label", ["topic 2"])
+    assert (rule.kind, rule.col, rule.values) == ("not_in", "map_cluster_label", ["topic 2"])
     assert _recipe_count(ui_ws, [rule]) == 240 - len(ids)
 
 

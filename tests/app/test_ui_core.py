@@ -12,15 +12,21 @@ from app.ui.state import Rule
 
 names = st.text(min_size=1, max_size=12).filter(lambda s: s.strip() != "")
 bounds = st.one_of(st.none(), st.floats(allow_nan=False, allow_infinity=False, width=32))
+
+
+def _ordered(pair):
+    """Bounds as a recipe accepts them (min <= max): a rule with max below min is refused when loaded."""
+    a, b = pair
+    return (a, b) if a is None or b is None or a <= b else (b, a)
+
+
 rules_st = st.lists(
     st.one_of(
-        st.builds(Rule, st.just("range"), names, bounds, bounds),
+        st.builds(lambda c, p: Rule("range", c, *_ordered(p)), names, st.tuples(bounds, bounds)),
         st.builds(
-            Rule,
-            st.just("qrange"),
+            lambda c, p: Rule("qrange", c, *_ordered(p)),
             names,
-            st.one_of(st.none(), st.floats(0, 1, exclude_min=True)),
-            st.one_of(st.none(), st.floats(0, 1)),
+            st.tuples(st.one_of(st.none(), st.floats(0, 1, exclude_min=True)), st.one_of(st.none(), st.floats(0, 1))),
         ),
         st.builds(Rule, st.sampled_from(["in", "notin"]), names, values=st.lists(names, max_size=4)),
         st.builds(Rule, st.just("dedup"), st.sampled_from(list(state.DEDUP_KINDS))),

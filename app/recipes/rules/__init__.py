@@ -76,6 +76,11 @@ def from_json(d: Any) -> RuleKind:
     if not col and cls is not ExprRule:
         raise RecipeError("a rule without a column")
     rule = cls.from_json({**d, "col": col})
+    label, keep_null = d.get("label"), d.get("keep_null")
+    if isinstance(label, str) and label.strip():
+        rule.label = label[:200]
+    if isinstance(keep_null, bool):
+        rule.keep_null = keep_null
     if uid:
         rule.uid = uid[:32]
     return rule

@@ -105,7 +105,8 @@ class RuleKind:
         raise NotImplementedError
 
     def to_json(self) -> dict[str, Any]:
-        """The panel's form: ``{kind, col, lo, hi, values, expr, by, label, uid}`` (every key always present)."""
+        """The panel's form: ``{kind, col, lo, hi, values, expr, by, label, keep_null, text, uid}`` (every key
+        always present): ``label`` is the user's own name (kept through the panel), ``text`` what to show."""
         return {
             "kind": self.kind,
             "col": self.col,
@@ -114,7 +115,9 @@ class RuleKind:
             "values": [],
             "expr": "",
             "by": None,
-            "label": self.describe(),
+            "label": self.label,
+            "keep_null": self.keep_null,
+            "text": self.describe(),
             "uid": self.uid,
         }
 

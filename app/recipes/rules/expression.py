@@ -21,6 +21,8 @@ class ExprRule(RuleKind):
 
     kind = "expr"
     expr: str = ""
+    #: the column to name the rule by while its expression does not parse (a rule being edited, a URL)
+    hint: str = ""
 
     @cached_property
     def parsed(self) -> Any:
@@ -52,7 +54,7 @@ class ExprRule(RuleKind):
     def col(self) -> str:
         """The first column the expression reads ("" when none or when it does not parse)."""
         cols = self.columns()
-        return cols[0] if cols else ""
+        return cols[0] if cols else self.hint
 
     def columns(self) -> list[str]:
         try:
@@ -67,7 +69,7 @@ class ExprRule(RuleKind):
     def from_json(cls, d: dict[str, Any]) -> ExprRule:
         if not isinstance(d.get("expr"), str):
             raise RecipeError("malformed expression rule")
-        return cls(expr=d["expr"])
+        return cls(expr=d["expr"], hint=d.get("col") or "")
 
     def url_arg(self) -> str:
         return quote(self.expr, safe=URL_SAFE)
@@ -75,7 +77,7 @@ class ExprRule(RuleKind):
     @classmethod
     def from_url(cls, col: str, arg: str) -> ExprRule | None:
         text = unquote(arg)
-        return cls(expr=text) if text.strip() else None
+        return cls(expr=text, hint=col) if text.strip() else None
 
     def auto_label(self, resolved: dict[str, Any] | None = None) -> str:
         return self.expr.strip() or "(empty expression)"

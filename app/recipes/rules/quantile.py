@@ -38,6 +38,11 @@ class QuantileRule(RuleKind):
     min: float | None = None
     max: float | None = None
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.min_quantile == 0:  # ">= the smallest value" keeps what "no lower bound" keeps
+            self.min_quantile = None
+
     @classmethod
     def claims(cls, d: dict[str, Any]) -> bool:
         return "signal" in d and bool({"min_quantile", "max_quantile"} & set(d)) and "by" not in d
@@ -49,6 +54,7 @@ class QuantileRule(RuleKind):
             if d.get(k) is not None:
                 setattr(r, k, v.num(d[k], (*path, k)))
         r.min_quantile, r.max_quantile = quantile_bounds(cls, d, v, path)
+        r.__post_init__()
         return r
 
     def to_dict(self) -> dict[str, Any]:
@@ -69,8 +75,7 @@ class QuantileRule(RuleKind):
         return self.max_quantile
 
     def to_json(self) -> dict[str, Any]:
-        lo = None if self.min_quantile == 0 else self.min_quantile
-        return {**super().to_json(), "lo": lo, "hi": self.max_quantile}
+        return {**super().to_json(), "lo": self.min_quantile, "hi": self.max_quantile}
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> QuantileRule:

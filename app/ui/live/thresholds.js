@@ -45,16 +45,8 @@ function table(rows, cols, limit = 50) {
 }
 
 function label(r) {
-  if (r.kind === "range" || r.kind === "qrange") {
-    const q = r.kind === "qrange" ? "q" : "";
-    const parts = [];
-    if (r.lo != null) parts.push(`≥ ${q}${g4(r.lo)}`);
-    if (r.hi != null) parts.push(`≤ ${q}${g4(r.hi)}`);
-    return `${r.col} ${parts.join(" and ") || "(no bound)"}`;
-  }
-  if (r.kind === "in" || r.kind === "notin") return `${r.col} ${r.kind === "in" ? "in" : "not in"} {${r.values.join(", ")}}`;
-  if (r.kind === "expr") return r.expr.trim() || "(empty expression)";
-  return `one per ${r.col} duplicate cluster`;
+  // the server words every rule (app.recipes.rules: one label per kind); until it answers, the column
+  return r.text || r.col || "(rule)";
 }
 
 // ------------------------------------------------------------------ histograms (SVG)
@@ -259,15 +251,16 @@ class Panel {
           `<span class="wl-rname" title="${esc(help)}">${esc(r.col)}</span>` +
           `<label>min<input type="number" data-f="lo" step="${esc(m.step || "any")}" value="${esc(r.lo ?? "")}" title="${esc(help)}" aria-label="min ${esc(r.col)}"></label>` +
           `<label>max<input type="number" data-f="hi" step="${esc(m.step || "any")}" value="${esc(r.hi ?? "")}" aria-label="max ${esc(r.col)}"></label>`;
-      } else if (r.kind === "qrange") {
+      } else if (r.kind === "quantile" || r.kind === "group_quantile") {
         const lo = r.lo ?? 0;
         const hi = r.hi ?? 1;
+        const within = r.kind === "group_quantile" ? ` within each ${esc(r.by)}` : "";
         body =
-          `<label class="wl-q">quantiles of ${esc(r.col)} <output>${lo.toFixed(2)} – ${hi.toFixed(2)}</output>` +
+          `<label class="wl-q">quantiles of ${esc(r.col)}${within} <output>${lo.toFixed(2)} – ${hi.toFixed(2)}</output>` +
           `<span class="wl-q2"><span class="wl-track"><span style="${trackStyle(lo, hi)}"></span></span>` +
           `<input type="range" min="0" max="1" step="0.01" data-f="qlo" value="${lo}" aria-label="lowest quantile kept">` +
           `<input type="range" min="0" max="1" step="0.01" data-f="qhi" value="${hi}" aria-label="highest quantile kept"></span></label>`;
-      } else if (r.kind === "in" || r.kind === "notin") {
+      } else if (r.kind === "in" || r.kind === "not_in") {
         const opts = [...new Set([...r.values, ...(m.options || [])])]; // the chosen ones first
         const chips = opts
           .map((v) => `<button class="wl-chip${r.values.includes(v) ? " on" : ""}" data-act="chip" data-v="${esc(v)}">${esc(v)}</button>`)
@@ -275,12 +268,12 @@ class Panel {
         cls = " wl-cat";
         body =
           `<label>keep ${esc(r.col)} <select data-f="op"><option value="in"${r.kind === "in" ? " selected" : ""}>in</option>` +
-          `<option value="notin"${r.kind === "notin" ? " selected" : ""}>not in</option></select></label>` +
+          `<option value="not_in"${r.kind === "not_in" ? " selected" : ""}>not in</option></select></label>` +
           `<div class="wl-chips">${chips}</div>`;
       } else if (r.kind === "expr") {
         body = `<label class="wl-wide">keep documents where<input type="text" data-f="expr" value="${esc(r.expr)}" spellcheck="false"></label>`;
       } else {
-        body = `<span class="wl-fixed"><strong>${esc(label(r))}</strong> (the smallest id of each cluster is kept)</span>`;
+        body = `<span class="wl-fixed"><strong>${esc(label(r))}</strong> (dedup runs over the documents the rules keep)</span>`;
       }
       return `<div class="wl-rule${cls}" data-uid="${esc(r.uid)}">${body}${rm}</div>`;
     });
@@ -321,7 +314,8 @@ class Panel {
       if (v !== "" && !Number.isFinite(+v)) return;
       r[f] = v === "" ? null : +v;
     } else if (f === "op") {
-      r.kind = el.value === "in" ? "in" : "notin";
+      r.kind = el.value === "in" ? "in" : "not_in";
+      r.text = "";
     } else if (f === "expr") {
       r.expr = el.value;
     } else return;
@@ -421,6 +415,10 @@ class Panel {
   drawSummary(s, settled = true) {
     this.$(".wl-err").hidden = true;
     this.last = s;
+    (s.rule_uids || []).forEach((uid, i) => {
+      const r = this.rule(uid);
+      if (r && s.texts) r.text = s.texts[i];
+    });
     const total = s.total_docs;
     const kept = s.kept_docs;
     const tokNote = s.tokens_estimated ? " (estimated)" : "";
