@@ -212,3 +212,25 @@ def test_browser_hostile_documents_page_fetches_nothing_outside(tmp_path):
     assert outside == []
     assert [i for i in imgs if "127.0.0.1:1" in i] == []
     assert [h for h in links if "127.0.0.1:1" in h] == []
+
+
+def test_report_figures_show_category_values_as_text(tmp_path):
+    """A source named ``<b>x</b>`` (and a link) is a category in the report's charts: Plotly must not render it as
+    rich text (bold, a link), so the figure data holds it HTML-escaped."""
+    from app.report import build_report
+    from app.workspace import Workspace
+
+    path = build_ui_workspace(tmp_path / "ws", n=40)
+    names = ["<b>bold</b>", "<a href='http://127.0.0.1:1/x'>link</a>"]
+    with Workspace.open(path) as ws:
+        for i, name in enumerate(names):
+            ws.write_source(name, pd.DataFrame({"id": [f"h{i}a", f"h{i}b"], "text": ["some words here"] * 2}))
+        html_text, _ = build_report(ws, {"version": 1, "rules": [{"signal": "size_words", "min": 5}]})
+    scripts = re.findall(r"<script[^>]*>(.*?)</script>", html_text, re.S)
+    figs = "".join(s for s in scripts if "newPlot" in s)
+    assert figs, "no figure in the report"
+    for esc, ch in (("\\u002f", "/"), ("\\u003c", "<"), ("\\u003e", ">"), ("\\u0026", "&")):  # JSON escapes
+        figs = figs.replace(esc, ch)
+    for name in names:
+        assert name not in figs, name
+    assert '"&lt;b&gt;bold&lt;/b&gt;"' in figs and "&lt;a href='http://127.0.0.1:1/x'&gt;link&lt;/a&gt;" in figs
