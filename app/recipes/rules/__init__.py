@@ -57,6 +57,8 @@ def from_dict(d: dict[str, Any], v: Validator, path: tuple) -> RuleKind:
     claim = [cls for cls in KINDS.values() if cls.claims(d)]
     if not claim:
         raise v.fail(path, "a rule needs 'signal' (with min/max, min_quantile/max_quantile, in or not_in) or 'expr'")
+    if len(claim) > 1:
+        raise v.fail(path, f"this rule mixes the forms of {' and '.join(c.kind for c in claim)}: use one rule for each")
     rule = claim[0].from_dict(d, v, path)
     if d.get("label") is not None:
         rule.label = str(d["label"])
