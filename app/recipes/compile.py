@@ -696,55 +696,10 @@ def borderline(
 ) -> dict[str, Any]:
     """Documents just above and just below rule ``rule_index``'s threshold (for range and quantile
     rules); for set, expression and dedup checks: a deterministic sample that passes (``above``) and
-    one that fails (``below``). Rows: ``id, source, value, text`` (text cut to ``text_chars``)."""
+    one that fails (``below``). Rows: ``id, source, value, text`` (text cut to ``text_chars``).
+    The recipe compiled, then :func:`app.recipes.edges.edge_documents` (the dashboard's picker too)."""
+    from app.recipes.edges import edge_documents
+
     comp = compile_recipe(con, recipe, relation=relation)
-    if not 0 <= rule_index < len(comp.checks):
-        raise RecipeError(f"rule index {rule_index} is out of range (recipe has {len(comp.checks)} checks)")
-    c = comp.checks[rule_index]
-    rel = relation
-    if relation == "corpus" and c.kind == "rule":  # choose documents without the text join, then fetch texts
-        rel = fast_relation(con)
-    value = qi(c.signal) if c.signal and c.signal in comp.columns else "NULL"
-    cols = f"id, source, {value} AS value"
-    thr = None
-    n = int(n)
-    if c.kind == "rule" and c.rule is not None and c.rule.kind in ("range", "quantile"):
-        info = c.threshold
-        bound = "min" if info.get("min") is not None else "max"
-        thr = info.get(bound)
-        col = qi(c.signal)
-        above = con.execute(
-            f"SELECT {cols} FROM {qi(rel)} WHERE {col} >= $t ORDER BY {col} ASC, id LIMIT {n}", {"t": thr}
-        ).fetchall()
-        below = con.execute(
-            f"SELECT {cols} FROM {qi(rel)} WHERE {col} < $t ORDER BY {col} DESC, id LIMIT {n}", {"t": thr}
-        ).fetchall()
-        out: dict[str, Any] = {"bound": bound}
-    else:
-        sql = f"SELECT {cols} FROM {qi(rel)} WHERE coalesce({c.sql}, false) {{}} ORDER BY hash(id), id LIMIT {n}"
-        above = con.execute(sql.format("= true"), used_params(sql, comp.params)).fetchall()
-        below = con.execute(sql.format("= false"), used_params(sql, comp.params)).fetchall()
-        out = {"bound": None}
-    ids = [r[0] for r in [*above, *below]]
-    texts: dict[str, str] = {}
-    if ids:
-        src = "docs" if rel == "corpus_fast" else rel
-        texts = dict(
-            con.execute(
-                f"SELECT id, left(text, {int(text_chars)}) FROM {qi(src)} WHERE id IN (SELECT unnest($ids))",
-                {"ids": ids},
-            ).fetchall()
-        )
-    keys = ["id", "source", "value"]
-    above = [{**dict(zip(keys, r, strict=True)), "text": texts.get(r[0])} for r in above]
-    below = [{**dict(zip(keys, r, strict=True)), "text": texts.get(r[0])} for r in below]
-    out.update(
-        {
-            "rule": c.label,
-            "index": rule_index,
-            "threshold": thr,
-            "above": above,
-            "below": below,
-        }
-    )
-    return out
+    choose = None if relation == "corpus" else relation  # corpus: chosen over the text-free relation
+    return edge_documents(con, comp, rule_index, n=n, text_chars=text_chars, relation=choose)

@@ -67,33 +67,16 @@ def _group_expr(by: str | None) -> str:
 def histogram(
     con: Any, col: str, *, bins: int = 60, log: bool = False, by: str | None = None, max_groups: int = 8
 ) -> pd.DataFrame:
-    """Equal-width bins of ``col`` (of log10(col) over positive values when ``log``), per group.
+    """Equal-width bins of ``col`` (of log10(col) over positive values when ``log``), per group: the bins of
+    :func:`app.explore.histogram.histogram`, which the report draws too (its docstring says which range).
 
-    Returns ``group, bin, x0, x1, count`` (x0/x1 in the column's units). Groups beyond the ``max_groups``
-    largest are folded into ``(other)``.
+    Returns ``group, bin, x0, x1, count, outside`` (x0/x1 in the column's units; ``outside``: values beyond the
+    axis counted in that edge bin). Groups beyond the ``max_groups`` largest are folded into ``(other)``.
     """
-    rel = qi(agg_relation(con))
-    x = f"log10({qi(col)})" if log else f"CAST({qi(col)} AS DOUBLE)"
-    cond = f"{qi(col)} > 0" if log else f"{qi(col)} IS NOT NULL AND isfinite(CAST({qi(col)} AS DOUBLE))"
-    g = _group_expr(by)
-    sql = f"""
-    WITH v AS (SELECT {x} AS x, {g} AS g FROM {rel} WHERE {cond}),
-    b AS (SELECT min(x) AS lo, max(x) AS hi FROM v),
-    top AS (SELECT g FROM v GROUP BY g ORDER BY count(*) DESC LIMIT ?),
-    h AS (
-      SELECT CASE WHEN v.g IN (SELECT g FROM top) THEN v.g ELSE '(other)' END AS grp,
-             least(CAST(floor((v.x - b.lo) / greatest((b.hi - b.lo) / ?, 1e-12)) AS INTEGER), ? - 1) AS bin,
-             count(*) AS count, any_value(b.lo) AS lo, any_value(b.hi) AS hi
-      FROM v, b GROUP BY ALL)
-    SELECT grp AS "group", bin, lo + bin * greatest((hi - lo) / ?, 1e-12) AS x0,
-           lo + (bin + 1) * greatest((hi - lo) / ?, 1e-12) AS x1, count
-    FROM h ORDER BY "group", bin
-    """
-    df = con.execute(sql, [max_groups, bins, bins, bins, bins]).df()
-    if log and len(df):
-        df["x0"] = 10 ** df["x0"]
-        df["x1"] = 10 ** df["x1"]
-    return df
+    from app.explore.histogram import histogram as _histogram
+
+    h = _histogram(con, relation=agg_relation(con), column=col, bins=bins, log=log, by=by, max_groups=max_groups)
+    return h.frame()
 
 
 def ecdf(con: Any, col: str, *, by: str | None = None, points: int = 101, max_groups: int = 8) -> pd.DataFrame:

@@ -1,0 +1,135 @@
+"""Edge documents of one check of a compiled recipe: the one picker the dashboard and the report share.
+
+For a check with a numeric cut (a range or quantile rule): the ``n`` documents nearest the cut on each side,
+``above`` the threshold (smallest values first) and ``below`` it (largest first). A minimum's threshold value is
+kept, so it counts above (value >= min); a maximum's is kept too, so it counts below (value <= max): each side
+holds only documents the cut treats alike. (A rule with both bounds is shown at its minimum.) For any
+other check (set, expression, dedup): a deterministic pseudo-random sample of documents that pass (``above``)
+and that fail (``below``), ordered by ``hash(id)``. Ties are always broken by id, so the same recipe over the
+same corpus shows the same documents wherever it is shown.
+
+Fast at 1M documents: the documents are chosen over the workspace's text-free relation (``corpus_fast``, no join
+and no text read), and only the ``2n`` chosen texts are then fetched by id. A cut's neighbours take two steps in
+one query: the n-th nearest value is found by a top-n on the value alone, then only the documents up to that
+value are ordered by ``(value, id)``; ordering every document past the cut by a string id costs several times the
+top-n itself.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from app.errors import RecipeError
+from app.sql import qi
+from app.workspace import fast_relation
+
+_PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def has_cut(check: Any) -> bool:
+    """Whether a compiled check is one numeric cut (its edge documents are neighbours of the threshold)."""
+    th = check.threshold or {}
+    return (
+        check.kind == "rule"
+        and bool(check.signal)
+        and any(isinstance(th.get(k), (int, float)) and not isinstance(th.get(k), bool) for k in ("min", "max"))
+    )
+
+
+def _used(sql: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The named parameters ``sql`` refers to (DuckDB rejects unused ones). Not imported from ``compile``, which
+    imports this module: no cycle."""
+    names = set(_PARAM.findall(sql))
+    return {k: v for k, v in params.items() if k in names}
+
+
+def _evaluable(con: Any, sql: str, params: dict[str, Any], relation: str) -> bool:
+    """Whether the check's SQL binds over ``relation`` (it may need the text, which ``corpus_fast`` lacks)."""
+    import duckdb
+
+    try:
+        con.execute(f"SELECT {sql} FROM {qi(relation)} LIMIT 0", _used(sql, params)).fetchall()
+    except duckdb.BinderError:
+        return False
+    return True
+
+
+def _columns(con: Any, relation: str) -> dict[str, str]:
+    return {r[0]: r[1] for r in con.execute(f"DESCRIBE {qi(relation)}").fetchall()}
+
+
+def edge_documents(
+    con: Any,
+    compiled: Any,
+    check_index: int,
+    *,
+    n: int,
+    text_chars: int,
+    relation: str | None = None,
+) -> dict[str, Any]:
+    """The edge documents of check ``check_index`` of ``compiled`` (an :class:`app.recipes.compile.Compiled`).
+
+    Returns ``{rule, index, bound, threshold, above, below}``: ``rule`` the check's label, ``bound`` ``"min"`` or
+    ``"max"`` (which threshold ``threshold`` is; None without a cut), rows ``{id, source, value, text}`` with
+    ``value`` the check's column and ``text`` cut to ``text_chars`` characters.
+
+    ``relation`` is where documents are chosen from; by default the workspace's text-free relation when the check
+    can be evaluated there (see :func:`app.workspace.fast_relation`), else the relation the recipe was compiled
+    against. Texts are read by id from that relation, or from ``docs`` when it has no text."""
+    checks = compiled.checks
+    if not 0 <= check_index < len(checks):
+        raise RecipeError(f"rule index {check_index} is out of range (recipe has {len(checks)} checks)")
+    c = checks[check_index]
+    n = max(0, int(n))
+    cut = has_cut(c)
+    if relation is None:
+        relation = fast_relation(con)
+        if relation != compiled.relation and not cut and not _evaluable(con, c.sql, compiled.params, relation):
+            relation = compiled.relation
+    cols = _columns(con, relation)
+    rel = qi(relation)
+    value = qi(c.signal) if c.signal and c.signal in cols else "NULL"
+    pick = f"id, source, {value} AS value"
+    out: dict[str, Any] = {"rule": c.label, "index": check_index, "bound": None, "threshold": None}
+    if cut:
+        bound = "min" if isinstance(c.threshold.get("min"), (int, float)) else "max"
+        thr = c.threshold[bound]
+        col = qi(c.signal)
+        if cols.get(c.signal, "").upper().startswith("BOOLEAN"):
+            col = f"CAST({col} AS INTEGER)"
+
+        def near(op: str, agg: str, order: str, back: str) -> list[tuple]:
+            # the n-th nearest value first (a top-n on numbers), then only the rows up to it ordered by (value, id)
+            sql = (
+                f"WITH e AS (SELECT {agg}(v) AS v FROM (SELECT {col} AS v FROM {rel} WHERE {col} {op} $t"
+                f" ORDER BY {col} {order} LIMIT {n})) SELECT {pick} FROM {rel}, e WHERE {col} {op} $t"
+                f" AND {col} {back} e.v ORDER BY {col} {order}, id LIMIT {n}"
+            )
+            return con.execute(sql, {"t": thr}).fetchall()
+
+        # a minimum keeps value >= t, a maximum keeps value <= t: each side holds only what the cut does to it
+        above = near(">=" if bound == "min" else ">", "max", "ASC", "<=")
+        below = near("<" if bound == "min" else "<=", "min", "DESC", ">=")
+        out.update(bound=bound, threshold=thr)
+    else:
+
+        def sample(flag: str) -> list[tuple]:
+            sql = f"SELECT {pick} FROM {rel} WHERE coalesce({c.sql}, false) = {flag} ORDER BY hash(id), id LIMIT {n}"
+            return con.execute(sql, _used(sql, compiled.params)).fetchall()
+
+        above, below = sample("true"), sample("false")
+    ids = [r[0] for r in [*above, *below]]
+    texts: dict[str, str] = {}
+    if ids:
+        src = relation if "text" in cols else "docs"
+        texts = dict(
+            con.execute(
+                f"SELECT id, left(text, {int(text_chars)}) FROM {qi(src)} WHERE id IN (SELECT unnest($ids))",
+                {"ids": ids},
+            ).fetchall()
+        )
+    keys = ("id", "source", "value")
+    out["above"] = [{**dict(zip(keys, r, strict=True)), "text": texts.get(r[0]) or ""} for r in above]
+    out["below"] = [{**dict(zip(keys, r, strict=True)), "text": texts.get(r[0]) or ""} for r in below]
+    return out

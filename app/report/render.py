@@ -1,0 +1,292 @@
+"""The report's HTML: :func:`render_html` fills ``template.html.j2`` (Jinja2, autoescape on) from the report data.
+
+Python prepares plain values (numbers formatted as text, documents, Plotly figures); the template holds every
+tag. Every value is HTML-escaped on output (``_finalize``: quotes too), so a document text, id, source, label or
+recipe name shows as its own characters. The figures are Plotly's HTML; the texts inside them are escaped for
+Plotly's rich-text parser (:func:`app.escaping.plotly_text`).
+"""
+
+from __future__ import annotations
+
+import html
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from app.errors import ReportError
+from app.escaping import plotly_text as _pt
+
+SECTIONS = [
+    ("summary", "Summary"),
+    ("recipe", "Recipe"),
+    ("rules", "Removals per rule"),
+    ("overlap", "Overlap of rules"),
+    ("sources", "Per source"),
+    ("languages", "Per language"),
+    ("distributions", "Signal distributions, before and after"),
+    ("map", "Map: kept and removed"),
+    ("samples", "Sample documents"),
+]
+KEPT_COLOR = "#2a7ab0"
+REMOVED_COLOR = "#b9b9b9"
+TEMPLATE = Path(__file__).with_name("template.html.j2")
+_CSS = """
+body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1d2630;background:#fafbfc}
+main{max-width:1180px;margin:0 auto;padding:24px}
+h1{font-size:24px;margin:0 0 4px}h2{font-size:19px;margin:32px 0 8px;border-bottom:1px solid #dde3ea;padding-bottom:4px}
+.meta{color:#5b6875;font-size:12px}.big{font-size:30px;font-weight:600}.cards{display:flex;gap:16px;flex-wrap:wrap}
+.card{background:#fff;border:1px solid #dde3ea;border-radius:8px;padding:12px 16px;min-width:200px}
+table{border-collapse:collapse;background:#fff;margin:8px 0}th,td{border:1px solid #dde3ea;padding:4px 8px;text-align:right}
+th{background:#f0f3f6}td:first-child,th:first-child{text-align:left}
+pre{background:#fff;border:1px solid #dde3ea;padding:10px;overflow:auto;white-space:pre-wrap}
+.doc{background:#fff;border:1px solid #dde3ea;border-radius:6px;padding:8px 10px;margin:6px 0}
+.doc .t{white-space:pre-wrap;font-family:ui-monospace,monospace;font-size:12px;max-height:180px;overflow:auto}
+.kept{border-left:4px solid #2a7ab0}.removed{border-left:4px solid #c0392b}.tag{color:#5b6875;font-size:12px}
+.grid{display:grid;grid-template-columns:1fr 1fr;gap:12px}
+"""
+
+
+def _pct(a: float | None) -> str:
+    return "–" if a is None else f"{100 * a:.1f}%"
+
+
+def _n(x: Any) -> Any:
+    return f"{x:,}" if isinstance(x, int) and not isinstance(x, bool) else x
+
+
+@cache
+def _env() -> Any:
+    try:
+        import jinja2
+        from markupsafe import Markup
+    except ImportError as e:
+        raise ReportError("the report needs the package 'jinja2': pip install jinja2") from e
+
+    def finalize(v: Any) -> Any:
+        # every value escaped here (quotes as &quot;/&#x27;), trusted markup (figures, CSS, Plotly) passes
+        if isinstance(v, Markup):
+            return v
+        return Markup(html.escape("" if v is None else str(v), quote=True))
+
+    env = jinja2.Environment(autoescape=True, finalize=finalize, undefined=jinja2.StrictUndefined)
+    try:
+        return env.from_string(TEMPLATE.read_text(encoding="utf-8")), Markup
+    except OSError as e:
+        raise ReportError(f"the report template is missing ({TEMPLATE}): reinstall Winnow") from e
+
+
+def _figures() -> tuple[Any, Any]:
+    try:
+        import plotly.graph_objects as go
+        from plotly.offline import get_plotlyjs
+    except ImportError as e:
+        raise ReportError("the report needs the package 'plotly': pip install plotly") from e
+    return go, get_plotlyjs
+
+
+def _fig(fig: Any, div_id: str, markup: Any) -> Any:
+    return markup(
+        fig.to_html(
+            full_html=False, include_plotlyjs=False, div_id=div_id, config={"displaylogo": False, "responsive": True}
+        )
+    )
+
+
+def _before_after(go: Any, xs: list, before: list, after: list) -> Any:
+    fig = go.Figure()
+    fig.add_bar(x=xs, y=before, name="before", marker_color=REMOVED_COLOR)
+    fig.add_bar(x=xs, y=after, name="after", marker_color=KEPT_COLOR)
+    return fig
+
+
+def _rules(go: Any, s: dict[str, Any], markup: Any) -> dict[str, Any]:
+    rules = s["rules"]
+    rows = [
+        [
+            r["label"],
+            r["kind"],
+            _n(r["removed"]),
+            _pct(r["removed_frac"]),
+            _n(r["removed_only"]),
+            _n(r["removed_tokens"]),
+        ]
+        for r in rules
+    ]
+    if not rules:
+        return {"rows": rows, "figure": ""}
+    fig = go.Figure()
+    labels = [_pt(r["label"][:60]) for r in rules]  # category values are Plotly rich text: escaped
+    fig.add_bar(
+        y=labels, x=[r["removed"] for r in rules], orientation="h", name="removed (alone)", marker_color="#e39c8f"
+    )
+    fig.add_bar(
+        y=labels,
+        x=[r["removed_only"] for r in rules],
+        orientation="h",
+        name="removed only by this rule",
+        marker_color="#c0392b",
+    )
+    fig.update_layout(
+        barmode="overlay",
+        height=120 + 40 * len(rules),
+        margin={"l": 10, "r": 10, "t": 30, "b": 30},
+        yaxis={"autorange": "reversed"},
+        legend={"orientation": "h"},
+    )
+    return {"rows": rows, "figure": _fig(fig, "fig-rules", markup)}
+
+
+def _overlap(go: Any, s: dict[str, Any], markup: Any) -> dict[str, Any] | None:
+    rules = s["rules"]
+    if not rules:
+        return None
+    labels = [f"{r['index']}: {r['label'][:40]}" for r in rules]
+    fig = go.Figure(
+        go.Heatmap(
+            z=s["overlap"], x=[f"rule {r['index']}" for r in rules], y=[_pt(x) for x in labels], colorscale="Reds"
+        )
+    )
+    fig.update_layout(
+        height=200 + 40 * len(rules), margin={"l": 10, "r": 10, "t": 20, "b": 10}, yaxis={"autorange": "reversed"}
+    )
+    return {
+        "headers": ["removed by both", *[str(r["index"]) for r in rules]],
+        "rows": [[lab, *[_n(v) for v in row]] for lab, row in zip(labels, s["overlap"], strict=True)],
+        "figure": _fig(fig, "fig-overlap", markup),
+    }
+
+
+def _group(go: Any, tab: list[dict[str, Any]], sec: str, name: str, markup: Any) -> dict[str, Any] | None:
+    if not tab:
+        return None
+    keys = ("total", "kept", "kept_frac", "total_tokens", "kept_tokens", "kept_tokens_frac")
+    rows = [[x[name], *[_pct(x[k]) if k.endswith("frac") else _n(x[k]) for k in keys]] for x in tab]
+    top = tab[:30]
+    fig = _before_after(go, [_pt(x[name]) for x in top], [x["total"] for x in top], [x["kept"] for x in top])
+    fig.update_layout(
+        barmode="overlay", height=320, margin={"l": 10, "r": 10, "t": 20, "b": 10}, legend={"orientation": "h"}
+    )
+    headers = [name, "docs before", "docs after", "kept", "tokens before", "tokens after", "tokens kept"]
+    return {"headers": headers, "rows": rows, "figure": _fig(fig, f"fig-{sec}", markup)}
+
+
+def _note(d: dict[str, Any]) -> str:
+    """What the edge bars hold beyond the axis, and what could not be drawn (see app.explore.histogram)."""
+    parts = []
+    if d.get("below"):
+        parts.append(f"the first bar also counts {d['below']:,} values below {d['edges'][0]:.4g}")
+    if d.get("above"):
+        parts.append(f"the last bar also counts {d['above']:,} values above {d['edges'][-1]:.4g}")
+    if d.get("skipped"):
+        parts.append(f"{d['skipped']:,} values are not finite and not drawn")
+    return "; ".join(parts)
+
+
+def _distributions(go: Any, dist: dict[str, Any], markup: Any) -> list[dict[str, Any]]:
+    out = []
+    for i, (col, d) in enumerate(dist.items()):
+        if d["kind"] == "numeric":
+            if not d["edges"]:
+                out.append({"column": col, "figure": None, "note": ""})
+                continue
+            mids = [(a + b) / 2 for a, b in zip(d["edges"][:-1], d["edges"][1:], strict=True)]
+            fig = _before_after(go, mids, d["before"], d["after"])
+        else:
+            fig = _before_after(go, [_pt(v) for v in d["values"]], d["before"], d["after"])
+        fig.update_layout(
+            barmode="overlay",
+            bargap=0.02,
+            height=260,
+            title={"text": _pt(col), "x": 0.01},
+            margin={"l": 10, "r": 10, "t": 40, "b": 10},
+            legend={"orientation": "h"},
+        )
+        out.append({"column": col, "figure": _fig(fig, f"fig-dist-{i}", markup), "note": _note(d)})
+    return out
+
+
+def _map(go: Any, m: dict[str, Any] | None, markup: Any) -> dict[str, Any] | None:
+    if not m or not m["x"]:
+        return None
+    fig = go.Figure()
+    for keep, name, color in ((False, "removed", REMOVED_COLOR), (True, "kept", KEPT_COLOR)):
+        xs = [x for x, k in zip(m["x"], m["kept"], strict=True) if k == keep]
+        ys = [y for y, k in zip(m["y"], m["kept"], strict=True) if k == keep]
+        fig.add_scattergl(x=xs, y=ys, mode="markers", name=name, marker={"size": 3, "color": color})
+    fig.update_layout(
+        height=560,
+        margin={"l": 10, "r": 10, "t": 20, "b": 10},
+        legend={"orientation": "h"},
+        xaxis={"visible": False},
+        yaxis={"visible": False},
+    )
+    return {"points": f"{len(m['x']):,}", "figure": _fig(fig, "fig-map", markup)}
+
+
+def _doc(d: dict[str, Any], *, value: bool = False) -> dict[str, Any]:
+    extra = f" · value {'' if d.get('value') is None else d['value']}" if value else ""
+    return {
+        "id": d["id"],
+        "source": d["source"],
+        "text": d["text"],
+        "failed": "; ".join(d.get("failed") or []),
+        "extra": extra,
+    }
+
+
+def _samples(sm: dict[str, Any]) -> dict[str, Any]:
+    edges = []
+    for b in sm["borderline"]:
+        low = b["bound"] == "min"  # a minimum keeps the documents above it
+        edges.append(
+            {
+                "rule": b["rule"],
+                "threshold": b["threshold"],
+                "above": [_doc(d, value=True) for d in b["above"]],
+                "below": [_doc(d, value=True) for d in b["below"]],
+                "above_cls": "kept" if low else "removed",
+                "below_cls": "removed" if low else "kept",
+            }
+        )
+    return {"kept": [_doc(d) for d in sm["kept"]], "removed": [_doc(d) for d in sm["removed"]], "edges": edges}
+
+
+def render_html(data: dict[str, Any]) -> str:
+    """The single-file HTML for ``data`` (from :func:`app.report.build_data`)."""
+    go, get_plotlyjs = _figures()
+    template, markup = _env()
+    s = data["summary"]
+    summary = {
+        "kept_pct": _pct(s["kept_frac"]),
+        "kept_docs": _n(s["kept_docs"]),
+        "total_docs": _n(s["total_docs"]),
+        "token_column": s["token_column"],
+        "kept_tokens_pct": _pct(s["kept_tokens_frac"]),
+        "kept_tokens": _n(s["kept_tokens"]),
+        "total_tokens": _n(s["total_tokens"]),
+        "checks": len(s["rules"]),
+        "balancing": len(data["recipe"].get("balance", [])),
+        "sampling": 1 if "sample" in data["recipe"] else 0,
+        "stages": [[x["stage"], _n(x["kept"]), _n(x["kept_tokens"])] for x in s["stages"]],
+    }
+    return template.render(
+        title=data["recipe"].get("name") or "recipe",
+        workspace=data["workspace"],
+        fingerprint=data["fingerprint"],
+        version=data["winnow_version"],
+        css=markup(_CSS),
+        plotly_js=markup(get_plotlyjs()),
+        sections=SECTIONS,
+        headings=dict(SECTIONS),
+        summary=summary,
+        recipe_yaml=data["recipe_yaml"],
+        rules=_rules(go, s, markup),
+        overlap=_overlap(go, s, markup),
+        groups=[
+            ("sources", _group(go, s["by_source"], "sources", "source", markup)),
+            ("languages", _group(go, s["by_lang"], "languages", "lang", markup)),
+        ],
+        distributions=_distributions(go, data["distributions"], markup),
+        map=_map(go, data.get("map"), markup),
+        samples=_samples(data["samples"]),
+    )
