@@ -138,7 +138,8 @@ def thresholds() -> None:
     if st.toggle("show the rules as a recipe (YAML)", key="w_show_yaml"):
         rules = live_api.usable(ss["rules"])
         try:
-            recipe = recipe_bridge.recipe_from_rules(rules, name=ss.get("recipe") or "my-recipe")
+            name, desc = ss.get("recipe") or "my-recipe", ss.get("recipe_description")
+            recipe = recipe_bridge.recipe_from_rules(rules, name=name, description=desc)
             st.code(recipe.to_yaml(), language="yaml")
         except WinnowError as e:
             st.error(str(e))
@@ -163,6 +164,32 @@ def _add_rule_row() -> None:
     )
 
 
+def _load() -> None:
+    """Replace the rules with a preset's (for the chosen language) or a saved recipe's."""
+    choice = recipe_bridge.starting_points(ws).get(ss.get("w_load_from") or "")
+    if choice is None:
+        return
+    try:
+        recipe = recipe_bridge.load_starting_point(ws, choice, language=ss.get("w_load_lang"))
+    except WinnowError as e:
+        ss["_thr_load_error"] = str(e)
+        return
+    ss["rules"], ss["recipe"], ss["recipe_description"] = recipe.panel_rules(), recipe.name, recipe.description
+    ss["edge_uid"] = None
+    _bump()
+
+
+def _load_row() -> None:
+    """Start from a published pipeline (DataTrove, FineWeb, C4, Gopher) or a saved recipe."""
+    with st.expander("Start from a preset or a saved recipe"):
+        c1, c2, c3 = st.columns([5, 2, 2], vertical_alignment="bottom")
+        c1.selectbox("Load", list(recipe_bridge.starting_points(ws)), key="w_load_from", index=None)
+        c2.text_input("language (presets)", key="w_load_lang", placeholder="e.g. en, de, zh", max_chars=8)
+        c3.button("Load (replaces the rules)", key="btn_load", on_click=_load)
+        if err := ss.pop("_thr_load_error", None):
+            st.error(err)
+
+
 def _save_row() -> None:
     """The button reruns the page, which saves the rules as the panel last handed them back."""
     c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
@@ -171,13 +198,15 @@ def _save_row() -> None:
         try:
             from app.recipes import save_recipe
 
-            save_recipe(ws, name, recipe_bridge.recipe_from_rules(live_api.usable(ss["rules"]), name=name))
+            rules, desc = live_api.usable(ss["rules"]), ss.get("recipe_description")
+            save_recipe(ws, name, recipe_bridge.recipe_from_rules(rules, name=name, description=desc))
             ss["recipe"] = name
             st.success(f"saved recipe {name!r} in the workspace")
         except WinnowError as e:
             st.error(str(e))
 
 
+_load_row()
 _add_rule_row()
 thresholds()
 _save_row()

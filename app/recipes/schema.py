@@ -214,13 +214,14 @@ class Recipe:
         return [*self.rules, *(DedupRule(step=s) for s in DEDUP_STEPS if getattr(self.dedup, s))]
 
     @classmethod
-    def from_panel(cls, rules: list[RuleKind], *, name: str | None = None) -> Recipe:
+    def from_panel(cls, rules: list[RuleKind], *, name: str | None = None, description: str | None = None) -> Recipe:
         """The recipe a panel's rule list means (its dedup rules become the dedup section)."""
         steps = {r.step for r in rules if not r.in_rules and r.kind == "dedup"}  # type: ignore[attr-defined]
         return cls(
             rules=[r for r in rules if r.in_rules],
             dedup=Dedup(**{s: True for s in steps}),
             name=name,
+            description=description,
         )
 
     def signals_used(self) -> list[str]:

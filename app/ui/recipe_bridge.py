@@ -13,11 +13,32 @@ from app.recipes.rules import DEDUP_STEPS, RuleKind
 Rule = RuleKind
 
 
-def recipe_from_rules(rules: list[Rule], *, name: str | None = None):
+def recipe_from_rules(rules: list[Rule], *, name: str | None = None, description: str | None = None):
     """The :class:`app.recipes.Recipe` the dashboard's rules mean (their objects, not a copy)."""
     from app.recipes import Recipe
 
-    return Recipe.from_panel(rules, name=name)
+    return Recipe.from_panel(rules, name=name, description=description)
+
+
+def starting_points(ws: Any) -> dict[str, tuple[str, str | None]]:
+    """What the Thresholds page can load: ``{choice: ("preset", name) | ("saved", name)}``."""
+    from app.recipes import list_recipes
+    from app.recipes.presets import PRESETS
+
+    out: dict[str, tuple[str, str | None]] = {f"preset: {p}": ("preset", p) for p in PRESETS}
+    out.update({f"saved: {r['name']}": ("saved", r["name"]) for r in list_recipes(ws)})
+    return out
+
+
+def load_starting_point(ws: Any, choice: tuple[str, str | None], *, language: str | None = None):
+    """The recipe of a preset (for ``language``, when given) or of a saved recipe."""
+    from app.recipes import Recipe, get_recipe
+    from app.recipes.presets import preset
+
+    kind, name = choice
+    if kind == "preset":
+        return Recipe.from_dict(preset(name, language=language or None))
+    return get_recipe(ws, name)
 
 
 def check_index(rules: list[Rule]) -> dict[int, int]:

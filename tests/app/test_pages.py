@@ -112,6 +112,50 @@ def test_add_rule_and_save_recipe(ui_ws):
     assert any("saved recipe" in s.value for s in at.success)
 
 
+def test_load_a_saved_recipe_then_save_keeps_labels_description_and_integers(ui_ws):
+    """Issue 21: saving from the dashboard keeps rule labels, the description and integer thresholds."""
+    from app.recipes import get_recipe, load_recipe, save_recipe
+    from app.workspace import Workspace
+
+    original = load_recipe(
+        "version: 1\nname: mine\ndescription: why these cuts\nrules:\n"
+        "  - {signal: size_words, min: 5, label: at least five words}\n"
+        "  - {signal: lang_code, in: [en, de], label: two languages}\n"
+    )
+    ws = Workspace.open(ui_ws)
+    try:
+        save_recipe(ws, "mine", original)
+    finally:
+        ws.close()
+    at = app_at(ui_ws, "thresholds")
+    at.selectbox(key="w_load_from").set_value("saved: mine").run()
+    at.button(key="btn_load").click().run()
+    assert not at.exception
+    assert [r["label"] for r in _panel(at)["rules"]] == ["at least five words", "two languages"]
+    at.text_input(key="w_recipe_name").set_value("mine-again").run()
+    at.button(key="btn_save").click().run()
+    assert any("saved recipe" in s.value for s in at.success)
+    ws = Workspace.open(ui_ws)
+    try:
+        saved = get_recipe(ws, "mine-again")
+    finally:
+        ws.close()
+    assert saved.rules == original.rules and saved.description == "why these cuts"
+    assert "min: 5," in saved.to_yaml() and "min: 5.0" not in saved.to_yaml()
+
+
+def test_load_a_preset(ui_ws):
+    """A preset loads as ordinary rules; those on signals this workspace lacks are named, not failed on."""
+    at = app_at(ui_ws, "thresholds")
+    at.selectbox(key="w_load_from").set_value("preset: c4").run()
+    at.text_input(key="w_load_lang").set_value("en").run()
+    at.button(key="btn_load").click().run()
+    assert not at.exception
+    rules = _panel(at)["rules"]
+    assert [(r["kind"], r["col"], r["values"]) for r in rules][:1] == [("in", "lang_code", ["en"])]
+    assert any("Ignoring rules on columns" in w.value for w in at.warning)
+
+
 @pytest.mark.parametrize("color", ["map_cluster_label", "quality_score", "kept / removed (current rules)"])
 def test_map_page(ui_ws, color):
     at = app_at(ui_ws, "map", c=color, r="range:size_words:20.0,")

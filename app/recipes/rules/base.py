@@ -178,7 +178,7 @@ def register(cls: type[RuleKind]) -> type[RuleKind]:
     return cls
 
 
-def finite(v: Any, *, quantile: bool = False) -> float | None:
+def finite(v: Any, *, quantile: bool = False) -> float | int | None:
     """A bound from the panel or a URL: None/"" or a finite number (in [0, 1] for a quantile)."""
     if v is None or (isinstance(v, str) and v.strip() == ""):
         return None
@@ -190,6 +190,8 @@ def finite(v: Any, *, quantile: bool = False) -> float | None:
         raise RecipeError(f"not a number: {v!r}") from e
     if not math.isfinite(x) or (quantile and not 0 <= x <= 1):
         raise RecipeError(f"not a finite number{' in [0, 1]' if quantile else ''}: {v!r}")
+    if isinstance(v, int) and not quantile and abs(v) < 2**53:
+        return v  # an integer stays one (a saved recipe says min: 50, not min: 50.0)
     return x
 
 
