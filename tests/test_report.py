@@ -120,3 +120,18 @@ def test_build_report_with_out_writes_both(ws, tmp_path):
         json.loads((tmp_path / "reports" / "cut.json").read_text())["summary"]["kept_docs"]
         == data["summary"]["kept_docs"]
     )
+
+
+def test_report_template_escapes_recipe_names_and_labels(ws):
+    """The recipe's name and a rule's values are the user's text: the template shows them, escaped, everywhere
+    (title, heading, rules table, overlap table, recipe YAML, figure labels)."""
+    name = "</title><script>alert('n')</script>"
+    recipe = (
+        f'version: 1\nname: "{name}"\nrules:\n  - {{signal: lang_code, not_in: ["<img src=x onerror=alert(2)>"]}}\n'
+    )
+    html, data = build_report(ws, recipe, samples=3)
+    assert data["recipe"]["name"] == name
+    assert "<script>alert" not in html and "<img src=x" not in html and "</title><script>" not in html
+    assert "<title>Winnow report: &lt;/title&gt;&lt;script&gt;alert(&#x27;n&#x27;)&lt;/script&gt;</title>" in html
+    assert html.count("&lt;img src=x onerror=alert(2)&gt;") >= 3  # rules table, overlap table, recipe YAML
+    assert html.count("<script") == html.count("</script>")  # only Plotly's own scripts
