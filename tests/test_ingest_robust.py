@@ -166,9 +166,9 @@ def test_closed_quotes_at_end_of_file_are_fine(ws, tmp_path):
 
 
 def test_oversized_csv_record_is_refused(ws, tmp_path, monkeypatch):
-    from app.ingest import formats
+    from app.ingest import csvfmt
 
-    monkeypatch.setattr(formats, "MAX_RECORD_CHARS", 1000)
+    monkeypatch.setattr(csvfmt, "MAX_RECORD_CHARS", 1000)
     f = tmp_path / "big.csv"
     f.write_text('id,text\n1,"open\n' + "x,y\n" * 500)
     with pytest.raises(IngestError, match=r"line 2 of .*big\.csv is longer than .*quote opened at line 2"):
