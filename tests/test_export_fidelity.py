@@ -197,3 +197,10 @@ def test_headless_reports_a_total(tmp_path):
     reads = [s for s in seen if s[2] == "read+score"]
     assert reads and all(s[1] == size and s[3] == "B" for s in reads) and reads[-1][0] == size
     assert any(s[2] == "read kept" for s in seen) and seen[-1][2] == "write"
+
+
+def test_headless_token_estimate_is_named(tmp_path):
+    srcs = write_shards(tmp_path / "raw", n=30, shards=1)
+    m = apply_headless("version: 1\n", srcs, tmp_path / "o", fmt="jsonl", id_field="id", tokens="estimate")
+    assert m["counts"]["tokens"].startswith("estimate") and m["provenance"]["tokens"]["column"] is None
+    assert m["provenance"]["signals"] == []

@@ -12,8 +12,11 @@ HELP = "apply a recipe: export the kept documents (parquet/jsonl/jsonl.gz/jsonl.
 DESCRIPTION = (
     "Apply a recipe (a YAML file, or the name of a recipe saved in the workspace) and write exactly the documents "
     "it keeps to DIR, ordered by id, with DIR/manifest.json. Output is byte-identical for the same workspace and "
-    "recipe. With --input, the recipe runs headless over raw files that were never ingested (two streaming passes; "
-    "only the signals the recipe needs are computed). The last stdout line is JSON with kept and total."
+    "recipe. With --input, the recipe runs headless over raw files that were never ingested (one or two streaming "
+    "passes; only the signals the recipe needs are computed, tokens with the same counter as the size signal) and "
+    "writes the same files a workspace export of the same documents would. The manifest cites every input file by "
+    "sha256, the code revision, the recipe's hash and the models behind its signals. Progress goes to stderr: a "
+    "bar on a terminal, a line every 10 s otherwise. The last stdout line is JSON with kept and total."
 )
 
 
@@ -36,6 +39,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--text-field", metavar="F", help="headless: field holding the text")
     p.add_argument("--id-field", metavar="F", help="headless: field holding unique ids")
     p.add_argument("--limit", type=int, metavar="N", help="headless: stop after N input documents")
+    p.add_argument(
+        "--tokens",
+        choices=["size_tokens", "estimate"],
+        default="size_tokens",
+        help="headless: count tokens with the size signal's tokenizer (default, as a scored workspace) or "
+        "estimate characters / 4 (faster; named in the manifest)",
+    )
 
 
 def resolve_recipe(spec: str, ws=None):
@@ -91,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
                 text_field=args.text_field,
                 id_field=args.id_field,
                 limit=args.limit,
+                tokens=args.tokens,
                 progress=progress,
                 **common,
             )

@@ -45,6 +45,7 @@ from app.export import (
     write_manifest,
 )
 from app.export import provenance as pv
+from app.export.meter import Meter
 from app.recipes.compile import EXACT_NORM_SQL, used_params
 from app.sql import qi
 
@@ -80,64 +81,6 @@ def _stats_dict(st: Any) -> dict[str, Any]:
     return {"read": int(st.read), "ingested": int(st.ingested), "skipped": dict(st.skipped or {})}
 
 
-def _fd_position(path: str) -> int | None:
-    """How far this process has read ``path`` (Linux ``/proc/self/fdinfo``), or None where unknown."""
-    try:
-        real = os.path.realpath(path)
-        for fd in os.listdir("/proc/self/fd"):
-            with contextlib.suppress(OSError):
-                if os.readlink(f"/proc/self/fd/{fd}") == real:
-                    with open(f"/proc/self/fdinfo/{fd}") as f:
-                        return int(f.readline().split()[1])
-    except (OSError, ValueError, IndexError):
-        return None
-    return None
-
-
-class _Meter:
-    """Progress of a read: documents of a known total (Parquet metadata, ``--limit``), else input bytes
-    (completed files plus the current file's read position) when the callback takes units."""
-
-    def __init__(self, reader: Any, progress: Callable | None, *, limit: int | None, stage: str) -> None:
-        self.reader, self.progress, self.stage = reader, progress, stage
-        self.unit, self.total = "doc", None
-        inputs = reader.inputs
-        if inputs and all(i.kind == "file" and i.fmt == "parquet" for i in inputs):
-            import pyarrow.parquet as pq
-
-            with contextlib.suppress(Exception):
-                self.total = sum(pq.ParquetFile(i.path).metadata.num_rows for i in inputs)
-        elif inputs and all(i.kind == "file" for i in inputs) and getattr(progress, "accepts_unit", False):
-            self.unit, self.total = "B", sum(i.size for i in inputs)
-        if limit is not None and self.unit == "doc":
-            self.total = limit if self.total is None else min(self.total, limit)
-        elif limit is not None:
-            self.unit, self.total = "doc", limit
-        self.prev = self.cur = 0
-
-    def position(self) -> int:
-        if self.unit == "doc":
-            return int(self.reader.stats.read)
-        inputs, k = self.reader.inputs, self.reader.stats.files
-        if k == 0:
-            return 0
-        done = sum(i.size for i in inputs[: k - 1])
-        pos = _fd_position(inputs[k - 1].path)
-        return done + (inputs[k - 1].size if pos is None else min(pos, inputs[k - 1].size))
-
-    def start_batch(self) -> None:
-        self.prev, self.cur = self.cur, max(self.cur, self.position())
-
-    def report(self, frac: float) -> None:
-        if self.progress is None:
-            return
-        done = int(self.prev + (self.cur - self.prev) * frac)
-        if self.unit == "B":
-            self.progress(done, self.total, self.stage, unit="B")
-        else:
-            self.progress(done, self.total, self.stage)
-
-
 def _kept_columns(tbl: Any) -> list[str]:
     """Input columns a kept document carries into the output (not ``text_hash`` or ``_file``/``_row``)."""
     return [c for c in tbl.column_names if c != "text_hash" and not c.startswith("_")]
@@ -158,9 +101,13 @@ def apply_headless(
     push_to_hub_repo: str | None = None,
     progress: Callable[..., None] | None = None,
     single_pass: bool | None = None,
+    tokens: str = "size_tokens",
 ) -> dict[str, Any]:
     """Apply ``recipe`` to raw ``inputs`` (paths/globs) without a workspace; returns the manifest.
-    ``single_pass``: None picks one pass when the recipe allows it; False forces two (benchmarks, checks)."""
+    ``single_pass``: None picks one pass when the recipe allows it; False forces two (benchmarks, checks).
+    ``tokens``: ``size_tokens`` counts tokens with the ``size`` scorer's tokenizer, as a scored workspace
+    does; ``estimate`` skips the tokenizer (characters / 4, named so in the manifest) unless the recipe
+    reads the ``size`` family anyway."""
     import duckdb
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -174,6 +121,8 @@ def apply_headless(
         raise ExportError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if shard_size is not None and shard_size < 1:
         raise ExportError("--shard-size must be a positive number of documents")
+    if tokens not in ("size_tokens", "estimate"):
+        raise ExportError(f"unknown token count {tokens!r}; choose size_tokens or estimate")
     recipe = load_recipe(recipe)
     protect = [p for spec in inputs for p in _input_paths(spec)]
     check_out(out, overwrite=overwrite, protect=protect)
@@ -211,7 +160,7 @@ def apply_headless(
         extra = [c for c in (recipe.output_columns or []) if c not in ("id", "source", "text")]
         from_scratch: list[str] = []
         kept_state: dict[str, str] = {}
-        tokens = {"ok": True}
+        counting = {"ok": tokens == "size_tokens"}
         comp = None
         ord0 = 0
 
@@ -228,7 +177,7 @@ def apply_headless(
             _append(con, "kept_rows", part, kept_state)  # ingest's own typing: the workspace's column types
 
         # ------------------------------------------------------------ pass 1: score what the recipe needs
-        meter = _Meter(reader, progress, limit=limit, stage="read+score")
+        meter = Meter(reader, progress, limit=limit, stage="read+score")
         for batch in reader:
             tbl = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
             meter.start_batch()
@@ -254,8 +203,8 @@ def apply_headless(
             }
             for c in meta_cols:  # a field missing from a later file reads as NULL there
                 cols[c] = tbl.column(c) if c in tbl.column_names else pa.nulls(tbl.num_rows)
-            scores = _score(texts, sorted(set(fam_of.values())), tokens, meter)
-            if tokens["ok"]:
+            scores = _score(texts, sorted(set(fam_of.values())), counting, meter)
+            if "size_tokens" in scores:
                 cols["size_tokens"] = pa.array(scores.pop("size_tokens"), pa.int64())
             for c in fam_of:
                 cols[c] = pa.array(scores[c])
@@ -306,7 +255,7 @@ def apply_headless(
             # -------------------------------------------------------- pass 2: collect the kept documents
             n_kept = con.execute("SELECT count(*) FROM kept").fetchall()[0][0]
             reader2 = read_documents(inputs, **opts)
-            meter = _Meter(reader2, progress, limit=limit, stage="read kept")
+            meter = Meter(reader2, progress, limit=limit, stage="read kept")
             base = 0
             for batch in reader2:
                 tbl = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
@@ -354,7 +303,7 @@ def apply_headless(
         if fmt == "hf":
             to_hf(tmp, [dest / n for n in rows])
             rows = {}
-        fams = set(fam_of.values()) | ({"size"} if tokens["ok"] else set())
+        fams = set(fam_of.values()) | ({"size"} if summary["token_column"] == "size_tokens" else set())
         manifest = build_manifest(
             recipe,
             comp.resolved,
@@ -392,7 +341,7 @@ def apply_headless(
     return manifest
 
 
-def _score(texts: list[str], families: list[str], tokens: dict[str, bool], meter: _Meter) -> dict[str, list]:
+def _score(texts: list[str], families: list[str], tokens: dict[str, bool], meter: Meter) -> dict[str, list]:
     """The recipe's signal families and ``size_tokens`` for ``texts``, in slices of :data:`SLICE` so that
     progress moves while a large batch is scored. Without the tokenizer, tokens fall back to the
     characters / 4 estimate (``tokens["ok"]`` turns False), as in a workspace where ``size`` is not scored."""
