@@ -12,6 +12,7 @@ the corpus and the recipe: the same on every run, machine and DuckDB version.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import difflib
 import re
 import threading
@@ -451,11 +452,11 @@ _FRAME_COLS: dict[tuple, dict[str, str]] = {}
 FRAME_NAME = "_winnow_recipe_frame"
 
 
-def _frame_columns(recipe: Recipe, columns: dict[str, str]) -> list[str]:
+def _frame_columns(recipe: Recipe, columns: dict[str, str], extra: tuple[str, ...] = ()) -> list[str]:
     """The corpus columns a summary of ``recipe`` reads (validated later by :func:`compile_recipe`)."""
     # ids only when a stage draws per-document randomness (they are the frame's biggest column)
     want = ["id", "source"] if (recipe.balance or recipe.sample is not None) else ["source"]
-    want += [c for c in ("lang_code", "size_tokens") if c in columns]
+    want += [c for c in ("lang_code", "size_tokens", *extra) if c in columns]
     if "size_tokens" not in columns:
         want.append("size_chars")  # computed from text when absent
     want += [c for c in recipe.signals_used() if c in columns]
@@ -475,7 +476,7 @@ def _frame_columns(recipe: Recipe, columns: dict[str, str]) -> list[str]:
 
 
 def recipe_frame(
-    con: Any, recipe: Recipe, *, relation: str = "corpus", token: tuple | None = None
+    con: Any, recipe: Recipe, *, relation: str = "corpus", token: tuple | None = None, extra: tuple[str, ...] = ()
 ) -> tuple[str, Any, tuple] | None:
     """A cached Arrow table holding only the columns ``recipe`` reads, registered on ``con`` as
     :data:`FRAME_NAME`; returns ``(name, table, cache key)``. Scanning it is ~5x faster than ``corpus``
@@ -485,7 +486,7 @@ def recipe_frame(
     if token is None:
         return None
     columns = _columns(con, relation, token)
-    cols = _frame_columns(recipe, columns)
+    cols = _frame_columns(recipe, columns, extra)
     key = (token, tuple(sorted(cols)))
     frame = _FRAMES.get(key)
     if frame is None:
@@ -546,9 +547,12 @@ def summarize(
     relation: str = "corpus",
     compiled: Compiled | None = None,
     cache: bool = True,
+    group_by: str | None = None,
 ) -> dict[str, Any]:
-    """Counts of what the recipe keeps: totals, per source and language, per rule, overlap. One grouped
-    query over ``relation``; everything else is derived in Python from the small grouped result.
+    """Counts of what the recipe keeps: totals, per source and language, per rule (alone, only by it, and
+    both by group), overlap. One grouped query over ``relation``; everything else is derived in Python from
+    the small grouped result. ``group_by`` breaks retention and each rule's removals down by that column
+    instead of the language (``by_group``; ``by_lang`` stays the language's table when it is the group).
 
     With ``cache`` (default) it runs over a cached column subset of ``relation`` (see :func:`recipe_frame`)
     and, when the recipe has no balancing or sampling, from cached per-check vectors and one bincount
@@ -561,13 +565,18 @@ def summarize(
         token = _version_token(con, relation)
         # compiled against the corpus first so errors name its columns
         compile_recipe(con, recipe, relation=relation, bind=False, resolve=False, token=token)
-        fr = recipe_frame(con, recipe, relation=relation, token=token)
+        fr = recipe_frame(con, recipe, relation=relation, token=token, extra=(group_by,) if group_by else ())
         if fr is not None:
             relation = fr[0]
             frame_cols = _FRAME_COLS.get(fr[2])
             frame_token = (token[0], FRAME_NAME, *token[2:])
     comp = compiled or compile_recipe(con, recipe, relation=relation, bind=False, token=frame_token, columns=frame_cols)
     relation = comp.relation
+    if group_by is not None:
+        if group_by not in comp.columns:
+            raise unknown_column(group_by, comp.columns, "group_by")
+        comp = dataclasses.replace(comp, lang_column=group_by)
+    group_col = comp.lang_column
     lang = f"CAST({qi(comp.lang_column)} AS VARCHAR)" if comp.lang_column else "NULL::VARCHAR"
     sel = ["id"] if comp.has_stages else []
     sel += ["source", f"{lang} AS _lang", f"{comp.token_sql} AS _tok"]
@@ -598,6 +607,7 @@ def summarize(
     by_lang: dict[Any, list[int]] = {}
     removed = [[0, 0] for _ in range(k)]
     only = [[0, 0] for _ in range(k)]
+    per_group: list[dict[Any, list[int]]] = [{} for _ in range(k)]  # rule -> group -> [removed, only]
     overlap = [[0] * k for _ in range(k)]
     for row in rows:
         src, lg = row[0], row[1]
@@ -616,6 +626,10 @@ def summarize(
         for i in fails:
             removed[i][0] += n
             removed[i][1] += tok
+            g = per_group[i].setdefault(lg, [0, 0])
+            g[0] += n
+            if len(fails) == 1:
+                g[1] += n
             for j in fails:
                 overlap[i][j] += n
         if len(fails) == 1:
@@ -645,6 +659,7 @@ def summarize(
         ]
         return sorted(out, key=lambda d: (-d["total"], str(d[name])))
 
+    group_total = {key: a[0] for key, a in by_lang.items()}
     rules = [
         {
             "index": c.index,
@@ -656,6 +671,14 @@ def summarize(
             "removed_tokens": removed[c.index][1],
             "removed_only": only[c.index][0],
             "removed_only_tokens": only[c.index][1],
+            # what the rule removes in each group (language by default), alone and only by it (what would
+            # come back if the rule were dropped): overlapping rules no longer hide each other
+            "by_group": [
+                {"group": g, "total": group_total.get(g, 0), "removed": a[0], "only": a[1]}
+                for g, a in sorted(per_group[c.index].items(), key=lambda kv: (-group_total.get(kv[0], 0), str(kv[0])))
+            ]
+            if group_col
+            else [],
         }
         for c in comp.checks
     ]
@@ -675,7 +698,9 @@ def summarize(
         "tokens_estimated": comp.token_column is None,
         "token_column": comp.resolved["tokens"],
         "by_source": table(by_src, "source"),
-        "by_lang": table(by_lang, "lang") if comp.lang_column else [],
+        "by_lang": table(by_lang, "lang") if comp.lang_column and group_by is None else [],
+        "by_group": table(by_lang, "group") if group_col else [],
+        "group_column": group_col,
         "rules": rules,
         "overlap": overlap,
         "stages": stages,

@@ -449,7 +449,8 @@ class Panel {
           ["removed_only", "only by it", "int"],
         ]);
     this.$(".wl-tables").innerHTML =
-      `<h3 class="w-h">Retention</h3><div class="wl-two"><div>${src}</div><div>${lang}</div></div>${removes}`;
+      `<h3 class="w-h">Retention</h3><div class="wl-two"><div>${src}</div><div>${lang}</div></div>${removes}` +
+      this.byGroupHtml(s);
     this.$(".wl-overlap").innerHTML = this.overlapHtml(s);
     this.drawCuts(s);
     this.drawPicker();
@@ -458,6 +459,38 @@ class Panel {
       `update #${this.runs} · ${Math.round(s.server_ms)} ms on the server (summary query ${Math.round(s.elapsed_ms)} ms)` +
       `<span class="w-done" data-run="${this.runs}"></span>`;
     if (settled) this.fetchEdge();
+  }
+
+  byGroupHtml(s) {
+    // rule x language: what each rule removes of each of the largest groups, alone and only by it (what would
+    // come back if the rule were dropped), so rules that overlap cannot hide which of them empties a language
+    const rs = (s.rules || []).filter((r) => (r.by_group || []).length);
+    const groups = (s.by_lang || s.by_group || []).slice(0, 8);
+    if (!rs.length || !groups.length) return "";
+    const key = s.by_lang && s.by_lang.length ? "lang" : "group";
+    const head = groups.map((g) => `<th class="n">${esc(g[key] ?? "(none)")}</th>`).join("");
+    const rows = rs
+      .map((r, i) => {
+        const at = new Map(r.by_group.map((x) => [x.group, x]));
+        const cells = groups
+          .map((g) => {
+            const x = at.get(g[key]) || { removed: 0, only: 0 };
+            const frac = g.total ? x.removed / g.total : 0;
+            const a = (0.06 + 0.8 * frac).toFixed(2);
+            const fg = frac > 0.55 ? "#fff" : "#222";
+            const tip = `${r.label} removes ${fmtInt(x.removed)} of ${fmtInt(g.total)} (${fmtInt(x.only)} only by it)`;
+            return `<td class="n" style="background:rgba(160,60,40,${a});color:${fg}" title="${esc(tip)}">${pct(x.removed, g.total)}<br><small>${pct(x.only, g.total)} only</small></td>`;
+          })
+          .join("");
+        return `<tr><td title="${esc(r.label)}">${i + 1}. ${esc(String(r.label).slice(0, 48))}</td>${cells}</tr>`;
+      })
+      .join("");
+    return (
+      '<h3 class="w-h">What each rule removes, by language</h3>' +
+      '<div class="w-meta">Share of each language a rule removes, and below it the share only that rule removes ' +
+      "(what would come back if you dropped it).</div>" +
+      `<div class="wl-scroll"><table class="w-tab wl-bygroup"><thead><tr><th>rule</th>${head}</tr></thead><tbody>${rows}</tbody></table></div>`
+    );
   }
 
   overlapHtml(s) {
