@@ -67,13 +67,6 @@ def summarize(con: Any, rules: list[Rule]) -> dict[str, Any]:
     return _summarize(con, recipe_from_rules(rules))
 
 
-def borderline(con: Any, rules: list[Rule], ui_index: int, *, n: int = 3) -> dict[str, Any]:
-    """Documents just above / below the cut of one rule (``app.recipes.borderline``)."""
-    from app.recipes import borderline as _borderline
-
-    return _borderline(con, recipe_from_rules(rules), check_index(rules)[ui_index], n=n, text_chars=600)
-
-
 def where_sql(con: Any, rules: list[Rule]) -> tuple[str, dict[str, Any]]:
     """``(boolean SQL, named params)``: true for documents the rules keep (map colouring, selections)."""
     from app.recipes import compile_recipe
@@ -83,60 +76,10 @@ def where_sql(con: Any, rules: list[Rule]) -> tuple[str, dict[str, Any]]:
 
 
 def edge_docs(con: Any, rules: list[Rule], ui_index: int, *, n: int = 3, text_chars: int = 600) -> dict[str, Any]:
-    """Like ``app.recipes.borderline`` (same thresholds, same compiled checks) but fast at 1M documents: the
-    documents are chosen over ``corpus_fast`` (top-n by the rule's column, no join, no text) and only their
-    few texts are then fetched by id. ``app.recipes.borderline`` orders the joined ``corpus`` view and takes
-    seconds at that scale, which would hold up the next slider move."""
+    """The documents at the edge of one rule's cut: :func:`app.recipes.edges.edge_documents`, the picker the
+    report uses too (chosen over ``corpus_fast`` without text, ties by id, only the few texts fetched)."""
     from app.recipes import compile_recipe
-    from app.sql import qi
-    from app.ui.queries import agg_relation
+    from app.recipes.edges import edge_documents
 
-    rel = agg_relation(con)
-    comp = compile_recipe(con, recipe_from_rules(rules), relation=rel, bind=False)
-    c = comp.checks[check_index(rules)[ui_index]]
-    value = qi(c.signal) if c.signal and c.signal in comp.columns else "NULL"
-    cols = f"id, source, {value} AS value"
-    thr, bound = None, None
-    if c.kind == "rule" and c.rule is not None and c.rule.kind in ("range", "quantile"):
-        bound = "min" if c.threshold.get("min") is not None else "max"
-        thr = c.threshold.get(bound)
-        col = qi(c.signal)
-        # no tie-break on the text id: ordering 1M strings costs 5x the top-n itself
-        above = con.execute(
-            f"SELECT {cols} FROM {qi(rel)} WHERE {col} >= ? ORDER BY {col} ASC LIMIT ?", [thr, int(n)]
-        ).fetchall()
-        below = con.execute(
-            f"SELECT {cols} FROM {qi(rel)} WHERE {col} < ? ORDER BY {col} DESC LIMIT ?", [thr, int(n)]
-        ).fetchall()
-    else:
-        # a seeded pseudo-random sample: sort only the ~2% of rows whose id hash falls in one bucket
-        used = {k: v for k, v in comp.params.items() if f"${k}" in c.sql}
-
-        def sample(flag: str) -> list:
-            for pre in ("hash(id) % 50 = 7 AND ", ""):
-                sql = (
-                    f"SELECT {cols} FROM {qi(rel)} WHERE {pre}coalesce({c.sql}, false) = {flag} "
-                    f"ORDER BY hash(id) LIMIT {int(n)}"
-                )
-                got = con.execute(sql, used).fetchall()
-                if len(got) >= n:
-                    break
-            return got
-
-        above, below = sample("true"), sample("false")
-    ids = [r[0] for r in above + below]
-    texts = (
-        dict(
-            con.execute(
-                f"SELECT id, left(text, {int(text_chars)}) FROM docs WHERE id IN (SELECT unnest(?::VARCHAR[]))", [ids]
-            ).fetchall()
-        )
-        if ids
-        else {}
-    )
-    keys = ("id", "source", "value")
-
-    def rows(rs: list) -> list[dict[str, Any]]:
-        return [{**dict(zip(keys, r)), "text": texts.get(r[0], "")} for r in rs]
-
-    return {"rule": c.label, "bound": bound, "threshold": thr, "above": rows(above), "below": rows(below)}
+    comp = compile_recipe(con, recipe_from_rules(rules), bind=False)
+    return edge_documents(con, comp, check_index(rules)[ui_index], n=n, text_chars=text_chars)
