@@ -88,11 +88,11 @@ class Histogram:
 
 
 def _axis(column: str, log: bool) -> tuple[str, str]:
-    """``(SQL of the axis value or NULL when it cannot be placed, SQL of the raw column)``."""
+    """``(SQL of the axis value, SQL true where the value can be placed on the axis)``."""
     v = f"CAST({qi(column)} AS DOUBLE)"
     if log:
-        return f"CASE WHEN {v} > 0 AND isfinite({v}) THEN log10({v}) END", qi(column)
-    return f"CASE WHEN isfinite({v}) THEN {v} END", qi(column)
+        return f"log10({v})", f"{v} > 0 AND isfinite({v})"
+    return v, f"isfinite({v})"
 
 
 def bin_range(lo_q: float, hi_q: float, lo: float, hi: float) -> tuple[float, float]:
@@ -110,12 +110,15 @@ def bins_of(con: Any, *, relation: str, column: str, bins: int = 60, log: bool =
     """The bins of ``column`` over ``relation`` (None when it has no value to bin). One aggregate query."""
     if int(bins) < 1:
         raise ValueError(f"bins must be at least 1, not {bins}")
-    x, raw = _axis(column, log)
+    x, ok = _axis(column, log)
+    rel = qi(relation)
     row = con.execute(
-        f"SELECT count(x), count(v) - count(x), min(x), max(x), quantile_cont(x, [{TAIL!r}, {1 - TAIL!r}])"
-        f" FROM (SELECT {x} AS x, {raw} AS v FROM {qi(relation)})"
+        f"SELECT count(*), min(x), max(x), quantile_cont(x, [{TAIL!r}, {1 - TAIL!r}])"
+        f" FROM (SELECT {x} AS x FROM {rel} WHERE {ok})"
     ).fetchall()[0]
-    n, skipped, mn, mx, qs = row
+    non_null = con.execute(f"SELECT count({qi(column)}) FROM {rel}").fetchall()[0][0]
+    n, mn, mx, qs = row
+    skipped = int(non_null) - int(n)
     if not n:
         return None
     lo, hi = bin_range(float(qs[0]), float(qs[1]), float(mn), float(mx))
@@ -145,9 +148,9 @@ def histogram(
     b = bins_of(con, relation=relation, column=column, bins=bins, log=log)
     if b is None:
         return Histogram(None)
-    x, _ = _axis(column, log)
+    x, ok = _axis(column, log)
     g = f"coalesce(CAST({qi(by)} AS VARCHAR), '(none)')" if by else f"'{ALL}'"
-    src = f"(SELECT {x} AS x, {g} AS g{', id' if keep else ''} FROM {qi(relation)})"
+    src = f"(SELECT {x} AS x, {g} AS g{', id' if keep else ''} FROM {qi(relation)} WHERE {ok})"
     if keep:
         src = f"(SELECT c.x, c.g, k._keep AS kp FROM {src} AS c JOIN {qi(keep)} AS k USING (id))"
     grp = "g"
@@ -157,20 +160,20 @@ def histogram(
         top = ", top AS (SELECT g FROM v GROUP BY g ORDER BY count(*) DESC, g LIMIT $mg)"
         grp = f"CASE WHEN g IN (SELECT g FROM top) THEN g ELSE '{OTHER}' END"
         params["mg"] = int(max_groups)
+    # bin -1: below the axis, bin nb: above it (both folded into the edge bins below)
     sql = (
-        f"WITH v AS (SELECT * FROM {src} WHERE x IS NOT NULL){top} "
-        f"SELECT {grp} AS grp, CAST(least(greatest(floor((x - $lo) / $w), 0), $nb - 1) AS INTEGER) AS bin,"
-        " count(*), count(*) FILTER (WHERE x < $lo), count(*) FILTER (WHERE x > $hi),"
-        f" {'count(*) FILTER (WHERE kp)' if keep else '0'} FROM v GROUP BY ALL"
+        f"WITH v AS (SELECT * FROM {src}){top} SELECT {grp} AS grp, CASE WHEN x < $lo THEN -1 WHEN x > $hi THEN $nb"
+        " ELSE CAST(least(floor((x - $lo) / $w), $nb - 1) AS INTEGER) END AS bin,"
+        f" count(*), {'count(*) FILTER (WHERE kp)' if keep else '0'} FROM v GROUP BY ALL"
     )
     counts: dict[str, list[int]] = {}
     kept: dict[str, list[int]] = {}
     below: dict[str, int] = {}
     above: dict[str, int] = {}
-    for grp_v, i, n, lo_n, hi_n, k in con.execute(sql, params).fetchall():
-        counts.setdefault(grp_v, [0] * b.count)[i] += int(n)
-        kept.setdefault(grp_v, [0] * b.count)[i] += int(k)
-        below[grp_v] = below.get(grp_v, 0) + int(lo_n)
-        above[grp_v] = above.get(grp_v, 0) + int(hi_n)
+    for grp_v, i, n, k in con.execute(sql, params).fetchall():
+        counts.setdefault(grp_v, [0] * b.count)[min(max(i, 0), b.count - 1)] += int(n)
+        kept.setdefault(grp_v, [0] * b.count)[min(max(i, 0), b.count - 1)] += int(k)
+        below[grp_v] = below.get(grp_v, 0) + (int(n) if i < 0 else 0)
+        above[grp_v] = above.get(grp_v, 0) + (int(n) if i >= b.count else 0)
     b = Bins(b.lo, b.width, b.count, b.log, b.values, sum(below.values()), sum(above.values()), b.skipped)
     return Histogram(b, counts, kept if keep else None, below, above)
