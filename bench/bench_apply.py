@@ -208,10 +208,10 @@ def summarize_rows(ws: Workspace, repeats: int) -> list:
         xs.sort()
         p95 = xs[min(len(xs) - 1, round(0.95 * (len(xs) - 1)))]
         out.append([label, f"{first:,.0f}", f"{statistics.median(xs):,.0f}", f"{p95:,.0f}"])
-    from app.recipes import compile as C
     from app.recipes import load_recipe
+    from app.recipes.cache import CACHE
 
-    fr, _tab, _key = C.recipe_frame(ws.con, load_recipe(recipe(0)))
+    fr, _tab, _key = CACHE.frame(ws.con, load_recipe(recipe(0)))
     q = (
         f"SELECT source, lang_code, size_words >= 8, quality_score >= 0.3, lang_code IN ('en', 'zh'),"
         f" coalesce(sentiment <= 0.9, true), count(*), sum(size_tokens) FROM {fr} GROUP BY ALL"

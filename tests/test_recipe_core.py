@@ -190,13 +190,13 @@ def test_save_and_list(ws):
 
 
 def test_summary_frame_is_cached_across_threshold_changes(ws):
-    from app.recipes import compile as C
+    from app.recipes.cache import CACHE
 
     summarize(ws.con, MINIMAL)
-    frames = dict(C._FRAMES)
+    frames = dict(CACHE.frames)
     assert len(frames) >= 1
     s = summarize(ws.con, MINIMAL.replace("min: 5", "min: 9").replace("0.2", "0.4"))
-    assert frames == C._FRAMES and all(C._FRAMES[k] is v for k, v in frames.items())
+    assert frames == CACHE.frames and all(CACHE.frames[k] is v for k, v in frames.items())
     assert (
         s["kept_docs"]
         == summarize(ws.con, MINIMAL.replace("min: 5", "min: 9").replace("0.2", "0.4"), cache=False)["kept_docs"]

@@ -133,3 +133,23 @@ def edge_documents(
     out["above"] = [{**dict(zip(keys, r, strict=True)), "text": texts.get(r[0]) or ""} for r in above]
     out["below"] = [{**dict(zip(keys, r, strict=True)), "text": texts.get(r[0]) or ""} for r in below]
     return out
+
+
+def borderline(
+    con: Any,
+    recipe: Any,
+    rule_index: int,
+    *,
+    n: int = 5,
+    relation: str = "corpus",
+    text_chars: int = 2000,
+) -> dict[str, Any]:
+    """Documents just above and just below rule ``rule_index``'s threshold (for range and quantile
+    rules); for set, expression and dedup checks: a deterministic sample that passes (``above``) and
+    one that fails (``below``). Rows: ``id, source, value, text`` (text cut to ``text_chars``).
+    The recipe compiled, then :func:`edge_documents` (the dashboard's picker too)."""
+    from app.recipes.compile import compile_recipe
+
+    comp = compile_recipe(con, recipe, relation=relation)
+    choose = None if relation == "corpus" else relation  # corpus: chosen over the text-free relation
+    return edge_documents(con, comp, rule_index, n=n, text_chars=text_chars, relation=choose)

@@ -2,7 +2,7 @@
 
 A threshold change in the dashboard alters one check of the recipe; the others and the grouping keys
 (source, language) stay the same. So instead of re-running the whole grouped query, this module keeps,
-per cached recipe frame (:func:`app.recipes.compile.recipe_frame`):
+per cached recipe frame (:meth:`app.recipes.cache.RecipeCache.frame`):
 
 - a group code per document (source x language, from the frame's Arrow columns),
 - the token count per document,
@@ -21,13 +21,16 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
+from app.recipes.cache import CACHE
+
 #: bins of the bincount (groups x 2^checks) beyond which the SQL path is used
 MAX_BINS = 1 << 22
 #: bytes of cached check vectors per frame (oldest dropped first)
 CHECK_CACHE_BYTES = 256 << 20
 
-_LOCK = threading.Lock()
-_STATES: OrderedDict[Any, _State] = OrderedDict()
+_LOCK = CACHE.lock
+#: per-frame states, owned by the recipe cache (:data:`app.recipes.cache.CACHE`): cleared with it
+_STATES: OrderedDict[Any, _State] = CACHE.live_states
 
 
 class _State:
@@ -136,7 +139,7 @@ class _State:
         the boolean vector of the checks before this one (None: every document). None: not a frame column."""
         import numpy as np
 
-        from app.recipes.compile import ID_RANK
+        from app.recipes.sqlparts import ID_RANK
 
         rank = self.column(ID_RANK)
         col = self.column(key)
@@ -264,7 +267,7 @@ def grouped_rows(con: Any, comp: Any, frame_key: Any, frame: Any) -> list[tuple]
     ``GROUP BY`` of :func:`app.recipes.summarize`; None when this recipe must go the SQL way."""
     import numpy as np
 
-    from app.recipes.compile import used_params
+    from app.recipes.sqlparts import used_params
 
     if comp.has_stages or frame is None:
         return None

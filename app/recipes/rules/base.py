@@ -15,6 +15,7 @@ evaluation, label and every form live there (the package imports its modules its
 
 from __future__ import annotations
 
+import difflib
 import math
 import uuid
 from dataclasses import dataclass, field
@@ -199,3 +200,14 @@ def string_list(v: Any) -> list[str]:
     if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
         raise RecipeError("malformed value list")
     return list(v)
+
+
+def unknown_column(name: str, columns: dict[str, str], what: str) -> RecipeError:
+    """The error for a column the relation lacks, with close names and what the corpus has."""
+    near = difflib.get_close_matches(name, list(columns), n=4, cutoff=0.5)
+    hint = f"; did you mean {', '.join(near)}?" if near else ""
+    known = [c for c in columns if c not in ("text", "text_hash")]
+    return RecipeError(
+        f"{what}: unknown signal {name!r}{hint} (corpus has {len(known)} columns: "
+        f"{', '.join(known[:25])}{' ...' if len(known) > 25 else ''}; run `winnow score` to add signals)"
+    )

@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 from app.errors import RecipeError
-from app.recipes.rules.base import Context, RuleKind, Validator, register
+from app.recipes.rules.base import Context, RuleKind, Validator, register, unknown_column
 
 #: characters an expression keeps as is in the URL (the rest of printable ASCII but ``%`` ``:`` ``;`` ``|``)
 URL_SAFE = " !\"#$&'()*+,-./<=>?@[]^_`{}~"
@@ -83,8 +83,6 @@ class ExprRule(RuleKind):
         return self.expr.strip() or "(empty expression)"
 
     def check(self, columns: dict[str, str], where: str) -> None:
-        from app.recipes.compile import unknown_column
-
         for c in self.parsed.columns:
             if c not in columns:
                 raise unknown_column(c, columns, where)

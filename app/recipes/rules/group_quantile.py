@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 from app.errors import RecipeError
-from app.recipes.rules.base import Context, RuleKind, Validator, finite, fmt, register
+from app.recipes.rules.base import Context, RuleKind, Validator, finite, fmt, register, unknown_column
 from app.recipes.rules.quantile import quantile_bounds
 from app.recipes.rules.range import numeric_check
 from app.sql import qi
@@ -119,8 +119,6 @@ class GroupQuantileRule(RuleKind):
         return [(self.signal, q, self.by) for q in (self.min_quantile, self.max_quantile) if q is not None]
 
     def check(self, columns: dict[str, str], where: str) -> None:
-        from app.recipes.compile import unknown_column
-
         numeric_check(self.signal, columns, where)
         if self.by not in columns:
             raise unknown_column(self.by, columns, f"{where}.by")

@@ -1,0 +1,193 @@
+"""What a recipe keeps, counted: totals, per source and group, per rule (alone, only by it, by group), overlap.
+
+One grouped query over the corpus (or, interactively, over the cached recipe frame with
+:mod:`app.recipes.live`'s vectors and one bincount); everything else is derived in Python from the small
+grouped result, so the CLI, the dashboard, the manifest and the report show the same numbers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any
+
+from app.errors import RecipeError
+from app.recipes.cache import CACHE, version_token
+from app.recipes.compile import Compiled, compile_recipe
+from app.recipes.rules.base import unknown_column
+from app.recipes.schema import Recipe, load_recipe
+from app.recipes.sqlparts import FRAME_NAME, used_params
+from app.sql import qi
+
+
+def _frac(a: float, b: float) -> float | None:
+    return round(a / b, 6) if b else None
+
+
+def summarize(
+    con: Any,
+    recipe: Recipe | str | dict,
+    *,
+    relation: str = "corpus",
+    compiled: Compiled | None = None,
+    cache: bool = True,
+    group_by: str | None = None,
+) -> dict[str, Any]:
+    """Counts of what the recipe keeps: totals, per source and language, per rule (alone, only by it, and
+    both by group), overlap. One grouped query over ``relation``; everything else is derived in Python from
+    the small grouped result. ``group_by`` breaks retention and each rule's removals down by that column
+    instead of the language (``by_group``; ``by_lang`` stays the language's table when it is the group).
+
+    With ``cache`` (default) it runs over a cached column subset of ``relation`` (see :meth:`app.recipes.cache.RecipeCache.frame`)
+    and, when the recipe has no balancing or sampling, from cached per-check vectors and one bincount
+    (:mod:`app.recipes.live`, ~25 ms at 1M documents); the numbers are identical on every path."""
+    t0 = time.perf_counter()
+    recipe = load_recipe(recipe) if compiled is None else compiled.recipe
+    fr = None
+    token = frame_token = frame_cols = None
+    if compiled is None and cache:
+        token = version_token(con, relation)
+        # compiled against the corpus first so errors name its columns
+        compile_recipe(con, recipe, relation=relation, bind=False, resolve=False, token=token)
+        fr = CACHE.frame(con, recipe, relation=relation, token=token, extra=(group_by,) if group_by else ())
+        if fr is not None:
+            relation = fr[0]
+            frame_cols = CACHE.frame_cols.get(fr[2])
+            frame_token = (token[0], FRAME_NAME, *token[2:])
+    comp = compiled or compile_recipe(con, recipe, relation=relation, bind=False, token=frame_token, columns=frame_cols)
+    relation = comp.relation
+    if group_by is not None:
+        if group_by not in comp.columns:
+            raise unknown_column(group_by, comp.columns, "group_by")
+        comp = dataclasses.replace(comp, lang_column=group_by)
+    group_col = comp.lang_column
+    lang = f"CAST({qi(comp.lang_column)} AS VARCHAR)" if comp.lang_column else "NULL::VARCHAR"
+    sel = ["id"] if comp.has_stages else []
+    sel += ["source", f"{lang} AS _lang", f"{comp.token_sql} AS _tok"]
+    k = len(comp.checks)
+    checks = [f"_c{i}" for i in range(k)]
+    if comp.has_stages:
+        inner = comp.pipeline_sql(sel, with_checks=True)
+        params = comp.stage_params()
+    else:
+        body = ", ".join([*sel, *(f"coalesce({c.sql}, false) AS _c{c.index}" for c in comp.checks)])
+        inner = f"SELECT *, {' AND '.join(checks) or 'true'} AS _keep FROM (SELECT {body} FROM {qi(relation)})"
+        params = dict(comp.params)
+    group = ", ".join(["source", "_lang", *checks, "_keep"])
+    sql = f"SELECT {group}, count(*), coalesce(sum(_tok), 0) FROM ({inner}) GROUP BY ALL"
+    try:
+        rows = None
+        if fr is not None:  # the interactive path: cached per-check vectors and one bincount
+            from app.recipes import live
+
+            rows = live.grouped_rows(con, comp, fr[2], fr[1])
+        if rows is None:
+            rows = con.execute(sql, used_params(sql, params)).fetchall()
+    except Exception as e:
+        raise RecipeError(f"cannot evaluate recipe: {str(e).splitlines()[0]}") from e
+
+    total = kept = total_tok = kept_tok = after_checks = after_checks_tok = 0
+    by_src: dict[Any, list[int]] = {}
+    by_lang: dict[Any, list[int]] = {}
+    removed = [[0, 0] for _ in range(k)]
+    only = [[0, 0] for _ in range(k)]
+    per_group: list[dict[Any, list[int]]] = [{} for _ in range(k)]  # rule -> group -> [removed, only]
+    overlap = [[0] * k for _ in range(k)]
+    for row in rows:
+        src, lg = row[0], row[1]
+        flags = row[2 : 2 + k]
+        keep = bool(row[2 + k])
+        n, tok = int(row[3 + k]), int(row[4 + k])
+        total += n
+        total_tok += tok
+        if keep:
+            kept += n
+            kept_tok += tok
+        fails = [i for i, f in enumerate(flags) if not f]
+        if not fails:
+            after_checks += n
+            after_checks_tok += tok
+        for i in fails:
+            removed[i][0] += n
+            removed[i][1] += tok
+            g = per_group[i].setdefault(lg, [0, 0])
+            g[0] += n
+            if len(fails) == 1:
+                g[1] += n
+            for j in fails:
+                overlap[i][j] += n
+        if len(fails) == 1:
+            only[fails[0]][0] += n
+            only[fails[0]][1] += tok
+        for key, acc in ((src, by_src), (lg, by_lang)):
+            a = acc.setdefault(key, [0, 0, 0, 0])
+            a[0] += n
+            a[2] += tok
+            if keep:
+                a[1] += n
+                a[3] += tok
+
+    def table(acc: dict[Any, list[int]], name: str) -> list[dict[str, Any]]:
+        out = [
+            {
+                name: key,
+                "total": a[0],
+                "kept": a[1],
+                "removed": a[0] - a[1],
+                "kept_frac": _frac(a[1], a[0]),
+                "total_tokens": a[2],
+                "kept_tokens": a[3],
+                "kept_tokens_frac": _frac(a[3], a[2]),
+            }
+            for key, a in acc.items()
+        ]
+        return sorted(out, key=lambda d: (-d["total"], str(d[name])))
+
+    group_total = {key: a[0] for key, a in by_lang.items()}
+    rules = [
+        {
+            "index": c.index,
+            "kind": c.kind,
+            "label": c.label,
+            "signal": c.signal,
+            "removed": removed[c.index][0],
+            "removed_frac": _frac(removed[c.index][0], total),
+            "removed_tokens": removed[c.index][1],
+            "removed_only": only[c.index][0],
+            "removed_only_tokens": only[c.index][1],
+            # what the rule removes in each group (language by default), alone and only by it (what would
+            # come back if the rule were dropped): overlapping rules no longer hide each other
+            "by_group": [
+                {"group": g, "total": group_total.get(g, 0), "removed": a[0], "only": a[1]}
+                for g, a in sorted(per_group[c.index].items(), key=lambda kv: (-group_total.get(kv[0], 0), str(kv[0])))
+            ]
+            if group_col
+            else [],
+        }
+        for c in comp.checks
+    ]
+    stages = [{"stage": "rules+dedup", "kept": after_checks, "kept_tokens": after_checks_tok}]
+    if comp.has_stages:
+        stages.append(
+            {"stage": "balance+sample", "kept": kept, "kept_tokens": kept_tok, "removed": after_checks - kept}
+        )
+    return {
+        "total_docs": total,
+        "kept_docs": kept,
+        "removed_docs": total - kept,
+        "kept_frac": _frac(kept, total),
+        "total_tokens": total_tok,
+        "kept_tokens": kept_tok,
+        "kept_tokens_frac": _frac(kept_tok, total_tok),
+        "tokens_estimated": comp.token_column is None,
+        "token_column": comp.resolved["tokens"],
+        "by_source": table(by_src, "source"),
+        "by_lang": table(by_lang, "lang") if comp.lang_column and group_by is None else [],
+        "by_group": table(by_lang, "group") if group_col else [],
+        "group_column": group_col,
+        "rules": rules,
+        "overlap": overlap,
+        "stages": stages,
+        "resolved": comp.resolved,
+        "elapsed_ms": round((time.perf_counter() - t0) * 1000, 1),
+    }
