@@ -107,7 +107,8 @@ def bin_range(lo_q: float, hi_q: float, lo: float, hi: float) -> tuple[float, fl
 
 
 def bins_of(con: Any, *, relation: str, column: str, bins: int = 60, log: bool = False) -> Bins | None:
-    """The bins of ``column`` over ``relation`` (None when it has no value to bin). One aggregate query."""
+    """The bins of ``column`` over ``relation`` (None when it has no value to bin): the range and the 0.5%/99.5%
+    quantiles of the placeable values in one aggregate, the non-null count in another (read from statistics)."""
     if int(bins) < 1:
         raise ValueError(f"bins must be at least 1, not {bins}")
     x, ok = _axis(column, log)
@@ -123,7 +124,7 @@ def bins_of(con: Any, *, relation: str, column: str, bins: int = 60, log: bool =
         return None
     lo, hi = bin_range(float(qs[0]), float(qs[1]), float(mn), float(mx))
     width = (hi - lo) / int(bins)
-    if not math.isfinite(width) or width <= 0:  # a range beyond doubles (1e308 apart): one bin
+    if not math.isfinite(width) or width <= 0:  # values ~1e308 apart: no double can step between them
         return None
     return Bins(lo, width, int(bins), bool(log), int(n), 0, 0, int(skipped))
 
