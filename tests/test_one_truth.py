@@ -11,11 +11,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from app.explore import queries
 from app.explore.histogram import bin_range, bins_of, histogram
 from app.recipes import borderline, compile_recipe
 from app.recipes.edges import edge_documents
 from app.report import BINS, build_data
-from app.ui import queries
 from app.workspace import fast_relation
 from tests.test_recipe_core import make_ws
 
