@@ -192,7 +192,10 @@ class RecipeCache:
                     f"(SELECT _f.*, _t._sem_rank FROM {rel} AS _f LEFT JOIN (SELECT id AS _sem_id, row_number() "
                     f"OVER (ORDER BY id) AS _sem_rank FROM {rel}) AS _t ON _t._sem_id = _f.semdup_dup_of)"
                 )
-            table = con.sql(f"SELECT {', '.join(sel)} FROM {src}").to_arrow_table()
+            # rows of one duplicate cluster side by side: dedup's per-summary gathers then read memory in order
+            key_col = next((k for k in (EXACT_KEY, NEAR_KEY) if k in cols), None)
+            order = f" ORDER BY {key_col} NULLS LAST, {ID_RANK}" if key_col else ""
+            table = con.sql(f"SELECT {', '.join(sel)} FROM {src}{order}").to_arrow_table()
             with self.lock:  # dashboard sessions summarise from several threads
                 while len(self.frames) >= self.max_frames:
                     self.frames.pop(next(iter(self.frames)))

@@ -156,24 +156,29 @@ class _State:
             hit = has & by_rank[np.where(has, target, 0).astype(np.int64)]
             return ~(dup[0].astype(bool) & dup[1] & hit)
         order = self.base_get(("dedup_order", key))
-        if order is None:  # rows with a key, sorted by (key, id rank): each cluster a run, its smallest id first
+        if order is None:
+            # only documents of clusters with two or more members can be removed: keep those rows, sorted by
+            # (key, id rank), so each cluster is a run with its smallest id first (most rows of a real corpus
+            # are singletons, so this is a small part of it)
             values, valid = col
             rows = np.flatnonzero(valid)
-            order = rows[np.lexsort((rank[0][rows], values[rows]))]
-            keys = values[order]
-            order = (order, keys)
+            keys = values[rows].astype(np.int64)
+            srt = np.lexsort((rank[0][rows], keys))
+            rows, keys = rows[srt], keys[srt]
+            same = np.zeros(len(keys), dtype=bool)
+            same[1:] = keys[1:] == keys[:-1]
+            multi = same.copy()
+            multi[:-1] |= same[1:]
+            order = (rows[multi], keys[multi])
             with self.lock:
                 self.base[("dedup_order", key)] = order
         rows, keys = order
         live = p[rows]
-        first_rows = rows[live]
         k = keys[live]
-        firsts = np.ones(len(k), dtype=bool)
-        if len(k) > 1:
-            firsts[1:] = k[1:] != k[:-1]
-        out = ~p
-        out[~col[1]] = True
-        out[first_rows[firsts]] = True
+        later = np.zeros(len(k), dtype=bool)  # a survivor whose cluster already has a smaller surviving id
+        later[1:] = k[1:] == k[:-1]
+        out = np.ones(self.n, dtype=bool)
+        out[rows[live][later]] = False
         return out
 
     def base_get(self, key: tuple) -> Any:
