@@ -497,6 +497,24 @@ class Panel {
     const rs = s.rules || [];
     if (rs.length < 2) return "";
     const m = s.overlap;
+    if (rs.length > 8) {
+      // many rules: a matrix would wrap its labels a character per line; list the largest overlaps instead
+      const pairs = [];
+      for (let i = 0; i < rs.length; i++) for (let j = i + 1; j < rs.length; j++) if (m[i][j]) pairs.push([m[i][j], i, j]);
+      pairs.sort((a, b) => b[0] - a[0]);
+      const rows = pairs
+        .slice(0, 15)
+        .map(
+          ([v, i, j]) =>
+            `<tr><td title="${esc(rs[i].label)}">${i + 1}. ${esc(String(rs[i].label).slice(0, 48))}</td>` +
+            `<td title="${esc(rs[j].label)}">${j + 1}. ${esc(String(rs[j].label).slice(0, 48))}</td><td class="n">${fmtInt(v)}</td></tr>`,
+        )
+        .join("");
+      return (
+        `<h3 class="w-h">Largest overlaps</h3><div class="w-meta">documents removed by both rules (the top ${Math.min(15, pairs.length)} of ${fmtInt(pairs.length)} overlapping pairs)</div>` +
+        `<div class="wl-scroll"><table class="w-tab wl-ovl"><thead><tr><th>rule</th><th>and rule</th><th class="n">both remove</th></tr></thead><tbody>${rows}</tbody></table></div>`
+      );
+    }
     const max = Math.max(1, ...m.flat());
     const head = rs.map((_, j) => `<th class="n">${j + 1}</th>`).join("");
     const rows = rs
@@ -508,12 +526,12 @@ class Panel {
             return `<td class="n" style="background:rgba(47,111,79,${a});color:${fg}" title="${esc(r.label)} ∧ ${esc(rs[j].label)}: ${fmtInt(v)}">${fmtInt(v)}</td>`;
           })
           .join("");
-        return `<tr><td>${i + 1}. ${esc(String(r.label).slice(0, 40))}</td>${cells}</tr>`;
+        return `<tr><td class="wl-rl" title="${esc(r.label)}">${i + 1}. ${esc(String(r.label).slice(0, 40))}</td>${cells}</tr>`;
       })
       .join("");
     return (
       '<h3 class="w-h">Overlap</h3><div class="w-meta">documents removed by both rules (columns numbered as the rows)</div>' +
-      `<table class="w-tab wl-ov"><thead><tr><th></th>${head}</tr></thead><tbody>${rows}</tbody></table>`
+      `<div class="wl-scroll"><table class="w-tab wl-ov"><thead><tr><th></th>${head}</tr></thead><tbody>${rows}</tbody></table></div>`
     );
   }
 
