@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from app.cli import main
 from app.embed import embed, load_vectors, vectors_table
-from app.embed.models import HashEmbedder, get_embedder, resolve_model
+from app.embed.choose import get_embedder
+from app.embed.models import HashEmbedder, resolve_model
 from app.errors import EmbedError, MapError
 
 
@@ -117,7 +118,7 @@ def test_resolve_default_model_is_packaged():
 
 def test_real_model_embeds_a_few_documents(tiny_ws):
     """One real embedding with the packaged all-MiniLM-L6-v2, offline, then search with the same model."""
-    from app.maps import search
+    from app.search.semantic import search
 
     out = embed(tiny_ws, device="cpu", batch_size=4)
     assert out["model"] == "all-MiniLM-L6-v2@256" and out["dim"] == 384 and out["embedded"] == 5
@@ -153,6 +154,6 @@ def test_fast_mode_distils_once_and_embeds(tiny_ws, tmp_path, monkeypatch):
     pos = {i: n for n, i in enumerate(ids)}
     assert float(vecs[pos["a1"]] @ vecs[pos["a5"]]) > 0.999
     assert len(list((tmp_path / "cache" / "static").iterdir())) == 1
-    from app.maps import search
+    from app.search.semantic import search
 
     assert search(tiny_ws, "cat on a mat", k=1)[0]["id"] in {"a1", "a5"}

@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from app.embed.models import DEFAULT_MODEL, Embedder, get_embedder
+from app.embed.choose import get_embedder
+from app.embed.models import DEFAULT_MODEL, Embedder
 from app.errors import EmbedError
 from app.sql import qi, slug
 
