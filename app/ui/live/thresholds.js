@@ -608,7 +608,9 @@ class Panel {
       "</div>";
     const edge = this.$(".wl-edge");
     edge.innerHTML =
-      half(b.bound ? "just kept" : "passing", b.above, "") + half(b.bound ? "just removed" : "failing", b.below, "below");
+      b.bound === "max" // a maximum keeps what lies below it
+        ? half("just kept", b.below, "") + half("just removed", b.above, "below")
+        : half(b.bound ? "just kept" : "passing", b.above, "") + half(b.bound ? "just removed" : "failing", b.below, "below");
     edge.dataset.run = String(run); // the update these documents belong to (tests and the benchmark wait on it)
   }
 }
