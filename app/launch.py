@@ -8,9 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-MAIN = Path(__file__).resolve().with_name("main.py")
+UI_DIR = Path(__file__).resolve().parent / "ui"
+MAIN = UI_DIR / "main.py"
 #: what ``streamlit run`` is given: an ``st.App`` serving MAIN plus the Thresholds panel's routes
-ENTRY = Path(__file__).resolve().with_name("server.py")
+ENTRY = UI_DIR / "server.py"
 
 
 def streamlit_command(

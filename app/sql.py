@@ -32,8 +32,10 @@ TEXT_TYPES = ("VARCHAR", "TEXT", "STRING", "ENUM")
 
 
 def is_number_type(t: str) -> bool:
-    """Whether a DuckDB type name (``DECIMAL(18,3)`` included) is a number or a boolean."""
-    return str(t).upper().startswith(NUMBER_TYPES)
+    """Whether a DuckDB type name (``DECIMAL(18,3)`` included) is a number or a boolean; a list or array of
+    numbers (``DOUBLE[]``, ``FLOAT[384]``) is not."""
+    t = str(t).upper()
+    return t.startswith(NUMBER_TYPES) and not t.endswith("]")
 
 
 def is_text_type(t: str) -> bool:

@@ -442,7 +442,7 @@ def fast_part(ws, res, ids, src, ref, sub, full_key, map_sample, names=("full", 
 
 
 def latency_and_clusters(ws, wsdir, res, ids, ref, rng, full_key) -> None:
-    from app.maps import neighbours, search
+    from app.search.semantic import neighbours, search
 
     # 5. latency: stored neighbours and semantic search (full model active)
     ws.set_meta("embed.active", full_key)

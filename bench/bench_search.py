@@ -11,7 +11,7 @@ Per query (20 queries: words, phrases, negation, OR/AND, a field, CJK), measured
 
 - ``index``: ``app.search.search_at`` (parse, BM25 top 200, total count, stored id/source/preview of the 200);
 - ``index + page``: that plus ``queries.ranked_docs`` (the Documents page's signal columns for the 200 ids);
-- ``ILIKE page``: ``queries.search_docs`` (the page's exact-substring mode: ``text ILIKE '%s%'`` LIMIT 200 joined to
+- ``ILIKE page``: ``app.search.substring_search`` (the page's exact-substring mode: ``text ILIKE '%s%'`` LIMIT 200 joined to
   the same columns; it stops early when 200 documents match);
 - ``ILIKE count``: ``SELECT count(*) ... ILIKE`` (every match counted, what the index reports as its total).
 
@@ -112,12 +112,11 @@ def realmix_workspace(path: Path) -> int:
 
 
 def measure(con, index: Path, *, ilike: bool = True) -> list[dict]:
-    from app.search import search_at
-    from app.ui.queries import ranked_docs, search_docs
+    from app.search import ranked_docs, search_at, substring_search
 
     rows = []
     search_at(index, "warm up", limit=200)
-    search_docs(con, "warm", columns=COLUMNS, limit=200)
+    substring_search(con, "warm", columns=COLUMNS, limit=200)
     for q, sub, cjk in QUERIES:
         t_ix, t_page = [], []
         for _ in range(3):
@@ -138,7 +137,7 @@ def measure(con, index: Path, *, ilike: bool = True) -> list[dict]:
         }
         if ilike:
             t0 = time.perf_counter()
-            search_docs(con, sub, columns=COLUMNS, limit=200)
+            substring_search(con, sub, columns=COLUMNS, limit=200)
             t1 = time.perf_counter()
             like = "%" + sub.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             n = con.execute("SELECT count(*) FROM docs WHERE text ILIKE ? ESCAPE '\\'", [like]).fetchone()[0]

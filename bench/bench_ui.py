@@ -300,7 +300,7 @@ def measure_floor(ws: Path, *, changes: int) -> dict:
 
     from playwright.sync_api import sync_playwright
 
-    from app.ui.launch import Server
+    from app.launch import Server
 
     out: dict = {"count_ms": [], "all_ms": [], "server_ms": [], "summary_ms": []}
     with tempfile.TemporaryDirectory() as d:
@@ -374,8 +374,8 @@ def _shrink(path: Path, limit: int = 300_000) -> None:
 
 def direct_summary_ms(ws: Path, n: int = 20) -> list[float]:
     """The recipes library's summary of :data:`RULES` at ``n`` thresholds, in-process (the floor)."""
-    from app.ui import recipe_bridge
-    from app.ui.state import decode_rules
+    from app.explore import recipe_bridge
+    from app.explore.view_state import decode_rules
     from app.workspace import Workspace
 
     rules = decode_rules(RULES)
@@ -396,7 +396,7 @@ def compare_runs(ws: Path, other_main: Path, *, changes: int, rounds: int = 2) -
     interleaved ``rounds`` times, so that both see the same machine."""
     from playwright.sync_api import sync_playwright
 
-    from app.ui.launch import Server
+    from app.launch import Server
 
     out = []
     for r in range(rounds):
@@ -438,7 +438,7 @@ def main() -> None:
     ap.add_argument("--workspace", help="the bench workspace's folder (default data/bench_ui/ws_DOCS)")
     ap.add_argument("--no-paint", action="store_true", help="skip the first-paint pages (implies --no-readme)")
     args = ap.parse_args()
-    from app.ui.launch import Server
+    from app.launch import Server
 
     if args.shoot:
         with Server(args.shoot, timeout=120) as url:

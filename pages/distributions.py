@@ -1,6 +1,6 @@
 """Distributions: histogram (linear/log), ECDF, overlay or facet by a category, quantiles, 2-D density, correlations.
 
-Every number comes from a DuckDB aggregate (``app.ui.queries``); no page pulls documents to plot them.
+Every number comes from a DuckDB aggregate (``app.explore.queries``); no page pulls documents to plot them.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import math
 import pandas as pd
 import streamlit as st
 
+from app.explore import queries
 from app.ui import widgets
 
 # Vega-Lite, not plotly, on this page: its library is a sixth of plotly.js (0.8 vs 4.7 MB of JavaScript), so a new
@@ -41,8 +42,8 @@ if widgets.n_docs(ws) == 0:
     st.stop()
 widgets.missing(ws, "signals", "only numeric metadata can be plotted until signals are computed.", key="miss_sig")
 
-num = widgets.q(ws, "numeric_columns")
-cats = widgets.q(ws, "categorical_columns")
+num = widgets.cached(ws, queries.numeric_columns)
+cats = widgets.cached(ws, queries.categorical_columns)
 if not num:
     st.warning("No numeric column in the corpus yet.")
     st.stop()
@@ -57,10 +58,10 @@ by = ss.get("by") if ss.get("by") in by_opts else "(none)"
 by = c2.selectbox("Split by", by_opts, index=by_opts.index(by), key="w_dist_by")
 ss["by"] = "" if by == "(none)" else by
 layout = c3.radio("Groups", ["overlay", "facet"], horizontal=True, key="w_dist_layout")
-log = c4.toggle("log x axis", value=widgets.q(ws, "is_skewed", sig), key=f"w_dist_log_{sig}")
+log = c4.toggle("log x axis", value=widgets.cached(ws, queries.is_skewed, sig), key=f"w_dist_log_{sig}")
 group = None if by == "(none)" else by
 
-hist = widgets.q(ws, "histogram", sig, bins=60, log=log, by=group)
+hist = widgets.cached(ws, queries.histogram, sig, bins=60, log=log, by=group)
 if hist.empty:
     st.warning(f"`{sig}` has no values" + (" above 0 (log axis)" if log else "") + ".")
 else:
@@ -100,7 +101,7 @@ else:
         st.markdown(f"**Histogram of `{sig}`**" + (" (share of each group)" if group else ""))
         st.vega_lite_chart(hist, spec, key="hist", width="stretch" if layout != "facet" or not group else "content")
     with right:
-        e = widgets.q(ws, "ecdf", sig, by=group)
+        e = widgets.cached(ws, queries.ecdf, sig, by=group)
         if log:
             e = e[e["x"] > 0]
         espec = {
@@ -121,7 +122,7 @@ else:
         st.vega_lite_chart(e, espec, key="ecdf", width="stretch")
 
 st.markdown("**Quantiles**")
-qt = widgets.q(ws, "quantile_table", sig, by=group)
+qt = widgets.cached(ws, queries.quantile_table, sig, by=group)
 # an HTML table, not a data grid: the grid's 1.3 MB of JavaScript competed with the histogram's for a new session's CPU
 st.html(widgets.table_html(qt.to_dict("records"), {c: c for c in qt.columns}))
 
@@ -132,7 +133,7 @@ sig2 = ss.get("sig2") if ss.get("sig2") in others else others[0]
 sig2 = c1.selectbox("against", others, index=others.index(sig2), key="w_dist_sig2")
 ss["sig2"] = sig2
 log_y = c2.toggle("log y axis", key="w_dist_logy")
-dens = widgets.q(ws, "density2d", sig, sig2, bins=50, log_x=log, log_y=log_y)
+dens = widgets.cached(ws, queries.density2d, sig, sig2, bins=50, log_x=log, log_y=log_y)
 if dens.empty:
     st.caption("No documents have both values.")
 else:
@@ -171,7 +172,7 @@ if corr.open and len(cols) < 2:
     corr.caption("Needs at least two numeric columns.")
 elif corr.open:
     with corr:
-        m = widgets.q(ws, "correlations", cols)
+        m = widgets.cached(ws, queries.correlations, cols)
         cells = m.rename_axis("a").reset_index().melt(id_vars="a", var_name="b", value_name="r")
         cspec = {
             "height": 560,

@@ -6,10 +6,12 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from app import search
 from app.errors import WinnowError
 from app.errors_io import storage_error
 from app.escaping import md_text
-from app.ui import queries, widgets
+from app.explore import labels, queries
+from app.ui import widgets
 
 widgets.page_header("Documents", "Find documents, read them safely, and tag them.")
 ws = widgets.current_workspace()
@@ -18,8 +20,8 @@ if widgets.n_docs(ws) == 0:
     st.stop()
 
 ss = st.session_state
-cols = widgets.q(ws, "corpus_columns")
-num = widgets.q(ws, "numeric_columns")
+cols = widgets.cached(ws, queries.corpus_columns)
+num = widgets.cached(ws, queries.numeric_columns)
 has_emb = widgets.has_embeddings(ws)
 
 c1, c2, c3 = st.columns([4, 3, 2], vertical_alignment="bottom")
@@ -48,9 +50,7 @@ query = text.strip()
 res = None
 note = ""
 if mode == "full text":
-    from app.search import index_state, search_hits
-
-    fts = index_state(ws)
+    fts = search.index_state(ws)
     if fts != "current":
         st.info(
             "No full-text index yet"
@@ -65,8 +65,8 @@ if mode == "full text":
         widgets.jobs_panel(ws)
     elif query:
         try:
-            found = search_hits(ws, query, limit=200)
-            res = widgets.q_now(ws, "ranked_docs", found["rows"], columns=show, order=order_col, desc=desc)
+            found = search.search_hits(ws, query, limit=200)
+            res = widgets.now(ws, search.ranked_docs, found["rows"], columns=show, order=order_col, desc=desc)
             best = "ranked" if found["total"] <= len(res) else f"the best {len(res):,}"
             note = f"{found['total']:,} matching documents · {best} by BM25 score" + (
                 f", sorted by {order_col}" if order_col else ""
@@ -79,9 +79,7 @@ if mode == "full text":
             res = pd.DataFrame()
 if mode == "semantic" and query:
     try:
-        from app.maps import search
-
-        hits = search(ws, query, k=50)
+        hits = search.semantic_search(ws, query, k=50)
         res = pd.DataFrame(
             [
                 {"id": h["id"], "score": h["score"], "source": h["source"], "preview": (h.get("text") or "")[:200]}
@@ -94,8 +92,8 @@ if mode == "semantic" and query:
 if res is None:
     # the listing without a query depends only on the data: cached, so a new session draws it at once (uncached it
     # joins 200 ids to the texts, ~1.4 s at 1M documents on a busy machine); a typed substring scans every text
-    res = (widgets.q_now if query else widgets.q)(
-        ws, "search_docs", query, columns=show, limit=200, order=order_col, desc=desc
+    res = (widgets.now if query else widgets.cached)(
+        ws, search.substring_search, query, columns=show, limit=200, order=order_col, desc=desc
     )
     if query:
         note = f"{len(res):,} documents containing {query!r}" + (" (first 200)" if len(res) == 200 else "")
@@ -124,7 +122,7 @@ if typed.strip():
 doc_id = ss.get("doc")
 if not doc_id:
     st.stop()
-doc = widgets.q_now(ws, "get_doc", doc_id)
+doc = widgets.now(ws, queries.get_doc, doc_id)
 if doc is None:
     st.warning(f"no document with id {md_text(repr(doc_id))}")
     st.stop()
@@ -144,16 +142,16 @@ with left:
     for lab, col in (("good", c2), ("bad", c3)):
         if col.button(f"tag {lab}", key=f"btn_tag_{lab}"):
             try:
-                queries.add_label(ws.cursor(), doc_id, lab, note or None)
+                labels.add_label(ws.cursor(), doc_id, lab, note or None)
                 st.toast(f"tagged {md_text(doc_id)} {lab}")
             except Exception as e:  # a full disk or a read-only workspace: one line that says what to do
                 if (err := storage_error(e)) is None:
                     raise
                 st.error(md_text(err))
-    labels = widgets.q_now(ws, "labels_of", doc_id)
-    if len(labels):
+    tags = widgets.now(ws, labels.labels_of, doc_id)
+    if len(tags):
         st.caption(
-            "labels: " + ", ".join(f"{md_text(r.label)} ({r.created_at:%Y-%m-%d %H:%M})" for r in labels.itertuples())
+            "labels: " + ", ".join(f"{md_text(r.label)} ({r.created_at:%Y-%m-%d %H:%M})" for r in tags.itertuples())
         )
 with right:
     sig = {k: v for k, v in doc.items() if k not in ("text", "id")}
@@ -171,9 +169,7 @@ with n1:
     st.markdown("**Nearest neighbours**")
     if has_emb:
         try:
-            from app.maps import neighbours
-
-            for h in neighbours(ws, doc_id, k=8):
+            for h in search.neighbours(ws, doc_id, k=8):
                 widgets.snippet(
                     h.get("text") or "",
                     meta=f"{h['id']} · {h.get('source', '')} · similarity {h.get('score', 0):.3f}",
@@ -188,7 +184,7 @@ with n2:
     shown = False
     for col, size in (("dup_exact_cluster", "dup_exact_size"), ("dup_near_cluster", "dup_near_size")):
         if col in doc and doc[col] is not None and (doc.get(size) or 2) > 1:
-            members = widgets.q(ws, "cluster_members", col, doc[col])
+            members = widgets.cached(ws, queries.cluster_members, col, doc[col])
             members = members[members["id"] != doc_id]
             if len(members):
                 shown = True

@@ -7,7 +7,8 @@ from pathlib import Path
 import streamlit as st
 
 from app.errors import WinnowError
-from app.ui import state, widgets
+from app.explore import view_state
+from app.ui import widgets
 
 widgets.page_header("Export", "Apply a saved recipe: the same selection as on Thresholds, written to files.")
 ws = widgets.current_workspace()
@@ -23,7 +24,7 @@ if name in saved:
     ss["recipe"] = name
     recipe = get_recipe(ws, name)
 else:
-    from app.ui.recipe_bridge import recipe_from_rules
+    from app.explore.recipe_bridge import recipe_from_rules
 
     recipe = recipe_from_rules(ss.get("rules") or [], name="dashboard")
 if not saved:
@@ -117,4 +118,4 @@ if rp and Path(rp).exists():
         mime="text/html",
         key="dl_report",
     )
-state.sync_to_url(st.query_params, ss)
+view_state.sync_to_url(st.query_params, ss)

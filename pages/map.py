@@ -13,8 +13,9 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app.errors import WinnowError
-from app.ui import queries, recipe_bridge, selection, widgets
-from app.ui.state import Rule
+from app.explore import labels, queries, recipe_bridge, selection
+from app.explore.view_state import Rule
+from app.ui import widgets
 
 widgets.page_header("Map", "Documents placed by meaning: nearby points say similar things.")
 ws = widgets.current_workspace()
@@ -30,9 +31,9 @@ if not widgets.has_map(ws):
     st.stop()
 
 ss = st.session_state
-num = widgets.q(ws, "numeric_columns")
-cats = widgets.q(ws, "categorical_columns")
-cols = widgets.q(ws, "corpus_columns")
+num = widgets.cached(ws, queries.numeric_columns)
+cats = widgets.cached(ws, queries.categorical_columns)
+cols = widgets.cached(ws, queries.corpus_columns)
 special = ["kept / removed (current rules)"]
 cluster_cols = [c for c in ("map_cluster_label", "map_cluster") if c in cols]
 options = [*cluster_cols, *cats, *special, *[c for c in num if not c.startswith("map_")]]
@@ -53,17 +54,17 @@ if color in special:
         st.error(str(e))
 colour_col = "__kept__" if color in special else color
 
-n = widgets.q(ws, "map_count")
+n = widgets.cached(ws, queries.map_count)
 dense = n > queries.MAP_POINTS_MAX
 fig = go.Figure()
 if not dense:
     preview = 80 if n <= queries.HOVER_PREVIEW_MAX else 0
     pts = (
-        widgets.q_now(
-            ws, "map_points", color=colour_col, keep_sql=keep_sql, keep_params=keep_params, preview_chars=preview
+        widgets.now(
+            ws, queries.map_points, color=colour_col, keep_sql=keep_sql, keep_params=keep_params, preview_chars=preview
         )
         if keep_sql
-        else widgets.q(ws, "map_points", color=colour_col, preview_chars=preview)
+        else widgets.cached(ws, queries.map_points, color=colour_col, preview_chars=preview)
     )
     # hover text is untrusted document text: escape it (plotly renders a subset of HTML in hover labels)
     # (numpy arrays throughout: plotly validates Python lists element by element, ~10x slower at 100k points)
@@ -113,15 +114,15 @@ if not dense:
             )
 else:
     dens = (
-        widgets.q_now(ws, "map_density", keep_sql=keep_sql, keep_params=keep_params)
+        widgets.now(ws, queries.map_density, keep_sql=keep_sql, keep_params=keep_params)
         if keep_sql
-        else widgets.q(ws, "map_density")
+        else widgets.cached(ws, queries.map_density)
     )
     st.caption(f"{n:,} documents: drawn as a {200}×{200} density grid (drag a box to list its documents).")
 
 if not dense:
     if show_labels:
-        cent = widgets.q(ws, "cluster_centres")
+        cent = widgets.cached(ws, queries.cluster_centres)
         for _, r in cent.head(30).iterrows():
             fig.add_annotation(
                 x=r["x"],
@@ -183,7 +184,7 @@ else:
         }
     ]
     if show_labels:
-        cent = widgets.q(ws, "cluster_centres").head(30)
+        cent = widgets.cached(ws, queries.cluster_centres).head(30)
         labels = [
             {"x": float(r["x"]), "y": float(r["y"]), "label": str(r["label"] or r["cluster"])[:40]}
             for _, r in cent.iterrows()
@@ -220,11 +221,13 @@ show_cols = [c for c in ("quality_score", "size_words", "lang_code", color) if c
 show_cols = list(dict.fromkeys(show_cols))
 if dense and sel.get("box"):
     b = sel["box"][0]
-    total, df = widgets.q_now(ws, "docs_in_box", min(b["x"]), max(b["x"]), min(b["y"]), max(b["y"]), columns=show_cols)
+    total, df = widgets.now(
+        ws, queries.docs_in_box, min(b["x"]), max(b["x"]), min(b["y"]), max(b["y"]), columns=show_cols
+    )
     ids = list(df["id"])
     st.subheader(f"Selection: {total:,} documents" + (f" (first {len(df):,} listed)" if total > len(df) else ""))
 elif ids:
-    df = widgets.q_now(ws, "docs_by_ids", ids, columns=show_cols)
+    df = widgets.now(ws, queries.docs_by_ids, ids, columns=show_cols)
     st.subheader(f"Selection: {len(ids):,} documents" + (f" (first {len(df):,} listed)" if len(ids) > len(df) else ""))
 else:
     df = None
@@ -242,7 +245,7 @@ if df is not None and len(df):
     note = c1.text_input("note for the label (optional)", key="w_map_note")
     for lab, col in (("good", c2), ("bad", c3)):
         if col.button(f"label {len(ids):,} as {lab}", key=f"btn_map_{lab}"):
-            added = queries.add_labels(ws.cursor(), ids, lab, note or "map selection")
+            added = labels.add_labels(ws.cursor(), ids, lab, note or "map selection")
             st.success(f"labelled {added:,} documents as {lab}")
     if rows and c4.button("open the selected document", key="btn_map_open"):
         widgets.open_doc(str(df.iloc[rows[0]]["id"]))

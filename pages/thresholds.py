@@ -8,9 +8,10 @@ import math
 import streamlit as st
 
 from app.errors import WinnowError
+from app.explore import panel_api, queries, recipe_bridge, view_state
+from app.explore.view_state import Rule
 from app.recipes import rules as rules_model
-from app.ui import live, live_api, recipe_bridge, state, widgets
-from app.ui.state import Rule
+from app.ui import live, widgets
 
 #: the "numeric cut" choice that keeps the same quantile of every language (a ``group_quantile`` rule)
 QUANTILE_BY_LANG = "quantile within each language"
@@ -24,9 +25,13 @@ widgets.missing(ws, "signals", "rules can only use metadata columns until signal
 
 ss = st.session_state
 ss.setdefault("rules", [])
-num = widgets.q(ws, "numeric_columns")
-cats = [c for c in widgets.q(ws, "categorical_columns") if widgets.q(ws, "corpus_columns").get(c) == "VARCHAR"]
-cols_all = widgets.q(ws, "corpus_columns")
+num = widgets.cached(ws, queries.numeric_columns)
+cats = [
+    c
+    for c in widgets.cached(ws, queries.categorical_columns)
+    if widgets.cached(ws, queries.corpus_columns).get(c) == "VARCHAR"
+]
+cols_all = widgets.cached(ws, queries.corpus_columns)
 dedup_opts = {"exact duplicates": "exact"}
 if "dup_near_keep" in cols_all:
     dedup_opts["near duplicates (MinHash)"] = "near"
@@ -48,20 +53,20 @@ def _add_rule() -> None:
     mode = ss.get("w_add_mode", "by value")
     if not col:
         return
-    if col == state.EXPR_ADD:  # a boolean expression, seeded with one that keeps every scored document
+    if col == view_state.EXPR_ADD:  # a boolean expression, seeded with one that keeps every scored document
         seed = "map_x is not null" if "map_x" in cols_all else f"{(num or ['id'])[0]} is not null"
-        rule = state.expr_rule(seed)
+        rule = view_state.expr_rule(seed)
     elif col in dedup_opts:
         rule = Rule("dedup", dedup_opts[col])
     elif col in cats:
-        top = widgets.q(ws, "top_values", col, n=50)
+        top = widgets.cached(ws, queries.top_values, col, n=50)
         rule = Rule("in", col, values=[str(v) for v in top["value"].head(3)])
     elif mode == "by quantile":
         rule = Rule("quantile", col, lo=0.05, hi=None)
     elif mode == QUANTILE_BY_LANG and "lang_code" in cols_all:  # the same share of every language
         rule = rules_model.make("group_quantile", col, lo=0.3, by="lang_code")
     else:
-        v = widgets.q(ws, "quantile_of", col, 0.05)
+        v = widgets.cached(ws, queries.quantile_of, col, 0.05)
         rule = Rule("range", col, lo=None if v is None else float(f"{v:.4g}"), hi=None)
     ss["rules"] = [*ss["rules"], rule]
     ss["edge_uid"] = rule.uid
@@ -70,7 +75,7 @@ def _add_rule() -> None:
 
 def _from_panel() -> None:
     """The panel's rules, after the user edited them there (a trigger value: JSON ``{rules, edge_uid}``)."""
-    got = live_api.from_panel((ss.get("thr_panel") or {}).get("rules"))
+    got = panel_api.from_panel((ss.get("thr_panel") or {}).get("rules"))
     if got is None:
         return  # not from our panel: keep the rules as they are
     ss["rules"], ss["edge_uid"] = got
@@ -80,7 +85,7 @@ def _from_panel() -> None:
 def _rule_meta(rule: Rule) -> dict:
     """What a rule's editor needs besides the rule: a step and the observed range, or the values to pick."""
     if rule.kind == "range":
-        lo, hi = widgets.q(ws, "value_range", rule.col)
+        lo, hi = widgets.cached(ws, queries.value_range, rule.col)
         span = (hi - lo) if lo is not None else 0.0
         step = (
             1.0
@@ -89,7 +94,7 @@ def _rule_meta(rule: Rule) -> dict:
         )
         return {"step": step, "observed": None if lo is None else [lo, hi]}
     if rule.kind in ("in", "not_in"):
-        return {"options": [str(v) for v in widgets.q(ws, "top_values", rule.col, n=50)["value"]]}
+        return {"options": [str(v) for v in widgets.cached(ws, queries.top_values, rule.col, n=50)["value"]]}
     return {}
 
 
@@ -97,14 +102,14 @@ def _rule_hist(rule: Rule, axis: str) -> dict | None:
     """The bins of a rule's column (they do not depend on the thresholds; the panel colours them). ``axis``
     ``auto`` draws long-tailed non-negative columns (word counts) on a log x axis."""
     if rule.kind in ("range", "quantile", "group_quantile"):
-        log = axis == "log" or (axis == "auto" and widgets.q(ws, "is_skewed", rule.col))
-        h = widgets.q(ws, "histogram", rule.col, bins=50, log=log)
+        log = axis == "log" or (axis == "auto" and widgets.cached(ws, queries.is_skewed, rule.col))
+        h = widgets.cached(ws, queries.histogram, rule.col, bins=50, log=log)
         if h.empty:
             return None
         bins = [[float(a), float(b), int(c)] for a, b, c in zip(h["x0"], h["x1"], h["count"])]
         return {"type": "num", "bins": bins, "log": bool(log)}
     if rule.kind in ("in", "not_in"):
-        t = widgets.q(ws, "top_values", rule.col, n=30)
+        t = widgets.cached(ws, queries.top_values, rule.col, n=30)
         return {"type": "cat", "values": [[str(v), int(c)] for v, c in zip(t["value"], t["docs"])]}
     return None
 
@@ -113,8 +118,8 @@ def _rule_hist(rule: Rule, axis: str) -> dict | None:
 def thresholds() -> None:
     """The panel. A threshold change never reruns this: the panel asks ``/winnow/api/summary`` and redraws
     itself, then hands its rules back (one rerun that redraws nothing but keeps the URL and session current)."""
-    token = ss["_thr_token"] = live_api.register(ws, ss.get("_thr_token"))
-    data: dict = {"token": token, "api": live_api.PREFIX, "gen": ss.get("_thr_sent_gen")}
+    token = ss["_thr_token"] = panel_api.register(ws, ss.get("_thr_token"))
+    data: dict = {"token": token, "api": panel_api.PREFIX, "gen": ss.get("_thr_sent_gen")}
     if not ss.pop("_thr_from_panel", False):
         # a new generation whenever the page itself changed the rules or the data changed (a finished job):
         # the panel then redraws its editors and histograms from what follows
@@ -122,33 +127,33 @@ def thresholds() -> None:
         rules = ss["rules"]
         axis = ss.get("w_thr_axis") or "auto"
         data.update(
-            rules=[live_api.rule_to_json(r) for r in rules],
+            rules=[panel_api.rule_to_json(r) for r in rules],
             hist={r.uid: h for r in rules if (h := _rule_hist(r, axis)) is not None},
             meta={r.uid: _rule_meta(r) for r in rules},
             edge_uid=ss.get("edge_uid"),
         )
         cur = ws.cursor()
         try:  # the first counts come with the page: no extra round trip before they show
-            data["summary"] = live_api.summary_payload(cur, rules)
+            data["summary"] = panel_api.summary_payload(cur, rules)
         except WinnowError as e:
             data["error"] = f"These rules cannot be evaluated: {e}"
         finally:
             cur.close()
     live.thresholds_panel(key="thr_panel", data=data, on_rules_change=_from_panel)
     if st.toggle("show the rules as a recipe (YAML)", key="w_show_yaml"):
-        rules = live_api.usable(ss["rules"])
+        rules = panel_api.usable(ss["rules"])
         try:
             name, desc = ss.get("recipe") or "my-recipe", ss.get("recipe_description")
             recipe = recipe_bridge.recipe_from_rules(rules, name=name, description=desc)
             st.code(recipe.to_yaml(), language="yaml")
         except WinnowError as e:
             st.error(str(e))
-    state.sync_to_url(st.query_params, ss)
+    view_state.sync_to_url(st.query_params, ss)
 
 
 def _add_rule_row() -> None:
     """Outside the panel: adding a rule reruns the page once and the panel redraws its editors."""
-    options = [*num, *cats, *dedup_opts, state.EXPR_ADD]
+    options = [*num, *cats, *dedup_opts, view_state.EXPR_ADD]
     c1, c2, c3, c4 = st.columns([5, 3, 2, 3], vertical_alignment="bottom")
     c1.selectbox("Add a rule on", options, key="w_add_col", index=None, placeholder="choose a signal…")
     modes = ["by value", "by quantile", *([QUANTILE_BY_LANG] if "lang_code" in cols_all else [])]
@@ -198,7 +203,7 @@ def _save_row() -> None:
         try:
             from app.recipes import save_recipe
 
-            rules, desc = live_api.usable(ss["rules"]), ss.get("recipe_description")
+            rules, desc = panel_api.usable(ss["rules"]), ss.get("recipe_description")
             save_recipe(ws, name, recipe_bridge.recipe_from_rules(rules, name=name, description=desc))
             ss["recipe"] = name
             st.success(f"saved recipe {name!r} in the workspace")

@@ -10,6 +10,7 @@ import streamlit as st
 from app.errors import WinnowError
 from app.errors_io import storage_error
 from app.escaping import md_text
+from app.explore import queries
 from app.ui import db, widgets
 from app.workspace import DB_FILE
 
@@ -42,7 +43,7 @@ except WinnowError as e:
 
 widgets.jobs_panel(ws)
 
-ov = widgets.q(ws, "overview")
+ov = widgets.cached(ws, queries.overview)
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Documents", widgets.fmt_int(ov["documents"]))
 c2.metric("Characters", widgets.fmt_int(ov["characters"]))

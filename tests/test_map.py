@@ -15,10 +15,11 @@ from hypothesis.extra.numpy import arrays
 from app.cli import main
 from app.embed import embed, load_vectors
 from app.errors import MapError
-from app.maps import build_map, neighbours, search, target_similarity
+from app.maps import build_map, target_similarity
 from app.maps.knn import knn_all, knn_ann, knn_exact
 from app.maps.labels import ctfidf_labels, terms
 from app.maps.signals import density, semdedup
+from app.search.semantic import neighbours, search
 from app.workspace import Workspace
 
 TOPICS = {

@@ -317,9 +317,9 @@ def test_non_finite_bounds_are_refused_in_dicts_too():
 def _app():
     from starlette.applications import Starlette
 
-    from app.ui import live_api
+    from app.explore import panel_api
 
-    return Starlette(routes=live_api.routes())
+    return Starlette(routes=panel_api.routes())
 
 
 def _asgi_post(chunks, *, headers: list[tuple[bytes, bytes]] = ()) -> tuple[int, dict, int]:
@@ -386,13 +386,13 @@ def test_deeply_nested_json_is_a_400(raw):
 def test_a_deep_expression_from_the_panel_is_a_400(tmp_path):
     from starlette.testclient import TestClient
 
-    from app.ui import live_api
+    from app.explore import panel_api
     from app.workspace import Workspace
     from tests.app.conftest import build_ui_workspace
 
     ws = Workspace.open(build_ui_workspace(tmp_path / "ws", n=20))
     try:
-        token = live_api.register(ws)
+        token = panel_api.register(ws)
         rules = [{"kind": "expr", "expr": DEEP["parentheses"], "uid": "a"}]
         r = TestClient(_app()).post("/winnow/api/summary", json={"token": token, "rules": rules})
         assert r.status_code == 400 and "nested deeper than" in r.json()["error"]

@@ -116,7 +116,8 @@ def test_stale_after_reingest_and_rebuild(ws):
 
 def test_missing_files_and_bad_queries_are_one_line_errors(ws):
     from app.errors import WinnowError
-    from app.search import _CACHE, SearchError, build_index, index_state, search
+    from app.search import SearchError, build_index, index_state, search
+    from app.search.bm25 import _CACHE
 
     with pytest.raises(SearchError, match="winnow index"):
         search(ws, "fox")
@@ -170,7 +171,7 @@ def test_cli_index(tmp_path, capsys):
 
 
 def test_ranked_docs_keeps_rank_and_drops_unknown_ids(ui_ws_small):
-    from app.ui.queries import ranked_docs
+    from app.search import ranked_docs
     from app.workspace import Workspace
 
     with Workspace.open(ui_ws_small, read_only=True) as w:
@@ -251,7 +252,7 @@ def test_documents_page_uses_the_index(ui_ws_small):
     db.forget(ui_ws_small)
 
     # damaged index files: the error and a rebuild button
-    from app.search import _CACHE
+    from app.search.bm25 import _CACHE
 
     (Path(ui_ws_small) / "fts" / "meta.json").unlink()
     _CACHE.clear()

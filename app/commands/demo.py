@@ -247,7 +247,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"start the dashboard with: winnow ui --workspace {ws_path}", file=sys.stderr)
         return 0
     try:
-        from app.ui.launch import launch
+        from app.launch import launch
     except ImportError:
         print(f"the dashboard is not installed; start it later with: winnow ui --workspace {ws_path}", file=sys.stderr)
         return 0

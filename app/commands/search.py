@@ -25,7 +25,7 @@ def _preview(text: str | None, width: int) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from app.errors import MapError
-    from app.maps import neighbours, search
+    from app.search.semantic import neighbours, search
     from app.workspace import Workspace
 
     if args.k < 1:

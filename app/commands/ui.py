@@ -18,6 +18,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from app.ui.launch import launch
+    from app.launch import launch
 
     return launch(args.workspace, port=args.port, open_browser=not args.no_browser, address=args.address)

@@ -3,7 +3,7 @@ redraw in the browser, not a Streamlit rerun.
 
 A Streamlit rerun re-sends and re-renders every element of the fragment it reruns; on a small machine that alone
 costs more than the 300 ms a threshold change may take. The panel (``app/ui/live/thresholds.js``) therefore posts
-its rules here and draws the answer itself. Routes are mounted on the dashboard's ``st.App`` (``app/ui/server.py``)
+its rules here and draws the answer itself. The routes are Starlette's, not Streamlit's; they are mounted on the dashboard's ``st.App`` (``app/ui/server.py``)
 and answer only for sessions that registered a token (:func:`register`): a request names a token, never a
 workspace path. Rules arrive as plain JSON, are validated by :func:`rules_from_json` and are counted by the same
 ``app.recipes.summarize`` the CLI and the report use.
@@ -20,9 +20,9 @@ from collections import OrderedDict
 from typing import Any
 
 from app.errors import RecipeError, WinnowError
+from app.explore import recipe_bridge
 from app.recipes import rules as rules_model
 from app.recipes.rules import RuleKind
-from app.ui import recipe_bridge
 
 log = logging.getLogger(__name__)
 

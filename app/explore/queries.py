@@ -1,8 +1,9 @@
-"""The dashboard's read queries: DuckDB aggregates over the ``corpus`` view, returning small frames.
+"""The column catalogue and the read queries the dashboard draws: DuckDB aggregates over ``corpus``, small frames.
 
 Nothing here pulls a corpus into Python: histograms, ECDFs, quantiles, 2-D densities and correlations are
 computed by DuckDB and come back as at most a few thousand rows. Column names go through :func:`qi`, values
-through parameters. No streamlit here, so these are tested directly.
+through parameters. Column types are judged by :func:`app.sql.is_number_type`, the one table of DuckDB number
+types. Searching is :mod:`app.search`; labels (read and write) are :mod:`app.explore.labels`.
 """
 
 from __future__ import annotations
@@ -12,12 +13,8 @@ from typing import Any
 
 import pandas as pd
 
-from app.sql import qi
+from app.sql import is_number_type, qi
 
-NUMERIC_TYPES = re.compile(
-    r"^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|"
-    r"FLOAT|DOUBLE|REAL|DECIMAL.*)$"
-)
 #: never offered as categories: unique per document or free text
 NOT_CATEGORICAL = {"id", "text", "text_hash", "url", "title", "map_cluster_label"}
 #: ids of clusters are numbers but mean nothing as magnitudes
@@ -37,9 +34,14 @@ def corpus_columns(con: Any) -> dict[str, str]:
     return {r[0]: r[1] for r in con.execute("DESCRIBE corpus").fetchall()}
 
 
+def _is_numeric(t: str) -> bool:
+    """A number a histogram can draw: :func:`app.sql.is_number_type` less booleans (two values, not a scale)."""
+    return is_number_type(t) and not str(t).upper().startswith("BOOLEAN")
+
+
 def numeric_columns(con: Any) -> list[str]:
     """Numeric columns worth a histogram (signals and numeric metadata, not cluster ids)."""
-    return [c for c, t in corpus_columns(con).items() if NUMERIC_TYPES.match(t) and not ID_LIKE.search(c)]
+    return [c for c, t in corpus_columns(con).items() if _is_numeric(t) and not ID_LIKE.search(c)]
 
 
 def categorical_columns(con: Any, *, max_distinct: int = 200) -> list[str]:
@@ -214,50 +216,6 @@ def overview(con: Any) -> dict[str, Any]:
     }
 
 
-def search_docs(
-    con: Any, text: str, *, columns: list[str], limit: int = 200, order: str | None = None, desc: bool = True
-) -> pd.DataFrame:
-    """Documents whose text contains ``text`` (case-insensitive ILIKE, parameterised; wildcards escaped).
-
-    The text scan runs over ``docs`` (no joins); only the matching ids are joined to the signal columns."""
-    rel = qi(agg_relation(con))
-    like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    sel = ", ".join(f"f.{qi(c)}" for c in dict.fromkeys(["id", "source", *columns]) if c)
-    order_sql = f"ORDER BY f.{qi(order)} {'DESC' if desc else 'ASC'} NULLS LAST" if order else ""
-    if text:
-        inner = "SELECT id, left(text, 200) AS preview FROM docs WHERE text ILIKE ? ESCAPE '\\'"
-        if not order:
-            inner += " LIMIT ?"
-        params: list[Any] = [like, int(limit)] if not order else [like]
-        sql = f"SELECT {sel}, h.preview FROM ({inner}) h JOIN {rel} f ON f.id = h.id {order_sql} LIMIT ?"
-        return con.execute(sql, [*params, int(limit)]).df()
-    ids = f"SELECT f.id FROM {rel} f {order_sql} LIMIT ?"
-    sql = (
-        f"SELECT {sel}, left(d.text, 200) AS preview FROM ({ids}) k JOIN {rel} f ON f.id = k.id "
-        f"JOIN docs d ON d.id = k.id {order_sql}"
-    )
-    return con.execute(sql, [int(limit)]).df()
-
-
-def ranked_docs(
-    con: Any, rows: list[dict[str, Any]], *, columns: list[str], order: str | None = None, desc: bool = True
-) -> pd.DataFrame:
-    """Full-text hits (``app.search.search_hits`` rows: id, source, score, preview; best first) with the chosen
-    signal columns, read from the aggregate relation for those ids only (no text read, no join chain). Ids no
-    longer in the workspace (a stale index) are dropped; ``order`` re-sorts the hits by a column."""
-    cols = [c for c in dict.fromkeys(columns) if c and c not in ("id", "source", "score", "preview")]
-    base = pd.DataFrame(rows, columns=["id", "source", "score", "preview"])
-    sel = ", ".join(qi(c) for c in ["id", *cols])
-    sig = con.execute(
-        f"SELECT {sel} FROM {qi(agg_relation(con))} WHERE id IN (SELECT unnest(?::VARCHAR[]))",
-        [base["id"].astype(str).tolist()],
-    ).df()
-    out = base.merge(sig, on="id", how="inner")  # keeps the hits' order
-    if order and order in out.columns:
-        out = out.sort_values(order, ascending=not desc, na_position="last", kind="stable")
-    return out[["id", "score", "source", *cols, "preview"]].reset_index(drop=True)
-
-
 def get_doc(con: Any, doc_id: str) -> dict[str, Any] | None:
     """Every column of one document (signals from ``corpus_fast``, text from ``docs``: no join chain)."""
     rel = qi(agg_relation(con))
@@ -278,17 +236,6 @@ def cluster_members(con: Any, col: str, cluster: Any, *, limit: int = 20) -> pd.
     return con.execute(
         f"SELECT id, source, left(text, 200) AS preview FROM corpus WHERE {qi(col)} = ? ORDER BY id LIMIT ?",
         [cluster, int(limit)],
-    ).df()
-
-
-def add_label(con: Any, doc_id: str, label: str, note: str | None = None) -> None:
-    """Store a good/bad tag in ``labels``."""
-    con.execute("INSERT INTO labels VALUES (?, ?, ?, now()::TIMESTAMP)", [doc_id, label, note])
-
-
-def labels_of(con: Any, doc_id: str) -> pd.DataFrame:
-    return con.execute(
-        "SELECT label, note, created_at FROM labels WHERE id = ? ORDER BY created_at DESC", [doc_id]
     ).df()
 
 
@@ -385,15 +332,6 @@ def docs_in_box(
         [*b, int(limit)],
     ).df()
     return int(n), df
-
-
-def add_labels(con: Any, ids: list[str], label: str, note: str | None = None) -> int:
-    """Tag many documents at once (a map selection); returns how many rows were added."""
-    ids = list(dict.fromkeys(ids))
-    if not ids:
-        return 0
-    con.execute("INSERT INTO labels SELECT unnest(?::VARCHAR[]), ?, ?, now()::TIMESTAMP", [ids, label, note])
-    return len(ids)
 
 
 def is_skewed(con: Any, col: str) -> bool:

@@ -1,6 +1,6 @@
 """A map selection -> a Thresholds rule: keep or remove a box- or lasso-selected region, or remove whole clusters.
 
-Pure functions over a DuckDB connection (no streamlit), used by the Map page and tested directly.
+Pure functions over a DuckDB connection, used by the Map page and tested directly.
 
 Region rules are ``expr`` rules on ``map_x``/``map_y`` bounds. The bounds are rounded to the shortest decimals
 that select exactly the same documents as the box: a lower bound may move anywhere in ``(largest value below
@@ -16,8 +16,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from app.explore.view_state import Rule, expr_rule
 from app.sql import qi
-from app.ui.state import Rule, expr_rule
 
 X, Y = "map_x", "map_y"
 CLUSTER, LABEL = "map_cluster", "map_cluster_label"
@@ -53,7 +53,7 @@ def boxes_from_selection(sel: Any) -> list[Box]:
 
 
 def _relation(con: Any) -> str:
-    from app.ui.queries import agg_relation
+    from app.explore.queries import agg_relation
 
     return agg_relation(con)
 

@@ -31,9 +31,13 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.errors import WinnowError, WorkspaceError
+from app.sql import qi
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "INDEX_DIR",
@@ -41,6 +45,7 @@ __all__ = [
     "build_index",
     "index_info",
     "index_state",
+    "ranked_docs",
     "search",
     "search_at",
     "search_hits",
@@ -314,3 +319,26 @@ def drop_index(ws: Any) -> None:
     shutil.rmtree(path, ignore_errors=True)
     with contextlib.suppress(Exception):
         ws.con.execute("DELETE FROM _meta WHERE key = ?", [META_KEY])
+
+
+def ranked_docs(
+    con: Any, rows: list[dict[str, Any]], *, columns: list[str], order: str | None = None, desc: bool = True
+) -> pd.DataFrame:
+    """Full-text hits (:func:`search_hits` rows: id, source, score, preview; best first) with the chosen
+    signal columns, read from the aggregate relation for those ids only (no text read, no join chain). Ids no
+    longer in the workspace (a stale index) are dropped; ``order`` re-sorts the hits by a column."""
+    import pandas as pd
+
+    from app.workspace import fast_relation
+
+    cols = [c for c in dict.fromkeys(columns) if c and c not in ("id", "source", "score", "preview")]
+    base = pd.DataFrame(rows, columns=["id", "source", "score", "preview"])
+    sel = ", ".join(qi(c) for c in ["id", *cols])
+    sig = con.execute(
+        f"SELECT {sel} FROM {qi(fast_relation(con))} WHERE id IN (SELECT unnest(?::VARCHAR[]))",
+        [base["id"].astype(str).tolist()],
+    ).df()
+    out = base.merge(sig, on="id", how="inner")  # keeps the hits' order
+    if order and order in out.columns:
+        out = out.sort_values(order, ascending=not desc, na_position="last", kind="stable")
+    return out[["id", "score", "source", *cols, "preview"]].reset_index(drop=True)

@@ -15,11 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from app.errors import SignalError
-from app.sql import qi, slug
+from app.sql import is_number_type, qi, slug
 
-_NUMERIC = re.compile(
-    r"^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|FLOAT|DOUBLE|DECIMAL.*)$"
-)
 _SCALAR = re.compile(r"^(BOOLEAN|VARCHAR|DATE|TIMESTAMP.*)$")
 
 
@@ -41,7 +38,7 @@ def _reader(path: Path) -> str:
 
 def _kind(typ: str) -> str | None:
     t = typ.upper()
-    if _NUMERIC.match(t):
+    if is_number_type(t) and t != "BOOLEAN":  # a boolean is imported as a scalar, below
         return "numeric"
     if _SCALAR.match(t):
         return "categorical" if t == "VARCHAR" else "scalar"

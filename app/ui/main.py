@@ -12,7 +12,8 @@ if str(ROOT) not in sys.path:  # a plain checkout without the editable install s
     sys.path.insert(0, str(ROOT))
 
 from app.escaping import md_text  # noqa: E402
-from app.ui import state, widgets  # noqa: E402
+from app.explore import view_state  # noqa: E402
+from app.ui import widgets  # noqa: E402
 
 PAGES_DIR = ROOT / "pages"
 PAGE_ICON = "\N{EAR OF RICE}"
@@ -30,7 +31,7 @@ def main() -> None:
     # an emoji favicon is drawn by the browser from a data: URL; a ":material/...:" one is fetched from Google's
     # font CDN (an offline tool makes no outside request)
     st.set_page_config(page_title="Winnow", page_icon=PAGE_ICON, layout="wide")
-    state.load_from_url(st.query_params, st.session_state)
+    view_state.load_from_url(st.query_params, st.session_state)
     widgets.workspace_path()
     pages = {
         key: st.Page(PAGES_DIR / f"{key}.py", title=title, icon=icon, url_path=key, default=(key == "workspace"))
@@ -41,9 +42,9 @@ def main() -> None:
     with st.sidebar:
         st.markdown("**Winnow** · curation studio")
         st.caption("workspace " + md_text(st.session_state["ws"]))  # from the URL: plain text
-    state.sync_to_url(st.query_params, st.session_state)
+    view_state.sync_to_url(st.query_params, st.session_state)
     nav.run()
-    state.sync_to_url(st.query_params, st.session_state)
+    view_state.sync_to_url(st.query_params, st.session_state)
 
 
 main()

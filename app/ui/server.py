@@ -2,7 +2,7 @@
 
 ``streamlit run app/ui/server.py -- --workspace WS`` (what ``winnow ui`` runs) finds the ``app`` object below and
 serves it with uvicorn; every Streamlit page works as under ``streamlit run app/ui/main.py``, and
-``/winnow/api/...`` answers the panel's requests (:mod:`app.ui.live_api`).
+``/winnow/api/...`` answers the panel's requests (:mod:`app.explore.panel_api`).
 """
 
 from __future__ import annotations
@@ -16,6 +16,6 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # a plain checkout without the editable install still finds `app`
     sys.path.insert(0, str(ROOT))
 
-from app.ui import live_api  # noqa: E402
+from app.explore import panel_api  # noqa: E402
 
-app = st.App(str(Path(__file__).resolve().with_name("main.py")), routes=live_api.routes())
+app = st.App(str(Path(__file__).resolve().with_name("main.py")), routes=panel_api.routes())

@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import html
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import streamlit as st
 
 from app.errors import WinnowError
 from app.errors_io import storage_error
 from app.escaping import md_text
-from app.ui import db, queries
-from app.ui.highlight import highlighted_html
-from app.ui.jobs import JobRegistry
+from app.explore import queries
+from app.explore.highlight import highlighted_html
+from app.explore.jobs import JobRegistry
+from app.ui import db
 from app.workspace import DB_FILE, Workspace
 
 CSS = """
@@ -98,27 +100,44 @@ def job_registry() -> JobRegistry:
 
 
 # ---------------------------------------------------------------- cached aggregates (keyed by data version)
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _name(fn: Callable[..., Any]) -> str:
+    """``module.function``: what the cache keys a query by (the function object itself is not hashed)."""
+    qual = getattr(fn, "__qualname__", "")
+    if not qual or "<" in qual:  # a lambda or a local function: no name that says what was computed
+        raise TypeError(f"cached() needs a module-level function, not {fn!r}")
+    return f"{fn.__module__}.{qual}"
+
+
 @st.cache_data(show_spinner=False, max_entries=256)
-def cached(fn_name: str, path: str, ver: str, *args: Any, **kwargs: Any) -> Any:
-    """Run ``queries.<fn_name>(cursor, *args, **kwargs)``; cached until the workspace's data changes."""
+def _cached(name: str, path: str, ver: str, _fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``_fn(cursor, *args, **kwargs)`` on the workspace at ``path``, cached by (``name``, path, data version,
+    arguments) until the workspace's data changes (``ver``)."""
     ws = db.open_workspace(path)
     cur = ws.cursor()
     try:
-        return getattr(queries, fn_name)(cur, *args, **kwargs)
+        return _fn(cur, *args, **kwargs)
     finally:
         cur.close()
 
 
-def q(ws: Workspace, fn_name: str, *args: Any, **kwargs: Any) -> Any:
-    """Cached call of a :mod:`app.ui.queries` function on ``ws``."""
-    return cached(fn_name, str(ws.path.resolve()), version(ws), *args, **kwargs)
+def cached(ws: Workspace, fn: Callable[Concatenate[Any, P], R], *args: P.args, **kwargs: P.kwargs) -> R:
+    """``fn(cursor, *args, **kwargs)`` on ``ws``, cached until the workspace's data changes.
+
+    ``fn`` is a function taking a DuckDB connection first (:mod:`app.explore.queries`, :mod:`app.search`, ...),
+    passed as an object so that imports and an editor can follow the call; its arguments must be hashable
+    by Streamlit (plain values, lists, dicts)."""
+    return _cached(_name(fn), str(ws.path.resolve()), version(ws), fn, *args, **kwargs)
 
 
-def q_now(ws: Workspace, fn_name: str, *args: Any, **kwargs: Any) -> Any:
-    """Uncached call (for queries that depend on fast-changing input)."""
+def now(ws: Workspace, fn: Callable[Concatenate[Any, P], R], *args: P.args, **kwargs: P.kwargs) -> R:
+    """``fn(cursor, *args, **kwargs)`` on ``ws``, uncached (for input that changes fast: a search, a document)."""
     cur = ws.cursor()
     try:
-        return getattr(queries, fn_name)(cur, *args, **kwargs)
+        return fn(cur, *args, **kwargs)
     finally:
         cur.close()
 
@@ -129,7 +148,7 @@ def has_signals(ws: Workspace) -> bool:
 
 
 def has_map(ws: Workspace) -> bool:
-    return "map_x" in q(ws, "corpus_columns")
+    return "map_x" in cached(ws, queries.corpus_columns)
 
 
 def has_embeddings(ws: Workspace) -> bool:
@@ -143,7 +162,7 @@ def has_embeddings(ws: Workspace) -> bool:
 
 
 def n_docs(ws: Workspace) -> int:
-    return int(q(ws, "overview")["documents"])
+    return int(cached(ws, queries.overview)["documents"])
 
 
 # ---------------------------------------------------------------- jobs

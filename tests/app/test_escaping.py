@@ -190,7 +190,7 @@ def test_browser_hostile_documents_page_fetches_nothing_outside(tmp_path):
         pytest.skip("chromium is not installed (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
-    from app.ui.launch import Server
+    from app.launch import Server
 
     ws = _hostile_ws(tmp_path / "ws")
     with Server(ws) as url, sync_playwright() as p:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.ui import live_api
-from app.ui.live_api import ApiError
+from app.explore import panel_api
+from app.explore.panel_api import ApiError
 
 
 @pytest.fixture
@@ -13,7 +13,7 @@ def opened(ui_ws):
     from app.workspace import Workspace
 
     ws = Workspace.open(ui_ws)
-    yield ws, live_api.register(ws)
+    yield ws, panel_api.register(ws)
     ws.close()
 
 
@@ -41,15 +41,15 @@ def _expected(ws, recipe: dict) -> dict:
 )
 def test_malformed_rules_are_refused(bad):
     with pytest.raises(ApiError):
-        live_api.rules_from_json(bad)
+        panel_api.rules_from_json(bad)
 
 
 def test_rules_round_trip_through_json():
-    from app.ui.state import decode_rules
+    from app.explore.view_state import decode_rules
 
     rules = decode_rules("range:size_words:5.0,;qrange:quality_score:0.1,0.9;in:lang_code:en|de;dedup:exact:")
-    rules.append(live_api.rule_from_json({"kind": "expr", "expr": "map_x > 0 and size_words < 30"}))
-    back = live_api.rules_from_json([live_api.rule_to_json(r) for r in rules])
+    rules.append(panel_api.rule_from_json({"kind": "expr", "expr": "map_x > 0 and size_words < 30"}))
+    back = panel_api.rules_from_json([panel_api.rule_to_json(r) for r in rules])
     assert back == rules and [r.uid for r in back] == [r.uid for r in rules]
 
 
@@ -64,7 +64,7 @@ def test_summary_counts_equal_the_recipes_library(opened):
             {"kind": "dedup", "col": "exact", "uid": "d"},
         ],
     }
-    got = live_api.handle("summary", body)
+    got = panel_api.handle("summary", body)
     want = _expected(
         ws,
         {
@@ -90,7 +90,7 @@ def test_moving_one_threshold_changes_the_count(opened):
     counts = []
     for lo in (10, 30, 50):
         rules = [{"kind": "range", "col": "size_words", "lo": lo, "uid": "a"}]
-        counts.append(live_api.handle("summary", {"token": token, "rules": rules})["kept_docs"])
+        counts.append(panel_api.handle("summary", {"token": token, "rules": rules})["kept_docs"])
     assert counts == sorted(counts, reverse=True) and counts[0] > counts[-1]
     assert counts[1] == _expected(ws, {"rules": [{"signal": "size_words", "min": 30}]})["kept_docs"]
 
@@ -98,11 +98,11 @@ def test_moving_one_threshold_changes_the_count(opened):
 def test_unknown_token_and_unknown_column_are_one_line_errors(opened):
     _ws, token = opened
     with pytest.raises(ApiError, match="expired"):
-        live_api.handle("summary", {"token": "nope", "rules": []})
+        panel_api.handle("summary", {"token": "nope", "rules": []})
     from app.errors import WinnowError
 
     with pytest.raises(WinnowError) as e:
-        live_api.handle("summary", {"token": token, "rules": [{"kind": "range", "col": "no_such", "lo": 1}]})
+        panel_api.handle("summary", {"token": token, "rules": [{"kind": "range", "col": "no_such", "lo": 1}]})
     assert "\n" not in str(e.value)
 
 
@@ -112,14 +112,14 @@ def test_edge_documents_straddle_the_cut(opened):
         {"kind": "range", "col": "size_words", "lo": 25, "uid": "a"},
         {"kind": "dedup", "col": "exact", "uid": "b"},
     ]
-    b = live_api.handle("edge", {"token": token, "rules": rules, "uid": "a"})
+    b = panel_api.handle("edge", {"token": token, "rules": rules, "uid": "a"})
     assert b["bound"] == "min" and b["above"] and b["below"]
     assert all(d["value"] >= 25 for d in b["above"]) and all(d["value"] < 25 for d in b["below"])
     assert all(d["text"] for d in b["above"] + b["below"])
-    d = live_api.handle("edge", {"token": token, "rules": rules, "uid": "b"})
+    d = panel_api.handle("edge", {"token": token, "rules": rules, "uid": "b"})
     assert d["bound"] is None and d["above"] and d["below"]
     with pytest.raises(ApiError):
-        live_api.handle("edge", {"token": token, "rules": rules, "uid": "zz"})
+        panel_api.handle("edge", {"token": token, "rules": rules, "uid": "zz"})
 
 
 def test_http_routes(opened):
@@ -127,7 +127,7 @@ def test_http_routes(opened):
     from starlette.testclient import TestClient
 
     ws, token = opened
-    client = TestClient(Starlette(routes=live_api.routes()))
+    client = TestClient(Starlette(routes=panel_api.routes()))
     rules = [{"kind": "range", "col": "size_words", "lo": 30, "uid": "a"}]
     r = client.post("/winnow/api/summary", json={"token": token, "rules": rules})
     assert r.status_code == 200
@@ -145,20 +145,20 @@ def test_http_routes(opened):
 
 def test_register_reuses_a_live_token_and_bounds_the_registry(opened):
     ws, token = opened
-    assert live_api.register(ws, token) == token
-    assert live_api.register(object(), token) != token  # a token never moves to another workspace
-    for _ in range(live_api._MAX_TOKENS + 5):
-        live_api.register(object())
-    assert len(live_api._tokens) <= live_api._MAX_TOKENS
+    assert panel_api.register(ws, token) == token
+    assert panel_api.register(object(), token) != token  # a token never moves to another workspace
+    for _ in range(panel_api._MAX_TOKENS + 5):
+        panel_api.register(object())
+    assert len(panel_api._tokens) <= panel_api._MAX_TOKENS
 
 
 def test_rules_handed_back_by_the_panel():
     import json
 
     rules = [{"kind": "range", "col": "size_words", "lo": 5, "uid": "a"}, {"kind": "dedup", "col": "exact", "uid": "b"}]
-    got = live_api.from_panel(json.dumps({"rules": rules, "edge_uid": "b"}))
+    got = panel_api.from_panel(json.dumps({"rules": rules, "edge_uid": "b"}))
     assert got is not None
     back, edge = got
     assert [r.uid for r in back] == ["a", "b"] and back[0].lo == 5.0 and edge == "b"
     for raw in (None, "", "{", json.dumps({"rules": [{"kind": "nope"}]}), json.dumps([1, 2]), json.dumps({"x": 1})):
-        assert live_api.from_panel(raw) is None
+        assert panel_api.from_panel(raw) is None

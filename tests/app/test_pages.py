@@ -66,8 +66,8 @@ def test_thresholds_kept_count_matches_recipes(ui_ws, rules):
     n = _kept(at)
     assert 0 < n < 240
     # the app holds the workspace open; compare after closing nothing: read the same file in this process
+    from app.explore.view_state import decode_rules, to_recipe_dict
     from app.recipes import summarize
-    from app.ui.state import decode_rules, to_recipe_dict
     from app.workspace import Workspace
 
     ws = Workspace.open(ui_ws)
@@ -78,8 +78,8 @@ def test_thresholds_kept_count_matches_recipes(ui_ws, rules):
 
 
 def test_moving_a_threshold_changes_the_count(ui_ws):
-    """The panel posts its rules to the server (``app.ui.live_api``) under the token the page gave it."""
-    from app.ui import live_api
+    """The panel posts its rules to the server (``app.explore.panel_api``) under the token the page gave it."""
+    from app.explore import panel_api
 
     at = app_at(ui_ws, "thresholds", r="range:size_words:10.0,")
     data = _panel(at)
@@ -87,7 +87,7 @@ def test_moving_a_threshold_changes_the_count(ui_ws):
     (rule,) = data["rules"]
     assert rule["col"] == "size_words" and rule["lo"] == 10.0
     assert [b[2] for b in data["hist"][rule["uid"]]["bins"]] and data["meta"][rule["uid"]]["observed"]
-    after = live_api.handle("summary", {"token": data["token"], "rules": [{**rule, "lo": 30.0}]})["kept_docs"]
+    after = panel_api.handle("summary", {"token": data["token"], "rules": [{**rule, "lo": 30.0}]})["kept_docs"]
     assert after < before
     from app.recipes import summarize
     from app.workspace import Workspace
@@ -220,7 +220,7 @@ def test_export_page_exports_and_builds_the_report(ui_ws, tmp_path):
 
 
 def test_map_page_density_view_beyond_the_point_limit(ui_ws, monkeypatch):
-    from app.ui import queries
+    from app.explore import queries
 
     monkeypatch.setattr(queries, "MAP_POINTS_MAX", 100)
     at = app_at(ui_ws, "map", c="kept / removed (current rules)", r="range:size_words:20.0,")

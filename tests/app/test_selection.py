@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from streamlit.elements.plotly_chart import PlotlySelectionState, PlotlyState
 
-from app.ui import selection as S
-from app.ui import state
-from app.ui.state import Rule
+from app.explore import selection as S
+from app.explore import view_state
+from app.explore.view_state import Rule
 from tests.app.test_pages import _kept, app_at
 
 # ------------------------------------------------------------------ URL state
@@ -53,44 +53,44 @@ def exprs(draw) -> str:
 other_rules = st.one_of(
     st.builds(Rule, st.just("range"), names, st.just(1.5), st.none()),
     st.builds(Rule, st.sampled_from(["in", "notin"]), names, values=st.lists(strings.filter(bool), max_size=3)),
-    st.builds(Rule, st.just("dedup"), st.sampled_from(list(state.DEDUP_KINDS))),
+    st.builds(Rule, st.just("dedup"), st.sampled_from(list(view_state.DEDUP_KINDS))),
 )
 
 
-@given(st.lists(st.one_of(texts.map(state.expr_rule), exprs().map(state.expr_rule), other_rules), max_size=5))
+@given(st.lists(st.one_of(texts.map(view_state.expr_rule), exprs().map(view_state.expr_rule), other_rules), max_size=5))
 def test_expr_rules_survive_the_url(rules):
-    assert state.decode_rules(state.encode_rules(rules)) == rules
+    assert view_state.decode_rules(view_state.encode_rules(rules)) == rules
 
 
 @given(exprs())
 def test_valid_expressions_survive_url_and_recipe(text):
     from app.recipes.expr import parse_expr
 
-    rule = state.expr_rule(text)
+    rule = view_state.expr_rule(text)
     assert rule.col == parse_expr(text).columns[0]
-    (back,) = state.decode_rules(state.encode_rules([rule]))
+    (back,) = view_state.decode_rules(view_state.encode_rules([rule]))
     assert back.expr == text and back.col == rule.col
-    assert state.from_recipe_dict(state.to_recipe_dict([rule])) == [rule]
+    assert view_state.from_recipe_dict(view_state.to_recipe_dict([rule])) == [rule]
 
 
 def test_expr_url_is_readable_and_separators_are_escaped():
     text = "not (map_x between 1.5 and 3.2 and map_y between -1 and 0.5) or source in ('a:b;c|d,e', \"x%y\")"
-    enc = state.encode_rules([state.expr_rule(text), Rule("dedup", "exact")])
+    enc = view_state.encode_rules([view_state.expr_rule(text), Rule("dedup", "exact")])
     assert enc.startswith("expr:map_x:not (map_x between 1.5 and 3.2 and map_y between -1 and 0.5) or ")
     assert enc.count(";") == 1 and "%3A" in enc and "%3B" in enc and "%7C" in enc and "%25" in enc
-    assert [r.kind for r in state.decode_rules(enc)] == ["expr", "dedup"]
-    assert state.to_recipe_dict(state.decode_rules(enc))["rules"] == [{"expr": text}]
+    assert [r.kind for r in view_state.decode_rules(enc)] == ["expr", "dedup"]
+    assert view_state.to_recipe_dict(view_state.decode_rules(enc))["rules"] == [{"expr": text}]
 
 
 @pytest.mark.parametrize("junk", ["expr::", "expr:x:", "expr:x:%20%20"])
 def test_empty_expressions_from_the_url_are_dropped(junk):
-    assert state.decode_rules(junk) == []
+    assert view_state.decode_rules(junk) == []
 
 
 def test_unparsable_expression_keeps_its_url_column():
-    (r,) = state.decode_rules("expr:size_words:size_words >")
+    (r,) = view_state.decode_rules("expr:size_words:size_words >")
     assert (r.kind, r.col, r.expr) == ("expr", "size_words", "size_words >")
-    assert r.columns() == [] and state.expr_rule("a > 1 or b < 2").columns() == ["a", "b"]
+    assert r.columns() == [] and view_state.expr_rule("a > 1 or b < 2").columns() == ["a", "b"]
 
 
 # ------------------------------------------------------------------ selection -> rule, on DuckDB
@@ -146,7 +146,7 @@ def map_ws_unmapped(tmp_path_factory):
 def _kept_docs(con, rules: list[Rule]) -> int:
     from app.recipes import summarize
 
-    return summarize(con, state.to_recipe_dict(rules))["kept_docs"]
+    return summarize(con, view_state.to_recipe_dict(rules))["kept_docs"]
 
 
 coord = st.floats(-10, 10, allow_nan=False)
@@ -193,7 +193,7 @@ def test_region_rules_keep_and_remove_exactly_the_box(map_ws, boxes):
     assert _kept_docs(con, [keep]) == n_in
     assert _kept_docs(con, [remove]) == n_out
     # through the URL, as the Thresholds page will read it
-    assert _kept_docs(con, state.decode_rules(state.encode_rules([remove]))) == n_out
+    assert _kept_docs(con, view_state.decode_rules(view_state.encode_rules([remove]))) == n_out
 
 
 def _circle(cx: float, cy: float, r: float, n: int = 200) -> list[tuple[float, float]]:
@@ -235,7 +235,7 @@ def test_lasso_rules_keep_and_remove_the_polygon(fixture, request):
     assert _kept_docs(con, [keep]) == inside
     assert _kept_docs(con, [remove]) == total - inside  # unmapped documents stay when a region is removed
     # through the URL, as the Thresholds page reads it
-    assert _kept_docs(con, state.decode_rules(state.encode_rules([remove]))) == total - inside
+    assert _kept_docs(con, view_state.decode_rules(view_state.encode_rules([remove]))) == total - inside
     # the simplified, rounded polygons hold the documents of the drawn circles but for a few on the outline
     exact = con.execute(
         "SELECT count(*) FROM corpus WHERE (map_x - 0.5) ** 2 + (map_y + 0.5) ** 2 < 6.25"
@@ -265,7 +265,7 @@ def test_cluster_coverage_and_rule_by_label(map_ws):
     assert (rule.kind, rule.col, rule.values) == ("not_in", "map_cluster_label", ["topic 0"])
     n = con.execute("SELECT count(*) FROM corpus WHERE map_cluster NOT IN (0, 1)").fetchone()[0]
     assert _kept_docs(con, [rule]) == n
-    assert _kept_docs(con, state.decode_rules(state.encode_rules([rule]))) == n
+    assert _kept_docs(con, view_state.decode_rules(view_state.encode_rules([rule]))) == n
 
 
 def test_cluster_rule_falls_back_to_ids_when_a_label_is_shared(map_ws):
@@ -324,14 +324,16 @@ def _sql_count(ws_path: str, sql: str, params: list) -> int:
 
 
 def test_thresholds_expr_rule_from_the_url(ui_ws):
-    from app.ui import live_api
+    from app.explore import panel_api
     from tests.app.test_pages import _panel
 
-    r = state.encode_rules([state.expr_rule("not (map_x between -0.5 and 0.75 and map_y between -1 and 0.5)")])
+    r = view_state.encode_rules(
+        [view_state.expr_rule("not (map_x between -0.5 and 0.75 and map_y between -1 and 0.5)")]
+    )
     at = app_at(ui_ws, "thresholds", r=r)
     n = _kept(at)
     assert 0 < n < 240
-    assert n == _recipe_count(ui_ws, state.decode_rules(r))
+    assert n == _recipe_count(ui_ws, view_state.decode_rules(r))
     assert n == _sql_count(
         ui_ws, "SELECT count(*) FROM corpus WHERE NOT (map_x BETWEEN -0.5 AND 0.75 AND map_y BETWEEN -1 AND 0.5)", []
     )
@@ -340,25 +342,25 @@ def test_thresholds_expr_rule_from_the_url(ui_ws):
     assert rule["kind"] == "expr" and rule["expr"].startswith("not (map_x between")
     # editing the expression in the panel: the server counts the new one
     text = "quality_score >= 0.5 and lang_code in ('en', 'de')"
-    got = live_api.handle("summary", {"token": data["token"], "rules": [{**rule, "expr": text}]})
-    assert got["kept_docs"] == _recipe_count(ui_ws, [state.expr_rule(text)])
+    got = panel_api.handle("summary", {"token": data["token"], "rules": [{**rule, "expr": text}]})
+    assert got["kept_docs"] == _recipe_count(ui_ws, [view_state.expr_rule(text)])
 
 
 def test_thresholds_bad_expression_is_one_line(ui_ws):
     from app.errors import WinnowError
-    from app.ui import live_api
+    from app.explore import panel_api
     from tests.app.test_pages import _panel
 
-    r = state.encode_rules([state.expr_rule("size_words > 3")])
+    r = view_state.encode_rules([view_state.expr_rule("size_words > 3")])
     at = app_at(ui_ws, "thresholds", r=r)
     data = _panel(at)
     (rule,) = data["rules"]
     for text, word in (("size_words >> 3; drop table docs", "expression"), ("size_wrds > 3", "size_wrds")):
         with pytest.raises(WinnowError) as e:
-            live_api.handle("summary", {"token": data["token"], "rules": [{**rule, "expr": text}]})
+            panel_api.handle("summary", {"token": data["token"], "rules": [{**rule, "expr": text}]})
         assert "\n" not in str(e.value) and word in str(e.value)
     # the same typo from a URL: the page says which rule it ignores
-    at = app_at(ui_ws, "thresholds", r=state.encode_rules([state.expr_rule("size_wrds > 3")]))
+    at = app_at(ui_ws, "thresholds", r=view_state.encode_rules([view_state.expr_rule("size_wrds > 3")]))
     assert any("size_wrds" in w.value for w in at.warning) and _panel(at)["rules"] == []
 
 
@@ -398,7 +400,7 @@ def test_map_remove_this_region_adds_an_exact_rule(ui_ws):
     assert 0 < n_out < 240 - 3
     assert _recipe_count(ui_ws, [rule]) == n_out
     assert any("Added the rule" in s.value for s in at.success)
-    assert state.decode_rules(_url_rules(at)) == [rule]
+    assert view_state.decode_rules(_url_rules(at)) == [rule]
     # the Thresholds page shows the same count for it
     at.switch_page("../../pages/thresholds.py").run()
     assert not at.exception
@@ -451,7 +453,7 @@ def test_map_lasso_becomes_a_polygon_rule(ui_ws):
     assert rule.kind == "expr" and "polygon(map_x, map_y, " in rule.expr and rule.expr.startswith("not (")
     # simplified to 64 vertices and rounded: the rule removes the lasso's documents but for a few on the outline
     assert abs(_recipe_count(ui_ws, [rule]) - (240 - n_in)) <= 3
-    assert state.decode_rules(_url_rules(at)) == [rule]
+    assert view_state.decode_rules(_url_rules(at)) == [rule]
     at.switch_page("../../pages/thresholds.py").run()
     assert not at.exception and _kept(at) == _recipe_count(ui_ws, [rule])
 
@@ -484,7 +486,7 @@ def test_browser_box_selection_becomes_a_rule(tmp_path, tool):
     _need_chromium()
     from playwright.sync_api import sync_playwright
 
-    from app.ui.launch import Server
+    from app.launch import Server
 
     ws = build_ui_workspace(tmp_path / "ws")
     with sync_playwright() as p, Server(ws) as url:
@@ -534,14 +536,14 @@ def test_browser_box_selection_becomes_a_rule(tmp_path, tool):
             assert expr.startswith("not (map_x between " if tool == "box" else "not (polygon(map_x, map_y, ")
         finally:
             browser.close()
-    assert _recipe_count(ws, [state.expr_rule(expr)]) == want  # the server has let go of the workspace
+    assert _recipe_count(ws, [view_state.expr_rule(expr)]) == want  # the server has let go of the workspace
 
 
 def test_density_view_box_selection_lists_and_offers_region_rules(ui_ws, monkeypatch):
     """Beyond the point limit the map is a Vega-Lite heatmap; its interval selection is a box like plotly's."""
     from streamlit.elements.vega_charts import VegaLiteState
 
-    from app.ui import queries
+    from app.explore import queries
 
     monkeypatch.setattr(queries, "MAP_POINTS_MAX", 100)
     at = app_at(ui_ws, "map")

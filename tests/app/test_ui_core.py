@@ -6,9 +6,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.ui import queries, state
-from app.ui.highlight import highlighted_html, line_flags
-from app.ui.state import Rule
+from app.explore import queries, view_state
+from app.explore.highlight import highlighted_html, line_flags
+from app.explore.view_state import Rule
+from app.search import substring_search
 
 names = st.text(min_size=1, max_size=12).filter(lambda s: s.strip() != "")
 bounds = st.one_of(st.none(), st.floats(allow_nan=False, allow_infinity=False, width=32))
@@ -29,7 +30,7 @@ rules_st = st.lists(
             st.tuples(st.one_of(st.none(), st.floats(0, 1, exclude_min=True)), st.one_of(st.none(), st.floats(0, 1))),
         ),
         st.builds(Rule, st.sampled_from(["in", "notin"]), names, values=st.lists(names, max_size=4)),
-        st.builds(Rule, st.just("dedup"), st.sampled_from(list(state.DEDUP_KINDS))),
+        st.builds(Rule, st.just("dedup"), st.sampled_from(list(view_state.DEDUP_KINDS))),
     ),
     max_size=5,
 )
@@ -37,20 +38,20 @@ rules_st = st.lists(
 
 @given(rules_st)
 def test_rules_survive_the_url(rules):
-    assert state.decode_rules(state.encode_rules(rules)) == rules
+    assert view_state.decode_rules(view_state.encode_rules(rules)) == rules
 
 
 @given(rules_st)
 def test_rules_survive_a_recipe(rules):
     dedup = {r.col for r in rules if r.kind == "dedup"}
-    back = state.from_recipe_dict(state.to_recipe_dict(rules))
+    back = view_state.from_recipe_dict(view_state.to_recipe_dict(rules))
     assert [r for r in back if r.kind != "dedup"] == [r for r in rules if r.kind != "dedup"]
     assert {r.col for r in back if r.kind == "dedup"} == dedup
 
 
 @pytest.mark.parametrize("junk", ["", ";;", "range:", "nope:x:1", "range:x:abc,", "qrange:x:2,", "range:x:nan,"])
 def test_malformed_url_rules_are_dropped(junk):
-    assert state.decode_rules(junk) == []
+    assert view_state.decode_rules(junk) == []
 
 
 def test_aggregates_match_duckdb(tiny_ws):
@@ -70,8 +71,8 @@ def test_aggregates_match_duckdb(tiny_ws):
     assert "n_chars" in queries.numeric_columns(cur) and "source" in queries.categorical_columns(cur)
     d = queries.density2d(cur, "n_chars", "m3", bins=3)
     assert int(d["count"].sum()) == 6
-    assert queries.search_docs(cur, "CAT", columns=["n_chars"])["id"].tolist() in (["a1", "a5"], ["a5", "a1"])
-    assert queries.search_docs(cur, "100%", columns=[]).empty  # wildcards are literal
+    assert substring_search(cur, "CAT", columns=["n_chars"])["id"].tolist() in (["a1", "a5"], ["a5", "a1"])
+    assert substring_search(cur, "100%", columns=[]).empty  # wildcards are literal
     assert queries.get_doc(cur, "a6")["text"].startswith("<script>")
 
 
@@ -87,7 +88,7 @@ def test_highlight_flags_and_escapes():
 
 def test_launch_binds_localhost_by_default(tmp_path):
     from app.cli import build_parser
-    from app.ui.launch import ENTRY, streamlit_command
+    from app.launch import ENTRY, streamlit_command
 
     cmd = streamlit_command(tmp_path / "ws", port=9999)
     assert cmd[cmd.index("--server.address") + 1] == "127.0.0.1"
@@ -97,3 +98,17 @@ def test_launch_binds_localhost_by_default(tmp_path):
     assert cmd[cmd.index("--server.headless") + 1] == "true"
     args = build_parser().parse_args(["ui", "--workspace", str(tmp_path)])
     assert args.address == "127.0.0.1" and args.port == 8501
+
+
+def test_numeric_columns_use_the_one_type_table(tiny_ws):
+    """Numbers a histogram can draw (app.sql's type table): not booleans, lists of numbers, text or cluster ids."""
+    cur = tiny_ws.cursor()
+    cur.execute(
+        "CREATE TABLE sig_types AS SELECT id, 1.5::DOUBLE AS d, 2::INTEGER AS i, 3.25::DECIMAL(18,3) AS dec,"
+        " 0.5::FLOAT AS f, 7::UBIGINT AS u, true AS b, [1.0, 2.0]::DOUBLE[] AS lst, [1, 2]::INTEGER[2] AS arr,"
+        " 'x' AS s, 4::BIGINT AS near_cluster FROM docs"
+    )
+    tiny_ws.register_part("sig_types", kind="signal")
+    num = queries.numeric_columns(cur)
+    assert {"d", "i", "dec", "f", "u"} <= set(num)
+    assert not {"b", "lst", "arr", "s", "near_cluster", "id"} & set(num)

@@ -74,7 +74,7 @@ def _expected(ws: str, lo: float) -> int:
 
 
 def test_browser_end_to_end(tmp_path, browser_page):
-    from app.ui.launch import Server
+    from app.launch import Server
 
     ws = build_ui_workspace(tmp_path / "ws")
     want_10, want_30 = _expected(ws, 10.0), _expected(ws, 30.0)
@@ -152,7 +152,7 @@ def test_browser_end_to_end(tmp_path, browser_page):
         # a hostile value in a rule (from a shared URL) shows as text in the chips, tables and labels
         from urllib.parse import quote
 
-        from app.ui.state import Rule, encode_rules
+        from app.explore.view_state import Rule, encode_rules
 
         evil = '<img src=x onerror="window.__xss=3">'
         page.goto(f"{url}/thresholds?r={quote(encode_rules([Rule('in', 'lang_code', values=['en', evil])]))}")

@@ -1,7 +1,7 @@
 """Browser-drawn dashboard panels (Streamlit components v2, inline JS and CSS from this folder).
 
 The Thresholds panel draws its rule editors and every result itself and asks the server for counts through
-:mod:`app.ui.live_api`; see ``thresholds.js``.
+:mod:`app.explore.panel_api`; see ``thresholds.js``.
 """
 
 from __future__ import annotations
