@@ -71,3 +71,12 @@ def test_fineweb_preset_shows_which_rules_remove_chinese(tmp_path):
         s = summarize(w.cursor(), preset("fineweb"))
         zh = {r["label"]: g for r in s["rules"] for g in r["by_group"] if g["group"] == "zh"}
         assert zh and max(g["removed"] / g["total"] for g in zh.values()) > 0.9
+
+
+def test_report_shows_removals_by_language(ws):
+    from app.report import build_report
+
+    html_text, data = build_report(ws, RECIPE)
+    assert 'id="by_group"' in html_text and "only)" in html_text
+    en = next(g for g in data["summary"]["rules"][2]["by_group"] if g["group"] == "en")
+    assert f"{100 * en['removed'] / en['total']:.1f}%" in html_text

@@ -21,6 +21,7 @@ SECTIONS = [
     ("recipe", "Recipe"),
     ("rules", "Removals per rule"),
     ("overlap", "Overlap of rules"),
+    ("by_group", "Removals per rule, by language"),
     ("sources", "Per source"),
     ("languages", "Per language"),
     ("distributions", "Signal distributions, before and after"),
@@ -156,6 +157,26 @@ def _overlap(go: Any, s: dict[str, Any], markup: Any) -> dict[str, Any] | None:
     }
 
 
+def _by_group(s: dict[str, Any], *, top: int = 10) -> dict[str, Any] | None:
+    """Each rule's removals in each of the largest groups (language by default): "removed % (only %)", where
+    "only" is what would come back if the rule were dropped (the panel's rule x language table)."""
+    groups = (s.get("by_lang") or s.get("by_group") or [])[:top]
+    rules = [r for r in s["rules"] if r.get("by_group")]
+    if not groups or not rules:
+        return None
+    key = "lang" if s.get("by_lang") else "group"
+    rows = []
+    for r in rules:
+        at = {g["group"]: g for g in r["by_group"]}
+        cells = []
+        for g in groups:
+            x = at.get(g[key], {"removed": 0, "only": 0})
+            tot = g["total"] or None
+            cells.append(f"{_pct(x['removed'] / tot if tot else None)} ({_pct(x['only'] / tot if tot else None)} only)")
+        rows.append([f"{r['index']}: {r['label'][:60]}", *cells])
+    return {"headers": ["rule", *[str(g[key] if g[key] is not None else "(none)") for g in groups]], "rows": rows}
+
+
 def _group(go: Any, tab: list[dict[str, Any]], sec: str, name: str, markup: Any) -> dict[str, Any] | None:
     if not tab:
         return None
@@ -282,6 +303,7 @@ def render_html(data: dict[str, Any]) -> str:
         recipe_yaml=data["recipe_yaml"],
         rules=_rules(go, s, markup),
         overlap=_overlap(go, s, markup),
+        by_group=_by_group(s),
         groups=[
             ("sources", _group(go, s["by_source"], "sources", "source", markup)),
             ("languages", _group(go, s["by_lang"], "languages", "lang", markup)),
