@@ -113,8 +113,7 @@ def apply_headless(
     import pyarrow.compute as pc
 
     from app import __version__
-    from app.ingest import read_documents
-    from app.ingest.core import _append
+    from app.ingest.core import DocumentReader, _append
     from app.recipes import compile_recipe, load_recipe, select_ids_sql, summarize
 
     if fmt not in FORMATS:
@@ -145,16 +144,17 @@ def apply_headless(
         and recipe.sample is None
         and all(r.per_document for r in recipe.rules)
     )
-    reader = read_documents(inputs, **opts)
-    hasher = pv.InputHasher([i.path for i in reader.inputs])
     out_path, tmp = prepare_out(out, overwrite=overwrite, protect=protect)
     con = None
     try:
         con = duckdb.connect(str(tmp / "_scratch.duckdb"))
         # bounded memory: the scratch database spills to disk (inside the temporary output) past this
-        con.execute(f"SET memory_limit = '{os.environ.get('WINNOW_HEADLESS_MEMORY', '1GB')}'")
+        con.execute(f"SET memory_limit = '{os.environ.get('WINNOW_HEADLESS_MEMORY', '512MB')}'")
         con.execute(f"SET temp_directory = '{(tmp / '_spill').as_posix()}'")
         con.execute("SET enable_progress_bar = false")
+        # the readers share the scratch database's memory limit (not an unlimited in-memory one each)
+        reader = DocumentReader(inputs, **opts, con=con.cursor())
+        hasher = pv.InputHasher([i.path for i in reader.inputs])
         fam_of: dict[str, str] = {}
         meta_cols: list[str] = []
         extra = [c for c in (recipe.output_columns or []) if c not in ("id", "source", "text")]
@@ -254,7 +254,7 @@ def apply_headless(
             con.execute(f"CREATE TABLE kept AS SELECT * FROM ({sql}) ORDER BY _ord", params)
             # -------------------------------------------------------- pass 2: collect the kept documents
             n_kept = con.execute("SELECT count(*) FROM kept").fetchall()[0][0]
-            reader2 = read_documents(inputs, **opts)
+            reader = reader2 = DocumentReader(inputs, **opts, con=con.cursor())
             meter = Meter(reader2, progress, limit=limit, stage="read kept")
             base = 0
             for batch in reader2:
