@@ -273,7 +273,8 @@ class Panel {
       } else if (r.kind === "expr") {
         body = `<label class="wl-wide">keep documents where<input type="text" data-f="expr" value="${esc(r.expr)}" spellcheck="false"></label>`;
       } else {
-        body = `<span class="wl-fixed"><strong>${esc(label(r))}</strong> (dedup runs over the documents the rules keep)</span>`;
+        const note = r.kind === "dedup" ? " (dedup runs over the documents the rules keep)" : "";
+        body = `<span class="wl-fixed"><strong>${esc(label(r))}</strong>${note}</span>`;
       }
       return `<div class="wl-rule${cls}" data-uid="${esc(r.uid)}">${body}${rm}</div>`;
     });
