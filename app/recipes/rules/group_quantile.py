@@ -14,9 +14,8 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 from app.errors import RecipeError
-from app.recipes.rules.base import Context, RuleKind, Validator, finite, fmt, register, unknown_column
-from app.recipes.rules.quantile import quantile_bounds
-from app.recipes.rules.range import numeric_check
+from app.recipes.rules.base import Context, Validator, finite, fmt, register, unknown_column
+from app.recipes.rules.quantile import QuantileRule, quantile_bounds
 from app.sql import qi
 
 #: groups beyond which the rule refuses (each group is one CASE branch and two parameters)
@@ -25,15 +24,12 @@ MAX_GROUPS = 2000
 
 @register
 @dataclass(eq=False, kw_only=True)
-class GroupQuantileRule(RuleKind):
-    """``{signal: quality_score, min_quantile: 0.3, by: lang_code}``: keep each group's top 70%."""
+class GroupQuantileRule(QuantileRule):
+    """``{signal: quality_score, min_quantile: 0.3, by: lang_code}``: keep each group's top 70%. A quantile rule
+    whose quantiles are taken within each group of ``by`` (bounds by value are not part of this kind)."""
 
     kind = "group_quantile"
-    per_document = False
-    signal: str = ""
     by: str = ""
-    min_quantile: float | None = None
-    max_quantile: float | None = None
 
     @classmethod
     def claims(cls, d: dict[str, Any]) -> bool:
@@ -55,30 +51,13 @@ class GroupQuantileRule(RuleKind):
         )
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"signal": self.signal}
-        if self.min_quantile is not None:
-            out["min_quantile"] = self.min_quantile
-        if self.max_quantile is not None:
-            out["max_quantile"] = self.max_quantile
-        if self.min_quantile is None and self.max_quantile is None:
-            out["min_quantile"] = 0.0
-        out["by"] = self.by
-        return out
-
-    @property
-    def lo(self) -> float | None:
-        return self.min_quantile
-
-    @property
-    def hi(self) -> float | None:
-        return self.max_quantile
+        return {**super().to_dict(), "by": self.by}
 
     def columns(self) -> list[str]:
         return [self.signal, self.by]
 
     def to_json(self) -> dict[str, Any]:
-        lo = None if self.min_quantile == 0 else self.min_quantile
-        return {**super().to_json(), "lo": lo, "hi": self.max_quantile, "by": self.by}
+        return {**super().to_json(), "by": self.by}
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> GroupQuantileRule:
@@ -93,8 +72,7 @@ class GroupQuantileRule(RuleKind):
         )
 
     def url_arg(self) -> str:
-        b = ",".join("" if x is None else repr(float(x)) for x in (self.min_quantile, self.max_quantile))
-        return f"{b},{quote(self.by, safe='')}"
+        return f"{super().url_arg()},{quote(self.by, safe='')}"
 
     @classmethod
     def from_url(cls, col: str, arg: str) -> GroupQuantileRule | None:
@@ -119,7 +97,7 @@ class GroupQuantileRule(RuleKind):
         return [(self.signal, q, self.by) for q in (self.min_quantile, self.max_quantile) if q is not None]
 
     def check(self, columns: dict[str, str], where: str) -> None:
-        numeric_check(self.signal, columns, where)
+        super().check(columns, where)
         if self.by not in columns:
             raise unknown_column(self.by, columns, f"{where}.by")
 
@@ -159,3 +137,6 @@ class GroupQuantileRule(RuleKind):
             "cuts": cuts,
         }
         return sql, info
+
+    def vector(self, state: Any, info: dict[str, Any]) -> Any:
+        return None  # DuckDB evaluates the CASE over the recipe frame (row-aligned, no join)
