@@ -112,3 +112,15 @@ def test_numeric_columns_use_the_one_type_table(tiny_ws):
     num = queries.numeric_columns(cur)
     assert {"d", "i", "dec", "f", "u"} <= set(num)
     assert not {"b", "lst", "arr", "s", "near_cluster", "id"} & set(num)
+
+
+def test_cached_queries_are_keyed_by_module_and_name():
+    """Pages pass the function itself; the cache names it by module and name, so two functions called ``search``
+    never share an entry, and a lambda (no name saying what was computed) is refused."""
+    from app.search import bm25, semantic
+    from app.ui import widgets
+
+    assert widgets._name(queries.histogram) == "app.explore.queries.histogram"
+    assert widgets._name(bm25.search) != widgets._name(semantic.search)
+    with pytest.raises(TypeError, match="module-level function"):
+        widgets._name(lambda con: None)
