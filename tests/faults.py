@@ -65,7 +65,9 @@ def run_cli(
 
     ``mem_limit_mb`` caps the child's address space (RLIMIT_AS): an allocation beyond it fails inside the
     child, so a memory blow-up shows as a failed run instead of swapping the machine. Peak RSS is the
-    child's own ``ru_maxrss`` from ``os.wait4``, not the maximum over every child this process had.
+    child's ``VmHWM`` (``/proc/PID/status``), sampled every 10 ms: not ``ru_maxrss``, which for a child
+    started with a ``preexec_fn`` (a fork) counts the parent's resident pages from before ``exec``.
+    ``ru_maxrss`` from ``os.wait4`` stands in only where ``/proc`` cannot be read.
     """
 
     def limit() -> None:
@@ -82,7 +84,9 @@ def run_cli(
             [*WINNOW, *args], cwd=cwd, stdout=out, stderr=err, env=env, preexec_fn=limit, start_new_session=True
         )
         killed = timed_out = False
+        hwm = 0
         while True:
+            hwm = max(hwm, _vm_hwm_kb(proc.pid))
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
             if pid:
                 break
@@ -101,13 +105,25 @@ def run_cli(
         stdout=out_f.read_text(encoding="utf-8", errors="replace"),
         stderr=err_f.read_text(encoding="utf-8", errors="replace"),
         seconds=seconds,
-        peak_rss_mb=usage.ru_maxrss / 1024,
+        peak_rss_mb=(hwm or usage.ru_maxrss) / 1024,
         killed=killed,
         timed_out=timed_out,
     )
     out_f.unlink()
     err_f.unlink()
     return run
+
+
+def _vm_hwm_kb(pid: int) -> int:
+    """The peak resident set (KiB) of the running process ``pid`` (0 when it cannot be read)."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
 
 
 def contract_problems(run: Run, *, must_fail: bool) -> list[str]:
