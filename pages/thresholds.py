@@ -186,7 +186,7 @@ def _load() -> None:
 
 def _load_row() -> None:
     """Start from a published pipeline (DataTrove, FineWeb, C4, Gopher) or a saved recipe."""
-    with st.expander("Start from a preset or a saved recipe"):
+    with st.expander("Start from a preset or from a recipe saved earlier"):
         c1, c2, c3 = st.columns([5, 2, 2], vertical_alignment="bottom")
         c1.selectbox("Load", list(recipe_bridge.starting_points(ws)), key="w_load_from", index=None)
         c2.text_input("language (presets)", key="w_load_lang", placeholder="e.g. en, de, zh", max_chars=8)

@@ -218,7 +218,9 @@ def test_documents_page_uses_the_index(ui_ws_small):
     assert at.radio(key="w_search_mode").value == "full text"
     assert any("No full-text index" in i.value for i in at.info)
     assert "score" not in at.dataframe[0].value.columns
-    assert "documents containing 'cookie'" in " ".join(c.value for c in at.caption)
+    from app.escaping import md_text  # the caption is markdown that shows the query as typed
+
+    assert md_text("documents containing 'cookie'") in " ".join(c.value for c in at.caption)
     at.button(key="btn_fts_build").click().run()
     assert not at.exception, [e.value for e in at.exception]
     ws = db.open_workspace(ui_ws_small)  # the dashboard process's connection, where the job ran
