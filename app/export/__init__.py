@@ -170,6 +170,31 @@ def write_manifest(root: Path, manifest: dict[str, Any]) -> None:
     (root / MANIFEST).write_text(text, encoding="utf-8")
 
 
+def finish_export(
+    tmp: Path,
+    out: Path,
+    dest: Path,
+    rows: dict[str, int],
+    *,
+    n_kept: int,
+    fmt: str,
+    manifest: Callable[[list[dict[str, Any]]], dict[str, Any]],
+) -> dict[str, Any]:
+    """The one end of every export (workspace and headless): check the count written against the selection,
+    turn Parquet shards into a ``datasets`` directory for ``hf``, list every file with its sha256, write the
+    manifest ``manifest(files)`` builds, and move ``tmp`` into place as ``out``. Returns the manifest."""
+    written = sum(rows.values())
+    if written != n_kept:
+        raise ExportError(f"wrote {written} documents but the recipe selects {n_kept}")
+    if fmt == "hf":
+        to_hf(tmp, [dest / n for n in rows])
+        rows = {}
+    m = manifest(file_entries(tmp, rows))
+    write_manifest(tmp, m)
+    finalize_out(tmp, out)
+    return m
+
+
 def shard_name(i: int, n: int, ext: str) -> str:
     return f"data-{i:05d}-of-{n:05d}.{ext}"
 
@@ -329,35 +354,35 @@ def apply(
         rows = copy_selection(
             con, sql, params, dest, fmt=fmt, n_rows=summary["kept_docs"], shard_size=shard_size, progress=progress
         )
-        written = sum(rows.values())
-        if written != summary["kept_docs"]:
-            raise ExportError(f"wrote {written} documents but the recipe selects {summary['kept_docs']}")
-        if fmt == "hf":
-            to_hf(tmp, [dest / n for n in rows])
-            rows = {}
         from app.export import provenance as pv
 
         fams = pv.families_of([*recipe.signals_used(), *cols, summary["token_column"]])
-        manifest = build_manifest(
-            recipe,
-            comp.resolved,
-            summary,
-            files=file_entries(tmp, rows),
+        manifest = finish_export(
+            tmp,
+            out_path,
+            dest,
+            rows,
+            n_kept=summary["kept_docs"],
             fmt=fmt,
-            shard_size=shard_size,
-            columns=cols,
-            version=__version__,
-            source={"workspace": str(ws.path), "fingerprint": ws.fingerprint()},
-            provenance=pv.provenance(
+            manifest=lambda files: build_manifest(
                 recipe,
-                token_column=summary["token_column"],
-                inputs=pv.workspace_inputs(ws),
-                input_hashing=pv.WORKSPACE_HASHING,
-                fingerprints=pv.workspace_fingerprints(ws, fams),
+                comp.resolved,
+                summary,
+                files=files,
+                fmt=fmt,
+                shard_size=shard_size,
+                columns=cols,
+                version=__version__,
+                source={"workspace": str(ws.path), "fingerprint": ws.fingerprint()},
+                provenance=pv.provenance(
+                    recipe,
+                    token_column=summary["token_column"],
+                    inputs=pv.workspace_inputs(ws),
+                    input_hashing=pv.WORKSPACE_HASHING,
+                    fingerprints=pv.workspace_fingerprints(ws, fams),
+                ),
             ),
         )
-        write_manifest(tmp, manifest)
-        finalize_out(tmp, out_path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

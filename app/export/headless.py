@@ -37,16 +37,13 @@ from app.export import (
     build_manifest,
     check_out,
     copy_selection,
-    file_entries,
-    finalize_out,
+    finish_export,
     prepare_out,
     push_to_hub,
-    to_hf,
-    write_manifest,
 )
 from app.export import provenance as pv
 from app.export.meter import Meter
-from app.recipes.compile import EXACT_NORM_SQL, used_params
+from app.recipes.sqlparts import EXACT_NORM_SQL, used_params
 from app.sql import qi
 
 #: Columns every headless scratch row has (computed here, never by scorers).
@@ -293,43 +290,44 @@ def apply_headless(
             shard_size=shard_size,
             progress=progress,
         )
-        if sum(rows.values()) != n_kept:
-            raise ExportError(f"wrote {sum(rows.values())} documents but the recipe selects {n_kept}")
         con.close()
         con = None
         for p in tmp.glob("_scratch.duckdb*"):
             p.unlink(missing_ok=True)
         shutil.rmtree(tmp / "_spill", ignore_errors=True)
-        if fmt == "hf":
-            to_hf(tmp, [dest / n for n in rows])
-            rows = {}
         fams = set(fam_of.values()) | ({"size"} if summary["token_column"] == "size_tokens" else set())
-        manifest = build_manifest(
-            recipe,
-            comp.resolved,
-            summary,
-            files=file_entries(tmp, rows),
+        manifest = finish_export(
+            tmp,
+            out_path,
+            dest,
+            rows,
+            n_kept=n_kept,
             fmt=fmt,
-            shard_size=shard_size,
-            columns=out_cols,
-            version=__version__,
-            source={
-                "inputs": list(inputs),
-                "read": stats,
-                "headless": True,
-                "passes": passes,
-                "signal_families": sorted(set(fam_of.values())),
-            },
-            provenance=pv.provenance(
+            manifest=lambda files: build_manifest(
                 recipe,
-                token_column=summary["token_column"],
-                inputs=hasher.result(),
-                input_hashing=HASHING,
-                fingerprints={f: _fingerprint(f) for f in fams},
+                comp.resolved,
+                summary,
+                files=files,
+                fmt=fmt,
+                shard_size=shard_size,
+                columns=out_cols,
+                version=__version__,
+                source={
+                    "inputs": list(inputs),
+                    "read": stats,
+                    "headless": True,
+                    "passes": passes,
+                    "signal_families": sorted(set(fam_of.values())),
+                },
+                provenance=pv.provenance(
+                    recipe,
+                    token_column=summary["token_column"],
+                    inputs=hasher.result(),
+                    input_hashing=HASHING,
+                    fingerprints={f: _fingerprint(f) for f in fams},
+                ),
             ),
         )
-        write_manifest(tmp, manifest)
-        finalize_out(tmp, out_path)
     except BaseException:
         if con is not None:
             with contextlib.suppress(Exception):
