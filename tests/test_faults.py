@@ -22,8 +22,8 @@ import random
 import pandas as pd
 import pytest
 
-from tests.faults import KillLab
 from tests.hostile import CASES
+from tests.kills import KillLab
 
 SEED = int(os.environ.get("WINNOW_FAULT_SEED", "11"))
 
