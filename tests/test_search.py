@@ -9,6 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from app.escaping import md_text  # pages show messages as markdown that renders as typed
+
 pytest.importorskip("tantivy")
 
 DOCS = [
@@ -218,8 +220,6 @@ def test_documents_page_uses_the_index(ui_ws_small):
     assert at.radio(key="w_search_mode").value == "full text"
     assert any("No full-text index" in i.value for i in at.info)
     assert "score" not in at.dataframe[0].value.columns
-    from app.escaping import md_text  # the caption is markdown that shows the query as typed
-
     assert md_text("documents containing 'cookie'") in " ".join(c.value for c in at.caption)
     at.button(key="btn_fts_build").click().run()
     assert not at.exception, [e.value for e in at.exception]
@@ -259,7 +259,7 @@ def test_documents_page_uses_the_index(ui_ws_small):
     (Path(ui_ws_small) / "fts" / "meta.json").unlink()
     _CACHE.clear()
     at = page(q="cookie")
-    assert at.error and "cannot open the full-text index" in at.error[0].value
+    assert at.error and md_text("cannot open the full-text index") in at.error[0].value
     assert at.button(key="btn_fts_build").label == "Rebuild the search index"
     db.forget(ui_ws_small)
 
