@@ -1,0 +1,174 @@
+"""The benchmark index: every word n-gram of every benchmark text, searchable from a stream of documents.
+
+Benchmarks are small and the corpus is large, so the benchmarks are indexed and the corpus streams past:
+the index holds the sorted distinct n-gram hashes (uint64) and, per hash, the benchmark texts ("units")
+containing it (CSR: offsets + unit numbers, int64/int32). Memory is about 20 bytes per (n-gram, unit) pair
+plus the unit tables -- bounded by the benchmark size, independent of the corpus.
+
+A unit is one rendered text of a benchmark item: each chosen field and their concatenation. A document's
+overlap with a unit is the fraction of the unit's distinct n-grams found in the document; with an item,
+the largest overlap over its units. A unit shorter than ``n`` words (a one-line answer) has no n-gram and
+is matched only when a document's whole normalised text equals it, so a common short phrase inside a
+longer document never counts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from app.decontam.text import ngram_hashes, whole_hash, word_hashes, words
+
+#: default n-gram length in words (chosen by measurement: see bench/bench_decontam.py and the README)
+DEFAULT_N = 8
+#: an item counts as matched in a document (``decon_hits``) at this overlap or more
+HIT_OVERLAP = 0.5
+
+
+@dataclass
+class Matches:
+    """Per document of a batch: items matched, largest overlap, benchmarks; plus the matched pairs."""
+
+    hits: np.ndarray
+    max_overlap: np.ndarray
+    benchmarks: list[str]
+    #: (document position in the batch, item number, overlap) for every pair at ``hit`` overlap or more
+    pairs: list[tuple[int, int, float]] = field(default_factory=list)
+
+
+class BenchIndex:
+    """Word n-gram index of benchmark units. Build with :meth:`build`; match with :meth:`match`."""
+
+    def __init__(self, *, n: int, hit: float, bench_names: list[str], item_bench: np.ndarray,
+                 unit_item: np.ndarray, unit_ngrams: np.ndarray, keys: np.ndarray, offsets: np.ndarray,
+                 postings: np.ndarray, short: dict[int, list[int]]) -> None:  # fmt: skip
+        self.n, self.hit = n, hit
+        self.bench_names, self.item_bench = bench_names, item_bench
+        self.unit_item, self.unit_ngrams = unit_item, unit_ngrams
+        self.keys, self.offsets, self.postings, self.short = keys, offsets, postings, short
+
+    @classmethod
+    def build(cls, units: list[tuple[int, str]], *, item_bench: list[int], bench_names: list[str],
+              n: int = DEFAULT_N, hit: float = HIT_OVERLAP) -> BenchIndex:  # fmt: skip
+        """Index ``units`` (``(item number, text)``); ``item_bench[item]`` is the item's benchmark number."""
+        hashes: list[np.ndarray] = []
+        owners: list[np.ndarray] = []
+        unit_item = np.zeros(len(units), dtype=np.int32)
+        unit_ngrams = np.zeros(len(units), dtype=np.int64)
+        short: dict[int, list[int]] = {}
+        for u, (item, text) in enumerate(units):
+            unit_item[u] = item
+            w = words(text)
+            if not w:
+                continue
+            if len(w) < n:
+                short.setdefault(whole_hash(w), []).append(u)
+                unit_ngrams[u] = 1
+                continue
+            g = np.unique(ngram_hashes(word_hashes(w), n))
+            unit_ngrams[u] = len(g)
+            hashes.append(g)
+            owners.append(np.full(len(g), u, dtype=np.int32))
+        h = np.concatenate(hashes) if hashes else np.zeros(0, dtype=np.uint64)
+        o = np.concatenate(owners) if owners else np.zeros(0, dtype=np.int32)
+        order = np.argsort(h, kind="stable")
+        h, o = h[order], o[order]
+        keys, starts = np.unique(h, return_index=True)
+        offsets = np.append(starts, len(h)).astype(np.int64)
+        return cls(n=n, hit=hit, bench_names=bench_names, item_bench=np.asarray(item_bench, dtype=np.int32),
+                   unit_item=unit_item, unit_ngrams=unit_ngrams, keys=keys, offsets=offsets, postings=o,
+                   short=short)  # fmt: skip
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the index arrays (bytes; the short-unit table is counted roughly)."""
+        arrs = (self.keys, self.offsets, self.postings, self.unit_item, self.unit_ngrams, self.item_bench)
+        return int(sum(a.nbytes for a in arrs) + 100 * len(self.short))
+
+    def match(self, texts: list[str]) -> Matches:
+        """Match a batch of documents against every indexed unit."""
+        nd = len(texts)
+        docs: list[np.ndarray] = []
+        poss: list[np.ndarray] = []
+        short_pairs: list[tuple[int, int]] = []
+        for d, t in enumerate(texts):
+            w = words(t) if t else []
+            if not w:
+                continue
+            if len(w) < self.n:
+                for u in self.short.get(whole_hash(w), ()):
+                    short_pairs.append((d, u))
+                continue
+            if not len(self.keys):
+                continue
+            g = np.unique(ngram_hashes(word_hashes(w), self.n))
+            pos = np.searchsorted(self.keys, g)
+            pos[pos == len(self.keys)] = 0
+            found = pos[self.keys[pos] == g]
+            if len(found):
+                docs.append(np.full(len(found), d, dtype=np.int64))
+                poss.append(found)
+        pair_doc: list[np.ndarray] = []
+        pair_unit: list[np.ndarray] = []
+        pair_ov: list[np.ndarray] = []
+        if docs:
+            d = np.concatenate(docs)
+            p = np.concatenate(poss)
+            lo, hi = self.offsets[p], self.offsets[p + 1]
+            lens = hi - lo
+            # every posting of every found key: ranges [lo, hi) flattened
+            flat = np.repeat(lo - np.cumsum(lens) + lens, lens) + np.arange(lens.sum())
+            units = self.postings[flat].astype(np.int64)
+            key = np.repeat(d, lens) * len(self.unit_item) + units
+            uk, counts = np.unique(key, return_counts=True)
+            uu = uk % len(self.unit_item)
+            pair_doc.append(uk // len(self.unit_item))
+            pair_unit.append(uu)
+            pair_ov.append(counts / self.unit_ngrams[uu])
+        if short_pairs:
+            sp = np.asarray(short_pairs, dtype=np.int64)
+            pair_doc.append(sp[:, 0])
+            pair_unit.append(sp[:, 1])
+            pair_ov.append(np.ones(len(sp)))
+        return self._per_document(nd, pair_doc, pair_unit, pair_ov)
+
+    def _per_document(self, nd: int, pd_: list, pu: list, po: list) -> Matches:
+        hits = np.zeros(nd, dtype=np.int64)
+        best = np.zeros(nd, dtype=np.float64)
+        benches = [""] * nd
+        if not pd_:
+            return Matches(hits, best, benches)
+        d = np.concatenate(pd_)
+        item = self.unit_item[np.concatenate(pu)].astype(np.int64)
+        ov = np.minimum(np.concatenate(po), 1.0)
+        np.maximum.at(best, d, ov)
+        # largest overlap per (document, item): sort by key then overlap, keep the last of each key
+        n_items = max(len(self.item_bench), 1)
+        key = d * n_items + item
+        order = np.lexsort((ov, key))
+        key, ov = key[order], ov[order]
+        last = np.r_[key[1:] != key[:-1], True]
+        key, ov = key[last], ov[last]
+        keep = ov >= self.hit
+        key, ov = key[keep], ov[keep]
+        dd, ii = key // n_items, key % n_items
+        np.add.at(hits, dd, 1)
+        names: dict[int, set[str]] = {}
+        for a, b in zip(dd.tolist(), ii.tolist()):
+            names.setdefault(a, set()).add(self.bench_names[self.item_bench[b]])
+        for a, s in names.items():
+            benches[a] = ",".join(sorted(s))
+        pairs = list(zip(dd.tolist(), ii.tolist(), ov.round(6).tolist()))
+        return Matches(hits, best, benches, pairs)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "n": self.n,
+            "units": len(self.unit_item),
+            "short_units": sum(len(v) for v in self.short.values()),
+            "ngrams": len(self.keys),
+            "postings": len(self.postings),
+            "bytes": self.nbytes,
+        }
