@@ -68,11 +68,20 @@ class QuantileRule(RuleKind):
 
     @property
     def lo(self) -> float | None:
+        """The lower bound in the panel's vocabulary (settable: a bench or a page moves a cut through it)."""
         return self.min_quantile
+
+    @lo.setter
+    def lo(self, v: float | None) -> None:
+        self.min_quantile = v
 
     @property
     def hi(self) -> float | None:
         return self.max_quantile
+
+    @hi.setter
+    def hi(self, v: float | None) -> None:
+        self.max_quantile = v
 
     def to_json(self) -> dict[str, Any]:
         return {**super().to_json(), "lo": self.min_quantile, "hi": self.max_quantile}

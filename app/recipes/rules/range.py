@@ -87,11 +87,20 @@ class RangeRule(RuleKind):
 
     @property
     def lo(self) -> float | None:
+        """The lower bound in the panel's vocabulary (settable: a bench or a page moves a cut through it)."""
         return self.min
+
+    @lo.setter
+    def lo(self, v: float | None) -> None:
+        self.min = v
 
     @property
     def hi(self) -> float | None:
         return self.max
+
+    @hi.setter
+    def hi(self, v: float | None) -> None:
+        self.max = v
 
     def to_json(self) -> dict[str, Any]:
         return {**super().to_json(), "lo": self.min, "hi": self.max}
