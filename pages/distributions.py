@@ -10,7 +10,7 @@ import math
 import pandas as pd
 import streamlit as st
 
-from app.explore import queries
+from app.explore import columns, queries
 from app.ui import widgets
 
 # Vega-Lite, not plotly, on this page: its library is a sixth of plotly.js (0.8 vs 4.7 MB of JavaScript), so a new
@@ -49,9 +49,18 @@ if not num:
     st.stop()
 
 ss = st.session_state
-sig = ss.get("sig") if ss.get("sig") in num else num[0]
+# signals first, provenance last; the default is dense and spread (never mostly NULL, never one value)
+catalogue = widgets.cached(ws, columns.catalogue)
+helps = {c.name: c.help for c in catalogue}
+sig = ss.get("sig") if ss.get("sig") in num else columns.pick_default(catalogue, num)
 c1, c2, c3, c4 = st.columns([3, 2, 2, 2])
-sig = c1.selectbox("Signal", num, index=num.index(sig), key="w_dist_sig")
+sig = c1.selectbox(
+    "Signal",
+    num,
+    index=num.index(sig),
+    key="w_dist_sig",
+    help="Computed signals first (by family), then metadata by coverage; provenance columns last.",
+)
 ss["sig"] = sig
 by_opts = ["(none)", *cats]
 by = ss.get("by") if ss.get("by") in by_opts else "(none)"
@@ -99,6 +108,7 @@ else:
     left, right = st.columns([3, 2])
     with left:
         st.markdown(f"**Histogram of `{sig}`**" + (" (share of each group)" if group else ""))
+        st.caption(helps.get(sig, ""))
         st.vega_lite_chart(hist, spec, key="hist", width="stretch" if layout != "facet" or not group else "content")
     with right:
         e = widgets.cached(ws, queries.ecdf, sig, by=group)
@@ -129,7 +139,10 @@ st.html(widgets.table_html(qt.to_dict("records"), {c: c for c in qt.columns}))
 st.subheader("Two signals")
 c1, c2, c3 = st.columns([3, 3, 2])
 others = [c for c in num if c != sig] or num
-sig2 = ss.get("sig2") if ss.get("sig2") in others else others[0]
+fam = {c.name: c.family for c in catalogue}
+# by default a signal of another family: two views of one family (words, tokens) mostly draw a diagonal
+other_fam = [c for c in others if fam.get(c) != fam.get(sig)] + [c for c in others if fam.get(c) == fam.get(sig)]
+sig2 = ss.get("sig2") if ss.get("sig2") in others else columns.pick_default(catalogue, other_fam)
 sig2 = c1.selectbox("against", others, index=others.index(sig2), key="w_dist_sig2")
 ss["sig2"] = sig2
 log_y = c2.toggle("log y axis", key="w_dist_logy")

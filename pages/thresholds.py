@@ -153,7 +153,7 @@ def thresholds() -> None:
 
 def _add_rule_row() -> None:
     """Outside the panel: adding a rule reruns the page once and the panel redraws its editors."""
-    options = [*num, *cats, *dedup_opts, view_state.EXPR_ADD]
+    options = [*widgets.cached(ws, queries.ordered, [*num, *cats]), *dedup_opts, view_state.EXPR_ADD]
     c1, c2, c3, c4 = st.columns([5, 3, 2, 3], vertical_alignment="bottom")
     c1.selectbox("Add a rule on", options, key="w_add_col", index=None, placeholder="choose a signal…")
     modes = ["by value", "by quantile", *([QUANTILE_BY_LANG] if "lang_code" in cols_all else [])]

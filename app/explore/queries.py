@@ -40,12 +40,25 @@ def _is_numeric(t: str) -> bool:
 
 
 def numeric_columns(con: Any) -> list[str]:
-    """Numeric columns worth a histogram (signals and numeric metadata, not cluster ids)."""
-    return [c for c, t in corpus_columns(con).items() if _is_numeric(t) and not ID_LIKE.search(c)]
+    """Numeric columns worth a histogram (signals and numeric metadata, not cluster ids), in the order every page
+    offers them (:func:`app.explore.columns.order`: signals by family, then metadata, provenance last)."""
+    from app.explore.columns import order
+
+    return order(con, [c for c, t in corpus_columns(con).items() if _is_numeric(t) and not ID_LIKE.search(c)])
+
+
+def ordered(con: Any, names: list[str]) -> list[str]:
+    """``names`` in the one order every page offers columns in (:func:`app.explore.columns.order`)."""
+    from app.explore.columns import order
+
+    return order(con, list(names))
 
 
 def categorical_columns(con: Any, *, max_distinct: int = 200) -> list[str]:
-    """Text/boolean columns with few distinct values (source, lang_code, metadata like ``lang``)."""
+    """Text/boolean columns with few distinct values (source, lang_code, metadata like ``lang``), in the order of
+    :func:`app.explore.columns.order`."""
+    from app.explore.columns import order
+
     rel = qi(agg_relation(con))
     cols = corpus_columns(con)
     cands = [c for c, t in cols.items() if (t == "VARCHAR" or t == "BOOLEAN") and c not in NOT_CATEGORICAL]
@@ -54,7 +67,7 @@ def categorical_columns(con: Any, *, max_distinct: int = 200) -> list[str]:
     # approx_count_distinct over a sample is cheap at any scale
     exprs = ", ".join(f"approx_count_distinct({qi(c)})" for c in cands)
     row = con.execute(f"SELECT {exprs} FROM (SELECT * FROM {rel} LIMIT 100000)").fetchone()
-    return [c for c, n in zip(cands, row) if n is not None and 0 < n <= max_distinct]
+    return order(con, [c for c, n in zip(cands, row) if n is not None and 0 < n <= max_distinct])
 
 
 def cluster_columns(con: Any) -> list[str]:
