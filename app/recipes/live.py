@@ -48,6 +48,8 @@ class _State:
         self.base: dict[tuple, Any] = {}
         self.lock = threading.Lock()
         self.evaluated: list[str] = []  # every vector computed (not served from the cache): SQL or "range col"
+        #: per dedup key: the last survivors vector and its dedup vector (a move redoes only touched clusters)
+        self.dedup_last: dict[str, tuple[Any, Any]] = {}
         #: the last full count's keys and counts, updated in place by later summaries (:func:`_counts`)
         self.inc: dict[str, Any] | None = None
         self.incremental = 0  # summaries answered by moving only the flipped documents
@@ -155,31 +157,76 @@ class _State:
             target, has = col
             hit = has & by_rank[np.where(has, target, 0).astype(np.int64)]
             return ~(dup[0].astype(bool) & dup[1] & hit)
-        order = self.base_get(("dedup_order", key))
-        if order is None:
-            # only documents of clusters with two or more members can be removed: keep those rows, sorted by
-            # (key, id rank), so each cluster is a run with its smallest id first (most rows of a real corpus
-            # are singletons, so this is a small part of it)
-            values, valid = col
-            rows = np.flatnonzero(valid)
-            keys = values[rows].astype(np.int64)
-            srt = np.lexsort((rank[0][rows], keys))
-            rows, keys = rows[srt], keys[srt]
-            same = np.zeros(len(keys), dtype=bool)
-            same[1:] = keys[1:] == keys[:-1]
-            multi = same.copy()
-            multi[:-1] |= same[1:]
-            order = (rows[multi], keys[multi])
-            with self.lock:
-                self.base[("dedup_order", key)] = order
-        rows, keys = order
-        live = p[rows]
-        k = keys[live]
-        later = np.zeros(len(k), dtype=bool)  # a survivor whose cluster already has a smaller surviving id
-        later[1:] = k[1:] == k[:-1]
+        runs = self._dedup_runs(key, rank, col)
+        last = self.dedup_last.get(key)
+        if last is not None:  # a threshold moved: redo only the clusters that hold a document whose fate changed
+            changed = np.flatnonzero(p != last[0])
+            pos = runs["pos_of_row"][changed]
+            hit = np.unique(runs["run_of"][pos[pos >= 0]])
+            if runs["len"][hit].sum() <= len(runs["rows"]) // 8:
+                out = last[1].copy()
+                if len(hit):
+                    self._dedup_runs_into(out, p, runs, hit)
+                self.dedup_last[key] = (p.copy(), out)
+                return out
         out = np.ones(self.n, dtype=bool)
-        out[rows[live][later]] = False
+        self._dedup_runs_into(out, p, runs, None)
+        self.dedup_last[key] = (p.copy(), out)
         return out
+
+    def _dedup_runs(self, key: str, rank: Any, col: Any) -> dict[str, Any]:
+        """The members of clusters with two or more documents, sorted by (key, id rank): each cluster is a run
+        with its smallest id first (a real corpus is mostly singletons, so this is a small part of it). Cached."""
+        import numpy as np
+
+        runs = self.base_get(("dedup_runs", key))
+        if runs is not None:
+            return runs
+        values, valid = col
+        rows = np.flatnonzero(valid)
+        keys = values[rows].astype(np.int64)
+        srt = np.lexsort((rank[0][rows], keys))
+        rows, keys = rows[srt], keys[srt]
+        same = np.zeros(len(keys), dtype=bool)
+        same[1:] = keys[1:] == keys[:-1]
+        multi = same.copy()
+        multi[:-1] |= same[1:]
+        rows, same = rows[multi], same[multi]
+        start = np.flatnonzero(~same)  # the first position of every run
+        run_of = np.cumsum(~same) - 1
+        pos_of_row = np.full(self.n + 1, -1, dtype=np.int64)  # the last slot answers -1 for "no run"
+        pos_of_row[rows] = np.arange(len(rows))
+        runs = {
+            "rows": rows,
+            "start": start,
+            "len": np.diff(np.append(start, len(rows))),
+            "run_of": run_of,
+            "pos_of_row": pos_of_row[:-1],
+        }
+        with self.lock:
+            self.base[("dedup_runs", key)] = runs
+        return runs
+
+    @staticmethod
+    def _dedup_runs_into(out: Any, p: Any, runs: dict[str, Any], which: Any) -> None:
+        """Set ``out`` over the runs ``which`` (None: all): false for a survivor after the first of its run."""
+        import numpy as np
+
+        if which is None:
+            pos = np.arange(len(runs["rows"]))
+            first = runs["start"]
+            lens = runs["len"]
+        else:
+            lens = runs["len"][which]
+            starts = runs["start"][which]
+            offsets = np.cumsum(lens) - lens
+            pos = np.arange(int(lens.sum())) - np.repeat(offsets, lens) + np.repeat(starts, lens)
+            first = offsets
+        rows = runs["rows"][pos]
+        live = p[rows]
+        before = np.cumsum(live) - live  # survivors before each position (in this concatenation)
+        later = live & (before - np.repeat(before[first], lens) > 0)
+        out[rows] = ~later
 
     def base_get(self, key: tuple) -> Any:
         with self.lock:
