@@ -11,6 +11,7 @@ Band keys are cached per (id, text_hash) in ``_dup_near_bands`` so re-scoring on
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -175,47 +176,64 @@ class DedupNear(Scorer):
                     progress(done, n_todo, "near duplicates: minhash")
         finally:
             writer.close()
-        return self._cluster(con.cursor(), dest, bcols, progress)
+        rows_sql = (
+            f"SELECT d.id, {', '.join('c.' + c for c in bcols)} FROM docs d"
+            f" LEFT JOIN {CACHE} c ON c.id = d.id AND c.text_hash = coalesce(d.text_hash, '')"
+        )
+        return cluster_bands(con.cursor(), rows_sql=rows_sql, dest=dest, progress=progress)
 
-    def _cluster(self, con: Any, dest: str, bcols: list[str], progress: Any) -> int:
-        import pyarrow as pa
-        from scipy.sparse import coo_matrix
-        from scipy.sparse.csgraph import connected_components
 
-        if progress:
-            progress(0, None, "near duplicates: clustering")
-        con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE _dn_rows AS
-            SELECT d.id, (row_number() OVER (ORDER BY d.id) - 1)::BIGINT AS rid, {", ".join("c." + c for c in bcols)}
-            FROM docs d LEFT JOIN {CACHE} c ON c.id = d.id AND c.text_hash = coalesce(d.text_hash, '')"""
-        )
-        n = con.execute("SELECT count(*) FROM _dn_rows").fetchall()[0][0]
-        edges = " UNION ALL ".join(
-            f"SELECT rid, min(rid) OVER (PARTITION BY {c}) AS root FROM _dn_rows WHERE {c} IS NOT NULL AND {c} <> 0"
-            for c in bcols
-        )
-        e = con.execute(f"SELECT DISTINCT rid, root FROM ({edges}) WHERE rid <> root").fetchnumpy()
-        src = np.asarray(e["rid"], dtype=np.int64)
-        dst = np.asarray(e["root"], dtype=np.int64)
-        if n:
-            graph = coo_matrix((np.ones(len(src), dtype=np.int8), (src, dst)), shape=(n, n))
-            _, labels = connected_components(graph, directed=False)
-            rep = np.full(labels.max() + 1, n, dtype=np.int64)
-            np.minimum.at(rep, labels, np.arange(n))
-            size = np.bincount(labels)
-            cl_rid = rep[labels]
-            cl_size = size[labels]
-        else:
-            cl_rid = cl_size = np.zeros(0, dtype=np.int64)
-        res = pa.table({"rid": np.arange(n, dtype=np.int64), "crid": cl_rid, "size": cl_size.astype(np.int64)})
-        con.register("_dn_res", res)
-        con.execute(
-            f"""CREATE OR REPLACE TABLE {qi(dest)} AS
-            SELECT r.id, c.id AS dup_near_cluster, x.size AS dup_near_size, x.rid = x.crid AS dup_near_keep
-            FROM _dn_rows r JOIN _dn_res x ON x.rid = r.rid JOIN _dn_rows c ON c.rid = x.crid"""
-        )
-        con.unregister("_dn_res")
-        con.execute("DROP TABLE IF EXISTS _dn_rows")
-        if progress:
-            progress(n, n, "near duplicates: clustering")
-        return int(n)
+def cluster_bands(con: Any, *, rows_sql: str, dest: str, carry: Sequence[str] = (), progress: Any = None) -> int:
+    """Cluster documents by LSH band collisions into the table ``dest``; returns the number of rows.
+
+    ``rows_sql`` yields ``id``, the band columns ``b0``..``b15`` (NULL or 0: no key) and the ``carry``
+    columns. Documents sharing any band key are linked; clusters are the connected components (scipy, over
+    the edges DuckDB finds, so only the edge list is in Python memory). ``dest`` gets one row per input row:
+    ``id``, the ``carry`` columns, ``dup_near_cluster`` (the cluster's smallest id), ``dup_near_size`` and
+    ``dup_near_keep``. Shared by the ``dedup_near`` scorer and headless apply, so both cluster alike.
+    """
+    import pyarrow as pa
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    bcols = [f"b{j}" for j in range(BANDS)]
+    kept = "".join(f", {qi(c)}" for c in carry)
+    if progress:
+        progress(0, None, "near duplicates: clustering")
+    # equal ids (possible headless) are ordered by the carried columns, so the smallest row is well defined
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _dn_rows AS
+        SELECT id{kept}, (row_number() OVER (ORDER BY id{kept}) - 1)::BIGINT AS rid, {", ".join(bcols)}
+        FROM ({rows_sql})"""
+    )
+    n = con.execute("SELECT count(*) FROM _dn_rows").fetchall()[0][0]
+    edges = " UNION ALL ".join(
+        f"SELECT rid, min(rid) OVER (PARTITION BY {c}) AS root FROM _dn_rows WHERE {c} IS NOT NULL AND {c} <> 0"
+        for c in bcols
+    )
+    e = con.execute(f"SELECT DISTINCT rid, root FROM ({edges}) WHERE rid <> root").fetchnumpy()
+    src = np.asarray(e["rid"], dtype=np.int64)
+    dst = np.asarray(e["root"], dtype=np.int64)
+    if n:
+        graph = coo_matrix((np.ones(len(src), dtype=np.int8), (src, dst)), shape=(n, n))
+        _, labels = connected_components(graph, directed=False)
+        rep = np.full(labels.max() + 1, n, dtype=np.int64)
+        np.minimum.at(rep, labels, np.arange(n))
+        size = np.bincount(labels)
+        cl_rid = rep[labels]
+        cl_size = size[labels]
+    else:
+        cl_rid = cl_size = np.zeros(0, dtype=np.int64)
+    res = pa.table({"rid": np.arange(n, dtype=np.int64), "crid": cl_rid, "size": cl_size.astype(np.int64)})
+    con.register("_dn_res", res)
+    carried = "".join(f", r.{qi(c)}" for c in carry)
+    con.execute(
+        f"""CREATE OR REPLACE TABLE {qi(dest)} AS
+        SELECT r.id{carried}, c.id AS dup_near_cluster, x.size AS dup_near_size, x.rid = x.crid AS dup_near_keep
+        FROM _dn_rows r JOIN _dn_res x ON x.rid = r.rid JOIN _dn_rows c ON c.rid = x.crid"""
+    )
+    con.unregister("_dn_res")
+    con.execute("DROP TABLE IF EXISTS _dn_rows")
+    if progress:
+        progress(n, n, "near duplicates: clustering")
+    return int(n)
