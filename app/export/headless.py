@@ -17,8 +17,11 @@ Streaming passes over the input (read with :func:`app.ingest.read_documents`, so
    names and sizes), so the same decisions over the same documents give byte-identical data files. DuckDB
    sorts within its memory limit and spills to the scratch directory past it.
 
-Not supported headless: near and semantic dedup (they need MinHash/embedding indexes over the whole
-corpus: ingest and score instead) and other corpus-scope signals.
+Near dedup: pass 1 also computes each document's MinHash LSH band keys with the ``dedup_near`` scorer's
+own :func:`app.signals.dedup_near.band_batch` into a scratch table (which spills like the rest); before
+selecting, :func:`app.signals.dedup_near.cluster_bands` (the scorer's clustering) adds ``dup_near_cluster``
+to ``corpus``, so the clusters equal a scored workspace's. Not supported headless: semantic dedup (it needs
+embeddings of the whole corpus: ingest, embed and dedup instead) and other corpus-scope signals.
 """
 
 from __future__ import annotations
@@ -122,10 +125,10 @@ def apply_headless(
     recipe = load_recipe(recipe)
     protect = [p for spec in inputs for p in _input_paths(spec)]
     check_out(out, overwrite=overwrite, protect=protect)
-    if recipe.dedup.near or recipe.dedup.semantic:
+    if recipe.dedup.semantic:
         raise RecipeError(
-            "headless apply supports exact dedup only; near/semantic dedup need a workspace "
-            "(winnow ingest, winnow score, then winnow apply --workspace)"
+            "headless apply supports exact and near dedup only; semantic dedup needs a workspace "
+            "(winnow ingest, embed and semantic dedup, then winnow apply --workspace)"
         )
     opts = {"source": source, "text_field": text_field, "id_field": id_field, "limit": limit}
     # output columns come from the input or the scratch table; the selection itself does not read them
@@ -137,6 +140,7 @@ def apply_headless(
     streamable = (
         single_pass is not False
         and not recipe.dedup.exact
+        and not recipe.dedup.near
         and not recipe.balance
         and recipe.sample is None
         and all(r.per_document for r in recipe.rules)
@@ -173,6 +177,11 @@ def apply_headless(
                 part = part.append_column(c, got.column(c))
             _append(con, "kept_rows", part, kept_state)  # ingest's own typing: the workspace's column types
 
+        if recipe.dedup.near:  # the documents' LSH band keys, clustered after pass 1
+            from app.signals.dedup_near import BANDS
+
+            bands = ", ".join(f"b{j} BIGINT" for j in range(BANDS))
+            con.execute(f"CREATE TABLE _near_bands (_ord BIGINT, id VARCHAR, {bands})")
         # ------------------------------------------------------------ pass 1: score what the recipe needs
         meter = Meter(reader, progress, limit=limit, stage="read+score")
         for batch in reader:
@@ -209,6 +218,8 @@ def apply_headless(
             if recipe.dedup.exact:  # the dedup_exact scorer's key, computed in DuckDB from the text
                 cols["text"] = tbl.column("text")
                 body = f"* EXCLUDE (text), {EXACT_NORM_SQL} AS dup_exact_cluster"
+            if recipe.dedup.near:
+                _near_bands(con, texts, cols["_ord"], cols["id"])
             con.register("_batch", pa.table(cols))
             if ord0 == 0:
                 con.execute(f"CREATE TABLE corpus AS SELECT {body} FROM _batch")
@@ -243,6 +254,8 @@ def apply_headless(
                 " size_tokens BIGINT)"
             )
             con.execute("CREATE TABLE kept_rows (id VARCHAR, source VARCHAR, text VARCHAR)")
+        if recipe.dedup.near:
+            _near_clusters(con)
         passes = 1 if comp is not None else 2
         if comp is None:
             # -------------------------------------------------------- select over every document
@@ -337,6 +350,37 @@ def apply_headless(
     if push_to_hub_repo:
         manifest["pushed_to"] = push_to_hub(out_path, push_to_hub_repo, fmt=fmt)
     return manifest
+
+
+def _near_bands(con: Any, texts: list[Any], ords: Any, ids: Any) -> None:
+    """Append the LSH band keys of ``texts`` (the ``dedup_near`` scorer's, in slices of :data:`SLICE`) to
+    the scratch table ``_near_bands (_ord, id, b0..b15)``."""
+    import numpy as np
+    import pyarrow as pa
+
+    from app.signals.dedup_near import BANDS, band_batch
+
+    texts = ["" if t is None else t for t in texts]  # as the scorer reads a NULL text
+    parts = [band_batch(texts[a : a + SLICE]) for a in range(0, len(texts), SLICE)]
+    keys = np.concatenate(parts) if parts else np.zeros((0, BANDS), dtype=np.int64)
+    tbl = pa.table({"_ord": ords, "id": ids, **{f"b{j}": pa.array(keys[:, j], pa.int64()) for j in range(BANDS)}})
+    con.register("_nb_batch", tbl)
+    con.execute("INSERT INTO _near_bands SELECT * FROM _nb_batch")
+    con.unregister("_nb_batch")
+
+
+def _near_clusters(con: Any) -> None:
+    """Cluster the band keys (the scorer's :func:`cluster_bands`) and add ``dup_near_cluster`` to ``corpus``."""
+    from app.signals.dedup_near import BANDS, cluster_bands
+
+    bands = ", ".join(f"b{j}" for j in range(BANDS))
+    cluster_bands(con, rows_sql=f"SELECT _ord, id, {bands} FROM _near_bands", dest="_near", carry=("_ord",))
+    con.execute("DROP TABLE _near_bands")
+    con.execute(
+        "CREATE OR REPLACE TABLE corpus AS SELECT c.*, n.dup_near_cluster FROM corpus c"
+        " JOIN _near n ON n._ord = c._ord ORDER BY c._ord"
+    )
+    con.execute("DROP TABLE _near")
 
 
 def _score(texts: list[str], families: list[str], tokens: dict[str, bool], meter: Meter) -> dict[str, list]:
