@@ -162,8 +162,9 @@ class _State:
         if last is not None:  # a threshold moved: redo only the clusters that hold a document whose fate changed
             changed = np.flatnonzero(p != last[0])
             pos = runs["pos_of_row"][changed]
-            hit = np.unique(runs["run_of"][pos[pos >= 0]])
-            if runs["len"][hit].sum() <= len(runs["rows"]) // 8:
+            pos = pos[pos >= 0]
+            hit = np.unique(runs["run_of"][pos]) if len(pos) <= len(runs["rows"]) // 8 else None
+            if hit is not None and runs["len"][hit].sum() <= len(runs["rows"]) // 8:
                 out = last[1].copy()
                 if len(hit):
                     self._dedup_runs_into(out, p, runs, hit)
@@ -202,6 +203,7 @@ class _State:
             "len": np.diff(np.append(start, len(rows))),
             "run_of": run_of,
             "pos_of_row": pos_of_row[:-1],
+            "local": np.arange(len(rows), dtype=np.int64),  # 0..m-1, reused by every recount
         }
         with self.lock:
             self.base[("dedup_runs", key)] = runs
@@ -213,19 +215,20 @@ class _State:
         import numpy as np
 
         if which is None:
-            pos = np.arange(len(runs["rows"]))
-            first = runs["start"]
-            lens = runs["len"]
+            rows, first, local = runs["rows"], runs["start"], runs["local"]
         else:
             lens = runs["len"][which]
-            starts = runs["start"][which]
             offsets = np.cumsum(lens) - lens
-            pos = np.arange(int(lens.sum())) - np.repeat(offsets, lens) + np.repeat(starts, lens)
-            first = offsets
-        rows = runs["rows"][pos]
+            local = runs["local"][: int(lens.sum())]
+            pos = local - np.repeat(offsets - runs["start"][which], lens)
+            rows, first = runs["rows"][pos], offsets
         live = p[rows]
-        before = np.cumsum(live) - live  # survivors before each position (in this concatenation)
-        later = live & (before - np.repeat(before[first], lens) > 0)
+        # the first survivor of each run stays; every later survivor of the run is a redundant copy
+        big = len(rows)
+        first = np.minimum.reduceat(np.where(live, local, big), first) if len(rows) else first
+        is_first = np.zeros(len(rows), dtype=bool)
+        is_first[first[first < big]] = True
+        later = live & ~is_first
         out[rows] = ~later
 
     def base_get(self, key: tuple) -> Any:
