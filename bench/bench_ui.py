@@ -437,11 +437,10 @@ def main() -> None:
     ap.add_argument("--compare-label", help="how the README names the --compare checkout (e.g. a commit)")
     ap.add_argument("--workspace", help="the bench workspace's folder (default data/bench_ui/ws_DOCS)")
     ap.add_argument("--no-paint", action="store_true", help="skip the first-paint pages (implies --no-readme)")
-    ap.add_argument("--edit-rules", help=f"the rules (URL encoding) the edit loop starts from (default {RULES})")
+    ap.add_argument("--edit-rules", help="the rules (URL encoding) the edit loop starts from (default: RULES)")
     args = ap.parse_args()
     if args.edit_rules:
-        global RULES
-        RULES = args.edit_rules
+        globals()["RULES"] = args.edit_rules  # read by the edit loop and the README caption
     from app.launch import Server
 
     if args.shoot:
