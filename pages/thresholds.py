@@ -205,10 +205,13 @@ def _save_row() -> None:
 
             rules, desc = panel_api.usable(ss["rules"]), ss.get("recipe_description")
             save_recipe(ws, name, recipe_bridge.recipe_from_rules(rules, name=name, description=desc))
-            ss["recipe"] = name
-            st.success(f"saved recipe {name!r} in the workspace")
         except WinnowError as e:
             st.error(str(e))
+        else:  # the YAML preview above was drawn with the old name: draw the page again with the new one
+            ss["recipe"], ss["_thr_saved"] = name, f"saved recipe {name!r} in the workspace"
+            st.rerun()
+    if msg := ss.pop("_thr_saved", None):
+        st.success(msg)
 
 
 _load_row()

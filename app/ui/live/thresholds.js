@@ -146,7 +146,7 @@ class Panel {
       </div>
       <h3 class="w-h">Cuts</h3><div class="wl-cuts"></div>
       <h3 class="w-h">At the edge of a cut</h3><div class="wl-pick"></div><div class="wl-edge"></div>
-      <div class="wl-status w-meta"></div>`;
+      <div class="wl-status w-meta" aria-hidden="true"></div>`;
     parent.appendChild(this.root);
     this.$ = (sel) => this.root.querySelector(sel);
     this.gen = null;
