@@ -3,7 +3,7 @@
 :func:`build_report` returns ``(html, data)``: the HTML opens offline (Plotly's JS is inlined, nothing
 is fetched), every document text and name is HTML-escaped, and ``data`` holds the same numbers for
 machines. Sections (stable ids, checked by a golden test): summary, recipe, rules, overlap, sources,
-languages, distributions, map, samples.
+languages, distributions, map, samples; and contamination when a benchmark is registered.
 
 The numbers come from the functions the dashboard calls: :func:`app.recipes.summarize` for the counts,
 :func:`app.explore.histogram.histogram` for the distributions (the same bins as the Distributions page and the
@@ -134,6 +134,13 @@ def _samples(con: Any, comp: Any, n: int) -> dict[str, Any]:
     return out
 
 
+def _contamination(con: Any) -> dict[str, Any] | None:
+    """Per benchmark, contaminated items and documents before and after the recipe (``None``: no benchmark)."""
+    from app.decontam.report import before_after
+
+    return before_after(con, keep_table=KEPT)
+
+
 def build_data(ws: Any, recipe: Any, *, samples: int = 5, max_points: int = 20000) -> dict[str, Any]:
     """The report's numbers (also ``report.json``)."""
     from app import __version__
@@ -158,6 +165,9 @@ def build_data(ws: Any, recipe: Any, *, samples: int = 5, max_points: int = 2000
             "map": _map_points(con, comp, rel, max_points),
             "samples": _samples(con, comp, samples),
         }
+        decon = _contamination(con)
+        if decon is not None:  # only with a registered benchmark: the default report is unchanged
+            data["contamination"] = decon
     except WinnowError:
         raise
     except Exception as e:

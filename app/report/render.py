@@ -28,6 +28,8 @@ SECTIONS = [
     ("map", "Map: kept and removed"),
     ("samples", "Sample documents"),
 ]
+#: shown only when the workspace has a registered benchmark (after the rules, before the distributions)
+CONTAMINATION = ("contamination", "Contamination (benchmarks)")
 KEPT_COLOR = "#2a7ab0"
 REMOVED_COLOR = "#b9b9b9"
 TEMPLATE = Path(__file__).with_name("template.html.j2")
@@ -272,6 +274,19 @@ def _samples(sm: dict[str, Any]) -> dict[str, Any]:
     return {"kept": [_doc(d) for d in sm["kept"]], "removed": [_doc(d) for d in sm["removed"]], "edges": edges}
 
 
+def _contamination(c: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Table rows of the contamination section: per benchmark, then the most contaminated items."""
+    if c is None:
+        return None
+    rows = [
+        [b["name"], _n(b["items"]), _n(b["items_before"]), _n(b["items_after"]), _n(b["documents_before"]),
+         _n(b["documents_after"])]
+        for b in c["benchmarks"]
+    ]  # fmt: skip
+    items = [[x["benchmark"], x["item_id"], _n(x["documents_before"]), _n(x["documents_after"])] for x in c["items"]]
+    return {"computed": c["computed"], "rows": rows, "top": items}
+
+
 def render_html(data: dict[str, Any]) -> str:
     """The single-file HTML for ``data`` (from :func:`app.report.build_data`)."""
     go, get_plotlyjs = _figures()
@@ -290,6 +305,10 @@ def render_html(data: dict[str, Any]) -> str:
         "sampling": 1 if "sample" in data["recipe"] else 0,
         "stages": [[x["stage"], _n(x["kept"]), _n(x["kept_tokens"])] for x in s["stages"]],
     }
+    decon = _contamination(data.get("contamination"))
+    sections = list(SECTIONS)
+    if decon is not None:
+        sections.insert([sid for sid, _ in SECTIONS].index("by_group") + 1, CONTAMINATION)
     return template.render(
         title=data["recipe"].get("name") or "recipe",
         workspace=data["workspace"],
@@ -297,8 +316,8 @@ def render_html(data: dict[str, Any]) -> str:
         version=data["winnow_version"],
         css=markup(_CSS),
         plotly_js=markup(get_plotlyjs()),
-        sections=SECTIONS,
-        headings=dict(SECTIONS),
+        sections=sections,
+        headings=dict(sections),
         summary=summary,
         recipe_yaml=data["recipe_yaml"],
         rules=_rules(go, s, markup),
@@ -311,4 +330,5 @@ def render_html(data: dict[str, Any]) -> str:
         distributions=_distributions(go, data["distributions"], markup),
         map=_map(go, data.get("map"), markup),
         samples=_samples(data["samples"]),
+        contamination=decon,
     )
