@@ -232,6 +232,22 @@ def _jobs_panel_live(path: str) -> None:
     _jobs_panel_body(path)
 
 
+def _page() -> str:
+    """The page this script run draws (its script hash; "" outside a Streamlit run)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return getattr(ctx, "page_script_hash", "") if ctx is not None else ""
+
+
+def _banner_here(job: Any) -> bool:
+    """A finished job's banner belongs to the page where this session first saw it end: an "Export finished"
+    read on Export does not come back on the Workspace page (issue 17)."""
+    seen = st.session_state.setdefault("_job_banner_page", {})
+    key = f"{job.name}@{job.started}"
+    return seen.setdefault(key, _page()) == _page()
+
+
 def _jobs_panel_body(path: str) -> bool:
     reg = job_registry()
     jobs = reg.recent(path, n=3)
@@ -240,10 +256,11 @@ def _jobs_panel_body(path: str) -> bool:
         if j.status == "running":
             running = True
             st.progress(j.fraction, text=md_text(j.describe()))  # a job's name holds the path typed
-        elif j.status == "failed":
-            st.error(md_text(f"{j.name} failed: {j.error}"))
-        elif j.finished and time.time() - j.finished < 600:
-            st.success(md_text(f"{j.name} finished in {j.finished - j.started:.1f} s"))
+        elif j.finished and time.time() - j.finished < 600 and _banner_here(j):
+            if j.status == "failed":
+                st.error(md_text(f"{j.name} failed: {j.error}"))
+            else:
+                st.success(md_text(f"{j.name} finished in {j.finished - j.started:.1f} s"))
     if not running and st.session_state.get("_job_was_running"):
         st.session_state["_job_was_running"] = False
         for k in [k for k in st.session_state if str(k).startswith("_ver::")]:

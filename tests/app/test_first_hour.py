@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from tests.app.test_pages import app_at
 from tests.conftest import ROOT
+
+
+def _plain(md: str) -> str:
+    """Markdown escaped by ``md_text`` back to the characters a reader sees."""
+    return re.sub(r"\\(.)", r"\1", md).replace("\u2060", "")
 
 
 def test_yaml_preview_shows_the_name_the_recipe_was_saved_under(ui_ws):
@@ -31,3 +37,36 @@ def test_panel_status_line_is_hidden_from_readers_but_kept_for_tests():
     assert "position: absolute" in body and "clip" in body and "overflow: hidden" in body, body
     js = (ROOT / "app" / "ui" / "live" / "thresholds.js").read_text()
     assert 'class="w-done" data-run=' in js and "update #" in js
+
+
+def test_export_page_reads_as_a_person_expects(ui_ws, tmp_path):
+    """Kept tokens: a share without an up arrow; a one-line summary of the export, not a raw JSON widget; the
+    report message names the JSON file written; the "finished" banner stays on the page where it was read."""
+    import time
+
+    at = app_at(ui_ws, "export", r="range:size_words:20.0,")
+    tokens = next(m for m in at.metric if m.label == "Kept tokens")
+    assert " of " in tokens.proto.delta
+    docs = next(m for m in at.metric if m.label == "Kept documents")
+    assert tokens.proto.direction == docs.proto.direction  # the same "no arrow" as the kept documents
+    out = tmp_path / "export"
+    at.text_input(key="w_exp_out").set_value(str(out)).run()
+    at.button(key="btn_export").click().run()
+    deadline = time.time() + 60
+    while time.time() < deadline and not (out / "manifest.json").exists():
+        time.sleep(0.3)
+    time.sleep(0.5)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.json, "a raw JSON widget under the Export button"
+    summary = next(_plain(c.value) for c in at.caption if c.value.startswith("Last export"))
+    assert "documents" in summary and "manifest.json" in summary, summary
+    assert any("finished" in s.value for s in at.success)
+    at.button(key="btn_report").click().run()
+    msg = next(_plain(s.value) for s in at.success if "report written" in s.value)
+    written = [p.name for p in (Path(ui_ws) / "reports").iterdir()]
+    json_name = next(n for n in written if n.endswith(".json"))
+    assert json_name in msg and "report.json" not in msg, (msg, written)
+    at.switch_page("../../pages/workspace.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not any("Export" in s.value and "finished" in s.value for s in at.success)
