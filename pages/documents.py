@@ -1,5 +1,5 @@
 """Documents: full-text (BM25 index), exact-substring and semantic search, a sortable table, and one document with every signal, its flagged
-lines, nearest neighbours and duplicate-cluster members; tag it good or bad."""
+lines, nearest neighbours, duplicate-cluster members and benchmark matches (highlighted beside the benchmark item); tag it good or bad."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from app import search
+from app.decontam import report as decontam_report
 from app.errors import WinnowError
 from app.errors_io import storage_error
 from app.escaping import md_text
@@ -20,6 +21,8 @@ if widgets.n_docs(ws) == 0:
     st.stop()
 
 ss = st.session_state
+if decon_line := decontam_report.summary_line(ws):  # per benchmark: contaminated items and documents
+    st.caption(md_text(decon_line))
 cols = widgets.cached(ws, queries.corpus_columns)
 num = widgets.cached(ws, queries.numeric_columns)
 has_emb = widgets.has_embeddings(ws)
@@ -165,6 +168,10 @@ with right:
         height=min(600, 36 + 35 * len(sig)),
         key="doc_signals",
     )
+
+if decon := decontam_report.document_matches(ws, doc_id, text=doc.get("text") or ""):
+    st.markdown(f"**Benchmark matches** ({len(decon)} items): the matching words highlighted on both sides")
+    st.markdown(widgets.CSS + decontam_report.matches_html(decon, doc.get("text") or ""), unsafe_allow_html=True)
 
 n1, n2 = st.columns(2)
 with n1:
