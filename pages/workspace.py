@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from pathlib import Path
 
 import streamlit as st
@@ -41,7 +42,7 @@ except WinnowError as e:
         st.caption("Nothing was changed: this page opens the workspace once the problem above is solved.")
     st.stop()
 
-widgets.jobs_panel(ws)
+widgets.jobs_panel(ws, skip="Ingest")  # an ingest's progress and error show under the Ingest form instead
 
 ov = widgets.cached(ws, queries.overview)
 c1, c2, c3, c4 = st.columns(4)
@@ -91,6 +92,18 @@ with c3:
     st.markdown("**Map** · " + ("present" if widgets.has_map(ws) else "none"))
     widgets.job_button("map", ws, key="btn_map", label="Build the map")
 
+
+def _first_submit(request: tuple) -> bool:
+    """False for the same ingest submitted again within 3 s: Enter in the path field arrived twice as a submit
+    (issue 17), which started the ingest, then said it was still running (or ran it again)."""
+    last = st.session_state.get("_ingest_submitted")
+    now = time.monotonic()
+    if last is not None and last[0] == request and now - last[1] < 3.0:
+        return False
+    st.session_state["_ingest_submitted"] = (request, now)
+    return True
+
+
 st.subheader("Ingest")
 # only the open tab is drawn (a tab switch reruns the page): a new session does not build the upload and hub
 # widgets it does not show
@@ -103,7 +116,8 @@ if tab_path.open:
         c1, c2 = st.columns(2)
         source = c1.text_input("Source name (optional)", key="w_src_name")
         limit = c2.number_input("Limit (optional)", min_value=1, value=None, step=1000, key="w_src_limit")
-        if st.form_submit_button("Ingest") and src.strip():
+        request = (src.strip(), source, limit)
+        if st.form_submit_button("Ingest") and src.strip() and _first_submit(request):
             widgets.start_job(
                 "ingest",
                 ws,
@@ -141,3 +155,4 @@ if tab_hf.open:
             sid = hf_id.strip() if hf_id.strip().startswith("hf:") else "hf:" + hf_id.strip()
             widgets.start_job("ingest", ws, name=f"Ingest {sid}", srcs=[sid], limit=int(hf_limit))
             st.rerun()
+widgets.jobs_panel(ws, only="Ingest")  # next to the button that started it, not at the top of the page

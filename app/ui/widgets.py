@@ -228,8 +228,8 @@ def job_button(kind: str, ws: Workspace, *, key: str, label: str | None = None, 
 
 
 @st.fragment(run_every=1.0)
-def _jobs_panel_live(path: str) -> None:
-    _jobs_panel_body(path)
+def _jobs_panel_live(path: str, only: str | None, skip: str | None) -> None:
+    _jobs_panel_body(path, only, skip)
 
 
 def _page() -> str:
@@ -248,13 +248,19 @@ def _banner_here(job: Any) -> bool:
     return seen.setdefault(key, _page()) == _page()
 
 
-def _jobs_panel_body(path: str) -> bool:
+def _shown(job: Any, only: str | None, skip: str | None) -> bool:
+    """Whether a panel that shows jobs named ``only...`` and hides jobs named ``skip...`` shows ``job``."""
+    return (only is None or job.name.startswith(only)) and (skip is None or not job.name.startswith(skip))
+
+
+def _jobs_panel_body(path: str, only: str | None = None, skip: str | None = None) -> bool:
     reg = job_registry()
     jobs = reg.recent(path, n=3)
-    running = False
-    for j in jobs:
+    # whether anything runs is decided on every job, shown or not: two panels on one page agree on it and do
+    # not take turns redrawing the whole app
+    running = any(j.status == "running" for j in jobs)
+    for j in (j for j in jobs if _shown(j, only, skip)):
         if j.status == "running":
-            running = True
             st.progress(j.fraction, text=md_text(j.describe()))  # a job's name holds the path typed
         elif j.finished and time.time() - j.finished < 600 and _banner_here(j):
             if j.status == "failed":
@@ -271,13 +277,16 @@ def _jobs_panel_body(path: str) -> bool:
     return running
 
 
-def jobs_panel(ws: Workspace) -> None:
-    """Progress of this workspace's jobs; polls once a second only while a job is running."""
+def jobs_panel(ws: Workspace, *, only: str | None = None, skip: str | None = None) -> None:
+    """Progress of this workspace's jobs; polls once a second only while a job is running.
+
+    ``only`` / ``skip``: show just the jobs whose name starts with it, or all but those, so a page can put
+    a job's progress and error next to the button that started it (the Workspace page's Ingest form)."""
     path = str(ws.path.resolve())
     if job_registry().running(path) is not None or st.session_state.get("_job_was_running"):
-        _jobs_panel_live(path)
+        _jobs_panel_live(path, only, skip)
     else:
-        _jobs_panel_body(path)
+        _jobs_panel_body(path, only, skip)
 
 
 def missing(ws: Workspace, what: str, why: str, *, key: str) -> bool:

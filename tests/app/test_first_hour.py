@@ -70,3 +70,42 @@ def test_export_page_reads_as_a_person_expects(ui_ws, tmp_path):
     at.switch_page("../../pages/workspace.py").run()
     assert not at.exception, [e.value for e in at.exception]
     assert not any("Export" in s.value and "finished" in s.value for s in at.success)
+
+
+def _flat(node) -> list:
+    """The page's elements in the order they are drawn."""
+    kids = getattr(node, "children", None)
+    if not kids:
+        return [node]
+    return [leaf for k in sorted(kids) for leaf in _flat(kids[k])]
+
+
+def _wait_jobs(at, ws: str) -> None:
+    import time
+
+    from app.ui.widgets import job_registry
+
+    deadline = time.time() + 30
+    while time.time() < deadline and job_registry().running(str(Path(ws).resolve())) is not None:
+        time.sleep(0.2)
+    at.run()
+
+
+def test_ingest_error_shows_next_to_the_ingest_form_and_a_double_submit_starts_one_job(ui_ws, tmp_path):
+    from app.ui.widgets import job_registry
+
+    at = app_at(ui_ws)
+    at.text_input(key="w_src").set_value(str(tmp_path / "no_such_file.jsonl"))
+    submit = next(b for b in at.button if b.label == "Ingest")
+    submit.click().run()
+    next(b for b in at.button if b.label == "Ingest").click().run()  # Enter in the path field: a second submit
+    assert not at.exception, [e.value for e in at.exception]
+    ingests = [j for j in job_registry().recent(str(Path(ui_ws).resolve()), n=10) if j.name.startswith("Ingest")]
+    assert len(ingests) == 1, [j.name for j in ingests]
+    assert not any("still running" in e.value for e in at.error)
+    _wait_jobs(at, ui_ws)
+    flat = _flat(at.main)
+    kinds = [(getattr(e, "type", ""), str(getattr(e, "value", ""))) for e in flat]
+    ingest_at = next(i for i, (t, v) in enumerate(kinds) if t == "subheader" and v == "Ingest")
+    errors = [i for i, (t, v) in enumerate(kinds) if t == "error" and "failed" in v]
+    assert errors and all(i > ingest_at for i in errors), kinds
