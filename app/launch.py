@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from app.errors import WinnowError
+
 UI_DIR = Path(__file__).resolve().parent / "ui"
 MAIN = UI_DIR / "main.py"
 #: what ``streamlit run`` is given: an ``st.App`` serving MAIN plus the Thresholds panel's routes
@@ -43,6 +45,27 @@ def streamlit_command(
     ]
 
 
+class PortInUse(WinnowError):
+    """The dashboard's port is taken (another dashboard, or another server)."""
+
+
+def check_port(address: str, port: int) -> None:
+    """Raise :class:`PortInUse` unless ``address:port`` can be bound now, before anything is printed or started:
+    otherwise the user reads the dashboard's URL and then Streamlit's raw "Port 8501 is not available"."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does: a TIME_WAIT port is free
+        try:
+            s.bind((address, int(port)))
+        except OSError as e:
+            raise PortInUse(
+                f"port {port} on {address} is in use ({e.strerror}; another dashboard?): "
+                f"stop it or choose another port with --port {int(port) + 1}"
+            ) from e
+
+
 def launch(
     workspace: str | os.PathLike, *, port: int = 8501, open_browser: bool = True, address: str = "127.0.0.1"
 ) -> int:
@@ -51,6 +74,7 @@ def launch(
     Binds 127.0.0.1 unless ``address`` says otherwise: document text is untrusted and the dashboard
     can write to the workspace, so it is not exposed to the network by default.
     """
+    check_port(address, port)
     env = dict(os.environ, WINNOW_WORKSPACE=str(Path(workspace).resolve()))
     cmd = streamlit_command(workspace, port=port, address=address, open_browser=open_browser)
     print(f"Winnow dashboard: http://{address}:{port}  (workspace {workspace}; Ctrl+C to stop)", file=sys.stderr)

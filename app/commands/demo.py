@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from app.commands import add_no_browser
+
 NAME = "demo"
 HELP = "build a demo workspace (hub sample, realmix or the shipped sample), score it and open the dashboard"
 DESCRIPTION = (
@@ -31,7 +33,7 @@ HUB_SOURCES = [
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workspace", "-w", default="data/demo", metavar="WS", help="demo workspace (default: %(default)s)")
     p.add_argument("--port", type=int, default=8501, help="dashboard port (default: %(default)s)")
-    p.add_argument("--no-open", action="store_true", help="do not open a browser window")
+    add_no_browser(p)
     p.add_argument("--no-ui", action="store_true", help="only build the workspace, do not start the dashboard")
     p.add_argument(
         "--corpus",
@@ -230,6 +232,10 @@ def run(args: argparse.Namespace) -> int:
     from app.commands import print_json_last
 
     ws_path = Path(args.workspace)
+    if not args.no_ui:  # a busy port is said now, not after minutes of building
+        from app.launch import check_port
+
+        check_port("127.0.0.1", args.port)
     exists = (ws_path / "winnow.duckdb").exists()
     summary: dict[str, Any] = {"workspace": str(ws_path), "reused": False}
     if exists and not args.rebuild:
@@ -251,4 +257,4 @@ def run(args: argparse.Namespace) -> int:
     except ImportError:
         print(f"the dashboard is not installed; start it later with: winnow ui --workspace {ws_path}", file=sys.stderr)
         return 0
-    return launch(ws_path, port=args.port, open_browser=not args.no_open)
+    return launch(ws_path, port=args.port, open_browser=not args.no_browser)

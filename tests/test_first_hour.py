@@ -1,0 +1,37 @@
+"""Issue 17's CLI odds: one line for a busy port, one name per option, human output by default, no empty
+workspace left by a failed first ingest, a hint for a signal family's prefix, the README's CLI block."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from app.cli import build_parser, main
+
+
+def test_ui_on_a_busy_port_is_one_line_before_anything_starts(tmp_path, capsys, monkeypatch):
+    import subprocess
+
+    def no_server(*a, **k):
+        raise AssertionError("the dashboard was started on a busy port")
+
+    monkeypatch.setattr(subprocess, "Popen", no_server)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        rc = main(["ui", "--workspace", str(tmp_path / "ws"), "--port", str(port), "--no-browser"])
+    err = capsys.readouterr().err
+    assert rc != 0
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and f"port {port}" in lines[0] and "--port" in lines[0], err
+    assert "http://" not in err  # no URL printed for a server that never starts
+
+
+@pytest.mark.parametrize("command", ["ui", "demo"])
+@pytest.mark.parametrize("spelling", ["--no-browser", "--no-open"])
+def test_both_spellings_of_no_browser_on_both_commands(command, spelling):
+    args = build_parser().parse_args([command, spelling])
+    assert args.no_browser is True
+    assert build_parser().parse_args([command]).no_browser is False
