@@ -35,3 +35,27 @@ def test_both_spellings_of_no_browser_on_both_commands(command, spelling):
     args = build_parser().parse_args([command, spelling])
     assert args.no_browser is True
     assert build_parser().parse_args([command]).no_browser is False
+
+
+def _tiny_ws(path) -> str:
+    import pandas as pd
+
+    from app.workspace import Workspace
+
+    with Workspace.open(path, create=True) as ws:
+        ws.write_source("web", pd.DataFrame({"id": ["a", "b"], "text": ["one doc here", "another doc"]}))
+    return str(path)
+
+
+@pytest.mark.parametrize("argv", [["info"], ["signals", "list"]])
+def test_human_output_by_default_and_json_only_with_the_flag(argv, tmp_path, capsys):
+    import json
+
+    ws = _tiny_ws(tmp_path / "ws")
+    extra = ["--workspace", ws] if argv == ["info"] else []
+    assert main([*argv, *extra]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out and not any(line.lstrip().startswith(("{", "[")) for line in out), out[-1][:200]
+    assert main([*argv, *extra, "--json"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 1 and isinstance(json.loads(lines[0]), dict)

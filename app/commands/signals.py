@@ -19,9 +19,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     imp.add_argument("--prefix", default="", metavar="P", help="prefix for the imported column names")
     imp.add_argument("--name", metavar="NAME", help="part name (default: the file name); table import_<name>")
     imp.add_argument("--strict", action="store_true", help="fail when the file has ids not in the workspace")
-    imp.add_argument("--json", action="store_true", help="print only JSON (on the last line)")
+    imp.add_argument("--json", action="store_true", help="print one JSON line instead of the summary")
     lst = sub.add_parser("list", help="every signal column: family, type, meaning")
-    lst.add_argument("--json", action="store_true", help="print only JSON (on the last line)")
+    lst.add_argument("--json", action="store_true", help="print one JSON line instead of the summary")
     doc = sub.add_parser("docs", help="print the generated column table (Markdown); --write updates the docs")
     doc.add_argument("--write", action="store_true", help="rewrite docs/signals.md and README's signals section")
 
@@ -35,32 +35,34 @@ def run(args: argparse.Namespace) -> int:
             res = import_signals(
                 ws, args.file, id_field=args.id_field, prefix=args.prefix, name=args.name, strict=args.strict
             )
-        if not args.json:
+        if args.json:
+            print_json_last(res)
+            return 0
+        print(
+            f"imported {res['matched']:,} of {res['rows']:,} rows into {res['table']}: "
+            f"{', '.join(c['column'] for c in res['columns'])}"
+        )
+        if res["unknown_ids"]:
             print(
-                f"imported {res['matched']:,} of {res['rows']:,} rows into {res['table']}: "
-                f"{', '.join(c['column'] for c in res['columns'])}"
+                f"{res['unknown_ids']:,} ids are not in the workspace (not imported), e.g. "
+                f"{', '.join(map(repr, res['unknown_examples']))}"
             )
-            if res["unknown_ids"]:
-                print(
-                    f"{res['unknown_ids']:,} ids are not in the workspace (not imported), e.g. "
-                    f"{', '.join(map(repr, res['unknown_examples']))}"
-                )
-            if res["duplicate_ids"]:
-                print(f"{res['duplicate_ids']:,} repeated ids: kept the first row of each")
-            if res["null_ids"]:
-                print(f"{res['null_ids']:,} rows without an id were skipped")
-            if res["skipped"]:
-                print(f"skipped fields: {', '.join(res['skipped'])}")
-        print_json_last(res)
+        if res["duplicate_ids"]:
+            print(f"{res['duplicate_ids']:,} repeated ids: kept the first row of each")
+        if res["null_ids"]:
+            print(f"{res['null_ids']:,} rows without an id were skipped")
+        if res["skipped"]:
+            print(f"skipped fields: {', '.join(res['skipped'])}")
         return 0
     if args.action == "list":
         from app.signals.engine import column_docs
 
         docs = column_docs()
-        if not args.json:
-            for col, d in docs.items():
-                print(f"{col:34s} {d['type']:8s} {d['family']:18s} {d['doc']}")
-        print_json_last(docs)
+        if args.json:
+            print_json_last(docs)
+            return 0
+        for col, d in docs.items():
+            print(f"{col:34s} {d['type']:8s} {d['family']:18s} {d['doc']}")
         return 0
     if args.action == "docs":
         from app.signals.columns_doc import markdown_table, write_docs
