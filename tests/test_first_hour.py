@@ -59,3 +59,22 @@ def test_human_output_by_default_and_json_only_with_the_flag(argv, tmp_path, cap
     assert main([*argv, *extra, "--json"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 1 and isinstance(json.loads(lines[0]), dict)
+
+
+def test_a_failed_first_ingest_leaves_no_workspace_behind(tmp_path, capsys):
+    target = tmp_path / "data" / "default"
+    assert main(["ingest", str(tmp_path / "typo.jsonl"), "--workspace", str(target)]) == 1
+    assert "typo.jsonl" in capsys.readouterr().err
+    assert not (tmp_path / "data").exists()
+    # a directory that was there keeps what it held; only what the command added goes
+    kept = tmp_path / "mine"
+    kept.mkdir()
+    (kept / "notes.txt").write_text("mine")
+    assert main(["ingest", str(tmp_path / "typo.jsonl"), "--workspace", str(kept)]) == 1
+    assert sorted(p.name for p in kept.iterdir()) == ["notes.txt"]
+
+
+def test_a_failed_ingest_into_an_existing_workspace_keeps_it(tmp_path):
+    ws = _tiny_ws(tmp_path / "ws")
+    assert main(["ingest", str(tmp_path / "typo.jsonl"), "--workspace", ws]) == 1
+    assert main(["info", "--workspace", ws, "--json"]) == 0

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
 import sys
+from collections.abc import Iterator
+from pathlib import Path
 
 from app.commands import add_workspace, print_json_last
 
@@ -109,6 +112,36 @@ def _report(summary: dict) -> None:
     )
 
 
+@contextlib.contextmanager
+def _removed_if_failed(path: Path) -> Iterator[None]:
+    """Undo the workspace this command created when its first ingest fails: a typo in the input path must not
+    leave an empty workspace behind (the dashboard and ``info`` would then show it). A workspace that existed
+    before is never touched; in a directory that existed without one, only the entries this command added go."""
+    import shutil
+
+    from app.workspace import DB_FILE
+
+    if (path / DB_FILE).exists():
+        yield
+        return
+    top = path.absolute()  # the highest directory this command will create (``data/`` of ``data/default``)
+    while not top.parent.exists():
+        top = top.parent
+    before = set(path.iterdir()) if path.is_dir() else None
+    try:
+        yield
+    except BaseException:
+        if before is None and top.exists():
+            shutil.rmtree(top, ignore_errors=True)
+        elif before is not None:
+            for entry in set(path.iterdir()) - before:
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry, ignore_errors=True)
+                else:
+                    entry.unlink(missing_ok=True)
+        raise
+
+
 def run(args: argparse.Namespace) -> int:
     from app.ingest import ingest
     from app.progress import tqdm_progress
@@ -120,7 +153,11 @@ def run(args: argparse.Namespace) -> int:
     if args.sample is not None and args.sample < 1:
         print("winnow: error: --sample must be a positive number", file=sys.stderr)
         return 2
-    with Workspace.open(args.workspace, create=True) as ws, tqdm_progress("ingest") as progress:
+    with (
+        _removed_if_failed(Path(args.workspace)),
+        Workspace.open(args.workspace, create=True) as ws,
+        tqdm_progress("ingest") as progress,
+    ):
         summary = ingest(
             ws,
             args.srcs,
