@@ -78,3 +78,13 @@ def test_a_failed_ingest_into_an_existing_workspace_keeps_it(tmp_path):
     ws = _tiny_ws(tmp_path / "ws")
     assert main(["ingest", str(tmp_path / "typo.jsonl"), "--workspace", ws]) == 1
     assert main(["info", "--workspace", ws, "--json"]) == 0
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"), [("gopher", "gopher_quality, gopher_repetition"), ("dedup", "dedup_exact, dedup_near")]
+)
+def test_a_family_prefix_suggests_its_families(typed, meant, tmp_path, capsys):
+    ws = _tiny_ws(tmp_path / "ws")
+    assert main(["score", "--workspace", ws, "--signals", f"size,{typed}"]) == 1
+    err = capsys.readouterr().err
+    assert f"did you mean {meant}?" in err and len(err.strip().splitlines()) == 1, err

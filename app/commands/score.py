@@ -38,6 +38,32 @@ def options_from_args(args: argparse.Namespace) -> dict[str, dict]:
     return opts
 
 
+def suggest(name: str, known: list[str]) -> list[str]:
+    """The families a mistyped ``name`` probably meant: those it is a prefix or a part of
+    (``gopher`` -> ``gopher_quality, gopher_repetition``), else the closest spellings."""
+    import difflib
+
+    low = name.lower()
+    return [k for k in known if k.startswith(low) or low in k] or difflib.get_close_matches(low, known, n=3)
+
+
+def check_names(signals: str) -> None:
+    """Raise a SignalError naming the likely families for every unknown name in ``signals``."""
+    from app.errors import SignalError
+    from app.signals import engine
+
+    try:
+        engine.resolve(signals)
+    except SignalError as e:
+        known = list(engine.families())
+        for name in (n.strip() for n in str(signals).split(",")):
+            if name and name != "all" and name not in known and (hints := suggest(name, known)):
+                raise SignalError(
+                    f"unknown signal family {name!r}; did you mean {', '.join(hints)}? (known: {', '.join(known)})"
+                ) from e
+        raise
+
+
 def run(args: argparse.Namespace) -> int:
     from app.progress import tqdm_progress
     from app.signals import engine
@@ -51,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     from app.workspace import Workspace
 
+    check_names(args.signals)  # a misspelt family is said before the workspace is opened
     with Workspace.open(args.workspace) as ws, tqdm_progress("score") as prog:
         res = engine.score(
             ws,
