@@ -88,3 +88,11 @@ def test_a_family_prefix_suggests_its_families(typed, meant, tmp_path, capsys):
     assert main(["score", "--workspace", ws, "--signals", f"size,{typed}"]) == 1
     err = capsys.readouterr().err
     assert f"did you mean {meant}?" in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_readme_cli_block_is_generated_from_the_parser():
+    from app.cli_doc import ROOT, readme_section
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert readme_section() in readme, "README's cli block is stale: run python -m app.cli_doc --write"
+    assert "[--no-browser]" in readme_section() and "--no-open" not in readme_section()
