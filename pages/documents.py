@@ -11,7 +11,7 @@ from app.decontam import report as decontam_report
 from app.errors import WinnowError
 from app.errors_io import storage_error
 from app.escaping import md_text
-from app.explore import columns, labels, queries
+from app.explore import labels, queries
 from app.ui import widgets
 
 widgets.page_header("Documents", "Find documents, read them safely, and tag them.")
@@ -46,7 +46,7 @@ order = c3.selectbox("Sort by", sort_opts, key="w_sort")
 desc = st.toggle("descending", value=True, key="w_desc")
 show = [c for c in ("quality_score", "size_words", "lang_code") if c in cols]
 if not show:  # no such signals (e.g. imported ones only): the column every page opens on
-    show = [c for c in [widgets.cached(ws, columns.default_numeric)] if c]
+    show = [c for c in [widgets.cached(ws, queries.default_numeric)] if c]
 if order != "(none)" and order not in show:
     show.append(order)
 order_col = None if order == "(none)" else order

@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app.errors import WinnowError
-from app.explore import columns, labels, queries, recipe_bridge, selection
+from app.explore import labels, queries, recipe_bridge, selection
 from app.explore.view_state import Rule
 from app.ui import widgets
 
@@ -37,8 +37,8 @@ cols = widgets.cached(ws, queries.corpus_columns)
 special = ["kept / removed (current rules)"]
 cluster_cols = [c for c in ("map_cluster_label", "map_cluster") if c in cols]
 options = [*cluster_cols, *cats, *special, *[c for c in num if not c.startswith("map_")]]
-# the clusters when the map has them, else a dense, spread category (columns.default_category)
-first = cluster_cols[0] if cluster_cols else widgets.cached(ws, columns.default_category) or options[0]
+# the clusters when the map has them, else a dense, spread category (queries.default_category)
+first = cluster_cols[0] if cluster_cols else widgets.cached(ws, queries.default_category) or options[0]
 cur_c = ss.get("c") if ss.get("c") in options else first
 c1, c2 = st.columns([3, 1])
 color = c1.selectbox("Colour by", options, index=options.index(cur_c), key="w_map_color")

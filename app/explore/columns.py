@@ -22,6 +22,7 @@ one value.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,9 +76,16 @@ class ColumnInfo:
         return f"{head}{self.description or self.name} ({cov})"
 
 
-def _is_provenance(name: str) -> bool:
-    from app.explore.queries import ID_LIKE
+#: ids of clusters are numbers but mean nothing as magnitudes
+ID_LIKE = re.compile(r"(_cluster|_id)$")
 
+
+def corpus_columns(con: Any) -> dict[str, str]:
+    """``{column: type}`` of the corpus view."""
+    return {r[0]: r[1] for r in con.execute("DESCRIBE corpus").fetchall()}
+
+
+def _is_provenance(name: str) -> bool:
     return name.startswith("_") or name in PROVENANCE or bool(ID_LIKE.search(name))
 
 
@@ -97,11 +105,11 @@ def _part_columns(con: Any) -> list[tuple[str, str, str]]:
 
 def _stats(con: Any, names: list[str]) -> dict[str, tuple[float, int, float]]:
     """``{column: (coverage, distinct, balance)}`` over a seeded sample of at most :data:`SAMPLE_ROWS` rows."""
-    from app.explore.queries import agg_relation
+    from app.workspace import fast_relation
 
     if not names:
         return {}
-    rel = qi(agg_relation(con))
+    rel = qi(fast_relation(con))
     n = con.execute(f"SELECT count(*) FROM {rel}").fetchall()[0][0]
     sel = ", ".join(qi(c) for c in names)
     src = f"(SELECT {sel} FROM {rel})"
@@ -119,7 +127,6 @@ def _stats(con: Any, names: list[str]) -> dict[str, tuple[float, int, float]]:
 
 def catalogue(con: Any) -> list[ColumnInfo]:
     """Every column of ``corpus`` but ``text``, in the order pages offer them (see the module docstring)."""
-    from app.explore.queries import corpus_columns
     from app.signals.engine import column_docs, families
 
     types = {c: t for c, t in corpus_columns(con).items() if c != "text"}
@@ -186,20 +193,6 @@ def pick_default(infos: list[ColumnInfo], offered: list[str], *, max_distinct: i
     return offered[0] if offered else None
 
 
-def default_numeric(con: Any) -> str | None:
-    """The numeric column Distributions (and other pages) open on; see :func:`pick_default`."""
-    from app.explore.queries import numeric_columns
-
-    return pick_default(catalogue(con), numeric_columns(con))
-
-
 def help_texts(con: Any) -> dict[str, str]:
     """``{column: tooltip line}`` (family, meaning, coverage) for every catalogued column."""
     return {c.name: c.help for c in catalogue(con)}
-
-
-def default_category(con: Any, *, max_distinct: int = 12) -> str | None:
-    """The category a page colours or splits by first: dense, 2..``max_distinct`` values, spread."""
-    from app.explore.queries import categorical_columns
-
-    return pick_default(catalogue(con), categorical_columns(con), max_distinct=max_distinct)

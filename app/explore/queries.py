@@ -8,17 +8,16 @@ types. Searching is :mod:`app.search`; labels (read and write) are :mod:`app.exp
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pandas as pd
 
+from app.explore import columns
+from app.explore.columns import ID_LIKE, corpus_columns
 from app.sql import is_number_type, qi
 
 #: never offered as categories: unique per document or free text
 NOT_CATEGORICAL = {"id", "text", "text_hash", "url", "title", "map_cluster_label"}
-#: ids of clusters are numbers but mean nothing as magnitudes
-ID_LIKE = re.compile(r"(_cluster|_id)$")
 QUANTILES = (0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 1.0)
 
 
@@ -29,11 +28,6 @@ def agg_relation(con: Any) -> str:
     return fast_relation(con)
 
 
-def corpus_columns(con: Any) -> dict[str, str]:
-    """``{column: type}`` of the corpus view."""
-    return {r[0]: r[1] for r in con.execute("DESCRIBE corpus").fetchall()}
-
-
 def _is_numeric(t: str) -> bool:
     """A number a histogram can draw: :func:`app.sql.is_number_type` less booleans (two values, not a scale)."""
     return is_number_type(t) and not str(t).upper().startswith("BOOLEAN")
@@ -42,23 +36,17 @@ def _is_numeric(t: str) -> bool:
 def numeric_columns(con: Any) -> list[str]:
     """Numeric columns worth a histogram (signals and numeric metadata, not cluster ids), in the order every page
     offers them (:func:`app.explore.columns.order`: signals by family, then metadata, provenance last)."""
-    from app.explore.columns import order
-
-    return order(con, [c for c, t in corpus_columns(con).items() if _is_numeric(t) and not ID_LIKE.search(c)])
+    return columns.order(con, [c for c, t in corpus_columns(con).items() if _is_numeric(t) and not ID_LIKE.search(c)])
 
 
 def ordered(con: Any, names: list[str]) -> list[str]:
     """``names`` in the one order every page offers columns in (:func:`app.explore.columns.order`)."""
-    from app.explore.columns import order
-
-    return order(con, list(names))
+    return columns.order(con, list(names))
 
 
 def categorical_columns(con: Any, *, max_distinct: int = 200) -> list[str]:
     """Text/boolean columns with few distinct values (source, lang_code, metadata like ``lang``), in the order of
     :func:`app.explore.columns.order`."""
-    from app.explore.columns import order
-
     rel = qi(agg_relation(con))
     cols = corpus_columns(con)
     cands = [c for c, t in cols.items() if (t == "VARCHAR" or t == "BOOLEAN") and c not in NOT_CATEGORICAL]
@@ -67,7 +55,7 @@ def categorical_columns(con: Any, *, max_distinct: int = 200) -> list[str]:
     # approx_count_distinct over a sample is cheap at any scale
     exprs = ", ".join(f"approx_count_distinct({qi(c)})" for c in cands)
     row = con.execute(f"SELECT {exprs} FROM (SELECT * FROM {rel} LIMIT 100000)").fetchone()
-    return order(con, [c for c, n in zip(cands, row) if n is not None and 0 < n <= max_distinct])
+    return columns.order(con, [c for c, n in zip(cands, row) if n is not None and 0 < n <= max_distinct])
 
 
 def cluster_columns(con: Any) -> list[str]:
@@ -358,3 +346,13 @@ def is_skewed(con: Any, col: str) -> bool:
         return False
     med, q99 = row[1] or 0.0, row[2] or 0.0
     return q99 > 20 * max(med, 1e-12) and q99 > 0
+
+
+def default_numeric(con: Any) -> str | None:
+    """The numeric column Distributions (and other pages) open on; see :func:`app.explore.columns.pick_default`."""
+    return columns.pick_default(columns.catalogue(con), numeric_columns(con))
+
+
+def default_category(con: Any, *, max_distinct: int = 12) -> str | None:
+    """The category a page colours or splits by first: dense, 2..``max_distinct`` values, spread."""
+    return columns.pick_default(columns.catalogue(con), categorical_columns(con), max_distinct=max_distinct)

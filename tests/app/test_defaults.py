@@ -107,8 +107,8 @@ def _catalogue(ws_path: str):
         return (
             columns.catalogue(cur),
             queries.numeric_columns(cur),
-            columns.default_numeric(cur),
-            columns.default_category(cur),
+            queries.default_numeric(cur),
+            queries.default_category(cur),
         )
 
 
@@ -149,7 +149,7 @@ def test_order_and_defaults_on_realmix_raw(realmix_raw_ws):
 
 def test_sparse_numeric_metadata_never_leads(tmp_path):
     """The issue's case in miniature: a numeric label for a fifth of the documents and the line number."""
-    from app.explore import columns, queries
+    from app.explore import queries
     from app.workspace import Workspace
     from tests.app.conftest import build_ui_workspace
 
@@ -164,7 +164,7 @@ def test_sparse_numeric_metadata_never_leads(tmp_path):
         num = queries.numeric_columns(cur)
         assert num.index("sentiment") > num.index("size_words") and num[-1] == "_row"
         assert num.index("flat") > num.index("quality_score")
-        assert columns.default_numeric(cur) not in {"sentiment", "_row", "flat"}
+        assert queries.default_numeric(cur) not in {"sentiment", "_row", "flat"}
 
 
 # ------------------------------------------------------------------------------------------ pages
