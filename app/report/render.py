@@ -4,6 +4,12 @@ Python prepares plain values (numbers formatted as text, documents, Plotly figur
 tag. Every value is HTML-escaped on output (``_finalize``: quotes too), so a document text, id, source, label or
 recipe name shows as its own characters. The figures are Plotly's HTML; the texts inside them are escaped for
 Plotly's rich-text parser (:func:`app.escaping.plotly_text`).
+
+One report, whoever builds it: every figure names its own Plotly template, fonts, margins and axis automargins
+(:func:`_new`), so ``plotly.io.templates.default`` -- which importing Streamlit sets to its own theme, with no
+automargin (clipped tick labels) -- cannot change what the dashboard's download shows against ``winnow report``.
+Rules are numbered from 1 (``1. label``) as in the Thresholds panel, a missing group or value reads ``(none)``
+in tables and charts alike (the dashboard's name), and measured values are shown to 4 significant digits.
 """
 
 from __future__ import annotations
@@ -33,6 +39,12 @@ CONTAMINATION = ("contamination", "Contamination (benchmarks)")
 KEPT_COLOR = "#2a7ab0"
 REMOVED_COLOR = "#b9b9b9"
 TEMPLATE = Path(__file__).with_name("template.html.j2")
+#: the Plotly template every figure names (never ``plotly.io.templates.default``: the process must not matter)
+PLOTLY_TEMPLATE = "plotly_white"
+#: the page's font (see ``_CSS``), so the figures' texts match the tables around them
+FONT = {"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 12, "color": "#1d2630"}
+#: what a missing group or value is called, here and in the dashboard (app.explore.queries)
+NONE = "(none)"
 _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1d2630;background:#fafbfc}
 main{max-width:1180px;margin:0 auto;padding:24px}
@@ -55,6 +67,28 @@ def _pct(a: float | None) -> str:
 
 def _n(x: Any) -> Any:
     return f"{x:,}" if isinstance(x, int) and not isinstance(x, bool) else x
+
+
+def _g4(v: Any) -> str:
+    """A measured value for reading: 4 significant digits (the panel's ``g4``), integers whole, text as is."""
+    if v is None:
+        return ""
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        return str(v)
+    if isinstance(v, int):
+        return str(v)
+    r = float(f"{v:.4g}")
+    return str(int(r)) if r.is_integer() and abs(r) < 1e15 else repr(r)
+
+
+def _name(v: Any) -> str:
+    """A group or category value as tables and charts show it: a missing one is ``(none)``."""
+    return NONE if v is None else str(v)
+
+
+def _numbers(rules: list[dict[str, Any]]) -> dict[Any, int]:
+    """Each rule's number as the dashboard shows it (from 1, in the recipe's order), by its check index."""
+    return {r["index"]: i for i, r in enumerate(rules, 1)}
 
 
 @cache
@@ -87,6 +121,24 @@ def _figures() -> tuple[Any, Any]:
     return go, get_plotlyjs
 
 
+def _new(go: Any) -> Any:
+    """An empty figure with the report's own template, font, margins and automargins: the layout is then the
+    same whatever ``plotly.io.templates.default`` the building process has (Streamlit sets its own)."""
+    axis = {"automargin": True}
+    return go.Figure(
+        layout={
+            "template": PLOTLY_TEMPLATE,
+            "font": FONT,
+            "margin": {"l": 10, "r": 10, "t": 30, "b": 10, "pad": 2},
+            "xaxis": axis,
+            "yaxis": axis,
+            "legend": {"orientation": "h"},
+            "paper_bgcolor": "#ffffff",
+            "plot_bgcolor": "#ffffff",
+        }
+    )
+
+
 def _fig(fig: Any, div_id: str, markup: Any) -> Any:
     return markup(
         fig.to_html(
@@ -96,7 +148,7 @@ def _fig(fig: Any, div_id: str, markup: Any) -> Any:
 
 
 def _before_after(go: Any, xs: list, before: list, after: list) -> Any:
-    fig = go.Figure()
+    fig = _new(go)
     fig.add_bar(x=xs, y=before, name="before", marker_color=REMOVED_COLOR)
     fig.add_bar(x=xs, y=after, name="after", marker_color=KEPT_COLOR)
     return fig
@@ -104,9 +156,10 @@ def _before_after(go: Any, xs: list, before: list, after: list) -> Any:
 
 def _rules(go: Any, s: dict[str, Any], markup: Any) -> dict[str, Any]:
     rules = s["rules"]
+    num = _numbers(rules)
     rows = [
         [
-            r["label"],
+            f"{num[r['index']]}. {r['label']}",
             r["kind"],
             _n(r["removed"]),
             _pct(r["removed_frac"]),
@@ -117,8 +170,8 @@ def _rules(go: Any, s: dict[str, Any], markup: Any) -> dict[str, Any]:
     ]
     if not rules:
         return {"rows": rows, "figure": ""}
-    fig = go.Figure()
-    labels = [_pt(r["label"][:60]) for r in rules]  # category values are Plotly rich text: escaped
+    fig = _new(go)
+    labels = [_pt(f"{num[r['index']]}. {r['label'][:60]}") for r in rules]  # Plotly rich text: escaped
     fig.add_bar(
         y=labels, x=[r["removed"] for r in rules], orientation="h", name="removed (alone)", marker_color="#e39c8f"
     )
@@ -129,31 +182,28 @@ def _rules(go: Any, s: dict[str, Any], markup: Any) -> dict[str, Any]:
         name="removed only by this rule",
         marker_color="#c0392b",
     )
-    fig.update_layout(
-        barmode="overlay",
-        height=120 + 40 * len(rules),
-        margin={"l": 10, "r": 10, "t": 30, "b": 30},
-        yaxis={"autorange": "reversed"},
-        legend={"orientation": "h"},
-    )
+    fig.update_layout(barmode="overlay", height=120 + 40 * len(rules), yaxis={"autorange": "reversed"})
     return {"rows": rows, "figure": _fig(fig, "fig-rules", markup)}
 
 
 def _overlap(go: Any, s: dict[str, Any], markup: Any) -> dict[str, Any] | None:
+    """The panel's overlap matrix: rows ``1. label``, columns numbered as the rows."""
     rules = s["rules"]
     if not rules:
         return None
-    labels = [f"{r['index']}: {r['label'][:40]}" for r in rules]
-    fig = go.Figure(
-        go.Heatmap(
-            z=s["overlap"], x=[f"rule {r['index']}" for r in rules], y=[_pt(x) for x in labels], colorscale="Reds"
-        )
+    num = _numbers(rules)
+    labels = [f"{num[r['index']]}. {r['label'][:40]}" for r in rules]
+    fig = _new(go)
+    fig.add_heatmap(
+        z=s["overlap"],
+        x=[f"rule {num[r['index']]}" for r in rules],
+        y=[_pt(x) for x in labels],
+        colorscale="Reds",
+        hovertemplate="%{y} and %{x}: %{z:,} documents<extra></extra>",
     )
-    fig.update_layout(
-        height=200 + 40 * len(rules), margin={"l": 10, "r": 10, "t": 20, "b": 10}, yaxis={"autorange": "reversed"}
-    )
+    fig.update_layout(height=200 + 40 * len(rules), yaxis={"autorange": "reversed"}, xaxis={"side": "top"})
     return {
-        "headers": ["removed by both", *[str(r["index"]) for r in rules]],
+        "headers": ["removed by both", *[str(num[r["index"]]) for r in rules]],
         "rows": [[lab, *[_n(v) for v in row]] for lab, row in zip(labels, s["overlap"], strict=True)],
         "figure": _fig(fig, "fig-overlap", markup),
     }
@@ -163,6 +213,7 @@ def _by_group(s: dict[str, Any], *, top: int = 10) -> dict[str, Any] | None:
     """Each rule's removals in each of the largest groups (language by default): "removed % (only %)", where
     "only" is what would come back if the rule were dropped (the panel's rule x language table)."""
     groups = (s.get("by_lang") or s.get("by_group") or [])[:top]
+    num = _numbers(s["rules"])
     rules = [r for r in s["rules"] if r.get("by_group")]
     if not groups or not rules:
         return None
@@ -175,20 +226,19 @@ def _by_group(s: dict[str, Any], *, top: int = 10) -> dict[str, Any] | None:
             x = at.get(g[key], {"removed": 0, "only": 0})
             tot = g["total"] or None
             cells.append(f"{_pct(x['removed'] / tot if tot else None)} ({_pct(x['only'] / tot if tot else None)} only)")
-        rows.append([f"{r['index']}: {r['label'][:60]}", *cells])
-    return {"headers": ["rule", *[str(g[key] if g[key] is not None else "(none)") for g in groups]], "rows": rows}
+        rows.append([f"{num[r['index']]}. {r['label'][:60]}", *cells])
+    return {"headers": ["rule", *[_name(g[key]) for g in groups]], "rows": rows}
 
 
 def _group(go: Any, tab: list[dict[str, Any]], sec: str, name: str, markup: Any) -> dict[str, Any] | None:
     if not tab:
         return None
     keys = ("total", "kept", "kept_frac", "total_tokens", "kept_tokens", "kept_tokens_frac")
-    rows = [[x[name], *[_pct(x[k]) if k.endswith("frac") else _n(x[k]) for k in keys]] for x in tab]
+    rows = [[_name(x[name]), *[_pct(x[k]) if k.endswith("frac") else _n(x[k]) for k in keys]] for x in tab]
     top = tab[:30]
-    fig = _before_after(go, [_pt(x[name]) for x in top], [x["total"] for x in top], [x["kept"] for x in top])
-    fig.update_layout(
-        barmode="overlay", height=320, margin={"l": 10, "r": 10, "t": 20, "b": 10}, legend={"orientation": "h"}
-    )
+    xs = [_pt(_name(x[name])) for x in top]
+    fig = _before_after(go, xs, [x["total"] for x in top], [x["kept"] for x in top])
+    fig.update_layout(barmode="overlay", height=320, xaxis={"type": "category"})
     headers = [name, "docs before", "docs after", "kept", "tokens before", "tokens after", "tokens kept"]
     return {"headers": headers, "rows": rows, "figure": _fig(fig, f"fig-{sec}", markup)}
 
@@ -197,9 +247,9 @@ def _note(d: dict[str, Any]) -> str:
     """What the edge bars hold beyond the axis, and what could not be drawn (see app.explore.histogram)."""
     parts = []
     if d.get("below"):
-        parts.append(f"the first bar also counts {d['below']:,} values below {d['edges'][0]:.4g}")
+        parts.append(f"the first bar also counts {d['below']:,} values below {_g4(d['edges'][0])}")
     if d.get("above"):
-        parts.append(f"the last bar also counts {d['above']:,} values above {d['edges'][-1]:.4g}")
+        parts.append(f"the last bar also counts {d['above']:,} values above {_g4(d['edges'][-1])}")
     if d.get("skipped"):
         parts.append(f"{d['skipped']:,} values are not finite and not drawn")
     return "; ".join(parts)
@@ -214,15 +264,13 @@ def _distributions(go: Any, dist: dict[str, Any], markup: Any) -> list[dict[str,
                 continue
             mids = [(a + b) / 2 for a, b in zip(d["edges"][:-1], d["edges"][1:], strict=True)]
             fig = _before_after(go, mids, d["before"], d["after"])
+            fig.update_traces(hovertemplate="%{x:.4g}: %{y:,}")
+            fig.update_xaxes(tickformat="~g")
         else:
-            fig = _before_after(go, [_pt(v) for v in d["values"]], d["before"], d["after"])
+            fig = _before_after(go, [_pt(_name(v)) for v in d["values"]], d["before"], d["after"])
+            fig.update_xaxes(type="category")
         fig.update_layout(
-            barmode="overlay",
-            bargap=0.02,
-            height=260,
-            title={"text": _pt(col), "x": 0.01},
-            margin={"l": 10, "r": 10, "t": 40, "b": 10},
-            legend={"orientation": "h"},
+            barmode="overlay", bargap=0.02, height=260, title={"text": _pt(col), "x": 0.01}, margin={"t": 40}
         )
         out.append({"column": col, "figure": _fig(fig, f"fig-dist-{i}", markup), "note": _note(d)})
     return out
@@ -231,23 +279,17 @@ def _distributions(go: Any, dist: dict[str, Any], markup: Any) -> list[dict[str,
 def _map(go: Any, m: dict[str, Any] | None, markup: Any) -> dict[str, Any] | None:
     if not m or not m["x"]:
         return None
-    fig = go.Figure()
+    fig = _new(go)
     for keep, name, color in ((False, "removed", REMOVED_COLOR), (True, "kept", KEPT_COLOR)):
         xs = [x for x, k in zip(m["x"], m["kept"], strict=True) if k == keep]
         ys = [y for y, k in zip(m["y"], m["kept"], strict=True) if k == keep]
         fig.add_scattergl(x=xs, y=ys, mode="markers", name=name, marker={"size": 3, "color": color})
-    fig.update_layout(
-        height=560,
-        margin={"l": 10, "r": 10, "t": 20, "b": 10},
-        legend={"orientation": "h"},
-        xaxis={"visible": False},
-        yaxis={"visible": False},
-    )
+    fig.update_layout(height=560, xaxis={"visible": False}, yaxis={"visible": False})
     return {"points": f"{len(m['x']):,}", "figure": _fig(fig, "fig-map", markup)}
 
 
 def _doc(d: dict[str, Any], *, value: bool = False) -> dict[str, Any]:
-    extra = f" · value {'' if d.get('value') is None else d['value']}" if value else ""
+    extra = f" · value {_g4(d.get('value'))}" if value else ""
     return {
         "id": d["id"],
         "source": d["source"],
@@ -257,14 +299,15 @@ def _doc(d: dict[str, Any], *, value: bool = False) -> dict[str, Any]:
     }
 
 
-def _samples(sm: dict[str, Any]) -> dict[str, Any]:
+def _samples(sm: dict[str, Any], num: dict[Any, int]) -> dict[str, Any]:
     edges = []
     for b in sm["borderline"]:
         low = b["bound"] == "min"  # a minimum keeps the documents above it
+        n = num.get(b.get("index"))
         edges.append(
             {
-                "rule": b["rule"],
-                "threshold": b["threshold"],
+                "rule": b["rule"] if n is None else f"{n}. {b['rule']}",
+                "threshold": _g4(b["threshold"]),
                 "above": [_doc(d, value=True) for d in b["above"]],
                 "below": [_doc(d, value=True) for d in b["below"]],
                 "above_cls": "kept" if low else "removed",
@@ -329,6 +372,6 @@ def render_html(data: dict[str, Any]) -> str:
         ],
         distributions=_distributions(go, data["distributions"], markup),
         map=_map(go, data.get("map"), markup),
-        samples=_samples(data["samples"]),
+        samples=_samples(data["samples"], _numbers(s["rules"])),
         contamination=decon,
     )
