@@ -16,6 +16,7 @@ from app.errors import WinnowError
 from app.explore import labels, queries, recipe_bridge, selection
 from app.explore.view_state import Rule
 from app.ui import widgets
+from app.ui.palette import categorical
 
 widgets.page_header("Map", "Documents placed by meaning: nearby points say similar things.")
 ws = widgets.current_workspace()
@@ -99,8 +100,10 @@ if not dense:
         groups = pts["color"].astype(str).fillna("(none)")
         top = groups.value_counts().index[:20]
         groups = groups.where(groups.isin(top), "(other)")
-        palette = {"kept": "#2f6f4f", "removed": "#c9c9c0"}
-        for g in groups.value_counts().index:
+        order = list(groups.value_counts().index)
+        # one colour per legend entry (plotly's default cycle repeats after ten); the "(other)" tail is grey
+        palette = categorical(order)
+        for g in order:
             m = (groups == g).to_numpy()
             fig.add_trace(
                 go.Scattergl(
@@ -111,7 +114,7 @@ if not dense:
                     customdata=ids_np[m],
                     hovertext=hover[m],
                     hoverinfo="text",
-                    marker=dict(size=3, color=palette.get(g)),
+                    marker=dict(size=3, color=palette[g]),
                 )
             )
 else:
@@ -138,12 +141,15 @@ if not dense:
         height=620,
         margin=dict(l=5, r=5, t=5, b=5),
         dragmode="lasso",
-        legend=dict(itemsizing="constant"),
+        # the legend sits below the plot, so the toolbar (top right) never covers its first entry
+        legend=dict(itemsizing="constant", orientation="h", x=0, xanchor="left", y=-0.02, yanchor="top"),
         xaxis=dict(showticklabels=False, title=None),
         yaxis=dict(showticklabels=False, title=None),
     )
+    # the toolbar always shown (not only on hover), with the box and lasso tools on it
+    cfg = {"displayModeBar": True, "modeBarButtonsToAdd": ["select2d", "lasso2d"], "displaylogo": False}
     event = st.plotly_chart(
-        fig, key="map_chart", on_select="rerun", selection_mode=("points", "box", "lasso"), width="stretch"
+        fig, key="map_chart", on_select="rerun", selection_mode=("points", "box", "lasso"), width="stretch", config=cfg
     )
     sel = getattr(event, "selection", None) or {}
 else:
