@@ -32,9 +32,11 @@ $(STAMP): $(BIN)/python pyproject.toml
 install: $(STAMP)
 install-dev: $(STAMP)
 
-# The browser test drives Debian's chromium; install it when we can (root), else that test skips.
+# The browser test drives Debian's chromium; install it when we can (root), else that test skips. A CJK font
+# (Debian's fonts-noto-cjk) too, else Chinese/Japanese/Korean text (map labels) draws as boxes in screenshots.
 browser:
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "chromium not installed: the browser test will skip"; }
+	@fc-list :lang=zh 2>/dev/null | grep -q . || { [ "$$(id -u)" = 0 ] && (apt-get update -qq && apt-get install -y -qq fonts-noto-cjk >/dev/null) || echo "no CJK font (fonts-noto-cjk): Chinese, Japanese and Korean text draws as boxes in the browser"; }
 
 bench: install-dev
 	for f in bench/bench_*.py; do $(BIN)/python $$f || exit 1; done
