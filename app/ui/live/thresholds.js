@@ -471,7 +471,7 @@ class Panel {
     const key = s.by_lang && s.by_lang.length ? "lang" : "group";
     const head = groups.map((g) => `<th class="n">${esc(g[key] ?? "(none)")}</th>`).join("");
     const rows = rs
-      .map((r, i) => {
+      .map((r) => {
         const at = new Map(r.by_group.map((x) => [x.group, x]));
         const cells = groups
           .map((g) => {
@@ -483,7 +483,7 @@ class Panel {
             return `<td class="n" style="background:rgba(160,60,40,${a});color:${fg}" title="${esc(tip)}">${pct(x.removed, g.total)}<br><small>${pct(x.only, g.total)} only</small></td>`;
           })
           .join("");
-        return `<tr><td title="${esc(r.label)}">${i + 1}. ${esc(String(r.label).slice(0, 48))}</td>${cells}</tr>`;
+        return `<tr><td title="${esc(r.label)}">${r.index + 1}. ${esc(String(r.label).slice(0, 48))}</td>${cells}</tr>`;
       })
       .join("");
     return (
