@@ -14,9 +14,9 @@ import streamlit as st
 
 from app.errors import WinnowError
 from app.explore import labels, queries, recipe_bridge, selection
+from app.explore.palette import categorical
 from app.explore.view_state import Rule
 from app.ui import widgets
-from app.ui.palette import categorical
 
 widgets.page_header("Map", "Documents placed by meaning: nearby points say similar things.")
 ws = widgets.current_workspace()

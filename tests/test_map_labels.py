@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from app.explore.palette import BASE, RESERVED, categorical
 from app.maps.labels import ctfidf_labels, script, terms
-from app.ui.palette import BASE, RESERVED, categorical
 
 
 # ------------------------------------------------------------------------------------------- labels
