@@ -14,9 +14,9 @@ from streamlit.testing.v1 import AppTest
 
 from app.escaping import md_text, plotly_text
 from tests.app.conftest import build_ui_workspace
+from tests.app.test_pages import app_at
 from tests.conftest import ROOT
 
-MAIN = str(ROOT / "app" / "ui" / "main.py")
 BEACON = "http://127.0.0.1:1/beacon.png"
 HOSTILE_ID = f"![i]({BEACON}) [link](http://127.0.0.1:1/x) <img src=x> `code` **b** :material/grain: $x$ www.ex.com"
 # a document whose text has a blank line (CR CR) inside the page's HTML block, then markdown
@@ -110,21 +110,9 @@ def _markdown_sources(at: AppTest) -> list[str]:
     return [v for v in out if isinstance(v, str)]
 
 
-def _run(ws: str, page: str | None = None, **params: str) -> AppTest:
-    at = AppTest.from_file(MAIN, default_timeout=60)
-    at.query_params["ws"] = ws
-    for k, v in params.items():
-        at.query_params[k] = v
-    at.run()
-    if page:
-        at.switch_page(f"../../pages/{page}.py").run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
 def test_documents_page_hostile_id_query_and_labels(tmp_path):
     ws = _hostile_ws(tmp_path / "ws")
-    at = _run(ws, "documents", doc=HOSTILE_ID, q="![q](http://127.0.0.1:1/q.png)")
+    at = app_at(ws, "documents", doc=HOSTILE_ID, q="![q](http://127.0.0.1:1/q.png)")
     sources = _markdown_sources(at)
     assert any("Document" in s and "beacon" in _plain(s) for s in sources), "the document is not open"
     assert any("beacon" in s and "w-doc" in s for s in sources), "the document text is not shown"
@@ -140,13 +128,13 @@ def test_documents_page_hostile_id_query_and_labels(tmp_path):
 
 def test_unknown_hostile_id_and_workspace_param(tmp_path):
     ws = _hostile_ws(tmp_path / "ws")
-    at = _run(ws, "documents", doc=f"nope ![n]({BEACON})")
+    at = app_at(ws, "documents", doc=f"nope ![n]({BEACON})")
     assert any("no document with id" in w.value for w in at.warning)
     assert {s[:120]: _active(s) for s in _markdown_sources(at) if _active(s)} == {}
     # a workspace path from a shared URL: the sidebar, the Workspace page and another page's notice
     evil_ws = str(tmp_path / f"x ![w]({BEACON})")
     for page in (None, "documents"):
-        at = _run(evil_ws, page)
+        at = app_at(evil_ws, page)
         sources = _markdown_sources(at)
         assert any("x ![w]" in _plain(s) for s in sources), sources
         assert {s[:120]: _active(s) for s in sources if _active(s)} == {}
@@ -164,7 +152,7 @@ def test_page_icon_is_local(tmp_path, monkeypatch):
         return real(*a, **kw)
 
     monkeypatch.setattr(streamlit, "set_page_config", spy)
-    _run(str(tmp_path / "none"))
+    app_at(str(tmp_path / "none"))
     assert seen, "set_page_config was not called"
     for icon in seen:
         assert icon is None or not (str(icon).startswith(":") or "://" in str(icon)), icon
