@@ -218,6 +218,11 @@ def compile_recipe(
         rep = f"{idc} IN (SELECT min({idc}) FROM {rel} WHERE {key} IS NOT NULL{among} GROUP BY {key})"
         return f"({key} IS NULL OR {rep})" if base == "true" else f"(NOT ({base}) OR {key} IS NULL OR {rep})"
 
+    def dedup_label(step: str) -> str:
+        if survivors:
+            return DedupRule(step=step).describe()
+        return f"{step} duplicates (one per cluster, chosen over the whole corpus before the rules: dedup.over corpus)"
+
     def add(label: str, sql: str, signal: str | None, key: str | None) -> None:
         nonlocal base, after, k
         checks.append(Check(k, "dedup", label, sql, signal, key=key, after=after))
@@ -231,13 +236,13 @@ def compile_recipe(
         if key is None:
             raise RecipeError("dedup.exact needs dup_exact_cluster (winnow score --signals dedup_exact) or the text")
         signal = "dup_exact_cluster" if "dup_exact_cluster" in columns else None
-        add(DedupRule(step="exact").describe(), representative(key, base), signal, key if key == EXACT_KEY else None)
+        add(dedup_label("exact"), representative(key, base), signal, key if key == EXACT_KEY else None)
     if d.near:
         key = NEAR_KEY if NEAR_KEY in columns else ("dup_near_cluster" if "dup_near_cluster" in columns else None)
         if key is None:
             raise RecipeError("dedup.near needs the column dup_near_cluster: run `winnow score --signals dedup_near`")
         signal = "dup_near_keep" if "dup_near_keep" in columns else None
-        add(DedupRule(step="near").describe(), representative(key, base), signal, key if key == NEAR_KEY else None)
+        add(dedup_label("near"), representative(key, base), signal, key if key == NEAR_KEY else None)
     if d.semantic:
         if "semdup_is_dup" not in columns:
             raise RecipeError("dedup.semantic needs the column semdup_is_dup (embed the corpus, then semantic dedup)")
@@ -249,7 +254,7 @@ def compile_recipe(
         else:
             target = "true"
         sql = f"NOT (coalesce(CAST(semdup_is_dup AS BOOLEAN), false) AND coalesce({target}, false))"
-        add(DedupRule(step="semantic").describe(), sql, "semdup_is_dup", SEM_TARGET if SEM_TARGET in columns else None)
+        add(dedup_label("semantic"), sql, "semdup_is_dup", SEM_TARGET if SEM_TARGET in columns else None)
 
     for bi, b in enumerate(recipe.balance):
         if b.column not in columns:
