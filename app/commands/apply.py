@@ -40,6 +40,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--id-field", metavar="F", help="headless: field holding unique ids")
     p.add_argument("--limit", type=int, metavar="N", help="headless: stop after N input documents")
     p.add_argument(
+        "--benchmark",
+        action="append",
+        metavar="NAME=FILE",
+        help="headless: a benchmark file (read as `winnow decontam add` does; repeatable, a repeated NAME adds "
+        "files) to compute decon_hits/decon_max_overlap/decon_benchmarks for every document",
+    )
+    p.add_argument(
+        "--benchmark-field",
+        action="append",
+        metavar="F",
+        help="headless: benchmark field(s) to render (as `winnow decontam add --field`; default: the usual names)",
+    )
+    p.add_argument(
         "--tokens",
         choices=["size_tokens", "estimate"],
         default="size_tokens",
@@ -82,7 +95,12 @@ def run(args: argparse.Namespace) -> int:
         "overwrite": args.overwrite,
         "push_to_hub_repo": args.push_to_hub,
     }
+    if (args.benchmark or args.benchmark_field) and not args.input:
+        from app.decontam import DecontamError
+
+        raise DecontamError("--benchmark is for headless apply (--input); in a workspace use winnow decontam add")
     if args.input:
+        from app.decontam.headless import parse_specs
         from app.export.headless import apply_headless
 
         if Path(args.recipe).exists() or args.recipe.endswith((".yaml", ".yml")):
@@ -102,6 +120,8 @@ def run(args: argparse.Namespace) -> int:
                 id_field=args.id_field,
                 limit=args.limit,
                 tokens=args.tokens,
+                benchmarks=parse_specs(args.benchmark) if args.benchmark else None,
+                benchmark_fields=args.benchmark_field,
                 progress=progress,
                 **common,
             )

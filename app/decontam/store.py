@@ -121,15 +121,21 @@ def content_hash(rows: list[tuple[str, str, str]]) -> str:
     return h.hexdigest()[:16]
 
 
+def check_name(name: str) -> str:
+    """``name`` stripped; a one-line error when it is empty or has a comma (``decon_benchmarks`` joins by comma)."""
+    name = name.strip()
+    if not name or "," in name:
+        raise DecontamError("a benchmark name must be non-empty and contain no comma")
+    return name
+
+
 def add_benchmark(ws: Any, name: str, files: list[str], *, fields: list[str] | None = None, replace: bool = False) -> dict[str, Any]:  # fmt: skip
     """Register benchmark ``name`` from ``files`` in ``ws`` (not the signals: see :func:`app.decontam.run`)."""
     import pandas as pd
 
     from app.workspace import now
 
-    name = name.strip()
-    if not name or "," in name:
-        raise DecontamError("a benchmark name must be non-empty and contain no comma")
+    name = check_name(name)
     if ws.read_only:
         raise DecontamError(f"workspace {ws.path} is open read-only")
     ensure_tables(ws.con)
@@ -189,14 +195,20 @@ def load_index(con: Any, *, n: int = DEFAULT_N, hit: float = HIT_OVERLAP) -> tup
     """The index of every registered benchmark, and ``items[k] = (benchmark, item_id)`` for item number k."""
     ensure_tables(con)
     names = [r[0] for r in con.execute(f"SELECT name FROM {BENCHMARKS} ORDER BY name").fetchall()]
-    bidx = {b: i for i, b in enumerate(names)}
+    rows = con.execute(f"SELECT benchmark, item_id, field, text FROM {UNITS}").fetchall()
+    return index_from_rows(names, rows, n=n, hit=hit)
+
+
+def index_from_rows(names: list[str], rows: list[tuple[str, str, str, str]], *, n: int = DEFAULT_N,
+                    hit: float = HIT_OVERLAP) -> tuple[BenchIndex, list[tuple[str, str]]]:  # fmt: skip
+    """The index of ``rows`` (benchmark, item id, field, text) of benchmarks ``names``, and the item list.
+    Shared by the workspace scorer and headless apply, so both number items and units the same way."""
+    bidx = {b: i for i, b in enumerate(sorted(names))}
     items: dict[tuple[str, str], int] = {}
     units: list[tuple[int, str]] = []
-    for b, iid, text in con.execute(
-        f"SELECT benchmark, item_id, text FROM {UNITS} ORDER BY benchmark, item_id, field"
-    ).fetchall():
+    for b, iid, _field, text in sorted(rows):
         k = items.setdefault((b, iid), len(items))
         units.append((k, text))
     item_list = list(items)
-    index = BenchIndex.build(units, item_bench=[bidx[b] for b, _ in item_list], bench_names=names, n=n, hit=hit)
+    index = BenchIndex.build(units, item_bench=[bidx[b] for b, _ in item_list], bench_names=sorted(names), n=n, hit=hit)
     return index, item_list

@@ -34,6 +34,7 @@ import shutil
 from collections.abc import Callable
 from typing import Any
 
+from app.decontam.headless import columns_for as _decon_columns
 from app.errors import ExportError, MissingDependency, RecipeError
 from app.export import (
     FORMATS,
@@ -102,12 +103,15 @@ def apply_headless(
     progress: Callable[..., None] | None = None,
     single_pass: bool | None = None,
     tokens: str = "size_tokens",
+    benchmarks: dict[str, list[str]] | None = None,
+    benchmark_fields: list[str] | None = None,
 ) -> dict[str, Any]:
     """Apply ``recipe`` to raw ``inputs`` (paths/globs) without a workspace; returns the manifest.
     ``single_pass``: None picks one pass when the recipe allows it; False forces two (benchmarks, checks).
     ``tokens``: ``size_tokens`` counts tokens with the ``size`` scorer's tokenizer, as a scored workspace
     does; ``estimate`` skips the tokenizer (characters / 4, named so in the manifest) unless the recipe
-    reads the ``size`` family anyway."""
+    reads the ``size`` family anyway. ``benchmarks``: ``{name: [files]}`` read as ``winnow decontam add``
+    does; every document gets the ``decon_*`` signals (per document, so one pass still suffices)."""
     import duckdb
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -130,6 +134,11 @@ def apply_headless(
             "headless apply supports exact and near dedup only; semantic dedup needs a workspace "
             "(winnow ingest, embed and semantic dedup, then winnow apply --workspace)"
         )
+    decon = None
+    if benchmarks:
+        from app.decontam import headless as dh
+
+        decon = dh.load(benchmarks, fields=benchmark_fields)
     opts = {"source": source, "text_field": text_field, "id_field": id_field, "limit": limit}
     # output columns come from the input or the scratch table; the selection itself does not read them
     sel_recipe = dataclasses.replace(recipe, output_columns=None)
@@ -189,8 +198,9 @@ def apply_headless(
             meter.start_batch()
             if ord0 == 0:
                 present = set(tbl.column_names)
-                meta_cols = [c for c in wanted if c in present]
-                fam_of, unknown = _families_for([c for c in wanted if c not in present])
+                computed = set(_decon_columns(decon, wanted, present))
+                meta_cols = [c for c in wanted if c in present and c not in computed]
+                fam_of, unknown = _families_for([c for c in wanted if c not in present and c not in computed])
                 if unknown:
                     raise RecipeError(
                         f"headless apply cannot compute {', '.join(unknown)}: not an input field and not a "
@@ -214,6 +224,8 @@ def apply_headless(
                 cols["size_tokens"] = pa.array(scores.pop("size_tokens"), pa.int64())
             for c in fam_of:
                 cols[c] = pa.array(scores[c])
+            if decon is not None:  # the decontam scorer's values, from the in-memory benchmark index
+                cols.update({c: pa.array(v) for c, v in decon.score(texts).items()})
             body = "*"
             if recipe.dedup.exact:  # the dedup_exact scorer's key, computed in DuckDB from the text
                 cols["text"] = tbl.column("text")
@@ -279,6 +291,8 @@ def apply_headless(
                 meter.report(1.0)
             con.execute("DROP TABLE kept")
         summary = summarize(con, recipe, compiled=comp)
+        if decon is not None:
+            decon.counts(con, relation="corpus", kept_ids="kept_rows")
         n_kept = con.execute("SELECT count(*) FROM kept_rows").fetchall()[0][0]
         if n_kept != summary["kept_docs"]:
             raise ExportError(f"collected {n_kept} documents but the recipe selects {summary['kept_docs']}")
@@ -308,7 +322,11 @@ def apply_headless(
         for p in tmp.glob("_scratch.duckdb*"):
             p.unlink(missing_ok=True)
         shutil.rmtree(tmp / "_spill", ignore_errors=True)
-        fams = set(fam_of.values()) | ({"size"} if summary["token_column"] == "size_tokens" else set())
+        fams = (
+            set(fam_of.values())
+            | ({"decontam"} if decon else set())
+            | ({"size"} if summary["token_column"] == "size_tokens" else set())
+        )
         manifest = finish_export(
             tmp,
             out_path,
@@ -330,7 +348,8 @@ def apply_headless(
                     "read": stats,
                     "headless": True,
                     "passes": passes,
-                    "signal_families": sorted(set(fam_of.values())),
+                    "signal_families": sorted(set(fam_of.values()) | ({"decontam"} if decon else set())),
+                    **({"benchmarks": decon.entries} if decon else {}),
                 },
                 provenance=pv.provenance(
                     recipe,
