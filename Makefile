@@ -27,6 +27,7 @@ $(BIN)/python:
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/winnow embed --prepare-fast  # distil the --fast model now (~2 min once per machine), not at first use
 	rm -f $(VENV)/.installed-*; touch $(STAMP)
 
 install: $(STAMP)

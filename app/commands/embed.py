@@ -29,6 +29,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--fast", action="store_true", help="static distilled model: >=10x faster, for quick maps")
     p.add_argument("--max-length", type=int, metavar="N", help="truncate documents to N tokens (default: the model's)")
+    p.add_argument(
+        "--prepare-fast",
+        action="store_true",
+        help="only distil the --fast static model into the cache (make install runs it; ~2 min once per machine)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,6 +44,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.batch_size < 1 or (args.max_length is not None and args.max_length < 1):
         raise EmbedError("--batch-size and --max-length must be positive")
+    if args.prepare_fast:
+        return _prepare_fast(args)
     with Workspace.open(args.workspace) as ws, tqdm_progress("embed") as progress:
         out = embed(
             ws,
@@ -54,5 +61,23 @@ def run(args: argparse.Namespace) -> int:
         f"{out['model']}: {out['embedded']:,} texts embedded in {out['seconds']:.1f} s{rate},"
         f" {out['cached']:,} already cached; {out['documents']:,} documents, dim {out['dim']}"
     )
+    print_json_last(out)
+    return 0
+
+
+def _prepare_fast(args: argparse.Namespace) -> int:
+    """Distil (or find) the static model of ``--fast`` without touching a workspace."""
+    from app.embed.static import prepare, static_folder
+    from app.progress import tqdm_progress
+
+    name, _, folder = static_folder(args.model)
+    print(f"fast model for {name}: {folder}", flush=True)
+    with tqdm_progress("distil", unit="token") as progress:
+        out = prepare(args.model, progress=progress)
+    size = f"{out['bytes'] / 1e6:.1f} MB"
+    if out["distilled"]:
+        print(f"distilled in {out['seconds']:.1f} s ({size}); winnow embed --fast now starts at once")
+    else:
+        print(f"already prepared ({size}); nothing to do")
     print_json_last(out)
     return 0

@@ -4,8 +4,9 @@ Every vocabulary token is run through the transformer once as the one-token sent
 and mean-pooled exactly as the sentence model pools; the token vectors are PCA-reduced to 256
 dimensions and weighted down for frequent tokens (SIF weights from a Zipf prior on vocabulary order). A document's vector is then the mean of its tokens' vectors (no attention, no
 network), which model2vec's ``StaticModel`` computes with the Rust tokenizer. Distilling takes
-~20 s on 2 CPU cores and is cached under ``$WINNOW_CACHE`` (default ``~/.cache/winnow``) keyed by a
-digest of the source model folder, so it happens once per machine and model. Our own distillation
+about 2 minutes on 2 CPU cores and is cached under ``$WINNOW_CACHE`` (default ``~/.cache/winnow``) keyed by a
+digest of the source model folder, so it happens once per machine and model; ``make install`` runs it ahead
+of first use (:func:`prepare`, ``winnow embed --prepare-fast``). Our own distillation
 code: model2vec's ``distill`` extra pins an older transformers than the rest of Winnow needs.
 """
 
@@ -15,6 +16,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -52,10 +54,16 @@ def zipf_weights(tokens: list[str], *, a: float = SIF_A) -> np.ndarray:
 
 
 def distill(
-    model_path: str, out_dir: Path, *, pca_dims: int = PCA_DIMS, batch_size: int = 512, progress: Any = None
+    model_path: str,
+    out_dir: Path,
+    *,
+    pca_dims: int = PCA_DIMS,
+    batch_size: int = 512,
+    progress: Any = None,
+    provenance: dict[str, Any] | None = None,
 ) -> Path:
     """Distil the sentence-transformers model at ``model_path`` into ``out_dir`` (vectors.npy,
-    tokenizer.json, meta.json), atomically."""
+    tokenizer.json, meta.json with ``provenance`` merged in), atomically."""
     import torch
 
     tok_file = Path(model_path) / "tokenizer.json"
@@ -97,11 +105,49 @@ def distill(
     tmp = Path(tempfile.mkdtemp(prefix=".distil-", dir=out_dir.parent))
     np.save(tmp / "vectors.npy", reduced)
     shutil.copy(tok_file, tmp / "tokenizer.json")
-    (tmp / "meta.json").write_text(json.dumps({"source": str(model_path), "dims": k, "version": STATIC_VERSION}))
+    meta = {"source": str(model_path), "dims": k, "version": STATIC_VERSION, **(provenance or {})}
+    (tmp / "meta.json").write_text(json.dumps(meta))
     if out_dir.exists():
         shutil.rmtree(out_dir, ignore_errors=True)
     os.replace(tmp, out_dir)
     return out_dir
+
+
+def static_folder(model: str | None = None) -> tuple[str, str, Path]:
+    """``(display name, source path, cache folder)`` of the static model distilled from ``model``. The folder
+    name carries the source folder's digest and :data:`STATIC_VERSION`, so a changed model or distillation
+    gets a new folder and an old one is never reused."""
+    name, path = resolve_model(model)
+    if not Path(path).is_dir():
+        raise EmbedError(f"fast mode distils from a local model folder; {path!r} is not one")
+    return name, path, cache_home() / "static" / f"{name}-{file_digest(Path(path))}-v{STATIC_VERSION}"
+
+
+def prepare(model: str | None = None, *, progress: Any = None) -> dict[str, Any]:
+    """Distil the static model for ``model`` into its cache folder unless it is already there, so the first
+    ``winnow embed --fast`` does not pay the distillation. Returns ``name``, ``folder``, ``distilled`` (False
+    when cached), ``seconds`` and ``bytes`` on disk."""
+    name, path, folder = static_folder(model)
+    t0 = time.perf_counter()
+    distilled = not (folder / "vectors.npy").exists()
+    if distilled:
+        from app import __version__
+
+        provenance = {"source_digest": file_digest(Path(path)), "winnow": __version__, "prepared_at": time.time()}
+        try:
+            distill(path, folder, progress=progress, provenance=provenance)
+        except EmbedError:
+            raise
+        except Exception as e:
+            raise EmbedError(f"cannot distil a fast model from {path}: {type(e).__name__}: {e}") from e
+    size = sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
+    return {
+        "name": name,
+        "folder": str(folder),
+        "distilled": distilled,
+        "seconds": round(time.perf_counter() - t0, 2),
+        "bytes": size,
+    }
 
 
 class StaticEmbedder(Embedder):
@@ -128,18 +174,8 @@ class StaticEmbedder(Embedder):
         cls, model: str | None = None, *, max_length: int | None = None, progress: Any = None
     ) -> StaticEmbedder:
         """The static model distilled from ``model`` (default: the packaged one), distilling it once."""
-        name, path = resolve_model(model)
-        if not Path(path).is_dir():
-            raise EmbedError(f"fast mode distils from a local model folder; {path!r} is not one")
-        folder = cache_home() / "static" / f"{name}-{file_digest(Path(path))}-v{STATIC_VERSION}"
-        if not (folder / "vectors.npy").exists():
-            try:
-                distill(path, folder, progress=progress)
-            except EmbedError:
-                raise
-            except Exception as e:
-                raise EmbedError(f"cannot distil a fast model from {path}: {type(e).__name__}: {e}") from e
-        return cls(folder, name=name, max_length=max_length)
+        out = prepare(model, progress=progress)
+        return cls(Path(out["folder"]), name=out["name"], max_length=max_length)
 
     def spec(self) -> dict[str, Any]:
         return {**super().spec(), "folder": str(self.folder), "max_length": self.max_length}
