@@ -40,6 +40,10 @@ class ReportError(WinnowError):
     """A report cannot be built."""
 
 
+class LearnError(WinnowError):
+    """A selector, label file, trained model or reference model is unusable (labels, classifiers, LMs)."""
+
+
 class MissingDependency(WinnowError, ImportError):
     """An optional dependency is not installed; the message names the pip package."""
 
