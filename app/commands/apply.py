@@ -53,6 +53,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="headless: benchmark field(s) to render (as `winnow decontam add --field`; default: the usual names)",
     )
     p.add_argument(
+        "--models",
+        metavar="WS",
+        help="headless: a workspace whose trained models (winnow classify train, winnow lm fit) compute the "
+        "recipe's model columns (clf_*, ppl_*, ...) for every document; the manifest cites them by hash",
+    )
+    p.add_argument(
         "--tokens",
         choices=["size_tokens", "estimate"],
         default="size_tokens",
@@ -122,6 +128,7 @@ def run(args: argparse.Namespace) -> int:
                 tokens=args.tokens,
                 benchmarks=parse_specs(args.benchmark) if args.benchmark else None,
                 benchmark_fields=args.benchmark_field,
+                models=args.models,
                 progress=progress,
                 **common,
             )

@@ -105,13 +105,16 @@ def apply_headless(
     tokens: str = "size_tokens",
     benchmarks: dict[str, list[str]] | None = None,
     benchmark_fields: list[str] | None = None,
+    models: str | None = None,
 ) -> dict[str, Any]:
     """Apply ``recipe`` to raw ``inputs`` (paths/globs) without a workspace; returns the manifest.
     ``single_pass``: None picks one pass when the recipe allows it; False forces two (benchmarks, checks).
     ``tokens``: ``size_tokens`` counts tokens with the ``size`` scorer's tokenizer, as a scored workspace
     does; ``estimate`` skips the tokenizer (characters / 4, named so in the manifest) unless the recipe
     reads the ``size`` family anyway. ``benchmarks``: ``{name: [files]}`` read as ``winnow decontam add``
-    does; every document gets the ``decon_*`` signals (per document, so one pass still suffices)."""
+    does; every document gets the ``decon_*`` signals (per document, so one pass still suffices). ``models``: a
+    workspace whose trained models (``winnow classify train``, ``winnow lm fit``...) compute the recipe's model
+    columns (``clf_*``, ``ppl_*``...) per batch, as :func:`app.learn.store.score_workspace` does there."""
     import duckdb
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -139,6 +142,12 @@ def apply_headless(
         from app.decontam import headless as dh
 
         decon = dh.load(benchmarks, fields=benchmark_fields)
+    wanted_all = [*recipe.signals_used(), *(recipe.output_columns or [])]
+    learned = None
+    if models:
+        from app.learn.store import ModelColumns
+
+        learned = ModelColumns.from_workspace(models, wanted_all)
     opts = {"source": source, "text_field": text_field, "id_field": id_field, "limit": limit}
     # output columns come from the input or the scratch table; the selection itself does not read them
     sel_recipe = dataclasses.replace(recipe, output_columns=None)
@@ -198,13 +207,14 @@ def apply_headless(
             meter.start_batch()
             if ord0 == 0:
                 present = set(tbl.column_names)
-                computed = set(_decon_columns(decon, wanted, present))
+                computed = set(_decon_columns(decon, wanted, present)) | set(learned.columns if learned else [])
                 meta_cols = [c for c in wanted if c in present and c not in computed]
                 fam_of, unknown = _families_for([c for c in wanted if c not in present and c not in computed])
                 if unknown:
                     raise RecipeError(
-                        f"headless apply cannot compute {', '.join(unknown)}: not an input field and not a "
-                        "document-scope signal (corpus-scope signals need a workspace)"
+                        f"headless apply cannot compute {', '.join(unknown)}: not an input field, not a "
+                        "document-scope signal (corpus-scope signals need a workspace) and not a column of a "
+                        + (f"model stored in {models}" if models else "trained model (give --models WS)")
                     )
                 from_scratch = [c for c in extra if c not in present]
             texts = tbl.column("text").to_pylist()
@@ -226,6 +236,8 @@ def apply_headless(
                 cols[c] = pa.array(scores[c])
             if decon is not None:  # the decontam scorer's values, from the in-memory benchmark index
                 cols.update({c: pa.array(v) for c, v in decon.score(texts).items()})
+            if learned is not None:  # trained models' columns, from the models stored in --models WS
+                cols.update({c: pa.array(v) for c, v in learned.score(texts).items()})
             body = "*"
             if recipe.dedup.exact:  # the dedup_exact scorer's key, computed in DuckDB from the text
                 cols["text"] = tbl.column("text")
@@ -350,6 +362,7 @@ def apply_headless(
                     "passes": passes,
                     "signal_families": sorted(set(fam_of.values()) | ({"decontam"} if decon else set())),
                     **({"benchmarks": decon.entries} if decon else {}),
+                    **({"models": learned.entries} if learned else {}),
                 },
                 provenance=pv.provenance(
                     recipe,
