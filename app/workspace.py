@@ -49,6 +49,8 @@ _BOOTSTRAP = [
         registered_at TIMESTAMP)""",
     """CREATE TABLE IF NOT EXISTS labels (
         id VARCHAR NOT NULL, label VARCHAR NOT NULL, note VARCHAR, created_at TIMESTAMP)""",
+    # who put the label (added for labels import; older workspaces gain the column on open)
+    "ALTER TABLE labels ADD COLUMN IF NOT EXISTS created_by VARCHAR",
     """CREATE TABLE IF NOT EXISTS recipes (
         name VARCHAR PRIMARY KEY, yaml VARCHAR NOT NULL, updated_at TIMESTAMP)""",
 ]

@@ -26,7 +26,7 @@ def test_resolve_source_label_random_expr(tiny_ws):
         resolve(con, "source:nope")
     with pytest.raises(LearnError, match="no labels"):
         resolve(con, "label:toxic")
-    con.execute("INSERT INTO labels VALUES ('a2', 'bad', NULL, now()::TIMESTAMP)")
+    con.execute("INSERT INTO labels (id, label, note, created_at) VALUES ('a2', 'bad', NULL, now()::TIMESTAMP)")
     assert resolve(con, "label:bad").ids == ["a2"]
     r1 = resolve(con, "random:3", seed=1).ids
     assert len(r1) == 3 and r1 == resolve(con, "random:3", seed=1).ids
@@ -58,9 +58,9 @@ def test_file_selector_formats(tmp_path, tiny_ws):
 
 def test_pair_overlaps(tiny_ws):
     con = tiny_ws.cursor()
-    con.execute("INSERT INTO labels VALUES ('a1', 'bad', NULL, TIMESTAMP '2026-01-01')")
-    con.execute("INSERT INTO labels VALUES ('a1', 'good', NULL, TIMESTAMP '2026-01-02')")  # relabelled
-    con.execute("INSERT INTO labels VALUES ('a2', 'bad', NULL, TIMESTAMP '2026-01-01')")
+    con.execute("INSERT INTO labels (id, label, note, created_at) VALUES ('a1', 'bad', NULL, TIMESTAMP '2026-01-01')")
+    con.execute("INSERT INTO labels (id, label, note, created_at) VALUES ('a1', 'good', NULL, TIMESTAMP '2026-01-02')")  # relabelled
+    con.execute("INSERT INTO labels (id, label, note, created_at) VALUES ('a2', 'bad', NULL, TIMESTAMP '2026-01-01')")
     p = resolve_pair(con, "label:good", "label:bad")
     assert p.positive.ids == ["a1"] and p.negative.ids == ["a2"]
     p2 = resolve_pair(con, "source:web", "expr:id IN ('a1', 'a5')")

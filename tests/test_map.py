@@ -190,7 +190,7 @@ def test_target_similarity_from_texts_and_labels(topic_ws):
     assert out["targets"] == 1
     top = topic_ws.con.execute("SELECT id FROM corpus ORDER BY sim_target_max DESC LIMIT 10").fetchall()
     assert all(r[0].startswith("car") for r in top)
-    topic_ws.con.execute("INSERT INTO labels VALUES ('cat001', 'good', NULL, now()::TIMESTAMP)")
+    topic_ws.con.execute("INSERT INTO labels (id, label, note, created_at) VALUES ('cat001', 'good', NULL, now()::TIMESTAMP)")
     out = target_similarity(topic_ws, label="good")
     assert out["from_label"] == 1
     best = topic_ws.con.execute("SELECT id, sim_target_max FROM corpus ORDER BY sim_target_max DESC LIMIT 1").fetchone()
