@@ -89,6 +89,10 @@ def _print(m: dict) -> None:
     )
     for r in m["rules"]:
         print(f"  {r['label']}: removes {r['removed']:,} ({r['removed_only']:,} only this one)")
+    from app.recipes.stages import stage_lines
+
+    for line in stage_lines(m.get("stages", []), m.get("shortfalls", [])):
+        print(line)
     print(f"{len(m['files'])} file(s), {sum(f['bytes'] for f in m['files']) / 1e6:.1f} MB")
 
 

@@ -427,6 +427,8 @@ def build_manifest(
         },
         "rules": summary["rules"],
         "stages": summary["stages"],
+        # what a stage could not deliver (a sample shorter than n, a balance cap that emptied values), in words
+        "shortfalls": summary.get("shortfalls", []),
         "files": files,
         **({"provenance": provenance} if provenance is not None else {}),
     }

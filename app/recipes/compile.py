@@ -103,7 +103,9 @@ class Compiled:
             cnt = f"count(*) OVER (PARTITION BY _pass, {qi('_col_' + b.column)})"
             nxt = f"_b{i}"
             ctes.append(f"{nxt} AS (SELECT * REPLACE (_pass AND _u_b{i} * {cnt} < $bal{i}_cap AS _pass) FROM {last})")
-            last = nxt
+            # what survives this balance step, for the per-stage counts (app.recipes.summary)
+            ctes.append(f"{nxt}s AS (SELECT *, _pass AS _st_b{i} FROM {nxt})")
+            last = f"{nxt}s"
         if r.sample is not None:
             if r.sample.weight:
                 w = qi("_col_" + r.sample.weight)

@@ -17,6 +17,7 @@ from app.recipes.compile import Compiled, compile_recipe
 from app.recipes.rules.base import unknown_column
 from app.recipes.schema import Recipe, load_recipe
 from app.recipes.sqlparts import FRAME_NAME, used_params
+from app.recipes.stages import StageCounter, balance_details, shortfalls, stage_flag_sql
 from app.sql import qi
 
 
@@ -66,14 +67,16 @@ def summarize(
     sel += ["source", f"{lang} AS _lang", f"{comp.token_sql} AS _tok"]
     k = len(comp.checks)
     checks = [f"_c{i}" for i in range(k)]
+    st_flags: list[str] = []
     if comp.has_stages:
         inner = comp.pipeline_sql(sel, with_checks=True)
         params = comp.stage_params()
+        st_flags = stage_flag_sql(comp)
     else:
         body = ", ".join([*sel, *(f"coalesce({c.sql}, false) AS _c{c.index}" for c in comp.checks)])
         inner = f"SELECT *, {' AND '.join(checks) or 'true'} AS _keep FROM (SELECT {body} FROM {qi(relation)})"
         params = dict(comp.params)
-    group = ", ".join(["source", "_lang", *checks, "_keep"])
+    group = ", ".join(["source", "_lang", *checks, *st_flags, "_keep"])
     sql = f"SELECT {group}, count(*), coalesce(sum(_tok), 0) FROM ({inner}) GROUP BY ALL"
     try:
         rows = None
@@ -86,27 +89,27 @@ def summarize(
     except Exception as e:
         raise RecipeError(f"cannot evaluate recipe: {str(e).splitlines()[0]}") from e
 
-    total = kept = total_tok = kept_tok = after_checks = after_checks_tok = 0
+    total = kept = total_tok = kept_tok = 0
     by_src: dict[Any, list[int]] = {}
     by_lang: dict[Any, list[int]] = {}
     removed = [[0, 0] for _ in range(k)]
     only = [[0, 0] for _ in range(k)]
     per_group: list[dict[Any, list[int]]] = [{} for _ in range(k)]  # rule -> group -> [removed, only]
     overlap = [[0] * k for _ in range(k)]
+    counter = StageCounter(comp)
+    m = len(st_flags)
     for row in rows:
         src, lg = row[0], row[1]
         flags = row[2 : 2 + k]
-        keep = bool(row[2 + k])
-        n, tok = int(row[3 + k]), int(row[4 + k])
+        keep = bool(row[2 + k + m])
+        n, tok = int(row[3 + k + m]), int(row[4 + k + m])
+        counter.add(flags, row[2 + k : 2 + k + m], n, tok)
         total += n
         total_tok += tok
         if keep:
             kept += n
             kept_tok += tok
         fails = [i for i, f in enumerate(flags) if not f]
-        if not fails:
-            after_checks += n
-            after_checks_tok += tok
         for i in fails:
             removed[i][0] += n
             removed[i][1] += tok
@@ -166,11 +169,13 @@ def summarize(
         }
         for c in comp.checks
     ]
-    stages = [{"stage": "rules+dedup", "kept": after_checks, "kept_tokens": after_checks_tok}]
-    if comp.has_stages:
-        stages.append(
-            {"stage": "balance+sample", "kept": kept, "kept_tokens": kept_tok, "removed": after_checks - kept}
-        )
+    # counts after each stage (rules, each dedup step, balance, sample) and what a stage could not deliver
+    stages = counter.stages(total=total, total_tok=total_tok, kept=kept, kept_tok=kept_tok)
+    if comp.recipe.balance:
+        try:
+            balance_details(con, comp, inner, params, stages)
+        except Exception as e:
+            raise RecipeError(f"cannot count the balance stage: {str(e).splitlines()[0]}") from e
     return {
         "total_docs": total,
         "kept_docs": kept,
@@ -188,6 +193,7 @@ def summarize(
         "rules": rules,
         "overlap": overlap,
         "stages": stages,
+        "shortfalls": shortfalls(stages),
         "resolved": comp.resolved,
         "elapsed_ms": round((time.perf_counter() - t0) * 1000, 1),
     }

@@ -48,6 +48,7 @@ NONE = "(none)"
 _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1d2630;background:#fafbfc}
 main{max-width:1180px;margin:0 auto;padding:24px}
+.warn{background:#fff4e5;border-left:4px solid #e8890c;padding:6px 10px}
 h1{font-size:24px;margin:0 0 4px}h2{font-size:19px;margin:32px 0 8px;border-bottom:1px solid #dde3ea;padding-bottom:4px}
 .meta{color:#5b6875;font-size:12px}.big{font-size:30px;font-weight:600}.cards{display:flex;gap:16px;flex-wrap:wrap}
 .card{background:#fff;border:1px solid #dde3ea;border-radius:8px;padding:12px 16px;min-width:200px}
@@ -346,7 +347,11 @@ def render_html(data: dict[str, Any]) -> str:
         "checks": len(s["rules"]),
         "balancing": len(data["recipe"].get("balance", [])),
         "sampling": 1 if "sample" in data["recipe"] else 0,
-        "stages": [[x["stage"], _n(x["kept"]), _n(x["kept_tokens"])] for x in s["stages"]],
+        "stages": [
+            [x.get("label") or x["stage"], _n(x["kept"]), _n(x.get("removed", 0)), _n(x["kept_tokens"])]
+            for x in s["stages"]
+        ],
+        "shortfalls": s.get("shortfalls", []),
     }
     decon = _contamination(data.get("contamination"))
     sections = list(SECTIONS)
