@@ -44,6 +44,10 @@ class LearnError(WinnowError):
     """A selector, label file, trained model or reference model is unusable (labels, classifiers, LMs)."""
 
 
+class EngineError(WinnowError):
+    """An engine (local process pool, Ray) cannot start, or a worker failed."""
+
+
 class MissingDependency(WinnowError, ImportError):
     """An optional dependency is not installed; the message names the pip package."""
 

@@ -28,6 +28,21 @@ def add_no_browser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-open", action="store_true", dest="no_browser", help=argparse.SUPPRESS)
 
 
+def add_engine(p: argparse.ArgumentParser) -> None:
+    """``--engine local|ray`` and ``--ray-address`` for the commands whose per-document work can run elsewhere."""
+    p.add_argument(
+        "--engine",
+        choices=["local", "ray"],
+        default="local",
+        help="where per-document batches run: local processes (default) or Ray (pip install 'winnow[ray]')",
+    )
+    p.add_argument(
+        "--ray-address",
+        metavar="ADDR",
+        help="an existing Ray cluster (e.g. ray://head:10001); without it --engine ray starts a local one",
+    )
+
+
 def print_json_last(obj: Any) -> None:
     """Print ``obj`` as one JSON line on stdout: the machine-readable last line of a command."""
     sys.stdout.write(json.dumps(obj, default=str, ensure_ascii=False) + "\n")

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 from pathlib import Path
 
-from app.commands import add_workspace, print_json_last
+from app.commands import add_engine, add_workspace, print_json_last
 
 NAME = "apply"
 HELP = "apply a recipe: export the kept documents (parquet/jsonl/jsonl.gz/jsonl.zst/hf) with a manifest"
@@ -52,6 +53,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="F",
         help="headless: benchmark field(s) to render (as `winnow decontam add --field`; default: the usual names)",
     )
+    p.add_argument(
+        "--workers",
+        "-j",
+        type=int,
+        default=None,
+        metavar="N",
+        help="headless: processes (or Ray workers) scoring batches; output is identical whatever N",
+    )
+    add_engine(p)
     p.add_argument(
         "--models",
         metavar="WS",
@@ -109,6 +119,13 @@ def run(args: argparse.Namespace) -> int:
         from app.decontam import DecontamError
 
         raise DecontamError("--benchmark is for headless apply (--input); in a workspace use winnow decontam add")
+    if (args.engine != "local" or args.ray_address or args.workers) and not args.input:
+        from app.errors import EngineError
+
+        raise EngineError(
+            "--engine/--workers are for headless apply (--input); in a workspace the per-document work is done by "
+            "winnow score --engine ..."
+        )
     if args.input:
         from app.decontam.headless import parse_specs
         from app.export.headless import apply_headless
@@ -120,7 +137,12 @@ def run(args: argparse.Namespace) -> int:
 
             with Workspace.open(args.workspace, read_only=True) as ws:
                 recipe = resolve_recipe(args.recipe, ws)
-        with tqdm_progress("apply") as progress:
+        from app.engine import make_engine
+
+        eng = None
+        if args.engine != "local" or (args.workers or 1) > 1:
+            eng = make_engine(args.engine, workers=args.workers or 1, address=args.ray_address)
+        with tqdm_progress("apply") as progress, eng or contextlib.nullcontext():
             m = apply_headless(
                 recipe,
                 args.input,
@@ -133,6 +155,7 @@ def run(args: argparse.Namespace) -> int:
                 benchmarks=parse_specs(args.benchmark) if args.benchmark else None,
                 benchmark_fields=args.benchmark_field,
                 models=args.models,
+                engine=eng,
                 progress=progress,
                 **common,
             )

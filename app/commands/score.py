@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from app.commands import add_workspace, print_json_last
+from app.commands import add_engine, add_workspace, print_json_last
 
 NAME = "score"
 HELP = "compute quality, repetition, language, duplicate, PII and size signals (only what is missing or stale)"
@@ -21,6 +21,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lang-backend", choices=["py3langid", "lingua"], help="language identifier (default py3langid)")
     p.add_argument("--quality-weights", metavar="FILE", help="JSON list of 14 weights for quality_score")
     p.add_argument("--list", action="store_true", help="list the families and their columns, then exit")
+    add_engine(p)
     p.add_argument("--json", action="store_true", help="print only JSON (on the last line)")
 
 
@@ -75,10 +76,15 @@ def run(args: argparse.Namespace) -> int:
                 print(f"{name:18s} v{cls.version} {cls.scope:8s} {', '.join(cls.columns)}")
         print_json_last({n: list(c.columns) for n, c in fams.items()})
         return 0
+    from app.engine import make_engine
     from app.workspace import Workspace
 
     check_names(args.signals)  # a misspelt family is said before the workspace is opened
-    with Workspace.open(args.workspace) as ws, tqdm_progress("score") as prog:
+    with (
+        Workspace.open(args.workspace) as ws,
+        make_engine(args.engine, workers=args.workers, address=args.ray_address) as eng,
+        tqdm_progress("score") as prog,
+    ):
         res = engine.score(
             ws,
             signals=args.signals,
@@ -87,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
             progress=prog,
             options=options_from_args(args),
             force=args.force,
+            engine=eng,
         )
     if not args.json:
         print(f"{'family':18s} {'computed':>10s} {'reused':>10s} {'rows':>10s}")

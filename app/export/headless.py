@@ -17,9 +17,9 @@ Streaming passes over the input (read with :func:`app.ingest.read_documents`, so
    names and sizes), so the same decisions over the same documents give byte-identical data files. DuckDB
    sorts within its memory limit and spills to the scratch directory past it.
 
-Near dedup: pass 1 also computes each document's MinHash LSH band keys with the ``dedup_near`` scorer's
-own :func:`app.signals.dedup_near.band_batch` into a scratch table (which spills like the rest); before
-selecting, :func:`app.signals.dedup_near.cluster_bands` (the scorer's clustering) adds ``dup_near_cluster``
+Near dedup: pass 1 also computes each document's MinHash signature with the ``dedup_near`` scorer's
+own :func:`app.signals.dedup_near.signature_blobs` into a scratch table (which spills like the rest); before
+selecting, :func:`app.signals.dedup_near.cluster` (the scorer's clustering, default threshold) adds ``dup_near_cluster``
 to ``corpus``, so the clusters equal a scored workspace's. Not supported headless: semantic dedup (it needs
 embeddings of the whole corpus: ingest, embed and dedup instead) and other corpus-scope signals.
 """
@@ -106,6 +106,7 @@ def apply_headless(
     benchmarks: dict[str, list[str]] | None = None,
     benchmark_fields: list[str] | None = None,
     models: str | None = None,
+    engine: Any = None,
 ) -> dict[str, Any]:
     """Apply ``recipe`` to raw ``inputs`` (paths/globs) without a workspace; returns the manifest.
     ``single_pass``: None picks one pass when the recipe allows it; False forces two (benchmarks, checks).
@@ -114,7 +115,9 @@ def apply_headless(
     reads the ``size`` family anyway. ``benchmarks``: ``{name: [files]}`` read as ``winnow decontam add``
     does; every document gets the ``decon_*`` signals (per document, so one pass still suffices). ``models``: a
     workspace whose trained models (``winnow classify train``, ``winnow lm fit``...) compute the recipe's model
-    columns (``clf_*``, ``ppl_*``...) per batch, as :func:`app.learn.store.score_workspace` does there."""
+    columns (``clf_*``, ``ppl_*``...) per batch, as :func:`app.learn.store.score_workspace` does there.
+    ``engine`` (:func:`app.engine.make_engine`): where pass 1's per-document signals run (local processes, Ray);
+    batches come back in input order, so the output files are byte-identical to a run without one."""
     import duckdb
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -195,29 +198,54 @@ def apply_headless(
                 part = part.append_column(c, got.column(c))
             _append(con, "kept_rows", part, kept_state)  # ingest's own typing: the workspace's column types
 
-        if recipe.dedup.near:  # the documents' LSH band keys, clustered after pass 1
-            from app.signals.dedup_near import BANDS
-
-            bands = ", ".join(f"b{j} BIGINT" for j in range(BANDS))
-            con.execute(f"CREATE TABLE _near_bands (_ord BIGINT, id VARCHAR, {bands})")
+        if recipe.dedup.near:  # the documents' MinHash signatures, clustered after pass 1
+            con.execute("CREATE TABLE _near_bands (_ord BIGINT, id VARCHAR, sig BLOB)")
         # ------------------------------------------------------------ pass 1: score what the recipe needs
         meter = Meter(reader, progress, limit=limit, stage="read+score")
-        for batch in reader:
-            tbl = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
-            meter.start_batch()
-            if ord0 == 0:
-                present = set(tbl.column_names)
-                computed = set(_decon_columns(decon, wanted, present)) | set(learned.columns if learned else [])
-                meta_cols = [c for c in wanted if c in present and c not in computed]
-                fam_of, unknown = _families_for([c for c in wanted if c not in present and c not in computed])
-                if unknown:
-                    raise RecipeError(
-                        f"headless apply cannot compute {', '.join(unknown)}: not an input field, not a "
-                        "document-scope signal (corpus-scope signals need a workspace) and not a column of a "
-                        + (f"model stored in {models}" if models else "trained model (give --models WS)")
-                    )
-                from_scratch = [c for c in extra if c not in present]
-            texts = tbl.column("text").to_pylist()
+        first: dict[str, Any] = {}
+
+        def setup(tbl: Any) -> list[str]:
+            """On the first batch: which wanted columns the input has, which signals compute the rest."""
+            nonlocal meta_cols, fam_of, from_scratch
+            present = set(tbl.column_names)
+            computed = set(_decon_columns(decon, wanted, present)) | set(learned.columns if learned else [])
+            meta_cols = [c for c in wanted if c in present and c not in computed]
+            fam_of, unknown = _families_for([c for c in wanted if c not in present and c not in computed])
+            if unknown:
+                raise RecipeError(
+                    f"headless apply cannot compute {', '.join(unknown)}: not an input field, not a "
+                    "document-scope signal (corpus-scope signals need a workspace) and not a column of a "
+                    + (f"model stored in {models}" if models else "trained model (give --models WS)")
+                )
+            from_scratch = [c for c in extra if c not in present]
+            first["families"] = sorted(set(fam_of.values()))
+            return first["families"]
+
+        def scored() -> Any:
+            """``(table, texts, scores)`` per input batch, in input order: scored here (the default, with
+            progress inside a batch) or on ``engine`` (batches in flight on its workers)."""
+            if engine is None:
+                for batch in reader:
+                    tbl = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
+                    meter.start_batch()
+                    fams = first["families"] if "families" in first else setup(tbl)
+                    texts = tbl.column("text").to_pylist()
+                    yield tbl, texts, _score(texts, fams, counting, meter)
+                return
+
+            def tables() -> Any:
+                for batch in reader:
+                    tbl = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
+                    fams = first["families"] if "families" in first else setup(tbl)
+                    yield tbl, tbl.column("text").to_pylist(), fams, counting["ok"]
+
+            for (tbl, texts, _f, _c), (res, tok_ok) in engine.map_batches(score_batch, tables(), arg_index=(1, 2, 3)):
+                meter.start_batch()
+                counting["ok"] = counting["ok"] and tok_ok
+                meter.report(1.0)
+                yield tbl, texts, res
+
+        for tbl, texts, scores in scored():
             cols: dict[str, Any] = {
                 "_ord": pa.array(range(ord0, ord0 + tbl.num_rows), pa.int64()),
                 "id": tbl.column("id"),
@@ -229,7 +257,6 @@ def apply_headless(
             }
             for c in meta_cols:  # a field missing from a later file reads as NULL there
                 cols[c] = tbl.column(c) if c in tbl.column_names else pa.nulls(tbl.num_rows)
-            scores = _score(texts, sorted(set(fam_of.values())), counting, meter)
             if "size_tokens" in scores:
                 cols["size_tokens"] = pa.array(scores.pop("size_tokens"), pa.int64())
             for c in fam_of:
@@ -385,28 +412,25 @@ def apply_headless(
 
 
 def _near_bands(con: Any, texts: list[Any], ords: Any, ids: Any) -> None:
-    """Append the LSH band keys of ``texts`` (the ``dedup_near`` scorer's, in slices of :data:`SLICE`) to
-    the scratch table ``_near_bands (_ord, id, b0..b15)``."""
-    import numpy as np
+    """Append the MinHash signatures of ``texts`` (the ``dedup_near`` scorer's, in slices of :data:`SLICE`)
+    to the scratch table ``_near_bands (_ord, id, sig)``."""
     import pyarrow as pa
 
-    from app.signals.dedup_near import BANDS, band_batch
+    from app.signals.dedup_near import signature_blobs
 
     texts = ["" if t is None else t for t in texts]  # as the scorer reads a NULL text
-    parts = [band_batch(texts[a : a + SLICE]) for a in range(0, len(texts), SLICE)]
-    keys = np.concatenate(parts) if parts else np.zeros((0, BANDS), dtype=np.int64)
-    tbl = pa.table({"_ord": ords, "id": ids, **{f"b{j}": pa.array(keys[:, j], pa.int64()) for j in range(BANDS)}})
+    sigs = [b for a in range(0, len(texts), SLICE) for b in signature_blobs(texts[a : a + SLICE])]
+    tbl = pa.table({"_ord": ords, "id": ids, "sig": pa.array(sigs, pa.binary())})
     con.register("_nb_batch", tbl)
     con.execute("INSERT INTO _near_bands SELECT * FROM _nb_batch")
     con.unregister("_nb_batch")
 
 
 def _near_clusters(con: Any) -> None:
-    """Cluster the band keys (the scorer's :func:`cluster_bands`) and add ``dup_near_cluster`` to ``corpus``."""
-    from app.signals.dedup_near import BANDS, cluster_bands
+    """Cluster the signatures (the scorer's :func:`cluster`) and add ``dup_near_cluster`` to ``corpus``."""
+    from app.signals.dedup_near import cluster
 
-    bands = ", ".join(f"b{j}" for j in range(BANDS))
-    cluster_bands(con, rows_sql=f"SELECT _ord, id, {bands} FROM _near_bands", dest="_near", carry=("_ord",))
+    cluster(con, rows_sql="SELECT _ord, id, sig FROM _near_bands", dest="_near", carry=("_ord",))
     con.execute("DROP TABLE _near_bands")
     con.execute(
         "CREATE OR REPLACE TABLE corpus AS SELECT c.*, n.dup_near_cluster FROM corpus c"
@@ -415,7 +439,7 @@ def _near_clusters(con: Any) -> None:
     con.execute("DROP TABLE _near")
 
 
-def _score(texts: list[str], families: list[str], tokens: dict[str, bool], meter: Meter) -> dict[str, list]:
+def _score(texts: list[str], families: list[str], tokens: dict[str, bool], meter: Meter | None) -> dict[str, list]:
     """The recipe's signal families and ``size_tokens`` for ``texts``, in slices of :data:`SLICE` so that
     progress moves while a large batch is scored. Without the tokenizer, tokens fall back to the
     characters / 4 estimate (``tokens["ok"]`` turns False), as in a workspace where ``size`` is not scored."""
@@ -434,10 +458,17 @@ def _score(texts: list[str], families: list[str], tokens: dict[str, bool], meter
                 tokens["ok"] = False
         for k, v in got.items():
             out.setdefault(k, []).extend(v)
-        meter.report(min(a + SLICE, n) / n)
-    if not n:
+        if meter is not None:
+            meter.report(min(a + SLICE, n) / n)
+    if not n and meter is not None:
         meter.report(1.0)
     return out
+
+
+def score_batch(texts: list[str], families: list[str], tokens_ok: bool) -> tuple[dict[str, list], bool]:
+    """An engine worker's share of pass 1: the signals of one batch, and whether the tokenizer was there."""
+    flag = {"ok": tokens_ok}
+    return _score(texts, families, flag, None), flag["ok"]
 
 
 def _fingerprint(family: str) -> str | None:

@@ -14,7 +14,6 @@ Corpus-scope families (duplicates) are recomputed when their fingerprint or the 
 
 from __future__ import annotations
 
-import collections
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -138,28 +137,20 @@ def _doc_worker(specs: list[tuple[str, dict[str, Any]]], texts: list[str], masks
 
 # ----------------------------------------------------------------------------------------------- parallel map
 def map_batches(
-    fn: Callable[..., Any], batches: Iterable[tuple], *, workers: int = 1, arg_index: int | Sequence[int] = 0
+    fn: Callable[..., Any],
+    batches: Iterable[tuple],
+    *,
+    workers: int = 1,
+    arg_index: int | Sequence[int] = 0,
+    engine: Any = None,
 ) -> Iterator[tuple[tuple, Any]]:
-    """Yield ``(batch, fn(*batch[arg_index...]))`` in order; with ``workers > 1`` in a process pool with at most
-    ``2 * workers`` batches in flight (bounded memory)."""
-    idx = [arg_index] if isinstance(arg_index, int) else list(arg_index)
-    if workers <= 1:
-        for b in batches:
-            yield b, fn(*(b[i] for i in idx))
-        return
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
+    """Yield ``(batch, fn(*batch[arg_index...]))`` in order: on ``engine`` (:mod:`app.engine`) when given, else
+    here or in a local pool of ``workers`` processes with at most ``2 * workers`` batches in flight."""
+    if engine is None:
+        from app.engine.local import LocalEngine
 
-    pending: collections.deque = collections.deque()
-    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
-        for b in batches:
-            pending.append((b, pool.submit(fn, *(b[i] for i in idx))))
-            if len(pending) >= 2 * workers:
-                b0, f0 = pending.popleft()
-                yield b0, f0.result()
-        while pending:
-            b0, f0 = pending.popleft()
-            yield b0, f0.result()
+        engine = LocalEngine(workers=workers)
+    yield from engine.map_batches(fn, batches, arg_index=arg_index)
 
 
 # ----------------------------------------------------------------------------------------------- workspace
@@ -211,8 +202,12 @@ def score(
     progress: Progress | None = None,
     options: dict[str, dict[str, Any]] | None = None,
     force: bool = False,
+    engine: Any = None,
 ) -> dict[str, Any]:
     """Compute the named signal families for every document of ``ws`` (only what is missing or stale).
+
+    ``engine`` (:func:`app.engine.make_engine`): where document-scope batches run; by default a local pool of
+    ``workers`` processes. The rows written are the same whatever the engine (results come back in order).
 
     ``options`` maps a family to its scorer options (e.g. ``{"pii": {"blocklist": "words.txt"}}``);
     ``force`` recomputes everything. Returns ``{"documents", "families": {name: {computed, reused, rows,
@@ -236,7 +231,7 @@ def score(
     doc_fams = [n for n in names if scorers[n].scope == "document"]
     if doc_fams:
         report["families"].update(
-            _score_documents(ws, doc_fams, scorers, options, workers, batch_size, progress, force)
+            _score_documents(ws, doc_fams, scorers, options, workers, batch_size, progress, force, engine)
         )
     for n in names:
         if scorers[n].scope == "corpus":
@@ -254,6 +249,7 @@ def _score_documents(
     batch_size: int,
     progress: Progress | None,
     force: bool,
+    engine: Any = None,
 ) -> dict[str, Any]:
     t0 = time.perf_counter()
     con = ws.con
@@ -313,7 +309,7 @@ def _score_documents(
     done = 0
     writer = ws.cursor()
     try:
-        for (ids, hashes, _texts, masks), res in _iter_scored(specs, batches(), workers):
+        for (ids, hashes, _texts, masks), res in _iter_scored(specs, batches(), workers, engine):
             for n, mask in zip(names, masks):
                 vals = res[n]
                 if vals is None:
@@ -340,10 +336,12 @@ def _score_documents(
     return out
 
 
-def _iter_scored(specs: list, batches: Iterable[tuple], workers: int) -> Iterator[tuple[tuple, dict]]:
-    """``(batch, {family: columns})`` for each batch, scored here or in ``workers`` processes."""
+def _iter_scored(
+    specs: list, batches: Iterable[tuple], workers: int, engine: Any = None
+) -> Iterator[tuple[tuple, dict]]:
+    """``(batch, {family: columns})`` for each batch, scored here, in ``workers`` processes or on ``engine``."""
     wrapped = ((b, specs, b[2], b[3]) for b in batches)
-    for packed, res in map_batches(_doc_worker, wrapped, workers=workers, arg_index=(1, 2, 3)):
+    for packed, res in map_batches(_doc_worker, wrapped, workers=workers, arg_index=(1, 2, 3), engine=engine):
         yield packed[0], res
 
 

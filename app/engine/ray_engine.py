@@ -1,0 +1,93 @@
+"""The Ray engine: batches run as Ray tasks, on a local cluster started for the run or on ``address``.
+
+Results come back in input order with at most ``2 * workers`` batches in flight, exactly like the local pool,
+so a run writes the same rows in the same order. Ray's worker processes are reused across tasks, and scorers
+are cached per process, so a model loads once per worker. A task's exception comes back as the original
+Winnow error (one line), not a Ray traceback.
+
+Ray is optional (``pip install 'winnow[ray]'``); without it ``--engine ray`` says so in one line.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
+
+from app.engine import Engine, arg_indices
+from app.errors import EngineError, MissingDependency, WinnowError
+
+
+def _call(fn: Callable[..., Any], *args: Any) -> tuple[bool, Any]:
+    """Run in a Ray worker: ``(True, result)`` or ``(False, one-line error)`` (Winnow errors keep their text)."""
+    try:
+        return True, fn(*args)
+    except WinnowError as e:
+        return False, (type(e).__name__, str(e))
+    except Exception as e:  # a bug: keep the type and the message, not the remote traceback
+        return False, ("EngineError", f"{type(e).__name__}: {e}")
+
+
+class RayEngine(Engine):
+    name = "ray"
+
+    def __init__(self, *, workers: int = 1, address: str | None = None) -> None:
+        try:
+            import ray
+        except ImportError as e:
+            raise MissingDependency("ray", "--engine ray") from e
+        self.workers, self.address, self._ray = workers, address, ray
+        self._started = False
+        if not ray.is_initialized():
+            os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a local cluster for one run needs no token
+            kw: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "logging_level": "ERROR"}
+            # the workers import app.* from this checkout
+            kw["runtime_env"] = {"env_vars": {"PYTHONPATH": _project_root()}}
+            try:
+                if address:
+                    ray.init(address=address, **kw)
+                else:
+                    ray.init(num_cpus=workers, **kw)
+            except Exception as e:  # ConnectionError, a bad address, no free port
+                raise EngineError(f"cannot start Ray ({'address ' + address if address else 'local'}): {e}") from e
+            self._started = True
+        self._task = ray.remote(num_cpus=1)(_call)
+
+    def describe(self) -> dict[str, Any]:
+        return {"engine": "ray", "workers": self.workers, **({"address": self.address} if self.address else {})}
+
+    def map_batches(
+        self, fn: Callable[..., Any], batches: Iterable[tuple], *, arg_index: int | Sequence[int] = 0
+    ) -> Iterator[tuple[tuple, Any]]:
+        idx = arg_indices(arg_index)
+        ray = self._ray
+        pending: collections.deque = collections.deque()
+
+        def take() -> tuple[tuple, Any]:
+            b0, ref = pending.popleft()
+            ok, val = ray.get(ref)
+            if not ok:
+                from app import errors
+
+                cls = getattr(errors, val[0], None)
+                raise (cls if isinstance(cls, type) and issubclass(cls, WinnowError) else EngineError)(val[1])
+            return b0, val
+
+        for b in batches:
+            pending.append((b, self._task.remote(fn, *(b[i] for i in idx))))
+            if len(pending) >= 2 * self.workers:
+                yield take()
+        while pending:
+            yield take()
+
+    def close(self) -> None:
+        if self._started:
+            self._ray.shutdown()
+            self._started = False
+
+
+def _project_root() -> str:
+    from pathlib import Path
+
+    return str(Path(__file__).resolve().parents[2])
