@@ -7,7 +7,7 @@ import collections
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
-from app.engine import Engine, arg_indices
+from app.engine.base import Engine, arg_indices
 
 
 class LocalEngine(Engine):

@@ -15,7 +15,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
-from app.engine import Engine, arg_indices
+from app.engine.base import Engine, arg_indices
 from app.errors import EngineError, MissingDependency, WinnowError
 
 
