@@ -20,14 +20,18 @@ lint: install-dev
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
 $(BIN)/python:
+	@echo "[1/4] creating the virtual environment in $(VENV) (seconds)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
 # torch is pinned and installed first with pip, so no resolver ever pulls a multi-GB CUDA build.
 $(STAMP): $(BIN)/python pyproject.toml
+	@echo "[2/4] installing torch 2.13.0, CPU build (about 1 min; ~1 GB)"
 	$(BIN)/pip install -q torch==2.13.0
+	@echo "[3/4] installing Winnow and its dependencies (about 2 min with an empty pip cache; the venv ends near 3 GB)"
 	$(BIN)/pip install -q -e '.[dev]'
-	$(BIN)/winnow embed --prepare-fast  # distil the --fast model now (~2 min once per machine), not at first use
+	@echo "[4/4] distilling the --fast embedding model now (about 2 min, once per machine) so the first embed --fast is fast"
+	$(BIN)/winnow embed --prepare-fast
 	rm -f $(VENV)/.installed-*; touch $(STAMP)
 
 install: $(STAMP)
