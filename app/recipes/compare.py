@@ -35,7 +35,7 @@ CLUSTER_COLUMNS = ("map_cluster", "cluster")
 _IDENTITY = ("signal", "by", "expr")
 
 
-def _rename_params(sql: str, params: dict[str, Any], tag: str) -> tuple[str, dict[str, Any]]:
+def rename_params(sql: str, params: dict[str, Any], tag: str) -> tuple[str, dict[str, Any]]:
     """``sql`` with every named parameter ``$p`` of ``params`` renamed ``$<tag>p`` (both recipes compile their
     rules to the same names ``$r0_min``...; one query needs them apart)."""
     names = sorted(params, key=len, reverse=True)
@@ -67,7 +67,7 @@ def _side_sql(comp: Compiled, tag: str) -> tuple[list[str], str | None, str, str
     k = len(comp.checks)
     if comp.has_stages:
         inner = comp.pipeline_sql(["id"], with_checks=True)
-        inner, params = _rename_params(inner, used_params(inner, comp.stage_params()), tag)
+        inner, params = rename_params(inner, used_params(inner, comp.stage_params()), tag)
         cols = ", ".join([*(f"_c{i} AS {tag}c{i}" for i in range(k)), f"_keep AS {tag}keep"])
         join = f"LEFT JOIN (SELECT id AS {tag}id, {cols} FROM ({inner})) AS {tag}p ON {tag}p.{tag}id = r.id"
         keep = f"coalesce({tag}keep, false)"
@@ -76,7 +76,7 @@ def _side_sql(comp: Compiled, tag: str) -> tuple[list[str], str | None, str, str
         items = []
         params = {}
         for c in comp.checks:
-            sql, p = _rename_params(c.sql, used_params(c.sql, comp.params), tag)
+            sql, p = rename_params(c.sql, used_params(c.sql, comp.params), tag)
             params.update(p)
             items.append(f"coalesce({sql}, false) AS {tag}c{c.index}")
         join = None

@@ -33,7 +33,7 @@ from app.recipes.rules.base import RuleKind
 
 VERSION = 1
 _YAML11_FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
-_TOP_KEYS = {"version", "name", "description", "rules", "dedup", "balance", "sample", "output"}
+_TOP_KEYS = {"version", "name", "description", "rules", "dedup", "balance", "sample", "output", "mixture", "annotate"}
 _DEDUP_KEYS = {"exact", "near", "semantic", "over"}
 DEDUP_OVER = ("survivors", "corpus")
 _BALANCE_KEYS = {"column", "cap", "seed"}
@@ -149,6 +149,10 @@ class Recipe:
     version: int = VERSION
     #: YAML path -> line number, when loaded from YAML (for compile-time messages; not part of equality)
     lines: dict[tuple, int] = field(default_factory=dict, compare=False, repr=False)
+    #: a token-budget mixture (:class:`app.recipes.mixture.Mixture`) and rules that tag instead of drop
+    #: (:class:`app.export.annotate.Annotate`); both None when absent
+    mixture: Any = None
+    annotate: Any = None
 
     def where(self, *path: Any) -> str:
         """``recipe line N, rules[1]`` (or just ``rules[1]``) for messages about ``path``."""
@@ -180,6 +184,9 @@ class Recipe:
             out["sample"] = self.sample.to_dict()
         if self.output_columns is not None:
             out["output"] = {"columns": list(self.output_columns)}
+        for k in ("mixture", "annotate"):
+            if getattr(self, k) is not None:
+                out[k] = getattr(self, k).to_dict()
         return out
 
     def to_yaml(self) -> str:
@@ -199,7 +206,7 @@ class Recipe:
                 text += "  - " + line.strip() + "\n"
         else:
             text += "rules: []\n"
-        for k in ("dedup", "balance", "sample", "output"):
+        for k in ("dedup", "balance", "sample", "output", "mixture", "annotate"):
             if k in d:
                 text += yaml.safe_dump({k: d[k]}, sort_keys=False, allow_unicode=True, default_flow_style=None)
         if yaml.safe_load(text) != self.to_dict():  # never write YAML that reads back differently
@@ -228,6 +235,8 @@ class Recipe:
         """Every corpus column the recipe reads (rules, expressions, balance and weight columns)."""
         cols: list[str] = [c for r in self.rules for c in r.columns()]
         cols.extend(b.column for b in self.balance)
+        if self.mixture is not None:
+            cols.append(self.mixture.by)
         if self.sample and self.sample.weight:
             cols.append(self.sample.weight)
         return list(dict.fromkeys(cols))
@@ -328,7 +337,16 @@ class _Builder:
             name = self.text(str(name), ("name",))
         if desc is not None:
             desc = str(desc)
-        return Recipe(rules, dedup, balance, sample, out_cols, name, desc, VERSION, dict(self.marks))
+        r = Recipe(rules, dedup, balance, sample, out_cols, name, desc, VERSION, dict(self.marks))
+        if data.get("mixture") is not None:
+            from app.recipes.mixture import parse as parse_mixture
+
+            r.mixture = parse_mixture(data["mixture"], self, ("mixture",))
+        if data.get("annotate") is not None:
+            from app.export.annotate import parse as parse_annotate
+
+            r.annotate = parse_annotate(data["annotate"], self, ("annotate",), rules)
+        return r
 
     def rule(self, d: Any, path: tuple) -> RuleKind:
         """One ``rules:`` entry: checks common to every kind here, then the kind that claims it validates it."""
