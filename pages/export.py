@@ -19,7 +19,7 @@ def _export_summary(result: dict) -> str:
     return (
         f"Last export: {counts.get('kept_docs', 0):,} documents, {counts.get('kept_tokens', 0):,} tokens, "
         f"{len(files)} {m.get('format', '')} file{'s' if len(files) != 1 else ''} in {result.get('out')} "
-        "(manifest.json beside them lists every file with its sha256)"
+        "(__winnow__/manifest.json beside them lists every file with its sha256)"
     )
 
 

@@ -92,7 +92,7 @@ def test_cli_benchmark_option(tmp_path, capsys):
     assert main([*args, "--out", str(tmp_path / "o"), "--benchmark", f"quiz={quiz}"]) == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert out["kept"] == len(DECOYS) + 1 and out["total"] == len(DECOYS) + len(CONTAMINATED) + 1
-    manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
+    manifest = json.loads((tmp_path / "o" / "__winnow__" / "manifest.json").read_text())
     assert manifest["source"]["benchmarks"][0]["documents"] == len(CONTAMINATED)
     assert main([*args, "--out", str(tmp_path / "o2"), "--benchmark", "quiz"]) == 1
     assert "NAME=FILE" in capsys.readouterr().err

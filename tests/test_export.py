@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.errors import ExportError, RecipeError
-from app.export import apply
+from app.export import MANIFEST, apply
 from app.export.headless import apply_headless
 from app.recipes import compile_recipe, select_ids_sql
 from tests.test_recipe_core import MINIMAL, make_ws
@@ -67,9 +67,9 @@ def test_apply_exact_and_deterministic(ws, tmp_path, fmt):
     assert m1["counts"]["kept_docs"] == 25 and m1["counts"]["total_docs"] == 300
     if fmt != "hf":  # datasets writes its own fingerprints
         assert [f["sha256"] for f in m1["files"]] == [f["sha256"] for f in m2["files"]]
-        assert (tmp_path / "a" / "manifest.json").read_bytes() == (tmp_path / "b" / "manifest.json").read_bytes()
+        assert (tmp_path / "a" / MANIFEST).read_bytes() == (tmp_path / "b" / MANIFEST).read_bytes()
         assert [f["rows"] for f in m1["files"]] == [10, 10, 5]
-    man = json.loads((tmp_path / "a" / "manifest.json").read_text())
+    man = json.loads((tmp_path / "a" / MANIFEST).read_text())
     assert set(man) >= {"winnow_version", "recipe", "resolved", "counts", "rules", "files", "source"}
     assert man["source"]["fingerprint"] == ws.fingerprint()
     assert man["resolved"]["rules"][1]["min"] is not None  # the quantile, resolved to a value
@@ -89,9 +89,9 @@ def test_refuses_non_empty_and_overwrites(ws, tmp_path):
     assert (out / "keep.txt").read_text() == "mine"
     (out / "keep.txt").unlink()
     apply(ws, MINIMAL, out)
-    first = json.loads((out / "manifest.json").read_text())
+    first = json.loads((out / MANIFEST).read_text())
     apply(ws, MINIMAL + "sample: {n: 5, seed: 1}\n", out, overwrite=True)  # a previous export is replaced
-    assert json.loads((out / "manifest.json").read_text())["counts"]["kept_docs"] == 5 != first["counts"]["kept_docs"]
+    assert json.loads((out / MANIFEST).read_text())["counts"]["kept_docs"] == 5 != first["counts"]["kept_docs"]
     assert oct(out.stat().st_mode & 0o777) != oct(0o700)  # ordinary permissions, not mkdtemp's
     with pytest.raises(ExportError, match="unknown format"):
         apply(ws, MINIMAL, tmp_path / "x", fmt="csv")
@@ -180,7 +180,7 @@ def test_push_to_hub_mocked(ws, tmp_path, monkeypatch):
     monkeypatch.setattr(datasets.Dataset, "push_to_hub", lambda self, repo, **kw: pushed.append((repo, len(self))))
     monkeypatch.setattr(huggingface_hub.HfApi, "upload_file", lambda self, **kw: pushed.append(kw["path_in_repo"]))
     apply(ws, MINIMAL, tmp_path / "h", fmt="hf", push_to_hub_repo="me/cut")
-    assert pushed[0] == ("me/cut", m["counts"]["kept_docs"]) and pushed[1] == "manifest.json"
+    assert pushed[0] == ("me/cut", m["counts"]["kept_docs"]) and pushed[1] == MANIFEST
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -348,7 +348,7 @@ def test_headless_single_pass_for_rules_only(tmp_path, shard):
     assert sorted(read_ids(tmp_path / "hl")) == read_ids(tmp_path / "ws_out")
     names = sorted(p.name for p in (tmp_path / "hl").iterdir())
     n = len(names) - 1
-    assert names == sorted([*(f"data-{i:05d}-of-{n:05d}.jsonl" for i in range(n)), "manifest.json"])
+    assert names == sorted([*(f"data-{i:05d}-of-{n:05d}.jsonl" for i in range(n)), "__winnow__"])
     assert [f["rows"] for f in m["files"]][: n - 1] == [shard] * (n - 1) if shard else n == 1
 
 

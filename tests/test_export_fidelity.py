@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from app.export import apply
+from app.export import MANIFEST, apply
 from app.export.headless import apply_headless
 from app.export.provenance import recipe_sha256
 from app.progress import tqdm_progress
@@ -111,7 +111,7 @@ def test_headless_provenance_cites_every_input_file(tmp_path):
     assert p["signals"][0]["model"]["sha256"] == p["tokens"]["tokenizer"]["sha256"]
     # no timestamps: the same run again gives the same manifest, byte for byte
     apply_headless(RECIPE, srcs, tmp_path / "b", fmt="parquet", source="raw", id_field="id")
-    assert (tmp_path / "a" / "manifest.json").read_bytes() == (tmp_path / "b" / "manifest.json").read_bytes()
+    assert (tmp_path / "a" / MANIFEST).read_bytes() == (tmp_path / "b" / MANIFEST).read_bytes()
 
 
 def test_workspace_provenance_cites_ingested_files(tmp_path):

@@ -12,7 +12,7 @@ NAME = "apply"
 HELP = "apply a recipe: export the kept documents (parquet/jsonl/jsonl.gz/jsonl.zst/hf) with a manifest"
 DESCRIPTION = (
     "Apply a recipe (a YAML file, or the name of a recipe saved in the workspace) and write exactly the documents "
-    "it keeps to DIR, ordered by id, with DIR/manifest.json. Output is byte-identical for the same workspace and "
+    "it keeps to DIR, ordered by id, with DIR/__winnow__/manifest.json. Output is byte-identical for the same workspace and "
     "recipe. With --input, the recipe runs headless over raw files that were never ingested (one or two streaming "
     "passes; only the signals the recipe needs are computed, tokens with the same counter as the size signal) and "
     "writes the same files a workspace export of the same documents would. The manifest cites every input file by "

@@ -2,9 +2,17 @@
 
 :func:`apply` compiles the recipe with :func:`app.recipes.compile_recipe` (the dashboard's SQL), lets
 DuckDB ``COPY`` the selection ``ORDER BY id`` into fixed-setting files (zstd Parquet, JSON lines, gzip or
-zstd JSON lines, or a ``datasets`` directory), and writes ``manifest.json`` (resolved recipe, counts before
-and after per source, per-rule removals, files with sha256, workspace fingerprint, Winnow version). No
+zstd JSON lines, or a ``datasets`` directory), and writes ``__winnow__/manifest.json`` (resolved recipe, counts before
+and after per source and stage, per-rule removals, files with sha256, workspace fingerprint, Winnow version). No
 timestamps anywhere: the same workspace and recipe give byte-identical directories.
+
+The manifest lives in the folder ``__winnow__`` beside the data, not among it, so that readers given the export
+folder read only the data: pyarrow (``pd.read_parquet(DIR)``) skips names starting with ``_`` or ``.``, and
+``datasets.load_dataset("parquet"|"json", data_dir=DIR)`` skips hidden files and folders starting with ``__``
+(a top-level ``_manifest.json`` would be read as data by ``datasets``: checked with the real clients in
+tests/test_export_readers.py); DuckDB's ``read_parquet('DIR/*.parquet')`` and ``datasets.load_from_disk`` never
+look there. Exports by Winnow before issue 20 have ``manifest.json`` at the top; it is still read
+(:func:`read_manifest`) and an ``--overwrite`` still recognises them.
 
 Everything is written into a temporary directory beside ``out`` and renamed into place at the end, so a
 failed export leaves nothing half-written and nothing is written outside ``out``.
@@ -33,26 +41,46 @@ FORMATS = {
     "jsonl.zst": ("jsonl.zst", "(FORMAT json, COMPRESSION zstd)"),
     "hf": ("parquet", "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 100000)"),
 }
-MANIFEST = "manifest.json"
+MANIFEST = "__winnow__/manifest.json"
+#: the manifest's name in exports written before issue 20 (read, never written)
+LEGACY_MANIFEST = "manifest.json"
+
+
+def manifest_path(out: str | os.PathLike) -> Path:
+    """The manifest of the export at ``out``: ``__winnow__/manifest.json``, or an older export's ``manifest.json``."""
+    out = Path(out)
+    return (
+        out / LEGACY_MANIFEST if not (out / MANIFEST).exists() and (out / LEGACY_MANIFEST).exists() else out / MANIFEST
+    )
+
+
+def read_manifest(out: str | os.PathLike) -> dict[str, Any]:
+    """The parsed manifest of the export at ``out`` (either name); ExportError when it is missing or not JSON."""
+    p = manifest_path(out)
+    try:
+        return json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise ExportError(f"{out} has no readable Winnow manifest ({MANIFEST}): {e}") from e
 
 
 # ---------------------------------------------------------------------- output directory handling
 def _foreign_files(out: Path) -> list[str]:
-    """Paths under ``out`` that its ``manifest.json`` does not list (everything, when there is no readable
-    Winnow manifest): what ``--overwrite`` would delete without having written it."""
+    """Paths under ``out`` that its manifest does not list (everything, when there is no readable Winnow
+    manifest): what ``--overwrite`` would delete without having written it."""
+    mpath = manifest_path(out)
     try:
-        manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+        manifest = json.loads(mpath.read_text(encoding="utf-8"))
         listed = {f["path"] for f in manifest["files"]} if "winnow_version" in manifest else None
     except (OSError, ValueError, KeyError, TypeError):
         listed = None
     foreign = []
     for p in sorted(out.rglob("*")):
         rel = p.relative_to(out).as_posix()
-        unlisted = p.is_file() and rel != MANIFEST and (listed is None or rel not in listed)
+        unlisted = p.is_file() and rel != mpath.relative_to(out).as_posix() and (listed is None or rel not in listed)
         if p.is_symlink() or unlisted or not (p.is_dir() or p.is_file()):
             foreign.append(rel)
     if listed is None and not foreign:
-        foreign.append(MANIFEST if (out / MANIFEST).exists() else "(no manifest.json)")
+        foreign.append(mpath.relative_to(out).as_posix() if mpath.exists() else f"(no {MANIFEST})")
     return foreign
 
 
@@ -60,7 +88,8 @@ def check_out(out: str | os.PathLike, *, overwrite: bool, protect: list[str | os
     """``out`` as a Path, or ExportError when it is a file or a non-empty directory (without overwrite).
 
     ``--overwrite`` only ever replaces a previous Winnow export: a directory whose every file is listed in
-    its own ``manifest.json``. It refuses ``out`` when it is, or lies above, any path in ``protect`` (the
+    its own manifest (``__winnow__/manifest.json``, or ``manifest.json`` from an older Winnow). It refuses
+    ``out`` when it is, or lies above, any path in ``protect`` (the
     workspace, the inputs), the current directory or the home directory, and when it holds anything the
     export did not write, so that a mistyped ``--out`` can never delete a workspace or someone's notes."""
     out = Path(out).expanduser()
@@ -86,7 +115,7 @@ def check_out(out: str | os.PathLike, *, overwrite: bool, protect: list[str | os
                 more = f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
                 raise ExportError(
                     f"refusing to overwrite {out}: it is not a previous Winnow export (it holds "
-                    f"{', '.join(foreign[:3])}{more}, not listed in its manifest.json); "
+                    f"{', '.join(foreign[:3])}{more}, not listed in its {MANIFEST}); "
                     "choose an empty or new directory for --out"
                 )
     return out
@@ -156,7 +185,7 @@ def file_entries(root: Path, rows: dict[str, int] | None = None) -> list[dict[st
     """``[{path, bytes, sha256, rows?}]`` for every file under ``root`` except the manifest, sorted."""
     out = []
     for p in sorted(root.rglob("*")):
-        if p.is_file() and p.name != MANIFEST:
+        if p.is_file() and p.relative_to(root).as_posix() != MANIFEST:
             rel = p.relative_to(root).as_posix()
             e: dict[str, Any] = {"path": rel, "bytes": p.stat().st_size, "sha256": sha256_file(p)}
             if rows and rel in rows:
@@ -167,6 +196,7 @@ def file_entries(root: Path, rows: dict[str, int] | None = None) -> list[dict[st
 
 def write_manifest(root: Path, manifest: dict[str, Any]) -> None:
     text = json.dumps(manifest, indent=2, sort_keys=False, ensure_ascii=False, default=str) + "\n"
+    (root / MANIFEST).parent.mkdir(exist_ok=True)
     (root / MANIFEST).write_text(text, encoding="utf-8")
 
 
@@ -330,7 +360,7 @@ def apply(
     format: str | None = None,
 ) -> dict[str, Any]:
     """Write exactly the documents ``recipe`` keeps from ``ws``'s ``corpus`` into ``out``; returns the
-    manifest (also written to ``out/manifest.json``). ``format`` is an alias of ``fmt``."""
+    manifest (also written to ``out/__winnow__/manifest.json``). ``format`` is an alias of ``fmt``."""
     from app import __version__
     from app.recipes import compile_recipe, load_recipe, select_ids_sql, summarize
 

@@ -53,7 +53,7 @@ def test_export_page_reads_as_a_person_expects(ui_ws, tmp_path):
     at.text_input(key="w_exp_out").set_value(str(out)).run()
     at.button(key="btn_export").click().run()
     deadline = time.time() + 60
-    while time.time() < deadline and not (out / "manifest.json").exists():
+    while time.time() < deadline and not (out / "__winnow__" / "manifest.json").exists():
         time.sleep(0.3)
     time.sleep(0.5)
     at.run()

@@ -208,11 +208,11 @@ def test_export_page_exports_and_builds_the_report(ui_ws, tmp_path):
     at.text_input(key="w_exp_out").set_value(str(out)).run()
     at.button(key="btn_export").click().run()
     deadline = time.time() + 60
-    while time.time() < deadline and not (out / "manifest.json").exists():
+    while time.time() < deadline and not (out / "__winnow__" / "manifest.json").exists():
         time.sleep(0.3)
     at.run()
     assert not at.exception
-    assert (out / "manifest.json").exists(), [e.value for e in at.error]
+    assert (out / "__winnow__" / "manifest.json").exists(), [e.value for e in at.error]
     at.button(key="btn_report").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
