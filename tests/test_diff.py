@@ -11,7 +11,7 @@ import pytest
 from app.cli import main
 from app.errors import ExportError
 from app.export import apply
-from app.export.diff import diff_exports
+from app.export.diff import MANIFEST_NAMES, diff_exports, read_manifest
 from tests.test_compare import A, B
 from tests.test_export import read_ids
 from tests.test_recipe_core import make_ws
@@ -56,7 +56,7 @@ def test_same_recipe_twice_has_no_difference_and_every_file_unchanged(exports):
     res = diff_exports(root / "loose", root / "loose2")
     assert res["added"]["docs"] == res["removed"]["docs"] == 0
     assert res["recipe"]["same_recipe"]
-    m = json.loads((root / "loose" / "manifest.json").read_text())
+    m = read_manifest(root / "loose")[1]
     assert len(res["files_unchanged"]) == len(m["files"]) > 1
 
 
@@ -64,9 +64,10 @@ def test_without_the_workspace_tokens_are_estimated_from_the_files(exports, tmp_
     root, _ = exports
     for n in ("a", "b"):
         shutil.copytree(root / n, tmp_path / n)
-        m = json.loads((tmp_path / n / "manifest.json").read_text())
+        path = next(tmp_path / n / x for x in MANIFEST_NAMES if (tmp_path / n / x).exists())
+        m = json.loads(path.read_text())
         m["source"]["workspace"] = str(tmp_path / "gone")
-        (tmp_path / n / "manifest.json").write_text(json.dumps(m))
+        path.write_text(json.dumps(m))
     res = diff_exports(tmp_path / "a", tmp_path / "b")
     assert res["workspace"] is None and "no workspace" in res["workspace_note"]
     assert res["tokens"] == "estimate: characters / 4" and res["added"]["tokens"] > 0
@@ -76,15 +77,15 @@ def test_without_the_workspace_tokens_are_estimated_from_the_files(exports, tmp_
 
 def test_unreadable_exports_are_one_line_errors(exports, tmp_path):
     root, _ = exports
-    with pytest.raises(ExportError, match=r"no manifest\.json"):
+    with pytest.raises(ExportError, match=r"no __winnow__/manifest\.json or manifest\.json"):
         diff_exports(tmp_path, root / "a")
     shutil.copytree(root / "a", tmp_path / "x")
     for f in (tmp_path / "x").glob("*.parquet"):
         f.unlink()
     with pytest.raises(ExportError, match="listed in the manifest but missing"):
         diff_exports(tmp_path / "x", root / "a")
-    (tmp_path / "y").mkdir()
-    (tmp_path / "y" / "manifest.json").write_text("{not json")
+    (tmp_path / "y" / "__winnow__").mkdir(parents=True)
+    (tmp_path / "y" / "__winnow__" / "manifest.json").write_text("{not json")
     with pytest.raises(ExportError, match="cannot read"):
         diff_exports(tmp_path / "y", root / "a")
 

@@ -20,30 +20,30 @@ from pathlib import Path
 from typing import Any
 
 from app.errors import ExportError, WinnowError
-from app.export import MANIFEST
 from app.sql import qi, ql
 
 SECTIONS = ("dedup", "balance", "sample", "mixture", "annotate")
 
 
+#: where an export's manifest is: beside the data in ``__winnow__/`` (issue 20), or at the top (older exports)
+MANIFEST_NAMES = ("__winnow__/manifest.json", "manifest.json")
+
+
 def read_manifest(out: str | os.PathLike) -> tuple[Path, dict[str, Any]]:
-    """``(directory the manifest's file paths are relative to, manifest)`` of an export directory."""
+    """``(export directory, manifest)``: the manifest's file paths are relative to the directory."""
     root = Path(out).expanduser()
     if not root.is_dir():
         raise ExportError(f"{root} is not an export directory")
-    found = [root / MANIFEST] if (root / MANIFEST).is_file() else sorted(root.glob(f"*/{MANIFEST}"))
-    if not found:
-        raise ExportError(f"{root} has no {MANIFEST}: not a Winnow export")
-    if len(found) > 1:
-        raise ExportError(f"{root} holds several exports ({', '.join(str(p.parent) for p in found[:3])}); name one")
-    path = found[0]
+    path = next((root / n for n in MANIFEST_NAMES if (root / n).is_file()), None)
+    if path is None:
+        raise ExportError(f"{root} has no {' or '.join(MANIFEST_NAMES)}: not a Winnow export")
     try:
         m = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as e:
         raise ExportError(f"cannot read {path}: {e}") from e
     if not isinstance(m, dict) or "winnow_version" not in m or not isinstance(m.get("files"), list):
         raise ExportError(f"{path} is not a Winnow manifest (no winnow_version or files)")
-    return path.parent, m
+    return root, m
 
 
 def _data_files(root: Path, m: dict[str, Any]) -> tuple[str, list[Path]]:
@@ -99,7 +99,9 @@ def _load_ids(con: Any, table: str, root: Path, m: dict[str, Any], *, text_token
         else:
             tok, how = "NULL::BIGINT", "unknown"
         con.execute(
-            f"CREATE TABLE {table} AS SELECT CAST(id AS VARCHAR) AS id, {src} AS source, {tok} AS _tok FROM {rel}"
+            # a mixture's repeated rows are one document (counted once; its copies are the mixture's business)
+            f"CREATE TABLE {table} AS SELECT CAST(id AS VARCHAR) AS id, any_value({src}) AS source,"
+            f" any_value({tok}) AS _tok FROM {rel} GROUP BY 1"
         )
     except WinnowError:
         raise
@@ -192,10 +194,6 @@ def diff_exports(out_a: str | os.PathLike, out_b: str | os.PathLike, *, workspac
         con.execute("SET enable_progress_bar = false")
         how_a = _load_ids(con, "_a", root_a, ma, text_tokens=ws is None)
         how_b = _load_ids(con, "_b", root_b, mb, text_tokens=ws is None)
-        for t in ("_a", "_b"):
-            dup = con.execute(f"SELECT id FROM {t} GROUP BY id HAVING count(*) > 1 LIMIT 1").fetchall()
-            if dup:
-                raise ExportError(f"{root_a if t == '_a' else root_b} holds document {dup[0][0]!r} twice")
         cluster, how = "NULL::VARCHAR", how_a if how_a == how_b else f"A: {how_a}; B: {how_b}"
         joined = (
             "SELECT coalesce(a.id, b.id) AS id, coalesce(a.source, b.source) AS source, coalesce(a._tok, b._tok) AS _tok,"
