@@ -1,0 +1,76 @@
+"""``winnow lm``: reference n-gram language models (perplexity, CCNet buckets, MiniPLM difference)."""
+
+from __future__ import annotations
+
+import argparse
+
+from app.commands import add_workspace, print_json_last
+
+NAME = "lm"
+HELP = "fit reference n-gram language models: ppl_NAME, lp_NAME, ccnet_bucket_NAME; diff_A_B = lp_A - lp_B"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="action", metavar="ACTION")
+    fit = sub.add_parser("fit", help="fit a Kneser-Ney n-gram model on the selected documents, then score all")
+    fit.add_argument("name", metavar="NAME", help="model name (letters, digits, _): columns ppl_NAME, lp_NAME")
+    fit.add_argument("--on", required=True, metavar="SEL",
+                     help="reference documents: label:L, source:S, expr:EXPR, file:PATH or random:N")  # fmt: skip
+    fit.add_argument("--order", type=int, default=3, metavar="N", help="n-gram order, 3..5 (default 3)")
+    fit.add_argument("--bits", type=int, default=20, metavar="B",
+                     help="2^B hash buckets per order (default 20: 10 MiB per order)")  # fmt: skip
+    fit.add_argument("--seed", type=int, default=0, help="seed of random:N and of the order documents are read")
+    diff = sub.add_parser("diff", help="store diff_A_B = lp_A - lp_B (MiniPLM-style difference) and score all")
+    diff.add_argument("a", metavar="A")
+    diff.add_argument("b", metavar="B")
+    rm = sub.add_parser("remove", help="remove a model and its columns")
+    rm.add_argument("name", metavar="NAME")
+    lst = sub.add_parser("list", help="the reference models, their settings and metrics")
+    for s in (fit, diff, rm, lst):
+        add_workspace(s)
+        s.add_argument("--json", action="store_true", help="print only JSON (on the last line)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from app.learn import reference, store
+    from app.progress import tqdm_progress
+    from app.workspace import Workspace
+
+    if args.action not in ("fit", "diff", "remove", "list"):
+        print("usage: winnow lm {fit,diff,list,remove} ... (see winnow lm --help)")
+        return 2
+    with Workspace.open(args.workspace, read_only=args.action == "list") as ws:
+        if args.action == "list":
+            res: dict = {"models": reference.listing(ws.cursor())}
+            if not args.json:
+                for m in res["models"]:
+                    stale = " (stale: a model it uses was fitted again)" if m.get("stale") else ""
+                    print(f"{m['name']:24s} {m['kind']:8s} {', '.join(m['columns'])}{stale}")
+                if not res["models"]:
+                    print("no reference models; fit one with: winnow lm fit NAME --on SEL")
+        elif args.action == "remove":
+            store.remove(ws, args.name)
+            res = {"removed": args.name}
+            if not args.json:
+                print(f"removed {args.name}")
+        elif args.action == "fit":
+            with tqdm_progress("lm fit", disable=args.json or None) as prog:
+                res = reference.fit(ws, name=args.name, on=args.on, order=args.order, bits=args.bits,
+                                    seed=args.seed, progress=prog)  # fmt: skip
+            if not args.json:
+                m = res["metrics"]
+                if res["unchanged"]:
+                    print(f"{args.name}: unchanged (same data and settings, digest {res['digest']})")
+                else:
+                    print(f"{args.name}: fitted on {m['docs']:,} documents ({m['tokens']:,} tokens) in "
+                          f"{m['fit_seconds']} s; {res['documents']:,} documents scored: ppl_{args.name}, "
+                          f"lp_{args.name}, ccnet_bucket_{args.name}")  # fmt: skip
+        else:
+            with tqdm_progress("lm diff", disable=args.json or None) as prog:
+                res = reference.diff(ws, a=args.a, b=args.b, progress=prog)
+            if not args.json:
+                state = "unchanged" if res["unchanged"] else f"{res['documents']:,} documents scored"
+                print(f"{res['name']}: {state}")
+    if args.json:
+        print_json_last(res)
+    return 0
