@@ -103,6 +103,10 @@ def _print(m: dict) -> None:
 
     for line in stage_lines(m.get("stages", []), m.get("shortfalls", [])):
         print(line)
+    from app.export.shape import describe
+
+    for line in describe(m):  # the mixture's achieved shares, the annotated documents
+        print(line)
     print(f"{len(m['files'])} file(s), {sum(f['bytes'] for f in m['files']) / 1e6:.1f} MB")
 
 

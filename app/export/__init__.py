@@ -373,17 +373,19 @@ def apply(
     protect = [ws.path]
     check_out(out, overwrite=overwrite, protect=protect)  # fail before the expensive part
     con = ws.cursor()
-    comp = compile_recipe(con, recipe)
-    summary = summarize(con, recipe, compiled=comp)
+    from app.export.shape import split
+
+    sel_recipe, shape = split(recipe)  # annotated rules tag instead of selecting; the mixture comes last
+    comp = compile_recipe(con, sel_recipe)
+    summary = summarize(con, sel_recipe, compiled=comp)
     cols = recipe.output_columns or default_columns(comp.columns, list(ws.columns("docs", con)))
     sql, params = select_ids_sql(comp, columns=cols)
+    sql, params, n_rows, out_cols = shape.apply(con, comp, sql, params, columns=cols, n_kept=summary["kept_docs"])
     out_path, tmp = prepare_out(out, overwrite=overwrite, protect=protect)
     try:
         dest = tmp / "_parquet" if fmt == "hf" else tmp
         dest.mkdir(exist_ok=True)
-        rows = copy_selection(
-            con, sql, params, dest, fmt=fmt, n_rows=summary["kept_docs"], shard_size=shard_size, progress=progress
-        )
+        rows = copy_selection(con, sql, params, dest, fmt=fmt, n_rows=n_rows, shard_size=shard_size, progress=progress)
         from app.export import provenance as pv
 
         fams = pv.families_of([*recipe.signals_used(), *cols, summary["token_column"]])
@@ -392,25 +394,27 @@ def apply(
             out_path,
             dest,
             rows,
-            n_kept=summary["kept_docs"],
+            n_kept=n_rows,
             fmt=fmt,
-            manifest=lambda files: build_manifest(
-                recipe,
-                comp.resolved,
-                summary,
-                files=files,
-                fmt=fmt,
-                shard_size=shard_size,
-                columns=cols,
-                version=__version__,
-                source={"workspace": str(ws.path), "fingerprint": ws.fingerprint()},
-                provenance=pv.provenance(
+            manifest=lambda files: shape.extend(
+                build_manifest(
                     recipe,
-                    token_column=summary["token_column"],
-                    inputs=pv.workspace_inputs(ws),
-                    input_hashing=pv.WORKSPACE_HASHING,
-                    fingerprints=pv.workspace_fingerprints(ws, fams),
-                ),
+                    comp.resolved,
+                    summary,
+                    files=files,
+                    fmt=fmt,
+                    shard_size=shard_size,
+                    columns=out_cols,
+                    version=__version__,
+                    source={"workspace": str(ws.path), "fingerprint": ws.fingerprint()},
+                    provenance=pv.provenance(
+                        recipe,
+                        token_column=summary["token_column"],
+                        inputs=pv.workspace_inputs(ws),
+                        input_hashing=pv.WORKSPACE_HASHING,
+                        fingerprints=pv.workspace_fingerprints(ws, fams),
+                    ),
+                )
             ),
         )
     except BaseException:
