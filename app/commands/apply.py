@@ -24,7 +24,7 @@ DESCRIPTION = (
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_workspace(p)
     p.add_argument("--recipe", "-r", required=True, metavar="R", help="recipe YAML file or saved recipe name")
-    p.add_argument("--out", "-o", required=True, metavar="DIR", help="output directory (must be empty or absent)")
+    p.add_argument("--out", "-o", metavar="DIR", help="output directory (must be empty or absent)")
     p.add_argument("--format", "-f", default="parquet", choices=["parquet", "jsonl", "jsonl.gz", "jsonl.zst", "hf"])
     p.add_argument("--shard-size", type=int, metavar="N", help="documents per output file (default: one file)")
     p.add_argument("--overwrite", action="store_true", help="replace DIR if it holds files")
@@ -62,6 +62,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="headless: processes (or Ray workers) scoring batches; output is identical whatever N",
     )
     add_engine(p)
+    p.add_argument(
+        "--dry-run",
+        nargs="?",
+        type=int,
+        const=4000,
+        metavar="N",
+        help="headless: apply the recipe to the first N documents (default 4000) and forecast the whole run's "
+        "time and peak memory on this machine; writes nothing",
+    )
     p.add_argument(
         "--models",
         metavar="WS",
@@ -130,6 +139,14 @@ def run(args: argparse.Namespace) -> int:
             "--engine/--workers are for headless apply (--input); in a workspace the per-document work is done by "
             "winnow score --engine ..."
         )
+    if args.dry_run is not None and not args.input:
+        from app.errors import ExportError
+
+        raise ExportError("--dry-run forecasts a headless run (--input SHARDS)")
+    if not args.out and args.dry_run is None:
+        from app.errors import ExportError
+
+        raise ExportError("give --out DIR (or --dry-run with --input for a forecast)")
     if args.input:
         from app.decontam.headless import parse_specs
         from app.export.headless import apply_headless
@@ -141,6 +158,16 @@ def run(args: argparse.Namespace) -> int:
 
             with Workspace.open(args.workspace, read_only=True) as ws:
                 recipe = resolve_recipe(args.recipe, ws)
+        if args.dry_run is not None:
+            from app.export.plan import describe, forecast
+
+            f = forecast(recipe, args.input, sample=args.dry_run, workers=args.workers or 1,
+                         source=args.source, text_field=args.text_field, id_field=args.id_field, tokens=args.tokens,
+                         benchmarks=parse_specs(args.benchmark) if args.benchmark else None,
+                         benchmark_fields=args.benchmark_field, models=args.models)  # fmt: skip
+            print(describe(f))
+            print_json_last(f)
+            return 0
         from app.engine import make_engine
 
         eng = None
