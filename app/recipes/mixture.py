@@ -122,7 +122,7 @@ def plan(mix: Mixture, available: dict[str | None, tuple[int, int]]) -> dict[str
                 "tokens_available": avail,
                 "tokens_wanted": round(wanted),
                 "epochs": round(epochs, 6) if math.isfinite(epochs) else None,
-                "epochs_used": round(used, 6),
+                "epochs_used": used,
                 "full_copies": full,
                 "fraction_tokens": (used - full) * avail,
                 "capped": used < epochs,
@@ -154,9 +154,9 @@ def mixture_sql(
         vals.append("(NULL::VARCHAR, 0, 0.0)")
     u = uniform_sql("s.id", "mix_seed", "mixture")
     keyed = (
-        f"SELECT s.*, p.full AS _full, p.frac AS _frac, t._tok, t._g, {u} AS _u FROM ({sql}) AS s"
+        f"SELECT s.*, p.pf AS _full, p.pt AS _frac, t._tok, t._g, {u} AS _u FROM ({sql}) AS s"
         f" JOIN (SELECT id AS _tid, CAST({qi(mix.by)} AS VARCHAR) AS _g, {token_sql} AS _tok FROM {qi(relation)}) AS t"
-        f" ON t._tid = s.id JOIN (VALUES {', '.join(vals)}) AS p(g, full, frac) ON p.g = t._g"
+        f" ON t._tid = s.id JOIN (VALUES {', '.join(vals)}) AS p(pg, pf, pt) ON p.pg = t._g"
     )
     # a document is in the fraction's sample when the midpoint of its token interval (in the seeded order of
     # its group) lies within the target: each group misses by at most half a document
@@ -184,20 +184,21 @@ def achieved(
 
     weight = f"{qi(WEIGHT_COLUMN)}" if mix.repeat == "weight" else "1"
     q = (
-        f"SELECT t._g, count(DISTINCT m.id), sum({weight}), coalesce(sum({weight} * t._tok), 0) FROM ({sql}) AS m JOIN "
+        f"SELECT t._g, count(DISTINCT m.id), count(*), sum({weight}), coalesce(sum({weight} * t._tok), 0) FROM ({sql}) AS m JOIN "
         f"(SELECT id AS _tid, CAST({qi(mix.by)} AS VARCHAR) AS _g, {token_sql} AS _tok FROM {qi(relation)}) AS t"
         " ON t._tid = m.id GROUP BY 1"
     )
-    got = {r[0]: (int(r[1]), int(r[2]), int(r[3])) for r in con.execute(q, used_params(q, params)).fetchall()}
-    total = sum(v[2] for v in got.values())
+    got = {r[0]: tuple(int(x) for x in r[1:]) for r in con.execute(q, used_params(q, params)).fetchall()}
+    total = sum(v[3] for v in got.values())
     groups = []
     for g in the_plan["groups"]:
-        docs, rows, tok = got.get(g["group"], (0, 0, 0))
+        docs, rows, copies, tok = got.get(g["group"], (0, 0, 0, 0))
         groups.append(
             {
                 **{k: v for k, v in g.items() if k != "fraction_tokens"},
                 "docs": docs,
-                "rows": rows,
+                "rows": rows,  # written (repeat: weight writes each document once)
+                "copies": copies,
                 "tokens_achieved": tok,
                 "share_achieved": round(tok / total, 6) if total else None,
             }
