@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from app import __version__
 from app.errors import WinnowError
 from app.errors_io import storage_error
+from app.locks import lock_wait
 
 
 def _command_modules() -> list:
@@ -46,7 +47,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args._run(args) or 0)
+        with lock_wait():  # a workspace another process holds: wait for it (app/locks.py), do not fail at once
+            return int(args._run(args) or 0)
     except WinnowError as e:
         # a full disk or a refused write underneath: say what to do rather than relay the library's message
         e = (storage_error(e.__cause__) if e.__cause__ is not None else None) or e

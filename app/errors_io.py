@@ -16,16 +16,30 @@ from pathlib import Path
 from app.errors import WorkspaceError
 
 
-def lock_holder(msg: str) -> str:
-    """Who holds the lock, from DuckDB's "Conflicting lock is held in PROGRAM (PID N)", and what to do."""
+class WorkspaceBusy(WorkspaceError):
+    """The workspace's file is locked by another process (after waiting, when a wait was allowed)."""
+
+
+def holder(msg: str) -> tuple[str, str] | None:
+    """``(pid, command line)`` of the process holding a DuckDB file, from DuckDB's "Conflicting lock is held in
+    PROGRAM (PID N)" (the command line from /proc where there is one); None when the message names none."""
     m = re.search(r"held in (.*?) \(PID (\d+)\)", msg)
     if not m:
-        return "another process: close the dashboard or wait for the other winnow command to finish, then try again"
+        return None
     prog, pid = Path(m.group(1)).name, m.group(2)
     with contextlib.suppress(OSError):  # Linux: the holder's command line says which tool it is
         argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         cmd = " ".join(a.decode(errors="replace") for a in argv if a)
         prog = cmd if len(cmd) <= 120 else cmd[:119] + "…"
+    return pid, prog
+
+
+def lock_holder(msg: str) -> str:
+    """Who holds the lock, from DuckDB's "Conflicting lock is held in PROGRAM (PID N)", and what to do."""
+    found = holder(msg)
+    if found is None:
+        return "another process: close the dashboard or wait for the other winnow command to finish, then try again"
+    pid, prog = found
     return (
         f"another process (PID {pid}: {prog}): close that dashboard or wait for that command to finish"
         f" (or stop it: kill {pid}), then try again"

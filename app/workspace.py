@@ -30,7 +30,7 @@ from typing import Any
 
 from app import __version__
 from app.errors import WorkspaceError
-from app.errors_io import lock_holder, storage_error
+from app.errors_io import storage_error
 from app.sql import qi, slug
 
 DB_FILE = "winnow.duckdb"
@@ -91,9 +91,15 @@ class Workspace:
 
     # ---------------------------------------------------------------- opening
     @classmethod
-    def open(cls, path: str | os.PathLike, *, create: bool = False, read_only: bool = False) -> Workspace:
-        """Open the workspace at ``path`` (a directory). ``create`` makes it if missing."""
+    def open(
+        cls, path: str | os.PathLike, *, create: bool = False, read_only: bool = False, wait: float | None = None
+    ) -> Workspace:
+        """Open the workspace at ``path`` (a directory). ``create`` makes it if missing. While another process
+        holds the file, wait up to ``wait`` seconds (default :func:`app.locks.default_wait`: 0, or the CLI's
+        wait) saying once whom for, then raise :class:`app.errors_io.WorkspaceBusy` (docs/concurrency.md)."""
         import duckdb
+
+        from app.locks import connect
 
         root = Path(path)
         db = root / DB_FILE
@@ -111,11 +117,9 @@ class Workspace:
                     f"cannot create workspace directory {root}: {e.strerror}"
                 ) from e
         try:
-            con = duckdb.connect(str(db), read_only=read_only)
+            con = connect(db, read_only=read_only, wait=wait)
         except duckdb.IOException as e:
             msg = str(e).splitlines()[0]
-            if "lock" in msg.lower():
-                raise WorkspaceError(f"workspace {root} is in use by {lock_holder(msg)}") from e
             raise storage_error(e) or WorkspaceError(f"cannot open workspace {root}: {msg}") from e
         except duckdb.Error as e:
             raise WorkspaceError(f"{db} is not a readable DuckDB file: {str(e).splitlines()[0]}") from e

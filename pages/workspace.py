@@ -40,6 +40,7 @@ except WinnowError as e:
     else:  # locked by another process, unreadable, forbidden: never shown as an empty workspace
         st.error(md_text(e))
         st.caption("Nothing was changed: this page opens the workspace once the problem above is solved.")
+        widgets.reload_when_free(path)
     st.stop()
 
 widgets.jobs_panel(ws, skip="Ingest")  # an ingest's progress and error show under the Ingest form instead

@@ -1,18 +1,22 @@
-"""One cached workspace connection per dashboard process, and a cheap data version for caches.
+"""One shared workspace object per dashboard process, and a cheap data version for caches.
 
-DuckDB allows one writing process per file, so the dashboard process owns the connection (cached with
-``st.cache_resource``) and every query and background job takes its own cursor from it.
+DuckDB allows one writing process per file and no readers beside it, so the dashboard holds its connection only
+while it uses it: :class:`app.shared_workspace.SharedWorkspace` opens it on use, closes it when idle or when a
+``winnow`` command waits for the file, and reopens it on the next interaction (docs/concurrency.md). Every
+query and background job takes its own cursor from it.
 """
 
 from __future__ import annotations
 
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
 from app.errors import WinnowError
+from app.shared_workspace import SharedWorkspace
 from app.workspace import Workspace, default_workspace
 
 
@@ -32,21 +36,38 @@ def default_path() -> str:
     return str(Path(workspace_from_argv() or default_workspace()).resolve())
 
 
-@st.cache_resource(show_spinner=False, max_entries=8)
-def _open(path: str) -> Workspace:
-    return Workspace.open(path, create=True)
+_shared_lock = threading.Lock()
+
+
+@st.cache_resource(show_spinner=False)
+def _registry() -> dict[str, SharedWorkspace]:
+    """The process's shared workspaces by resolved path (one object each: its connection comes and goes)."""
+    return {}
 
 
 def open_workspace(path: str, *, create: bool = False) -> Workspace:
-    """The process-wide open workspace at ``path`` (raises WinnowError with a one-line message)."""
+    """The process-wide workspace at ``path``, open now (raises WinnowError with a one-line message; a workspace
+    another process is writing is :class:`app.errors_io.WorkspaceBusy` after a short wait)."""
     if not create and not (Path(path) / "winnow.duckdb").exists():
         raise WinnowError(f"no workspace at {path}")
-    return _open(str(Path(path).resolve()))
+    key = str(Path(path).resolve())
+    with _shared_lock:
+        reg = _registry()
+        ws = reg.get(key)
+        if ws is None:
+            ws = reg[key] = SharedWorkspace(Path(key))
+    _ = ws.con  # open (or reopen) here, so a lock or a broken file is said where the page asks for it
+    return ws
 
 
-def forget(path: str) -> None:
-    """Drop a cached connection (after a failed open or to release the file)."""
-    _open.clear()
+def forget(path: str | None = None) -> None:
+    """Close and drop the shared workspace at ``path`` (every one when None): releases the file now."""
+    with _shared_lock:
+        reg = _registry()
+        keys = list(reg) if path is None else [str(Path(path).resolve())]
+        for key in keys:
+            if (ws := reg.pop(key, None)) is not None:
+                ws.close()
 
 
 def data_version(ws: Workspace) -> str:

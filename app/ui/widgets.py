@@ -12,7 +12,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 import streamlit as st
 
 from app.errors import WinnowError
-from app.errors_io import storage_error
+from app.errors_io import WorkspaceBusy, storage_error
 from app.escaping import md_text
 from app.explore import queries
 from app.explore.highlight import highlighted_html
@@ -67,6 +67,12 @@ def current_workspace(*, required: bool = True) -> Workspace | None:
     path = workspace_path()
     try:
         return db.open_workspace(path)
+    except WorkspaceBusy as e:  # another process writes it (winnow score...): say whom for, reload when free
+        if required:
+            st.error(md_text(e))
+            reload_when_free(path)
+            st.stop()
+        return None
     except WinnowError as e:
         if required:
             missing = not (Path(path) / DB_FILE).exists()  # not a lock or a refused file: nothing to create
@@ -76,6 +82,17 @@ def current_workspace(*, required: bool = True) -> Workspace | None:
                 st.page_link(pages["workspace"], label="Go to the Workspace page")
             st.stop()
         return None
+
+
+@st.fragment(run_every=2.0)
+def reload_when_free(path: str) -> None:
+    """Under a "workspace in use" error: redraws the whole page once the other process has let go."""
+    st.caption("This page reloads by itself once the workspace is free.")
+    try:
+        db.open_workspace(path)
+    except WinnowError:
+        return
+    st.rerun(scope="app")
 
 
 def version(ws: Workspace) -> str:

@@ -1,0 +1,149 @@
+"""A workspace a long-lived process keeps open only while it uses it, so other processes can use it too.
+
+The dashboard used to hold its DuckDB connection for its whole life, and DuckDB's file lock then refused every
+other process (``winnow info``, ``winnow score``, ``duckdb FILE -c ...``), readers included. A
+:class:`SharedWorkspace` is a :class:`~app.workspace.Workspace` whose connection opens on first use and closes
+
+- after ``idle_s`` seconds without use (plain DuckDB readers, which cannot ask, get the file then), or
+- at once when another process asks for the file (:func:`app.locks.pending_requests`: a waiting ``winnow``
+  command) and nothing here is using it,
+
+and reopens transparently on the next use (``ws.con`` / ``ws.cursor()``), waiting up to ``wait_s`` for a writer
+elsewhere. Opening costs ~70-100 ms whatever the size of the file (docs/concurrency.md): a burst of interactions
+shares one connection; only the first after a pause pays it.
+
+"In use" is decided per thread: a Streamlit script thread or a dashboard job thread that touched the workspace
+uses it until it ends (a script run, a job); any other thread (the Thresholds panel's HTTP handlers) for
+``grace_s`` after its last touch. DuckDB itself refuses to close a connection while one of its cursors runs a
+query, so a close never interrupts work: the release is retried on the next tick.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+import weakref
+from pathlib import Path
+from typing import Any
+
+from app.locks import connect, pending_requests
+from app.workspace import Workspace
+
+#: threads whose whole life is one use: a Streamlit script run, a dashboard job
+BOUNDED_THREADS = ("ScriptRunner.scriptThread", "winnow-job-")
+IDLE_S = float(os.environ.get("WINNOW_UI_IDLE_S", "3"))
+TICK_S = 0.2
+
+
+class SharedWorkspace(Workspace):
+    """A workspace whose connection is opened on use and released when idle or asked for (module docstring)."""
+
+    def __init__(self, path: Path, *, idle_s: float = IDLE_S, wait_s: float = 3.0, grace_s: float = 0.5):
+        self._lock = threading.RLock()
+        self._con: Any = None
+        self._touched: dict[threading.Thread, float] = {}
+        self._bootstrapped = False
+        self.idle_s, self.wait_s, self.grace_s = idle_s, wait_s, grace_s
+        self.opens = self.releases = 0
+        super().__init__(Path(path), None, read_only=False)
+        _reaper().add(self)
+
+    @property
+    def con(self) -> Any:
+        """The open connection (opened now when released: may wait ``wait_s`` for another process)."""
+        with self._lock:
+            self._touched[threading.current_thread()] = time.monotonic()
+            if self._con is None:
+                if not self._bootstrapped:  # the first open creates the tables a new workspace needs
+                    ws = Workspace.open(self.path, create=True, wait=self.wait_s)
+                    self._con, self._bootstrapped = ws.con, True
+                else:
+                    self._con = connect(self.db_path, read_only=False, wait=self.wait_s, on_wait=None)
+                self.opens += 1
+            return self._con
+
+    @con.setter
+    def con(self, value: Any) -> None:
+        self._con = value
+
+    @property
+    def is_open(self) -> bool:
+        return self._con is not None
+
+    def in_use(self, *, grace: float | None = None) -> bool:
+        """Whether a thread is using the connection now (a running script or job that touched it, or any other
+        thread within ``grace`` seconds of its last touch)."""
+        now, grace = time.monotonic(), self.grace_s if grace is None else grace
+        with self._lock:
+            for th, t in list(self._touched.items()):
+                if not th.is_alive():
+                    del self._touched[th]
+                elif th.name.startswith(BOUNDED_THREADS) or now - t < grace:
+                    return True
+        return False
+
+    def idle_for(self) -> float:
+        """Seconds since the last touch by any thread."""
+        with self._lock:
+            last = max(self._touched.values(), default=0.0)
+        return time.monotonic() - last
+
+    def release(self) -> bool:
+        """Close the connection if nothing uses it (the next use reopens it); True when it was closed."""
+        import duckdb
+
+        with self._lock:
+            if self._con is None or self.in_use():
+                return False
+            try:
+                self._con.close()
+            except duckdb.Error:  # a query still runs on one of its cursors: try again on the next tick
+                return False
+            self._con = None
+            self.releases += 1
+            return True
+
+    def tick(self) -> None:
+        """Release when asked for by another process, or when idle for ``idle_s``."""
+        if self._con is None:
+            return
+        if self.idle_for() >= self.idle_s or pending_requests(self.db_path):
+            self.release()
+
+    def close(self) -> None:
+        with self._lock, contextlib.suppress(Exception):
+            if self._con is not None:
+                self._con.close()
+            self._con = None
+
+
+class _Reaper:
+    """One daemon thread per process ticking every open :class:`SharedWorkspace`."""
+
+    def __init__(self) -> None:
+        self.items: weakref.WeakSet[SharedWorkspace] = weakref.WeakSet()
+        self.thread = threading.Thread(target=self._run, name="winnow-workspace-reaper", daemon=True)
+        self.thread.start()
+
+    def add(self, ws: SharedWorkspace) -> None:
+        self.items.add(ws)
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(TICK_S)
+            for ws in list(self.items):
+                with contextlib.suppress(Exception):  # a failed release is retried on the next tick
+                    ws.tick()
+
+
+_REAPER: list[_Reaper] = []
+_REAPER_LOCK = threading.Lock()
+
+
+def _reaper() -> _Reaper:
+    with _REAPER_LOCK:
+        if not _REAPER:
+            _REAPER.append(_Reaper())
+        return _REAPER[0]
