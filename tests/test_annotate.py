@@ -30,7 +30,7 @@ def ws(tmp_path_factory):
 
 
 def read(out) -> dict[str, dict]:
-    t = pq.read_table([p for p in out.iterdir() if p.suffix == ".parquet"][0])
+    t = pq.read_table(next(p for p in out.iterdir() if p.suffix == ".parquet"))
     return {r["id"]: r for r in t.to_pylist()}
 
 
@@ -97,3 +97,26 @@ def test_cli_apply_reports_the_tagged_documents(tmp_path, capsys):
     assert main(["apply", "-w", str(tmp_path / "ws"), "-r", str(tmp_path / "r.yaml"), "-o", str(tmp_path / "o")]) == 0
     out = capsys.readouterr().out
     assert f"annotated (token '{TOKEN}')" in out and "rule 1 short:" in out
+
+
+def test_headless_apply_tags_and_mixes_the_same_way(tmp_path):
+    """Headless (raw JSON lines, never ingested): the tag goes on exactly the documents failing the rule, and a
+    mixture by an input field meets its token shares (characters / 4 here: --tokens estimate)."""
+    import json
+
+    from app.export.headless import apply_headless
+
+    docs = [{"id": f"h{i:04d}", "text": "x" * (10 + (i * 37) % 400), "topic": "ab"[i % 2]} for i in range(400)]
+    (tmp_path / "in.jsonl").write_text("".join(json.dumps(d) + "\n" for d in docs))
+    r = (
+        "version: 1\nrules:\n  - {signal: size_chars, min: 60, label: tiny}\nannotate: {rules: [tiny], token: '<T>'}\n"
+        "mixture: {by: topic, tokens: 12000, shares: {a: 0.5, b: 0.5}, seed: 4}\n"
+    )
+    m = apply_headless(r, [str(tmp_path / "in.jsonl")], tmp_path / "out", tokens="estimate", id_field="id")
+    rows = read(tmp_path / "out")
+    text = {d["id"]: d["text"] for d in docs}
+    tagged = {i for i, x in rows.items() if x["text"].startswith("<T>")}
+    assert tagged == {i for i in rows if len(text[i]) < 60} and tagged
+    assert m["annotations"]["tagged_docs"] == len(tagged)
+    for g in m["mixture"]["groups"]:
+        assert abs(g["share_achieved"] - 0.5) < 0.005

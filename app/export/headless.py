@@ -153,7 +153,10 @@ def apply_headless(
         learned = ModelColumns.from_workspace(models, wanted_all)
     opts = {"source": source, "text_field": text_field, "id_field": id_field, "limit": limit}
     # output columns come from the input or the scratch table; the selection itself does not read them
-    sel_recipe = dataclasses.replace(recipe, output_columns=None)
+    from app.export.shape import split
+
+    # annotated rules tag instead of selecting; the mixture comes after the selection (app.export.shape)
+    sel_recipe, shape = split(dataclasses.replace(recipe, output_columns=None))
     wanted = [c for c in [*recipe.signals_used(), *(recipe.output_columns or [])] if c not in (*BASE, "text")]
     wanted = list(dict.fromkeys(wanted))
     # rules only (no dedup, balancing or sampling, no quantile): each document's fate is known from its own
@@ -346,13 +349,14 @@ def apply_headless(
         dest = tmp / "_parquet" if fmt == "hf" else tmp
         dest.mkdir(exist_ok=True)
         sel = f"SELECT {', '.join(qi(c) for c in out_cols)} FROM kept_rows ORDER BY id"
+        sel, sel_params, n_rows, out_cols = shape.apply(con, comp, sel, {}, columns=out_cols, n_kept=n_kept)
         rows = copy_selection(
             con,
             sel,
-            {},
+            sel_params,
             dest,
             fmt="parquet" if fmt == "hf" else fmt,
-            n_rows=n_kept,
+            n_rows=n_rows,
             shard_size=shard_size,
             progress=progress,
         )
@@ -371,33 +375,35 @@ def apply_headless(
             out_path,
             dest,
             rows,
-            n_kept=n_kept,
+            n_kept=n_rows,
             fmt=fmt,
-            manifest=lambda files: build_manifest(
-                recipe,
-                comp.resolved,
-                summary,
-                files=files,
-                fmt=fmt,
-                shard_size=shard_size,
-                columns=out_cols,
-                version=__version__,
-                source={
-                    "inputs": list(inputs),
-                    "read": stats,
-                    "headless": True,
-                    "passes": passes,
-                    "signal_families": sorted(set(fam_of.values()) | ({"decontam"} if decon else set())),
-                    **({"benchmarks": decon.entries} if decon else {}),
-                    **({"models": learned.entries} if learned else {}),
-                },
-                provenance=pv.provenance(
+            manifest=lambda files: shape.extend(
+                build_manifest(
                     recipe,
-                    token_column=summary["token_column"],
-                    inputs=hasher.result(),
-                    input_hashing=HASHING,
-                    fingerprints={f: _fingerprint(f) for f in fams},
-                ),
+                    comp.resolved,
+                    summary,
+                    files=files,
+                    fmt=fmt,
+                    shard_size=shard_size,
+                    columns=out_cols,
+                    version=__version__,
+                    source={
+                        "inputs": list(inputs),
+                        "read": stats,
+                        "headless": True,
+                        "passes": passes,
+                        "signal_families": sorted(set(fam_of.values()) | ({"decontam"} if decon else set())),
+                        **({"benchmarks": decon.entries} if decon else {}),
+                        **({"models": learned.entries} if learned else {}),
+                    },
+                    provenance=pv.provenance(
+                        recipe,
+                        token_column=summary["token_column"],
+                        inputs=hasher.result(),
+                        input_hashing=HASHING,
+                        fingerprints={f: _fingerprint(f) for f in fams},
+                    ),
+                )
             ),
         )
     except BaseException:
