@@ -47,7 +47,7 @@ def test_kn_distribution_sums_to_one_over_the_vocabulary(order):
         assert p.sum() == pytest.approx(1.0, abs=1e-5)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(st.lists(st.lists(st.sampled_from("abcdefg"), min_size=0, max_size=12), min_size=1, max_size=8),
        st.sampled_from([3, 4, 5]))  # fmt: skip
 def test_kn_sums_to_one_for_any_tiny_corpus(docs, order):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import duckdb
 import numpy as np
+import pytest
 
 from app.learn import ngram_lm
 
@@ -16,6 +17,7 @@ def auc(pos: np.ndarray, neg: np.ndarray) -> float:
     return float(roc_auc_score(np.r_[np.ones(len(pos)), np.zeros(len(neg))], np.r_[pos, neg]))
 
 
+@pytest.mark.slow
 def test_wiki_model_prefers_held_out_wiki(realmix):
     q = "SELECT source, text, hash(id) % 2 = 0 AS train FROM read_parquet($p) ORDER BY id"
     rows = duckdb.execute(q, {"p": str(realmix / "realmix.parquet")}).fetchall()

@@ -29,6 +29,8 @@ def check_name(name: str) -> str:
     """A model name becomes part of column names: letters, digits and underscores, starting with a letter."""
     if not isinstance(name, str) or not _NAME.match(name):
         raise LearnError(f"bad model name {name!r}: use letters, digits and '_' (starting with a letter, <= 40)")
+    if name.lower().startswith(("dsir_", "diff_")):
+        raise LearnError(f"bad model name {name!r}: dsir_ and diff_ name the DSIR and difference models")
     return name
 
 

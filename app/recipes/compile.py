@@ -80,6 +80,8 @@ class Compiled:
             need.add(b.column)
         if r.sample and r.sample.weight:
             need.add(r.sample.weight)
+        if r.sample and r.sample.log_weight:
+            need.add(r.sample.log_weight)
         cols = list(select)
         extra = [f"{qi(c)} AS {qi('_col_' + c)}" for c in sorted(need)]
         if not any(c.strip('"') == "id" for c in select):
@@ -110,6 +112,10 @@ class Compiled:
             if r.sample.weight:
                 w = qi("_col_" + r.sample.weight)
                 key = f"CASE WHEN {w} > 0 THEN -ln(_u_s) / {w} ELSE NULL END"
+            elif r.sample.log_weight:
+                # Gumbel top-k: P(chosen) ~ exp(log weight) without replacement, exact without exp overflow
+                lw = f"CAST({qi('_col_' + r.sample.log_weight)} AS DOUBLE)"
+                key = f"CASE WHEN isfinite({lw}) THEN ln(-ln(_u_s)) - {lw} ELSE NULL END"
             else:
                 key = "_u_s"
             ctes.append(f"_smp0 AS (SELECT *, {key} AS _smp_key FROM {last})")
@@ -267,6 +273,12 @@ def compile_recipe(
             raise unknown_column(w, columns, recipe.where("sample", "weight"))
         if not is_number_type(columns[w]):
             raise RecipeError(f"sample.weight: {w} is {columns[w]}, not a number")
+    if recipe.sample and recipe.sample.log_weight:
+        w = recipe.sample.log_weight
+        if w not in columns:
+            raise unknown_column(w, columns, recipe.where("sample", "log_weight"))
+        if not is_number_type(columns[w]):
+            raise RecipeError(f"sample.log_weight: {w} is {columns[w]}, not a number")
     if recipe.output_columns:
         for c in recipe.output_columns:
             if c not in columns:

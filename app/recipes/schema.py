@@ -14,7 +14,7 @@ Schema (``version: 1``), every key but ``version`` optional::
     dedup: {exact: true, near: true, semantic: false}
     balance:                          # MetaCLIP (Xu et al. 2023): cap each value at `cap`
       - {column: source, cap: 1000, seed: 0}
-    sample: {n: 5000, weight: quality_score, seed: 0}     # or fraction: 0.1
+    sample: {n: 5000, weight: quality_score, seed: 0}     # or fraction: 0.1; or log_weight: dsir_wiki
     output: {columns: [id, source, text, quality_score]}
 
 Validation errors name the YAML line and the field (``recipe line 4, rules[1].min: ...``).
@@ -37,7 +37,7 @@ _TOP_KEYS = {"version", "name", "description", "rules", "dedup", "balance", "sam
 _DEDUP_KEYS = {"exact", "near", "semantic", "over"}
 DEDUP_OVER = ("survivors", "corpus")
 _BALANCE_KEYS = {"column", "cap", "seed"}
-_SAMPLE_KEYS = {"n", "fraction", "weight", "seed"}
+_SAMPLE_KEYS = {"n", "fraction", "weight", "log_weight", "seed"}
 _OUTPUT_KEYS = {"columns"}
 
 
@@ -116,12 +116,14 @@ class Balance:
 @dataclass
 class Sample:
     """Sample the survivors down to ``n`` documents (or ``fraction`` of them), uniformly or weighted by a
-    non-negative column (Efraimidis-Spirakis keys), seeded and deterministic."""
+    non-negative column (Efraimidis-Spirakis keys), or with probability proportional to ``exp(log_weight)``
+    (importance resampling, e.g. DSIR weights: Gumbel top-k), seeded and deterministic."""
 
     n: int | None = None
     fraction: float | None = None
     weight: str | None = None
     seed: int = 0
+    log_weight: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -131,6 +133,8 @@ class Sample:
             out["fraction"] = self.fraction
         if self.weight is not None:
             out["weight"] = self.weight
+        if self.log_weight is not None:
+            out["log_weight"] = self.log_weight
         out["seed"] = self.seed
         return out
 
@@ -239,6 +243,8 @@ class Recipe:
             cols.append(self.mixture.by)
         if self.sample and self.sample.weight:
             cols.append(self.sample.weight)
+        if self.sample and self.sample.log_weight:
+            cols.append(self.sample.log_weight)
         return list(dict.fromkeys(cols))
 
 
@@ -415,6 +421,10 @@ class _Builder:
             s.fraction = float(self.num(d["fraction"], (*path, "fraction"), lo=0.0, hi=1.0))
         if d.get("weight") is not None:
             s.weight = self.text(d["weight"], (*path, "weight"))
+        if d.get("log_weight") is not None:
+            if s.weight is not None:
+                raise self.fail((*path, "log_weight"), "give either 'weight' or 'log_weight', not both")
+            s.log_weight = self.text(d["log_weight"], (*path, "log_weight"))
         return s
 
 
