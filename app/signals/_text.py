@@ -285,16 +285,99 @@ def words(text: str) -> list[str]:
     return out
 
 
-_LAST_BATCH: list = [None, None]
+# Scripts written without spaces between words (Han, kana, Thai, Lao, Tibetan, Myanmar, Khmer). In the
+# language-aware segmentation each of their letters, with the combining marks after it, is one word.
+_UNSPACED_BLOCKS = (
+    (0x0E00, 0x0EFF),
+    (0x0F00, 0x0FFF),
+    (0x1000, 0x109F),
+    (0x1780, 0x17FF),
+    (0x3040, 0x30FF),
+    (0x31F0, 0x31FF),
+    (0x3400, 0x4DBF),
+    (0x4E00, 0x9FFF),
+    (0xF900, 0xFAFF),
+    (0xFF66, 0xFF9F),
+)
 
 
-def words_batch(texts: list[str]) -> list[list[str]]:
-    """:func:`words` for a batch, memoised on the batch object so the Gopher, repetition and FineWeb
+def _char_class(pred: object) -> str:
+    """A regex character class of the code points of :data:`_UNSPACED_BLOCKS` whose category passes."""
+    import unicodedata
+
+    runs: list[tuple[int, int]] = []
+    for a, b in _UNSPACED_BLOCKS:
+        for c in range(a, b + 1):
+            if pred(unicodedata.category(chr(c))):  # type: ignore[operator]
+                if runs and runs[-1][1] == c - 1:
+                    runs[-1] = (runs[-1][0], c)
+                else:
+                    runs.append((c, c))
+    return "".join(re.escape(chr(a)) + ("-" + re.escape(chr(b)) if b > a else "") for a, b in runs)
+
+
+_BASE = _char_class(lambda k: k in ("Lo", "Lm")) + "\U00020000-\U0003134f"
+_MARK = _char_class(lambda k: k in ("Mn", "Mc"))
+#: Any letter or mark of a script written without spaces.
+UNSPACED = re.compile(f"[{_BASE}{_MARK}]")
+_UNIT = re.compile(f"[{_BASE}][{_MARK}]*|[{_MARK}]+|[^{_BASE}{_MARK}]+")
+#: Segmentation modes: ``aware`` splits scripts without spaces into characters, ``datatrove`` keeps
+#: DataTrove's English tokenizer unchanged (a run of Chinese is one word), for provable parity.
+MODES = ("aware", "datatrove")
+
+
+def is_unspaced(tok: str) -> bool:
+    """True for a token that is one unit of a script written without spaces (see :func:`words_aware`)."""
+    return bool(tok) and UNSPACED.match(tok) is not None
+
+
+def words_aware(text: str) -> list[str]:
+    """:func:`words`, then each token holding letters of a script written without spaces (Chinese,
+    Japanese, Thai...) split into one word per letter (with its combining marks) and the pieces between.
+
+    Text without such letters gets exactly :func:`words`' tokens, so English decisions stay DataTrove's;
+    a Chinese paragraph counts its characters as words instead of being one long word."""
+    toks = words(text)
+    if UNSPACED.search(text) is None:
+        return toks
+    out: list[str] = []
+    for t in toks:
+        if UNSPACED.search(t) is None:
+            out.append(t)
+        else:
+            for piece in _UNIT.findall(t):
+                if UNSPACED.match(piece):
+                    out.append(piece)
+                else:  # punctuation or Latin glued to the run: the English tokenizer splits it
+                    out.extend(words(piece))
+    return out
+
+
+def tokenize(text: str, mode: str = "aware") -> list[str]:
+    """Word tokens of ``text`` under a segmentation mode (:data:`MODES`)."""
+    return words(text) if mode == "datatrove" else words_aware(text)
+
+
+def check_mode(mode: object) -> str:
+    """``mode`` if it is one of :data:`MODES`, else a SignalError naming them."""
+    from app.errors import SignalError
+
+    if mode not in MODES:
+        raise SignalError(f"unknown segmentation {mode!r}; use one of {', '.join(MODES)}")
+    return str(mode)
+
+
+_LAST_BATCH: list = [None, None, None]
+
+
+def words_batch(texts: list[str], mode: str = "aware") -> list[list[str]]:
+    """:func:`tokenize` for a batch, memoised on the batch object so the Gopher, repetition and FineWeb
     families scoring the same batch tokenise it once."""
-    if _LAST_BATCH[0] is texts:
+    if _LAST_BATCH[0] is texts and _LAST_BATCH[2] == mode:
         return _LAST_BATCH[1]
-    res = [words(t) for t in texts]
-    _LAST_BATCH[0], _LAST_BATCH[1] = texts, res
+    fn = words if mode == "datatrove" else words_aware
+    res = [fn(t) for t in texts]
+    _LAST_BATCH[0], _LAST_BATCH[1], _LAST_BATCH[2] = texts, res, mode
     return res
 
 

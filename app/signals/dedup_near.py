@@ -1,11 +1,16 @@
-"""Near duplicates: MinHash LSH over word 5-gram shingles, global across the workspace, deterministic.
+"""Near duplicates: MinHash over word 5-gram shingles, LSH tuned to a Jaccard threshold, verified candidates.
 
-Words are lowercased ``\\w+`` runs, hashed with xxHash64; a shingle hashes 5 consecutive word hashes (a text
-with 1-4 words is one shingle). Signatures use 128 fixed multiply-shift permutations (seeded, so runs and
-machines agree), vectorised with numpy over all shingles of a batch. LSH uses 16 bands of 8 rows (documents
-whose Jaccard similarity is about 0.7 or more collide with high probability); documents sharing a band are
-linked and clusters are the connected components. The representative kept per cluster is its smallest id.
-Band keys are cached per (id, text_hash) in ``_dup_near_bands`` so re-scoring only hashes new documents.
+Words are lowercased ``\\w+`` runs, except that letters of scripts written without spaces (Chinese,
+Japanese, Thai...) are one word each, so a Chinese paragraph has shingles at all; words are hashed with
+xxHash3, a shingle hashes 5 consecutive word hashes (a text with 1-4 words is one shingle). Signatures use
+128 fixed multiply-shift permutations (seeded, so runs and machines agree), vectorised with numpy.
+
+The threshold (option ``threshold``, default :data:`DEFAULT_THRESHOLD`; ``winnow score --near-threshold``)
+is a Jaccard similarity of shingle sets: bands and rows are derived from it and candidate pairs are verified
+against it (:mod:`app.signals._lsh` states the S-curve). The default 0.6 keeps documents with ~3% of their
+words changed (measured: ``bench/bench_dedup.py``); DataTrove's 14 x 8 banding (no verification) is
+centred near 0.72. Signatures are cached per (id, text_hash) in ``_dup_near_sigs``, so re-scoring (or a new
+threshold) only hashes new documents. :func:`explain` says why two texts are (not) near duplicates.
 """
 
 from __future__ import annotations
@@ -16,23 +21,25 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from app.signals import _lsh
+from app.signals._text import _BASE, _MARK
 from app.signals.base import Scorer, register
-from app.sql import qi
 
 NUM_PERM = 128
-BANDS = 16
-ROWS = NUM_PERM // BANDS
 SHINGLE = 5
 SEED = 20240917
-CACHE = "_dup_near_bands"
-_WORD = re.compile(r"\w+")
+DEFAULT_THRESHOLD = 0.6
+CACHE = "_dup_near_sigs"
+_OLD_CACHE = "_dup_near_bands"
+# a letter of a script without spaces (with its marks), or a run of other word characters
+_WORD = re.compile(f"[{_BASE}][{_MARK}]*|[^\\W{_BASE}{_MARK}]+")
 _CHUNK = 1 << 15
 
 _rng = np.random.default_rng(SEED)
 PERM_A = _rng.integers(1, 2**63, size=NUM_PERM, dtype=np.uint64) | np.uint64(1)
 PERM_B = _rng.integers(0, 2**63, size=NUM_PERM, dtype=np.uint64)
 SHINGLE_MUL = _rng.integers(1, 2**63, size=SHINGLE, dtype=np.uint64) | np.uint64(1)
-BAND_MUL = _rng.integers(1, 2**63, size=ROWS, dtype=np.uint64) | np.uint64(1)
+BAND_MUL = _rng.integers(1, 2**63, size=NUM_PERM, dtype=np.uint64) | np.uint64(1)
 EMPTY = np.uint32(0xFFFFFFFF)
 
 
@@ -103,11 +110,12 @@ def minhash(sh: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return sig
 
 
-def band_keys(sig: np.ndarray) -> np.ndarray:
-    """LSH band keys (n x 16, int64) from signatures; rows of texts without words are all 0 (= no key)."""
+def band_keys(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """LSH band keys (n x bands, int64) from signatures; rows of texts without words are all 0 (= no key)."""
     with np.errstate(over="ignore"):
-        s = sig.astype(np.uint64).reshape(len(sig), BANDS, ROWS)
-        keys = (s * BAND_MUL[None, None, :]).sum(axis=2, dtype=np.uint64)
+        s = sig[:, : bands * rows].astype(np.uint64).reshape(len(sig), bands, rows)
+        keys = (s * BAND_MUL[None, None, :rows]).sum(axis=2, dtype=np.uint64)
+        keys += np.arange(bands, dtype=np.uint64)[None, :] * np.uint64(0x9E3779B97F4A7C15)  # band j's own keys
         keys ^= keys >> np.uint64(31)
         keys |= np.uint64(1)  # never 0
     keys = keys.view(np.int64)
@@ -115,42 +123,133 @@ def band_keys(sig: np.ndarray) -> np.ndarray:
     return keys
 
 
-def band_batch(texts: list[str]) -> np.ndarray:
-    """Band keys of a batch of texts (used by worker processes)."""
-    return band_keys(signatures(texts))
+def signature_blobs(texts: list[str]) -> list[bytes | None]:
+    """Each text's signature as a BLOB (little-endian uint32), None for a text without words (used by the
+    scorer's worker processes and by headless apply)."""
+    sig = signatures(texts)
+    empty = (sig == EMPTY).all(axis=1)
+    le = sig.astype("<u4", copy=False)
+    return [None if e else le[i].tobytes() for i, e in enumerate(empty)]
+
+
+def cluster(
+    con: Any,
+    *,
+    rows_sql: str,
+    dest: str,
+    threshold: float = DEFAULT_THRESHOLD,
+    carry: Sequence[str] = (),
+    progress: Any = None,
+) -> int:
+    """Cluster the signatures ``rows_sql`` yields (``id``, ``sig``, the ``carry`` columns) into ``dest``
+    (:func:`app.signals._lsh.cluster_signatures` with this module's banding); shared by the scorer and
+    headless apply so both cluster alike."""
+    return _lsh.cluster_signatures(
+        con,
+        rows_sql=rows_sql,
+        dest=dest,
+        threshold=threshold,
+        num_perm=NUM_PERM,
+        band_keys=band_keys,
+        carry=carry,
+        progress=progress,
+    )
+
+
+def shingle_set(text: str) -> set[int]:
+    """The exact set of shingle hashes of one text (for :func:`explain`)."""
+    sh, _ = shingles([text])
+    return set(sh.tolist())
+
+
+def explain(text_a: str, text_b: str, *, threshold: float = DEFAULT_THRESHOLD) -> dict[str, Any]:
+    """Why two texts are (not) near duplicates at ``threshold``: their exact shingle Jaccard, the MinHash
+    estimate, the bands they share, the S-curve's candidate probability at their Jaccard and the verdict."""
+    t = _lsh.check_threshold(threshold)
+    b, r = _lsh.bands_for(t, NUM_PERM)
+    sa, sb = shingle_set(text_a), shingle_set(text_b)
+    union = len(sa | sb)
+    exact = len(sa & sb) / union if union else None
+    sig = signatures([text_a, text_b])
+    has = bool((sig != EMPTY).any(axis=1).all())
+    est = float(_lsh.agreement(sig[:1], sig[1:])[0]) if has else None
+    keys = band_keys(sig, b, r)
+    shared = [j for j in range(b) if keys[0, j] != 0 and keys[0, j] == keys[1, j]]
+    candidate = bool(shared)
+    linked = candidate and est is not None and est >= t - 1e-9
+    if not has:
+        why = "one of the texts has no words: no shingles, never a near duplicate"
+    elif linked:
+        why = f"candidates ({len(shared)} of {b} bands equal) and the estimate {est:.3f} >= {t:g}: linked"
+    elif candidate:
+        why = f"candidates ({len(shared)} of {b} bands equal) but the estimate {est:.3f} < {t:g}: not linked"
+    else:
+        why = f"no band of {r} rows equal (estimate {est:.3f}): never compared"
+    return {
+        "threshold": t,
+        "bands": b,
+        "rows": r,
+        "shingles": [len(sa), len(sb)],
+        "shared_shingles": len(sa & sb),
+        "jaccard": exact,
+        "minhash_estimate": est,
+        "shared_bands": shared,
+        "p_candidate_at_jaccard": _lsh.collision(exact, b, r) if exact is not None else None,
+        "linked": linked,
+        "why": why,
+    }
 
 
 @register
 class DedupNear(Scorer):
+    """Options: ``threshold`` (Jaccard of word 5-gram shingle sets, default :data:`DEFAULT_THRESHOLD`)."""
+
     name = "dedup_near"
-    version = 1
+    version = 2
     scope = "corpus"
-    description = "near duplicates: MinHash LSH over word 5-grams"
+    description = "near duplicates: MinHash LSH over word 5-grams, verified at a Jaccard threshold"
     columns: ClassVar[dict[str, str]] = {
         "dup_near_cluster": "VARCHAR",
         "dup_near_size": "BIGINT",
         "dup_near_keep": "BOOLEAN",
+        "dup_near_jaccard": "DOUBLE",
     }
     docs: ClassVar[dict[str, str]] = {
-        "dup_near_cluster": "id of the near-duplicate cluster's representative (smallest id); MinHash LSH, 128 permutations, 16 bands x 8 rows, word 5-gram shingles",
+        "dup_near_cluster": (
+            "id of the near-duplicate cluster's representative (smallest id); MinHash (128 permutations, word "
+            "5-gram shingles, CJK/Thai letters as words), LSH banding derived from the threshold (default 0.6: "
+            "32 bands x 4 rows), candidates linked when their estimated Jaccard >= the threshold"
+        ),
         "dup_near_size": "documents in the near-duplicate cluster (count; 1 = no near duplicate)",
         "dup_near_keep": "true for the one document kept per near-duplicate cluster (its smallest id), false for the rest",
+        "dup_near_jaccard": (
+            "estimated Jaccard similarity (0..1, MinHash) of the document's shingles with its cluster "
+            "representative's; 1 for the representative, NULL for a text without words"
+        ),
     }
 
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        t = options.get("threshold")
+        #: None: the workspace's threshold (``winnow dedup near --threshold``), else the default
+        self.threshold = None if t is None else _lsh.check_threshold(t)
+
     def fingerprint(self) -> str:
-        return f"{self.version}:{NUM_PERM}x{BANDS}:{SEED}"
+        if self.threshold is None:  # the workspace's setting: `winnow dedup near` re-scores when it changes
+            return f"{self.version}:{NUM_PERM}:{SEED}:tws"
+        b, r = _lsh.bands_for(self.threshold, NUM_PERM)
+        return f"{self.version}:{NUM_PERM}:{SEED}:t{self.threshold:g}:{b}x{r}"
 
     def score_corpus(self, ws: Any, *, dest: str, con: Any, workers: int = 1, progress: Any = None) -> int:
         from app.signals.engine import map_batches
 
-        bcols = [f"b{j}" for j in range(BANDS)]
         meta_key = "signals.dedup_near.cache"
+        sig_fp = f"sig{self.version}:{NUM_PERM}:{SEED}"
         have = con.execute("SELECT value FROM _meta WHERE key = ?", [meta_key]).fetchone()
-        if have is None or have[0] != self.fingerprint() or not ws.has_table(CACHE, con):
-            con.execute(
-                f"CREATE OR REPLACE TABLE {CACHE} (id VARCHAR, text_hash VARCHAR, {', '.join(c + ' BIGINT' for c in bcols)})"
-            )
-            con.execute("INSERT OR REPLACE INTO _meta VALUES (?, ?)", [meta_key, self.fingerprint()])
+        con.execute(f"DROP TABLE IF EXISTS {_OLD_CACHE}")  # version 1's band-key cache
+        if have is None or have[0] != sig_fp or not ws.has_table(CACHE, con):
+            con.execute(f"CREATE OR REPLACE TABLE {CACHE} (id VARCHAR, text_hash VARCHAR, sig BLOB)")
+            con.execute("INSERT OR REPLACE INTO _meta VALUES (?, ?)", [meta_key, sig_fp])
         todo_sql = f"SELECT d.id, coalesce(d.text_hash, '') AS text_hash, coalesce(d.text, '') AS text FROM docs d ANTI JOIN {CACHE} c ON c.id = d.id AND c.text_hash = coalesce(d.text_hash, '')"
         n_todo = con.execute(f"SELECT count(*) FROM ({todo_sql})").fetchall()[0][0]
         done = 0
@@ -166,8 +265,8 @@ class DedupNear(Scorer):
 
         writer = con.cursor()
         try:
-            for (ids, hashes, _texts), keys in map_batches(band_batch, batches(), workers=workers, arg_index=2):
-                tbl = pa.table({"id": ids, "text_hash": hashes, **{c: keys[:, j] for j, c in enumerate(bcols)}})
+            for (ids, hashes, _texts), blobs in map_batches(signature_blobs, batches(), workers=workers, arg_index=2):
+                tbl = pa.table({"id": ids, "text_hash": hashes, "sig": pa.array(blobs, pa.binary())})
                 writer.register("_dn_batch", tbl)
                 writer.execute(f"INSERT INTO {CACHE} SELECT * FROM _dn_batch")
                 writer.unregister("_dn_batch")
@@ -177,63 +276,24 @@ class DedupNear(Scorer):
         finally:
             writer.close()
         rows_sql = (
-            f"SELECT d.id, {', '.join('c.' + c for c in bcols)} FROM docs d"
+            f"SELECT d.id, c.sig FROM docs d"
             f" LEFT JOIN {CACHE} c ON c.id = d.id AND c.text_hash = coalesce(d.text_hash, '')"
         )
-        return cluster_bands(con.cursor(), rows_sql=rows_sql, dest=dest, progress=progress)
+        t = self.threshold if self.threshold is not None else workspace_threshold(con)
+        return cluster(con.cursor(), rows_sql=rows_sql, dest=dest, threshold=t, progress=progress)
 
 
-def cluster_bands(con: Any, *, rows_sql: str, dest: str, carry: Sequence[str] = (), progress: Any = None) -> int:
-    """Cluster documents by LSH band collisions into the table ``dest``; returns the number of rows.
+THRESHOLD_KEY = "signals.dedup_near.threshold"
 
-    ``rows_sql`` yields ``id``, the band columns ``b0``..``b15`` (NULL or 0: no key) and the ``carry``
-    columns. Documents sharing any band key are linked; clusters are the connected components (scipy, over
-    the edges DuckDB finds, so only the edge list is in Python memory). ``dest`` gets one row per input row:
-    ``id``, the ``carry`` columns, ``dup_near_cluster`` (the cluster's smallest id), ``dup_near_size`` and
-    ``dup_near_keep``. Shared by the ``dedup_near`` scorer and headless apply, so both cluster alike.
-    """
-    import pyarrow as pa
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
 
-    bcols = [f"b{j}" for j in range(BANDS)]
-    kept = "".join(f", {qi(c)}" for c in carry)
-    if progress:
-        progress(0, None, "near duplicates: clustering")
-    # equal ids (possible headless) are ordered by the carried columns, so the smallest row is well defined
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _dn_rows AS
-        SELECT id{kept}, (row_number() OVER (ORDER BY id{kept}) - 1)::BIGINT AS rid, {", ".join(bcols)}
-        FROM ({rows_sql})"""
-    )
-    n = con.execute("SELECT count(*) FROM _dn_rows").fetchall()[0][0]
-    edges = " UNION ALL ".join(
-        f"SELECT rid, min(rid) OVER (PARTITION BY {c}) AS root FROM _dn_rows WHERE {c} IS NOT NULL AND {c} <> 0"
-        for c in bcols
-    )
-    e = con.execute(f"SELECT DISTINCT rid, root FROM ({edges}) WHERE rid <> root").fetchnumpy()
-    src = np.asarray(e["rid"], dtype=np.int64)
-    dst = np.asarray(e["root"], dtype=np.int64)
-    if n:
-        graph = coo_matrix((np.ones(len(src), dtype=np.int8), (src, dst)), shape=(n, n))
-        _, labels = connected_components(graph, directed=False)
-        rep = np.full(labels.max() + 1, n, dtype=np.int64)
-        np.minimum.at(rep, labels, np.arange(n))
-        size = np.bincount(labels)
-        cl_rid = rep[labels]
-        cl_size = size[labels]
-    else:
-        cl_rid = cl_size = np.zeros(0, dtype=np.int64)
-    res = pa.table({"rid": np.arange(n, dtype=np.int64), "crid": cl_rid, "size": cl_size.astype(np.int64)})
-    con.register("_dn_res", res)
-    carried = "".join(f", r.{qi(c)}" for c in carry)
-    con.execute(
-        f"""CREATE OR REPLACE TABLE {qi(dest)} AS
-        SELECT r.id{carried}, c.id AS dup_near_cluster, x.size AS dup_near_size, x.rid = x.crid AS dup_near_keep
-        FROM _dn_rows r JOIN _dn_res x ON x.rid = r.rid JOIN _dn_rows c ON c.rid = x.crid"""
-    )
-    con.unregister("_dn_res")
-    con.execute("DROP TABLE IF EXISTS _dn_rows")
-    if progress:
-        progress(n, n, "near duplicates: clustering")
-    return int(n)
+def workspace_threshold(con: Any) -> float:
+    """The workspace's near-duplicate threshold (set by ``winnow dedup near --threshold``), else the default."""
+    row = con.execute("SELECT value FROM _meta WHERE key = ?", [THRESHOLD_KEY]).fetchone()
+    return _lsh.check_threshold(row[0]) if row else DEFAULT_THRESHOLD
+
+
+def set_workspace_threshold(con: Any, threshold: float) -> float:
+    """Store the workspace's near-duplicate threshold (the next ``dedup_near`` scoring uses it)."""
+    t = _lsh.check_threshold(threshold)
+    con.execute("INSERT OR REPLACE INTO _meta VALUES (?, ?)", [THRESHOLD_KEY, repr(t)])
+    return t

@@ -1,0 +1,183 @@
+"""LSH banding for a Jaccard threshold, and clustering of MinHash signatures with verified candidates.
+
+The near-duplicate scorer and headless apply both cluster with :func:`cluster_signatures`, so they agree.
+
+Banding: ``b`` bands of ``r`` rows of a 128-value signature make two documents of Jaccard similarity ``s``
+candidates with probability ``P(s) = 1 - (1 - s^r)^b`` (the S-curve). :func:`bands_for` takes the largest
+``r`` (fewest chance candidates) whose curve still gives ``P(t) >= 0.97`` at the threshold ``t``; for the
+default ``t = 0.6`` that is 32 bands of 4 rows (``P(0.6) = 0.988``, ``P(0.5) = 0.87``, ``P(0.3) = 0.23``, 50% near
+``s = 0.42``); ``t = 0.7``: 25 x 5; ``t = 0.8``: 18 x 7; ``t = 0.9``: 11 x 11 (``winnow dedup curve``).
+
+Verification: lenient banding makes unrelated documents candidates too, so a candidate pair is linked only
+when its estimated Jaccard (the fraction of equal signature values) is at least ``t``. Candidates within a
+band bucket are each member paired with the bucket's smallest row and with the previous row (linear in the
+bucket size, so a bucket of a million copies costs a million pairs, not 10^12). Clusters are the connected
+components of the verified links; the representative is the smallest id; ``dup_near_jaccard`` is each
+document's estimated Jaccard with its representative (1 for the representative, NULL without words). Only
+band keys, candidate pairs and per-row results are in Python memory, in batches; signatures stay in DuckDB.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from app.errors import SignalError
+from app.sql import qi
+
+#: The P(candidate | Jaccard = t) that :func:`bands_for` guarantees at the threshold.
+RECALL_AT_T = 0.97
+_BATCH = 65_536
+
+
+def check_threshold(t: object) -> float:
+    """``t`` as a float in (0, 1], else a SignalError."""
+    try:
+        v = float(t)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as e:
+        raise SignalError(f"near-duplicate threshold must be a number in (0, 1], not {t!r}") from e
+    if not 0 < v <= 1:
+        raise SignalError(f"near-duplicate threshold must be in (0, 1], not {v}")
+    return v
+
+
+def collision(s: float, bands: int, rows: int) -> float:
+    """Probability that two documents of Jaccard ``s`` share at least one of ``bands`` bands of ``rows``."""
+    return 1.0 - (1.0 - s**rows) ** bands
+
+
+def bands_for(threshold: float, num_perm: int) -> tuple[int, int]:
+    """``(bands, rows)`` for a Jaccard threshold: the largest ``rows`` with ``collision(t) >= RECALL_AT_T``."""
+    t = check_threshold(threshold)
+    best = (num_perm, 1)
+    for r in range(1, num_perm + 1):
+        b = num_perm // r
+        if collision(t, b, r) >= RECALL_AT_T:
+            best = (b, r)
+    return best
+
+
+def s_curve(threshold: float, num_perm: int, points: Sequence[float] = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)) -> dict:
+    """The banding for ``threshold`` and its candidate probability at a few Jaccard values."""
+    b, r = bands_for(threshold, num_perm)
+    return {
+        "threshold": threshold,
+        "bands": b,
+        "rows": r,
+        "half_point": round((1 / b) ** (1 / r), 4),
+        "p_candidate": {f"{s:g}": round(collision(s, b, r), 4) for s in points},
+    }
+
+
+def agreement(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise fraction of equal values of two signature matrices (the MinHash Jaccard estimate)."""
+    return (a == b).mean(axis=1)
+
+
+def _sigs(col: Any, num_perm: int) -> np.ndarray:
+    """A pyarrow binary column of non-NULL signatures as an (n, num_perm) uint32 matrix."""
+    raw = b"".join(col.to_pylist())
+    return np.frombuffer(raw, dtype=np.uint32).reshape(-1, num_perm)
+
+
+def cluster_signatures(
+    con: Any,
+    *,
+    rows_sql: str,
+    dest: str,
+    threshold: float,
+    num_perm: int,
+    band_keys: Any,
+    carry: Sequence[str] = (),
+    progress: Any = None,
+) -> int:
+    """Cluster documents by verified LSH candidates into the table ``dest``; return its number of rows.
+
+    ``rows_sql`` yields ``id``, ``sig`` (a BLOB of ``num_perm`` little-endian uint32, NULL for a text
+    without words) and the ``carry`` columns; ``band_keys(sig, bands, rows)`` maps a signature matrix to
+    int64 band keys. ``dest`` gets ``id``, the carry columns, ``dup_near_cluster`` (the cluster's smallest
+    id), ``dup_near_size``, ``dup_near_keep`` and ``dup_near_jaccard``.
+    """
+    import pyarrow as pa
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    threshold = check_threshold(threshold)
+    nb, nr = bands_for(threshold, num_perm)
+    bcols = [f"b{j}" for j in range(nb)]
+    kept = "".join(f", {qi(c)}" for c in carry)
+    if progress:
+        progress(0, None, "near duplicates: clustering")
+    # equal ids (possible headless) are ordered by the carried columns, so the smallest row is well defined
+    con.execute(
+        f"""CREATE OR REPLACE TABLE _dn_rows AS
+        SELECT id{kept}, (row_number() OVER (ORDER BY id{kept}) - 1)::BIGINT AS rid, sig FROM ({rows_sql})"""
+    )
+    n = con.execute("SELECT count(*) FROM _dn_rows").fetchall()[0][0]
+    con.execute(f"CREATE OR REPLACE TABLE _dn_keys (rid BIGINT, {', '.join(c + ' BIGINT' for c in bcols)})")
+    for rb in con.cursor().sql("SELECT rid, sig FROM _dn_rows WHERE sig IS NOT NULL").to_arrow_reader(_BATCH):
+        keys = band_keys(_sigs(rb.column(1), num_perm), nb, nr)
+        tbl = pa.table({"rid": rb.column(0), **{c: keys[:, j] for j, c in enumerate(bcols)}})
+        con.register("_dn_kb", tbl)
+        con.execute("INSERT INTO _dn_keys SELECT * FROM _dn_kb")
+        con.unregister("_dn_kb")
+    pairs = " UNION ALL ".join(
+        f"SELECT rid, min(rid) OVER (PARTITION BY {c}) AS o FROM _dn_keys"
+        f" UNION ALL SELECT rid, lag(rid) OVER (PARTITION BY {c} ORDER BY rid) AS o FROM _dn_keys"
+        for c in bcols
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TABLE _dn_cand AS SELECT DISTINCT least(rid, o) AS a, greatest(rid, o) AS b
+        FROM ({pairs}) WHERE o IS NOT NULL AND o <> rid"""
+    )
+    con.execute("DROP TABLE _dn_keys")
+    src: list[np.ndarray] = []
+    dst: list[np.ndarray] = []
+    verify = (
+        "SELECT c.a, c.b, x.sig, y.sig FROM _dn_cand c JOIN _dn_rows x ON x.rid = c.a JOIN _dn_rows y ON y.rid = c.b"
+    )
+    for rb in con.cursor().sql(verify).to_arrow_reader(_BATCH):
+        est = agreement(_sigs(rb.column(2), num_perm), _sigs(rb.column(3), num_perm))
+        ok = est >= threshold - 1e-9
+        src.append(rb.column(0).to_numpy()[ok])
+        dst.append(rb.column(1).to_numpy()[ok])
+    con.execute("DROP TABLE _dn_cand")
+    if n:
+        s = np.concatenate(src) if src else np.zeros(0, dtype=np.int64)
+        d = np.concatenate(dst) if dst else np.zeros(0, dtype=np.int64)
+        graph = coo_matrix((np.ones(len(s), dtype=np.int8), (s, d)), shape=(n, n))
+        _, labels = connected_components(graph, directed=False)
+        rep = np.full(labels.max() + 1, n, dtype=np.int64)
+        np.minimum.at(rep, labels, np.arange(n))
+        cl_rid = rep[labels]
+        cl_size = np.bincount(labels)[labels]
+    else:
+        cl_rid = cl_size = np.zeros(0, dtype=np.int64)
+    res = pa.table({"rid": np.arange(n, dtype=np.int64), "crid": cl_rid, "size": cl_size.astype(np.int64)})
+    con.register("_dn_res", res)
+    con.execute("CREATE OR REPLACE TABLE _dn_res_t AS SELECT * FROM _dn_res")
+    con.unregister("_dn_res")
+    sim = np.full(n, np.nan)
+    to_rep = (
+        "SELECT x.rid, r.sig, c.sig FROM _dn_res_t x JOIN _dn_rows r ON r.rid = x.rid JOIN _dn_rows c ON c.rid = x.crid"
+        " WHERE r.sig IS NOT NULL AND c.sig IS NOT NULL"
+    )
+    for rb in con.cursor().sql(to_rep).to_arrow_reader(_BATCH):
+        sim[rb.column(0).to_numpy()] = agreement(_sigs(rb.column(1), num_perm), _sigs(rb.column(2), num_perm))
+    con.register("_dn_sim", pa.table({"rid": np.arange(n, dtype=np.int64), "j": pa.array(sim, from_pandas=True)}))
+    carried = "".join(f", r.{qi(c)}" for c in carry)
+    con.execute(
+        f"""CREATE OR REPLACE TABLE {qi(dest)} AS
+        SELECT r.id{carried}, c.id AS dup_near_cluster, x.size AS dup_near_size, x.rid = x.crid AS dup_near_keep,
+               s.j AS dup_near_jaccard
+        FROM _dn_rows r JOIN _dn_res_t x ON x.rid = r.rid JOIN _dn_rows c ON c.rid = x.crid
+        JOIN _dn_sim s ON s.rid = r.rid"""
+    )
+    con.unregister("_dn_sim")
+    con.execute("DROP TABLE _dn_res_t")
+    con.execute("DROP TABLE _dn_rows")
+    if progress:
+        progress(n, n, "near duplicates: clustering")
+    return int(n)
