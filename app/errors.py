@@ -44,6 +44,10 @@ class LearnError(WinnowError):
     """A selector, label file, trained model or reference model is unusable (labels, classifiers, LMs)."""
 
 
+class QueryError(WinnowError):
+    """A SQL query (``winnow sql``) is malformed, refers to something missing, or tries to write."""
+
+
 class EngineError(WinnowError):
     """An engine (local process pool, Ray) cannot start, or a worker failed."""
 

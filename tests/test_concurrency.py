@@ -1,0 +1,285 @@
+"""One workspace, many processes (issue 17.2): the dashboard, winnow commands and plain DuckDB readers at once.
+
+DuckDB lets one process write a file or many read it, never both; Winnow keeps holds short (docs/concurrency.md):
+commands wait for a holder instead of failing, the dashboard lets go when idle or asked. The last test starts the
+real dashboard (``streamlit run``) and runs ``winnow info``, ``winnow score`` and a read-only DuckDB query against
+its workspace while a browser session has it open.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import subprocess
+import sys
+import threading
+import time
+
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from app.cli import main
+from app.errors_io import WorkspaceBusy
+from app.workspace import Workspace
+
+WINNOW = [sys.executable, "-m", "app.cli"]
+
+
+def _ws(path, n: int = 50) -> str:
+    with Workspace.open(path, create=True) as ws:
+        texts = [f"Document {i}: {'word ' * (i % 7 + 1)}end." for i in range(n)]
+        ws.write_source("web", pd.DataFrame({"id": [f"d{i:03d}" for i in range(n)], "text": texts}))
+    return str(path)
+
+
+@contextlib.contextmanager
+def _held(ws: str, *, seconds: float | None = None):
+    """Another process holding the workspace read-write, until the block ends or after ``seconds``."""
+    wait = f"time.sleep({seconds})" if seconds is not None else "input()"
+    code = (
+        "import time; from app.workspace import Workspace; "
+        f"w = Workspace.open({ws!r}); print('ok', flush=True); {wait}; w.close()"
+    )
+    p = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline().strip() == "ok"
+        yield p.pid
+    finally:
+        with contextlib.suppress(OSError):
+            p.stdin.close()
+        p.wait(timeout=30)
+
+
+def _run(args: list[str], timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(args, capture_output=True, text=True, timeout=timeout)
+
+
+# ---------------------------------------------------------------- waiting for a holder
+def test_open_waits_for_the_holder_and_says_whom_for(tmp_path, capsys):
+    ws = _ws(tmp_path / "ws")
+    with _held(ws, seconds=1.5) as pid:
+        t = time.monotonic()
+        with Workspace.open(ws, read_only=True, wait=30) as w:
+            assert w.info()["documents"] == 50
+        assert time.monotonic() - t >= 0.5
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"waiting for PID {pid}" in err[0], err
+
+
+def test_a_wait_that_runs_out_is_one_line_naming_the_holder(tmp_path):
+    ws = _ws(tmp_path / "ws")
+    with _held(ws) as pid:
+        t = time.monotonic()
+        with pytest.raises(WorkspaceBusy) as e:
+            Workspace.open(ws, wait=1.2)
+        assert 1.0 <= time.monotonic() - t < 10
+    msg = str(e.value)
+    assert f"in use by another process (PID {pid}" in msg and "(waited 1 s)" in msg and "\n" not in msg
+    # without a wait (the library's default outside the CLI) the lock is said at once
+    with _held(ws), pytest.raises(WorkspaceBusy):
+        Workspace.open(ws)
+
+
+def test_the_cli_waits_for_a_writer_instead_of_failing(tmp_path):
+    ws = _ws(tmp_path / "ws")
+    with _held(ws, seconds=2):
+        r = _run([*WINNOW, "info", "--workspace", ws, "--json"])
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout.splitlines()[-1])["documents"] == 50
+    assert "waiting for PID" in r.stderr
+
+
+# ---------------------------------------------------------------- the dashboard's shared workspace
+def test_shared_workspace_lets_go_when_a_command_asks(tmp_path):
+    from app.shared_workspace import SharedWorkspace
+
+    ws = _ws(tmp_path / "ws")
+    shared = SharedWorkspace(tmp_path / "ws", idle_s=600)  # never idle long enough: only the request frees it
+    try:
+        assert shared.cursor().execute("SELECT count(*) FROM docs").fetchone()[0] == 50
+        assert shared.is_open
+        time.sleep(shared.grace_s + 0.1)  # this (non-script) thread's use is over
+        t = time.monotonic()
+        r = _run([*WINNOW, "score", "--workspace", ws, "--signals", "size", "--json"])
+        assert r.returncode == 0, r.stderr
+        assert time.monotonic() - t < 60
+        # the next use reopens it and sees what the command wrote
+        cols = shared.columns("corpus")
+        assert "size_words" in cols and shared.opens == 2 and shared.releases >= 1
+    finally:
+        shared.close()
+
+
+def test_shared_workspace_lets_go_when_idle_for_plain_readers(tmp_path):
+    from app.shared_workspace import SharedWorkspace
+
+    ws = _ws(tmp_path / "ws")
+    shared = SharedWorkspace(tmp_path / "ws", idle_s=0.5, grace_s=0.1)
+    try:
+        shared.cursor().execute("SELECT 1").fetchall()
+        deadline = time.monotonic() + 10
+        while shared.is_open and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not shared.is_open
+        code = f"import duckdb; print(duckdb.connect({ws + '/winnow.duckdb'!r}, read_only=True).execute('SELECT count(*) FROM docs').fetchone()[0])"
+        r = _run([sys.executable, "-c", code])  # a reader that does not wait and does not ask
+        assert r.returncode == 0 and r.stdout.strip() == "50", r.stderr
+    finally:
+        shared.close()
+
+
+def test_a_release_never_interrupts_a_running_query(tmp_path):
+    from app.shared_workspace import SharedWorkspace
+
+    _ws(tmp_path / "ws")
+    shared = SharedWorkspace(tmp_path / "ws", idle_s=600, grace_s=0.0)
+    try:
+        out: dict = {}
+
+        def long_query() -> None:
+            cur = shared.cursor()
+            out["n"] = cur.execute("SELECT count(*) FROM range(150000000) t(i) WHERE i % 7 = 3").fetchone()[0]
+
+        th = threading.Thread(target=long_query)
+        th.start()
+        time.sleep(0.3)
+        refused = not shared.release()  # in the middle of the query: DuckDB refuses to close, nothing breaks
+        th.join(120)
+        assert out.get("n") == len(range(3, 150000000, 7))
+        assert refused
+        assert shared.release() and not shared.is_open
+    finally:
+        shared.close()
+
+
+# ---------------------------------------------------------------- winnow sql
+def test_sql_prints_a_readable_table(tmp_path, capsys):
+    ws = _ws(tmp_path / "ws")
+    text = "a\x1b[2J\nb\u202e 日本語テキスト" + "z" * 80
+    with Workspace.open(ws) as w:
+        w.write_source("odd", pd.DataFrame({"id": ["x1"], "text": [text]}))
+    assert main(["sql", "SELECT id, text, length(text) AS n FROM docs WHERE source = 'odd'", "-w", ws]) == 0
+    out = capsys.readouterr().out.splitlines()
+    row = out[2]
+    assert "\x1b" not in row and "\u202e" not in row and "\\x1b[2J\\nb\\u202e" in row
+    assert row.rstrip().endswith(str(len(text))) and "…" in row  # the long cell is cut, the number follows
+    assert out[-1] == "1 row"
+
+
+def test_sql_limits_and_machine_formats(tmp_path, capsys):
+    ws = _ws(tmp_path / "ws")
+    assert main(["sql", "SELECT id FROM docs ORDER BY id", "-w", ws, "--limit", "3"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[2:5] == ["d000", "d001", "d002"] and "more exist" in out[-1]
+    assert (
+        main(["sql", "SELECT id, 1.5 AS x, NULL AS z FROM docs ORDER BY id", "-w", ws, "--json", "--limit", "2"]) == 0
+    )
+    got = json.loads(capsys.readouterr().out)
+    assert got["rows"] == [["d000", 1.5, None], ["d001", 1.5, None]] and got["truncated"] is True
+    assert main(["sql", "SELECT id FROM docs ORDER BY id", "-w", ws, "--csv", "--limit", "0"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "id" and len(lines) == 51
+
+
+@pytest.mark.parametrize(
+    ("query", "says"),
+    [
+        ("SELEC 1", "Parser Error"),
+        ("SELECT nope FROM docs", 'column "nope" not found'),
+        ("CREATE TABLE t (a INT)", "winnow sql only reads"),
+        ("DELETE FROM labels", "winnow sql only reads"),
+        ("   ", "empty query"),
+    ],
+)
+def test_sql_errors_are_one_line(tmp_path, capsys, query, says):
+    ws = _ws(tmp_path / "ws")
+    assert main(["sql", query, "-w", ws]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("winnow: error: ") and says in err and "\n" not in err, err
+    with Workspace.open(ws, read_only=True) as w:
+        assert not w.has_table("t") and w.info()["documents"] == 50
+
+
+def test_sql_answers_while_another_process_writes(tmp_path):
+    ws = _ws(tmp_path / "ws")
+    with _held(ws, seconds=1.5):
+        r = _run([*WINNOW, "sql", "SELECT count(*) AS n FROM docs", "--workspace", ws, "--csv"])
+    assert r.returncode == 0 and r.stdout.splitlines() == ["n", "50"], r.stderr
+
+
+@given(st.text(max_size=60), st.integers(min_value=4, max_value=30))
+def test_sql_cells_are_one_line_and_fit(text, w):
+    import unicodedata
+
+    from app.commands.sql import cut, escape_cell, width
+
+    cell = cut(escape_cell(text), w)
+    assert width(cell) <= w
+    assert not any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in cell)
+
+
+# ---------------------------------------------------------------- the real dashboard
+def _count(ws: str, where: str) -> int:
+    """``count(*) FROM corpus WHERE ...`` from this process, waiting for the dashboard to let go (it is asked)."""
+    with Workspace.open(ws, read_only=True, wait=30) as w:
+        return int(w.cursor().execute(f"SELECT count(*) FROM corpus WHERE {where}").fetchone()[0])
+
+
+@pytest.mark.browser
+def test_dashboard_cli_and_duckdb_share_one_workspace(tmp_path):
+    """A browser session on the real dashboard (``streamlit run``) while ``winnow info``, ``winnow score`` and a
+    plain read-only DuckDB query use the same workspace: all succeed, and the dashboard then shows the new
+    signal column the command wrote."""
+    from playwright.sync_api import sync_playwright
+
+    from app.launch import Server
+    from tests.app.conftest import build_ui_workspace
+    from tests.browser.test_e2e import ARGS, CHROMIUM, KEPT, _kept, _need_chromium, _wait_kept
+
+    _need_chromium()
+    ws = build_ui_workspace(tmp_path / "ws")
+    want_10, want_30 = _count(ws, "size_words >= 10"), _count(ws, "size_words >= 30")
+    with Server(ws) as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"{url}/thresholds?r=range:size_words:10.0,", wait_until="domcontentloaded")
+        page.locator(KEPT).wait_for(timeout=60_000)
+        _wait_kept(page, want_10)  # the dashboard has the workspace open
+
+        info = _run([*WINNOW, "info", "--workspace", ws, "--json"], timeout=90)
+        assert info.returncode == 0, info.stderr
+        assert json.loads(info.stdout.splitlines()[-1])["documents"] == 240
+
+        score = _run([*WINNOW, "score", "--workspace", ws, "--signals", "gopher_quality", "--json"], timeout=300)
+        assert score.returncode == 0, score.stderr
+        assert "in use" not in score.stderr
+
+        # a plain DuckDB reader neither waits nor asks: it gets the file once the dashboard has been idle a moment
+        code = (
+            f"import duckdb; c = duckdb.connect({ws + '/winnow.duckdb'!r}, read_only=True);"
+            " print(*c.execute('SELECT count(*), count(gopher_word_count) FROM corpus').fetchone())"
+        )
+        deadline, r = time.monotonic() + 30, None
+        while time.monotonic() < deadline:
+            r = _run([sys.executable, "-c", code])
+            if r.returncode == 0:
+                break
+            assert "lock" in r.stderr.lower(), r.stderr
+            time.sleep(0.5)
+        assert r is not None and r.returncode == 0 and r.stdout.split() == ["240", "240"], r and r.stderr
+
+        # the same browser session goes on: a threshold change is answered (the dashboard reopened the file) ...
+        box = page.locator('.wl-rule input[data-f="lo"]').first
+        box.fill("30")
+        box.press("Enter")
+        _wait_kept(page, want_30)
+        # ... and a rule on the column the command wrote counts what SQL counts
+        want_new = _count(ws, "gopher_word_count >= 20")
+        page.goto(f"{url}/thresholds?r=range:gopher_word_count:20.0,", wait_until="domcontentloaded")
+        page.locator(KEPT).wait_for(timeout=60_000)
+        _wait_kept(page, want_new)
+        assert 0 < _kept(page) == want_new < 240
+        assert page.locator("[data-testid=stException]").count() == 0
+        browser.close()
