@@ -39,7 +39,7 @@ if name in saved:
 else:
     from app.explore.recipe_bridge import recipe_from_rules
 
-    recipe = recipe_from_rules(ss.get("rules") or [], name="dashboard")
+    recipe = recipe_from_rules(ss.get("rules") or [], name="dashboard", base=ss.get("recipe_base"))
 if not saved:
     st.caption("No saved recipe yet: save one on the Thresholds page (the current rules are used meanwhile).")
 

@@ -8,6 +8,7 @@ import math
 import streamlit as st
 
 from app.errors import WinnowError
+from app.escaping import md_text
 from app.explore import panel_api, queries, recipe_bridge, view_state
 from app.explore.view_state import Rule
 from app.recipes import rules as rules_model
@@ -25,6 +26,20 @@ widgets.missing(ws, "signals", "rules can only use metadata columns until signal
 
 ss = st.session_state
 ss.setdefault("rules", [])
+if not ss.get("_thr_url_recipe"):  # the URL names a saved recipe (?recipe=NAME): open it with every stage
+    ss["_thr_url_recipe"] = True
+    if (name := ss.get("recipe")) and "recipe_base" not in ss:
+        try:
+            from app.recipes import get_recipe
+
+            opened = get_recipe(ws, name)
+        except WinnowError:
+            opened = None  # a name from another workspace's URL, or a preset's: nothing to open
+        if opened is not None:
+            ss["recipe_base"] = recipe_bridge.stage_base(opened)
+            ss["recipe_description"] = opened.description
+            if not ss["rules"]:  # rules in the URL (r=) win: they are what the sender was looking at
+                ss["rules"] = opened.panel_rules()
 num = widgets.cached(ws, queries.numeric_columns)
 cats = [
     c
@@ -140,15 +155,114 @@ def thresholds() -> None:
         finally:
             cur.close()
     live.thresholds_panel(key="thr_panel", data=data, on_rules_change=_from_panel)
+    _stage_counts()
     if st.toggle("show the rules as a recipe (YAML)", key="w_show_yaml"):
         rules = panel_api.usable(ss["rules"])
         try:
             name, desc = ss.get("recipe") or "my-recipe", ss.get("recipe_description")
-            recipe = recipe_bridge.recipe_from_rules(rules, name=name, description=desc)
+            recipe = recipe_bridge.recipe_from_rules(rules, name=name, description=desc, base=ss.get("recipe_base"))
             st.code(recipe.to_yaml(), language="yaml")
         except WinnowError as e:
             st.error(str(e))
     view_state.sync_to_url(st.query_params, ss)
+
+
+def _stage_counts() -> None:
+    """The documents after every stage of the whole recipe (rules, dedup, balance, sample), as ``winnow apply``,
+    the manifest and the report count them, and what a stage could not deliver."""
+    base = ss.get("recipe_base") or {}
+    if not (base.get("balance") or base.get("sample")):
+        return  # the panel above already counts rules and dedup
+    cur = ws.cursor()
+    try:
+        s = recipe_bridge.full_summary(cur, panel_api.usable(ss["rules"]), base=base)
+    except WinnowError as e:
+        st.error(f"The recipe's stages cannot be counted: {e}")
+        return
+    finally:
+        cur.close()
+    st.markdown("**Every stage** (the panel counts the rules and dedup; balancing and sampling follow)")
+    st.dataframe(
+        recipe_bridge.stage_table(s),
+        hide_index=True,
+        column_config={"stage": None},
+        width="stretch",
+    )
+    for msg in s.get("shortfalls", []):
+        st.warning(md_text(msg))
+
+
+#: the stage editor's widgets: dropped when a recipe is loaded so that they show the loaded values
+STAGE_KEYS = ("w_bal_col", "w_bal_cap", "w_bal_seed", "w_smp_mode", "w_smp_n", "w_smp_frac", "w_smp_w", "w_smp_seed")
+NO_BALANCE, UNIFORM = "(no balancing)", "(uniform)"
+SAMPLE_MODES = ["no sampling", "n documents", "a fraction"]
+
+
+def _apply_stages() -> None:
+    """The stage editor's values -> the recipe's balance (first step) and sample."""
+    base = ss.get("recipe_base") or {}
+    rest = list(base.get("balance") or [])[1:]
+    col = ss.get("w_bal_col")
+    first = (
+        []
+        if col in (None, NO_BALANCE)
+        else [{"column": col, "cap": int(ss["w_bal_cap"]), "seed": int(ss["w_bal_seed"])}]
+    )
+    mode = ss.get("w_smp_mode") or SAMPLE_MODES[0]
+    sample = None
+    if mode != SAMPLE_MODES[0]:
+        sample = {"n": int(ss["w_smp_n"])} if mode == SAMPLE_MODES[1] else {"fraction": float(ss["w_smp_frac"])}
+        if ss.get("w_smp_w") not in (None, UNIFORM):
+            sample["weight"] = ss["w_smp_w"]
+        sample["seed"] = int(ss["w_smp_seed"])
+        old = base.get("sample") or {}
+        if "log_weight" in old and "weight" not in sample:
+            sample["log_weight"] = old["log_weight"]
+    new = recipe_bridge.with_stages(base, balance=first + rest, sample=sample)
+    try:
+        recipe_bridge.recipe_from_rules([], base=new)  # validates the stages before they replace the old ones
+    except WinnowError as e:
+        ss["_thr_stage_error"] = str(e)
+        return
+    ss["recipe_base"] = new
+
+
+def _stage_editor() -> None:
+    """Balancing and sampling: the stages after the rules and dedup (a loaded recipe's, or new ones)."""
+    base = ss.get("recipe_base") or {}
+    bal = list(base.get("balance") or [])
+    smp = base.get("sample") or {}
+    with st.expander("Balance and sample (the stages after the rules and dedup)", expanded=bool(bal or smp)):
+        first = bal[0] if bal else {}
+        opts = [NO_BALANCE, *widgets.cached(ws, queries.categorical_columns)]
+        if first.get("column") and first["column"] not in opts:
+            opts.append(first["column"])
+        c1, c2, c3 = st.columns([4, 2, 1], vertical_alignment="bottom")
+        c1.selectbox("balance: cap the documents of each value of", opts, key="w_bal_col",
+                     index=opts.index(first["column"]) if first else 0)  # fmt: skip
+        c2.number_input("cap per value", min_value=1, value=int(first.get("cap", 100)), step=1, key="w_bal_cap")
+        c3.number_input("seed", min_value=0, value=int(first.get("seed", 0)), step=1, key="w_bal_seed")
+        if len(bal) > 1:
+            st.caption(f"and {len(bal) - 1} more balance step(s) of the loaded recipe, kept as they are")
+        mode = 0 if not smp else (1 if smp.get("n") is not None else 2)
+        s1, s2, s3, s4, s5 = st.columns([3, 2, 2, 3, 1], vertical_alignment="bottom")
+        s1.radio("sample", SAMPLE_MODES, index=mode, key="w_smp_mode", horizontal=False)
+        s2.number_input("n", min_value=1, value=int(smp.get("n") or 1000), step=100, key="w_smp_n")
+        s3.number_input("fraction", min_value=0.0001, max_value=1.0, value=float(smp.get("fraction") or 0.1),
+                        step=0.05, format="%.4f", key="w_smp_frac")  # fmt: skip
+        wopts = [UNIFORM, *num]
+        if smp.get("weight") and smp["weight"] not in wopts:
+            wopts.append(smp["weight"])
+        s4.selectbox("weighted by", wopts, index=wopts.index(smp["weight"]) if smp.get("weight") else 0, key="w_smp_w")
+        s5.number_input("seed", min_value=0, value=int(smp.get("seed", 0)), step=1, key="w_smp_seed")
+        st.button("Apply balance and sample", key="btn_stages", on_click=_apply_stages)
+        if err := ss.pop("_thr_stage_error", None):
+            st.error(err)
+        st.caption(
+            "Balancing keeps each document of a value with probability cap / count (MetaCLIP): about cap per value, "
+            "so a balanced set holds at most about the sum of min(count, cap); a sample larger than what survives "
+            "comes back short, and the counts below the panel say so."
+        )
 
 
 def _add_rule_row() -> None:
@@ -179,18 +293,48 @@ def _load() -> None:
     except WinnowError as e:
         ss["_thr_load_error"] = str(e)
         return
+    _open(recipe)
+
+
+def _open(recipe) -> None:
+    """Replace the page's recipe with ``recipe``: its rules in the panel, every other stage kept aside."""
     ss["rules"], ss["recipe"], ss["recipe_description"] = recipe.panel_rules(), recipe.name, recipe.description
+    ss["recipe_base"] = recipe_bridge.stage_base(recipe)
+    for k in STAGE_KEYS:
+        ss.pop(k, None)
     ss["edge_uid"] = None
     _bump()
 
 
+def _load_file() -> None:
+    """Replace the rules and stages with those of an uploaded recipe file."""
+    up = ss.get("w_load_file")
+    if up is None:
+        return
+    try:
+        recipe = recipe_bridge.load_recipe_text(up.getvalue(), where=f"recipe file {up.name}")
+    except WinnowError as e:
+        ss["_thr_load_error"] = str(e)
+        return
+    if not recipe.name:
+        recipe.name = up.name.rsplit(".", 1)[0]
+    _open(recipe)
+
+
 def _load_row() -> None:
-    """Start from a published pipeline (DataTrove, FineWeb, C4, Gopher) or a saved recipe."""
-    with st.expander("Start from a preset or from a recipe saved earlier"):
+    """Start from a published pipeline (DataTrove, FineWeb, C4, Gopher), a saved recipe or a recipe file."""
+    with st.expander("Start from a preset, a recipe saved earlier or a recipe file"):
         c1, c2, c3 = st.columns([5, 2, 2], vertical_alignment="bottom")
         c1.selectbox("Load", list(recipe_bridge.starting_points(ws)), key="w_load_from", index=None)
         c2.text_input("language (presets)", key="w_load_lang", placeholder="e.g. en, de, zh", max_chars=8)
         c3.button("Load (replaces the rules)", key="btn_load", on_click=_load)
+        f1, f2 = st.columns([7, 2], vertical_alignment="bottom")
+        f1.file_uploader("or a recipe YAML file", type=["yaml", "yml"], key="w_load_file")
+        f2.button("Load the file", key="btn_load_file", on_click=_load_file)
+        st.caption(
+            "A link to this page with ?recipe=NAME opens the saved recipe NAME with every stage "
+            "(save the recipe below, then share the page's URL)."
+        )
         if err := ss.pop("_thr_load_error", None):
             st.error(err)
 
@@ -204,7 +348,8 @@ def _save_row() -> None:
             from app.recipes import save_recipe
 
             rules, desc = panel_api.usable(ss["rules"]), ss.get("recipe_description")
-            save_recipe(ws, name, recipe_bridge.recipe_from_rules(rules, name=name, description=desc))
+            base = ss.get("recipe_base")
+            save_recipe(ws, name, recipe_bridge.recipe_from_rules(rules, name=name, description=desc, base=base))
         except WinnowError as e:
             st.error(str(e))
         else:  # the YAML preview above was drawn with the old name: draw the page again with the new one
@@ -216,5 +361,6 @@ def _save_row() -> None:
 
 _load_row()
 _add_rule_row()
+_stage_editor()
 thresholds()
 _save_row()

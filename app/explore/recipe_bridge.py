@@ -13,11 +13,92 @@ from app.recipes.rules import DEDUP_STEPS, RuleKind
 Rule = RuleKind
 
 
-def recipe_from_rules(rules: list[Rule], *, name: str | None = None, description: str | None = None):
-    """The :class:`app.recipes.Recipe` the dashboard's rules mean (their objects, not a copy)."""
+#: the largest recipe file the Thresholds page reads (a recipe is a few kB; anything larger is not one)
+MAX_RECIPE_BYTES = 1 << 20
+
+
+def recipe_from_rules(
+    rules: list[Rule], *, name: str | None = None, description: str | None = None, base: dict[str, Any] | None = None
+):
+    """The :class:`app.recipes.Recipe` the dashboard's rules mean (their objects, not a copy). ``base``
+    (:func:`stage_base`): the stages the panel does not edit -- balancing, sampling, output columns, mixture,
+    annotations, ``dedup.over`` -- kept from a loaded recipe, so saving from the page keeps every stage."""
     from app.recipes import Recipe
 
-    return Recipe.from_panel(rules, name=name, description=description)
+    panel = Recipe.from_panel(rules, name=name, description=description)
+    if not base:
+        return panel
+    data = {**base, **{k: v for k, v in panel.to_dict().items() if k != "dedup"}}
+    dedup = {k: v for k, v in (base.get("dedup") or {}).items() if k not in DEDUP_STEPS}
+    dedup.update(panel.dedup.to_dict())
+    data.pop("dedup", None)
+    if any(dedup.get(s) for s in DEDUP_STEPS):
+        data["dedup"] = {k: v for k, v in dedup.items() if k != "over" or v != "survivors"}
+    return Recipe.from_dict(data)
+
+
+def stage_base(recipe: Any) -> dict[str, Any]:
+    """What of ``recipe`` the panel's rule list does not hold (every section but the rules, the dedup steps,
+    the name and the description), as plain recipe data for :func:`recipe_from_rules`'s ``base``."""
+    d = recipe.to_dict()
+    out = {k: v for k, v in d.items() if k not in ("rules", "dedup", "name", "description", "version")}
+    over = (d.get("dedup") or {}).get("over")
+    if over:
+        out["dedup"] = {"over": over}
+    return out
+
+
+def with_stages(
+    base: dict[str, Any] | None, *, balance: list[dict[str, Any]] | None, sample: dict[str, Any] | None
+) -> dict[str, Any]:
+    """``base`` with its balance steps and sample replaced (an empty list / None removes them)."""
+    out = dict(base or {})
+    out.pop("balance", None)
+    out.pop("sample", None)
+    if balance:
+        out["balance"] = [dict(b) for b in balance]
+    if sample:
+        out["sample"] = dict(sample)
+    return out
+
+
+def load_recipe_text(data: bytes | str, *, where: str = "the recipe file"):
+    """A recipe from the bytes of an uploaded YAML file (RecipeError naming the line when it is not one)."""
+    from app.errors import RecipeError
+    from app.recipes import load_recipe
+
+    if len(data) > MAX_RECIPE_BYTES:
+        raise RecipeError(f"{where} is {len(data):,} bytes; a recipe is at most {MAX_RECIPE_BYTES:,}")
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise RecipeError(f"{where} is not UTF-8 text") from e
+    if not data.strip():
+        raise RecipeError(f"{where} is empty")
+    return load_recipe(data)
+
+
+def stage_table(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """Rows for the page's stage table: each stage with the documents and tokens after it and what it removed
+    (the same numbers ``winnow apply``, the manifest and the report show)."""
+    return [
+        {
+            "after": s.get("label") or s["stage"],
+            "stage": s["stage"],
+            "documents": s["kept"],
+            "removed": s.get("removed", 0),
+            "tokens": s["kept_tokens"],
+        }
+        for s in summary.get("stages", [])
+    ]
+
+
+def full_summary(con: Any, rules: list[Rule], *, base: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``app.recipes.summarize`` of the whole recipe: the panel's rules plus ``base``'s stages."""
+    from app.recipes import summarize as _summarize
+
+    return _summarize(con, recipe_from_rules(rules, base=base))
 
 
 def starting_points(ws: Any) -> dict[str, tuple[str, str | None]]:
