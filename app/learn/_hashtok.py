@@ -97,9 +97,15 @@ def tokenize(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
 
     Returns ``(hashes uint64[T], counts int64[len(texts)])``: the tokens of text ``i`` are
     ``hashes[sum(counts[:i]) : sum(counts[:i+1])]``, in order."""
+    h, counts, _ = tokenize_kinds(texts)
+    return h, counts
+
+
+def tokenize_kinds(texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`tokenize` plus the class of each token (``WORD``, ``CHAR`` or ``SYMBOL``, uint8[T])."""
     n = len(texts)
     if not n:
-        return np.zeros(0, np.uint64), np.zeros(0, np.int64)
+        return np.zeros(0, np.uint64), np.zeros(0, np.int64), np.zeros(0, np.uint8)
     low = [t.lower() if isinstance(t, str) else "" for t in texts]
     joined = " ".join(low)  # the separator ends a word at every document boundary
     cp = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
@@ -122,7 +128,7 @@ def tokenize(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     intok = cls != SPACE
     starts = np.flatnonzero(start)
     if not len(starts):
-        return np.zeros(0, np.uint64), np.zeros(n, np.int64)
+        return np.zeros(0, np.uint64), np.zeros(n, np.int64), np.zeros(0, np.uint8)
     tok_chars = np.flatnonzero(intok)
     tok_of_char = np.cumsum(start)[tok_chars] - 1
     rel = tok_chars - starts[tok_of_char]
@@ -136,15 +142,4 @@ def tokenize(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         h = mix64(h ^ (length << np.uint64(56)))
     doc_of_tok = np.searchsorted(doc_start, starts, side="right") - 1
     counts = np.bincount(doc_of_tok, minlength=n).astype(np.int64)
-    return h, counts
-
-
-def char_kinds(texts: list[str]) -> np.ndarray:
-    """Per text: True when most of its non-space characters are of a script written without spaces."""
-    cls_t, _ = _tables()
-    out = np.zeros(len(texts), dtype=bool)
-    for i, t in enumerate(texts):
-        cp = np.frombuffer(t[:2000].encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-        c = cls_t[np.minimum(cp, 0xFFFF)]
-        out[i] = (c == CHAR).sum() * 2 > (c != SPACE).sum()
-    return out
+    return h, counts, cls[starts]
