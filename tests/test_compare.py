@@ -26,6 +26,12 @@ B = (
 @pytest.fixture(scope="module")
 def ws(tmp_path_factory):
     w = make_ws(tmp_path_factory.mktemp("compare") / "ws", n=600)
+    with w.transaction() as cur:  # a map cluster per document (some unclustered: NULL)
+        cur.execute(
+            "CREATE TABLE map_test AS SELECT id, CASE WHEN hash(id) % 7 = 0 THEN NULL ELSE (hash(id) % 5)::INT END"
+            " AS map_cluster FROM docs"
+        )
+        w.register_part("map_test", kind="map", con=cur)
     yield w
     w.close()
 
@@ -78,7 +84,8 @@ def test_fates_add_up_to_each_recipes_own_summary(ws, a, b):
         assert c[fate]["docs"] + c["both"]["docs"] == s["kept_docs"] == res[side]["kept_docs"]
         assert c[fate]["tokens"] + c["both"]["tokens"] == s["kept_tokens"] == res[side]["kept_tokens"]
     assert sum(v["docs"] for v in c.values()) == res["total_docs"] == 600
-    for table in ("by_source", "by_lang"):
+    assert len(res["by_cluster"]) == 6 and res["cluster_column"] == "map_cluster"
+    for table in ("by_source", "by_lang", "by_cluster"):
         assert sum(g["a_only"] for g in res[table]) == c["a_only"]["docs"]
         assert sum(g["b_only_tokens"] for g in res[table]) == c["b_only"]["tokens"]
     assert sum(f["docs"] for f in res["flips"]) == c["a_only"]["docs"] + c["b_only"]["docs"]
@@ -137,3 +144,16 @@ def test_cli_compare_file_and_saved_recipe(tmp_path, capsys):
     assert "exactly two recipes" in capsys.readouterr().err
     assert main(["compare", "-w", path, "-r", a, "-r", "nope.yaml"]) == 1
     assert "does not exist" in capsys.readouterr().err
+
+
+@SETTINGS
+@given(a=recipe_strategy, b=recipe_strategy)
+def test_live_path_equals_the_sql_path(ws, a, b):
+    """The cached-vector path (rules and dedup) and the SQL path give the same comparison, flipped sample included."""
+    live = compare_recipes(ws.con, a, b, flipped=4)
+    sql = compare_recipes(ws.con, a, b, flipped=4, relation="corpus")
+    assert sql["path"] == "sql"
+    if not (a.get("sample") or b.get("sample")):
+        assert live["path"] == "live"
+    for k in ("counts", "by_source", "by_lang", "by_cluster", "flips", "flipped", "rules", "sections", "same"):
+        assert live[k] == sql[k], k

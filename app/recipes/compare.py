@@ -169,14 +169,19 @@ def compare_recipes(
     joins = " ".join(j for j in (ja, jb) if j)
     why = f"CASE WHEN _ka AND NOT _kb THEN {fb} WHEN _kb AND NOT _ka THEN {fa} END"
     flagged = f"SELECT *, {ka} AS _ka, {kb} AS _kb FROM (SELECT {base} FROM {qi(rel)} AS r {joins})"
-    params = {**pa, **pb}
-    grouped = f"SELECT _src, _lang, _cl, _ka, _kb, {why} AS _why, count(*), coalesce(sum(_tok), 0) FROM ({flagged}) GROUP BY ALL"
-    try:
-        rows = con.execute(grouped, used_params(grouped, params)).fetchall()
-    except Exception as e:
-        raise RecipeError(f"cannot compare the recipes: {str(e).splitlines()[0]}") from e
+    n = max(0, int(flipped))
+    live = None
+    if relation is None:  # interactive path: cached vectors over a recipe frame (same numbers)
+        from app.recipes.compare_live import live_compare
+
+        live = live_compare(con, ra, rb, cluster=cl_col, n=n)
+    if live is not None:
+        rows, picked = live["rows"], live["picked"]
+    else:
+        rows, picked = _sql_pass(con, flagged, why, {**pa, **pb}, n=n)
     res = _tally(rows, ca, cb)
-    res["flipped"] = _flipped(con, flagged, why, params, ca, cb, n=flipped, text_chars=text_chars)
+    res["flipped"] = _flipped(con, picked["a_only"], picked["b_only"], ca, cb, text_chars=text_chars)
+    res["path"] = "live" if live is not None else "sql"
     res.update(
         a={"name": ra.name, "kept_docs": res["counts"]["a_only"]["docs"] + res["counts"]["both"]["docs"],
            "kept_tokens": res["counts"]["a_only"]["tokens"] + res["counts"]["both"]["tokens"]},
@@ -193,6 +198,31 @@ def compare_recipes(
     return res
 
 
+def _sql_pass(con: Any, flagged: str, why: str, params: dict[str, Any], *, n: int) -> tuple[list, dict]:
+    """The SQL path: one grouped pass (grouping sets: by source with the flipping check, by language, by
+    cluster) and one query for the flipped sample (the smallest sample key of each direction)."""
+    from app.recipes.compare_live import SAMPLE_KEY
+
+    grouped = (
+        f"SELECT GROUPING(_src, _lang, _cl), _src, _lang, _cl, _ka, _kb, _why, count(*), coalesce(sum(_tok), 0)"
+        f" FROM (SELECT *, {why} AS _why FROM ({flagged}))"
+        " GROUP BY GROUPING SETS ((_src, _ka, _kb, _why), (_lang, _ka, _kb), (_cl, _ka, _kb))"
+    )
+    sample = (
+        f"SELECT id, _src, _lang, _ka, {why} AS _why FROM ({flagged}) WHERE _ka <> _kb"
+        f" QUALIFY row_number() OVER (PARTITION BY _ka ORDER BY {SAMPLE_KEY}, id) <= {n} ORDER BY {SAMPLE_KEY}, id"
+    )
+    try:
+        rows = con.execute(grouped, used_params(grouped, params)).fetchall()
+        got = con.execute(sample, used_params(sample, params)).fetchall() if n else []
+    except Exception as e:
+        raise RecipeError(f"cannot compare the recipes: {str(e).splitlines()[0]}") from e
+    picked: dict[str, list[dict]] = {"a_only": [], "b_only": []}
+    for doc_id, src, lang, ka, w in got:
+        picked["a_only" if ka else "b_only"].append({"id": doc_id, "src": src, "lang": lang, "why": w})
+    return rows, picked
+
+
 def _fate(ka: bool, kb: bool) -> str:
     return "both" if ka and kb else "a_only" if ka else "b_only" if kb else "neither"
 
@@ -204,19 +234,25 @@ def _label(comp: Compiled, i: int | None) -> str:
 
 
 def _tally(rows: Iterable[tuple], ca: Compiled, cb: Compiled) -> dict[str, Any]:
-    """Totals, per-group tables and per-rule flip counts from the grouped rows."""
+    """Totals, per-group tables and per-rule flip counts from the grouping-set rows (``gid`` 3: by source,
+    5: by language, 6: by cluster, 7: the grand total, skipped here)."""
     counts = {s: {"docs": 0, "tokens": 0} for s in SIDES}
     groups: dict[str, dict[Any, dict[str, int]]] = {"source": {}, "lang": {}, "cluster": {}}
     flips: dict[tuple, list[int]] = {}
-    for src, lg, cl, ka, kb, why, n, tok in rows:
+    sets = {3: ("source", 1), 5: ("lang", 2), 6: ("cluster", 3)}
+    for row in rows:
+        gid, ka, kb, why, n, tok = row[0], row[4], row[5], row[6], int(row[7]), int(row[8])
+        if gid not in sets:
+            continue
+        name, col = sets[gid]
         fate = _fate(bool(ka), bool(kb))
-        n, tok = int(n), int(tok)
+        g = groups[name].setdefault(row[col], {f"{s}{x}": 0 for s in SIDES for x in ("", "_tokens")})
+        g[fate] += n
+        g[f"{fate}_tokens"] += tok
+        if name != "source":
+            continue
         counts[fate]["docs"] += n
         counts[fate]["tokens"] += tok
-        for name, key in (("source", src), ("lang", lg), ("cluster", cl)):
-            g = groups[name].setdefault(key, {f"{s}{x}": 0 for s in SIDES for x in ("", "_tokens")})
-            g[fate] += n
-            g[f"{fate}_tokens"] += tok
         if fate in ("a_only", "b_only"):
             f = flips.setdefault((fate, why), [0, 0])
             f[0] += n
@@ -256,44 +292,23 @@ def _tally(rows: Iterable[tuple], ca: Compiled, cb: Compiled) -> dict[str, Any]:
 
 
 def _flipped(
-    con: Any,
-    flagged: str,
-    why: str,
-    params: dict[str, Any],
-    ca: Compiled,
-    cb: Compiled,
-    *,
-    n: int,
-    text_chars: int,
+    con: Any, a_only: list[dict], b_only: list[dict], ca: Compiled, cb: Compiled, *, text_chars: int
 ) -> list[dict[str, Any]]:
-    """Up to ``n`` flipped documents per direction (a deterministic sample: md5 of the id), with the rule that
-    flips each and the first ``text_chars`` characters of its text (read by id; never the whole corpus)."""
-    if n <= 0:
-        return []
-    q = (
-        "SELECT id, _src, _lang, _ka, _why FROM (SELECT *, "
-        f"{why} AS _why, row_number() OVER (PARTITION BY _ka ORDER BY md5(CAST(id AS VARCHAR)), id) AS _rk "
-        f"FROM ({flagged}) WHERE _ka <> _kb) WHERE _rk <= {int(n)} ORDER BY _ka DESC, _rk"
-    )
-    try:
-        picked = con.execute(q, used_params(q, params)).fetchall()
-    except Exception as e:
-        raise RecipeError(f"cannot list the flipped documents: {str(e).splitlines()[0]}") from e
-    texts = _texts(con, [r[0] for r in picked], text_chars)
-    out = []
-    for doc_id, src, lg, ka, w in picked:
-        direction = "a_only" if ka else "b_only"
-        out.append(
-            {
-                "id": doc_id,
-                "source": src,
-                "lang": lg,
-                "direction": direction,
-                "rule": _label(cb if ka else ca, w),
-                "text": texts.get(doc_id),
-            }
-        )
-    return out
+    """The sampled flipped documents (A only, then B only) with the rule that flips each and the first
+    ``text_chars`` characters of its text (read by id; never the whole corpus)."""
+    texts = _texts(con, [d["id"] for d in (*a_only, *b_only)], text_chars)
+    return [
+        {
+            "id": d["id"],
+            "source": d["src"],
+            "lang": d["lang"],
+            "direction": direction,
+            "rule": _label(cb if direction == "a_only" else ca, d["why"]),
+            "text": texts.get(d["id"]),
+        }
+        for direction, picked in (("a_only", a_only), ("b_only", b_only))
+        for d in picked
+    ]
 
 
 def _texts(con: Any, ids: list[Any], chars: int) -> dict[Any, str | None]:

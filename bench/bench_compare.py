@@ -1,0 +1,139 @@
+"""Comparing two recipes and re-planning a token mixture at 1M documents (issue 19's speed targets: a recipe
+comparison answers a threshold change within 500 ms p95; a mixture plan is recomputed within 300 ms).
+
+A synthetic workspace of N documents (five sources, three languages, 40 map clusters, four signals; texts are
+short: the comparison never reads them except for the flipped documents' snippets). Each repeat changes B's
+threshold, so no two comparisons are alike:
+
+- ``compare_recipes`` (one grouped pass over ``corpus_fast`` + the flipped-document sample and its snippets),
+  rules only, and with B sampling (the compiled pipeline joined by id);
+- the mixture plan as shares change: the per-group token totals of what the recipe keeps (one grouped query,
+  recomputed when the recipe changes) plus :func:`app.recipes.mixture.plan`, and ``plan`` alone (a share
+  change with the recipe unchanged reuses the totals).
+
+    python bench/bench_compare.py [--docs 1000000] [--repeats 15] [--no-readme]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from _readme import machine, md_table, write_section
+
+from app.recipes import compile_recipe, select_ids_sql
+from app.recipes.compare import compare_recipes
+from app.recipes.mixture import Mixture, group_tokens, plan
+from app.workspace import Workspace
+
+A = {
+    "version": 1,
+    "rules": [
+        {"signal": "size_words", "min": 50},
+        {"signal": "quality_score", "min_quantile": 0.2},
+        {"signal": "lang_code", "in": ["en", "de"]},
+    ],
+}
+
+
+def b_recipe(i: int, *, sample: bool) -> dict:
+    r = {
+        "version": 1,
+        "rules": [
+            {"signal": "size_words", "min": 40 + 7 * i},
+            {"signal": "quality_score", "min_quantile": 0.1 + 0.02 * i},
+            {"signal": "lang_code", "in": ["en", "de", "zh"]},
+        ],
+    }
+    if sample:
+        r["sample"] = {"n": 300_000, "seed": i}
+    return r
+
+
+def pcts(xs: list[float]) -> tuple[float, float]:
+    xs = sorted(xs)
+    p95 = xs[min(len(xs) - 1, round(0.95 * (len(xs) - 1)))]
+    return statistics.median(xs) * 1000, p95 * 1000
+
+
+def build(path: Path, n: int) -> Workspace:
+    ws = Workspace.open(path, create=True)
+    c = ws.con
+    c.execute(
+        "CREATE TABLE docs__big AS SELECT 'd' || lpad(i::VARCHAR, 9, '0') AS id,"
+        " (['wiki', 'instruct', 'web_article', 'social', 'code'])[1 + i % 5] AS source,"
+        f" 'text of document ' || i AS text, md5(i::VARCHAR) AS text_hash FROM range({n}) t(i)"
+    )
+    c.execute("INSERT INTO sources VALUES ('big', 'docs__big', ?, 0, '{}', now())", [n])
+    c.execute(
+        "CREATE TABLE sig_big AS SELECT id, (hash(id) % 400)::INT AS size_words, random() AS quality_score,"
+        " (['en', 'de', 'zh'])[1 + (hash(id || 'l') % 3)::INT] AS lang_code, (20 + hash(id || 't') % 800)::INT"
+        " AS size_tokens, (hash(id || 'c') % 40)::INT AS map_cluster FROM docs__big"
+    )
+    ws.register_part("sig_big", kind="signal")
+    return ws
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--docs", type=int, default=1_000_000)
+    ap.add_argument("--repeats", type=int, default=15)
+    ap.add_argument("--no-readme", action="store_true")
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="winnow-bench-compare-"))
+    try:
+        t = time.perf_counter()
+        ws = build(tmp / "ws", args.docs)
+        print(f"built {args.docs:,} documents in {time.perf_counter() - t:.1f} s", file=sys.stderr)
+        con = ws.cursor()
+        rows = []
+        compare_recipes(con, A, b_recipe(0, sample=False))  # warm: quantiles, column types
+        for label, sample in (("compare, rules only", False), ("compare, B samples 300k", True)):
+            xs, flips = [], 0
+            for i in range(args.repeats):
+                t = time.perf_counter()
+                res = compare_recipes(con, A, b_recipe(i % 10, sample=sample), flipped=20)
+                xs.append(time.perf_counter() - t)
+                flips = res["counts"]["a_only"]["docs"] + res["counts"]["b_only"]["docs"]
+            p50, p95 = pcts(xs)
+            rows.append([label, f"{p50:,.0f}", f"{p95:,.0f}", "500", f"{flips:,} flipped (last run)"])
+        comp = compile_recipe(con, A)
+        ids_sql, params = select_ids_sql(comp)
+        mix_xs, plan_xs = [], []
+        for i in range(args.repeats):
+            w = 0.2 + 0.03 * (i % 10)
+            rest = (1 - w) / 2
+            mix = Mixture("source", 50_000_000, {"wiki": w, "instruct": rest, "web_article": rest}, 2.0)
+            t = time.perf_counter()
+            groups = group_tokens(con, "corpus_fast", "source", comp.token_sql, ids_sql=ids_sql, params=params)
+            plan(mix, groups)
+            mix_xs.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            plan(mix, groups)
+            plan_xs.append(time.perf_counter() - t)
+        p50, p95 = pcts(mix_xs)
+        rows.append(["mixture plan, totals recounted", f"{p50:,.0f}", f"{p95:,.0f}", "300", "3 groups"])
+        p50, p95 = pcts(plan_xs)
+        rows.append(["mixture plan, shares changed only", f"{p50:,.3f}", f"{p95:,.3f}", "300", ""])
+        ws.close()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    table = md_table(["operation", "p50 ms", "p95 ms", "target ms", "note"], rows)
+    body = (
+        f"Recipe comparison and mixture planning at {args.docs:,} documents (`python bench/bench_compare.py`; "
+        f"{args.repeats} runs each, B's thresholds change every run; {machine()}):\n\n{table}"
+    )
+    print(body)
+    if not args.no_readme:
+        write_section("compare", body)
+
+
+if __name__ == "__main__":
+    main()
