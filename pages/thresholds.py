@@ -156,6 +156,7 @@ def thresholds() -> None:
             cur.close()
     live.thresholds_panel(key="thr_panel", data=data, on_rules_change=_from_panel)
     _stage_counts()
+    _retention()
     if st.toggle("show the rules as a recipe (YAML)", key="w_show_yaml"):
         rules = panel_api.usable(ss["rules"])
         try:
@@ -190,6 +191,36 @@ def _stage_counts() -> None:
     )
     for msg in s.get("shortfalls", []):
         st.warning(md_text(msg))
+
+
+def _group_columns() -> list[str]:
+    """Columns to balance or break retention down by: the map's clusters first, then the categorical columns."""
+    clusters = [c for c in ("map_cluster_label", "map_cluster") if c in cols_all]
+    return clusters + [c for c in widgets.cached(ws, queries.categorical_columns) if c not in clusters]
+
+
+def _retention() -> None:
+    """Retention by any categorical column (the map's clusters first): a cut's bias against a topic."""
+    cols = _group_columns()
+    if not cols:
+        return
+    with st.expander("Retention by category: the share of each map cluster (or any column) the cut keeps"):
+        col = st.selectbox("break retention down by", cols, key="w_ret_by")
+        cur = ws.cursor()
+        try:
+            rows = recipe_bridge.retention(cur, panel_api.usable(ss["rules"]), column=col, base=ss.get("recipe_base"))
+        except WinnowError as e:
+            st.error(str(e))
+            return
+        finally:
+            cur.close()
+        st.dataframe(
+            rows,
+            hide_index=True,
+            width="stretch",
+            column_config={"kept %": st.column_config.NumberColumn(format="percent")},
+        )
+        st.caption("vs overall: the value's kept share over the corpus's (0.5 = kept half as much as the corpus).")
 
 
 #: the stage editor's widgets: dropped when a recipe is loaded so that they show the loaded values
@@ -234,7 +265,7 @@ def _stage_editor() -> None:
     smp = base.get("sample") or {}
     with st.expander("Balance and sample (the stages after the rules and dedup)", expanded=bool(bal or smp)):
         first = bal[0] if bal else {}
-        opts = [NO_BALANCE, *widgets.cached(ws, queries.categorical_columns)]
+        opts = [NO_BALANCE, *_group_columns()]
         if first.get("column") and first["column"] not in opts:
             opts.append(first["column"])
         c1, c2, c3 = st.columns([4, 2, 1], vertical_alignment="bottom")

@@ -58,7 +58,7 @@ def test_url_opens_saved_recipe_with_stage_counts(lima_ws):
     # the balance and sample stages came with the recipe, and the page counts each stage
     assert at.selectbox(key="w_bal_col").value == "map_cluster_label"
     assert at.number_input(key="w_smp_n").value == 200
-    (table,) = [d for d in at.dataframe if "documents" in d.value.columns]
+    (table,) = [d for d in at.dataframe if "after" in d.value.columns]
     got = table.value
     with Workspace.open(lima_ws) as ws:
         s = summarize(ws.cursor(), get_recipe(ws, "lima"))

@@ -15,6 +15,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--recipe", "-r", required=True, metavar="R", help="recipe YAML file or saved recipe name")
     p.add_argument("--out", "-o", default="report.html", metavar="FILE", help="HTML file (default: %(default)s)")
     p.add_argument("--samples", type=int, default=5, metavar="N", help="sample documents per group (default: 5)")
+    p.add_argument(
+        "--by",
+        action="append",
+        metavar="COLUMN",
+        help="break retention down by this categorical column (repeatable; default: the map clusters, if any)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -24,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
 
     with Workspace.open(args.workspace, read_only=True) as ws:
         recipe = resolve_recipe(args.recipe, ws)
-        res = write_report(ws, recipe, args.out, samples=args.samples)
+        res = write_report(ws, recipe, args.out, samples=args.samples, by=args.by)
     print(f"wrote {res['html']} ({res['bytes'] / 1e6:.1f} MB) and {res['json']}")
     print_json_last(res)
     return 0

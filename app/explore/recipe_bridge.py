@@ -164,3 +164,32 @@ def edge_docs(con: Any, rules: list[Rule], ui_index: int, *, n: int = 3, text_ch
 
     comp = compile_recipe(con, recipe_from_rules(rules), bind=False)
     return edge_documents(con, comp, check_index(rules)[ui_index], n=n, text_chars=text_chars)
+
+
+def retention(con: Any, rules: list[Rule], *, column: str, base: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Per value of ``column`` (a map cluster, any categorical column): documents, the share the rules and dedup
+    keep and, when the recipe balances or samples, the share the whole recipe keeps; each share also against
+    the overall one (``vs overall`` 0.5 = kept half as much as the corpus), so a cut's bias against a topic
+    shows. Largest values first; the numbers are ``summarize(group_by=column)``'s (the report's too)."""
+    from app.recipes import summarize as _summarize
+
+    def table(recipe: Any) -> tuple[dict[Any, dict[str, Any]], float | None]:
+        s = _summarize(con, recipe, group_by=column)
+        return {g["group"]: g for g in s["by_group"]}, s["kept_frac"]
+
+    def vs(frac: float | None, overall: float | None) -> float | None:
+        return None if frac is None or not overall else round(frac / overall, 2)
+
+    cut, cut_all = table(recipe_from_rules(rules))
+    staged = bool(base and (base.get("balance") or base.get("sample")))
+    whole, whole_all = table(recipe_from_rules(rules, base=base)) if staged else ({}, None)
+    out = []
+    for g, a in cut.items():
+        row = {column: g, "documents": a["total"], "kept by the rules": a["kept"], "kept %": a["kept_frac"]}
+        row["vs overall"] = vs(a["kept_frac"], cut_all)
+        if staged:
+            b = whole.get(g, {})
+            row["kept by the recipe"] = b.get("kept", 0)
+            row["recipe vs overall"] = vs(b.get("kept_frac"), whole_all)
+        out.append(row)
+    return out

@@ -141,16 +141,21 @@ def _contamination(con: Any) -> dict[str, Any] | None:
     return before_after(con, keep_table=KEPT)
 
 
-def build_data(ws: Any, recipe: Any, *, samples: int = 5, max_points: int = 20000) -> dict[str, Any]:
-    """The report's numbers (also ``report.json``)."""
+def build_data(
+    ws: Any, recipe: Any, *, samples: int = 5, max_points: int = 20000, by: list[str] | None = None
+) -> dict[str, Any]:
+    """The report's numbers (also ``report.json``). ``by``: columns to break retention down by (default: the
+    map's clusters, when the workspace has a map; :mod:`app.report.categories`)."""
     from app import __version__
     from app.recipes import compile_recipe, load_recipe, summarize
+    from app.report.categories import default_columns, retention_by
 
     recipe = load_recipe(recipe)
     con = ws.cursor()
     comp = compile_recipe(con, recipe)
     summary = summarize(con, recipe, compiled=comp)
     summary.pop("elapsed_ms", None)
+    categories = retention_by(con, recipe, comp, list(by) if by else default_columns(comp.columns))
     try:
         _kept_table(con, comp)
         rel = fast_relation(con)
@@ -161,6 +166,7 @@ def build_data(ws: Any, recipe: Any, *, samples: int = 5, max_points: int = 2000
             "recipe": recipe.to_dict(),
             "recipe_yaml": recipe.to_yaml(),
             "summary": summary,
+            "categories": categories,
             "distributions": _distributions(con, comp, rel),
             "map": _map_points(con, comp, rel, max_points),
             "samples": _samples(con, comp, samples),
@@ -178,11 +184,17 @@ def build_data(ws: Any, recipe: Any, *, samples: int = 5, max_points: int = 2000
 
 
 def build_report(
-    ws: Any, recipe: Any, *, samples: int = 5, max_points: int = 20000, out: str | os.PathLike | None = None
+    ws: Any,
+    recipe: Any,
+    *,
+    samples: int = 5,
+    max_points: int = 20000,
+    out: str | os.PathLike | None = None,
+    by: list[str] | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """``(html, data)`` for ``recipe`` over ``ws``: the dashboard's download button and ``winnow report``.
-    With ``out``, also writes the HTML there and ``report.json`` beside it."""
-    data = build_data(ws, recipe, samples=samples, max_points=max_points)
+    With ``out``, also writes the HTML there and ``report.json`` beside it. ``by``: see :func:`build_data`."""
+    data = build_data(ws, recipe, samples=samples, max_points=max_points, by=by)
     html_text = render_html(data)
     if out is not None:
         _write(Path(out), html_text, data)

@@ -30,6 +30,7 @@ SECTIONS = [
     ("by_group", "Removals per rule, by language"),
     ("sources", "Per source"),
     ("languages", "Per language"),
+    ("categories", "Retention by category"),
     ("distributions", "Signal distributions, before and after"),
     ("map", "Map: kept and removed"),
     ("samples", "Sample documents"),
@@ -244,6 +245,21 @@ def _group(go: Any, tab: list[dict[str, Any]], sec: str, name: str, markup: Any)
     return {"headers": headers, "rows": rows, "figure": _fig(fig, f"fig-{sec}", markup)}
 
 
+def _categories(go: Any, cats: list[dict[str, Any]], markup: Any) -> list[dict[str, Any]]:
+    """Per column: the table of :func:`app.report.categories.table` and its before/after bars (30 largest)."""
+    from app.report.categories import table
+
+    out = []
+    for i, c in enumerate(cats):
+        top = c["groups"][:30]
+        fig = _before_after(
+            go, [_pt(_name(x["group"])) for x in top], [x["total"] for x in top], [x["kept"] for x in top]
+        )
+        fig.update_layout(barmode="overlay", height=320, xaxis={"type": "category"})
+        out.append({**table(c, none=NONE), "figure": _fig(fig, f"fig-categories{i}", markup)})
+    return out
+
+
 def _note(d: dict[str, Any]) -> str:
     """What the edge bars hold beyond the axis, and what could not be drawn (see app.explore.histogram)."""
     parts = []
@@ -375,6 +391,7 @@ def render_html(data: dict[str, Any]) -> str:
             ("sources", _group(go, s["by_source"], "sources", "source", markup)),
             ("languages", _group(go, s["by_lang"], "languages", "lang", markup)),
         ],
+        categories=_categories(go, data.get("categories") or [], markup),
         distributions=_distributions(go, data["distributions"], markup),
         map=_map(go, data.get("map"), markup),
         samples=_samples(data["samples"], _numbers(s["rules"])),
