@@ -253,7 +253,7 @@ def test_score_fills_corpus_and_is_incremental(tiny_ws):
     again = engine.score(tiny_ws, signals="all")
     assert all(r["computed"] == 0 for r in again["families"].values())
     reg = engine.runs(tiny_ws)
-    assert reg["gopher_quality"]["n"] == 6 and reg["gopher_quality"]["version"] == "1"
+    assert reg["gopher_quality"]["n"] == 6 and reg["gopher_quality"]["version"] == "2:aware"
 
 
 def test_changed_text_and_version_bump_recompute(tmp_path, monkeypatch):

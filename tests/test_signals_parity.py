@@ -34,7 +34,10 @@ def datatrove_decisions(texts: list[str]) -> dict[str, list[bool]]:
 
 def parity(texts: list[str]) -> dict[str, float]:
     ref = datatrove_decisions(texts)
-    cols = score_texts(texts, list(reference.DATATROVE_DEFAULTS))
+    # DataTrove's English tokenizer for every text (the default language-aware segmentation differs on
+    # Chinese, Japanese, Thai... by design; tests/test_signals_v2.py checks it equals this mode elsewhere)
+    faithful = {f: {"segmentation": "datatrove"} for f in reference.DATATROVE_DEFAULTS}
+    cols = score_texts(texts, list(reference.DATATROVE_DEFAULTS), options=faithful)
     result = {}
     for name, decisions in ref.items():
         agree = 0

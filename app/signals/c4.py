@@ -4,6 +4,11 @@ C4 walks the lines of a page: a line is dropped when it has a word over 1,000 ch
 terminal punctuation (``. ? ! " '``, not ``...``) after removing Wikipedia citations, has fewer than 3 words,
 mentions "javascript", or mentions a cookie/terms-of-use phrase; a page is dropped when a surviving line
 contains "lorem ipsum" or "{", or when the surviving lines hold fewer than 5 sentences.
+
+Option ``segmentation``: ``aware`` (default) also ends lines and sentences with the CJK marks ``。 ！ ？ ｡``
+(optionally followed by ``」`` or ``』``), and counts the words of a line holding letters of a script without
+spaces with :func:`app.signals._text.words_aware` (one word per letter), so a Chinese paragraph is not
+"one word with no sentence end"; other text gets DataTrove's values. ``datatrove`` keeps C4's Latin rules.
 """
 
 from __future__ import annotations
@@ -13,11 +18,13 @@ import unicodedata
 from functools import lru_cache
 from typing import Any, ClassVar
 
-from app.signals._text import TERMINAL_PUNCTUATION, transpose, words
+from app.signals._text import TERMINAL_PUNCTUATION, UNSPACED, check_mode, transpose, words, words_aware
 from app.signals.base import Scorer, register
 
 CITATION = re.compile(r"\[\d*]|\[edit]|\[citation needed]")
 END_PUNCTUATION = (".", "?", "!", '"', "'")
+_CJK_END = ("。", "！", "？", "｡")
+AWARE_END_PUNCTUATION = END_PUNCTUATION + _CJK_END + tuple(e + q for e in _CJK_END for q in "」』")
 POLICY_PHRASES = ("terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies")
 _POLICY = re.compile("|".join(re.escape(p) for p in POLICY_PHRASES))
 
@@ -27,10 +34,11 @@ def _is_punct(tok: str) -> bool:
     return all(unicodedata.category(c).startswith("P") for c in tok)
 
 
-def count_sentences(line: str) -> int:
+def count_sentences(line: str, *, aware: bool = False) -> int:
     """Sentences in one line: a new sentence starts at the first non-punctuation token after a
-    sentence-final mark (the rule of spaCy's sentencizer, which DataTrove uses for English)."""
-    toks = words(line)
+    sentence-final mark (the rule of spaCy's sentencizer, which DataTrove uses for English). ``aware``:
+    tokens of :func:`words_aware`, so a "。" inside a run of Chinese ends a sentence."""
+    toks = words_aware(line) if aware else words(line)
     if not toks:
         return 0
     n = 1
@@ -45,9 +53,16 @@ def count_sentences(line: str) -> int:
     return n
 
 
-def c4_line_stats(text: str) -> tuple:
+def _aware_words(line: str) -> list[str]:
+    """The line's words for C4's length rules: letters of scripts without spaces count one each."""
+    return [w for w in words_aware(line) if not _is_punct(w)]
+
+
+def c4_line_stats(text: str, *, aware: bool = False) -> tuple:
     """(lines, terminal-punct ratio, javascript ratio, policy ratio, kept-lines ratio, sentences in kept lines,
-    lorem ipsum flag, curly bracket flag) for one document."""
+    lorem ipsum flag, curly bracket flag) for one document (``aware``: see the module doc)."""
+    ends = AWARE_END_PUNCTUATION if aware else END_PUNCTUATION
+    aware = aware and UNSPACED.search(text) is not None
     lines = text.splitlines()
     n_lines = len(lines)
     if not n_lines:
@@ -61,12 +76,12 @@ def c4_line_stats(text: str) -> tuple:
             js += 1
         if _POLICY.search(low):
             pol += 1
-        ws = line.split()
+        ws = _aware_words(line) if aware and UNSPACED.search(line) else line.split()
         if len(line) > 1000 and any(len(w) > 1000 for w in ws):
             continue
         if "[" in line:
             line = CITATION.sub("", line)
-        if not line.endswith(END_PUNCTUATION) or line.endswith("..."):
+        if not line.endswith(ends) or line.endswith("..."):
             continue
         punct_ok += 1
         if len(ws) < 3:
@@ -81,14 +96,16 @@ def c4_line_stats(text: str) -> tuple:
         if _POLICY.search(low):
             continue
         kept += 1
-        sentences += count_sentences(line)
+        sentences += count_sentences(line, aware=aware)
     return (n_lines, punct_ok / n_lines, js / n_lines, pol / n_lines, kept / n_lines, sentences, lorem, curly)
 
 
 @register
 class C4(Scorer):
+    """Options: ``segmentation`` ("aware" default, "datatrove")."""
+
     name = "c4"
-    version = 1
+    version = 2
     description = "C4 line rules (Raffel et al. 2020) as ratios and flags"
     columns: ClassVar[dict[str, str]] = {
         "c4_lines": "INTEGER",
@@ -102,14 +119,22 @@ class C4(Scorer):
     }
     docs: ClassVar[dict[str, str]] = {
         "c4_lines": "lines in the document (count)",
-        "c4_terminal_punct_ratio": "fraction of lines ending in . ? ! \" ' (not ...), after removing [1]/[edit] citations; NULL for empty text",
+        "c4_terminal_punct_ratio": "fraction of lines ending in . ? ! \" ' (not ...), or 。 ！ ？ (language-aware default), after removing [1]/[edit] citations; NULL for empty text",
         "c4_javascript_ratio": "fraction of lines mentioning 'javascript' (C4 removes such lines)",
         "c4_policy_ratio": "fraction of lines with a cookie / privacy / terms-of-use phrase (C4 removes such lines)",
         "c4_kept_lines_ratio": "fraction of lines that survive every C4 line rule",
-        "c4_sentences": "sentences in the lines C4 keeps (count; C4 drops pages with < 5)",
+        "c4_sentences": "sentences in the lines C4 keeps (count; C4 drops pages with < 5); 。 ！ ？ end sentences, and a line of a script without spaces counts one word per letter for the 3-word rule (language-aware default)",
         "c4_lorem_ipsum": "a line that passes C4's punctuation and 3-word rules contains 'lorem ipsum' (C4 drops the page)",
         "c4_curly_bracket": "a line that passes C4's punctuation, 3-word and javascript rules contains '{' (C4 drops the page)",
     }
 
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.mode = check_mode(options.get("segmentation", "aware"))
+
+    def fingerprint(self) -> str:
+        return f"{self.version}:{self.mode}"
+
     def score_batch(self, texts: list[str]) -> dict[str, list[Any]]:
-        return transpose([c4_line_stats(t) for t in texts], list(self.columns))
+        aware = self.mode == "aware"
+        return transpose([c4_line_stats(t, aware=aware) for t in texts], list(self.columns))

@@ -25,6 +25,15 @@ _NOTES = """
   our own code; on realmix it gives spaCy's exact token list for about 98% of documents, and the DataTrove
   default decisions over our columns agree with DataTrove's filters on >= 99.8% of realmix per filter (README
   benchmark; `tests/test_signals_parity.py`). DataTrove itself needs only `spacy` (no model, no nltk data).
+- **Languages** (option `segmentation`, default `aware`): letters of scripts written without spaces (Chinese,
+  Japanese, Thai, Lao, Khmer, Myanmar, Tibetan) are one word each (with their combining marks), so word counts,
+  word n-grams and C4's 3-word rule measure something there; `。 ！ ？` end lines and sentences for C4; the mean
+  word length is NULL where it does not apply (`reference.keep(..., aware=True)` passes it); Gopher's stop words
+  add Chinese function characters and Japanese particles; the Sharma score leaves out its English-list
+  indicators for mostly non-Latin text. Text without those scripts gets exactly DataTrove's values (tested on
+  realmix, `tests/test_signals_v2.py`); `segmentation: datatrove` reproduces DataTrove everywhere (the parity
+  test uses it). Deliberate deviations from DataTrove, on text with those scripts only: the columns above.
+  Still English-only: Gopher's stop words for other Latin-script languages, the Sharma POS lists for them.
 - **DataTrove defaults as rules**: `app/signals/reference.py` (`DATATROVE_DEFAULTS`, `keep_sql(name)`,
   `keep(name, row)`): Gopher quality, Gopher repetition, C4 and FineWeb with DataTrove 0.10.1's thresholds.
 - **Sharma et al. 2024**: 14 line indicators, line score = weighted mean, document score = token-weighted mean
@@ -35,8 +44,12 @@ _NOTES = """
   `--lid-model lid.176.bin` for fastText (`pip install fasttext`). Text is truncated to 3,000 characters and
   URLs, @mentions and HTML entities are removed before identification.
 - **Duplicates**: exact = md5 of lowercased, whitespace-collapsed text, in SQL; near = MinHash (128
-  permutations, word 5-gram shingles, xxHash64) with LSH (16 bands x 8 rows), clusters = connected components,
-  representative = smallest id. Both are global over the workspace and deterministic.
+  permutations, word 5-gram shingles, xxHash3, CJK/Thai letters as words) with LSH banding derived from a Jaccard
+  threshold (default 0.6: 32 bands x 4 rows; `winnow dedup curve -t J` prints the S-curve, `winnow dedup near
+  -t J` sets a workspace's threshold), candidate pairs linked only when their estimated Jaccard reaches the
+  threshold, clusters = connected components, representative = smallest id, `dup_near_jaccard` = estimated
+  Jaccard with the representative; `winnow dedup explain ID1 ID2` shows the exact shingle Jaccard, the estimate
+  and the equal bands of two documents. Both are global over the workspace and deterministic.
 - **Engine**: only missing or stale rows are computed (fingerprint = version + result-changing options;
   `text_hash` per row); batches are committed to `_stage_<family>` (resumable) and swapped into
   `sig_<family>` in one transaction; `_signal_runs` records each family's fingerprint, rows and time.

@@ -2,13 +2,18 @@
 
 Lines are the non-blank lines of the document (split on ``\\n``). Ratios are NULL when a document has no
 non-blank line.
+
+Option ``segmentation``: ``aware`` (default) counts the words of the newline ratio with
+:func:`app.signals._text.words_aware` (one word per letter of a script without spaces); the line rules
+already end sentences with every Unicode Sentence_Terminal mark (``。 ！ ？`` included). ``datatrove``
+keeps DataTrove's English tokenizer.
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from app.signals._text import TERMINAL_PUNCTUATION, transpose, words_batch
+from app.signals._text import TERMINAL_PUNCTUATION, check_mode, transpose, words_batch
 from app.signals.base import Scorer, register
 from app.signals.gopher_repetition import duplicates
 
@@ -31,8 +36,10 @@ def fineweb_stats(text: str, ws: list[str]) -> tuple:
 
 @register
 class FineWeb(Scorer):
+    """Options: ``segmentation`` ("aware" default, "datatrove")."""
+
     name = "fineweb"
-    version = 1
+    version = 2
     description = "FineWeb line rules (Penedo et al. 2024) as ratios"
     columns: ClassVar[dict[str, str]] = {
         "fineweb_line_punct_ratio": "DOUBLE",
@@ -47,6 +54,13 @@ class FineWeb(Scorer):
         "fineweb_newline_ratio": "newlines per word token (FineWeb drops > 0.3)",
     }
 
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.mode = check_mode(options.get("segmentation", "aware"))
+
+    def fingerprint(self) -> str:
+        return f"{self.version}:{self.mode}"
+
     def score_batch(self, texts: list[str]) -> dict[str, list[Any]]:
-        toks = words_batch(texts)
+        toks = words_batch(texts, self.mode)
         return transpose([fineweb_stats(t, w) for t, w in zip(texts, toks)], list(self.columns))

@@ -3,6 +3,12 @@
 Definitions follow DataTrove's ``GopherQualityFilter`` so its default decision can be expressed over these
 columns (:mod:`app.signals.reference`): words are tokens of :func:`app.signals._text.words`; a "symbol word"
 consists only of punctuation; word count and mean length count non-symbol words; the ratios divide by all tokens.
+
+Option ``segmentation``: ``aware`` (default) splits scripts written without spaces (Chinese, Japanese, Thai...)
+into one word per letter (:func:`app.signals._text.words_aware`), counts Chinese and Japanese function
+characters as stop words, and leaves the mean word length NULL where most words are such letters (a length
+of 1 says nothing there); text without those scripts gets DataTrove's values exactly. ``datatrove`` keeps
+DataTrove's English tokenizer for every text (a Chinese paragraph is one word), for parity checks.
 """
 
 from __future__ import annotations
@@ -10,23 +16,33 @@ from __future__ import annotations
 import re
 from typing import Any, ClassVar
 
-from app.signals._text import PUNCTUATION, TERMINAL_PUNCTUATION, transpose, words_batch
+from app.signals._text import PUNCTUATION, TERMINAL_PUNCTUATION, check_mode, is_unspaced, transpose, words_batch
 from app.signals.base import Scorer, register
 
 _PUNCT_SET = frozenset(PUNCTUATION) | TERMINAL_PUNCTUATION
 _HAS_ALPHA = re.compile(r"[^\W\d_]")
 STOP_WORDS = frozenset(("the", "be", "to", "of", "and", "that", "have", "with"))
+#: Function characters of Chinese (的 了 是 在 ...) and Japanese particles (の に は を ...): single letters,
+#: which is what the language-aware segmentation makes of them; no English word is among them.
+CJK_STOP_WORDS = frozenset("的了是在和有我不也就都这人一个你他她们那之与及而")
+JA_STOP_WORDS = frozenset("のにはをがでてとしもなた")
+AWARE_STOP_WORDS = STOP_WORDS | CJK_STOP_WORDS | JA_STOP_WORDS
 _BULLETS = ("•", "-")
 _ELLIPSES = ("...", "…")
 
 
-def gopher_quality(text: str, ws: list[str]) -> tuple:
-    """The eight Gopher quality values of one document given its tokens."""
+def gopher_quality(text: str, ws: list[str], *, aware: bool = False) -> tuple:
+    """The nine Gopher quality values of one document given its tokens (``aware``: see the module doc)."""
     n = len(ws)
     punct = _PUNCT_SET
     nonsym = [w for w in ws if not punct.issuperset(w)]
     n_ns = len(nonsym)
-    mean_len = sum(map(len, nonsym)) / n_ns if n_ns else None
+    spaced = nonsym
+    if aware and n_ns:
+        spaced = [w for w in nonsym if not is_unspaced(w)]
+        if len(spaced) * 2 <= n_ns:  # mostly letters of a script without spaces: word length does not apply
+            spaced = []
+    mean_len = sum(map(len, spaced)) / len(spaced) if spaced else None
     if n:
         hash_r = text.count("#") / n
         ell_r = (text.count("...") + text.count("…")) / n
@@ -45,14 +61,16 @@ def gopher_quality(text: str, ws: list[str]) -> tuple:
         ell_lines_r = sum(1 for s in lines if s.rstrip().endswith(_ELLIPSES)) / nl
     else:
         bullet_r = ell_lines_r = None
-    stop = len(STOP_WORDS.intersection(ws))
+    stop = len((AWARE_STOP_WORDS if aware else STOP_WORDS).intersection(ws))
     return (n_ns, n, mean_len, hash_r, ell_r, bullet_r, ell_lines_r, alpha_r, stop)
 
 
 @register
 class GopherQuality(Scorer):
+    """Options: ``segmentation`` ("aware" default, "datatrove")."""
+
     name = "gopher_quality"
-    version = 1
+    version = 2
     description = "Gopher quality rules (Rae et al. 2021) as continuous values"
     columns: ClassVar[dict[str, str]] = {
         "gopher_word_count": "INTEGER",
@@ -66,18 +84,26 @@ class GopherQuality(Scorer):
         "gopher_stop_words": "INTEGER",
     }
     docs: ClassVar[dict[str, str]] = {
-        "gopher_word_count": "words that are not only punctuation (count; Gopher keeps 50..100,000)",
+        "gopher_word_count": "words that are not only punctuation (count; Gopher keeps 50..100,000); each letter of a script without spaces (zh, ja, th...) is a word",
         "gopher_token_count": "all word and punctuation tokens (count; denominator of the Gopher ratios)",
-        "gopher_mean_word_length": "mean characters per non-punctuation word (chars; Gopher keeps 3..10); NULL without words",
+        "gopher_mean_word_length": "mean characters per non-punctuation word (chars; Gopher keeps 3..10); NULL without words, and NULL where most words are letters of a script without spaces (zh, ja, th...: does not apply)",
         "gopher_hash_ratio": "'#' characters per token (ratio; Gopher drops > 0.1)",
         "gopher_ellipsis_ratio": "'...' and '…' per token (ratio; Gopher drops > 0.1)",
         "gopher_bullet_lines_ratio": "fraction of lines starting with '•' or '-' (Gopher drops > 0.9)",
         "gopher_ellipsis_lines_ratio": "fraction of lines ending with an ellipsis (Gopher drops > 0.3)",
         "gopher_alpha_words_ratio": "fraction of tokens with at least one letter (Gopher drops < 0.8)",
-        "gopher_stop_words": "distinct English stop words present: the, be, to, of, and, that, have, with (Gopher keeps >= 2)",
+        "gopher_stop_words": "distinct stop words present: English the, be, to, of, and, that, have, with (Gopher keeps >= 2), plus Chinese function characters and Japanese particles (的 了 是 在..., の に は を...); other languages: meaningful only with a per-language threshold",
     }
 
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.mode = check_mode(options.get("segmentation", "aware"))
+
+    def fingerprint(self) -> str:
+        return f"{self.version}:{self.mode}"
+
     def score_batch(self, texts: list[str]) -> dict[str, list[Any]]:
-        toks = words_batch(texts)
-        rows = [gopher_quality(t, w) for t, w in zip(texts, toks)]
+        toks = words_batch(texts, self.mode)
+        aware = self.mode == "aware"
+        rows = [gopher_quality(t, w, aware=aware) for t, w in zip(texts, toks)]
         return transpose(rows, list(self.columns))

@@ -5,6 +5,12 @@ newlines; "duplicate" elements are those seen before in the document; the top n-
 characters covered by the most frequent word n-gram (first one on ties); the duplicate n-gram fraction
 counts characters of repeated n-grams, skipping past each repeat (non-overlapping). Every fraction divides
 by the document's characters.
+
+Option ``segmentation``: ``aware`` (default) counts word n-grams over :func:`app.signals._text.words_aware`
+tokens, so in Chinese, Japanese or Thai text an n-gram is n letters (without it a whole clause is one "word"
+and a repeated clause passes unseen, while one frequent phrase decides the top n-gram), and an n-gram of such
+letters covers its letters only (no joining space); text without those scripts gets DataTrove's values.
+``datatrove`` keeps DataTrove's English tokenizer for every text.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from app.signals._text import transpose, words_batch
+from app.signals._text import UNSPACED, check_mode, is_unspaced, transpose, words_batch
 from app.signals.base import Scorer, register
 
 _PARA = re.compile(r"\n{2,}")
@@ -38,7 +44,7 @@ def duplicates(items: list[str]) -> tuple[int, int]:
     return n, chars
 
 
-def _top_ngram_chars(ws: list[str], lens: list[int], n: int) -> tuple[int, int]:
+def _top_ngram_chars(ws: list[str], lens: list[int], n: int, gap: int = 1) -> tuple[int, int]:
     """(characters covered by the most frequent n-gram, its count); (0, 0) without n-grams."""
     grams = list(zip(*(ws[k:] for k in range(n))))
     if not grams:
@@ -47,7 +53,7 @@ def _top_ngram_chars(ws: list[str], lens: list[int], n: int) -> tuple[int, int]:
     best = max(counts.values())
     # ties go to the first n-gram seen (Counter keeps insertion order), as Counter.most_common does
     g = grams[0] if best == 1 else next(x for x in counts if counts[x] == best)
-    return (sum(map(len, g)) + n - 1) * best, best
+    return (sum(map(len, g)) + (n - 1) * gap) * best, best
 
 
 def _dup_ngram_chars(ws: list[str], lens: list[int], n: int) -> int:
@@ -133,7 +139,7 @@ def _dup_fracs(ids: np.ndarray, csum: np.ndarray, size: int) -> list[float]:
     return out
 
 
-def _big_ngram_fracs(ws: list[str], size: int) -> list[float]:
+def _big_ngram_fracs(ws: list[str], size: int, gap: int = 1) -> list[float]:
     """Top and duplicate n-gram fractions for long documents with numpy (same definitions)."""
     ids, csum = _word_ids(ws)
     out: list[float] = []
@@ -145,7 +151,7 @@ def _big_ngram_fracs(ws: list[str], size: int) -> list[float]:
         _, first, counts = np.unique(h, return_index=True, return_counts=True)
         best = counts.max()
         i = int(first[counts == best].min())
-        out.append(float((csum[i + n] - csum[i] + n - 1) * best) / size)
+        out.append(float((csum[i + n] - csum[i] + (n - 1) * gap) * best) / size)
     if len(ws) < SHINGLE_MIN or len(np.unique(_ngram_hashes(ids, SHINGLE_MIN))) == len(ws) - SHINGLE_MIN + 1:
         return out + [0.0] * len(DUP_NS)
     return out + _dup_fracs(ids, csum, size)
@@ -154,10 +160,14 @@ def _big_ngram_fracs(ws: list[str], size: int) -> list[float]:
 SHINGLE_MIN = 5
 
 
-def gopher_repetition(text: str, ws: list[str]) -> tuple:
-    """The 13 repetition fractions of one document given its tokens (all None for empty text)."""
+def gopher_repetition(text: str, ws: list[str], *, aware: bool = False) -> tuple:
+    """The 13 repetition fractions of one document given its tokens (all None for empty text). ``aware``: an
+    n-gram of a document whose tokens are mostly letters of a script without spaces has no joining spaces."""
     if not text:
         return (None,) * 13
+    gap = 1
+    if aware and ws and UNSPACED.search(text) is not None:
+        gap = 0 if sum(map(is_unspaced, ws)) * 2 > len(ws) else 1
     size = len(text)
     paras = _PARA.split(text.strip())
     pn, pc = duplicates(paras)
@@ -165,19 +175,19 @@ def gopher_repetition(text: str, ws: list[str]) -> tuple:
     ln, lc = duplicates(lines)
     out = [pn / len(paras), pc / size, ln / len(lines), lc / size]
     if len(ws) > _BIG:
-        return tuple(out + _big_ngram_fracs(ws, size))
+        return tuple(out + _big_ngram_fracs(ws, size, gap))
     lens = list(map(len, ws))
     # no repeated word (or no repeated bigram) means every n-gram is unique: skip the counting
     all_unique = len(set(ws)) == len(ws) or len(set(pairwise(ws))) == len(ws) - 1
     if all_unique:
-        out.extend((sum(lens[:n]) + n - 1) / size if len(ws) >= n else 0.0 for n in TOP_NS)
+        out.extend((sum(lens[:n]) + (n - 1) * gap) / size if len(ws) >= n else 0.0 for n in TOP_NS)
         out.extend([0.0] * len(DUP_NS))
         return tuple(out)
     for n in TOP_NS:
         if all_unique:  # no repeated shorter n-gram: every n-gram is unique, the first one is the "top"
-            out.append((sum(lens[:n]) + n - 1) / size if len(ws) >= n else 0.0)
+            out.append((sum(lens[:n]) + (n - 1) * gap) / size if len(ws) >= n else 0.0)
             continue
-        chars, best = _top_ngram_chars(ws, lens, n)
+        chars, best = _top_ngram_chars(ws, lens, n, gap)
         out.append(chars / size)
         all_unique = best <= 1
     if all_unique:
@@ -197,8 +207,10 @@ def gopher_repetition(text: str, ws: list[str]) -> tuple:
 
 @register
 class GopherRepetition(Scorer):
+    """Options: ``segmentation`` ("aware" default, "datatrove")."""
+
     name = "gopher_repetition"
-    version = 1
+    version = 2
     description = "Gopher repetition rules (Rae et al. 2021) as fractions"
     columns: ClassVar[dict[str, str]] = {
         "gopher_rep_dup_para_frac": "DOUBLE",
@@ -225,7 +237,15 @@ class GopherRepetition(Scorer):
         },
     }
 
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.mode = check_mode(options.get("segmentation", "aware"))
+
+    def fingerprint(self) -> str:
+        return f"{self.version}:{self.mode}"
+
     def score_batch(self, texts: list[str]) -> dict[str, list[Any]]:
-        toks = words_batch(texts)
-        rows = [gopher_repetition(t, w) for t, w in zip(texts, toks)]
+        toks = words_batch(texts, self.mode)
+        aware = self.mode == "aware"
+        rows = [gopher_repetition(t, w, aware=aware) for t, w in zip(texts, toks)]
         return transpose(rows, list(self.columns))

@@ -9,6 +9,13 @@ Pass the weights to the scorer with the ``weights`` option (``winnow score --qua
 
 Part-of-speech indicators (has noun / has object / has determiner) use spaCy's ``en_core_web_sm`` tagger when
 it is installed; otherwise an English word-list approximation (see :data:`POS_APPROXIMATION`).
+
+Languages: the stop-word and part-of-speech indicators are English. With ``segmentation: aware`` (default), a
+document whose letters are mostly not Latin (Chinese, Japanese, Thai, Russian, Arabic...) is scored with the
+language-neutral variant: those four indicators are left out of the weighted mean (not counted as failed),
+words of scripts without spaces are counted one per letter, and there the mean-word-length indicator is left
+out too. Latin-script text keeps all 14 (so other Latin-script languages are still judged by English lists:
+compare their scores within a language). ``segmentation: datatrove`` scores every text with all 14 as before.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 from app.errors import SignalError
-from app.signals._text import TERMINAL_PUNCTUATION, words
+from app.signals._text import _BASE, _MARK, TERMINAL_PUNCTUATION, UNSPACED, check_mode, words, words_aware
 from app.signals.base import Scorer, register
 
 INDICATORS = (
@@ -176,6 +183,24 @@ FUNCTION = (
 )
 _NOUN_SUFFIX = re.compile(r"(?:tion|sion|ment|ness|ity|ance|ence|ship|ism|ist|ure|age|ogy|ery|hood|dom)s?$")
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
+# words with each letter of a script without spaces on its own
+_WORD_AWARE = re.compile(f"[{_BASE}][{_MARK}]*|[^\\W\\d_{_BASE}{_MARK}]+(?:['’][^\\W\\d_{_BASE}{_MARK}]+)?")
+_LATIN = re.compile(r"[A-Za-z\u00c0-\u024f\u1e00-\u1eff]")
+#: Indicators that need English word lists, and those that need spaces between words.
+ENGLISH_ONLY = frozenset(("two_stop_words", "has_object", "has_noun", "has_determiner"))
+SPACED_ONLY = frozenset(("text_complexity_ok",))
+
+
+def neutral_mask(text: str) -> tuple[bool, ...] | None:
+    """Which indicators apply to ``text`` under the language-aware variant: None when all do (mostly Latin
+    letters), else one flag per indicator (False = left out: English lists, and word length without spaces)."""
+    letters = len(_LETTER.findall(text))
+    if not letters or len(_LATIN.findall(text)) * 2 >= letters:
+        return None
+    unspaced = UNSPACED.search(text) is not None
+    return tuple(not (k in ENGLISH_ONLY or (unspaced and k in SPACED_ONLY)) for k in INDICATORS)
+
+
 _DIGIT_PUNCT = re.compile(r"[\d!-/:-@\[-`{-~]")
 _LETTER = re.compile(r"[^\W\d_]")
 _SPACE = re.compile(r"\s")
@@ -200,11 +225,15 @@ def _pos_flags_approx(ws: list[str], ws_l: list[str]) -> tuple[int, int, int]:
     return obj, noun, det
 
 
-def line_indicators(line: str, *, pos: Callable[[str], tuple[int, int, int]] | None = None) -> tuple[list[int], int]:
-    """The 14 indicators (0/1, in :data:`INDICATORS` order) of one line, and its token count."""
-    toks = words(line)
+def line_indicators(
+    line: str, *, pos: Callable[[str], tuple[int, int, int]] | None = None, aware: bool = False
+) -> tuple[list[int], int]:
+    """The 14 indicators (0/1, in :data:`INDICATORS` order) of one line, and its token count. ``aware``: a
+    letter of a script without spaces is one word and one token."""
+    aware = aware and UNSPACED.search(line) is not None
+    toks = words_aware(line) if aware else words(line)
     n_tok = len(toks)
-    ws = _WORD.findall(line)
+    ws = (_WORD_AWARE if aware else _WORD).findall(line)
     ws_l = [w.lower() for w in ws]
     n_w = len(ws)
     m = _LETTER.search(line)
@@ -243,14 +272,22 @@ def line_indicators(line: str, *, pos: Callable[[str], tuple[int, int, int]] | N
     return flags, n_tok
 
 
-def document_score(text: str, weights: Sequence[float], *, pos: Callable | None = None) -> float | None:
-    """Token-weighted mean of the weighted line scores of the non-blank lines; None without tokens."""
+def document_score(
+    text: str, weights: Sequence[float], *, pos: Callable | None = None, aware: bool = False
+) -> float | None:
+    """Token-weighted mean of the weighted line scores of the non-blank lines; None without tokens, and None
+    when ``aware`` leaves out every indicator that has a weight (see :func:`neutral_mask`)."""
+    mask = neutral_mask(text) if aware else None
+    if mask is not None:
+        weights = [w if m else 0.0 for w, m in zip(weights, mask)]
     wsum = float(sum(weights))
+    if not wsum:
+        return None
     num = den = 0.0
     for line in text.splitlines():
         if not line.strip():
             continue
-        flags, n_tok = line_indicators(line, pos=pos)
+        flags, n_tok = line_indicators(line, pos=pos if mask is None else None, aware=aware)
         if not n_tok:
             continue
         score = sum(w * f for w, f in zip(weights, flags)) / wsum
@@ -315,16 +352,19 @@ def _spacy_pos() -> Callable[[str], tuple[int, int, int]] | None:
 
 @register
 class QualitySharma(Scorer):
-    """Options: ``weights`` (14 numbers or a JSON file path), ``pos`` ("auto" | "approx")."""
+    """Options: ``weights`` (14 numbers or a JSON file path), ``pos`` ("auto" | "approx"), ``segmentation``
+    ("aware" default: the language-neutral variant for mostly non-Latin text; "datatrove": all 14 always)."""
 
     name = "quality"
-    version = 1
+    version = 2
     description = "text quality score of Sharma et al. 2024"
     columns: ClassVar[dict[str, str]] = {"quality_score": "DOUBLE", "quality_lines": "INTEGER"}
     docs: ClassVar[dict[str, str]] = {
         "quality_score": (
             "Sharma et al. 2024 text quality: token-weighted mean over lines of the weighted mean of 14 line indicators "
-            "(0..1, uniform weights unless calibrated; NULL without tokens). POS indicators: spaCy en_core_web_sm when "
+            "(0..1, uniform weights unless calibrated; NULL without tokens). Text whose letters are mostly not Latin "
+            "is scored without the 4 English-list indicators (stop words, noun, object, determiner) and, for scripts "
+            "without spaces, without the word-length one; NULL if no weighted indicator is left. POS indicators: spaCy en_core_web_sm when "
             "installed, else " + POS_APPROXIMATION
         ),
         "quality_lines": "non-blank lines scored (count)",
@@ -347,14 +387,15 @@ class QualitySharma(Scorer):
             raise SignalError(f"quality weights must be {len(INDICATORS)} non-negative numbers, not all 0")
         self.weights = [float(x) for x in w]
         self._pos = _spacy_pos() if options.get("pos", "auto") == "auto" else None
+        self.mode = check_mode(options.get("segmentation", "aware"))
 
     def fingerprint(self) -> str:
         tag = hashlib.sha1(json.dumps(self.weights).encode()).hexdigest()[:8]
-        return f"{self.version}:{tag}:{'spacy' if self._pos else 'approx'}"
+        return f"{self.version}:{tag}:{'spacy' if self._pos else 'approx'}:{self.mode}"
 
     def score_batch(self, texts: list[str]) -> dict[str, list[Any]]:
         scores, nlines = [], []
         for t in texts:
-            scores.append(document_score(t, self.weights, pos=self._pos))
+            scores.append(document_score(t, self.weights, pos=self._pos, aware=self.mode == "aware"))
             nlines.append(sum(1 for ln in t.splitlines() if ln.strip()))
         return {"quality_score": scores, "quality_lines": nlines}

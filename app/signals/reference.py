@@ -1,7 +1,8 @@
 """DataTrove's default keep/drop decisions expressed over Winnow's signal columns.
 
 Each filter is a list of rules ``{"column", "op", "value", "reason"}`` meaning "keep when ``column op value``";
-a NULL value fails its rule (DataTrove drops empty documents). The recipes area can turn these into recipe
+a NULL value fails its rule (DataTrove drops empty documents), except, with ``aware=True``, a value that is
+NULL because the rule does not apply to the document's script (:data:`NOT_APPLICABLE`). The recipes area can turn these into recipe
 rules; :func:`keep_sql` gives one SQL boolean per filter and :func:`keep` evaluates a row in Python. The
 parity test checks that these decisions reproduce DataTrove 0.10.1's filters on realmix.
 """
@@ -65,6 +66,10 @@ DATATROVE_FILTERS = {
 
 _OPS = {">=": operator.ge, "<=": operator.le, "==": operator.eq}
 
+#: Columns that are NULL where their rule does not apply (language-aware segmentation: the mean word length
+#: of text in a script without spaces), with the column that tells such a document from an empty one.
+NOT_APPLICABLE = {"gopher_mean_word_length": "gopher_word_count"}
+
 
 def _sql_value(v: Any) -> str:
     if isinstance(v, bool):
@@ -72,22 +77,32 @@ def _sql_value(v: Any) -> str:
     return repr(float(v)) if isinstance(v, float) else str(int(v))
 
 
-def keep_sql(name: str) -> str:
-    """A SQL boolean over ``corpus`` columns: true where DataTrove's filter ``name`` keeps the document."""
+def keep_sql(name: str, *, aware: bool = False) -> str:
+    """A SQL boolean over ``corpus`` columns: true where DataTrove's filter ``name`` keeps the document.
+    ``aware``: a rule whose column is NULL because it does not apply (:data:`NOT_APPLICABLE`) passes."""
     rules = DATATROVE_DEFAULTS[name]
     op_sql = {">=": ">=", "<=": "<=", "==": "="}
-    return " AND ".join(f"coalesce({qi(r['column'])} {op_sql[r['op']]} {_sql_value(r['value'])}, false)" for r in rules)
+    parts = []
+    for r in rules:
+        c = r["column"]
+        na = f"{qi(NOT_APPLICABLE[c])} > 0" if aware and c in NOT_APPLICABLE else "false"
+        parts.append(f"coalesce({qi(c)} {op_sql[r['op']]} {_sql_value(r['value'])}, {na}, false)")
+    return " AND ".join(parts)
 
 
-def drop_reason(name: str, row: dict[str, Any]) -> str | None:
-    """The first rule of filter ``name`` that ``row`` fails (DataTrove's reason string), or None to keep."""
+def drop_reason(name: str, row: dict[str, Any], *, aware: bool = False) -> str | None:
+    """The first rule of filter ``name`` that ``row`` fails (DataTrove's reason string), or None to keep.
+    ``aware``: as :func:`keep_sql`."""
     for r in DATATROVE_DEFAULTS[name]:
-        v = row.get(r["column"])
+        c = r["column"]
+        v = row.get(c)
+        if v is None and aware and c in NOT_APPLICABLE and (row.get(NOT_APPLICABLE[c]) or 0) > 0:
+            continue
         if v is None or not _OPS[r["op"]](v, r["value"]):
             return r["reason"]
     return None
 
 
-def keep(name: str, row: dict[str, Any]) -> bool:
+def keep(name: str, row: dict[str, Any], *, aware: bool = False) -> bool:
     """True where DataTrove's default filter ``name`` keeps a document with these signal values."""
-    return drop_reason(name, row) is None
+    return drop_reason(name, row, aware=aware) is None
