@@ -147,3 +147,58 @@ def test_realmix_alpaca(realmix, tmp_path):
     ws.close()
     assert n == 5000 and nulls == 0
     assert noinput >= 8 and empty >= 2 and top >= 100  # "what is the" opens 103 instructions
+
+
+def test_chat_copy_of_an_alpaca_item_is_a_duplicate(tmp_path):
+    """The same item as Alpaca fields and as a chat with a system prompt and role names: one cluster."""
+    a = tmp_path / "a.json"
+    a.write_text(
+        json.dumps(
+            [
+                {"instruction": "Translate to French.", "input": "Good morning", "output": "Bonjour."},
+                {"instruction": "Name a colour.", "input": "", "output": "Blue."},
+            ]
+        )
+    )
+    chat = [
+        {"role": "system", "content": "You are a helpful assistant."},
+        {"role": "user", "content": "Translate to French.\n\nGood morning"},
+        {"role": "assistant", "content": "Bonjour"},
+    ]
+    c = tmp_path / "c.jsonl"
+    c.write_text(json.dumps({"id": "chat1", "messages": chat}) + "\n")
+    ws = Workspace.open(tmp_path / "ws", create=True)
+    ingest(ws, [str(a)], source="alpaca")
+    ingest(ws, [str(c)], source="chat")
+    engine.score(ws, signals=["instruct_dup"])
+    rows = ws.cursor().execute("SELECT source, instruct_dup_size, instruct_dup_keep FROM corpus ORDER BY id").fetchall()
+    ws.close()
+    assert [r[1] for r in rows if r[0] == "chat"] == [2] and sorted(r[1] for r in rows) == [1, 2, 2]
+    assert [r[2] for r in rows if r[1] == 2].count(True) == 1
+
+
+@pytest.mark.slow
+def test_realmix_chat_copies_found(realmix, tmp_path):
+    """realmix's 5,000 Alpaca records plus chat copies of the first 300 (system prompt, user = instruction and
+    input, assistant = output): every copy is in a cluster with its original."""
+    items = json.loads((realmix / "raw" / "alpaca_5000.json").read_text())
+    chat = tmp_path / "chat.jsonl"
+    with chat.open("w") as f:
+        for r in items[:300]:
+            user = r["instruction"] + (f"\n\n{r['input']}" if r["input"].strip() else "")
+            turns = [("system", "You are a helpful assistant."), ("user", user), ("assistant", r["output"])]
+            f.write(json.dumps({"messages": [{"role": a, "content": b} for a, b in turns]}) + "\n")
+    ws = Workspace.open(tmp_path / "ws", create=True)
+    ingest(ws, [str(realmix / "raw" / "alpaca_5000.json")], source="alpaca")
+    ingest(ws, [str(chat)], source="chat")
+    engine.score(ws, signals=["instruct_dup"])
+    found, clustered = (
+        ws.cursor()
+        .execute(
+            "SELECT count(*) FILTER (WHERE source = 'chat' AND instruct_dup_size > 1),"
+            " count(*) FILTER (WHERE source = 'alpaca' AND instruct_dup_size > 1) FROM corpus"
+        )
+        .fetchall()[0]
+    )
+    ws.close()
+    assert found == 300 and clustered >= 300
