@@ -66,9 +66,20 @@ def test_japanese_and_thai_are_words_per_letter():
 
 def test_empty_and_not_applicable_differ():
     cols = _row(_values([""], "aware"))
-    assert reference.drop_reason("gopher_quality", cols, aware=True) == "gopher_short_doc"
+    assert reference.drop_reason("gopher_quality", cols, aware=True) == "empty"
+    assert not reference.keep("gopher_quality", cols, aware=True)
     sql = reference.keep_sql("gopher_quality", aware=True)
     assert '"gopher_word_count" > 0' in sql
+
+
+def test_empty_documents_are_dropped_as_empty():
+    """Not as the first rule their NULL values fail (dup_para_frac, line_punct_ratio...)."""
+    empty, short = _values(["", "Short text."], "aware"), _values(["Short text."], "datatrove")
+    for fam in FAMS:
+        assert reference.drop_reason(fam, _row(empty)) == "empty", fam
+        assert not reference.keep(fam, _row(empty))
+        assert reference.drop_reason(fam, _row(empty, 1)) != "empty", fam
+    assert reference.drop_reason("gopher_quality", _row(short)) == "gopher_short_doc"
 
 
 def test_unknown_segmentation_is_a_clear_error():

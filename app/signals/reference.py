@@ -90,9 +90,28 @@ def keep_sql(name: str, *, aware: bool = False) -> str:
     return " AND ".join(parts)
 
 
+#: Reason given to a document without content (instead of the first rule its NULL values fail).
+EMPTY = "empty"
+#: Per filter: the column whose value says "no content" (NULL or 0): no tokens, no lines, no non-blank line.
+EMPTY_WHEN = {
+    "gopher_quality": "gopher_token_count",
+    "gopher_repetition": "gopher_rep_dup_para_frac",
+    "c4": "c4_lines",
+    "fineweb": "fineweb_line_punct_ratio",
+}
+
+
+def is_empty(name: str, row: dict[str, Any]) -> bool:
+    """True when filter ``name``'s columns say the document has no content (see :data:`EMPTY_WHEN`)."""
+    v = row.get(EMPTY_WHEN[name])
+    return v is None or (v == 0 and not isinstance(v, float))
+
+
 def drop_reason(name: str, row: dict[str, Any], *, aware: bool = False) -> str | None:
-    """The first rule of filter ``name`` that ``row`` fails (DataTrove's reason string), or None to keep.
-    ``aware``: as :func:`keep_sql`."""
+    """The first rule of filter ``name`` that ``row`` fails (DataTrove's reason string), or None to keep;
+    :data:`EMPTY` for a document without content. ``aware``: as :func:`keep_sql`."""
+    if is_empty(name, row):
+        return EMPTY
     for r in DATATROVE_DEFAULTS[name]:
         c = r["column"]
         v = row.get(c)
