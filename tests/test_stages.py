@@ -141,3 +141,21 @@ def test_cli_prints_stages_and_warning(ws, tmp_path, capsys):
     out = capsys.readouterr().out
     assert rc in (0, None)
     assert "stages: input 400 -> balance" in out and "warning: sample asked for 1,000" in out
+
+
+def test_recipe_save_uses_the_recipes_name(ws, tmp_path):
+    """`winnow recipe save lima.yaml` stores the recipe under its own `name:` (issue 20.9), --name still wins."""
+    from app.cli import main
+    from app.recipes import list_recipes
+
+    path = tmp_path / "file-stem.yaml"
+    path.write_text("version: 1\nname: lima-1k\nsample: {n: 5}\n")
+    where = str(tmp_path / "ws")
+    ws.close()
+    assert main(["recipe", "save", str(path), "--workspace", where]) in (0, None)
+    assert main(["recipe", "save", str(path), "--workspace", where, "--name", "other"]) in (0, None)
+    w = Workspace.open(where)
+    try:
+        assert [r["name"] for r in list_recipes(w)] == ["lima-1k", "other"]
+    finally:
+        w.close()

@@ -21,7 +21,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--language", metavar="L", help="preset: keep language L and adapt English-only rules (e.g. zh)")
     p.add_argument("--out", metavar="FILE", help="preset: write the YAML to FILE instead of stdout")
-    p.add_argument("--name", help="save: the name to store the recipe under (default: the file's stem)")
+    p.add_argument(
+        "--name",
+        help="save: the name to store the recipe under (default: the recipe's name:, else the file's stem)",
+    )
     p.add_argument("--check", action="store_true", help="validate: also check columns against the workspace")
 
 
@@ -62,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         print_json_last(r.to_dict())
         return 0
     r = load_recipe(Path(args.recipe))
-    name = args.name or Path(args.recipe).stem
+    name = args.name or r.name or Path(args.recipe).stem  # the recipe's own name: before the file's
     with Workspace.open(args.workspace) as ws:
         save_recipe(ws, name, r)
     print_json_last({"saved": name})
