@@ -14,8 +14,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="action", metavar="ACTION")
     fit = sub.add_parser("fit", help="fit a Kneser-Ney n-gram model on the selected documents, then score all")
     fit.add_argument("name", metavar="NAME", help="model name (letters, digits, _): columns ppl_NAME, lp_NAME")
-    fit.add_argument("--on", required=True, metavar="SEL",
+    fit.add_argument("--on", metavar="SEL",
                      help="reference documents: label:L, source:S, expr:EXPR, file:PATH or random:N")  # fmt: skip
+    fit.add_argument("--model", metavar="PATH",
+                     help="instead of fitting: score with a local causal LM directory (Hugging Face format)")  # fmt: skip
+    fit.add_argument("--max-tokens", type=int, default=512, metavar="N",
+                     help="--model: score each document's first N tokens (default 512)")  # fmt: skip
+    fit.add_argument("--batch-size", type=int, default=16, metavar="N", help="--model: documents per batch")
     fit.add_argument("--order", type=int, default=3, metavar="N", help="n-gram order, 3..5 (default 3)")
     fit.add_argument("--bits", type=int, default=20, metavar="B",
                      help="2^B hash buckets per order (default 20: 10 MiB per order)")  # fmt: skip
@@ -32,6 +37,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from app.errors import LearnError
     from app.learn import reference, store
     from app.progress import tqdm_progress
     from app.workspace import Workspace
@@ -54,13 +60,22 @@ def run(args: argparse.Namespace) -> int:
             if not args.json:
                 print(f"removed {args.name}")
         elif args.action == "fit":
+            if bool(args.on) == bool(args.model):
+                raise LearnError("give either --on SEL (fit an n-gram model) or --model PATH (a local causal LM)")
             with tqdm_progress("lm fit", disable=args.json or None) as prog:
-                res = reference.fit(ws, name=args.name, on=args.on, order=args.order, bits=args.bits,
-                                    seed=args.seed, progress=prog)  # fmt: skip
+                if args.model:
+                    res = reference.fit_transformer(ws, name=args.name, model=args.model, max_tokens=args.max_tokens,
+                                                    batch_size=args.batch_size, progress=prog)  # fmt: skip
+                else:
+                    res = reference.fit(ws, name=args.name, on=args.on, order=args.order, bits=args.bits,
+                                        seed=args.seed, progress=prog)  # fmt: skip
             if not args.json:
                 m = res["metrics"]
                 if res["unchanged"]:
                     print(f"{args.name}: unchanged (same data and settings, digest {res['digest']})")
+                elif args.model:
+                    print(f"{args.name}: {res['documents']:,} documents scored with {args.model}: ppl_{args.name}, "
+                          f"lp_{args.name}")  # fmt: skip
                 else:
                     print(f"{args.name}: fitted on {m['docs']:,} documents ({m['tokens']:,} tokens) in "
                           f"{m['fit_seconds']} s; {res['documents']:,} documents scored: ppl_{args.name}, "

@@ -128,7 +128,7 @@ def listing(con: Any) -> list[dict[str, Any]]:
     digests = {m.name: m.digest for m in models}
     out = []
     for m in models:
-        if m.kind not in (ngram_lm.KIND, lm_diff.KIND):
+        if m.kind not in (ngram_lm.KIND, lm_diff.KIND, "transformer_lm"):
             continue
         e = m.entry()
         if m.kind == lm_diff.KIND:
@@ -136,3 +136,26 @@ def listing(con: Any) -> list[dict[str, Any]]:
             e["stale"] = digests.get(s.get("a")) != s.get("a_digest") or digests.get(s.get("b")) != s.get("b_digest")
         out.append(e)
     return out
+
+
+def fit_transformer(ws: Any, *, name: str, model: str, max_tokens: int = 512, batch_size: int = 16,
+                    progress: Any = None) -> dict[str, Any]:  # fmt: skip
+    """Store a local causal LM as the model ``name`` (``lp_NAME``, ``ppl_NAME``) and score the workspace."""
+    from app.learn import transformer_lm
+
+    check_name(name)
+    if ws.read_only:
+        raise LearnError(f"workspace {ws.path} is open read-only")
+    if max_tokens < 2 or batch_size < 1:
+        raise LearnError("--max-tokens must be >= 2 and --batch-size >= 1")
+    row = transformer_lm.model_row(name, model, max_tokens=max_tokens, batch_size=batch_size)
+    con = ws.cursor()
+    old = {m.name: m for m in store.list_models(con)}.get(name)
+    if old is not None and old.digest == row.digest and ws.has_table(store.part_table(name), con=con):
+        return {"name": name, "digest": row.digest, "unchanged": True, "metrics": old.metrics}
+    row.metrics = transformer_lm.describe(model)
+    store.scorer(row)  # loads the model now: a bad directory fails before anything is stored
+    with ws.transaction() as tx:
+        store.save(tx, row)
+    n = store.score_workspace(ws, name, progress=progress)
+    return {"name": name, "digest": row.digest, "unchanged": False, "documents": n, "metrics": row.metrics}
