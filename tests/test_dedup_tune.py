@@ -128,3 +128,13 @@ def test_realmix_edits_recall_and_no_low_merges(realmix):
     res = measure_ours(texts, pairs, dn.DEFAULT_THRESHOLD)
     assert res["recall"] >= 0.95 and res["recall_zh"] >= 0.95, res
     assert res["far_merged"] <= 0.02 and res["merged_below_05"] == 0, res
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=120))
+def test_plain_word_fast_path_is_the_same_split(text):
+    from app.signals._text import UNSPACED
+
+    low = text.lower()
+    if UNSPACED.search(low) is None:
+        assert dn._PLAIN_WORD.findall(low) == dn._WORD.findall(low)
