@@ -84,3 +84,17 @@ def test_thresholds_page_shows_retention_by_cluster(ui_path):
     assert not at.exception, [e.value for e in at.exception]
     (df,) = [d for d in at.dataframe if "vs overall" in d.value.columns]
     assert "lang_code" in df.value.columns
+
+
+def test_info_lists_map_clusters(ui_path, capsys):
+    """`winnow info` lists the map's clusters with their names and sizes (issue 20.7)."""
+    import json
+
+    from app.cli import main
+
+    assert main(["info", "--workspace", ui_path]) in (0, None)
+    out = capsys.readouterr().out
+    assert "clusters    4 (map)" in out and "topic 0" in out
+    assert main(["info", "--workspace", ui_path, "--json"]) in (0, None)
+    got = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert sum(c["documents"] for c in got["clusters"]) == 240 and len(got["clusters"]) == 4

@@ -15,11 +15,32 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON line instead of the summary")
 
 
+#: clusters listed in the human summary (all of them under --json)
+SHOW_CLUSTERS = 30
+
+
+def clusters(ws) -> list[dict]:
+    """The map's clusters, largest first: ``[{cluster, label, documents}]`` (empty without a map)."""
+    from app.sql import qi
+
+    con = ws.cursor()
+    cols = {r[0] for r in con.execute("DESCRIBE corpus_fast").fetchall()}
+    if "map_cluster" not in cols:
+        return []
+    label = "any_value(map_cluster_label)" if "map_cluster_label" in cols else "NULL"
+    rows = con.execute(
+        f"SELECT {qi('map_cluster')}, {label}, count(*) AS n FROM corpus_fast WHERE map_cluster IS NOT NULL"
+        " GROUP BY 1 ORDER BY n DESC, 1"
+    ).fetchall()
+    return [{"cluster": c, "label": lab, "documents": int(n)} for c, lab, n in rows]
+
+
 def run(args: argparse.Namespace) -> int:
     from app.workspace import Workspace
 
     with Workspace.open(args.workspace, read_only=True) as ws:
         info = ws.info()
+        info["clusters"] = clusters(ws)
     if args.json:
         print_json_last(info)
         return 0
@@ -34,4 +55,11 @@ def run(args: argparse.Namespace) -> int:
     )
     if len(info["signals"]) > 12:
         print(f"            ... and {len(info['signals']) - 12} more")
+    cl = info["clusters"]
+    if cl:
+        print(f"clusters    {len(cl)} (map)")
+        for c in cl[:SHOW_CLUSTERS]:
+            print(f"  {c['cluster']!s:>4}  {c['documents']:>9,}  {c['label'] or ''}")
+        if len(cl) > SHOW_CLUSTERS:
+            print(f"            ... and {len(cl) - SHOW_CLUSTERS} more (--json lists all)")
     return 0
