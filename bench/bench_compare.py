@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _readme import machine, md_table, write_section
 
-from app.recipes import compile_recipe, select_ids_sql
+from app.recipes import compile_recipe
 from app.recipes.compare import compare_recipes
 from app.recipes.mixture import Mixture, group_tokens, plan
 from app.workspace import Workspace
@@ -95,24 +95,29 @@ def main() -> None:
         con = ws.cursor()
         rows = []
         compare_recipes(con, A, b_recipe(0, sample=False))  # warm: quantiles, column types
-        for label, sample in (("compare, rules only", False), ("compare, B samples 300k", True)):
-            xs, flips = [], 0
-            for i in range(args.repeats):
+        cases = (
+            ("compare (counts, flipped ids)", False, False),
+            ("compare + 40 flipped texts", False, True),
+            ("compare, B samples 300k (SQL path)", True, True),
+        )
+        for label, sample, snippets in cases:
+            xs, flips, path = [], 0, ""
+            for i in range(args.repeats if not sample else max(3, args.repeats // 5)):
                 t = time.perf_counter()
-                res = compare_recipes(con, A, b_recipe(i % 10, sample=sample), flipped=20)
+                res = compare_recipes(con, A, b_recipe(i % 10, sample=sample), flipped=20, snippets=snippets)
                 xs.append(time.perf_counter() - t)
-                flips = res["counts"]["a_only"]["docs"] + res["counts"]["b_only"]["docs"]
+                flips, path = res["counts"]["a_only"]["docs"] + res["counts"]["b_only"]["docs"], res["path"]
             p50, p95 = pcts(xs)
-            rows.append([label, f"{p50:,.0f}", f"{p95:,.0f}", "500", f"{flips:,} flipped (last run)"])
-        comp = compile_recipe(con, A)
-        ids_sql, params = select_ids_sql(comp)
+            rows.append([label, f"{p50:,.0f}", f"{p95:,.0f}", "500", f"{path} path, {flips:,} flipped (last run)"])
+        comp = compile_recipe(con, A, relation="corpus_fast")
+        params = comp.params
         mix_xs, plan_xs = [], []
         for i in range(args.repeats):
             w = 0.2 + 0.03 * (i % 10)
             rest = (1 - w) / 2
             mix = Mixture("source", 50_000_000, {"wiki": w, "instruct": rest, "web_article": rest}, 2.0)
             t = time.perf_counter()
-            groups = group_tokens(con, "corpus_fast", "source", comp.token_sql, ids_sql=ids_sql, params=params)
+            groups = group_tokens(con, "corpus_fast", "source", comp.token_sql, where_sql=comp.where_sql, params=params)
             plan(mix, groups)
             mix_xs.append(time.perf_counter() - t)
             t = time.perf_counter()

@@ -50,7 +50,12 @@ class Shape:
 
             if self.mixture.by not in comp.columns:
                 raise RecipeError(f"mixture.by: no column {self.mixture.by!r} in {rel}")
-            group = mx.group_tokens(con, rel, self.mixture.by, comp.token_sql, ids_sql=sql, params=params)
+            if comp.has_stages or rel != comp.relation:
+                group = mx.group_tokens(con, rel, self.mixture.by, comp.token_sql, ids_sql=sql, params=params)
+            else:  # one grouped scan with the recipe's own WHERE
+                group = mx.group_tokens(
+                    con, rel, self.mixture.by, comp.token_sql, where_sql=comp.where_sql, params=comp.params
+                )
             the_plan = mx.plan(self.mixture, group)
             sql, p = mx.mixture_sql(
                 self.mixture, the_plan, sql, relation=rel, token_sql=comp.token_sql, columns=columns

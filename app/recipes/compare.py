@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from app.errors import RecipeError
+from app.recipes.cache import CACHE, version_token
 from app.recipes.compile import Compiled, compile_recipe
 from app.recipes.schema import Recipe, load_recipe, rule_dict
 from app.recipes.sqlparts import used_params
@@ -51,8 +52,9 @@ def _compile_both(con: Any, a: Recipe, b: Recipe, relation: str | None) -> tuple
     tried = [relation] if relation else list(dict.fromkeys([fast_relation(con), "corpus"]))
     err: RecipeError | None = None
     for rel in tried:
+        token = version_token(con, rel)  # quantiles and column types cached for the next comparison
         try:
-            return compile_recipe(con, a, relation=rel), compile_recipe(con, b, relation=rel)
+            return compile_recipe(con, a, relation=rel, token=token), compile_recipe(con, b, relation=rel, token=token)
         except RecipeError as e:
             err = e
     assert err is not None
@@ -147,15 +149,59 @@ def compare_recipes(
     relation: str | None = None,
     flipped: int = 20,
     text_chars: int = 300,
+    snippets: bool = True,
 ) -> dict[str, Any]:
     """Compare recipe ``a`` (the current one) with ``b`` over the workspace on ``con``.
 
     Returns ``{a, b, total_docs, total_tokens, counts: {a_only, b_only, both, neither: {docs, tokens}},
     by_source, by_lang, by_cluster (rows with docs and tokens per fate), flips (per flipping rule), flipped
     (up to ``flipped`` documents per direction with their snippet of ``text_chars`` characters), rules,
-    sections, same, relation, elapsed_ms}``. ``same`` is True when no document changes fate."""
+    sections, same, relation, path, elapsed_ms}``. ``same`` is True when no document changes fate.
+    ``snippets=False`` leaves the flipped documents' ``text`` None (reading texts by id is the slowest part
+    at 1M documents; a dashboard can fetch them after the counts).
+
+    Without ``relation`` the numbers come from cached per-check vectors when neither recipe balances or
+    samples (:mod:`app.recipes.compare_live`), else from SQL over ``corpus_fast``; both give the same result."""
     t0 = time.perf_counter()
     ra, rb = load_recipe(a), load_recipe(b)
+    n = max(0, int(flipped))
+    live = None
+    if relation is None:  # interactive path: cached vectors over a recipe frame (same numbers)
+        from app.recipes.compare_live import live_compare
+
+        token = version_token(con, "corpus")
+        for r in (ra, rb):  # checked against the corpus first, so errors name its columns
+            compile_recipe(con, r, relation="corpus", bind=False, resolve=False, token=token)
+        cl_col = next((c for c in CLUSTER_COLUMNS if c in CACHE.columns(con, "corpus", token)), None)
+        live = live_compare(con, ra, rb, cluster=cl_col, n=n, token=token)
+    if live is not None:
+        ca, cb = live["a"], live["b"]
+        rows, picked = live["rows"], live["picked"]
+    else:
+        ca, cb, cl_col, rows, picked = _sql_compare(con, ra, rb, relation, n)
+    res = _tally(rows, ca, cb)
+    res["flipped"] = _flipped(
+        con, picked["a_only"], picked["b_only"], ca, cb, text_chars=text_chars if snippets else None
+    )
+    res["path"] = "live" if live is not None else "sql"
+    res.update(
+        a={"name": ra.name, "kept_docs": res["counts"]["a_only"]["docs"] + res["counts"]["both"]["docs"],
+           "kept_tokens": res["counts"]["a_only"]["tokens"] + res["counts"]["both"]["tokens"]},
+        b={"name": rb.name, "kept_docs": res["counts"]["b_only"]["docs"] + res["counts"]["both"]["docs"],
+           "kept_tokens": res["counts"]["b_only"]["tokens"] + res["counts"]["both"]["tokens"]},
+        rules=rule_changes(ca, cb),
+        sections=section_changes(ra, rb),
+        relation="corpus" if live is not None else ca.relation,
+        cluster_column=cl_col,
+        tokens=ca.resolved["tokens"],
+        elapsed_ms=round((time.perf_counter() - t0) * 1000, 1),
+    )  # fmt: skip
+    res["same"] = res["counts"]["a_only"]["docs"] == 0 and res["counts"]["b_only"]["docs"] == 0
+    return res
+
+
+def _sql_compare(con: Any, ra: Recipe, rb: Recipe, relation: str | None, n: int) -> tuple:
+    """``(compiled A, compiled B, cluster column, grouped rows, flipped sample)`` by SQL over ``relation``."""
     ca, cb = _compile_both(con, ra, rb, relation)
     rel = ca.relation
     cols = ca.columns
@@ -169,33 +215,8 @@ def compare_recipes(
     joins = " ".join(j for j in (ja, jb) if j)
     why = f"CASE WHEN _ka AND NOT _kb THEN {fb} WHEN _kb AND NOT _ka THEN {fa} END"
     flagged = f"SELECT *, {ka} AS _ka, {kb} AS _kb FROM (SELECT {base} FROM {qi(rel)} AS r {joins})"
-    n = max(0, int(flipped))
-    live = None
-    if relation is None:  # interactive path: cached vectors over a recipe frame (same numbers)
-        from app.recipes.compare_live import live_compare
-
-        live = live_compare(con, ra, rb, cluster=cl_col, n=n)
-    if live is not None:
-        rows, picked = live["rows"], live["picked"]
-    else:
-        rows, picked = _sql_pass(con, flagged, why, {**pa, **pb}, n=n)
-    res = _tally(rows, ca, cb)
-    res["flipped"] = _flipped(con, picked["a_only"], picked["b_only"], ca, cb, text_chars=text_chars)
-    res["path"] = "live" if live is not None else "sql"
-    res.update(
-        a={"name": ra.name, "kept_docs": res["counts"]["a_only"]["docs"] + res["counts"]["both"]["docs"],
-           "kept_tokens": res["counts"]["a_only"]["tokens"] + res["counts"]["both"]["tokens"]},
-        b={"name": rb.name, "kept_docs": res["counts"]["b_only"]["docs"] + res["counts"]["both"]["docs"],
-           "kept_tokens": res["counts"]["b_only"]["tokens"] + res["counts"]["both"]["tokens"]},
-        rules=rule_changes(ca, cb),
-        sections=section_changes(ra, rb),
-        relation=rel,
-        cluster_column=cl_col,
-        tokens=ca.resolved["tokens"],
-        elapsed_ms=round((time.perf_counter() - t0) * 1000, 1),
-    )  # fmt: skip
-    res["same"] = res["counts"]["a_only"]["docs"] == 0 and res["counts"]["b_only"]["docs"] == 0
-    return res
+    rows, picked = _sql_pass(con, flagged, why, {**pa, **pb}, n=n)
+    return ca, cb, cl_col, rows, picked
 
 
 def _sql_pass(con: Any, flagged: str, why: str, params: dict[str, Any], *, n: int) -> tuple[list, dict]:
@@ -292,11 +313,12 @@ def _tally(rows: Iterable[tuple], ca: Compiled, cb: Compiled) -> dict[str, Any]:
 
 
 def _flipped(
-    con: Any, a_only: list[dict], b_only: list[dict], ca: Compiled, cb: Compiled, *, text_chars: int
+    con: Any, a_only: list[dict], b_only: list[dict], ca: Compiled, cb: Compiled, *, text_chars: int | None
 ) -> list[dict[str, Any]]:
     """The sampled flipped documents (A only, then B only) with the rule that flips each and the first
     ``text_chars`` characters of its text (read by id; never the whole corpus)."""
-    texts = _texts(con, [d["id"] for d in (*a_only, *b_only)], text_chars)
+    ids = [d["id"] for d in (*a_only, *b_only)]
+    texts = _texts(con, ids, text_chars) if text_chars is not None else {}
     return [
         {
             "id": d["id"],

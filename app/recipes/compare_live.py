@@ -17,7 +17,7 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from app.recipes.cache import CACHE, version_token
+from app.recipes.cache import CACHE
 from app.recipes.sqlparts import FRAME_NAME, uniform_sql, used_params
 
 #: the flipped sample's order: a deterministic uniform number from md5 of the id (both paths use it)
@@ -82,7 +82,9 @@ def _first_fail(vecs: list[Any], idx: Any) -> Any:
     return why
 
 
-def live_compare(con: Any, ra: Any, rb: Any, *, cluster: str | None, n: int) -> dict[str, Any] | None:
+def live_compare(
+    con: Any, ra: Any, rb: Any, *, cluster: str | None, n: int, token: tuple | None
+) -> dict[str, Any] | None:
     """``{rows, picked}`` in the shape :func:`app.recipes.compare._tally` reads (grouping-set rows: source with
     the flipping check, language, cluster) plus the sampled flipped documents; None: use the SQL path."""
     import numpy as np
@@ -93,7 +95,6 @@ def live_compare(con: Any, ra: Any, rb: Any, *, cluster: str | None, n: int) -> 
 
     if ra.balance or rb.balance or ra.sample is not None or rb.sample is not None:
         return None
-    token = version_token(con, "corpus")
     if token is None:
         return None
     rows = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()

@@ -82,13 +82,26 @@ def parse(d: Any, v: Any, path: tuple) -> Mixture:
     return Mixture(by, tokens, shares, cap, repeat, seed)
 
 
-def group_tokens(con: Any, relation: str, by: str, token_sql: str, *, ids_sql: str | None = None,
-                 params: dict[str, Any] | None = None) -> dict[str, tuple[int, int]]:  # fmt: skip
-    """``{group: (documents, tokens)}`` over ``relation`` (only the ids ``ids_sql`` selects, when given)."""
-    where = f" WHERE id IN (SELECT id FROM ({ids_sql}))" if ids_sql else ""
+def group_tokens(
+    con: Any,
+    relation: str,
+    by: str,
+    token_sql: str,
+    *,
+    where_sql: str | None = None,
+    ids_sql: str | None = None,
+    params: dict[str, Any] | None = None,
+) -> dict[str | None, tuple[int, int]]:
+    """``{group: (documents, tokens)}`` over the documents of ``relation`` that ``where_sql`` keeps (a recipe
+    without stages: one grouped scan) or whose ids ``ids_sql`` selects (a recipe with balancing or sampling)."""
+    from app.recipes.sqlparts import used_params
+
+    where = f" WHERE {where_sql}" if where_sql else ""
+    if ids_sql:
+        where = f" WHERE id IN (SELECT id FROM ({ids_sql}))"
     q = f"SELECT CAST({qi(by)} AS VARCHAR), count(*), coalesce(sum({token_sql}), 0) FROM {qi(relation)}{where} GROUP BY 1"
     try:
-        rows = con.execute(q, params or {}).fetchall()
+        rows = con.execute(q, used_params(q, params or {})).fetchall()
     except Exception as e:
         raise RecipeError(f"mixture: cannot count tokens by {by}: {str(e).splitlines()[0]}") from e
     return {r[0]: (int(r[1]), int(r[2])) for r in rows}
