@@ -162,3 +162,29 @@ def test_headless_apply_computes_the_same_columns(lm_ws, tmp_path):
         assert (ppl, lp, diff) == pytest.approx(want[i][1:3] + want[i][4:5], rel=1e-12)
         assert bucket == want[i][3]
     assert {e["kind"] for e in man["source"]["models"]} == {"lm", "lm_diff"}
+
+
+def test_cli_fit_list_diff_dsir_and_one_line_errors(lm_ws, capsys):
+    from app.cli import main
+
+    path = str(lm_ws.path)
+    lm_ws.close()
+    assert main(["lm", "fit", "tgt", "--on", "source:target", "-w", path, "--bits", "14", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["name"] == "tgt" and not out["unchanged"]
+    assert main(["lm", "fit", "tgt", "--on", "source:target", "-w", path, "--bits", "14"]) == 0
+    assert "unchanged" in capsys.readouterr().out
+    assert main(["lm", "fit", "rnd", "--on", "random:5", "-w", path, "--bits", "14"]) == 0
+    assert main(["lm", "diff", "tgt", "rnd", "-w", path]) == 0
+    assert main(["dsir", "tgt", "--target", "source:target", "-w", path, "--bits", "12"]) == 0
+    capsys.readouterr()
+    assert main(["lm", "list", "-w", path]) == 0
+    listed = capsys.readouterr().out
+    assert "diff_tgt_rnd" in listed and "ppl_tgt" in listed
+    for argv, msg in ((["lm", "fit", "x", "--on", "bogus:1"], "bad selector"),
+                      (["lm", "fit", "x", "--on", "source:target", "--order", "7"], "--order must be"),
+                      (["lm", "fit", "x"], "either --on SEL"), (["lm", "diff", "tgt", "nope"], "no lm model"),
+                      (["dsir", "x"], "give --target"), (["lm", "remove", "nope"], "no model named")):  # fmt: skip
+        assert main([*argv, "-w", path]) == 1
+        err = capsys.readouterr().err.strip()
+        assert msg in err and len(err.splitlines()) == 1 and "Traceback" not in err
