@@ -12,10 +12,11 @@ and reopens transparently on the next use (``ws.con`` / ``ws.cursor()``), waitin
 elsewhere. Opening costs ~70-100 ms whatever the size of the file (docs/concurrency.md): a burst of interactions
 shares one connection; only the first after a pause pays it.
 
-"In use" is decided per thread: a Streamlit script thread or a dashboard job thread that touched the workspace
-uses it until it ends (a script run, a job); any other thread (the Thresholds panel's HTTP handlers) for
-``grace_s`` after its last touch. DuckDB itself refuses to close a connection while one of its cursors runs a
-query, so a close never interrupts work: the release is retried on the next tick.
+"In use": a Streamlit script thread or a dashboard job thread that touched the workspace uses it until it ends
+(a script run, a job); a cursor from :meth:`SharedWorkspace.cursor` from its creation until it is closed or
+dropped (the Thresholds panel's HTTP handlers run several queries on one); any other touch for ``grace_s``.
+DuckDB itself refuses to close a connection while one of its cursors runs a query, so a close never interrupts
+work: the release is retried on the next tick.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ from app.workspace import Workspace
 BOUNDED_THREADS = ("ScriptRunner.scriptThread", "winnow-job-")
 IDLE_S = float(os.environ.get("WINNOW_UI_IDLE_S", "3"))
 TICK_S = 0.2
+#: an open cursor unused this long no longer keeps the connection (a cursor someone forgot to close)
+CURSOR_STALE_S = 30.0
 
 
 class SharedWorkspace(Workspace):
@@ -44,6 +47,7 @@ class SharedWorkspace(Workspace):
         self._lock = threading.RLock()
         self._con: Any = None
         self._touched: dict[threading.Thread, float] = {}
+        self._cursors: dict[int, float] = {}  # open cursors: id -> last use
         self._bootstrapped = False
         self.idle_s, self.wait_s, self.grace_s = idle_s, wait_s, grace_s
         self.opens = self.releases = 0
@@ -68,6 +72,10 @@ class SharedWorkspace(Workspace):
     def con(self, value: Any) -> None:
         self._con = value
 
+    def cursor(self) -> Any:
+        """A new cursor, counted as a use until it is closed or dropped (see :class:`_Cursor`)."""
+        return _Cursor(self.con.cursor(), self)
+
     @property
     def is_open(self) -> bool:
         return self._con is not None
@@ -77,6 +85,8 @@ class SharedWorkspace(Workspace):
         thread within ``grace`` seconds of its last touch)."""
         now, grace = time.monotonic(), self.grace_s if grace is None else grace
         with self._lock:
+            if any(now - t < CURSOR_STALE_S for t in self._cursors.values()):
+                return True
             for th, t in list(self._touched.items()):
                 if not th.is_alive():
                     del self._touched[th]
@@ -117,6 +127,54 @@ class SharedWorkspace(Workspace):
             if self._con is not None:
                 self._con.close()
             self._con = None
+
+
+class _Cursor:
+    """A DuckDB cursor that tells its :class:`SharedWorkspace` it is in use from creation to ``close()`` (or to
+    being dropped), so a request running several queries is never cut between two of them. Everything else is
+    the cursor's own (attribute access is forwarded); ``execute`` returns this wrapper, as DuckDB returns the
+    cursor. A cursor unused for :data:`CURSOR_STALE_S` no longer counts (a leak must not pin the file)."""
+
+    __slots__ = ("_cur", "_key", "_owner")
+
+    def __init__(self, cur: Any, owner: SharedWorkspace):
+        self._cur, self._owner, self._key = cur, owner, id(self)
+        with owner._lock:
+            owner._cursors[self._key] = time.monotonic()
+
+    def _touch(self) -> None:
+        with self._owner._lock:
+            if self._key in self._owner._cursors:
+                self._owner._cursors[self._key] = time.monotonic()
+
+    def __getattr__(self, name: str) -> Any:
+        if name in _Cursor.__slots__:  # not set yet (a failed __init__): never recurse
+            raise AttributeError(name)
+        self._touch()
+        return getattr(self._cur, name)
+
+    def execute(self, *args: Any, **kwargs: Any) -> _Cursor:
+        self._touch()
+        self._cur.execute(*args, **kwargs)
+        return self
+
+    def _forget(self) -> None:
+        with self._owner._lock:
+            self._owner._cursors.pop(self._key, None)
+
+    def close(self) -> None:
+        self._forget()
+        self._cur.close()
+
+    def __enter__(self) -> _Cursor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self._forget()
 
 
 class _Reaper:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -35,16 +36,15 @@ def _ws(path, n: int = 50) -> str:
 
 
 @contextlib.contextmanager
-def _held(ws: str, *, seconds: float | None = None):
-    """Another process holding the workspace read-write, until the block ends or after ``seconds``."""
-    wait = f"time.sleep({seconds})" if seconds is not None else "input()"
-    code = (
-        "import time; from app.workspace import Workspace; "
-        f"w = Workspace.open({ws!r}); print('ok', flush=True); {wait}; w.close()"
-    )
+def _held(ws: str, *, release_after: float | None = None):
+    """Another process holding the workspace read-write until the block ends (or ``release_after`` seconds after
+    it has opened it); yields its PID."""
+    code = f"from app.workspace import Workspace; w = Workspace.open({ws!r}); print('ok', flush=True); input()"
     p = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert p.stdout.readline().strip() == "ok"
+        if release_after is not None:
+            threading.Timer(release_after, p.stdin.close).start()
         yield p.pid
     finally:
         with contextlib.suppress(OSError):
@@ -59,7 +59,7 @@ def _run(args: list[str], timeout: float = 120) -> subprocess.CompletedProcess:
 # ---------------------------------------------------------------- waiting for a holder
 def test_open_waits_for_the_holder_and_says_whom_for(tmp_path, capsys):
     ws = _ws(tmp_path / "ws")
-    with _held(ws, seconds=1.5) as pid:
+    with _held(ws, release_after=1.0) as pid:
         t = time.monotonic()
         with Workspace.open(ws, read_only=True, wait=30) as w:
             assert w.info()["documents"] == 50
@@ -76,16 +76,32 @@ def test_a_wait_that_runs_out_is_one_line_naming_the_holder(tmp_path):
             Workspace.open(ws, wait=1.2)
         assert 1.0 <= time.monotonic() - t < 10
     msg = str(e.value)
-    assert f"in use by another process (PID {pid}" in msg and "(waited 1 s)" in msg and "\n" not in msg
+    assert f"in use by another process (PID {pid}" in msg and re.search(r"\(waited \d+ s\)$", msg) and "\n" not in msg
     # without a wait (the library's default outside the CLI) the lock is said at once
     with _held(ws), pytest.raises(WorkspaceBusy):
         Workspace.open(ws)
 
 
+def _run_while_held(ws: str, args: list[str]) -> subprocess.CompletedProcess:
+    """Run ``args`` while another process holds ``ws``; let go once the command is seen waiting (its request
+    file), whatever the machine's load."""
+    from pathlib import Path
+
+    with _held(ws):
+        p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        want = Path(ws) / f"winnow.duckdb.want-{p.pid}"
+        deadline = time.monotonic() + 60
+        while not want.exists() and p.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert want.exists(), "the command did not wait"
+    out, err = p.communicate(timeout=120)
+    assert not want.exists()  # removed once it got the file
+    return subprocess.CompletedProcess(args, p.returncode, out, err)
+
+
 def test_the_cli_waits_for_a_writer_instead_of_failing(tmp_path):
     ws = _ws(tmp_path / "ws")
-    with _held(ws, seconds=2):
-        r = _run([*WINNOW, "info", "--workspace", ws, "--json"])
+    r = _run_while_held(ws, [*WINNOW, "info", "--workspace", ws, "--json"])
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout.splitlines()[-1])["documents"] == 50
     assert "waiting for PID" in r.stderr
@@ -154,6 +170,26 @@ def test_a_release_never_interrupts_a_running_query(tmp_path):
         shared.close()
 
 
+def test_an_open_cursor_keeps_the_connection_between_its_queries(tmp_path):
+    from app.shared_workspace import SharedWorkspace
+
+    _ws(tmp_path / "ws")
+    shared = SharedWorkspace(tmp_path / "ws", idle_s=0.0, grace_s=0.0)  # released whenever nothing uses it
+    try:
+        cur = shared.cursor()
+        assert cur.execute("SELECT count(*) FROM docs").fetchone()[0] == 50
+        time.sleep(1.0)  # Python work between two queries of one request: the reaper ticks meanwhile
+        assert shared.is_open and not shared.release()
+        assert cur.execute("SELECT count(*) FROM docs").fetchall() == [(50,)]
+        cur.close()
+        assert shared.release() and not shared.is_open
+        with shared.cursor() as c2:  # reopens; a dropped or closed cursor no longer counts
+            assert c2.execute("SELECT 1").fetchone() == (1,)
+        assert shared.release()
+    finally:
+        shared.close()
+
+
 # ---------------------------------------------------------------- winnow sql
 def test_sql_prints_a_readable_table(tmp_path, capsys):
     ws = _ws(tmp_path / "ws")
@@ -204,8 +240,7 @@ def test_sql_errors_are_one_line(tmp_path, capsys, query, says):
 
 def test_sql_answers_while_another_process_writes(tmp_path):
     ws = _ws(tmp_path / "ws")
-    with _held(ws, seconds=1.5):
-        r = _run([*WINNOW, "sql", "SELECT count(*) AS n FROM docs", "--workspace", ws, "--csv"])
+    r = _run_while_held(ws, [*WINNOW, "sql", "SELECT count(*) AS n FROM docs", "--workspace", ws, "--csv"])
     assert r.returncode == 0 and r.stdout.splitlines() == ["n", "50"], r.stderr
 
 
