@@ -87,3 +87,46 @@ def test_overwrite_still_recognises_exports(ws, tmp_path):
     assert check_out(old, overwrite=True) == old
     m = apply(ws, RECIPE, old, overwrite=True)
     assert m["counts"]["kept_docs"] == N and not (old / "manifest.json").exists()
+
+
+def test_messages_schema_unifies_alpaca_and_chat(tmp_path, capsys):
+    """--schema messages: Alpaca and chat records come out as one `messages` column that `datasets` reads;
+    a record with neither is counted in the manifest (issue 20.9)."""
+    from app.cli import main
+    from app.ingest import ingest
+
+    a = tmp_path / "a.json"
+    a.write_text(
+        json.dumps(
+            [
+                {"instruction": "Translate.", "input": "Good morning", "output": "Bonjour."},
+                {"instruction": "Name a colour.", "input": "", "output": "Blue."},
+            ]
+        )
+    )
+    c = tmp_path / "c.jsonl"
+    turns = [{"from": "human", "value": "Hi"}, {"from": "gpt", "value": "Hello!"}]
+    c.write_text(json.dumps({"conversations": turns}) + "\n")
+    w = tmp_path / "w.jsonl"
+    w.write_text(json.dumps({"text": "a web page"}) + "\n")
+    ws = Workspace.open(tmp_path / "ws", create=True)
+    for path, name in ((a, "alpaca"), (c, "chat"), (w, "web")):
+        ingest(ws, [str(path)], source=name)
+    m = apply(ws, {"version": 1}, tmp_path / "out", schema="messages")
+    ws.close()
+    assert m["columns"] == ["id", "source", "messages"] and m["schema"] == {"name": "messages", "without_messages": 1}
+    ds = _datasets().load_dataset("parquet", data_dir=str(tmp_path / "out"), cache_dir=str(tmp_path / "cache"))
+    got = {r["source"] + str(i): r["messages"] for i, r in enumerate(ds["train"])}
+    msgs = [v for v in got.values() if v]
+    assert [
+        {"role": "user", "content": "Translate.\n\nGood morning"},
+        {"role": "assistant", "content": "Bonjour."},
+    ] in msgs
+    assert [{"role": "user", "content": "Name a colour."}, {"role": "assistant", "content": "Blue."}] in msgs
+    assert [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}] in msgs
+    assert len(msgs) == 3 and len(got) == 4
+    # the CLI: headless cannot (one line, not a traceback)
+    (tmp_path / "r.yaml").write_text("version: 1\n")
+    args = ["apply", "--input", str(w), "--recipe", str(tmp_path / "r.yaml"), "--out", str(tmp_path / "o")]
+    assert main([*args, "--schema", "messages"]) != 0
+    assert "--schema messages exports from a workspace" in capsys.readouterr().err

@@ -26,6 +26,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--recipe", "-r", required=True, metavar="R", help="recipe YAML file or saved recipe name")
     p.add_argument("--out", "-o", metavar="DIR", help="output directory (must be empty or absent)")
     p.add_argument("--format", "-f", default="parquet", choices=["parquet", "jsonl", "jsonl.gz", "jsonl.zst", "hf"])
+    p.add_argument(
+        "--schema",
+        choices=["messages"],
+        help="write every record as id, source, messages (a list of {role, content}): Alpaca fields and chat "
+        "records alike; records without either are counted in the manifest (workspace only)",
+    )
     p.add_argument("--shard-size", type=int, metavar="N", help="documents per output file (default: one file)")
     p.add_argument("--overwrite", action="store_true", help="replace DIR if it holds files")
     p.add_argument("--push-to-hub", metavar="REPO", help="upload the export to this Hugging Face dataset repo")
@@ -147,6 +153,10 @@ def run(args: argparse.Namespace) -> int:
         from app.errors import ExportError
 
         raise ExportError("give --out DIR (or --dry-run with --input for a forecast)")
+    if args.schema and args.input:
+        from app.errors import ExportError
+
+        raise ExportError("--schema messages exports from a workspace (ingest the files, then winnow apply -w WS)")
     if args.input:
         from app.decontam.headless import parse_specs
         from app.export.headless import apply_headless
@@ -196,7 +206,7 @@ def run(args: argparse.Namespace) -> int:
 
         with Workspace.open(args.workspace, read_only=True) as ws, tqdm_progress("apply") as progress:
             recipe = resolve_recipe(args.recipe, ws)
-            m = apply(ws, recipe, args.out, progress=progress, **common)
+            m = apply(ws, recipe, args.out, progress=progress, schema=args.schema, **common)
     _print(m)
     c = m["counts"]
     print_json_last(

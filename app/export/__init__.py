@@ -358,9 +358,11 @@ def apply(
     push_to_hub_repo: str | None = None,
     progress: Callable[[int, int, str], None] | None = None,
     format: str | None = None,
+    schema: str | None = None,
 ) -> dict[str, Any]:
     """Write exactly the documents ``recipe`` keeps from ``ws``'s ``corpus`` into ``out``; returns the
-    manifest (also written to ``out/__winnow__/manifest.json``). ``format`` is an alias of ``fmt``."""
+    manifest (also written to ``out/__winnow__/manifest.json``). ``format`` is an alias of ``fmt``.
+    ``schema="messages"``: every record as ``id, source, messages`` (:mod:`app.export.messages`)."""
     from app import __version__
     from app.recipes import compile_recipe, load_recipe, select_ids_sql, summarize
 
@@ -379,8 +381,16 @@ def apply(
     comp = compile_recipe(con, sel_recipe)
     summary = summarize(con, sel_recipe, compiled=comp)
     cols = recipe.output_columns or default_columns(comp.columns, list(ws.columns("docs", con)))
+    if schema is not None:
+        from app.export import messages as msg
+
+        cols = msg.output_columns(schema, recipe)
     sql, params = select_ids_sql(comp, columns=cols)
     sql, params, n_rows, out_cols = shape.apply(con, comp, sql, params, columns=cols, n_kept=summary["kept_docs"])
+    extra: dict[str, Any] = {}
+    if schema is not None:  # one schema for every record; those without instruction fields are counted
+        sql, out_cols = msg.wrap(con, sql), [*out_cols, "messages"]
+        extra["schema"] = {"name": schema, "without_messages": msg.without_messages(con, sql, params)}
     out_path, tmp = prepare_out(out, overwrite=overwrite, protect=protect)
     try:
         dest = tmp / "_parquet" if fmt == "hf" else tmp
@@ -396,24 +406,27 @@ def apply(
             rows,
             n_kept=n_rows,
             fmt=fmt,
-            manifest=lambda files: shape.extend(
-                build_manifest(
-                    recipe,
-                    comp.resolved,
-                    summary,
-                    files=files,
-                    fmt=fmt,
-                    shard_size=shard_size,
-                    columns=out_cols,
-                    version=__version__,
-                    source={"workspace": str(ws.path), "fingerprint": ws.fingerprint()},
-                    provenance=pv.provenance(
+            manifest=lambda files: (
+                extra
+                | shape.extend(
+                    build_manifest(
                         recipe,
-                        token_column=summary["token_column"],
-                        inputs=pv.workspace_inputs(ws),
-                        input_hashing=pv.WORKSPACE_HASHING,
-                        fingerprints=pv.workspace_fingerprints(ws, fams),
-                    ),
+                        comp.resolved,
+                        summary,
+                        files=files,
+                        fmt=fmt,
+                        shard_size=shard_size,
+                        columns=out_cols,
+                        version=__version__,
+                        source={"workspace": str(ws.path), "fingerprint": ws.fingerprint()},
+                        provenance=pv.provenance(
+                            recipe,
+                            token_column=summary["token_column"],
+                            inputs=pv.workspace_inputs(ws),
+                            input_hashing=pv.WORKSPACE_HASHING,
+                            fingerprints=pv.workspace_fingerprints(ws, fams),
+                        ),
+                    )
                 )
             ),
         )
