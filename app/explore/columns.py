@@ -76,6 +76,25 @@ class ColumnInfo:
         return f"{head}{self.description or self.name} ({cov})"
 
 
+#: columns a model trained in the workspace writes (``app.learn``), by prefix: family and meaning
+LEARNED = {
+    "clf_": ("classifier", "P(positive class) under the classifier {name} trained in this workspace"),
+    "ppl_": ("reference LM", "perplexity under the reference model {name} (lower: more like its reference)"),
+    "lp_": ("reference LM", "mean log-probability per token under the reference model {name}"),
+    "ccnet_bucket_": ("reference LM", "CCNet head/middle/tail bucket by the perplexity of {name}, per script"),
+    "dsir_": ("DSIR", "DSIR log importance weight toward the target of {name} (higher: more like the target)"),
+    "diff_": ("reference LM", "log-probability difference {name} (MiniPLM-style: reference minus weak model)"),
+}
+
+
+def learned_column(column: str) -> tuple[str, str] | None:
+    """``(family, description)`` of a column a stored model writes (``clf_NAME``, ``ppl_NAME``, ...), else None."""
+    for prefix, (family, desc) in LEARNED.items():
+        if column.startswith(prefix) and len(column) > len(prefix):
+            return family, desc.format(name=column[len(prefix) :])
+    return None
+
+
 #: ids of clusters are numbers but mean nothing as magnitudes
 ID_LIKE = re.compile(r"(_cluster|_id)$")
 
@@ -143,7 +162,9 @@ def catalogue(con: Any) -> list[ColumnInfo]:
     infos: list[tuple[tuple, ColumnInfo]] = []
     for c, t in types.items():
         kind, table = parts.get(c, ("metadata", None))
-        kind = "signal" if kind == "signal" else ("metadata" if table is None else "derived")
+        # a model's columns (clf_, ppl_, dsir_...) are signals like any other, grouped by the model's family
+        learned = learned_column(c) if kind == "model" else None
+        kind = "signal" if kind == "signal" or learned else ("metadata" if table is None else "derived")
         if _is_provenance(c):
             kind = "provenance"
         family, desc = None, ""
@@ -151,6 +172,7 @@ def catalogue(con: Any) -> list[ColumnInfo]:
             d = docs.get(c)
             family = d["family"] if d else (table[4:] if table and table.startswith("sig_") else table)
             desc = d["doc"] if d else ""
+            family, desc = learned or (family, desc)
         cov, distinct, balance = stats.get(c, (0.0, 0, 0.0))
         info = ColumnInfo(c, t, kind, family, desc, cov, distinct, min(balance, 1.0))
         if kind == "provenance":

@@ -23,6 +23,7 @@ PAGES = [
     ("thresholds", "Thresholds", ":material/tune:"),
     ("map", "Map", ":material/scatter_plot:"),
     ("documents", "Documents", ":material/article:"),
+    ("learn", "Learn", ":material/school:"),
     ("export", "Export", ":material/ios_share:"),
 ]
 
