@@ -22,9 +22,13 @@ def ui_path(tmp_path):
 
 
 def _truth(ws, column: str) -> dict:
-    rows = ws.cursor().execute(
-        f"SELECT {column}, count(*), count(*) FILTER (WHERE map_cluster != 2 OR quality_score > 0.8) FROM corpus GROUP BY 1"
-    ).fetchall()
+    rows = (
+        ws.cursor()
+        .execute(
+            f"SELECT {column}, count(*), count(*) FILTER (WHERE map_cluster != 2 OR quality_score > 0.8) FROM corpus GROUP BY 1"
+        )
+        .fetchall()
+    )
     return {r[0]: (r[1], r[2]) for r in rows}
 
 
@@ -98,3 +102,32 @@ def test_info_lists_map_clusters(ui_path, capsys):
     assert main(["info", "--workspace", ui_path, "--json"]) in (0, None)
     got = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert sum(c["documents"] for c in got["clusters"]) == 240 and len(got["clusters"]) == 4
+
+
+def test_info_names_instruction_clusters_by_their_openings(ui_path, capsys):
+    """With instruct_template scored, each cluster also shows its commonest instruction openings (issue 20.7)."""
+    import json
+
+    import pandas as pd
+
+    from app.cli import main
+
+    with Workspace.open(ui_path) as ws:
+        ids = [r[0] for r in ws.cursor().execute("SELECT id FROM corpus ORDER BY id").fetchall()]
+        tmpl = pd.DataFrame(
+            {
+                "id": ids,
+                "instruct_template": [["rewrite the sentence", "generate a list"][i % 2] for i in range(len(ids))],
+            }
+        )
+        with ws.transaction() as cur:
+            cur.register("_t", tmpl)
+            cur.execute("CREATE TABLE sig_tmpl AS SELECT * FROM _t")
+            ws.register_part("sig_tmpl", kind="signal", con=cur)
+    assert main(["info", "--workspace", ui_path, "--json"]) in (0, None)
+    got = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    # map_cluster is i % 4, so cluster 0 holds only even rows: "rewrite the sentence"
+    c0 = next(c for c in got["clusters"] if c["cluster"] == 0)
+    assert c0["tasks"] == ["rewrite the sentence"]
+    assert main(["info", "--workspace", ui_path]) in (0, None)
+    assert "[rewrite the sentence]" in capsys.readouterr().out

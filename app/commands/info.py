@@ -32,7 +32,17 @@ def clusters(ws) -> list[dict]:
         f"SELECT {qi('map_cluster')}, {label}, count(*) AS n FROM corpus_fast WHERE map_cluster IS NOT NULL"
         " GROUP BY 1 ORDER BY n DESC, 1"
     ).fetchall()
-    return [{"cluster": c, "label": lab, "documents": int(n)} for c, lab, n in rows]
+    out = [{"cluster": c, "label": lab, "documents": int(n)} for c, lab, n in rows]
+    if "instruct_template" in cols and out:  # instruction data: the commonest openings name the cluster's tasks
+        tasks = con.execute(
+            "SELECT map_cluster, list(instruct_template ORDER BY n DESC, instruct_template)[1:3] FROM"
+            " (SELECT map_cluster, instruct_template, count(*) AS n FROM corpus_fast"
+            "  WHERE map_cluster IS NOT NULL AND instruct_template IS NOT NULL GROUP BY 1, 2) GROUP BY 1"
+        ).fetchall()
+        by = dict(tasks)
+        for c in out:
+            c["tasks"] = by.get(c["cluster"], [])
+    return out
 
 
 def run(args: argparse.Namespace) -> int:
@@ -59,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
     if cl:
         print(f"clusters    {len(cl)} (map)")
         for c in cl[:SHOW_CLUSTERS]:
-            print(f"  {c['cluster']!s:>4}  {c['documents']:>9,}  {c['label'] or ''}")
+            tasks = f"  [{' / '.join(c['tasks'])}]" if c.get("tasks") else ""
+            print(f"  {c['cluster']!s:>4}  {c['documents']:>9,}  {c['label'] or ''}{tasks}")
         if len(cl) > SHOW_CLUSTERS:
             print(f"            ... and {len(cl) - SHOW_CLUSTERS} more (--json lists all)")
     return 0
