@@ -67,9 +67,13 @@ def test_in_domain_text_has_lower_perplexity_and_memory_is_bounded():
     lp = ngram_lm.mean_logprob(tables, ["the dog sat on the mat in the park", *OTHER, "", "   "])
     assert (lp[0] > lp[1:5]).all()
     assert np.isnan(lp[5:]).all()  # no tokens: NULL, not a made-up number
-    assert m["memory_bytes"] == (1 << 14) * (10 * 3 - 4) + sum(
-        tables[k].nbytes for k in ("gamma1", "vocab", "order", "bits")
+    slots = m["slots"]
+    assert all(v <= 1 << 14 for v in slots.values())
+    want = sum(slots[k] * (10 if k < 3 else 6) for k in (1, 2, 3)) + sum(
+        tables[k].nbytes for k in ("gamma1", "vocab", "order")
     )
+    assert m["memory_bytes"] == want
+
     word = ["".join(chr(97 + (i // 26**k) % 26) for k in range(3)) for i in range(3000)]  # 3,000 distinct words
     _, m2 = ngram_lm.fit_tables([[f"{w} x y {w}" for w in word]], order=3, bits=12)
     assert m2["memory_bytes"] < 120_000 and sum(m2["collisions"].values()) > 0  # bounded, losses counted

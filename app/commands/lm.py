@@ -22,8 +22,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                      help="--model: score each document's first N tokens (default 512)")  # fmt: skip
     fit.add_argument("--batch-size", type=int, default=16, metavar="N", help="--model: documents per batch")
     fit.add_argument("--order", type=int, default=3, metavar="N", help="n-gram order, 3..5 (default 3)")
-    fit.add_argument("--bits", type=int, default=20, metavar="B",
-                     help="2^B hash buckets per order (default 20: 10 MiB per order)")  # fmt: skip
+    fit.add_argument("--bits", type=int, default=22, metavar="B",
+                     help="at most 2^B hash slots per order (default 22: <= 40 MiB per order)")  # fmt: skip
     fit.add_argument("--seed", type=int, default=0, help="seed of random:N and of the order documents are read")
     diff = sub.add_parser("diff", help="store diff_A_B = lp_A - lp_B (MiniPLM-style difference) and score all")
     diff.add_argument("a", metavar="A")

@@ -17,11 +17,13 @@ passes ``P_{k-1}`` through unchanged. Each document is ``<s>`` x (order - 1), it
 and one token per character for Chinese/Japanese/Thai script runs).
 
 Hashing bounds memory: the exact 64-bit n-gram hashes are counted at fit time; the model keeps, per order, a
-direct-mapped table of ``2**bits`` buckets holding the interpolation term ``a_k(h w)`` (float32), the
-context's backoff weight ``gamma_{k+1}`` (float32, not at the top order) and a 16-bit tag of the key, so a
-lookup whose tag differs is treated as unseen. Memory: ``10 * 2**bits`` bytes per order (``8`` at the top),
-e.g. 26 MiB at order 3 and the default ``bits = 20``. Two seen n-grams sharing a bucket keep the more frequent
-(``metrics.collisions`` counts the others). Fitting reads at most :data:`MAX_TRAIN_TOKENS` tokens (documents
+4-way set-associative table (a key lives in one of the 4 slots of the set its top hash bits pick) whose slots
+hold the interpolation term ``a_k(h w)`` (float32), the context's backoff weight ``gamma_{k+1}`` (float32, not
+at the top order) and a 16-bit tag of the key; a lookup that finds no slot with its tag is treated as unseen.
+Each order gets the power of two >= 2.5 x its distinct keys slots, at most ``2**bits`` (default 22): memory
+is at most ``10 * 2**bits`` bytes per order (``8`` at the top), 40 MiB, so at most 112 MiB at order 3 and
+192 MiB at order 5 however large the reference. When more than 4 keys share a set the more frequent stay
+(``metrics.collisions`` counts the others, ``metrics.slots`` the table sizes). Fitting reads at most :data:`MAX_TRAIN_TOKENS` tokens (documents
 taken in a seeded random order; ``metrics`` says how many were used), so fitting memory is bounded too.
 """
 
@@ -40,7 +42,9 @@ from app.learn.store import StoredModel, loader, pack
 KIND = "lm"
 ORDERS = (3, 4, 5)
 DEFAULT_ORDER = 3
-DEFAULT_BITS = 20
+DEFAULT_BITS = 22
+#: slots per set: a key may sit in any of the 4 slots of its set (fewer keys lost than one slot per bucket)
+WAYS = 4
 BITS_RANGE = (12, 26)
 #: tokens read at fit time at most (about 32 bytes x order per distinct n-gram while counting)
 MAX_TRAIN_TOKENS = 20_000_000
@@ -89,22 +93,27 @@ def gram_hashes(seq: np.ndarray, order: int) -> list[np.ndarray]:
     return out
 
 
-def _lookup(tables: dict[str, np.ndarray], name: str, k: int, keys: np.ndarray, bits: int, default: float):
-    b = (keys >> np.uint64(64 - bits)).astype(np.int64)
-    hit = tables[f"t{k}"][b] == (keys & np.uint64(0xFFFF)).astype(np.uint16)
-    return np.where(hit, tables[f"{name}{k}"][b], np.float32(default))
+def _lookup(tables: dict[str, np.ndarray], name: str, k: int, keys: np.ndarray, default: float) -> np.ndarray:
+    """Values of ``keys`` in the order-``k`` table (``default`` where no slot of the key's set has its tag)."""
+    tags = tables[f"t{k}"]
+    sets = len(tags) // WAYS
+    set_bits = sets.bit_length() - 1  # 2^set_bits sets of WAYS slots
+    b = (keys >> np.uint64(64 - set_bits)).astype(np.int64)
+    match = tags.reshape(sets, WAYS)[b] == (keys & np.uint64(0xFFFF)).astype(np.uint16)[:, None]
+    slot = b * WAYS + match.argmax(axis=1)
+    return np.where(match.any(axis=1), tables[f"{name}{k}"][slot], np.float32(default))
 
 
 def position_probs(tables: dict[str, np.ndarray], seq: np.ndarray, pred: np.ndarray) -> np.ndarray:
     """P(token | its context) at every predicted position of ``seq`` (the one scoring path)."""
-    order, bits = int(tables["order"]), int(tables["bits"])
+    order = int(tables["order"])
     g = gram_hashes(seq, order)
     idx = np.flatnonzero(pred)
-    p = float(tables["gamma1"]) / float(tables["vocab"]) + _lookup(tables, "a", 1, g[0][idx], bits, 0.0)
+    p = float(tables["gamma1"]) / float(tables["vocab"]) + _lookup(tables, "a", 1, g[0][idx], 0.0)
     p = p.astype(np.float64)
     for k in range(2, order + 1):
-        gam = _lookup(tables, "g", k - 1, g[k - 2][idx - 1], bits, 1.0)
-        a = _lookup(tables, "a", k, g[k - 1][idx], bits, 0.0)
+        gam = _lookup(tables, "g", k - 1, g[k - 2][idx - 1], 1.0)
+        a = _lookup(tables, "a", k, g[k - 1][idx], 0.0)
         p = a + gam * p
     return p
 
@@ -136,12 +145,20 @@ def _disc(counts: np.ndarray, d: tuple[float, float, float]) -> np.ndarray:
 
 
 def _bucketize(keys: np.ndarray, weight: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray, int]:
-    """One key per bucket (the heaviest): ``(kept entry indices, their buckets, keys dropped)``."""
-    b = (keys >> np.uint64(64 - bits)).astype(np.int64)
+    """Up to :data:`WAYS` keys per set (the heaviest): ``(kept entry indices, their slots, keys dropped)``."""
+    b = (keys >> np.uint64(64 - bits + 2)).astype(np.int64)  # 2^(bits-2) sets of 4 slots
     o = np.lexsort((-weight, b))
-    first = np.r_[True, b[o][1:] != b[o][:-1]] if len(o) else np.zeros(0, bool)
-    kept = o[first]
-    return kept, b[kept], int(len(keys) - len(kept))
+    bs = b[o]
+    start = np.flatnonzero(np.r_[True, bs[1:] != bs[:-1]]) if len(o) else np.zeros(0, np.int64)
+    rank = np.arange(len(o)) - np.repeat(start, np.diff(np.r_[start, len(o)]))
+    keep = rank < WAYS
+    kept = o[keep]
+    return kept, bs[keep] * WAYS + rank[keep], int(len(keys) - len(kept))
+
+
+def table_bits(n: int, max_bits: int) -> int:
+    """Slots for ``n`` keys: the power of two >= 2.5 n (load <= 0.4: ~2% of keys lost), within 12..``max_bits``."""
+    return int(min(max(math.ceil(math.log2(max(n, 1) * 2.5)), BITS_RANGE[0]), max_bits))
 
 
 def count_ngrams(batches: Iterable[list[str]], order: int, *, max_tokens: int = MAX_TRAIN_TOKENS,
@@ -187,8 +204,7 @@ def count_ngrams(batches: Iterable[list[str]], order: int, *, max_tokens: int = 
 
 
 def build_tables(stats: list[tuple[np.ndarray, ...]], order: int, bits: int) -> tuple[dict[str, np.ndarray], dict]:
-    """Interpolated modified KN terms of every order, hashed into ``2**bits`` buckets per order."""
-    nb = 1 << bits
+    """Interpolated modified KN terms of every order, hashed into at most ``2**bits`` slots per order."""
     counts: list[np.ndarray] = []
     for k in range(order):  # raw counts at the top order, continuation counts below
         h = stats[k][0]
@@ -200,7 +216,7 @@ def build_tables(stats: list[tuple[np.ndarray, ...]], order: int, bits: int) -> 
             c[np.searchsorted(h, suf)] = n
             counts.append(c)
     tables: dict[str, np.ndarray] = {}
-    metrics: dict[str, Any] = {"discounts": {}, "ngrams": {}, "collisions": {}}
+    metrics: dict[str, Any] = {"discounts": {}, "ngrams": {}, "collisions": {}, "slots": {}}
     a_terms: list[tuple[np.ndarray, np.ndarray]] = []  # (keys, a) per order
     g_terms: list[tuple[np.ndarray, ...]] = []  # (context keys, gamma, context count) per order k >= 2
     for k in range(order):
@@ -232,8 +248,11 @@ def build_tables(stats: list[tuple[np.ndarray, ...]], order: int, bits: int) -> 
         weight = np.zeros(len(allk))  # the more frequent key keeps a shared bucket
         weight[inv[: len(keys)]] = counts[k]
         np.maximum.at(weight, inv[len(keys) :], ctot)
-        kept, b, dropped = _bucketize(allk, weight, bits)
+        kbits = table_bits(len(allk), bits)
+        nb = 1 << kbits
+        kept, b, dropped = _bucketize(allk, weight, kbits)
         metrics["collisions"][k + 1] = dropped
+        metrics["slots"][k + 1] = nb
         t = np.zeros(nb, np.uint16)
         t[b] = (allk[kept] & np.uint64(0xFFFF)).astype(np.uint16)
         tables[f"t{k + 1}"] = t
@@ -245,7 +264,6 @@ def build_tables(stats: list[tuple[np.ndarray, ...]], order: int, bits: int) -> 
             tg[b] = gv[kept]
             tables[f"g{k + 1}"] = tg
     tables["order"] = np.array(order)
-    tables["bits"] = np.array(bits)
     return tables, metrics
 
 
@@ -265,7 +283,9 @@ def check_settings(order: int, bits: int) -> None:
     if order not in ORDERS:
         raise LearnError(f"--order must be one of {', '.join(map(str, ORDERS))}, not {order}")
     if not BITS_RANGE[0] <= bits <= BITS_RANGE[1]:
-        raise LearnError(f"bits must be within {BITS_RANGE[0]}..{BITS_RANGE[1]} (2^bits buckets per order), not {bits}")
+        raise LearnError(
+            f"--bits must be within {BITS_RANGE[0]}..{BITS_RANGE[1]} (at most 2^bits slots per order), not {bits}"
+        )
 
 
 # ----------------------------------------------------------------------------------------------- scoring
