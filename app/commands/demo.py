@@ -197,7 +197,36 @@ def build_demo(
                 _say(f"ingested {name}: {n:,} documents")
             if score:
                 _score(ws, done)
+                _toxicity(ws, done)
     return done
+
+
+def _toxicity(ws: Any, done: dict[str, Any]) -> None:
+    """realmix's tweets carry Davidson et al.'s hate/offensive/neither labels: import them as the workspace
+    labels ``toxic`` / ``not_toxic`` and train the ``toxicity`` classifier on them (docs/classifiers.md)."""
+    import time
+
+    from app.errors import WinnowError
+    from app.explore.labels import add_labels
+    from app.learn.classifier import train
+    from app.progress import tqdm_progress
+
+    if "toxicity" not in ws.columns("docs"):
+        return
+    t0 = time.perf_counter()
+    try:
+        cur = ws.cursor()
+        for label, cond in (("toxic", "IN ('hate', 'offensive')"), ("not_toxic", "= 'neither'")):
+            ids = [r[0] for r in cur.execute(f"SELECT id FROM docs WHERE toxicity {cond} ORDER BY id").fetchall()]
+            add_labels(cur, ids, label, "realmix tweet label (Davidson et al. 2017)", by="realmix")
+        with tqdm_progress("toxicity classifier") as p:
+            r = train(ws, name="toxicity", positive="label:toxic", negative="label:not_toxic", features="ngrams",
+                      progress=p)  # fmt: skip
+        done["steps"].append("toxicity classifier")
+        _say(f"toxicity classifier: held-out AUC {r.metrics['auc']} on the tweets' labels, column clf_toxicity "
+             f"({time.perf_counter() - t0:.1f} s)")  # fmt: skip
+    except WinnowError as e:
+        _say(f"toxicity classifier: skipped ({str(e).splitlines()[0]})")
 
 
 def _score(ws: Any, done: dict[str, Any]) -> None:
