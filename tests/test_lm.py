@@ -192,3 +192,19 @@ def test_cli_fit_list_diff_dsir_and_one_line_errors(lm_ws, capsys):
         assert main([*argv, "-w", path]) == 1
         err = capsys.readouterr().err.strip()
         assert msg in err and len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_set_associative_lookup_matches_a_plain_scan():
+    word = ["".join(chr(97 + (i // 26**k) % 26) for k in range(3)) for i in range(3000)]
+    texts = [f"{w} x y {w} {word[(i * 7) % 3000]}" for i, w in enumerate(word)]
+    tables, m = ngram_lm.fit_tables([texts], order=3, bits=12)
+    assert sum(m["collisions"].values()) > 0  # full sets: every lane is in use
+    seq, _, _ = ngram_lm.sequences([*texts[:500], "unseen words here"], 3)
+    for k, g in enumerate(ngram_lm.gram_hashes(seq, 3), 1):
+        tags = tables[f"t{k}"].reshape(-1, ngram_lm.WAYS)
+        b = (g >> np.uint64(64 - (len(tags).bit_length() - 1))).astype(np.int64)
+        want = np.zeros(len(g), np.float32)
+        for i, (row, key) in enumerate(zip(tags[b], g, strict=True)):
+            lanes = np.flatnonzero(row == np.uint16(int(key) & 0xFFFF))
+            want[i] = tables[f"a{k}"][b[i] * ngram_lm.WAYS + lanes[0]] if len(lanes) else 0.0
+        assert np.array_equal(ngram_lm._lookup(tables, "a", k, g, 0.0), want)
