@@ -312,3 +312,25 @@ def test_stratified_folds_keep_class_balance():
     f = metrics.stratified_folds(y, 5, seed=4)
     for k in range(5):
         assert sum(y[f == k]) in (2, 3) and sum(1 - y[f == k]) == 8
+
+
+def test_embedding_features_use_stored_vectors_and_score_headless_alike(topic_ws):
+    from app.embed import embed
+
+    embed(topic_ws, model="hash:64")
+    r = _train(topic_ws, name="cook_emb", features="embeddings")
+    assert r.features == "embeddings" and r.metrics["auc"] > 0.9 and r.scored == 160
+    rows = topic_ws.cursor().execute("SELECT text, clf_cook_emb FROM corpus ORDER BY id").fetchall()
+    m = store.get(topic_ws.cursor(), "cook_emb")
+    assert m.settings["embedder"]["key"] == "hash:64"
+    got = store.scorer(m).score([t for t, _ in rows])["clf_cook_emb"]  # re-embeds, as a headless run does
+    assert np.allclose(got, [v for _, v in rows], atol=1e-5)
+    auto = _train(topic_ws, name="cook_auto", features="auto")
+    assert set(auto.candidates) == {"ngrams", "embeddings"} and auto.features in auto.candidates
+    assert auto.candidates[auto.features] == max(auto.candidates.values())
+    m.settings["embedder"] = {**m.settings["embedder"], "key": "hash:32"}
+    with pytest.raises(LearnError, match="trained on 'hash:32' vectors but the embedder here is 'hash:64'"):
+        store.scorer(m).score(["x"])
+    m.settings["embedder"] = {**m.settings["embedder"], "key": "hash:32", "dim": 32}
+    with pytest.raises(LearnError, match="64 weights for 32-dimensional vectors"):
+        store.scorer(m).score(["x"])

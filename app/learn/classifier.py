@@ -291,6 +291,9 @@ class ClassifierScorer:
             if emb.key != key:
                 raise LearnError(f"classifier {self.name!r} was trained on {key!r} vectors but the embedder here "
                                  f"is {emb.key!r}; retrain it")  # fmt: skip
+            if int(emb.dim) != len(self.w):
+                raise LearnError(f"classifier {self.name!r} has {len(self.w)} weights for {emb.dim}-dimensional "
+                                 "vectors; retrain it")  # fmt: skip
             self.embedder = emb
         return self.embedder
 
