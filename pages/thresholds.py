@@ -12,6 +12,7 @@ from app.escaping import md_text
 from app.explore import panel_api, queries, recipe_bridge, view_state
 from app.explore.view_state import Rule
 from app.recipes import rules as rules_model
+from app.ui import compare as compare_ui
 from app.ui import live, widgets
 
 #: the "numeric cut" choice that keeps the same quantile of every language (a ``group_quantile`` rule)
@@ -395,3 +396,4 @@ _add_rule_row()
 _stage_editor()
 thresholds()
 _save_row()
+compare_ui.panel(ws, panel_api.usable(ss["rules"]), name=ss.get("recipe"), base=ss.get("recipe_base"))
