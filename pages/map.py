@@ -16,7 +16,7 @@ from app.errors import WinnowError
 from app.explore import labels, queries, recipe_bridge, selection
 from app.explore.palette import categorical
 from app.explore.view_state import Rule
-from app.ui import widgets
+from app.ui import learn, widgets
 
 widgets.page_header("Map", "Documents placed by meaning: nearby points say similar things.")
 ws = widgets.current_workspace()
@@ -193,13 +193,13 @@ else:
     ]
     if show_labels:
         cent = widgets.cached(ws, queries.cluster_centres).head(30)
-        labels = [
+        names = [  # not ``labels``: that is the module the label buttons below write with
             {"x": float(r["x"]), "y": float(r["y"]), "label": str(r["label"] or r["cluster"])[:40]}
             for _, r in cent.iterrows()
         ]
         layers.append(
             {
-                "data": {"values": labels},
+                "data": {"values": names},
                 "mark": {
                     "type": "text",
                     "fontSize": 11,
@@ -257,6 +257,7 @@ if df is not None and len(df):
             st.success(f"labelled {added:,} documents as {lab}")
     if rows and c4.button("open the selected document", key="btn_map_open"):
         widgets.open_doc(str(df.iloc[rows[0]]["id"]))
+    learn.target_action(ws, ids)  # "make this the target": label the selection, fit a reference model on it
 
 
 def _code(text: str) -> str:

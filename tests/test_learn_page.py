@@ -13,6 +13,7 @@ import pytest
 from app.escaping import md_text
 from app.explore import learn_view
 from app.explore.labels import add_labels
+from app.learn import ngram_lm
 from tests.app.test_pages import app_at
 from tests.test_classify import KITCHEN, PITCH, _doc
 
@@ -190,3 +191,53 @@ def test_learned_columns_are_named_in_the_catalogue(trained_ws):
         info = {c.name: c for c in columns.catalogue(ws.cursor())}
     assert info["clf_topic"].kind == "signal" and info["clf_topic"].family == "classifier"
     assert "topic" in info["clf_topic"].description
+
+
+# ---------------------------------------------------------------- labelling from the Map and Thresholds
+def _wait_for_model(path: str, name: str, at, timeout: float = 60) -> dict:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        with_models = [m for m in _models(path) if m["name"] == name]
+        if with_models:
+            return with_models[0]
+        time.sleep(0.5)
+    raise AssertionError(f"model {name} never appeared; errors: {[e.value for e in at.error]}")
+
+
+def _models(path: str) -> list[dict]:
+    from app.workspace import Workspace
+
+    with Workspace.open(path) as ws:
+        return learn_view.models_table(ws.cursor())
+
+
+def test_map_density_selection_labels_are_written(empty_ws, monkeypatch):
+    """The density view's cluster-name layer once rebound ``labels`` (the module) to a list: labelling a box
+    selection there failed with an AttributeError."""
+    from streamlit.elements.vega_charts import VegaLiteState
+
+    from app.explore import queries
+
+    monkeypatch.setattr(queries, "MAP_POINTS_MAX", 100)
+    at = app_at(empty_ws, "map")
+    at.session_state["map_density_chart"] = VegaLiteState({"selection": {"box": {"x0": [-9, 9], "y0": [-9, 9]}}})
+    at.run()
+    next(b for b in at.button if b.label.startswith("label ") and b.label.endswith(" as good")).click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(_labels(empty_ws)) == 160 and {r[1] for r in _labels(empty_ws)} == {"good"}
+
+
+def test_map_selection_becomes_a_reference_model_target(empty_ws):
+    from streamlit.elements.plotly_chart import PlotlySelectionState, PlotlyState
+
+    ids = [f"k{i:03d}" for i in range(30)]
+    at = app_at(empty_ws, "map")
+    sel = {"points": [{"customdata": i} for i in ids], "point_indices": list(range(30)), "box": [], "lasso": []}
+    at.session_state["map_chart"] = PlotlyState({"selection": PlotlySelectionState(sel)})
+    at.run()
+    at.text_input(key="w_map_tgt_name").set_value("cooking")
+    next(b for b in at.button if b.label == "Label them and fit").click().run()
+    assert not at.exception and not at.error
+    assert {r[0] for r in _labels(empty_ws) if r[1] == "target_cooking"} == set(ids)
+    model = _wait_for_model(empty_ws, "cooking", at)
+    assert model["kind"] == ngram_lm.KIND and "label:target_cooking" in model["summary"]
