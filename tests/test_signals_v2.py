@@ -110,3 +110,19 @@ def test_realmix_latin_text_is_unchanged_and_chinese_reviews_pass(realmix):
         kept_a = sum(reference.keep(fam, _row(za, i), aware=True) for i in range(len(zh)))
         kept_d = sum(reference.keep(fam, _row(zd, i)) for i in range(len(zh)))
         assert kept_d == 0 and kept_a >= 0.5 * len(zh), (fam, kept_a, kept_d, len(zh))
+
+
+def test_language_id_short_mandarin_and_informal_english():
+    """py3langid alone tags short Mandarin as Wu and an English tweet as Nigerian Pidgin; the scorer keeps
+    yue/wuu/pcm for text with their own characters or words."""
+    pytest.importorskip("py3langid")
+    texts = [
+        "两个小时才到",
+        "蔬菜沙拉没送",
+        "佢哋今日唔嚟食飯，我哋自己去啦",
+        "i wanna go to the ghetto club tonight.",
+        "Abeg wetin dey happen for here? Na wahala o, my pikin no sabi book",
+    ]
+    got = score_texts(texts, ["lang"])
+    assert got["lang_code"] == ["zh", "zh", "yue", "en", "pcm"]
+    assert all(0 < p <= 1 for p in got["lang_score"])
