@@ -13,7 +13,7 @@ from app.explore import panel_api, queries, recipe_bridge, view_state
 from app.explore.view_state import Rule
 from app.recipes import rules as rules_model
 from app.ui import compare as compare_ui
-from app.ui import live, widgets
+from app.ui import learn, live, widgets
 
 #: the "numeric cut" choice that keeps the same quantile of every language (a ``group_quantile`` rule)
 QUANTILE_BY_LANG = "quantile within each language"
@@ -156,6 +156,7 @@ def thresholds() -> None:
         finally:
             cur.close()
     live.thresholds_panel(key="thr_panel", data=data, on_rules_change=_from_panel)
+    learn.edge_labels(ws, ss["rules"], ss.get("edge_uid"))  # good/bad buttons on the rule's edge documents
     _stage_counts()
     _retention()
     if st.toggle("show the rules as a recipe (YAML)", key="w_show_yaml"):

@@ -241,3 +241,22 @@ def test_map_selection_becomes_a_reference_model_target(empty_ws):
     assert {r[0] for r in _labels(empty_ws) if r[1] == "target_cooking"} == set(ids)
     model = _wait_for_model(empty_ws, "cooking", at)
     assert model["kind"] == ngram_lm.KIND and "label:target_cooking" in model["summary"]
+
+
+def test_thresholds_edge_documents_get_label_buttons(empty_ws):
+    at = app_at(empty_ws, "thresholds", r="range:quality_score:0.5,")
+    at.toggle(key="w_thr_edge_label").set_value(True).run()
+    assert any("edge documents in the panel first" in c.value for c in at.caption)
+    (rule,) = at.session_state["rules"]
+    at.session_state["edge_uid"] = rule.uid
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    at.button(key="btn_edge_below_0_bad").click().run()
+    assert not at.exception
+    ((doc_id, label, note),) = _labels(empty_ws)
+    assert label == "bad" and note == "thresholds edge document"
+    from app.workspace import Workspace
+
+    with Workspace.open(empty_ws) as ws:  # just below the cut: removed by the rule
+        (q,) = ws.cursor().execute("SELECT quality_score FROM corpus WHERE id = ?", [doc_id]).fetchone()
+    assert q < 0.5
