@@ -334,3 +334,21 @@ def test_embedding_features_use_stored_vectors_and_score_headless_alike(topic_ws
     m.settings["embedder"] = {**m.settings["embedder"], "key": "hash:32", "dim": 32}
     with pytest.raises(LearnError, match="64 weights for 32-dimensional vectors"):
         store.scorer(m).score(["x"])
+
+
+def test_interrupted_scoring_keeps_the_previous_model(topic_ws, monkeypatch):
+    """A retrain whose scoring fails must not leave the new model stored over the old scores (a rerun would
+    then call them unchanged)."""
+    first = _train(topic_ws)
+    add_labels(topic_ws.cursor(), ["k070", "k071"], "good")
+
+    def boom(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(store, "score_workspace", boom)
+    with pytest.raises(KeyboardInterrupt):
+        _train(topic_ws)
+    assert store.get(topic_ws.cursor(), "cook").digest == first.digest
+    monkeypatch.undo()
+    again = _train(topic_ws)
+    assert not again.unchanged and again.digest != first.digest

@@ -190,12 +190,21 @@ def train(
     model = store.StoredModel(name=name, kind=KIND, digest=digest, settings=settings, metrics=metrics,
                               columns={column_of(name): "DOUBLE"},
                               blob=store.pack({"w": w, "b": np.array([b]), "format": np.array([FORMAT])}))  # fmt: skip
+    before = store.get(con, name) if prev else None
     with ws.transaction() as tx:
         store.save(tx, model)
-    if chosen == "embeddings":
-        scored = _score_from_vectors(ws, name, w, b, progress=progress)
-    else:
-        scored = store.score_workspace(ws, name, progress=progress)
+    try:
+        if chosen == "embeddings":
+            scored = _score_from_vectors(ws, name, w, b, progress=progress)
+        else:
+            scored = store.score_workspace(ws, name, progress=progress)
+    except BaseException:  # interrupted or failed: the stored model goes back to the one its scores came from
+        with ws.transaction() as tx:
+            if before is not None:
+                store.save(tx, before)
+            else:
+                tx.execute(f"DELETE FROM {store.TABLE} WHERE name = ?", [name])
+        raise
     return TrainResult(name, column_of(name), digest, chosen, False, metrics, scored,
                        time.perf_counter() - t0, notes, cands)  # fmt: skip
 
