@@ -133,7 +133,10 @@ def main() -> None:
     table = md_table(["operation", "p50 ms", "p95 ms", "target ms", "note"], rows)
     body = (
         f"Recipe comparison and mixture planning at {args.docs:,} documents (`python bench/bench_compare.py`; "
-        f"{args.repeats} runs each, B's thresholds change every run; {machine()}):\n\n{table}"
+        f"{args.repeats} runs each, B's thresholds change every run; {machine()}):\n\n{table}\n\n"
+        "Each comparison re-resolves B's changed quantile over the cached frame. The sampled case goes through the "
+        "compiled sampling pipeline joined by id, as slow as `summarize` of a sampling recipe at this size. Reading "
+        "the flipped texts by id from `docs` is the rest of the second row (`snippets=False` skips it)."
     )
     print(body)
     if not args.no_readme:

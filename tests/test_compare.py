@@ -14,7 +14,7 @@ from app.recipes import compile_recipe, load_recipe, save_recipe, select_ids_sql
 from app.recipes.compare import STAGE_LABEL, compare_recipes
 from tests.test_recipe_core import make_ws
 
-SETTINGS = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+SETTINGS = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 A = "version: 1\nname: a\nrules:\n  - {signal: size_words, min: 5}\n  - {signal: quality_score, min_quantile: 0.2}\n"
 B = (
