@@ -82,10 +82,15 @@ class StageCounter:
         return out
 
 
-def balance_details(con: Any, comp: Compiled, inner: str, params: dict[str, Any], stages: list[dict]) -> None:
+def balance_details(con: Any, comp: Compiled, stages: list[dict]) -> None:
     """Add to each balance stage of ``stages`` how many values it saw, how many it capped or emptied, and
     the number it can keep at most on average (sum over values of min(count, cap)). One aggregate per step
-    over ``inner`` (the pipeline SQL with checks); the result is one row, whatever the column's cardinality."""
+    over the pipeline without its sample (cheaper); the result is one row, whatever the column's cardinality."""
+    import dataclasses
+
+    nosample = dataclasses.replace(comp, recipe=dataclasses.replace(comp.recipe, sample=None))
+    inner = nosample.pipeline_sql(["id"], with_checks=True)
+    params = nosample.stage_params()
     checks = " AND ".join(f"_c{c.index}" for c in comp.checks) or "true"
     bal = [s for s in stages if s["stage"] == "balance"]
     for i, (b, st) in enumerate(zip(comp.recipe.balance, bal)):

@@ -173,7 +173,7 @@ def summarize(
     stages = counter.stages(total=total, total_tok=total_tok, kept=kept, kept_tok=kept_tok)
     if comp.recipe.balance:
         try:
-            balance_details(con, comp, inner, params, stages)
+            balance_details(con, comp, stages)
         except Exception as e:
             raise RecipeError(f"cannot count the balance stage: {str(e).splitlines()[0]}") from e
     return {
