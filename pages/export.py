@@ -65,6 +65,10 @@ c[1].metric(  # a share kept, not a change: no arrow (an up arrow read as a gain
     delta_arrow="off",
 )
 c[2].metric("Rules", len(s["rules"]))
+if len(s.get("stages", [])) > 2:  # after each stage (rules, dedup, balance, sample), and what fell short
+    st.caption(" → ".join(f"{x['stage']} {x['kept']:,}" for x in s["stages"]))
+for msg in s.get("shortfalls", []):
+    st.warning(md_text(msg))
 # an HTML table (bars for the fractions), not a data grid: the grid's 1.3 MB of JavaScript, compiled by a new
 # session's browser, delayed the kept-count metric above by about a second
 st.html(

@@ -80,3 +80,10 @@ def test_saving_from_the_page_keeps_every_stage(lima_ws):
     assert saved["balance"] == [{"column": "map_cluster_label", "cap": 50, "seed": 0}]
     assert saved["sample"] == LIMA["sample"] and saved["dedup"] == {"exact": True}
     assert saved["rules"] == LIMA["rules"]
+
+
+def test_export_page_says_the_sample_comes_back_short(lima_ws):
+    at = app_at(lima_ws, "export", recipe="lima")
+    assert at.selectbox(key="w_exp_recipe").value == "lima"
+    assert any("sample asked for 200" in w.value for w in at.warning)
+    assert any(c.value.startswith("input 240 → rules") for c in at.caption)
