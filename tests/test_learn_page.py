@@ -62,11 +62,19 @@ def empty_ws(tmp_path):
     return _build(tmp_path / "ws", n_labels=0)
 
 
-@pytest.fixture
-def trained_ws(tmp_path):
-    path = _build(tmp_path / "ws", n_labels=25)
+@pytest.fixture(scope="module")
+def _trained_once(tmp_path_factory):
+    path = _build(tmp_path_factory.mktemp("learn") / "ws", n_labels=25)
     _train(path)
     return path
+
+
+@pytest.fixture
+def trained_ws(_trained_once, tmp_path):
+    """A copy of one trained workspace per test (tests write labels into it)."""
+    import shutil
+
+    return str(shutil.copytree(_trained_once, tmp_path / "ws"))
 
 
 def _labels(path: str) -> list[tuple]:
@@ -157,6 +165,7 @@ def test_train_from_the_form_runs_a_job(empty_ws):
         time.sleep(0.5)
         at.run()
     assert any(m.label == "ROC AUC (held out)" for m in at.metric), [e.value for e in at.error]
+    _join_jobs()
     assert at.selectbox(key="w_learn_clf").value == "cook"
 
 
@@ -204,6 +213,15 @@ def _wait_for_model(path: str, name: str, at, timeout: float = 60) -> dict:
     raise AssertionError(f"model {name} never appeared; errors: {[e.value for e in at.error]}")
 
 
+def _join_jobs(timeout: float = 60) -> None:
+    """Wait for the dashboard's job threads: one still writing when the interpreter exits aborts it."""
+    import threading
+
+    for t in [t for t in threading.enumerate() if t.name.startswith("winnow-job-")]:
+        t.join(timeout)
+        assert not t.is_alive(), f"{t.name} still running"
+
+
 def _models(path: str) -> list[dict]:
     from app.workspace import Workspace
 
@@ -240,6 +258,7 @@ def test_map_selection_becomes_a_reference_model_target(empty_ws):
     assert not at.exception and not at.error
     assert {r[0] for r in _labels(empty_ws) if r[1] == "target_cooking"} == set(ids)
     model = _wait_for_model(empty_ws, "cooking", at)
+    _join_jobs()
     assert model["kind"] == ngram_lm.KIND and "label:target_cooking" in model["summary"]
 
 
