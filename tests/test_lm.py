@@ -136,6 +136,10 @@ def test_fit_scores_workspace_noop_refit_diff_and_remove(lm_ws):
         reference.diff(lm_ws, a="tgt", b="rnd")
     with pytest.raises(LearnError, match="no source named"):
         reference.fit(lm_ws, name="x", on="source:nope")
+    ref = lm_ws.path / "ref.txt"
+    ref.write_text("\n".join(EN[:6]), encoding="utf-8")
+    res = reference.fit(lm_ws, name="f", on=f"file:{ref}", bits=14)
+    assert res["metrics"]["docs"] == 6 and res["documents"] == len(EN) + 43
 
 
 def test_headless_apply_computes_the_same_columns(lm_ws, tmp_path):
