@@ -123,15 +123,17 @@ def cluster_signatures(
         con.register("_dn_kb", tbl)
         con.execute("INSERT INTO _dn_keys SELECT * FROM _dn_kb")
         con.unregister("_dn_kb")
-    pairs = " UNION ALL ".join(
-        f"SELECT rid, min(rid) OVER (PARTITION BY {c}) AS o FROM _dn_keys"
-        f" UNION ALL SELECT rid, lag(rid) OVER (PARTITION BY {c} ORDER BY rid) AS o FROM _dn_keys"
-        for c in bcols
-    )
-    con.execute(
-        f"""CREATE OR REPLACE TABLE _dn_cand AS SELECT DISTINCT least(rid, o) AS a, greatest(rid, o) AS b
-        FROM ({pairs}) WHERE o IS NOT NULL AND o <> rid"""
-    )
+    # per band: only the rows of buckets with 2+ members (a hash aggregate), then one window pass over them
+    con.execute("CREATE OR REPLACE TABLE _dn_cand (a BIGINT, b BIGINT)")
+    for c in bcols:
+        con.execute(
+            f"""INSERT INTO _dn_cand
+            WITH shared AS (SELECT {c} AS k FROM _dn_keys WHERE {c} <> 0 GROUP BY {c} HAVING count(*) > 1),
+            w AS (SELECT rid, min(rid) OVER (PARTITION BY {c}) AS m, lag(rid) OVER (PARTITION BY {c} ORDER BY rid) AS p
+                  FROM _dn_keys SEMI JOIN shared ON shared.k = _dn_keys.{c})
+            SELECT m, rid FROM w WHERE rid <> m UNION ALL SELECT p, rid FROM w WHERE p IS NOT NULL AND p <> m"""
+        )
+    con.execute("CREATE OR REPLACE TABLE _dn_cand AS SELECT DISTINCT a, b FROM _dn_cand")
     con.execute("DROP TABLE _dn_keys")
     src: list[np.ndarray] = []
     dst: list[np.ndarray] = []
