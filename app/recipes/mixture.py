@@ -139,6 +139,7 @@ def plan(mix: Mixture, available: dict[str | None, tuple[int, int]]) -> dict[str
                 "full_copies": full,
                 "fraction_tokens": (used - full) * avail,
                 "capped": used < epochs,
+                "tokens_planned": round(used * avail),
             }
         )
     left_out = {g: v for g, v in available.items() if g not in mix.shares}
@@ -146,7 +147,10 @@ def plan(mix: Mixture, available: dict[str | None, tuple[int, int]]) -> dict[str
         n = sum(v[0] for v in left_out.values())
         names = ", ".join(sorted(str(g) for g in left_out)[:5]) + (" ..." if len(left_out) > 5 else "")
         warnings.append(f"{n:,} kept documents in {len(left_out)} group(s) without a share are left out ({names})")
-    return {"by": mix.by, "tokens": mix.tokens, "groups": groups, "warnings": warnings}
+    planned = sum(g["tokens_planned"] for g in groups)
+    for g in groups:  # what the export will give, before the half-document rounding of each sample
+        g["share_planned"] = round(g["tokens_planned"] / planned, 6) if planned else None
+    return {"by": mix.by, "tokens": mix.tokens, "tokens_planned": planned, "groups": groups, "warnings": warnings}
 
 
 def mixture_sql(

@@ -88,3 +88,81 @@ def panel(ws: Any, rules: list[Any], *, name: str | None = None, base: dict[str,
             for d in res["flipped"]
         ]
         st.html(widgets.CSS + widgets.snippets_html(snips, n=300))
+
+
+def mixture_panel(ws: Any, rules: list[Any], *, base: dict[str, Any] | None = None) -> None:
+    """A token-budget mixture planner over what the page's recipe keeps: editable target shares per group, the
+    tokens available and wanted, epochs, warnings and planned vs target shares (the recipe's ``mixture:``)."""
+    with st.expander("Plan a token mixture (shares of tokens per group)"):
+        try:
+            from app.explore import queries
+            from app.recipes.mixture import Mixture, plan
+
+            recipe = recipe_bridge.recipe_from_rules(rules, base=base)
+            cats = [c for c in widgets.cached(ws, queries.categorical_columns) if c not in ("id", "text")]
+            if not cats:
+                st.caption("No categorical column to group by.")
+                return
+            c1, c2, c3 = st.columns([3, 3, 2])
+            by = c1.selectbox("group by", cats, key="w_mix_by", index=cats.index("source") if "source" in cats else 0)
+            budget = c2.number_input("total tokens", min_value=1, value=1_000_000, step=100_000, key="w_mix_tokens")
+            cap = c3.number_input("max epochs", min_value=1.0, value=2.0, step=0.5, key="w_mix_cap")
+            totals = _totals(ws, recipe.__class__(rules=recipe.rules, dedup=recipe.dedup), by)
+        except WinnowError as e:
+            st.error(str(e))
+            return
+        top = sorted(totals, key=lambda g: -totals[g][1])[:30]
+        import pandas as pd
+
+        start = pd.DataFrame({"group": [str(g) for g in top], "share": [round(1 / max(len(top), 1), 4)] * len(top)})
+        edited = st.data_editor(start, key=f"w_mix_shares_{by}", hide_index=True, disabled=["group"])
+        shares = {str(r["group"]): float(r["share"] or 0) for r in edited.to_dict("records") if r["share"]}
+        total = sum(shares.values())
+        if not total:
+            st.caption("Give at least one group a share.")
+            return
+        shares = {g: v / total for g, v in shares.items()}  # normalised, as the recipe requires a sum of 1
+        p = plan(Mixture(by, int(budget), shares, float(cap)), totals)
+        rows = [{**g, "target": g["share"], "planned": g["share_planned"]} for g in p["groups"]]
+        cols = {"group": by, "tokens_available": "tokens available", "tokens_wanted": "tokens wanted",
+                "epochs": "epochs wanted", "epochs_used": "epochs used", "target": "target share",
+                "planned": "planned share"}  # fmt: skip
+        st.html(widgets.table_html(rows, cols, bars=("target", "planned")))
+        for w in p["warnings"]:
+            st.warning(w)
+        spec = {
+            "by": by,
+            "tokens": int(budget),
+            "max_epochs": float(cap),
+            "shares": {g: round(v, 4) for g, v in shares.items()},
+        }
+        import yaml
+
+        st.code(yaml.safe_dump({"mixture": spec}, default_flow_style=None, sort_keys=False, allow_unicode=True))
+        st.caption(
+            "Planned over what the rules and dedup keep (balancing and sampling come before the mixture at export)."
+        )
+
+
+def _totals(ws: Any, recipe: Any, by: str) -> dict[str, tuple[int, int]]:
+    """Tokens per group of what ``recipe`` keeps, kept in the session per recipe, column and data version, so
+    editing shares replans without a query (the plan itself is arithmetic on these totals)."""
+    from app.recipes import compile_recipe
+    from app.recipes.mixture import group_tokens
+    from app.workspace import fast_relation
+
+    key = (recipe.to_yaml(), by, widgets.version(ws))
+    memo = st.session_state.setdefault("_mix_totals", {})
+    if key not in memo:
+        cur = ws.cursor()
+        try:
+            try:
+                comp = compile_recipe(cur, recipe, relation=fast_relation(cur))
+            except WinnowError:  # a check that needs the text (exact dedup of an unscored workspace)
+                comp = compile_recipe(cur, recipe)
+            got = group_tokens(cur, comp.relation, by, comp.token_sql, where_sql=comp.where_sql, params=comp.params)
+        finally:
+            cur.close()
+        memo.clear()
+        memo[key] = {str(k): v for k, v in got.items()}
+    return memo[key]
