@@ -157,3 +157,12 @@ def test_live_path_equals_the_sql_path(ws, a, b):
         assert live["path"] == "live"
     for k in ("counts", "by_source", "by_lang", "by_cluster", "flips", "flipped", "rules", "sections", "same"):
         assert live[k] == sql[k], k
+
+
+def test_annotated_rules_do_not_drop_in_a_comparison(ws):
+    """A rule an annotate: section names tags instead of dropping, in a comparison as in the export."""
+    tagged = A + "annotate: {rules: [1], token: '<|bad|>'}\n"
+    res = compare_recipes(ws.con, A, tagged, flipped=0)
+    without = "version: 1\nrules:\n  - {signal: quality_score, min_quantile: 0.2}\n"
+    assert res["b"]["kept_docs"] == summarize(ws.con, without)["kept_docs"] > res["a"]["kept_docs"]
+    assert [s["section"] for s in res["sections"]] == ["annotate"]

@@ -163,7 +163,11 @@ def compare_recipes(
     Without ``relation`` the numbers come from cached per-check vectors when neither recipe balances or
     samples (:mod:`app.recipes.compare_live`), else from SQL over ``corpus_fast``; both give the same result."""
     t0 = time.perf_counter()
-    ra, rb = load_recipe(a), load_recipe(b)
+    from app.export.annotate import split
+
+    full_a, full_b = load_recipe(a), load_recipe(b)
+    # rules an annotate: section names tag instead of dropping: compared as the export applies them
+    ra, rb = split(full_a)[0], split(full_b)[0]
     n = max(0, int(flipped))
     live = None
     if relation is None:  # interactive path: cached vectors over a recipe frame (same numbers)
@@ -185,12 +189,12 @@ def compare_recipes(
     )
     res["path"] = "live" if live is not None else "sql"
     res.update(
-        a={"name": ra.name, "kept_docs": res["counts"]["a_only"]["docs"] + res["counts"]["both"]["docs"],
+        a={"name": full_a.name, "kept_docs": res["counts"]["a_only"]["docs"] + res["counts"]["both"]["docs"],
            "kept_tokens": res["counts"]["a_only"]["tokens"] + res["counts"]["both"]["tokens"]},
-        b={"name": rb.name, "kept_docs": res["counts"]["b_only"]["docs"] + res["counts"]["both"]["docs"],
+        b={"name": full_b.name, "kept_docs": res["counts"]["b_only"]["docs"] + res["counts"]["both"]["docs"],
            "kept_tokens": res["counts"]["b_only"]["tokens"] + res["counts"]["both"]["tokens"]},
         rules=rule_changes(ca, cb),
-        sections=section_changes(ra, rb),
+        sections=section_changes(full_a, full_b),
         relation="corpus" if live is not None else ca.relation,
         cluster_column=cl_col,
         tokens=ca.resolved["tokens"],
