@@ -35,7 +35,7 @@ def fit_logreg(x: Any, y: np.ndarray, *, c: float) -> tuple[np.ndarray, float]:
         cols, inv = np.unique(x.indices, return_inverse=True)
         from scipy.sparse import csr_matrix
 
-        xs = csr_matrix((x.data, inv.astype(np.int32), x.indptr), shape=(n, len(cols)))
+        xs = csr_matrix((x.data.astype(np.float64), inv.astype(np.int32), x.indptr), shape=(n, len(cols)))
     else:
         xs = np.asarray(x, dtype=np.float64)
     xt = xs.T.tocsr() if sparse else xs.T
@@ -71,7 +71,7 @@ def _one_blas_thread() -> Any:
     return threadpool_limits(limits=1, user_api="blas")
 
 
-def lbfgs(fg: Any, x0: np.ndarray, *, memory: int = 10, max_iter: int = 300, tol: float = 1e-6) -> np.ndarray:
+def lbfgs(fg: Any, x0: np.ndarray, *, memory: int = 10, max_iter: int = 300, tol: float = 1e-4) -> np.ndarray:
     """Minimise a smooth convex ``fg(x) -> (f, gradient)`` by L-BFGS (two-loop recursion, Armijo backtracking).
 
     Written here rather than SciPy's L-BFGS-B because its bound handling costs ~100x our gradient per step on
