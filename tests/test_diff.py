@@ -100,3 +100,19 @@ def test_cli_diff(exports, capsys):
     assert "added" in out and "changed: size_words >= 5" in out
     assert main(["diff", str(root / "a"), str(root / "nope")]) == 1
     assert "not an export directory" in capsys.readouterr().err
+
+
+def test_datasets_and_zstd_exports(tmp_path):
+    """A ``datasets`` directory (Arrow files) against zstd JSON lines: the same id differences."""
+    pytest.importorskip("datasets")
+    ws = make_ws(tmp_path / "ws", n=200)
+    apply(ws, A, tmp_path / "a", fmt="hf")
+    apply(ws, B, tmp_path / "b", fmt="jsonl.zst")
+    ws.close()
+    res = diff_exports(tmp_path / "a", tmp_path / "b")
+    ia, ib = set(read_ids(tmp_path / "a")), set(read_ids(tmp_path / "b"))
+    assert (res["added"]["docs"], res["removed"]["docs"], res["unchanged"]["docs"]) == (
+        len(ib - ia),
+        len(ia - ib),
+        len(ia & ib),
+    )
