@@ -81,8 +81,8 @@ class SharedWorkspace(Workspace):
         return self._con is not None
 
     def in_use(self, *, grace: float | None = None) -> bool:
-        """Whether a thread is using the connection now (a running script or job that touched it, or any other
-        thread within ``grace`` seconds of its last touch)."""
+        """Whether the connection is in use now: an open cursor (used within :data:`CURSOR_STALE_S`), a running
+        script or job thread that touched it, or any other thread within ``grace`` seconds of its last touch."""
         now, grace = time.monotonic(), self.grace_s if grace is None else grace
         with self._lock:
             if any(now - t < CURSOR_STALE_S for t in self._cursors.values()):
