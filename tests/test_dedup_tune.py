@@ -138,3 +138,24 @@ def test_plain_word_fast_path_is_the_same_split(text):
     low = text.lower()
     if UNSPACED.search(low) is None:
         assert dn._PLAIN_WORD.findall(low) == dn._WORD.findall(low)
+
+
+def test_a_chain_does_not_remove_a_document_unlike_the_kept_one(tmp_path):
+    """a ~ b and b ~ c above the threshold but a !~ c: c is not removed in favour of a (it joined through b)."""
+    rnd = random.Random(21)
+    b = _words(rnd, 300)
+    a, c = list(b), list(b)
+    for i in range(0, 150, 14):  # edits in the first half of a, the second half of c
+        a[i + 2] = "aa"
+        c[150 + i + 2] = "cc"
+    ta, tb, tc = (" ".join(x) for x in (a, b, c))
+    t = dn.DEFAULT_THRESHOLD
+    assert dn.explain(ta, tb)["minhash_estimate"] >= t and dn.explain(tb, tc)["minhash_estimate"] >= t
+    assert dn.explain(ta, tc)["minhash_estimate"] < t
+    ws = make_ws(tmp_path, {"a": ta, "b": tb, "c": tc})
+    engine.score(ws, signals="dedup_near")
+    q = "SELECT id, dup_near_cluster, dup_near_size, dup_near_keep FROM corpus ORDER BY id"
+    assert ws.con.execute(q).fetchall() == [("a", "a", 2, True), ("b", "a", 2, False), ("c", "c", 1, True)]
+    low = ws.con.execute("SELECT min(dup_near_jaccard) FROM corpus").fetchone()[0]
+    assert low >= t
+    ws.close()

@@ -11,10 +11,13 @@ default ``t = 0.6`` that is 32 bands of 4 rows (``P(0.6) = 0.988``, ``P(0.5) = 0
 Verification: lenient banding makes unrelated documents candidates too, so a candidate pair is linked only
 when its estimated Jaccard (the fraction of equal signature values) is at least ``t``. Candidates within a
 band bucket are each member paired with the bucket's smallest row and with the previous row (linear in the
-bucket size, so a bucket of a million copies costs a million pairs, not 10^12). Clusters are the connected
-components of the verified links; the representative is the smallest id; ``dup_near_jaccard`` is each
-document's estimated Jaccard with its representative (1 for the representative, NULL without words). Only
-band keys, candidate pairs and per-row results are in Python memory, in batches; signatures stay in DuckDB.
+bucket size, so a bucket of a million copies costs a million pairs, not 10^12). Clusters: the connected
+components of the verified links, the smallest id of each its representative; a member whose estimate with
+the representative is below the threshold (it joined through a chain a~b~c) is not removed in its favour but
+clustered again with the other such members, round after round, so every removed document is similar to the
+one kept in its place. ``dup_near_jaccard`` is each document's estimated Jaccard with its representative
+(>= the threshold; 1 for the representative, NULL without words). Only candidate pairs, links and per-row
+results are in Python memory (band keys and signatures stay in DuckDB and are read in batches).
 """
 
 from __future__ import annotations
@@ -101,8 +104,6 @@ def cluster_signatures(
     id), ``dup_near_size``, ``dup_near_keep`` and ``dup_near_jaccard``.
     """
     import pyarrow as pa
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
 
     threshold = check_threshold(threshold)
     nb, nr = bands_for(threshold, num_perm)
@@ -146,28 +147,14 @@ def cluster_signatures(
         src.append(rb.column(0).to_numpy()[ok])
         dst.append(rb.column(1).to_numpy()[ok])
     con.execute("DROP TABLE _dn_cand")
-    if n:
-        s = np.concatenate(src) if src else np.zeros(0, dtype=np.int64)
-        d = np.concatenate(dst) if dst else np.zeros(0, dtype=np.int64)
-        graph = coo_matrix((np.ones(len(s), dtype=np.int8), (s, d)), shape=(n, n))
-        _, labels = connected_components(graph, directed=False)
-        rep = np.full(labels.max() + 1, n, dtype=np.int64)
-        np.minimum.at(rep, labels, np.arange(n))
-        cl_rid = rep[labels]
-        cl_size = np.bincount(labels)[labels]
-    else:
-        cl_rid = cl_size = np.zeros(0, dtype=np.int64)
+    s = np.concatenate(src) if src else np.zeros(0, dtype=np.int64)
+    d = np.concatenate(dst) if dst else np.zeros(0, dtype=np.int64)
+    cl_rid, sim = _attach(con, s, d, n, threshold=threshold, num_perm=num_perm)
+    cl_size = np.bincount(cl_rid, minlength=n)[cl_rid] if n else np.zeros(0, dtype=np.int64)
     res = pa.table({"rid": np.arange(n, dtype=np.int64), "crid": cl_rid, "size": cl_size.astype(np.int64)})
     con.register("_dn_res", res)
     con.execute("CREATE OR REPLACE TABLE _dn_res_t AS SELECT * FROM _dn_res")
     con.unregister("_dn_res")
-    sim = np.full(n, np.nan)
-    to_rep = (
-        "SELECT x.rid, r.sig, c.sig FROM _dn_res_t x JOIN _dn_rows r ON r.rid = x.rid JOIN _dn_rows c ON c.rid = x.crid"
-        " WHERE r.sig IS NOT NULL AND c.sig IS NOT NULL"
-    )
-    for rb in con.cursor().sql(to_rep).to_arrow_reader(_BATCH):
-        sim[rb.column(0).to_numpy()] = agreement(_sigs(rb.column(1), num_perm), _sigs(rb.column(2), num_perm))
     con.register("_dn_sim", pa.table({"rid": np.arange(n, dtype=np.int64), "j": pa.array(sim, from_pandas=True)}))
     carried = "".join(f", r.{qi(c)}" for c in carry)
     con.execute(
@@ -183,3 +170,61 @@ def cluster_signatures(
     if progress:
         progress(n, n, "near duplicates: clustering")
     return int(n)
+
+
+def _sims(con: Any, rid: np.ndarray, crid: np.ndarray, num_perm: int) -> np.ndarray:
+    """Estimated Jaccard of each row ``rid[i]`` with row ``crid[i]`` (NaN where either has no signature)."""
+    import pyarrow as pa
+
+    out = np.full(len(rid), np.nan)
+    if not len(rid):
+        return out
+    con.register("_dn_q", pa.table({"i": np.arange(len(rid), dtype=np.int64), "rid": rid, "crid": crid}))
+    con.execute("CREATE OR REPLACE TABLE _dn_q_t AS SELECT * FROM _dn_q")
+    con.unregister("_dn_q")
+    q = (
+        "SELECT q.i, r.sig, c.sig FROM _dn_q_t q JOIN _dn_rows r ON r.rid = q.rid JOIN _dn_rows c ON c.rid = q.crid"
+        " WHERE r.sig IS NOT NULL AND c.sig IS NOT NULL"
+    )
+    for rb in con.cursor().sql(q).to_arrow_reader(_BATCH):
+        out[rb.column(0).to_numpy()] = agreement(_sigs(rb.column(1), num_perm), _sigs(rb.column(2), num_perm))
+    con.execute("DROP TABLE _dn_q_t")
+    return out
+
+
+def _attach(
+    con: Any, s: np.ndarray, d: np.ndarray, n: int, *, threshold: float, num_perm: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's representative and its estimated Jaccard with it, from the verified links ``s``-``d``.
+
+    Connected components of the links, the smallest row of each its representative; a member whose estimate
+    with the representative is below ``threshold`` (it joined through a chain A~B~C) is not attached: the
+    unattached rows are clustered again among themselves, round after round. So every removed document is
+    similar to the one kept in its place."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    final = np.arange(n, dtype=np.int64)
+    sim = np.full(n, np.nan)
+    if not n:
+        return final, sim
+    has_sig = np.ones(n, dtype=bool)
+    has_sig[con.execute("SELECT rid FROM _dn_rows WHERE sig IS NULL").fetchnumpy()["rid"]] = False
+    active = np.ones(n, dtype=bool)
+    while active.any():
+        keep = active[s] & active[d]
+        graph = coo_matrix((np.ones(int(keep.sum()), dtype=np.int8), (s[keep], d[keep])), shape=(n, n))
+        _, labels = connected_components(graph, directed=False)
+        idx = np.flatnonzero(active)
+        rep = np.full(labels.max() + 1, n, dtype=np.int64)
+        np.minimum.at(rep, labels[idx], idx)
+        r = rep[labels[idx]]
+        members = idx[r != idx]
+        est = _sims(con, members, rep[labels[members]], num_perm)
+        ok = est >= threshold - 1e-9
+        final[members[ok]] = rep[labels[members[ok]]]
+        sim[members[ok]] = est[ok]
+        active[:] = False
+        active[members[~ok]] = True  # clustered again among themselves; the representatives are final
+    sim[(final == np.arange(n)) & has_sig] = 1.0
+    return final, sim

@@ -227,7 +227,8 @@ class DedupNear(Scorer):
         "dup_near_keep": "true for the one document kept per near-duplicate cluster (its smallest id), false for the rest",
         "dup_near_jaccard": (
             "estimated Jaccard similarity (0..1, MinHash) of the document's shingles with its cluster "
-            "representative's; 1 for the representative, NULL for a text without words"
+            "representative's (>= the threshold: a document that joined through a chain but is less similar to the "
+            "representative is clustered again without it); 1 for the representative, NULL for a text without words"
         ),
     }
 
