@@ -142,13 +142,16 @@ with left:
         key="w_hl",
     )
     widgets.doc_html(doc.get("text") or "", highlight=hl)
-    c1, c2, c3 = st.columns([3, 1, 1], vertical_alignment="bottom")
+    c0, c1, c2, c3, c4 = st.columns([2, 3, 1, 1, 1], vertical_alignment="bottom")
+    other = c0.text_input("label", key="w_label_name", placeholder="toxic, edu, …").strip()
     note = c1.text_input("note", key="w_label_note")
-    for lab, col in (("good", c2), ("bad", c3)):
-        if col.button(f"tag {lab}", key=f"btn_tag_{lab}"):
+    for lab, col, key in (("good", c2, "good"), ("bad", c3, "bad"), (other, c4, "other")):
+        if lab and col.button(f"tag {lab}", key=f"btn_tag_{key}"):
             try:
                 labels.add_label(ws.cursor(), doc_id, lab, note or None)
-                st.toast(f"tagged {md_text(doc_id)} {lab}")
+                st.toast(f"tagged {md_text(doc_id)} {md_text(lab)}")
+            except WinnowError as e:  # a bad label name
+                st.error(md_text(e))
             except Exception as e:  # a full disk or a read-only workspace: one line that says what to do
                 if (err := storage_error(e)) is None:
                     raise

@@ -279,3 +279,16 @@ def test_thresholds_edge_documents_get_label_buttons(empty_ws):
     with Workspace.open(empty_ws) as ws:  # just below the cut: removed by the rule
         (q,) = ws.cursor().execute("SELECT quality_score FROM corpus WHERE id = ?", [doc_id]).fetchone()
     assert q < 0.5
+
+
+def test_documents_page_writes_any_label_name(empty_ws):
+    """Labels beyond good/bad (toxic, edu, ...) from the Documents page; a bad name is one st.error."""
+    at = app_at(empty_ws, "documents", doc="p003")
+    at.text_input(key="w_label_name").set_value("toxic").run()
+    at.button(key="btn_tag_other").click().run()
+    assert not at.exception
+    assert _labels(empty_ws) == [("p003", "toxic", None)]
+    at.text_input(key="w_label_name").set_value("not a label!").run()
+    at.button(key="btn_tag_other").click().run()
+    assert not at.exception and any(md_text("bad label name") in e.value for e in at.error)
+    assert len(_labels(empty_ws)) == 1

@@ -19,12 +19,14 @@ from app.errors import WinnowError
 from app.errors_io import storage_error
 from app.escaping import md_text
 from app.explore import labels, learn_view, queries
+from app.explore.palette import categorical
 from app.ui import widgets
 
 TRAIN, FIT = "Train classifier", "Fit reference model"
 SEL_HELP = ("label:L (documents carrying a label), source:S, expr:EXPR (a recipe expression), file:PATH "
             "(reference texts), random:N (a seeded random sample)")  # fmt: skip
 KINDS = {"n-gram LM (ppl_, lp_)": "lm", "DSIR weights (dsir_)": "dsir"}
+SCATTER_N = 4000
 ss = st.session_state
 
 
@@ -76,7 +78,7 @@ def flash() -> None:
 
 def label_buttons(ws: Any, doc_id: str, choices: tuple[str, ...], *, key: str, note: str) -> None:
     """One button per label for one document, side by side."""
-    for col, lab in zip(st.columns(len(choices) + 2)[: len(choices)], choices, strict=True):
+    for col, lab in zip(st.columns([1] * len(choices) + [6])[: len(choices)], choices, strict=True):
         col.button(lab, key=f"{key}_{lab}", on_click=_label, args=(ws, [doc_id], lab, note))
 
 
@@ -330,20 +332,21 @@ def scatter(ws: Any) -> None:
     y = c2.selectbox("y", ys, key="w_ref_y")
     colour = c3.selectbox("colour", [c for c in ("source", "map_cluster_label", "map_cluster") if c in cols],
                           key="w_ref_colour")  # fmt: skip
-    pts = widgets.cached(ws, learn_view.scatter_sample, x=x, y=y, color=colour)
+    pts = widgets.cached(ws, learn_view.scatter_sample, x=x, y=y, color=colour, n=SCATTER_N)
     fig = go.Figure()
     groups = pts["color"].fillna("(none)")
     top = list(groups.value_counts().index[:12])
+    palette = categorical(top)
     for g in top:
         d = pts[groups == g]
         fig.add_trace(go.Scattergl(x=d["x"], y=d["y"], mode="markers", name=html.escape(str(g))[:40],
                                    hovertext=[html.escape(str(i)) for i in d["id"]], hoverinfo="text+x+y",
-                                   marker=dict(size=4, opacity=0.6)))  # fmt: skip
+                                   marker=dict(size=4, opacity=0.7, color=palette[g])))  # fmt: skip
     logx = x.startswith("ppl_") and bool(len(pts)) and float(pts["x"].min()) > 0
     fig.update_layout(height=480, margin=dict(l=5, r=5, t=10, b=5), legend=dict(orientation="h"),
                       xaxis=dict(title=x, type="log" if logx else "linear"), yaxis=dict(title=y))  # fmt: skip
     st.plotly_chart(fig, key="learn_scatter", width="stretch")
-    st.caption(f"{len(pts):,} documents (a seeded sample of at most 4,000 with both values)")
+    st.caption(f"{len(pts):,} documents with both values" + (" (a seeded sample)" if len(pts) >= SCATTER_N else ""))
 
 
 # ---------------------------------------------------------------- labelling from other pages
