@@ -292,3 +292,11 @@ def test_documents_page_writes_any_label_name(empty_ws):
     at.button(key="btn_tag_other").click().run()
     assert not at.exception and any(md_text("bad label name") in e.value for e in at.error)
     assert len(_labels(empty_ws)) == 1
+
+
+def test_learned_columns_join_the_other_pages(trained_ws):
+    """clf_NAME is a signal like any other: Distributions draws it, Thresholds offers a rule on it."""
+    at = app_at(trained_ws, "distributions", sig="clf_topic")
+    assert at.selectbox(key="w_dist_sig").value == "clf_topic"
+    at = app_at(trained_ws, "thresholds")
+    assert "clf_topic" in at.selectbox(key="w_add_col").options
