@@ -148,7 +148,10 @@ def test_headless_apply_computes_the_same_columns(lm_ws, tmp_path):
     reference.fit(lm_ws, name="tgt", on="source:target", order=3, bits=14)
     reference.fit(lm_ws, name="rnd", on="random:10", order=3, bits=14)
     reference.diff(lm_ws, a="tgt", b="rnd")
-    cols = ["ppl_tgt", "lp_tgt", "ccnet_bucket_tgt", "diff_tgt_rnd"]
+    from app.learn import dsir
+
+    dsir.fit(lm_ws, name="tgt", target="source:target", bits=12)
+    cols = ["ppl_tgt", "lp_tgt", "ccnet_bucket_tgt", "diff_tgt_rnd", "dsir_tgt"]
     want = {r[0]: r[1:] for r in lm_ws.cursor().execute(f"SELECT id, text, {', '.join(cols)} FROM corpus").fetchall()}
     lm_ws.close()
     shard = tmp_path / "in.jsonl"
@@ -166,10 +169,10 @@ def test_headless_apply_computes_the_same_columns(lm_ws, tmp_path):
         for r in pq.read_table(f).to_pylist():
             got[r["id"]] = tuple(r[c] for c in cols)
     assert got and set(got) == {i for i, v in want.items() if v[1] is not None}
-    for i, (ppl, lp, bucket, diff) in got.items():
-        assert (ppl, lp, diff) == pytest.approx(want[i][1:3] + want[i][4:5], rel=1e-12)
+    for i, (ppl, lp, bucket, diff, w) in got.items():
+        assert (ppl, lp, diff, w) == pytest.approx(want[i][1:3] + want[i][4:6], rel=1e-12)
         assert bucket == want[i][3]
-    assert {e["kind"] for e in man["source"]["models"]} == {"lm", "lm_diff"}
+    assert {e["kind"] for e in man["source"]["models"]} == {"lm", "lm_diff", "dsir"}
 
 
 def test_cli_fit_list_diff_dsir_and_one_line_errors(lm_ws, capsys):
