@@ -300,3 +300,14 @@ def test_learned_columns_join_the_other_pages(trained_ws):
     assert at.selectbox(key="w_dist_sig").value == "clf_topic"
     at = app_at(trained_ws, "thresholds")
     assert "clf_topic" in at.selectbox(key="w_add_col").options
+
+
+def test_fitting_over_a_classifier_of_the_same_name_is_refused(trained_ws):
+    """Models are stored by name: an LM fitted as 'topic' replaced the classifier 'topic' and its clf_topic."""
+    at = app_at(trained_ws, "learn")
+    at.radio(key="w_learn_view").set_value("Reference models").run()
+    at.text_input(key="w_ref_name").set_value("topic")
+    next(b for b in at.button if b.label == "Fit").click().run()
+    _join_jobs()
+    assert any(md_text("a classifier model is already named 'topic'") in e.value for e in at.error)
+    assert [(m["name"], m["kind"]) for m in _models(trained_ws)] == [("topic", "classifier")]

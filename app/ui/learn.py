@@ -15,7 +15,7 @@ from typing import Any
 import plotly.graph_objects as go
 import streamlit as st
 
-from app.errors import WinnowError
+from app.errors import LearnError, WinnowError
 from app.errors_io import storage_error
 from app.escaping import md_text
 from app.explore import labels, learn_view, queries
@@ -103,6 +103,11 @@ def fit_reference(ws: Any, *, kind: str, name: str, on: str, raw: str = "", orde
 
     try:
         reference.check_name(name)
+        # the model store keys models by name: fitting over a classifier of that name would replace it
+        model, own = (f"dsir_{name}", "dsir") if kind == "dsir" else (name, "lm")
+        other = {r["name"]: r["kind"] for r in widgets.now(ws, learn_view.models_table)}.get(model)
+        if other not in (None, own):
+            raise LearnError(f"a {other} model is already named {model!r}: choose another name or remove it")
         for spec in (on, raw) if raw.strip() else (on,):
             widgets.now(ws, learn_view.check_selector, spec.strip())
     except WinnowError as e:
