@@ -166,3 +166,9 @@ def test_annotated_rules_do_not_drop_in_a_comparison(ws):
     without = "version: 1\nrules:\n  - {signal: quality_score, min_quantile: 0.2}\n"
     assert res["b"]["kept_docs"] == summarize(ws.con, without)["kept_docs"] > res["a"]["kept_docs"]
     assert [s["section"] for s in res["sections"]] == ["annotate"]
+
+
+def test_a_relabelled_rule_is_the_same_rule(ws):
+    relabelled = A.replace("{signal: size_words, min: 5}", "{signal: size_words, min: 5, label: long enough}")
+    res = compare_recipes(ws.con, A, relabelled, flipped=0)
+    assert [r["status"] for r in res["rules"]] == ["same", "same"] and res["same"]

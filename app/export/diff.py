@@ -166,7 +166,7 @@ def recipe_changes(ma: dict[str, Any], mb: dict[str, Any]) -> dict[str, Any]:
             out.append({"status": "only_a", **row})
             continue
         y = right.pop(j)
-        same = x["recipe"] == y["recipe"] and x["threshold"] == y["threshold"]
+        same = x["threshold"] == y["threshold"]  # the same cut under another label is the same rule
         out.append({"status": "same" if same else "changed", **row, "b": y["label"], "b_threshold": y["threshold"],
                     "b_removed": y["removed"]})  # fmt: skip
     out += [

@@ -105,7 +105,8 @@ def rule_changes(a: Compiled, b: Compiled) -> list[dict[str, Any]]:
             out.append({"status": "only_a", **row})
             continue
         cb = rest.pop(match)
-        same = rule_dict(ca.rule) == rule_dict(cb.rule) and _threshold(ca) == _threshold(cb)
+        # a label is a name, not a cut: the same cut under another label is the same rule
+        same = _threshold(ca) == _threshold(cb)
         out.append(
             {
                 "status": "same" if same else "changed",
