@@ -52,15 +52,17 @@ rule_strategy = st.one_of(
     st.builds(lambda n: {"expr": f"size_tokens > {n}"}, st.integers(0, 60)),
 )
 recipe_strategy = st.builds(
-    lambda rules, exact, sample: {
+    lambda rules, exact, sample, cap: {
         "version": 1,
         "rules": rules,
         **({"dedup": {"exact": True}} if exact else {}),
         **({"sample": {"n": sample, "seed": 3}} if sample is not None else {}),
+        **({"balance": [{"column": "lang_code", "cap": cap, "seed": 1}]} if cap is not None else {}),
     },
     st.lists(rule_strategy, max_size=3),
     st.booleans(),
     st.one_of(st.none(), st.integers(0, 400)),
+    st.one_of(st.none(), st.integers(1, 200)),
 )
 
 
@@ -153,7 +155,7 @@ def test_live_path_equals_the_sql_path(ws, a, b):
     live = compare_recipes(ws.con, a, b, flipped=4)
     sql = compare_recipes(ws.con, a, b, flipped=4, relation="corpus")
     assert sql["path"] == "sql"
-    if not (a.get("sample") or b.get("sample")):
+    if not any(r.get(k) for r in (a, b) for k in ("sample", "balance")):
         assert live["path"] == "live"
     for k in ("counts", "by_source", "by_lang", "by_cluster", "flips", "flipped", "rules", "sections", "same"):
         assert live[k] == sql[k], k
