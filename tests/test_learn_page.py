@@ -311,3 +311,19 @@ def test_fitting_over_a_classifier_of_the_same_name_is_refused(trained_ws):
     _join_jobs()
     assert any(md_text("a classifier model is already named 'topic'") in e.value for e in at.error)
     assert [(m["name"], m["kind"]) for m in _models(trained_ws)] == [("topic", "classifier")]
+
+
+def test_import_a_labels_file_reports_unknown_ids(empty_ws, tmp_path):
+    f = tmp_path / "labels.csv"
+    f.write_text("id,label,note\nk001,edu,clear\np002,edu,\nnope9,edu,x\n", encoding="utf-8")
+    at = app_at(empty_ws, "learn")
+    at.text_input(key="w_lab_file").set_value(str(f))
+    next(b for b in at.button if b.label == "Import").click().run()
+    assert not at.exception and not at.error
+    (ok,) = at.success
+    assert md_text("imported 2 of 3 rows (edu 2)") in ok.value and "nope9" in ok.value
+    assert {r[:2] for r in _labels(empty_ws)} == {("k001", "edu"), ("p002", "edu")}
+    assert any(">edu<" in h.proto.body for h in at.get("html"))  # the counts table
+    at.text_input(key="w_lab_file").set_value(str(tmp_path / "missing.csv"))
+    next(b for b in at.button if b.label == "Import").click().run()
+    assert any(md_text("does not exist") in e.value for e in at.error)
