@@ -42,6 +42,8 @@ from app.learn.features import BITS
 KIND = "classifier"
 #: bumped when the stored arrays or settings change meaning; older models are refused with one line
 FORMAT = 1
+#: the fitting code's version: part of the digest, so a changed trainer retrains rather than says "unchanged"
+TRAINER = 2
 FEATURES = ("ngrams", "embeddings", "auto")
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 #: inverse regularisation strength per feature set (rows are L2-normalised in both)
@@ -150,8 +152,8 @@ def train(
     if features == "embeddings" and emb is None:
         why = "file: selectors have no stored vectors" if has_files else notes[-1]
         raise LearnError(f"cannot train on embeddings: {why}; or use --features ngrams")
-    settings = {"format": FORMAT, "features": features, "folds": int(folds), "seed": int(seed), "bits": BITS,
-                "C": C, "threshold": threshold, "positive": str(pair.positive.selector),
+    settings = {"format": FORMAT, "trainer": TRAINER, "features": features, "folds": int(folds),
+                "seed": int(seed), "bits": BITS, "C": C, "threshold": threshold, "positive": str(pair.positive.selector),
                 "negative": str(pair.negative.selector), "embedder": emb[1] if emb else None}  # fmt: skip
     digest = _digest(pair, settings)
     prev = next((m for m in store.list_models(con, kind=KIND) if m.name == name), None)
