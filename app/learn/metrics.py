@@ -56,7 +56,9 @@ def cv_predict(
     for i in range(k):
         te, tr = np.flatnonzero(fold == i), np.flatnonzero(fold != i)
         out[te] = fit_predict(tr, te)
-        if progress:
+        if progress and getattr(progress, "accepts_unit", False):
+            progress(i + 1, k, "cross-validation", unit="fold")
+        elif progress:
             progress(i + 1, k, "cross-validation")
     return out
 
