@@ -89,7 +89,11 @@ def test_score_ray_equals_local(tmp_path, ray_engine):
 
 def _sha(d: Path) -> dict[str, str]:
     """Every file of an export (data shards and manifest) by name -> sha256."""
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(d.iterdir())}
+    return {
+        p.relative_to(d).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(d.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_headless_apply_identical_across_engines(tmp_path, ray_engine):
