@@ -45,6 +45,10 @@ def test_save_get_list_remove_and_score(tiny_ws):
     assert store.get(con, "m").metrics == {"auc": 0.9}
     with pytest.raises(LearnError, match="classifier model"):
         store.get(con, "m", kind="classifier")
+    other = _model()
+    other.kind = "classifier"
+    with pytest.raises(LearnError, match="a test_len model is already named 'm'"):
+        store.save(con, other)
     n = store.score_workspace(tiny_ws, "m")
     assert n == 6
     rows = dict(con.execute("SELECT id, len_m FROM corpus").fetchall())

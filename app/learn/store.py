@@ -120,6 +120,9 @@ def ensure_table(con: Any) -> None:
 def save(con: Any, m: StoredModel) -> None:
     """Insert or replace the model named ``m.name`` (one statement: nothing half-written)."""
     ensure_table(con)
+    row = con.execute(f"SELECT kind FROM {TABLE} WHERE name = ?", [m.name]).fetchone()
+    if row is not None and row[0] != m.kind:  # a name is one model: never replace a classifier with an LM
+        raise LearnError(f"a {row[0]} model is already named {m.name!r}; remove it first or choose another name")
     con.execute(f"DELETE FROM {TABLE} WHERE name = ?", [m.name])
     con.execute(
         f"INSERT INTO {TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
