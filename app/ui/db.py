@@ -76,7 +76,8 @@ def data_version(ws: Workspace) -> str:
     try:
         a = cur.execute("SELECT count(*), max(ingested_at)::VARCHAR, sum(n_docs) FROM sources").fetchone()
         b = cur.execute("SELECT count(*), max(registered_at)::VARCHAR FROM _parts").fetchone()
-        return f"{a}|{b}"
+        c = cur.execute("SELECT count(*), max(created_at)::VARCHAR FROM labels").fetchone()
+        return f"{a}|{b}|{c}"
     finally:
         cur.close()
 

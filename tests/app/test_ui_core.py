@@ -124,3 +124,13 @@ def test_cached_queries_are_keyed_by_module_and_name():
     assert widgets._name(bm25.search) != widgets._name(semantic.search)
     with pytest.raises(TypeError, match="module-level function"):
         widgets._name(lambda con: None)
+
+
+def test_data_version_changes_when_a_label_is_added(tiny_ws):
+    """Cached page queries are keyed by the data version: a new label must change it (label counts refresh)."""
+    from app.explore.labels import add_label
+    from app.ui.db import data_version
+
+    before = data_version(tiny_ws)
+    add_label(tiny_ws.cursor(), "a1", "good")
+    assert data_version(tiny_ws) != before
