@@ -388,6 +388,10 @@ def apply(
     sql, params = select_ids_sql(comp, columns=cols)
     sql, params, n_rows, out_cols = shape.apply(con, comp, sql, params, columns=cols, n_kept=summary["kept_docs"])
     extra: dict[str, Any] = {}
+    from app.learn.store import entries_for
+
+    if models := entries_for(con, [*recipe.signals_used(), *cols]):  # trained models behind the cut, by hash
+        extra["models"] = models
     if schema is not None:  # one schema for every record; those without instruction fields are counted
         sql, out_cols = msg.wrap(con, sql), [*out_cols, "messages"]
         extra["schema"] = {"name": schema, "without_messages": msg.without_messages(con, sql, params)}

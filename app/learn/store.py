@@ -158,6 +158,16 @@ def list_models(con: Any, *, kind: str | None = None) -> list[StoredModel]:
     return [_row(r) for r in rows]
 
 
+def entries_for(con: Any, columns: list[str]) -> list[dict[str, Any]]:
+    """Manifest/report entries (name, kind, digest, settings, metrics) of the stored models whose columns are
+    among ``columns`` (what a recipe reads or writes): an export names the models behind its cuts by hash."""
+    q = "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND schema_name = 'main'"
+    if not con.execute(q, [TABLE]).fetchall()[0][0]:
+        return []
+    want = set(columns)
+    return [m.entry() for m in list_models(con) if want & set(m.columns)]
+
+
 def part_table(name: str) -> str:
     """The ``corpus`` part a model's scores live in."""
     return f"_model_{slug(name)}"

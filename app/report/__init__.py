@@ -174,6 +174,10 @@ def build_data(
         decon = _contamination(con)
         if decon is not None:  # only with a registered benchmark: the default report is unchanged
             data["contamination"] = decon
+        from app.learn.store import entries_for
+
+        if models := entries_for(con, recipe.signals_used()):  # the trained models the recipe's rules read
+            data["models"] = models
     except WinnowError:
         raise
     except Exception as e:

@@ -37,6 +37,8 @@ SECTIONS = [
 ]
 #: shown only when the workspace has a registered benchmark (after the rules, before the distributions)
 CONTAMINATION = ("contamination", "Contamination (benchmarks)")
+#: shown only when a rule reads a trained model's column (clf_*, ppl_*, dsir_*...), right after the recipe
+MODELS = ("models", "Trained models behind the rules")
 KEPT_COLOR = "#2a7ab0"
 REMOVED_COLOR = "#b9b9b9"
 TEMPLATE = Path(__file__).with_name("template.html.j2")
@@ -347,6 +349,25 @@ def _contamination(c: dict[str, Any] | None) -> dict[str, Any] | None:
     return {"computed": c["computed"], "rows": rows, "top": items}
 
 
+def _models(models: list[dict[str, Any]] | None) -> list[list[Any]] | None:
+    """Rows of the models section: name, kind, digest, what it was trained on and its held-out quality."""
+    if not models:
+        return None
+    rows = []
+    for m in models:
+        st, me = m.get("settings") or {}, m.get("metrics") or {}
+        on = (
+            st.get("on")
+            or " vs ".join(str(x) for x in (st.get("positive"), st.get("negative")) if x)
+            or st.get("target")
+            or ""
+        )
+        quality = (f"AUC {_g4(me['auc'])} {me.get('auc_ci95') or ''}, AP {_g4(me.get('ap'))} (k-fold, held out)"
+                   if me.get("auc") is not None else "")  # fmt: skip
+        rows.append([m["name"], m["kind"], m["digest"], ", ".join(m.get("columns") or []), on, quality])  # fmt: skip
+    return rows
+
+
 def render_html(data: dict[str, Any]) -> str:
     """The single-file HTML for ``data`` (from :func:`app.report.build_data`)."""
     go, get_plotlyjs = _figures()
@@ -373,6 +394,9 @@ def render_html(data: dict[str, Any]) -> str:
     sections = list(SECTIONS)
     if decon is not None:
         sections.insert([sid for sid, _ in SECTIONS].index("by_group") + 1, CONTAMINATION)
+    models = _models(data.get("models"))
+    if models is not None:
+        sections.insert([sid for sid, _ in sections].index("recipe") + 1, MODELS)
     return template.render(
         title=data["recipe"].get("name") or "recipe",
         workspace=data["workspace"],
@@ -396,4 +420,5 @@ def render_html(data: dict[str, Any]) -> str:
         map=_map(go, data.get("map"), markup),
         samples=_samples(data["samples"], _numbers(s["rules"])),
         contamination=decon,
+        models=models,
     )
