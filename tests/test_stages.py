@@ -82,7 +82,24 @@ def test_weighted_sample_names_zero_weights(ws):
     s = summarize(ws.cursor(), {"version": 1, "sample": {"n": 390, "weight": "q"}})
     smp = s["stages"][-1]
     assert smp["eligible"] == 300 and smp["kept"] == 300
-    assert "q > 0" in s["shortfalls"][0]
+    assert "usable q" in s["shortfalls"][0]
+
+
+def test_log_weighted_sample_counts_finite_log_weights(tmp_path):
+    import math
+
+    w = Workspace.open(tmp_path / "lw", create=True)
+    ids = [f"e{i:03d}" for i in range(60)]
+    w.write_source("web", pd.DataFrame({"id": ids, "text": [f"text {i}" for i in range(60)]}))
+    lw = pd.DataFrame({"id": ids, "lw": [(-math.inf if i % 3 == 0 else float(i % 7)) for i in range(60)]})
+    with w.transaction() as cur:
+        cur.register("_lw", lw)
+        cur.execute("CREATE TABLE sig_lw AS SELECT * FROM _lw")
+        w.register_part("sig_lw", kind="signal", con=cur)
+    s = summarize(w.cursor(), {"version": 1, "sample": {"n": 50, "log_weight": "lw"}})
+    w.close()
+    smp = s["stages"][-1]
+    assert smp["eligible"] == 40 and smp["kept"] == 40 and "usable lw" in s["shortfalls"][0]
 
 
 def test_no_shortfall_when_delivered(ws):

@@ -24,6 +24,8 @@ def stage_flag_sql(comp: Compiled) -> list[str]:
     s = comp.recipe.sample
     if s is not None and s.weight:
         out.append(f"coalesce({qi('_col_' + s.weight)} > 0, false) AS _st_w")
+    elif s is not None and getattr(s, "log_weight", None):  # Gumbel keys need a finite log weight
+        out.append(f"coalesce(isfinite(CAST({qi('_col_' + s.log_weight)} AS DOUBLE)), false) AS _st_w")
     return out
 
 
@@ -76,9 +78,10 @@ class StageCounter:
             s = r.sample
             what = f"n={s.n:,}" if s.n is not None else f"fraction={s.fraction:g}"
             extra: dict[str, Any] = {"asked": s.n} if s.n is not None else {"fraction": s.fraction}
-            if s.weight:
-                extra.update(weight=s.weight, eligible=self.eligible[0])
-            push("sample", f"sample {what}" + (f" weighted by {s.weight}" if s.weight else ""), kept, kept_tok, **extra)
+            weight = s.weight or getattr(s, "log_weight", None)
+            if weight:
+                extra.update(weight=weight, eligible=self.eligible[0])
+            push("sample", f"sample {what}" + (f" weighted by {weight}" if weight else ""), kept, kept_tok, **extra)
         return out
 
 
@@ -127,7 +130,10 @@ def shortfalls(stages: list[dict[str, Any]]) -> list[str]:
         asked, got, avail = st["asked"], st["kept"], stages[i - 1]["kept"]
         msg = f"sample asked for {asked:,} documents and got {got:,}: only {avail:,} survive the stages before it"
         if st.get("weight") and st.get("eligible", avail) < avail:
-            msg += f", of which {st['eligible']:,} have {st['weight']} > 0 (a weighted sample skips weight 0 or NULL)"
+            msg += (
+                f", of which {st['eligible']:,} have a usable {st['weight']} (a weighted sample skips a weight that is "
+                "0 or NULL, a log weight that is not finite)"
+            )
         bal = [s for s in stages[:i] if s["stage"] == "balance"]
         if bal and bal[-1]["removed"] > 0 and "groups" in bal[-1]:
             b = bal[-1]
