@@ -101,6 +101,9 @@ def test_headless_apply_identical_across_engines(tmp_path, ray_engine):
 
     shards = []
     docs = _docs(900, seed=1)
+    for i in range(0, 900, 30):  # near copies (one word changed) across shards, for the near-dedup global step
+        w = docs[i]["text"].split(" ")
+        docs[(i + 301) % 900]["text"] = " ".join([*w[:-2], "changed", *w[-1:]]) if len(w) > 25 else docs[i]["text"]
     for k in range(3):
         p = tmp_path / f"in{k}.jsonl"
         p.write_text("".join(json.dumps(d) + "\n" for d in docs[k * 300 : (k + 1) * 300]))
@@ -108,13 +111,16 @@ def test_headless_apply_identical_across_engines(tmp_path, ray_engine):
     recipe = tmp_path / "r.yaml"
     recipe.write_text(
         "name: r\nrules:\n  - {signal: gopher_word_count, min: 20}\n  - {signal: c4_kept_lines_ratio, min: 0.5}\n"
-        "dedup: {exact: true}\n"
+        "dedup: {exact: true, near: true}\n"
     )
     outs = {}
     for name, eng in [("plain", None), ("pool", make_engine("local", workers=2)), ("ray", ray_engine)]:
         outs[name] = tmp_path / f"out_{name}"
         man = apply_headless(str(recipe), shards, outs[name], id_field="id", shard_size=200, engine=eng)
         outs[name + "_counts"] = man["counts"]
+        outs[name + "_stages"] = man.get("stages") or man.get("summary", {}).get("stages")
     assert _sha(outs["plain"]) == _sha(outs["pool"]) == _sha(outs["ray"])
     assert len(_sha(outs["plain"])) >= 2
     assert outs["plain_counts"] == outs["pool_counts"] == outs["ray_counts"]
+    near = [st for st in outs["plain_stages"] if "near" in str(st.get("stage", "")) + str(st.get("label", ""))]
+    assert near and near[0]["removed"] > 0  # the global near-dedup step really removed documents

@@ -240,9 +240,9 @@ def apply_headless(
                 for batch in reader:
                     tbl = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
                     fams = first["families"] if "families" in first else setup(tbl)
-                    yield tbl, tbl.column("text").to_pylist(), fams, counting["ok"]
+                    yield tbl, tbl.column("text").to_pylist(), fams, counting["ok"], bool(recipe.dedup.near)
 
-            for (tbl, texts, _f, _c), (res, tok_ok) in engine.map_batches(score_batch, tables(), arg_index=(1, 2, 3)):
+            for (tbl, texts, *_), (res, tok_ok) in engine.map_batches(score_batch, tables(), arg_index=(1, 2, 3, 4)):
                 meter.start_batch()
                 counting["ok"] = counting["ok"] and tok_ok
                 meter.report(1.0)
@@ -273,7 +273,7 @@ def apply_headless(
                 cols["text"] = tbl.column("text")
                 body = f"* EXCLUDE (text), {EXACT_NORM_SQL} AS dup_exact_cluster"
             if recipe.dedup.near:
-                _near_bands(con, texts, cols["_ord"], cols["id"])
+                _near_bands(con, texts, cols["_ord"], cols["id"], sigs=scores.pop(NEAR_SIG, None))
             con.register("_batch", pa.table(cols))
             if ord0 == 0:
                 con.execute(f"CREATE TABLE corpus AS SELECT {body} FROM _batch")
@@ -417,15 +417,21 @@ def apply_headless(
     return manifest
 
 
-def _near_bands(con: Any, texts: list[Any], ords: Any, ids: Any) -> None:
-    """Append the MinHash signatures of ``texts`` (the ``dedup_near`` scorer's, in slices of :data:`SLICE`)
-    to the scratch table ``_near_bands (_ord, id, sig)``."""
-    import pyarrow as pa
-
+def _signatures(texts: list[Any]) -> list[bytes]:
+    """The ``dedup_near`` scorer's MinHash signatures of ``texts`` (in slices of :data:`SLICE`)."""
     from app.signals.dedup_near import signature_blobs
 
     texts = ["" if t is None else t for t in texts]  # as the scorer reads a NULL text
-    sigs = [b for a in range(0, len(texts), SLICE) for b in signature_blobs(texts[a : a + SLICE])]
+    return [b for a in range(0, len(texts), SLICE) for b in signature_blobs(texts[a : a + SLICE])]
+
+
+def _near_bands(con: Any, texts: list[Any], ords: Any, ids: Any, *, sigs: list[bytes] | None = None) -> None:
+    """Append the MinHash signatures of ``texts`` (computed here unless an engine worker sent them as
+    ``sigs``) to the scratch table ``_near_bands (_ord, id, sig)``."""
+    import pyarrow as pa
+
+    if sigs is None:
+        sigs = _signatures(texts)
     tbl = pa.table({"_ord": ords, "id": ids, "sig": pa.array(sigs, pa.binary())})
     con.register("_nb_batch", tbl)
     con.execute("INSERT INTO _near_bands SELECT * FROM _nb_batch")
@@ -443,6 +449,10 @@ def _near_clusters(con: Any) -> None:
         " JOIN _near n ON n._ord = c._ord ORDER BY c._ord"
     )
     con.execute("DROP TABLE _near")
+
+
+#: the key under which an engine worker returns a batch's MinHash signatures (never a signal column)
+NEAR_SIG = "__near_signatures"
 
 
 def _score(texts: list[str], families: list[str], tokens: dict[str, bool], meter: Meter | None) -> dict[str, list]:
@@ -471,10 +481,17 @@ def _score(texts: list[str], families: list[str], tokens: dict[str, bool], meter
     return out
 
 
-def score_batch(texts: list[str], families: list[str], tokens_ok: bool) -> tuple[dict[str, list], bool]:
-    """An engine worker's share of pass 1: the signals of one batch, and whether the tokenizer was there."""
+def score_batch(
+    texts: list[str], families: list[str], tokens_ok: bool, near: bool = False
+) -> tuple[dict[str, list], bool]:
+    """An engine worker's share of pass 1: the signals of one batch (and its MinHash signatures under
+    :data:`NEAR_SIG` when the recipe dedups near duplicates), and whether the tokenizer was there. The global
+    step (clustering the signatures) stays with the driver, over the scratch table that spills to disk."""
     flag = {"ok": tokens_ok}
-    return _score(texts, families, flag, None), flag["ok"]
+    out = _score(texts, families, flag, None)
+    if near:
+        out[NEAR_SIG] = _signatures(texts)
+    return out, flag["ok"]
 
 
 def _fingerprint(family: str) -> str | None:
