@@ -35,6 +35,8 @@ class StageCounter:
     def __init__(self, comp: Compiled) -> None:
         self.comp = comp
         self.n_rules = sum(1 for c in comp.checks if c.kind == "rule")
+        #: annotated rules (:mod:`app.recipes.annotated`) tag instead of dropping: they count as passing here
+        self.tags = set(getattr(comp, "tags", ()) or ())
         self.k = len(comp.checks)
         self.after_check = [[0, 0] for _ in range(self.k)]  # docs/tokens passing checks 0..j
         self.n_balance = len(comp.recipe.balance)
@@ -42,7 +44,7 @@ class StageCounter:
         self.eligible = [0, 0]  # passing every earlier stage and with a positive weight
 
     def add(self, flags: tuple, stage_flags: tuple, n: int, tok: int) -> None:
-        first_fail = next((j for j, f in enumerate(flags) if not f), self.k)
+        first_fail = next((j for j, f in enumerate(flags) if not f and j not in self.tags), self.k)
         for j in range(first_fail):
             self.after_check[j][0] += n
             self.after_check[j][1] += tok
@@ -66,7 +68,11 @@ class StageCounter:
 
         if self.n_rules:
             n, tok = self.after_check[self.n_rules - 1]
-            push("rules", f"{self.n_rules} rule{'s' * (self.n_rules != 1)}", n, tok)
+            drops = self.n_rules - len(self.tags)
+            label = f"{drops} rule{'s' * (drops != 1)}" + (
+                f" ({len(self.tags)} more tag, not drop)" if self.tags else ""
+            )
+            push("rules", label, n, tok)
         for c in self.comp.checks[self.n_rules :]:
             n, tok = self.after_check[c.index]
             push("dedup", c.label, n, tok)
@@ -85,6 +91,44 @@ class StageCounter:
         return out
 
 
+def annotate_stage(comp: Compiled, *, kept: int, kept_tok: int, tagged: list[int]) -> dict[str, Any]:
+    """The export's last stage for a recipe with ``annotate:``: nothing removed, ``tagged`` (``[docs, tokens]``)
+    of the kept documents carry the control token or label column."""
+    a = comp.recipe.annotate
+    how = f"token {a.token!r}" if a.token is not None else f"column {a.column!r}"
+    return {
+        "stage": "annotate",
+        "label": f"annotate ({how}): {tagged[0]:,} of {kept:,} kept documents tagged",
+        "kept": kept,
+        "kept_tokens": kept_tok,
+        "removed": 0,
+        "tagged": tagged[0],
+        "tagged_tokens": tagged[1],
+    }
+
+
+def annotations(comp: Compiled, rules: list[dict[str, Any]], tagged: list[int]) -> dict[str, Any]:
+    """The summary's ``annotations`` block, in the shape of the export manifest's (tagged documents and tokens
+    among the kept ones, in total and per annotated rule, numbered from 1 as the recipe numbers them)."""
+    a = comp.recipe.annotate
+    return {
+        "token": a.token,
+        "column": a.column,
+        "tagged_docs": tagged[0],
+        "tagged_tokens": tagged[1],
+        "rules": [
+            {
+                "rule": r["index"] + 1,
+                "label": r["label"],
+                "tagged_docs": r["tagged"],
+                "tagged_tokens": r["tagged_tokens"],
+            }
+            for r in rules
+            if r.get("annotate")
+        ],
+    }
+
+
 def balance_details(con: Any, comp: Compiled, stages: list[dict]) -> None:
     """Add to each balance stage of ``stages`` how many values it saw, how many it capped or emptied, and
     the number it can keep at most on average (sum over values of min(count, cap)). One aggregate per step
@@ -94,7 +138,8 @@ def balance_details(con: Any, comp: Compiled, stages: list[dict]) -> None:
     nosample = dataclasses.replace(comp, recipe=dataclasses.replace(comp.recipe, sample=None))
     inner = nosample.pipeline_sql(["id"], with_checks=True)
     params = nosample.stage_params()
-    checks = " AND ".join(f"_c{c.index}" for c in comp.checks) or "true"
+    tags = set(getattr(comp, "tags", ()) or ())  # annotated rules never drop (app.recipes.annotated)
+    checks = " AND ".join(f"_c{c.index}" for c in comp.checks if c.index not in tags) or "true"
     bal = [s for s in stages if s["stage"] == "balance"]
     for i, (b, st) in enumerate(zip(comp.recipe.balance, bal)):
         prev = checks if i == 0 else f"_st_b{i - 1}"

@@ -12,12 +12,13 @@ import time
 from typing import Any
 
 from app.errors import RecipeError
+from app.recipes.annotated import compile_counted, tag_indices
 from app.recipes.cache import CACHE, version_token
 from app.recipes.compile import Compiled, compile_recipe
 from app.recipes.rules.base import unknown_column
 from app.recipes.schema import Recipe, load_recipe
 from app.recipes.sqlparts import FRAME_NAME, used_params
-from app.recipes.stages import StageCounter, balance_details, shortfalls, stage_flag_sql
+from app.recipes.stages import StageCounter, annotate_stage, annotations, balance_details, shortfalls, stage_flag_sql
 from app.sql import qi
 
 
@@ -55,7 +56,11 @@ def summarize(
             relation = fr[0]
             frame_cols = CACHE.frame_cols.get(fr[2])
             frame_token = (token[0], FRAME_NAME, *token[2:])
-    comp = compiled or compile_recipe(con, recipe, relation=relation, bind=False, token=frame_token, columns=frame_cols)
+    comp = compiled or compile_counted(
+        con, recipe, relation=relation, bind=False, token=frame_token, columns=frame_cols
+    )
+    # rules an ``annotate:`` section names tag instead of dropping (app.recipes.annotated): never in the keep
+    tags = set(tag_indices(comp))
     relation = comp.relation
     if group_by is not None:
         if group_by not in comp.columns:
@@ -74,7 +79,8 @@ def summarize(
         st_flags = stage_flag_sql(comp)
     else:
         body = ", ".join([*sel, *(f"coalesce({c.sql}, false) AS _c{c.index}" for c in comp.checks)])
-        inner = f"SELECT *, {' AND '.join(checks) or 'true'} AS _keep FROM (SELECT {body} FROM {qi(relation)})"
+        drops = [c for i, c in enumerate(checks) if i not in tags]
+        inner = f"SELECT *, {' AND '.join(drops) or 'true'} AS _keep FROM (SELECT {body} FROM {qi(relation)})"
         params = dict(comp.params)
     group = ", ".join(["source", "_lang", *checks, *st_flags, "_keep"])
     sql = f"SELECT {group}, count(*), coalesce(sum(_tok), 0) FROM ({inner}) GROUP BY ALL"
@@ -96,12 +102,17 @@ def summarize(
     only = [[0, 0] for _ in range(k)]
     per_group: list[dict[Any, list[int]]] = [{} for _ in range(k)]  # rule -> group -> [removed, only]
     overlap = [[0] * k for _ in range(k)]
+    tagged = [[0, 0] for _ in range(k)]  # kept documents failing each tag check
+    tagged_any = [0, 0]
     counter = StageCounter(comp)
     m = len(st_flags)
     for row in rows:
         src, lg = row[0], row[1]
         flags = row[2 : 2 + k]
         keep = bool(row[2 + k + m])
+        if tags:  # a tag check never drops (the live path's keep is every check; stages decide by themselves)
+            flags = tuple(bool(f) for f in flags)
+            keep = keep if comp.has_stages else all(f for i, f in enumerate(flags) if i not in tags)
         n, tok = int(row[3 + k + m]), int(row[4 + k + m])
         counter.add(flags, row[2 + k : 2 + k + m], n, tok)
         total += n
@@ -109,7 +120,14 @@ def summarize(
         if keep:
             kept += n
             kept_tok += tok
-        fails = [i for i, f in enumerate(flags) if not f]
+            hit = [i for i in tags if not flags[i]]
+            for i in hit:
+                tagged[i][0] += n
+                tagged[i][1] += tok
+            if hit:
+                tagged_any[0] += n
+                tagged_any[1] += tok
+        fails = [i for i, f in enumerate(flags) if not f and i not in tags]
         for i in fails:
             removed[i][0] += n
             removed[i][1] += tok
@@ -166,11 +184,18 @@ def summarize(
             ]
             if group_col
             else [],
+            **(
+                {"annotate": True, "tagged": tagged[c.index][0], "tagged_tokens": tagged[c.index][1]}
+                if c.index in tags
+                else {}
+            ),
         }
         for c in comp.checks
     ]
     # counts after each stage (rules, each dedup step, balance, sample) and what a stage could not deliver
     stages = counter.stages(total=total, total_tok=total_tok, kept=kept, kept_tok=kept_tok)
+    if tags:  # the export's last step: kept documents failing an annotated rule are tagged, none removed
+        stages.append(annotate_stage(comp, kept=kept, kept_tok=kept_tok, tagged=tagged_any))
     if comp.recipe.balance:
         try:
             balance_details(con, comp, stages)
@@ -195,5 +220,6 @@ def summarize(
         "stages": stages,
         "shortfalls": shortfalls(stages),
         "resolved": comp.resolved,
+        **({"annotations": annotations(comp, rules, tagged_any)} if tags else {}),
         "elapsed_ms": round((time.perf_counter() - t0) * 1000, 1),
     }

@@ -108,6 +108,7 @@ def _map_points(con: Any, comp: Any, rel: str, max_points: int) -> dict[str, Any
 def _samples(con: Any, comp: Any, n: int) -> dict[str, Any]:
     from app.recipes.edges import edge_documents, has_cut
 
+    tags = set(getattr(comp, "tags", ()) or ())  # annotated rules tag a kept document; they remove none
     labels = {c.index: c.label for c in comp.checks}
     flags = ", ".join(f"k._c{c.index}" for c in comp.checks)
     base = (
@@ -120,7 +121,7 @@ def _samples(con: Any, comp: Any, n: int) -> dict[str, Any]:
         rows = con.execute(base, {"keep": keep, "n": n}).fetchall()
         docs = []
         for r in rows:
-            failed = [labels[i] for i, f in enumerate(r[3:]) if not f]
+            failed = [labels[i] for i, f in enumerate(r[3:]) if not f and i not in tags]
             if not keep and not failed:
                 failed = ["balancing / sampling"]
             docs.append({"id": r[0], "source": r[1], "text": r[2], "failed": failed})
@@ -147,12 +148,13 @@ def build_data(
     """The report's numbers (also ``report.json``). ``by``: columns to break retention down by (default: the
     map's clusters, when the workspace has a map; :mod:`app.report.categories`)."""
     from app import __version__
-    from app.recipes import compile_recipe, load_recipe, summarize
+    from app.recipes import load_recipe, summarize
+    from app.recipes.annotated import compile_counted
     from app.report.categories import default_columns, retention_by
 
     recipe = load_recipe(recipe)
     con = ws.cursor()
-    comp = compile_recipe(con, recipe)
+    comp = compile_counted(con, recipe)  # annotated rules tag, as the export applies them: never counted as drops
     summary = summarize(con, recipe, compiled=comp)
     summary.pop("elapsed_ms", None)
     categories = retention_by(con, recipe, comp, list(by) if by else default_columns(comp.columns))

@@ -170,6 +170,15 @@ def _rules(go: Any, s: dict[str, Any], markup: Any) -> dict[str, Any]:
             _n(r["removed_only"]),
             _n(r["removed_tokens"]),
         ]
+        if not r.get("annotate")
+        else [  # annotate: the rule tags the kept documents failing it (the export's control token / column)
+            f"{num[r['index']]}. {r['label']}",
+            f"{r['kind']}, annotate: tags instead of removing",
+            f"0 (tags {_n(r['tagged'])} kept)",
+            _pct(0.0),
+            _n(0),
+            f"0 ({_n(r['tagged_tokens'])} tagged)",
+        ]
         for r in rules
     ]
     if not rules:

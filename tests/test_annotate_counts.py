@@ -1,0 +1,84 @@
+"""Annotated rules are counted as the export applies them: ``summarize`` and the report keep the documents an
+``annotate:`` rule tags (kept == the export's row count), and the tagged counts equal the manifest's."""
+
+from __future__ import annotations
+
+import pyarrow.parquet as pq
+import pytest
+
+from app.export import apply
+from app.recipes import summarize
+from tests.test_recipe_core import make_ws
+
+BASE = """version: 1
+rules:
+  - {signal: size_words, min: 12, label: short}
+  - {signal: quality_score, min: 0.3}
+  - {signal: lang_code, in: [en, de, fr]}
+annotate: {rules: [short, 3], token: "<|bad|>", column: tags}
+"""
+STAGES = ["", "dedup: {exact: true}\n", "sample: {n: 50, seed: 1}\n", "balance: [{column: source, cap: 40}]\n"]
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory):
+    w = make_ws(tmp_path_factory.mktemp("annotate_counts") / "ws", n=300)
+    yield w
+    w.close()
+
+
+def rows_of(out) -> int:
+    return sum(pq.read_table(p).num_rows for p in out.glob("*.parquet"))
+
+
+@pytest.mark.parametrize("extra", STAGES)
+def test_summarize_kept_equals_export_rows(ws, tmp_path, extra):
+    recipe = BASE + extra
+    m = apply(ws, recipe, tmp_path / "out")
+    n = rows_of(tmp_path / "out")
+    ann = m["annotations"]
+    assert 0 < ann["tagged_docs"] < n
+    for cache in (True, False):  # the interactive (cached vectors) path and the SQL path
+        s = summarize(ws.cursor(), recipe, cache=cache)
+        assert s["kept_docs"] == n == m["counts"]["kept_docs"]
+        assert s["kept_tokens"] == m["counts"]["kept_tokens"]
+        assert s["annotations"]["tagged_docs"] == ann["tagged_docs"]
+        assert s["annotations"]["tagged_tokens"] == ann["tagged_tokens"]
+        got = [(r["rule"], r["tagged_docs"], r["tagged_tokens"]) for r in s["annotations"]["rules"]]
+        assert got == [(r["rule"], r["tagged_docs"], r["tagged_tokens"]) for r in ann["rules"]]
+        last = s["stages"][-1]
+        assert last["stage"] == "annotate" and last["kept"] == n and last["removed"] == 0
+        assert last["tagged"] == ann["tagged_docs"]
+        # every rule is listed in recipe order; the annotated ones remove nothing
+        assert [r["index"] for r in s["rules"][:3]] == [0, 1, 2]
+        assert [r.get("annotate", False) for r in s["rules"][:3]] == [True, False, True]
+        assert s["rules"][0]["removed"] == 0 and s["rules"][2]["removed_only"] == 0
+
+
+def test_rules_stage_counts_only_dropping_rules(ws):
+    s = summarize(ws.cursor(), BASE)
+    want = ws.con.execute("SELECT count(*) FROM corpus WHERE quality_score >= 0.3").fetchall()[0][0]
+    rules = next(x for x in s["stages"] if x["stage"] == "rules")
+    assert rules["kept"] == want == s["kept_docs"]
+    assert "2 more tag" in rules["label"]
+
+
+def test_group_by_and_without_annotate_unchanged(ws):
+    plain = BASE.split("annotate:")[0]
+    s = summarize(ws.cursor(), plain)
+    assert "annotations" not in s and all("annotate" not in r for r in s["rules"])
+    g = summarize(ws.cursor(), BASE, group_by="source")
+    assert sum(x["kept"] for x in g["by_group"]) == summarize(ws.cursor(), BASE)["kept_docs"]
+
+
+def test_report_keeps_annotated_documents(ws, tmp_path):
+    from app.report import build_report
+
+    m = apply(ws, BASE, tmp_path / "out")
+    html, data = build_report(ws, BASE, samples=3, max_points=200)
+    assert data["summary"]["kept_docs"] == rows_of(tmp_path / "out")
+    assert data["summary"]["annotations"]["tagged_docs"] == m["annotations"]["tagged_docs"]
+    assert "annotate: tags instead of removing" in html
+    # a removed sample is never said to be removed by a rule that only tags
+    for d in data["samples"]["removed"]:
+        assert "short" not in d["failed"]
