@@ -12,8 +12,8 @@ from app.escaping import md_text
 from app.explore import panel_api, queries, recipe_bridge, view_state
 from app.explore.view_state import Rule
 from app.recipes import rules as rules_model
+from app.ui import annotations, learn, live, widgets
 from app.ui import compare as compare_ui
-from app.ui import learn, live, widgets
 
 #: the "numeric cut" choice that keeps the same quantile of every language (a ``group_quantile`` rule)
 QUANTILE_BY_LANG = "quantile within each language"
@@ -134,6 +134,7 @@ def _rule_hist(rule: Rule, axis: str) -> dict | None:
 def thresholds() -> None:
     """The panel. A threshold change never reruns this: the panel asks ``/winnow/api/summary`` and redraws
     itself, then hands its rules back (one rerun that redraws nothing but keeps the URL and session current)."""
+    _sync_annotate()
     token = ss["_thr_token"] = panel_api.register(ws, ss.get("_thr_token"))
     data: dict = {"token": token, "api": panel_api.PREFIX, "gen": ss.get("_thr_sent_gen")}
     if not ss.pop("_thr_from_panel", False):
@@ -170,11 +171,25 @@ def thresholds() -> None:
     view_state.sync_to_url(st.query_params, ss)
 
 
-def _stage_counts() -> None:
-    """The documents after every stage of the whole recipe (rules, dedup, balance, sample), as ``winnow apply``,
-    the manifest and the report count them, and what a stage could not deliver."""
+def _sync_annotate() -> None:
+    """Keep a loaded recipe's ``annotate:`` naming the rules it named when opened (:mod:`app.ui.annotations`):
+    a rule removed in the panel leaves it with a visible note instead of re-targeting a number."""
     base = ss.get("recipe_base") or {}
-    if not (base.get("balance") or base.get("sample")):
+    if not base.get("annotate"):
+        ss.pop("_thr_ann_uids", None)
+        return
+    if "_thr_ann_uids" not in ss:
+        ss["_thr_ann_uids"] = annotations.anchor(ss["rules"], base)
+    ss["recipe_base"], notes = annotations.sync(ss["rules"], base, ss["_thr_ann_uids"])
+    for msg in notes:
+        st.warning(md_text(msg))
+
+
+def _stage_counts() -> None:
+    """The documents after every stage of the whole recipe (rules, dedup, balance, sample, annotate), as
+    ``winnow apply``, the manifest and the report count them, and what a stage could not deliver."""
+    base = ss.get("recipe_base") or {}
+    if not (base.get("balance") or base.get("sample") or base.get("annotate")):
         return  # the panel above already counts rules and dedup
     cur = ws.cursor()
     try:
@@ -193,6 +208,9 @@ def _stage_counts() -> None:
     )
     for msg in s.get("shortfalls", []):
         st.warning(md_text(msg))
+    if lines := annotations.tagged_lines(s):  # the panel counts annotated rules as removals; the recipe tags
+        st.caption(md_text("The panel above counts the annotated rules as removals; the recipe keeps and tags "
+                           f"those documents, so it keeps {s['kept_docs']:,}. " + "; ".join(lines)))  # fmt: skip
 
 
 def _group_columns() -> list[str]:
@@ -333,6 +351,7 @@ def _open(recipe) -> None:
     """Replace the page's recipe with ``recipe``: its rules in the panel, every other stage kept aside."""
     ss["rules"], ss["recipe"], ss["recipe_description"] = recipe.panel_rules(), recipe.name, recipe.description
     ss["recipe_base"] = recipe_bridge.stage_base(recipe)
+    ss.pop("_thr_ann_uids", None)  # anchored again to the new rules (app.ui.annotations)
     for k in STAGE_KEYS:
         ss.pop(k, None)
     ss["edge_uid"] = None

@@ -82,3 +82,62 @@ def test_report_keeps_annotated_documents(ws, tmp_path):
     # a removed sample is never said to be removed by a rule that only tags
     for d in data["samples"]["removed"]:
         assert "short" not in d["failed"]
+
+
+def test_panel_edit_keeps_annotate_on_its_rules():
+    from app.explore.recipe_bridge import recipe_from_rules, stage_base
+    from app.recipes import load_recipe
+    from app.ui.annotations import anchor, sync
+
+    r = load_recipe(BASE)
+    rules, base = r.panel_rules(), stage_base(r)
+    uids = anchor(rules, base)
+    assert sync(rules, base, uids) == (base, [])
+    # remove rule 2: rule 3 (by number) is now rule 2, and the section follows it
+    rules2 = [rules[0], rules[2]]
+    new, notes = sync(rules2, base, uids)
+    assert new["annotate"]["rules"] == ["short", 2] and notes == []
+    assert recipe_from_rules(rules2, base=new).annotate.rules == ["short", 2]
+    # remove the labelled rule: a visible note, the other reference kept where its rule now is
+    rules3 = [rules[1], rules[2]]
+    new, notes = sync(rules3, base, uids)
+    assert new["annotate"]["rules"] == [2] and len(notes) == 1 and "short" in notes[0]
+    got = recipe_from_rules(rules3, base=new)
+    assert got.rules[got.annotate.rules[0] - 1] == rules[2] != rules[1]
+    # remove both: the section is dropped, with a note; the recipe is valid
+    new, notes = sync([rules[1]], base, uids)
+    assert "annotate" not in new and "dropped" in notes[0]
+    assert recipe_from_rules([rules[1]], base=new).annotate is None
+
+
+def test_thresholds_page_counts_and_follows_annotate(tmp_path):
+    from app.recipes import get_recipe, save_recipe
+    from app.workspace import Workspace
+    from tests.app.conftest import build_ui_workspace
+    from tests.app.test_pages import app_at
+
+    recipe = {
+        "version": 1,
+        "name": "tagq",
+        "rules": [
+            {"signal": "quality_score", "min_quantile": 0.3, "label": "lowq"},
+            {"signal": "size_words", "min": 5},
+        ],
+        "annotate": {"rules": ["lowq"], "token": "<|bad|>"},
+    }
+    path = build_ui_workspace(tmp_path / "ws")
+    with Workspace.open(path) as ws:
+        save_recipe(ws, "tagq", recipe)
+        s = summarize(ws.cursor(), get_recipe(ws, "tagq"))
+    at = app_at(path, "thresholds", recipe="tagq")
+    assert not at.exception, [e.value for e in at.exception]
+    (table,) = [d for d in at.dataframe if "after" in d.value.columns]
+    assert list(table.value["stage"]) == ["input", "rules", "annotate"]
+    assert list(table.value["documents"])[-1] == s["kept_docs"]
+    assert any(f"keeps {s['kept_docs']:,}" in c.value for c in at.caption)
+    # the panel drops the annotated rule: the section goes with a note instead of naming another rule
+    at.session_state["rules"] = [r for r in at.session_state["rules"] if r.label != "lowq"]
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("annotate section was dropped" in w.value for w in at.warning)
+    assert "annotate" not in at.session_state["recipe_base"]
