@@ -21,6 +21,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="COLUMN",
         help="break retention down by this categorical column (repeatable; default: the map clusters, if any)",
     )
+    p.add_argument(
+        "--compare",
+        metavar="B",
+        help="add a section comparing the recipe (A) with recipe B (YAML file or saved name): A only / B only / "
+        "both per source, language and cluster, the changed rules, flipped documents",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -30,7 +36,8 @@ def run(args: argparse.Namespace) -> int:
 
     with Workspace.open(args.workspace, read_only=True) as ws:
         recipe = resolve_recipe(args.recipe, ws)
-        res = write_report(ws, recipe, args.out, samples=args.samples, by=args.by)
+        other = resolve_recipe(args.compare, ws) if args.compare else None
+        res = write_report(ws, recipe, args.out, samples=args.samples, by=args.by, compare=other)
     print(f"wrote {res['html']} ({res['bytes'] / 1e6:.1f} MB) and {res['json']}")
     print_json_last(res)
     return 0

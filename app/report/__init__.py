@@ -143,10 +143,17 @@ def _contamination(con: Any) -> dict[str, Any] | None:
 
 
 def build_data(
-    ws: Any, recipe: Any, *, samples: int = 5, max_points: int = 20000, by: list[str] | None = None
+    ws: Any,
+    recipe: Any,
+    *,
+    samples: int = 5,
+    max_points: int = 20000,
+    by: list[str] | None = None,
+    compare: Any = None,
 ) -> dict[str, Any]:
     """The report's numbers (also ``report.json``). ``by``: columns to break retention down by (default: the
-    map's clusters, when the workspace has a map; :mod:`app.report.categories`)."""
+    map's clusters, when the workspace has a map; :mod:`app.report.categories`). ``compare``: another recipe
+    (B) to compare this one with: adds the ``compare`` block and section (:mod:`app.report.compare`)."""
     from app import __version__
     from app.recipes import load_recipe, summarize
     from app.recipes.annotated import compile_counted
@@ -173,6 +180,10 @@ def build_data(
             "map": _map_points(con, comp, rel, max_points),
             "samples": _samples(con, comp, samples),
         }
+        if compare is not None:  # only when asked: the default report is unchanged
+            from app.report.compare import compare_data
+
+            data["compare"] = compare_data(con, recipe, compare, flipped=samples)
         decon = _contamination(con)
         if decon is not None:  # only with a registered benchmark: the default report is unchanged
             data["contamination"] = decon
@@ -197,10 +208,12 @@ def build_report(
     max_points: int = 20000,
     out: str | os.PathLike | None = None,
     by: list[str] | None = None,
+    compare: Any = None,
 ) -> tuple[str, dict[str, Any]]:
     """``(html, data)`` for ``recipe`` over ``ws``: the dashboard's download button and ``winnow report``.
-    With ``out``, also writes the HTML there and ``report.json`` beside it. ``by``: see :func:`build_data`."""
-    data = build_data(ws, recipe, samples=samples, max_points=max_points, by=by)
+    With ``out``, also writes the HTML there and ``report.json`` beside it. ``by``, ``compare``: see
+    :func:`build_data`."""
+    data = build_data(ws, recipe, samples=samples, max_points=max_points, by=by, compare=compare)
     html_text = render_html(data)
     if out is not None:
         _write(Path(out), html_text, data)

@@ -406,6 +406,12 @@ def render_html(data: dict[str, Any]) -> str:
     models = _models(data.get("models"))
     if models is not None:
         sections.insert([sid for sid, _ in sections].index("recipe") + 1, MODELS)
+    from app.report.compare import SECTION as COMPARE
+    from app.report.compare import compare_view
+
+    compare = compare_view(data.get("compare"))
+    if compare is not None:  # only when built with another recipe to compare with, right after the summary
+        sections.insert([sid for sid, _ in sections].index("summary") + 1, COMPARE)
     return template.render(
         title=data["recipe"].get("name") or "recipe",
         workspace=data["workspace"],
@@ -430,4 +436,5 @@ def render_html(data: dict[str, Any]) -> str:
         samples=_samples(data["samples"], _numbers(s["rules"])),
         contamination=decon,
         models=models,
+        compare=compare,
     )
