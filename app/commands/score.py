@@ -12,7 +12,9 @@ HELP = "compute quality, repetition, language, duplicate, PII and size signals (
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_workspace(p)
-    p.add_argument("--signals", "-s", default="all", metavar="NAMES", help="comma-separated families or 'all'")
+    p.add_argument(
+        "--signals", "-s", default=None, metavar="NAMES", help="comma-separated families or 'all' (the default)"
+    )
     p.add_argument("--workers", "-j", type=int, default=1, metavar="N", help="processes scoring batches (default 1)")
     p.add_argument("--batch-size", type=int, default=2000, metavar="N", help="documents per batch (default 2000)")
     p.add_argument("--force", action="store_true", help="recompute even what is up to date")
@@ -20,6 +22,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lid-model", metavar="PATH", help="fastText lid.176.bin/.ftz model file for lang_code")
     p.add_argument("--lang-backend", choices=["py3langid", "lingua"], help="language identifier (default py3langid)")
     p.add_argument("--quality-weights", metavar="FILE", help="JSON list of 14 weights for quality_score")
+    p.add_argument(
+        "--tokenizer",
+        metavar="PATH",
+        help="also count tokens under the target model's tokenizer (tokenizer.json, a tokenizer directory or a "
+        ".model file) as size_tokens_NAME; alone (without --signals) only that is computed",
+    )
+    p.add_argument("--tokenizer-name", metavar="NAME", help="NAME of size_tokens_NAME (default: from the path)")
     p.add_argument("--list", action="store_true", help="list the families and their columns, then exit")
     add_engine(p)
     p.add_argument("--json", action="store_true", help="print only JSON (on the last line)")
@@ -79,7 +88,14 @@ def run(args: argparse.Namespace) -> int:
     from app.engine import make_engine
     from app.workspace import Workspace
 
-    check_names(args.signals)  # a misspelt family is said before the workspace is opened
+    if args.tokenizer_name and not args.tokenizer:
+        from app.errors import SignalError
+
+        raise SignalError("--tokenizer-name names the column of --tokenizer PATH; give the tokenizer too")
+    if args.tokenizer and args.signals is None:
+        return _tokens_only(args)
+    signals = args.signals or "all"
+    check_names(signals)  # a misspelt family is said before the workspace is opened
     with (
         Workspace.open(args.workspace) as ws,
         make_engine(args.engine, workers=args.workers, address=args.ray_address) as eng,
@@ -87,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     ):
         res = engine.score(
             ws,
-            signals=args.signals,
+            signals=signals,
             workers=args.workers,
             batch_size=args.batch_size,
             progress=prog,
@@ -95,10 +111,51 @@ def run(args: argparse.Namespace) -> int:
             force=args.force,
             engine=eng,
         )
+        if args.tokenizer:
+            res["tokens_model"] = _count_tokens(ws, args, prog)
     if not args.json:
         print(f"{'family':18s} {'computed':>10s} {'reused':>10s} {'rows':>10s}")
         for name, r in res["families"].items():
             print(f"{name:18s} {r['computed'] or 0:>10,} {r['reused'] or 0:>10,} {r['rows'] or 0:>10,}")
         print(f"{res['documents']:,} documents in {res['seconds']:.1f} s")
+        if "tokens_model" in res:
+            _print_tokens(res["tokens_model"])
+    print_json_last(res)
+    return 0
+
+
+def _count_tokens(ws, args: argparse.Namespace, prog) -> dict:
+    """``size_tokens_NAME`` under ``--tokenizer`` (:mod:`app.signals.tokens_model`) with its fertility table."""
+    from app.signals import tokens_model as tm
+
+    res = tm.score_workspace(
+        ws, tokenizer=args.tokenizer, name=args.tokenizer_name, batch_size=args.batch_size, progress=prog,
+        force=args.force,
+    )  # fmt: skip
+    res["fertility"] = tm.fertility(ws.cursor(), res["column"])
+    return res
+
+
+def _print_tokens(res: dict) -> None:
+    what = f"{res['computed']:,} documents counted" if res["computed"] else "up to date"
+    print(
+        f"{res['column']} ({res['kind']} {res['tokenizer']}, sha256 {res['digest']}): {what} in {res['seconds']:.1f} s"
+    )
+    print(f"  {'lang':8s} {'docs':>8s} {'tokens/char':>12s} {'size_tokens/char':>17s}")
+    for r in res["fertility"]:
+        d = r["default_tokens_per_char"]
+        print(
+            f"  {r['lang']!s:8s} {r['docs']:>8,} {r['tokens_per_char'] or 0:>12.3f} {'' if d is None else f'{d:.3f}':>17s}"
+        )
+
+
+def _tokens_only(args: argparse.Namespace) -> int:
+    from app.progress import tqdm_progress
+    from app.workspace import Workspace
+
+    with Workspace.open(args.workspace) as ws, tqdm_progress("tokens") as prog:
+        res = _count_tokens(ws, args, prog)
+    if not args.json:
+        _print_tokens(res)
     print_json_last(res)
     return 0

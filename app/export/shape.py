@@ -50,19 +50,16 @@ class Shape:
 
             if self.mixture.by not in comp.columns:
                 raise RecipeError(f"mixture.by: no column {self.mixture.by!r} in {rel}")
+            tok, tok_name = mx.token_sql(self.mixture, comp)  # the target tokenizer's column, when named
             if comp.has_stages or rel != comp.relation:
-                group = mx.group_tokens(con, rel, self.mixture.by, comp.token_sql, ids_sql=sql, params=params)
+                group = mx.group_tokens(con, rel, self.mixture.by, tok, ids_sql=sql, params=params)
             else:  # one grouped scan with the recipe's own WHERE
-                group = mx.group_tokens(
-                    con, rel, self.mixture.by, comp.token_sql, where_sql=comp.where_sql, params=comp.params
-                )
+                group = mx.group_tokens(con, rel, self.mixture.by, tok, where_sql=comp.where_sql, params=comp.params)
             the_plan = mx.plan(self.mixture, group)
-            sql, p = mx.mixture_sql(
-                self.mixture, the_plan, sql, relation=rel, token_sql=comp.token_sql, columns=columns
-            )
+            sql, p = mx.mixture_sql(self.mixture, the_plan, sql, relation=rel, token_sql=tok, columns=columns)
             params = {**params, **p}
-            block = mx.achieved(con, self.mixture, the_plan, sql, params, relation=rel, token_sql=comp.token_sql)
-            block["tokens_counted_as"] = comp.resolved["tokens"]
+            block = mx.achieved(con, self.mixture, the_plan, sql, params, relation=rel, token_sql=tok)
+            block["tokens_counted_as"] = tok_name
             self.manifest["mixture"] = block
             rows = block["rows"]
             if self.mixture.repeat == "weight":

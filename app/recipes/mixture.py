@@ -1,7 +1,8 @@
 """A token-budget mixture: target shares of *tokens* per group and a total budget, met exactly at export.
 
 Blend weights that count documents turn a 1:1 web-to-books weight into about 10:1 in tokens (Megatron-Energon
-#212, axolotl #1508); this plans in tokens (``size_tokens``, or characters / 4 when the workspace has none)::
+#212, axolotl #1508); this plans in tokens (``size_tokens``, or characters / 4 when the workspace has none; or
+``tokens_column: size_tokens_<name>``, the target model's tokenizer: :mod:`app.signals.tokens_model`)::
 
     mixture: {by: source, tokens: 2000000, max_epochs: 2, shares: {wiki: 0.34, instruct: 0.33, web: 0.33},
               repeat: rows, seed: 0}
@@ -31,7 +32,7 @@ from app.sql import qi
 
 REPEAT = ("rows", "weight")
 WEIGHT_COLUMN = "mix_weight"
-_KEYS = {"by", "tokens", "shares", "max_epochs", "repeat", "seed"}
+_KEYS = {"by", "tokens", "shares", "max_epochs", "repeat", "seed", "tokens_column"}
 #: shares must sum to 1 within this
 SHARE_TOLERANCE = 1e-3
 
@@ -46,6 +47,9 @@ class Mixture:
     max_epochs: float | None = None
     repeat: str = "rows"
     seed: int = 0
+    #: the column tokens are counted in (e.g. ``size_tokens_llama3`` from ``winnow score --tokenizer``); None:
+    #: the recipe's own token count (``size_tokens``, else characters / 4)
+    tokens_column: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"by": self.by, "tokens": self.tokens, "shares": dict(self.shares)}
@@ -53,7 +57,21 @@ class Mixture:
             out["max_epochs"] = self.max_epochs
         out["repeat"] = self.repeat
         out["seed"] = self.seed
+        if self.tokens_column is not None:
+            out["tokens_column"] = self.tokens_column
         return out
+
+
+def token_sql(mix: Mixture, comp: Any) -> tuple[str, str]:
+    """``(SQL of a document's tokens, what it is called)`` for planning ``mix`` over the compiled recipe ``comp``:
+    the mixture's ``tokens_column`` when it names one (the target model's tokenizer), else the recipe's count."""
+    col = mix.tokens_column
+    if col is None:
+        return comp.token_sql, comp.resolved["tokens"]
+    if col not in comp.columns:
+        hint = " (winnow score --tokenizer PATH --tokenizer-name NAME adds size_tokens_NAME)"
+        raise RecipeError(f"mixture.tokens_column: no column {col!r} in the workspace{hint}")
+    return f"coalesce(CAST({qi(col)} AS BIGINT), 0)", col
 
 
 def parse(d: Any, v: Any, path: tuple) -> Mixture:
@@ -79,7 +97,10 @@ def parse(d: Any, v: Any, path: tuple) -> Mixture:
     if repeat not in REPEAT:
         raise v.fail((*path, "repeat"), f"expected one of {', '.join(REPEAT)}, got {repeat!r}")
     seed = v.integer(d.get("seed", 0), (*path, "seed"))
-    return Mixture(by, tokens, shares, cap, repeat, seed)
+    tcol = d.get("tokens_column")
+    if tcol is not None:
+        tcol = v.text(tcol, (*path, "tokens_column"))
+    return Mixture(by, tokens, shares, cap, repeat, seed, tcol)
 
 
 def group_tokens(

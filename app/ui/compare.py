@@ -15,6 +15,8 @@ from app.explore import recipe_bridge
 from app.ui import widgets
 
 SIDE = {"a_only": "A only", "b_only": "B only", "both": "both"}
+#: the mixture planner's token count when no target tokenizer column is chosen
+DEFAULT_TOKENS = "size_tokens (the recipe's count)"
 
 
 def _counts_html(res: dict[str, Any]) -> str:
@@ -103,11 +105,18 @@ def mixture_panel(ws: Any, rules: list[Any], *, base: dict[str, Any] | None = No
             if not cats:
                 st.caption("No categorical column to group by.")
                 return
-            c1, c2, c3 = st.columns([3, 3, 2])
+            from app.export.annotate import split
+
+            c1, c2, c3, c4 = st.columns([3, 3, 2, 3])
             by = c1.selectbox("group by", cats, key="w_mix_by", index=cats.index("source") if "source" in cats else 0)
             budget = c2.number_input("total tokens", min_value=1, value=1_000_000, step=100_000, key="w_mix_tokens")
             cap = c3.number_input("max epochs", min_value=1.0, value=2.0, step=0.5, key="w_mix_cap")
-            totals = _totals(ws, recipe.__class__(rules=recipe.rules, dedup=recipe.dedup), by)
+            # the target model's tokens (winnow score --tokenizer) when the workspace has them
+            tcols = [c for c in widgets.cached(ws, queries.numeric_columns) if c.startswith("size_tokens_")]
+            tcol = c4.selectbox("tokens counted as", [DEFAULT_TOKENS, *tcols], key="w_mix_tcol")
+            tcol = None if tcol == DEFAULT_TOKENS else tcol
+            sel = split(recipe)[0]  # annotated rules tag, they do not drop: their documents are in the mixture
+            totals = _totals(ws, recipe.__class__(rules=sel.rules, dedup=sel.dedup), by, tcol)
         except WinnowError as e:
             st.error(str(e))
             return
@@ -122,7 +131,7 @@ def mixture_panel(ws: Any, rules: list[Any], *, base: dict[str, Any] | None = No
             st.caption("Give at least one group a share.")
             return
         shares = {g: v / total for g, v in shares.items()}  # normalised, as the recipe requires a sum of 1
-        p = plan(Mixture(by, int(budget), shares, float(cap)), totals)
+        p = plan(Mixture(by, int(budget), shares, float(cap), tokens_column=tcol), totals)
         rows = [{**g, "target": g["share"], "planned": g["share_planned"]} for g in p["groups"]]
         cols = {"group": by, "tokens_available": "tokens available", "tokens_wanted": "tokens wanted",
                 "epochs": "epochs wanted", "epochs_used": "epochs used", "target": "target share",
@@ -135,6 +144,7 @@ def mixture_panel(ws: Any, rules: list[Any], *, base: dict[str, Any] | None = No
             "tokens": int(budget),
             "max_epochs": float(cap),
             "shares": {g: round(v, 4) for g, v in shares.items()},
+            **({"tokens_column": tcol} if tcol else {}),
         }
         import yaml
 
@@ -144,14 +154,14 @@ def mixture_panel(ws: Any, rules: list[Any], *, base: dict[str, Any] | None = No
         )
 
 
-def _totals(ws: Any, recipe: Any, by: str) -> dict[str, tuple[int, int]]:
-    """Tokens per group of what ``recipe`` keeps, kept in the session per recipe, column and data version, so
-    editing shares replans without a query (the plan itself is arithmetic on these totals)."""
+def _totals(ws: Any, recipe: Any, by: str, tokens_column: str | None = None) -> dict[str, tuple[int, int]]:
+    """Tokens per group of what ``recipe`` keeps (in ``tokens_column`` when given), kept in the session per
+    recipe, columns and data version, so editing shares replans without a query (the plan is arithmetic)."""
     from app.recipes import compile_recipe
-    from app.recipes.mixture import group_tokens
+    from app.recipes.mixture import Mixture, group_tokens, token_sql
     from app.workspace import fast_relation
 
-    key = (recipe.to_yaml(), by, widgets.version(ws))
+    key = (recipe.to_yaml(), by, tokens_column, widgets.version(ws))
     memo = st.session_state.setdefault("_mix_totals", {})
     if key not in memo:
         cur = ws.cursor()
@@ -160,7 +170,8 @@ def _totals(ws: Any, recipe: Any, by: str) -> dict[str, tuple[int, int]]:
                 comp = compile_recipe(cur, recipe, relation=fast_relation(cur))
             except WinnowError:  # a check that needs the text (exact dedup of an unscored workspace)
                 comp = compile_recipe(cur, recipe)
-            got = group_tokens(cur, comp.relation, by, comp.token_sql, where_sql=comp.where_sql, params=comp.params)
+            tok = token_sql(Mixture(by, 1, tokens_column=tokens_column), comp)[0]
+            got = group_tokens(cur, comp.relation, by, tok, where_sql=comp.where_sql, params=comp.params)
         finally:
             cur.close()
         memo.clear()
