@@ -147,7 +147,7 @@ def test_browser_end_to_end(tmp_path, browser_page):
         box = page.locator('.wl-rule input[data-f="lo"]').first
         box.fill("12")
         page.get_by_role("button", name="Save recipe").click()
-        page.get_by_text("saved recipe").first.wait_for(timeout=30_000)
+        page.get_by_text("saved recipe '").first.wait_for(timeout=30_000)  # the confirmation, not the hint
 
         # a hostile value in a rule (from a shared URL) shows as text in the chips, tables and labels
         from urllib.parse import quote
