@@ -9,11 +9,11 @@ import streamlit as st
 
 from app.errors import WinnowError
 from app.escaping import md_text
-from app.explore import panel_api, queries, recipe_bridge, view_state
+from app.explore import annotate_refs, panel_api, queries, recipe_bridge, view_state
 from app.explore.view_state import Rule
 from app.recipes import rules as rules_model
-from app.ui import annotations, learn, live, widgets
 from app.ui import compare as compare_ui
+from app.ui import learn, live, widgets
 
 #: the "numeric cut" choice that keeps the same quantile of every language (a ``group_quantile`` rule)
 QUANTILE_BY_LANG = "quantile within each language"
@@ -172,15 +172,15 @@ def thresholds() -> None:
 
 
 def _sync_annotate() -> None:
-    """Keep a loaded recipe's ``annotate:`` naming the rules it named when opened (:mod:`app.ui.annotations`):
+    """Keep a loaded recipe's ``annotate:`` naming the rules it named when opened (app.explore.annotate_refs):
     a rule removed in the panel leaves it with a visible note instead of re-targeting a number."""
     base = ss.get("recipe_base") or {}
     if not base.get("annotate"):
         ss.pop("_thr_ann_uids", None)
         return
     if "_thr_ann_uids" not in ss:
-        ss["_thr_ann_uids"] = annotations.anchor(ss["rules"], base)
-    ss["recipe_base"], notes = annotations.sync(ss["rules"], base, ss["_thr_ann_uids"])
+        ss["_thr_ann_uids"] = annotate_refs.anchor(ss["rules"], base)
+    ss["recipe_base"], notes = annotate_refs.sync(ss["rules"], base, ss["_thr_ann_uids"])
     for msg in notes:
         st.warning(md_text(msg))
 
@@ -208,7 +208,7 @@ def _stage_counts() -> None:
     )
     for msg in s.get("shortfalls", []):
         st.warning(md_text(msg))
-    if lines := annotations.tagged_lines(s):  # the panel counts annotated rules as removals; the recipe tags
+    if lines := annotate_refs.tagged_lines(s):  # the panel counts annotated rules as removals; the recipe tags
         st.caption(md_text("The panel above counts the annotated rules as removals; the recipe keeps and tags "
                            f"those documents, so it keeps {s['kept_docs']:,}. " + "; ".join(lines)))  # fmt: skip
 

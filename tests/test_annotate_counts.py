@@ -85,9 +85,9 @@ def test_report_keeps_annotated_documents(ws, tmp_path):
 
 
 def test_panel_edit_keeps_annotate_on_its_rules():
+    from app.explore.annotate_refs import anchor, sync
     from app.explore.recipe_bridge import recipe_from_rules, stage_base
     from app.recipes import load_recipe
-    from app.ui.annotations import anchor, sync
 
     r = load_recipe(BASE)
     rules, base = r.panel_rules(), stage_base(r)
