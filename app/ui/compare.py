@@ -47,9 +47,11 @@ def panel(ws: Any, rules: list[Any], *, name: str | None = None, base: dict[str,
             st.error(f"The rules above are not a valid recipe yet: {e}")
             return
         choices = recipe_bridge.starting_points(ws)
+        _from_url(choices)
         c1, c2 = st.columns([5, 2], vertical_alignment="bottom")
         pick = c1.selectbox("B: compare the rules above (A) with", list(choices), key="w_cmp_with", index=None)
         lang = c2.text_input("language (presets)", key="w_cmp_lang", placeholder="e.g. en", max_chars=8)
+        _to_url(choices.get(pick) if pick is not None else None)
         if pick is None:
             st.caption("A saved recipe or a preset; `winnow compare -r A -r B` prints the same comparison.")
             return
@@ -72,6 +74,7 @@ def panel(ws: Any, rules: list[Any], *, name: str | None = None, base: dict[str,
             rows = [{"status": r["status"].replace("_", " "), "A": r.get("a"), "B": r.get("b")} for r in changed]
             rows += [{"status": f"{s['section']} differs", "A": str(s["a"]), "B": str(s["b"])} for s in res["sections"]]
             st.html(widgets.table_html(rows, {"status": "", "A": "A", "B": "B"}))
+            _cut_histograms(ws, changed)
         if res["same"]:
             st.success("No document changes fate.")
             return
@@ -90,6 +93,73 @@ def panel(ws: Any, rules: list[Any], *, name: str | None = None, base: dict[str,
             for d in res["flipped"]
         ]
         st.html(widgets.CSS + widgets.snippets_html(snips, n=300))
+
+
+#: the URL query parameter naming recipe B (``?compare=NAME``: a saved recipe, else a preset)
+URL_KEY = "compare"
+
+
+def _from_url(choices: dict[str, tuple[str, str | None]]) -> None:
+    """On the page's first run, pick the B the URL names (``?compare=NAME``), so a shared link shows the same
+    comparison; a name this workspace does not have is said once."""
+    ss = st.session_state
+    if ss.get("_cmp_url_loaded"):
+        return
+    ss["_cmp_url_loaded"] = True
+    want = st.query_params.get(URL_KEY)
+    if not want:
+        return
+    hit = next((k for k in (f"saved: {want}", f"preset: {want}", want) if k in choices), None)
+    if hit is None:
+        from app.escaping import md_text
+
+        st.warning(md_text(f"?compare={want}: no saved recipe or preset of that name in this workspace"))
+    else:
+        ss["w_cmp_with"] = hit
+
+
+def _to_url(choice: tuple[str, str | None] | None) -> None:
+    """Keep ``?compare=NAME`` naming the chosen B (removed when none is chosen)."""
+    name = choice[1] if choice else None
+    if not name:
+        if URL_KEY in st.query_params:
+            del st.query_params[URL_KEY]
+    elif st.query_params.get(URL_KEY) != name:
+        st.query_params[URL_KEY] = name
+
+
+def _cut_histograms(ws: Any, changed: list[dict[str, Any]]) -> None:
+    """Each changed numeric threshold drawn on its column's histogram: A's cut and B's cut as vertical lines."""
+    import math
+
+    from app.explore import queries
+
+    num = set(widgets.cached(ws, queries.numeric_columns))
+    rows = [r for r in changed if r["status"] == "changed" and r.get("signal") in num][:6]
+    if not rows:
+        return
+    import plotly.graph_objects as go
+
+    cols = st.columns(min(len(rows), 3))
+    for i, r in enumerate(rows):
+        col = r["signal"]
+        log = bool(widgets.cached(ws, queries.is_skewed, col))
+        h = widgets.cached(ws, queries.histogram, col, bins=50, log=log)
+        if h.empty:
+            continue
+        fig = go.Figure()
+        fig.add_bar(x=(h["x0"] + h["x1"]) / 2, y=h["count"], width=h["x1"] - h["x0"], marker_color="#b9b9b9",
+                    name=col, showlegend=False)  # fmt: skip
+        for side, color in (("a", "#2a7ab0"), ("b", "#e8890c")):
+            for bound in ("min", "max"):
+                v = (r.get(f"{side}_threshold") or {}).get(bound)
+                if not isinstance(v, int | float) or isinstance(v, bool) or not math.isfinite(v) or (log and v <= 0):
+                    continue
+                fig.add_vline(x=math.log10(v) if log else v, line_color=color, line_dash="dash" if side == "b" else "solid",
+                              annotation_text=f"{side.upper()} {bound} {v:.4g}", annotation_font_color=color)  # fmt: skip
+        fig.update_layout(height=240, margin={"l": 10, "r": 10, "t": 30, "b": 10}, title={"text": col, "x": 0.01},
+                          xaxis={"type": "log" if log else "linear"})  # fmt: skip
+        cols[i % len(cols)].plotly_chart(fig, key=f"cmp_cut_{i}_{col}", width="stretch")
 
 
 def mixture_panel(ws: Any, rules: list[Any], *, base: dict[str, Any] | None = None) -> None:
