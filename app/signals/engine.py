@@ -146,10 +146,12 @@ def map_batches(
 ) -> Iterator[tuple[tuple, Any]]:
     """Yield ``(batch, fn(*batch[arg_index...]))`` in order: on ``engine`` (:mod:`app.engine`) when given, else
     here or in a local pool of ``workers`` processes with at most ``2 * workers`` batches in flight."""
-    if engine is None:
+    if engine is None:  # a pool for this call only
         from app.engine.local import LocalEngine
 
-        engine = LocalEngine(workers=workers)
+        with LocalEngine(workers=workers) as own:
+            yield from own.map_batches(fn, batches, arg_index=arg_index)
+        return
     yield from engine.map_batches(fn, batches, arg_index=arg_index)
 
 
