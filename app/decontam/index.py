@@ -19,12 +19,16 @@ from typing import Any
 
 import numpy as np
 
-from app.decontam.text import ngram_hashes, whole_hash, word_hashes, words
+from app.decontam.text import ngram_hashes_many, whole_hash, words
 
 #: default n-gram length in words (chosen by measurement: see bench/bench_decontam.py and the README)
 DEFAULT_N = 8
 #: an item counts as matched in a document (``decon_hits``) at this overlap or more
 HIT_OVERLAP = 0.5
+#: the bit filter reads hash bits from this one up (the low bits are the searched order's)
+_FILTER_SHIFT = 20
+_BUILD_BATCH = 20_000
+_MATCH_CHUNK = 128
 
 
 @dataclass
@@ -48,18 +52,23 @@ class BenchIndex:
         self.bench_names, self.item_bench = bench_names, item_bench
         self.unit_item, self.unit_ngrams = unit_item, unit_ngrams
         self.keys, self.offsets, self.postings, self.short = keys, offsets, postings, short
+        # a one-hash bit filter over the keys, about 16 bits per key (a 1 - e^(-1/16) ~ 6% false-positive rate)
+        bits = max(1 << 16, 1 << int(np.ceil(np.log2(max(len(keys), 1) * 16))))
+        self.filter_mask = bits - 1
+        self.filter = np.zeros(bits // 8, dtype=np.uint8)
+        b = (keys >> np.uint64(_FILTER_SHIFT)) & np.uint64(self.filter_mask)
+        np.bitwise_or.at(self.filter, (b >> np.uint64(3)).astype(np.int64), (1 << (b & np.uint64(7))).astype(np.uint8))
 
     @classmethod
     def build(cls, units: list[tuple[int, str]], *, item_bench: list[int], bench_names: list[str],
               n: int = DEFAULT_N, hit: float = HIT_OVERLAP) -> BenchIndex:  # fmt: skip
         """Index ``units`` (``(item number, text)``); ``item_bench[item]`` is the item's benchmark number."""
-        hashes: list[np.ndarray] = []
-        owners: list[np.ndarray] = []
-        unit_item = np.zeros(len(units), dtype=np.int32)
+        unit_item = np.asarray([item for item, _ in units], dtype=np.int32).reshape(-1)
         unit_ngrams = np.zeros(len(units), dtype=np.int64)
         short: dict[int, list[int]] = {}
-        for u, (item, text) in enumerate(units):
-            unit_item[u] = item
+        long_words: list[list[str]] = []
+        long_units: list[int] = []
+        for u, (_item, text) in enumerate(units):
             w = words(text)
             if not w:
                 continue
@@ -67,12 +76,22 @@ class BenchIndex:
                 short.setdefault(whole_hash(w), []).append(u)
                 unit_ngrams[u] = 1
                 continue
-            g = np.unique(ngram_hashes(word_hashes(w), n))
-            unit_ngrams[u] = len(g)
-            hashes.append(g)
-            owners.append(np.full(len(g), u, dtype=np.int32))
-        h = np.concatenate(hashes) if hashes else np.zeros(0, dtype=np.uint64)
-        o = np.concatenate(owners) if owners else np.zeros(0, dtype=np.int32)
+            long_words.append(w)
+            long_units.append(u)
+        hs: list[np.ndarray] = [np.zeros(0, dtype=np.uint64)]
+        os_: list[np.ndarray] = [np.zeros(0, dtype=np.int32)]
+        for lo in range(0, len(long_words), _BUILD_BATCH):
+            g, pos = ngram_hashes_many(long_words[lo : lo + _BUILD_BATCH], n)
+            own = np.asarray(long_units[lo : lo + _BUILD_BATCH], dtype=np.int64)[pos]
+            # distinct n-grams per unit: sort by (unit, hash), drop repeats
+            order = np.lexsort((g, own))
+            g, own = g[order], own[order]
+            new = np.r_[True, (g[1:] != g[:-1]) | (own[1:] != own[:-1])]
+            g, own = g[new], own[new]
+            unit_ngrams += np.bincount(own, minlength=len(units))
+            hs.append(g)
+            os_.append(own.astype(np.int32))
+        h, o = np.concatenate(hs), np.concatenate(os_)
         order = np.argsort(h, kind="stable")
         h, o = h[order], o[order]
         keys, starts = np.unique(h, return_index=True)
@@ -81,17 +100,26 @@ class BenchIndex:
                    unit_item=unit_item, unit_ngrams=unit_ngrams, keys=keys, offsets=offsets, postings=o,
                    short=short)  # fmt: skip
 
+    def _maybe(self, g: np.ndarray) -> np.ndarray:
+        """Which hashes may be keys (no false negative; false positives are resolved by the search)."""
+        bit = (g >> np.uint64(_FILTER_SHIFT)) & np.uint64(self.filter_mask)
+        return (self.filter[(bit >> np.uint64(3)).astype(np.int64)] >> (bit & np.uint64(7)).astype(np.uint8)) & 1 == 1
+
     @property
     def nbytes(self) -> int:
         """Memory held by the index arrays (bytes; the short-unit table is counted roughly)."""
-        arrs = (self.keys, self.offsets, self.postings, self.unit_item, self.unit_ngrams, self.item_bench)
+        arrs = (self.keys, self.offsets, self.postings, self.unit_item, self.unit_ngrams, self.item_bench, self.filter)
         return int(sum(a.nbytes for a in arrs) + 100 * len(self.short))
 
     def match(self, texts: list[str]) -> Matches:
-        """Match a batch of documents against every indexed unit."""
+        """Match a batch of documents against every indexed unit.
+
+        The n-grams of the whole batch are looked up at once: first in the bit filter (one random byte
+        read per n-gram; most n-grams of a document are in no benchmark and stop there), then the few
+        survivors by binary search in the sorted keys, de-duplicated per document."""
         nd = len(texts)
-        docs: list[np.ndarray] = []
-        poss: list[np.ndarray] = []
+        long_words: list[list[str]] = []
+        owner: list[int] = []
         short_pairs: list[tuple[int, int]] = []
         for d, t in enumerate(texts):
             w = words(t) if t else []
@@ -101,32 +129,19 @@ class BenchIndex:
                 for u in self.short.get(whole_hash(w), ()):
                     short_pairs.append((d, u))
                 continue
-            if not len(self.keys):
-                continue
-            g = np.unique(ngram_hashes(word_hashes(w), self.n))
-            pos = np.searchsorted(self.keys, g)
-            pos[pos == len(self.keys)] = 0
-            found = pos[self.keys[pos] == g]
-            if len(found):
-                docs.append(np.full(len(found), d, dtype=np.int64))
-                poss.append(found)
+            long_words.append(w)
+            owner.append(d)
         pair_doc: list[np.ndarray] = []
         pair_unit: list[np.ndarray] = []
         pair_ov: list[np.ndarray] = []
-        if docs:
-            d = np.concatenate(docs)
-            p = np.concatenate(poss)
-            lo, hi = self.offsets[p], self.offsets[p + 1]
-            lens = hi - lo
-            # every posting of every found key: ranges [lo, hi) flattened
-            flat = np.repeat(lo - np.cumsum(lens) + lens, lens) + np.arange(lens.sum())
-            units = self.postings[flat].astype(np.int64)
-            key = np.repeat(d, lens) * len(self.unit_item) + units
-            uk, counts = np.unique(key, return_counts=True)
-            uu = uk % len(self.unit_item)
-            pair_doc.append(uk // len(self.unit_item))
-            pair_unit.append(uu)
-            pair_ov.append(counts / self.unit_ngrams[uu])
+        if len(self.keys):
+            # sub-batches of a few hundred documents keep the lookup arrays in cache (measured ~20% faster)
+            for lo in range(0, len(long_words), _MATCH_CHUNK):
+                got = self._pairs(long_words[lo : lo + _MATCH_CHUNK], owner[lo : lo + _MATCH_CHUNK])
+                if got is not None:
+                    pair_doc.append(got[0])
+                    pair_unit.append(got[1])
+                    pair_ov.append(got[2])
         if short_pairs:
             sp = np.asarray(short_pairs, dtype=np.int64)
             pair_doc.append(sp[:, 0])
@@ -134,11 +149,35 @@ class BenchIndex:
             pair_ov.append(np.ones(len(sp)))
         return self._per_document(nd, pair_doc, pair_unit, pair_ov)
 
+    def _pairs(self, long_words: list[list[str]], owner: list[int]) -> tuple[np.ndarray, ...] | None:
+        """(document, unit, overlap) of every pair sharing an n-gram, for documents of ``n`` words or more."""
+        if not long_words:
+            return None
+        g, pos = ngram_hashes_many(long_words, self.n)
+        doc_of = np.asarray(owner, dtype=np.int64)[pos]
+        maybe = self._maybe(g)
+        g, doc_of = g[maybe], doc_of[maybe]
+        pos = np.searchsorted(self.keys, g)
+        pos[pos == len(self.keys)] = 0
+        ok = self.keys[pos] == g
+        # one (document, key) per distinct n-gram of a document
+        dk = np.unique(doc_of[ok] * len(self.keys) + pos[ok])
+        d, p = dk // len(self.keys), dk % len(self.keys)
+        lo, hi = self.offsets[p], self.offsets[p + 1]
+        lens = hi - lo
+        # every posting of every found key: ranges [lo, hi) flattened
+        flat = np.repeat(lo - np.cumsum(lens) + lens, lens) + np.arange(lens.sum())
+        units = self.postings[flat].astype(np.int64)
+        key = np.repeat(d, lens) * len(self.unit_item) + units
+        uk, counts = np.unique(key, return_counts=True)
+        uu = uk % len(self.unit_item)
+        return uk // len(self.unit_item), uu, counts / self.unit_ngrams[uu]
+
     def _per_document(self, nd: int, pd_: list, pu: list, po: list) -> Matches:
         hits = np.zeros(nd, dtype=np.int64)
         best = np.zeros(nd, dtype=np.float64)
         benches = [""] * nd
-        if not pd_:
+        if not sum(len(x) for x in pd_):
             return Matches(hits, best, benches)
         d = np.concatenate(pd_)
         item = self.unit_item[np.concatenate(pu)].astype(np.int64)

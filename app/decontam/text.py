@@ -24,6 +24,9 @@ import numpy as np
 #: letters and digits, with combining marks (the common Unicode blocks) kept inside the word
 _MARKS = "\u0300-\u036f\u0483-\u0489\u0591-\u05bd\u0610-\u061a\u064b-\u065f\u0900-\u0903\u093a-\u094f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
 WORD = re.compile(rf"(?:[^\W_]|[{_MARKS}])+")
+#: the same words as :data:`WORD` in a text whose underscores are replaced by spaces (one character class
+#: instead of an alternation: twice as fast; the replacement keeps every offset)
+_FAST_WORD = re.compile(rf"[\w{_MARKS}]+")
 _MUL = np.random.default_rng(20250116).integers(1, 2**63, size=64, dtype=np.uint64) | np.uint64(1)
 MAX_N = len(_MUL)
 
@@ -35,12 +38,12 @@ def _fold(words: list[str]) -> list[str]:
     joined = " ".join(words)
     if joined.isascii():
         return joined.lower().split(" ")
-    return WORD.findall(unicodedata.normalize("NFKC", joined).casefold())
+    return _FAST_WORD.findall(unicodedata.normalize("NFKC", joined).casefold().replace("_", " "))
 
 
 def words(text: str) -> list[str]:
     """The normalised words of ``text`` (see the module docstring)."""
-    return _fold(WORD.findall(text))
+    return _fold(_FAST_WORD.findall(text.replace("_", " ")))
 
 
 def words_with_spans(text: str) -> tuple[list[str], list[tuple[int, int]]]:
@@ -48,7 +51,7 @@ def words_with_spans(text: str) -> tuple[list[str], list[tuple[int, int]]]:
     (a word NFKC splits in two gives two words with the same span). Same words as :func:`words`."""
     out: list[str] = []
     spans: list[tuple[int, int]] = []
-    for m in WORD.finditer(text):
+    for m in _FAST_WORD.finditer(text.replace("_", " ")):
         for w in _fold([m.group()]):
             out.append(w)
             spans.append(m.span())
@@ -74,6 +77,21 @@ def ngram_hashes(wh: np.ndarray, n: int) -> np.ndarray:
             acc = (acc ^ (acc >> np.uint64(31))) + wh[k : m + k] * _MUL[k]
         acc ^= acc >> np.uint64(29)
     return acc
+
+
+def ngram_hashes_many(wordlists: list[list[str]], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The n-gram hashes of several word lists at once (no n-gram crosses two lists) and, per hash, the
+    position of its list: the same values as :func:`ngram_hashes` per list, without its per-call cost."""
+    lens = np.fromiter((len(w) for w in wordlists), dtype=np.int64, count=len(wordlists))
+    m = np.maximum(lens - n + 1, 0)
+    if not m.sum():
+        return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
+    flat = word_hashes([w for ws in wordlists for w in ws])
+    every = ngram_hashes(flat, n)
+    starts = np.cumsum(lens) - lens
+    total = int(m.sum())
+    idx = np.repeat(starts - (np.cumsum(m) - m), m) + np.arange(total)
+    return every[idx], np.repeat(np.arange(len(wordlists), dtype=np.int64), m)
 
 
 def whole_hash(ws: list[str]) -> int:
