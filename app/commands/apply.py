@@ -60,6 +60,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="headless: benchmark field(s) to render (as `winnow decontam add --field`; default: the usual names)",
     )
     p.add_argument(
+        "--benchmark-near",
+        type=float,
+        metavar="J",
+        help="headless: also count light rewrites of a benchmark text (estimated Jaccard >= J, as "
+        "`winnow decontam run --near J`) and compute decon_near_jaccard",
+    )
+    p.add_argument(
         "--workers",
         "-j",
         type=int,
@@ -195,6 +202,7 @@ def run(args: argparse.Namespace) -> int:
                 tokens=args.tokens,
                 benchmarks=parse_specs(args.benchmark) if args.benchmark else None,
                 benchmark_fields=args.benchmark_field,
+                benchmark_near=args.benchmark_near,
                 models=args.models,
                 engine=eng,
                 progress=progress,

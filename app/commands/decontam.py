@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from app.commands import add_workspace, print_json_last
+from app.decontam.near import DEFAULT_NEAR
 
 NAME = "decontam"
 HELP = "find benchmark (evaluation) text in the corpus: add, list, remove benchmarks; run the matching"
@@ -23,6 +24,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     rm.add_argument("name", metavar="NAME")
     run = sub.add_parser("run", help="recompute decon_hits, decon_max_overlap, decon_benchmarks for every document")
     run.add_argument("--ngram", type=int, metavar="N", help="word n-gram length (default 8)")
+    for s in (add, run):
+        s.add_argument("--near", nargs="?", type=float, const=DEFAULT_NEAR, metavar="J",
+                       help="also flag light rewrites: documents whose normalised text has estimated Jaccard >= J "
+                       f"(word 5-gram shingles, MinHash; default {DEFAULT_NEAR:g}) with one benchmark text; kept "
+                       "for later runs")  # fmt: skip
+        s.add_argument("--near-threshold", type=float, metavar="J", help="same as --near J")
+        s.add_argument("--no-near", action="store_true", help="turn near matching off (the n-gram overlap only)")
     lst = sub.add_parser("list", help="registered benchmarks and how many of their items the corpus contains")
     for s in (add, rm, run, lst):
         add_workspace(s)
@@ -34,7 +42,25 @@ def _print_summary(res: dict) -> None:
     for b in res["benchmarks"]:
         print(f"{b['name']:24s} {b['items']:>8,} {b.get('items_matched', 0):>8,} {b.get('documents', 0):>10,}")
     if "contaminated" in res:
-        print(f"{res['contaminated']:,} contaminated documents")
+        near = res.get("near")
+        print(
+            f"{res['contaminated']:,} contaminated documents"
+            + (f" (near matches at Jaccard >= {near:g} included)" if near else "")
+        )
+
+
+def _set_near(ws: object, args: argparse.Namespace) -> None:
+    """Store ``--near [J]`` / ``--near-threshold J`` / ``--no-near`` in the workspace (before any change)."""
+    from app.decontam import DecontamError
+    from app.decontam.near import check_near, set_workspace_near
+
+    j = args.near_threshold if args.near_threshold is not None else args.near
+    if args.no_near and j is not None:
+        raise DecontamError("give --near or --no-near, not both")
+    if j is not None:
+        check_near(j)
+    if args.no_near or j is not None:
+        set_workspace_near(ws.con, None if args.no_near else j)  # type: ignore[attr-defined]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     with Workspace.open(args.workspace, read_only=args.action == "list") as ws:
         res: dict = {}
+        if args.action in ("add", "run"):
+            _set_near(ws, args)
         if args.action == "add":
             res["added"] = store.add_benchmark(ws, args.name, args.files, fields=args.field, replace=args.replace)
             a = res["added"]

@@ -17,8 +17,9 @@ from typing import Any
 from app.decontam import DecontamError
 from app.decontam.index import DEFAULT_N, HIT_OVERLAP, BenchIndex
 
-#: the columns the ``decontam`` scorer writes, computed here per batch
-COLUMNS = ("decon_hits", "decon_max_overlap", "decon_benchmarks")
+#: the columns the ``decontam`` scorer writes, computed here per batch (the last only with near matching)
+COLUMNS = ("decon_hits", "decon_max_overlap", "decon_benchmarks", "decon_near_jaccard")
+NEAR_COLUMN = "decon_near_jaccard"
 
 
 def parse_specs(specs: list[str]) -> dict[str, list[str]]:
@@ -42,13 +43,17 @@ class HeadlessBenchmarks:
     entries: list[dict[str, Any]] = field(default_factory=list)
 
     def score(self, texts: list[Any]) -> dict[str, list[Any]]:
-        """``decon_hits``, ``decon_max_overlap`` and ``decon_benchmarks`` of each text (None reads as '')."""
+        """``decon_hits``, ``decon_max_overlap``, ``decon_benchmarks`` (and with near matching
+        ``decon_near_jaccard``) of each text (None reads as '')."""
         m = self.index.match(["" if t is None else str(t) for t in texts])
-        return {
+        out = {
             "decon_hits": m.hits.tolist(),
             "decon_max_overlap": m.max_overlap.tolist(),
             "decon_benchmarks": list(m.benchmarks),
         }
+        if m.near_jaccard is not None:
+            out[NEAR_COLUMN] = m.near_jaccard.tolist()
+        return out
 
     def counts(self, con: Any, *, relation: str, kept_ids: str) -> None:
         """Add ``documents`` (input documents matching one of its items) and ``kept_documents`` (those the
@@ -67,8 +72,10 @@ def load(
     fields: list[str] | None = None,
     n: int = DEFAULT_N,
     hit: float = HIT_OVERLAP,
+    near: float | None = None,
 ) -> HeadlessBenchmarks:
-    """Read ``{name: [files]}`` as ``winnow decontam add`` would and index them once."""
+    """Read ``{name: [files]}`` as ``winnow decontam add`` would and index them once (with ``near``, a
+    Jaccard threshold, light rewrites count too, as ``winnow decontam run --near J``)."""
     from app.decontam.store import check_name, content_hash, index_from_rows, read_benchmark
     from app.export.provenance import file_entry
     from app.ingest.sources import resolve
@@ -95,10 +102,10 @@ def load(
             }
         )
         rows.extend((name, iid, f, t) for iid, f, t in got["rows"])
-    index, items = index_from_rows([e["name"] for e in entries], rows, n=n, hit=hit)
+    index, items = index_from_rows([e["name"] for e in entries], rows, n=n, hit=hit, near=near)
     entries.sort(key=lambda e: e["name"])
     for e in entries:
-        e.update(n=n, hit=hit)
+        e.update(n=n, hit=hit, near=index.near.threshold if index.near is not None else None)
     return HeadlessBenchmarks(index=index, items=items, entries=entries)
 
 
@@ -108,7 +115,11 @@ def columns_for(decon: HeadlessBenchmarks | None, wanted: list[str], present: se
     from app.errors import RecipeError
 
     if decon is not None:
-        return list(COLUMNS)
+        if decon.index.near is not None:
+            return list(COLUMNS)
+        if NEAR_COLUMN in wanted and NEAR_COLUMN not in present:
+            raise RecipeError(f"the recipe reads {NEAR_COLUMN}: add --benchmark-near J (near matching)")
+        return [c for c in COLUMNS if c != NEAR_COLUMN]
     need = [c for c in wanted if c in COLUMNS and c not in present]
     if need:
         raise RecipeError(

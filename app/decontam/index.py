@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from app.decontam.near import NearIndex, fold
 from app.decontam.text import ngram_hashes_many, whole_hash, words
 
 #: default n-gram length in words (chosen by measurement: see bench/bench_decontam.py and the README)
@@ -40,6 +41,10 @@ class Matches:
     benchmarks: list[str]
     #: (document position in the batch, item number, overlap) for every pair at ``hit`` overlap or more
     pairs: list[tuple[int, int, float]] = field(default_factory=list)
+    #: with near matching (:mod:`app.decontam.near`): per document the best estimated Jaccard with a candidate
+    #: unit, and ``{(document, item): estimate}`` of the pairs at the near threshold; else None / {}
+    near_jaccard: np.ndarray | None = None
+    near: dict[tuple[int, int], float] = field(default_factory=dict)
 
 
 class BenchIndex:
@@ -58,11 +63,14 @@ class BenchIndex:
         self.filter = np.zeros(bits // 8, dtype=np.uint8)
         b = (keys >> np.uint64(_FILTER_SHIFT)) & np.uint64(self.filter_mask)
         np.bitwise_or.at(self.filter, (b >> np.uint64(3)).astype(np.int64), (1 << (b & np.uint64(7))).astype(np.uint8))
+        #: the MinHash index of near matching, when asked for (``build(near=J)``)
+        self.near: NearIndex | None = None
 
     @classmethod
     def build(cls, units: list[tuple[int, str]], *, item_bench: list[int], bench_names: list[str],
-              n: int = DEFAULT_N, hit: float = HIT_OVERLAP) -> BenchIndex:  # fmt: skip
-        """Index ``units`` (``(item number, text)``); ``item_bench[item]`` is the item's benchmark number."""
+              n: int = DEFAULT_N, hit: float = HIT_OVERLAP, near: float | None = None) -> BenchIndex:  # fmt: skip
+        """Index ``units`` (``(item number, text)``); ``item_bench[item]`` is the item's benchmark number.
+        With ``near`` (a Jaccard threshold) light rewrites are matched too (:mod:`app.decontam.near`)."""
         unit_item = np.asarray([item for item, _ in units], dtype=np.int32).reshape(-1)
         unit_ngrams = np.zeros(len(units), dtype=np.int64)
         short: dict[int, list[int]] = {}
@@ -96,9 +104,12 @@ class BenchIndex:
         h, o = h[order], o[order]
         keys, starts = np.unique(h, return_index=True)
         offsets = np.append(starts, len(h)).astype(np.int64)
-        return cls(n=n, hit=hit, bench_names=bench_names, item_bench=np.asarray(item_bench, dtype=np.int32),
+        index = cls(n=n, hit=hit, bench_names=bench_names, item_bench=np.asarray(item_bench, dtype=np.int32),
                    unit_item=unit_item, unit_ngrams=unit_ngrams, keys=keys, offsets=offsets, postings=o,
                    short=short)  # fmt: skip
+        if near is not None:
+            index.near = NearIndex(units, threshold=near)
+        return index
 
     def _maybe(self, g: np.ndarray) -> np.ndarray:
         """Which hashes may be keys (no false negative; false positives are resolved by the search)."""
@@ -109,7 +120,8 @@ class BenchIndex:
     def nbytes(self) -> int:
         """Memory held by the index arrays (bytes; the short-unit table is counted roughly)."""
         arrs = (self.keys, self.offsets, self.postings, self.unit_item, self.unit_ngrams, self.item_bench, self.filter)
-        return int(sum(a.nbytes for a in arrs) + 100 * len(self.short))
+        near = self.near.nbytes if self.near is not None else 0
+        return int(sum(a.nbytes for a in arrs) + 100 * len(self.short) + near)
 
     def match(self, texts: list[str]) -> Matches:
         """Match a batch of documents against every indexed unit.
@@ -147,7 +159,11 @@ class BenchIndex:
             pair_doc.append(sp[:, 0])
             pair_unit.append(sp[:, 1])
             pair_ov.append(np.ones(len(sp)))
-        return self._per_document(nd, pair_doc, pair_unit, pair_ov)
+        m = self._per_document(nd, pair_doc, pair_unit, pair_ov)
+        if self.near is not None:
+            fold(m, self.near.match(texts), unit_item=self.unit_item, item_bench=self.item_bench,
+                 bench_names=self.bench_names)  # fmt: skip
+        return m
 
     def _pairs(self, long_words: list[list[str]], owner: list[int]) -> tuple[np.ndarray, ...] | None:
         """(document, unit, overlap) of every pair sharing an n-gram, for documents of ``n`` words or more."""
@@ -210,4 +226,6 @@ class BenchIndex:
             "ngrams": len(self.keys),
             "postings": len(self.postings),
             "bytes": self.nbytes,
-        }
+            "near": None if self.near is None else {"threshold": self.near.threshold, "units": len(self.near.unit),
+                                                    "bands": self.near.bands, "rows": self.near.rows},
+        }  # fmt: skip

@@ -18,7 +18,9 @@ def run(ws: Any, *, progress: Any = None, n: int | None = None, hit: float | Non
     if hit is not None:
         opts["hit"] = float(hit)
     res = engine.score(ws, signals="decontam", progress=progress, options={"decontam": opts}, force=True)
-    out = {"documents": res["documents"], "seconds": res["seconds"], **summary(ws)}
+    from app.decontam.near import workspace_near
+
+    out = {"documents": res["documents"], "seconds": res["seconds"], "near": workspace_near(ws.con), **summary(ws)}
     return out
 
 

@@ -191,16 +191,17 @@ def benchmarks_hash(con: Any) -> str:
     return hashlib.sha256(json.dumps(rows).encode()).hexdigest()[:16] if rows else ""
 
 
-def load_index(con: Any, *, n: int = DEFAULT_N, hit: float = HIT_OVERLAP) -> tuple[BenchIndex, list[tuple[str, str]]]:
+def load_index(con: Any, *, n: int = DEFAULT_N, hit: float = HIT_OVERLAP,
+               near: float | None = None) -> tuple[BenchIndex, list[tuple[str, str]]]:  # fmt: skip
     """The index of every registered benchmark, and ``items[k] = (benchmark, item_id)`` for item number k."""
     ensure_tables(con)
     names = [r[0] for r in con.execute(f"SELECT name FROM {BENCHMARKS} ORDER BY name").fetchall()]
     rows = con.execute(f"SELECT benchmark, item_id, field, text FROM {UNITS}").fetchall()
-    return index_from_rows(names, rows, n=n, hit=hit)
+    return index_from_rows(names, rows, n=n, hit=hit, near=near)
 
 
 def index_from_rows(names: list[str], rows: list[tuple[str, str, str, str]], *, n: int = DEFAULT_N,
-                    hit: float = HIT_OVERLAP) -> tuple[BenchIndex, list[tuple[str, str]]]:  # fmt: skip
+                    hit: float = HIT_OVERLAP, near: float | None = None) -> tuple[BenchIndex, list[tuple[str, str]]]:  # fmt: skip
     """The index of ``rows`` (benchmark, item id, field, text) of benchmarks ``names``, and the item list.
     Shared by the workspace scorer and headless apply, so both number items and units the same way."""
     bidx = {b: i for i, b in enumerate(sorted(names))}
@@ -210,5 +211,6 @@ def index_from_rows(names: list[str], rows: list[tuple[str, str, str, str]], *, 
         k = items.setdefault((b, iid), len(items))
         units.append((k, text))
     item_list = list(items)
-    index = BenchIndex.build(units, item_bench=[bidx[b] for b, _ in item_list], bench_names=sorted(names), n=n, hit=hit)
+    index = BenchIndex.build(units, item_bench=[bidx[b] for b, _ in item_list], bench_names=sorted(names), n=n, hit=hit,
+                             near=near)  # fmt: skip
     return index, item_list

@@ -105,6 +105,7 @@ def apply_headless(
     tokens: str = "size_tokens",
     benchmarks: dict[str, list[str]] | None = None,
     benchmark_fields: list[str] | None = None,
+    benchmark_near: float | None = None,
     models: str | None = None,
     engine: Any = None,
 ) -> dict[str, Any]:
@@ -144,7 +145,7 @@ def apply_headless(
     if benchmarks:
         from app.decontam import headless as dh
 
-        decon = dh.load(benchmarks, fields=benchmark_fields)
+        decon = dh.load(benchmarks, fields=benchmark_fields, near=benchmark_near)
     wanted_all = [*recipe.signals_used(), *(recipe.output_columns or [])]
     learned = None
     if models:
