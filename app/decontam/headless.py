@@ -93,7 +93,7 @@ def load(
         entries.append(
             {
                 "name": name,
-                "files": [file_entry(str(i.path)) for i in inputs],
+                "files": [{"path": i.path, "hf": i.hf} if i.fmt == "hf" else file_entry(str(i.path)) for i in inputs],
                 "fields": got["fields"],
                 "items": got["items"],
                 "units": len(got["rows"]),

@@ -108,10 +108,31 @@ def read_benchmark(files: list[str], *, fields: list[str] | None = None) -> dict
                     if len(rows) > MAX_UNITS:
                         raise DecontamError(f"benchmark has more than {MAX_UNITS:,} texts; split it")
         except IngestError as e:
+            if inp.fmt == "hf":
+                raise DecontamError(hub_error(inp.path, inp.hf, e)) from e
             raise DecontamError(f"cannot read benchmark {inp.rel or inp.path}: {e}") from e
     if not items:
         raise DecontamError(f"no benchmark item with text in {', '.join(files)}")
     return {"rows": rows, "items": items, "fields": chosen or [], "skipped": skipped}
+
+
+_UNREACHABLE = ("reach", "offline", "connection", "resolve", "timed out", "localentrynotfound", "name or service")
+
+
+def hub_error(spec: str, info: dict[str, Any] | None, e: Exception) -> str:
+    """The one-line error for an ``hf:`` benchmark that cannot be loaded: when the hub cannot be reached
+    (offline, no network), say so and how to pass a local file instead; otherwise the loader's reason."""
+    reason = str(e)
+    if not any(k in reason.lower() for k in _UNREACHABLE):
+        return f"cannot read benchmark {spec}: {reason}"
+    info = info or {}
+    args = ", ".join([repr(info.get("name", "NAME")), *([repr(info["config"])] if info.get("config") else [])])
+    return (
+        f"benchmark {spec}: the Hugging Face hub cannot be reached (offline or no network), and the dataset is not "
+        f"in the local cache; on a connected machine save it, e.g. datasets.load_dataset({args}, "
+        f"split={info.get('split') or 'train'!r}).to_json('bench.jsonl'), then pass the file "
+        "(or a save_to_disk directory) instead: winnow decontam add NAME bench.jsonl"
+    )
 
 
 def content_hash(rows: list[tuple[str, str, str]]) -> str:
