@@ -67,3 +67,27 @@ def test_bit_filter_never_drops_a_key():
     ix = _index()
     assert ix._maybe(ix.keys).all()
     assert ix.nbytes >= ix.filter.nbytes
+
+
+def test_two_worker_processes_write_what_one_does(tmp_path):
+    import pandas as pd
+
+    from app.decontam.run import run as decon_run
+    from app.decontam.store import add_benchmark
+    from app.workspace import Workspace
+
+    item = "the quick brown fox jumps over the lazy dog near the river bank today"
+    docs = {
+        f"d{k:04d}": (f"filler words number {k} " * 3) + (item if k % 7 == 0 else "nothing here") for k in range(4500)
+    }
+    bench = tmp_path / "b.jsonl"
+    bench.write_text('{"id": "i1", "question": "' + item + '"}\n', encoding="utf-8")
+    got = []
+    for workers in (1, 2):
+        with Workspace.open(tmp_path / f"ws{workers}", create=True) as w:
+            w.write_source("web", pd.DataFrame({"id": list(docs), "text": list(docs.values())}))
+            add_benchmark(w, "b", [str(bench)])
+            res = decon_run(w, workers=workers)
+            q = "SELECT id, decon_hits, decon_max_overlap, decon_benchmarks FROM corpus ORDER BY id"
+            got.append((w.con.execute(q).fetchall(), res["contaminated"]))
+    assert got[0] == got[1] and got[0][1] == 643

@@ -31,6 +31,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                        "for later runs")  # fmt: skip
         s.add_argument("--near-threshold", type=float, metavar="J", help="same as --near J")
         s.add_argument("--no-near", action="store_true", help="turn near matching off (the n-gram overlap only)")
+        s.add_argument("--workers", "-j", type=int, default=1, metavar="N",
+                       help="match in N processes (each holds a copy of the benchmark index)")  # fmt: skip
     lst = sub.add_parser("list", help="registered benchmarks and how many of their items the corpus contains")
     for s in (add, rm, run, lst):
         add_workspace(s)
@@ -89,7 +91,8 @@ def run(args: argparse.Namespace) -> int:
             res.update(drun.summary(ws))
         elif not getattr(args, "no_run", False):
             with tqdm_progress("decontam") as prog:
-                res.update(drun.run(ws, progress=prog, n=getattr(args, "ngram", None)))
+                res.update(drun.run(ws, progress=prog, n=getattr(args, "ngram", None),
+                                    workers=getattr(args, "workers", 1) or 1))  # fmt: skip
     if not args.json and "benchmarks" in res:
         _print_summary(res)
     print_json_last(res)

@@ -7,7 +7,7 @@ from typing import Any
 from app.decontam.store import BENCHMARKS
 
 
-def run(ws: Any, *, progress: Any = None, n: int | None = None, hit: float | None = None) -> dict[str, Any]:
+def run(ws: Any, *, progress: Any = None, n: int | None = None, hit: float | None = None, workers: int = 1) -> dict[str, Any]:  # fmt: skip
     """Score family ``decontam`` for every document (always recomputed: benchmarks may have changed) and
     return ``{documents, contaminated, seconds, benchmarks: [{name, items, items_matched, documents}]}``."""
     from app.signals import engine
@@ -17,7 +17,9 @@ def run(ws: Any, *, progress: Any = None, n: int | None = None, hit: float | Non
         opts["n"] = int(n)
     if hit is not None:
         opts["hit"] = float(hit)
-    res = engine.score(ws, signals="decontam", progress=progress, options={"decontam": opts}, force=True)
+    res = engine.score(
+        ws, signals="decontam", progress=progress, options={"decontam": opts}, force=True, workers=max(1, workers)
+    )
     from app.decontam.near import workspace_near
 
     out = {"documents": res["documents"], "seconds": res["seconds"], "near": workspace_near(ws.con), **summary(ws)}

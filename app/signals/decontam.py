@@ -57,6 +57,7 @@ class Decontam(Scorer):
         import pyarrow as pa
 
         from app.decontam.near import check_near, workspace_near
+        from app.decontam.parallel import match_batches
         from app.decontam.store import ensure_tables, load_index
 
         ensure_tables(con)
@@ -83,9 +84,9 @@ class Decontam(Scorer):
         writer = con.cursor()
         done = 0
         try:
-            for rb in reader:
-                ids = rb.column(0).to_pylist()
-                m = index.match(rb.column(1).to_pylist())
+            batches = ((rb.column(0).to_pylist(), rb.column(1).to_pylist()) for rb in reader)
+            # the index is small next to the corpus: worker processes get a copy each and match batches
+            for ids, m in match_batches(index, batches, workers=max(1, int(workers or 1))):
                 nj = pa.nulls(len(ids), pa.float64()) if m.near_jaccard is None else pa.array(m.near_jaccard)
                 writer.register("_dc_batch", pa.table({"id": ids, "decon_hits": m.hits, "decon_max_overlap": m.max_overlap,
                                                         "decon_benchmarks": m.benchmarks, "decon_near_jaccard": nj}))  # fmt: skip
