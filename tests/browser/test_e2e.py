@@ -143,9 +143,13 @@ def test_browser_end_to_end(tmp_path, browser_page):
         assert float(page.locator('.wl-rule input[data-f="lo"]').first.input_value()) == lo - 1
         stepped = _kept(page)
 
-        # type a minimum and click "Save recipe" straight away: the saved recipe has the typed value
+        # type a minimum, leave the box and click "Save recipe": the saved recipe has the typed value. (The box
+        # hands its value to Streamlit in the task after it loses focus; a person's click comes a tenth of a
+        # second after that, Playwright's synthetic one can beat it on a loaded machine, so the test waits.)
         box = page.locator('.wl-rule input[data-f="lo"]').first
         box.fill("12")
+        box.press("Tab")
+        page.wait_for_function("() => decodeURIComponent(location.search).includes('size_words:12')", timeout=30_000)
         page.get_by_role("button", name="Save recipe").click()
         page.get_by_text("saved recipe '").first.wait_for(timeout=30_000)  # the confirmation, not the hint
 
