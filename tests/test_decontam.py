@@ -122,6 +122,9 @@ def test_recipe_removes_contaminated_documents_in_summary_and_export(ws, tmp_pat
     kept = {i for f in sorted((tmp_path / "out").glob("*.parquet")) for i in pq.read_table(f).column("id").to_pylist()}
     assert kept == set(DECOYS)
     assert man["counts"]["kept_docs"] == len(DECOYS) and man["counts"]["total_docs"] == len(DECOYS) + len(CONTAMINATED)
+    # the manifest counts contamination per benchmark before and after the recipe, as the report does
+    (quiz,) = man["contamination"]["benchmarks"]
+    assert quiz["name"] == "quiz" and quiz["documents_before"] == len(CONTAMINATED) and quiz["documents_after"] == 0
 
 
 def test_fields_render_to_units_and_bad_files_fail_clearly(tmp_path):

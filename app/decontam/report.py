@@ -239,3 +239,19 @@ def before_after(con: Any, *, keep_table: str, limit: int = MAX_ITEMS) -> dict[s
         {"benchmark": b, "item_id": i, "documents_before": int(x), "documents_after": int(y)} for b, i, x, y in top
     ]
     return {"computed": True, "benchmarks": rows, "items": items}
+
+
+def for_export(con: Any, select_sql: str, params: dict[str, Any]) -> dict[str, Any] | None:
+    """Contamination before and after an export's selection (``select_sql`` yields the kept ``id``s), for the
+    manifest; ``None`` (nothing computed) when the workspace has no registered benchmark."""
+    from app.recipes.compile import used_params
+
+    if not _has(con, BENCHMARKS):
+        return None
+    keep = "_winnow_export_keep"
+    q = f"SELECT d.id, d.id IN (SELECT id FROM ({select_sql})) AS _keep FROM docs AS d"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {keep} AS {q}", used_params(q, params))
+    try:
+        return before_after(con, keep_table=keep)
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {keep}")

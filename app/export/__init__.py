@@ -392,6 +392,11 @@ def apply(
 
     if models := entries_for(con, [*recipe.signals_used(), *cols]):  # trained models behind the cut, by hash
         extra["models"] = models
+    from app.decontam.report import for_export
+
+    kept_sql, kept_params = select_ids_sql(comp, columns=["id"])
+    if (decon := for_export(con, kept_sql, kept_params)) is not None:  # registered benchmarks, before and after
+        extra["contamination"] = decon
     if schema is not None:  # one schema for every record; those without instruction fields are counted
         sql, out_cols = msg.wrap(con, sql), [*out_cols, "messages"]
         extra["schema"] = {"name": schema, "without_messages": msg.without_messages(con, sql, params)}
