@@ -35,13 +35,9 @@ _BATCH = 4096
 
 def check_near(t: object) -> float:
     """``t`` as a Jaccard threshold in (0, 1], else a one-line DecontamError."""
-    try:
-        v = float(t)  # type: ignore[arg-type]
-    except (TypeError, ValueError) as e:
-        raise DecontamError(f"--near-threshold must be a number in (0, 1], not {t!r}") from e
-    if not 0 < v <= 1:
-        raise DecontamError(f"--near-threshold must be in (0, 1], not {v}")
-    return v
+    from app.signals._lsh import check_threshold
+
+    return check_threshold(t, what="--near-threshold", error=DecontamError)
 
 
 @dataclass

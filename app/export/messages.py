@@ -20,15 +20,11 @@ _ROLE_MAP = {"human": "user", "gpt": "assistant", "bot": "assistant", "chatgpt":
 
 
 def _chat_list(col: str, typ: str) -> str | None:
-    t = typ.lower()
-    if not (t.startswith("struct(") and t.endswith("[]")):
+    from app.signals._instruct import chat_fields
+
+    if (fields := chat_fields(typ)) is None:
         return None
-    if "role" in t and "content" in t:
-        role, content = "role", "content"
-    elif "from" in t and "value" in t:
-        role, content = "from", "value"
-    else:
-        return None
+    role, content = fields
     r = f"lower(CAST(m.{qi(role)} AS VARCHAR))"
     mapped = "CASE " + " ".join(f"WHEN {r} = '{a}' THEN '{b}'" for a, b in _ROLE_MAP.items()) + f" ELSE {r} END"
     return f"list_transform({qi(col)}, lambda m: struct_pack(role := {mapped}, content := CAST(m.{qi(content)} AS VARCHAR)))"

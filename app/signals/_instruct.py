@@ -43,17 +43,24 @@ def _find(cols: dict[str, str], names: tuple[str, ...]) -> str | None:
     return next((low[n] for n in names if n in low), None)
 
 
-def _chat_exprs(col: str, typ: str) -> tuple[str, str] | None:
-    """SQL (first user turn, last assistant turn) of a chat list column, or None when it is not one."""
+def chat_fields(typ: str) -> tuple[str, str] | None:
+    """``(role field, content field)`` of a chat list column's DuckDB type (``{role, content}`` or ShareGPT
+    ``{from, value}`` structs), or None when the type is not a chat list. Shared by signals and exports."""
     t = typ.lower()
     if not (t.startswith("struct(") and t.endswith("[]")):
         return None
     if "role" in t and "content" in t:
-        role, content = "role", "content"
-    elif "from" in t and "value" in t:
-        role, content = "from", "value"
-    else:
+        return "role", "content"
+    if "from" in t and "value" in t:
+        return "from", "value"
+    return None
+
+
+def _chat_exprs(col: str, typ: str) -> tuple[str, str] | None:
+    """SQL (first user turn, last assistant turn) of a chat list column, or None when it is not one."""
+    if (fields := chat_fields(typ)) is None:
         return None
+    role, content = fields
 
     def turn(roles: tuple[str, ...], pos: int) -> str:
         inlist = ", ".join(f"'{r}'" for r in roles)

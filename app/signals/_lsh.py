@@ -35,14 +35,16 @@ RECALL_AT_T = 0.97
 _BATCH = 65_536
 
 
-def check_threshold(t: object) -> float:
-    """``t`` as a float in (0, 1], else a SignalError."""
+def check_threshold(
+    t: object, *, what: str = "near-duplicate threshold", error: type[Exception] = SignalError
+) -> float:
+    """``t`` as a float in (0, 1], else a one-line ``error`` naming ``what`` (a Jaccard threshold)."""
     try:
         v = float(t)  # type: ignore[arg-type]
     except (TypeError, ValueError) as e:
-        raise SignalError(f"near-duplicate threshold must be a number in (0, 1], not {t!r}") from e
+        raise error(f"{what} must be a number in (0, 1], not {t!r}") from e
     if not 0 < v <= 1:
-        raise SignalError(f"near-duplicate threshold must be in (0, 1], not {v}")
+        raise error(f"{what} must be in (0, 1], not {v}")
     return v
 
 
