@@ -9,7 +9,7 @@ import streamlit as st
 
 from app.escaping import md_text
 from app.explore import learn_view
-from app.ui import learn, widgets
+from app.ui import learn, learn_charts, widgets
 
 widgets.page_header(
     "Learn", "Teach Winnow what good looks like: labels, classifiers with honest metrics, reference models."
@@ -69,4 +69,4 @@ else:
     st.subheader("Models in this workspace")
     learn.models_list(ws)
     st.subheader("Perplexity against quality")
-    learn.scatter(ws)
+    learn_charts.scatter(ws)
