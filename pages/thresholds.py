@@ -136,6 +136,8 @@ def thresholds() -> None:
     itself, then hands its rules back (one rerun that redraws nothing but keeps the URL and session current)."""
     _sync_annotate()
     token = ss["_thr_token"] = panel_api.register(ws, ss.get("_thr_token"))
+    # annotated rules tag, not remove: the panel's counts (and its own requests) follow the recipe's annotate:
+    ann = panel_api.set_annotate(token, (ss.get("recipe_base") or {}).get("annotate"), ss.get("_thr_ann_uids"))
     data: dict = {"token": token, "api": panel_api.PREFIX, "gen": ss.get("_thr_sent_gen")}
     if not ss.pop("_thr_from_panel", False):
         # a new generation whenever the page itself changed the rules or the data changed (a finished job):
@@ -151,7 +153,7 @@ def thresholds() -> None:
         )
         cur = ws.cursor()
         try:  # the first counts come with the page: no extra round trip before they show
-            data["summary"] = panel_api.summary_payload(cur, rules)
+            data["summary"] = panel_api.summary_payload(cur, rules, annotate=ann)
         except WinnowError as e:
             data["error"] = f"These rules cannot be evaluated: {e}"
         finally:
@@ -208,9 +210,9 @@ def _stage_counts() -> None:
     )
     for msg in s.get("shortfalls", []):
         st.warning(md_text(msg))
-    if lines := annotate_refs.tagged_lines(s):  # the panel counts annotated rules as removals; the recipe tags
-        st.caption(md_text("The panel above counts the annotated rules as removals; the recipe keeps and tags "
-                           f"those documents, so it keeps {s['kept_docs']:,}. " + "; ".join(lines)))  # fmt: skip
+    if lines := annotate_refs.tagged_lines(s):  # annotated rules keep their documents, tagged
+        st.caption(md_text("Annotated rules remove nothing: the recipe keeps and tags their documents, so it "
+                           f"keeps {s['kept_docs']:,}. " + "; ".join(lines)))  # fmt: skip
 
 
 def _group_columns() -> list[str]:

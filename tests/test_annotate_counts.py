@@ -141,3 +141,35 @@ def test_thresholds_page_counts_and_follows_annotate(tmp_path):
     assert not at.exception, [e.value for e in at.exception]
     assert any("annotate section was dropped" in w.value for w in at.warning)
     assert "annotate" not in at.session_state["recipe_base"]
+
+
+def test_live_panel_and_retention_keep_annotated_documents(ws):
+    """The Thresholds panel (its first counts and its HTTP requests) and the retention table count an annotated
+    rule as the export does: nothing removed, its documents kept and tagged."""
+    from app.explore import panel_api, recipe_bridge
+    from app.explore.annotate_refs import anchor
+    from app.explore.recipe_bridge import stage_base
+    from app.recipes import load_recipe
+
+    r = load_recipe(BASE)
+    rules, base = r.panel_rules(), stage_base(r)
+    uids = anchor(rules, base)
+    con = ws.cursor()
+    want = con.execute("SELECT count(*) FROM corpus WHERE quality_score >= 0.3").fetchall()[0][0]
+    token = panel_api.register(ws)
+    ann = panel_api.set_annotate(token, base["annotate"], uids)
+    got = panel_api.summary_payload(con, rules, annotate=ann)
+    assert got["kept_docs"] == want == summarize(con, BASE)["kept_docs"]
+    assert [r_["removed"] for r_ in got["rules"]] == [0, got["rules"][1]["removed"], 0]
+    assert "tags" in got["texts"][0] and "tags" not in got["texts"][1]
+    # the panel posts its rules without rule 2: the annotated rules are followed by uid, not by number
+    body = {"token": token, "rules": [panel_api.rule_to_json(x) for x in (rules[0], rules[2])]}
+    assert (
+        panel_api.handle("summary", body)["kept_docs"] == ws.con.execute("SELECT count(*) FROM corpus").fetchall()[0][0]
+    )
+    assert panel_api.set_annotate(token, None, None) is None  # the page's recipe no longer annotates
+    body["rules"] = [panel_api.rule_to_json(x) for x in rules]
+    plain = panel_api.handle("summary", body)["kept_docs"]
+    assert plain < want
+    rows = recipe_bridge.retention(con, rules, column="source", base=base)
+    assert sum(x["kept by the rules"] for x in rows) == want

@@ -82,3 +82,14 @@ def tagged_lines(summary: dict[str, Any]) -> list[str]:
         for r in ann["rules"]
     ]
     return out
+
+
+def for_rules(rules: list[Any], section: dict[str, Any] | None, uids: list[str | None] | None) -> dict[str, Any] | None:
+    """``section`` (a recipe's ``annotate:``) naming, by number, the rules of ``rules`` whose uid is in ``uids``
+    (:func:`anchor`'s): the panel posts its current rules, which may already lack one the page still knows, so
+    references follow the rules themselves, not their old numbers. None when none of them is left."""
+    if not section or not uids:
+        return None
+    want = {u for u in uids if u}
+    refs = [i + 1 for i, r in enumerate(_recipe_rules(rules)) if r.uid in want]
+    return {**section, "rules": refs} if refs else None

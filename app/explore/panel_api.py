@@ -34,6 +34,8 @@ _MAX_BODY = 256_000
 
 _lock = threading.Lock()
 _tokens: OrderedDict[str, Any] = OrderedDict()
+#: per token: the page's recipe ``annotate:`` section and the uids of the rules it names (:func:`set_annotate`)
+_annotate: dict[str, tuple[dict[str, Any], list[str | None]]] = {}
 
 
 class ApiError(WinnowError):
@@ -51,6 +53,20 @@ def register(ws: Any, token: str | None = None) -> str:
         while len(_tokens) > _MAX_TOKENS:  # oldest sessions first; their panels re-register on the next rerun
             _tokens.popitem(last=False)
         return token
+
+
+def set_annotate(token: str, section: dict[str, Any] | None, uids: list[str | None] | None) -> tuple | None:
+    """Remember the page's ``annotate:`` section (and the uids of the rules it names) for ``token``'s requests, so
+    the panel counts annotated rules as the export applies them: kept and tagged, not removed. Returns what
+    :func:`summary_payload`'s ``annotate`` takes (None: nothing annotated)."""
+    with _lock:
+        for t in [t for t in _annotate if t not in _tokens]:  # sessions whose tokens were dropped
+            del _annotate[t]
+        if not section or not uids:
+            _annotate.pop(token, None)
+            return None
+        _annotate[token] = (dict(section), list(uids))
+        return _annotate[token]
 
 
 def workspace_for(token: Any) -> Any:
@@ -98,14 +114,19 @@ def usable(rules: list[RuleKind]) -> list[RuleKind]:
     return [r for r in rules if not (r.kind in ("in", "not_in") and not r.col)]
 
 
-def summary_payload(con: Any, rules: list[RuleKind]) -> dict[str, Any]:
+def summary_payload(con: Any, rules: list[RuleKind], *, annotate: tuple | None = None) -> dict[str, Any]:
     """What the panel draws after a change: ``app.recipes.summarize`` plus each rule's resolved cut.
+
+    ``annotate`` (:func:`set_annotate`'s): the rules an ``annotate:`` section names tag their documents instead of
+    removing them, so the kept counts are the export's; their labels say how many kept documents they tag.
 
     ``cuts[i]`` belongs to ``rules[i]`` (dashboard order): ``{"min", "max"}`` in the column's units (a quantile
     rule's bounds resolved to values), so the browser can colour the histogram bins on either side."""
     t0 = time.perf_counter()
+    from app.explore.annotate_refs import for_rules
+
     rules = usable(rules)
-    s = recipe_bridge.summarize(con, rules)
+    s = recipe_bridge.summarize(con, rules, annotate=for_rules(rules, *annotate) if annotate else None)
     resolved = s["resolved"]["rules"]
     idx = recipe_bridge.check_index(rules)
     cuts, texts = [], []
@@ -113,7 +134,11 @@ def summary_payload(con: Any, rules: list[RuleKind]) -> dict[str, Any]:
         j = idx.get(i)
         res = resolved[j] if j is not None and j < len(resolved) else {}
         cuts.append({"min": res.get("min"), "max": res.get("max")})
-        texts.append(s["rules"][j]["label"] if j is not None and j < len(s["rules"]) else r.describe())
+        got = s["rules"][j] if j is not None and j < len(s["rules"]) else None
+        text = got["label"] if got else r.describe()
+        if got and got.get("annotate"):
+            text += f" (tags {got['tagged']:,} kept documents, removes none)"
+        texts.append(text)
     keep = [
         "total_docs",
         "kept_docs",
@@ -182,7 +207,9 @@ def handle(kind: str, body: Any) -> dict[str, Any]:
     cur = ws.cursor()
     try:
         if kind == "summary":
-            return summary_payload(cur, rules)
+            with _lock:
+                ann = _annotate.get(body.get("token"))
+            return summary_payload(cur, rules, annotate=ann)
         if kind == "edge":
             return edge_payload(cur, rules, str(body.get("uid") or ""))
         raise ApiError(f"unknown request {kind!r}")

@@ -140,12 +140,13 @@ def check_index(rules: list[Rule]) -> dict[int, int]:
     return out
 
 
-def summarize(con: Any, rules: list[Rule]) -> dict[str, Any]:
-    """``app.recipes.summarize`` of the rules (kept docs/tokens, per source/lang, per rule, overlap)."""
+def summarize(con: Any, rules: list[Rule], *, annotate: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``app.recipes.summarize`` of the rules (kept docs/tokens, per source/lang, per rule, overlap); with
+    ``annotate`` (a recipe's ``annotate:`` section) the rules it names tag instead of removing, as at export."""
     from app.recipes import summarize as _summarize
 
     # the recipes library picks the fastest relation itself (a cached column frame of corpus_fast)
-    return _summarize(con, recipe_from_rules(rules))
+    return _summarize(con, recipe_from_rules(rules, base={"annotate": annotate} if annotate else None))
 
 
 def where_sql(con: Any, rules: list[Rule]) -> tuple[str, dict[str, Any]]:
@@ -180,7 +181,9 @@ def retention(con: Any, rules: list[Rule], *, column: str, base: dict[str, Any] 
     def vs(frac: float | None, overall: float | None) -> float | None:
         return None if frac is None or not overall else round(frac / overall, 2)
 
-    cut, cut_all = table(recipe_from_rules(rules))
+    # annotated rules keep (and tag) their documents, in the rules' share as in the recipe's
+    tags = {"annotate": base["annotate"]} if base and base.get("annotate") else None
+    cut, cut_all = table(recipe_from_rules(rules, base=tags))
     staged = bool(base and (base.get("balance") or base.get("sample")))
     whole, whole_all = table(recipe_from_rules(rules, base=base)) if staged else ({}, None)
     out = []
