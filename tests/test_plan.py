@@ -63,3 +63,101 @@ def test_cli_dry_run_errors(tmp_path, capsys):
     assert "--dry-run forecasts a headless run" in capsys.readouterr().err
     assert main(["apply", "--recipe", str(r), "--input", str(tmp_path / "x.jsonl")]) != 0
     assert "give --out DIR" in capsys.readouterr().err
+
+
+def _skewed(path, n):
+    """Documents that start short and grow (as in shards ordered by id): the first ones are not like the rest."""
+    path.write_text("".join(json.dumps({"id": f"d{i:06d}", "text": "word " * (1 + i * 200 // n)}) + "\n"
+                            for i in range(n)))  # fmt: skip
+
+
+def _sampled_texts(specs):
+    from app.ingest.reader import DocumentReader
+
+    return [t for b in DocumentReader(specs, id_field="id") for t in b.column("text").to_pylist()]
+
+
+def test_sample_spreads_across_files_and_formats(tmp_path):
+    """The dry-run sample comes from every file and from all through each file, in each format."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from app.export.plan_sample import sample_inputs
+
+    d = tmp_path / "in"
+    d.mkdir()
+    _skewed(d / "a.jsonl", 4000)
+    rows = [json.loads(x) for x in (d / "a.jsonl").read_text().splitlines()]
+    with gzip.open(d / "b.jsonl.gz", "wt") as f:
+        f.write("".join(json.dumps({**r, "id": "b" + r["id"]}) + "\n" for r in rows))
+    pq.write_table(
+        pa.Table.from_pylist([{**r, "id": "c" + r["id"]} for r in rows]), d / "c.parquet", row_group_size=500
+    )
+    each, how = plan.count_each([str(d / "*")])
+    assert how == "estimated" and [c for _, c in each][::2] == [4000, 4000]
+    specs, drawn = sample_inputs([str(d / "*")], each, 600, tmp_path / "s")
+    texts = _sampled_texts(specs)
+    assert 550 <= len(texts) <= 700 and drawn == "spread across every input file"
+    mean_all = sum(len(r["text"]) for r in rows) / len(rows)
+    mean_first = sum(len(r["text"]) for r in rows[: len(texts)]) / len(texts)
+    mean_sample = sum(map(len, texts)) / len(texts)
+    assert abs(mean_sample - mean_all) / mean_all < 0.15 < abs(mean_first - mean_all) / mean_all
+    from app.ingest.sources import derive_source_name
+
+    got_sources = {s for b in __import__("app.ingest.reader", fromlist=["x"]).DocumentReader(specs, id_field="id")
+                   for s in b.column("source").to_pylist()}  # fmt: skip
+    assert got_sources == {derive_source_name(str(d / "*"))}  # the sample keeps the input's source name
+
+
+def test_small_files_are_used_whole(tmp_path):
+    from app.export.plan_sample import sample_inputs
+
+    _write(tmp_path / "a.jsonl", 50)
+    each, _ = plan.count_each([str(tmp_path / "a.jsonl")])
+    specs, _ = sample_inputs([str(tmp_path / "a.jsonl")], each, 400, tmp_path / "s")
+    assert len(_sampled_texts(specs)) == 50
+
+
+def test_forecast_is_stored_and_compared(tmp_path, monkeypatch):
+    from app.export import plan_check
+    from app.recipes import load_recipe
+
+    monkeypatch.setenv("WINNOW_CACHE", str(tmp_path / "cache"))
+    _write(tmp_path / "a.jsonl", 100)
+    r = tmp_path / "r.yaml"
+    r.write_text("name: r\nrules:\n  - {signal: gopher_word_count, min: 10}\n")
+    rec = load_recipe(r)
+    key = plan_check.forecast_key(rec, [str(tmp_path / "a.jsonl")], {"tokens": "estimate"})
+    assert plan_check.load(key) is None
+    f = {"docs_per_second_per_process": 100.0, "startup_seconds": 2.0, "peak_rss_bytes": 10**8}
+    assert plan_check.save(f, key) is not None and plan_check.load(key) == f
+    # another option, recipe or a changed input file: another key
+    assert key != plan_check.forecast_key(rec, [str(tmp_path / "a.jsonl")], {"tokens": "size_tokens"})
+    _write(tmp_path / "a.jsonl", 101)
+    assert key != plan_check.forecast_key(rec, [str(tmp_path / "a.jsonl")], {"tokens": "estimate"})
+    v = plan_check.versus(f, took=13.2, documents=2000, workers=2, peak_rss=2 * 10**8)
+    assert v["forecast_seconds"] == 12.0 and v["error_pct"] == 10.0
+    assert plan_check.line(v).startswith("forecast 12.0 s, took 13.2 s (+10%)")
+    (tmp_path / "cache" / "forecasts" / f"{key}.json").write_text("{not json")
+    assert plan_check.load(key) is None
+
+
+@pytest.mark.slow
+def test_dry_run_then_run_reports_how_close(tmp_path, monkeypatch, capsys):
+    from app.cli import main
+
+    monkeypatch.setenv("WINNOW_CACHE", str(tmp_path / "cache"))
+    _skewed(tmp_path / "a.jsonl", 3000)
+    r = tmp_path / "r.yaml"
+    r.write_text("name: r\nrules:\n  - {signal: gopher_word_count, min: 10}\n")
+    base = ["apply", "--recipe", str(r), "--input", str(tmp_path / "a.jsonl"), "--id-field", "id",
+            "--tokens", "estimate"]  # fmt: skip
+    assert main([*base, "--dry-run", "400"]) == 0
+    out = capsys.readouterr().out
+    assert "per worker process: about" in out and "spread across every input file" in out
+    assert main([*base, "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert "forecast " in out and ", took " in out
+    m = json.loads((tmp_path / "out" / "__winnow__" / "manifest.json").read_text())
+    fc = m["source"]["forecast"]
+    assert fc["documents"] == 3000 and fc["took_seconds"] > 0 and fc["forecast_peak_rss_bytes"] > 10e6

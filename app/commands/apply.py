@@ -175,14 +175,18 @@ def run(args: argparse.Namespace) -> int:
 
             with Workspace.open(args.workspace, read_only=True) as ws:
                 recipe = resolve_recipe(args.recipe, ws)
+        from app.export import plan_check
+
+        opts = {"source": args.source, "text_field": args.text_field, "id_field": args.id_field,
+                "tokens": args.tokens, "benchmarks": parse_specs(args.benchmark) if args.benchmark else None,
+                "benchmark_fields": args.benchmark_field, "models": args.models}  # fmt: skip
+        key = plan_check.forecast_key(recipe, args.input, opts)
         if args.dry_run is not None:
             from app.export.plan import describe, forecast
 
-            f = forecast(recipe, args.input, sample=args.dry_run, workers=args.workers or 1,
-                         source=args.source, text_field=args.text_field, id_field=args.id_field, tokens=args.tokens,
-                         benchmarks=parse_specs(args.benchmark) if args.benchmark else None,
-                         benchmark_fields=args.benchmark_field, models=args.models)  # fmt: skip
+            f = forecast(recipe, args.input, sample=args.dry_run, workers=args.workers or 1, engine=args.engine, **opts)
             print(describe(f))
+            plan_check.save(f, key)  # the real run (same recipe, inputs, options) compares itself with this
             print_json_last(f)
             return 0
         from app.engine import make_engine
@@ -205,6 +209,7 @@ def run(args: argparse.Namespace) -> int:
                 benchmark_near=args.benchmark_near,
                 models=args.models,
                 engine=eng,
+                forecast=plan_check.load(key),
                 progress=progress,
                 **common,
             )
@@ -216,6 +221,10 @@ def run(args: argparse.Namespace) -> int:
             recipe = resolve_recipe(args.recipe, ws)
             m = apply(ws, recipe, args.out, progress=progress, schema=args.schema, **common)
     _print(m)
+    if "forecast" in m.get("source", {}):
+        from app.export.plan_check import line
+
+        print(line(m["source"]["forecast"]))
     c = m["counts"]
     print_json_last(
         {

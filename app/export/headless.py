@@ -108,6 +108,7 @@ def apply_headless(
     benchmark_near: float | None = None,
     models: str | None = None,
     engine: Any = None,
+    forecast: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Apply ``recipe`` to raw ``inputs`` (paths/globs) without a workspace; returns the manifest.
     ``single_pass``: None picks one pass when the recipe allows it; False forces two (benchmarks, checks).
@@ -118,7 +119,11 @@ def apply_headless(
     workspace whose trained models (``winnow classify train``, ``winnow lm fit``...) compute the recipe's model
     columns (``clf_*``, ``ppl_*``...) per batch, as :func:`app.learn.store.score_workspace` does there.
     ``engine`` (:func:`app.engine.make_engine`): where pass 1's per-document signals run (local processes, Ray);
-    batches come back in input order, so the output files are byte-identical to a run without one."""
+    batches come back in input order, so the output files are byte-identical to a run without one.
+    ``forecast``: a ``--dry-run`` forecast of this run (:mod:`app.export.plan_check`); the manifest then records
+    it next to the time and peak memory the run took (``source.forecast``)."""
+    import time
+
     import duckdb
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -133,6 +138,7 @@ def apply_headless(
         raise ExportError("--shard-size must be a positive number of documents")
     if tokens not in ("size_tokens", "estimate"):
         raise ExportError(f"unknown token count {tokens!r}; choose size_tokens or estimate")
+    t_start = time.perf_counter()
     recipe = load_recipe(recipe)
     protect = [p for spec in inputs for p in _input_paths(spec)]
     check_out(out, overwrite=overwrite, protect=protect)
@@ -396,6 +402,7 @@ def apply_headless(
                         "signal_families": sorted(set(fam_of.values()) | ({"decontam"} if decon else set())),
                         **({"benchmarks": decon.entries} if decon else {}),
                         **({"models": learned.entries} if learned else {}),
+                        **_versus(forecast, t_start, summary, engine),
                     },
                     provenance=pv.provenance(
                         recipe,
@@ -493,6 +500,21 @@ def score_batch(
     if near:
         out[NEAR_SIG] = _signatures(texts)
     return out, flag["ok"]
+
+
+def _versus(forecast: dict[str, Any] | None, t_start: float, summary: dict[str, Any], engine: Any) -> dict:
+    """``{"forecast": ...}``: the dry run's forecast of this run next to what it took (empty without one)."""
+    if not forecast:
+        return {}
+    import resource
+    import time
+
+    from app.export.plan_check import versus
+
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    took = time.perf_counter() - t_start
+    workers = engine.workers if engine is not None else 1
+    return {"forecast": versus(forecast, took=took, documents=summary["total_docs"], workers=workers, peak_rss=rss)}
 
 
 def _fingerprint(family: str) -> str | None:

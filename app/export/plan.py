@@ -34,12 +34,19 @@ SNIFF = 64 << 20
 
 def count_documents(inputs: list[str], *, source: str | None = None) -> tuple[int, str]:
     """``(documents, how)`` for headless inputs: ``how`` is ``exact`` or ``estimated``."""
+    each, how = count_each(inputs, source=source)
+    return sum(c for _, c in each), how
+
+
+def count_each(inputs: list[str], *, source: str | None = None) -> tuple[list[tuple[Any, int]], str]:
+    """``([(Input, documents)], how)``: every input file with its (exact or estimated) document count."""
     from app.ingest.sources import resolve
 
     resolved, _ = resolve(inputs, source=source)
     if not resolved:
         raise ExportError(f"no input files match {', '.join(inputs)}")
-    total, how = 0, "exact"
+    out: list[tuple[Any, int]] = []
+    how = "exact"
     per_byte: float | None = None
     for inp in resolved:
         if inp.kind != "file":
@@ -47,15 +54,15 @@ def count_documents(inputs: list[str], *, source: str | None = None) -> tuple[in
         if inp.fmt == "parquet":
             import pyarrow.parquet as pq
 
-            total += pq.ParquetFile(inp.path).metadata.num_rows
+            out.append((inp, pq.ParquetFile(inp.path).metadata.num_rows))
         elif inp.fmt in ("jsonl", "text") and not inp.compression:
-            total += _count_lines(inp.path)
+            out.append((inp, _count_lines(inp.path)))
         else:
             if per_byte is None:
                 per_byte = _lines_per_byte(inp.path, inp.compression)
-            total += round(per_byte * inp.size)
+            out.append((inp, round(per_byte * inp.size)))
             how = "estimated"
-    return total, how
+    return out, how
 
 
 def _count_lines(path: str) -> int:
@@ -93,8 +100,8 @@ def _lines_per_byte(path: str, compression: str | None) -> float:
     return lines / max(consumed, 1)
 
 
-def _sample_run(conn: Any, recipe: str, inputs: list[str], limit: int, kw: dict[str, Any]) -> None:
-    """Child process: apply the recipe to the first ``limit`` documents; send (seconds, peak RSS bytes, docs)."""
+def _sample_run(conn: Any, recipe: Any, inputs: list[str], limit: int, kw: dict[str, Any]) -> None:
+    """Child process: apply the recipe to the sample; send (seconds, peak RSS bytes, docs, signal families)."""
     import resource
 
     try:
@@ -105,64 +112,123 @@ def _sample_run(conn: Any, recipe: str, inputs: list[str], limit: int, kw: dict[
             m = apply_headless(recipe, inputs, Path(tmp) / "out", limit=limit, **kw)
         secs = time.perf_counter() - t0
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-        conn.send(("ok", secs, rss, int(m["counts"]["total_docs"])))
+        fams = m["source"].get("signal_families", [])
+        conn.send(("ok", secs, rss, int(m["counts"]["total_docs"]), fams))
     except Exception as e:  # sent back as one line
         conn.send(("error", f"{type(e).__name__}: {e}"))
     finally:
         conn.close()
 
 
-def _measure(recipe: str, inputs: list[str], limit: int, kw: dict[str, Any]) -> tuple[float, int, int]:
+def _worker_probe(conn: Any, texts: list[str], families: list[str], tokens_ok: bool, near: bool, ray: bool) -> None:
+    """Child process: what one engine worker holds: Winnow's imports (and Ray's, for a Ray worker), the
+    scorers of the recipe's signal families, one input batch and its scores (:func:`score_batch`)."""
+    import resource
+
+    try:
+        if ray:
+            import contextlib
+
+            with contextlib.suppress(ImportError):
+                import ray as _ray  # noqa: F401  (a Ray worker process has Ray imported)
+        from app.export.headless import score_batch
+
+        score_batch(texts, families, tokens_ok, near)
+        conn.send(("ok", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024))
+    except Exception as e:
+        conn.send(("error", f"{type(e).__name__}: {e}"))
+    finally:
+        conn.close()
+
+
+def _child(target: Any, args: tuple, what: str) -> tuple:
     import multiprocessing as mp
 
     ctx = mp.get_context("spawn")
     parent, child = ctx.Pipe(duplex=False)
-    p = ctx.Process(target=_sample_run, args=(child, recipe, inputs, limit, kw))
+    p = ctx.Process(target=target, args=(child, *args))
     p.start()
     child.close()
     try:
         msg = parent.recv()
     except EOFError as e:
-        raise ExportError(f"the dry-run sample of {limit:,} documents died (exit code {p.exitcode})") from e
+        raise ExportError(f"the dry-run {what} died (exit code {p.exitcode})") from e
     finally:
         p.join()
     if msg[0] != "ok":
-        raise ExportError(f"the dry-run sample failed: {msg[1]}")
-    return msg[1], msg[2], msg[3]
+        raise ExportError(f"the dry-run {what} failed: {msg[1]}")
+    return msg[1:]
+
+
+def _measure(recipe: Any, inputs: list[str], limit: int, kw: dict[str, Any]) -> tuple[float, int, int, list[str]]:
+    return _child(_sample_run, (recipe, inputs, limit, kw), f"sample of {limit:,} documents")  # type: ignore[return-value]
+
+
+def _first_batch(inputs: list[str], kw: dict[str, Any]) -> list[str]:
+    """The texts of the first input batch of the sample (what an engine sends a worker at a time)."""
+    from app.ingest.reader import DocumentReader
+
+    opts = {k: kw.get(k) for k in ("source", "text_field", "id_field")}
+    for batch in DocumentReader(inputs, **opts):
+        return [t for t in batch.column("text").to_pylist()]
+    return []
 
 
 def forecast(
-    recipe: str, inputs: list[str], *, sample: int = 4000, workers: int = 1, **kw: Any
+    recipe: Any, inputs: list[str], *, sample: int = 4000, workers: int = 1, engine: str = "local", **kw: Any
 ) -> dict[str, Any]:
-    """Measure the recipe on the first ``sample`` documents and forecast the whole run (see the module doc).
+    """Measure the recipe on a sample drawn across every input file and forecast the whole run (see the
+    module doc): time on this machine with ``workers``, peak memory of the run and of one engine worker.
 
-    ``recipe``: a YAML path; ``kw``: the options the real run will use (``source``, ``text_field``, ``id_field``,
-    ``tokens``, ``benchmarks``, ``models``...)."""
+    ``recipe``: a recipe or YAML path; ``kw``: the options the real run will use (``source``, ``text_field``,
+    ``id_field``, ``tokens``, ``benchmarks``, ``models``...)."""
+    from app.export.plan_sample import sample_inputs
+    from app.recipes import load_recipe
+
     if sample < 100:
         raise ExportError("--dry-run needs a sample of at least 100 documents")
-    total, how = count_documents(inputs, source=kw.get("source"))
+    recipe = load_recipe(recipe)
+    each, how = count_each(inputs, source=kw.get("source"))
+    total = sum(c for _, c in each)
     small = max(sample // 4, 50)
-    t_small, _, n_small = _measure(recipe, inputs, small, kw)
-    t_big, rss, n_big = _measure(recipe, inputs, sample, kw)
+    with tempfile.TemporaryDirectory(prefix="winnow-sample-") as tmp:
+        spec_small, _ = sample_inputs(inputs, each, small, Path(tmp) / "small", source=kw.get("source"))
+        spec_big, drawn = sample_inputs(inputs, each, sample, Path(tmp) / "big", source=kw.get("source"))
+        t_small, _, n_small, _ = _measure(recipe, spec_small, small, kw)
+        t_big, rss, n_big, fams = _measure(recipe, spec_big, sample, kw)
+        texts = _first_batch(spec_big, kw)
+    near = bool(recipe.dedup.near)
+    (worker_rss,) = _child(
+        _worker_probe, (texts, fams, kw.get("tokens", "size_tokens") == "size_tokens", near, engine == "ray"),
+        "worker probe",
+    )  # fmt: skip
     if n_big <= n_small or t_big <= t_small:  # the input is smaller than the sample: the sample was the run
         rate = n_big / max(t_big, 1e-9)
         fixed = 0.0
     else:
         rate = (n_big - n_small) / (t_big - t_small)
         fixed = max(t_small - n_small / rate, 0.0)
-    seconds = fixed + total / rate / max(workers, 1)
     return {
         "documents": total,
         "documents_count": how,
         "sample": n_big,
+        "sampled": drawn,
         "docs_per_second_per_process": round(rate, 1),
         "startup_seconds": round(fixed, 1),
         "workers": workers,
-        "forecast_seconds": round(seconds, 1),
+        "engine": engine,
+        "forecast_seconds": seconds_for(rate, fixed, total, workers),
         "peak_rss_bytes": int(rss),
+        "worker_peak_rss_bytes": int(worker_rss),
+        "worker_batch": len(texts),
         "memory_limit": os.environ.get("WINNOW_HEADLESS_MEMORY", "512MB"),
         "assumes": "the per-process rate divides evenly among workers (measure with bench/bench_engine.py)",
     }
+
+
+def seconds_for(rate: float, fixed: float, documents: int, workers: int) -> float:
+    """The forecast time of ``documents`` at ``rate`` docs/s per process with ``fixed`` start-up seconds."""
+    return round(fixed + documents / max(rate, 1e-9) / max(workers, 1), 1)
 
 
 def describe(f: dict[str, Any]) -> str:
@@ -170,12 +236,19 @@ def describe(f: dict[str, Any]) -> str:
     from app.progress import fmt_amount
 
     secs = f["forecast_seconds"]
-    human = f"{secs / 3600:.1f} h" if secs >= 5400 else f"{secs / 60:.1f} min" if secs >= 90 else f"{secs:.0f} s"
+    worker = "Ray worker" if f.get("engine") == "ray" else "worker process"
     return "\n".join(
         [
-            f"{f['documents']:,} documents ({f['documents_count']}); measured on the first {f['sample']:,}:",
+            f"{f['documents']:,} documents ({f['documents_count']}); measured on {f['sample']:,} "
+            f"({f.get('sampled', 'the first documents')}):",
             f"  {f['docs_per_second_per_process']:,.0f} docs/s per process, {f['startup_seconds']:.0f} s start-up",
-            f"  forecast: {human} with {f['workers']} worker(s); peak memory about "
-            f"{fmt_amount(f['peak_rss_bytes'], 'B')} per process (DuckDB scratch limit {f['memory_limit']})",
+            f"  forecast: {human_seconds(secs)} with {f['workers']} worker(s); peak memory about "
+            f"{fmt_amount(f['peak_rss_bytes'], 'B')} for the run (DuckDB scratch limit {f['memory_limit']})",
+            f"  per {worker}: about {fmt_amount(f['worker_peak_rss_bytes'], 'B')} "
+            f"(scorers loaded, one batch of {f['worker_batch']:,} documents)",
         ]
     )
+
+
+def human_seconds(secs: float) -> str:
+    return f"{secs / 3600:.1f} h" if secs >= 5400 else f"{secs / 60:.1f} min" if secs >= 90 else f"{secs:.1f} s"

@@ -1,0 +1,110 @@
+"""How close the forecast was: ``--dry-run`` stores its forecast, the real run compares and records it.
+
+``winnow apply --input ... --dry-run`` saves the forecast under ``$WINNOW_CACHE/forecasts/<key>.json`` (default
+``~/.cache/winnow``), where the key is a digest of the recipe, every input file (path, size, modification time)
+and the options that change the work (source, fields, tokens, benchmarks, models). The real run with the same
+recipe, inputs and options finds it, forecasts its own worker count and document count from the measured rate,
+prints ``forecast 3.1 s, took 3.4 s (+10%)`` and records both (and the peak memory) in the manifest under
+``source.forecast``. A changed input file or recipe gets a new key, so a stale forecast is never compared.
+The comparison is the only wall-clock figure in a headless manifest, and it is there only after a dry run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+#: options that change the work per document (not ``workers`` or ``engine``: the forecast scales those)
+KEY_OPTIONS = (
+    "source",
+    "text_field",
+    "id_field",
+    "tokens",
+    "benchmarks",
+    "benchmark_fields",
+    "models",
+    "tokenizer",
+    "tokenizer_name",
+)
+
+
+def _dir() -> Path:
+    from app.embed.static import cache_home
+
+    return cache_home() / "forecasts"
+
+
+def forecast_key(recipe: Any, inputs: list[str], options: dict[str, Any]) -> str:
+    """A digest of what the run will do: the recipe, the input files as they are now, the options."""
+    from app.export.provenance import recipe_sha256
+    from app.ingest.sources import resolve
+
+    resolved, _ = resolve(list(inputs), source=options.get("source"))
+    files = []
+    for inp in resolved:
+        try:
+            st = os.stat(inp.path)
+            files.append([os.path.abspath(inp.path), st.st_size, st.st_mtime_ns])
+        except OSError:
+            files.append([inp.path, None, None])
+    body = {
+        "recipe": recipe_sha256(recipe),
+        "files": files,
+        "options": {k: options.get(k) for k in KEY_OPTIONS},
+    }
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+def save(forecast: dict[str, Any], key: str) -> Path | None:
+    """Store ``forecast`` for the real run; None (and nothing else) when the cache is not writable."""
+    try:
+        d = _dir()
+        d.mkdir(parents=True, exist_ok=True)
+        tmp = d / f".{key}.{os.getpid()}.tmp"
+        tmp.write_text(json.dumps(forecast, sort_keys=True))
+        os.replace(tmp, d / f"{key}.json")
+        return d / f"{key}.json"
+    except OSError:
+        return None
+
+
+def load(key: str) -> dict[str, Any] | None:
+    """The stored forecast for ``key``, or None (absent or unreadable: the run simply has nothing to compare)."""
+    try:
+        f = json.loads((_dir() / f"{key}.json").read_text())
+    except (OSError, ValueError):
+        return None
+    need = ("docs_per_second_per_process", "startup_seconds", "peak_rss_bytes")
+    return f if isinstance(f, dict) and all(isinstance(f.get(k), (int, float)) for k in need) else None
+
+
+def versus(forecast: dict[str, Any], *, took: float, documents: int, workers: int, peak_rss: int) -> dict[str, Any]:
+    """The forecast for this run (its documents and workers, at the measured rate) next to what it took."""
+    from app.export.plan import seconds_for
+
+    want = seconds_for(forecast["docs_per_second_per_process"], forecast["startup_seconds"], documents, workers)
+    return {
+        "forecast_seconds": want,
+        "took_seconds": round(took, 1),
+        "error_pct": round(100 * (took - want) / want, 1) if want > 0 else None,
+        "forecast_peak_rss_bytes": int(forecast["peak_rss_bytes"]),
+        "peak_rss_bytes": int(peak_rss),
+        "documents": int(documents),
+        "workers": int(workers),
+    }
+
+
+def line(v: dict[str, Any]) -> str:
+    """``forecast 3.1 s, took 3.4 s (+10%)``, and the memory the same way."""
+    from app.export.plan import human_seconds
+    from app.progress import fmt_amount
+
+    pct = "" if v["error_pct"] is None else f" ({v['error_pct']:+.0f}%)"
+    return (
+        f"forecast {human_seconds(v['forecast_seconds'])}, took {human_seconds(v['took_seconds'])}{pct};"
+        f" peak memory forecast {fmt_amount(v['forecast_peak_rss_bytes'], 'B')},"
+        f" measured {fmt_amount(v['peak_rss_bytes'], 'B')}"
+    )
