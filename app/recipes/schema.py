@@ -33,7 +33,9 @@ from app.recipes.rules.base import RuleKind
 
 VERSION = 1
 _YAML11_FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
-_TOP_KEYS = {"version", "name", "description", "rules", "dedup", "balance", "sample", "output", "mixture", "annotate"}
+_TOP_KEYS = {
+    "version", "name", "description", "rules", "dedup", "balance", "sample", "output", "mixture", "annotate", "transforms"
+}  # fmt: skip
 _DEDUP_KEYS = {"exact", "near", "semantic", "over"}
 DEDUP_OVER = ("survivors", "corpus")
 _BALANCE_KEYS = {"column", "cap", "seed"}
@@ -157,6 +159,8 @@ class Recipe:
     #: (:class:`app.export.annotate.Annotate`); both None when absent
     mixture: Any = None
     annotate: Any = None
+    #: cleaning steps applied on export (:class:`app.transforms.spec.Transforms`); None when absent
+    transforms: Any = None
 
     def where(self, *path: Any) -> str:
         """``recipe line N, rules[1]`` (or just ``rules[1]``) for messages about ``path``."""
@@ -188,7 +192,7 @@ class Recipe:
             out["sample"] = self.sample.to_dict()
         if self.output_columns is not None:
             out["output"] = {"columns": list(self.output_columns)}
-        for k in ("mixture", "annotate"):
+        for k in ("mixture", "annotate", "transforms"):
             if getattr(self, k) is not None:
                 out[k] = getattr(self, k).to_dict()
         return out
@@ -210,7 +214,7 @@ class Recipe:
                 text += "  - " + line.strip() + "\n"
         else:
             text += "rules: []\n"
-        for k in ("dedup", "balance", "sample", "output", "mixture", "annotate"):
+        for k in ("dedup", "balance", "sample", "output", "mixture", "annotate", "transforms"):
             if k in d:
                 text += yaml.safe_dump({k: d[k]}, sort_keys=False, allow_unicode=True, default_flow_style=None)
         if yaml.safe_load(text) != self.to_dict():  # never write YAML that reads back differently
@@ -352,6 +356,10 @@ class _Builder:
             from app.export.annotate import parse as parse_annotate
 
             r.annotate = parse_annotate(data["annotate"], self, ("annotate",), rules)
+        if data.get("transforms") is not None:
+            from app.transforms.spec import parse as parse_transforms
+
+            r.transforms = parse_transforms(data["transforms"], self, ("transforms",))
         return r
 
     def rule(self, d: Any, path: tuple) -> RuleKind:

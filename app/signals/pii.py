@@ -26,13 +26,16 @@ IPV4 = re.compile(r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[
 IPV6 = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}(?![\w:])")
 URL = re.compile(r"(?:https?|ftp)://[^\s<>\"']+|(?<![\w.@/])www\.[^\s<>\"']+")
 _DIGIT = re.compile(r"\d")
+#: a PHONE match is a phone number when it holds this many digits (inclusive); the redaction transform
+#: (app.transforms.pii_redact) uses the same bounds
+PHONE_DIGITS = (9, 15)
 
 
 def _phone_count(text: str) -> int:
     n = 0
     for m in PHONE.finditer(text):
         digits = len(_DIGIT.findall(m.group()))
-        if 9 <= digits <= 15:
+        if PHONE_DIGITS[0] <= digits <= PHONE_DIGITS[1]:
             n += 1
     return n
 

@@ -1,0 +1,219 @@
+"""The recipe's ``transforms:`` section: cleaning steps applied to every exported document, in order.
+
+::
+
+    transforms:
+      steps:
+        - normalize                                  # a name, default options
+        - {c4_lines: {min_words: 3}}                 # a name with options
+        - {pii_redact: {kinds: [email, ip]}}
+      score: cleaned                                 # or raw (default)
+
+A bare list is read as ``steps`` with ``score: raw``. ``score: raw`` selects documents on the signals of the
+text as ingested and only rewrites the exported text; ``score: cleaned`` computes the signals the recipe
+reads on the cleaned text, so a chained pipeline (C4 line removal, then FineWeb rules) selects as the real
+pipeline does. :class:`Pipeline` runs the steps; :class:`Stats` counts, per step, the documents it changed and
+the characters it removed (net: a redaction placeholder can be longer than what it replaces), and keeps a few
+before/after examples (the smallest ids, so every export path keeps the same ones).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.errors import RecipeError
+from app.transforms.base import OptionError, Transform, get_transform, load_all
+
+SCORE = ("raw", "cleaned")
+_KEYS = {"steps", "score"}
+#: most steps a recipe may chain (a recipe is a small document)
+MAX_STEPS = 32
+#: before/after examples kept for the manifest and the report, and the characters kept of each side
+EXAMPLES = 3
+EXAMPLE_CHARS = 600
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step: a registered transform's name and the options the recipe gave (defaults left out)."""
+
+    name: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def to_item(self) -> str | dict[str, Any]:
+        return {self.name: dict(self.options)} if self.options else self.name
+
+
+@dataclass
+class Transforms:
+    """The parsed section: the steps in order and which text the signals are computed on."""
+
+    steps: list[Step]
+    score: str = "raw"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"steps": [s.to_item() for s in self.steps], "score": self.score}
+
+    @property
+    def cleaned_scoring(self) -> bool:
+        return self.score == "cleaned"
+
+    def pipeline(self) -> Pipeline:
+        """The steps as transform objects (options already checked when the recipe was parsed)."""
+        return Pipeline([get_transform(s.name)(**s.options) for s in self.steps])
+
+    def digest(self) -> str:
+        """A short hash of the steps, their versions and every option (what the cleaned text depends on)."""
+        desc = self.pipeline().describe()
+        return hashlib.sha256(json.dumps([desc, self.score], sort_keys=True).encode()).hexdigest()[:16]
+
+
+class Pipeline:
+    """Transforms applied one after the other; :meth:`apply` is pure, :meth:`run` also counts."""
+
+    def __init__(self, transforms: list[Transform]):
+        self.transforms = transforms
+
+    def apply(self, text: str | None) -> str | None:
+        """The cleaned text (None stays None: a document without text has nothing to clean)."""
+        if text is None:
+            return None
+        for t in self.transforms:
+            text = t.apply(text)
+        return text
+
+    def run(self, texts: list[Any], *, ids: list[Any] | None = None, stats: Stats | None = None) -> list[Any]:
+        """:meth:`apply` to each text, adding each step's effect to ``stats`` (with ``ids`` for examples)."""
+        out = []
+        for i, text in enumerate(texts):
+            if text is None or stats is None:
+                out.append(self.apply(text))
+                continue
+            cur = text
+            for k, t in enumerate(self.transforms):
+                new = t.apply(cur)
+                stats.step(k, cur, new)
+                cur = new
+            stats.doc(ids[i] if ids is not None else i, text, cur)
+            out.append(cur)
+        return out
+
+    def describe(self) -> list[dict[str, Any]]:
+        return [t.describe() for t in self.transforms]
+
+
+class Stats:
+    """Counts of what the transforms did to the exported documents (order-independent, so every path that
+    exports the same documents reports the same numbers)."""
+
+    def __init__(self, n_steps: int):
+        self.docs = 0
+        self.changed = 0
+        self.chars_before = 0
+        self.chars_after = 0
+        self.step_changed = [0] * n_steps
+        self.step_removed = [0] * n_steps
+        self._examples: list[tuple[Any, str, str]] = []  # a max-heap on id (negated) of the smallest ids
+
+    def step(self, k: int, before: str, after: str) -> None:
+        if after != before:
+            self.step_changed[k] += 1
+            self.step_removed[k] += len(before) - len(after)
+
+    def doc(self, doc_id: Any, before: str, after: str) -> None:
+        self.docs += 1
+        self.chars_before += len(before)
+        self.chars_after += len(after)
+        if after == before:
+            return
+        self.changed += 1
+        key = str(doc_id)
+        item = (_Neg(key), before[:EXAMPLE_CHARS], after[:EXAMPLE_CHARS])
+        if len(self._examples) < EXAMPLES:
+            heapq.heappush(self._examples, item)
+        elif key < self._examples[0][0].key:
+            heapq.heapreplace(self._examples, item)
+
+    def examples(self) -> list[dict[str, Any]]:
+        """Up to :data:`EXAMPLES` changed documents (smallest ids), each side cut to :data:`EXAMPLE_CHARS`."""
+        rows = sorted(self._examples, key=lambda e: e[0].key)
+        return [{"id": e[0].key, "before": e[1], "after": e[2]} for e in rows]
+
+
+class _Neg:
+    """A string ordered backwards (a heap of the smallest ids keeps the largest on top)."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, key: str):
+        self.key = key
+
+    def __lt__(self, other: _Neg) -> bool:
+        return self.key > other.key
+
+
+def manifest_entry(spec: Transforms, stats: Stats) -> dict[str, Any]:
+    """The export manifest's ``transforms`` block: every step with its version and options, and the counts."""
+    desc = spec.pipeline().describe()
+    return {
+        "score": spec.score,
+        "steps": [
+            {**d, "docs_changed": stats.step_changed[k], "chars_removed": stats.step_removed[k]}
+            for k, d in enumerate(desc)
+        ],
+        "docs": stats.docs,
+        "docs_changed": stats.changed,
+        "chars_before": stats.chars_before,
+        "chars_after": stats.chars_after,
+        "chars_removed": stats.chars_before - stats.chars_after,
+        "examples": stats.examples(),
+    }
+
+
+# ---------------------------------------------------------------------- parsing (the recipe's validator ``v``)
+def parse(d: Any, v: Any, path: tuple) -> Transforms:
+    """Validate the section (``v``: the recipe builder, whose errors name the YAML line and field)."""
+    if isinstance(d, list):
+        d = {"steps": d}
+    if not isinstance(d, dict):
+        raise v.fail(path, "expected a mapping like {steps: [normalize, c4_lines], score: cleaned}")
+    v._keys(d, _KEYS, path)
+    score = d.get("score", "raw")
+    if score not in SCORE:
+        raise v.fail((*path, "score"), f"expected one of {', '.join(SCORE)}, got {score!r}")
+    items = d.get("steps")
+    if not isinstance(items, list) or not items:
+        raise v.fail((*path, "steps"), "expected a non-empty list of transforms, e.g. [normalize, c4_lines]")
+    if len(items) > MAX_STEPS:
+        raise v.fail((*path, "steps"), f"{len(items)} steps; at most {MAX_STEPS}")
+    known = load_all()
+    steps = []
+    for i, item in enumerate(items):
+        where = (*path, "steps", i)
+        if isinstance(item, str):
+            name, options = item, {}
+        elif isinstance(item, dict) and len(item) == 1:
+            name, options = next(iter(item.items()))
+            options = {} if options is None else options
+            if not isinstance(options, dict):
+                raise v.fail((*where, name), f"expected a mapping of options, got {options!r}")
+        else:
+            raise v.fail(where, "a step is a transform name or {name: {options}}, e.g. {c4_lines: {min_words: 3}}")
+        if name not in known:
+            import difflib
+
+            near = difflib.get_close_matches(str(name), sorted(known), n=1)
+            hint = f" (did you mean {near[0]!r}?)" if near else f" (known: {', '.join(sorted(known))})"
+            raise v.fail(where, f"unknown transform {name!r}{hint}")
+        try:
+            t = known[name](**options)
+        except OptionError as e:
+            raise v.fail((*where, name, e.option), e.detail) from e
+        except RecipeError as e:
+            raise v.fail((*where, name), str(e)) from e
+        steps.append(Step(name, t.given_options()))
+    return Transforms(steps, score)
