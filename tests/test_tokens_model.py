@@ -159,3 +159,54 @@ def test_hugging_face_directory_without_tokenizer_json(tmp_path, bpe):
     assert c.kind == "transformers"
     want = [len(x) for x in c._hf(["the cat sat", ""], add_special_tokens=False)["input_ids"]]
     assert c.count(["the cat sat", ""]) == want and want[0] > 0 and want[1] == 0
+
+
+def test_headless_apply_counts_the_target_tokenizer_like_a_workspace(tmp_path, bpe, capsys):
+    """``winnow apply --input ... --tokenizer PATH --tokenizer-name NAME``: a mixture counted in size_tokens_NAME
+    runs headless and exports what the workspace export of the same documents does: the same documents, the same
+    achieved tokens and shares, the tokenizer cited by sha256."""
+    from app.cli import main
+    from app.export import apply
+    from app.ingest import ingest
+    from app.workspace import Workspace
+
+    words = ["alpha", "beta", "gamma", "delta", "epsilon", "über", "数据", "the", "cat"]
+    docs = [
+        {
+            "id": f"h{i:04d}",
+            "text": " ".join(words[(i * j) % len(words)] for j in range(5 + i % 40)),
+            "topic": "abc"[i % 3],
+        }
+        for i in range(300)
+    ]
+    raw = tmp_path / "in.jsonl"
+    raw.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in docs), encoding="utf-8")
+    shares = {"a": 0.5, "b": 0.25, "c": 0.25}
+    recipe = tmp_path / "mix.yaml"
+    recipe.write_text(
+        "version: 1\nrules: []\nmixture: {by: topic, tokens: 8000, max_epochs: 2, seed: 3, tokens_column: "
+        f"size_tokens_tiny, shares: {json.dumps(shares)}}}\n"
+    )
+    with Workspace.open(tmp_path / "ws", create=True) as w:
+        ingest(w, [str(raw)], source="raw", id_field="id")
+        tm.score_workspace(w, tokenizer=bpe[0], name="tiny")
+        ws_m = apply(w, str(recipe), tmp_path / "ws_out")
+    args = ["apply", "-r", str(recipe), "-i", str(raw), "--source", "raw", "--id-field", "id", "--tokens", "estimate"]
+    assert main([*args, "-o", str(tmp_path / "bad")]) != 0  # without the tokenizer: one line naming the option
+    assert "--tokenizer PATH --tokenizer-name NAME" in capsys.readouterr().err
+    tok_args = ["--tokenizer", str(bpe[0]), "--tokenizer-name", "tiny"]
+    assert main([*args, *tok_args, "-o", str(tmp_path / "hl_out")]) == 0
+    hl_m = json.loads((tmp_path / "hl_out" / "__winnow__" / "manifest.json").read_text())
+
+    def groups(m):
+        return {g["group"]: (g["tokens_achieved"], g["share_achieved"]) for g in m["mixture"]["groups"]}
+
+    assert groups(hl_m) == groups(ws_m) and len(groups(ws_m)) == 3
+    for g, (_, share) in groups(hl_m).items():
+        assert abs(share - shares[g]) < 0.02
+    ids = lambda d: sorted(pq.read_table(next(d.glob("*.parquet"))).column("id").to_pylist())  # noqa: E731
+    assert ids(tmp_path / "hl_out") == ids(tmp_path / "ws_out")
+    cited = hl_m["source"]["tokenizer"]
+    assert cited["column"] == "size_tokens_tiny" and cited["digest"] == tm.TokenCounter(bpe[0]).digest
+    assert main(["apply", "-w", str(tmp_path / "ws"), "-r", str(recipe), "-o", str(tmp_path / "x"), *tok_args]) != 0
+    assert "--tokenizer is for headless apply" in capsys.readouterr().err

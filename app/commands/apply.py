@@ -91,6 +91,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "recipe's model columns (clf_*, ppl_*, ...) for every document; the manifest cites them by hash",
     )
     p.add_argument(
+        "--tokenizer",
+        metavar="PATH",
+        help="headless: also count size_tokens_NAME under the target model's tokenizer (tokenizer.json, a tokenizer "
+        "directory or a .model file; offline), as `winnow score --tokenizer` does, e.g. for a mixture's tokens_column",
+    )
+    p.add_argument(
+        "--tokenizer-name", metavar="NAME", help="headless: NAME of size_tokens_NAME (default: from the path)"
+    )
+    p.add_argument(
         "--tokens",
         choices=["size_tokens", "estimate"],
         default="size_tokens",
@@ -160,6 +169,10 @@ def run(args: argparse.Namespace) -> int:
         from app.errors import ExportError
 
         raise ExportError("give --out DIR (or --dry-run with --input for a forecast)")
+    if (args.tokenizer or args.tokenizer_name) and not args.input:
+        from app.errors import ExportError
+
+        raise ExportError("--tokenizer is for headless apply (--input); in a workspace use winnow score --tokenizer")
     if args.schema and args.input:
         from app.errors import ExportError
 
@@ -179,7 +192,8 @@ def run(args: argparse.Namespace) -> int:
 
         opts = {"source": args.source, "text_field": args.text_field, "id_field": args.id_field,
                 "tokens": args.tokens, "benchmarks": parse_specs(args.benchmark) if args.benchmark else None,
-                "benchmark_fields": args.benchmark_field, "models": args.models}  # fmt: skip
+                "benchmark_fields": args.benchmark_field, "models": args.models, "tokenizer": args.tokenizer,
+                "tokenizer_name": args.tokenizer_name}  # fmt: skip
         key = plan_check.forecast_key(recipe, args.input, opts)
         if args.dry_run is not None:
             from app.export.plan import describe, forecast
@@ -208,6 +222,8 @@ def run(args: argparse.Namespace) -> int:
                 benchmark_fields=args.benchmark_field,
                 benchmark_near=args.benchmark_near,
                 models=args.models,
+                tokenizer=args.tokenizer,
+                tokenizer_name=args.tokenizer_name,
                 engine=eng,
                 forecast=plan_check.load(key),
                 progress=progress,

@@ -109,6 +109,8 @@ def apply_headless(
     models: str | None = None,
     engine: Any = None,
     forecast: dict[str, Any] | None = None,
+    tokenizer: str | None = None,
+    tokenizer_name: str | None = None,
 ) -> dict[str, Any]:
     """Apply ``recipe`` to raw ``inputs`` (paths/globs) without a workspace; returns the manifest.
     ``single_pass``: None picks one pass when the recipe allows it; False forces two (benchmarks, checks).
@@ -121,7 +123,9 @@ def apply_headless(
     ``engine`` (:func:`app.engine.make_engine`): where pass 1's per-document signals run (local processes, Ray);
     batches come back in input order, so the output files are byte-identical to a run without one.
     ``forecast``: a ``--dry-run`` forecast of this run (:mod:`app.export.plan_check`); the manifest then records
-    it next to the time and peak memory the run took (``source.forecast``)."""
+    it next to the time and peak memory the run took (``source.forecast``). ``tokenizer`` (``tokenizer_name``):
+    a local target-model tokenizer computing ``size_tokens_<name>`` per batch, as ``winnow score --tokenizer``
+    does in a workspace (a ``mixture:`` counted in it; the manifest cites the tokenizer's sha256)."""
     import time
 
     import duckdb
@@ -152,7 +156,15 @@ def apply_headless(
         from app.decontam import headless as dh
 
         decon = dh.load(benchmarks, fields=benchmark_fields, near=benchmark_near)
-    wanted_all = [*recipe.signals_used(), *(recipe.output_columns or [])]
+    target = None
+    if tokenizer:  # the target model's tokens, counted per batch (app.signals.tokens_model)
+        from app.signals.tokens_model import TargetTokens
+
+        target = TargetTokens(tokenizer, tokenizer_name)
+    elif tokenizer_name:
+        raise ExportError("--tokenizer-name names the column of --tokenizer PATH; give the tokenizer too")
+    mix_tokens = [recipe.mixture.tokens_column] if recipe.mixture and recipe.mixture.tokens_column else []
+    wanted_all = [*recipe.signals_used(), *(recipe.output_columns or []), *mix_tokens]
     learned = None
     if models:
         from app.learn.store import ModelColumns
@@ -164,7 +176,9 @@ def apply_headless(
 
     # annotated rules tag instead of selecting; the mixture comes after the selection (app.export.shape)
     sel_recipe, shape = split(dataclasses.replace(recipe, output_columns=None))
-    wanted = [c for c in [*recipe.signals_used(), *(recipe.output_columns or [])] if c not in (*BASE, "text")]
+    wanted = [
+        c for c in [*recipe.signals_used(), *(recipe.output_columns or []), *mix_tokens] if c not in (*BASE, "text")
+    ]
     wanted = list(dict.fromkeys(wanted))
     # rules only (no dedup, balancing or sampling, no quantile): each document's fate is known from its own
     # values, so the kept documents are collected during the first and only pass
@@ -219,6 +233,7 @@ def apply_headless(
             nonlocal meta_cols, fam_of, from_scratch
             present = set(tbl.column_names)
             computed = set(_decon_columns(decon, wanted, present)) | set(learned.columns if learned else [])
+            computed |= {target.column} if target else set()
             meta_cols = [c for c in wanted if c in present and c not in computed]
             fam_of, unknown = _families_for([c for c in wanted if c not in present and c not in computed])
             if unknown:
@@ -226,6 +241,11 @@ def apply_headless(
                     f"headless apply cannot compute {', '.join(unknown)}: not an input field, not a "
                     "document-scope signal (corpus-scope signals need a workspace) and not a column of a "
                     + (f"model stored in {models}" if models else "trained model (give --models WS)")
+                    + (
+                        "; size_tokens_NAME needs --tokenizer PATH --tokenizer-name NAME"
+                        if any(c.startswith("size_tokens_") for c in unknown)
+                        else ""
+                    )
                 )
             from_scratch = [c for c in extra if c not in present]
             first["families"] = sorted(set(fam_of.values()))
@@ -275,6 +295,8 @@ def apply_headless(
                 cols.update({c: pa.array(v) for c, v in decon.score(texts).items()})
             if learned is not None:  # trained models' columns, from the models stored in --models WS
                 cols.update({c: pa.array(v) for c, v in learned.score(texts).items()})
+            if target is not None:  # the target model's tokens (--tokenizer)
+                cols[target.column] = pa.array(target.score(texts), pa.int64())
             body = "*"
             if recipe.dedup.exact:  # the dedup_exact scorer's key, computed in DuckDB from the text
                 cols["text"] = tbl.column("text")
@@ -402,6 +424,7 @@ def apply_headless(
                         "signal_families": sorted(set(fam_of.values()) | ({"decontam"} if decon else set())),
                         **({"benchmarks": decon.entries} if decon else {}),
                         **({"models": learned.entries} if learned else {}),
+                        **({"tokenizer": target.entry} if target else {}),
                         **_versus(forecast, t_start, summary, engine),
                     },
                     provenance=pv.provenance(

@@ -69,7 +69,7 @@ def token_sql(mix: Mixture, comp: Any) -> tuple[str, str]:
     if col is None:
         return comp.token_sql, comp.resolved["tokens"]
     if col not in comp.columns:
-        hint = " (winnow score --tokenizer PATH --tokenizer-name NAME adds size_tokens_NAME)"
+        hint = " (winnow score --tokenizer PATH --tokenizer-name NAME adds size_tokens_NAME; headless apply takes the same options)"
         raise RecipeError(f"mixture.tokens_column: no column {col!r} in the workspace{hint}")
     return f"coalesce(CAST({qi(col)} AS BIGINT), 0)", col
 

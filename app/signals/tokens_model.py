@@ -129,6 +129,27 @@ class TokenCounter:
         return out
 
 
+class TargetTokens:
+    """``size_tokens_<name>`` per batch, for headless ``winnow apply --input ... --tokenizer PATH``: the same
+    counter and column as :func:`score_workspace` writes into a workspace, so a ``mixture:`` counted in the target
+    model's tokens plans and exports the same way without one."""
+
+    def __init__(self, path: str | Path, name: str | None = None) -> None:
+        self.counter = TokenCounter(path)
+        self.name = check_name(name or default_name(path))
+        self.column = PREFIX + self.name
+
+    def score(self, texts: list[str]) -> list[int]:
+        """Tokens of each text (without special tokens)."""
+        return self.counter.count(texts)
+
+    @property
+    def entry(self) -> dict[str, Any]:
+        """How the manifest cites the tokenizer: column, path, loader and sha256 (16 hex) of its files."""
+        c = self.counter
+        return {"column": self.column, "tokenizer": str(c.path), "kind": c.kind, "digest": c.digest}
+
+
 def _digest(p: Path) -> str:
     """sha256 (16 hex) of the tokenizer file, or of a directory's tokenizer files (name and bytes)."""
     h = hashlib.sha256()
