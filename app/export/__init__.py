@@ -378,7 +378,14 @@ def apply(
     from app.export.shape import split
 
     sel_recipe, shape = split(recipe)  # annotated rules tag instead of selecting; the mixture comes last
-    comp = compile_recipe(con, sel_recipe)
+    tx = recipe.transforms  # cleaning steps (app.transforms): the selection's text is cleaned before writing
+    relation, token, rescored = "corpus", None, []
+    if tx is not None and tx.cleaned_scoring:  # the signals the recipe reads, recomputed on the cleaned text
+        from app.transforms import export as txe
+
+        wanted = [*recipe.signals_used(), *(recipe.output_columns or [])]
+        relation, rescored, token = txe.rescore_workspace(con, tx, wanted, progress=progress)
+    comp = compile_recipe(con, sel_recipe, relation=relation, token=token)
     summary = summarize(con, sel_recipe, compiled=comp)
     cols = recipe.output_columns or default_columns(comp.columns, list(ws.columns("docs", con)))
     if schema is not None:
@@ -388,6 +395,10 @@ def apply(
     sql, params = select_ids_sql(comp, columns=cols)
     sql, params, n_rows, out_cols = shape.apply(con, comp, sql, params, columns=cols, n_kept=summary["kept_docs"])
     extra: dict[str, Any] = {}
+    if tx is not None:  # the selected documents' cleaned text, counted for the manifest
+        from app.transforms import export as txe
+
+        sql, extra["transforms"] = txe.clean_export(con, sql, params, tx, out_cols, rescored, progress=progress)
     from app.learn.store import entries_for
 
     if models := entries_for(con, [*recipe.signals_used(), *cols]):  # trained models behind the cut, by hash
@@ -442,6 +453,9 @@ def apply(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    finally:
+        if tx is not None:
+            txe.drop_temp(con)
     if push_to_hub_repo:
         manifest["pushed_to"] = push_to_hub(out_path, push_to_hub_repo, fmt=fmt)
     return manifest

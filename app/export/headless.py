@@ -19,7 +19,8 @@ Streaming passes over the input (read with :func:`app.ingest.read_documents`, so
 
 Near dedup: pass 1 also computes each document's MinHash signature with the ``dedup_near`` scorer's
 own :func:`app.signals.dedup_near.signature_blobs` into a scratch table (which spills like the rest); before
-selecting, :func:`app.signals.dedup_near.cluster` (the scorer's clustering, default threshold) adds ``dup_near_cluster``
+selecting, :func:`app.signals.dedup_near.cluster` (the scorer's clustering, at the recipe's ``dedup.near``
+threshold, else the default) adds ``dup_near_cluster``
 to ``corpus``, so the clusters equal a scored workspace's. Not supported headless: semantic dedup (it needs
 embeddings of the whole corpus: ingest, embed and dedup instead) and other corpus-scope signals.
 """
@@ -338,7 +339,7 @@ def apply_headless(
             )
             con.execute("CREATE TABLE kept_rows (id VARCHAR, source VARCHAR, text VARCHAR)")
         if recipe.dedup.near:
-            _near_clusters(con)
+            _near_clusters(con, threshold=recipe.dedup.near_threshold)
         passes = 1 if comp is not None else 2
         if comp is None:
             # -------------------------------------------------------- select over every document
@@ -469,14 +470,16 @@ def _near_bands(con: Any, texts: list[Any], ords: Any, ids: Any, *, sigs: list[b
     con.unregister("_nb_batch")
 
 
-def _near_clusters(con: Any) -> None:
-    """Cluster the signatures (the scorer's :func:`cluster`) and add ``dup_near_cluster`` to ``corpus``."""
-    from app.signals.dedup_near import cluster
+def _near_clusters(con: Any, *, threshold: float | None = None) -> None:
+    """Cluster the signatures (the scorer's :func:`cluster`, at the recipe's ``dedup.near`` threshold, else the
+    default) and add ``dup_near_cluster`` and ``dup_near_jaccard`` to ``corpus``."""
+    from app.signals.dedup_near import DEFAULT_THRESHOLD, cluster
 
-    cluster(con, rows_sql="SELECT _ord, id, sig FROM _near_bands", dest="_near", carry=("_ord",))
+    t = DEFAULT_THRESHOLD if threshold is None else threshold
+    cluster(con, rows_sql="SELECT _ord, id, sig FROM _near_bands", dest="_near", carry=("_ord",), threshold=t)
     con.execute("DROP TABLE _near_bands")
     con.execute(
-        "CREATE OR REPLACE TABLE corpus AS SELECT c.*, n.dup_near_cluster FROM corpus c"
+        "CREATE OR REPLACE TABLE corpus AS SELECT c.*, n.dup_near_cluster, n.dup_near_jaccard FROM corpus c"
         " JOIN _near n ON n._ord = c._ord ORDER BY c._ord"
     )
     con.execute("DROP TABLE _near")

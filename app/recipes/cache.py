@@ -64,6 +64,8 @@ def frame_columns(recipe: Any, columns: dict[str, str], extra: tuple[str, ...] =
         want.append(EXACT_KEY)
     if d.near and "dup_near_cluster" in columns:
         want.append(NEAR_KEY)
+        if d.near_threshold is not None and "dup_near_jaccard" in columns:  # a recipe threshold filters members
+            want.append("dup_near_jaccard")
     if d.semantic and "semdup_is_dup" in columns:
         want.append("semdup_is_dup")
         if "semdup_dup_of" in columns:

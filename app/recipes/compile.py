@@ -48,6 +48,9 @@ class Check:
     #: rank) and the checks a document must pass to be a survivor this step deduplicates
     key: str | None = None
     after: tuple[int, ...] = ()
+    #: near dedup at a recipe threshold: only members whose ``dup_near_jaccard`` is at least this are in their
+    #: cluster (the others are singletons), :func:`near_key_sql`
+    min_jaccard: float | None = None
 
 
 @dataclass
@@ -210,6 +213,7 @@ def compile_recipe(
 
     k = len(checks)
     d = recipe.dedup
+    near_resolved: float | None = None
     rel = qi(relation)
     # Dedup runs over the survivors (as DataTrove and FineWeb do): a cluster's representative is its smallest
     # id among the documents that pass every rule (and the earlier dedup steps), so a cluster whose smallest
@@ -231,9 +235,9 @@ def compile_recipe(
             return DedupRule(step=step).describe()
         return f"{step} duplicates (one per cluster, chosen over the whole corpus before the rules: dedup.over corpus)"
 
-    def add(label: str, sql: str, signal: str | None, key: str | None) -> None:
+    def add(label: str, sql: str, signal: str | None, key: str | None, min_j: float | None = None) -> None:
         nonlocal base, after, k
-        checks.append(Check(k, "dedup", label, sql, signal, key=key, after=after))
+        checks.append(Check(k, "dedup", label, sql, signal, key=key, after=after, min_jaccard=min_j))
         if survivors:
             base = sql if base == "true" else f"{base} AND coalesce({sql}, false)"
             after = (*after, k)
@@ -250,7 +254,10 @@ def compile_recipe(
         if key is None:
             raise RecipeError("dedup.near needs the column dup_near_cluster: run `winnow score --signals dedup_near`")
         signal = "dup_near_keep" if "dup_near_keep" in columns else None
-        add(dedup_label("near"), representative(key, base), signal, key if key == NEAR_KEY else None)
+        t, min_j = near_threshold(con, d.near_threshold, columns)
+        label = DedupRule(step="near", threshold=t).describe() if survivors else dedup_label("near")
+        near_resolved = t
+        add(label, representative(near_key_sql(key, min_j), base), signal, key if key == NEAR_KEY else None, min_j)
     if d.semantic:
         if "semdup_is_dup" not in columns:
             raise RecipeError("dedup.semantic needs the column semdup_is_dup (embed the corpus, then semantic dedup)")
@@ -296,6 +303,8 @@ def compile_recipe(
         "tokens": tokcol or "estimate: characters / 4",
         "dedup": [c.label for c in checks if c.kind == "dedup"],
     }
+    if d.near:
+        resolved["dedup_near_threshold"] = near_resolved
     comp = Compiled(
         recipe,
         relation,
@@ -315,6 +324,38 @@ def compile_recipe(
     except Exception as e:
         raise RecipeError(f"recipe does not type-check against {relation}: {str(e).splitlines()[0]}") from e
     return comp
+
+
+def near_threshold(con: Any, wanted: float | None, columns: dict[str, str]) -> tuple[float | None, float | None]:
+    """``(threshold, min_jaccard)`` of a recipe's near dedup over stored clusters scored at ``T0``.
+
+    ``wanted`` None (``near: true``): the clusters as scored, at ``T0`` (None when unknown), no filter. A recipe
+    threshold ``T >= T0`` is served from the stored columns: a member is a near duplicate only when its estimated
+    Jaccard with its cluster's representative (``dup_near_jaccard``) is at least ``T`` (the other members count
+    as singletons). ``T < T0`` needs clusters the stored ones do not hold: a one-line error naming the command."""
+    from app.signals.dedup_near import scored_threshold
+
+    t0 = scored_threshold(con)
+    if wanted is None:
+        return t0, None
+    if "dup_near_jaccard" not in columns:
+        raise RecipeError(
+            f"dedup.near {wanted:g} needs dup_near_jaccard: run `winnow dedup near --threshold {wanted:g}`"
+        )
+    if t0 is not None and wanted < t0 - 1e-9:
+        raise RecipeError(
+            f"dedup.near {wanted:g} is below the threshold the near duplicates were scored at ({t0:g}): run "
+            f"`winnow dedup near --threshold {wanted:g}` first (or use a threshold >= {t0:g})"
+        )
+    return wanted, wanted - 1e-9
+
+
+def near_key_sql(key: str, min_jaccard: float | None) -> str:
+    """The near-duplicate cluster key, NULL (a singleton) for a member below ``min_jaccard`` to its
+    representative (no filter when None)."""
+    if min_jaccard is None:
+        return key
+    return f"(CASE WHEN dup_near_jaccard >= {min_jaccard!r} THEN {key} END)"
 
 
 def select_ids_sql(compiled: Compiled, *, columns: list[str] | None = None) -> tuple[str, dict[str, Any]]:

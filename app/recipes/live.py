@@ -134,11 +134,13 @@ class _State:
         self._put(key, ok)
         return ok
 
-    def dedup_vector(self, kind: str, key: str, survivors: Any) -> Any:
+    def dedup_vector(self, kind: str, key: str, survivors: Any, *, min_jaccard: float | None = None) -> Any:
         """A dedup check over the survivors in numpy, with the SQL path's meaning (:mod:`app.recipes.compile`):
         exact/near: true unless the document survives and is not the smallest id rank of its cluster among the
         survivors; semantic: false only for a duplicate whose duplicated document survives. ``survivors`` is
-        the boolean vector of the checks before this one (None: every document). None: not a frame column."""
+        the boolean vector of the checks before this one (None: every document). ``min_jaccard`` (near at a
+        recipe threshold): a member below it to its representative is a singleton, as
+        :func:`app.recipes.compile.near_key_sql`. None: not a frame column."""
         import numpy as np
 
         from app.recipes.sqlparts import ID_RANK
@@ -147,6 +149,13 @@ class _State:
         col = self.column(key)
         if rank is None or col is None:
             return None
+        if min_jaccard is not None:
+            sim = self.column("dup_near_jaccard")
+            if sim is None:
+                return None
+            with np.errstate(invalid="ignore"):
+                col = (col[0], col[1] & sim[1] & (sim[0] >= min_jaccard))
+            key = f"{key}@{min_jaccard!r}"  # its own runs and last vectors per threshold
         p = np.ones(self.n, dtype=bool) if survivors is None else survivors
         if kind == "semantic":
             dup = self.column("semdup_is_dup")
@@ -351,7 +360,7 @@ def grouped_rows(con: Any, comp: Any, frame_key: Any, frame: Any) -> list[tuple]
             for j in c.after:
                 base = vecs[j].copy() if base is None else base & vecs[j]
             kind = "semantic" if c.signal == "semdup_is_dup" else "cluster"
-            bits = st.dedup_vector(kind, c.key, base)
+            bits = st.dedup_vector(kind, c.key, base, min_jaccard=c.min_jaccard)
         if bits is None and c.kind == "dedup" and " IN (SELECT " in c.sql:
             # a subquery is a join: DuckDB does not promise its rows come back in the frame's order
             return None

@@ -88,7 +88,9 @@ class Dedup:
     md5), ``near`` (MinHash, ``dup_near_keep``), ``semantic`` (embeddings, ``semdup_is_dup``)."""
 
     exact: bool = False
-    near: bool = False
+    #: ``True``: the workspace's near-duplicate clusters as scored; a number: a Jaccard threshold of its own
+    #: (served from the stored ``dup_near_jaccard`` when at least the scored threshold; headless: clustered at it)
+    near: bool | float = False
     semantic: bool = False
     #: ``survivors`` (default): each cluster keeps its smallest id among the documents that pass the rules, as
     #: DataTrove and FineWeb deduplicate what survived filtering; ``corpus``: the representative is chosen over
@@ -97,9 +99,16 @@ class Dedup:
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {k: True for k in ("exact", "near", "semantic") if getattr(self, k)}
+        if self.near_threshold is not None:
+            out["near"] = self.near_threshold
         if out and self.over != "survivors":
             out["over"] = self.over
         return out
+
+    @property
+    def near_threshold(self) -> float | None:
+        """The recipe's own near-duplicate Jaccard threshold (None: ``near`` is a plain true or false)."""
+        return None if isinstance(self.near, bool) else float(self.near)
 
 
 @dataclass
@@ -226,15 +235,21 @@ class Recipe:
         per dedup step (the parts a panel cannot edit -- balancing, sampling, output -- are not included)."""
         from app.recipes.rules import DEDUP_STEPS, DedupRule
 
-        return [*self.rules, *(DedupRule(step=s) for s in DEDUP_STEPS if getattr(self.dedup, s))]
+        t = self.dedup.near_threshold
+        steps = [s for s in DEDUP_STEPS if getattr(self.dedup, s)]
+        return [*self.rules, *(DedupRule(step=s, threshold=t if s == "near" else None) for s in steps)]
 
     @classmethod
     def from_panel(cls, rules: list[RuleKind], *, name: str | None = None, description: str | None = None) -> Recipe:
         """The recipe a panel's rule list means (its dedup rules become the dedup section)."""
-        steps = {r.step for r in rules if not r.in_rules and r.kind == "dedup"}  # type: ignore[attr-defined]
+        steps: dict[str, Any] = {}
+        for r in rules:
+            if not r.in_rules and r.kind == "dedup":  # a near step may carry its Jaccard threshold
+                t = getattr(r, "threshold", None)
+                steps[r.step] = t if t is not None and r.step == "near" else True  # type: ignore[attr-defined]
         return cls(
             rules=[r for r in rules if r.in_rules],
-            dedup=Dedup(**{s: True for s in steps}),
+            dedup=Dedup(**steps),
             name=name,
             description=description,
         )
@@ -399,7 +414,17 @@ class _Builder:
         over = d.get("over", "survivors")
         if over not in DEDUP_OVER:
             raise self.fail((*path, "over"), f"expected one of {', '.join(DEDUP_OVER)}, got {over!r}")
-        flags = {k: self.boolean(v, (*path, k)) for k, v in d.items() if k != "over"}
+        flags: dict[str, Any] = {k: self.boolean(v, (*path, k)) for k, v in d.items() if k not in ("over", "near")}
+        if "near" in d:  # true/false, or a Jaccard threshold in (0, 1]
+            v = d["near"]
+            if isinstance(v, bool):
+                flags["near"] = v
+            elif isinstance(v, int | float):
+                if not 0 < v <= 1:
+                    raise self.fail((*path, "near"), f"a near-duplicate Jaccard threshold is in (0, 1], got {v!r}")
+                flags["near"] = float(v)
+            else:
+                raise self.fail((*path, "near"), f"expected true, false or a Jaccard threshold in (0, 1], got {v!r}")
         return Dedup(**flags, over=over)
 
     def balance(self, d: Any, path: tuple) -> Balance:

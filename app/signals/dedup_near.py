@@ -284,10 +284,14 @@ class DedupNear(Scorer):
             f" LEFT JOIN {CACHE} c ON c.id = d.id AND c.text_hash = coalesce(d.text_hash, '')"
         )
         t = self.threshold if self.threshold is not None else workspace_threshold(con)
-        return cluster(con.cursor(), rows_sql=rows_sql, dest=dest, threshold=t, progress=progress)
+        n = cluster(con.cursor(), rows_sql=rows_sql, dest=dest, threshold=t, progress=progress)
+        con.execute("INSERT OR REPLACE INTO _meta VALUES (?, ?)", [SCORED_KEY, repr(t)])
+        return n
 
 
 THRESHOLD_KEY = "signals.dedup_near.threshold"
+#: the threshold the stored ``dup_near_*`` columns were clustered at (written by each scoring)
+SCORED_KEY = "signals.dedup_near.scored_threshold"
 
 
 def workspace_threshold(con: Any) -> float:
@@ -301,3 +305,14 @@ def set_workspace_threshold(con: Any, threshold: float) -> float:
     t = _lsh.check_threshold(threshold)
     con.execute("INSERT OR REPLACE INTO _meta VALUES (?, ?)", [THRESHOLD_KEY, repr(t)])
     return t
+
+
+def scored_threshold(con: Any) -> float | None:
+    """The threshold the workspace's stored near-duplicate clusters were computed at (a workspace scored before
+    this was recorded: its set threshold, else the default); None without a workspace's ``_meta`` (headless)."""
+    if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = '_meta'").fetchall()[0][0]:
+        return None  # not a workspace (headless apply's scratch database)
+    rows = con.execute("SELECT key, value FROM _meta WHERE key IN (?, ?)", [SCORED_KEY, THRESHOLD_KEY]).fetchall()
+    got = dict(rows)
+    v = got.get(SCORED_KEY, got.get(THRESHOLD_KEY))
+    return DEFAULT_THRESHOLD if v is None else _lsh.check_threshold(v)

@@ -156,11 +156,13 @@ class _Neg:
         return self.key > other.key
 
 
-def manifest_entry(spec: Transforms, stats: Stats) -> dict[str, Any]:
-    """The export manifest's ``transforms`` block: every step with its version and options, and the counts."""
+def manifest_entry(spec: Transforms, stats: Stats, *, rescored: list[str] | None = None) -> dict[str, Any]:
+    """The export manifest's ``transforms`` block: every step with its version and options, the counts over the
+    exported documents, and (``score: cleaned``) the signal families computed on the cleaned text."""
     desc = spec.pipeline().describe()
     return {
         "score": spec.score,
+        **({"rescored_families": sorted(rescored)} if spec.cleaned_scoring else {}),
         "steps": [
             {**d, "docs_changed": stats.step_changed[k], "chars_removed": stats.step_removed[k]}
             for k, d in enumerate(desc)

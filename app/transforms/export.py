@@ -1,0 +1,193 @@
+"""Transforms in the exports: the cleaned text of the exported documents and, with ``score: cleaned``, the
+signals the recipe reads recomputed on the cleaned text.
+
+Workspace export (:func:`app.export.apply`):
+
+- ``score: cleaned``: :func:`rescore_workspace` streams every document's text out of ``corpus`` in batches,
+  cleans it, computes the document-scope signal families the recipe reads (and ``size`` when the token counts
+  come from ``size_tokens``) on the cleaned text with default options (as headless apply does), and writes them
+  to a temporary table; the recipe is then compiled over a temporary view of ``corpus`` whose columns of those
+  families are the cleaned text's. Corpus-scope columns (duplicate clusters), trained models' columns and
+  benchmark contamination keep their stored values (computed on the text as ingested).
+- every export: :func:`clean_selection` cleans the text of the selected documents once (counting what changed)
+  into a temporary table and returns the selection with that text.
+
+Headless apply cleans each batch before scoring it (``score: cleaned``) and the kept rows when it collects them;
+both paths call the same :class:`app.transforms.spec.Pipeline`, so they export the same bytes.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from app.errors import ExportError
+from app.sql import qi, ql
+from app.transforms.spec import Stats, Transforms, manifest_entry
+
+#: temporary objects on the export's cursor
+VIEW = "_winnow_tx_corpus"
+#: scratch directory per cursor (id) holding the cleaned text and scores as Parquet
+_SCRATCH: dict[int, Path] = {}
+#: documents cleaned and scored per batch
+BATCH = 2048
+
+
+def rescore_families(columns: list[str], token_column: str | None) -> list[str]:
+    """The document-scope families producing ``columns`` that can be recomputed from the text alone."""
+    from app.signals.base import get_scorer
+    from app.signals.engine import column_families
+
+    fams = column_families()
+    wanted = {fams[c] for c in columns if c in fams}
+    if token_column == "size_tokens":
+        wanted.add("size")
+    return sorted(f for f in wanted if get_scorer(f).scope == "document" and f != "decontam")
+
+
+def _scratch(con: Any) -> Path:
+    """A scratch directory for this export's cleaned text and scores (removed by :func:`drop_temp`)."""
+    d = Path(tempfile.mkdtemp(prefix="winnow-transforms-"))
+    _SCRATCH[id(con)] = d
+    return d
+
+
+def _stream(con: Any, sql: str, params: dict[str, Any] | None = None) -> Any:
+    """Record batches of ``sql`` (the cursor is only read until they are all consumed)."""
+    return con.sql(sql, params=params or None).to_arrow_reader(BATCH)
+
+
+def rescore_workspace(
+    con: Any,
+    spec: Transforms,
+    columns: list[str],
+    *,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> tuple[str, list[str], tuple | None]:
+    """Create the temporary view of ``corpus`` with the families behind ``columns`` scored on the cleaned text;
+    return ``(view name, families rescored, cache token)``. The token (the workspace's state plus the
+    transforms' digest) keeps the recipe cache from serving one export's quantiles to another's. The scores go
+    to a Parquet file written batch by batch (bounded memory), which the view joins by id."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from app.recipes.cache import version_token
+    from app.signals.engine import score_texts
+
+    have = {r[0] for r in con.execute("DESCRIBE corpus").fetchall()}
+    families = rescore_families(columns, "size_tokens" if "size_tokens" in have else None)
+    base = version_token(con, "corpus")
+    token = None if base is None else (*base, VIEW, spec.digest(), *families)
+    pipe = spec.pipeline()
+    total = con.execute("SELECT count(*) FROM corpus").fetchall()[0][0]
+    path = _scratch(con) / "scores.parquet"
+    writer = None
+    done = 0
+    try:
+        for batch in _stream(con, "SELECT CAST(id AS VARCHAR) AS id, text FROM corpus ORDER BY id"):
+            ids = batch.column(0).to_pylist()
+            cleaned = pipe.run(batch.column(1).to_pylist())
+            cols: dict[str, Any] = {"id": pa.array(ids, pa.string())}
+            if families:
+                cols.update({c: pa.array(v) for c, v in score_texts(cleaned, families).items()})
+            cols["size_chars"] = pa.array([None if t is None else len(t) for t in cleaned], pa.int64())
+            tbl = pa.table(cols)
+            if writer is None:
+                writer = pq.ParquetWriter(str(path), tbl.schema)
+            writer.write_table(tbl.cast(writer.schema))
+            done += len(ids)
+            if progress:
+                progress(done, total, "score cleaned")
+    finally:
+        if writer is not None:
+            writer.close()
+    if writer is None:  # an empty corpus: nothing to replace
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {VIEW} AS SELECT * FROM corpus")
+        return VIEW, families, token
+    src = f"read_parquet({ql(str(path))})"
+    scored = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall() if r[0] != "id"]
+    replace = [c for c in scored if c in have]
+    add = [c for c in scored if c not in have]
+    body = "c.*"
+    if replace:
+        body = f"c.* REPLACE ({', '.join(f's.{qi(c)} AS {qi(c)}' for c in replace)})"
+    if add:
+        body += ", " + ", ".join(f"s.{qi(c)}" for c in add)
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW {VIEW} AS SELECT {body} FROM corpus AS c"
+        f" LEFT JOIN {src} AS s ON s.id = CAST(c.id AS VARCHAR)"
+    )
+    return VIEW, families, token
+
+
+def clean_export(
+    con: Any,
+    sql: str,
+    params: dict[str, Any],
+    spec: Transforms,
+    columns: list[str],
+    rescored: list[str],
+    *,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> tuple[str, dict[str, Any]]:
+    """``(sql with the cleaned text, the manifest's transforms block)`` for a workspace export."""
+    check_text_column(columns)
+    stats = Stats(len(spec.steps))
+    sql = clean_selection(con, sql, params, spec, stats, progress=progress)
+    return sql, manifest_entry(spec, stats, rescored=rescored)
+
+
+def clean_selection(
+    con: Any,
+    sql: str,
+    params: dict[str, Any],
+    spec: Transforms,
+    stats: Stats,
+    *,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> str:
+    """Clean the ``text`` of the documents ``sql`` selects once each (counting into ``stats``) into a Parquet
+    file, and return ``sql`` with that text in place of the stored one (same rows, same order)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pipe = spec.pipeline()
+    d = _SCRATCH.get(id(con)) or _scratch(con)
+    path = d / "text.parquet"
+    schema = pa.schema([("id", pa.string()), ("text", pa.string())])
+    done = 0
+    with pq.ParquetWriter(str(path), schema) as writer:
+        q = f"SELECT DISTINCT CAST(id AS VARCHAR) AS id, text FROM ({sql}) ORDER BY id"
+        for batch in _stream(con, q, params):
+            ids = batch.column(0).to_pylist()
+            cleaned = pipe.run(batch.column(1).to_pylist(), ids=ids, stats=stats)
+            writer.write_table(pa.table({"id": pa.array(ids, pa.string()), "text": pa.array(cleaned, pa.string())}))
+            done += len(ids)
+            if progress:
+                progress(done, done, "clean")
+    return (
+        f"SELECT s.* REPLACE (t.text AS text) FROM ({sql}) AS s"
+        f" LEFT JOIN read_parquet({ql(str(path))}) AS t ON t.id = CAST(s.id AS VARCHAR) ORDER BY s.id"
+    )
+
+
+def drop_temp(con: Any) -> None:
+    """Remove the temporary view and the scratch files (the cursor may be reused by the caller)."""
+    try:
+        con.execute(f"DROP VIEW IF EXISTS {VIEW}")
+    except Exception:  # a failed export must still report its own error, not this one
+        pass
+    d = _SCRATCH.pop(id(con), None)
+    if d is not None:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def check_text_column(columns: list[str]) -> None:
+    """Transforms rewrite ``text``: an export whose columns leave it out has nothing to clean."""
+    if "text" not in columns:
+        raise ExportError(
+            "the recipe has transforms but its output columns leave out 'text'; add text to output.columns"
+        )

@@ -1,0 +1,167 @@
+"""A near-duplicate threshold inside recipes (issue 15): ``dedup: {near: 0.7}``.
+
+In a workspace scored at ``T0``, a recipe threshold ``T >= T0`` is served from the stored columns: a member is a
+near duplicate only when its estimated Jaccard with its cluster's representative is at least ``T``. Checked here
+against a fresh ``winnow dedup near --threshold T`` on a corpus of copies at known Jaccards; a lower ``T`` is a
+one-line error naming the command; headless apply clusters at the recipe's threshold; the forms round-trip.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from app.errors import RecipeError
+from app.export.headless import apply_headless
+from app.recipes import compile_recipe, live, load_recipe, select_ids_sql, summarize
+from app.recipes.rules import decode_url, encode_url, from_json
+from app.recipes.schema import Recipe
+from app.signals import dedup_near as dn
+from app.signals import engine
+from tests.test_signals import make_ws
+
+pytest.importorskip("scipy")
+pytest.importorskip("xxhash")
+
+#: scattered single-word edits of a 300-word text -> exact shingle Jaccard with it (5 shingles per edit)
+EDITS = {"b": 2, "c": 8, "d": 17}  # about 0.93, 0.76, 0.55
+
+
+def _corpus() -> dict[str, str]:
+    """Groups of a base text (smallest id) and copies edited independently, plus unrelated and empty texts."""
+    rnd = random.Random(7)
+    out: dict[str, str] = {}
+    for g in range(6):
+        base = [f"w{rnd.randrange(50_000)}" for _ in range(300)]
+        out[f"g{g}a"] = " ".join(base)
+        for name, k in EDITS.items():
+            words = list(base)
+            for i in rnd.sample(range(0, 300, 9), k):  # at least 9 words apart: each edit breaks 5 shingles
+                words[i] = f"edit{rnd.randrange(10**6)}"
+            out[f"g{g}{name}"] = " ".join(words)
+    for u in range(5):
+        out[f"u{u}"] = " ".join(f"v{rnd.randrange(50_000)}" for _ in range(rnd.randrange(5, 200)))
+    out["zz"] = "!!"  # no words: no signature
+    return out
+
+
+def _kept(ws, recipe) -> list[str]:
+    sql, p = select_ids_sql(compile_recipe(ws.con, recipe))
+    return [r[0] for r in ws.con.execute(sql, p).fetchall()]
+
+
+def _scored(tmp_path, name: str, t: float):
+    """A workspace of :func:`_corpus` scored as ``winnow dedup near --threshold t`` does."""
+    ws = make_ws(tmp_path, _corpus(), name=name)
+    dn.set_workspace_threshold(ws.con, t)
+    engine.score(ws, signals="dedup_near")
+    return ws
+
+
+def test_recipe_threshold_matches_a_fresh_run_at_it(tmp_path):
+    live.clear()
+    low = _scored(tmp_path, "low", 0.5)
+    try:
+        assert dn.scored_threshold(low.con) == 0.5
+        everything = _kept(low, "version: 1\nrules: []\n")
+        at_scored = _kept(low, "version: 1\nrules: []\ndedup: {near: true}\n")
+        assert _kept(low, "version: 1\nrules: []\ndedup: {near: 0.5}\n") == at_scored
+        seen = {0.5: len(everything) - len(at_scored)}
+        for t in (0.65, 0.85):
+            recipe = f"version: 1\nrules: []\ndedup: {{near: {t}}}\n"
+            served = _kept(low, recipe)
+            fresh_ws = _scored(tmp_path, f"t{t}", t)
+            try:
+                fresh = _kept(fresh_ws, "version: 1\nrules: []\ndedup: {near: true}\n")
+            finally:
+                fresh_ws.close()
+            assert served == fresh, t
+            seen[t] = len(everything) - len(served)
+            # the interactive counts (numpy over the recipe frame) equal the SQL path's
+            fast, slow = summarize(low.con, recipe), summarize(low.con, recipe, cache=False)
+            assert fast["kept_docs"] == slow["kept_docs"] == len(served)
+            assert [(r["label"], r["removed"]) for r in fast["rules"]] == [
+                (r["label"], r["removed"]) for r in slow["rules"]
+            ]
+            assert fast["resolved"]["dedup_near_threshold"] == t
+            assert f">= {t:g}" in fast["rules"][0]["label"]
+        # stricter thresholds remove fewer copies: 3 per group at 0.5, about 2 at 0.65, 1 at 0.85
+        assert seen[0.5] > seen[0.65] > seen[0.85] >= 6
+    finally:
+        low.close()
+
+
+def test_recipe_threshold_with_a_rule_keeps_a_surviving_copy(tmp_path):
+    """The representative fails a rule: among the survivors, the smallest id that is similar enough is kept."""
+    ws = _scored(tmp_path, "ws", 0.5)
+    try:
+        base = "version: 1\nrules:\n  - {expr: \"id <> 'g0a'\"}\n"
+        kept = _kept(ws, base + "dedup: {near: 0.85}\n")
+        # g0a is gone; g0b (0.93 to it) is the group's kept copy; c and d (below 0.85 to g0a) stay as singletons
+        assert [k for k in kept if k.startswith("g0")] == ["g0b", "g0c", "g0d"]
+        assert [k for k in kept if k.startswith("g1")] == ["g1a", "g1c", "g1d"]
+    finally:
+        ws.close()
+
+
+def test_a_threshold_below_the_scored_one_says_what_to_run(tmp_path):
+    ws = _scored(tmp_path, "ws", 0.7)
+    try:
+        with pytest.raises(RecipeError) as e:
+            compile_recipe(ws.con, "version: 1\nrules: []\ndedup: {near: 0.6}\n")
+        msg = str(e.value)
+        assert "\n" not in msg and "winnow dedup near --threshold 0.6" in msg and "0.7" in msg
+        with pytest.raises(RecipeError) as e:
+            summarize(ws.con, "version: 1\nrules: []\ndedup: {near: 0.6}\n")
+        assert "winnow dedup near --threshold 0.6" in str(e.value)
+    finally:
+        ws.close()
+
+
+def test_headless_clusters_at_the_recipe_threshold(tmp_path):
+    texts = _corpus()
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in texts.items()))
+    got = {}
+    for t in (0.5, 0.85):
+        out = tmp_path / f"o{t}"
+        recipe = f"version: 1\nrules: []\ndedup: {{near: {t}}}\n"
+        m = apply_headless(recipe, [str(src)], out, fmt="jsonl", id_field="id")
+        assert m["recipe"]["dedup"] == {"near": t} and m["resolved"]["dedup_near_threshold"] == t
+        got[t] = sorted(json.loads(line)["id"] for f in sorted(out.glob("*.jsonl")) for line in f.open())
+        ws = _scored(tmp_path, f"ws{t}", t)
+        try:
+            assert got[t] == _kept(ws, "version: 1\nrules: []\ndedup: {near: true}\n")
+        finally:
+            ws.close()
+    assert len(got[0.85]) > len(got[0.5])
+
+
+def test_the_threshold_round_trips_through_yaml_json_url_and_panel():
+    r = load_recipe("version: 1\nrules: []\ndedup: {exact: true, near: 0.7}\n")
+    assert r.dedup.near_threshold == 0.7 and r.to_dict()["dedup"] == {"exact": True, "near": 0.7}
+    assert load_recipe(r.to_yaml()) == r
+    assert load_recipe(json.loads(json.dumps(r.to_dict()))) == r
+    panel = r.panel_rules()
+    near = next(x for x in panel if x.kind == "dedup" and x.col == "near")
+    assert near.threshold == 0.7 and ">= 0.7" in near.describe()
+    back = decode_url(encode_url(panel))
+    assert back == panel
+    assert [from_json(x.to_json()) for x in panel] == panel
+    assert Recipe.from_panel(back).dedup == r.dedup
+    # near: true stays true (the workspace's scored clusters), with no threshold anywhere
+    plain = load_recipe("version: 1\nrules: []\ndedup: {near: true}\n")
+    assert plain.dedup.near_threshold is None and plain.to_dict()["dedup"] == {"near": True}
+    assert decode_url(encode_url(plain.panel_rules()))[0].threshold is None
+
+
+@pytest.mark.parametrize("bad", ["0", "1.5", "-0.2", "'x'", "[0.5]"])
+def test_bad_thresholds_are_one_line_errors(bad):
+    with pytest.raises(RecipeError) as e:
+        load_recipe(f"version: 1\nrules: []\ndedup: {{near: {bad}}}\n")
+    assert "\n" not in str(e.value) and "near" in str(e.value)
+    assert decode_url("dedup:near:abc") == [] and decode_url("dedup:near:2") == []
+    with pytest.raises(RecipeError):
+        from_json({"kind": "dedup", "col": "near", "lo": 2})
