@@ -22,6 +22,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     curve.add_argument("--threshold", "-t", type=float, metavar="J", help="default: 0.6")
     for s in (near, ex):
         add_workspace(s)
+        s.add_argument(
+            "--fields", metavar="NAMES", help="the fields compared (e.g. instruction,output; default: winnow fields)"
+        )
     for s in (near, ex, curve):
         s.add_argument("--json", action="store_true", help="print only JSON (on the last line)")
 
@@ -43,11 +46,13 @@ def _curve_lines(c: dict[str, Any]) -> list[str]:
     ]
 
 
-def _doc(ws: Any, doc_id: str) -> tuple[str, dict[str, Any]]:
-    """A document's text and its current near-duplicate columns (empty when not scored)."""
+def _doc(ws: Any, doc_id: str, flds: Any = None) -> tuple[str, dict[str, Any]]:
+    """A document's text (made from ``flds``, :mod:`app.fields`) and its current near-duplicate columns."""
+    from app import fields
     from app.errors import SignalError
 
-    row = ws.con.execute("SELECT coalesce(text, '') FROM docs WHERE id = ?", [doc_id]).fetchone()
+    rel = fields.relation(ws.con, flds)
+    row = ws.con.execute(f"SELECT coalesce(text, '') FROM {rel} WHERE id = ?", [doc_id]).fetchone()
     if row is None:
         raise SignalError(f"no document with id {_clean(doc_id)!r} in {ws.path}")
     info: dict[str, Any] = {}
@@ -77,11 +82,15 @@ def run(args: argparse.Namespace) -> int:
 
     if args.action == "near":
         return _near(args)
+    from app import fields
+
     with Workspace.open(args.workspace, read_only=True) as ws:
         t = args.threshold if args.threshold is not None else dn.workspace_threshold(ws.con)
-        (ta, ia), (tb, ib) = _doc(ws, args.ids[0]), _doc(ws, args.ids[1])
+        flds = fields.resolve(ws.con, args.fields)
+        (ta, ia), (tb, ib) = _doc(ws, args.ids[0], flds), _doc(ws, args.ids[1], flds)
     res = dn.explain(ta, tb, threshold=t)
     res["ids"] = list(args.ids)
+    res["fields"] = fields.label(flds)
     res["stored"] = [ia, ib]
     if args.json:
         print_json_last(res)
@@ -89,7 +98,9 @@ def run(args: argparse.Namespace) -> int:
     a, b = (_clean(i) for i in args.ids)
     jac = "-" if res["jaccard"] is None else f"{res['jaccard']:.3f}"
     est = "-" if res["minhash_estimate"] is None else f"{res['minhash_estimate']:.3f}"
-    print(f"{a} vs {b} at threshold {res['threshold']:g} ({res['bands']} bands x {res['rows']} rows)")
+    print(
+        f"{a} vs {b} at threshold {res['threshold']:g} ({res['bands']} bands x {res['rows']} rows), fields {res['fields']}"
+    )
     print(f"  word 5-gram shingles: {res['shingles'][0]:,} / {res['shingles'][1]:,}, shared {res['shared_shingles']:,}")
     print(f"  exact Jaccard {jac}; MinHash estimate {est}; equal bands {len(res['shared_bands'])} of {res['bands']}")
     if res["p_candidate_at_jaccard"] is not None:
@@ -112,16 +123,21 @@ def _near(args: argparse.Namespace) -> int:
     from app.workspace import Workspace
 
     with Workspace.open(args.workspace) as ws:
-        if args.threshold is None:
+        if args.threshold is None and args.fields is None:
             t = dn.workspace_threshold(ws.con)
             res: dict[str, Any] = {"threshold": t, "changed": False}
+        elif args.threshold is None:  # the same threshold over other fields (the fingerprint says which)
+            t = dn.workspace_threshold(ws.con)
+            res = {"threshold": t, "changed": False}
+            with tqdm_progress("dedup") as prog:
+                engine.score(ws, signals="dedup_near", progress=prog, fields=args.fields)
         else:
             old = dn.workspace_threshold(ws.con)
             t = dn.set_workspace_threshold(ws.con, args.threshold)
             res = {"threshold": t, "changed": t != old}
             with tqdm_progress("dedup") as prog:
                 # the family's fingerprint names "the workspace's threshold": force re-clustering
-                engine.score(ws, signals="dedup_near", progress=prog, force=t != old)
+                engine.score(ws, signals="dedup_near", progress=prog, force=t != old, fields=args.fields)
         res["curve"] = _lsh.s_curve(t, dn.NUM_PERM)
         cols = [d[0] for d in ws.con.execute("SELECT * FROM corpus LIMIT 0").description]
         if "dup_near_keep" in cols:

@@ -28,6 +28,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--device", default="auto", choices=["auto", "cpu", "cuda", "mps"], help="default: cuda when present"
     )
     p.add_argument("--fast", action="store_true", help="static distilled model: >=10x faster, for quick maps")
+    p.add_argument(
+        "--fields", metavar="NAMES", help="embed these fields (e.g. instruction,output; default: winnow fields)"
+    )
     p.add_argument("--max-length", type=int, metavar="N", help="truncate documents to N tokens (default: the model's)")
     p.add_argument(
         "--prepare-fast",
@@ -55,11 +58,12 @@ def run(args: argparse.Namespace) -> int:
             fast=args.fast,
             max_length=args.max_length,
             progress=progress,
+            fields=args.fields,
         )
     rate = f" ({out['docs_per_s']:,.0f} docs/s)" if out["docs_per_s"] else ""
     print(
         f"{out['model']}: {out['embedded']:,} texts embedded in {out['seconds']:.1f} s{rate},"
-        f" {out['cached']:,} already cached; {out['documents']:,} documents, dim {out['dim']}"
+        f" {out['cached']:,} already cached; {out['documents']:,} documents, dim {out['dim']}, fields {out['fields']}"
     )
     print_json_last(out)
     return 0

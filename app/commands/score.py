@@ -29,6 +29,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         ".model file) as size_tokens_NAME; alone (without --signals) only that is computed",
     )
     p.add_argument("--tokenizer-name", metavar="NAME", help="NAME of size_tokens_NAME (default: from the path)")
+    p.add_argument(
+        "--fields",
+        metavar="NAMES",
+        help="the text the signals see: comma-separated fields (e.g. instruction,output; default: winnow fields)",
+    )
     p.add_argument("--list", action="store_true", help="list the families and their columns, then exit")
     add_engine(p)
     p.add_argument("--json", action="store_true", help="print only JSON (on the last line)")
@@ -83,7 +88,8 @@ def run(args: argparse.Namespace) -> int:
         for name, cls in fams.items():
             if not args.json:
                 print(f"{name:18s} v{cls.version} {cls.scope:8s} {', '.join(cls.columns)}")
-        print_json_last({n: list(c.columns) for n, c in fams.items()})
+        if args.json:
+            print_json_last({n: list(c.columns) for n, c in fams.items()})
         return 0
     from app.engine import make_engine
     from app.workspace import Workspace
@@ -96,13 +102,16 @@ def run(args: argparse.Namespace) -> int:
         return _tokens_only(args)
     signals = args.signals or "all"
     check_names(signals)  # a misspelt family is said before the workspace is opened
+    from app.detached import Detached
+
+    det = Detached(args.workspace, purpose="score", tables=tables_read(engine.resolve(signals)))
     with (
-        Workspace.open(args.workspace) as ws,
+        det as sw,
         make_engine(args.engine, workers=args.workers, address=args.ray_address) as eng,
         tqdm_progress("score") as prog,
     ):
         res = engine.score(
-            ws,
+            sw,
             signals=signals,
             workers=args.workers,
             batch_size=args.batch_size,
@@ -111,17 +120,39 @@ def run(args: argparse.Namespace) -> int:
             force=args.force,
             engine=eng,
         )
-        if args.tokenizer:
+    res["workspace_held_s"] = det.timings
+    if args.tokenizer:
+        with Workspace.open(args.workspace) as ws, tqdm_progress("tokens") as prog:
             res["tokens_model"] = _count_tokens(ws, args, prog)
-    if not args.json:
-        print(f"{'family':18s} {'computed':>10s} {'reused':>10s} {'rows':>10s}")
-        for name, r in res["families"].items():
-            print(f"{name:18s} {r['computed'] or 0:>10,} {r['reused'] or 0:>10,} {r['rows'] or 0:>10,}")
-        print(f"{res['documents']:,} documents in {res['seconds']:.1f} s")
-        if "tokens_model" in res:
-            _print_tokens(res["tokens_model"])
-    print_json_last(res)
+    if args.json:
+        print_json_last(res)
+        return 0
+    print(f"{'family':18s} {'computed':>10s} {'reused':>10s} {'rows':>10s}")
+    for name, r in res["families"].items():
+        print(f"{name:18s} {r['computed'] or 0:>10,} {r['reused'] or 0:>10,} {r['rows'] or 0:>10,}")
+    held = det.timings.get("commit_s", 0.0)
+    print(
+        f"{res['documents']:,} documents in {res['seconds']:.1f} s"
+        f" (workspace copied in {det.timings.get('snapshot_s', 0):.1f} s, written in {held:.1f} s)"
+    )
+    if "tokens_model" in res:
+        _print_tokens(res["tokens_model"])
     return 0
+
+
+#: tables a family reads besides the documents (its caches, its inputs), copied into the scratch workspace
+SIDE_TABLES = {"decontam": ("_decon_*",), "dedup_near": ("_dup_near_*",)}
+
+
+def tables_read(names: list[str]) -> list[str]:
+    """Table name patterns :class:`app.detached.Detached` copies for scoring ``names``: the run registry, each
+    family's previous results (reused when still valid) and its side tables (:data:`SIDE_TABLES`)."""
+    from app.signals.engine import RUNS, _hash_table, sig_table
+
+    out = [RUNS]
+    for n in names:
+        out += [sig_table(n), _hash_table(n), *SIDE_TABLES.get(n, ())]
+    return out
 
 
 def _count_tokens(ws, args: argparse.Namespace, prog) -> dict:
@@ -155,7 +186,8 @@ def _tokens_only(args: argparse.Namespace) -> int:
 
     with Workspace.open(args.workspace) as ws, tqdm_progress("tokens") as prog:
         res = _count_tokens(ws, args, prog)
-    if not args.json:
+    if args.json:
+        print_json_last(res)
+    else:
         _print_tokens(res)
-    print_json_last(res)
     return 0

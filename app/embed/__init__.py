@@ -9,6 +9,10 @@ interrupted run resumes where it stopped and a kill loses at most about half a m
 of 4,096 texts alone is ~7 minutes of the default model on a slow CPU). ``embed_models`` lists the tables; ``_meta`` key
 ``embed.active`` names the model the map, neighbours and search use. Reading 54k x 384 vectors back
 as numpy takes well under a second (Arrow fixed-size lists, zero copy), so no ``.npy`` copy is kept.
+
+What is embedded is the text the workspace's fields make (:mod:`app.fields`; ``--fields`` on ``winnow embed``):
+the vectors are keyed by the hash of that text, and ``_meta`` key ``embed.fields.<model>`` records the fields,
+so :func:`load_vectors` finds each document's vector under the same fields.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from app.embed.models import DEFAULT_MODEL, Embedder
 from app.errors import EmbedError
 from app.sql import qi, slug
 
-__all__ = ["DEFAULT_MODEL", "active_model", "embed", "get_embedder", "load_vectors", "vectors_table"]
+__all__ = ["DEFAULT_MODEL", "active_model", "embed", "fields_of", "get_embedder", "load_vectors", "vectors_table"]
 
 #: most texts per commit
 CHUNK = 4096
@@ -48,6 +52,22 @@ def active_model(ws: Any) -> str | None:
     return ws.get_meta("embed.active")
 
 
+FIELDS_KEY = "embed.fields."
+
+
+def fields_of(ws: Any) -> dict[str, str]:
+    """``{model: fields}``: the fields (:func:`app.fields.label`) each embedded model last saw."""
+    rows = ws.cursor().execute("SELECT key, value FROM _meta WHERE starts_with(key, ?)", [FIELDS_KEY]).fetchall()
+    return {k[len(FIELDS_KEY) :]: v for k, v in sorted(rows)}
+
+
+def _relation(ws: Any, key: str, con: Any) -> str:
+    """The documents as model ``key`` saw them (its recorded fields; ``docs`` when none were recorded)."""
+    from app import fields
+
+    return fields.relation(con, fields.parse(ws.get_meta(FIELDS_KEY + key)))
+
+
 def embed(
     ws: Any,
     *,
@@ -61,14 +81,17 @@ def embed(
     commit_seconds: float = COMMIT_SECONDS,
     limit_chunks: int | None = None,
     progress: Any = None,
+    fields: str | None = None,
 ) -> dict[str, Any]:
     """Embed every document of ``ws`` whose text is not yet embedded by this model; make it active.
 
     Vectors are committed every ``chunk`` texts or ``commit_seconds`` of encoding, whichever comes first.
     Returns counts and timing: ``{"model", "table", "dim", "documents", "distinct_texts", "cached",
     "embedded", "remaining", "commits", "seconds", "docs_per_s"}``. ``limit_chunks`` stops after that
-    many commits (tests of resumability).
+    many commits (tests of resumability). ``fields`` overrides the workspace's fields (:mod:`app.fields`).
     """
+    from app import fields as fields_mod
+
     if ws.read_only:
         raise EmbedError(f"workspace {ws.path} is open read-only")
     emb = embedder or get_embedder(
@@ -76,15 +99,17 @@ def embed(
     )
     table = vectors_table(emb.key)
     cur = ws.cursor()
+    flds = fields_mod.resolve(cur, fields)
+    docs = fields_mod.relation(cur, flds)  # the text the fields make, hashed like ingest hashes text
     cur.execute(MODELS_DDL)
     cur.execute(f"CREATE TABLE IF NOT EXISTS {qi(table)} (text_hash VARCHAR NOT NULL, vec FLOAT[{int(emb.dim)}])")
     cur.execute(
         "INSERT OR REPLACE INTO embed_models VALUES (?, ?, ?, ?, now()::TIMESTAMP)",
         [emb.key, table, emb.dim, json.dumps(emb.spec(), default=str)],
     )
-    n_docs, n_distinct = cur.execute("SELECT count(*), count(DISTINCT text_hash) FROM docs").fetchone()
+    n_docs, n_distinct = cur.execute(f"SELECT count(*), count(DISTINCT text_hash) FROM {docs}").fetchone()
     todo_sql = (
-        f"SELECT text_hash, any_value(text) AS text FROM docs WHERE text_hash NOT IN (SELECT text_hash FROM {qi(table)})"
+        f"SELECT text_hash, any_value(text) AS text FROM {docs} WHERE text_hash NOT IN (SELECT text_hash FROM {qi(table)})"
         " GROUP BY text_hash ORDER BY length(any_value(text)) DESC, text_hash"
     )
     n_todo = cur.execute(f"SELECT count(*) FROM ({todo_sql})").fetchone()[0]
@@ -133,7 +158,9 @@ def embed(
     reader.close()
     seconds = time.perf_counter() - t0
     ws.set_meta("embed.active", emb.key, con=cur)
+    ws.set_meta(FIELDS_KEY + emb.key, fields_mod.label(flds), con=cur)
     return {
+        "fields": fields_mod.label(flds),
         "model": emb.key,
         "table": table,
         "dim": emb.dim,
@@ -162,7 +189,10 @@ def load_vectors(ws: Any, *, model: str | None = None, con: Any = None) -> tuple
         raise MapError(f"no vectors for model {key!r} in {ws.path}: run `winnow embed` first")
     res = (
         ws.cursor()
-        .sql(f"SELECT d.id, e.vec FROM docs AS d JOIN {qi(table)} AS e ON e.text_hash = d.text_hash ORDER BY d.id")
+        .sql(
+            f"SELECT d.id, e.vec FROM {_relation(ws, key, c)} AS d JOIN {qi(table)} AS e ON e.text_hash = d.text_hash"
+            " ORDER BY d.id"
+        )
         .to_arrow_table()
     )
     if res.num_rows == 0:

@@ -210,6 +210,9 @@ class DedupNear(Scorer):
     name = "dedup_near"
     version = 2
     scope = "corpus"
+    #: sees the workspace's (or ``--fields``) text fields (:mod:`app.fields`); the engine sets ``text_fields``
+    uses_fields = True
+    text_fields: tuple[str, ...] | None = None
     description = "near duplicates: MinHash LSH over word 5-grams, verified at a Jaccard threshold"
     columns: ClassVar[dict[str, str]] = {
         "dup_near_cluster": "VARCHAR",
@@ -245,8 +248,10 @@ class DedupNear(Scorer):
         return f"{self.version}:{NUM_PERM}:{SEED}:t{self.threshold:g}:{b}x{r}"
 
     def score_corpus(self, ws: Any, *, dest: str, con: Any, workers: int = 1, progress: Any = None) -> int:
+        from app import fields as fields_mod
         from app.signals.engine import map_batches
 
+        rel = fields_mod.relation(con, self.text_fields)  # signatures are cached by the hash of what is seen
         meta_key = "signals.dedup_near.cache"
         sig_fp = f"sig{self.version}:{NUM_PERM}:{SEED}"
         have = con.execute("SELECT value FROM _meta WHERE key = ?", [meta_key]).fetchone()
@@ -254,7 +259,7 @@ class DedupNear(Scorer):
         if have is None or have[0] != sig_fp or not ws.has_table(CACHE, con):
             con.execute(f"CREATE OR REPLACE TABLE {CACHE} (id VARCHAR, text_hash VARCHAR, sig BLOB)")
             con.execute("INSERT OR REPLACE INTO _meta VALUES (?, ?)", [meta_key, sig_fp])
-        todo_sql = f"SELECT d.id, coalesce(d.text_hash, '') AS text_hash, coalesce(d.text, '') AS text FROM docs d ANTI JOIN {CACHE} c ON c.id = d.id AND c.text_hash = coalesce(d.text_hash, '')"
+        todo_sql = f"SELECT d.id, coalesce(d.text_hash, '') AS text_hash, coalesce(d.text, '') AS text FROM {rel} d ANTI JOIN {CACHE} c ON c.id = d.id AND c.text_hash = coalesce(d.text_hash, '')"
         n_todo = con.execute(f"SELECT count(*) FROM ({todo_sql})").fetchall()[0][0]
         done = 0
         if progress:
@@ -280,7 +285,7 @@ class DedupNear(Scorer):
         finally:
             writer.close()
         rows_sql = (
-            f"SELECT d.id, c.sig FROM docs d"
+            f"SELECT d.id, c.sig FROM {rel} d"
             f" LEFT JOIN {CACHE} c ON c.id = d.id AND c.text_hash = coalesce(d.text_hash, '')"
         )
         t = self.threshold if self.threshold is not None else workspace_threshold(con)

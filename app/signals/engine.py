@@ -205,8 +205,12 @@ def score(
     options: dict[str, dict[str, Any]] | None = None,
     force: bool = False,
     engine: Any = None,
+    fields: str | Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Compute the named signal families for every document of ``ws`` (only what is missing or stale).
+
+    ``fields`` (:mod:`app.fields`, e.g. ``"instruction,output"``): the text the families see, instead of the
+    workspace's fields setting (default: the document's text); it is part of each family's stored fingerprint.
 
     ``engine`` (:func:`app.engine.make_engine`): where document-scope batches run; by default a local pool of
     ``workers`` processes. The rows written are the same whatever the engine (results come back in order).
@@ -227,17 +231,21 @@ def score(
         cls = get_scorer(n)
         cls.check_available()
         scorers[n] = cls(**options.get(n, {}))
+    from app import fields as fields_mod
+
+    flds = fields_mod.resolve(ws.con, fields)
+    fields_mod.check(ws.con, flds)
     _ensure_runs(ws)
     n_docs = ws.cursor().execute("SELECT count(*) FROM docs").fetchall()[0][0]
-    report: dict[str, Any] = {"documents": int(n_docs), "families": {}}
+    report: dict[str, Any] = {"documents": int(n_docs), "families": {}, "fields": fields_mod.label(flds)}
     doc_fams = [n for n in names if scorers[n].scope == "document"]
     if doc_fams:
         report["families"].update(
-            _score_documents(ws, doc_fams, scorers, options, workers, batch_size, progress, force, engine)
+            _score_documents(ws, doc_fams, scorers, options, workers, batch_size, progress, force, engine, flds)
         )
     for n in names:
         if scorers[n].scope == "corpus":
-            report["families"][n] = _score_corpus(ws, n, scorers[n], workers, progress, force)
+            report["families"][n] = _score_corpus(ws, n, scorers[n], workers, progress, force, flds)
     report["seconds"] = round(time.perf_counter() - t0, 3)
     return report
 
@@ -252,13 +260,18 @@ def _score_documents(
     progress: Progress | None,
     force: bool,
     engine: Any = None,
+    flds: tuple[str, ...] | None = None,
 ) -> dict[str, Any]:
+    from app import fields as fields_mod
+
     t0 = time.perf_counter()
     con = ws.con
     stored = runs(ws)
+    rel = fields_mod.relation(con, flds)  # ``docs``, or its text and text_hash made from the chosen fields
+    fps = {n: scorers[n].fingerprint() + fields_mod.tag(flds) for n in names}
     valid_old: dict[str, bool] = {}
     for n in names:
-        fp = scorers[n].fingerprint()
+        fp = fps[n]
         valid_old[n] = (
             not force
             and stored.get(n, {}).get("version") == fp
@@ -286,7 +299,7 @@ def _score_documents(
             )
             cond += f" AND h{i}.id IS NULL"
         needs.append(f"({cond}) AS need{i}")
-    base = f"SELECT d.id, coalesce(d.text_hash, '') AS text_hash, coalesce(d.text, '') AS text, {', '.join(needs)} FROM docs d {' '.join(joins)}"
+    base = f"SELECT d.id, coalesce(d.text_hash, '') AS text_hash, coalesce(d.text, '') AS text, {', '.join(needs)} FROM {rel} d {' '.join(joins)}"
     where = " OR ".join(f"need{i}" for i in range(len(names)))
     todo_sql = f"SELECT * FROM ({base}) WHERE {where}"
     total = con.cursor().execute(f"SELECT count(*) FROM ({todo_sql})").fetchall()[0][0]
@@ -334,7 +347,7 @@ def _score_documents(
 
     out: dict[str, Any] = {}
     for n in names:
-        out[n] = _finalise(ws, n, scorers[n], valid_old[n], computed[n], time.perf_counter() - t0)
+        out[n] = _finalise(ws, n, scorers[n], valid_old[n], computed[n], time.perf_counter() - t0, fps[n], rel)
     return out
 
 
@@ -347,8 +360,11 @@ def _iter_scored(
         yield packed[0], res
 
 
-def _finalise(ws: Any, name: str, sc: Scorer, valid_old: bool, computed: int, seconds: float) -> dict[str, Any]:
-    """Swap staged rows (plus still-valid old rows) into ``sig_<name>`` in one transaction."""
+def _finalise(
+    ws: Any, name: str, sc: Scorer, valid_old: bool, computed: int, seconds: float, fp: str, rel: str = "docs"
+) -> dict[str, Any]:
+    """Swap staged rows (plus still-valid old rows) into ``sig_<name>`` in one transaction (``rel``: the
+    documents as the family saw them, :func:`app.fields.relation`)."""
     sig, hsh, stage = qi(sig_table(name)), qi(_hash_table(name)), qi(_stage_table(name))
     cols = list(sc.columns)
     collist = ", ".join(qi(c) for c in cols)
@@ -368,20 +384,27 @@ def _finalise(ws: Any, name: str, sc: Scorer, valid_old: bool, computed: int, se
             )
         cur.execute(
             f"CREATE OR REPLACE TEMP TABLE _sig_new AS SELECT n.* FROM ({' UNION ALL '.join(parts)}) n"
-            " SEMI JOIN docs d ON d.id = n.id AND coalesce(d.text_hash, '') = n.text_hash"
+            f" SEMI JOIN {rel} d ON d.id = n.id AND coalesce(d.text_hash, '') = n.text_hash"
         )
         cur.execute(f"CREATE OR REPLACE TABLE {sig} AS SELECT id, {collist} FROM _sig_new")
         cur.execute(f"CREATE OR REPLACE TABLE {hsh} AS SELECT id, text_hash FROM _sig_new")
         cur.execute("DROP TABLE _sig_new")
         cur.execute(f"DROP TABLE IF EXISTS {stage}")
-        n = _record_run(ws, cur, name, sc.fingerprint(), cols, seconds)
+        n = _record_run(ws, cur, name, fp, cols, seconds)
         ws.register_part(sig_table(name), kind="signal", con=cur)
     return {"computed": computed, "reused": n - computed, "rows": n, "columns": cols, "seconds": round(seconds, 3)}
 
 
-def _score_corpus(ws: Any, name: str, sc: Scorer, workers: int, progress: Progress | None, force: bool) -> dict:
+def _score_corpus(
+    ws: Any, name: str, sc: Scorer, workers: int, progress: Progress | None, force: bool, flds: Any = None
+) -> dict:
+    from app import fields as fields_mod
+
     t0 = time.perf_counter()
-    fp = f"{sc.fingerprint()}@{ws.fingerprint()}"
+    # a family that reads its text through app.fields (``uses_fields``) sees the chosen fields
+    flds = flds if getattr(sc, "uses_fields", False) else None
+    sc.text_fields = flds
+    fp = f"{sc.fingerprint()}{fields_mod.tag(flds)}@{ws.fingerprint()}"
     stored = runs(ws).get(name, {})
     cols = list(sc.columns)
     if not force and stored.get("version") == fp and ws.has_table(sig_table(name)):
