@@ -111,6 +111,10 @@ def _rule_meta(rule: Rule) -> dict:
         return {"step": step, "observed": None if lo is None else [lo, hi]}
     if rule.kind in ("in", "not_in"):
         return {"options": [str(v) for v in widgets.cached(ws, queries.top_values, rule.col, n=50)["value"]]}
+    if rule.kind == "dedup" and rule.col == "near":  # the Jaccard slider starts at the scored threshold
+        from app.signals.dedup_near import scored_threshold
+
+        return {"scored": widgets.cached(ws, scored_threshold)}
     return {}
 
 

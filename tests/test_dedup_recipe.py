@@ -165,3 +165,36 @@ def test_bad_thresholds_are_one_line_errors(bad):
     assert decode_url("dedup:near:abc") == [] and decode_url("dedup:near:2") == []
     with pytest.raises(RecipeError):
         from_json({"kind": "dedup", "col": "near", "lo": 2})
+
+
+def test_panel_threshold_counts_and_saves(tmp_path):
+    """The Thresholds panel's near-dedup slider: the server counts the rule at its threshold (what the slider
+    sends as ``lo``), words it, and the saved recipe keeps it."""
+    from app.explore import panel_api, recipe_bridge
+
+    ws = _scored(tmp_path, "ws", 0.5)
+    try:
+        rule = from_json({"kind": "dedup", "col": "near", "lo": 0.85, "uid": "n1"})
+        s = panel_api.summary_payload(ws.cursor(), [rule])
+        assert s["kept_docs"] == len(_kept(ws, "version: 1\nrules: []\ndedup: {near: 0.85}\n"))
+        assert ">= 0.85" in s["texts"][0]
+        saved = recipe_bridge.recipe_from_rules([rule], name="r", description=None, base=None)
+        assert saved.to_dict()["dedup"] == {"near": 0.85}
+        with pytest.raises(RecipeError, match=r"winnow dedup near --threshold 0\.3"):
+            panel_api.summary_payload(ws.cursor(), [from_json({"kind": "dedup", "col": "near", "lo": 0.3})])
+    finally:
+        ws.close()
+
+
+@pytest.mark.slow
+def test_thresholds_page_offers_the_slider_from_the_scored_threshold(tmp_path):
+    pytest.importorskip("streamlit")
+    from tests.app.test_pages import _panel, app_at
+
+    ws = _scored(tmp_path, "ws", 0.5)
+    ws.close()
+    at = app_at(str(tmp_path / "ws"), "thresholds", r="dedup:near:0.85")
+    data = _panel(at)
+    (rule,) = data["rules"]
+    assert rule["lo"] == 0.85 and data["meta"][rule["uid"]] == {"scored": 0.5}
+    assert data["summary"]["kept_docs"] == len(_corpus()) - 6

@@ -272,6 +272,14 @@ class Panel {
           `<div class="wl-chips">${chips}</div>`;
       } else if (r.kind === "expr") {
         body = `<label class="wl-wide">keep documents where<input type="text" data-f="expr" value="${esc(r.expr)}" spellcheck="false"></label>`;
+      } else if (r.kind === "dedup" && r.col === "near" && m.scored != null) {
+        // near duplicates at a Jaccard threshold of the recipe's own: from the scored one up to 1 (live counts)
+        const t = r.lo ?? m.scored;
+        const help = `clusters scored at ${m.scored}; a lower threshold needs winnow dedup near --threshold J`;
+        body =
+          `<label class="wl-q" title="${esc(help)}">near duplicates (MinHash) at Jaccard ≥ <output>${(+t).toFixed(2)}</output>` +
+          `<input type="range" min="${esc(m.scored)}" max="1" step="0.01" data-f="jt" value="${esc(t)}" aria-label="near-duplicate Jaccard threshold"></label>` +
+          `<span class="w-meta"> (dedup runs over the documents the rules keep)</span>`;
       } else {
         const note = r.kind === "dedup" ? " (dedup runs over the documents the rules keep)" : "";
         body = `<span class="wl-fixed"><strong>${esc(label(r))}</strong>${note}</span>`;
@@ -307,6 +315,14 @@ class Panel {
       r.lo = lo <= 0 ? null : lo;
       r.hi = hi >= 1 ? null : hi;
       this.changed(r.uid, !committed); // "input" while dragging, "change" on release
+      return;
+    } else if (f === "jt") {
+      // the near-duplicate threshold: counts follow the slider as it moves
+      const v = +el.value;
+      row.querySelector("output").textContent = v.toFixed(2);
+      r.lo = Math.round(v * 100) / 100;
+      r.text = "";
+      this.changed(r.uid, !committed);
       return;
     } else if (!committed) {
       return; // number and text boxes count on Enter or when they lose focus
