@@ -164,6 +164,8 @@ def test_fields_command(tmp_path, capsys):
     assert main(["fields", "clear", "-w", w, "--json"]) == 0
     res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert res["fields"] == "text" and res["stale"] == ["size"]
+    assert main(["info", "-w", w]) == 0
+    assert "fields      text  (computed from other fields: size)" in capsys.readouterr().out
     assert main(["fields", "set", "instruction,,x", "-w", w]) != 0
     assert "empty name" in capsys.readouterr().err
 

@@ -45,12 +45,27 @@ def clusters(ws) -> list[dict]:
     return out
 
 
+def _fields(ws) -> dict:
+    """The text fields signals, dedup and embeddings see (:mod:`app.fields`) and which stored ones differ."""
+    from app import fields
+    from app.commands.fields import computed_from
+
+    label = fields.label(fields.get(ws.cursor()))
+    done = computed_from(ws)
+    return {
+        "fields": label,
+        "fields_computed_from": done,
+        "fields_stale": sorted(k for k, v in done.items() if v != label),
+    }
+
+
 def run(args: argparse.Namespace) -> int:
     from app.workspace import Workspace
 
     with Workspace.open(args.workspace, read_only=True) as ws:
         info = ws.info()
         info["clusters"] = clusters(ws)
+        info.update(_fields(ws))
     if args.json:
         print_json_last(info)
         return 0
@@ -65,6 +80,8 @@ def run(args: argparse.Namespace) -> int:
     )
     if len(info["signals"]) > 12:
         print(f"            ... and {len(info['signals']) - 12} more")
+    stale = f"  (computed from other fields: {', '.join(info['fields_stale'])})" if info["fields_stale"] else ""
+    print(f"fields      {info['fields']}{stale}")
     cl = info["clusters"]
     if cl:
         print(f"clusters    {len(cl)} (map)")
