@@ -124,3 +124,21 @@ def test_headless_apply_identical_across_engines(tmp_path, ray_engine):
     assert outs["plain_counts"] == outs["pool_counts"] == outs["ray_counts"]
     near = [st for st in outs["plain_stages"] if "near" in str(st.get("stage", "")) + str(st.get("label", ""))]
     assert near and near[0]["removed"] > 0  # the global near-dedup step really removed documents
+
+
+def test_headless_semantic_dedup_identical_on_ray(tmp_path, ray_engine):
+    """Semantic dedup's vectors are embedded on the Ray workers; files and manifest equal the local run's."""
+    from app.export.headless import apply_headless
+    from tests.test_headless_semantic import RECIPE, _crawl
+
+    rows = _crawl(60, seed=9)
+    shards = []
+    for k in range(2):
+        p = tmp_path / f"in{k}.jsonl"
+        p.write_text("".join(json.dumps(r) + "\n" for r in rows[k::2]))
+        shards.append(str(p))
+    kw = {"fmt": "jsonl", "id_field": "id", "tokens": "estimate", "semantic_model": "hash:64", "shard_size": 40}
+    a = apply_headless(RECIPE, shards, tmp_path / "local", **kw)
+    b = apply_headless(RECIPE, shards, tmp_path / "ray", engine=ray_engine, **kw)
+    assert _sha(tmp_path / "local") == _sha(tmp_path / "ray") and a["counts"] == b["counts"]
+    assert a["source"]["semantic"]["duplicates"] >= 5

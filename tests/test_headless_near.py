@@ -12,7 +12,6 @@ import random
 
 import pytest
 
-from app.errors import RecipeError
 from app.export import apply
 from app.export.headless import apply_headless
 from tests.test_dedup_survivors import BODY, RULE
@@ -101,10 +100,3 @@ def test_headless_near_empty_input(tmp_path):
     src = _jsonl(tmp_path / "in.jsonl", [])
     m = apply_headless("version: 1\ndedup: {near: true}\n", [src], tmp_path / "o", fmt="jsonl")
     assert m["counts"]["kept_docs"] == 0
-
-
-def test_headless_refuses_semantic(tmp_path):
-    src = _jsonl(tmp_path / "in.jsonl", [{"id": "a", "text": "x"}])
-    with pytest.raises(RecipeError, match="semantic dedup needs a workspace"):
-        apply_headless("version: 1\ndedup: {semantic: true}\n", [src], tmp_path / "o")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]

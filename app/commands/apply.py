@@ -100,6 +100,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--tokenizer-name", metavar="NAME", help="headless: NAME of size_tokens_NAME (default: from the path)"
     )
     p.add_argument(
+        "--semantic-model",
+        metavar="M",
+        help="headless dedup.semantic: the embedder (default: the fast static model, as `winnow embed --fast`)",
+    )
+    p.add_argument(
+        "--semantic-eps",
+        type=float,
+        default=0.05,
+        metavar="E",
+        help="headless dedup.semantic: duplicates have cosine > 1-E within a k-means cluster (as `winnow map --eps`)",
+    )
+    p.add_argument(
         "--tokens",
         choices=["size_tokens", "estimate"],
         default="size_tokens",
@@ -226,6 +238,8 @@ def run(args: argparse.Namespace) -> int:
                 tokenizer_name=args.tokenizer_name,
                 engine=eng,
                 forecast=plan_check.load(key),
+                semantic_model=args.semantic_model,
+                semantic_eps=args.semantic_eps,
                 progress=progress,
                 **common,
             )

@@ -21,8 +21,13 @@ Near dedup: pass 1 also computes each document's MinHash signature with the ``de
 own :func:`app.signals.dedup_near.signature_blobs` into a scratch table (which spills like the rest); before
 selecting, :func:`app.signals.dedup_near.cluster` (the scorer's clustering, at the recipe's ``dedup.near``
 threshold, else the default) adds ``dup_near_cluster``
-to ``corpus``, so the clusters equal a scored workspace's. Not supported headless: semantic dedup (it needs
-embeddings of the whole corpus: ingest, embed and dedup instead) and other corpus-scope signals.
+to ``corpus``, so the clusters equal a scored workspace's.
+
+Semantic dedup (:mod:`app.export.semantic`): pass 1 also embeds each batch (the fast static embedder, on the
+engine's workers when there is one) into a vector file on disk; before selecting, the workspace's PCA, k-means
+and SemDeDup run over it in id order (memory-mapped), adding ``semdup_dup_of``/``semdup_is_dup``/``semdup_sim``
+to ``corpus``: the duplicates of ``winnow embed --fast`` + ``winnow map`` on the same documents. Not supported
+headless: other corpus-scope signals.
 """
 
 from __future__ import annotations
@@ -110,6 +115,8 @@ def apply_headless(
     models: str | None = None,
     engine: Any = None,
     forecast: dict[str, Any] | None = None,
+    semantic_model: str | None = None,
+    semantic_eps: float = 0.05,
     tokenizer: str | None = None,
     tokenizer_name: str | None = None,
 ) -> dict[str, Any]:
@@ -124,7 +131,8 @@ def apply_headless(
     ``engine`` (:func:`app.engine.make_engine`): where pass 1's per-document signals run (local processes, Ray);
     batches come back in input order, so the output files are byte-identical to a run without one.
     ``forecast``: a ``--dry-run`` forecast of this run (:mod:`app.export.plan_check`); the manifest then records
-    it next to the time and peak memory the run took (``source.forecast``). ``tokenizer`` (``tokenizer_name``):
+    it next to the time and peak memory the run took (``source.forecast``). ``semantic_model``/``semantic_eps``:
+    the embedder (default: the fast static model) and threshold of ``dedup.semantic`` (:mod:`app.export.semantic`). ``tokenizer`` (``tokenizer_name``):
     a local target-model tokenizer computing ``size_tokens_<name>`` per batch, as ``winnow score --tokenizer``
     does in a workspace (a ``mixture:`` counted in it; the manifest cites the tokenizer's sha256)."""
     import time
@@ -147,11 +155,8 @@ def apply_headless(
     recipe = load_recipe(recipe)
     protect = [p for spec in inputs for p in _input_paths(spec)]
     check_out(out, overwrite=overwrite, protect=protect)
-    if recipe.dedup.semantic:
-        raise RecipeError(
-            "headless apply supports exact and near dedup only; semantic dedup needs a workspace "
-            "(winnow ingest, embed and semantic dedup, then winnow apply --workspace)"
-        )
+    if recipe.dedup.semantic and not 0 < semantic_eps < 1:
+        raise RecipeError(f"--semantic-eps must be between 0 and 1, got {semantic_eps}")
     decon = None
     if benchmarks:
         from app.decontam import headless as dh
@@ -187,6 +192,7 @@ def apply_headless(
         single_pass is not False
         and not recipe.dedup.exact
         and not recipe.dedup.near
+        and not recipe.dedup.semantic
         and not recipe.balance
         and recipe.sample is None
         and all(r.per_document for r in recipe.rules)
@@ -223,6 +229,11 @@ def apply_headless(
                 part = part.append_column(c, got.column(c))
             _append(con, "kept_rows", part, kept_state)  # ingest's own typing: the workspace's column types
 
+        sem = sem_info = None
+        if recipe.dedup.semantic:  # the documents' vectors, on disk in input order, deduplicated after pass 1
+            from app.export import semantic as sm
+
+            sem = sm.VectorFile(tmp / "_sem_vecs.f32")
         if recipe.dedup.near:  # the documents' MinHash signatures, clustered after pass 1
             con.execute("CREATE TABLE _near_bands (_ord BIGINT, id VARCHAR, sig BLOB)")
         # ------------------------------------------------------------ pass 1: score what the recipe needs
@@ -252,6 +263,8 @@ def apply_headless(
             first["families"] = sorted(set(fam_of.values()))
             return first["families"]
 
+        sem_model = (semantic_model or "") if sem is not None else None
+
         def scored() -> Any:
             """``(table, texts, scores)`` per input batch, in input order: scored here (the default, with
             progress inside a batch) or on ``engine`` (batches in flight on its workers)."""
@@ -268,9 +281,10 @@ def apply_headless(
                 for batch in reader:
                     tbl = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
                     fams = first["families"] if "families" in first else setup(tbl)
-                    yield tbl, tbl.column("text").to_pylist(), fams, counting["ok"], bool(recipe.dedup.near)
+                    near = bool(recipe.dedup.near)
+                    yield tbl, tbl.column("text").to_pylist(), fams, counting["ok"], near, sem_model
 
-            for (tbl, texts, *_), (res, tok_ok) in engine.map_batches(score_batch, tables(), arg_index=(1, 2, 3, 4)):
+            for (tbl, texts, *_), (res, tok_ok) in engine.map_batches(score_batch, tables(), arg_index=(1, 2, 3, 4, 5)):
                 meter.start_batch()
                 counting["ok"] = counting["ok"] and tok_ok
                 meter.report(1.0)
@@ -302,6 +316,8 @@ def apply_headless(
             if recipe.dedup.exact:  # the dedup_exact scorer's key, computed in DuckDB from the text
                 cols["text"] = tbl.column("text")
                 body = f"* EXCLUDE (text), {EXACT_NORM_SQL} AS dup_exact_cluster"
+            if sem is not None:
+                sem.add(scores.pop(sm.SEM_VEC) if sm.SEM_VEC in scores else sm.embed_batch(texts, semantic_model))
             if recipe.dedup.near:
                 _near_bands(con, texts, cols["_ord"], cols["id"], sigs=scores.pop(NEAR_SIG, None))
             con.register("_batch", pa.table(cols))
@@ -340,6 +356,9 @@ def apply_headless(
             con.execute("CREATE TABLE kept_rows (id VARCHAR, source VARCHAR, text VARCHAR)")
         if recipe.dedup.near:
             _near_clusters(con, threshold=recipe.dedup.near_threshold)
+        if sem is not None:
+            sem_info = sm.resolve(con, sem, eps=semantic_eps)
+            sem_info["model"] = sm.embedder(semantic_model).key
         passes = 1 if comp is not None else 2
         if comp is None:
             # -------------------------------------------------------- select over every document
@@ -426,6 +445,7 @@ def apply_headless(
                         **({"benchmarks": decon.entries} if decon else {}),
                         **({"models": learned.entries} if learned else {}),
                         **({"tokenizer": target.entry} if target else {}),
+                        **({"semantic": sem_info} if sem_info else {}),
                         **_versus(forecast, t_start, summary, engine),
                     },
                     provenance=pv.provenance(
@@ -516,7 +536,7 @@ def _score(texts: list[str], families: list[str], tokens: dict[str, bool], meter
 
 
 def score_batch(
-    texts: list[str], families: list[str], tokens_ok: bool, near: bool = False
+    texts: list[str], families: list[str], tokens_ok: bool, near: bool = False, semantic: str | None = None
 ) -> tuple[dict[str, list], bool]:
     """An engine worker's share of pass 1: the signals of one batch (and its MinHash signatures under
     :data:`NEAR_SIG` when the recipe dedups near duplicates), and whether the tokenizer was there. The global
@@ -525,6 +545,10 @@ def score_batch(
     out = _score(texts, families, flag, None)
     if near:
         out[NEAR_SIG] = _signatures(texts)
+    if semantic is not None:  # "" = the default embedder (app.export.semantic)
+        from app.export.semantic import SEM_VEC, embed_batch
+
+        out[SEM_VEC] = embed_batch(texts, semantic or None)
     return out, flag["ok"]
 
 

@@ -120,7 +120,9 @@ def _sample_run(conn: Any, recipe: Any, inputs: list[str], limit: int, kw: dict[
         conn.close()
 
 
-def _worker_probe(conn: Any, texts: list[str], families: list[str], tokens_ok: bool, near: bool, ray: bool) -> None:
+def _worker_probe(
+    conn: Any, texts: list[str], families: list[str], tokens_ok: bool, near: bool, semantic: str | None, ray: bool
+) -> None:
     """Child process: what one engine worker holds: Winnow's imports (and Ray's, for a Ray worker), the
     scorers of the recipe's signal families, one input batch and its scores (:func:`score_batch`)."""
     import resource
@@ -133,7 +135,7 @@ def _worker_probe(conn: Any, texts: list[str], families: list[str], tokens_ok: b
                 import ray as _ray  # noqa: F401  (a Ray worker process has Ray imported)
         from app.export.headless import score_batch
 
-        score_batch(texts, families, tokens_ok, near)
+        score_batch(texts, families, tokens_ok, near, semantic)
         conn.send(("ok", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024))
     except Exception as e:
         conn.send(("error", f"{type(e).__name__}: {e}"))
@@ -198,10 +200,9 @@ def forecast(
         t_big, rss, n_big, fams = _measure(recipe, spec_big, sample, kw)
         texts = _first_batch(spec_big, kw)
     near = bool(recipe.dedup.near)
-    (worker_rss,) = _child(
-        _worker_probe, (texts, fams, kw.get("tokens", "size_tokens") == "size_tokens", near, engine == "ray"),
-        "worker probe",
-    )  # fmt: skip
+    semantic = (kw.get("semantic_model") or "") if recipe.dedup.semantic else None
+    tokens_ok = kw.get("tokens", "size_tokens") == "size_tokens"
+    (worker_rss,) = _child(_worker_probe, (texts, fams, tokens_ok, near, semantic, engine == "ray"), "worker probe")
     if n_big <= n_small or t_big <= t_small:  # the input is smaller than the sample: the sample was the run
         rate = n_big / max(t_big, 1e-9)
         fixed = 0.0

@@ -26,8 +26,12 @@ FIT_SAMPLE = 50_000
 PLACE_EXACT_LIMIT = 5_000_000_000
 
 
-def pca_reduce(x: np.ndarray, *, dims: int = PCA_DIMS, seed: int = 0, fit_rows: int = 100_000) -> np.ndarray:
-    """PCA to ``dims`` (fitted on at most ``fit_rows`` seeded rows), re-normalised for cosine."""
+def pca_reduce(
+    x: np.ndarray, *, dims: int = PCA_DIMS, seed: int = 0, fit_rows: int = 100_000, out: np.ndarray | None = None
+) -> np.ndarray:
+    """PCA to ``dims`` (fitted on at most ``fit_rows`` seeded rows), re-normalised for cosine. ``out``: an
+    ``[n, dims]`` float32 array to fill (e.g. a memory-mapped file: headless semantic dedup's bounded memory);
+    rows are transformed and normalised in blocks, so nothing else of size ``n`` is held."""
     if x.shape[1] <= dims or len(x) <= dims:
         return x.astype(np.float32, copy=False)
     from sklearn.decomposition import PCA
@@ -35,12 +39,14 @@ def pca_reduce(x: np.ndarray, *, dims: int = PCA_DIMS, seed: int = 0, fit_rows: 
     rng = np.random.default_rng(seed)
     fit = x if len(x) <= fit_rows else x[np.sort(rng.choice(len(x), fit_rows, replace=False))]
     pca = PCA(n_components=dims, svd_solver="randomized", random_state=seed).fit(fit)
-    out = np.empty((len(x), dims), dtype=np.float32)
+    out = np.empty((len(x), dims), dtype=np.float32) if out is None else out
     for s in range(0, len(x), 200_000):
-        out[s : s + 200_000] = pca.transform(x[s : s + 200_000])
-    norms = np.linalg.norm(out, axis=1, keepdims=True)
-    norms[norms == 0] = 1
-    return out / norms
+        part = out[s : s + 200_000]
+        part[:] = pca.transform(x[s : s + 200_000])
+        norms = np.linalg.norm(part, axis=1, keepdims=True)
+        norms[norms == 0] = 1
+        part /= norms
+    return out
 
 
 MIN_UMAP = 64  # below this a map is two principal components: UMAP's neighbour graph needs more points
