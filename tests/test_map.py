@@ -229,7 +229,7 @@ def test_cli_map_search_similarity(topic_ws, tmp_path, capsys):
     assert len(json.loads(capsys.readouterr().out.strip().splitlines()[-1])["results"]) == 2
     targets = tmp_path / "t.jsonl"
     targets.write_text('{"text": "kitten purr"}\n')
-    assert main(["similarity", "-w", ws, "--targets", str(targets)]) == 0
+    assert main(["similarity", "-w", ws, "--targets", str(targets), "--json"]) == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["targets"] == 1
     targets.write_text("not json\n")
     assert main(["similarity", "-w", ws, "--targets", str(targets)]) == 1

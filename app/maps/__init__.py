@@ -9,7 +9,8 @@ Tables written by :func:`build_map` (all keyed by ``id``):
 - ``neighbours``: ``id, nb_ids VARCHAR[], nb_sims FLOAT[]`` (k nearest, best first; not in ``corpus``).
 - ``map_clusters``: ``cluster, label, terms VARCHAR[], size, x, y`` (median position, for drawing labels).
 
-:func:`target_similarity` writes ``emb_target`` (part ``embed``): ``sim_target_max, sim_target_mean``.
+:func:`target_similarity` (:mod:`app.maps.target`) writes ``emb_target`` (part ``embed``): ``sim_target_max,
+sim_target_mean``, or a named similarity's own table and columns, with bad examples when given.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from app.errors import MapError
+from app.maps.target import target_similarity
 from app.sql import qi
 
 __all__ = ["build_map", "target_similarity"]
@@ -206,55 +208,3 @@ def _labels(ws: Any, ids: np.ndarray, cl: np.ndarray, *, seed: int, lab: Any) ->
         by[int(c)].append(text or "")
     res = lab.ctfidf_labels(by)
     return {c: v[0] for c, v in res.items()}, {c: v[1] for c, v in res.items()}
-
-
-def target_similarity(
-    ws: Any, *, texts: list[str] | None = None, label: str | None = None, progress: Any = None
-) -> dict[str, Any]:
-    """Max and mean cosine similarity of every document to target examples (texts and/or the documents
-    labelled ``label``), written as ``sim_target_max``/``sim_target_mean`` (part of ``corpus``)."""
-    import pyarrow as pa
-
-    from app.embed import load_vectors
-    from app.search.semantic import query_embedder
-
-    if ws.read_only:
-        raise MapError(f"workspace {ws.path} is open read-only")
-    ids, vecs, key = load_vectors(ws)
-    targets: list[np.ndarray] = []
-    n_text = n_label = 0
-    if texts:
-        texts = [t for t in texts if t and t.strip()]
-        n_text = len(texts)
-        if texts:
-            targets.append(query_embedder(ws, key).encode(texts))
-    if label:
-        cur = ws.cursor()
-        lab_ids = {r[0] for r in cur.execute("SELECT DISTINCT id FROM labels WHERE label = ?", [label]).fetchall()}
-        mask = np.isin(ids, list(lab_ids))
-        n_label = int(mask.sum())
-        if n_label:
-            targets.append(vecs[mask])
-        elif not texts:
-            raise MapError(f"no embedded documents carry the label {label!r}")
-    if not targets:
-        raise MapError("no target examples: give a file of texts and/or a label")
-    tv = np.vstack(targets).astype(np.float32)
-    from app.maps.signals import target_similarity as ts
-
-    mx, mean = ts(vecs, tv)
-    tbl = pa.table({"id": pa.array(ids.tolist(), pa.string()), "sim_target_max": mx, "sim_target_mean": mean})
-    with ws.transaction() as cur:
-        _write(ws, cur, TARGET_TABLE, tbl)
-        ws.set_meta(
-            "target.spec", json.dumps({"model": key, "texts": n_text, "label": label, "labelled": n_label}), con=cur
-        )
-        ws.register_part(TARGET_TABLE, kind="embed", con=cur, order=220)
-    return {
-        "model": key,
-        "documents": len(ids),
-        "targets": len(tv),
-        "from_texts": n_text,
-        "from_label": n_label,
-        "max_mean": float(mx.mean()) if len(mx) else None,
-    }
