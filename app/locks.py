@@ -131,13 +131,43 @@ def connect(
     and lets other DuckDB errors through (the caller words them)."""
     import duckdb
 
+    return retry_locked(lambda: duckdb.connect(str(db), read_only=read_only), db, wait=wait, on_wait=on_wait)
+
+
+def attach(
+    con: Any,
+    db: Path,
+    *,
+    alias: str,
+    read_only: bool,
+    wait: float | None = None,
+    on_wait: Callable[[str], None] | None = say_waiting,
+) -> None:
+    """``ATTACH db AS alias`` on ``con`` (read-only or not), waiting like :func:`connect` while another process
+    holds the file. A read-only attach shares the file with other readers (plain DuckDB clients included)."""
+    mode = " (READ_ONLY)" if read_only else ""
+    path = str(db).replace("'", "''")
+    retry_locked(lambda: con.execute(f"ATTACH '{path}' AS {alias}{mode}"), db, wait=wait, on_wait=on_wait)
+
+
+def retry_locked(
+    attempt: Callable[[], Any],
+    db: Path,
+    *,
+    wait: float | None = None,
+    on_wait: Callable[[str], None] | None = say_waiting,
+) -> Any:
+    """``attempt()`` (an open or attach of ``db``), retried with back-off for up to ``wait`` seconds while DuckDB
+    says another process holds the file's lock; leaves a request file meanwhile (module docstring)."""
+    import duckdb
+
     budget = default_wait() if wait is None else max(0.0, wait)
     start = time.monotonic()
     with contextlib.ExitStack() as stack:
         delay = 0.05
         while True:
             try:
-                return duckdb.connect(str(db), read_only=read_only)
+                return attempt()
             except duckdb.IOException as e:
                 msg = str(e).splitlines()[0] if str(e) else ""
                 if not is_lock_error(msg):

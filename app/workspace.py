@@ -264,6 +264,17 @@ class Workspace:
         c.execute("INSERT INTO _parts VALUES (?, ?, ?, ?)", [table, kind, order, now()])
         self.rebuild_views(con=c)
 
+    def register_parts(self, parts: list[tuple[str, str, int]], *, con: Any = None) -> None:
+        """:meth:`register_part` for several ``(table, kind, order)`` at once, with one view rebuild (a commit of
+        many signal tables, :mod:`app.detached`). Nothing to register: nothing is rebuilt."""
+        if not parts:
+            return
+        c = con or self.con
+        for table, kind, order in parts:
+            c.execute("DELETE FROM _parts WHERE table_name = ?", [table])
+            c.execute("INSERT INTO _parts VALUES (?, ?, ?, ?)", [table, kind, order, now()])
+        self.rebuild_views(con=c)
+
     def unregister_part(self, table: str, *, con: Any = None, drop: bool = True) -> None:
         c = con or self.con
         c.execute("DELETE FROM _parts WHERE table_name = ?", [table])

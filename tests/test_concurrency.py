@@ -190,6 +190,142 @@ def test_an_open_cursor_keeps_the_connection_between_its_queries(tmp_path):
         shared.close()
 
 
+# ---------------------------------------------------------------- long writers hold the file only to commit
+def read_only_query(db: str, sql: str, *, wait: float = 30.0) -> list[tuple]:
+    """docs/concurrency.md's retry pattern for a plain DuckDB reader: connect read-only, and while the file is
+    locked (a writer's commit: seconds at most) try again after a short pause."""
+    import duckdb
+
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            with duckdb.connect(db, read_only=True) as con:
+                return con.execute(sql).fetchall()
+        except duckdb.IOException as e:
+            if "lock" not in str(e).lower() or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+_SLOW_SCORE = """
+import sys, time
+from pathlib import Path
+from app.signals.size import Size
+flag = Path(sys.argv[1])
+orig = Size.score_batch
+def paused(self, texts):
+    if not (flag / "go").exists():  # the first batch: say so, then wait until the test has read
+        (flag / "started").touch()
+        deadline = time.monotonic() + 120
+        while not (flag / "go").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    return orig(self, texts)
+Size.score_batch = paused
+from app.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def test_a_plain_read_only_query_answers_while_winnow_score_computes(tmp_path):
+    """``winnow score`` computes on a scratch copy: while it is in the middle of scoring, a plain read-only DuckDB
+    client (with the documented retry) reads the workspace, and the signals appear once the score commits."""
+    ws = _ws(tmp_path / "ws")
+    db = ws + "/winnow.duckdb"
+    flag = tmp_path / "flag"
+    flag.mkdir()
+    cmd = [sys.executable, "-c", _SLOW_SCORE, str(flag), "score", "-w", ws, "--signals", "size", "--json"]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not (flag / "started").exists() and p.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert (flag / "started").exists(), p.stderr.read() if p.poll() is not None else "never started"
+        t = time.monotonic()
+        assert read_only_query(db, "SELECT count(*) FROM docs", wait=5) == [(50,)]
+        assert time.monotonic() - t < 5 and p.poll() is None  # answered while the score is still computing
+        cols = {r[0] for r in read_only_query(db, "DESCRIBE corpus")}
+        assert "size_words" not in cols  # nothing half-written is visible
+    finally:
+        (flag / "go").touch()
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 0, err
+    res = json.loads(out.splitlines()[-1])
+    assert res["families"]["size"]["computed"] == 50 and res["workspace_held_s"]["commit_s"] < 30
+    got = read_only_query(db, "SELECT count(size_words), min(size_words) > 0 FROM corpus")
+    assert got == [(50, True)]
+    assert not (tmp_path / "ws" / "scratch-score.duckdb").exists()
+
+
+def _score_tables(ws: str) -> dict[str, list[tuple]]:
+    with Workspace.open(ws, read_only=True) as w:
+        cur = w.cursor()
+        names = sorted(
+            r[0] for r in cur.execute("SELECT table_name FROM duckdb_tables() WHERE table_name LIKE 'sig_%'").fetchall()
+        )
+        return {t: sorted(cur.execute(f'SELECT * FROM "{t}"').fetchall(), key=repr) for t in names}
+
+
+def test_detached_scoring_writes_what_scoring_in_place_writes(tmp_path):
+    """The scratch copy is not a shortcut: every family scored through :class:`app.detached.Detached` leaves the
+    same signal tables, run registry and corpus columns as the engine on the workspace itself, and a second run
+    reuses everything (nothing to commit, the workspace is not opened for writing)."""
+    import shutil
+
+    from app.commands.score import tables_read
+    from app.detached import Detached
+    from app.signals import engine
+
+    a = _ws(tmp_path / "a", n=40)
+    with Workspace.open(a) as w:  # an instruction source, so the instruction families have something to find
+        w.write_source("inst", pd.DataFrame({"id": ["i1", "i2"], "text": ["x", "y"], "instruction": ["Add 2 and 2", "Add 2 and 2"], "output": ["4", "4"]}))  # fmt: skip
+    b = str(tmp_path / "b")
+    shutil.copytree(a, b)
+    names = engine.resolve("all")
+    with Workspace.open(a) as w:
+        engine.score(w, signals=names)
+    det = Detached(b, purpose="score", tables=tables_read(names), wait=0)
+    with det as sw:
+        engine.score(sw, signals=names)
+    assert det.committed and det.timings["commit_s"] > 0
+    assert _score_tables(a) == _score_tables(b)
+    with Workspace.open(a, read_only=True) as wa, Workspace.open(b, read_only=True) as wb:
+        assert wa.columns("corpus") == wb.columns("corpus")
+        runs_a = {k: (v["version"], v["n"]) for k, v in engine.runs(wa).items()}
+        assert runs_a == {k: (v["version"], v["n"]) for k, v in engine.runs(wb).items()}
+        assert wb.parts() == wa.parts()
+    again = Detached(b, purpose="score", tables=tables_read(names), wait=0)
+    with again as sw:
+        res = engine.score(sw, signals=names)
+    assert all(f["computed"] == 0 for f in res["families"].values()), res
+    assert again.committed == [] and again.timings["commit_s"] == 0.0
+
+
+def test_a_detached_run_refuses_to_commit_over_changed_documents(tmp_path):
+    from app.detached import Detached
+    from app.errors import WorkspaceError
+    from app.signals import engine
+
+    ws = _ws(tmp_path / "ws")
+    with pytest.raises(WorkspaceError, match="changed while score ran"), Detached(ws, purpose="score", wait=0) as sw:
+        engine.score(sw, signals="size")
+        with Workspace.open(ws) as w:  # an ingest lands meanwhile
+            w.write_source("late", pd.DataFrame({"id": ["z1"], "text": ["late document"]}))
+    with Workspace.open(ws, read_only=True) as w:
+        assert "size_words" not in w.columns("corpus") and w.info()["documents"] == 51
+
+
+def test_score_prints_json_only_with_json(tmp_path, capsys):
+    ws = _ws(tmp_path / "ws")
+    assert main(["score", "-w", ws, "--signals", "size"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert not any(line.lstrip().startswith("{") for line in out) and "50 documents" in out[-1]
+    assert main(["score", "--list"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out and not any(line.lstrip().startswith("{") for line in out)
+    assert main(["score", "--list", "--json"]) == 0
+    assert "size" in json.loads(capsys.readouterr().out.splitlines()[-1])
+
+
 # ---------------------------------------------------------------- winnow sql
 def test_sql_prints_a_readable_table(tmp_path, capsys):
     ws = _ws(tmp_path / "ws")

@@ -119,6 +119,7 @@ def run(args: argparse.Namespace) -> int:
             options=options_from_args(args),
             force=args.force,
             engine=eng,
+            fields=args.fields,
         )
     res["workspace_held_s"] = det.timings
     if args.tokenizer:
