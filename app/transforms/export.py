@@ -60,30 +60,16 @@ def _stream(con: Any, sql: str, params: dict[str, Any] | None = None) -> Any:
     return con.sql(sql, params=params or None).to_arrow_reader(BATCH)
 
 
-def rescore_workspace(
-    con: Any,
-    spec: Transforms,
-    columns: list[str],
-    *,
-    progress: Callable[[int, int, str], None] | None = None,
-) -> tuple[str, list[str], tuple | None]:
-    """Create the temporary view of ``corpus`` with the families behind ``columns`` scored on the cleaned text;
-    return ``(view name, families rescored, cache token)``. The token (the workspace's state plus the
-    transforms' digest) keeps the recipe cache from serving one export's quantiles to another's. The scores go
-    to a Parquet file written batch by batch (bounded memory), which the view joins by id."""
+def _write_scores(
+    con: Any, pipe: Any, families: list[str], path: Path, total: int, progress: Callable[..., None] | None
+) -> None:
+    """Every document's ``families`` and ``size_chars`` computed on its cleaned text, batch by batch, into
+    the Parquet file ``path`` (not written for an empty corpus)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from app.recipes.cache import version_token
     from app.signals.engine import score_texts
 
-    have = {r[0] for r in con.execute("DESCRIBE corpus").fetchall()}
-    families = rescore_families(columns, "size_tokens" if "size_tokens" in have else None)
-    base = version_token(con, "corpus")
-    token = None if base is None else (*base, VIEW, spec.digest(), *families)
-    pipe = spec.pipeline()
-    total = con.execute("SELECT count(*) FROM corpus").fetchall()[0][0]
-    path = _scratch(con) / "scores.parquet"
     writer = None
     done = 0
     try:
@@ -104,7 +90,33 @@ def rescore_workspace(
     finally:
         if writer is not None:
             writer.close()
-    if writer is None:  # an empty corpus: nothing to replace
+
+
+def rescore_workspace(
+    con: Any,
+    spec: Transforms,
+    columns: list[str],
+    *,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> tuple[str, list[str], tuple | None]:
+    """Create the temporary view of ``corpus`` with the families behind ``columns`` scored on the cleaned text;
+    return ``(view name, families rescored, cache token)``. The token (the workspace's state plus the
+    transforms' digest) keeps the recipe cache from serving one export's quantiles to another's. The scores go
+    to a Parquet file written batch by batch (bounded memory), which the view joins by id."""
+    from app.recipes.cache import version_token
+
+    have = {r[0] for r in con.execute("DESCRIBE corpus").fetchall()}
+    families = rescore_families(columns, "size_tokens" if "size_tokens" in have else None)
+    base = version_token(con, "corpus")
+    token = None if base is None else (*base, VIEW, spec.digest(), *families)
+    total = con.execute("SELECT count(*) FROM corpus").fetchall()[0][0]
+    path = _scratch(con) / "scores.parquet"
+    try:
+        _write_scores(con, spec.pipeline(), families, path, total, progress)
+    except BaseException:
+        drop_temp(con)
+        raise
+    if not path.exists():  # an empty corpus: nothing to replace
         con.execute(f"CREATE OR REPLACE TEMP VIEW {VIEW} AS SELECT * FROM corpus")
         return VIEW, families, token
     src = f"read_parquet({ql(str(path))})"
@@ -136,7 +148,11 @@ def clean_export(
     """``(sql with the cleaned text, the manifest's transforms block)`` for a workspace export."""
     check_text_column(columns)
     stats = Stats(len(spec.steps))
-    sql = clean_selection(con, sql, params, spec, stats, progress=progress)
+    try:
+        sql = clean_selection(con, sql, params, spec, stats, progress=progress)
+    except BaseException:
+        drop_temp(con)
+        raise
     return sql, manifest_entry(spec, stats, rescored=rescored)
 
 
@@ -183,6 +199,51 @@ def drop_temp(con: Any) -> None:
     d = _SCRATCH.pop(id(con), None)
     if d is not None:
         shutil.rmtree(d, ignore_errors=True)
+
+
+def scoring_texts(texts: list[Any], spec: Transforms | None, pipe: Any = None) -> list[Any]:
+    """The texts the signals are computed on: cleaned with ``score: cleaned``, else ``texts`` themselves."""
+    if spec is None or not spec.cleaned_scoring:
+        return texts
+    return (pipe or spec.pipeline()).run(texts)
+
+
+def clean_table(tbl: Any, pipe: Any, stats: Stats) -> Any:
+    """``tbl`` (an Arrow table with ``id`` and ``text``) with its text cleaned, counted into ``stats``."""
+    import pyarrow as pa
+
+    if tbl.num_rows == 0 or "text" not in tbl.column_names:
+        return tbl
+    i = tbl.column_names.index("text")
+    ids = [str(x) for x in tbl.column("id").to_pylist()]
+    cleaned = pipe.run(tbl.column("text").to_pylist(), ids=ids, stats=stats)
+    return tbl.set_column(i, tbl.schema.field(i), pa.array(cleaned, tbl.schema.field(i).type))
+
+
+_WORKER_PIPES: dict[str, Any] = {}
+
+
+def worker_texts(texts: list[Any], spec: dict[str, Any] | None) -> list[Any]:
+    """An engine worker's texts to score: cleaned by the transforms section ``spec`` (its ``to_dict()``, sent
+    with each batch; None: ``texts`` as they are). The pipeline is built once per worker process."""
+    if spec is None:
+        return texts
+    import json
+
+    key = json.dumps(spec, sort_keys=True)
+    pipe = _WORKER_PIPES.get(key)
+    if pipe is None:
+        from app.recipes import load_recipe
+
+        pipe = _WORKER_PIPES[key] = load_recipe({"version": 1, "transforms": spec}).transforms.pipeline()
+    return pipe.run(texts)
+
+
+def manifest_block(spec: Transforms | None, stats: Stats | None, rescored: list[str]) -> dict[str, Any]:
+    """``{"transforms": ...}`` for a headless manifest (empty without transforms)."""
+    if spec is None or stats is None:
+        return {}
+    return {"transforms": manifest_entry(spec, stats, rescored=rescored)}
 
 
 def check_text_column(columns: list[str]) -> None:
