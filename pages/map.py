@@ -16,6 +16,7 @@ from app.errors import WinnowError
 from app.explore import labels, queries, recipe_bridge, selection
 from app.explore.palette import categorical
 from app.explore.view_state import Rule
+from app.maps.colour_scale import marker_colour
 from app.ui import learn, widgets
 
 widgets.page_header("Map", "Documents placed by meaning: nearby points say similar things.")
@@ -87,12 +88,13 @@ if not dense:
                 customdata=ids_np,
                 hovertext=hover,
                 hoverinfo="text",
+                # an integer column (dup_near_size, a count) gets one colour per value and only those ticks
                 marker=dict(
                     size=3,
-                    color=pts["color"].to_numpy(),
-                    colorscale="Viridis",
-                    showscale=True,
-                    colorbar=dict(title=color),
+                    **marker_colour(
+                        pd.to_numeric(pts["color"], errors="coerce").to_numpy(dtype=float, na_value=np.nan),
+                        title=color,
+                    ),
                 ),
             )
         )
