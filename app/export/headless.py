@@ -197,6 +197,26 @@ def apply_headless(
         and recipe.sample is None
         and all(r.per_document for r in recipe.rules)
     )
+    tx = recipe.transforms  # cleaning steps (app.transforms): kept rows are cleaned when collected
+    tx_pipe = tx_stats = tx_dict = None
+    memo: dict[str, Any] = {}
+    if tx is not None:
+        from app.transforms import export as txe
+        from app.transforms.spec import Stats
+
+        txe.check_text_column(recipe.output_columns or ["text"])
+        tx_pipe, tx_stats = tx.pipeline(), Stats(len(tx.steps))
+        tx_dict = tx.to_dict() if tx.cleaned_scoring else None  # sent to engine workers, which clean to score
+
+    def stexts_of(texts: list[Any]) -> list[Any]:
+        """The texts the signals see: cleaned (once per batch) with ``transforms.score: cleaned``; exact and
+        near dedup, benchmarks and trained models read the text as ingested, as in a workspace."""
+        if tx_dict is None:
+            return texts
+        if memo.get("in") is not texts:
+            memo.update({"in": texts, "out": tx_pipe.run(texts)})
+        return memo["out"]
+
     out_path, tmp = prepare_out(out, overwrite=overwrite, protect=protect)
     con = None
     try:
@@ -225,6 +245,8 @@ def apply_headless(
             if part.column("id").to_pylist() != got.column("id").to_pylist():
                 raise ExportError("the input changed between the two passes (ids differ); run again")
             part = part.select(_kept_columns(part))
+            if tx_pipe is not None:  # the kept documents' cleaned text, counted for the manifest
+                part = txe.clean_table(part, tx_pipe, tx_stats)
             for c in from_scratch:
                 part = part.append_column(c, got.column(c))
             _append(con, "kept_rows", part, kept_state)  # ingest's own typing: the workspace's column types
@@ -274,7 +296,7 @@ def apply_headless(
                     meter.start_batch()
                     fams = first["families"] if "families" in first else setup(tbl)
                     texts = tbl.column("text").to_pylist()
-                    yield tbl, texts, _score(texts, fams, counting, meter)
+                    yield tbl, texts, _score(stexts_of(texts), fams, counting, meter)
                 return
 
             def tables() -> Any:
@@ -282,9 +304,9 @@ def apply_headless(
                     tbl = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
                     fams = first["families"] if "families" in first else setup(tbl)
                     near = bool(recipe.dedup.near)
-                    yield tbl, tbl.column("text").to_pylist(), fams, counting["ok"], near, sem_model
+                    yield tbl, tbl.column("text").to_pylist(), fams, counting["ok"], near, sem_model, tx_dict
 
-            for (tbl, texts, *_), (res, tok_ok) in engine.map_batches(score_batch, tables(), arg_index=(1, 2, 3, 4, 5)):
+            for (tbl, texts, *_), (res, tok_ok) in engine.map_batches(score_batch, tables(), arg_index=(1, 2, 3, 4, 5, 6)):
                 meter.start_batch()
                 counting["ok"] = counting["ok"] and tok_ok
                 meter.report(1.0)
@@ -298,7 +320,7 @@ def apply_headless(
                 "text_hash": tbl.column("text_hash")
                 if "text_hash" in tbl.column_names
                 else pa.array([hashlib.md5(t.encode("utf-8")).hexdigest() for t in texts]),
-                "size_chars": pa.array([len(t) for t in texts], pa.int64()),
+                "size_chars": pa.array([len(t) for t in stexts_of(texts)], pa.int64()),
             }
             for c in meta_cols:  # a field missing from a later file reads as NULL there
                 cols[c] = tbl.column(c) if c in tbl.column_names else pa.nulls(tbl.num_rows)
@@ -419,6 +441,7 @@ def apply_headless(
             | ({"decontam"} if decon else set())
             | ({"size"} if summary["token_column"] == "size_tokens" else set())
         )
+        tx_block = txe.manifest_block(tx, tx_stats, sorted(fams - {"decontam"})) if tx is not None else {}
         manifest = finish_export(
             tmp,
             out_path,
@@ -426,35 +449,38 @@ def apply_headless(
             rows,
             n_kept=n_rows,
             fmt=fmt,
-            manifest=lambda files: shape.extend(
-                build_manifest(
-                    recipe,
-                    comp.resolved,
-                    summary,
-                    files=files,
-                    fmt=fmt,
-                    shard_size=shard_size,
-                    columns=out_cols,
-                    version=__version__,
-                    source={
-                        "inputs": list(inputs),
-                        "read": stats,
-                        "headless": True,
-                        "passes": passes,
-                        "signal_families": sorted(set(fam_of.values()) | ({"decontam"} if decon else set())),
-                        **({"benchmarks": decon.entries} if decon else {}),
-                        **({"models": learned.entries} if learned else {}),
-                        **({"tokenizer": target.entry} if target else {}),
-                        **({"semantic": sem_info} if sem_info else {}),
-                        **_versus(forecast, t_start, summary, engine),
-                    },
-                    provenance=pv.provenance(
+            manifest=lambda files: (
+                tx_block
+                | shape.extend(
+                    build_manifest(
                         recipe,
-                        token_column=summary["token_column"],
-                        inputs=hasher.result(),
-                        input_hashing=HASHING,
-                        fingerprints={f: _fingerprint(f) for f in fams},
-                    ),
+                        comp.resolved,
+                        summary,
+                        files=files,
+                        fmt=fmt,
+                        shard_size=shard_size,
+                        columns=out_cols,
+                        version=__version__,
+                        source={
+                            "inputs": list(inputs),
+                            "read": stats,
+                            "headless": True,
+                            "passes": passes,
+                            "signal_families": sorted(set(fam_of.values()) | ({"decontam"} if decon else set())),
+                            **({"benchmarks": decon.entries} if decon else {}),
+                            **({"models": learned.entries} if learned else {}),
+                            **({"tokenizer": target.entry} if target else {}),
+                            **({"semantic": sem_info} if sem_info else {}),
+                            **_versus(forecast, t_start, summary, engine),
+                        },
+                        provenance=pv.provenance(
+                            recipe,
+                            token_column=summary["token_column"],
+                            inputs=hasher.result(),
+                            input_hashing=HASHING,
+                            fingerprints={f: _fingerprint(f) for f in fams},
+                        ),
+                    )
                 )
             ),
         )
@@ -536,13 +562,23 @@ def _score(texts: list[str], families: list[str], tokens: dict[str, bool], meter
 
 
 def score_batch(
-    texts: list[str], families: list[str], tokens_ok: bool, near: bool = False, semantic: str | None = None
+    texts: list[str],
+    families: list[str],
+    tokens_ok: bool,
+    near: bool = False,
+    semantic: str | None = None,
+    clean: dict[str, Any] | None = None,
 ) -> tuple[dict[str, list], bool]:
     """An engine worker's share of pass 1: the signals of one batch (and its MinHash signatures under
     :data:`NEAR_SIG` when the recipe dedups near duplicates), and whether the tokenizer was there. The global
     step (clustering the signatures) stays with the driver, over the scratch table that spills to disk."""
     flag = {"ok": tokens_ok}
-    out = _score(texts, families, flag, None)
+    if clean is not None:  # transforms.score: cleaned (app.transforms.export.worker_texts)
+        from app.transforms.export import worker_texts
+
+        out = _score(worker_texts(texts, clean), families, flag, None)
+    else:
+        out = _score(texts, families, flag, None)
     if near:
         out[NEAR_SIG] = _signatures(texts)
     if semantic is not None:  # "" = the default embedder (app.export.semantic)
