@@ -16,8 +16,9 @@ realmix: minutes) locked notebooks and ``duckdb FILE -c ...`` out for that long.
 
 Two long writers of one kind on one workspace take turns: the second waits on an ``flock`` of
 ``scratch-<purpose>.lock`` (saying so once) until the first has committed. The scratch file is removed after a
-successful commit and left after a failure (the next run replaces it). If the documents changed between the snapshot and the commit (an
-ingest ran meanwhile), nothing is committed and :class:`~app.errors.WorkspaceError` says to run again: results
+successful commit and left after a failure: the next run keeps its staged batches (the signal engine's
+``_stage_*``: an interrupted score resumes where it stopped) and replaces the rest. If the documents changed
+between the snapshot and the commit (an ingest ran meanwhile), nothing is committed and :class:`~app.errors.WorkspaceError` says to run again: results
 computed for documents that no longer exist must not be joined to the new ones.
 """
 
@@ -39,6 +40,9 @@ from app.workspace import DB_FILE, Workspace, now
 BASE_TABLES = ("_meta", "_parts", "sources")
 #: ``_meta`` keys that belong to the scratch run (staging bookkeeping), never committed
 PRIVATE_META = ("signals.stage.*",)
+#: tables of work in progress (the signal engine's per-batch staging): never committed, and kept from a failed
+#: run's scratch file so the next run resumes where it stopped
+RESUMABLE = ("_stage_*",)
 
 
 class ScratchWorkspace(Workspace):
@@ -105,10 +109,12 @@ class Detached:
         t0 = time.monotonic()
         self._queue = _take_queue(self.root / f"scratch-{self.purpose}.lock", wait=self.wait, what=self.purpose)
         try:
-            self._remove_scratch()  # a failed run's leftovers (we hold the queue: nobody else uses them)
             con = connect(self.scratch_path, read_only=False, wait=0)
             try:
+                kept = self._keep_resumable(con)
                 self._snapshot(con)
+                for k, v in kept.items():
+                    con.execute("INSERT OR REPLACE INTO _meta VALUES (?, ?)", [k, v])
             except BaseException:
                 con.close()
                 raise
@@ -118,6 +124,18 @@ class Detached:
         self.ws = ScratchWorkspace(self.root, con, read_only=False)
         self.timings["snapshot_s"] = round(time.monotonic() - t0, 3)
         return self.ws
+
+    def _keep_resumable(self, con: Any) -> dict[str, str]:
+        """A failed run's scratch file (we hold the queue: nobody else uses it): keep its staged work
+        (:data:`RESUMABLE` tables, :data:`PRIVATE_META` keys) so this run resumes it, drop the rest."""
+        existing = _tables(con)
+        meta: dict[str, str] = {}
+        if "_meta" in existing:
+            meta = {k: v for k, v in con.execute("SELECT key, value FROM _meta").fetchall() if _private(k)}
+        for t in existing:
+            if not _resumable(t):
+                con.execute(f"DROP TABLE {qi(t)}")
+        return meta
 
     def _snapshot(self, con: Any) -> None:
         attach(con, self.root / DB_FILE, alias="src", read_only=True, wait=self.wait)
@@ -144,7 +162,7 @@ class Detached:
             return
         try:
             if exc_type is not None:
-                self.ws.close()  # the scratch file stays until the next run replaces it
+                self.ws.close()  # the scratch file stays: the next run resumes its staged work
                 return
             self.commit()
         finally:
@@ -160,9 +178,7 @@ class Detached:
         """(tables to copy, tables to drop, meta keys to set (None: delete), parts to register) since the snapshot."""
         after = _tables(con)
         skip = {"docs", "_meta", "_parts", "sources"}
-        copy = [
-            t for t, v in after.items() if t not in skip and not t.startswith("_stage_") and self._before.get(t) != v
-        ]
+        copy = [t for t, v in after.items() if t not in skip and not _resumable(t) and self._before.get(t) != v]
         drop = [t for t in self._before if t not in after and t not in skip]
         meta = dict(con.execute("SELECT key, value FROM _meta").fetchall())
         changed: dict[str, str | None] = {
@@ -246,6 +262,10 @@ def _take_queue(path: Path, *, wait: float, what: str) -> Any:
                 say_waiting(f"waiting for another winnow {what} on {path.parent} to finish (up to {wait:.0f} s) ...")
                 said = True
             time.sleep(0.2)
+
+
+def _resumable(table: str) -> bool:
+    return any(fnmatch.fnmatchcase(table, p) for p in RESUMABLE)
 
 
 def _private(key: str) -> bool:

@@ -314,6 +314,27 @@ def test_a_detached_run_refuses_to_commit_over_changed_documents(tmp_path):
         assert "size_words" not in w.columns("corpus") and w.info()["documents"] == 51
 
 
+def test_an_interrupted_detached_score_resumes_its_staged_batches(tmp_path):
+    from app.detached import Detached
+    from app.signals import engine
+
+    ws = _ws(tmp_path / "ws")
+
+    def stop_after_two(done: int, total: int, stage: str) -> None:
+        if done >= 20:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt), Detached(ws, purpose="score", wait=0) as sw:
+        engine.score(sw, signals="size", batch_size=10, progress=stop_after_two)
+    with Workspace.open(ws, read_only=True) as w:
+        assert "size_words" not in w.columns("corpus")  # nothing committed
+    with Detached(ws, purpose="score", wait=0) as sw:
+        res = engine.score(sw, signals="size", batch_size=10)
+    assert res["families"]["size"]["computed"] == 30 and res["families"]["size"]["rows"] == 50
+    with Workspace.open(ws, read_only=True) as w:
+        assert w.cursor().execute("SELECT count(size_words) FROM corpus").fetchone()[0] == 50
+
+
 def test_score_prints_json_only_with_json(tmp_path, capsys):
     ws = _ws(tmp_path / "ws")
     assert main(["score", "-w", ws, "--signals", "size"]) == 0
