@@ -100,7 +100,12 @@ def test_score_cleaned_changes_the_selection_and_stays_out_of_the_workspace(scor
     # the stored signals are untouched and nothing temporary is left on the workspace
     again = apply(ws, RECIPE.replace("SCORE", "raw"), tmp_path / "c", fmt="jsonl")
     assert again["counts"] == raw["counts"]
-    names = {r[0] for r in ws.con.execute("SELECT table_name FROM duckdb_tables() UNION SELECT view_name FROM duckdb_views()").fetchall()}
+    names = {
+        r[0]
+        for r in ws.con.execute(
+            "SELECT table_name FROM duckdb_tables() UNION SELECT view_name FROM duckdb_views()"
+        ).fetchall()
+    }
     assert not any(n.startswith("_winnow_tx") for n in names)
 
 
