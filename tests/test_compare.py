@@ -56,12 +56,19 @@ recipe_strategy = st.builds(
         "version": 1,
         "rules": rules,
         **({"dedup": {"exact": True}} if exact else {}),
-        **({"sample": {"n": sample, "seed": 3}} if sample is not None else {}),
+        **({"sample": {**sample, "seed": 3}} if sample is not None else {}),
         **({"balance": [{"column": "lang_code", "cap": cap, "seed": 1}]} if cap is not None else {}),
     },
     st.lists(rule_strategy, max_size=3),
     st.booleans(),
-    st.one_of(st.none(), st.integers(0, 400)),
+    st.one_of(
+        st.none(),
+        st.builds(lambda n: {"n": n}, st.integers(0, 400)),
+        st.builds(lambda f: {"fraction": f}, st.floats(0.001, 1)),
+        st.builds(
+            lambda n, w: {"n": n, w: "quality_score"}, st.integers(1, 400), st.sampled_from(["weight", "log_weight"])
+        ),
+    ),
     st.one_of(st.none(), st.integers(1, 200)),
 )
 
@@ -151,12 +158,11 @@ def test_cli_compare_file_and_saved_recipe(tmp_path, capsys):
 @SETTINGS
 @given(a=recipe_strategy, b=recipe_strategy)
 def test_live_path_equals_the_sql_path(ws, a, b):
-    """The cached-vector path (rules and dedup) and the SQL path give the same comparison, flipped sample included."""
+    """The cached-vector path (rules, dedup, balancing and sampling in numpy) and the SQL path give the same
+    comparison, flipped sample included."""
     live = compare_recipes(ws.con, a, b, flipped=4)
     sql = compare_recipes(ws.con, a, b, flipped=4, relation="corpus")
-    assert sql["path"] == "sql"
-    if not any(r.get(k) for r in (a, b) for k in ("sample", "balance")):
-        assert live["path"] == "live"
+    assert sql["path"] == "sql" and live["path"] == "live"
     for k in ("counts", "by_source", "by_lang", "by_cluster", "flips", "flipped", "rules", "sections", "same"):
         assert live[k] == sql[k], k
 

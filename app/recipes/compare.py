@@ -339,20 +339,26 @@ def _flipped(
 
 
 def _texts(con: Any, ids: list[Any], chars: int) -> dict[Any, str | None]:
-    """``{id: first chars of text}`` for ``ids``, read from ``docs`` (the text-free relation has none)."""
+    """``{id: first chars of text}`` for ``ids``, read from ``docs`` (the text-free relation has none).
+
+    An ``IN`` list of parameters, not a join: DuckDB filters the id column in the scan and reads the text of
+    the matching rows only (a join reads every text); the list is at most a few dozen ids."""
     if not ids:
         return {}
-    import pyarrow as pa
-
-    con.register("_cmp_ids", pa.table({"id": pa.array([str(i) for i in ids])}))
+    rel = "docs" if _has(con, "docs") else "corpus"
+    marks = ", ".join("?" for _ in ids)
     try:
-        rel = "docs" if _has(con, "docs") else "corpus"
-        rows = con.execute(
-            f"SELECT d.id, substr(d.text, 1, {int(chars)}) FROM {rel} AS d JOIN _cmp_ids AS s ON CAST(d.id AS VARCHAR) = s.id"
-        ).fetchall()
-    finally:
-        con.unregister("_cmp_ids")
+        rows = con.execute(f"SELECT id, substr(text, 1, {int(chars)}) FROM {rel} WHERE id IN ({marks})", ids).fetchall()
+    except Exception as e:
+        raise RecipeError(f"cannot read the flipped documents' texts: {str(e).splitlines()[0]}") from e
     return {r[0]: r[1] for r in rows}
+
+
+def flipped_texts(con: Any, res: dict[str, Any], *, text_chars: int = 300) -> list[dict[str, Any]]:
+    """``res["flipped"]`` (of :func:`compare_recipes` with ``snippets=False``) with each document's first
+    ``text_chars`` characters: the dashboard draws the counts first and reads these few texts after."""
+    texts = _texts(con, [d["id"] for d in res["flipped"]], text_chars)
+    return [{**d, "text": texts.get(d["id"])} for d in res["flipped"]]
 
 
 def _has(con: Any, name: str) -> bool:
