@@ -180,6 +180,10 @@ def build_data(
             "map": _map_points(con, comp, rel, max_points),
             "samples": _samples(con, comp, samples),
         }
+        if recipe.transforms is not None:  # only with a transforms: section (app.report.transforms)
+            from app.report.transforms import transforms_data
+
+            data["transforms"] = transforms_data(con, recipe, keep_table=KEPT)
         if compare is not None:  # only when asked: the default report is unchanged
             from app.report.compare import compare_data
 

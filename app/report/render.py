@@ -408,7 +408,12 @@ def render_html(data: dict[str, Any]) -> str:
         sections.insert([sid for sid, _ in sections].index("recipe") + 1, MODELS)
     from app.report.compare import SECTION as COMPARE
     from app.report.compare import compare_view
+    from app.report.transforms import SECTION as TRANSFORMS
+    from app.report.transforms import transforms_view
 
+    transforms = transforms_view(data.get("transforms"))
+    if transforms is not None:  # only for a recipe with cleaning transforms, right after the recipe
+        sections.insert([sid for sid, _ in sections].index("recipe") + 1, TRANSFORMS)
     compare = compare_view(data.get("compare"))
     if compare is not None:  # only when built with another recipe to compare with, right after the summary
         sections.insert([sid for sid, _ in sections].index("summary") + 1, COMPARE)
@@ -437,4 +442,5 @@ def render_html(data: dict[str, Any]) -> str:
         contamination=decon,
         models=models,
         compare=compare,
+        transforms=transforms,
     )
