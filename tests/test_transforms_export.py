@@ -78,6 +78,9 @@ def test_workspace_and_headless_export_the_same_cleaned_text(scored_ws, tmp_path
         k: v for k, v in mh["transforms"].items() if k != "rescored_families"
     }
     assert mw["counts"]["kept_docs"] == mh["counts"]["kept_docs"]
+    prov = mw["provenance"]["transforms"]
+    assert prov == mh["provenance"]["transforms"] and prov["score"] == score
+    assert [s["name"] for s in prov["steps"]] == ["normalize", "c4_lines", "pii_redact"] and len(prov["digest"]) == 16
     texts = {r["orig_id"]: r["text"] for r in a}
     if score == "cleaned":  # the menu and the CRLF no longer fail the line rule
         assert texts["d0"] == (

@@ -187,6 +187,17 @@ def provenance(
         "input_hashing": input_hashing,
         "tokens": token_counter(token_column),
         "signals": signal_entries(fingerprints),
+        **({"transforms": transform_entries(recipe.transforms)} if getattr(recipe, "transforms", None) else {}),
+    }
+
+
+def transform_entries(spec: Any) -> dict[str, Any]:
+    """The cleaning steps the exported text went through: each transform's name and code version, and the digest
+    of the steps with every option (:meth:`app.transforms.spec.Transforms.digest`)."""
+    return {
+        "steps": [{"name": d["name"], "version": d["version"]} for d in spec.pipeline().describe()],
+        "digest": spec.digest(),
+        "score": spec.score,
     }
 
 
