@@ -49,7 +49,7 @@ class ScratchWorkspace(Workspace):
     """A :class:`Workspace` over the scratch copy: ``docs`` is a table, ``path`` is the real workspace (messages
     and files beside it), and view rebuilds are left to the commit (the scratch has no ``corpus``)."""
 
-    def rebuild_views(self, *, con: Any = None, force: bool = False) -> None:
+    def rebuild_views(self, *, con: Any = None, force: bool = False, changed: set[str] | None = None) -> None:
         """Nothing to do here: :meth:`Detached.commit` rebuilds the workspace's views once."""
 
 
