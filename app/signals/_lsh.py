@@ -109,7 +109,6 @@ def cluster_signatures(
 
     threshold = check_threshold(threshold)
     nb, nr = bands_for(threshold, num_perm)
-    bcols = [f"b{j}" for j in range(nb)]
     kept = "".join(f", {qi(c)}" for c in carry)
     if progress:
         progress(0, None, "near duplicates: clustering")
@@ -119,24 +118,26 @@ def cluster_signatures(
         SELECT id{kept}, (row_number() OVER (ORDER BY id{kept}) - 1)::BIGINT AS rid, sig FROM ({rows_sql})"""
     )
     n = con.execute("SELECT count(*) FROM _dn_rows").fetchall()[0][0]
-    con.execute(f"CREATE OR REPLACE TABLE _dn_keys (rid BIGINT, {', '.join(c + ' BIGINT' for c in bcols)})")
+    # one (rid, key) row per band: a band's keys are its own (band_keys mixes in the band), so one GROUP BY
+    # over all bands finds the buckets (one parallel query instead of one per band: 2-3x faster)
+    con.execute("CREATE OR REPLACE TABLE _dn_keys (rid BIGINT, k BIGINT)")
     for rb in con.cursor().sql("SELECT rid, sig FROM _dn_rows WHERE sig IS NOT NULL").to_arrow_reader(_BATCH):
         keys = band_keys(_sigs(rb.column(1), num_perm), nb, nr)
-        tbl = pa.table({"rid": rb.column(0), **{c: keys[:, j] for j, c in enumerate(bcols)}})
+        rids = np.repeat(rb.column(0).to_numpy(), nb)
+        flat = keys.ravel()
+        tbl = pa.table({"rid": rids[flat != 0], "k": flat[flat != 0]})
         con.register("_dn_kb", tbl)
         con.execute("INSERT INTO _dn_keys SELECT * FROM _dn_kb")
         con.unregister("_dn_kb")
-    # per band: only the rows of buckets with 2+ members (a hash aggregate), then one window pass over them
-    con.execute("CREATE OR REPLACE TABLE _dn_cand (a BIGINT, b BIGINT)")
-    for c in bcols:
-        con.execute(
-            f"""INSERT INTO _dn_cand
-            WITH shared AS (SELECT {c} AS k FROM _dn_keys WHERE {c} <> 0 GROUP BY {c} HAVING count(*) > 1),
-            w AS (SELECT rid, min(rid) OVER (PARTITION BY {c}) AS m, lag(rid) OVER (PARTITION BY {c} ORDER BY rid) AS p
-                  FROM _dn_keys SEMI JOIN shared ON shared.k = _dn_keys.{c})
-            SELECT m, rid FROM w WHERE rid <> m UNION ALL SELECT p, rid FROM w WHERE p IS NOT NULL AND p <> m"""
-        )
-    con.execute("CREATE OR REPLACE TABLE _dn_cand AS SELECT DISTINCT a, b FROM _dn_cand")
+    # only the rows of buckets with 2+ members (a hash aggregate), then one window pass over them
+    con.execute(
+        """CREATE OR REPLACE TABLE _dn_cand AS
+        WITH shared AS (SELECT k FROM _dn_keys GROUP BY k HAVING count(*) > 1),
+        w AS (SELECT rid, min(rid) OVER (PARTITION BY k) AS m, lag(rid) OVER (PARTITION BY k ORDER BY rid) AS p
+              FROM _dn_keys SEMI JOIN shared ON shared.k = _dn_keys.k)
+        SELECT DISTINCT a, b FROM (SELECT m AS a, rid AS b FROM w WHERE rid <> m
+                                   UNION ALL SELECT p, rid FROM w WHERE p IS NOT NULL AND p <> m)"""
+    )
     con.execute("DROP TABLE _dn_keys")
     src: list[np.ndarray] = []
     dst: list[np.ndarray] = []

@@ -34,7 +34,7 @@ _OLD_CACHE = "_dup_near_bands"
 # a letter of a script without spaces (with its marks), or a run of other word characters
 _WORD = re.compile(f"[{_BASE}][{_MARK}]*|[^\\W{_BASE}{_MARK}]+")
 _PLAIN_WORD = re.compile(r"\w+")  # the same words for text without such letters, 2.7x faster
-_CHUNK = 1 << 15
+_CHUNK = 1 << 12
 
 _rng = np.random.default_rng(SEED)
 PERM_A = _rng.integers(1, 2**63, size=NUM_PERM, dtype=np.uint64) | np.uint64(1)
@@ -55,32 +55,55 @@ def word_hashes(text: str) -> list[int]:
 
 
 def shingles(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """All 5-gram shingle hashes of a batch (uint64) and, per text, its number of shingles."""
-    flat: list[int] = []
+    """All 5-gram shingle hashes of a batch (uint64) and, per text, its number of shingles.
+
+    The same hashes as :func:`word_hashes` text by text, computed once per distinct word of the batch (a batch
+    of 4,096 documents has ~10x fewer distinct words than words), and the shingles of every text at once."""
+    import xxhash
+
+    h = xxhash.xxh3_64_intdigest
     counts = np.zeros(len(texts), dtype=np.int64)
-    starts: list[int] = []
-    lens: list[int] = []
+    lens = np.zeros(len(texts), dtype=np.int64)
+    flat: list[str] = []
     for i, t in enumerate(texts):
-        hs = word_hashes(t)
-        if not hs:
+        low = t.lower()
+        ws = (_PLAIN_WORD if UNSPACED.search(low) is None else _WORD).findall(low)
+        if not ws:
             continue
-        if len(hs) < SHINGLE:
-            hs = hs + [0] * (SHINGLE - len(hs))
-        starts.append(len(flat))
-        lens.append(len(hs))
-        counts[i] = len(hs) - SHINGLE + 1
-        flat.extend(hs)
+        if len(ws) < SHINGLE:  # a text with 1-4 words is one shingle: padded with word hash 0 ("" is no word)
+            ws += [""] * (SHINGLE - len(ws))
+        lens[i] = len(ws)
+        counts[i] = len(ws) - SHINGLE + 1
+        flat.extend(ws)
     if not flat:
         return np.zeros(0, dtype=np.uint64), counts
-    w = np.asarray(flat, dtype=np.uint64)
+    w = _hash_words(flat, h)
     n = len(w) - SHINGLE + 1
     with np.errstate(over="ignore"):
         acc = w[:n] * SHINGLE_MUL[0]
         for k in range(1, SHINGLE):
             acc = (acc ^ (acc >> np.uint64(29))) + w[k : n + k] * SHINGLE_MUL[k]
-    # keep only shingles that lie inside one text
-    idx = np.concatenate([np.arange(s, s + ln - SHINGLE + 1) for s, ln in zip(starts, lens)])
-    return acc[idx], counts
+    # keep only shingles that lie inside one text: not those starting in the last 4 words of a text
+    ends = np.cumsum(lens[lens > 0])
+    inside = np.ones(len(w), dtype=bool)
+    inside[(ends[:, None] - np.arange(1, SHINGLE, dtype=np.int64)[None, :]).ravel()] = False
+    return acc[inside[:n]], counts
+
+
+def _hash_words(words: list[str], h: Any) -> np.ndarray:
+    """``h`` of each word's UTF-8 (0 for ""), each distinct word hashed once: Arrow finds the distinct words
+    (a dictionary encoding), a dict does where Arrow cannot take the text (lone surrogates)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        enc = pc.dictionary_encode(pa.array(words, pa.string()))
+    except (pa.ArrowException, UnicodeError):
+        table = {x: h(x.encode("utf-8", "surrogatepass")) if x else 0 for x in set(words)}
+        return np.fromiter(map(table.__getitem__, words), dtype=np.uint64, count=len(words))
+    uniq = enc.dictionary.to_pylist()
+    hv = np.fromiter((h(x.encode("utf-8")) if x else 0 for x in uniq), dtype=np.uint64, count=len(uniq))
+    return hv[enc.indices.to_numpy()]
 
 
 def signatures(texts: list[str]) -> np.ndarray:
@@ -96,13 +119,16 @@ def minhash(sh: np.ndarray, counts: np.ndarray) -> np.ndarray:
         return sig
     doc_of = np.repeat(np.arange(len(counts)), counts)
     shift = np.uint64(32)
-    b_col = PERM_B[:, None]
+    a_col, b_col = PERM_A[:, None], PERM_B[:, None]
+    # one buffer of 128 x 4,096 (4 MiB) reused: each pass stays in cache (2x faster than 32k-shingle chunks)
+    buf = np.empty((NUM_PERM, min(_CHUNK, len(sh))), dtype=np.uint64)
     with np.errstate(over="ignore"):
         for lo in range(0, len(sh), _CHUNK):
             s = sh[lo : lo + _CHUNK]
             d = doc_of[lo : lo + _CHUNK]
             # permutations x shingles, in place: h = (a * s + b) >> 32 (multiply-shift hashing)
-            h = np.multiply.outer(PERM_A, s)
+            h = buf[:, : len(s)]
+            np.multiply(a_col, s[None, :], out=h)
             h += b_col
             h >>= shift
             # shingles are grouped by text: reduce each run of equal d
