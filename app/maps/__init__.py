@@ -197,14 +197,23 @@ def _labels(ws: Any, ids: np.ndarray, cl: np.ndarray, *, seed: int, lab: Any) ->
         pick.extend(members.tolist())
     pick_arr = np.asarray(pick, dtype=np.int64)
     want = pa.table({"id": pa.array(ids[pick_arr].tolist(), pa.string()), "c": pa.array(cl[pick_arr], pa.int32())})
+    from app.maps.tasks import task_labels
+    from app.signals._instruct import docs_columns, field_sql
+
     cur = ws.cursor()
+    fields = field_sql(docs_columns(cur))  # instruction data: its clusters are named by tasks (app.maps.tasks)
+    instr = f"left({fields[0]}, {LABEL_CHARS})" if fields else "NULL"
     cur.register("_winnow_pick", want)
     rows = cur.execute(
-        "SELECT p.c, left(d.text, ?) FROM _winnow_pick AS p JOIN docs AS d ON d.id = p.id", [LABEL_CHARS]
+        f"SELECT p.c, left(d.text, ?), {instr} FROM _winnow_pick AS p JOIN docs AS d ON d.id = p.id", [LABEL_CHARS]
     ).fetchall()
     cur.unregister("_winnow_pick")
     by: dict[int, list[str]] = {int(c): [] for c in np.unique(cl)}
-    for c, text in rows:
+    ins: dict[int, list[str | None]] = {int(c): [] for c in np.unique(cl)}
+    for c, text, instruction in rows:
         by[int(c)].append(text or "")
+        ins[int(c)].append(instruction)
     res = lab.ctfidf_labels(by)
+    if fields:
+        res.update({c: v for c, v in task_labels(ins).items() if v is not None})
     return {c: v[0] for c, v in res.items()}, {c: v[1] for c, v in res.items()}
