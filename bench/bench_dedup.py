@@ -72,17 +72,29 @@ def make_pairs(rows: list[tuple[str, str, str]], *, n: int, edit: float, far: fl
     }
 
 
-def cluster_all(texts: dict[str, str], threshold: float) -> tuple[dict[str, str], float]:
-    """id -> cluster representative, as the scorer clusters a workspace, and the seconds clustering took."""
-    import duckdb
-    import pyarrow as pa
-
-    from app.signals.dedup_near import cluster, signature_blobs
+def signatures_of(texts: dict[str, str]) -> tuple[list, float]:
+    """Every text's signature BLOB in batches of 4,096 (as the scorer computes them), and the seconds it took."""
+    from app.signals.dedup_near import signature_blobs
 
     ids = list(texts)
+    t0 = time.perf_counter()
     blobs: list = []
     for a in range(0, len(ids), 4096):
         blobs += signature_blobs([texts[i] for i in ids[a : a + 4096]])
+    return blobs, time.perf_counter() - t0
+
+
+def cluster_all(texts: dict[str, str], threshold: float, blobs: list | None = None) -> tuple[dict[str, str], float]:
+    """id -> cluster representative, as the scorer clusters a workspace, and the seconds clustering took
+    (``blobs``: the texts' signatures when already computed)."""
+    import duckdb
+    import pyarrow as pa
+
+    from app.signals.dedup_near import cluster
+
+    ids = list(texts)
+    if blobs is None:
+        blobs, _ = signatures_of(texts)
     con = duckdb.connect()
     con.register("_t", pa.table({"id": ids, "sig": pa.array(blobs, pa.binary())}))
     con.execute("CREATE TABLE rows AS SELECT * FROM _t")
@@ -100,8 +112,8 @@ def exact_jaccard(a: str, b: str) -> float:
     return len(sa & sb) / len(sa | sb) if sa | sb else 1.0
 
 
-def measure_ours(texts: dict[str, str], pairs: dict, threshold: float) -> dict:
-    rep, sec = cluster_all(texts, threshold)
+def measure_ours(texts: dict[str, str], pairs: dict, threshold: float, blobs: list | None = None) -> dict:
+    rep, sec = cluster_all(texts, threshold, blobs)
     origs = pairs["originals"]
     found = {o: rep[o] == rep[f"near-{o}"] for o in origs}
     far_merged = [o for o in origs if rep[o] == rep[f"far-{o}"]]
@@ -160,6 +172,16 @@ def measure_datatrove(pairs: dict) -> dict | None:
     }
 
 
+def _load() -> str:
+    """The 1-minute load average (the README says how busy the machine was), or "?"."""
+    import os
+
+    try:
+        return f"{os.getloadavg()[0]:.1f}"
+    except OSError:
+        return "?"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--realmix", type=Path, default=REALMIX)
@@ -172,9 +194,11 @@ def main() -> None:
     rows = load(args.realmix)
     pairs = make_pairs(rows, n=args.n, edit=args.edit, far=args.far, seed=args.seed)
     texts = {r[0]: r[2] for r in rows} | pairs["near"] | pairs["far"]
+    blobs, sig_s = signatures_of(texts)
+    print(f"signatures: {len(texts):,} texts in {sig_s:.1f} s ({len(texts) / sig_s:,.0f} docs/s)", flush=True)
     res = {}
     for t in THRESHOLDS:
-        res[f"winnow t={t:g}"] = measure_ours(texts, pairs, t)
+        res[f"winnow t={t:g}"] = measure_ours(texts, pairs, t, blobs)
         print(f"t={t:g}", json.dumps(res[f"winnow t={t:g}"]), flush=True)
     dt = measure_datatrove(pairs)
     if dt:
@@ -207,7 +231,10 @@ def main() -> None:
             f"for Chinese) were replaced at random and a copy with {args.far:.0%} replaced, clustered together "
             f"with all {len(rows):,} realmix documents. Recall: near copies in their original's cluster; far merged: "
             "12% copies in their original's cluster; < 0.5: merged documents whose exact shingle Jaccard with their "
-            "representative is below 0.5. DataTrove: its own MinhashDedupSignature on the same pairs.\n\n"
+            "representative is below 0.5. DataTrove: its own MinhashDedupSignature on the same pairs. "
+            f"MinHash signatures of all {len(texts):,} texts: {sig_s:.1f} s ({len(texts) / sig_s:,.0f} docs/s, one "
+            f"process); cluster s: banding, verification and clustering (load average {_load()} during the run: "
+            "times scale with other jobs on the machine).\n\n"
             + md_table(
                 [
                     "configuration",

@@ -198,3 +198,20 @@ def test_thresholds_page_offers_the_slider_from_the_scored_threshold(tmp_path):
     (rule,) = data["rules"]
     assert rule["lo"] == 0.85 and data["meta"][rule["uid"]] == {"scored": 0.5}
     assert data["summary"]["kept_docs"] == len(_corpus()) - 6
+
+
+def test_workspace_export_and_report_name_the_threshold(tmp_path):
+    from app.export import apply
+    from app.report import build_report
+
+    ws = _scored(tmp_path, "ws", 0.5)
+    try:
+        recipe = "version: 1\nrules: []\ndedup: {near: 0.85}\n"
+        m = apply(ws, recipe, tmp_path / "out", fmt="jsonl")
+        assert m["recipe"]["dedup"] == {"near": 0.85} and m["resolved"]["dedup_near_threshold"] == 0.85
+        assert m["counts"]["kept_docs"] == len(_kept(ws, recipe))
+        html = build_report(ws, recipe, samples=1)
+        html = html if isinstance(html, str) else json.dumps(html)
+        assert "Jaccard &gt;= 0.85" in html or "Jaccard >= 0.85" in html
+    finally:
+        ws.close()

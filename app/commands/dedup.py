@@ -15,6 +15,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="action", metavar="ACTION")
     near = sub.add_parser("near", help="set the workspace's near-duplicate threshold and re-cluster (dedup_near)")
     near.add_argument("--threshold", "-t", type=float, metavar="J", help="Jaccard of word 5-gram shingles, 0-1")
+    near.add_argument(
+        "--workers", "-j", type=int, default=1, metavar="N", help="processes computing signatures (default 1)"
+    )
     ex = sub.add_parser("explain", help="why two documents are (not) near duplicates: Jaccard, estimate, bands")
     ex.add_argument("ids", nargs=2, metavar="ID")
     ex.add_argument("--threshold", "-t", type=float, metavar="J", help="default: the workspace's threshold")
@@ -130,14 +133,16 @@ def _near(args: argparse.Namespace) -> int:
             t = dn.workspace_threshold(ws.con)
             res = {"threshold": t, "changed": False}
             with tqdm_progress("dedup") as prog:
-                engine.score(ws, signals="dedup_near", progress=prog, fields=args.fields)
+                engine.score(ws, signals="dedup_near", progress=prog, fields=args.fields, workers=args.workers)
         else:
             old = dn.workspace_threshold(ws.con)
             t = dn.set_workspace_threshold(ws.con, args.threshold)
             res = {"threshold": t, "changed": t != old}
             with tqdm_progress("dedup") as prog:
                 # the family's fingerprint names "the workspace's threshold": force re-clustering
-                engine.score(ws, signals="dedup_near", progress=prog, force=t != old, fields=args.fields)
+                engine.score(
+                    ws, signals="dedup_near", progress=prog, force=t != old, fields=args.fields, workers=args.workers
+                )
         res["curve"] = _lsh.s_curve(t, dn.NUM_PERM)
         cols = [d[0] for d in ws.con.execute("SELECT * FROM corpus LIMIT 0").description]
         if "dup_near_keep" in cols:
