@@ -74,21 +74,11 @@ def _count_lines(path: str) -> int:
     return n + (1 if last and last != 10 else 0)
 
 
-def _reader(raw: Any, compression: str | None) -> Any:
-    if compression == "gzip":
-        import gzip
-
-        return gzip.GzipFile(fileobj=raw, mode="rb")
-    if compression == "zstd":
-        import zstandard
-
-        return zstandard.ZstdDecompressor().stream_reader(raw)
-    return raw
-
-
 def _lines_per_byte(path: str, compression: str | None) -> float:
     """Lines per *stored* byte: decompress up to :data:`SNIFF` bytes of ``path`` and divide the lines found by
     the stored bytes consumed to get them (exact when the whole file fits in the sniff)."""
+    from app.export.plan_sample import _reader
+
     with open(path, "rb") as raw:
         f = _reader(raw, compression)
         got = lines = 0
@@ -184,6 +174,7 @@ def forecast(
 
     ``recipe``: a recipe or YAML path; ``kw``: the options the real run will use (``source``, ``text_field``,
     ``id_field``, ``tokens``, ``benchmarks``, ``models``...)."""
+    from app.export.plan_check import seconds_for
     from app.export.plan_sample import sample_inputs
     from app.recipes import load_recipe
 
@@ -227,13 +218,9 @@ def forecast(
     }
 
 
-def seconds_for(rate: float, fixed: float, documents: int, workers: int) -> float:
-    """The forecast time of ``documents`` at ``rate`` docs/s per process with ``fixed`` start-up seconds."""
-    return round(fixed + documents / max(rate, 1e-9) / max(workers, 1), 1)
-
-
 def describe(f: dict[str, Any]) -> str:
     """The forecast as a few lines for a person."""
+    from app.export.plan_check import human_seconds
     from app.progress import fmt_amount
 
     secs = f["forecast_seconds"]
@@ -249,7 +236,3 @@ def describe(f: dict[str, Any]) -> str:
             f"(scorers loaded, one batch of {f['worker_batch']:,} documents)",
         ]
     )
-
-
-def human_seconds(secs: float) -> str:
-    return f"{secs / 3600:.1f} h" if secs >= 5400 else f"{secs / 60:.1f} min" if secs >= 90 else f"{secs:.1f} s"

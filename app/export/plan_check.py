@@ -31,6 +31,15 @@ KEY_OPTIONS = (
 )
 
 
+def seconds_for(rate: float, fixed: float, documents: int, workers: int) -> float:
+    """The forecast time of ``documents`` at ``rate`` docs/s per process with ``fixed`` start-up seconds."""
+    return round(fixed + documents / max(rate, 1e-9) / max(workers, 1), 1)
+
+
+def human_seconds(secs: float) -> str:
+    return f"{secs / 3600:.1f} h" if secs >= 5400 else f"{secs / 60:.1f} min" if secs >= 90 else f"{secs:.1f} s"
+
+
 def _dir() -> Path:
     from app.embed.static import cache_home
 
@@ -83,8 +92,6 @@ def load(key: str) -> dict[str, Any] | None:
 
 def versus(forecast: dict[str, Any], *, took: float, documents: int, workers: int, peak_rss: int) -> dict[str, Any]:
     """The forecast for this run (its documents and workers, at the measured rate) next to what it took."""
-    from app.export.plan import seconds_for
-
     want = seconds_for(forecast["docs_per_second_per_process"], forecast["startup_seconds"], documents, workers)
     return {
         "forecast_seconds": want,
@@ -99,7 +106,6 @@ def versus(forecast: dict[str, Any], *, took: float, documents: int, workers: in
 
 def line(v: dict[str, Any]) -> str:
     """``forecast 3.1 s, took 3.4 s (+10%)``, and the memory the same way."""
-    from app.export.plan import human_seconds
     from app.progress import fmt_amount
 
     pct = "" if v["error_pct"] is None else f" ({v['error_pct']:+.0f}%)"

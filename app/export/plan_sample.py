@@ -8,7 +8,7 @@ runs of consecutive documents spread evenly through the file:
 - uncompressed JSONL and text: seek to evenly spaced byte offsets, skip to the next line, read the run
   (bounded work: nothing before the offsets is read);
 - Parquet: the runs start at evenly spaced rows (only the row groups holding them are read);
-- compressed JSONL/text: the runs are spread through the first :data:`app.export.plan.SNIFF` decompressed bytes
+- compressed JSONL/text: the runs are spread through the first :data:`WINDOW` decompressed bytes
   (reaching the end of a compressed file means decompressing all of it);
 - other formats (JSON arrays, CSV, datasets) and files smaller than their share are used whole.
 
@@ -24,6 +24,9 @@ from pathlib import Path
 from typing import Any
 
 RUNS = 8
+#: compressed files: the runs are spread through this many decompressed bytes (read in BLOCK pieces)
+WINDOW = 64 << 20
+BLOCK = 8 << 20
 
 
 def sample_inputs(
@@ -88,14 +91,24 @@ def _seek_runs(path: str, target: Path, runs: int, per: int) -> None:
             end = f.tell()
 
 
-def _compressed_runs(path: str, compression: str, target: Path, runs: int, per: int) -> None:
-    from app.export.plan import BLOCK, SNIFF, _reader
+def _reader(raw: Any, compression: str | None) -> Any:
+    if compression == "gzip":
+        import gzip
 
+        return gzip.GzipFile(fileobj=raw, mode="rb")
+    if compression == "zstd":
+        import zstandard
+
+        return zstandard.ZstdDecompressor().stream_reader(raw)
+    return raw
+
+
+def _compressed_runs(path: str, compression: str, target: Path, runs: int, per: int) -> None:
     with open(path, "rb") as raw:
         f = _reader(raw, compression)
         chunks: list[bytes] = []
         got = 0
-        while got < SNIFF and (block := f.read(BLOCK)):
+        while got < WINDOW and (block := f.read(BLOCK)):
             chunks.append(block)
             got += len(block)
         whole = not f.read(1)
