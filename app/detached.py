@@ -212,9 +212,11 @@ class Detached:
                         f"the documents of {self.root} changed while {self.purpose} ran (an ingest or a source removal);"
                         f" nothing was written: run winnow {self.purpose} again"
                     )
+                t_open = time.monotonic()
                 with ws.transaction() as cur:
                     for t in copy:
                         _clone(cur, "scratch", t)
+                    t_copy = time.monotonic()
                     for t in drop:
                         cur.execute(f"DROP TABLE IF EXISTS {qi(t)}")
                     for k, v in meta.items():
@@ -222,6 +224,14 @@ class Detached:
                         if v is not None:
                             cur.execute("INSERT INTO _meta VALUES (?, ?)", [k, v])
                     ws.register_parts(parts, con=cur)
+                    t_views = time.monotonic()
+                t_end = time.monotonic()
+                self.timings.update(
+                    open_s=round(t_open - t0, 3),
+                    copy_s=round(t_copy - t_open, 3),
+                    views_s=round(t_views - t_copy, 3),
+                    write_s=round(t_end - t_views, 3),  # DuckDB's commit (and checkpoint) of the transaction
+                )
             finally:
                 with contextlib.suppress(Exception):
                     ws.con.execute("DETACH scratch")

@@ -91,6 +91,7 @@ def measure(ws: Path, *, signals: str, every: float) -> dict:
         "longest_refused_s": round(max(windows, default=0.0), 2),
         "total_refused_s": round(sum(windows), 2),
         "errors": sorted(errors),
+        "workspace_held_s": res.get("workspace_held_s"),
     }
 
 
