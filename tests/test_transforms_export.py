@@ -143,3 +143,17 @@ def test_engine_workers_clean_and_score_the_same_bytes(tmp_path):
     assert one == (tmp_path / "pool" / "data-00000-of-00001.jsonl").read_bytes()
     assert mh["transforms"] == me["transforms"] and mh["transforms"]["docs"] >= 3
     assert b"<EMAIL>" in one and b"\\r" not in one
+
+
+def test_annotation_token_is_added_after_cleaning(scored_ws, tmp_path):
+    ws, src = scored_ws
+    recipe = (
+        "version: 1\nrules:\n  - {signal: size_chars, min: 50, label: long}\n"
+        "annotate: {rules: [long], token: '<|short|>'}\ntransforms: [c4_lines]\n"
+    )
+    apply(ws, recipe, tmp_path / "ws_out", fmt="jsonl")
+    apply_headless(recipe, [src], tmp_path / "hl_out", fmt="jsonl", source="raw")
+    a, b = rows(tmp_path / "ws_out"), rows(tmp_path / "hl_out")
+    assert a == b
+    tagged = [r["text"] for r in a if r["text"].startswith("<|short|>")]
+    assert tagged  # the menu page: tagged, its lines removed by c4_lines, the token kept

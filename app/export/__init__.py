@@ -393,12 +393,12 @@ def apply(
 
         cols = msg.output_columns(schema, recipe)
     sql, params = select_ids_sql(comp, columns=cols)
-    sql, params, n_rows, out_cols = shape.apply(con, comp, sql, params, columns=cols, n_kept=summary["kept_docs"])
     extra: dict[str, Any] = {}
-    if tx is not None:  # the selected documents' cleaned text, counted for the manifest
+    if tx is not None:  # the selected documents' cleaned text (before a mixture repeats or a tag prefixes it)
         from app.transforms import export as txe
 
-        sql, extra["transforms"] = txe.clean_export(con, sql, params, tx, out_cols, rescored, progress=progress)
+        sql, extra["transforms"] = txe.clean_export(con, sql, params, tx, cols, rescored, progress=progress)
+    sql, params, n_rows, out_cols = shape.apply(con, comp, sql, params, columns=cols, n_kept=summary["kept_docs"])
     from app.learn.store import entries_for
 
     if models := entries_for(con, [*recipe.signals_used(), *cols]):  # trained models behind the cut, by hash
