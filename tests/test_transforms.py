@@ -220,3 +220,31 @@ def test_stats_count_changes_and_keep_smallest_ids():
     assert m["chars_removed"] == 8 and m["steps"][0]["docs_changed"] == 4
     assert [e["id"] for e in m["examples"]] == ["b", "c", "d"]
     assert m["steps"][0]["name"] == "line_filter" and m["steps"][0]["options"]["min_words"] == 2
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.text(alphabet=st.sampled_from(list("ab c.!?'\"[1]{}…")), max_size=30)
+        | st.sampled_from(["lorem ipsum dolor sit.", "see javascript here now.", "we use cookies on this."]),
+        max_size=8,
+    )
+)
+def test_c4_lines_keeps_only_input_lines_that_end_a_sentence(lines):
+    from app.signals.c4 import CITATION, END_PUNCTUATION
+
+    out = make("c4_lines").apply("\n".join(lines))
+    candidates = [CITATION.sub("", ln.strip()) for ln in lines]
+    kept = out.split("\n") if out else []
+    it = iter(candidates)
+    assert all(any(k == c for c in it) for k in kept)  # a subsequence of the (citation-free) input lines
+    assert all(k.endswith(END_PUNCTUATION) and not k.endswith("...") for k in kept)
+    assert not any("javascript" in k.lower() or "cookies" in k.lower() for k in kept)
+
+
+def test_pipeline_keeps_missing_text_and_bounds_steps():
+    r = load_recipe({"version": 1, "transforms": ["normalize", "pii_redact"]})
+    assert r.transforms.pipeline().apply(None) is None
+    assert r.transforms.pipeline().run([None, " x "]) == [None, "x"]
+    with pytest.raises(RecipeError, match="at most 32"):
+        load_recipe({"version": 1, "transforms": ["normalize"] * 33})
