@@ -248,3 +248,11 @@ def test_pipeline_keeps_missing_text_and_bounds_steps():
     assert r.transforms.pipeline().run([None, " x "]) == [None, "x"]
     with pytest.raises(RecipeError, match="at most 32"):
         load_recipe({"version": 1, "transforms": ["normalize"] * 33})
+
+
+def test_dashboard_save_keeps_the_transforms_section():
+    from app.explore.recipe_bridge import recipe_from_rules, stage_base
+
+    r = load_recipe(RECIPE)
+    saved = recipe_from_rules(list(r.rules), name="edited", base=stage_base(r))
+    assert saved.transforms == r.transforms and saved.name == "edited"
