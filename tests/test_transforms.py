@@ -256,3 +256,13 @@ def test_dashboard_save_keeps_the_transforms_section():
     r = load_recipe(RECIPE)
     saved = recipe_from_rules(list(r.rules), name="edited", base=stage_base(r))
     assert saved.transforms == r.transforms and saved.name == "edited"
+
+
+def test_compare_names_a_changed_transforms_section():
+    from app.recipes.compare import section_changes
+
+    a = load_recipe(RECIPE)
+    b = load_recipe(RECIPE.replace("score: cleaned", "score: raw"))
+    (change,) = section_changes(a, b)
+    assert change["section"] == "transforms" and change["a"]["score"] == "cleaned" and change["b"]["score"] == "raw"
+    assert section_changes(a, load_recipe(RECIPE)) == []

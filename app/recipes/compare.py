@@ -133,11 +133,11 @@ def _threshold(check: Any) -> dict[str, Any]:
 
 
 def section_changes(a: Recipe, b: Recipe) -> list[dict[str, Any]]:
-    """The non-rule sections (dedup, balance, sample, mixture) whose recipe forms differ."""
+    """The non-rule sections (dedup, balance, sample, mixture, annotate, transforms) whose recipe forms differ."""
     da, db = a.to_dict(), b.to_dict()
     return [
         {"section": s, "a": da.get(s), "b": db.get(s)}
-        for s in ("dedup", "balance", "sample", "mixture", "annotate")
+        for s in ("dedup", "balance", "sample", "mixture", "annotate", "transforms")
         if da.get(s) != db.get(s)
     ]
 
