@@ -157,3 +157,20 @@ def test_annotation_token_is_added_after_cleaning(scored_ws, tmp_path):
     assert a == b
     tagged = [r["text"] for r in a if r["text"].startswith("<|short|>")]
     assert tagged  # the menu page: tagged, its lines removed by c4_lines, the token kept
+
+
+@pytest.mark.slow
+def test_ray_workers_clean_and_score_the_same_bytes(tmp_path):
+    pytest.importorskip("ray")
+    from app.engine import make_engine
+
+    src = write_input(tmp_path / "raw")
+    recipe = RECIPE.replace("SCORE", "cleaned")
+    apply_headless(recipe, [src], tmp_path / "one", fmt="jsonl", source="raw")
+    eng = make_engine("ray", workers=2)
+    try:
+        apply_headless(recipe, [src], tmp_path / "ray", fmt="jsonl", source="raw", engine=eng)
+    finally:
+        eng.close()
+    name = "data-00000-of-00001.jsonl"
+    assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "ray" / name).read_bytes()
