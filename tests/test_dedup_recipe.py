@@ -215,3 +215,21 @@ def test_workspace_export_and_report_name_the_threshold(tmp_path):
         assert "Jaccard &gt;= 0.85" in html or "Jaccard >= 0.85" in html
     finally:
         ws.close()
+
+
+def test_compare_counts_each_recipe_at_its_own_threshold(tmp_path):
+    """Recipe A at near 0.85 vs B at the scored clusters: each side keeps what it exports (the live compare
+    path used to count A's near dedup at the scored threshold)."""
+    from app.recipes.compare import compare_recipes
+
+    ws = _scored(tmp_path, "ws", 0.5)
+    try:
+        a = "version: 1\nrules: []\ndedup: {near: 0.85}\n"
+        b = "version: 1\nrules: []\ndedup: {near: true}\n"
+        live.clear()
+        res = compare_recipes(ws.con, a, b)
+        assert res["path"] == "live"
+        assert res["a"]["kept_docs"] == len(_kept(ws, a)) and res["b"]["kept_docs"] == len(_kept(ws, b))
+        assert res["counts"]["a_only"]["docs"] == len(_kept(ws, a)) - len(_kept(ws, b)) > 0
+    finally:
+        ws.close()

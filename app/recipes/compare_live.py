@@ -116,7 +116,8 @@ def _vectors(con: Any, st: Any, comp: Any) -> list[Any] | None:
             base = None
             for j in c.after:
                 base = vecs[j].copy() if base is None else base & vecs[j]
-            bits = st.dedup_vector("semantic" if c.signal == "semdup_is_dup" else "cluster", c.key, base)
+            kind = "semantic" if c.signal == "semdup_is_dup" else "cluster"
+            bits = st.dedup_vector(kind, c.key, base, min_jaccard=c.min_jaccard)  # near: the recipe's threshold
         if bits is None and c.kind == "dedup" and " IN (SELECT " in c.sql:
             return None  # a subquery is a join: its rows need not come back in the frame's order
         if bits is None:
