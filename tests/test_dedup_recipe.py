@@ -137,6 +137,8 @@ def test_headless_clusters_at_the_recipe_threshold(tmp_path):
         finally:
             ws.close()
     assert len(got[0.85]) > len(got[0.5])
+    m = apply_headless("version: 1\nrules: []\ndedup: {near: true}\n", [str(src)], tmp_path / "od", fmt="jsonl")
+    assert m["recipe"]["dedup"] == {"near": True} and m["resolved"]["dedup_near_threshold"] == dn.DEFAULT_THRESHOLD
 
 
 def test_the_threshold_round_trips_through_yaml_json_url_and_panel():

@@ -329,15 +329,15 @@ def compile_recipe(
 def near_threshold(con: Any, wanted: float | None, columns: dict[str, str]) -> tuple[float | None, float | None]:
     """``(threshold, min_jaccard)`` of a recipe's near dedup over stored clusters scored at ``T0``.
 
-    ``wanted`` None (``near: true``): the clusters as scored, at ``T0`` (None when unknown), no filter. A recipe
+    ``wanted`` None (``near: true``): the clusters as scored, at ``T0`` (headless: the default), no filter. A recipe
     threshold ``T >= T0`` is served from the stored columns: a member is a near duplicate only when its estimated
     Jaccard with its cluster's representative (``dup_near_jaccard``) is at least ``T`` (the other members count
     as singletons). ``T < T0`` needs clusters the stored ones do not hold: a one-line error naming the command."""
-    from app.signals.dedup_near import scored_threshold
+    from app.signals.dedup_near import DEFAULT_THRESHOLD, scored_threshold
 
     t0 = scored_threshold(con)
-    if wanted is None:
-        return t0, None
+    if wanted is None:  # no workspace (headless apply): clustered at the default
+        return (DEFAULT_THRESHOLD if t0 is None else t0), None
     if "dup_near_jaccard" not in columns:
         raise RecipeError(
             f"dedup.near {wanted:g} needs dup_near_jaccard: run `winnow dedup near --threshold {wanted:g}`"
