@@ -205,7 +205,8 @@ def run(args: argparse.Namespace) -> int:
         opts = {"source": args.source, "text_field": args.text_field, "id_field": args.id_field,
                 "tokens": args.tokens, "benchmarks": parse_specs(args.benchmark) if args.benchmark else None,
                 "benchmark_fields": args.benchmark_field, "models": args.models, "tokenizer": args.tokenizer,
-                "tokenizer_name": args.tokenizer_name}  # fmt: skip
+                "tokenizer_name": args.tokenizer_name, "semantic_model": args.semantic_model,
+                "semantic_eps": args.semantic_eps}  # fmt: skip
         key = plan_check.forecast_key(recipe, args.input, opts)
         if args.dry_run is not None:
             from app.export.plan import describe, forecast

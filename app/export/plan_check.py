@@ -28,6 +28,8 @@ KEY_OPTIONS = (
     "models",
     "tokenizer",
     "tokenizer_name",
+    "semantic_model",
+    "semantic_eps",
 )
 
 
