@@ -5,12 +5,13 @@ the rest: on realmix's id-ordered shards they are short, and a forecast from the
 off. So the sample takes from every file a share proportional to the file's documents, in up to :data:`RUNS`
 runs of consecutive documents spread evenly through the file:
 
-- uncompressed JSONL and text: seek to evenly spaced byte offsets, skip to the next line, read the run
+- uncompressed JSONL: seek to evenly spaced byte offsets, skip to the next line, read the run
   (bounded work: nothing before the offsets is read);
 - Parquet: the runs start at evenly spaced rows (only the row groups holding them are read);
-- compressed JSONL/text: the runs are spread through the first :data:`WINDOW` decompressed bytes
+- compressed JSONL: the runs are spread through the first :data:`WINDOW` decompressed bytes
   (reaching the end of a compressed file means decompressing all of it);
-- other formats (JSON arrays, CSV, datasets) and files smaller than their share are used whole.
+- other formats (plain text, whose documents are files or WikiText paragraphs; JSON arrays; CSV) and files
+  smaller than their share are used whole.
 
 The sampled documents are written to a temporary tree that keeps every input's source name (one directory per
 input spec, named as the source that spec derives), so the sample's per-source behaviour is the real run's.
@@ -60,7 +61,7 @@ def _sample_file(inp: Any, docs: int, want: int, d: Path, j: int) -> bool:
 
     stem, _comp, ext = split_ext(Path(inp.path).name)
     target = d / f"{j:05d}_{stem}{ext}"
-    if docs <= want or inp.fmt not in ("jsonl", "text", "parquet"):
+    if docs <= want or inp.fmt not in ("jsonl", "parquet"):  # plain text: a document is a file (or a paragraph)
         os.symlink(os.path.abspath(inp.path), d / f"{j:05d}_{Path(inp.path).name}")
         return docs <= want
     runs = min(RUNS, want)
