@@ -185,10 +185,6 @@ def run(args: argparse.Namespace) -> int:
         from app.errors import ExportError
 
         raise ExportError("--tokenizer is for headless apply (--input); in a workspace use winnow score --tokenizer")
-    if args.schema and args.input:
-        from app.errors import ExportError
-
-        raise ExportError("--schema messages exports from a workspace (ingest the files, then winnow apply -w WS)")
     if args.input:
         from app.decontam.headless import parse_specs
         from app.export.headless import apply_headless
@@ -241,6 +237,7 @@ def run(args: argparse.Namespace) -> int:
                 forecast=plan_check.load(key),
                 semantic_model=args.semantic_model,
                 semantic_eps=args.semantic_eps,
+                schema=args.schema,
                 progress=progress,
                 **common,
             )

@@ -119,6 +119,7 @@ def apply_headless(
     semantic_eps: float = 0.05,
     tokenizer: str | None = None,
     tokenizer_name: str | None = None,
+    schema: str | None = None,
 ) -> dict[str, Any]:
     """Apply ``recipe`` to raw ``inputs`` (paths/globs) without a workspace; returns the manifest.
     ``single_pass``: None picks one pass when the recipe allows it; False forces two (benchmarks, checks).
@@ -134,7 +135,9 @@ def apply_headless(
     it next to the time and peak memory the run took (``source.forecast``). ``semantic_model``/``semantic_eps``:
     the embedder (default: the fast static model) and threshold of ``dedup.semantic`` (:mod:`app.export.semantic`). ``tokenizer`` (``tokenizer_name``):
     a local target-model tokenizer computing ``size_tokens_<name>`` per batch, as ``winnow score --tokenizer``
-    does in a workspace (a ``mixture:`` counted in it; the manifest cites the tokenizer's sha256)."""
+    does in a workspace (a ``mixture:`` counted in it; the manifest cites the tokenizer's sha256). ``schema``:
+    ``messages`` writes every record as ``id, source, messages`` (:mod:`app.export.messages`). The ``instruct_*``
+    signals a recipe reads are computed over every record after pass 1 (:mod:`app.export.instruct_headless`)."""
     import time
 
     import duckdb
@@ -186,6 +189,13 @@ def apply_headless(
         c for c in [*recipe.signals_used(), *(recipe.output_columns or []), *mix_tokens] if c not in (*BASE, "text")
     ]
     wanted = list(dict.fromkeys(wanted))
+    from app.export.instruct_headless import InstructColumns
+
+    ins = InstructColumns.for_columns(wanted)  # instruct_* signals: fields kept in pass 1, scored after it
+    if schema:  # checked before reading anything
+        from app.export import messages as msg
+
+        msg.output_columns(schema, recipe)
     # rules only (no dedup, balancing or sampling, no quantile): each document's fate is known from its own
     # values, so the kept documents are collected during the first and only pass
     streamable = (
@@ -195,6 +205,7 @@ def apply_headless(
         and not recipe.dedup.semantic
         and not recipe.balance
         and recipe.sample is None
+        and ins is None
         and all(r.per_document for r in recipe.rules)
     )
     tx = recipe.transforms  # cleaning steps (app.transforms): kept rows are cleaned when collected
@@ -268,6 +279,7 @@ def apply_headless(
             present = set(tbl.column_names)
             computed = set(_decon_columns(decon, wanted, present)) | set(learned.columns if learned else [])
             computed |= {target.column} if target else set()
+            computed |= set(ins.columns) if ins else set()
             meta_cols = [c for c in wanted if c in present and c not in computed]
             fam_of, unknown = _families_for([c for c in wanted if c not in present and c not in computed])
             if unknown:
@@ -342,6 +354,8 @@ def apply_headless(
                 sem.add(scores.pop(sm.SEM_VEC) if sm.SEM_VEC in scores else sm.embed_batch(texts, semantic_model))
             if recipe.dedup.near:
                 _near_bands(con, texts, cols["_ord"], cols["id"], sigs=scores.pop(NEAR_SIG, None))
+            if ins is not None:
+                ins.add_batch(con, tbl, cols["_ord"])
             con.register("_batch", pa.table(cols))
             if ord0 == 0:
                 con.execute(f"CREATE TABLE corpus AS SELECT {body} FROM _batch")
@@ -355,7 +369,7 @@ def apply_headless(
                         {
                             "_ord": pa.array([], pa.int64()),
                             "id": pa.array([], pa.string()),
-                            **{c: pa.array([], cols[c].type) for c in from_scratch},
+                            **{c: pa.array([], cols[c].type if c in cols else ins.arrow_type(c)) for c in from_scratch},
                         }
                     ),
                     0,
@@ -378,6 +392,7 @@ def apply_headless(
             con.execute("CREATE TABLE kept_rows (id VARCHAR, source VARCHAR, text VARCHAR)")
         if recipe.dedup.near:
             _near_clusters(con, threshold=recipe.dedup.near_threshold)
+        ins_info = ins.resolve(con) if ins is not None else None
         if sem is not None:
             sem_info = sm.resolve(con, sem, eps=semantic_eps)
             sem_info["model"] = sm.embedder(semantic_model).key
@@ -420,6 +435,12 @@ def apply_headless(
         dest = tmp / "_parquet" if fmt == "hf" else tmp
         dest.mkdir(exist_ok=True)
         sel = f"SELECT {', '.join(qi(c) for c in out_cols)} FROM kept_rows ORDER BY id"
+        schema_block: dict[str, Any] = {}
+        if schema:  # every record as id, source, messages, as a workspace export writes it
+            out_cols = [*msg.output_columns(schema, recipe), "messages"]
+            kept_types = {r[0]: r[1] for r in con.execute("DESCRIBE kept_rows").fetchall()}
+            sel = f"SELECT id, source, {msg.messages_sql(kept_types)} AS messages FROM kept_rows ORDER BY id"
+            schema_block = {"schema": {"name": schema, "without_messages": msg.without_messages(con, sel, {})}}
         sel, sel_params, n_rows, out_cols = shape.apply(con, comp, sel, {}, columns=out_cols, n_kept=n_kept)
         rows = copy_selection(
             con,
@@ -440,6 +461,7 @@ def apply_headless(
             set(fam_of.values())
             | ({"decontam"} if decon else set())
             | ({"size"} if summary["token_column"] == "size_tokens" else set())
+            | set(ins.families if ins else [])
         )
         tx_block = txe.manifest_block(tx, tx_stats, sorted(fams - {"decontam"})) if tx is not None else {}
         manifest = finish_export(
@@ -451,6 +473,7 @@ def apply_headless(
             fmt=fmt,
             manifest=lambda files: (
                 tx_block
+                | schema_block
                 | shape.extend(
                     build_manifest(
                         recipe,
@@ -466,7 +489,12 @@ def apply_headless(
                             "read": stats,
                             "headless": True,
                             "passes": passes,
-                            "signal_families": sorted(set(fam_of.values()) | ({"decontam"} if decon else set())),
+                            "signal_families": sorted(
+                                set(fam_of.values())
+                                | ({"decontam"} if decon else set())
+                                | set(ins.families if ins else [])
+                            ),
+                            **({"instruct": ins_info} if ins_info else {}),
                             **({"benchmarks": decon.entries} if decon else {}),
                             **({"models": learned.entries} if learned else {}),
                             **({"tokenizer": target.entry} if target else {}),

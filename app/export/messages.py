@@ -56,7 +56,7 @@ def messages_sql(cols: dict[str, str]) -> str:
     if not cases:
         raise ExportError(
             "--schema messages needs instruction fields (instruction/output) or a chat column (messages) in the "
-            "workspace; this one has neither"
+            "records; these have neither"
         )
     return f"CASE {' '.join(cases)} END"
 
