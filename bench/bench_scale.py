@@ -173,9 +173,9 @@ def report(results: list[dict], est: dict, loads: tuple[float, float]) -> str:
     t10 = est["ten_million_here_s"]
     lines = [
         f"Scale, measured by `python bench/bench_scale.py` ({machine()}; realmix cycled into {SHARDS} JSONL shards; "
-        f"`-j {big['workers']}` for score and apply; each stage a fresh `winnow` process; one run). The 1-minute load "
-        f"average was {loads[0]:.1f} at the start and {loads[1]:.1f} at the end: the machine was shared with other "
-        "work, so these are slower than a quiet machine's.",
+        f"`-j {big['workers']}` for score and apply; each stage a fresh `winnow` process). The 1-minute load average read "
+        f"between {min(loads):.1f} and {max(loads):.1f} at the start and end of the runs: the machine was shared with "
+        "other work, so these are slower than a quiet machine's.",
         "",
         md_table(["documents", "stage", "seconds", "docs/s", "peak RSS MiB"], rows),
         "",
@@ -211,7 +211,9 @@ def main() -> None:
     a = ap.parse_args()
     if a.readme_only:
         saved = json.loads((OUT / "scale.json").read_text())
-        write_section("scale", report(saved["results"], saved["estimate"], tuple(saved["load"])))
+        results = sorted(saved["results"], key=lambda r: r["docs"])  # runs of several sizes may be merged here
+        est = estimate(results, ray_overhead=a.ray_overhead, nodes=a.nodes, cores=a.cores)
+        write_section("scale", report(results, est, tuple(saved["load"])))
         return
     sizes = a.docs or [100_000, 1_000_000]
     load0 = os.getloadavg()[0]
@@ -222,9 +224,13 @@ def main() -> None:
             results.append(measure(n, a.workers, tmp))
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-    est = estimate(results, ray_overhead=a.ray_overhead, nodes=a.nodes, cores=a.cores)
     loads = (load0, os.getloadavg()[0])
     OUT.mkdir(exist_ok=True)
+    if (OUT / "scale.json").exists() and a.no_readme:  # keep earlier sizes' rows (merged with --readme-only)
+        old = json.loads((OUT / "scale.json").read_text())
+        results = sorted([r for r in old["results"] if r["docs"] not in sizes] + results, key=lambda r: r["docs"])
+        loads = (min(loads[0], old["load"][0]), max(loads[1], old["load"][1]))
+    est = estimate(results, ray_overhead=a.ray_overhead, nodes=a.nodes, cores=a.cores)
     (OUT / "scale.json").write_text(json.dumps({"results": results, "estimate": est, "load": loads}, indent=1))
     body = report(results, est, loads)
     print(body)
