@@ -41,6 +41,8 @@ if not ss.get("_thr_url_recipe"):  # the URL names a saved recipe (?recipe=NAME)
             ss["recipe_description"] = opened.description
             if not ss["rules"]:  # rules in the URL (r=) win: they are what the sender was looking at
                 ss["rules"] = opened.panel_rules()
+if note := ss.pop(view_state.STAGES_NOTE, None):  # the link's stages (rb=) unreadable, or too large to carry
+    st.warning(note)
 num = widgets.cached(ws, queries.numeric_columns)
 cats = [
     c
@@ -163,6 +165,9 @@ def thresholds() -> None:
         finally:
             cur.close()
     live.thresholds_panel(key="thr_panel", data=data, on_rules_change=_from_panel)
+    # in this fragment, so both follow every rule change the panel hands back (each is a fragment of its own too)
+    compare_ui.panel(ws, panel_api.usable(ss["rules"]), name=ss.get("recipe"), base=ss.get("recipe_base"))
+    compare_ui.mixture_panel(ws, panel_api.usable(ss["rules"]), base=ss.get("recipe_base"))
     learn.edge_labels(ws, ss["rules"], ss.get("edge_uid"))  # good/bad buttons on the rule's edge documents
     _stage_counts()
     _retention()
@@ -422,5 +427,3 @@ _add_rule_row()
 _stage_editor()
 thresholds()
 _save_row()
-compare_ui.panel(ws, panel_api.usable(ss["rules"]), name=ss.get("recipe"), base=ss.get("recipe_base"))
-compare_ui.mixture_panel(ws, panel_api.usable(ss["rules"]), base=ss.get("recipe_base"))

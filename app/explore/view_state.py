@@ -6,6 +6,12 @@ Keys: ``ws`` workspace path, ``sig`` selected signal, ``by`` facet, ``r`` thresh
 ``range:size_words:50.0,;in:lang_code:en|de;dedup:exact:`` (components percent-encoded). An ``expr`` rule's
 argument is its expression with only ``%``, ``:``, ``;``, ``|`` and characters outside printable ASCII
 percent-encoded (``expr:map_x:not (map_x between 1.5 and 3.2)``); its column is the first one it reads.
+
+``rb`` carries the recipe's other stages (balance, sample, mixture, annotations, output columns, dedup's ``over``:
+what :func:`app.explore.recipe_bridge.stage_base` keeps), so a link shows the recipe being edited even when it
+was never saved: compact JSON, zlib-compressed, URL-safe base64 (:func:`encode_stages`), at most
+:data:`MAX_STAGES_CHARS` characters (a larger one stays out of the URL and the page says so). A bad ``rb`` (cut
+short, edited, too large once decompressed, not a recipe) is one clear message, never a traceback.
 """
 
 from __future__ import annotations
@@ -20,7 +26,64 @@ RULE_KINDS = tuple(KINDS)
 DEDUP_KINDS = DEDUP_STEPS
 #: the "Add a rule on" choice that adds an ``expr`` rule (Thresholds page)
 EXPR_ADD = "expression (any boolean SQL-like condition)"
-STATE_KEYS = ("ws", "sig", "sig2", "by", "r", "c", "doc", "q", "recipe")
+STATE_KEYS = ("ws", "sig", "sig2", "by", "r", "c", "doc", "q", "recipe", "rb")
+#: the longest ``rb`` a URL carries (browsers and proxies take ~8k-character URLs; rules and the rest need room)
+MAX_STAGES_CHARS = 4000
+#: the most bytes an ``rb`` may decompress to (a recipe's stages are a few hundred bytes)
+MAX_STAGES_BYTES = 64 * 1024
+#: session key holding a message about the URL's ``rb`` (cannot be read, or too large to carry)
+STAGES_NOTE = "_url_stages_note"
+
+
+def encode_stages(base: dict[str, Any] | None) -> str | None:
+    """The ``rb`` parameter for a recipe's non-rule stages (None when there are none, or when the encoding would
+    exceed :data:`MAX_STAGES_CHARS`)."""
+    import base64
+    import json
+    import zlib
+
+    if not base:
+        return None
+    raw = json.dumps(base, sort_keys=True, separators=(",", ":"), default=str).encode()
+    text = base64.urlsafe_b64encode(zlib.compress(raw, 9)).decode().rstrip("=")
+    return text if len(text) <= MAX_STAGES_CHARS else None
+
+
+def decode_stages(text: str) -> dict[str, Any]:
+    """The stages an ``rb`` parameter carries; RecipeError (one line) for anything that is not one."""
+    import base64
+    import binascii
+    import json
+    import zlib
+
+    from app.errors import RecipeError
+    from app.recipes import Recipe
+
+    what = "the link's recipe stages (rb=) cannot be read"
+    if len(text) > MAX_STAGES_CHARS:
+        raise RecipeError(f"{what}: longer than {MAX_STAGES_CHARS:,} characters")
+    short = "cut short or edited (copy the whole link)"
+    try:
+        packed = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        dec = zlib.decompressobj()
+        raw = dec.decompress(packed, MAX_STAGES_BYTES)
+    except (binascii.Error, ValueError, zlib.error) as e:
+        raise RecipeError(f"{what}: {short}") from e
+    if dec.unconsumed_tail:
+        raise RecipeError(f"{what}: more than {MAX_STAGES_BYTES // 1024} KiB once unpacked")
+    if not dec.eof:
+        raise RecipeError(f"{what}: {short}")
+    try:
+        data = json.loads(raw)
+    except ValueError as e:
+        raise RecipeError(f"{what}: not JSON") from e
+    if not isinstance(data, dict) or "rules" in data:
+        raise RecipeError(f"{what}: not a recipe's stages")
+    try:
+        Recipe.from_dict({**data, "version": 1})  # the same checks as a recipe file
+    except RecipeError as e:
+        raise RecipeError(f"{what}: {e}") from e
+    return data
 
 
 def Rule(kind: str, col: str = "", lo: Any = None, hi: Any = None, values: Any = None, expr: str = "") -> RuleKind:
@@ -74,12 +137,27 @@ def load_from_url(query_params: Any, session: Any) -> None:
         if k in query_params:
             session[k] = query_params[k]
     session["rules"] = decode_rules(session.get("r"))
+    if session.get("rb"):  # the recipe's other stages: they win over a saved recipe the link also names
+        from app.errors import WinnowError
+
+        try:
+            session["recipe_base"] = decode_stages(session["rb"])
+        except WinnowError as e:
+            session[STAGES_NOTE] = str(e)
+            session["rb"] = None
     session["_url_loaded"] = True
 
 
 def sync_to_url(query_params: Any, session: Any) -> None:
     """Write the session's view state into the URL (only keys that changed, to avoid needless reruns)."""
     session["r"] = encode_rules(session.get("rules") or [])
+    base = session.get("recipe_base")
+    session["rb"] = encode_stages(base)
+    if base and session["rb"] is None:
+        session[STAGES_NOTE] = (
+            f"the recipe's balance/sample/mixture stages are too large for the link ({MAX_STAGES_CHARS:,} characters):"
+            " save the recipe and share ?recipe=NAME"
+        )
     for k in STATE_KEYS:
         v = session.get(k)
         if v in (None, ""):
