@@ -99,8 +99,9 @@ _SPECS: dict[str, dict[str, Any]] = {
         "about": "FineWeb (Penedo et al. 2024; datatrove examples/fineweb.py): Gopher repetition and quality, "
         "C4 and FineWeb filters at DataTrove's defaults, then MinHash near dedup (FineWeb: per dump, word "
         "5-grams). Differences: FineWeb runs C4 with filter_no_terminal_punct=False and feeds the C4-cleaned "
-        "text to the FineWeb filter; Winnow never rewrites text, so c4_sentences counts sentences only in lines "
-        "that end in punctuation (DataTrove's default) and every rule sees the original text.",
+        "text to the FineWeb filter; this preset's rules read the stored signals of the original text, so "
+        "c4_sentences counts sentences only in lines that end in punctuation (DataTrove's default). To reproduce "
+        "the chain, add transforms: {steps: [c4_lines], score: cleaned} (docs/recipes.md, Transforms).",
     },
     "gopher": {
         "filters": ("gopher_quality", "gopher_repetition"),
