@@ -14,6 +14,7 @@ import streamlit as st
 
 from app.errors import WinnowError
 from app.explore import labels, queries, recipe_bridge, selection
+from app.explore.map_labels import spread
 from app.explore.palette import categorical
 from app.explore.view_state import Rule
 from app.maps.colour_scale import marker_colour
@@ -130,7 +131,9 @@ else:
 if not dense:
     if show_labels:
         cent = widgets.cached(ws, queries.cluster_centres)
-        for _, r in cent.head(30).iterrows():
+        # the largest clusters' labels, none drawn over another (a dense region piled them up)
+        cent = spread(cent, x_range=(float(xs.min()), float(xs.max())), y_range=(float(ys.min()), float(ys.max())))
+        for _, r in cent.iterrows():
             fig.add_annotation(
                 x=r["x"],
                 y=r["y"],
@@ -139,8 +142,11 @@ if not dense:
                 font=dict(size=11, color="#222"),
                 bgcolor="rgba(255,255,255,0.7)",
             )
+    # the legend sits under the plot inside the figure's height: grow the figure by its rows (four entries a
+    # row at the dashboard's width) so the plot keeps its ~560 px instead of being squeezed flat
+    legend_rows = 0 if numeric else -(-len(order) // 4)
     fig.update_layout(
-        height=620,
+        height=620 + 22 * legend_rows,
         margin=dict(l=5, r=5, t=5, b=5),
         dragmode="lasso",
         # the legend sits below the plot, so the toolbar (top right) never covers its first entry
