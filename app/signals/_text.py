@@ -272,14 +272,30 @@ def _split_chunk(chunk: str, out: list[str]) -> None:
     out.extend(tail)
 
 
+#: Single characters that :data:`_SUFFIX` splits off the end of a chunk whatever letter precedes them.
+_TAIL = frozenset(_OPEN + _PUNCT_EDGE + "—–")
+
+
 def words(text: str) -> list[str]:
     """Split ``text`` into word and punctuation tokens (DataTrove-compatible approximation)."""
     out: list[str] = []
     append = out.append
     special = SPECIAL
+    tail = _TAIL
     for chunk in text.split():
         if (chunk.isalpha() or chunk.isdigit()) and chunk not in special:
             append(chunk)
+            continue
+        # a word then one punctuation mark ("word," "end."): what _split_chunk makes of it, without the regexes
+        last = chunk[-1]
+        if (
+            (last in tail or (last == "." and not ("A" <= chunk[-2:-1] <= "Z")))
+            and chunk[:-1].isalpha()
+            and chunk not in special
+            and chunk[:-1] not in special
+        ):
+            append(chunk[:-1])
+            append(last)
         else:
             _split_chunk(chunk, out)
     return out
@@ -331,6 +347,11 @@ def is_unspaced(tok: str) -> bool:
     return bool(tok) and UNSPACED.match(tok) is not None
 
 
+def count_unspaced(toks: list[str]) -> int:
+    """How many of ``toks`` are units of a script written without spaces (:func:`is_unspaced`)."""
+    return len(list(filter(None, map(UNSPACED.match, toks))))
+
+
 def words_aware(text: str) -> list[str]:
     """:func:`words`, then each token holding letters of a script written without spaces (Chinese,
     Japanese, Thai...) split into one word per letter (with its combining marks) and the pieces between.
@@ -367,18 +388,37 @@ def check_mode(mode: object) -> str:
     return str(mode)
 
 
-_LAST_BATCH: list = [None, None, None]
+#: The last batch tokenised per mode: ``{mode: [texts, tokens per line per text, tokens per text or None]}``.
+_MEMO: dict[str, list] = {}
+
+
+def reset_memo() -> None:
+    """Forget the memoised tokens (benchmarks: make each family pay for its own tokenisation)."""
+    _MEMO.clear()
+
+
+def line_words_batch(texts: list[str], mode: str = "aware") -> list[list[list[str]]]:
+    """For each text, the tokens of each of its lines (``str.splitlines``) under :func:`tokenize`, memoised on
+    the batch object so every family scoring the same batch tokenises it once.
+
+    A line's tokens are exactly those of the same words in the whole text (no token spans a line break, and
+    language-aware splitting works token by token), so the text's tokens are the lines' tokens in order."""
+    m = _MEMO.get(mode)
+    if m is not None and m[0] is texts:
+        return m[1]
+    fn = words if mode == "datatrove" else words_aware
+    res = [[fn(line) for line in t.splitlines()] for t in texts]
+    _MEMO[mode] = [texts, res, None]
+    return res
 
 
 def words_batch(texts: list[str], mode: str = "aware") -> list[list[str]]:
-    """:func:`tokenize` for a batch, memoised on the batch object so the Gopher, repetition and FineWeb
-    families scoring the same batch tokenise it once."""
-    if _LAST_BATCH[0] is texts and _LAST_BATCH[2] == mode:
-        return _LAST_BATCH[1]
-    fn = words if mode == "datatrove" else words_aware
-    res = [fn(t) for t in texts]
-    _LAST_BATCH[0], _LAST_BATCH[1], _LAST_BATCH[2] = texts, res, mode
-    return res
+    """:func:`tokenize` for a batch (the lines' tokens of :func:`line_words_batch` joined), memoised likewise."""
+    per_line = line_words_batch(texts, mode)
+    m = _MEMO[mode]
+    if m[2] is None:
+        m[2] = [ls[0] if len(ls) == 1 else [w for ln in ls for w in ln] for ls in per_line]
+    return m[2]
 
 
 def transpose(rows: list[tuple], columns: list[str]) -> dict[str, list]:

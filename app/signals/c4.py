@@ -15,10 +15,19 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any, ClassVar
 
-from app.signals._text import TERMINAL_PUNCTUATION, UNSPACED, check_mode, transpose, words, words_aware
+from app.signals._text import (
+    TERMINAL_PUNCTUATION,
+    UNSPACED,
+    check_mode,
+    line_words_batch,
+    transpose,
+    words,
+    words_aware,
+)
 from app.signals.base import Scorer, register
 
 CITATION = re.compile(r"\[\d*]|\[edit]|\[citation needed]")
@@ -34,11 +43,13 @@ def _is_punct(tok: str) -> bool:
     return all(unicodedata.category(c).startswith("P") for c in tok)
 
 
-def count_sentences(line: str, *, aware: bool = False) -> int:
+def count_sentences(line: str, *, aware: bool = False, toks: Sequence[str] | None = None) -> int:
     """Sentences in one line: a new sentence starts at the first non-punctuation token after a
     sentence-final mark (the rule of spaCy's sentencizer, which DataTrove uses for English). ``aware``:
-    tokens of :func:`words_aware`, so a "。" inside a run of Chinese ends a sentence."""
-    toks = words_aware(line) if aware else words(line)
+    tokens of :func:`words_aware`, so a "。" inside a run of Chinese ends a sentence. ``toks``: the line's
+    tokens when already known."""
+    if toks is None:
+        toks = words_aware(line) if aware else words(line)
     if not toks:
         return 0
     n = 1
@@ -58,9 +69,11 @@ def _aware_words(line: str) -> list[str]:
     return [w for w in words_aware(line) if not _is_punct(w)]
 
 
-def c4_line_stats(text: str, *, aware: bool = False) -> tuple:
+def c4_line_stats(text: str, *, aware: bool = False, line_tokens: Sequence[Sequence[str]] | None = None) -> tuple:
     """(lines, terminal-punct ratio, javascript ratio, policy ratio, kept-lines ratio, sentences in kept lines,
-    lorem ipsum flag, curly bracket flag) for one document (``aware``: see the module doc)."""
+    lorem ipsum flag, curly bracket flag) for one document (``aware``: see the module doc). ``line_tokens``:
+    the tokens of each line of ``text.splitlines()`` under the same segmentation, when already known
+    (:func:`app.signals._text.line_words_batch`)."""
     ends = AWARE_END_PUNCTUATION if aware else END_PUNCTUATION
     aware = aware and UNSPACED.search(text) is not None
     lines = text.splitlines()
@@ -69,18 +82,24 @@ def c4_line_stats(text: str, *, aware: bool = False) -> tuple:
         return (0, None, None, None, None, 0, False, False)
     punct_ok = js = pol = kept = sentences = 0
     lorem = curly = False
-    for raw in lines:
+    for i, raw in enumerate(lines):
         line = raw.strip()
         low = line.lower()
         if "javascript" in low:
             js += 1
         if _POLICY.search(low):
             pol += 1
-        ws = _aware_words(line) if aware and UNSPACED.search(line) else line.split()
+        toks = None if line_tokens is None else line_tokens[i]
+        if aware and UNSPACED.search(line):
+            ws = _aware_words(line) if toks is None else [w for w in toks if not _is_punct(w)]
+        else:
+            ws = line.split()
         if len(line) > 1000 and any(len(w) > 1000 for w in ws):
             continue
         if "[" in line:
-            line = CITATION.sub("", line)
+            cited, line = line, CITATION.sub("", line)
+            if line != cited:  # the tokens of the line without its citations differ
+                toks = None
         if not line.endswith(ends) or line.endswith("..."):
             continue
         punct_ok += 1
@@ -96,7 +115,7 @@ def c4_line_stats(text: str, *, aware: bool = False) -> tuple:
         if _POLICY.search(low):
             continue
         kept += 1
-        sentences += count_sentences(line, aware=aware)
+        sentences += count_sentences(line, aware=aware, toks=toks)
     return (n_lines, punct_ok / n_lines, js / n_lines, pol / n_lines, kept / n_lines, sentences, lorem, curly)
 
 
@@ -137,4 +156,8 @@ class C4(Scorer):
 
     def score_batch(self, texts: list[str]) -> dict[str, list[Any]]:
         aware = self.mode == "aware"
-        return transpose([c4_line_stats(t, aware=aware) for t in texts], list(self.columns))
+        rows = [
+            c4_line_stats(t, aware=aware, line_tokens=lt)
+            for t, lt in zip(texts, line_words_batch(texts, self.mode), strict=True)
+        ]
+        return transpose(rows, list(self.columns))

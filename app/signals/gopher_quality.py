@@ -16,7 +16,14 @@ from __future__ import annotations
 import re
 from typing import Any, ClassVar
 
-from app.signals._text import PUNCTUATION, TERMINAL_PUNCTUATION, check_mode, is_unspaced, transpose, words_batch
+from app.signals._text import (
+    PUNCTUATION,
+    TERMINAL_PUNCTUATION,
+    UNSPACED,
+    check_mode,
+    transpose,
+    words_batch,
+)
 from app.signals.base import Scorer, register
 
 _PUNCT_SET = frozenset(PUNCTUATION) | TERMINAL_PUNCTUATION
@@ -38,8 +45,8 @@ def gopher_quality(text: str, ws: list[str], *, aware: bool = False) -> tuple:
     nonsym = [w for w in ws if not punct.issuperset(w)]
     n_ns = len(nonsym)
     spaced = nonsym
-    if aware and n_ns:
-        spaced = [w for w in nonsym if not is_unspaced(w)]
+    if aware and n_ns and UNSPACED.search(text) is not None:
+        spaced = [w for w, u in zip(nonsym, map(UNSPACED.match, nonsym)) if u is None]
         if len(spaced) * 2 <= n_ns:  # mostly letters of a script without spaces: word length does not apply
             spaced = []
     mean_len = sum(map(len, spaced)) / len(spaced) if spaced else None

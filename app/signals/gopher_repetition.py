@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from app.signals._text import UNSPACED, check_mode, is_unspaced, transpose, words_batch
+from app.signals._text import UNSPACED, check_mode, count_unspaced, transpose, words_batch
 from app.signals.base import Scorer, register
 
 _PARA = re.compile(r"\n{2,}")
@@ -66,9 +66,9 @@ def _dup_ngram_chars(ws: list[str], lens: list[int], n: int) -> int:
     first = dict(zip(reversed(grams), range(m - 1, -1, -1)))  # n-gram -> first position
     if len(first) == m:
         return 0
-    firsts = np.fromiter(map(first.__getitem__, grams), dtype=np.int64, count=m)
-    rep_pos = np.flatnonzero(firsts < np.arange(m))
-    start, last = int(rep_pos[0]), int(rep_pos[-1])
+    fget = first.__getitem__  # a repeat is an n-gram first seen earlier
+    start = next(i for i, g in enumerate(grams) if fget(g) < i)
+    last = next(i for i in range(m - 1, start - 1, -1) if fget(grams[i]) < i)
     seen = set(grams[:start])
     i, rep = start, 0
     while i <= last:
@@ -167,7 +167,7 @@ def gopher_repetition(text: str, ws: list[str], *, aware: bool = False) -> tuple
         return (None,) * 13
     gap = 1
     if aware and ws and UNSPACED.search(text) is not None:
-        gap = 0 if sum(map(is_unspaced, ws)) * 2 > len(ws) else 1
+        gap = 0 if count_unspaced(ws) * 2 > len(ws) else 1
     size = len(text)
     paras = _PARA.split(text.strip())
     pn, pc = duplicates(paras)
@@ -203,6 +203,90 @@ def gopher_repetition(text: str, ws: list[str], *, aware: bool = False) -> tuple
         else:
             out.extend(_dup_ngram_chars(ws, lens, n) / size for n in DUP_NS)
     return tuple(out)
+
+
+def _line_fracs(text: str, size: int) -> list[float]:
+    """Duplicate paragraph and line fractions (text without a newline has one of each: nothing repeats)."""
+    if "\n" not in text:
+        return [0 / 1, 0 / size, 0 / 1, 0 / size]
+    paras = _PARA.split(text.strip())
+    pn, pc = duplicates(paras)
+    lines = _LINES.split(text)
+    ln, lc = duplicates(lines)
+    return [pn / len(paras), pc / size, ln / len(lines), lc / size]
+
+
+def _top_ngrams_batch(docs: list[list[str]], gaps: list[int]) -> tuple[list[list[int]], list[bool]]:
+    """For several documents at once (numpy over the whole batch): the characters covered by the most frequent
+    word n-gram for n in :data:`TOP_NS` (first one on ties, as :func:`_top_ngram_chars`), and whether any word
+    5-gram repeats. N-grams are grouped by exact word ids (no hashing)."""
+    nd = len(docs)
+    counts = np.fromiter(map(len, docs), dtype=np.int64, count=nd)
+    flat = [w for ws in docs for w in ws]
+    vocab = {w: k for k, w in enumerate(dict.fromkeys(flat))}
+    ids = np.fromiter(map(vocab.__getitem__, flat), dtype=np.int64, count=len(flat))
+    lens = np.fromiter(map(len, flat), dtype=np.int64, count=len(flat))
+    csum = np.concatenate([[0], np.cumsum(lens)])
+    doc = np.repeat(np.arange(nd, dtype=np.int64), counts)
+    end = np.repeat(np.cumsum(counts), counts)  # one past each position's document
+    n_all, n_voc = len(flat), max(len(vocab), 1)
+    gap = np.asarray(gaps, dtype=np.int64)
+    top = np.zeros((nd, len(TOP_NS)), dtype=np.int64)
+    rep5 = np.zeros(nd, dtype=bool)
+    gram = ids  # dense id of the (n-1)-gram starting at each position
+    for n in range(2, SHINGLE_MIN + 1):
+        m = n_all - n + 1
+        if m <= 0:
+            break
+        pos = np.flatnonzero(np.arange(m) + n <= end[:m])
+        key = gram[pos] * n_voc + ids[pos + n - 1]
+        uniq, inv = np.unique(key, return_inverse=True)
+        gram = np.zeros(m, dtype=np.int64)
+        gram[pos] = inv
+        if not len(pos):
+            continue
+        groups, first, cnt = np.unique(doc[pos] * len(uniq) + inv, return_index=True, return_counts=True)
+        gdoc = groups // len(uniq)
+        if n == SHINGLE_MIN:
+            rep5[gdoc[cnt > 1]] = True
+            break
+        order = np.lexsort((first, -cnt, gdoc))  # per document: most frequent, then first seen
+        lead = order[np.r_[True, gdoc[order][1:] != gdoc[order][:-1]]]
+        d, best, fp = gdoc[lead], cnt[lead], pos[first[lead]]
+        top[d, TOP_NS.index(n)] = (csum[fp + n] - csum[fp] + (n - 1) * gap[d]) * best
+    return top.tolist(), rep5.tolist()
+
+
+def gopher_repetition_batch(texts: list[str], toks: list[list[str]], *, aware: bool = False) -> list[tuple]:
+    """:func:`gopher_repetition` of every document of a batch, the n-gram counting done for the batch at once."""
+    out: list[tuple | None] = [None] * len(texts)
+    todo: list[int] = []
+    gaps: list[int] = []
+    for i, (text, ws) in enumerate(zip(texts, toks, strict=True)):
+        if not text or len(ws) > _BIG:
+            out[i] = gopher_repetition(text, ws, aware=aware)
+            continue
+        gap = 1
+        if aware and ws and UNSPACED.search(text) is not None:
+            gap = 0 if count_unspaced(ws) * 2 > len(ws) else 1
+        todo.append(i)
+        gaps.append(gap)
+    top, rep5 = _top_ngrams_batch([toks[i] for i in todo], gaps)
+    for i, chars, rep in zip(todo, top, rep5, strict=True):
+        text, ws = texts[i], toks[i]
+        size = len(text)
+        row = _line_fracs(text, size)
+        row.extend(c / size for c in chars)
+        if not rep:  # no repeated 5-gram, hence no repeated longer n-gram
+            row.extend([0.0] * len(DUP_NS))
+        elif len(ws) > _DUP_VECTOR:
+            ids, csum = _word_ids(ws)
+            row.extend(_dup_fracs(ids, csum, size))
+        else:
+            lens = list(map(len, ws))
+            row.extend(_dup_ngram_chars(ws, lens, n) / size for n in DUP_NS)
+        out[i] = tuple(row)
+    return out  # type: ignore[return-value]
 
 
 @register
@@ -247,5 +331,5 @@ class GopherRepetition(Scorer):
     def score_batch(self, texts: list[str]) -> dict[str, list[Any]]:
         toks = words_batch(texts, self.mode)
         aware = self.mode == "aware"
-        rows = [gopher_repetition(t, w, aware=aware) for t, w in zip(texts, toks)]
+        rows = gopher_repetition_batch(texts, toks, aware=aware)
         return transpose(rows, list(self.columns))

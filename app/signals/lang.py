@@ -29,6 +29,9 @@ MAX_CHARS = 3_000
 # URLs, @mentions, e-mail addresses and HTML entities carry no language signal and mislead short texts.
 _LETTER = re.compile(r"[^\W\d_]")
 _NOISE = re.compile(r"https?://\S+|www\.\S+|\S+@\S+|@\w+|&#?\w+;|#(?=\w)")
+#: _NOISE without its two "@" alternatives: the same matches in a text without "@", much faster (\S+@ is tried
+#: at every position).
+_NOISE_NO_AT = re.compile(r"https?://\S+|www\.\S+|&#?\w+;|#(?=\w)")
 
 
 @lru_cache(maxsize=1)
@@ -140,7 +143,10 @@ def prepare(text: str) -> str | None:
     """The text a backend identifies: its first :data:`MAX_CHARS` characters without URLs, mentions and
     entities; None when no letter is left (no language)."""
     t = text[:MAX_CHARS] if len(text) > MAX_CHARS else text
-    t = _NOISE.sub(" ", t)
+    if "@" in t:
+        t = _NOISE.sub(" ", t)
+    elif "http" in t or "www." in t or "&" in t or "#" in t:
+        t = _NOISE_NO_AT.sub(" ", t)
     return t if _LETTER.search(t) else None
 
 

@@ -29,9 +29,15 @@ _DIGIT = re.compile(r"\d")
 #: a PHONE match is a phone number when it holds this many digits (inclusive); the redaction transform
 #: (app.transforms.pii_redact) uses the same bounds
 PHONE_DIGITS = (9, 15)
+# Necessary parts of a match, cheap to look for (a pattern that starts with a character class scans fast;
+# one that starts with a look-behind is tried at every position): no hint, no match.
+_PHONE_HINT = re.compile(r"\d\d[\s.-]\d\d\d")  # inside every \d{2,4}[\s.-]\d{3,4}
+_IPV4_HINT = re.compile(r"\d\.\d")
 
 
 def _phone_count(text: str) -> int:
+    if _PHONE_HINT.search(text) is None:
+        return 0
     n = 0
     for m in PHONE.finditer(text):
         digits = len(_DIGIT.findall(m.group()))
@@ -99,8 +105,9 @@ class Pii(Scorer):
             has_at = "@" in t
             emails.append(len(EMAIL.findall(t)) if has_at else 0)
             phones.append(_phone_count(t))
-            ips.append(len(IPV4.findall(t)) + (len(IPV6.findall(t)) if ":" in t else 0) if "." in t or ":" in t else 0)
-            urls.append(len(URL.findall(t)))
+            ipv4 = len(IPV4.findall(t)) if "." in t and _IPV4_HINT.search(t) else 0
+            ips.append(ipv4 + (len(IPV6.findall(t)) if ":" in t else 0))
+            urls.append(len(URL.findall(t)) if "://" in t or "www." in t else 0)
             hits.append(len(pat.findall(t)) if pat is not None else None)
         return {
             "pii_emails": emails,

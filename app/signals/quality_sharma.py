@@ -25,10 +25,20 @@ import json
 import random
 import re
 from collections.abc import Callable, Sequence
+from operator import mul
 from typing import Any, ClassVar
 
 from app.errors import SignalError
-from app.signals._text import _BASE, _MARK, TERMINAL_PUNCTUATION, UNSPACED, check_mode, words, words_aware
+from app.signals._text import (
+    _BASE,
+    _MARK,
+    TERMINAL_PUNCTUATION,
+    UNSPACED,
+    check_mode,
+    line_words_batch,
+    words,
+    words_aware,
+)
 from app.signals.base import Scorer, register
 
 INDICATORS = (
@@ -194,6 +204,8 @@ SPACED_ONLY = frozenset(("text_complexity_ok",))
 def neutral_mask(text: str) -> tuple[bool, ...] | None:
     """Which indicators apply to ``text`` under the language-aware variant: None when all do (mostly Latin
     letters), else one flag per indicator (False = left out: English lists, and word length without spaces)."""
+    if text.isascii():  # every letter is Latin (or there is none): all indicators apply
+        return None
     letters = len(_LETTER.findall(text))
     if not letters or len(_LATIN.findall(text)) * 2 >= letters:
         return None
@@ -202,8 +214,9 @@ def neutral_mask(text: str) -> tuple[bool, ...] | None:
 
 
 _DIGIT_PUNCT = re.compile(r"[\d!-/:-@\[-`{-~]")
+#: str.translate table deleting what _DIGIT_PUNCT matches in ASCII text (counting by deletion is faster).
+_DIGIT_PUNCT_ASCII = str.maketrans("", "", "".join(c for c in map(chr, range(128)) if _DIGIT_PUNCT.match(c)))
 _LETTER = re.compile(r"[^\W\d_]")
-_SPACE = re.compile(r"\s")
 _CLOSERS = "\"'”’)»]"
 
 
@@ -222,17 +235,24 @@ def _pos_flags_approx(ws: list[str], ws_l: list[str]) -> tuple[int, int, int]:
         if not noun and wl not in FUNCTION and (prev_det or _NOUN_SUFFIX.search(wl) or (i > 0 and w[:1].isupper())):
             noun = 1
         prev_det = False
+        if det and obj and noun:  # nothing left to find
+            break
     return obj, noun, det
 
 
 def line_indicators(
-    line: str, *, pos: Callable[[str], tuple[int, int, int]] | None = None, aware: bool = False
+    line: str,
+    *,
+    pos: Callable[[str], tuple[int, int, int]] | None = None,
+    aware: bool = False,
+    n_tok: int | None = None,
 ) -> tuple[list[int], int]:
     """The 14 indicators (0/1, in :data:`INDICATORS` order) of one line, and its token count. ``aware``: a
-    letter of a script without spaces is one word and one token."""
+    letter of a script without spaces is one word and one token. ``n_tok``: the line's token count when the
+    caller already has its tokens."""
     aware = aware and UNSPACED.search(line) is not None
-    toks = words_aware(line) if aware else words(line)
-    n_tok = len(toks)
+    if n_tok is None:
+        n_tok = len(words_aware(line) if aware else words(line))
     ws = (_WORD_AWARE if aware else _WORD).findall(line)
     ws_l = [w.lower() for w in ws]
     n_w = len(ws)
@@ -241,11 +261,13 @@ def line_indicators(
     first_cap = 1 if (first and (first.isupper() or not first.islower())) else 0
     all_caps = line.isupper() and sum(1 for c in line if c.isupper()) >= 2  # isupper() is rarely true
     rep_ok = 1 if n_w <= 1 or (1 - len(set(ws_l)) / n_w) <= 0.2 else 0
-    non_space = len(line) - len(_SPACE.findall(line))
-    dp_ok = 1 if non_space and len(_DIGIT_PUNCT.findall(line)) / non_space <= 0.25 else 0
+    non_space = len("".join(line.split()))  # str.split's whitespace is exactly regex \s
+    ascii_line = line.isascii()
+    n_dp = len(line) - len(line.translate(_DIGIT_PUNCT_ASCII)) if ascii_line else len(_DIGIT_PUNCT.findall(line))
+    dp_ok = 1 if non_space and n_dp / non_space <= 0.25 else 0
     stripped = line.rstrip().rstrip(_CLOSERS)
     term = 1 if stripped and stripped[-1] in TERMINAL_PUNCTUATION else 0
-    stops = sum(1 for w in ws_l if w in STOP)
+    stops = sum(map(STOP.__contains__, ws_l))
     low = line.lower()
     no_js = 0 if ("javascript" in low or "lorem ipsum" in low) else 1
     tok_ok = 1 if 5 <= n_tok <= 256 else 0
@@ -273,10 +295,17 @@ def line_indicators(
 
 
 def document_score(
-    text: str, weights: Sequence[float], *, pos: Callable | None = None, aware: bool = False
+    text: str,
+    weights: Sequence[float],
+    *,
+    pos: Callable | None = None,
+    aware: bool = False,
+    line_tokens: Sequence[Sequence[str]] | None = None,
 ) -> float | None:
     """Token-weighted mean of the weighted line scores of the non-blank lines; None without tokens, and None
-    when ``aware`` leaves out every indicator that has a weight (see :func:`neutral_mask`)."""
+    when ``aware`` leaves out every indicator that has a weight (see :func:`neutral_mask`). ``line_tokens``:
+    the tokens of each line of ``text.splitlines()`` under the same segmentation, when already known
+    (:func:`app.signals._text.line_words_batch`)."""
     mask = neutral_mask(text) if aware else None
     if mask is not None:
         weights = [w if m else 0.0 for w, m in zip(weights, mask)]
@@ -284,13 +313,14 @@ def document_score(
     if not wsum:
         return None
     num = den = 0.0
-    for line in text.splitlines():
+    for i, line in enumerate(text.splitlines()):
         if not line.strip():
             continue
-        flags, n_tok = line_indicators(line, pos=pos if mask is None else None, aware=aware)
+        known = None if line_tokens is None else len(line_tokens[i])
+        flags, n_tok = line_indicators(line, pos=pos if mask is None else None, aware=aware, n_tok=known)
         if not n_tok:
             continue
-        score = sum(w * f for w, f in zip(weights, flags)) / wsum
+        score = sum(map(mul, weights, flags)) / wsum
         num += score * n_tok
         den += n_tok
     return num / den if den else None
@@ -395,7 +425,8 @@ class QualitySharma(Scorer):
 
     def score_batch(self, texts: list[str]) -> dict[str, list[Any]]:
         scores, nlines = [], []
-        for t in texts:
-            scores.append(document_score(t, self.weights, pos=self._pos, aware=self.mode == "aware"))
+        aware = self.mode == "aware"
+        for t, lines in zip(texts, line_words_batch(texts, self.mode), strict=True):
+            scores.append(document_score(t, self.weights, pos=self._pos, aware=aware, line_tokens=lines))
             nlines.append(sum(1 for ln in t.splitlines() if ln.strip()))
         return {"quality_score": scores, "quality_lines": nlines}
