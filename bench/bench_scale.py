@@ -21,6 +21,7 @@ divided by the cluster: see the text).
 
     python bench/bench_scale.py                 # 100k and 1M, writes bench/out/scale.json and the README
     python bench/bench_scale.py --docs 100000   # one size
+    python bench/bench_scale.py --readme-only   # the README from bench/out/scale.json (a run cut short too)
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
@@ -76,16 +78,18 @@ def make_shards(d: Path, n: int) -> str:
     return str(d / "*.jsonl")
 
 
-#: runs one command and reports its tree's peak RSS (the largest process: ``RUSAGE_CHILDREN`` of a fresh parent)
+#: runs one command and reports its tree's peak RSS (the largest process) and CPU seconds (user + system, every
+#: process of the tree): ``RUSAGE_CHILDREN`` of a fresh parent
 WRAP = (
     "import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]);"
-    " sys.stderr.write('\\n__rss__ %d\\n' % (resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024));"
+    " u = resource.getrusage(resource.RUSAGE_CHILDREN);"
+    " sys.stderr.write('\\n__rss__ %d %.2f\\n' % (u.ru_maxrss * 1024, u.ru_utime + u.ru_stime));"
     " sys.exit(r.returncode)"
 )
 
 
-def run_stage(args: list[str], env: dict[str, str]) -> tuple[float, int, str]:
-    """``(seconds, peak RSS bytes of the largest process, last stdout line)`` of one ``winnow`` command."""
+def run_stage(args: list[str], env: dict[str, str]) -> tuple[float, int, float]:
+    """``(wall seconds, peak RSS bytes of the largest process, CPU seconds of the tree)`` of one command."""
     t = time.perf_counter()
     p = subprocess.run([sys.executable, "-c", WRAP, sys.executable, "-m", "app.cli", *args], cwd=ROOT, env=env,
                        capture_output=True, text=True)  # fmt: skip
@@ -93,11 +97,12 @@ def run_stage(args: list[str], env: dict[str, str]) -> tuple[float, int, str]:
     if p.returncode != 0:
         tail = [x for x in (p.stderr or p.stdout).strip().splitlines() if not x.startswith("__rss__")][-1:]
         raise SystemExit(f"winnow {' '.join(args)} failed: {tail}")
-    rss = int(p.stderr.strip().splitlines()[-1].split()[1])
-    return secs, rss, p.stdout.strip().splitlines()[-1] if p.stdout.strip() else ""
+    _tag, rss, cpu = p.stderr.strip().splitlines()[-1].split()
+    return secs, int(rss), float(cpu)
 
 
-def measure(n: int, workers: int, tmp: Path) -> dict:
+def measure(n: int, workers: int, tmp: Path, save: Any) -> dict:
+    """Every stage on ``n`` documents; ``save(result)`` after each stage (a run cut short keeps its rows)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "WINNOW_NO_WAIT": "1"}
     t = time.perf_counter()
     glob = make_shards(tmp / "shards", n)
@@ -124,36 +129,44 @@ def measure(n: int, workers: int, tmp: Path) -> dict:
             "estimate",
         ],
     }
-    rows = {}
+    res = {"docs": n, "workers": workers, "make_shards_s": round(make_s, 1), "stages": {}}
     for name, args in stages.items():
-        secs, rss, _last = run_stage(args, env)
-        rows[name] = {"seconds": round(secs, 1), "docs_per_s": round(n / secs), "peak_rss_bytes": rss}
-        print(f"  {n:,} {name}: {secs:.1f} s, {n / secs:,.0f} docs/s, {rss / 2**20:,.0f} MiB", flush=True)
-    return {"docs": n, "workers": workers, "make_shards_s": round(make_s, 1), "stages": rows}
+        secs, rss, cpu = run_stage(args, env)
+        res["stages"][name] = {"seconds": round(secs, 1), "cpu_seconds": round(cpu, 1), "docs_per_s": round(n / secs),
+                               "peak_rss_bytes": rss}  # fmt: skip
+        print(f"  {n:,} {name}: {secs:.1f} s wall, {cpu:.1f} s CPU, {rss / 2**20:,.0f} MiB", flush=True)
+        save(res)
+    return res
+
+
+def _cost(r: dict, stage: str) -> float:
+    st = r["stages"][stage]
+    return st.get("cpu_seconds", st["seconds"])
 
 
 def _slope(results: list[dict], stage: str) -> float:
-    """Seconds per document of ``stage``: the marginal rate between the two largest sizes (start-up left out),
-    or the largest size's average when only one was measured (or the marginal one is not positive)."""
-    big = results[-1]
-    avg = big["stages"][stage]["seconds"] / big["docs"]
-    if len(results) < 2:
+    """CPU seconds per document of ``stage``: the marginal cost between the two largest sizes (start-up left
+    out), or the largest size's average when only one was measured (or the marginal one is not positive)."""
+    have = [r for r in results if stage in r["stages"]]
+    big = have[-1]
+    avg = _cost(big, stage) / big["docs"]
+    if len(have) < 2:
         return avg
-    small = results[-2]
-    d = (big["stages"][stage]["seconds"] - small["stages"][stage]["seconds"]) / (big["docs"] - small["docs"])
+    small = have[-2]
+    d = (_cost(big, stage) - _cost(small, stage)) / (big["docs"] - small["docs"])
     return d if d > 0 else avg
 
 
 def estimate(results: list[dict], *, ray_overhead: float, nodes: int, cores: int) -> dict:
-    """Paper figures from the measured sizes (see the module doc): the time at 10M here from each stage's
-    per-document cost beyond the largest measured size, and the per-document stages spread over a cluster."""
+    """Paper figures from the measured CPU seconds (robust to a shared machine, unlike wall time): the CPU time
+    of 10M documents here, and the per-document stages' 1B documents spread over a cluster's cores."""
     big = results[-1]
     n = big["docs"]
-    here = {k: v["seconds"] + (1e7 - n) * _slope(results, k) for k, v in big["stages"].items()}
-    # both cores are counted for every per-document stage (score runs -j workers; embed's tokenizer is threaded)
-    per_core = {k: 1 / _slope(results, k) / 2 for k in PER_DOC}
-    cluster = {k: 1e9 / (per_core[k] * nodes * cores) * (1 + ray_overhead) for k in PER_DOC}
-    return {"ten_million_here_s": here, "per_core_docs_per_s": per_core, "billion_on_cluster_s": cluster,
+    here = {k: _cost(big, k) + (1e7 - n) * _slope(results, k) for k in big["stages"]}
+    per_doc = [k for k in PER_DOC if k in big["stages"]]
+    per_core = {k: 1 / _slope(results, k) for k in per_doc}
+    cluster = {k: 1e9 * _slope(results, k) / (nodes * cores) * (1 + ray_overhead) for k in per_doc}
+    return {"ten_million_here_cpu_s": here, "per_core_docs_per_s": per_core, "billion_on_cluster_s": cluster,
             "nodes": nodes, "cores": cores, "ray_overhead": ray_overhead, "from_sizes": [r["docs"] for r in results]}  # fmt: skip
 
 
@@ -165,36 +178,45 @@ def report(results: list[dict], est: dict, loads: tuple[float, float]) -> str:
     rows = []
     for r in results:
         for name, st in r["stages"].items():
-            rows.append([f"{r['docs']:,}", name, st["seconds"], f"{st['docs_per_s']:,}",
-                         f"{st['peak_rss_bytes'] / 2**20:,.0f}"])  # fmt: skip
-        total = sum(st["seconds"] for st in r["stages"].values())
-        rows.append([f"{r['docs']:,}", "**all stages**", round(total, 1), f"{r['docs'] / total:,.0f}", ""])
+            cpu = st.get("cpu_seconds")
+            rows.append([f"{r['docs']:,}", name, st["seconds"], "" if cpu is None else cpu, f"{st['docs_per_s']:,}",
+                         "" if not cpu else f"{r['docs'] / cpu:,.0f}", f"{st['peak_rss_bytes'] / 2**20:,.0f}"])  # fmt: skip
     big = results[-1]
-    t10 = est["ten_million_here_s"]
+    t10 = est["ten_million_here_cpu_s"]
+    cpu10 = sum(t10.values())
+    missing = [k for k in ("ingest", "score", "embed", "map", "apply") if k not in big["stages"]]
     lines = [
         f"Scale, measured by `python bench/bench_scale.py` ({machine()}; realmix cycled into {SHARDS} JSONL shards; "
-        f"`-j {big['workers']}` for score and apply; each stage a fresh `winnow` process). The 1-minute load average read "
-        f"between {min(loads):.1f} and {max(loads):.1f} at the start and end of the runs: the machine was shared with "
-        "other work, so these are slower than a quiet machine's.",
+        f"`-j {big['workers']}` for score and apply; each stage a fresh `winnow` process). The 1-minute load average "
+        f"read between {min(loads):.1f} and {max(loads):.1f} at the start and end of the runs: the machine was shared "
+        "with other work (wall times several times a quiet machine's), so the estimates below use the CPU seconds of "
+        "each stage's processes (user + system), which other work inflates much less.",
         "",
-        md_table(["documents", "stage", "seconds", "docs/s", "peak RSS MiB"], rows),
+        md_table(["documents", "stage", "wall s", "CPU s", "docs/s (wall)", "docs per CPU-s", "peak RSS MiB"], rows),
         "",
-        f"Paper estimate from the measured sizes ({', '.join(f'{x:,}' for x in est['from_sizes'])}): each stage's "
-        "cost per further document (the marginal rate between the two largest sizes when there are two) carried to "
-        f"10M: **10M documents here** take about {_h(sum(t10.values()))} ("
+        f"Paper estimate from the measured sizes ({', '.join(f'{x:,}' for x in est['from_sizes'])}; each stage's CPU "
+        "cost per further document, the marginal cost between the two largest sizes when there are two, carried to "
+        f"10M): **10M documents here** need about {cpu10 / 3600:.1f} CPU-hours ("
         + ", ".join(f"{k} {_h(v)}" for k, v in t10.items())
-        + "). Not measured at 10M in this session: the machine was shared and the run would not have fitted.",
+        + f"), so {_h(cpu10 / 2)} to {_h(cpu10)} of wall time on a quiet 2-core machine (both cores busy vs one)"
+        + (f"; not measured: {', '.join(missing)}" if missing else "")
+        + ". 10M was not run in this session: the machine was shared and it would not have fitted.",
         "",
         f"**1B documents on Ray, {est['nodes']} nodes x {est['cores']} cores**: the per-document stages at the measured "
-        "per-core rate over every core, plus the measured Ray overhead over the local pool "
-        f"({est['ray_overhead']:.0%}, `bench/bench_engine.py`): "
+        "CPU cost per document over every core, plus the Ray overhead over the local pool "
+        f"({est['ray_overhead']:.0%}, measured by `bench/bench_engine.py`): "
         + ", ".join(
-            f"{k} {_h(v)} ({est['per_core_docs_per_s'][k]:,.0f} docs/s per core)"
+            f"{k} {_h(v)} ({est['per_core_docs_per_s'][k]:,.0f} docs per CPU-second)"
             for k, v in est["billion_on_cluster_s"].items()
         )
         + ". Ingest, the dedup global steps (clustering signatures in DuckDB on the driver) and the map's projection "
-        "run on one machine and are not divided by the cluster: at the rates above they are the limit "
-        f"(headless apply's 1B-document share on one machine: about {_h(t10['apply'] * 100)} from the linear rate).",
+        "run on one machine and are not divided by the cluster."
+        + (
+            f" Headless apply at 1B on one machine would need about {_h(t10['apply'] * 100)} of CPU at the measured "
+            "cost, most of it per-document scoring that the workers share."
+            if "apply" in t10
+            else ""
+        ),
     ]
     return "\n".join(lines)
 
@@ -208,6 +230,7 @@ def main() -> None:
     ap.add_argument("--cores", type=int, default=16)
     ap.add_argument("--no-readme", action="store_true")
     ap.add_argument("--readme-only", action="store_true", help="rewrite the README from bench/out/scale.json")
+    ap.add_argument("--merge", action="store_true", help="keep the other sizes already in bench/out/scale.json")
     a = ap.parse_args()
     if a.readme_only:
         saved = json.loads((OUT / "scale.json").read_text())
@@ -217,22 +240,29 @@ def main() -> None:
         return
     sizes = a.docs or [100_000, 1_000_000]
     load0 = os.getloadavg()[0]
-    results = []
+    kept: list[dict] = []
+    if a.merge and (OUT / "scale.json").exists():  # sizes measured by earlier runs, kept unless measured again
+        old = json.loads((OUT / "scale.json").read_text())
+        kept = [r for r in old["results"] if r["docs"] not in sizes]
+        load0 = max(load0, *old["load"])
+    results: list[dict] = []
+    OUT.mkdir(exist_ok=True)
+
+    def save(partial: dict | None = None) -> list[dict]:
+        rows = sorted(kept + results + ([partial] if partial else []), key=lambda r: r["docs"])
+        loads = (load0, os.getloadavg()[0])
+        (OUT / "scale.json").write_text(json.dumps({"results": rows, "load": loads}, indent=1))
+        return rows
+
     for n in sizes:
         tmp = Path(tempfile.mkdtemp(prefix="winnow-scale-"))
         try:
-            results.append(measure(n, a.workers, tmp))
+            results.append(measure(n, a.workers, tmp, save))
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-    loads = (load0, os.getloadavg()[0])
-    OUT.mkdir(exist_ok=True)
-    if (OUT / "scale.json").exists() and a.no_readme:  # keep earlier sizes' rows (merged with --readme-only)
-        old = json.loads((OUT / "scale.json").read_text())
-        results = sorted([r for r in old["results"] if r["docs"] not in sizes] + results, key=lambda r: r["docs"])
-        loads = (min(loads[0], old["load"][0]), max(loads[1], old["load"][1]))
-    est = estimate(results, ray_overhead=a.ray_overhead, nodes=a.nodes, cores=a.cores)
-    (OUT / "scale.json").write_text(json.dumps({"results": results, "estimate": est, "load": loads}, indent=1))
-    body = report(results, est, loads)
+    rows = save()
+    est = estimate(rows, ray_overhead=a.ray_overhead, nodes=a.nodes, cores=a.cores)
+    body = report(rows, est, (load0, os.getloadavg()[0]))
     print(body)
     if not a.no_readme:
         write_section("scale", body)
