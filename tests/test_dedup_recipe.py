@@ -235,3 +235,18 @@ def test_compare_counts_each_recipe_at_its_own_threshold(tmp_path):
         assert res["counts"]["a_only"]["docs"] == len(_kept(ws, a)) - len(_kept(ws, b)) > 0
     finally:
         ws.close()
+
+
+def test_cli_dedup_near_reports_what_recipes_can_use(tmp_path, capsys):
+    from app.cli import main
+
+    ws = make_ws(tmp_path, _corpus())
+    ws.close()
+    got = {}
+    for j in ("1", "2"):  # signatures in 1 or 2 processes: the same clusters
+        assert main(["dedup", "near", "-w", str(tmp_path / "ws"), "-t", f"0.5{j}", "-j", j, "--json"]) == 0
+        got[j] = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert got["1"]["scored_threshold"] == 0.51 and got["2"]["scored_threshold"] == 0.52
+    assert got["1"]["duplicates"] == got["2"]["duplicates"] > 0
+    assert main(["dedup", "near", "-w", str(tmp_path / "ws")]) == 0
+    assert "dedup: {near: J} with any J >= 0.52" in capsys.readouterr().out

@@ -151,12 +151,15 @@ def _near(args: argparse.Namespace) -> int:
                 "(WHERE dup_near_size > 1) FROM corpus"
             ).fetchone()
             res["duplicates"], res["clusters"] = int(row[0] or 0), int(row[1] or 0)
+            res["scored_threshold"] = dn.scored_threshold(ws.con)  # what recipes' dedup.near is served from
     if args.json:
         print_json_last(res)
         return 0
     print("\n".join(_curve_lines(res["curve"])))
     if "duplicates" in res:
         print(f"{res['duplicates']:,} near duplicates removable in {res['clusters']:,} clusters of 2 or more")
+        t = res["scored_threshold"]
+        print(f"recipes: dedup: {{near: J}} with any J >= {t:g} is served from these clusters without re-scoring")
     else:
         print("not scored yet: run winnow dedup near --threshold J (or winnow score --signals dedup_near)")
     return 0
