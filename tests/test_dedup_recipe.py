@@ -250,3 +250,33 @@ def test_cli_dedup_near_reports_what_recipes_can_use(tmp_path, capsys):
     assert got["1"]["duplicates"] == got["2"]["duplicates"] > 0
     assert main(["dedup", "near", "-w", str(tmp_path / "ws")]) == 0
     assert "dedup: {near: J} with any J >= 0.52" in capsys.readouterr().out
+
+
+def test_where_served_and_fresh_differ_a_chain(tmp_path):
+    """The documented difference: b and c are each below T to their representative a but similar to each other.
+    Served from clusters scored at 0.5, both stay (singletons at T); a fresh run at T clusters b with c."""
+    rnd = random.Random(9)
+    a = [f"w{rnd.randrange(50_000)}" for _ in range(300)]
+    shared = {i: f"s{i}" for i in range(5, 300, 24)}  # 12 edits b and c share
+    b, c = list(a), list(a)
+    for i, w in shared.items():
+        b[i] = c[i] = w
+    for i in (10, 130):
+        b[i] = f"b{i}"
+    for i in (70, 200):
+        c[i] = f"c{i}"
+    texts = {"a": " ".join(a), "b": " ".join(b), "c": " ".join(c)}
+    assert dn.explain(texts["a"], texts["b"])["jaccard"] < 0.7 < dn.explain(texts["b"], texts["c"])["jaccard"]
+    recipe = "version: 1\nrules: []\ndedup: {near: 0.7}\n"
+    served_ws = make_ws(tmp_path, texts, name="served")
+    fresh_ws = make_ws(tmp_path, texts, name="fresh")
+    try:
+        dn.set_workspace_threshold(served_ws.con, 0.5)
+        engine.score(served_ws, signals="dedup_near")
+        dn.set_workspace_threshold(fresh_ws.con, 0.7)
+        engine.score(fresh_ws, signals="dedup_near")
+        assert _kept(served_ws, recipe) == ["a", "b", "c"]
+        assert _kept(fresh_ws, "version: 1\nrules: []\ndedup: {near: true}\n") == ["a", "b"]
+    finally:
+        served_ws.close()
+        fresh_ws.close()
