@@ -70,9 +70,19 @@ def test_map_of_instruction_data_has_task_names(tmp_path):
     ws = Workspace.open(tmp_path / "ws", create=True)
     ingest(ws, [str(src)], source="alpaca")
     embed(ws, model="hash:64")
-    build_map(ws, clusters=2, seed=0)
+    out = build_map(ws, seed=0)  # instruction data: about one cluster per 150 records, at least 2
+    assert out["clusters"] == 2 and out["cluster_rule"] == "instruction data: n/150"
     labels = {r[0] for r in ws.con.execute("SELECT DISTINCT map_cluster_label FROM corpus").fetchall()}
     terms = ws.con.execute("SELECT flatten(list(terms)) FROM map_clusters").fetchone()[0]
     ws.close()
     assert any("rewrite sentence" in lab or "translate phrase" in lab for lab in labels), labels
     assert {"rewrite sentence", "translate phrase"} <= set(terms)
+
+
+def test_cluster_count_rule():
+    from app.maps.project import auto_k, choose_k
+
+    assert choose_k(5300, instruction_share=1.0) == (35, "instruction data: n/150")
+    assert choose_k(5300, instruction_share=0.2) == (auto_k(5300), "sqrt(n/20)") and auto_k(5300) == 16
+    assert choose_k(10**6, instruction_share=0.9)[0] == 100 and choose_k(40, instruction_share=1.0)[0] == 2
+    assert choose_k(2, instruction_share=1.0)[0] == auto_k(2)

@@ -21,7 +21,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_workspace(p)
     p.add_argument("--sample", type=int, metavar="N", help="fit UMAP on N points (default: all up to 50,000)")
     p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same map; default 0)")
-    p.add_argument("--clusters", type=int, metavar="K", help="number of clusters (default: about sqrt(n/20), 2..100)")
+    p.add_argument(
+        "--clusters",
+        type=int,
+        metavar="K",
+        help="number of clusters (default: about sqrt(n/20), 2..100; instruction data: about n/150)",
+    )
     p.add_argument("--eps", type=float, default=0.05, help="SemDeDup: duplicates have cosine > 1-eps (default 0.05)")
     p.add_argument("--k", type=int, default=10, help="neighbours stored per document (default 10)")
 
@@ -40,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         )
     print(
         f"map of {out['documents']:,} documents ({out['model']}), UMAP fitted on {out['fitted']:,},"
-        f" {out['clusters']} clusters, {out['semantic_duplicates']:,} semantic duplicates (eps {out['eps']}),"
+        f" {out['clusters']} clusters ({out['cluster_rule']}), {out['semantic_duplicates']:,} semantic duplicates (eps {out['eps']}),"
         f" neighbours {out['neighbours']}, {sum(out['seconds'].values()):.1f} s"
     )
     for c in out["cluster_labels"][:30]:

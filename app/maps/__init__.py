@@ -93,6 +93,9 @@ def build_map(
 
     t = time.perf_counter()
     _progress(progress, n, n, "clustering")
+    rule = "--clusters"
+    if clusters is None:  # instruction data gets task-sized clusters (project.choose_k says why)
+        clusters, rule = project.choose_k(n, instruction_share=_instruction_share(ws))
     cl = project.kmeans(reduced, k=clusters, seed=seed)
     timings["clusters"] = time.perf_counter() - t
 
@@ -162,6 +165,7 @@ def build_map(
         "seed": seed,
         "k": kk,
         "clusters": len(cids),
+        "cluster_rule": rule,
         "eps": eps,
         "neighbours": method,
     }
@@ -182,6 +186,18 @@ def build_map(
             {"cluster": int(c), "size": int(sizes[c]), "label": label_of[int(c)]} for c in cids[: min(len(cids), 100)]
         ],
     }
+
+
+def _instruction_share(ws: Any) -> float:
+    """The share of documents with an instruction (Alpaca fields or a chat's user turn), 0 without fields."""
+    from app.signals._instruct import docs_columns, field_sql
+
+    cur = ws.cursor()
+    fields = field_sql(docs_columns(cur))
+    if fields is None:
+        return 0.0
+    n, k = cur.execute(f"SELECT count(*), count(*) FILTER (WHERE {fields[0]} IS NOT NULL) FROM docs").fetchone()
+    return k / n if n else 0.0
 
 
 def _labels(ws: Any, ids: np.ndarray, cl: np.ndarray, *, seed: int, lab: Any) -> tuple[dict, dict]:
