@@ -274,6 +274,9 @@ def _split_chunk(chunk: str, out: list[str]) -> None:
 
 #: Single characters that :data:`_SUFFIX` splits off the end of a chunk whatever letter precedes them.
 _TAIL = frozenset(_OPEN + _PUNCT_EDGE + "—–")
+#: Tokens of the other chunks seen lately (a chunk's tokens depend on the chunk alone): ``,`` ``it's`` ``(the``...
+_CHUNKS: dict[str, tuple[str, ...]] = {}
+_MAX_CHUNKS = 100_000
 
 
 def words(text: str) -> list[str]:
@@ -282,6 +285,7 @@ def words(text: str) -> list[str]:
     append = out.append
     special = SPECIAL
     tail = _TAIL
+    cache = _CHUNKS
     for chunk in text.split():
         if (chunk.isalpha() or chunk.isdigit()) and chunk not in special:
             append(chunk)
@@ -296,8 +300,16 @@ def words(text: str) -> list[str]:
         ):
             append(chunk[:-1])
             append(last)
-        else:
-            _split_chunk(chunk, out)
+            continue
+        toks = cache.get(chunk)
+        if toks is None:
+            parts: list[str] = []
+            _split_chunk(chunk, parts)
+            toks = tuple(parts)
+            if len(cache) >= _MAX_CHUNKS:
+                cache.clear()
+            cache[chunk] = toks
+        out.extend(toks)
     return out
 
 

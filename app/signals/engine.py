@@ -346,8 +346,9 @@ def _score_documents(
         writer.close()
 
     out: dict[str, Any] = {}
-    for n in names:
-        out[n] = _finalise(ws, n, scorers[n], valid_old[n], computed[n], time.perf_counter() - t0, fps[n], rel)
+    with ws.deferred_views():  # each family swaps in its own transaction; the views are rebuilt once after all
+        for n in names:
+            out[n] = _finalise(ws, n, scorers[n], valid_old[n], computed[n], time.perf_counter() - t0, fps[n], rel)
     return out
 
 

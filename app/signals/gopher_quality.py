@@ -14,6 +14,7 @@ DataTrove's English tokenizer for every text (a Chinese paragraph is one word), 
 from __future__ import annotations
 
 import re
+from itertools import filterfalse
 from typing import Any, ClassVar
 
 from app.signals._text import (
@@ -42,7 +43,7 @@ def gopher_quality(text: str, ws: list[str], *, aware: bool = False) -> tuple:
     """The nine Gopher quality values of one document given its tokens (``aware``: see the module doc)."""
     n = len(ws)
     punct = _PUNCT_SET
-    nonsym = [w for w in ws if not punct.issuperset(w)]
+    nonsym = list(filterfalse(punct.issuperset, ws))
     n_ns = len(nonsym)
     spaced = nonsym
     if aware and n_ns and UNSPACED.search(text) is not None:
@@ -53,11 +54,8 @@ def gopher_quality(text: str, ws: list[str], *, aware: bool = False) -> tuple:
     if n:
         hash_r = text.count("#") / n
         ell_r = (text.count("...") + text.count("…")) / n
-        alpha = 0
-        has_alpha = _HAS_ALPHA.search
-        for w in ws:
-            if w.isalpha() or has_alpha(w):
-                alpha += 1
+        rest = list(filterfalse(str.isalpha, ws))  # tokens not all letters: count those with a letter
+        alpha = n - len(rest) + len(list(filter(None, map(_HAS_ALPHA.search, rest))))
         alpha_r = alpha / n
     else:
         hash_r = ell_r = alpha_r = None

@@ -233,20 +233,18 @@ def _top_ngrams_batch(docs: list[list[str]], gaps: list[int]) -> tuple[list[list
     gap = np.asarray(gaps, dtype=np.int64)
     top = np.zeros((nd, len(TOP_NS)), dtype=np.int64)
     rep5 = np.zeros(nd, dtype=bool)
-    gram = ids  # dense id of the (n-1)-gram starting at each position
+    gram = doc * n_voc + ids  # id of the (document, (n-1)-gram) starting at each position
     for n in range(2, SHINGLE_MIN + 1):
         m = n_all - n + 1
-        if m <= 0:
+        pos = np.flatnonzero(np.arange(max(m, 0)) + n <= end[: max(m, 0)])
+        if not len(pos):  # no document has n words (nor more)
             break
-        pos = np.flatnonzero(np.arange(m) + n <= end[:m])
-        key = gram[pos] * n_voc + ids[pos + n - 1]
-        uniq, inv = np.unique(key, return_inverse=True)
+        _, first, inv, cnt = np.unique(
+            gram[pos] * n_voc + ids[pos + n - 1], return_index=True, return_inverse=True, return_counts=True
+        )
         gram = np.zeros(m, dtype=np.int64)
         gram[pos] = inv
-        if not len(pos):
-            continue
-        groups, first, cnt = np.unique(doc[pos] * len(uniq) + inv, return_index=True, return_counts=True)
-        gdoc = groups // len(uniq)
+        gdoc = doc[pos[first]]
         if n == SHINGLE_MIN:
             rep5[gdoc[cnt > 1]] = True
             break

@@ -220,22 +220,21 @@ _LETTER = re.compile(r"[^\W\d_]")
 _CLOSERS = "\"'”’)»]"
 
 
+_OBJECT_ONLY = OBJECT_PRONOUNS - DETERMINERS
+
+
 def _pos_flags_approx(ws: list[str], ws_l: list[str]) -> tuple[int, int, int]:
-    det = obj = noun = 0
-    prev_det = False
-    for i, (w, wl) in enumerate(zip(ws, ws_l)):
-        if wl in DETERMINERS:
-            det = 1
-            if i >= 2:
-                obj = 1
-            prev_det = True
+    """(object, noun, determiner) flags of a line's words: a determiner; a determiner after the second word or
+    an object pronoun (that is not also a determiner) after the first; a non-function word after a
+    determiner, with a noun suffix, or capitalised after the first word."""
+    det = 0 if DETERMINERS.isdisjoint(ws_l) else 1
+    obj = 0 if DETERMINERS.isdisjoint(ws_l[2:]) and _OBJECT_ONLY.isdisjoint(ws_l[1:]) else 1
+    noun = 0
+    for i, wl in enumerate(ws_l):
+        if wl in FUNCTION:
             continue
-        if wl in OBJECT_PRONOUNS and i > 0:
-            obj = 1
-        if not noun and wl not in FUNCTION and (prev_det or _NOUN_SUFFIX.search(wl) or (i > 0 and w[:1].isupper())):
+        if (i and (ws_l[i - 1] in DETERMINERS or ws[i][:1].isupper())) or _NOUN_SUFFIX.search(wl):
             noun = 1
-        prev_det = False
-        if det and obj and noun:  # nothing left to find
             break
     return obj, noun, det
 
@@ -254,7 +253,7 @@ def line_indicators(
     if n_tok is None:
         n_tok = len(words_aware(line) if aware else words(line))
     ws = (_WORD_AWARE if aware else _WORD).findall(line)
-    ws_l = [w.lower() for w in ws]
+    ws_l = list(map(str.lower, ws))
     n_w = len(ws)
     m = _LETTER.search(line)
     first = m.group() if m else ""
