@@ -31,7 +31,10 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 from app.errors import WorkspaceError
+from app.errors_io import storage_error
 from app.locks import attach, connect, default_wait, say_waiting
 from app.sql import qi
 from app.workspace import DB_FILE, Workspace, now
@@ -109,7 +112,11 @@ class Detached:
         t0 = time.monotonic()
         self._queue = _take_queue(self.root / f"scratch-{self.purpose}.lock", wait=self.wait, what=self.purpose)
         try:
-            con = connect(self.scratch_path, read_only=False, wait=0)
+            try:
+                con = connect(self.scratch_path, read_only=False, wait=0)
+            except duckdb.Error as e:
+                msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+                raise storage_error(e) or WorkspaceError(f"cannot write {self.scratch_path}: {msg}") from e
             try:
                 kept = self._keep_resumable(con)
                 self._snapshot(con)
@@ -255,7 +262,10 @@ def _take_queue(path: Path, *, wait: float, what: str) -> Any:
 
     from app.errors_io import WorkspaceBusy
 
-    fh = open(path, "a+")  # noqa: SIM115 - held until the run ends
+    try:
+        fh = open(path, "a+")  # noqa: SIM115 - held until the run ends
+    except OSError as e:
+        raise storage_error(e) or WorkspaceError(f"cannot write {path} beside the workspace: {e.strerror}") from e
     start, said = time.monotonic(), False
     while True:
         try:

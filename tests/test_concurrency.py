@@ -335,6 +335,25 @@ def test_an_interrupted_detached_score_resumes_its_staged_batches(tmp_path):
         assert w.cursor().execute("SELECT count(size_words) FROM corpus").fetchone()[0] == 50
 
 
+def test_a_workspace_folder_that_refuses_the_scratch_file_is_one_line(tmp_path, monkeypatch, capsys):
+    import builtins
+    import errno
+
+    ws = _ws(tmp_path / "ws")
+    real = builtins.open
+
+    def refuse(file, *a, **kw):
+        if str(file).endswith("scratch-score.lock"):
+            raise PermissionError(errno.EACCES, "Permission denied", str(file))
+        return real(file, *a, **kw)
+
+    monkeypatch.setattr(builtins, "open", refuse)
+    assert main(["score", "-w", ws, "--signals", "size"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("winnow: error: ") and "\n" not in err and "scratch-score.lock" in err, err
+    assert "internal error" not in err
+
+
 def test_score_prints_json_only_with_json(tmp_path, capsys):
     ws = _ws(tmp_path / "ws")
     assert main(["score", "-w", ws, "--signals", "size"]) == 0
