@@ -11,7 +11,16 @@ threshold, so no two comparisons are alike:
   recomputed when the recipe changes) plus :func:`app.recipes.mixture.plan`, and ``plan`` alone (a share
   change with the recipe unchanged reuses the totals).
 
-    python bench/bench_compare.py [--docs 1000000] [--repeats 15] [--no-readme]
+In a real browser (Debian chromium driven by Playwright against ``streamlit run``, as ``tests/browser`` and
+``bench/bench_ui.py`` do), with A and B saved in the workspace and the page opened as a reviewer's link
+(``/thresholds?recipe=A&compare=B``), the compare panel and the mixture planner open:
+
+- a threshold change: a new minimum typed into A's first rule and Enter, timed inside the browser from the
+  keydown to the animation frame that paints the compare panel's new numbers (and the live panel's kept count);
+- a share change in the mixture planner: a new share typed into the table and Enter, to the frame that paints
+  the new plan.
+
+    python bench/bench_compare.py [--docs 1000000] [--repeats 15] [--changes 20] [--no-browser] [--no-readme]
 """
 
 from __future__ import annotations
@@ -28,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _readme import machine, md_table, write_section
 
-from app.recipes import compile_recipe
+from app.recipes import compile_recipe, load_recipe, save_recipe
 from app.recipes.compare import compare_recipes
 from app.recipes.mixture import Mixture, group_tokens, plan
 from app.workspace import Workspace
@@ -43,6 +52,18 @@ A = {
 }
 
 
+#: recipe B of the browser runs: stricter thresholds, and a seeded sample (the stage the SQL path was slow at)
+B_SAVED = {
+    "version": 1,
+    "rules": [
+        {"signal": "size_words", "min": 120},
+        {"signal": "quality_score", "min_quantile": 0.3},
+        {"signal": "lang_code", "in": ["en", "de"]},
+    ],
+    "sample": {"n": 300_000, "seed": 1},
+}
+
+
 def b_recipe(i: int, *, sample: bool) -> dict:
     r = {
         "version": 1,
@@ -52,8 +73,8 @@ def b_recipe(i: int, *, sample: bool) -> dict:
             {"signal": "lang_code", "in": ["en", "de", "zh"]},
         ],
     }
-    if sample:
-        r["sample"] = {"n": 300_000, "seed": i}
+    if sample:  # the seed stays: a threshold changes, the seeded order is computed once
+        r["sample"] = {"n": 300_000, "seed": 1}
     return r
 
 
@@ -81,10 +102,56 @@ def build(path: Path, n: int) -> Workspace:
     return ws
 
 
+def backend_rows(con, repeats: int) -> tuple[list[list[str]], float]:
+    """In-process timings: compare_recipes (rules; with texts; B sampling) and the mixture plan."""
+    rows = []
+    compare_recipes(con, A, b_recipe(0, sample=False))  # warm: quantiles, column types, the frame
+    t = time.perf_counter()
+    compare_recipes(con, A, b_recipe(0, sample=True), flipped=20, snippets=False)  # the sample's seeded keys
+    cold = (time.perf_counter() - t) * 1000
+    cases = (
+        ("compare (counts, flipped ids)", False, False),
+        ("compare + 40 flipped texts", False, True),
+        ("compare, B samples 300k (seeded)", True, False),
+    )
+    for k, (label, sample, snippets) in enumerate(cases):
+        xs, flips, path = [], 0, ""
+        for i in range(repeats):
+            b = b_recipe(1 + i + k * repeats, sample=sample)  # never a threshold seen before
+            t = time.perf_counter()
+            res = compare_recipes(con, A, b, flipped=20, snippets=snippets)
+            xs.append(time.perf_counter() - t)
+            flips, path = res["counts"]["a_only"]["docs"] + res["counts"]["b_only"]["docs"], res["path"]
+        p50, p95 = pcts(xs)
+        rows.append([label, f"{p50:,.0f}", f"{p95:,.0f}", "500", f"{path} path, {flips:,} flipped (last run)"])
+    comp = compile_recipe(con, A, relation="corpus_fast")
+    mix_xs, plan_xs = [], []
+    for i in range(repeats):
+        w = 0.2 + 0.03 * (i % 10)
+        rest = (1 - w) / 2
+        mix = Mixture("source", 50_000_000, {"wiki": w, "instruct": rest, "web_article": rest}, 2.0)
+        t = time.perf_counter()
+        groups = group_tokens(
+            con, "corpus_fast", "source", comp.token_sql, where_sql=comp.where_sql, params=comp.params
+        )
+        plan(mix, groups)
+        mix_xs.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        plan(mix, groups)
+        plan_xs.append(time.perf_counter() - t)
+    p50, p95 = pcts(mix_xs)
+    rows.append(["mixture plan, totals recounted", f"{p50:,.0f}", f"{p95:,.0f}", "300", "3 groups"])
+    p50, p95 = pcts(plan_xs)
+    rows.append(["mixture plan, shares changed only", f"{p50:,.3f}", f"{p95:,.3f}", "300", ""])
+    return rows, cold
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--docs", type=int, default=1_000_000)
     ap.add_argument("--repeats", type=int, default=15)
+    ap.add_argument("--changes", type=int, default=20, help="browser: threshold and share changes timed")
+    ap.add_argument("--no-browser", action="store_true")
     ap.add_argument("--no-readme", action="store_true")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="winnow-bench-compare-"))
@@ -92,52 +159,40 @@ def main() -> None:
         t = time.perf_counter()
         ws = build(tmp / "ws", args.docs)
         print(f"built {args.docs:,} documents in {time.perf_counter() - t:.1f} s", file=sys.stderr)
-        con = ws.cursor()
-        rows = []
-        compare_recipes(con, A, b_recipe(0, sample=False))  # warm: quantiles, column types
-        cases = (
-            ("compare (counts, flipped ids)", False, False),
-            ("compare + 40 flipped texts", False, True),
-            ("compare, B samples 300k (SQL path)", True, True),
-        )
-        for label, sample, snippets in cases:
-            xs, flips, path = [], 0, ""
-            for i in range(args.repeats if not sample else max(3, args.repeats // 5)):
-                t = time.perf_counter()
-                res = compare_recipes(con, A, b_recipe(i % 10, sample=sample), flipped=20, snippets=snippets)
-                xs.append(time.perf_counter() - t)
-                flips, path = res["counts"]["a_only"]["docs"] + res["counts"]["b_only"]["docs"], res["path"]
-            p50, p95 = pcts(xs)
-            rows.append([label, f"{p50:,.0f}", f"{p95:,.0f}", "500", f"{path} path, {flips:,} flipped (last run)"])
-        comp = compile_recipe(con, A, relation="corpus_fast")
-        params = comp.params
-        mix_xs, plan_xs = [], []
-        for i in range(args.repeats):
-            w = 0.2 + 0.03 * (i % 10)
-            rest = (1 - w) / 2
-            mix = Mixture("source", 50_000_000, {"wiki": w, "instruct": rest, "web_article": rest}, 2.0)
-            t = time.perf_counter()
-            groups = group_tokens(con, "corpus_fast", "source", comp.token_sql, where_sql=comp.where_sql, params=params)
-            plan(mix, groups)
-            mix_xs.append(time.perf_counter() - t)
-            t = time.perf_counter()
-            plan(mix, groups)
-            plan_xs.append(time.perf_counter() - t)
-        p50, p95 = pcts(mix_xs)
-        rows.append(["mixture plan, totals recounted", f"{p50:,.0f}", f"{p95:,.0f}", "300", "3 groups"])
-        p50, p95 = pcts(plan_xs)
-        rows.append(["mixture plan, shares changed only", f"{p50:,.3f}", f"{p95:,.3f}", "300", ""])
+        rows, cold = backend_rows(ws.cursor(), args.repeats)
+        save_recipe(ws, "current", load_recipe(A))
+        save_recipe(ws, "stricter", load_recipe(B_SAVED))
         ws.close()
+        browser = None
+        if not args.no_browser:
+            from bench_compare_browser import measure
+
+            browser = measure(tmp / "ws", changes=args.changes)
+            for label, key, target in (
+                ("browser: threshold change → compare panel painted", "compare_ms", "500"),
+                ("browser: threshold change → kept count painted", "count_ms", ""),
+                ("browser: share change → mixture plan painted", "mixture_ms", "300"),
+            ):
+                p50, p95 = pcts([x / 1000 for x in browser[key]])
+                rows.append([label, f"{p50:,.0f}", f"{p95:,.0f}", target, f"{len(browser[key])} changes"])
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     table = md_table(["operation", "p50 ms", "p95 ms", "target ms", "note"], rows)
     body = (
         f"Recipe comparison and mixture planning at {args.docs:,} documents (`python bench/bench_compare.py`; "
-        f"{args.repeats} runs each, B's thresholds change every run; {machine()}):\n\n{table}\n\n"
-        "Each comparison re-resolves B's changed quantile over the cached frame. The sampled case goes through the "
-        "compiled sampling pipeline joined by id, as slow as `summarize` of a sampling recipe at this size. Reading "
-        "the flipped texts by id from `docs` is the rest of the second row (`snippets=False` skips it)."
+        f"{args.repeats} runs each in-process, every run a threshold of B not seen before; {machine()}):\n\n"
+        f"{table}\n\n"
+        "Balancing and sampling run on the cached vectors: the sample's seeded keys are computed once per seed and "
+        f"data version (the first comparison with this seed took {cold:,.0f} ms), then a threshold change costs a few "
+        "numpy passes. The flipped texts are read by an `IN` list of ids after the counts are drawn."
     )
+    if browser is not None:
+        body += (
+            " Browser rows: Debian chromium + Playwright against `streamlit run`, the page opened as "
+            "`/thresholds?recipe=current&compare=stricter` (B samples 300k) with the compare panel and the planner "
+            "open; times from the Enter keydown to the animation frame that paints the new numbers, measured in "
+            "the page."
+        )
     print(body)
     if not args.no_readme:
         write_section("compare", body)

@@ -180,3 +180,16 @@ def test_a_relabelled_rule_is_the_same_rule(ws):
     relabelled = A.replace("{signal: size_words, min: 5}", "{signal: size_words, min: 5, label: long enough}")
     res = compare_recipes(ws.con, A, relabelled, flipped=0)
     assert [r["status"] for r in res["rules"]] == ["same", "same"] and res["same"]
+
+
+def test_one_cached_frame_serves_every_narrower_recipe(ws):
+    """The compare panel's frame (the rules' columns plus id and cluster) also serves the live panel's and the
+    retention table's summaries: one frame and one set of vectors, not frames evicting each other per rerun."""
+    from app.recipes.cache import CACHE, version_token
+
+    CACHE.clear()
+    token = version_token(ws.con, "corpus")
+    big = CACHE.frame(ws.con, load_recipe(A), token=token, extra=("id", "map_cluster"))
+    small = CACHE.frame(ws.con, load_recipe(A), token=token)
+    assert small[2] == big[2] and small[1] is big[1] and len(CACHE.frames) == 1
+    assert summarize(ws.con, A)["kept_docs"] == summarize(ws.con, A, cache=False)["kept_docs"]

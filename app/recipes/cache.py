@@ -157,6 +157,12 @@ class RecipeCache:
         cols = frame_columns(recipe, columns, extra)
         key = (token, tuple(sorted(cols)))
         table = self.frames.get(key)
+        if table is None:  # a cached frame holding every wanted column serves too (the Thresholds page's panel,
+            # compare panel and retention table then share one frame and its vectors instead of evicting each other)
+            with self.lock:
+                key, table = next(
+                    ((k, t) for k, t in self.frames.items() if k[0] == token and set(cols) <= set(k[1])), (key, None)
+                )
         if table is None:
             rel = qi(relation)
             xkey = exact_key_sql(columns)

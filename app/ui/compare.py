@@ -37,9 +37,12 @@ def _groups_html(rows: list[dict], key: str) -> str:
     return widgets.table_html(rows, cols, limit=15)
 
 
+@st.fragment
 def panel(ws: Any, rules: list[Any], *, name: str | None = None, base: dict[str, Any] | None = None) -> None:
     """An expander comparing the page's recipe (its usable ``rules`` and the stages kept aside in ``base``) with
-    a chosen saved recipe or preset."""
+    a chosen saved recipe or preset. A fragment: choosing B reruns only this panel; called from the Thresholds
+    fragment, it follows every rule change the live panel hands back. The counts are drawn before the few
+    flipped documents' texts are read (:func:`app.recipes.compare.flipped_texts`)."""
     with st.expander("Compare with another recipe (what does my change do?)"):
         try:
             current = recipe_bridge.recipe_from_rules(rules, name=name, base=base)
@@ -59,7 +62,8 @@ def panel(ws: Any, rules: list[Any], *, name: str | None = None, base: dict[str,
             other = recipe_bridge.load_starting_point(ws, choices[pick], language=lang or None)
             from app.recipes.compare import compare_recipes
 
-            res = compare_recipes(ws.cursor(), current, other, flipped=6)
+            cur = ws.cursor()
+            res = compare_recipes(cur, current, other, flipped=6, snippets=False)
         except WinnowError as e:
             st.error(str(e))
             return
@@ -88,9 +92,16 @@ def panel(ws: Any, rules: list[Any], *, name: str | None = None, base: dict[str,
             tabs, (("source", res["by_source"]), ("lang", res["by_lang"]), ("cluster", res["by_cluster"])), strict=False
         ):
             tab.html(_groups_html(rows, key))
+        from app.recipes.compare import flipped_texts
+
+        try:
+            flipped = flipped_texts(cur, res, text_chars=300)
+        except WinnowError as e:
+            st.error(str(e))
+            return
         snips = [
             {"meta": f"{SIDE[d['direction']]} · {d['id']} · {d['source']} · {d['rule']}", "text": d["text"]}
-            for d in res["flipped"]
+            for d in flipped
         ]
         st.html(widgets.CSS + widgets.snippets_html(snips, n=300))
 
@@ -162,9 +173,11 @@ def _cut_histograms(ws: Any, changed: list[dict[str, Any]]) -> None:
         cols[i % len(cols)].plotly_chart(fig, key=f"cmp_cut_{i}_{col}", width="stretch")
 
 
+@st.fragment
 def mixture_panel(ws: Any, rules: list[Any], *, base: dict[str, Any] | None = None) -> None:
     """A token-budget mixture planner over what the page's recipe keeps: editable target shares per group, the
-    tokens available and wanted, epochs, warnings and planned vs target shares (the recipe's ``mixture:``)."""
+    tokens available and wanted, epochs, warnings and planned vs target shares (the recipe's ``mixture:``). A
+    fragment: a share edit reruns only the planner, which replans from the group totals kept in the session."""
     with st.expander("Plan a token mixture (shares of tokens per group)"):
         try:
             from app.explore import queries
@@ -233,6 +246,16 @@ def _totals(ws: Any, recipe: Any, by: str, tokens_column: str | None = None) -> 
 
     key = (recipe.to_yaml(), by, tokens_column, widgets.version(ws))
     memo = st.session_state.setdefault("_mix_totals", {})
+    if key not in memo and tokens_column is None and not (recipe.balance or recipe.sample):
+        from app.recipes import summarize
+
+        cur = ws.cursor()  # the recipe's own token count: the cached per-check vectors the panel's counts use
+        try:
+            s = summarize(cur, recipe, group_by=by)
+        finally:
+            cur.close()
+        memo.clear()
+        memo[key] = {str(g["group"]): (g["kept"], g["kept_tokens"]) for g in s["by_group"] if g["kept"]}
     if key not in memo:
         cur = ws.cursor()
         try:
