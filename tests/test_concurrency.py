@@ -265,22 +265,32 @@ def _score_tables(ws: str) -> dict[str, list[tuple]]:
         return {t: sorted(cur.execute(f'SELECT * FROM "{t}"').fetchall(), key=repr) for t in names}
 
 
-def test_detached_scoring_writes_what_scoring_in_place_writes(tmp_path):
-    """The scratch copy is not a shortcut: every family scored through :class:`app.detached.Detached` leaves the
+#: every corpus-scope family (they read side tables: caches, the benchmark index) and one document family
+_SIDE = "size,dedup_exact,dedup_near,decontam,instruct_dup,instruct_template"
+
+
+@pytest.mark.parametrize("signals", [_SIDE, pytest.param("all", marks=pytest.mark.slow)])
+def test_detached_scoring_writes_what_scoring_in_place_writes(tmp_path, signals):
+    """The scratch copy is not a shortcut: the families scored through :class:`app.detached.Detached` leaves the
     same signal tables, run registry and corpus columns as the engine on the workspace itself, and a second run
     reuses everything (nothing to commit, the workspace is not opened for writing)."""
     import shutil
 
     from app.commands.score import tables_read
+    from app.decontam.store import add_benchmark
     from app.detached import Detached
     from app.signals import engine
 
     a = _ws(tmp_path / "a", n=40)
     with Workspace.open(a) as w:  # an instruction source, so the instruction families have something to find
         w.write_source("inst", pd.DataFrame({"id": ["i1", "i2"], "text": ["x", "y"], "instruction": ["Add 2 and 2", "Add 2 and 2"], "output": ["4", "4"]}))  # fmt: skip
+    bench = tmp_path / "quiz.jsonl"  # a benchmark whose item is in the corpus: decontam reads its index tables
+    bench.write_text(json.dumps({"question": "Document 3: word word word word end.", "answer": "x"}) + "\n")
+    with Workspace.open(a) as w:
+        add_benchmark(w, "quiz", [str(bench)])
     b = str(tmp_path / "b")
     shutil.copytree(a, b)
-    names = engine.resolve("all")
+    names = engine.resolve(signals)
     with Workspace.open(a) as w:
         engine.score(w, signals=names)
     det = Detached(b, purpose="score", tables=tables_read(names), wait=0)
@@ -288,6 +298,8 @@ def test_detached_scoring_writes_what_scoring_in_place_writes(tmp_path):
         engine.score(sw, signals=names)
     assert det.committed and det.timings["commit_s"] > 0
     assert _score_tables(a) == _score_tables(b)
+    if "decontam" in names:
+        assert any(r[1] > 0 for r in _score_tables(b)["sig_decontam"])  # the benchmark item was found
     with Workspace.open(a, read_only=True) as wa, Workspace.open(b, read_only=True) as wb:
         assert wa.columns("corpus") == wb.columns("corpus")
         runs_a = {k: (v["version"], v["n"]) for k, v in engine.runs(wa).items()}
