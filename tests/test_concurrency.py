@@ -210,20 +210,39 @@ def read_only_query(db: str, sql: str, *, wait: float = 30.0) -> list[tuple]:
 _SLOW_SCORE = """
 import sys, time
 from pathlib import Path
-from app.signals.size import Size
+from app.signals import engine
 flag = Path(sys.argv[1])
-orig = Size.score_batch
-def paused(self, texts):
+orig = engine._run_scorer
+def paused(sc, texts):
     if not (flag / "go").exists():  # the first batch: say so, then wait until the test has read
         (flag / "started").touch()
         deadline = time.monotonic() + 120
         while not (flag / "go").exists() and time.monotonic() < deadline:
             time.sleep(0.05)
-    return orig(self, texts)
-Size.score_batch = paused
+    return orig(sc, texts)
+engine._run_scorer = paused
 from app.cli import main
 sys.exit(main(sys.argv[2:]))
 """
+
+
+@contextlib.contextmanager
+def _paused_score(tmp_path, args: list[str]):
+    """``winnow ARGS`` (a score) in a child process that stops at its first batch until the block ends; yields
+    the process once it is computing, and waits for it after the block."""
+    flag = tmp_path / "flag"
+    flag.mkdir()
+    p = subprocess.Popen([sys.executable, "-c", _SLOW_SCORE, str(flag), *args], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 90
+        while not (flag / "started").exists() and p.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert (flag / "started").exists(), p.stderr.read() if p.poll() is not None else "never started"
+        yield p
+    finally:
+        (flag / "go").touch()
+        p.out, p.err = p.communicate(timeout=300)
 
 
 def test_a_plain_read_only_query_answers_while_winnow_score_computes(tmp_path):
@@ -231,25 +250,14 @@ def test_a_plain_read_only_query_answers_while_winnow_score_computes(tmp_path):
     client (with the documented retry) reads the workspace, and the signals appear once the score commits."""
     ws = _ws(tmp_path / "ws")
     db = ws + "/winnow.duckdb"
-    flag = tmp_path / "flag"
-    flag.mkdir()
-    cmd = [sys.executable, "-c", _SLOW_SCORE, str(flag), "score", "-w", ws, "--signals", "size", "--json"]
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 60
-        while not (flag / "started").exists() and p.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert (flag / "started").exists(), p.stderr.read() if p.poll() is not None else "never started"
+    with _paused_score(tmp_path, ["score", "-w", ws, "--signals", "size", "--json"]) as p:
         t = time.monotonic()
         assert read_only_query(db, "SELECT count(*) FROM docs", wait=5) == [(50,)]
         assert time.monotonic() - t < 5 and p.poll() is None  # answered while the score is still computing
         cols = {r[0] for r in read_only_query(db, "DESCRIBE corpus")}
         assert "size_words" not in cols  # nothing half-written is visible
-    finally:
-        (flag / "go").touch()
-    out, err = p.communicate(timeout=120)
-    assert p.returncode == 0, err
-    res = json.loads(out.splitlines()[-1])
+    assert p.returncode == 0, p.err
+    res = json.loads(p.out.splitlines()[-1])
     assert res["families"]["size"]["computed"] == 50 and res["workspace_held_s"]["commit_s"] < 30
     got = read_only_query(db, "SELECT count(size_words), min(size_words) > 0 FROM corpus")
     assert got == [(50, True)]
@@ -453,8 +461,9 @@ def _count(ws: str, where: str) -> int:
 @pytest.mark.browser
 def test_dashboard_cli_and_duckdb_share_one_workspace(tmp_path):
     """A browser session on the real dashboard (``streamlit run``) while ``winnow info``, ``winnow score`` and a
-    plain read-only DuckDB query use the same workspace: all succeed, and the dashboard then shows the new
-    signal column the command wrote."""
+    plain read-only DuckDB query use the same workspace: in the middle of the score (paused at its first batch) the
+    plain query and a threshold change in the dashboard both answer; the dashboard then shows the new signal
+    column the command wrote."""
     from playwright.sync_api import sync_playwright
 
     from app.launch import Server
@@ -475,9 +484,19 @@ def test_dashboard_cli_and_duckdb_share_one_workspace(tmp_path):
         assert info.returncode == 0, info.stderr
         assert json.loads(info.stdout.splitlines()[-1])["documents"] == 240
 
-        score = _run([*WINNOW, "score", "--workspace", ws, "--signals", "gopher_quality", "--json"], timeout=300)
-        assert score.returncode == 0, score.stderr
-        assert "in use" not in score.stderr
+        args = ["score", "--workspace", ws, "--signals", "gopher_quality", "--json"]
+        with _paused_score(tmp_path, args) as score:
+            # in the middle of the score: a plain reader (documented retry: the dashboard may hold the file for
+            # its idle delay) and the dashboard itself both answer
+            db = ws + "/winnow.duckdb"
+            assert read_only_query(db, "SELECT count(*) FROM docs", wait=30) == [(240,)]
+            box = page.locator('.wl-rule input[data-f="lo"]').first
+            box.fill("30")
+            box.press("Enter")
+            _wait_kept(page, want_30)
+            assert score.poll() is None  # still computing
+        assert score.returncode == 0, score.err
+        assert "in use" not in score.err
 
         # a plain DuckDB reader neither waits nor asks: it gets the file once the dashboard has been idle a moment
         code = (
@@ -495,9 +514,9 @@ def test_dashboard_cli_and_duckdb_share_one_workspace(tmp_path):
 
         # the same browser session goes on: a threshold change is answered (the dashboard reopened the file) ...
         box = page.locator('.wl-rule input[data-f="lo"]').first
-        box.fill("30")
+        box.fill("10")
         box.press("Enter")
-        _wait_kept(page, want_30)
+        _wait_kept(page, want_10)
         # ... and a rule on the column the command wrote counts what SQL counts
         want_new = _count(ws, "gopher_word_count >= 20")
         page.goto(f"{url}/thresholds?r=range:gopher_word_count:20.0,", wait_until="domcontentloaded")
