@@ -15,8 +15,10 @@ import math
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from app.signals import engine
+from app.signals import _text, engine
 from app.signals.lang import _Py3Langid, prepare
 from app.signals.size import count_tokens, encode_counts
 
@@ -70,12 +72,64 @@ def _check_lang(texts: list[str]) -> None:
     assert be.batch(prepared) == [be(t) for t in prepared]
 
 
+# Pieces that exercise the tokenizers' special cases: punctuation at word edges, abbreviations, clitics, URLs,
+# numbers with units, CJK, combining marks, odd whitespace and control characters, special tokens.
+PIECES = st.sampled_from(
+    [
+        "word", "Word", "WORD", "it's", "can't", "Mr.", "U.S.", "etc.", "e.g.", "a.", "A.", "3.5", "10km", "$5",
+        "www.x.org", "http://a.b/c", "@user", "#tag", "&#8230;", "<unk>", "@-@", "(", ")", ",", ".", "...", "…",
+        "!", "?", "\"", "'", "’", "-", "–", "—", "中文", "。", "，", "日本語", "ไทย", "é", "e\u0301", "ﬁ", "①",
+        "İ", "Σ", "[CLS]", "[cls]", "\u00ad", "\x0b", "\x1c", "\u3000", "\u2028", "\t", "\r\n", "\n", " ",
+    ]
+)  # fmt: skip
+TEXTS = st.lists(PIECES, max_size=30).map("".join)
+
+
+def _reference_words(text: str) -> list[str]:
+    """:func:`_text.words` without its shortcuts and cache: every chunk through ``_split_chunk``."""
+    out: list[str] = []
+    for chunk in text.split():
+        if (chunk.isalpha() or chunk.isdigit()) and chunk not in _text.SPECIAL:
+            out.append(chunk)
+        else:
+            _text._split_chunk(chunk, out)
+    return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(TEXTS)
+def test_words_shortcuts_equal_the_full_rules(text):
+    assert _text.words(text) == _reference_words(text)
+    assert _text.words(text) == _reference_words(text)  # second time from the chunk cache
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(TEXTS, min_size=1, max_size=5))
+def test_line_tokens_join_to_text_tokens(texts):
+    for mode in _text.MODES:
+        _text.reset_memo()
+        per_line = _text.line_words_batch(texts, mode)
+        assert [[w for ln in lines for w in ln] for lines in per_line] == [_text.tokenize(t, mode) for t in texts]
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(TEXTS, min_size=1, max_size=8))
+def test_token_counts_equal_encode_batch_on_generated_texts(texts):
+    assert count_tokens(texts) == encode_counts(texts)
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.lists(TEXTS, min_size=1, max_size=8))
+def test_lang_batch_equals_py3langid_on_generated_texts(texts):
+    _check_lang(texts)
+
+
 def test_lang_batch_equals_py3langid_on_edge_texts():
     _check_lang(EDGE_TEXTS * 3)
 
 
 def test_lang_batch_equals_py3langid_on_realmix(realmix):
-    _check_lang(_realmix_texts(realmix, 30))
+    _check_lang(_realmix_texts(realmix, 60))
 
 
 def test_token_counts_equal_encode_batch_on_edge_texts():
@@ -84,7 +138,7 @@ def test_token_counts_equal_encode_batch_on_edge_texts():
 
 
 def test_token_counts_equal_encode_batch_on_realmix(realmix):
-    texts = _realmix_texts(realmix, 15)
+    texts = _realmix_texts(realmix, 30)
     assert count_tokens(texts) == encode_counts(texts)
 
 

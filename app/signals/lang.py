@@ -60,12 +60,18 @@ def _chinese_variety(code: str | None, text: str) -> bool:
     return rx is not None and rx.search(text) is None
 
 
+@lru_cache(maxsize=1)
+def _py3langid_batch() -> Any:
+    """The batch classifier of the shipped py3langid model (None for another model), built once per process."""
+    from app.signals._langid_batch import fast_model
+
+    return fast_model(_py3langid_model())
+
+
 class _Py3Langid:
     def __init__(self) -> None:
-        from app.signals._langid_batch import fast_model
-
         self.ident = _py3langid_model()
-        self.fast = fast_model(self.ident)
+        self.fast = _py3langid_batch()
 
     def __call__(self, text: str) -> tuple[str | None, float | None]:
         return self._decide(text, self.ident.classify(text), lambda: self.ident.rank(text))
