@@ -41,6 +41,9 @@ from app.workspace import DB_FILE, Workspace, now
 
 #: always copied: what every Workspace method and the engines read
 BASE_TABLES = ("_meta", "_parts", "sources")
+#: small registries several writers update row by row: committed as the rows the run changed (by their key), so
+#: a concurrent writer's rows for other keys (another family scored from the dashboard meanwhile) survive
+MERGE_KEYS = {"_signal_runs": "family"}
 #: ``_meta`` keys that belong to the scratch run (staging bookkeeping), never committed
 PRIVATE_META = ("signals.stage.*",)
 #: tables of work in progress (the signal engine's per-batch staging): never committed, and kept from a failed
@@ -77,6 +80,26 @@ def _clone(con: Any, catalog: str, table: str) -> None:
     con.execute(f"INSERT INTO {qi(table)} SELECT * FROM {catalog}.main.{qi(table)}")
 
 
+def _rows(con: Any, table: str, key: str) -> dict[Any, tuple]:
+    """``{key: row}`` of a small registry table."""
+    cols = [r[0] for r in con.execute(f"DESCRIBE {qi(table)}").fetchall()]
+    i = cols.index(key)
+    return {r[i]: tuple(r) for r in con.execute(f"SELECT * FROM {qi(table)}").fetchall()}
+
+
+def _merge(cur: Any, table: str, key: str, keys: list[Any]) -> None:
+    """Replace the rows of ``keys`` in ``table`` by the scratch copy's (deleting those it no longer has); a table
+    the workspace lacks is copied whole."""
+    q = "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main' AND table_name = ?"
+    if not cur.execute(q, [table]).fetchone()[0]:  # (ws.has_table would also see the attached scratch's)
+        _clone(cur, "scratch", table)
+        return
+    cur.execute(f"DELETE FROM {qi(table)} WHERE {qi(key)} IN (SELECT unnest(?))", [keys])
+    cur.execute(
+        f"INSERT INTO {qi(table)} SELECT * FROM scratch.main.{qi(table)} WHERE {qi(key)} IN (SELECT unnest(?))", [keys]
+    )
+
+
 def _doc_state(con: Any, prefix: str = "") -> list[tuple]:
     """What identifies the documents' version: every source's name, table, count and ingest time."""
     return con.execute(f"SELECT name, table_name, n_docs, ingested_at FROM {prefix}sources ORDER BY name").fetchall()
@@ -104,6 +127,8 @@ class Detached:
         self._parts_before: dict[str, Any] = {}
         self._docs_before: list[tuple] = []
         self._queue: Any = None
+        self._rows_before: dict[str, dict[Any, tuple]] = {}
+        self._merges: dict[str, list[Any]] = {}
 
     # ------------------------------------------------------------------ snapshot
     def __enter__(self) -> ScratchWorkspace:
@@ -158,6 +183,7 @@ class Detached:
             con.execute("DETACH src")
         self._before = _tables(con)
         self._meta_before = dict(con.execute("SELECT key, value FROM _meta").fetchall())
+        self._rows_before = {t: _rows(con, t, k) for t, k in MERGE_KEYS.items() if t in self._before}
         self._parts_before = {
             r[0]: r[1] for r in con.execute("SELECT table_name, registered_at FROM _parts").fetchall()
         }
@@ -184,7 +210,7 @@ class Detached:
     def _changes(self, con: Any) -> tuple[list[str], list[str], dict[str, str | None], list[tuple[str, str, int]]]:
         """(tables to copy, tables to drop, meta keys to set (None: delete), parts to register) since the snapshot."""
         after = _tables(con)
-        skip = {"docs", "_meta", "_parts", "sources"}
+        skip = {"docs", "_meta", "_parts", "sources", *MERGE_KEYS}
         copy = [t for t, v in after.items() if t not in skip and not _resumable(t) and self._before.get(t) != v]
         drop = [t for t in self._before if t not in after and t not in skip]
         meta = dict(con.execute("SELECT key, value FROM _meta").fetchall())
@@ -196,6 +222,14 @@ class Detached:
             "SELECT table_name, kind, ord, registered_at FROM _parts ORDER BY ord, table_name"
         ).fetchall()
         parts = [(r[0], r[1], int(r[2])) for r in rows if self._parts_before.get(r[0]) != r[3]]
+        self._merges = {}
+        for t, key in MERGE_KEYS.items():
+            if t not in after:
+                continue
+            now_rows, before = _rows(con, t, key), self._rows_before.get(t, {})
+            keys = [k for k, row in now_rows.items() if before.get(k) != row] + [k for k in before if k not in now_rows]
+            if keys:
+                self._merges[t] = keys
         return copy, drop, changed, parts
 
     def commit(self) -> list[str]:
@@ -205,7 +239,7 @@ class Detached:
         copy, drop, meta, parts = self._changes(self.ws.con)
         self.ws.close()
         self.ws = None
-        if not (copy or drop or meta or parts):
+        if not (copy or drop or meta or parts or self._merges):
             self._remove_scratch()
             self.timings["commit_s"] = 0.0
             return []
@@ -224,6 +258,8 @@ class Detached:
                     for t in copy:
                         _clone(cur, "scratch", t)
                     t_copy = time.monotonic()
+                    for t, keys in self._merges.items():
+                        _merge(cur, t, MERGE_KEYS[t], keys)
                     for t in drop:
                         cur.execute(f"DROP TABLE IF EXISTS {qi(t)}")
                     for k, v in meta.items():

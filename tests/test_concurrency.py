@@ -320,6 +320,23 @@ def test_detached_scoring_writes_what_scoring_in_place_writes(tmp_path, signals)
     assert again.committed == [] and again.timings["commit_s"] == 0.0
 
 
+def test_a_detached_commit_keeps_what_another_writer_registered_meanwhile(tmp_path):
+    """The run registry is merged by family: a family scored elsewhere (the dashboard's job) while a detached
+    score computed keeps its record, its table and its part."""
+    from app.detached import Detached
+    from app.signals import engine
+
+    ws = _ws(tmp_path / "ws")
+    with Detached(ws, purpose="score", tables=["_signal_runs", "sig_size", "_sighash_size"], wait=0) as sw:
+        engine.score(sw, signals="size")
+        with Workspace.open(ws) as w:  # another writer scores another family in place meanwhile
+            engine.score(w, signals="compression")
+    with Workspace.open(ws, read_only=True) as w:
+        assert {"size", "compression"} <= set(engine.runs(w))
+        cols = w.columns("corpus")
+        assert "size_words" in cols and "compression_ratio" in cols
+
+
 def test_a_detached_run_refuses_to_commit_over_changed_documents(tmp_path):
     from app.detached import Detached
     from app.errors import WorkspaceError
