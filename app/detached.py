@@ -170,6 +170,7 @@ class Detached:
         return meta
 
     def _snapshot(self, con: Any) -> None:
+        con.execute("SET enable_progress_bar = false")  # the command's own progress goes to stderr
         attach(con, self.root / DB_FILE, alias="src", read_only=True, wait=self.wait)
         try:
             names = _tables(con, catalog="src")
