@@ -61,13 +61,18 @@ def _open(pg, title: str) -> None:
     pg.wait_for_timeout(300)
 
 
-def _timed(pg, key: str, prepare, enter) -> tuple[float, dict]:
+def _timed(pg, key: str, prepare, enter) -> tuple[float | None, dict]:
     """``prepare()`` (untimed), then arm the timer and ``enter()`` (presses Enter): ms from that keydown to
-    ``key``'s painted change."""
+    ``key``'s painted change; None when nothing changed within a minute (counted as a miss, not dropped)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     prepare()
     pg.evaluate("window.__arm = true; window.__w = null")
     enter()
-    pg.wait_for_function(f"() => window.__w && window.__w.{key} > 0", timeout=180_000)
+    try:
+        pg.wait_for_function(f"() => window.__w && window.__w.{key} > 0", timeout=60_000)
+    except PlaywrightTimeout:
+        return None, {}
     w = pg.evaluate("window.__w")
     return w[key] - w["enter"], w
 
@@ -78,7 +83,7 @@ def measure(ws: Path, *, changes: int = 20) -> dict:
 
     from app.launch import Server
 
-    out: dict = {"compare_ms": [], "count_ms": [], "mixture_ms": []}
+    out: dict = {"compare_ms": [], "count_ms": [], "mixture_ms": [], "missed": {"compare_ms": 0, "mixture_ms": 0}}
     with Server(ws, timeout=180) as url, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         pg = browser.new_page(viewport={"width": 1400, "height": 1100})
@@ -96,7 +101,10 @@ def measure(ws: Path, *, changes: int = 20) -> dict:
         for i in range(changes):
             v = 60 + 11 * i  # a new minimum every time (size_words is 0..399)
             ms, w = _timed(pg, "cmp", lambda v=v: box.fill(str(v)), lambda: box.press("Enter"))
-            print(f"threshold {v}: compare painted after {ms:,.0f} ms", file=sys.stderr)
+            print(f"threshold {v}: compare painted after {ms or -1:,.0f} ms", file=sys.stderr)
+            if ms is None:
+                out["missed"]["compare_ms"] += 1
+                continue
             out["compare_ms"].append(ms)
             if w.get("kept", -1) > 0:
                 out["count_ms"].append(w["kept"] - w["enter"])
@@ -115,7 +123,12 @@ def measure(ws: Path, *, changes: int = 20) -> dict:
                 pg.keyboard.type(f"0.{3 + i % 6}{i % 10}1")  # never the share it had
 
             ms, _ = _timed(pg, "mix", edit, lambda: pg.keyboard.press("Enter"))
-            print(f"share change {i}: plan painted after {ms:,.0f} ms", file=sys.stderr)
+            print(f"share change {i}: plan painted after {ms or -1:,.0f} ms", file=sys.stderr)
+            if ms is None:
+                out["missed"]["mixture_ms"] += 1
+                pg.keyboard.press("Escape")
+                _idle(pg)
+                continue
             out["mixture_ms"].append(ms)
             _idle(pg)
         browser.close()
