@@ -101,7 +101,7 @@ def run_stage(args: list[str], env: dict[str, str]) -> tuple[float, int, float]:
     return secs, int(rss), float(cpu)
 
 
-def measure(n: int, workers: int, tmp: Path, save: Any) -> dict:
+def measure(n: int, workers: int, tmp: Path, save: Any, only: list[str] | None = None) -> dict:
     """Every stage on ``n`` documents; ``save(result)`` after each stage (a run cut short keeps its rows)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "WINNOW_NO_WAIT": "1"}
     t = time.perf_counter()
@@ -131,6 +131,8 @@ def measure(n: int, workers: int, tmp: Path, save: Any) -> dict:
     }
     res = {"docs": n, "workers": workers, "make_shards_s": round(make_s, 1), "stages": {}}
     for name, args in stages.items():
+        if only and name not in only and name != "ingest":  # every later stage needs the ingested workspace
+            continue
         secs, rss, cpu = run_stage(args, env)
         res["stages"][name] = {"seconds": round(secs, 1), "cpu_seconds": round(cpu, 1), "docs_per_s": round(n / secs),
                                "peak_rss_bytes": rss}  # fmt: skip
@@ -160,10 +162,10 @@ def _slope(results: list[dict], stage: str) -> float:
 def estimate(results: list[dict], *, ray_overhead: float, nodes: int, cores: int) -> dict:
     """Paper figures from the measured CPU seconds (robust to a shared machine, unlike wall time): the CPU time
     of 10M documents here, and the per-document stages' 1B documents spread over a cluster's cores."""
-    big = results[-1]
-    n = big["docs"]
-    here = {k: _cost(big, k) + (1e7 - n) * _slope(results, k) for k in big["stages"]}
-    per_doc = [k for k in PER_DOC if k in big["stages"]]
+    stages = list(dict.fromkeys(k for r in results for k in r["stages"]))
+    last = {k: [r for r in results if k in r["stages"]][-1] for k in stages}  # the largest size with the stage
+    here = {k: _cost(last[k], k) + (1e7 - last[k]["docs"]) * _slope(results, k) for k in stages}
+    per_doc = [k for k in PER_DOC if k in stages]
     per_core = {k: 1 / _slope(results, k) for k in per_doc}
     cluster = {k: 1e9 * _slope(results, k) / (nodes * cores) * (1 + ray_overhead) for k in per_doc}
     return {"ten_million_here_cpu_s": here, "per_core_docs_per_s": per_core, "billion_on_cluster_s": cluster,
@@ -184,7 +186,7 @@ def report(results: list[dict], est: dict, loads: tuple[float, float]) -> str:
     big = results[-1]
     t10 = est["ten_million_here_cpu_s"]
     cpu10 = sum(t10.values())
-    missing = [k for k in ("ingest", "score", "embed", "map", "apply") if k not in big["stages"]]
+    missing = [k for k in ("ingest", "score", "embed", "map", "apply") if k not in t10]
     lines = [
         f"Scale, measured by `python bench/bench_scale.py` ({machine()}; realmix cycled into {SHARDS} JSONL shards; "
         f"`-j {big['workers']}` for score and apply; each stage a fresh `winnow` process). The 1-minute load average "
@@ -231,6 +233,7 @@ def main() -> None:
     ap.add_argument("--no-readme", action="store_true")
     ap.add_argument("--readme-only", action="store_true", help="rewrite the README from bench/out/scale.json")
     ap.add_argument("--merge", action="store_true", help="keep the other sizes already in bench/out/scale.json")
+    ap.add_argument("--stages", help="comma-separated stages to run (default all; ingest always runs)")
     a = ap.parse_args()
     if a.readme_only:
         saved = json.loads((OUT / "scale.json").read_text())
@@ -257,7 +260,7 @@ def main() -> None:
     for n in sizes:
         tmp = Path(tempfile.mkdtemp(prefix="winnow-scale-"))
         try:
-            results.append(measure(n, a.workers, tmp, save))
+            results.append(measure(n, a.workers, tmp, save, a.stages.split(",") if a.stages else None))
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     rows = save()
