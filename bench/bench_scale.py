@@ -202,7 +202,10 @@ def report(results: list[dict], est: dict, loads: tuple[float, float]) -> str:
         + ", ".join(f"{k} {_h(v)}" for k, v in t10.items())
         + f"), so {_h(cpu10 / 2)} to {_h(cpu10)} of wall time on a quiet 2-core machine (both cores busy vs one)"
         + (f"; not measured: {', '.join(missing)}" if missing else "")
-        + ". 10M was not run in this session: the machine was shared and it would not have fitted.",
+        + ". 10M was not run in this session: the machine was shared and it would not have fitted. Two cautions: the "
+        "map fits UMAP on at most 50,000 points, so its marginal cost measured below that size overstates it at 10M; "
+        "and `winnow map` loads every vector in memory (10M x 256 dimensions x 4 bytes = 10 GB at 10M), over the "
+        "8 GB goal: its memory is not bounded yet (headless semantic dedup's is: vectors on disk).",
         "",
         f"**1B documents on Ray, {est['nodes']} nodes x {est['cores']} cores**: the per-document stages at the measured "
         "CPU cost per document over every core, plus the Ray overhead over the local pool "
