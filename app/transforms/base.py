@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from pathlib import Path
 from typing import Any, ClassVar
 
 from app.errors import RecipeError
@@ -72,9 +73,8 @@ def register(cls: type[Transform]) -> type[Transform]:
 
 def load_all() -> dict[str, type[Transform]]:
     """Import every transform module of :mod:`app.transforms` so they register; return the registry."""
-    import app.transforms as pkg
-
-    for m in pkgutil.iter_modules(pkg.__path__):
+    # the package's folder, not ``import app.transforms`` (whose __init__ imports this module: a cycle)
+    for m in pkgutil.iter_modules([str(Path(__file__).parent)]):
         if m.name not in {"base", "spec", "export"} and not m.name.startswith("_"):
             importlib.import_module(f"app.transforms.{m.name}")
     return REGISTRY
