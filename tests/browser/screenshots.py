@@ -79,7 +79,8 @@ def shoot(
         page = browser.new_page(viewport={"width": width, "height": height})
         for name in pages:
             t = time.monotonic()
-            page.goto(f"{url}/{name}", wait_until="domcontentloaded")
+            path_ = "" if name == "workspace" else name  # the default page lives at the root URL
+            page.goto(f"{url}/{path_}", wait_until="domcontentloaded")
             page.locator("[data-testid=stMain]").wait_for(timeout=60_000)
             settle(page)
             path = out / f"{name}.png"
