@@ -8,6 +8,8 @@ look alike. ``winnow fields set "instruction,input,output"`` (or ``--fields`` on
 
 - ``instruction``, ``input``, ``output``: the Alpaca columns, or a chat's first user turn / last assistant turn
   (:func:`app.signals._instruct.field_sql`: no role names, no system prompt; a chat has no ``input``);
+- ``prompt``: what the user asked, in either format: an Alpaca record's instruction and input, a chat's first
+  user turn (which carries the input too), so ``prompt,output`` compares the formats like for like;
 - ``text``: the document's text as ingested;
 - any other name: that metadata column of ``docs`` (cast to text).
 
@@ -31,6 +33,7 @@ from app.sql import qi
 META_KEY = "fields.text"
 #: the names resolved from instruction records (Alpaca columns or chat turns)
 INSTRUCTION_FIELDS = ("instruction", "input", "output")
+PROMPT = "prompt"
 MAX_FIELDS = 16
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
 
@@ -111,22 +114,27 @@ def field_exprs(con: Any, fields: Sequence[str]) -> list[str]:
 
     cols = _docs_columns(con)
     low = {c.lower(): c for c in cols}
-    instr = field_sql(cols) if any(f.lower() in INSTRUCTION_FIELDS for f in fields) else None
+    instr = field_sql(cols) if any(f.lower() in (*INSTRUCTION_FIELDS, PROMPT) for f in fields) else None
     out = []
     for f in fields:
         key = f.lower()
-        if key in INSTRUCTION_FIELDS:
+        if key in (*INSTRUCTION_FIELDS, PROMPT):
             if instr is None:
                 raise WorkspaceError(
                     f"field {f!r}: no instruction records here (no instruction/output columns or chat messages)"
                 )
-            out.append(instr[INSTRUCTION_FIELDS.index(key)])
+            if key == PROMPT:  # the instruction and the input, as a chat's user turn holds them
+                out.append(f"concat_ws(chr(10) || chr(10), nullif(trim({instr[0]}), ''), nullif(trim({instr[1]}), ''))")
+            else:
+                out.append(instr[INSTRUCTION_FIELDS.index(key)])
         elif key == "text":
             out.append("text")
         elif key in low:
             out.append(f"CAST({qi(low[key])} AS VARCHAR)")
         else:
-            known = ", ".join([*INSTRUCTION_FIELDS, "text", *(c for c in cols if c not in ("id", "source"))][:20])
+            known = ", ".join(
+                [*INSTRUCTION_FIELDS, PROMPT, "text", *(c for c in cols if c not in ("id", "source"))][:20]
+            )
             raise WorkspaceError(f"no field {f!r} in the documents; known: {known}")
     return out
 

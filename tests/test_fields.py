@@ -72,6 +72,8 @@ def test_chat_copies_found_only_when_dedup_sees_the_fields(tmp_path):
     ws = _workspace(tmp_path, ITEMS, n_chat=3)
     engine.score(ws, signals=["dedup_near"])
     assert _copies_found(ws) == 0  # role names and a long system prompt dominate short examples
+    engine.score(ws, signals=["dedup_near"], fields="prompt,output")  # prompt: instruction + input, or user turn
+    assert _copies_found(ws) == 3
     engine.score(ws, signals=["dedup_near"], fields="instruction,input,output")
     assert _copies_found(ws) == 3
     run = engine.runs(ws)["dedup_near"]
@@ -120,6 +122,9 @@ def test_counts_and_metadata_field(tmp_path):
     rel = fields.relation(ws.cursor(), ("input",))
     got = dict(ws.cursor().execute(f"SELECT id, text FROM {rel} WHERE source = 'alpaca'").fetchall())
     assert sorted(v for v in got.values() if "\n\n" not in v) == ["Good morning"]  # blank inputs: the text
+    rel = fields.relation(ws.cursor(), ("prompt",))
+    prompts = sorted(r[0] for r in ws.cursor().execute(f"SELECT text FROM {rel} WHERE source != 'web'").fetchall())
+    assert prompts.count("Translate to French.\n\nGood morning") == 2  # the Alpaca record and its chat copy
     rel = fields.relation(ws.cursor(), ("topic",))  # a metadata column
     assert ws.cursor().execute(f"SELECT text FROM {rel} WHERE source = 'web'").fetchone()[0] == "birds"
     ws.close()
@@ -184,6 +189,8 @@ def test_realmix_chat_copies_found_by_near_dedup_over_fields(realmix, tmp_path):
     engine.score(ws, signals=["dedup_near"])
     by_text = _copies_found(ws)
     engine.score(ws, signals=["dedup_near"], fields="instruction,input,output")
+    assert _copies_found(ws) == 300
+    engine.score(ws, signals=["dedup_near"], fields="prompt,output")
     assert _copies_found(ws) == 300
     engine.score(ws, signals=["dedup_near"], fields="instruction,output")
     by_io = _copies_found(ws)

@@ -11,7 +11,8 @@ NAME = "fields"
 HELP = "choose the fields signals, dedup and embeddings see (e.g. instruction,input,output) instead of the text"
 DESCRIPTION = (
     "Show, set or clear the workspace's text fields. instruction/input/output are read from Alpaca columns or "
-    "chat turns (first user turn, last assistant turn; no role names or system prompt), text is the ingested text, "
+    "chat turns (first user turn, last assistant turn; no role names or system prompt), prompt is instruction and "
+    "input (or the first user turn), text is the ingested text, "
     "any other name a metadata column. A document without any of them is seen by its text. Signals, near dedup and "
     "embeddings computed from other fields are recomputed by the next winnow score / dedup near / embed."
 )
