@@ -132,9 +132,10 @@ def run(args: argparse.Namespace) -> int:
     for name, r in res["families"].items():
         print(f"{name:18s} {r['computed'] or 0:>10,} {r['reused'] or 0:>10,} {r['rows'] or 0:>10,}")
     held = det.timings.get("commit_s", 0.0)
+    wrote = f"held {held:.1f} s to write the results" if held else "nothing new to write"
     print(
-        f"{res['documents']:,} documents in {res['seconds']:.1f} s"
-        f" (workspace copied in {det.timings.get('snapshot_s', 0):.1f} s, written in {held:.1f} s)"
+        f"{res['documents']:,} documents scored in {res['seconds']:.1f} s; the workspace was copied in"
+        f" {det.timings.get('snapshot_s', 0):.1f} s (read-only) and {wrote}"
     )
     if "tokens_model" in res:
         _print_tokens(res["tokens_model"])
