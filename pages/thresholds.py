@@ -145,6 +145,10 @@ def thresholds() -> None:
     # annotated rules tag, not remove: the panel's counts (and its own requests) follow the recipe's annotate:
     ann = panel_api.set_annotate(token, (ss.get("recipe_base") or {}).get("annotate"), ss.get("_thr_ann_uids"))
     data: dict = {"token": token, "api": panel_api.PREFIX, "gen": ss.get("_thr_sent_gen")}
+    # recipe B and the mixture settings chosen below: the panel fetches and draws them with every change
+    data["ctx"] = ss["_thr_ctx_key_sent"] = compare_ui.register_context(
+        ws, token, name=ss.get("recipe"), base=ss.get("recipe_base")
+    )
     if not ss.pop("_thr_from_panel", False):
         # a new generation whenever the page itself changed the rules or the data changed (a finished job):
         # the panel then redraws its editors and histograms from what follows

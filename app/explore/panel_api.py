@@ -69,6 +69,12 @@ def set_annotate(token: str, section: dict[str, Any] | None, uids: list[str | No
         return _annotate[token]
 
 
+def alive() -> set[str]:
+    """The tokens still registered."""
+    with _lock:
+        return set(_tokens)
+
+
 def workspace_for(token: Any) -> Any:
     with _lock:
         ws = _tokens.get(token) if isinstance(token, str) else None
@@ -198,7 +204,7 @@ def _plain(v: Any) -> Any:
 
 
 def handle(kind: str, body: Any) -> dict[str, Any]:
-    """Answer one panel request (``kind`` ``summary`` or ``edge``); raises :class:`WinnowError` with a message
+    """Answer one panel request (``kind`` ``summary``, ``edge``, ``compare`` or ``plan``); raises :class:`WinnowError` with a message
     for the panel to show."""
     if not isinstance(body, dict):
         raise ApiError("malformed request")
@@ -212,6 +218,14 @@ def handle(kind: str, body: Any) -> dict[str, Any]:
             return summary_payload(cur, rules, annotate=ann)
         if kind == "edge":
             return edge_payload(cur, rules, str(body.get("uid") or ""))
+        if kind in ("compare", "plan"):  # recipe B and the mixture plan (app.explore.panel_compare)
+            from app.explore import panel_compare
+
+            ctx = panel_compare.context(body.get("token"))
+            if ctx is None:
+                return {"compare": None, "mix": None}
+            fn = panel_compare.compare_payload if kind == "compare" else panel_compare.plan_payload
+            return fn(cur, usable(rules), ctx, shares=body.get("shares"), shares_by=body.get("shares_by"))
         raise ApiError(f"unknown request {kind!r}")
     finally:
         cur.close()
@@ -266,4 +280,4 @@ def routes() -> list[Any]:
 
         return ep
 
-    return [Route(f"{PREFIX}/{k}", endpoint(k), methods=["POST"]) for k in ("summary", "edge")]
+    return [Route(f"{PREFIX}/{k}", endpoint(k), methods=["POST"]) for k in ("summary", "edge", "compare", "plan")]

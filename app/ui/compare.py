@@ -55,6 +55,7 @@ def panel(ws: Any, rules: list[Any], *, name: str | None = None, base: dict[str,
         pick = c1.selectbox("B: compare the rules above (A) with", list(choices), key="w_cmp_with", index=None)
         lang = c2.text_input("language (presets)", key="w_cmp_lang", placeholder="e.g. en", max_chars=8)
         _to_url(choices.get(pick) if pick is not None else None)
+        _follow(ws)
         if pick is None:
             st.caption("A saved recipe or a preset; `winnow compare -r A -r B` prints the same comparison.")
             return
@@ -104,6 +105,46 @@ def panel(ws: Any, rules: list[Any], *, name: str | None = None, base: dict[str,
             for d in flipped
         ]
         st.html(widgets.CSS + widgets.snippets_html(snips, n=300))
+
+
+def register_context(ws: Any, token: str, *, name: str | None, base: dict[str, Any] | None) -> str:
+    """Tell the Thresholds panel's routes (``app.explore.panel_compare``) which B and which mixture settings the
+    widgets below chose, so the panel fetches and draws the comparison and the plan after every threshold change
+    without a rerun. Returns the context's fingerprint (the panel asks again when it changes)."""
+    from app.explore import panel_api, panel_compare, queries
+
+    ss = st.session_state
+    ctx = panel_compare.Context(name=name, base=base, version=widgets.version(ws))
+    pick = ss.get("w_cmp_with")
+    choices = recipe_bridge.starting_points(ws) if pick is not None else {}
+    if pick in choices:
+        try:
+            ctx.b = recipe_bridge.load_starting_point(ws, choices[pick], language=ss.get("w_cmp_lang") or None)
+            ctx.b_label = pick
+        except WinnowError:
+            pass  # the compare expander says why
+    cats = [c for c in widgets.cached(ws, queries.categorical_columns) if c not in ("id", "text")]
+    by = ss.get("w_mix_by") or ("source" if "source" in cats else (cats[0] if cats else None))
+    if by in cats:
+        tcol = ss.get("w_mix_tcol")
+        ctx.mix = {
+            "by": by,
+            "tokens": int(ss.get("w_mix_tokens") or 1_000_000),
+            "max_epochs": float(ss.get("w_mix_cap") or 2.0),
+            "tokens_column": None if tcol in (None, DEFAULT_TOKENS) else tcol,
+        }
+    return panel_compare.set_context(token, ctx, alive=panel_api.alive())
+
+
+def _follow(ws: Any) -> None:
+    """Called by the fragments below after their widgets ran: when B or a mixture setting changed, rerun the page
+    so the panel above hears of it (a change of choice, not of a threshold: rare)."""
+    ss = st.session_state
+    token = ss.get("_thr_token")
+    if token and register_context(ws, token, name=ss.get("recipe"), base=ss.get("recipe_base")) != ss.get(
+        "_thr_ctx_key_sent"
+    ):
+        st.rerun()
 
 
 #: the URL query parameter naming recipe B (``?compare=NAME``: a saved recipe, else a preset)
@@ -198,6 +239,7 @@ def mixture_panel(ws: Any, rules: list[Any], *, base: dict[str, Any] | None = No
             tcols = [c for c in widgets.cached(ws, queries.numeric_columns) if c.startswith("size_tokens_")]
             tcol = c4.selectbox("tokens counted as", [DEFAULT_TOKENS, *tcols], key="w_mix_tcol")
             tcol = None if tcol == DEFAULT_TOKENS else tcol
+            _follow(ws)
             sel = split(recipe)[0]  # annotated rules tag, they do not drop: their documents are in the mixture
             totals = _totals(ws, recipe.__class__(rules=sel.rules, dedup=sel.dedup), by, tcol)
         except WinnowError as e:
