@@ -55,6 +55,9 @@ dedup: {exact: true, near: true}
 """
 #: the per-document stages (they scale with cores and Ray workers); the rest are counted on one machine
 PER_DOC = ("score", "embed")
+#: realmix's documents: past this size the cycled corpus repeats texts, which ``winnow embed`` embeds once (its
+#: cache is keyed by text hash), so the embed stage's cost is estimated from sizes up to here only
+DISTINCT = 53_941
 
 
 def make_shards(d: Path, n: int) -> str:
@@ -149,7 +152,7 @@ def _cost(r: dict, stage: str) -> float:
 def _slope(results: list[dict], stage: str) -> float:
     """CPU seconds per document of ``stage``: the marginal cost between the two largest sizes (start-up left
     out), or the largest size's average when only one was measured (or the marginal one is not positive)."""
-    have = [r for r in results if stage in r["stages"]]
+    have = [r for r in results if stage in r["stages"] and (stage != "embed" or r["docs"] <= DISTINCT)]
     big = have[-1]
     avg = _cost(big, stage) / big["docs"]
     if len(have) < 2:
@@ -163,7 +166,7 @@ def estimate(results: list[dict], *, ray_overhead: float, nodes: int, cores: int
     """Paper figures from the measured CPU seconds (robust to a shared machine, unlike wall time): the CPU time
     of 10M documents here, and the per-document stages' 1B documents spread over a cluster's cores."""
     stages = list(dict.fromkeys(k for r in results for k in r["stages"]))
-    last = {k: [r for r in results if k in r["stages"]][-1] for k in stages}  # the largest size with the stage
+    last = {k: [r for r in results if k in r["stages"] and (k != "embed" or r["docs"] <= DISTINCT)][-1] for k in stages}
     here = {k: _cost(last[k], k) + (1e7 - last[k]["docs"]) * _slope(results, k) for k in stages}
     per_doc = [k for k in PER_DOC if k in stages]
     per_core = {k: 1 / _slope(results, k) for k in per_doc}
@@ -205,7 +208,9 @@ def report(results: list[dict], est: dict, loads: tuple[float, float]) -> str:
         + ". 10M was not run in this session: the machine was shared and it would not have fitted. Two cautions: the "
         "map fits UMAP on at most 50,000 points, so its marginal cost measured below that size overstates it at 10M; "
         "and `winnow map` loads every vector in memory (10M x 256 dimensions x 4 bytes = 10 GB at 10M), over the "
-        "8 GB goal: its memory is not bounded yet (headless semantic dedup's is: vectors on disk).",
+        "8 GB goal: its memory is not bounded yet (headless semantic dedup's is: vectors on disk). Past "
+        f"{DISTINCT:,} documents the cycled corpus repeats realmix's texts, which `winnow embed` embeds once (cached "
+        "by text hash): the embed estimate uses the sizes up to there.",
         "",
         f"**1B documents on Ray, {est['nodes']} nodes x {est['cores']} cores**: the per-document stages at the measured "
         "CPU cost per document over every core, plus the Ray overhead over the local pool "
