@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 REALMIX = ROOT.parent / "shared" / "corpora" / "realmix"
-FIELDS = ("text", "instruction,output", "instruction,input,output")
+FIELDS = ("text", "instruction,output", "prompt,output", "instruction,input,output")
 GRID = (8, 16, 24, 32, 48)
 CAP = 60
 
