@@ -47,3 +47,29 @@ def print_json_last(obj: Any) -> None:
     """Print ``obj`` as one JSON line on stdout: the machine-readable last line of a command."""
     sys.stdout.write(json.dumps(obj, default=str, ensure_ascii=False) + "\n")
     sys.stdout.flush()
+
+
+#: the one help text of every command's ``--json``
+JSON_HELP = "print only one JSON line (the machine-readable result) instead of the human summary"
+
+
+def add_json(p: argparse.ArgumentParser) -> None:
+    """``--json`` for a command: without it the command prints a readable summary and no JSON at all."""
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
+
+
+def wants_json(args: argparse.Namespace) -> bool:
+    """Whether this invocation asked for JSON (``--json``); False for a command without the option."""
+    return bool(getattr(args, "json", False))
+
+
+def say(args: argparse.Namespace, *parts: Any, **kw: Any) -> None:
+    """``print`` for the human summary: silent under ``--json``, so stdout then holds only the JSON line."""
+    if not wants_json(args):
+        print(*parts, **kw)
+
+
+def emit(args: argparse.Namespace, obj: Any) -> None:
+    """Print ``obj`` as the JSON last line only under ``--json``; by default the human summary stands alone."""
+    if wants_json(args):
+        print_json_last(obj)

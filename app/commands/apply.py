@@ -6,7 +6,7 @@ import argparse
 import contextlib
 from pathlib import Path
 
-from app.commands import add_engine, add_workspace, print_json_last
+from app.commands import add_engine, add_json, add_workspace, emit, say
 
 NAME = "apply"
 HELP = "apply a recipe: export the kept documents (parquet/jsonl/jsonl.gz/jsonl.zst/hf) with a manifest"
@@ -23,6 +23,7 @@ DESCRIPTION = (
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_workspace(p)
+    add_json(p)
     p.add_argument("--recipe", "-r", required=True, metavar="R", help="recipe YAML file or saved recipe name")
     p.add_argument("--out", "-o", metavar="DIR", help="output directory (must be empty or absent)")
     p.add_argument("--format", "-f", default="parquet", choices=["parquet", "jsonl", "jsonl.gz", "jsonl.zst", "hf"])
@@ -133,7 +134,7 @@ def resolve_recipe(spec: str, ws=None):
     raise RecipeError(f"recipe file {spec} does not exist")
 
 
-def _print(m: dict) -> None:
+def _print(m: dict, out: object) -> None:
     c = m["counts"]
     pct = 100 * c["kept_docs"] / c["total_docs"] if c["total_docs"] else 0.0
     print(
@@ -150,7 +151,7 @@ def _print(m: dict) -> None:
 
     for line in describe(m):  # the mixture's achieved shares, the annotated documents
         print(line)
-    print(f"{len(m['files'])} file(s), {sum(f['bytes'] for f in m['files']) / 1e6:.1f} MB")
+    print(f"{len(m['files'])} file(s), {sum(f['bytes'] for f in m['files']) / 1e6:.1f} MB in {out}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -208,9 +209,9 @@ def run(args: argparse.Namespace) -> int:
             from app.export.plan import describe, forecast
 
             f = forecast(recipe, args.input, sample=args.dry_run, workers=args.workers or 1, engine=args.engine, **opts)
-            print(describe(f))
+            say(args, describe(f))
             plan_check.save(f, key)  # the real run (same recipe, inputs, options) compares itself with this
-            print_json_last(f)
+            emit(args, f)
             return 0
         from app.engine import make_engine
 
@@ -248,13 +249,15 @@ def run(args: argparse.Namespace) -> int:
         with Workspace.open(args.workspace, read_only=True) as ws, tqdm_progress("apply") as progress:
             recipe = resolve_recipe(args.recipe, ws)
             m = apply(ws, recipe, args.out, progress=progress, schema=args.schema, **common)
-    _print(m)
+    if not args.json:
+        _print(m, args.out)
     if "forecast" in m.get("source", {}):
         from app.export.plan_check import line
 
-        print(line(m["source"]["forecast"]))
+        say(args, line(m["source"]["forecast"]))
     c = m["counts"]
-    print_json_last(
+    emit(
+        args,
         {
             "kept": c["kept_docs"],
             "total": c["total_docs"],
@@ -263,6 +266,6 @@ def run(args: argparse.Namespace) -> int:
             "out": str(args.out),
             "files": len(m["files"]),
             **({"pushed_to": m["pushed_to"]} if "pushed_to" in m else {}),
-        }
+        },
     )
     return 0
