@@ -1,23 +1,32 @@
-"""The browser half of ``bench/bench_compare.py``: the Thresholds page's compare panel and mixture planner at 1M
-documents in a real browser (Debian chromium + Playwright against ``streamlit run``, as ``bench/bench_ui.py``).
+"""The browser half of ``bench/bench_compare.py``: the Thresholds page's comparison with recipe B and its mixture
+plan at 1M documents in a real browser (Debian chromium + Playwright against ``streamlit run``, as
+``bench/bench_ui.py``).
 
-The page is opened as a reviewer's link, ``/thresholds?recipe=current&compare=stricter``, with both expanders
-open. Times are taken inside the page (``performance.now()``), from the Enter keydown to the animation frame
-after the changed numbers are in the DOM, so Playwright's own round trips are not counted:
+The page is opened as a reviewer's link, ``/thresholds?recipe=current&compare=stricter``. The Thresholds panel
+fetches and draws the comparison and the plan itself (``app/explore/panel_compare.py``), so nothing needs opening.
+Times are taken inside the page (``performance.now()``), from the Enter keydown to the animation frame after the
+changed numbers are in the DOM, so Playwright's own round trips are not counted:
 
-- ``compare_ms``: a new minimum for A's first rule (the live panel's box) -> the compare panel's caption
+- ``compare_ms``: a new minimum for A's first rule (the live panel's box) -> the panel's comparison line
   ("A keeps N documents ... ; T ms") changed; ``count_ms``: the same change -> the live panel's kept count;
-- ``mixture_ms``: a new target share typed into the planner's table -> the recipe section it prints changed.
+- ``mixture_ms``: a new target share typed into the panel's plan -> the ``mixture:`` section it prints changed.
+
+    python bench/bench_compare_browser.py WORKSPACE [CHANGES] [--before BEFORE.json] [--readme]
+
+WORKSPACE: one built by ``bench_compare.py`` (recipes ``current`` and ``stricter``); ``--before``: the JSON this
+script printed for the code before a change, shown beside the new numbers in the README section ``compare-browser``.
 """
 
 from __future__ import annotations
 
 import shutil
+import statistics
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
@@ -25,11 +34,9 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
 #: installed before the page loads: the Enter keydown, then the first frame painting each watched element's change
 TIMING_JS = r"""
 window.__w = null;
-const _cmp = () => [...document.querySelectorAll('[data-testid=stCaptionContainer]')]
-  .find(x => x.textContent.startsWith('A keeps'));
+const _cmp = () => document.querySelector('.wl-cmp [data-m=cmp]');
 const _kept = () => document.querySelector('.wl-mvalue[data-m=kept]');
-const _mix = () => [...document.querySelectorAll('[data-testid=stCode] code, pre code')]
-  .find(x => x.textContent.includes('max_epochs'));
+const _mix = () => document.querySelector('.wl-mix [data-m=yaml]');
 const _text = (f) => { const e = f(); return e ? e.textContent : null; };
 document.addEventListener('keydown', (e) => {
   if (e.key !== 'Enter' || !window.__arm) return;
@@ -53,11 +60,6 @@ def _idle(pg) -> None:
     """Wait until Streamlit has finished the run (its status widget gone), then a reader's pause."""
     pg.wait_for_timeout(150)
     pg.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget] button')", timeout=180_000)
-    pg.wait_for_timeout(300)
-
-
-def _open(pg, title: str) -> None:
-    pg.get_by_text(title).first.click()
     pg.wait_for_timeout(300)
 
 
@@ -91,10 +93,8 @@ def measure(ws: Path, *, changes: int = 20) -> dict:
         t = time.perf_counter()
         pg.goto(f"{url}/thresholds?recipe=current&compare=stricter")
         pg.locator(".wl-mvalue[data-m=kept]").first.wait_for(timeout=300_000)
-        _open(pg, "Compare with another recipe")
-        pg.get_by_text("A keeps").first.wait_for(timeout=300_000)
-        _open(pg, "Plan a token mixture")
-        pg.get_by_text("planned share").first.wait_for(timeout=300_000)
+        pg.locator(".wl-cmp [data-m=cmp]").first.wait_for(timeout=300_000)
+        pg.locator(".wl-mix [data-m=yaml]").first.wait_for(timeout=300_000)
         _idle(pg)
         out["first_paint_s"] = round(time.perf_counter() - t, 1)
         box = pg.locator('.wl-rule input[data-f="lo"]').first
@@ -109,24 +109,20 @@ def measure(ws: Path, *, changes: int = 20) -> dict:
             if w.get("kept", -1) > 0:
                 out["count_ms"].append(w["kept"] - w["enter"])
             _idle(pg)
-        planner = pg.locator('[data-testid="stExpander"]', has_text="Plan a token mixture").first
-        grid = planner.locator('[data-testid="stDataFrame"]').first
-        grid.scroll_into_view_if_needed()
         for i in range(changes):
 
             def edit(i=i) -> None:
-                grid.click(position={"x": 12, "y": 35 + 17})  # the first row's group cell (not editable)
-                pg.keyboard.press("ArrowRight")  # its share
-                pg.keyboard.press("Enter")  # opens the cell's editor
-                pg.wait_for_timeout(150)
-                pg.keyboard.press("Control+A")
-                pg.keyboard.type(f"0.{3 + i % 6}{i % 10}1")  # never the share it had
+                share = pg.locator(".wl-mix input[data-mix]").first
+                share.scroll_into_view_if_needed()
+                share.fill(f"0.{3 + i % 6}{i % 10}1")  # never the share it had
 
-            ms, _ = _timed(pg, "mix", edit, lambda: pg.keyboard.press("Enter"))
+            def enter() -> None:
+                pg.locator(".wl-mix input[data-mix]").first.press("Enter")
+
+            ms, _ = _timed(pg, "mix", edit, enter)
             print(f"share change {i}: plan painted after {ms or -1:,.0f} ms", file=sys.stderr)
             if ms is None:
                 out["missed"]["mixture_ms"] += 1
-                pg.keyboard.press("Escape")
                 _idle(pg)
                 continue
             out["mixture_ms"].append(ms)
@@ -135,7 +131,62 @@ def measure(ws: Path, *, changes: int = 20) -> dict:
     return out
 
 
-if __name__ == "__main__":  # a workspace already built by bench_compare.py (recipes "current" and "stricter")
-    import json
+def _pcts(xs: list[float]) -> tuple[str, str]:
+    if not xs:
+        return "—", "—"
+    xs = sorted(xs)
+    p95 = xs[min(len(xs) - 1, round(0.95 * (len(xs) - 1)))]
+    return f"{statistics.median(xs):,.0f}", f"{p95:,.0f}"
 
-    print(json.dumps(measure(Path(sys.argv[1]), changes=int(sys.argv[2]) if len(sys.argv) > 2 else 5)))
+
+def readme(after: dict, before: dict | None, *, load: str) -> str:
+    """The README section ``compare-browser``: p50 / p95 before and after, per operation."""
+    from _readme import machine, md_table
+
+    rows = []
+    for label, key, target in (
+        ("threshold change → comparison with B painted", "compare_ms", "500"),
+        ("threshold change → kept count painted", "count_ms", ""),
+        ("share change → mixture plan painted", "mixture_ms", "300"),
+    ):
+        b50, b95 = _pcts(before[key]) if before else ("—", "—")
+        a50, a95 = _pcts(after[key])
+        missed = after.get("missed", {}).get(key, 0)
+        note = f"{len(after[key])} changes" + (f", {missed} not painted within 60 s" if missed else "")
+        rows.append([label, b50, b95, a50, a95, target, note])
+    table = md_table(
+        ["in the browser, 1M documents", "before p50", "before p95", "p50 ms", "p95 ms", "target", "note"], rows
+    )
+    return (
+        "The comparison and the mixture plan in a real browser (`python bench/bench_compare_browser.py WS N "
+        f"--before BEFORE.json --readme`, WS built by `bench/bench_compare.py`; {machine()}; {load}):\n\n{table}\n\n"
+        "Before: the numbers followed each threshold change through a Streamlit rerun of the compare and planner "
+        "expanders (the browser rows of the compare section above were measured that way). After: the Thresholds "
+        "panel posts its rules to its own `compare` route with every change (in parallel with `summary`) and a share "
+        "edit to `plan`, and draws the answers itself (`app/explore/panel_compare.py`: `compare_recipes` and "
+        "`mixture.plan`, the token totals per group kept between share edits). Debian chromium + Playwright against "
+        "`streamlit run`, the page opened as `/thresholds?recipe=current&compare=stricter` (B samples 300k); times "
+        "from the Enter keydown to the animation frame that paints the new numbers, measured in the page."
+    )
+
+
+if __name__ == "__main__":  # a workspace already built by bench_compare.py (recipes "current" and "stricter")
+    import argparse
+    import json
+    import os
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("workspace")
+    ap.add_argument("changes", nargs="?", type=int, default=5)
+    ap.add_argument("--before", help="this script's JSON for the code before a change")
+    ap.add_argument("--readme", action="store_true", help="write the README section compare-browser")
+    args = ap.parse_args()
+    got = measure(Path(args.workspace), changes=args.changes)
+    got["load"] = os.getloadavg()
+    print(json.dumps(got))
+    if args.readme:
+        from _readme import write_section
+
+        before = json.loads(Path(args.before).read_text()) if args.before else None
+        la = got["load"]
+        write_section("compare-browser", readme(got, before, load=f"load average {la[0]:.1f} at the end of the run"))

@@ -148,9 +148,16 @@ def _recipe_a(ctx: Context, rules: list[Any]) -> Any:
     return recipe_bridge.recipe_from_rules(rules, name=ctx.name, base=ctx.base)
 
 
+def _fingerprint(recipe: Any) -> str:
+    """What the totals depend on, cheaper than the recipe's YAML (a threshold change is on the hot path)."""
+    import json
+
+    return json.dumps(recipe.to_dict(), sort_keys=True, default=str)
+
+
 def _totals_for(con: Any, ctx: Context, recipe: Any) -> dict[str, tuple[int, int]]:
     mix = ctx.mix or {}
-    key = (recipe.to_yaml(), mix.get("by"), mix.get("tokens_column"))
+    key = (_fingerprint(recipe), mix.get("by"), mix.get("tokens_column"))
     with _lock:
         hit = ctx.totals.get(key)
     if hit is None:

@@ -464,12 +464,13 @@ class Panel {
     this.inflight = true;
     this.root.dataset.busy = "1"; // a request is out (the benchmark waits for "0")
     try {
-      // B's comparison and the mixture plan are asked at the same time (the server answers both in parallel)
-      const seq = ++this.cmpSeq;
-      const cmp = this.ctx ? this.post("compare", this.sharesBody()).catch((err) => ({ error: err.message })) : null;
       const s = await this.post("summary", {});
       this.drawSummary(s, !this.pending); // while dragging, each answer is drawn as it comes
-      if (cmp) this.drawCompare(await cmp, seq);
+      // then B's comparison and the mixture plan (asked after the counts, so the two never share the CPU)
+      if (this.ctx && !this.pending) {
+        const seq = ++this.cmpSeq;
+        this.drawCompare(await this.post("compare", this.sharesBody()).catch((err) => ({ error: err.message })), seq);
+      }
     } catch (err) {
       this.showError(`These rules cannot be evaluated: ${err.message}`);
     } finally {
