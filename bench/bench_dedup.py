@@ -87,21 +87,28 @@ def signatures_of(texts: dict[str, str]) -> tuple[list, float]:
 def cluster_all(
     texts: dict[str, str], threshold: float, blobs: list | None = None
 ) -> tuple[dict[str, str], tuple[float, float]]:
-    """id -> cluster representative, as the scorer clusters a workspace, and the seconds clustering took (wall,
-    CPU of every thread: less sensitive to other jobs on the machine); ``blobs``: the signatures if computed."""
+    """id -> cluster representative, as the scorer clusters a workspace (pairs near the threshold verified with
+    their exact Jaccard, texts fetched by id), and the seconds clustering took (wall, CPU of every thread: less
+    sensitive to other jobs on the machine); ``blobs``: the signatures if computed."""
     import duckdb
     import pyarrow as pa
 
-    from app.signals.dedup_near import cluster
+    from app.signals.dedup_near import cluster, texts_by_id
 
     ids = list(texts)
     if blobs is None:
         blobs, _ = signatures_of(texts)
     con = duckdb.connect()
-    con.register("_t", pa.table({"id": ids, "sig": pa.array(blobs, pa.binary())}))
+    con.register("_t", pa.table({"id": ids, "sig": pa.array(blobs, pa.binary()), "text": list(texts.values())}))
     con.execute("CREATE TABLE rows AS SELECT * FROM _t")
     t0, c0 = time.perf_counter(), time.process_time()
-    cluster(con, rows_sql="SELECT id, sig FROM rows", dest="out", threshold=threshold)
+    cluster(
+        con,
+        rows_sql="SELECT id, sig FROM rows",
+        dest="out",
+        threshold=threshold,
+        texts=texts_by_id("rows"),
+    )
     sec = (time.perf_counter() - t0, time.process_time() - c0)
     rep = dict(con.execute("SELECT id, dup_near_cluster FROM out").fetchall())
     return rep, sec

@@ -95,11 +95,13 @@ def test_unrelated_documents_in_a_bucket_are_not_merged():
     for k in range(1, 30):  # each shares a 20-word run with x0: Jaccard about 0.2, often a candidate at t=0.3
         texts[f"x{k}"] = " ".join(base[:20] + _words(rnd, 40))
     con = duckdb.connect()
-    con.register("_t", pa.table({"id": list(texts), "sig": pa.array(dn.signature_blobs(list(texts.values())))}))
+    sigs = pa.array(dn.signature_blobs(list(texts.values())))
+    con.register("_t", pa.table({"id": list(texts), "sig": sigs, "text": list(texts.values())}))
     con.execute("CREATE TABLE r AS SELECT * FROM _t")
-    dn.cluster(con, rows_sql="SELECT id, sig FROM r", dest="out", threshold=0.6)
+    by_id = dn.texts_by_id("r")
+    dn.cluster(con, rows_sql="SELECT id, sig FROM r", dest="out", threshold=0.6, texts=by_id)
     assert con.execute("SELECT max(dup_near_size) FROM out").fetchone()[0] == 1
-    dn.cluster(con, rows_sql="SELECT id, sig FROM r", dest="out", threshold=0.15)
+    dn.cluster(con, rows_sql="SELECT id, sig FROM r", dest="out", threshold=0.15, texts=by_id)
     assert con.execute("SELECT max(dup_near_size) FROM out").fetchone()[0] > 1
 
 

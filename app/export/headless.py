@@ -391,7 +391,11 @@ def apply_headless(
             )
             con.execute("CREATE TABLE kept_rows (id VARCHAR, source VARCHAR, text VARCHAR)")
         if recipe.dedup.near:
-            _near_clusters(con, threshold=recipe.dedup.near_threshold)
+            _near_clusters(
+                con,
+                threshold=recipe.dedup.near_threshold,
+                reread=lambda: DocumentReader(inputs, **opts, con=con.cursor()),
+            )
         ins_info = ins.resolve(con) if ins is not None else None
         if sem is not None:
             sem_info = sm.resolve(con, sem, eps=semantic_eps)
@@ -544,13 +548,41 @@ def _near_bands(con: Any, texts: list[Any], ords: Any, ids: Any, *, sigs: list[b
     con.unregister("_nb_batch")
 
 
-def _near_clusters(con: Any, *, threshold: float | None = None) -> None:
+def _near_clusters(con: Any, *, threshold: float | None = None, reread: Callable[[], Any]) -> None:
     """Cluster the signatures (the scorer's :func:`cluster`, at the recipe's ``dedup.near`` threshold, else the
-    default) and add ``dup_near_cluster`` and ``dup_near_jaccard`` to ``corpus``."""
+    default) and add ``dup_near_cluster`` and ``dup_near_jaccard`` to ``corpus``. The few documents in pairs
+    whose estimate is near the threshold are verified by their exact Jaccard: their texts come from another
+    streaming read of the input (``reread()``, one batch in memory, stopping after the last one needed)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     from app.signals.dedup_near import DEFAULT_THRESHOLD, cluster
 
+    def texts(c: Any, table: str) -> Any:
+        last = c.execute(f"SELECT max(_ord) FROM {table}").fetchall()[0][0]
+        base = 0
+        for batch in reread():
+            if last is None or base > last:
+                break
+            tbl = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
+            q = f"SELECT rid, _ord, id FROM {table} WHERE _ord >= $a AND _ord < $b ORDER BY _ord"
+            got = c.sql(q, params={"a": base, "b": base + tbl.num_rows}).to_arrow_table()
+            if got.num_rows:
+                part = tbl.take(pc.subtract(got.column("_ord"), base))
+                if part.column("id").to_pylist() != got.column("id").to_pylist():
+                    raise ExportError("the input changed between the two passes (ids differ); run again")
+                yield got.column("rid").to_numpy(), ["" if t is None else t for t in part.column("text").to_pylist()]
+            base += tbl.num_rows
+
     t = DEFAULT_THRESHOLD if threshold is None else threshold
-    cluster(con, rows_sql="SELECT _ord, id, sig FROM _near_bands", dest="_near", carry=("_ord",), threshold=t)
+    cluster(
+        con,
+        rows_sql="SELECT _ord, id, sig FROM _near_bands",
+        dest="_near",
+        carry=("_ord",),
+        threshold=t,
+        texts=texts,
+    )
     con.execute("DROP TABLE _near_bands")
     con.execute(
         "CREATE OR REPLACE TABLE corpus AS SELECT c.*, n.dup_near_cluster, n.dup_near_jaccard FROM corpus c"

@@ -9,20 +9,26 @@ default ``t = 0.6`` that is 32 bands of 4 rows (``P(0.6) = 0.988``, ``P(0.5) = 0
 ``s = 0.42``); ``t = 0.7``: 25 x 5; ``t = 0.8``: 18 x 7; ``t = 0.9``: 11 x 11 (``winnow dedup curve``).
 
 Verification: lenient banding makes unrelated documents candidates too, so a candidate pair is linked only
-when its estimated Jaccard (the fraction of equal signature values) is at least ``t``. Candidates within a
+when its Jaccard is at least ``t``. The estimate (the fraction of equal signature values) has a standard
+deviation of ``sqrt(J(1-J)/num_perm)`` (0.043 at ``J = 0.6`` with 128 permutations), so a pair whose estimate
+lies within :data:`EXACT_SIGMAS` standard deviations at the threshold (``|est - t| < margin``, :func:`margin`:
+0.13 at 0.6) is uncertain: its exact shingle Jaccard is computed from the two texts (fetched by row in bounded
+batches through the caller's ``texts`` function, shingles in a DuckDB table that spills) and decides. Pairs
+above the band are linked and pairs below it are not, on the estimate alone (3 standard deviations: an estimate
+0.13 too high or too low). The same rule decides whether a member is attached to its representative. Candidates within a
 band bucket are each member paired with the bucket's smallest row and with the previous row (linear in the
 bucket size, so a bucket of a million copies costs a million pairs, not 10^12). Clusters: the connected
 components of the verified links, the smallest id of each its representative; a member whose estimate with
 the representative is below the threshold (it joined through a chain a~b~c) is not removed in its favour but
 clustered again with the other such members, round after round, so every removed document is similar to the
-one kept in its place. ``dup_near_jaccard`` is each document's estimated Jaccard with its representative
-(>= the threshold; 1 for the representative, NULL without words). Only candidate pairs, links and per-row
+one kept in its place. ``dup_near_jaccard`` is each document's Jaccard with its representative (exact where
+it was verified, else the estimate; >= the threshold; 1 for the representative, NULL without words). Only candidate pairs, links and per-row
 results are in Python memory (band keys and signatures stay in DuckDB and are read in batches).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -32,7 +38,10 @@ from app.sql import qi
 
 #: The P(candidate | Jaccard = t) that :func:`bands_for` guarantees at the threshold.
 RECALL_AT_T = 0.97
+#: Estimates within this many standard deviations of the threshold are checked against the exact Jaccard.
+EXACT_SIGMAS = 3.0
 _BATCH = 65_536
+_TEXT_BATCH = 4_096
 
 
 def check_threshold(
@@ -76,6 +85,13 @@ def s_curve(threshold: float, num_perm: int, points: Sequence[float] = (0.3, 0.4
     }
 
 
+def margin(threshold: float, num_perm: int) -> float:
+    """Half-width of the band of uncertain estimates around ``threshold``: :data:`EXACT_SIGMAS` standard
+    deviations of a ``num_perm``-permutation MinHash estimate at ``J = threshold``, ``sqrt(t(1-t)/num_perm)``."""
+    t = check_threshold(threshold)
+    return EXACT_SIGMAS * float(np.sqrt(t * (1.0 - t) / num_perm))
+
+
 def agreement(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Row-wise fraction of equal values of two signature matrices (the MinHash Jaccard estimate)."""
     return (a == b).mean(axis=1)
@@ -95,6 +111,8 @@ def cluster_signatures(
     threshold: float,
     num_perm: int,
     band_keys: Any,
+    shingles: Callable[[list[str]], tuple[np.ndarray, np.ndarray]],
+    texts: Callable[[Any, str], Iterable[tuple[Any, list[str]]]],
     carry: Sequence[str] = (),
     progress: Any = None,
 ) -> int:
@@ -102,8 +120,11 @@ def cluster_signatures(
 
     ``rows_sql`` yields ``id``, ``sig`` (a BLOB of ``num_perm`` little-endian uint32, NULL for a text
     without words) and the ``carry`` columns; ``band_keys(sig, bands, rows)`` maps a signature matrix to
-    int64 band keys. ``dest`` gets ``id``, the carry columns, ``dup_near_cluster`` (the cluster's smallest
-    id), ``dup_near_size``, ``dup_near_keep`` and ``dup_near_jaccard``.
+    int64 band keys; ``shingles(texts)`` gives the shingle hashes of a batch of texts and their count per text.
+    ``texts(con, table)`` yields ``(rids, texts)`` batches for the rows of ``table`` (``rid``, ``id``, the carry
+    columns): the texts of the documents in uncertain pairs, read in batches. ``dest`` gets ``id``, the carry
+    columns, ``dup_near_cluster`` (the cluster's smallest id), ``dup_near_size``, ``dup_near_keep`` and
+    ``dup_near_jaccard``.
     """
     import pyarrow as pa
 
@@ -141,18 +162,27 @@ def cluster_signatures(
     con.execute("DROP TABLE _dn_keys")
     src: list[np.ndarray] = []
     dst: list[np.ndarray] = []
+    ex = Exact(con, n=n, threshold=threshold, num_perm=num_perm, shingles=shingles, texts=texts, carry=carry)
     verify = (
         "SELECT c.a, c.b, x.sig, y.sig FROM _dn_cand c JOIN _dn_rows x ON x.rid = c.a JOIN _dn_rows y ON y.rid = c.b"
     )
     for rb in con.cursor().sql(verify).to_arrow_reader(_BATCH):
         est = agreement(_sigs(rb.column(2), num_perm), _sigs(rb.column(3), num_perm))
-        ok = est >= threshold - 1e-9
-        src.append(rb.column(0).to_numpy()[ok])
-        dst.append(rb.column(1).to_numpy()[ok])
+        a, b = rb.column(0).to_numpy(), rb.column(1).to_numpy()
+        ok = est >= ex.hi  # sure links; the uncertain ones are verified below, all at once
+        unsure = ~ok & (est >= ex.lo)
+        src.append(a[ok])
+        dst.append(b[ok])
+        ex.defer(a[unsure], b[unsure])
     con.execute("DROP TABLE _dn_cand")
-    s = np.concatenate(src) if src else np.zeros(0, dtype=np.int64)
-    d = np.concatenate(dst) if dst else np.zeros(0, dtype=np.int64)
-    cl_rid, sim = _attach(con, s, d, n, threshold=threshold, num_perm=num_perm)
+    ua, ub = ex.deferred()
+    keep = ex.jaccard(ua, ub) >= threshold - 1e-9
+    src.append(ua[keep])
+    dst.append(ub[keep])
+    s = np.concatenate(src).astype(np.int64) if src else np.zeros(0, dtype=np.int64)
+    d = np.concatenate(dst).astype(np.int64) if dst else np.zeros(0, dtype=np.int64)
+    cl_rid, sim = _attach(con, s, d, n, threshold=threshold, num_perm=num_perm, exact=ex)
+    ex.close()
     cl_size = np.bincount(cl_rid, minlength=n)[cl_rid] if n else np.zeros(0, dtype=np.int64)
     res = pa.table({"rid": np.arange(n, dtype=np.int64), "crid": cl_rid, "size": cl_size.astype(np.int64)})
     con.register("_dn_res", res)
@@ -196,12 +226,13 @@ def _sims(con: Any, rid: np.ndarray, crid: np.ndarray, num_perm: int) -> np.ndar
 
 
 def _attach(
-    con: Any, s: np.ndarray, d: np.ndarray, n: int, *, threshold: float, num_perm: int
+    con: Any, s: np.ndarray, d: np.ndarray, n: int, *, threshold: float, num_perm: int, exact: Exact
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's representative and its estimated Jaccard with it, from the verified links ``s``-``d``.
+    """Each row's representative and its Jaccard with it (exact where verified), from the links ``s``-``d``.
 
-    Connected components of the links, the smallest row of each its representative; a member whose estimate
-    with the representative is below ``threshold`` (it joined through a chain A~B~C) is not attached: the
+    Connected components of the links, the smallest row of each its representative; a member whose Jaccard
+    with the representative is below ``threshold`` (it joined through a chain A~B~C; an estimate within the
+    margin is verified exactly, as the links are) is not attached: the
     unattached rows are clustered again among themselves, round after round. So every removed document is
     similar to the one kept in its place."""
     final = np.arange(n, dtype=np.int64)
@@ -217,6 +248,8 @@ def _attach(
         idx = np.flatnonzero(active)
         members = idx[root[idx] != idx]
         est = _sims(con, members, root[members], num_perm)
+        unsure = (est < exact.hi) & (est >= exact.lo)
+        est[unsure] = exact.jaccard(members[unsure], root[members[unsure]])
         ok = est >= threshold - 1e-9
         final[members[ok]] = root[members[ok]]
         sim[members[ok]] = est[ok]
@@ -248,3 +281,105 @@ def smallest_in_component(s: np.ndarray, d: np.ndarray, n: int) -> np.ndarray:
             if (grand == parent).all():
                 break
             parent = grand
+
+
+class Exact:
+    """Exact shingle Jaccard of uncertain pairs of rows of ``_dn_rows`` (estimate in ``[lo, hi)``).
+
+    The texts of the rows in the pairs are fetched once each through ``texts`` in batches; their distinct
+    shingle hashes go to the DuckDB table ``_dn_sh`` (it spills to disk like the rest), and the intersection of
+    each pair is counted by a join there. Python holds one batch of texts and an int per row (the set sizes)."""
+
+    def __init__(
+        self,
+        con: Any,
+        *,
+        n: int,
+        threshold: float,
+        num_perm: int,
+        shingles: Callable[[list[str]], tuple[np.ndarray, np.ndarray]],
+        texts: Callable[[Any, str], Iterable[tuple[Any, list[str]]]],
+        carry: Sequence[str] = (),
+    ) -> None:
+        m = margin(threshold, num_perm)
+        self.lo, self.hi = threshold - m - 1e-9, threshold + m
+        self.con, self.shingles, self.texts, self.carry = con, shingles, texts, carry
+        self.size = np.full(n, -1, dtype=np.int64)  # distinct shingles per fetched row, -1: not fetched
+        self.pairs = 0  # uncertain pairs verified (links and attachments)
+        self._held: list[tuple[np.ndarray, np.ndarray]] = []
+        con.execute("CREATE OR REPLACE TABLE _dn_sh (rid BIGINT, h UBIGINT)")
+
+    def defer(self, a: np.ndarray, b: np.ndarray) -> None:
+        """Hold uncertain pairs to verify them together (one read of the texts)."""
+        if len(a):
+            self._held.append((a.astype(np.int64), b.astype(np.int64)))
+
+    def deferred(self) -> tuple[np.ndarray, np.ndarray]:
+        """The held pairs (and forget them)."""
+        got, self._held = self._held, []
+        if not got:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        return np.concatenate([g[0] for g in got]), np.concatenate([g[1] for g in got])
+
+    def _fetch(self, rids: np.ndarray) -> None:
+        """Shingle the texts of the rows ``rids`` not fetched yet."""
+        import pyarrow as pa
+
+        need = np.unique(rids)
+        need = need[self.size[need] < 0]
+        if not len(need):
+            return
+        con = self.con
+        con.register("_dn_need_q", pa.table({"rid": need}))
+        kept = "".join(f", r.{qi(c)}" for c in self.carry)
+        con.execute(
+            f"CREATE OR REPLACE TABLE _dn_need AS SELECT r.rid, r.id{kept} FROM _dn_rows r"
+            " SEMI JOIN _dn_need_q q ON q.rid = r.rid ORDER BY r.rid"
+        )
+        con.unregister("_dn_need_q")
+        for got_rids, batch in self.texts(con, "_dn_need"):
+            rid = np.asarray(got_rids, dtype=np.int64)
+            for lo in range(0, len(rid), _TEXT_BATCH):
+                part = rid[lo : lo + _TEXT_BATCH]
+                sh, counts = self.shingles(["" if t is None else t for t in batch[lo : lo + _TEXT_BATCH]])
+                pairs = np.unique(np.rec.fromarrays([np.repeat(part, counts), sh], names="rid,h"))
+                self.size[part] = 0
+                if len(pairs):
+                    r_u, c_u = np.unique(pairs["rid"], return_counts=True)
+                    self.size[r_u] = c_u
+                    con.register("_dn_sh_b", pa.table({"rid": pairs["rid"], "h": pairs["h"]}))
+                    con.execute("INSERT INTO _dn_sh SELECT * FROM _dn_sh_b")
+                    con.unregister("_dn_sh_b")
+        con.execute("DROP TABLE _dn_need")
+        missing = int((self.size[need] < 0).sum())
+        if missing:
+            raise SignalError(f"near dedup: the texts of {missing} documents could not be read again to verify them")
+
+    def jaccard(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Exact shingle Jaccard of each pair ``a[i]``-``b[i]`` of rows."""
+        import pyarrow as pa
+
+        out = np.zeros(len(a))
+        if not len(a):
+            return out
+        self.pairs += len(a)
+        self._fetch(np.concatenate([a, b]))
+        con = self.con
+        con.register("_dn_p", pa.table({"i": np.arange(len(a), dtype=np.int64), "a": a, "b": b}))
+        con.execute("CREATE OR REPLACE TABLE _dn_p_t AS SELECT * FROM _dn_p")
+        con.unregister("_dn_p")
+        inter = np.zeros(len(a), dtype=np.int64)
+        q = (
+            "SELECT p.i, count(*)::BIGINT FROM _dn_p_t p JOIN _dn_sh x ON x.rid = p.a"
+            " JOIN _dn_sh y ON y.rid = p.b AND y.h = x.h GROUP BY p.i"
+        )
+        for rb in con.cursor().sql(q).to_arrow_reader(_BATCH):
+            inter[rb.column(0).to_numpy()] = rb.column(1).to_numpy()
+        con.execute("DROP TABLE _dn_p_t")
+        union = self.size[a] + self.size[b] - inter
+        np.divide(inter, union, out=out, where=union > 0)
+        return out
+
+    def close(self) -> None:
+        """Drop the shingle table."""
+        self.con.execute("DROP TABLE IF EXISTS _dn_sh")

@@ -16,7 +16,7 @@ threshold) only hashes new documents. :func:`explain` says why two texts are (no
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -30,6 +30,7 @@ SHINGLE = 5
 SEED = 20240917
 DEFAULT_THRESHOLD = 0.6
 CACHE = "_dup_near_sigs"
+SIG_VERSION = 2  # the cached signatures' format (the scorer's version 3 changed the clustering only)
 _OLD_CACHE = "_dup_near_bands"
 # a letter of a script without spaces (with its marks), or a run of other word characters
 _WORD = re.compile(f"[{_BASE}][{_MARK}]*|[^\\W{_BASE}{_MARK}]+")
@@ -167,11 +168,13 @@ def cluster(
     rows_sql: str,
     dest: str,
     threshold: float = DEFAULT_THRESHOLD,
+    texts: Callable[[Any, str], Iterable[tuple[Any, list[str]]]],
     carry: Sequence[str] = (),
     progress: Any = None,
 ) -> int:
     """Cluster the signatures ``rows_sql`` yields (``id``, ``sig``, the ``carry`` columns) into ``dest``
-    (:func:`app.signals._lsh.cluster_signatures` with this module's banding); shared by the scorer and
+    (:func:`app.signals._lsh.cluster_signatures` with this module's banding and shingles; ``texts(con, table)``
+    yields the texts of the rows of ``table`` whose pairs are verified exactly); shared by the scorer and
     headless apply so both cluster alike."""
     return _lsh.cluster_signatures(
         con,
@@ -180,9 +183,23 @@ def cluster(
         threshold=threshold,
         num_perm=NUM_PERM,
         band_keys=band_keys,
+        shingles=shingles,
+        texts=texts,
         carry=carry,
         progress=progress,
     )
+
+
+def texts_by_id(relation: str) -> Callable[[Any, str], Iterable[tuple[Any, list[str]]]]:
+    """A ``texts`` function for :func:`cluster` over a workspace: the texts of the wanted rows, joined by id
+    from ``relation`` (``id``, ``text``) and read in batches of 4,096."""
+
+    def texts(con: Any, table: str) -> Iterable[tuple[Any, list[str]]]:
+        q = f"SELECT n.rid, coalesce(d.text, '') FROM {table} n JOIN {relation} d ON d.id = n.id ORDER BY n.rid"
+        for rb in con.cursor().sql(q).to_arrow_reader(_CHUNK):
+            yield rb.column(0).to_numpy(), rb.column(1).to_pylist()
+
+    return texts
 
 
 def shingle_set(text: str) -> set[int]:
@@ -193,7 +210,9 @@ def shingle_set(text: str) -> set[int]:
 
 def explain(text_a: str, text_b: str, *, threshold: float = DEFAULT_THRESHOLD) -> dict[str, Any]:
     """Why two texts are (not) near duplicates at ``threshold``: their exact shingle Jaccard, the MinHash
-    estimate, the bands they share, the S-curve's candidate probability at their Jaccard and the verdict."""
+    estimate, the bands they share, the S-curve's candidate probability at their Jaccard, whether the pair is
+    verified exactly (estimate within :func:`app.signals._lsh.margin` of the threshold) and the verdict, as
+    :func:`cluster` decides a candidate pair."""
     t = _lsh.check_threshold(threshold)
     b, r = _lsh.bands_for(t, NUM_PERM)
     sa, sb = shingle_set(text_a), shingle_set(text_b)
@@ -205,13 +224,23 @@ def explain(text_a: str, text_b: str, *, threshold: float = DEFAULT_THRESHOLD) -
     keys = band_keys(sig, b, r)
     shared = [j for j in range(b) if keys[0, j] != 0 and keys[0, j] == keys[1, j]]
     candidate = bool(shared)
-    linked = candidate and est is not None and est >= t - 1e-9
+    m = _lsh.margin(t, NUM_PERM)
+    verified = candidate and est is not None and t - m - 1e-9 <= est < t + m
+    sure = candidate and est is not None and est >= t + m
+    linked = (exact is not None and exact >= t - 1e-9) if verified else sure
+    band = f"within {m:.3f} of {t:g}"
     if not has:
         why = "one of the texts has no words: no shingles, never a near duplicate"
+    elif verified:
+        verdict = "linked" if linked else "not linked"
+        why = (
+            f"candidates ({len(shared)} of {b} bands equal), estimate {est:.3f} {band}: verified, exact Jaccard "
+            f"{exact:.3f} {'>=' if linked else '<'} {t:g}: {verdict}"
+        )
     elif linked:
-        why = f"candidates ({len(shared)} of {b} bands equal) and the estimate {est:.3f} >= {t:g}: linked"
+        why = f"candidates ({len(shared)} of {b} bands equal) and the estimate {est:.3f} >= {t + m:.3f}: linked"
     elif candidate:
-        why = f"candidates ({len(shared)} of {b} bands equal) but the estimate {est:.3f} < {t:g}: not linked"
+        why = f"candidates ({len(shared)} of {b} bands equal) but the estimate {est:.3f} < {t - m:.3f}: not linked"
     else:
         why = f"no band of {r} rows equal (estimate {est:.3f}): never compared"
     return {
@@ -222,6 +251,9 @@ def explain(text_a: str, text_b: str, *, threshold: float = DEFAULT_THRESHOLD) -
         "shared_shingles": len(sa & sb),
         "jaccard": exact,
         "minhash_estimate": est,
+        "estimate_error": None if exact is None or est is None else est - exact,
+        "verify_margin": m,
+        "verified_exactly": verified,
         "shared_bands": shared,
         "p_candidate_at_jaccard": _lsh.collision(exact, b, r) if exact is not None else None,
         "linked": linked,
@@ -234,7 +266,7 @@ class DedupNear(Scorer):
     """Options: ``threshold`` (Jaccard of word 5-gram shingle sets, default :data:`DEFAULT_THRESHOLD`)."""
 
     name = "dedup_near"
-    version = 2
+    version = 3  # 3: candidates with an estimate near the threshold are verified by their exact Jaccard
     scope = "corpus"
     #: sees the workspace's (or ``--fields``) text fields (:mod:`app.fields`); the engine sets ``text_fields``
     uses_fields = True
@@ -250,13 +282,14 @@ class DedupNear(Scorer):
         "dup_near_cluster": (
             "id of the near-duplicate cluster's representative (smallest id); MinHash (128 permutations, word "
             "5-gram shingles, CJK/Thai letters as words), LSH banding derived from the threshold (default 0.6: "
-            "32 bands x 4 rows), candidates linked when their estimated Jaccard >= the threshold"
+            "32 bands x 4 rows), candidates linked when their Jaccard >= the threshold (exact shingle Jaccard when "
+            "the estimate is within 3 standard deviations of the threshold, else the estimate)"
         ),
         "dup_near_size": "documents in the near-duplicate cluster (count; 1 = no near duplicate)",
         "dup_near_keep": "true for the one document kept per near-duplicate cluster (its smallest id), false for the rest",
         "dup_near_jaccard": (
-            "estimated Jaccard similarity (0..1, MinHash) of the document's shingles with its cluster "
-            "representative's (>= the threshold: a document that joined through a chain but is less similar to the "
+            "Jaccard similarity (0..1) of the document's shingles with its cluster representative's, exact when "
+            "its MinHash estimate was within 3 standard deviations of the threshold, else estimated (>= the threshold: a document that joined through a chain but is less similar to the "
             "representative is clustered again without it); 1 for the representative, NULL for a text without words"
         ),
     }
@@ -279,7 +312,7 @@ class DedupNear(Scorer):
 
         rel = fields_mod.relation(con, self.text_fields)  # signatures are cached by the hash of what is seen
         meta_key = "signals.dedup_near.cache"
-        sig_fp = f"sig{self.version}:{NUM_PERM}:{SEED}"
+        sig_fp = f"sig{SIG_VERSION}:{NUM_PERM}:{SEED}"  # the signatures did not change with version 3
         have = con.execute("SELECT value FROM _meta WHERE key = ?", [meta_key]).fetchone()
         con.execute(f"DROP TABLE IF EXISTS {_OLD_CACHE}")  # version 1's band-key cache
         if have is None or have[0] != sig_fp or not ws.has_table(CACHE, con):
@@ -315,7 +348,7 @@ class DedupNear(Scorer):
             f" LEFT JOIN {CACHE} c ON c.id = d.id AND c.text_hash = coalesce(d.text_hash, '')"
         )
         t = self.threshold if self.threshold is not None else workspace_threshold(con)
-        n = cluster(con.cursor(), rows_sql=rows_sql, dest=dest, threshold=t, progress=progress)
+        n = cluster(con.cursor(), rows_sql=rows_sql, dest=dest, threshold=t, texts=texts_by_id(rel), progress=progress)
         con.execute("INSERT OR REPLACE INTO _meta VALUES (?, ?)", [SCORED_KEY, repr(t)])
         return n
 
