@@ -113,3 +113,18 @@ def test_headless_verifies_like_the_workspace(tmp_path):
 
     assert ids(tmp_path / "hl") == ids(tmp_path / "ws_out")
     assert {"h1", "h2", "l1"} <= set(ids(tmp_path / "hl")) and "l2" not in ids(tmp_path / "hl")
+
+
+def test_dedup_explain_cli_shows_exact_and_estimate(tmp_path, capsys):
+    from app.cli import main
+
+    ws = make_ws(tmp_path, {"h1": TOO_HIGH[0], "h2": TOO_HIGH[1]})
+    engine.score(ws, signals="dedup_near")
+    path = str(ws.path)
+    ws.close()
+    assert main(["dedup", "explain", "h1", "h2", "-w", path]) == 0
+    out = capsys.readouterr().out
+    hi = dn.explain(*TOO_HIGH)
+    assert f"exact Jaccard {hi['jaccard']:.3f}; MinHash estimate {hi['minhash_estimate']:.3f}" in out
+    assert "verified exactly: the exact Jaccard decides" in out and "not linked" in out
+    assert "stored: h2 in the cluster of h2" in out

@@ -106,6 +106,10 @@ def run(args: argparse.Namespace) -> int:
     )
     print(f"  word 5-gram shingles: {res['shingles'][0]:,} / {res['shingles'][1]:,}, shared {res['shared_shingles']:,}")
     print(f"  exact Jaccard {jac}; MinHash estimate {est}; equal bands {len(res['shared_bands'])} of {res['bands']}")
+    m, t = res["verify_margin"], res["threshold"]
+    err = "" if res["estimate_error"] is None else f" (estimate - exact = {res['estimate_error']:+.3f})"
+    how = "the exact Jaccard decides" if res["verified_exactly"] else "the estimate decides"
+    print(f"  estimates in [{t - m:.3f}, {t + m:.3f}) are verified exactly: {how}{err}")
     if res["p_candidate_at_jaccard"] is not None:
         print(f"  P(candidate | Jaccard {jac}) = {res['p_candidate_at_jaccard']:.3f}")
     print(f"  -> {res['why']}")

@@ -115,6 +115,7 @@ def cluster_signatures(
     texts: Callable[[Any, str], Iterable[tuple[Any, list[str]]]],
     carry: Sequence[str] = (),
     progress: Any = None,
+    stats: dict[str, int] | None = None,
 ) -> int:
     """Cluster documents by verified LSH candidates into the table ``dest``; return its number of rows.
 
@@ -124,7 +125,8 @@ def cluster_signatures(
     ``texts(con, table)`` yields ``(rids, texts)`` batches for the rows of ``table`` (``rid``, ``id``, the carry
     columns): the texts of the documents in uncertain pairs, read in batches. ``dest`` gets ``id``, the carry
     columns, ``dup_near_cluster`` (the cluster's smallest id), ``dup_near_size``, ``dup_near_keep`` and
-    ``dup_near_jaccard``.
+    ``dup_near_jaccard``. ``stats``, when given, gets the numbers of candidate pairs, of pairs verified exactly
+    (links and attachments) and of documents whose text was read for it.
     """
     import pyarrow as pa
 
@@ -166,7 +168,9 @@ def cluster_signatures(
     verify = (
         "SELECT c.a, c.b, x.sig, y.sig FROM _dn_cand c JOIN _dn_rows x ON x.rid = c.a JOIN _dn_rows y ON y.rid = c.b"
     )
+    n_cand = 0
     for rb in con.cursor().sql(verify).to_arrow_reader(_BATCH):
+        n_cand += rb.num_rows
         est = agreement(_sigs(rb.column(2), num_perm), _sigs(rb.column(3), num_perm))
         a, b = rb.column(0).to_numpy(), rb.column(1).to_numpy()
         ok = est >= ex.hi  # sure links; the uncertain ones are verified below, all at once
@@ -183,6 +187,8 @@ def cluster_signatures(
     d = np.concatenate(dst).astype(np.int64) if dst else np.zeros(0, dtype=np.int64)
     cl_rid, sim = _attach(con, s, d, n, threshold=threshold, num_perm=num_perm, exact=ex)
     ex.close()
+    if stats is not None:
+        stats.update(candidate_pairs=n_cand, verified_pairs=ex.pairs, texts_read=int((ex.size >= 0).sum()))
     cl_size = np.bincount(cl_rid, minlength=n)[cl_rid] if n else np.zeros(0, dtype=np.int64)
     res = pa.table({"rid": np.arange(n, dtype=np.int64), "crid": cl_rid, "size": cl_size.astype(np.int64)})
     con.register("_dn_res", res)

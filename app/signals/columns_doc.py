@@ -46,10 +46,12 @@ _NOTES = """
 - **Duplicates**: exact = md5 of lowercased, whitespace-collapsed text, in SQL; near = MinHash (128
   permutations, word 5-gram shingles, xxHash3, CJK/Thai letters as words) with LSH banding derived from a Jaccard
   threshold (default 0.6: 32 bands x 4 rows; `winnow dedup curve -t J` prints the S-curve, `winnow dedup near
-  -t J` sets a workspace's threshold), candidate pairs linked only when their estimated Jaccard reaches the
-  threshold, clusters = connected components, representative = smallest id, `dup_near_jaccard` = estimated
-  Jaccard with the representative; `winnow dedup explain ID1 ID2` shows the exact shingle Jaccard, the estimate
-  and the equal bands of two documents. Both are global over the workspace and deterministic.
+  -t J` sets a workspace's threshold), candidate pairs linked only when their Jaccard reaches the threshold:
+  the MinHash estimate decides unless it lies within 3 standard deviations (`3 sqrt(t(1-t)/128)`, 0.13 at 0.6)
+  of the threshold, where the exact shingle Jaccard of the two texts decides; clusters = connected components,
+  representative = smallest id, `dup_near_jaccard` = Jaccard with the representative (exact where verified);
+  `winnow dedup explain ID1 ID2` shows the exact shingle Jaccard, the estimate, whether the pair is verified
+  exactly and the equal bands of two documents. Both are global over the workspace and deterministic.
 - **Engine**: only missing or stale rows are computed (fingerprint = version + result-changing options;
   `text_hash` per row); batches are committed to `_stage_<family>` (resumable) and swapped into
   `sig_<family>` in one transaction; `_signal_runs` records each family's fingerprint, rows and time.

@@ -171,6 +171,7 @@ def cluster(
     texts: Callable[[Any, str], Iterable[tuple[Any, list[str]]]],
     carry: Sequence[str] = (),
     progress: Any = None,
+    stats: dict[str, int] | None = None,
 ) -> int:
     """Cluster the signatures ``rows_sql`` yields (``id``, ``sig``, the ``carry`` columns) into ``dest``
     (:func:`app.signals._lsh.cluster_signatures` with this module's banding and shingles; ``texts(con, table)``
@@ -187,6 +188,7 @@ def cluster(
         texts=texts,
         carry=carry,
         progress=progress,
+        stats=stats,
     )
 
 
