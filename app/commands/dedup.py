@@ -40,12 +40,14 @@ def _clean(value: object) -> str:
 
 
 def _curve_lines(c: dict[str, Any]) -> list[str]:
+    from app.signals._lsh import margin
+
     probs = ", ".join(f"{s}: {p:.3f}" for s, p in c["p_candidate"].items())
     return [
         f"threshold {c['threshold']:g}: {c['bands']} bands x {c['rows']} rows of 128 MinHash values; "
         f"P(candidate) = 1 - (1 - s^{c['rows']})^{c['bands']}, 50% at s = {c['half_point']:.3f}",
-        f"P(candidate) by Jaccard s: {probs}; candidates are linked only when their estimated Jaccard >= "
-        f"{c['threshold']:g}",
+        f"P(candidate) by Jaccard s: {probs}; candidates are linked only when their Jaccard >= "
+        f"{c['threshold']:g} (exact when the estimate is within {margin(c['threshold'], 128):.3f} of it)",
     ]
 
 
