@@ -41,7 +41,7 @@ class Run:
     timed_out: bool = False
 
     def last_json(self) -> dict:
-        """The JSON summary every command prints on its last stdout line ({} when there is none)."""
+        """The JSON summary a command run with ``--json`` prints on its last stdout line ({} when there is none)."""
         lines = [ln for ln in self.stdout.splitlines() if ln.startswith("{")]
         return json.loads(lines[-1]) if lines else {}
 

@@ -137,7 +137,10 @@ def ingest_case(kind: str, work: Path, name: str, data: bytes, *, must_fail: boo
     (work / name).write_bytes(data)
     before = corpus_digest(work / "proj" / "ws")
     run = run_cli(
-        ["ingest", name, "-w", "proj/ws", "--source", "bad"], cwd=work, mem_limit_mb=CAP_WORKSPACE, timeout=TIMEOUT
+        ["ingest", name, "-w", "proj/ws", "--source", "bad", "--json"],
+        cwd=work,
+        mem_limit_mb=CAP_WORKSPACE,
+        timeout=TIMEOUT,
     )
     problems = contract_problems(run, must_fail=must_fail)
     kept, after = _kept(work)

@@ -89,7 +89,7 @@ def test_cli_benchmark_option(tmp_path, capsys):
     rec = tmp_path / "r.yaml"
     rec.write_text(RECIPE, encoding="utf-8")
     args = ["apply", "--recipe", str(rec), "--input", src, "--id-field", "id", "--tokens", "estimate"]
-    assert main([*args, "--out", str(tmp_path / "o"), "--benchmark", f"quiz={quiz}"]) == 0
+    assert main([*args, "--out", str(tmp_path / "o"), "--benchmark", f"quiz={quiz}", "--json"]) == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert out["kept"] == len(DECOYS) + 1 and out["total"] == len(DECOYS) + len(CONTAMINATED) + 1
     manifest = json.loads((tmp_path / "o" / "__winnow__" / "manifest.json").read_text())

@@ -59,7 +59,7 @@ def test_demo_cli_builds_the_sample_workspace_and_reuses_it(tmp_path, capsys):
     from app.cli import main
 
     ws_dir = tmp_path / "demo"
-    args = ["demo", "-w", str(ws_dir), "--corpus", "sample", "--no-ui", "--no-score"]
+    args = ["demo", "-w", str(ws_dir), "--corpus", "sample", "--no-ui", "--no-score", "--json"]
     assert main(args) == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert out["corpus"] == "sample" and out["sources"] == {"sample_web": 295, "sample_instruct": 12}
@@ -70,6 +70,8 @@ def test_demo_cli_builds_the_sample_workspace_and_reuses_it(tmp_path, capsys):
     cap = capsys.readouterr()
     assert json.loads(cap.out.strip().splitlines()[-1])["reused"] is True
     assert "winnow ui --workspace" in cap.err
+    assert main(args[:-1]) == 0  # without --json: one readable line, no JSON
+    assert capsys.readouterr().out == f"demo workspace {ws_dir}: reused, 307 documents\n"
 
 
 @pytest.mark.realdata

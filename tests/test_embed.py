@@ -105,7 +105,7 @@ def test_bad_model_path_is_one_line_error(tiny_ws, tmp_path, capsys, bad):
 def test_cli_embed_json_last_line(tiny_ws, capsys):
     ws = str(tiny_ws.path)
     tiny_ws.close()
-    assert main(["embed", "-w", ws, "--model", "hash:16"]) == 0
+    assert main(["embed", "-w", ws, "--model", "hash:16", "--json"]) == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert out["embedded"] == 5 and out["model"] == "hash:16"
 

@@ -294,7 +294,7 @@ def test_cli_apply_last_line_json(tmp_path, capsys):
     rp = tmp_path / "r.yaml"
     rp.write_text(MINIMAL)
     args = ["apply", "--workspace", str(tmp_path / "ws"), "--recipe", str(rp), "--out", str(tmp_path / "o")]
-    assert main([*args, "--format", "jsonl.gz"]) == 0
+    assert main([*args, "--format", "jsonl.gz", "--json"]) == 0
     last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert last["kept"] == expected and last["total"] == 300
     assert main(args) == 1
@@ -316,10 +316,13 @@ def test_cli_headless_with_saved_recipe(tmp_path, capsys):
     with Workspace.open(tmp_path / "ws", create=True) as w:
         ingest(w, srcs, source="raw")
         save_recipe(w, "cut", HEADLESS)
-    assert main(["apply", "-w", str(tmp_path / "ws"), "-r", "cut", "-o", str(tmp_path / "a"), "-f", "jsonl"]) == 0
+    assert (
+        main(["apply", "-w", str(tmp_path / "ws"), "-r", "cut", "-o", str(tmp_path / "a"), "-f", "jsonl", "--json"])
+        == 0
+    )
     a = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     args = ["apply", "-w", str(tmp_path / "ws"), "-r", "cut", "-i", srcs[0], "--source", "raw"]
-    assert main([*args, "-o", str(tmp_path / "b"), "-f", "jsonl"]) == 0
+    assert main([*args, "-o", str(tmp_path / "b"), "-f", "jsonl", "--json"]) == 0
     b = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert a["kept"] == b["kept"] > 0 and sorted(read_ids(tmp_path / "b")) == read_ids(tmp_path / "a")
 

@@ -433,9 +433,11 @@ def test_cli_ingest_json_last_line_and_errors(tmp_path, capsys):
     wsdir = tmp_path / "cliws"
     assert main(["ingest", str(f), "-w", str(wsdir)]) == 0
     out = capsys.readouterr().out.strip().splitlines()
-    summary = json.loads(out[-1])
-    assert summary["ingested"] == 3 and summary["sources"][0]["source"] == "d"
     assert any(line.startswith("source d: read 3, ingested 3") for line in out)
+    assert not any(line.startswith("{") for line in out)  # JSON only with --json
+    assert main(["ingest", str(f), "-w", str(tmp_path / "jsonws"), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["ingested"] == 3 and summary["sources"][0]["source"] == "d"
 
     assert main(["ingest", str(tmp_path / "missing.csv"), "-w", str(wsdir)]) == 1
     err = capsys.readouterr().err.strip().splitlines()

@@ -190,7 +190,9 @@ def test_target_similarity_from_texts_and_labels(topic_ws):
     assert out["targets"] == 1
     top = topic_ws.con.execute("SELECT id FROM corpus ORDER BY sim_target_max DESC LIMIT 10").fetchall()
     assert all(r[0].startswith("car") for r in top)
-    topic_ws.con.execute("INSERT INTO labels (id, label, note, created_at) VALUES ('cat001', 'good', NULL, now()::TIMESTAMP)")
+    topic_ws.con.execute(
+        "INSERT INTO labels (id, label, note, created_at) VALUES ('cat001', 'good', NULL, now()::TIMESTAMP)"
+    )
     out = target_similarity(topic_ws, label="good")
     assert out["from_label"] == 1
     best = topic_ws.con.execute("SELECT id, sim_target_max FROM corpus ORDER BY sim_target_max DESC LIMIT 1").fetchone()
@@ -218,14 +220,17 @@ def test_ctfidf_prefers_distinctive_terms():
 def test_cli_map_search_similarity(topic_ws, tmp_path, capsys):
     ws = str(topic_ws.path)
     topic_ws.close()
-    assert main(["map", "-w", ws, "--seed", "1", "--clusters", "3"]) == 0
+    assert main(["map", "-w", ws, "--seed", "1", "--clusters", "3", "--json"]) == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert out["clusters"] == 3 and out["documents"] == 45
     assert main(["search", "fuel road", "-w", ws, "--k", "3"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 3 and all(line.split()[2].startswith("car") for line in lines)  # one line a result
+    assert main(["search", "fuel road", "-w", ws, "--k", "3", "--json"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
     res = json.loads(lines[-1])["results"]
-    assert len(res) == 3 and all(r["id"].startswith("car") for r in res) and len(lines) == 4
-    assert main(["search", "-w", ws, "--like", "cat000", "--k", "2"]) == 0
+    assert len(res) == 3 and all(r["id"].startswith("car") for r in res) and len(lines) == 1
+    assert main(["search", "-w", ws, "--like", "cat000", "--k", "2", "--json"]) == 0
     assert len(json.loads(capsys.readouterr().out.strip().splitlines()[-1])["results"]) == 2
     targets = tmp_path / "t.jsonl"
     targets.write_text('{"text": "kitten purr"}\n')

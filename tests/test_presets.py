@@ -160,7 +160,7 @@ def test_cli_writes_yaml_that_reads_back_equal(tmp_path, capsys, language):
     assert rule_lines and all("  # " in ln for ln in rule_lines)  # every rule cites its source
     assert "Rae et al. 2021" in out and "Penedo et al. 2024" in out
     f = tmp_path / "fw.yaml"
-    assert main(["recipe", "preset", "fineweb", *extra, "--out", str(f)]) == 0
+    assert main(["recipe", "preset", "fineweb", *extra, "--out", str(f), "--json"]) == 0
     last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert last["out"] == str(f)
     assert load_recipe(f) == load_recipe(out)

@@ -101,7 +101,7 @@ def test_cli_report_writes_html_and_json(tmp_path, capsys):
     rp = tmp_path / "r.yaml"
     rp.write_text(MINIMAL)
     out = tmp_path / "rep" / "report.html"
-    assert main(["report", "-w", str(tmp_path / "ws"), "--recipe", str(rp), "--out", str(out)]) == 0
+    assert main(["report", "-w", str(tmp_path / "ws"), "--recipe", str(rp), "--out", str(out), "--json"]) == 0
     last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert Path(last["html"]).exists() and Path(last["json"]).name == "report.json"
     data = json.loads(out.with_suffix(".json").read_text())

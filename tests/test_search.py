@@ -159,14 +159,14 @@ def test_cli_index(tmp_path, capsys):
 
     path = tmp_path / "cli"
     _make(path).close()
-    assert main(["index", "--workspace", str(path), "--status"]) == 0
+    assert main(["index", "--workspace", str(path), "--status", "--json"]) == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["state"] == "missing"
-    assert main(["index", "--workspace", str(path)]) == 0
+    assert main(["index", "--workspace", str(path), "--json"]) == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert out["built"] is True and out["documents"] == len(DOCS) and out["was"] == "missing"
-    assert main(["index", "--workspace", str(path)]) == 0
+    assert main(["index", "--workspace", str(path), "--json"]) == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["built"] is False
-    assert main(["index", "--workspace", str(path), "--force"]) == 0
+    assert main(["index", "--workspace", str(path), "--force", "--json"]) == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["was"] == "current"
     assert main(["index", "--workspace", str(tmp_path / "nope")]) == 1
     assert capsys.readouterr().err.count("\n") == 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from app.commands import add_workspace, print_json_last
+from app.commands import add_json, add_workspace, emit, say
 from app.decontam.near import DEFAULT_NEAR
 
 NAME = "decontam"
@@ -36,7 +36,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     lst = sub.add_parser("list", help="registered benchmarks and how many of their items the corpus contains")
     for s in (add, rm, run, lst):
         add_workspace(s)
-        s.add_argument("--json", action="store_true", help="print only JSON (on the last line)")
+        add_json(s)
 
 
 def _print_summary(res: dict) -> None:
@@ -87,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
                       f"{', '.join(a['fields'])}" + (f"; {skipped:,} records skipped" if skipped else ""))  # fmt: skip
         elif args.action == "remove":
             store.remove_benchmark(ws, args.name)
+            say(args, f"removed benchmark {args.name}")
         if args.action == "list":
             res.update(drun.summary(ws))
         elif not getattr(args, "no_run", False):
@@ -95,5 +96,5 @@ def run(args: argparse.Namespace) -> int:
                                     workers=getattr(args, "workers", 1) or 1))  # fmt: skip
     if not args.json and "benchmarks" in res:
         _print_summary(res)
-    print_json_last(res)
+    emit(args, res)
     return 0

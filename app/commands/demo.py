@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from app.commands import add_no_browser
+from app.commands import add_json, add_no_browser
 
 NAME = "demo"
 HELP = "build a demo workspace (hub sample, realmix or the shipped sample), score it and open the dashboard"
@@ -34,6 +34,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workspace", "-w", default="data/demo", metavar="WS", help="demo workspace (default: %(default)s)")
     p.add_argument("--port", type=int, default=8501, help="dashboard port (default: %(default)s)")
     add_no_browser(p)
+    add_json(p)
     p.add_argument("--no-ui", action="store_true", help="only build the workspace, do not start the dashboard")
     p.add_argument(
         "--corpus",
@@ -258,7 +259,7 @@ def _score(ws: Any, done: dict[str, Any]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from app.commands import print_json_last
+    from app.commands import emit, say
 
     ws_path = Path(args.workspace)
     if not args.no_ui:  # a busy port is said now, not after minutes of building
@@ -277,7 +278,13 @@ def run(args: argparse.Namespace) -> int:
             summary.update(reused=True, documents=n)
     if not summary["reused"]:
         summary.update(build_demo(ws_path, corpus=args.corpus, per_source=args.per_source, score=not args.no_score))
-    print_json_last(summary)
+    if summary["reused"]:
+        say(args, f"demo workspace {ws_path}: reused, {summary['documents']:,} documents")
+    else:
+        docs = sum(summary.get("sources", {}).values())
+        steps = ", ".join(summary.get("steps", [])) or "no scoring"
+        say(args, f"demo workspace {ws_path}: {docs:,} documents from the {summary['corpus']} corpus ({steps})")
+    emit(args, summary)
     if args.no_ui:
         print(f"start the dashboard with: winnow ui --workspace {ws_path}", file=sys.stderr)
         return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from app.commands import add_workspace, print_json_last
+from app.commands import add_json, add_workspace, emit, say
 
 NAME = "embed"
 HELP = "embed documents with a sentence-transformers model (default: packaged all-MiniLM-L6-v2, offline)"
@@ -18,6 +18,7 @@ DESCRIPTION = (
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_workspace(p)
+    add_json(p)
     p.add_argument(
         "--model",
         metavar="NAME_OR_PATH",
@@ -61,11 +62,12 @@ def run(args: argparse.Namespace) -> int:
             fields=args.fields,
         )
     rate = f" ({out['docs_per_s']:,.0f} docs/s)" if out["docs_per_s"] else ""
-    print(
+    say(
+        args,
         f"{out['model']}: {out['embedded']:,} texts embedded in {out['seconds']:.1f} s{rate},"
-        f" {out['cached']:,} already cached; {out['documents']:,} documents, dim {out['dim']}, fields {out['fields']}"
+        f" {out['cached']:,} already cached; {out['documents']:,} documents, dim {out['dim']}, fields {out['fields']}",
     )
-    print_json_last(out)
+    emit(args, out)
     return 0
 
 
@@ -75,13 +77,13 @@ def _prepare_fast(args: argparse.Namespace) -> int:
     from app.progress import tqdm_progress
 
     name, _, folder = static_folder(args.model)
-    print(f"fast model for {name}: {folder}", flush=True)
+    say(args, f"fast model for {name}: {folder}", flush=True)
     with tqdm_progress("distil", unit="token") as progress:
         out = prepare(args.model, progress=progress)
     size = f"{out['bytes'] / 1e6:.1f} MB"
     if out["distilled"]:
-        print(f"distilled in {out['seconds']:.1f} s ({size}); winnow embed --fast now starts at once")
+        say(args, f"distilled in {out['seconds']:.1f} s ({size}); winnow embed --fast now starts at once")
     else:
-        print(f"already prepared ({size}); nothing to do")
-    print_json_last(out)
+        say(args, f"already prepared ({size}); nothing to do")
+    emit(args, out)
     return 0

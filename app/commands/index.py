@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from app.commands import add_workspace, print_json_last
+from app.commands import add_json, add_workspace, emit, say
 
 NAME = "index"
 HELP = "build or refresh the full-text search index (tantivy, BM25) of the documents"
@@ -17,6 +17,7 @@ DESCRIPTION = (
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_workspace(p)
+    add_json(p)
     p.add_argument("--force", action="store_true", help="rebuild even when the index is current")
     p.add_argument("--status", action="store_true", help="only report the index state (missing, current, stale)")
 
@@ -29,24 +30,25 @@ def run(args: argparse.Namespace) -> int:
     if args.status:
         with Workspace.open(args.workspace, read_only=True) as ws:
             state, info = index_state(ws), index_info(ws) or {}
-        print(f"full-text index of {args.workspace}: {state}")
-        print_json_last({"workspace": str(args.workspace), "state": state, **{k: info[k] for k in _SHOWN if k in info}})
+        say(args, f"full-text index of {args.workspace}: {state}")
+        emit(args, {"workspace": str(args.workspace), "state": state, **{k: info[k] for k in _SHOWN if k in info}})
         return 0
     with Workspace.open(args.workspace) as ws:
         state = index_state(ws)
         if state == "current" and not args.force:
             info = index_info(ws) or {}
-            print(f"the full-text index is current ({info.get('documents', 0):,} documents); --force rebuilds it")
-            print_json_last({"workspace": str(ws.path), "state": state, "built": False})
+            say(args, f"the full-text index is current ({info.get('documents', 0):,} documents); --force rebuilds it")
+            emit(args, {"workspace": str(ws.path), "state": state, "built": False})
             return 0
         with tqdm_progress("index") as progress:
             out = build_index(ws, progress=progress)
     mb = out["bytes"] / 1e6
-    print(
+    say(
+        args,
         f"indexed {out['documents']:,} documents ({out['characters']:,} characters) in {out['seconds']:.1f} s,"
-        f" index {mb:,.1f} MB at {out['index']} (was {state})"
+        f" index {mb:,.1f} MB at {out['index']} (was {state})",
     )
-    print_json_last({**out, "state": "current", "was": state, "built": True})
+    emit(args, {**out, "state": "current", "was": state, "built": True})
     return 0
 
 

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from app.commands import add_workspace, print_json_last
+from app.commands import add_json, add_workspace, emit
 
 NAME = "ingest"
 HELP = "ingest JSONL/JSON/Parquet/CSV/TSV/text files, globs, directories or hf:NAME into a workspace"
@@ -24,6 +24,7 @@ DESCRIPTION = (
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("srcs", nargs="+", metavar="SRC", help="file, glob, directory, save_to_disk dir or hf:NAME")
     add_workspace(p)
+    add_json(p)
     p.add_argument("--source", help="source name for all SRCs (default: derived from each SRC's path)")
     p.add_argument(
         "--source-field",
@@ -173,6 +174,8 @@ def run(args: argparse.Namespace) -> int:
             invalid_utf8=args.invalid_utf8,
             progress=progress,
         )
-    _report(summary)
-    print_json_last(summary)
+    if args.json:
+        emit(args, summary)
+    else:
+        _report(summary)
     return 0

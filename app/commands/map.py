@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from app.commands import add_workspace, print_json_last
+from app.commands import add_json, add_workspace, emit, say
 
 NAME = "map"
 HELP = "build the 2-D map (UMAP), named clusters, k-NN, SemDeDup and density from the embeddings"
@@ -19,6 +19,7 @@ DESCRIPTION = (
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_workspace(p)
+    add_json(p)
     p.add_argument("--sample", type=int, metavar="N", help="fit UMAP on N points (default: all up to 50,000)")
     p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same map; default 0)")
     p.add_argument(
@@ -43,12 +44,13 @@ def run(args: argparse.Namespace) -> int:
         out = build_map(
             ws, sample=args.sample, seed=args.seed, k=args.k, clusters=args.clusters, eps=args.eps, progress=progress
         )
-    print(
+    say(
+        args,
         f"map of {out['documents']:,} documents ({out['model']}), UMAP fitted on {out['fitted']:,},"
         f" {out['clusters']} clusters ({out['cluster_rule']}), {out['semantic_duplicates']:,} semantic duplicates (eps {out['eps']}),"
-        f" neighbours {out['neighbours']}, {sum(out['seconds'].values()):.1f} s"
+        f" neighbours {out['neighbours']}, {sum(out['seconds'].values()):.1f} s",
     )
     for c in out["cluster_labels"][:30]:
-        print(f"  {c['cluster']:>3}  {c['size']:>8,}  {c['label']}")
-    print_json_last(out)
+        say(args, f"  {c['cluster']:>3}  {c['size']:>8,}  {c['label']}")
+    emit(args, out)
     return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from app.commands import add_workspace, print_json_last
+from app.commands import add_json, add_workspace, emit, say
 
 NAME = "recipe"
 HELP = "validate a recipe file (optionally against a workspace), list/show/save recipes, or write a preset"
@@ -12,6 +12,7 @@ HELP = "validate a recipe file (optionally against a workspace), list/show/save 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_workspace(p)
+    add_json(p)
     p.add_argument("action", choices=["validate", "show", "list", "save", "preset"], help="what to do")
     p.add_argument(
         "recipe",
@@ -46,29 +47,35 @@ def run(args: argparse.Namespace) -> int:
             with Workspace.open(args.workspace, read_only=True) as ws:
                 s = summarize(ws.cursor(), r)
             out.update({"kept": s["kept_docs"], "total": s["total_docs"]})
-        print(r.to_yaml(), end="")
-        print_json_last(out)
+        kept = f"; keeps {out['kept']:,} of {out['total']:,} documents" if args.check else ""
+        # the summary is a YAML comment, so stdout stays a valid recipe
+        say(args, r.to_yaml(), end="")
+        say(args, f"# valid: {out['rules']} rule(s) on {len(out['signals'])} signal(s){kept}")
+        emit(args, out)
         return 0
     if args.action == "list":
         with Workspace.open(args.workspace, read_only=True) as ws:
             rows = list_recipes(ws)
         for row in rows:
-            print(f"{row['name']}\t{row['updated_at']}")
-        print_json_last({"recipes": [row["name"] for row in rows]})
+            say(args, f"{row['name']}\t{row['updated_at']}")
+        if not rows:
+            say(args, f"no saved recipes in {args.workspace}")
+        emit(args, {"recipes": [row["name"] for row in rows]})
         return 0
     if args.action == "show":
         from app.commands.apply import resolve_recipe
 
         with Workspace.open(args.workspace, read_only=True) as ws:
             r = resolve_recipe(args.recipe, ws)
-        print(r.to_yaml(), end="")
-        print_json_last(r.to_dict())
+        say(args, r.to_yaml(), end="")
+        emit(args, r.to_dict())
         return 0
     r = load_recipe(Path(args.recipe))
     name = args.name or r.name or Path(args.recipe).stem  # the recipe's own name: before the file's
     with Workspace.open(args.workspace) as ws:
         save_recipe(ws, name, r)
-    print_json_last({"saved": name})
+    say(args, f"saved recipe {name} ({len(r.rules)} rule(s)) in {args.workspace}")
+    emit(args, {"saved": name})
     return 0
 
 
@@ -91,5 +98,6 @@ def _preset(args: argparse.Namespace) -> int:
         out.write_text(text, encoding="utf-8")
     except OSError as e:
         raise RecipeError(f"cannot write {out}: {e.strerror}") from e
-    print_json_last({"preset": args.recipe, "language": args.language, "out": str(out)})
+    say(args, f"wrote preset {args.recipe}" + (f" ({args.language})" if args.language else "") + f" to {out}")
+    emit(args, {"preset": args.recipe, "language": args.language, "out": str(out)})
     return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from app.commands import add_workspace, print_json_last
+from app.commands import add_json, add_workspace, emit, say
 
 NAME = "report"
 HELP = "write a self-contained HTML report (+ JSON) of a recipe's cut: counts, rules, overlap, distributions, samples"
@@ -12,6 +12,7 @@ HELP = "write a self-contained HTML report (+ JSON) of a recipe's cut: counts, r
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_workspace(p)
+    add_json(p)
     p.add_argument("--recipe", "-r", required=True, metavar="R", help="recipe YAML file or saved recipe name")
     p.add_argument("--out", "-o", default="report.html", metavar="FILE", help="HTML file (default: %(default)s)")
     p.add_argument("--samples", type=int, default=5, metavar="N", help="sample documents per group (default: 5)")
@@ -38,6 +39,6 @@ def run(args: argparse.Namespace) -> int:
         recipe = resolve_recipe(args.recipe, ws)
         other = resolve_recipe(args.compare, ws) if args.compare else None
         res = write_report(ws, recipe, args.out, samples=args.samples, by=args.by, compare=other)
-    print(f"wrote {res['html']} ({res['bytes'] / 1e6:.1f} MB) and {res['json']}")
-    print_json_last(res)
+    say(args, f"wrote {res['html']} ({res['bytes'] / 1e6:.1f} MB) and {res['json']}")
+    emit(args, res)
     return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from app.commands import add_workspace, print_json_last
+from app.commands import add_json, add_workspace, emit, say
 
 NAME = "search"
 HELP = "semantic search: the documents nearest a query text (or --like ID: a document's neighbours)"
@@ -13,6 +13,7 @@ HELP = "semantic search: the documents nearest a query text (or --like ID: a doc
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("query", nargs="?", help="query text (embedded with the workspace's embedding model)")
     add_workspace(p)
+    add_json(p)
     p.add_argument("--k", type=int, default=10, help="number of results (default 10)")
     p.add_argument("--like", metavar="ID", help="instead of a query: the nearest neighbours of document ID")
     p.add_argument("--width", type=int, default=100, help="characters of text shown per result (default 100)")
@@ -35,13 +36,17 @@ def run(args: argparse.Namespace) -> int:
     with Workspace.open(args.workspace, read_only=True) as ws:
         hits = neighbours(ws, args.like, k=args.k) if args.like else search(ws, args.query, k=args.k)
     for rank, h in enumerate(hits, 1):
-        print(f"{rank:>3}  {h['score']:.3f}  {h['id']:<24} {h['source'] or '':<12} {_preview(h['text'], args.width)}")
-    print_json_last(
+        say(
+            args,
+            f"{rank:>3}  {h['score']:.3f}  {h['id']:<24} {h['source'] or '':<12} {_preview(h['text'], args.width)}",
+        )
+    emit(
+        args,
         {
             "query": args.query,
             "like": args.like,
             "k": args.k,
             "results": [{k: v for k, v in h.items() if k != "text"} for h in hits],
-        }
+        },
     )
     return 0
