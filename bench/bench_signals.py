@@ -6,11 +6,14 @@ On the same realmix documents (single process each):
 2. MinHash signatures (word 5-gram shingles, 128 permutations): ours vs datasketch ``MinHash.bulk`` on the
    same shingles.
 3. docs/s and MB/s of every family (document families via ``score_batch``, duplicate families via the engine).
-4. Language identification accuracy on realmix's en/zh labels and speed: py3langid vs lingua.
-5. Scaling of the engine (``engine.score``) from 100k to 1M documents (realmix replicated with new ids).
+4. Every document family together in the engine (``engine.score``, 1 worker, DuckDB reads and writes included),
+   this tree and the tree of ``--baseline REV`` (before the speed work of issue 15), each in a fresh process
+   warmed up on other documents: docs/s per core before and after.
+5. Language identification accuracy on realmix's en/zh labels and speed: py3langid vs lingua.
+6. Scaling of the engine (``engine.score``) from 100k to 1M documents (realmix replicated with new ids).
 
 Medians of ``--repeat`` runs. ``--quick`` uses smaller sizes. Rewrites README's ``bench:signals`` section
-unless ``--no-readme``.
+(``bench/_readme.py``) unless ``--no-readme``.
 
     python bench/bench_signals.py            # full (about 6 minutes on 2 cores)
     python bench/bench_signals.py --quick    # a minute or two
@@ -19,10 +22,11 @@ unless ``--no-readme``.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
-import re
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -73,10 +77,10 @@ def bench_heuristics(texts: list[str], repeat: int) -> tuple[list[dict], dict]:
 
         run_dt()  # warm-up (loads spaCy)
         t_dt = timed(run_dt, 1)
-        sc = reg[fam]()
+        sc = reg[fam](segmentation="datatrove")  # the DataTrove-faithful mode
 
         def run_ours(sc=sc):
-            _text._LAST_BATCH[0] = None  # no shared tokenisation: each family pays for its own
+            _text.reset_memo()  # no shared tokenisation: each family pays for its own
             ours_cols.update(sc.score_batch(list(texts)))
 
         t_ours = timed(run_ours, repeat)
@@ -100,10 +104,10 @@ def bench_heuristics(texts: list[str], repeat: int) -> tuple[list[dict], dict]:
     fams = list(reference.DATATROVE_FILTERS)
 
     def run_all():
-        _text._LAST_BATCH[0] = None
+        _text.reset_memo()
         b = list(texts)
         for fam in fams:
-            reg[fam]().score_batch(b)
+            reg[fam](segmentation="datatrove").score_batch(b)
 
     t_all = timed(run_all, repeat)
     combined = {
@@ -159,7 +163,7 @@ def bench_other_families(texts: list[str], repeat: int) -> list[dict]:
         sc.score_batch(texts[:5])
 
         def run(sc=sc):
-            _text._LAST_BATCH[0] = None
+            _text.reset_memo()
             sc.score_batch(list(texts))
 
         t = timed(run, repeat)
@@ -170,19 +174,68 @@ def bench_other_families(texts: list[str], repeat: int) -> list[dict]:
         for fam in ("dedup_exact", "dedup_near"):
             t = timed(lambda fam=fam: engine.score(ws, signals=fam, force=True), 1)
             rows.append({"family": fam, "dps": len(texts) / t, "mbs": mb / t, "how": "engine, whole corpus"})
-        t0 = time.perf_counter()
-        t = timed(lambda: engine.score(ws, signals="all", force=True), 1)
-        wall = time.perf_counter() - t0
-        rows.append(
-            {
-                "family": "all ten families",
-                "dps": len(texts) / t,
-                "mbs": mb / t,
-                "how": f"engine, 1 worker, incl. DuckDB reads/writes (wall {len(texts) / wall:,.0f} docs/s)",
-            }
-        )
         ws.close()
     return rows
+
+
+# Runs in a fresh process with ``sys.argv = [-, app tree, realmix, n, seed]``: every document family of that
+# tree in the engine (1 worker), warmed up on 2,000 other documents (models loaded, caches filled), then timed
+# once on the n sampled documents. Prints JSON.
+_ENGINE_RUN = """
+import json, sys, tempfile, time
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+import duckdb, pandas as pd
+from app.signals import engine
+from app.workspace import Workspace
+n, seed = int(sys.argv[3]), int(sys.argv[4])
+rows = duckdb.execute(f"SELECT id, text FROM read_parquet(?) ORDER BY id", [sys.argv[2]]).fetchall()
+pick = set(r[0] for r in duckdb.execute(
+    f"SELECT id FROM read_parquet(?) USING SAMPLE {n} ROWS (reservoir, {seed})", [sys.argv[2]]).fetchall())
+main = [r for r in rows if r[0] in pick]
+warm = [r for r in rows if r[0] not in pick][:2000]
+fams = [k for k, c in engine.families().items() if c.scope == "document"]
+with tempfile.TemporaryDirectory() as d:
+    for label, docs in (("warm", warm), ("main", main)):
+        ws = Workspace.open(Path(d) / label, create=True)
+        ws.write_source("realmix", pd.DataFrame({"id": [r[0] for r in docs], "text": [r[1] for r in docs]}))
+        t0, c0 = time.perf_counter(), time.process_time()
+        engine.score(ws, signals=fams, force=True)
+        cpu, wall = time.process_time() - c0, time.perf_counter() - t0
+        ws.close()
+print(json.dumps({"families": fams, "docs": len(main), "cpu": cpu, "wall": wall}))
+"""
+
+
+def bench_engine_all(n: int, baseline: str | None, repeat: int) -> list[dict]:
+    """Every document family in the engine, this tree and ``baseline``'s (``git archive REV app``), alternating
+    fresh processes ``repeat`` times; median CPU and wall seconds of each."""
+    import tempfile as tf
+
+    trees = [("this tree", str(ROOT))]
+    tmp = tf.TemporaryDirectory()
+    if baseline:
+        rev = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", baseline], capture_output=True, text=True)
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", baseline, "app"], capture_output=True)
+        if rev.returncode or archive.returncode:
+            raise SystemExit(f"cannot read --baseline {baseline}: {(rev.stderr or archive.stderr.decode()).strip()}")
+        subprocess.run(["tar", "-x", "-C", tmp.name], input=archive.stdout, check=True)
+        trees.insert(0, (f"before ({rev.stdout.strip()})", tmp.name))
+    runs: dict[str, list[dict]] = {label: [] for label, _ in trees}
+    for _ in range(repeat):
+        for label, root in trees:
+            cmd = [sys.executable, "-c", _ENGINE_RUN, root, str(REALMIX), str(n), "11"]
+            res = subprocess.run(cmd, capture_output=True, text=True, cwd=root)
+            if res.returncode:
+                raise SystemExit(f"engine run for {label} failed: {res.stderr.strip()[-500:]}")
+            runs[label].append(json.loads(res.stdout.strip().splitlines()[-1]))
+    tmp.cleanup()
+    out = []
+    for label, rs in runs.items():
+        cpu = statistics.median(r["cpu"] for r in rs)
+        wall = statistics.median(r["wall"] for r in rs)
+        out.append({"tree": label, "docs": rs[0]["docs"], "families": rs[0]["families"], "cpu": cpu, "wall": wall})
+    return out
 
 
 def bench_lang(n: int) -> list[dict]:
@@ -239,12 +292,15 @@ def bench_scaling(sizes: list[int], families: str) -> list[dict]:
     return out
 
 
-def render(args, heur, combined, mh, other, lang, scaling, n_docs) -> str:
+def render(args, heur, combined, mh, other, eng, lang, scaling, n_docs) -> str:
     cpu = platform.processor() or platform.machine()
+    flags = (" --quick" if args.quick else "") + (f" --baseline {args.baseline}" if args.baseline else "")
+    flags += f" --scale {args.scale}" if args.scale else ""
     lines = [
-        f"Signals (`python bench/bench_signals.py{' --quick' if args.quick else ''}`; {os.cpu_count()} cores {cpu}, "
+        f"Signals (`python bench/bench_signals.py{flags}`; {os.cpu_count()} cores {cpu}, "
         f"one process each, CPU time so docs/s are per core on a shared machine, median of {args.repeat}; DataTrove 0.10.1 "
-        f"with its default English spaCy tokenizer, timed once). Same {n_docs:,} realmix documents for every row.",
+        f"with its default English spaCy tokenizer, timed once; our four families in their DataTrove-faithful mode, "
+        f"`segmentation: datatrove`). Same {n_docs:,} realmix documents for every row.",
         "",
         "| family | ours docs/s | ours MB/s | reference | ref docs/s | ref MB/s | speed-up | keep/drop parity |",
         "|---|---:|---:|---|---:|---:|---:|---:|",
@@ -270,6 +326,23 @@ def render(args, heur, combined, mh, other, lang, scaling, n_docs) -> str:
     ]
     for r in other:
         lines.append(f"| {r['family']} | {r['dps']:,.0f} | {r['mbs']:.2f} | {r['how']} |")
+    if eng:
+        fams = ", ".join(eng[-1]["families"])
+        lines += [
+            "",
+            f"All {len(eng[-1]['families'])} document families together in the engine ({fams}; `engine.score`, 1 worker, "
+            f"DuckDB reads and writes included), {eng[-1]['docs']:,} realmix documents, each tree in a fresh process "
+            f"warmed up on 2,000 other documents, median of {args.repeat} alternating runs:",
+            "",
+            "| code | docs/s per core (CPU) | wall docs/s | CPU s | speed-up per core |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        base = eng[0]["cpu"]
+        for r in eng:
+            lines.append(
+                f"| {r['tree']} | {r['docs'] / r['cpu']:,.0f} | {r['docs'] / r['wall']:,.0f} | {r['cpu']:.2f} | "
+                f"{base / r['cpu']:.2f}x |"
+            )
     lines += ["", "| language backend | docs/s | accuracy en | accuracy zh |", "|---|---:|---:|---:|"]
     for r in lang:
         if "error" in r:
@@ -292,14 +365,6 @@ def render(args, heur, combined, mh, other, lang, scaling, n_docs) -> str:
     return "\n".join(lines)
 
 
-def write_readme(section: str) -> None:
-    readme = ROOT / "README.md"
-    text = readme.read_text(encoding="utf-8")
-    start, end = "<!-- bench:signals:start -->", "<!-- bench:signals:end -->"
-    pat = re.compile(re.escape(start) + r".*?" + re.escape(end), re.S)
-    readme.write_text(pat.sub(lambda _m: f"{start}\n{section}\n{end}", text, count=1), encoding="utf-8")
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="smaller sizes (about a minute)")
@@ -308,6 +373,10 @@ def main() -> int:
     ap.add_argument("--scale", default=None, help="comma-separated document counts for the scaling rows")
     ap.add_argument("--scale-signals", default="dedup_exact,dedup_near")
     ap.add_argument("--no-readme", action="store_true")
+    ap.add_argument("--baseline", help="git revision to time the engine row against (e.g. the one before a change)")
+    ap.add_argument(
+        "--engine-docs", type=int, help="realmix documents for the engine rows (default 8,000; quick 2,000)"
+    )
     args = ap.parse_args()
     if not REALMIX.exists():
         print(f"realmix not found at {REALMIX}", file=sys.stderr)
@@ -320,14 +389,18 @@ def main() -> int:
     print(f"[heuristics done {time.perf_counter() - t0:.0f}s]", file=sys.stderr)
     mh = bench_minhash(texts, args.repeat)
     other = bench_other_families(texts, args.repeat)
+    eng = bench_engine_all(args.engine_docs or (2000 if args.quick else 8000), args.baseline, args.repeat)
+    print(f"[engine done {time.perf_counter() - t0:.0f}s]", file=sys.stderr)
     lang = bench_lang(2000 if args.quick else 6000)
     print(f"[families done {time.perf_counter() - t0:.0f}s]", file=sys.stderr)
     scaling = bench_scaling(sizes, args.scale_signals)
-    section = render(args, heur, combined, mh, other, lang, scaling, len(texts))
+    section = render(args, heur, combined, mh, other, eng, lang, scaling, len(texts))
     print(section)
     print(f"[total {time.perf_counter() - t0:.0f}s]", file=sys.stderr)
     if not args.no_readme:
-        write_readme(section)
+        from bench._readme import write_section
+
+        write_section("signals", section)
     return 0
 
 
