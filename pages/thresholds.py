@@ -169,9 +169,6 @@ def thresholds() -> None:
         finally:
             cur.close()
     live.thresholds_panel(key="thr_panel", data=data, on_rules_change=_from_panel)
-    # in this fragment, so both follow every rule change the panel hands back (each is a fragment of its own too)
-    compare_ui.panel(ws, panel_api.usable(ss["rules"]), name=ss.get("recipe"), base=ss.get("recipe_base"))
-    compare_ui.mixture_panel(ws, panel_api.usable(ss["rules"]), base=ss.get("recipe_base"))
     learn.edge_labels(ws, ss["rules"], ss.get("edge_uid"))  # good/bad buttons on the rule's edge documents
     _stage_counts()
     _retention()
@@ -430,4 +427,8 @@ _load_row()
 _add_rule_row()
 _stage_editor()
 thresholds()
+# outside the panel's fragment: a threshold change does not rerun them (the panel draws B's numbers and the plan
+# itself); choosing B or a mixture setting reruns the page so the panel hears of it
+compare_ui.panel(ws)
+compare_ui.mixture_panel(ws)
 _save_row()

@@ -37,13 +37,24 @@ def _groups_html(rows: list[dict], key: str) -> str:
     return widgets.table_html(rows, cols, limit=15)
 
 
+def _page_recipe() -> tuple[list[Any], str | None, dict[str, Any] | None]:
+    """The Thresholds page's usable rules, recipe name and stages, as the session holds them now (a fragment
+    rerun re-reads them: its arguments are those of the page's last full run)."""
+    from app.explore import panel_api
+
+    ss = st.session_state
+    return panel_api.usable(ss.get("rules") or []), ss.get("recipe"), ss.get("recipe_base")
+
+
 @st.fragment
-def panel(ws: Any, rules: list[Any], *, name: str | None = None, base: dict[str, Any] | None = None) -> None:
-    """An expander comparing the page's recipe (its usable ``rules`` and the stages kept aside in ``base``) with
-    a chosen saved recipe or preset. A fragment: choosing B reruns only this panel; called from the Thresholds
-    fragment, it follows every rule change the live panel hands back. The counts are drawn before the few
-    flipped documents' texts are read (:func:`app.recipes.compare.flipped_texts`)."""
+def panel(ws: Any) -> None:
+    """An expander comparing the page's recipe (its usable rules and the stages kept aside) with a chosen saved
+    recipe or preset. A fragment: choosing B reruns only this panel (and the page once, so the Thresholds panel
+    hears of B: it draws B's numbers after every threshold change). The flipped documents are read here, for the
+    rules as they are when this runs (choosing B, or the refresh button), after the counts are drawn
+    (:func:`app.recipes.compare.flipped_texts`)."""
     with st.expander("Compare with another recipe (what does my change do?)"):
+        rules, name, base = _page_recipe()
         try:
             current = recipe_bridge.recipe_from_rules(rules, name=name, base=base)
         except WinnowError as e:
@@ -59,6 +70,11 @@ def panel(ws: Any, rules: list[Any], *, name: str | None = None, base: dict[str,
         if pick is None:
             st.caption("A saved recipe or a preset; `winnow compare -r A -r B` prints the same comparison.")
             return
+        st.caption(
+            "The panel above draws this comparison's counts after every threshold change; the details below are "
+            "for the rules as they were when B was chosen or refreshed."
+        )
+        st.button("Refresh the flipped documents for the current rules", key="btn_cmp_refresh")
         try:
             other = recipe_bridge.load_starting_point(ws, choices[pick], language=lang or None)
             from app.recipes.compare import compare_recipes
@@ -215,11 +231,14 @@ def _cut_histograms(ws: Any, changed: list[dict[str, Any]]) -> None:
 
 
 @st.fragment
-def mixture_panel(ws: Any, rules: list[Any], *, base: dict[str, Any] | None = None) -> None:
-    """A token-budget mixture planner over what the page's recipe keeps: editable target shares per group, the
-    tokens available and wanted, epochs, warnings and planned vs target shares (the recipe's ``mixture:``). A
-    fragment: a share edit reruns only the planner, which replans from the group totals kept in the session."""
+def mixture_panel(ws: Any) -> None:
+    """A token-budget mixture planner over what the page's recipe keeps: the grouping, budget, cap and token
+    column (the Thresholds panel draws the plan for them after every threshold change, with its own editable
+    shares), and here editable target shares per group, the tokens available and wanted, epochs, warnings and
+    planned vs target shares (the recipe's ``mixture:``). A fragment: a share edit reruns only the planner, which
+    replans from the group totals kept in the session."""
     with st.expander("Plan a token mixture (shares of tokens per group)"):
+        rules, _, base = _page_recipe()
         try:
             from app.explore import queries
             from app.recipes.mixture import Mixture, plan

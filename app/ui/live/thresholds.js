@@ -286,8 +286,8 @@ class Panel {
     if (!this.rules.some((r) => r.uid === this.edgeUid)) this.edgeUid = data.edge_uid || (this.rules[0] || {}).uid;
     this.drawEditors();
     if (data.summary) {
-      this.drawSummary(data.summary);
-      this.fetchCompare();
+      this.drawSummary(data.summary, !this.ctx);
+      if (this.ctx) this.fetchCompare().then(() => this.fetchEdge());
     } else this.request();
     if (data.error) this.showError(data.error);
   }
@@ -465,11 +465,15 @@ class Panel {
     this.root.dataset.busy = "1"; // a request is out (the benchmark waits for "0")
     try {
       const s = await this.post("summary", {});
-      this.drawSummary(s, !this.pending); // while dragging, each answer is drawn as it comes
-      // then B's comparison and the mixture plan (asked after the counts, so the two never share the CPU)
-      if (this.ctx && !this.pending) {
-        const seq = ++this.cmpSeq;
-        this.drawCompare(await this.post("compare", this.sharesBody()).catch((err) => ({ error: err.message })), seq);
+      const settled = !this.pending;
+      // B's comparison and the mixture plan are asked when the counts arrive, so the server counts them while the
+      // browser draws the counts; the edge documents (a query that reads texts, the slowest) only after both
+      const seq = ++this.cmpSeq;
+      const cmp = this.ctx && settled ? this.post("compare", this.sharesBody()).catch((err) => ({ error: err.message })) : null;
+      this.drawSummary(s, settled && !cmp); // while dragging, each answer is drawn as it comes
+      if (cmp) {
+        this.drawCompare(await cmp, seq);
+        if (!this.pending) this.fetchEdge();
       }
     } catch (err) {
       this.showError(`These rules cannot be evaluated: ${err.message}`);
