@@ -205,3 +205,15 @@ def test_realmix_chat_copies_found_by_near_dedup_over_fields(realmix, tmp_path):
     )
     ws.close()
     assert by_text < by_io and 300 - by_io <= with_input and missed == 0
+
+
+def test_exact_dedup_sees_the_fields_too(tmp_path):
+    """Exact dedup follows the fields as near dedup does: a chat copy is an exact duplicate of its Alpaca record
+    once both are seen as instruction + input + output (role names and the system prompt left out)."""
+    ws = _workspace(tmp_path, ITEMS, n_chat=2)
+    q = "SELECT count(*) FILTER (WHERE source = 'chat' AND dup_exact_size > 1) FROM corpus"
+    engine.score(ws, signals=["dedup_exact"])
+    assert ws.cursor().execute(q).fetchone()[0] == 0
+    engine.score(ws, signals=["dedup_exact"], fields="prompt,output")
+    assert ws.cursor().execute(q).fetchone()[0] == 2
+    assert fields.from_tag(engine.runs(ws)["dedup_exact"]["version"]) == "prompt,output"

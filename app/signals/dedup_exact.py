@@ -17,6 +17,10 @@ class DedupExact(Scorer):
     name = "dedup_exact"
     version = 1
     scope = "corpus"
+    #: sees the workspace's (or ``--fields``) text fields (:mod:`app.fields`), as near dedup does; the engine
+    #: sets ``text_fields`` and records them in the family's fingerprint
+    uses_fields = True
+    text_fields: tuple[str, ...] | None = None
     description = "exact duplicates of the normalised text"
     columns: ClassVar[dict[str, str]] = {
         "dup_exact_cluster": "VARCHAR",
@@ -30,12 +34,15 @@ class DedupExact(Scorer):
     }
 
     def score_corpus(self, ws: Any, *, dest: str, con: Any, workers: int = 1, progress: Any = None) -> int:
+        from app import fields as fields_mod
+
+        rel = fields_mod.relation(con, self.text_fields)  # ``docs``, or the text composed of the chosen fields
         total = con.execute("SELECT count(*) FROM docs").fetchall()[0][0]
         if progress:
             progress(0, total, "exact duplicates")
         con.execute(
             f"""CREATE OR REPLACE TABLE {qi(dest)} AS
-            WITH n AS (SELECT id, md5(regexp_replace(lower(trim(coalesce(text, ''))), '\\s+', ' ', 'g')) AS h FROM docs),
+            WITH n AS (SELECT id, md5(regexp_replace(lower(trim(coalesce(text, ''))), '\\s+', ' ', 'g')) AS h FROM {rel}),
             c AS (SELECT id, min(id) OVER (PARTITION BY h) AS rep, count(*) OVER (PARTITION BY h) AS size FROM n)
             SELECT id, rep AS dup_exact_cluster, size AS dup_exact_size, id = rep AS dup_exact_keep FROM c"""
         )
