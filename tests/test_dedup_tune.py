@@ -117,7 +117,8 @@ def test_chinese_text_has_shingles():
 @pytest.mark.slow
 def test_realmix_edits_recall_and_no_low_merges(realmix):
     """Generated edits of realmix documents: 3% of words changed are clustered with their original >= 95% of
-    the time at the default threshold; 12%-edited copies are rarely merged, never below Jaccard 0.5."""
+    the time at the default threshold; 12%-edited copies are rarely merged, never below Jaccard 0.5. With 2,000
+    originals the estimate alone merged one copy whose exact Jaccard is below 0.5 (verification fixed it)."""
     import sys
     from pathlib import Path
 
@@ -125,7 +126,7 @@ def test_realmix_edits_recall_and_no_low_merges(realmix):
     from bench.bench_dedup import load, make_pairs, measure_ours
 
     rows = load(realmix / "realmix.parquet")
-    pairs = make_pairs(rows, n=600, edit=0.03, far=0.12, seed=15)
+    pairs = make_pairs(rows, n=2000, edit=0.03, far=0.12, seed=15)
     texts = dict(pairs["originals"]) | pairs["near"] | pairs["far"]
     res = measure_ours(texts, pairs, dn.DEFAULT_THRESHOLD)
     assert res["recall"] >= 0.95 and res["recall_zh"] >= 0.95, res
