@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from app.commands import add_workspace, print_json_last
+from app.commands import add_json, add_workspace, emit
 
 NAME = "classify"
 HELP = "train classifiers from labels or selectors (clf_NAME), show held-out metrics, suggest what to label next"
@@ -35,7 +35,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     sg.add_argument("-n", type=int, default=20, metavar="N", help="how many (default 20)")
     for s in (tr, sub.choices["list"], sh, rm, sg):
         add_workspace(s)
-        s.add_argument("--json", action="store_true", help="print only JSON (on the last line)")
+        add_json(s)
 
 
 def _ci(m: dict[str, Any], key: str) -> str:
@@ -80,8 +80,7 @@ def run(args: argparse.Namespace) -> int:
     read_only = args.action in ("list", "show", "suggest")
     with Workspace.open(args.workspace, read_only=read_only) as ws:
         res = globals()[f"_{args.action}"](ws, args)
-    if args.json:
-        print_json_last(res)
+    emit(args, res)
     return 0
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from app.commands import add_workspace, print_json_last
+from app.commands import add_json, add_workspace, print_json_last
 
 NAME = "compare"
 HELP = "compare two recipes on a workspace: documents and tokens kept by A only, B only and both; flipped documents"
@@ -24,7 +24,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--flipped", type=int, default=5, metavar="N", help="flipped documents shown per direction (5)")
     p.add_argument("--width", type=int, default=100, metavar="C", help="characters of text shown per document (100)")
-    p.add_argument("--json", action="store_true", help="print the comparison as JSON (on the last line)")
+    add_json(p)
 
 
 def _preview(text: str | None, width: int) -> str:

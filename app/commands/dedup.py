@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from app.commands import add_workspace, print_json_last
+from app.commands import add_json, add_workspace, print_json_last
 
 NAME = "dedup"
 HELP = "near duplicates: set the Jaccard threshold, show its S-curve, explain why two documents (do not) match"
@@ -29,7 +29,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
             "--fields", metavar="NAMES", help="the fields compared (e.g. instruction,output; default: winnow fields)"
         )
     for s in (near, ex, curve):
-        s.add_argument("--json", action="store_true", help="print only JSON (on the last line)")
+        add_json(s)
 
 
 def _clean(value: object) -> str:

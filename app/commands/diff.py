@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from app.commands import print_json_last
+from app.commands import add_json, print_json_last
 
 NAME = "diff"
 HELP = "diff two exports: documents added/removed by source (and cluster), tokens, recipe changes, unchanged files"
@@ -27,7 +27,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="a workspace holding both exports' documents: tokens and map clusters from it (default: the one the "
         "manifests name, when its documents have not changed)",
     )
-    p.add_argument("--json", action="store_true", help="print the diff as JSON (on the last line)")
+    add_json(p)
 
 
 def _print(res: dict) -> None:

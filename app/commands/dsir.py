@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from app.commands import add_workspace, print_json_last
+from app.commands import add_json, add_workspace, emit
 
 NAME = "dsir"
 HELP = "importance weights toward target documents (DSIR): dsir_NAME = log p_target - log p_raw"
@@ -20,7 +20,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bits", type=int, default=16, metavar="B", help="2^B hash buckets (default 16)")
     p.add_argument("--seed", type=int, default=0, help="seed of random:N selectors")
     p.add_argument("--remove", action="store_true", help="remove the weights dsir_NAME and their column")
-    p.add_argument("--json", action="store_true", help="print only JSON (on the last line)")
+    add_json(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -46,6 +46,5 @@ def run(args: argparse.Namespace) -> int:
                 state = "unchanged (same data and settings)" if res["unchanged"] else (
                     f"{m['target_docs']:,} target vs {m['raw_docs']:,} raw documents; {res['documents']:,} scored")  # fmt: skip
                 print(f"{res['name']}: {state}; resample with  sample: {{n: K, log_weight: {res['name']}}}")
-    if args.json:
-        print_json_last(res)
+    emit(args, res)
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from app.commands import add_workspace, print_json_last
+from app.commands import add_json, add_workspace, print_json_last
 
 NAME = "fields"
 HELP = "choose the fields signals, dedup and embeddings see (e.g. instruction,input,output) instead of the text"
@@ -22,7 +22,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("action", nargs="?", default="show", choices=["show", "set", "clear"], help="default: show")
     p.add_argument("spec", nargs="?", metavar="FIELDS", help="for set: comma-separated names, e.g. instruction,output")
     add_workspace(p)
-    p.add_argument("--json", action="store_true", help="print only JSON (on the last line)")
+    add_json(p)
 
 
 def computed_from(ws: Any) -> dict[str, str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from app.commands import add_workspace, print_json_last
+from app.commands import add_json, add_workspace, print_json_last
 
 NAME = "info"
 HELP = "show counts of documents, characters, sources and signals in a workspace"
@@ -12,7 +12,7 @@ HELP = "show counts of documents, characters, sources and signals in a workspace
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_workspace(p)
-    p.add_argument("--json", action="store_true", help="print one JSON line instead of the summary")
+    add_json(p)
 
 
 #: clusters listed in the human summary (all of them under --json)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from app.commands import add_workspace, print_json_last
+from app.commands import add_json, add_workspace, emit
 
 NAME = "labels"
 HELP = "document labels (good/bad, toxic, ...): import a file of id,label[,note], list counts, export, remove"
@@ -25,7 +25,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     rm.add_argument("--id", action="append", dest="ids", metavar="ID", help="a document id (repeatable)")
     for s in (imp, lst, exp, rm):
         add_workspace(s)
-        s.add_argument("--json", action="store_true", help="print only JSON (on the last line)")
+        add_json(s)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -67,6 +67,5 @@ def run(args: argparse.Namespace) -> int:
             res = {"label": args.label, "removed": n}
             if not args.json:
                 print(f"removed {n:,} {plain_text(args.label)} labels")
-    if args.json:
-        print_json_last(res)
+    emit(args, res)
     return 0

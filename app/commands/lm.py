@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from app.commands import add_workspace, print_json_last
+from app.commands import add_json, add_workspace, emit
 
 NAME = "lm"
 HELP = "fit reference n-gram language models: ppl_NAME, lp_NAME, ccnet_bucket_NAME; diff_A_B = lp_A - lp_B"
@@ -33,7 +33,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     lst = sub.add_parser("list", help="the reference models, their settings and metrics")
     for s in (fit, diff, rm, lst):
         add_workspace(s)
-        s.add_argument("--json", action="store_true", help="print only JSON (on the last line)")
+        add_json(s)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -86,6 +86,5 @@ def run(args: argparse.Namespace) -> int:
             if not args.json:
                 state = "unchanged" if res["unchanged"] else f"{res['documents']:,} documents scored"
                 print(f"{res['name']}: {state}")
-    if args.json:
-        print_json_last(res)
+    emit(args, res)
     return 0

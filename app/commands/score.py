@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from app.commands import add_engine, add_workspace, print_json_last
+from app.commands import add_engine, add_json, add_workspace, emit, print_json_last
 
 NAME = "score"
 HELP = "compute quality, repetition, language, duplicate, PII and size signals (only what is missing or stale)"
@@ -36,7 +36,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--list", action="store_true", help="list the families and their columns, then exit")
     add_engine(p)
-    p.add_argument("--json", action="store_true", help="print only JSON (on the last line)")
+    add_json(p)
 
 
 def options_from_args(args: argparse.Namespace) -> dict[str, dict]:
@@ -88,8 +88,7 @@ def run(args: argparse.Namespace) -> int:
         for name, cls in fams.items():
             if not args.json:
                 print(f"{name:18s} v{cls.version} {cls.scope:8s} {', '.join(cls.columns)}")
-        if args.json:
-            print_json_last({n: list(c.columns) for n, c in fams.items()})
+        emit(args, {n: list(c.columns) for n, c in fams.items()})
         return 0
     from app.engine import make_engine
     from app.workspace import Workspace

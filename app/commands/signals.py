@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from app.commands import add_workspace, print_json_last
+from app.commands import add_json, add_workspace, emit, print_json_last, say
 
 NAME = "signals"
 HELP = "import external per-document scores as columns; list or document the signal columns"
@@ -19,11 +19,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     imp.add_argument("--prefix", default="", metavar="P", help="prefix for the imported column names")
     imp.add_argument("--name", metavar="NAME", help="part name (default: the file name); table import_<name>")
     imp.add_argument("--strict", action="store_true", help="fail when the file has ids not in the workspace")
-    imp.add_argument("--json", action="store_true", help="print one JSON line instead of the summary")
+    add_json(imp)
     lst = sub.add_parser("list", help="every signal column: family, type, meaning")
-    lst.add_argument("--json", action="store_true", help="print one JSON line instead of the summary")
+    add_json(lst)
     doc = sub.add_parser("docs", help="print the generated column table (Markdown); --write updates the docs")
     doc.add_argument("--write", action="store_true", help="rewrite docs/signals.md and README's signals section")
+    add_json(doc)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -68,7 +69,9 @@ def run(args: argparse.Namespace) -> int:
         from app.signals.columns_doc import markdown_table, write_docs
 
         if args.write:
-            print_json_last({"written": [str(p) for p in write_docs()]})
+            written = [str(p) for p in write_docs()]
+            say(args, f"wrote {', '.join(written)}")
+            emit(args, {"written": written})
         else:
             print(markdown_table())
         return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from app.commands import add_workspace, print_json_last
+from app.commands import add_json, add_workspace, print_json_last
 
 NAME = "similarity"
 HELP = "score every document by cosine similarity to good (and bad) examples: sim_NAME_max, _mean [, _bad_max, _margin]"
@@ -26,7 +26,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--bad-label", metavar="L", help="documents labelled L (e.g. bad) are examples of what is not wanted"
     )
     p.add_argument("--bad-targets", metavar="FILE", help="texts of what is not wanted (.txt or .jsonl, like --targets)")
-    p.add_argument("--json", action="store_true", help="print only JSON (on the last line)")
+    add_json(p)
 
 
 def read_targets(path: str) -> list[str]:
