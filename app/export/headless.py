@@ -21,7 +21,8 @@ Near dedup: pass 1 also computes each document's MinHash signature with the ``de
 own :func:`app.signals.dedup_near.signature_blobs` into a scratch table (which spills like the rest); before
 selecting, :func:`app.signals.dedup_near.cluster` (the scorer's clustering, at the recipe's ``dedup.near``
 threshold, else the default) adds ``dup_near_cluster``
-to ``corpus``, so the clusters equal a scored workspace's.
+to ``corpus``, so the clusters equal a scored workspace's. Pairs whose estimate is near the threshold are verified
+by their exact Jaccard: their texts come from one more streaming read of the input (:func:`_near_clusters`).
 
 Semantic dedup (:mod:`app.export.semantic`): pass 1 also embeds each batch (the fast static embedder, on the
 engine's workers when there is one) into a vector file on disk; before selecting, the workspace's PCA, k-means
