@@ -110,3 +110,12 @@ def test_every_command_prints_json_only_with_json(ws, capsys):
 def test_map_search_like_and_report_print_json_only_with_json(ws, capsys):
     """The same check for map, search --like (needs the map's neighbours) and report."""
     _check(SLOW_CASES, ws, capsys)
+
+
+def test_search_preview_escapes_control_characters():
+    """A document's text is untrusted: an escape sequence in it must not reach the terminal raw."""
+    from app.commands.search import _preview
+
+    shown = _preview("clear \x1b[2J the\tscreen\x07", 100)
+    assert "\x1b" not in shown and "\x07" not in shown
+    assert shown == "clear \\x1b[2J the screen\\x07"

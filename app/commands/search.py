@@ -20,7 +20,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _preview(text: str | None, width: int) -> str:
-    t = " ".join((text or "").split())
+    """One line of a document for the terminal: whitespace collapsed, control characters (escape sequences
+    that could move the cursor or recolour the terminal) shown escaped, cut to ``width`` characters."""
+    from app.commands.ingest import safe_text
+
+    t = safe_text(" ".join((text or "").split()))
     return t if len(t) <= width else t[: max(1, width - 1)] + "…"
 
 
@@ -35,6 +39,8 @@ def run(args: argparse.Namespace) -> int:
         raise MapError("give a query text, or --like ID")
     with Workspace.open(args.workspace, read_only=True) as ws:
         hits = neighbours(ws, args.like, k=args.k) if args.like else search(ws, args.query, k=args.k)
+    if not hits:
+        say(args, "no results")
     for rank, h in enumerate(hits, 1):
         say(
             args,
