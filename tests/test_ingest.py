@@ -261,6 +261,22 @@ def test_glob_directory_and_source_names(ws, tmp_path):
     assert rows(ws, "SELECT count(DISTINCT id) FROM corpus") == [(12,)]
 
 
+def test_a_folder_of_different_datasets_gets_one_source_each(ws, tmp_path):
+    """A folder holding shards of one dataset is one source; a folder of different datasets (as realmix's raw/
+    is: reviews CSV, instructions JSON, web JSONL shards) gets a source per dataset, shards kept together."""
+    mixed = tmp_path / "raw"
+    mixed.mkdir()
+    for i in (91, 174):
+        write_jsonl(mixed / f"cc_en_head-{i:04d}.jsonl", [{"text": f"web {i} doc {j}"} for j in range(2)])
+    write_jsonl(mixed / "alpaca_5000.jsonl", [{"text": "an instruction"}])
+    (mixed / "reviews.csv").write_text("text,label\nnice room,1\nawful food,0\n")
+    out = ingest(ws, [str(mixed)])
+    got = sorted((s["source"], s["files"], s["ingested"]) for s in out["sources"])
+    assert got == [("alpaca", 1, 1), ("cc_en_head", 2, 4), ("reviews", 1, 2)]
+    out = ingest(ws, [str(mixed)], source="all")  # --source still puts everything in one
+    assert [(s["source"], s["ingested"]) for s in out["sources"]] == [("all", 7)]
+
+
 def test_limit(ws, tmp_path):
     f = write_jsonl(tmp_path / "d.jsonl", [{"text": f"t{i}"} for i in range(50)])
     g = write_jsonl(tmp_path / "e.jsonl", [{"text": f"u{i}"} for i in range(50)])

@@ -120,6 +120,35 @@ def derive_source_name(src: str) -> str:
     return stem or p.name
 
 
+#: a shard's numbering at the end of a file stem: ``part-0003``, ``-00001-of-00004``, ``_2024_01``
+_SHARD_TAIL = re.compile(r"(?:[._-]*\d+(?:-of-\d+)?)+$")
+
+
+def shard_stem(path: str | Path) -> str:
+    """A file's name without extensions and without its shard numbering (``cc_en_head-0091.jsonl`` ->
+    ``cc_en_head``, ``part-00001-of-00004.parquet`` -> ``part``); "" for a name that is only numbers."""
+    stem, _c, _e = split_ext(Path(path).name)
+    return _SHARD_TAIL.sub("", stem)
+
+
+def _per_file_sources(files: list[Path], name: str, used: dict[str, int], explicit: bool) -> list[str]:
+    """The source of each file of a directory or glob: the SRC's one ``name`` when its files are shards of one
+    dataset (one shard stem, or ``--source`` given), else each file's shard stem (a folder of different datasets,
+    e.g. a CSV of reviews beside a JSON of instructions, becomes one source per dataset), made unique like SRCs.
+    Plain-text files (one document per file, or WikiText's paragraphs) stay together under ``name``: a folder of
+    notes is one dataset of documents, not one dataset per note."""
+    if explicit or any(not shard_stem(f) for f in files):  # numbers-only names: shards of the folder's dataset
+        return [name] * len(files)
+    stems = [name if file_format(f.name)[0] == "text" else shard_stem(f) for f in files]
+    if len(set(stems)) == 1:  # shards of one dataset, or a folder of plain-text documents
+        return [name] * len(files)
+    names: dict[str, str] = {name: name}  # the SRC's own name is registered already
+    for st in dict.fromkeys(x for x in stems if x != name):
+        used[st] = used.get(st, 0) + 1
+        names[st] = st if used[st] == 1 else f"{st}-{used[st]}"
+    return [names[st] for st in stems]
+
+
 def _glob_base(pattern: str) -> str:
     parts = Path(pattern).parts
     base: list[str] = []
@@ -146,7 +175,8 @@ def resolve(srcs: list[str], *, source: str | None = None) -> tuple[list[Input],
     """All inputs of ``srcs`` in order, and the paths ignored (unsupported files inside a directory or glob).
 
     With ``source`` every input belongs to that source; otherwise each SRC gets a name derived from
-    its path (made unique with ``-2``, ``-3``... when two SRCs derive the same name).
+    its path (made unique with ``-2``, ``-3``... when two SRCs derive the same name); the files of a directory
+    or glob that hold different datasets (several shard stems) get one source per stem.
     """
     if not srcs:
         raise IngestError("no input given")
@@ -179,7 +209,8 @@ def resolve(srcs: list[str], *, source: str | None = None) -> tuple[list[Input],
                 (files if file_format(m)[0] else ignored).append(mp if file_format(m)[0] else str(mp))
             if not files:
                 raise IngestError(f"no supported files match {src!r} (supported: {SUPPORTED})")
-            inputs.extend(_file_input(f, base, name) for f in files)
+            names = _per_file_sources(files, name, used, source is not None)
+            inputs.extend(_file_input(f, base, n) for f, n in zip(files, names))
             continue
         p = Path(src)
         if not p.exists():
@@ -192,7 +223,8 @@ def resolve(srcs: list[str], *, source: str | None = None) -> tuple[list[Input],
             ignored.extend(str(x) for x in ign)
             if not files:
                 raise IngestError(f"no supported files in directory {src} (supported: {SUPPORTED})")
-            inputs.extend(_file_input(f, p, name) for f in files)
+            names = _per_file_sources(files, name, used, source is not None)
+            inputs.extend(_file_input(f, p, n) for f, n in zip(files, names))
             continue
         if not os.access(p, os.R_OK):
             raise IngestError(f"cannot read {src}: permission denied")
