@@ -5,13 +5,14 @@ plan at 1M documents in a real browser (Debian chromium + Playwright against ``s
 The page is opened as a reviewer's link, ``/thresholds?recipe=current&compare=stricter``. The Thresholds panel
 fetches and draws the comparison and the plan itself (``app/explore/panel_compare.py``), so nothing needs opening.
 Times are taken inside the page (``performance.now()``), from the Enter keydown to the animation frame after the
-changed numbers are in the DOM, so Playwright's own round trips are not counted:
+changed numbers are in the DOM, so Playwright's own round trips are not counted; each change starts from a settled
+page (:func:`_idle`):
 
 - ``compare_ms``: a new minimum for A's first rule (the live panel's box) -> the panel's comparison line
   ("A keeps N documents ... ; T ms") changed; ``count_ms``: the same change -> the live panel's kept count;
 - ``mixture_ms``: a new target share typed into the panel's plan -> the ``mixture:`` section it prints changed.
 
-    python bench/bench_compare_browser.py WORKSPACE [CHANGES] [--before BEFORE.json] [--readme]
+    python bench/bench_compare_browser.py WORKSPACE [CHANGES] [--before BEFORE.json] [--readme] [--after AFTER.json]
 
 WORKSPACE: one built by ``bench_compare.py`` (recipes ``current`` and ``stricter``); ``--before``: the JSON this
 script printed for the code before a change, shown beside the new numbers in the README section ``compare-browser``.
@@ -56,11 +57,20 @@ new MutationObserver(() => {
 """
 
 
+#: the panel has settled: no request out, and the edge documents drawn for its latest update
+SETTLED_JS = """() => { const p = document.querySelector('.wl'), e = document.querySelector('.wl-edge'),
+  d = document.querySelector('.wl-status .w-done');
+  return p && p.dataset.busy !== '1' && e && d && e.dataset.run === d.dataset.run; }"""
+
+
 def _idle(pg) -> None:
-    """Wait until Streamlit has finished the run (its status widget gone), then a reader's pause."""
+    """Wait until the page has settled after a change (the panel's edge documents drawn, Streamlit's run over),
+    then a reader's pause of a second: each change is timed from a quiet page, not on top of the last one's
+    leftovers."""
     pg.wait_for_timeout(150)
+    pg.wait_for_function(SETTLED_JS, timeout=180_000)
     pg.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget] button')", timeout=180_000)
-    pg.wait_for_timeout(300)
+    pg.wait_for_timeout(1000)
 
 
 def _timed(pg, key: str, prepare, enter) -> tuple[float | None, dict]:
@@ -166,7 +176,9 @@ def readme(after: dict, before: dict | None, *, load: str) -> str:
         "edit to `plan`, and draws the answers itself (`app/explore/panel_compare.py`: `compare_recipes` and "
         "`mixture.plan`, the token totals per group kept between share edits). Debian chromium + Playwright against "
         "`streamlit run`, the page opened as `/thresholds?recipe=current&compare=stricter` (B samples 300k); times "
-        "from the Enter keydown to the animation frame that paints the new numbers, measured in the page."
+        "from the Enter keydown to the animation frame that paints the new numbers, measured in the page; each "
+        "change starts once the page has settled (the panel's edge documents drawn, Streamlit idle) plus 1 s, "
+        "before and after alike."
     )
 
 
@@ -180,13 +192,20 @@ if __name__ == "__main__":  # a workspace already built by bench_compare.py (rec
     ap.add_argument("changes", nargs="?", type=int, default=5)
     ap.add_argument("--before", help="this script's JSON for the code before a change")
     ap.add_argument("--readme", action="store_true", help="write the README section compare-browser")
+    ap.add_argument("--after", help="write the README from this JSON (printed by an earlier run) instead of measuring")
     args = ap.parse_args()
-    got = measure(Path(args.workspace), changes=args.changes)
-    got["load"] = os.getloadavg()
-    print(json.dumps(got))
+    if args.after:
+        got = json.loads(Path(args.after).read_text())
+    else:
+        load0 = os.getloadavg()[0]
+        got = measure(Path(args.workspace), changes=args.changes)
+        got["load"] = [load0, os.getloadavg()[0]]  # 1-minute load average at the start and at the end
+        print(json.dumps(got))
     if args.readme:
         from _readme import write_section
 
         before = json.loads(Path(args.before).read_text()) if args.before else None
-        la = got["load"]
-        write_section("compare-browser", readme(got, before, load=f"load average {la[0]:.1f} at the end of the run"))
+        load = f"1-minute load average {got['load'][0]:.1f} → {got['load'][1]:.1f} over the run"
+        if before and before.get("load"):
+            load += f" (before: {before['load'][0]:.1f} → {before['load'][1]:.1f})"
+        write_section("compare-browser", readme(got, before, load=load))

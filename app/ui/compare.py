@@ -132,7 +132,10 @@ def register_context(ws: Any, token: str, *, name: str | None, base: dict[str, A
     ss = st.session_state
     ctx = panel_compare.Context(name=name, base=base, version=widgets.version(ws))
     pick = ss.get("w_cmp_with")
-    choices = recipe_bridge.starting_points(ws) if pick is not None else {}
+    want = None if ss.get("_cmp_url_loaded") else st.query_params.get(URL_KEY)
+    choices = recipe_bridge.starting_points(ws) if pick is not None or want else {}
+    if pick is None and want:  # a shared link's B, as _from_url will pick it below: no second run to hear of it
+        pick = next((k for k in (f"saved: {want}", f"preset: {want}", want) if k in choices), None)
     if pick in choices:
         try:
             ctx.b = recipe_bridge.load_starting_point(ws, choices[pick], language=ss.get("w_cmp_lang") or None)
