@@ -68,6 +68,10 @@ CASES: list[tuple[str, Callable[[Path, str], list[str]]]] = [
         "apply --input",
         lambda b, s: ["apply", "-i", str(b / "docs.jsonl"), "-r", str(b / "r.yaml"), "-o", str(b / f"hl{s}")],
     ),
+    (
+        "apply --dry-run",
+        lambda b, s: ["apply", "-i", str(b / "docs.jsonl"), "-r", str(b / "r.yaml"), "--dry-run", "100"],
+    ),
     ("decontam add", lambda b, s: ["decontam", "add", f"quiz{s}", str(b / "quiz.jsonl"), "-w", str(b / "ws")]),
     ("decontam list", lambda b, s: ["decontam", "list", "-w", str(b / "ws")]),
     ("decontam run", lambda b, s: ["decontam", "run", "-w", str(b / "ws")]),
