@@ -149,7 +149,7 @@ def _pcts(xs: list[float]) -> tuple[str, str]:
     return f"{statistics.median(xs):,.0f}", f"{p95:,.0f}"
 
 
-def readme(after: dict, before: dict | None, *, load: str) -> str:
+def readme(after: dict, before: dict | None, *, load: str, note: str = "") -> str:
     """The README section ``compare-browser``: p50 / p95 before and after, per operation."""
     from _readme import machine, md_table
 
@@ -170,15 +170,16 @@ def readme(after: dict, before: dict | None, *, load: str) -> str:
     return (
         "The comparison and the mixture plan in a real browser (`python bench/bench_compare_browser.py WS N "
         f"--before BEFORE.json --readme`, WS built by `bench/bench_compare.py`; {machine()}; {load}):\n\n{table}\n\n"
-        "Before: the numbers followed each threshold change through a Streamlit rerun of the compare and planner "
-        "expanders (the browser rows of the compare section above were measured that way). After: the Thresholds "
-        "panel posts its rules to its own `compare` route with every change (in parallel with `summary`) and a share "
-        "edit to `plan`, and draws the answers itself (`app/explore/panel_compare.py`: `compare_recipes` and "
+        "Before (commit f96af91, this script with that page's selectors): the numbers followed each threshold "
+        "change through a Streamlit rerun of the compare and planner expanders (the browser rows of the compare "
+        "section were measured that way, on a busier machine). After: the Thresholds panel posts its rules to its "
+        "own `compare` route when the counts arrive (the server counts B while the browser draws the counts) and a "
+        "share edit to `plan`, and draws the answers itself (`app/explore/panel_compare.py`: `compare_recipes` and "
         "`mixture.plan`, the token totals per group kept between share edits). Debian chromium + Playwright against "
         "`streamlit run`, the page opened as `/thresholds?recipe=current&compare=stricter` (B samples 300k); times "
         "from the Enter keydown to the animation frame that paints the new numbers, measured in the page; each "
         "change starts once the page has settled (the panel's edge documents drawn, Streamlit idle) plus 1 s, "
-        "before and after alike."
+        "before and after alike." + (f" {note}" if note else "")
     )
 
 
@@ -193,6 +194,7 @@ if __name__ == "__main__":  # a workspace already built by bench_compare.py (rec
     ap.add_argument("--before", help="this script's JSON for the code before a change")
     ap.add_argument("--readme", action="store_true", help="write the README section compare-browser")
     ap.add_argument("--after", help="write the README from this JSON (printed by an earlier run) instead of measuring")
+    ap.add_argument("--note", default="", help="a sentence appended to the README section")
     args = ap.parse_args()
     if args.after:
         got = json.loads(Path(args.after).read_text())
@@ -208,4 +210,4 @@ if __name__ == "__main__":  # a workspace already built by bench_compare.py (rec
         load = f"1-minute load average {got['load'][0]:.1f} → {got['load'][1]:.1f} over the run"
         if before and before.get("load"):
             load += f" (before: {before['load'][0]:.1f} → {before['load'][1]:.1f})"
-        write_section("compare-browser", readme(got, before, load=load))
+        write_section("compare-browser", readme(got, before, load=load, note=args.note))
