@@ -6,7 +6,8 @@ costs more than the 300 ms a threshold change may take. The panel (``app/ui/live
 its rules here and draws the answer itself. The routes are Starlette's, not Streamlit's; they are mounted on the dashboard's ``st.App`` (``app/ui/server.py``)
 and answer only for sessions that registered a token (:func:`register`): a request names a token, never a
 workspace path. Rules arrive as plain JSON, are validated by :func:`rules_from_json` and are counted by the same
-``app.recipes.summarize`` the CLI and the report use.
+``app.recipes.summarize`` the CLI and the report use. The ``compare`` and ``plan`` routes (recipe B's comparison
+and the mixture plan, :mod:`app.explore.panel_compare`) answer from what the page registered for the token.
 """
 
 from __future__ import annotations

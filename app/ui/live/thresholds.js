@@ -762,6 +762,7 @@ class Panel {
   }
 
   mixNodes(m) {
+    if (this.shares && m.by !== this.sharesBy) this.shares = null; // entered for another grouping
     this.mixBy = m.by;
     this.mixEntered = m.entered;
     const p = m.plan;
