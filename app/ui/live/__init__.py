@@ -16,7 +16,8 @@ HERE = Path(__file__).resolve().parent
 #: (not a shadow root), so it shares the page's ``w-*`` table and snippet styles
 thresholds_panel = st.components.v2.component(
     "winnow_thresholds",
-    js=(HERE / "thresholds.js").read_text(encoding="utf-8"),
+    # one inline module: the panel, then its comparison and mixture-plan views (compare_view.js)
+    js="\n".join((HERE / f).read_text(encoding="utf-8") for f in ("thresholds.js", "compare_view.js")),
     css=(HERE / "thresholds.css").read_text(encoding="utf-8"),
     isolate_styles=False,
 )
