@@ -110,3 +110,26 @@ def test_a_mixture_by_a_missing_column_is_one_line(ws):
     with pytest.raises(WinnowError) as e:
         panel_api.handle("compare", {"token": token, "rules": _rule(10)})
     assert "no_such_column" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_the_page_registers_b_and_the_mixture_settings_for_the_panel(tmp_path):
+    """Choosing B or a mixture setting in the Streamlit expanders reaches the panel's routes and the context key
+    the panel was sent. (AppTest reruns the whole page on a widget change, so the fragment's own st.rerun is not
+    exercised here; tests/browser/test_compare_panel.py drives the panel.)"""
+    from app.recipes import save_recipe
+    from tests.app.test_pages import app_at
+
+    path = build_ui_workspace(tmp_path / "ws")
+    with Workspace.open(path) as w:
+        save_recipe(w, "strict", load_recipe(STRICT))
+    at = app_at(path, "thresholds", r="range:size_words:10.0,")
+    ctx = panel_compare.context(at.session_state["_thr_token"])
+    assert ctx is not None and ctx.b is None and ctx.mix["by"] == "source"
+    at.selectbox(key="w_cmp_with").select("saved: strict").run()
+    assert not at.exception, [e.value for e in at.exception]
+    ctx = panel_compare.context(at.session_state["_thr_token"])
+    assert ctx.b_label == "saved: strict" and [r.signal for r in ctx.b.rules] == ["size_words", "lang_code"]
+    assert at.session_state["_thr_ctx_key_sent"] == ctx.key()  # the panel was sent this context
+    at.number_input(key="w_mix_tokens").set_value(5000).run()
+    ctx = panel_compare.context(at.session_state["_thr_token"])
+    assert ctx.mix["tokens"] == 5000 and at.session_state["_thr_ctx_key_sent"] == ctx.key()
