@@ -66,3 +66,29 @@ def test_compare_and_plan_follow_the_panel(tmp_path, browser_page):  # noqa: F81
         if others:
             assert f"{1 / others:.4f}".rstrip("0") in page.locator(YAML).inner_text()
         assert page.evaluate("() => window.__xss") is None
+
+
+def test_choosing_b_in_the_expander_reaches_the_panel(tmp_path, browser_page):  # noqa: F811
+    """B chosen in the Streamlit selectbox (a fragment rerun) reaches the panel, which then draws the comparison."""
+    from app.launch import Server
+    from app.recipes import load_recipe, save_recipe
+    from app.recipes.compare import compare_recipes
+    from app.workspace import Workspace
+    from tests.app.conftest import build_ui_workspace
+
+    _need_chromium()
+    path = build_ui_workspace(tmp_path / "ws")
+    with Workspace.open(path) as ws:
+        save_recipe(ws, "strict", load_recipe(STRICT))
+        a = compare_recipes(ws.con, "version: 1\nrules:\n  - {signal: size_words, min: 10}\n", STRICT)["a"]
+    page = browser_page
+    with Server(path) as url:
+        page.goto(f"{url}/thresholds?r=range:size_words:10.0,", wait_until="domcontentloaded")
+        page.locator(YAML).wait_for(timeout=60_000)  # the planner's settings are registered from the start
+        assert page.locator(".wl-cmp").is_hidden()
+        page.get_by_text("Compare with another recipe").first.click()
+        page.get_by_text("B: compare the rules above (A) with").first.wait_for(timeout=30_000)
+        box = page.locator('[data-testid="stSelectbox"]', has_text="B: compare the rules above").first
+        box.locator("input").first.click()
+        page.get_by_role("option", name="saved: strict").click()
+        _wait_text(page, CMP, f"A keeps {a['kept_docs']:,} documents ({a['kept_tokens']:,} tokens)")
