@@ -22,6 +22,7 @@ from typing import Any
 
 from app.errors import RecipeError, WinnowError
 from app.explore import recipe_bridge
+from app.explore.panel_errors import ApiError
 from app.recipes import rules as rules_model
 from app.recipes.rules import RuleKind
 
@@ -37,10 +38,6 @@ _lock = threading.Lock()
 _tokens: OrderedDict[str, Any] = OrderedDict()
 #: per token: the page's recipe ``annotate:`` section and the uids of the rules it names (:func:`set_annotate`)
 _annotate: dict[str, tuple[dict[str, Any], list[str | None]]] = {}
-
-
-class ApiError(WinnowError):
-    """A request the panel cannot answer (unknown token, malformed rules)."""
 
 
 def register(ws: Any, token: str | None = None) -> str:

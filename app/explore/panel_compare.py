@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.errors import WinnowError
+from app.explore.panel_errors import ApiError
 
 #: at most this many groups get a default share (the largest by tokens), as the Streamlit planner does
 MAX_GROUPS = 30
@@ -97,8 +98,6 @@ def default_shares(totals: dict[str, tuple[int, int]]) -> dict[str, float]:
 
 def clean_shares(raw: Any) -> dict[str, float]:
     """The panel's shares (``{group: number >= 0}``), zero shares dropped; a malformed mapping is an error."""
-    from app.explore.panel_api import ApiError
-
     if not isinstance(raw, dict) or len(raw) > _MAX_SHARES:
         raise ApiError("malformed shares")
     out = {}
@@ -219,8 +218,6 @@ def compare_payload(
 def plan_payload(con: Any, rules: list[Any], ctx: Context, *, shares: Any, shares_by: Any = None) -> dict[str, Any]:
     """After a share edit: the plan from the totals the last ``compare`` answer counted (counted now if none)."""
     if not ctx.mix:
-        from app.explore.panel_api import ApiError
-
         raise ApiError("no mixture planner open: reload the page")
     totals = _totals_for(con, ctx, _recipe_a(ctx, rules))
     return {"mix": mixture_payload(ctx, totals, _shares_for(ctx, shares, shares_by))}
