@@ -302,35 +302,19 @@ def mixture_panel(ws: Any) -> None:
 
 
 def _totals(ws: Any, recipe: Any, by: str, tokens_column: str | None = None) -> dict[str, tuple[int, int]]:
-    """Tokens per group of what ``recipe`` keeps (in ``tokens_column`` when given), kept in the session per
-    recipe, columns and data version, so editing shares replans without a query (the plan is arithmetic)."""
-    from app.recipes import compile_recipe
-    from app.recipes.mixture import Mixture, group_tokens, token_sql
-    from app.workspace import fast_relation
+    """Tokens per group of what ``recipe`` keeps (in ``tokens_column`` when given;
+    :func:`app.explore.panel_compare.group_totals`, the panel's own count), kept in the session per recipe,
+    columns and data version, so editing shares replans without a query (the plan is arithmetic)."""
+    from app.explore.panel_compare import group_totals
 
     key = (recipe.to_yaml(), by, tokens_column, widgets.version(ws))
     memo = st.session_state.setdefault("_mix_totals", {})
-    if key not in memo and tokens_column is None and not (recipe.balance or recipe.sample):
-        from app.recipes import summarize
-
-        cur = ws.cursor()  # the recipe's own token count: the cached per-check vectors the panel's counts use
-        try:
-            s = summarize(cur, recipe, group_by=by)
-        finally:
-            cur.close()
-        memo.clear()
-        memo[key] = {str(g["group"]): (g["kept"], g["kept_tokens"]) for g in s["by_group"] if g["kept"]}
     if key not in memo:
         cur = ws.cursor()
         try:
-            try:
-                comp = compile_recipe(cur, recipe, relation=fast_relation(cur))
-            except WinnowError:  # a check that needs the text (exact dedup of an unscored workspace)
-                comp = compile_recipe(cur, recipe)
-            tok = token_sql(Mixture(by, 1, tokens_column=tokens_column), comp)[0]
-            got = group_tokens(cur, comp.relation, by, tok, where_sql=comp.where_sql, params=comp.params)
+            got = group_totals(cur, recipe, by, tokens_column)
         finally:
             cur.close()
         memo.clear()
-        memo[key] = {str(k): v for k, v in got.items()}
+        memo[key] = got
     return memo[key]
