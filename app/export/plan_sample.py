@@ -43,15 +43,17 @@ def sample_inputs(
     spread = True
     for i, spec in enumerate(inputs):
         resolved, _ = resolve([spec], source=source)
-        name = source or derive_source_name(spec)
-        d = dest / f"{i:04d}" / name
-        d.mkdir(parents=True, exist_ok=True)
+        # one folder per source the spec resolves to (a folder of different datasets has several), named as
+        # that source, its files numbered only (so the folder reads back as that one source)
         for j, inp in enumerate(resolved):
+            d = dest / f"{i:04d}" / (source or inp.source or derive_source_name(spec))
+            if not d.exists():
+                d.mkdir(parents=True)
+                specs.append(str(d))
             docs = docs_of.get(inp.path, 0)
             want = math.ceil(n * docs / total)
             if want > 0:
                 spread &= _sample_file(inp, docs, want, d, j)
-        specs.append(str(d))
     return specs, "spread across every input file" if spread else "spread across the input files (some whole)"
 
 
@@ -59,10 +61,11 @@ def _sample_file(inp: Any, docs: int, want: int, d: Path, j: int) -> bool:
     """Sample ``want`` of the ``docs`` documents of ``inp`` into directory ``d``; False when used whole."""
     from app.ingest.sources import split_ext
 
-    stem, _comp, ext = split_ext(Path(inp.path).name)
-    target = d / f"{j:05d}_{stem}{ext}"
+    name = Path(inp.path).name
+    stem, _comp, ext = split_ext(name)
+    target = d / f"{j:05d}{ext}"
     if docs <= want or inp.fmt not in ("jsonl", "parquet"):  # plain text: a document is a file (or a paragraph)
-        os.symlink(os.path.abspath(inp.path), d / f"{j:05d}_{Path(inp.path).name}")
+        os.symlink(os.path.abspath(inp.path), d / f"{j:05d}{name[len(stem) :]}")
         return docs <= want
     runs = min(RUNS, want)
     per = math.ceil(want / runs)

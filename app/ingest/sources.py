@@ -132,7 +132,7 @@ def shard_stem(path: str | Path) -> str:
 
 
 def _per_file_sources(files: list[Path], name: str, used: dict[str, int], explicit: bool) -> list[str]:
-    """The source of each file of a directory or glob: the SRC's one ``name`` when its files are shards of one
+    """The source of each file of a directory: the SRC's one ``name`` when its files are shards of one
     dataset (one shard stem, or ``--source`` given), else each file's shard stem (a folder of different datasets,
     e.g. a CSV of reviews beside a JSON of instructions, becomes one source per dataset), made unique like SRCs.
     Plain-text files (one document per file, or WikiText's paragraphs) stay together under ``name``: a folder of
@@ -176,7 +176,7 @@ def resolve(srcs: list[str], *, source: str | None = None) -> tuple[list[Input],
 
     With ``source`` every input belongs to that source; otherwise each SRC gets a name derived from
     its path (made unique with ``-2``, ``-3``... when two SRCs derive the same name); the files of a directory
-    or glob that hold different datasets (several shard stems) get one source per stem.
+    that holds different datasets (several shard stems) get one source per stem (a glob is one dataset).
     """
     if not srcs:
         raise IngestError("no input given")
@@ -209,8 +209,7 @@ def resolve(srcs: list[str], *, source: str | None = None) -> tuple[list[Input],
                 (files if file_format(m)[0] else ignored).append(mp if file_format(m)[0] else str(mp))
             if not files:
                 raise IngestError(f"no supported files match {src!r} (supported: {SUPPORTED})")
-            names = _per_file_sources(files, name, used, source is not None)
-            inputs.extend(_file_input(f, base, n) for f, n in zip(files, names))
+            inputs.extend(_file_input(f, base, name) for f in files)  # a glob names one dataset's shards
             continue
         p = Path(src)
         if not p.exists():
