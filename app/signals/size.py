@@ -143,25 +143,34 @@ def count_tokens(texts: list[str]) -> list[int]:
     return counts  # type: ignore[return-value]
 
 
-def encode_counts(texts: list[str]) -> list[int]:
-    """Tokens per text by batch-encoding with the tokenizer (no special tokens; the reference counts)."""
-    tok = default_tokenizer()
+def slices(texts: list[Any]) -> tuple[list[str], list[int]]:
+    """``(pieces, owner)``: every text cut into pieces of at most :data:`_SLICE` characters at whitespace near
+    the boundary (a missing text is ""), and the index of the text each piece came from; the one way long texts
+    are fed to a tokenizer (this module's counter and :mod:`app.signals.tokens_model`'s)."""
     pieces: list[str] = []
     owner: list[int] = []
     for i, t in enumerate(texts):
+        t = t if isinstance(t, str) else ""
         if len(t) <= _SLICE:
             pieces.append(t)
             owner.append(i)
-        else:  # cut long texts at whitespace near the slice boundary
-            start = 0
-            while start < len(t):
-                end = min(len(t), start + _SLICE)
-                if end < len(t):
-                    cut = t.rfind(" ", start + _SLICE // 2, end)
-                    end = cut if cut > 0 else end
-                pieces.append(t[start:end])
-                owner.append(i)
-                start = end
+            continue
+        start = 0
+        while start < len(t):
+            end = min(len(t), start + _SLICE)
+            if end < len(t):
+                cut = t.rfind(" ", start + _SLICE // 2, end)
+                end = cut if cut > 0 else end
+            pieces.append(t[start:end])
+            owner.append(i)
+            start = end
+    return pieces, owner
+
+
+def encode_counts(texts: list[str]) -> list[int]:
+    """Tokens per text by batch-encoding with the tokenizer (no special tokens; the reference counts)."""
+    tok = default_tokenizer()
+    pieces, owner = slices(texts)
     counts = [0] * len(texts)
     try:
         encs = tok.encode_batch(pieces, add_special_tokens=False)

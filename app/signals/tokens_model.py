@@ -31,7 +31,6 @@ from app.sql import qi
 
 PREFIX = "size_tokens_"
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
-_SLICE = 200_000
 _HF_FILES = ("tokenizer.json", "vocab.json", "merges.txt", "tokenizer.model", "vocab.txt", "spiece.model")
 
 
@@ -104,21 +103,9 @@ class TokenCounter:
 
     def count(self, texts: list[str]) -> list[int]:
         """Tokens per text, without special tokens; long texts are encoded in slices cut at whitespace."""
-        pieces: list[str] = []
-        owner: list[int] = []
-        for i, t in enumerate(texts):
-            t = t if isinstance(t, str) else ""
-            start = 0
-            while True:
-                end = min(len(t), start + _SLICE)
-                if end < len(t):
-                    cut = t.rfind(" ", start + _SLICE // 2, end)
-                    end = cut if cut > 0 else end
-                pieces.append(t[start:end])
-                owner.append(i)
-                if end >= len(t):
-                    break
-                start = end
+        from app.signals.size import slices
+
+        pieces, owner = slices(texts)
         try:
             lens = self._encode(pieces)
         except (TypeError, UnicodeEncodeError):  # lone surrogates: replaced, as a UTF-8 reader would
