@@ -23,6 +23,7 @@ from functools import lru_cache
 from typing import Any, ClassVar
 
 from app.errors import MissingDependency, SignalError
+from app.signals import _lang_backends
 from app.signals.base import Scorer, register
 
 MAX_CHARS = 3_000
@@ -189,9 +190,12 @@ class Lang(Scorer):
                 self._backend = _Lingua()
             elif backend == "py3langid":
                 self._backend = _Py3Langid()
+            elif backend in _lang_backends.BACKENDS:  # fastText lid.176 / CLD2 / ensemble, weights in their wheels
+                self._backend = _lang_backends.make(backend, fix=_chinese_variety, py3langid=_Py3Langid)
             else:
                 raise SignalError(
-                    f"unknown language backend {backend!r}; use py3langid, lingua or a fastText model path"
+                    f"unknown language backend {backend!r}; use py3langid, lingua, {', '.join(_lang_backends.BACKENDS)} "
+                    "or a fastText model path"
                 )
         return self._backend
 
@@ -200,7 +204,7 @@ class Lang(Scorer):
         prepared = [prepare(raw) for raw in texts]
         todo = [t for t in prepared if t is not None]
         # py3langid scores the whole batch at once (same results as one text at a time, much faster)
-        found = iter(be.batch(todo) if isinstance(be, _Py3Langid) else [be(t) for t in todo])
+        found = iter(be.batch(todo) if isinstance(be, (_Py3Langid, *_lang_backends.BATCHED)) else [be(t) for t in todo])
         codes: list[str | None] = []
         scores: list[float | None] = []
         for t in prepared:
