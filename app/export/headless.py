@@ -309,7 +309,7 @@ def apply_headless(
                     meter.start_batch()
                     fams = first["families"] if "families" in first else setup(tbl)
                     texts = tbl.column("text").to_pylist()
-                    yield tbl, texts, _score(stexts_of(texts), fams, counting, meter)
+                    yield tbl, texts, _score(stexts_of(texts), fams, counting, meter, tx and tx.signal_options(fams))
                 return
 
             def tables() -> Any:
@@ -511,7 +511,7 @@ def apply_headless(
                             token_column=summary["token_column"],
                             inputs=hasher.result(),
                             input_hashing=HASHING,
-                            fingerprints={f: _fingerprint(f) for f in fams},
+                            fingerprints={f: _fingerprint(f, tx and tx.signal_options([f])) for f in fams},
                         ),
                     )
                 )
@@ -596,8 +596,15 @@ def _near_clusters(con: Any, *, threshold: float | None = None, reread: Callable
 NEAR_SIG = "__near_signatures"
 
 
-def _score(texts: list[str], families: list[str], tokens: dict[str, bool], meter: Meter | None) -> dict[str, list]:
-    """The recipe's signal families and ``size_tokens`` for ``texts``, in slices of :data:`SLICE` so that
+def _score(
+    texts: list[str],
+    families: list[str],
+    tokens: dict[str, bool],
+    meter: Meter | None,
+    options: dict[str, dict[str, Any]] | None = None,
+) -> dict[str, list]:
+    """The recipe's signal families (with ``options``: the transforms section's segmentation) and ``size_tokens``
+    for ``texts``, in slices of :data:`SLICE` so that
     progress moves while a large batch is scored. Without the tokenizer, tokens fall back to the
     characters / 4 estimate (``tokens["ok"]`` turns False), as in a workspace where ``size`` is not scored."""
     from app.signals.engine import score_texts
@@ -607,7 +614,7 @@ def _score(texts: list[str], families: list[str], tokens: dict[str, bool], meter
     n = len(texts)
     for a in range(0, n, SLICE):
         part = texts[a : a + SLICE]
-        got = score_texts(part, families) if families else {}
+        got = score_texts(part, families, options=options) if families else {}
         if tokens["ok"] and "size_tokens" not in got:
             try:
                 got["size_tokens"] = count_tokens(part)
@@ -635,9 +642,9 @@ def score_batch(
     step (clustering the signatures) stays with the driver, over the scratch table that spills to disk."""
     flag = {"ok": tokens_ok}
     if clean is not None:  # transforms.score: cleaned (app.transforms.export.worker_texts)
-        from app.transforms.export import worker_texts
+        from app.transforms.export import worker_options, worker_texts
 
-        out = _score(worker_texts(texts, clean), families, flag, None)
+        out = _score(worker_texts(texts, clean), families, flag, None, worker_options(clean, families))
     else:
         out = _score(texts, families, flag, None)
     if near:
@@ -664,11 +671,11 @@ def _versus(forecast: dict[str, Any] | None, t_start: float, summary: dict[str, 
     return {"forecast": versus(forecast, took=took, documents=summary["total_docs"], workers=workers, peak_rss=rss)}
 
 
-def _fingerprint(family: str) -> str | None:
-    """The fingerprint of ``family`` with default options (what headless scoring used)."""
+def _fingerprint(family: str, options: dict[str, dict[str, Any]] | None = None) -> str | None:
+    """The fingerprint of ``family`` with the options headless scoring used (default, or ``options[family]``)."""
     from app.signals.base import get_scorer
 
     try:
-        return get_scorer(family)().fingerprint()
+        return get_scorer(family)(**(options or {}).get(family, {})).fingerprint()
     except Exception:
         return None
