@@ -6,7 +6,7 @@ Workspace export (:func:`app.export.apply`):
 - ``score: cleaned``: :func:`rescore_workspace` streams every document's text out of ``corpus`` in batches,
   cleans it, computes the document-scope signal families the recipe reads (and ``size`` when the token counts
   come from ``size_tokens``) on the cleaned text with default options (as headless apply does), and writes them
-  to a temporary table; the recipe is then compiled over a temporary view of ``corpus`` whose columns of those
+  to a temporary table (with the section's ``segmentation`` for the families that take one); the recipe is then compiled over a temporary view of ``corpus`` whose columns of those
   families are the cleaned text's. Corpus-scope columns (duplicate clusters), trained models' columns and
   benchmark contamination keep their stored values (computed on the text as ingested).
 - every export: :func:`clean_selection` cleans the text of the selected documents once (counting what changed)
@@ -61,10 +61,16 @@ def _stream(con: Any, sql: str, params: dict[str, Any] | None = None) -> Any:
 
 
 def _write_scores(
-    con: Any, pipe: Any, families: list[str], path: Path, total: int, progress: Callable[..., None] | None
+    con: Any,
+    pipe: Any,
+    families: list[str],
+    path: Path,
+    total: int,
+    progress: Callable[..., None] | None,
+    options: dict[str, dict[str, Any]] | None = None,
 ) -> None:
-    """Every document's ``families`` and ``size_chars`` computed on its cleaned text, batch by batch, into
-    the Parquet file ``path`` (not written for an empty corpus)."""
+    """Every document's ``families`` (with ``options``) and ``size_chars`` computed on its cleaned text, batch
+    by batch, into the Parquet file ``path`` (not written for an empty corpus)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -78,7 +84,7 @@ def _write_scores(
             cleaned = pipe.run(batch.column(1).to_pylist())
             cols: dict[str, Any] = {"id": pa.array(ids, pa.string())}
             if families:
-                cols.update({c: pa.array(v) for c, v in score_texts(cleaned, families).items()})
+                cols.update({c: pa.array(v) for c, v in score_texts(cleaned, families, options=options).items()})
             cols["size_chars"] = pa.array([None if t is None else len(t) for t in cleaned], pa.int64())
             tbl = pa.table(cols)
             if writer is None:
@@ -112,7 +118,7 @@ def rescore_workspace(
     total = con.execute("SELECT count(*) FROM corpus").fetchall()[0][0]
     path = _scratch(con) / "scores.parquet"
     try:
-        _write_scores(con, spec.pipeline(), families, path, total, progress)
+        _write_scores(con, spec.pipeline(), families, path, total, progress, spec.signal_options(families))
     except BaseException:
         drop_temp(con)
         raise
@@ -220,23 +226,37 @@ def clean_table(tbl: Any, pipe: Any, stats: Stats) -> Any:
     return tbl.set_column(i, tbl.schema.field(i), pa.array(cleaned, tbl.schema.field(i).type))
 
 
-_WORKER_PIPES: dict[str, Any] = {}
+_WORKER_SPECS: dict[str, tuple[Transforms, Any]] = {}
+
+
+def _worker_spec(spec: dict[str, Any]) -> tuple[Transforms, Any]:
+    """The section ``spec`` (its ``to_dict()``) parsed, and its pipeline: built once per worker process."""
+    import json
+
+    key = json.dumps(spec, sort_keys=True)
+    got = _WORKER_SPECS.get(key)
+    if got is None:
+        from app.recipes import load_recipe
+
+        tx = load_recipe({"version": 1, "transforms": spec}).transforms
+        got = _WORKER_SPECS[key] = (tx, tx.pipeline())
+    return got
 
 
 def worker_texts(texts: list[Any], spec: dict[str, Any] | None) -> list[Any]:
     """An engine worker's texts to score: cleaned by the transforms section ``spec`` (its ``to_dict()``, sent
-    with each batch; None: ``texts`` as they are). The pipeline is built once per worker process."""
+    with each batch; None: ``texts`` as they are)."""
     if spec is None:
         return texts
-    import json
+    return _worker_spec(spec)[1].run(texts)
 
-    key = json.dumps(spec, sort_keys=True)
-    pipe = _WORKER_PIPES.get(key)
-    if pipe is None:
-        from app.recipes import load_recipe
 
-        pipe = _WORKER_PIPES[key] = load_recipe({"version": 1, "transforms": spec}).transforms.pipeline()
-    return pipe.run(texts)
+def worker_options(spec: dict[str, Any] | None, families: list[str]) -> dict[str, dict[str, Any]] | None:
+    """The signal options an engine worker scores ``families`` with under the section ``spec`` (its
+    ``to_dict()``; None: defaults), as :meth:`Transforms.signal_options` gives the driver."""
+    if spec is None:
+        return None
+    return _worker_spec(spec)[0].signal_options(families)
 
 
 def manifest_block(spec: Transforms | None, stats: Stats | None, rescored: list[str]) -> dict[str, Any]:

@@ -8,6 +8,7 @@
         - {c4_lines: {min_words: 3}}                 # a name with options
         - {pii_redact: {kinds: [email, ip]}}
       score: cleaned                                 # or raw (default)
+      segmentation: datatrove                        # or aware (default); needs score: cleaned
 
 A bare list is read as ``steps`` with ``score: raw``. ``score: raw`` selects documents on the signals of the
 text as ingested and only rewrites the exported text; ``score: cleaned`` computes the signals the recipe
@@ -15,6 +16,16 @@ reads on the cleaned text, so a chained pipeline (C4 line removal, then FineWeb 
 pipeline does. :class:`Pipeline` runs the steps; :class:`Stats` counts, per step, the documents it changed and
 the characters it removed (net: a redaction placeholder can be longer than what it replaces), and keeps a few
 before/after examples (the smallest ids, so every export path keeps the same ones).
+
+``segmentation`` picks how words and sentences are segmented wherever the section recomputes something: the
+signals computed on the cleaned text (every family that takes the option: ``c4``, ``fineweb``, ``gopher_*``,
+``quality``) and the steps that take a ``segmentation`` option of their own (``c4_lines``; a step's own option
+wins). ``aware`` (default) counts letters of scripts written without spaces as words and ends sentences at
+``。！？``; ``datatrove`` is DataTrove's English tokenisation everywhere, so a chain such as C4 line removal then
+FineWeb rules keeps what DataTrove's chain keeps on every document, Chinese prose included. It lives here rather
+than as a recipe-wide option because it only takes effect where the section recomputes the signals: with
+``score: raw`` a workspace export reads the signals as stored, so ``datatrove`` there is refused (one line) rather
+than applied by headless apply alone.
 """
 
 from __future__ import annotations
@@ -26,10 +37,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.errors import RecipeError
+from app.signals._text import MODES
 from app.transforms.base import OptionError, Transform, get_transform, load_all
 
 SCORE = ("raw", "cleaned")
-_KEYS = {"steps", "score"}
+#: the default segmentation (the signals' own default), written down only when another is chosen
+AWARE = "aware"
+_KEYS = {"steps", "score", "segmentation"}
 #: most steps a recipe may chain (a recipe is a small document)
 MAX_STEPS = 32
 #: before/after examples kept for the manifest and the report, and the characters kept of each side
@@ -50,26 +64,68 @@ class Step:
 
 @dataclass
 class Transforms:
-    """The parsed section: the steps in order and which text the signals are computed on."""
+    """The parsed section: the steps in order, which text the signals are computed on, and the segmentation
+    of what the section recomputes."""
 
     steps: list[Step]
     score: str = "raw"
+    segmentation: str = AWARE
 
     def to_dict(self) -> dict[str, Any]:
-        return {"steps": [s.to_item() for s in self.steps], "score": self.score}
+        out: dict[str, Any] = {"steps": [s.to_item() for s in self.steps], "score": self.score}
+        if self.segmentation != AWARE:  # the default is left out (recipes written before it read the same)
+            out["segmentation"] = self.segmentation
+        return out
 
     @property
     def cleaned_scoring(self) -> bool:
         return self.score == "cleaned"
 
     def pipeline(self) -> Pipeline:
-        """The steps as transform objects (options already checked when the recipe was parsed)."""
-        return Pipeline([get_transform(s.name)(**s.options) for s in self.steps])
+        """The steps as transform objects (options already checked when the recipe was parsed); a step that
+        takes a ``segmentation`` option and was not given one gets the section's."""
+        return Pipeline([get_transform(s.name)(**self._options(s)) for s in self.steps])
+
+    def _options(self, step: Step) -> dict[str, Any]:
+        if self.segmentation == AWARE or "segmentation" in step.options:
+            return dict(step.options)
+        if "segmentation" not in get_transform(step.name).defaults:
+            return dict(step.options)
+        return {**step.options, "segmentation": self.segmentation}
+
+    def signal_options(self, families: list[str]) -> dict[str, dict[str, Any]] | None:
+        """``score_texts``'s ``options`` for the signals computed on the cleaned text: the section's
+        segmentation for each of ``families`` that takes one (None: the families' defaults)."""
+        if self.segmentation == AWARE or not self.cleaned_scoring:
+            return None
+        return {f: {"segmentation": self.segmentation} for f in families if takes_segmentation(f)} or None
 
     def digest(self) -> str:
-        """A short hash of the steps, their versions and every option (what the cleaned text depends on)."""
+        """A short hash of the steps, their versions and every option (what the cleaned text depends on), and
+        of the segmentation the signals are computed with."""
         desc = self.pipeline().describe()
-        return hashlib.sha256(json.dumps([desc, self.score], sort_keys=True).encode()).hexdigest()[:16]
+        key: list[Any] = [desc, self.score]
+        if self.segmentation != AWARE:  # digests of recipes written before the option stay as they were
+            key.append(self.segmentation)
+        return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+
+
+_TAKES: dict[str, bool] = {}
+
+
+def takes_segmentation(family: str) -> bool:
+    """Whether signal family ``family`` has a ``segmentation`` option: its fingerprint (what its values depend
+    on besides the text) changes with it. Asked of the scorer itself, so a family that gains the option is
+    covered without a list here."""
+    if family not in _TAKES:
+        from app.signals.base import get_scorer
+
+        cls = get_scorer(family)
+        try:
+            _TAKES[family] = cls(segmentation="datatrove").fingerprint() != cls().fingerprint()
+        except Exception:  # a scorer that refuses the option (or cannot start) does not take it
+            _TAKES[family] = False
+    return _TAKES[family]
 
 
 class Pipeline:
@@ -162,6 +218,7 @@ def manifest_entry(spec: Transforms, stats: Stats, *, rescored: list[str] | None
     desc = spec.pipeline().describe()
     return {
         "score": spec.score,
+        "segmentation": spec.segmentation,
         **({"rescored_families": sorted(rescored)} if spec.cleaned_scoring else {}),
         "steps": [
             {**d, "docs_changed": stats.step_changed[k], "chars_removed": stats.step_removed[k]}
@@ -187,6 +244,15 @@ def parse(d: Any, v: Any, path: tuple) -> Transforms:
     score = d.get("score", "raw")
     if score not in SCORE:
         raise v.fail((*path, "score"), f"expected one of {', '.join(SCORE)}, got {score!r}")
+    seg = d.get("segmentation", AWARE)
+    if seg not in MODES:
+        raise v.fail((*path, "segmentation"), f"expected one of {', '.join(MODES)}, got {seg!r}")
+    if seg != AWARE and score != "cleaned":
+        raise v.fail(
+            (*path, "segmentation"),
+            f"{seg} needs score: cleaned (with score: raw the rules read the signals as stored); "
+            "or set it on the step, e.g. {c4_lines: {segmentation: datatrove}}",
+        )
     items = d.get("steps")
     if not isinstance(items, list) or not items:
         raise v.fail((*path, "steps"), "expected a non-empty list of transforms, e.g. [normalize, c4_lines]")
@@ -217,5 +283,8 @@ def parse(d: Any, v: Any, path: tuple) -> Transforms:
             raise v.fail((*where, name, e.option), e.detail) from e
         except RecipeError as e:
             raise v.fail((*where, name), str(e)) from e
-        steps.append(Step(name, t.given_options()))
-    return Transforms(steps, score)
+        given = t.given_options()
+        if "segmentation" in options:  # written down even when it is the default: it wins over the section's
+            given["segmentation"] = t.options["segmentation"]
+        steps.append(Step(name, given))
+    return Transforms(steps, score, seg)
