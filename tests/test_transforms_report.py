@@ -41,3 +41,13 @@ def test_report_shows_before_and_after_escaped(ws):
 def test_report_without_transforms_has_no_section(ws):
     html, data = build_report(ws, "version: 1\n", samples=1)
     assert "transforms" not in data and 'id="transforms"' not in html
+
+
+def test_report_names_a_chosen_segmentation(ws):
+    recipe = "version: 1\ntransforms: {steps: [c4_lines], score: cleaned, segmentation: datatrove}\n"
+    html, data = build_report(ws, recipe, samples=1)
+    tx = data["transforms"]
+    assert tx["segmentation"] == "datatrove" and tx["steps"][0]["options"]["segmentation"] == "datatrove"
+    assert "Segmentation: datatrove" in html
+    _, plain = build_report(ws, RECIPE, samples=1)
+    assert plain["transforms"]["segmentation"] == "aware"

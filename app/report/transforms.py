@@ -63,6 +63,11 @@ def transforms_view(d: dict[str, Any] | None) -> dict[str, Any] | None:
         if d["score"] == "cleaned"
         else "The rules read the signals of the text as ingested (score: raw); only the exported text is cleaned."
     )
+    if d.get("segmentation", "aware") != "aware":
+        scored += (
+            f" Segmentation: {d['segmentation']} (DataTrove's English tokenisation) for the signals computed on the"
+            " cleaned text and for the steps that segment words."
+        )
     return {
         "steps": steps,
         "examples": examples,

@@ -219,7 +219,7 @@ def manifest_entry(spec: Transforms, stats: Stats, *, rescored: list[str] | None
     return {
         "score": spec.score,
         "segmentation": spec.segmentation,
-        **({"rescored_families": sorted(rescored)} if spec.cleaned_scoring else {}),
+        **({"rescored_families": sorted(rescored)} if spec.cleaned_scoring and rescored is not None else {}),
         "steps": [
             {**d, "docs_changed": stats.step_changed[k], "chars_removed": stats.step_removed[k]}
             for k, d in enumerate(desc)
