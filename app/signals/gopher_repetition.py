@@ -22,13 +22,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from app.signals._text import UNSPACED, check_mode, count_unspaced, transpose, words_batch
+from app.signals._ngram_batch import DUP_NS, TOP_NS, ngram_chars
+from app.signals._text import UNSPACED, check_mode, count_unspaced, words_batch
 from app.signals.base import Scorer, register
 
 _PARA = re.compile(r"\n{2,}")
 _LINES = re.compile(r"\n+")
-TOP_NS = (2, 3, 4)
-DUP_NS = (5, 6, 7, 8, 9, 10)
 
 
 def duplicates(items: list[str]) -> tuple[int, int]:
@@ -82,81 +81,6 @@ def _dup_ngram_chars(ws: list[str], lens: list[int], n: int) -> int:
     return rep
 
 
-_BIG = 2000  # documents with more words take the vectorised path
-_DUP_VECTOR = 1000  # documents with more words scan duplicate n-grams over integer hashes
-
-
-def _ngram_hashes(ids: np.ndarray, n: int) -> np.ndarray:
-    """A 64-bit hash of every word n-gram (position i covers words i..i+n-1) from integer word ids."""
-    m = len(ids) - n + 1
-    with np.errstate(over="ignore"):
-        h = ids[:m].copy()
-        for k in range(1, n):
-            h = h * np.uint64(0x9E3779B97F4A7C15) + ids[k : m + k]
-            h ^= h >> np.uint64(29)
-    return h
-
-
-def _word_ids(ws: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Integer id per word (same word, same id) and the prefix sums of word lengths."""
-    vocab: dict[str, int] = {}
-    ids = np.fromiter((vocab.setdefault(w, len(vocab) + 1) for w in ws), dtype=np.uint64, count=len(ws))
-    lens = np.fromiter(map(len, ws), dtype=np.int64, count=len(ws))
-    return ids, np.concatenate([[0], np.cumsum(lens)])
-
-
-def _dup_fracs(ids: np.ndarray, csum: np.ndarray, size: int) -> list[float]:
-    """Duplicate n-gram character fractions for n = 5..10 (DataTrove's greedy non-overlapping scan).
-
-    Only the span between the first and the last repeated occurrence needs the sequential scan: before it
-    every n-gram is new (the scan just records them), after it nothing can repeat."""
-    out: list[float] = []
-    nw = len(ids)
-    for n in DUP_NS:
-        if nw < n:
-            out.append(0.0)
-            continue
-        h = _ngram_hashes(ids, n)
-        _, first, inv = np.unique(h, return_index=True, return_inverse=True)
-        pos = np.arange(len(h))
-        rep = np.flatnonzero(first[inv] < pos)
-        if not len(rep):
-            out.append(0.0)
-            continue
-        start, last = int(rep[0]), int(rep[-1])
-        hl = h.tolist()
-        seen = set(hl[:start])
-        i, chars = start, 0
-        while i <= last:
-            g = hl[i]
-            if g in seen:
-                chars += int(csum[i + n] - csum[i])
-                i += n
-            else:
-                seen.add(g)
-                i += 1
-        out.append(chars / size)
-    return out
-
-
-def _big_ngram_fracs(ws: list[str], size: int, gap: int = 1) -> list[float]:
-    """Top and duplicate n-gram fractions for long documents with numpy (same definitions)."""
-    ids, csum = _word_ids(ws)
-    out: list[float] = []
-    for n in TOP_NS:
-        if len(ws) < n:
-            out.append(0.0)
-            continue
-        h = _ngram_hashes(ids, n)
-        _, first, counts = np.unique(h, return_index=True, return_counts=True)
-        best = counts.max()
-        i = int(first[counts == best].min())
-        out.append(float((csum[i + n] - csum[i] + (n - 1) * gap) * best) / size)
-    if len(ws) < SHINGLE_MIN or len(np.unique(_ngram_hashes(ids, SHINGLE_MIN))) == len(ws) - SHINGLE_MIN + 1:
-        return out + [0.0] * len(DUP_NS)
-    return out + _dup_fracs(ids, csum, size)
-
-
 SHINGLE_MIN = 5
 
 
@@ -174,8 +98,6 @@ def gopher_repetition(text: str, ws: list[str], *, aware: bool = False) -> tuple
     lines = _LINES.split(text)
     ln, lc = duplicates(lines)
     out = [pn / len(paras), pc / size, ln / len(lines), lc / size]
-    if len(ws) > _BIG:
-        return tuple(out + _big_ngram_fracs(ws, size, gap))
     lens = list(map(len, ws))
     # no repeated word (or no repeated bigram) means every n-gram is unique: skip the counting
     all_unique = len(set(ws)) == len(ws) or len(set(pairwise(ws))) == len(ws) - 1
@@ -197,11 +119,7 @@ def gopher_repetition(text: str, ws: list[str], *, aware: bool = False) -> tuple
     if len(set(five)) == len(five):  # no repeated 5-gram, hence no repeated longer n-gram
         out.extend([0.0] * len(DUP_NS))
     else:
-        if len(ws) > _DUP_VECTOR:
-            ids, csum = _word_ids(ws)
-            out.extend(_dup_fracs(ids, csum, size))
-        else:
-            out.extend(_dup_ngram_chars(ws, lens, n) / size for n in DUP_NS)
+        out.extend(_dup_ngram_chars(ws, lens, n) / size for n in DUP_NS)
     return tuple(out)
 
 
@@ -216,75 +134,29 @@ def _line_fracs(text: str, size: int) -> list[float]:
     return [pn / len(paras), pc / size, ln / len(lines), lc / size]
 
 
-def _top_ngrams_batch(docs: list[list[str]], gaps: list[int]) -> tuple[list[list[int]], list[bool]]:
-    """For several documents at once (numpy over the whole batch): the characters covered by the most frequent
-    word n-gram for n in :data:`TOP_NS` (first one on ties, as :func:`_top_ngram_chars`), and whether any word
-    5-gram repeats. N-grams are grouped by exact word ids (no hashing)."""
-    nd = len(docs)
-    counts = np.fromiter(map(len, docs), dtype=np.int64, count=nd)
-    flat = [w for ws in docs for w in ws]
-    vocab = {w: k for k, w in enumerate(dict.fromkeys(flat))}
-    ids = np.fromiter(map(vocab.__getitem__, flat), dtype=np.int64, count=len(flat))
-    lens = np.fromiter(map(len, flat), dtype=np.int64, count=len(flat))
-    csum = np.concatenate([[0], np.cumsum(lens)])
-    doc = np.repeat(np.arange(nd, dtype=np.int64), counts)
-    end = np.repeat(np.cumsum(counts), counts)  # one past each position's document
-    n_all, n_voc = len(flat), max(len(vocab), 1)
-    gap = np.asarray(gaps, dtype=np.int64)
-    top = np.zeros((nd, len(TOP_NS)), dtype=np.int64)
-    rep5 = np.zeros(nd, dtype=bool)
-    gram = doc * n_voc + ids  # id of the (document, (n-1)-gram) starting at each position
-    for n in range(2, SHINGLE_MIN + 1):
-        m = n_all - n + 1
-        pos = np.flatnonzero(np.arange(max(m, 0)) + n <= end[: max(m, 0)])
-        if not len(pos):  # no document has n words (nor more)
-            break
-        _, first, inv, cnt = np.unique(
-            gram[pos] * n_voc + ids[pos + n - 1], return_index=True, return_inverse=True, return_counts=True
-        )
-        gram = np.zeros(m, dtype=np.int64)
-        gram[pos] = inv
-        gdoc = doc[pos[first]]
-        if n == SHINGLE_MIN:
-            rep5[gdoc[cnt > 1]] = True
-            break
-        order = np.lexsort((first, -cnt, gdoc))  # per document: most frequent, then first seen
-        lead = order[np.r_[True, gdoc[order][1:] != gdoc[order][:-1]]]
-        d, best, fp = gdoc[lead], cnt[lead], pos[first[lead]]
-        top[d, TOP_NS.index(n)] = (csum[fp + n] - csum[fp] + (n - 1) * gap[d]) * best
-    return top.tolist(), rep5.tolist()
-
-
-def gopher_repetition_batch(texts: list[str], toks: list[list[str]], *, aware: bool = False) -> list[tuple]:
-    """:func:`gopher_repetition` of every document of a batch, the n-gram counting done for the batch at once."""
-    out: list[tuple | None] = [None] * len(texts)
-    todo: list[int] = []
-    gaps: list[int] = []
-    for i, (text, ws) in enumerate(zip(texts, toks, strict=True)):
-        if not text or len(ws) > _BIG:
-            out[i] = gopher_repetition(text, ws, aware=aware)
+def gopher_repetition_columns(texts: list[str], toks: list[list[str]], *, aware: bool = False) -> list[list]:
+    """:func:`gopher_repetition` of every document of a batch as 13 columns, the n-gram counting done for the
+    batch at once (:func:`app.signals._ngram_batch.ngram_chars`)."""
+    nd = len(texts)
+    gaps = [1] * nd
+    sizes = [len(t) or 1 for t in texts]
+    line_cols: list[list] = [[None] * nd for _ in range(4)]
+    for i, text in enumerate(texts):
+        if not text:
             continue
-        gap = 1
+        ws = toks[i]
         if aware and ws and UNSPACED.search(text) is not None:
-            gap = 0 if count_unspaced(ws) * 2 > len(ws) else 1
-        todo.append(i)
-        gaps.append(gap)
-    top, rep5 = _top_ngrams_batch([toks[i] for i in todo], gaps)
-    for i, chars, rep in zip(todo, top, rep5, strict=True):
-        text, ws = texts[i], toks[i]
-        size = len(text)
-        row = _line_fracs(text, size)
-        row.extend(c / size for c in chars)
-        if not rep:  # no repeated 5-gram, hence no repeated longer n-gram
-            row.extend([0.0] * len(DUP_NS))
-        elif len(ws) > _DUP_VECTOR:
-            ids, csum = _word_ids(ws)
-            row.extend(_dup_fracs(ids, csum, size))
-        else:
-            lens = list(map(len, ws))
-            row.extend(_dup_ngram_chars(ws, lens, n) / size for n in DUP_NS)
-        out[i] = tuple(row)
-    return out  # type: ignore[return-value]
+            gaps[i] = 0 if count_unspaced(ws) * 2 > len(ws) else 1
+        for c, v in zip(line_cols, _line_fracs(text, sizes[i])):
+            c[i] = v
+    top, dup = ngram_chars(toks, gaps)
+    frac = np.concatenate([top, dup], axis=1) / np.asarray(sizes, dtype=np.int64)[:, None]
+    cols = line_cols + frac.T.tolist()
+    empty = [i for i, t in enumerate(texts) if not t]
+    for c in cols[4:]:
+        for i in empty:
+            c[i] = None
+    return cols
 
 
 @register
@@ -329,5 +201,5 @@ class GopherRepetition(Scorer):
     def score_batch(self, texts: list[str]) -> dict[str, list[Any]]:
         toks = words_batch(texts, self.mode)
         aware = self.mode == "aware"
-        rows = gopher_repetition_batch(texts, toks, aware=aware)
-        return transpose(rows, list(self.columns))
+        cols = gopher_repetition_columns(texts, toks, aware=aware)
+        return dict(zip(self.columns, cols, strict=True))
