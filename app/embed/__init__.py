@@ -202,3 +202,45 @@ def load_vectors(ws: Any, *, model: str | None = None, con: Any = None) -> tuple
     dim = col.type.list_size
     vecs = col.values.to_numpy(zero_copy_only=False).astype(np.float32, copy=False).reshape(-1, dim)
     return ids, vecs, key
+
+
+def vector_count(ws: Any, *, model: str | None = None) -> tuple[int, int, str]:
+    """``(documents with a vector, dim, model_key)`` without reading a vector (the streamed map sizes its work
+    with it). Raises ``MapError`` when nothing is embedded yet."""
+    from app.errors import MapError
+
+    key = model or active_model(ws)
+    if not key:
+        raise MapError(f"no embeddings in {ws.path}: run `winnow embed --workspace {ws.path}` first")
+    c = ws.cursor()
+    table = vectors_table(key)
+    if not ws.has_table(table, c):
+        raise MapError(f"no vectors for model {key!r} in {ws.path}: run `winnow embed` first")
+    dim = c.execute("SELECT dim FROM embed_models WHERE model = ?", [key]).fetchone()
+    n = c.execute(
+        f"SELECT count(*) FROM {_relation(ws, key, c)} AS d JOIN {qi(table)} AS e ON e.text_hash = d.text_hash"
+    ).fetchone()[0]
+    return int(n), int(dim[0]) if dim else 0, key
+
+
+def iter_vectors(ws: Any, *, model: str, rows: int = 65_536) -> Any:
+    """Yield ``(ids: pyarrow string array, vectors: float32 [m, d])`` for every embedded document in id order,
+    ``rows`` at a time: the same rows as :func:`load_vectors`, never all in memory (DuckDB streams the sorted
+    result through an Arrow reader)."""
+    c = ws.cursor()
+    table = vectors_table(model)
+    reader = (
+        ws.cursor()
+        .sql(
+            f"SELECT d.id, e.vec FROM {_relation(ws, model, c)} AS d JOIN {qi(table)} AS e"
+            " ON e.text_hash = d.text_hash ORDER BY d.id"
+        )
+        .to_arrow_reader(rows)
+    )
+    for batch in reader:
+        if batch.num_rows == 0:
+            continue
+        col = batch.column("vec")
+        dim = col.type.list_size
+        vec = col.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False).reshape(-1, dim)
+        yield batch.column("id").cast("string"), vec

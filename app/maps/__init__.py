@@ -56,14 +56,17 @@ def build_map(
     clusters: int | None = None,
     eps: float = 0.05,
     exact_limit: int | None = None,
+    stream_above: int | None = None,
     progress: Any = None,
 ) -> dict[str, Any]:
     """Project, cluster, label, find neighbours and compute SemDeDup/density for every embedded document.
 
     ``sample``: fit UMAP on this many points (default: all up to 50,000) and place the rest by their
     nearest fitted points. Deterministic for a given ``seed``. Returns counts, timings and the clusters.
+    Above ``stream_above`` documents (default :data:`app.maps.scale.STREAM_ABOVE`) the vectors are streamed and
+    memory stays bounded (:mod:`app.maps.scale` says how, and what differs).
     """
-    from app.embed import load_vectors
+    from app.embed import load_vectors, vector_count
     from app.maps import labels as lab
     from app.maps import project, signals
     from app.maps.knn import EXACT_LIMIT, knn_all
@@ -72,6 +75,22 @@ def build_map(
         raise MapError(f"workspace {ws.path} is open read-only")
     if not 0 < eps < 1:
         raise MapError(f"--eps must be between 0 and 1, got {eps}")
+    from app.maps import scale
+
+    n_vec, dim, key = vector_count(ws)
+    if n_vec > (scale.STREAM_ABOVE if stream_above is None else stream_above):
+        return scale.build_streamed(
+            ws,
+            model=key,
+            n=n_vec,
+            dim=dim,
+            sample=sample,
+            seed=seed,
+            k=k,
+            clusters=clusters,
+            eps=eps,
+            progress=progress,
+        )
     timings: dict[str, float] = {}
     t = time.perf_counter()
     ids, vecs, model = load_vectors(ws)
@@ -212,7 +231,10 @@ def _labels(ws: Any, ids: np.ndarray, cl: np.ndarray, *, seed: int, lab: Any) ->
             members = np.sort(rng.choice(members, LABEL_DOCS, replace=False))
         pick.extend(members.tolist())
     pick_arr = np.asarray(pick, dtype=np.int64)
-    want = pa.table({"id": pa.array(ids[pick_arr].tolist(), pa.string()), "c": pa.array(cl[pick_arr], pa.int32())})
+    picked = (
+        ids.take(pa.array(pick_arr)) if isinstance(ids, pa.Array) else pa.array(ids[pick_arr].tolist(), pa.string())
+    )
+    want = pa.table({"id": picked, "c": pa.array(cl[pick_arr], pa.int32())})
     from app.maps.tasks import task_labels
     from app.signals._instruct import docs_columns, field_sql
 

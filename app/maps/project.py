@@ -26,6 +26,31 @@ FIT_SAMPLE = 50_000
 PLACE_EXACT_LIMIT = 5_000_000_000
 
 
+def pca_fit_rows(n: int, *, seed: int = 0, fit_rows: int = 100_000) -> np.ndarray:
+    """The sorted seeded rows :func:`pca_reduce` fits its PCA on (all rows when ``n <= fit_rows``): the streamed
+    map (:mod:`app.maps.scale`) gathers the same rows from its spool, so both paths fit the same PCA."""
+    if n <= fit_rows:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, fit_rows, replace=False))
+
+
+def pca_fit(sample: np.ndarray, *, dims: int = PCA_DIMS, seed: int = 0) -> object:
+    """A fitted randomized PCA to ``dims`` components (``sample``: the rows of :func:`pca_fit_rows`)."""
+    from sklearn.decomposition import PCA
+
+    return PCA(n_components=dims, svd_solver="randomized", random_state=seed).fit(sample)
+
+
+def pca_apply(pca: object, x: np.ndarray, out: np.ndarray) -> None:
+    """Transform ``x`` with ``pca`` into ``out`` (same rows) and L2-normalise each row, in blocks."""
+    for s in range(0, len(x), 200_000):
+        part = out[s : s + 200_000]
+        part[:] = pca.transform(x[s : s + 200_000])  # type: ignore[attr-defined]
+        norms = np.linalg.norm(part, axis=1, keepdims=True)
+        norms[norms == 0] = 1
+        part /= norms
+
+
 def pca_reduce(
     x: np.ndarray, *, dims: int = PCA_DIMS, seed: int = 0, fit_rows: int = 100_000, out: np.ndarray | None = None
 ) -> np.ndarray:
@@ -34,18 +59,10 @@ def pca_reduce(
     rows are transformed and normalised in blocks, so nothing else of size ``n`` is held."""
     if x.shape[1] <= dims or len(x) <= dims:
         return x.astype(np.float32, copy=False)
-    from sklearn.decomposition import PCA
-
-    rng = np.random.default_rng(seed)
-    fit = x if len(x) <= fit_rows else x[np.sort(rng.choice(len(x), fit_rows, replace=False))]
-    pca = PCA(n_components=dims, svd_solver="randomized", random_state=seed).fit(fit)
+    rows = pca_fit_rows(len(x), seed=seed, fit_rows=fit_rows)
+    pca = pca_fit(x if len(rows) == len(x) else x[rows], dims=dims, seed=seed)
     out = np.empty((len(x), dims), dtype=np.float32) if out is None else out
-    for s in range(0, len(x), 200_000):
-        part = out[s : s + 200_000]
-        part[:] = pca.transform(x[s : s + 200_000])
-        norms = np.linalg.norm(part, axis=1, keepdims=True)
-        norms[norms == 0] = 1
-        part /= norms
+    pca_apply(pca, x, out)
     return out
 
 
@@ -68,18 +85,19 @@ def pca_2d(x: np.ndarray) -> np.ndarray:
     return out
 
 
-def umap_2d(
-    x: np.ndarray, *, seed: int = 0, sample: int | None = None, n_neighbors: int = 15, progress: object = None
-) -> tuple[np.ndarray, int]:
-    """2-D coordinates of every row of ``x``; returns ``(coords float32 [n, 2], rows fitted)``."""
-    n = len(x)
-    if n < MIN_UMAP:
-        return pca_2d(x), n
+def umap_fit_rows(n: int, *, sample: int | None = None, seed: int = 0) -> np.ndarray:
+    """The sorted seeded rows UMAP is fitted on: all of them up to ``sample`` (default :data:`FIT_SAMPLE`)."""
+    fit_n = min(n, sample or FIT_SAMPLE)
+    if fit_n >= n:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, fit_n, replace=False))
+
+
+def umap_fit(xs: np.ndarray, *, seed: int = 0, n_neighbors: int = 15) -> np.ndarray:
+    """UMAP (cosine, 2-D) fitted on the rows ``xs``: their float32 coordinates."""
     import umap
 
-    fit_n = min(n, sample or FIT_SAMPLE)
-    rng = np.random.default_rng(seed)
-    fit_idx = np.arange(n) if fit_n >= n else np.sort(rng.choice(n, fit_n, replace=False))
+    fit_n = len(xs)
     reducer = umap.UMAP(
         n_components=2,
         metric="cosine",
@@ -89,11 +107,23 @@ def umap_2d(
         init="spectral" if fit_n > 10 else "random",
         low_memory=True,
     )
-    if progress:
-        progress(0, n, f"UMAP on {fit_n:,} points")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fitted = reducer.fit_transform(x[fit_idx]).astype(np.float32)
+        return reducer.fit_transform(xs).astype(np.float32)
+
+
+def umap_2d(
+    x: np.ndarray, *, seed: int = 0, sample: int | None = None, n_neighbors: int = 15, progress: object = None
+) -> tuple[np.ndarray, int]:
+    """2-D coordinates of every row of ``x``; returns ``(coords float32 [n, 2], rows fitted)``."""
+    n = len(x)
+    if n < MIN_UMAP:
+        return pca_2d(x), n
+    fit_n = min(n, sample or FIT_SAMPLE)
+    fit_idx = umap_fit_rows(n, sample=sample, seed=seed)
+    if progress:
+        progress(0, n, f"UMAP on {fit_n:,} points")
+    fitted = umap_fit(x[fit_idx], seed=seed, n_neighbors=n_neighbors)
     coords = np.zeros((n, 2), dtype=np.float32)
     coords[fit_idx] = fitted
     if fit_n < n:

@@ -1,0 +1,333 @@
+"""``winnow map`` over millions of documents in bounded memory (used above :data:`STREAM_ABOVE` documents).
+
+The in-memory path (:func:`app.maps.build_map` below the limit) loads every vector (10 GB at 10M x 256 dims) and
+places every point outside the UMAP sample by an exact search over the sample. Here:
+
+1. **Spool**: the vectors are streamed from the ``emb__*`` table in id order, :data:`CHUNK` rows at a time, into a
+   float32 file in a scratch folder inside the workspace (:class:`Spool`; read back in blocks with plain file reads,
+   never memory-mapped, so the resident memory is one block). The PCA sample rows are picked up on the way.
+2. **Reduce**: the same seeded PCA as the in-memory path (same rows, :func:`app.maps.project.pca_fit_rows`), applied
+   block by block; the PCA-50 vectors stay in memory (200 bytes per document).
+3. **Project**: UMAP fitted on the same seeded sample as the in-memory path; every other point is placed at the
+   similarity-weighted mean of its 10 nearest sample points found by :func:`app.maps.place.place_rest` (an
+   inverted file over the sample: numpy products against the members of the 8 nearest of ~sqrt(sample) cells).
+4. **Clusters and labels**: the same k-means on the PCA vectors and the same labels as the in-memory path.
+5. **Per cluster**: the full vectors are written to one file per cluster (id order inside), then each cluster is
+   loaded alone: its documents' k nearest neighbours are searched inside the cluster (exact up to
+   :data:`app.maps.knn.EXACT_LIMIT` members, :func:`app.maps.knn.knn_ivf` beyond), density comes from them, and
+   SemDeDup runs exactly (:func:`app.maps.signals.semdedup`) in clusters up to :data:`SEMDUP_EXACT` members and
+   from the neighbour lists beyond (:func:`semdedup_knn`). Neighbour rows go to a staging table as each cluster
+   finishes; everything is swapped in in one transaction at the end.
+
+Memory bound: about ``4 * (50 + 2 + 1 + 3) + 8`` bytes per document held for the whole run (PCA vectors, map
+coordinates, cluster, density / duplicate columns) plus the ids as an Arrow string array (their bytes + 4) - about
+2.5 GB at 10M documents with 20-byte ids - plus DuckDB's sort while the vectors are read (capped at
+:data:`DUCKDB_MEMORY`, the rest spills to disk), the largest cluster's full vectors (``4 * dim`` bytes per member)
+and its neighbour search's work arrays, plus the UMAP fit on at most 50,000 points. Disk: two copies of the vectors
+(``4 * dim`` bytes per document each) in the scratch folder, removed as soon as they are read.
+
+What changes against the in-memory path (the bench measures each): points outside the UMAP sample are placed from an
+approximate 10-NN in the sample; neighbours are searched inside the document's k-means cluster (a neighbour across a
+cluster border is missed); above :data:`SEMDUP_EXACT` members, a semantic duplicate is found from the neighbour
+list (exact when the neighbours are: the most similar earlier document is either in the list or less similar than
+its last entry, which is then checked exactly), and ``semdup_sim`` of a document with no earlier document among its
+neighbours is 0 rather than its best similarity to an earlier document.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+#: above this many embedded documents ``winnow map`` streams (this module); at or below it loads every vector
+STREAM_ABOVE = 100_000
+#: rows per block read from DuckDB and from the spool files
+CHUNK = 65_536
+#: clusters up to this size run the exact SemDeDup (cost ~ size^2 * dim / 2 products); larger ones use neighbours
+SEMDUP_EXACT = 20_000
+#: DuckDB's memory limit while it sorts the vectors by id for the spool (the rest spills to its temp directory)
+DUCKDB_MEMORY = "2GB"
+
+
+class Spool:
+    """float32 rows appended to a file and read back in blocks (plain reads: resident memory is one block)."""
+
+    def __init__(self, path: Path, dim: int) -> None:
+        self.path, self.dim, self.rows = path, dim, 0
+        self._f = open(path, "wb")  # noqa: SIM115 (closed by done())
+
+    def add(self, vec: np.ndarray) -> None:
+        self._f.write(np.ascontiguousarray(vec, dtype=np.float32).tobytes())
+        self.rows += len(vec)
+
+    def done(self) -> None:
+        if not self._f.closed:
+            self._f.close()
+
+    def read(self, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """Rows ``start:stop`` as a fresh float32 array."""
+        stop = self.rows if stop is None else min(stop, self.rows)
+        count = max(0, stop - start) * self.dim
+        with open(self.path, "rb") as f:
+            out = np.fromfile(f, dtype=np.float32, count=count, offset=start * self.dim * 4)
+        return out.reshape(-1, self.dim)
+
+    def blocks(self, step: int = CHUNK) -> Any:
+        """``(start, rows)`` blocks in order."""
+        for s in range(0, self.rows, step):
+            yield s, self.read(s, s + step)
+
+    def remove(self) -> None:
+        self.done()
+        self.path.unlink(missing_ok=True)
+
+
+def _tick(progress: Any, done: int, total: int | None, stage: str) -> None:
+    if progress:
+        progress(done, total, stage)
+
+
+def spool_vectors(ws: Any, *, model: str, n: int, dim: int, scratch: Path, seed: int, progress: Any = None) -> tuple:
+    """Stream the vectors into a :class:`Spool` in id order: ``(ids, spool, pca_sample or None)``."""
+    import pyarrow as pa
+
+    from app.embed import iter_vectors
+    from app.maps import project
+
+    reduce = dim > project.PCA_DIMS and n > project.PCA_DIMS
+    rows = project.pca_fit_rows(n, seed=seed) if reduce else np.zeros(0, dtype=np.int64)
+    sample = np.empty((len(rows), dim), dtype=np.float32)
+    spool = Spool(scratch / "vectors.f32", dim)
+    ids: list[Any] = []
+    cur = ws.cursor()
+    limit = cur.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    cur.execute(f"SET memory_limit = '{DUCKDB_MEMORY}'")  # DuckDB's sort by id spills to disk beyond this
+    try:
+        for id_chunk, vec in iter_vectors(ws, model=model, rows=CHUNK):
+            s = spool.rows
+            lo, hi = np.searchsorted(rows, [s, s + len(vec)])
+            sample[lo:hi] = vec[rows[lo:hi] - s]
+            spool.add(vec)
+            ids.append(id_chunk)
+            _tick(progress, spool.rows, n, "reading vectors")
+    finally:
+        cur.execute(f"SET memory_limit = '{limit}'")
+    spool.done()
+    if spool.rows != n:
+        from app.errors import MapError
+
+        raise MapError(f"the vectors changed while the map read them ({spool.rows:,} rows, expected {n:,})")
+    return pa.concat_arrays(ids) if ids else pa.array([], pa.string()), spool, (sample if reduce else None)
+
+
+def reduce_spool(spool: Spool, sample: np.ndarray | None, *, seed: int, progress: Any = None) -> np.ndarray:
+    """The PCA-50 vectors of every spooled row (the in-memory path's :func:`app.maps.project.pca_reduce`)."""
+    from app.maps import project
+
+    if sample is None:  # narrow vectors: the map works on them directly, as the in-memory path does
+        return spool.read()
+    pca = project.pca_fit(sample, seed=seed)
+    out = np.empty((spool.rows, project.PCA_DIMS), dtype=np.float32)
+    for s, block in spool.blocks():
+        project.pca_apply(pca, block, out[s : s + len(block)])
+        _tick(progress, s + len(block), spool.rows, "PCA")
+    return out
+
+
+def semdedup_knn(
+    x: np.ndarray, idx: np.ndarray, sim: np.ndarray, *, eps: float, block: int = 1024
+) -> tuple[np.ndarray, np.ndarray]:
+    """SemDeDup of one cluster (rows of ``x`` in id order) from its k-NN lists (``idx`` local rows, best first).
+
+    A row's most similar earlier row is the first earlier entry of its list when there is one (any earlier row
+    not in the list is at most as similar as the list's last entry). A row whose list has no earlier entry while
+    its last entry is above ``1 - eps`` is compared exactly with every earlier row. Returns ``(dup_of or -1,
+    best similarity to an earlier row found, nan when none)``; exact duplicates whenever the lists are exact."""
+    m = len(x)
+    thr = 1.0 - float(eps)
+    dup_of = np.full(m, -1, dtype=np.int64)
+    best = np.full(m, np.nan, dtype=np.float32)
+    if m < 2 or idx.shape[1] == 0:
+        return dup_of, best
+    earlier = (idx >= 0) & (idx < np.arange(m)[:, None])
+    has = earlier.any(axis=1)
+    first = np.argmax(earlier, axis=1)
+    rows = np.flatnonzero(has)
+    best[rows] = sim[rows, first[rows]]
+    hit = rows[best[rows] > thr]
+    dup_of[hit] = idx[hit, first[hit]]
+    check = np.flatnonzero(~has & (sim[:, -1] > thr) & (np.arange(m) > 0))
+    for b in range(0, len(check), block):
+        r = check[b : b + block]
+        top = int(r.max())
+        scores = x[r] @ x[:top].T
+        scores[np.arange(top)[None, :] >= r[:, None]] = -np.inf  # strictly earlier rows only
+        j = scores.argmax(axis=1)
+        v = scores[np.arange(len(r)), j]
+        best[r] = v
+        dup_of[r[v > thr]] = j[v > thr]
+    return dup_of, best
+
+
+def cluster_pass(
+    spool: Spool, cl: np.ndarray, *, k: int, eps: float, seed: int, scratch: Path, emit: Any, progress: Any = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+    """Neighbours, density and SemDeDup inside each cluster. ``emit(rows, nb_idx, nb_sim)`` receives each
+    cluster's neighbour lists (global rows). Returns ``(density, dup_of, dup_sim, method)``."""
+    from app.maps import signals
+    from app.maps.knn import EXACT_LIMIT, knn_exact, knn_ivf
+
+    n = spool.rows
+    n_cl = int(cl.max()) + 1 if n else 0
+    files = [Spool(scratch / f"cluster_{c}.f32", spool.dim) for c in range(n_cl)]
+    for s, block in spool.blocks():  # one file per cluster, rows in id order inside each
+        part = cl[s : s + len(block)]
+        for c in np.unique(part):
+            files[int(c)].add(block[part == c])
+        _tick(progress, s + len(block), n, "sorting vectors by cluster")
+    spool.remove()
+    order = np.argsort(cl, kind="stable")
+    bounds = np.searchsorted(cl[order], np.arange(n_cl + 1))
+    dens = np.zeros(n, dtype=np.float32)
+    dup_of = np.full(n, -1, dtype=np.int64)
+    dup_sim = np.full(n, np.nan, dtype=np.float32)
+    methods: set[str] = set()
+    done = 0
+    for c in range(n_cl):
+        members = order[bounds[c] : bounds[c + 1]]
+        f = files[c]
+        f.done()
+        x = f.read()
+        f.remove()
+        m = len(members)
+        if m <= EXACT_LIMIT:
+            idx, sim = knn_exact(x, x, k, exclude_self=True)
+            methods.add("exact")
+        else:
+            idx, sim = knn_ivf(x, k, seed=seed)
+            methods.add("ivf")
+        if m <= SEMDUP_EXACT:
+            d_local, d_sim = signals.semdedup(x, np.zeros(m, dtype=np.int32), eps=eps)
+        else:
+            d_local, d_sim = semdedup_knn(x, idx, sim, eps=eps)
+        del x
+        dup_of[members] = np.where(d_local >= 0, members[np.maximum(d_local, 0)], -1)
+        dup_sim[members] = d_sim
+        idx, sim = _pad(idx, sim, k, m)
+        dens[members] = signals.density(sim)
+        emit(members, members[idx] if m else idx, sim)
+        done += m
+        _tick(progress, done, n, f"neighbours and SemDeDup (cluster {c + 1}/{n_cl})")
+    method = "within clusters: " + "+".join(sorted(methods)) if methods else "none"
+    return dens, dup_of, dup_sim, method
+
+
+def _pad(idx: np.ndarray, sim: np.ndarray, k: int, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """Lists of exactly ``min(k, ...)`` columns: a cluster of ``k`` members or fewer repeats its last neighbour
+    (its own row when it has none), as :func:`app.maps.knn.knn_ivf` does for sparse cells."""
+    if idx.shape[1] >= k or m == 0:
+        return idx, sim
+    out_i = np.empty((m, k), dtype=np.int64)
+    out_s = np.empty((m, k), dtype=np.float32)
+    have = idx.shape[1]
+    out_i[:, :have], out_s[:, :have] = idx, sim
+    out_i[:, have:] = idx[:, -1:] if have else np.arange(m)[:, None]
+    out_s[:, have:] = sim[:, -1:] if have else 0.0
+    return out_i, out_s
+
+
+def build_streamed(
+    ws: Any,
+    *,
+    model: str,
+    n: int,
+    dim: int,
+    sample: int | None,
+    seed: int,
+    k: int,
+    clusters: int | None,
+    eps: float,
+    progress: Any = None,
+) -> dict[str, Any]:
+    """The streamed ``winnow map`` (see the module docstring); returns what :func:`app.maps.build_map` returns."""
+    from app.maps import project, writer
+    from app.maps.place import place_rest
+
+    timings: dict[str, float] = {}
+    scratch = Path(tempfile.mkdtemp(prefix=".map-scratch-", dir=ws.path))
+    try:
+        t = time.perf_counter()
+        ids, spool, pca_sample = spool_vectors(
+            ws, model=model, n=n, dim=dim, scratch=scratch, seed=seed, progress=progress
+        )
+        timings["load"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        reduced = reduce_spool(spool, pca_sample, seed=seed, progress=progress)
+        del pca_sample
+        timings["pca"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        fit_idx = project.umap_fit_rows(n, sample=sample, seed=seed)
+        _tick(progress, 0, n, f"UMAP on {len(fit_idx):,} points")
+        fitted = project.umap_fit(reduced[fit_idx], seed=seed)
+        coords = place_rest(reduced, fit_idx, fitted, seed=seed, progress=progress)
+        timings["umap"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        _tick(progress, n, n, "clustering")
+        rule = "--clusters"
+        if clusters is None:
+            from app.maps import _instruction_share
+
+            clusters, rule = project.choose_k(n, instruction_share=_instruction_share(ws))
+        cl = project.kmeans(reduced, k=clusters, seed=seed)
+        del reduced
+        timings["clusters"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        _tick(progress, n, n, "labelling clusters")
+        label_of, terms_of = writer.labels(ws, ids, cl, seed=seed)
+        timings["labels"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        staging = writer.NeighbourStaging(ws, ids)
+        dens, dup_of, dup_sim, method = cluster_pass(
+            spool, cl, k=k, eps=eps, seed=seed, scratch=scratch, emit=staging.add, progress=progress
+        )
+        timings["neighbours_semdedup_density"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        out = writer.write_map(
+            ws,
+            ids=ids,
+            coords=coords,
+            cl=cl,
+            label_of=label_of,
+            terms_of=terms_of,
+            dens=dens,
+            dup_of=dup_of,
+            dup_sim=dup_sim,
+            staging=staging,
+            spec={
+                "model": model,
+                "documents": n,
+                "fitted": len(fit_idx),
+                "seed": seed,
+                "k": min(k, max(0, n - 1)),
+                "cluster_rule": rule,
+                "eps": eps,
+                "neighbours": method,
+                "streamed": True,
+            },
+        )
+        timings["write"] = time.perf_counter() - t
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    out["seconds"] = {k2: round(v, 2) for k2, v in timings.items()}
+    return out

@@ -1,0 +1,159 @@
+"""The streamed map (app.maps.scale): bounded-memory `winnow map` above STREAM_ABOVE documents, against the
+in-memory path on small corpora (forced with stream_above=0)."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from app.embed import embed, iter_vectors, load_vectors, vector_count
+from app.maps import build_map
+from app.maps.knn import knn_exact
+from app.maps.place import ivf_search, place_rest, sample_index
+from app.maps.scale import Spool, semdedup_knn
+from app.maps.signals import semdedup
+from app.workspace import Workspace
+
+
+def _docs(n: int = 900, copies: int = 40, seed: int = 0) -> pd.DataFrame:
+    rng = random.Random(seed)
+    words = {t: [f"{t}w{i}" for i in range(30)] for t in "abcde"}
+    rows = [
+        {"id": f"d{i:05d}", "text": " ".join(rng.choice(words["abcde"[i % 5]]) for _ in range(12))} for i in range(n)
+    ]
+    rows += [{"id": f"e{j:05d}", "text": rows[j * 7]["text"]} for j in range(copies)]  # exact copies: duplicates
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture
+def ws(tmp_path):
+    w = Workspace.open(tmp_path / "ws", create=True)
+    w.write_source("web", _docs())
+    embed(w, model="hash:64")
+    yield w
+    w.close()
+
+
+def _tables(ws):
+    c = ws.cursor()
+    return (
+        c.execute("SELECT * FROM map_points ORDER BY id").df(),
+        c.execute("SELECT * FROM emb_signals ORDER BY id").df(),
+        c.execute("SELECT * FROM neighbours ORDER BY id").df(),
+    )
+
+
+def test_iter_vectors_streams_the_loaded_vectors(ws):
+    ids, vecs, key = load_vectors(ws)
+    n, dim, key2 = vector_count(ws)
+    got_ids, got = [], []
+    for i, v in iter_vectors(ws, model=key, rows=100):
+        assert len(v) <= 100
+        got_ids += i.to_pylist()
+        got.append(v)
+    assert (n, dim, key2) == (len(ids), vecs.shape[1], key)
+    assert got_ids == list(ids)
+    np.testing.assert_array_equal(np.concatenate(got), vecs)
+
+
+def test_spool_round_trip(tmp_path):
+    x = np.random.default_rng(0).standard_normal((1000, 7)).astype(np.float32)
+    sp = Spool(tmp_path / "v.f32", 7)
+    for s in range(0, 1000, 333):
+        sp.add(x[s : s + 333])
+    sp.done()
+    np.testing.assert_array_equal(np.concatenate([b for _, b in sp.blocks(128)]), x)
+    np.testing.assert_array_equal(sp.read(500, 510), x[500:510])
+    sp.remove()
+    assert not (tmp_path / "v.f32").exists()
+
+
+def test_streamed_map_matches_in_memory_where_it_promises(ws):
+    a = build_map(ws, sample=300, stream_above=10**9)
+    pa_, sa, _ = _tables(ws)
+    b = build_map(ws, sample=300, stream_above=0)
+    pb, sb, nb = _tables(ws)
+    assert b["streamed"] and "streamed" not in a
+    assert (b["documents"], b["fitted"], b["clusters"]) == (a["documents"], a["fitted"], a["clusters"])
+    # same PCA, k-means and labels: the same clusters with the same names
+    assert (pa_.map_cluster == pb.map_cluster).all() and (pa_.map_cluster_label == pb.map_cluster_label).all()
+    # the UMAP sample is fitted identically; only the other points are placed differently
+    same = np.isclose(pa_.map_x, pb.map_x) & np.isclose(pa_.map_y, pb.map_y)
+    assert same.sum() >= a["fitted"]
+    # clusters of <= SEMDUP_EXACT members: the exact SemDeDup, so identical duplicates
+    assert (sa.semdup_is_dup == sb.semdup_is_dup).all() and b["semantic_duplicates"] == a["semantic_duplicates"] >= 40
+    assert (sa.semdup_dup_of.fillna("") == sb.semdup_dup_of.fillna("")).all()
+    # neighbours: the exact k nearest inside the document's own cluster
+    ids, vecs, _ = load_vectors(ws)
+    pos = {d: i for i, d in enumerate(ids)}
+    cl = pb.map_cluster.to_numpy()
+    for r in nb.sample(50, random_state=0).itertuples():
+        i = pos[r.id]
+        mem = np.flatnonzero(cl == cl[i])
+        sims = vecs[mem] @ vecs[i]
+        sims[mem == i] = -np.inf
+        want = np.sort(sims)[::-1][:10]
+        np.testing.assert_allclose(np.asarray(r.nb_sims), want, atol=1e-5)
+        assert all(cl[pos[j]] == cl[i] for j in r.nb_ids)
+    assert len(nb) == len(pb) and not any(p.name.startswith(".map-scratch") for p in ws.path.iterdir())
+    assert ws.cursor().execute("SELECT count(*) FROM corpus WHERE map_x IS NOT NULL").fetchone()[0] == len(pb)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.integers(2, 60),
+    st.integers(1, 6),
+    st.integers(0, 10_000),
+    st.floats(0.01, 0.3),
+)
+def test_semdedup_from_exact_neighbours_is_semdedup(m, k, seed, eps):
+    rng = np.random.default_rng(seed)
+    base = rng.standard_normal((max(1, m // 3), 8)).astype(np.float32)
+    x = base[rng.integers(0, len(base), m)] + rng.choice([0.0, 0.05], m)[:, None] * rng.standard_normal((m, 8))
+    x = (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+    idx, sim = knn_exact(x, x, k, exclude_self=True)
+    want_of, want_sim = semdedup(x, np.zeros(m, dtype=np.int32), eps=eps)
+    got_of, got_sim = semdedup_knn(x, idx, sim, eps=eps)
+    dup = want_of >= 0
+    assert ((got_of >= 0) == dup).all()
+    # the duplicated document is an earlier one at least as similar as the threshold (ties may pick another)
+    thr = 1 - eps
+    assert (got_of[dup] < np.flatnonzero(dup)).all()
+    assert (np.einsum("ij,ij->i", x[dup], x[got_of[dup]]) > thr - 1e-6).all()
+    np.testing.assert_allclose(got_sim[dup], want_sim[dup], atol=1e-5)
+
+
+def test_ivf_search_with_every_cell_probed_is_exact():
+    rng = np.random.default_rng(1)
+    base = rng.standard_normal((500, 16)).astype(np.float32)
+    base /= np.linalg.norm(base, axis=1, keepdims=True)
+    q = base[:50] + 0.1 * rng.standard_normal((50, 16)).astype(np.float32)
+    cent, members = sample_index(base, seed=0)
+    _, sim = ivf_search(q, base, cent, members, k=10, nprobe=len(cent))
+    _, ex_sim = knn_exact(q, base, 10)
+    np.testing.assert_allclose(sim, ex_sim, atol=1e-5)
+    # with few probes recall stays high on clustered data, and every found row is a real neighbour
+    idx8, sim8 = ivf_search(q, base, cent, members, k=10, nprobe=8)
+    assert (idx8 >= 0).all()
+    np.testing.assert_allclose(sim8, np.einsum("qd,qkd->qk", q, base[idx8]), atol=1e-5)
+
+
+def test_place_rest_keeps_fitted_points_and_matches_exact_placement_when_every_cell_is_probed():
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((400, 12)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    fit = np.sort(rng.choice(400, 250, replace=False))
+    fitted = rng.standard_normal((250, 2)).astype(np.float32)
+    coords = place_rest(x, fit, fitted, seed=0)
+    np.testing.assert_array_equal(coords[fit], fitted)
+    rest = np.setdiff1d(np.arange(400), fit)
+    nb, sim = knn_exact(x[rest], x[fit], 10)  # the in-memory path's placement (app.maps.project.umap_2d)
+    w = np.clip(sim, 1e-3, None) ** 4
+    want = (fitted[nb] * w[..., None]).sum(1) / w.sum(1, keepdims=True)
+    full = place_rest(x, fit, fitted, seed=0, nprobe=10_000)
+    np.testing.assert_allclose(full[rest], want, atol=1e-4)
