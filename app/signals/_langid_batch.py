@@ -18,7 +18,6 @@ callers use py3langid itself.
 
 from __future__ import annotations
 
-import math
 import unicodedata
 from typing import Any
 
@@ -77,8 +76,9 @@ class BatchIdentifier:
         state[head] = hs
         return self.out[state]
 
-    def scores(self, encoded: list[bytes]) -> list[np.ndarray]:
-        """Normalised class probabilities per encoded text (py3langid's ``_decide`` with ``norm_probs``)."""
+    def scores(self, encoded: list[bytes]) -> np.ndarray:
+        """Normalised class probabilities per encoded text (py3langid's ``_decide`` with ``norm_probs``), one
+        float32 row per text."""
         out: list[np.ndarray] = []
         i = 0
         while i < len(encoded):
@@ -86,16 +86,22 @@ class BatchIdentifier:
             while j < len(encoded) and (j == i or size + len(encoded[j]) <= _CHUNK):
                 size += len(encoded[j])
                 j += 1
-            out.extend(self._scores_chunk(encoded[i:j]))
+            out.append(self._scores_chunk(encoded[i:j]))
             i = j
-        return out
+        if not out:
+            return np.zeros((0, len(self.classes)), dtype=np.float32)
+        return out[0] if len(out) == 1 else np.concatenate(out)
 
-    def _scores_chunk(self, encoded: list[bytes]) -> list[np.ndarray]:
-        lens = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
+    def _scores_chunk(self, encoded: list[bytes]) -> np.ndarray:
+        """Each text's product ``log1p(counts) @ ptc[features]`` on its own (the same float32 product as
+        py3langid's, so the same rounding); the rest (``+ pc``, temperature, softmax, aliases) is elementwise
+        float32 arithmetic, done for every row at once with the same operations in the same order."""
+        nd = len(encoded)
+        lens = np.fromiter(map(len, encoded), dtype=np.int64, count=nd)
         offsets = np.concatenate([[0], np.cumsum(lens)])
         data = np.frombuffer(b"".join(encoded), dtype=np.uint8).astype(np.int32)
         feats = self._features(data, offsets[:-1], offsets[1:])
-        doc = np.repeat(np.arange(len(encoded), dtype=np.int64), lens)
+        doc = np.repeat(np.arange(nd, dtype=np.int64), lens)
         hit = feats >= 0
         feats, doc = feats[hit].astype(np.int64), doc[hit]
         n_feat = int(self.out.max()) + 1
@@ -103,23 +109,24 @@ class BatchIdentifier:
         order = np.argsort(first, kind="stable")  # per text, features in the order first seen (as Counter keeps)
         keys, counts = keys[order], counts[order]
         kdoc, kfeat = keys // n_feat, keys % n_feat
-        bounds = np.searchsorted(kdoc, np.arange(len(encoded) + 1))
+        bounds = np.searchsorted(kdoc, np.arange(nd + 1)).tolist()
+        weights = np.log1p(counts.astype(np.float32))
         ptc, pc = self.ptc, self.ident.nb_pc
-        res = []
-        for k in range(len(encoded)):
+        scores = np.zeros((nd, len(self.classes)), dtype=np.float32)
+        for k in range(nd):
             a, b = bounds[k], bounds[k + 1]
             if b > a:
-                scores = np.log1p(counts[a:b].astype(np.float32)) @ ptc.take(kfeat[a:b], axis=0) + pc
-            else:  # no feature: py3langid's uniform fill under norm_probs
-                scores = np.full(len(self.classes), 0.0, dtype=np.float32)
-            scores *= 1.0 / math.sqrt(int(lens[k]) or 1)
-            np.exp(scores - scores.max(), out=scores)
-            scores /= scores.sum()
-            for x, y in self.ident._alias_pairs:
-                scores[x] += scores[y]
-                scores[y] = 0.0
-            res.append(scores)
-        return res
+                scores[k] = weights[a:b] @ ptc.take(kfeat[a:b], axis=0)
+        has = np.diff(np.asarray(bounds)) > 0  # no feature: py3langid's uniform fill (zeros) under norm_probs
+        scores[has] += pc
+        scores *= (1.0 / np.sqrt(np.maximum(lens, 1).astype(np.float64))).astype(np.float32)[:, None]
+        scores -= scores.max(axis=1, keepdims=True)
+        np.exp(scores, out=scores)
+        scores /= scores.sum(axis=1, keepdims=True)
+        for x, y in self.ident._alias_pairs:
+            scores[:, x] += scores[:, y]
+            scores[:, y] = 0.0
+        return scores
 
     def classify(self, scores: np.ndarray) -> tuple[str, float]:
         """py3langid's ``classify`` from the scores: the best class and its probability."""

@@ -22,6 +22,8 @@ import re
 from functools import lru_cache
 from typing import Any, ClassVar
 
+import numpy as np
+
 from app.errors import MissingDependency, SignalError
 from app.signals import _lang_backends
 from app.signals.base import Scorer, register
@@ -99,9 +101,13 @@ class _Py3Langid:
             return [self(t) for t in texts]
         from app.signals._langid_batch import encode
 
+        scores = fast.scores([encode(t) for t in texts])
+        best = scores.argmax(axis=1) if len(texts) else np.zeros(0, dtype=np.int64)
+        probs = scores[np.arange(len(texts)), best].tolist()
+        classes = fast.classes
         out = []
-        for t, sc in zip(texts, fast.scores([encode(t) for t in texts]), strict=True):
-            out.append(self._decide(t, fast.classify(sc), lambda sc=sc: fast.rank(sc)))
+        for k, (t, i, p) in enumerate(zip(texts, best.tolist(), probs, strict=True)):
+            out.append(self._decide(t, (classes[i], p), lambda k=k: fast.rank(scores[k])))
         return out
 
 
