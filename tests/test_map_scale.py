@@ -157,3 +157,31 @@ def test_place_rest_keeps_fitted_points_and_matches_exact_placement_when_every_c
     want = (fitted[nb] * w[..., None]).sum(1) / w.sum(1, keepdims=True)
     full = place_rest(x, fit, fitted, seed=0, nprobe=10_000)
     np.testing.assert_allclose(full[rest], want, atol=1e-4)
+
+
+@pytest.mark.slow
+def test_headless_semantic_equals_streamed_workspace_map(tmp_path, monkeypatch):
+    """Above STREAM_ABOVE both paths use app.maps.scale's per-cluster SemDeDup (neighbour lists above SEMDUP_EXACT
+    members): the same duplicates and the same kept documents. The limits are lowered so a small crawl takes it."""
+    from app.export import apply
+    from app.export.headless import apply_headless
+    from app.ingest import ingest
+    from app.maps import scale
+    from tests.test_headless_semantic import RECIPE, _crawl, _jsonl, _out_ids
+
+    monkeypatch.setattr(scale, "STREAM_ABOVE", 0)
+    monkeypatch.setattr(scale, "SEMDUP_EXACT", 20)
+    monkeypatch.setattr("app.maps.knn.EXACT_LIMIT", 20)  # clusters above 20 members: knn_ivf neighbour lists
+    rows = _crawl(110, seed=3)
+    src = _jsonl(tmp_path / "in.jsonl", rows)
+    with Workspace.open(tmp_path / "ws", create=True) as w:
+        ingest(w, [src], source="in", id_field="id")
+        embed(w, model="hash:64")
+        assert build_map(w)["streamed"]
+        ws_dups = w.con.execute("SELECT id, semdup_dup_of FROM corpus WHERE semdup_is_dup ORDER BY id").fetchall()
+        apply(w, RECIPE, tmp_path / "ws_out", fmt="jsonl")
+    assert len(ws_dups) >= 20
+    m = apply_headless(RECIPE, [src], tmp_path / "hl_out", fmt="jsonl", source="in", id_field="id",
+                       tokens="estimate", semantic_model="hash:64")  # fmt: skip
+    assert m["source"]["semantic"]["duplicates"] == len(ws_dups)
+    assert _out_ids(tmp_path / "hl_out") == _out_ids(tmp_path / "ws_out")

@@ -81,7 +81,7 @@ def resolve(con: Any, vf: VectorFile, *, eps: float = 0.05, seed: int = 0, clust
     ``semdup_dup_of``, ``semdup_is_dup``, ``semdup_sim`` to ``corpus``. Returns counts for the manifest."""
     import pyarrow as pa
 
-    from app.maps import project, signals
+    from app.maps import project, scale, signals
 
     vf.close()
     n = int(con.execute("SELECT count(*) FROM corpus").fetchall()[0][0])
@@ -106,7 +106,10 @@ def resolve(con: Any, vf: VectorFile, *, eps: float = 0.05, seed: int = 0, clust
         reduced = project.pca_reduce(vecs, seed=seed, out=red_out)
         cl = project.kmeans(reduced, k=clusters, seed=seed)
         del reduced, red_out
-        dup_of, sim = signals.semdedup(vecs, cl, eps=eps)
+        if n > scale.STREAM_ABOVE:  # the streamed workspace map's per-cluster rule (app.maps.scale): same duplicates
+            dup_of, sim = scale.semdedup_by_cluster(vecs, cl, eps=eps, seed=seed)
+        else:
+            dup_of, sim = signals.semdedup(vecs, cl, eps=eps)
         del vecs
     else:
         cl = np.zeros(0, dtype=np.int32)

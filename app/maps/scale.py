@@ -174,13 +174,55 @@ def semdedup_knn(
     return dup_of, best
 
 
+def cluster_knn(x: np.ndarray, *, k: int, seed: int) -> tuple[np.ndarray, np.ndarray, str]:
+    """k-NN of every row of one cluster among the others: exact up to EXACT_LIMIT rows, ``knn_ivf`` beyond."""
+    from app.maps.knn import EXACT_LIMIT, knn_exact, knn_ivf
+
+    if len(x) <= EXACT_LIMIT:
+        return (*knn_exact(x, x, k, exclude_self=True), "exact")
+    return (*knn_ivf(x, k, seed=seed), "ivf")
+
+
+def semdedup_cluster(
+    x: np.ndarray, *, eps: float, seed: int, k: int = 10, knn: tuple | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """SemDeDup of one cluster's rows (id order): exact up to :data:`SEMDUP_EXACT` rows, from the k-NN lists
+    (:func:`cluster_knn`, or ``knn`` when already computed) beyond. The one rule of the streamed map and of
+    headless semantic dedup (:func:`semdedup_by_cluster`), so both find the same duplicates."""
+    from app.maps import signals
+
+    if len(x) <= SEMDUP_EXACT:
+        return signals.semdedup(x, np.zeros(len(x), dtype=np.int32), eps=eps)
+    idx, sim = knn if knn is not None else cluster_knn(x, k=k, seed=seed)[:2]
+    return semdedup_knn(x, idx, sim, eps=eps)
+
+
+def semdedup_by_cluster(
+    vecs: np.ndarray, cl: np.ndarray, *, eps: float, seed: int = 0, k: int = 10
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`semdedup_cluster` over every cluster of ``cl`` (rows of ``vecs`` in id order; ``vecs`` may be
+    memory-mapped: one cluster is gathered at a time). Returns ``(dup_of row or -1, similarity or nan)``."""
+    n = len(cl)
+    dup_of = np.full(n, -1, dtype=np.int64)
+    best = np.full(n, np.nan, dtype=np.float32)
+    order = np.argsort(cl, kind="stable")
+    bounds = np.searchsorted(cl[order], np.arange((int(cl.max()) + 1 if n else 0) + 1))
+    for c in range(len(bounds) - 1):
+        members = order[bounds[c] : bounds[c + 1]]
+        if len(members) < 2:
+            continue
+        d_local, d_sim = semdedup_cluster(np.ascontiguousarray(vecs[members]), eps=eps, seed=seed, k=k)
+        dup_of[members] = np.where(d_local >= 0, members[np.maximum(d_local, 0)], -1)
+        best[members] = d_sim
+    return dup_of, best
+
+
 def cluster_pass(
     spool: Spool, cl: np.ndarray, *, k: int, eps: float, seed: int, scratch: Path, emit: Any, progress: Any = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
     """Neighbours, density and SemDeDup inside each cluster. ``emit(rows, nb_idx, nb_sim)`` receives each
     cluster's neighbour lists (global rows). Returns ``(density, dup_of, dup_sim, method)``."""
     from app.maps import signals
-    from app.maps.knn import EXACT_LIMIT, knn_exact, knn_ivf
 
     n = spool.rows
     n_cl = int(cl.max()) + 1 if n else 0
@@ -205,16 +247,9 @@ def cluster_pass(
         x = f.read()
         f.remove()
         m = len(members)
-        if m <= EXACT_LIMIT:
-            idx, sim = knn_exact(x, x, k, exclude_self=True)
-            methods.add("exact")
-        else:
-            idx, sim = knn_ivf(x, k, seed=seed)
-            methods.add("ivf")
-        if m <= SEMDUP_EXACT:
-            d_local, d_sim = signals.semdedup(x, np.zeros(m, dtype=np.int32), eps=eps)
-        else:
-            d_local, d_sim = semdedup_knn(x, idx, sim, eps=eps)
+        idx, sim, how = cluster_knn(x, k=k, seed=seed)
+        methods.add(how)
+        d_local, d_sim = semdedup_cluster(x, eps=eps, seed=seed, k=k, knn=(idx, sim))
         del x
         dup_of[members] = np.where(d_local >= 0, members[np.maximum(d_local, 0)], -1)
         dup_sim[members] = d_sim
