@@ -359,10 +359,12 @@ def apply(
     progress: Callable[[int, int, str], None] | None = None,
     format: str | None = None,
     schema: str | None = None,
+    engine: Any = None,
 ) -> dict[str, Any]:
     """Write exactly the documents ``recipe`` keeps from ``ws``'s ``corpus`` into ``out``; returns the
     manifest (also written to ``out/__winnow__/manifest.json``). ``format`` is an alias of ``fmt``.
-    ``schema="messages"``: every record as ``id, source, messages`` (:mod:`app.export.messages`)."""
+    ``schema="messages"``: every record as ``id, source, messages`` (:mod:`app.export.messages`).
+    ``engine`` (:func:`app.engine.make_engine`): where ``transforms.score: cleaned`` re-scores the cleaned text."""
     from app import __version__
     from app.recipes import compile_recipe, load_recipe, select_ids_sql, summarize
 
@@ -384,7 +386,7 @@ def apply(
         from app.transforms import export as txe
 
         wanted = [*recipe.signals_used(), *(recipe.output_columns or [])]
-        relation, rescored, token = txe.rescore_workspace(con, tx, wanted, progress=progress)
+        relation, rescored, token = txe.rescore_workspace(con, tx, wanted, progress=progress, engine=engine)
     comp = compile_recipe(con, sel_recipe, relation=relation, token=token)
     summary = summarize(con, sel_recipe, compiled=comp)
     cols = recipe.output_columns or default_columns(comp.columns, list(ws.columns("docs", con)))
