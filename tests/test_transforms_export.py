@@ -174,3 +174,44 @@ def test_ray_workers_clean_and_score_the_same_bytes(tmp_path):
         eng.close()
     name = "data-00000-of-00001.jsonl"
     assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "ray" / name).read_bytes()
+
+
+@pytest.mark.parametrize("seg", ["aware", "datatrove"])
+def test_workspace_rescoring_on_engine_workers_writes_the_same_bytes(scored_ws, tmp_path, monkeypatch, seg):
+    from app.engine import make_engine
+    from app.transforms import export as txe
+
+    ws, _ = scored_ws
+    monkeypatch.setattr(txe, "BATCH", 2)  # several batches in flight, written back in order
+    recipe = RECIPE.replace("SCORE", "cleaned") + (f"  segmentation: {seg}\n" if seg != "aware" else "")
+    one = apply(ws, recipe, tmp_path / "one", fmt="jsonl")
+    with make_engine("local", workers=2) as eng:
+        fns = []
+        run = eng.map_batches
+        monkeypatch.setattr(eng, "map_batches", lambda fn, *a, **k: (fns.append(fn), run(fn, *a, **k))[1])
+        pool = apply(ws, recipe, tmp_path / "pool", fmt="jsonl", engine=eng)
+    assert fns == [txe.rescore_batch]  # the cleaned text was scored on the workers
+    name = "data-00000-of-00001.jsonl"
+    assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "pool" / name).read_bytes()
+    assert one["transforms"] == pool["transforms"] and one["counts"] == pool["counts"]
+    assert one["transforms"]["segmentation"] == seg and one["counts"]["kept_docs"] >= 2
+
+
+def test_cli_workers_rescore_a_workspace_export(scored_ws, tmp_path, capsys):
+    from app.cli import main
+
+    ws, _ = scored_ws
+    path = str(ws.path)
+    ws.close()
+    rec = tmp_path / "r.yaml"
+    rec.write_text(RECIPE.replace("SCORE", "cleaned"))
+    base = ["apply", "-w", path, "-r", str(rec)]
+    assert main([*base, "-o", str(tmp_path / "one"), "--format", "jsonl"]) == 0
+    assert main([*base, "-o", str(tmp_path / "pool"), "--format", "jsonl", "--workers", "2"]) == 0
+    name = "data-00000-of-00001.jsonl"
+    assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "pool" / name).read_bytes()
+    capsys.readouterr()
+    rec.write_text("version: 1\nrules: [{signal: size_chars, min: 1}]\n")  # nothing to re-score
+    assert main([*base, "-o", str(tmp_path / "no"), "--workers", "2"]) != 0
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "transforms.score: cleaned" in err and not (tmp_path / "no").exists()

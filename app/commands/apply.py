@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 from pathlib import Path
+from typing import Any
 
 from app.commands import add_engine, add_json, add_workspace, emit, say
 
@@ -73,7 +74,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         type=int,
         default=None,
         metavar="N",
-        help="headless: processes (or Ray workers) scoring batches; output is identical whatever N",
+        help="processes (or Ray workers) scoring batches: headless, or a workspace recipe's transforms.score: "
+        "cleaned; output is identical whatever N",
     )
     add_engine(p)
     p.add_argument(
@@ -134,6 +136,21 @@ def resolve_recipe(spec: str, ws=None):
     raise RecipeError(f"recipe file {spec} does not exist")
 
 
+def _workspace_engine(args: argparse.Namespace, recipe: Any) -> Any:
+    """The engine a workspace export re-scores the cleaned text on (``transforms.score: cleaned``); elsewhere
+    the per-document work is already stored, so --engine/--workers are refused with one line."""
+    from app.engine import make_engine
+    from app.errors import EngineError
+
+    tx = getattr(recipe, "transforms", None)
+    if tx is None or not tx.cleaned_scoring:
+        raise EngineError(
+            "--engine/--workers are for headless apply (--input) and, in a workspace, for a recipe with "
+            "transforms.score: cleaned; otherwise the per-document work is done by winnow score --engine ..."
+        )
+    return make_engine(args.engine, workers=args.workers or 1, address=args.ray_address)
+
+
 def _print(m: dict, out: object) -> None:
     c = m["counts"]
     pct = 100 * c["kept_docs"] / c["total_docs"] if c["total_docs"] else 0.0
@@ -167,13 +184,7 @@ def run(args: argparse.Namespace) -> int:
         from app.decontam import DecontamError
 
         raise DecontamError("--benchmark is for headless apply (--input); in a workspace use winnow decontam add")
-    if (args.engine != "local" or args.ray_address or args.workers) and not args.input:
-        from app.errors import EngineError
-
-        raise EngineError(
-            "--engine/--workers are for headless apply (--input); in a workspace the per-document work is done by "
-            "winnow score --engine ..."
-        )
+    pooled = args.engine != "local" or args.ray_address or args.workers  # a workspace: for transforms.score: cleaned
     if args.dry_run is not None and not args.input:
         from app.errors import ExportError
 
@@ -248,7 +259,9 @@ def run(args: argparse.Namespace) -> int:
 
         with Workspace.open(args.workspace, read_only=True) as ws, tqdm_progress("apply") as progress:
             recipe = resolve_recipe(args.recipe, ws)
-            m = apply(ws, recipe, args.out, progress=progress, schema=args.schema, **common)
+            eng = _workspace_engine(args, recipe) if pooled else None
+            with eng or contextlib.nullcontext():
+                m = apply(ws, recipe, args.out, progress=progress, schema=args.schema, engine=eng, **common)
     if not args.json:
         _print(m, args.out)
     if "forecast" in m.get("source", {}):

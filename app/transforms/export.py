@@ -5,9 +5,10 @@ Workspace export (:func:`app.export.apply`):
 
 - ``score: cleaned``: :func:`rescore_workspace` streams every document's text out of ``corpus`` in batches,
   cleans it, computes the document-scope signal families the recipe reads (and ``size`` when the token counts
-  come from ``size_tokens``) on the cleaned text with default options (as headless apply does), and writes them
-  to a temporary table (with the section's ``segmentation`` for the families that take one); the recipe is then compiled over a temporary view of ``corpus`` whose columns of those
-  families are the cleaned text's. Corpus-scope columns (duplicate clusters), trained models' columns and
+  come from ``size_tokens``) on the cleaned text with default options but the section's ``segmentation`` (as
+  headless apply does; on the engine's workers when the export is given one, :func:`rescore_batch`), and writes
+  them to a scratch Parquet file; the recipe is then compiled over a temporary view of ``corpus`` whose columns
+  of those families are the cleaned text's. Corpus-scope columns (duplicate clusters), trained models' columns and
   benchmark contamination keep their stored values (computed on the text as ingested).
 - every export: :func:`clean_selection` cleans the text of the selected documents once (counting what changed)
   into a temporary table and returns the selection with that text.
@@ -60,32 +61,51 @@ def _stream(con: Any, sql: str, params: dict[str, Any] | None = None) -> Any:
     return con.sql(sql, params=params or None).to_arrow_reader(BATCH)
 
 
+def rescore_batch(texts: list[Any], spec: dict[str, Any], families: list[str]) -> dict[str, list[Any]]:
+    """One batch's ``families`` (with the section's signal options) and ``size_chars`` computed on its text
+    cleaned by the transforms section ``spec`` (its ``to_dict()``). Runs in this process or on an engine's
+    workers alike (module level, plain arguments), so both give the same values."""
+    from app.signals.engine import score_texts
+
+    tx, pipe = _worker_spec(spec)
+    cleaned = pipe.run(texts)
+    out = score_texts(cleaned, families, options=tx.signal_options(families)) if families else {}
+    out["size_chars"] = [None if t is None else len(t) for t in cleaned]
+    return out
+
+
 def _write_scores(
     con: Any,
-    pipe: Any,
+    spec: Transforms,
     families: list[str],
     path: Path,
     total: int,
     progress: Callable[..., None] | None,
-    options: dict[str, dict[str, Any]] | None = None,
+    engine: Any = None,
 ) -> None:
-    """Every document's ``families`` (with ``options``) and ``size_chars`` computed on its cleaned text, batch
-    by batch, into the Parquet file ``path`` (not written for an empty corpus)."""
+    """Every document's ``families`` and ``size_chars`` computed on its cleaned text (:func:`rescore_batch`),
+    batch by batch, into the Parquet file ``path`` (not written for an empty corpus). With ``engine``
+    (:func:`app.engine.make_engine`) the batches are cleaned and scored on its workers, a few in flight at a
+    time, and written in the order they were read."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from app.signals.engine import score_texts
-
+    d = spec.to_dict()
+    batches = (
+        (b.column(0).to_pylist(), b.column(1).to_pylist(), d, families)
+        for b in _stream(con, "SELECT CAST(id AS VARCHAR) AS id, text FROM corpus ORDER BY id")
+    )
+    if engine is None:
+        results: Any = ((b, rescore_batch(*b[1:])) for b in batches)
+    else:
+        results = engine.map_batches(rescore_batch, batches, arg_index=(1, 2, 3))
     writer = None
     done = 0
     try:
-        for batch in _stream(con, "SELECT CAST(id AS VARCHAR) AS id, text FROM corpus ORDER BY id"):
-            ids = batch.column(0).to_pylist()
-            cleaned = pipe.run(batch.column(1).to_pylist())
+        for (ids, *_), got in results:
             cols: dict[str, Any] = {"id": pa.array(ids, pa.string())}
-            if families:
-                cols.update({c: pa.array(v) for c, v in score_texts(cleaned, families, options=options).items()})
-            cols["size_chars"] = pa.array([None if t is None else len(t) for t in cleaned], pa.int64())
+            cols.update({c: pa.array(v) for c, v in got.items() if c != "size_chars"})
+            cols["size_chars"] = pa.array(got["size_chars"], pa.int64())
             tbl = pa.table(cols)
             if writer is None:
                 writer = pq.ParquetWriter(str(path), tbl.schema)
@@ -104,6 +124,7 @@ def rescore_workspace(
     columns: list[str],
     *,
     progress: Callable[[int, int, str], None] | None = None,
+    engine: Any = None,
 ) -> tuple[str, list[str], tuple | None]:
     """Create the temporary view of ``corpus`` with the families behind ``columns`` scored on the cleaned text;
     return ``(view name, families rescored, cache token)``. The token (the workspace's state plus the
@@ -118,7 +139,7 @@ def rescore_workspace(
     total = con.execute("SELECT count(*) FROM corpus").fetchall()[0][0]
     path = _scratch(con) / "scores.parquet"
     try:
-        _write_scores(con, spec.pipeline(), families, path, total, progress, spec.signal_options(families))
+        _write_scores(con, spec, families, path, total, progress, engine)
     except BaseException:
         drop_temp(con)
         raise
