@@ -160,20 +160,23 @@ def test_annotation_token_is_added_after_cleaning(scored_ws, tmp_path):
 
 
 @pytest.mark.slow
-def test_ray_workers_clean_and_score_the_same_bytes(tmp_path):
+def test_ray_workers_clean_and_score_the_same_bytes(scored_ws, tmp_path):
     pytest.importorskip("ray")
     from app.engine import make_engine
 
-    src = write_input(tmp_path / "raw")
-    recipe = RECIPE.replace("SCORE", "cleaned")
-    apply_headless(recipe, [src], tmp_path / "one", fmt="jsonl", source="raw")
+    ws, src = scored_ws
+    name = "data-00000-of-00001.jsonl"
     eng = make_engine("ray", workers=2)
     try:
-        apply_headless(recipe, [src], tmp_path / "ray", fmt="jsonl", source="raw", engine=eng)
+        for seg in ("aware", "datatrove"):  # the section's segmentation reaches the Ray workers too
+            recipe = RECIPE.replace("SCORE", "cleaned") + (f"  segmentation: {seg}\n" if seg != "aware" else "")
+            apply_headless(recipe, [src], tmp_path / f"one_{seg}", fmt="jsonl", source="raw")
+            apply_headless(recipe, [src], tmp_path / f"ray_{seg}", fmt="jsonl", source="raw", engine=eng)
+            apply(ws, recipe, tmp_path / f"ws_{seg}", fmt="jsonl", engine=eng)
+            one = (tmp_path / f"one_{seg}" / name).read_bytes()
+            assert one == (tmp_path / f"ray_{seg}" / name).read_bytes() == (tmp_path / f"ws_{seg}" / name).read_bytes()
     finally:
         eng.close()
-    name = "data-00000-of-00001.jsonl"
-    assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "ray" / name).read_bytes()
 
 
 @pytest.mark.parametrize("seg", ["aware", "datatrove"])
