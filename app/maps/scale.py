@@ -19,12 +19,12 @@ places every point outside the UMAP sample by an exact search over the sample. H
    from the neighbour lists beyond (:func:`semdedup_knn`). Neighbour rows go to a staging table as each cluster
    finishes; everything is swapped in in one transaction at the end.
 
-Memory bound: about ``4 * (50 + 2 + 1 + 3) + 8`` bytes per document held for the whole run (PCA vectors, map
-coordinates, cluster, density / duplicate columns) plus the ids as an Arrow string array (their bytes + 4) - about
-2.5 GB at 10M documents with 20-byte ids - plus DuckDB's sort while the vectors are read (capped at
-:data:`DUCKDB_MEMORY`, the rest spills to disk), the largest cluster's full vectors (``4 * dim`` bytes per member)
-and its neighbour search's work arrays, plus the UMAP fit on at most 50,000 points. Disk: two copies of the vectors
-(``4 * dim`` bytes per document each) in the scratch folder, removed as soon as they are read.
+Memory bound: about ``4 * 50 + 15`` bytes per document until k-means (the PCA-50 vectors, map coordinates,
+cluster) and about 40 after it (coordinates, cluster, density and duplicate columns), plus the ids as an Arrow string
+array (their bytes + 4): about 2.3 GB at 10M documents with 9-character ids. On top: DuckDB's sort while the vectors
+are read (capped at :data:`DUCKDB_MEMORY`, the rest spills to disk), the largest cluster's full vectors (``4 * dim``
+bytes per member) and its neighbour search's work arrays, and the UMAP fit on at most 50,000 points. Disk: two copies
+of the vectors (``4 * dim`` bytes per document each) in the scratch folder, each removed as soon as it is read.
 
 What changes against the in-memory path (the bench measures each): points outside the UMAP sample are placed from an
 approximate 10-NN in the sample; neighbours are searched inside the document's k-means cluster (a neighbour across a
