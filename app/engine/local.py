@@ -40,7 +40,7 @@ class LocalEngine(Engine):
         pending: collections.deque = collections.deque()
         try:
             for b in batches:
-                pending.append((b, pool.submit(fn, *(b[i] for i in idx))))
+                pending.append((b, pool.submit(_pooled, fn, *(b[i] for i in idx))))
                 if len(pending) >= 2 * self.workers:
                     b0, f0 = pending.popleft()
                     yield b0, f0.result()
@@ -55,3 +55,14 @@ class LocalEngine(Engine):
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+
+
+def _pooled(fn: Callable[..., Any], *args: Any) -> Any:
+    """Run in a pool process: ``fn(*args)``, then the batch's freed memory goes back to the OS, so a worker's
+    RSS stays flat over a long run (:mod:`app.engine.memory`)."""
+    from app.engine.memory import release
+
+    try:
+        return fn(*args)
+    finally:
+        release()

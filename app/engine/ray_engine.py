@@ -21,12 +21,16 @@ from app.errors import EngineError, MissingDependency, WinnowError
 
 def _call(fn: Callable[..., Any], *args: Any) -> tuple[bool, Any]:
     """Run in a Ray worker: ``(True, result)`` or ``(False, one-line error)`` (Winnow errors keep their text)."""
+    from app.engine.memory import release
+
     try:
         return True, fn(*args)
     except WinnowError as e:
         return False, (type(e).__name__, str(e))
     except Exception as e:  # a bug: keep the type and the message, not the remote traceback
         return False, ("EngineError", f"{type(e).__name__}: {e}")
+    finally:
+        release()  # the batch's freed memory back to the OS: a worker's RSS stays flat (app.engine.memory)
 
 
 class RayEngine(Engine):

@@ -42,6 +42,7 @@ from collections.abc import Callable
 from typing import Any
 
 from app.decontam.headless import columns_for as _decon_columns
+from app.engine.memory import release as release_memory
 from app.errors import ExportError, MissingDependency, RecipeError
 from app.export import (
     FORMATS,
@@ -384,6 +385,7 @@ def apply_headless(
                 got = con.sql(q, params={**used_params(q, comp.params), "_a": ord0, "_b": ord0 + tbl.num_rows})
                 collect(tbl, got.to_arrow_table(), ord0)
             ord0 += tbl.num_rows
+            release_memory()  # freed heap pages back to the OS: RSS flat over the pass (app.engine.memory)
         stats = _stats_dict(reader.stats)
         if ord0 == 0:
             con.execute(
