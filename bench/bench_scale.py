@@ -60,8 +60,9 @@ PER_DOC = ("score", "embed")
 DISTINCT = 53_941
 
 
-def make_shards(d: Path, n: int) -> str:
-    """``n`` realmix documents cycled into :data:`SHARDS` JSONL files under ``d``; returns their glob."""
+def make_shards(d: Path, n: int, *, gz: bool = False) -> str:
+    """``n`` realmix documents cycled into :data:`SHARDS` JSONL files under ``d`` (gzipped with ``gz``); returns
+    their glob."""
     import duckdb
 
     d.mkdir(parents=True, exist_ok=True)
@@ -72,13 +73,14 @@ def make_shards(d: Path, n: int) -> str:
         f"CREATE TEMP TABLE docs AS SELECT r.id || '-' || g.i AS id, source, text, row_number() OVER () AS k "
         f"FROM read_parquet('{REALMIX}') r, range({reps}) g(i) LIMIT {n}"
     )
+    ext, opt = ("jsonl.gz", ", COMPRESSION gzip") if gz else ("jsonl", "")
     for s in range(SHARDS):
         con.execute(
             f"COPY (SELECT id, source, text FROM docs WHERE k % {SHARDS} = {s} ORDER BY k)"
-            f" TO '{d / f'part{s:02d}.jsonl'}' (FORMAT json)"
+            f" TO '{d / f'part{s:02d}.{ext}'}' (FORMAT json{opt})"
         )
     con.close()
-    return str(d / "*.jsonl")
+    return str(d / f"*.{ext}")
 
 
 #: runs one command and reports its tree's peak RSS (the largest process) and CPU seconds (user + system, every
