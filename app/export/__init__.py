@@ -446,7 +446,10 @@ def apply(
                             token_column=summary["token_column"],
                             inputs=pv.workspace_inputs(ws),
                             input_hashing=pv.WORKSPACE_HASHING,
-                            fingerprints=pv.workspace_fingerprints(ws, fams),
+                            fingerprints={  # the families re-scored on the cleaned text: as computed
+                                **pv.workspace_fingerprints(ws, fams),
+                                **(txe.fingerprints(tx, [f for f in rescored if f in fams]) if rescored else {}),
+                            },
                         ),
                     )
                 )
