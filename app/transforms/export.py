@@ -162,6 +162,15 @@ def rescore_workspace(
     return VIEW, families, token
 
 
+def fingerprints(spec: Transforms, rescored: list[str]) -> dict[str, str | None]:
+    """``{family: fingerprint}`` of the families re-scored on the cleaned text, with the options they were
+    computed with (the section's segmentation), for the manifest's provenance in place of the stored ones."""
+    from app.signals.base import get_scorer
+
+    opts = spec.signal_options(rescored) or {}
+    return {f: get_scorer(f)(**opts.get(f, {})).fingerprint() for f in rescored}
+
+
 def clean_export(
     con: Any,
     sql: str,
