@@ -1,8 +1,8 @@
 """Streaming ingest into a workspace, atomically (:func:`ingest`); :func:`read_documents` (Arrow batches,
 no workspace) lives in :mod:`app.ingest.reader` and is re-exported here.
 
-Paths. JSON lines without ``--limit`` are first read by DuckDB's own multi-threaded JSON reader straight
-into the workspace (the fast path); the file's line count must equal the rows DuckDB returned, so
+Paths. JSON lines and Parquet without ``--limit`` are first read by DuckDB's own reader straight into the
+workspace (the fast path, :mod:`app.ingest.fast`); the file's line count must equal the rows DuckDB returned, so
 that every row's line number (its id) is known. When it does not (blank or malformed lines, invalid
 UTF-8, a type the sample did not foresee), the file is read again by the Python reader, which
 accounts for every line. Every other format streams Arrow batches from :mod:`app.ingest.formats`.
@@ -11,6 +11,7 @@ Both paths normalise with the same SQL (:mod:`app.ingest.normalize`).
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from typing import Any
@@ -18,10 +19,11 @@ from typing import Any
 import pyarrow as pa
 
 from app.errors import IngestError
+from app.ingest import fast as staging
 from app.ingest import formats
 from app.ingest.formats import ROW
-from app.ingest.normalize import RESERVED, plan_text, select_sql
-from app.ingest.reader import N_EXAMPLES, DocumentReader, Stats, _where, read_documents
+from app.ingest.normalize import RESERVED
+from app.ingest.reader import DocumentReader, Stats, read_documents
 from app.ingest.sources import Input
 from app.ingest.streams import check_zstd_frames
 from app.progress import Progress, null_progress
@@ -167,7 +169,6 @@ def _fast_jsonl(
 ) -> dict[str, str] | None:
     """DuckDB reads the whole JSON-lines file into ``table``; None (and nothing left behind) when the
     file needs the line-by-line reader (blank, malformed or non-UTF-8 lines, values the schema cannot hold)."""
-    import duckdb
 
     from app.sql import ql
 
@@ -180,48 +181,18 @@ def _fast_jsonl(
         return None
     spec = ", ".join(f"{ql(c)}: {ql(t)}" for c, t in cols.items())
     rj = f"read_json($path, {opts}, columns={{{spec}}})"
-    plan = plan_text(cols, text_field=reader.text_field, where=inp.rel or inp.path)
     relation = f"(SELECT *, row_number() OVER () AS {qi(ROW)} FROM {rj})"
-    sql = select_sql(cols, plan, relation=relation, id_field=reader.id_field, where=inp.rel, with_skip=True)
-    try:
-        cur.execute(f"CREATE TABLE {qi(table)} AS {sql}", args)
-    except duckdb.Error:
-        cur.execute(f"DROP TABLE IF EXISTS {qi(table)}")
+    staged = staging.insert_stage(
+        cur, reader, inp, table, cols=cols, relation=relation, args=args, expected=lambda: formats.count_lines(inp)
+    )
+    if staged is None:
         return None
-    n_rows = cur.execute(f"SELECT count(*) FROM {qi(table)}").fetchall()[0][0]
-    if n_rows != formats.count_lines(inp):
-        cur.execute(f"DROP TABLE {qi(table)}")
-        return None
+    plan, n_rows = staged
     json_cols = [c for c, t in cols.items() if t == "JSON"]
     if json_cols:
         table_cols = {r[0] for r in cur.execute(f"DESCRIBE {qi(table)}").fetchall()}
         _type_json_columns(cur, table, [c if c in table_cols else f"orig_{c}" for c in json_cols])
-    reader._note_plan(inp, plan, cols)
-    st = reader.source_stats[inp.source]
-    st.files += 1
-    st.bytes += inp.size
-    reader.stats.files += 1
-    reader.stats.bytes += inp.size
-    bad = cur.execute(
-        f"SELECT _skip, count(*), list({qi(ROW)} ORDER BY {qi(ROW)})[1:{N_EXAMPLES}] FROM {qi(table)} "
-        "WHERE _skip IS NOT NULL GROUP BY _skip ORDER BY _skip"
-    ).fetchall()
-    n_bad = 0
-    for reason, n, rows in bad:
-        if reader.strict:
-            raise IngestError(f"{reason.replace('_', ' ')} at {_where(inp, rows[0])} (--strict)")
-        for i, row in enumerate(rows):
-            st.skip(reason, _where(inp, row), n if i == 0 else 0)
-            reader.stats.skip(reason, _where(inp, row), n if i == 0 else 0)
-        n_bad += n
-    if n_bad:
-        cur.execute(f"DELETE FROM {qi(table)} WHERE _skip IS NOT NULL")
-    cur.execute(f"ALTER TABLE {qi(table)} DROP COLUMN _skip")
-    kept = n_rows - n_bad
-    for s in (st, reader.stats):
-        s.read += kept
-        s.ingested += kept
-    return {r[0]: r[1] for r in cur.execute(f"DESCRIBE {qi(table)}").fetchall()}
+    return staging.account_stage(cur, reader, inp, table, plan=plan, cols=cols, n_rows=n_rows)
 
 
 def _sniff_csv_types(cur: Any, table: str, cols: dict[str, str], skip: set[str]) -> None:
@@ -405,7 +376,9 @@ def ingest(
     _drop_stages(cur, "_ingest_%")  # left by a run that was killed
     prefix = f"_ingest_{run_id}"
     ready: list[tuple[str, str, dict[str, Any]]] = []  # (source, stage table, spec)
+    held = contextlib.ExitStack()
     try:
+        held.enter_context(staging.memory_cap(cur))  # bounded memory whatever the input's size
         # 1. each input into its own stage table, outside the final transaction (a failed DuckDB read
         #    must not abort it); nothing here is visible in `docs`/`corpus`.
         for si, (name, inputs) in enumerate(by_source.items()):
@@ -418,6 +391,8 @@ def ingest(
                 fast = inp.fmt in ("jsonl", "json") and limit is None and inp.kind == "file"
                 if fast and (inp.fmt == "jsonl" or not formats.sniff_json_array(inp)):
                     cols = _fast_jsonl(cur, reader, inp, stage, full_schema=full_schema)
+                elif inp.fmt == "parquet" and limit is None and inp.kind == "file":
+                    cols = staging.fast_parquet(cur, reader, inp, stage)
                 if cols is None:
                     state: dict[str, str] = {}
                     cur.execute("BEGIN TRANSACTION")
@@ -434,6 +409,8 @@ def ingest(
                     if not state:
                         continue
                     cols = state
+                elif not cols:
+                    continue  # DuckDB read it and every row was skipped (counted): nothing to stage
                 stages.append((stage, cols))
                 progress(reader.stats.ingested, None, name)
             if not stages and limit is not None and reader.remaining() == 0:
@@ -514,6 +491,7 @@ def ingest(
         raise IngestError(f"ingest failed: {str(e).splitlines()[0]}") from e
     finally:
         _drop_stages(cur, prefix + "%")
+        held.close()
         cur.close()
     secs = time.perf_counter() - t0
     out = {

@@ -1,0 +1,180 @@
+"""DuckDB-native staging of one input file (the fast paths of :func:`app.ingest.core.ingest`).
+
+DuckDB reads the file, numbers its rows, normalises them (ids, text, ``text_hash``, skip reasons: the one
+SELECT of :mod:`app.ingest.normalize`) and stores them in a single ``INSERT``; the per-row accounting that
+must stay (every skipped row counted by reason, with the first line numbers) is then one ``GROUP BY`` over
+the stage, so no row passes through Python. Two readers use it:
+
+- JSON lines (:func:`app.ingest.core._fast_jsonl`): ``read_json`` with rows numbered by ``row_number()``;
+  the file's line count (taken in a thread while DuckDB reads) must equal the rows read, else the caller
+  falls back to the line-by-line reader, which accounts for every line.
+- Parquet (:func:`fast_parquet`): ``read_parquet(file_row_number=true)``; the row count must equal the
+  file's metadata.
+
+The generated ``id`` and ``text_hash`` are hex digests that no compression shrinks much, so the stage
+stores them uncompressed: DuckDB then skips analysing and compressing them (about 1 CPU s per million
+documents, for about 28 MB more on disk; see bench/bench_ingest.py).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Any
+
+from app.errors import IngestError
+from app.ingest.formats import NONSTR, ROW
+from app.ingest.normalize import TextPlan, plan_text, select_sql
+from app.ingest.reader import N_EXAMPLES, DocumentReader, _where
+from app.ingest.sources import Input
+from app.sql import qi, ql
+
+#: columns stored without compression (random hex: compressing them costs CPU and saves little)
+_HEX = ("id", "text_hash")
+
+
+def insert_stage(
+    cur: Any,
+    reader: DocumentReader,
+    inp: Input,
+    table: str,
+    *,
+    cols: dict[str, str],
+    relation: str,
+    args: dict[str, Any],
+    expected: Callable[[], int],
+) -> tuple[TextPlan, int] | None:
+    """Create ``table`` and fill it with the normalised rows of ``relation`` (which has every column of
+    ``cols`` plus ``_row``) in one ``INSERT``; ``expected()`` (run in a thread meanwhile) gives the number of
+    rows the input holds. Returns ``(text plan, rows)``, or None, with nothing left behind, when DuckDB
+    could not read the input or read another number of rows than ``expected()`` (the caller then uses the
+    Python reader). An unreadable file (``expected`` raising :class:`IngestError`) is an error either way."""
+    import duckdb
+
+    plan = plan_text(cols, text_field=reader.text_field, where=inp.rel or inp.path)
+    sql = select_sql(cols, plan, relation=relation, id_field=reader.id_field, where=inp.rel, with_skip=True)
+    hexcols = [c for c in _HEX if c != "id" or not reader.id_field]  # a user's ids may well compress
+    with ThreadPoolExecutor(1, thread_name_prefix="winnow-count") as pool:
+        counted = pool.submit(expected)  # DuckDB releases the GIL while it reads: the count is nearly free
+        try:
+            cur.execute(f"CREATE TABLE {qi(table)} AS {sql} WITH NO DATA", args)
+            types = cur.execute(f"DESCRIBE {qi(table)}").fetchall()
+            defs = ", ".join(
+                f"{qi(c)} {t}" + (" USING COMPRESSION uncompressed" if c in hexcols else "") for c, t, *_ in types
+            )
+            cur.execute(f"DROP TABLE {qi(table)}")
+            cur.execute(f"CREATE TABLE {qi(table)} ({defs})")
+            cur.execute(f"INSERT INTO {qi(table)} {sql}", args)
+        except duckdb.Error:
+            cur.execute(f"DROP TABLE IF EXISTS {qi(table)}")
+            counted.result()  # a file that cannot be read at all is an IngestError, not a fallback
+            return None
+        n_rows = cur.execute(f"SELECT count(*) FROM {qi(table)}").fetchall()[0][0]
+        if n_rows != counted.result():
+            cur.execute(f"DROP TABLE {qi(table)}")
+            return None
+    return plan, n_rows
+
+
+def account_stage(
+    cur: Any, reader: DocumentReader, inp: Input, table: str, *, plan: TextPlan, cols: dict[str, str], n_rows: int
+) -> dict[str, str]:
+    """Count the stage's flagged rows per reason (first line numbers as examples) into the reader's stats,
+    delete them and drop ``_skip``: ``read = ingested + skipped`` holds as on the Python path. Returns the
+    stage's columns and types, or ``{}`` (the stage dropped) when every row was skipped. Under ``--strict`` the first flagged row is an :class:`IngestError`."""
+    reader._note_plan(inp, plan, cols)
+    st = reader.source_stats[inp.source]
+    for s in (st, reader.stats):
+        s.files += 1
+        s.bytes += inp.size
+    bad = cur.execute(
+        f"SELECT _skip, count(*), list({qi(ROW)} ORDER BY {qi(ROW)})[1:{N_EXAMPLES}] FROM {qi(table)} "
+        "WHERE _skip IS NOT NULL GROUP BY _skip ORDER BY _skip"
+    ).fetchall()
+    n_bad = 0
+    for reason, n, rows in bad:
+        if reader.strict:
+            raise IngestError(f"{reason.replace('_', ' ')} at {_where(inp, rows[0])} (--strict)")
+        for i, row in enumerate(rows):
+            st.skip(reason, _where(inp, row), n if i == 0 else 0)
+            reader.stats.skip(reason, _where(inp, row), n if i == 0 else 0)
+        n_bad += n
+    if n_bad:
+        cur.execute(f"DELETE FROM {qi(table)} WHERE _skip IS NOT NULL")
+    cur.execute(f"ALTER TABLE {qi(table)} DROP COLUMN _skip")
+    kept = n_rows - n_bad
+    for s in (st, reader.stats):
+        s.read += kept
+        s.ingested += kept
+    if not kept:  # every row skipped (and counted): no stage, as on the Python path
+        cur.execute(f"DROP TABLE {qi(table)}")
+        return {}
+    return {r[0]: r[1] for r in cur.execute(f"DESCRIBE {qi(table)}").fetchall()}
+
+
+def fast_parquet(cur: Any, reader: DocumentReader, inp: Input, table: str) -> dict[str, str] | None:
+    """Stage a Parquet file with DuckDB's own reader (rows numbered from 1 by ``file_row_number``, as
+    :func:`app.ingest.formats.read_parquet` numbers them); None when the Python reader must take it (a
+    column named like a hidden one, a file DuckDB cannot read, e.g. invalid UTF-8 in a string column);
+    ``{}`` when every row was skipped."""
+    import duckdb
+
+    args = {"path": inp.path, "src": inp.source, "file": inp.rel or inp.path}
+    try:
+        rows = cur.execute("DESCRIBE SELECT * FROM read_parquet($path)", {"path": inp.path}).fetchall()
+        meta = cur.execute("SELECT sum(num_rows) FROM parquet_file_metadata($path)", {"path": inp.path}).fetchall()
+    except duckdb.Error:
+        return None
+    cols = {r[0]: r[1] for r in rows}
+    if not cols or {ROW, NONSTR, "file_row_number"} & {c.lower() for c in cols}:
+        return None
+    relation = f"(SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS {qi(ROW)} FROM " + (
+        "read_parquet($path, file_row_number=true))"
+    )
+    n_meta = int(meta[0][0] or 0)
+    if not n_meta:
+        return None  # an empty file: the Python reader counts it (no stage table for it)
+    staged = insert_stage(cur, reader, inp, table, cols=cols, relation=relation, args=args, expected=lambda: n_meta)
+    if staged is None:
+        return None
+    plan, n_rows = staged
+    return account_stage(cur, reader, inp, table, plan=plan, cols=cols, n_rows=n_rows)
+
+
+_UNITS = {"B": 1, "BYTES": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
+_UNITS |= {"KIB": 1 << 10, "MIB": 1 << 20, "GIB": 1 << 30, "TIB": 1 << 40}
+
+
+def _bytes(amount: str) -> float | None:
+    """``'1.5 GiB'`` / ``'512MB'`` -> bytes (None when not an amount DuckDB prints or accepts)."""
+    s = amount.strip().upper().replace(" ", "")
+    num = s.rstrip("ABEGIKMTYS")
+    try:
+        return float(num) * _UNITS[s[len(num) :] or "B"]
+    except (KeyError, ValueError):
+        return None
+
+
+@contextmanager
+def memory_cap(cur: Any) -> Iterator[str]:
+    """Run an ingest under DuckDB memory limit ``WINNOW_INGEST_MEMORY`` (default 1GB) when it is lower than
+    the workspace's own, restoring the old limit after. DuckDB then spills (``GROUP BY``, sorts) to the
+    workspace's temp directory and keeps fewer written blocks cached, so peak memory stays near this limit
+    plus the interpreter, whatever the size of the input. Yields the limit in force."""
+    want = os.environ.get("WINNOW_INGEST_MEMORY", "1GB")
+    if _bytes(want) is None:
+        raise IngestError(f"WINNOW_INGEST_MEMORY={want!r} is not an amount of memory like 1GB or 512MB")
+    old = cur.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    old_b = _bytes(old)
+    if old_b is not None and old_b <= (_bytes(want) or 0):
+        yield old
+        return
+    cur.execute(f"SET memory_limit = {ql(want)}")
+    try:
+        yield want
+    finally:  # the default exactly when it was the default (its printed value is rounded)
+        cur.execute("RESET memory_limit")
+        if cur.execute("SELECT current_setting('memory_limit')").fetchall()[0][0] != old:
+            cur.execute(f"SET memory_limit = {ql(old)}")
