@@ -109,6 +109,47 @@ class Cld2:
         return [self(t) for t in texts]
 
 
+_KANA = re.compile("[\u3040-\u30ff]")
+
+
+class Ensemble:
+    """py3langid (with the scorer's fixes), CLD2 and fastText lid.176 by majority, CLD2 when all three differ.
+
+    Chinese stays Chinese: when py3langid says ``zh`` and the text has no kana, that is the answer (fastText tags
+    classical and short Chinese ``ja``, CLD2 misses short lines). Otherwise CLD2 is asked, and fastText only
+    when py3langid and CLD2 disagree (about 14% of the benchmark's texts), so the three cost little more than
+    two. The confidence is that of the first of py3langid, CLD2, fastText that gave the chosen code. Chosen
+    on the benchmark in ``docs/language-id.md`` (seed 42) and checked on a second sample (seed 7)."""
+
+    def __init__(self, fix: Callable[[str | None, str], bool], py3langid: Callable[[], Any]) -> None:
+        self.p3 = py3langid()
+        self.cld2 = Cld2()
+        self.ft = Lid176(fix)
+
+    def __call__(self, text: str) -> tuple[str | None, float | None]:
+        return self.batch([text])[0]
+
+    def batch(self, texts: list[str]) -> list[tuple[str | None, float | None]]:
+        out: list[tuple[str | None, float | None]] = []
+        for text, first in zip(texts, self.p3.batch(texts), strict=True):
+            if first[0] == "zh" and _KANA.search(text) is None:
+                out.append(first)
+                continue
+            second = self.cld2(text)
+            if second[0] is None or first[0] == second[0]:
+                out.append(first)
+                continue
+            if first[0] is None:  # py3langid found no language (zxx): CLD2's answer
+                out.append(second)
+                continue
+            third = self.ft(text)
+            if third[0] == first[0]:
+                out.append(first)
+            else:  # fastText agrees with CLD2, or nobody agrees: CLD2 (the better of the two on a tie)
+                out.append(second)
+        return out
+
+
 def make(name: str, *, fix: Callable[[str | None, str], bool], py3langid: Callable[[], Any]) -> Any:
     """The backend called ``name`` (one of :data:`BACKENDS`); ``fix`` is the scorer's Chinese-variety test and
     ``py3langid`` builds the scorer's py3langid backend (for the ensemble)."""
@@ -116,9 +157,11 @@ def make(name: str, *, fix: Callable[[str | None, str], bool], py3langid: Callab
         return Lid176(fix)
     if name == "cld2":
         return Cld2()
+    if name == "ensemble":
+        return Ensemble(fix, py3langid)
     raise SignalError(f"unknown language backend {name!r}")
 
 
-BACKENDS = ("fasttext", "cld2")
+BACKENDS = ("fasttext", "cld2", "ensemble")
 #: Backends whose ``batch`` the scorer calls with the whole batch.
-BATCHED = (Lid176, Cld2)
+BATCHED = (Lid176, Cld2, Ensemble)
