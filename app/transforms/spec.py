@@ -19,8 +19,8 @@ before/after examples (the smallest ids, so every export path keeps the same one
 
 ``segmentation`` picks how words and sentences are segmented wherever the section recomputes something: the
 signals computed on the cleaned text (every family that takes the option: ``c4``, ``fineweb``, ``gopher_*``,
-``quality``) and the steps that take a ``segmentation`` option of their own (``c4_lines``; a step's own option
-wins). ``aware`` (default) counts letters of scripts written without spaces as words and ends sentences at
+``quality``) and the steps that take a ``segmentation`` option of their own (``c4_lines``, ``line_filter``; a
+step's own option wins). ``aware`` (default) counts letters of scripts written without spaces as words and ends sentences at
 ``。！？``; ``datatrove`` is DataTrove's English tokenisation everywhere, so a chain such as C4 line removal then
 FineWeb rules keeps what DataTrove's chain keeps on every document, Chinese prose included. It lives here rather
 than as a recipe-wide option because it only takes effect where the section recomputes the signals: with
