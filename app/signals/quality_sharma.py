@@ -423,8 +423,13 @@ class QualitySharma(Scorer):
         return f"{self.version}:{tag}:{'spacy' if self._pos else 'approx'}:{self.mode}"
 
     def score_batch(self, texts: list[str]) -> dict[str, list[Any]]:
-        scores, nlines = [], []
         aware = self.mode == "aware"
+        if self._pos is None:  # the word-list approximation: the whole batch at once, same numbers
+            from app.signals._quality_batch import document_scores
+
+            qs, nl = document_scores(texts, self.weights, line_words_batch(texts, self.mode), aware=aware)
+            return {"quality_score": qs, "quality_lines": nl}
+        scores, nlines = [], []
         for t, lines in zip(texts, line_words_batch(texts, self.mode), strict=True):
             scores.append(document_score(t, self.weights, pos=self._pos, aware=aware, line_tokens=lines))
             nlines.append(sum(1 for ln in t.splitlines() if ln.strip()))
