@@ -103,6 +103,10 @@ def test_steps_take_the_sections_segmentation_unless_they_set_their_own():
     assert own.pipeline().describe()[0]["options"]["segmentation"] == "aware"
     assert own.pipeline().apply(ZH) == ZH.strip()
     assert load_recipe({"version": 1, "transforms": own.to_dict()}).transforms == own
+    # line_filter's min_words: a Chinese line is one whitespace word under datatrove, one word per letter else
+    lf = "{line_filter: {min_words: 3}}"
+    assert load_recipe(recipe(lf, "datatrove")).transforms.pipeline().apply(ZH) == ""
+    assert load_recipe(recipe(lf, None)).transforms.pipeline().apply(ZH) == ZH
     # the signals: only the families that take the option get it
     assert tx.signal_options(["c4", "fineweb", "size"]) == {
         "c4": {"segmentation": "datatrove"},
