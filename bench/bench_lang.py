@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -124,6 +125,23 @@ def measure(samples: list[Sample], columns: list[str]) -> dict[str, dict]:
     return results
 
 
+def speed(texts: list[str], columns: list[str], rounds: int = 3) -> str:
+    """Median CPU seconds of each scorer backend over ``texts``, the backends alternating round by round."""
+    import statistics
+
+    runners = {c: _scorer_runner(SCORER[c]) for c in columns}
+    cpu: dict[str, list[float]] = {c: [] for c in columns}
+    for _ in range(rounds):
+        for c, run in runners.items():
+            c0 = time.process_time()
+            run(texts)
+            cpu[c].append(time.process_time() - c0)
+    med = {c: statistics.median(v) for c, v in cpu.items()}
+    base = med[columns[0]]
+    rows = [[c, f"{len(texts) / med[c]:,.0f}", f"{med[c]:.2f}", f"{med[c] / base:.2f}x"] for c in columns]
+    return md_table(["backend", "docs/s per core", "CPU s (median)", f"CPU vs {columns[0]}"], rows)
+
+
 def _acc(samples: list[Sample], codes: list[str | None], keep: Callable[[Sample], bool]) -> tuple[int, float]:
     hits = [c == s.lang for s, c in zip(samples, codes, strict=True) if keep(s)]
     return len(hits), (sum(hits) / len(hits) if hits else float("nan"))
@@ -179,6 +197,7 @@ def main() -> None:
     ap.add_argument("--per-group", type=int, default=60, help="Django strings per language, short and long each")
     ap.add_argument("--per-source", type=int, default=1500, help="realmix documents per source")
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--speed-docs", type=int, default=3000, help="realmix documents for the speed table")
     ap.add_argument("--columns", default=",".join([*SCORER, *EXTRA]), help="backends to measure, comma-separated")
     ap.add_argument("--cache", type=Path, help="save the codes here (JSON), or reuse them if the file exists")
     ap.add_argument("--write-readme", action="store_true", help="also write README's section and docs/language-id.md")
@@ -200,12 +219,18 @@ def main() -> None:
             args.cache.write_text(json.dumps(results))
     results = {c: results[c] for c in cols}
     summary, per_lang = tables(samples, results, known_languages())
+    realmix_texts = [x.text for x in samples if x.group in SUMMARY_GROUPS[2:]][: args.speed_docs]
+    speed_md = speed(realmix_texts, [c for c in ("py3langid", "ensemble", "CLD2", "fastText") if c in cols])
+    load = os.getloadavg()[0]
     counts = collections.Counter(s.group for s in samples)
     note = f" Classical Chinese left out: {', '.join(missing)} not installed." if missing else ""
     body = (
         f"Language ID (`bench/bench_lang.py`, seed {args.seed}; {machine()}): {len(samples):,} texts, "
         f"{counts['django short'] + counts['django long']:,} of them Django translations.{note}\n\n"
         + summary
+        + f"\n\nSpeed on {len(realmix_texts):,} realmix documents (tweets, reviews, Wikipedia, Alpaca; the scorer "
+        f"with the engine's batches of 1,000; median of 3 alternating runs; load average {load:.1f}):\n\n"
+        + speed_md
         + "\n\n<details><summary>Per language (Django translations, short and long)</summary>\n\n"
         + per_lang
         + "\n\n</details>"

@@ -133,7 +133,8 @@ def test_ensemble_rule() -> None:
         "agree": ("fr", "fr", "xx", ("fr", 0.9), False),
         "p3+ft": ("hr", "bs", "hr", ("hr", 0.9), True),
         "cld2+ft": ("af", "en", "en", ("en", 0.8), True),
-        "all differ": ("la", "it", "es", ("it", 0.8), True),
+        "all differ": ("la", "it", "es", ("la", 0.9), True),
+        "only py3langid knows it": ("kab", "za", "es", ("kab", 0.9), False),
         "cld2 unsure": ("sv", None, "no", ("sv", 0.9), False),
         "no language": (None, "en", "de", ("en", 0.8), False),
         "汉字只有": ("zh", "ja", "ja", ("zh", 0.9), False),
@@ -142,6 +143,7 @@ def test_ensemble_rule() -> None:
     ens = object.__new__(_lang_backends.Ensemble)
     ens.p3 = _Fixed({t: c[0] for t, c in cases.items()}, 0.9)
     ens.cld2 = _Fixed({t: c[1] for t, c in cases.items()}, 0.8)
+    ens.others_know = frozenset({"fr", "hr", "bs", "af", "en", "la", "it", "es", "sv", "no", "de", "zh", "ja", "za"})
     asked: list[str] = []
     ft = _Fixed({t: c[2] for t, c in cases.items()}, 0.7)
     ens.ft = lambda t: (asked.append(t), ft(t))[1]

@@ -113,18 +113,20 @@ _KANA = re.compile("[\u3040-\u30ff]")
 
 
 class Ensemble:
-    """py3langid (with the scorer's fixes), CLD2 and fastText lid.176 by majority, CLD2 when all three differ.
+    """py3langid (with the scorer's fixes), CLD2 and fastText lid.176 by majority; py3langid when all three differ.
 
-    Chinese stays Chinese: when py3langid says ``zh`` and the text has no kana, that is the answer (fastText tags
-    classical and short Chinese ``ja``, CLD2 misses short lines). Otherwise CLD2 is asked, and fastText only
-    when py3langid and CLD2 disagree (about 14% of the benchmark's texts), so the three cost little more than
-    two. The confidence is that of the first of py3langid, CLD2, fastText that gave the chosen code. Chosen
-    on the benchmark in ``docs/language-id.md`` (seed 42) and checked on a second sample (seed 7)."""
+    Two guards keep what py3langid alone gets right: when it says ``zh`` and the text has no kana, that is the
+    answer (fastText tags classical and short Chinese ``ja``, CLD2 misses short lines); and a language neither
+    CLD2 nor fastText knows (``kab``, ``pcm``...) cannot be outvoted by them. Otherwise CLD2 is asked, and
+    fastText only when py3langid and CLD2 disagree (about 14% of the benchmark's texts), so the three cost
+    little more than two. The confidence is that of the first of py3langid, CLD2, fastText that gave the chosen
+    code. Chosen on the benchmark of ``docs/language-id.md`` (seed 42) and checked on a second sample (seed 7)."""
 
     def __init__(self, fix: Callable[[str | None, str], bool], py3langid: Callable[[], Any]) -> None:
         self.p3 = py3langid()
         self.cld2 = Cld2()
         self.ft = Lid176(fix)
+        self.others_know = _cld2_codes() | _lid176_codes()
 
     def __call__(self, text: str) -> tuple[str | None, float | None]:
         return self.batch([text])[0]
@@ -132,22 +134,31 @@ class Ensemble:
     def batch(self, texts: list[str]) -> list[tuple[str | None, float | None]]:
         out: list[tuple[str | None, float | None]] = []
         for text, first in zip(texts, self.p3.batch(texts), strict=True):
-            if first[0] == "zh" and _KANA.search(text) is None:
+            code = first[0]
+            if (code == "zh" and _KANA.search(text) is None) or (code is not None and code not in self.others_know):
                 out.append(first)
                 continue
             second = self.cld2(text)
-            if second[0] is None or first[0] == second[0]:
+            if second[0] is None or code == second[0]:
                 out.append(first)
-                continue
-            if first[0] is None:  # py3langid found no language (zxx): CLD2's answer
+            elif code is None:  # py3langid found no language (zxx): CLD2's answer
                 out.append(second)
-                continue
-            third = self.ft(text)
-            if third[0] == first[0]:
-                out.append(first)
-            else:  # fastText agrees with CLD2, or nobody agrees: CLD2 (the better of the two on a tie)
-                out.append(second)
+            else:  # fastText breaks the tie: with CLD2 -> CLD2, else (with py3langid, or a third code) py3langid
+                out.append(second if self.ft(text)[0] == second[0] else first)
         return out
+
+
+@lru_cache(maxsize=1)
+def _cld2_codes() -> frozenset[str]:
+    import pycld2
+
+    return frozenset(normalise_code(code) for _, code in pycld2.LANGUAGES)
+
+
+@lru_cache(maxsize=1)
+def _lid176_codes() -> frozenset[str]:
+    labels = _lid176_model().predict("x", k=-1)[0]  # every label, best first
+    return frozenset(normalise_code(lab.replace("__label__", "")) for lab in labels)
 
 
 def make(name: str, *, fix: Callable[[str | None, str], bool], py3langid: Callable[[], Any]) -> Any:
