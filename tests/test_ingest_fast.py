@@ -157,3 +157,26 @@ def test_ingest_runs_under_its_memory_cap_and_restores_the_limit(ws, tmp_path, m
     with pytest.raises(IngestError, match="WINNOW_INGEST_MEMORY='lots' is not an amount"):
         ingest(ws, [str(f)], source="again")
     assert ws.cursor().execute(setting).fetchone()[0] == before
+
+
+def test_jsonl_takes_the_fast_path_under_a_small_memory_cap(ws, tmp_path, monkeypatch):
+    def refuse(*a, **k):
+        raise AssertionError("the Python JSON-lines reader was used")
+
+    f = tmp_path / "m.jsonl"
+    f.write_text("".join(f'{{"text": "doc {i}"}}\n' for i in range(5000)))
+    monkeypatch.setenv("WINNOW_INGEST_MEMORY", "300MB")
+    with monkeypatch.context() as m:
+        m.setattr(formats, "read_jsonl", refuse)
+        assert ingest(ws, [str(f)])["ingested"] == 5000
+
+
+def test_a_line_longer_than_the_fast_readers_limit_is_read_by_the_python_reader(ws, tmp_path, monkeypatch):
+    from app.ingest import core
+
+    monkeypatch.setattr(core, "MAX_LINE_BYTES", 1 << 16)
+    f = tmp_path / "long.jsonl"
+    f.write_text('{"text": "short"}\n' + '{"text": "' + "x" * (1 << 17) + '"}\n{"text": "end"}\n')
+    out = ingest(ws, [str(f)])
+    assert out["ingested"] == 3 and out["skipped"] == {}
+    assert ws.cursor().execute("SELECT length(text) FROM corpus ORDER BY _row").fetchall() == [(5,), (1 << 17,), (3,)]

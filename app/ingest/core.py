@@ -89,6 +89,7 @@ def _append(cur: Any, table: str, tbl: pa.Table, state: dict[str, str]) -> None:
 
 
 SAMPLE_SLICES = 32
+MAX_LINE_BYTES = 16 << 20  # the longest line DuckDB's JSON reader takes (fast path)
 SLICE_BYTES = 1 << 18
 
 
@@ -175,7 +176,9 @@ def _fast_jsonl(
     args = {"path": inp.path, "src": inp.source, "file": inp.rel or inp.path}
     if inp.compression == "zstd":
         check_zstd_frames(inp.path)  # DuckDB would read a truncated file as a shorter one
-    opts = "format='newline_delimited', records=true, maximum_object_size=268435456"
+    # DuckDB's JSON reader holds two buffers of this size per thread (256 MB ran out of a 1 GB memory cap):
+    # a longer line sends the file to the Python reader, which takes lines of any length
+    opts = f"format='newline_delimited', records=true, maximum_object_size={MAX_LINE_BYTES}"
     cols = _json_schema(cur, inp, opts, full=full_schema)
     if not cols or ROW in cols:
         return None
