@@ -16,6 +16,7 @@ vouch for (a character whose normalisation could interact with its neighbours, a
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from functools import lru_cache
 from pathlib import Path
@@ -50,6 +51,8 @@ _MAX_CHARS = 200_000
 _MAX_WORDS = 500_000
 #: What an unsafe character maps to: NUL, which the tokenizer's cleaning removes from every text.
 _UNSAFE = "\x00"
+#: Marks the end of a document's words in :meth:`TokenCounter.count_batch` (no word has a negative count).
+_END = -1
 
 
 class _Chars(dict):
@@ -104,6 +107,7 @@ class _Words(dict):
         n = len(self.tokenize(word))
         if len(self) >= _MAX_WORDS:
             self.clear()
+            self[_UNSAFE] = _END  # the document separator of :meth:`TokenCounter.count_batch` stays known
         self[word] = n
         return n
 
@@ -115,7 +119,9 @@ class TokenCounter:
     def __init__(self, tok: Any) -> None:
         self.chars = _Chars(tok)
         self.words = _Words(tok)
+        self.words[_UNSAFE] = _END
         self.special = [t.content for t in tok.get_added_tokens_decoder().values() if not t.normalized]
+        self._special = re.compile("|".join(map(re.escape, self.special))) if self.special else None
 
     def count(self, text: str) -> int | None:
         if len(text) > _SLICE or any(s in text for s in self.special):
@@ -124,6 +130,35 @@ class TokenCounter:
         if _UNSAFE in mapped:
             return None
         return sum(map(self.words.__getitem__, mapped.split()))
+
+    def count_batch(self, texts: list[str]) -> list[int | None]:
+        """:meth:`count` of every text, the words of all texts split and looked up at once: the mapped texts
+        (which never hold :data:`_UNSAFE`, or they are left to the tokenizer) are joined with an ``_UNSAFE`` word
+        after each, whose count in :class:`_Words` is the marker :data:`_END`."""
+        import numpy as np
+
+        special, chars = self._special, self.chars
+        out: list[int | None] = [None] * len(texts)
+        todo: list[int] = []
+        mapped: list[str] = []
+        for i, t in enumerate(texts):
+            if len(t) > _SLICE or (special is not None and special.search(t) is not None):
+                continue
+            m = t.translate(chars)
+            if _UNSAFE not in m:
+                todo.append(i)
+                mapped.append(m)
+        if not todo:
+            return out
+        words = (f" {_UNSAFE} ".join(mapped) + f" {_UNSAFE}").split()
+        self.words[_UNSAFE] = _END
+        vals = np.fromiter(map(self.words.__getitem__, words), dtype=np.int64, count=len(words))
+        end = vals == _END
+        csum = np.concatenate([[0], np.cumsum(np.where(end, 0, vals))])
+        totals = np.diff(np.concatenate([[0], csum[np.flatnonzero(end) + 1]]))
+        for i, n in zip(todo, totals.tolist(), strict=True):
+            out[i] = n
+        return out
 
 
 @lru_cache(maxsize=1)
@@ -135,7 +170,7 @@ def count_tokens(texts: list[str]) -> list[int]:
     """Tokens per text under the default model's tokenizer (no special tokens): :class:`TokenCounter` where it
     can, the tokenizer's batch encoding for the rest."""
     counter = _counter()
-    counts = [counter.count(t) for t in texts]
+    counts = counter.count_batch(texts)
     rest = [i for i, c in enumerate(counts) if c is None]
     if rest:
         for i, c in zip(rest, encode_counts([texts[i] for i in rest]), strict=True):
