@@ -20,7 +20,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--force", action="store_true", help="recompute even what is up to date")
     p.add_argument("--blocklist", metavar="FILE", help="word list (one per line) for pii_blocklist_hits")
     p.add_argument("--lid-model", metavar="PATH", help="fastText lid.176.bin/.ftz model file for lang_code")
-    p.add_argument("--lang-backend", choices=["py3langid", "lingua"], help="language identifier (default py3langid)")
+    p.add_argument(
+        "--lang-backend",
+        choices=["ensemble", "py3langid", "fasttext", "cld2", "lingua"],
+        help="language identifier (default ensemble: py3langid, CLD2 and fastText lid.176 by majority)",
+    )
     p.add_argument("--quality-weights", metavar="FILE", help="JSON list of 14 weights for quality_score")
     p.add_argument(
         "--tokenizer",

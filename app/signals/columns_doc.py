@@ -40,8 +40,9 @@ _NOTES = """
   of line scores; uniform weights unless `--quality-weights FILE` (see `calibrate_weights`, which takes any
   perplexity function). Without a POS tagger (spaCy `en_core_web_sm`) the noun/object/determiner indicators
   use English word lists (documented in the column table).
-- **Language**: py3langid by default (offline, model inside the package); `--lang-backend lingua`, or
-  `--lid-model lid.176.bin` for fastText (`pip install fasttext`). Text is truncated to 3,000 characters and
+- **Language**: py3langid, CLD2 and fastText lid.176 by majority by default (offline, every model inside its
+  wheel; measured in docs/language-id.md); `--lang-backend py3langid|fasttext|cld2|lingua` for one of them, or
+  `--lid-model lid.176.bin` for a fastText model file of your own (`pip install fasttext`). Text is truncated to 3,000 characters and
   URLs, @mentions and HTML entities are removed before identification.
 - **Duplicates**: exact = md5 of lowercased, whitespace-collapsed text, in SQL; near = MinHash (128
   permutations, word 5-gram shingles, xxHash3, CJK/Thai letters as words) with LSH banding derived from a Jaccard
