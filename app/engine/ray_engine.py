@@ -18,6 +18,9 @@ from typing import Any
 from app.engine.base import Engine, arg_indices
 from app.errors import EngineError, MissingDependency, WinnowError
 
+#: tries to start a local Ray cluster (its raylet must register within a fixed 30 s, which a loaded machine misses)
+STARTS = 3
+
 
 def _call(fn: Callable[..., Any], *args: Any) -> tuple[bool, Any]:
     """Run in a Ray worker: ``(True, result)`` or ``(False, one-line error)`` (Winnow errors keep their text)."""
@@ -48,13 +51,21 @@ class RayEngine(Engine):
             kw: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "logging_level": "ERROR"}
             # the workers import app.* from this checkout
             kw["runtime_env"] = {"env_vars": {"PYTHONPATH": _project_root()}}
-            try:
-                if address:
-                    ray.init(address=address, **kw)
-                else:
-                    ray.init(num_cpus=workers, **kw)
-            except Exception as e:  # ConnectionError, a bad address, no free port
-                raise EngineError(f"cannot start Ray ({'address ' + address if address else 'local'}): {e}") from e
+            for attempt in range(STARTS):
+                try:
+                    if address:
+                        ray.init(address=address, **kw)
+                    else:
+                        ray.init(num_cpus=workers, **kw)
+                    break
+                except Exception as e:  # ConnectionError, a bad address, no free port
+                    # Ray waits a fixed 30 s for its raylet: on a busy machine a local start can miss it; the
+                    # half-started cluster is shut down and started again
+                    if not address and "timed out during startup" in str(e) and attempt + 1 < STARTS:
+                        ray.shutdown()
+                        continue
+                    where = "address " + address if address else "local"
+                    raise EngineError(f"cannot start Ray ({where}): {e}") from e
             self._started = True
         self._task = ray.remote(num_cpus=1)(_call)
 

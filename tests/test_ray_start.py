@@ -1,0 +1,50 @@
+"""A local Ray cluster that misses Ray's fixed 30 s raylet wait on a busy machine is started again (not a failed
+run); any other start error, or the same one every time, is one EngineError line."""
+
+from __future__ import annotations
+
+import sys
+import types
+
+import pytest
+
+from app.engine import ray_engine
+from app.errors import EngineError
+
+
+def _fake_ray(failures: list[str]) -> types.ModuleType:
+    ray = types.ModuleType("ray")
+    ray.calls = []  # type: ignore[attr-defined]
+
+    def init(**kw):
+        ray.calls.append("init")
+        if failures:
+            raise Exception(failures.pop(0))
+
+    ray.is_initialized = lambda: False  # type: ignore[attr-defined]
+    ray.init = init  # type: ignore[attr-defined]
+    ray.shutdown = lambda: ray.calls.append("shutdown")  # type: ignore[attr-defined]
+    ray.remote = lambda **kw: lambda fn: fn  # type: ignore[attr-defined]
+    return ray
+
+
+TIMEOUT = "The current node timed out during startup. This could happen because some of the raylet failed"
+
+
+def test_a_start_timeout_is_retried(monkeypatch):
+    ray = _fake_ray([TIMEOUT])
+    monkeypatch.setitem(sys.modules, "ray", ray)
+    eng = ray_engine.RayEngine(workers=2)
+    assert ray.calls == ["init", "shutdown", "init"]
+    assert eng._started
+
+
+def test_other_errors_and_repeated_timeouts_are_one_line(monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", _fake_ray(["no free port"]))
+    with pytest.raises(EngineError, match="cannot start Ray \\(local\\): no free port"):
+        ray_engine.RayEngine(workers=2)
+    ray = _fake_ray([TIMEOUT] * ray_engine.STARTS)
+    monkeypatch.setitem(sys.modules, "ray", ray)
+    with pytest.raises(EngineError, match="timed out during startup"):
+        ray_engine.RayEngine(workers=2)
+    assert ray.calls.count("init") == ray_engine.STARTS
