@@ -10,6 +10,8 @@ but the Gopher/C4/FineWeb decisions computed from it agree with DataTrove's on >
 from __future__ import annotations
 
 import re
+from itertools import compress, count
+from operator import not_
 
 # DataTrove's/Gopher's notion of "punctuation" for symbol-only words. Written out here (our own list
 # of the same characters) so the scorers never import datatrove at run time.
@@ -67,6 +69,42 @@ def _maybe_suffix(chunk: str) -> bool:
     if last in "sS" and len(chunk) > 1 and chunk[-2] in "'’":
         return True
     return last in _UNIT_LAST and not chunk.isalpha() and any(c.isdigit() for c in chunk)
+
+
+#: Every match of :data:`_INFIX` starts at one of these characters.
+_INFIX_AT = re.compile("[" + re.escape("".join(sorted(_INFIX_CHARS))) + "]")
+#: Chunks longer than this split their infixes from the candidate characters only (same pieces, much faster on a
+#: long run of Chinese: the infix pattern's look-behinds are tried at every position otherwise).
+_LONG = 24
+
+
+def _suffix(chunk: str) -> re.Match[str] | None:
+    """``_SUFFIX.search(chunk)``, looking only at the last four characters unless the chunk ends with "..":
+    every other alternative of the (end-anchored) pattern is at most three characters long, and a search from
+    a later position still sees the characters before it for its look-behinds."""
+    if chunk.endswith(".."):
+        return _SUFFIX.search(chunk)
+    return _SUFFIX.search(chunk, max(0, len(chunk) - 4))
+
+
+def _infix_split(chunk: str) -> list[str]:
+    """``_INFIX.split(chunk)``: the pieces between infixes and the infixes themselves, in order. A long chunk
+    tries the pattern only where a match can start (one of :data:`_INFIX_CHARS`), left to right, as a scan does."""
+    if len(chunk) <= _LONG:
+        return _INFIX.split(chunk)
+    out: list[str] = []
+    prev = 0
+    for c in _INFIX_AT.finditer(chunk):
+        at = c.start()
+        if at < prev:
+            continue
+        m = _INFIX.match(chunk, at)
+        if m is not None:
+            out.append(chunk[prev:at])
+            out.append(m.group())
+            prev = m.end()
+    out.append(chunk[prev:])
+    return out
 
 
 def _special_cases() -> dict[str, tuple[str, ...]]:
@@ -255,7 +293,7 @@ def _split_chunk(chunk: str, out: list[str]) -> None:
             out.append(m.group())
             chunk = chunk[m.end() :]
             continue
-        m = _SUFFIX.search(chunk) if _maybe_suffix(chunk) else None
+        m = _suffix(chunk) if _maybe_suffix(chunk) else None
         if m and m.start() > 0:
             tail.insert(0, m.group())
             chunk = chunk[: m.start()]
@@ -268,7 +306,7 @@ def _split_chunk(chunk: str, out: list[str]) -> None:
         if chunk.isalnum() or _INFIX_CHARS.isdisjoint(chunk):
             out.append(chunk)
         else:
-            out.extend(p for p in _INFIX.split(chunk) if p)
+            out.extend(p for p in _infix_split(chunk) if p)
     out.extend(tail)
 
 
@@ -279,14 +317,17 @@ _CHUNKS: dict[str, tuple[str, ...]] = {}
 _MAX_CHUNKS = 100_000
 
 
-def words(text: str) -> list[str]:
-    """Split ``text`` into word and punctuation tokens (DataTrove-compatible approximation)."""
+_SPECIAL_KEYS = frozenset(SPECIAL)
+
+
+def _chunks_words(chunks: list[str]) -> list[str]:
+    """:func:`words` of the whitespace-separated ``chunks`` of a text, one chunk at a time."""
     out: list[str] = []
     append = out.append
     special = SPECIAL
     tail = _TAIL
     cache = _CHUNKS
-    for chunk in text.split():
+    for chunk in chunks:
         if (chunk.isalpha() or chunk.isdigit()) and chunk not in special:
             append(chunk)
             continue
@@ -310,6 +351,55 @@ def words(text: str) -> list[str]:
                 cache.clear()
             cache[chunk] = toks
         out.extend(toks)
+    return out
+
+
+def words(text: str) -> list[str]:
+    """Split ``text`` into word and punctuation tokens (DataTrove-compatible approximation).
+
+    Most chunks are a word of letters alone (not a special case): those stay as they are, found in bulk, and
+    only the others go through the rules (:func:`_chunks_words`)."""
+    chunks = text.split()
+    if not _SPECIAL_KEYS.isdisjoint(chunks):
+        return _chunks_words(chunks)
+    odd = list(compress(count(), map(not_, map(str.isalpha, chunks))))
+    if not odd:
+        return chunks
+    out: list[str] = []
+    append = out.append
+    special = SPECIAL
+    tail = _TAIL
+    cache = _CHUNKS
+    prev = 0
+    for i in odd:
+        if prev < i:
+            out += chunks[prev:i]
+        prev = i + 1
+        chunk = chunks[i]
+        if chunk.isdigit():  # not a special case (checked above)
+            append(chunk)
+            continue
+        # a word then one punctuation mark ("word," "end."): what _split_chunk makes of it, without the regexes
+        last = chunk[-1]
+        if (
+            (last in tail or (last == "." and not ("A" <= chunk[-2:-1] <= "Z")))
+            and chunk[:-1].isalpha()
+            and chunk[:-1] not in special
+        ):
+            append(chunk[:-1])
+            append(last)
+            continue
+        toks = cache.get(chunk)
+        if toks is None:
+            parts: list[str] = []
+            _split_chunk(chunk, parts)
+            toks = tuple(parts)
+            if len(cache) >= _MAX_CHUNKS:
+                cache.clear()
+            cache[chunk] = toks
+        out.extend(toks)
+    if prev < len(chunks):
+        out += chunks[prev:]
     return out
 
 
@@ -349,6 +439,10 @@ _MARK = _char_class(lambda k: k in ("Mn", "Mc"))
 #: Any letter or mark of a script written without spaces.
 UNSPACED = re.compile(f"[{_BASE}{_MARK}]")
 _UNIT = re.compile(f"[{_BASE}][{_MARK}]*|[{_MARK}]+|[^{_BASE}{_MARK}]+")
+_OTHER_RUN = re.compile(f"([^{_BASE}{_MARK}]+)")
+_ANY_MARK = re.compile(f"[{_MARK}]")
+#: English tokens of the pieces between letters of scripts without spaces seen lately ("，" "19" "。"...).
+_PIECES: dict[str, tuple[str, ...]] = {}
 #: Segmentation modes: ``aware`` splits scripts without spaces into characters, ``datatrove`` keeps
 #: DataTrove's English tokenizer unchanged (a run of Chinese is one word), for provable parity.
 MODES = ("aware", "datatrove")
@@ -374,15 +468,27 @@ def words_aware(text: str) -> list[str]:
     if UNSPACED.search(text) is None:
         return toks
     out: list[str] = []
+    pieces = _PIECES
     for t in toks:
         if UNSPACED.search(t) is None:
             out.append(t)
         else:
-            for piece in _UNIT.findall(t):
-                if UNSPACED.match(piece):
-                    out.append(piece)
-                else:  # punctuation or Latin glued to the run: the English tokenizer splits it
-                    out.extend(words(piece))
+            # alternating runs: letters and marks of scripts without spaces (even), anything else (odd)
+            for i, run in enumerate(_OTHER_RUN.split(t)):
+                if not run:
+                    continue
+                if i % 2:  # punctuation or Latin glued to the run: the English tokenizer splits it
+                    toks_run = pieces.get(run)
+                    if toks_run is None:
+                        toks_run = tuple(words(run))
+                        if len(pieces) >= _MAX_CHUNKS:
+                            pieces.clear()
+                        pieces[run] = toks_run
+                    out.extend(toks_run)
+                elif _ANY_MARK.search(run) is None:  # one word per letter
+                    out.extend(run)
+                else:  # each letter with the combining marks after it (marks alone: one word)
+                    out.extend(_UNIT.findall(run))
     return out
 
 

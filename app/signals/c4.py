@@ -17,6 +17,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from functools import lru_cache
+from itertools import compress, count, filterfalse, islice
 from typing import Any, ClassVar
 
 from app.signals._text import (
@@ -38,6 +39,11 @@ POLICY_PHRASES = ("terms of use", "privacy policy", "cookie policy", "uses cooki
 _POLICY = re.compile("|".join(re.escape(p) for p in POLICY_PHRASES))
 
 
+def _has_policy(low: str) -> bool:
+    """A policy phrase in the lowercased line (each one holds "cookie", "terms of use" or "privacy policy")."""
+    return ("cookie" in low or "terms of use" in low or "privacy policy" in low) and _POLICY.search(low) is not None
+
+
 @lru_cache(maxsize=4096)
 def _is_punct(tok: str) -> bool:
     return all(unicodedata.category(c).startswith("P") for c in tok)
@@ -52,15 +58,24 @@ def count_sentences(line: str, *, aware: bool = False, toks: Sequence[str] | Non
         toks = words_aware(line) if aware else words(line)
     if not toks:
         return 0
-    n = 1
-    seen = False
     term = TERMINAL_PUNCTUATION
-    for t in toks:
-        if t in term:
-            seen = True
-        elif seen and not _is_punct(t):
-            n += 1
-            seen = False
+    if term.isdisjoint(toks):
+        return 1
+    # Jump from one sentence-final mark to the next: from a mark, the first token that is neither a mark nor
+    # punctuation starts a sentence (the marks and punctuation on the way are passed over).
+    n = 1
+    end = len(toks)
+    nxt = 0
+    for i in compress(count(), map(term.__contains__, toks)):
+        if i < nxt:
+            continue
+        j = i + 1
+        while j < end and (toks[j] in term or _is_punct(toks[j])):
+            j += 1
+        if j == end:
+            break
+        n += 1
+        nxt = j + 1
     return n
 
 
@@ -87,32 +102,39 @@ def c4_line_stats(text: str, *, aware: bool = False, line_tokens: Sequence[Seque
         low = line.lower()
         if "javascript" in low:
             js += 1
-        if _POLICY.search(low):
+        policy = _has_policy(low)
+        if policy:
             pol += 1
         toks = None if line_tokens is None else line_tokens[i]
         if aware and UNSPACED.search(line):
-            ws = _aware_words(line) if toks is None else [w for w in toks if not _is_punct(w)]
+            # the words are the tokens that are not punctuation (only whether there are 3 matters below)
+            ws: Sequence[str] | None = None
+            wtoks = words_aware(line) if toks is None else toks
         else:
             ws = line.split()
-        if len(line) > 1000 and any(len(w) > 1000 for w in ws):
-            continue
+        if len(line) > 1000:
+            if ws is None:
+                ws = list(filterfalse(_is_punct, wtoks))
+            if any(len(w) > 1000 for w in ws):
+                continue
         if "[" in line:
             cited, line = line, CITATION.sub("", line)
             if line != cited:  # the tokens of the line without its citations differ
                 toks = None
+                low = line.lower()
+                policy = _has_policy(low)
         if not line.endswith(ends) or line.endswith("..."):
             continue
         punct_ok += 1
-        if len(ws) < 3:
+        if (len(ws) if ws is not None else len(list(islice(filterfalse(_is_punct, wtoks), 3)))) < 3:
             continue
-        low = line.lower()
         if "lorem ipsum" in low:
             lorem = True
         if "javascript" in low:
             continue
         if "{" in line:
             curly = True
-        if _POLICY.search(low):
+        if policy:
             continue
         kept += 1
         sentences += count_sentences(line, aware=aware, toks=toks)

@@ -43,18 +43,23 @@ def gopher_quality(text: str, ws: list[str], *, aware: bool = False) -> tuple:
     """The nine Gopher quality values of one document given its tokens (``aware``: see the module doc)."""
     n = len(ws)
     punct = _PUNCT_SET
-    nonsym = list(filterfalse(punct.issuperset, ws))
-    n_ns = len(nonsym)
-    spaced = nonsym
+    # No punctuation character is a letter, so the symbol words are among the tokens not all letters (few).
+    rest = list(filterfalse(str.isalpha, ws))
+    syms = list(filter(punct.issuperset, rest))
+    n_ns = n - len(syms)
     if aware and n_ns and UNSPACED.search(text) is not None:
+        nonsym = list(filterfalse(punct.issuperset, ws))
         spaced = [w for w, u in zip(nonsym, map(UNSPACED.match, nonsym)) if u is None]
         if len(spaced) * 2 <= n_ns:  # mostly letters of a script without spaces: word length does not apply
             spaced = []
-    mean_len = sum(map(len, spaced)) / len(spaced) if spaced else None
+        mean_len = sum(map(len, spaced)) / len(spaced) if spaced else None
+    else:
+        mean_len = (sum(map(len, ws)) - sum(map(len, syms))) / n_ns if n_ns else None
+    ellipses = text.count("...") + text.count("…")
     if n:
         hash_r = text.count("#") / n
-        ell_r = (text.count("...") + text.count("…")) / n
-        rest = list(filterfalse(str.isalpha, ws))  # tokens not all letters: count those with a letter
+        ell_r = ellipses / n
+        # tokens not all letters: count those with a letter
         alpha = n - len(rest) + len(list(filter(None, map(_HAS_ALPHA.search, rest))))
         alpha_r = alpha / n
     else:
@@ -62,8 +67,9 @@ def gopher_quality(text: str, ws: list[str], *, aware: bool = False) -> tuple:
     lines = text.splitlines()
     if lines:
         nl = len(lines)
-        bullet_r = sum(1 for s in lines if s.lstrip().startswith(_BULLETS)) / nl
-        ell_lines_r = sum(1 for s in lines if s.rstrip().endswith(_ELLIPSES)) / nl
+        bullets = "•" in text or "-" in text
+        bullet_r = sum(1 for s in lines if s.lstrip().startswith(_BULLETS)) / nl if bullets else 0.0
+        ell_lines_r = sum(1 for s in lines if s.rstrip().endswith(_ELLIPSES)) / nl if ellipses else 0.0
     else:
         bullet_r = ell_lines_r = None
     stop = len((AWARE_STOP_WORDS if aware else STOP_WORDS).intersection(ws))
