@@ -10,8 +10,6 @@ but the Gopher/C4/FineWeb decisions computed from it agree with DataTrove's on >
 from __future__ import annotations
 
 import re
-from itertools import compress, count
-from operator import not_
 
 # DataTrove's/Gopher's notion of "punctuation" for symbol-only words. Written out here (our own list
 # of the same characters) so the scorers never import datatrove at run time.
@@ -317,17 +315,14 @@ _CHUNKS: dict[str, tuple[str, ...]] = {}
 _MAX_CHUNKS = 100_000
 
 
-_SPECIAL_KEYS = frozenset(SPECIAL)
-
-
-def _chunks_words(chunks: list[str]) -> list[str]:
-    """:func:`words` of the whitespace-separated ``chunks`` of a text, one chunk at a time."""
+def words(text: str) -> list[str]:
+    """Split ``text`` into word and punctuation tokens (DataTrove-compatible approximation)."""
     out: list[str] = []
     append = out.append
     special = SPECIAL
     tail = _TAIL
     cache = _CHUNKS
-    for chunk in chunks:
+    for chunk in text.split():
         if (chunk.isalpha() or chunk.isdigit()) and chunk not in special:
             append(chunk)
             continue
@@ -351,55 +346,6 @@ def _chunks_words(chunks: list[str]) -> list[str]:
                 cache.clear()
             cache[chunk] = toks
         out.extend(toks)
-    return out
-
-
-def words(text: str) -> list[str]:
-    """Split ``text`` into word and punctuation tokens (DataTrove-compatible approximation).
-
-    Most chunks are a word of letters alone (not a special case): those stay as they are, found in bulk, and
-    only the others go through the rules (:func:`_chunks_words`)."""
-    chunks = text.split()
-    if not _SPECIAL_KEYS.isdisjoint(chunks):
-        return _chunks_words(chunks)
-    odd = list(compress(count(), map(not_, map(str.isalpha, chunks))))
-    if not odd:
-        return chunks
-    out: list[str] = []
-    append = out.append
-    special = SPECIAL
-    tail = _TAIL
-    cache = _CHUNKS
-    prev = 0
-    for i in odd:
-        if prev < i:
-            out += chunks[prev:i]
-        prev = i + 1
-        chunk = chunks[i]
-        if chunk.isdigit():  # not a special case (checked above)
-            append(chunk)
-            continue
-        # a word then one punctuation mark ("word," "end."): what _split_chunk makes of it, without the regexes
-        last = chunk[-1]
-        if (
-            (last in tail or (last == "." and not ("A" <= chunk[-2:-1] <= "Z")))
-            and chunk[:-1].isalpha()
-            and chunk[:-1] not in special
-        ):
-            append(chunk[:-1])
-            append(last)
-            continue
-        toks = cache.get(chunk)
-        if toks is None:
-            parts: list[str] = []
-            _split_chunk(chunk, parts)
-            toks = tuple(parts)
-            if len(cache) >= _MAX_CHUNKS:
-                cache.clear()
-            cache[chunk] = toks
-        out.extend(toks)
-    if prev < len(chunks):
-        out += chunks[prev:]
     return out
 
 
