@@ -3,8 +3,9 @@
 For each document-scope family the engine computes only what is missing or stale: a document is up to date
 when the family's stored fingerprint (version + result-changing options) matches and its ``(id, text_hash)``
 was scored before. Batches are streamed out of DuckDB, scored in worker processes (``workers``), and
-committed one by one to a staging table ``_stage_<family>``, so an interrupted run resumes where it stopped.
-When a family is complete, one transaction swaps the staged and still-valid old rows into the visible table
+committed to a staging table ``_stage_<family>`` every :data:`FLUSH_ROWS` documents or :data:`FLUSH_SECONDS`
+seconds (and when a run is interrupted), so an interrupted run resumes where it stopped. When the families are
+complete, one transaction swaps each family's staged and still-valid old rows into its visible table
 ``sig_<family>`` (``id`` + the family's columns) and registers it as a part of ``corpus``: a half-written
 column is never visible. ``_sighash_<family>`` remembers which text each row was computed from;
 ``_signal_runs`` records family, fingerprint, columns, rows and when it finished.
@@ -26,6 +27,10 @@ from app.sql import qi
 
 RUNS = "_signal_runs"
 DEFAULT_BATCH = 2000
+#: Scored rows are buffered and written to the staging tables when this many documents or seconds have passed
+#: (and at the end, or when the run is interrupted).
+FLUSH_ROWS = 16_000
+FLUSH_SECONDS = 5.0
 
 _ARROW_TYPES = {"INTEGER": "int32", "BIGINT": "int64", "DOUBLE": "float64", "BOOLEAN": "bool_", "VARCHAR": "string"}
 
@@ -323,6 +328,32 @@ def _score_documents(
 
     done = 0
     writer = ws.cursor()
+    pending: dict[str, list[Any]] = {n: [] for n in names}  # scored rows not yet in the staging tables
+    buffered, flushed_at = 0, time.monotonic()
+
+    def flush() -> None:
+        """Insert the buffered rows of every family into its staging table, in one transaction (an insert has
+        a fixed cost of milliseconds: one per family per few batches, not per batch)."""
+        nonlocal buffered, flushed_at
+        if not buffered:
+            return
+        import pyarrow as pa
+
+        writer.execute("BEGIN TRANSACTION")
+        try:
+            for n, tables in pending.items():
+                if tables:
+                    writer.register("_sig_batch", tables[0] if len(tables) == 1 else pa.concat_tables(tables))
+                    writer.execute(f"INSERT INTO {qi(_stage_table(n))} SELECT * FROM _sig_batch")
+                    writer.unregister("_sig_batch")
+        except BaseException:
+            writer.execute("ROLLBACK")
+            raise
+        writer.execute("COMMIT")
+        for tables in pending.values():
+            tables.clear()
+        buffered, flushed_at = 0, time.monotonic()
+
     try:
         for (ids, hashes, _texts, masks), res in _iter_scored(specs, batches(), workers, engine):
             for n, mask in zip(names, masks):
@@ -334,21 +365,26 @@ def _score_documents(
                 else:
                     sub_ids = [x for x, m in zip(ids, mask) if m]
                     sub_hashes = [x for x, m in zip(hashes, mask) if m]
-                tbl = _arrow_batch(sub_ids, sub_hashes, scorers[n].columns, vals)
-                writer.register("_sig_batch", tbl)
-                writer.execute(f"INSERT INTO {qi(_stage_table(n))} SELECT * FROM _sig_batch")
-                writer.unregister("_sig_batch")
+                pending[n].append(_arrow_batch(sub_ids, sub_hashes, scorers[n].columns, vals))
                 computed[n] += len(sub_ids)
+            buffered += len(ids)
+            if buffered >= FLUSH_ROWS or time.monotonic() - flushed_at >= FLUSH_SECONDS:
+                flush()
             done += len(ids)
             if progress:
                 progress(done, total, "signals: " + ",".join(names))
+        flush()
     finally:
-        writer.close()
+        try:
+            flush()  # an interrupted run keeps what it scored before the interruption (the next run resumes)
+        finally:
+            writer.close()
 
     out: dict[str, Any] = {}
-    with ws.deferred_views():  # each family swaps in its own transaction; the views are rebuilt once after all
+    # every family swaps in one transaction (a commit costs milliseconds); the views are rebuilt once after all
+    with ws.deferred_views(), ws.transaction() as cur:
         for n in names:
-            out[n] = _finalise(ws, n, scorers[n], valid_old[n], computed[n], time.perf_counter() - t0, fps[n], rel)
+            out[n] = _finalise(ws, cur, n, scorers[n], valid_old[n], computed[n], time.perf_counter() - t0, fps[n], rel)
     return out
 
 
@@ -362,37 +398,43 @@ def _iter_scored(
 
 
 def _finalise(
-    ws: Any, name: str, sc: Scorer, valid_old: bool, computed: int, seconds: float, fp: str, rel: str = "docs"
+    ws: Any,
+    cur: Any,
+    name: str,
+    sc: Scorer,
+    valid_old: bool,
+    computed: int,
+    seconds: float,
+    fp: str,
+    rel: str = "docs",
 ) -> dict[str, Any]:
-    """Swap staged rows (plus still-valid old rows) into ``sig_<name>`` in one transaction (``rel``: the
-    documents as the family saw them, :func:`app.fields.relation`)."""
+    """Swap staged rows (plus still-valid old rows) into ``sig_<name>`` within the caller's transaction ``cur``
+    (``rel``: the documents as the family saw them, :func:`app.fields.relation`)."""
     sig, hsh, stage = qi(sig_table(name)), qi(_hash_table(name)), qi(_stage_table(name))
     cols = list(sc.columns)
     collist = ", ".join(qi(c) for c in cols)
     if valid_old and computed == 0:
-        with ws.transaction() as cur:
-            cur.execute(f"DROP TABLE IF EXISTS {stage}")
-            if (sig_table(name), "signal") not in ws.parts(cur):
-                ws.register_part(sig_table(name), kind="signal", con=cur)
-            n = cur.execute(f"SELECT count(*) FROM {sig}").fetchall()[0][0]
-        return {"computed": 0, "reused": int(n), "rows": int(n), "columns": cols, "seconds": round(seconds, 3)}
-    with ws.transaction() as cur:
-        parts = [f"SELECT id, text_hash, {collist} FROM {stage}"]
-        if valid_old:
-            parts.append(
-                f"SELECT h.id, h.text_hash, {', '.join('s.' + qi(c) for c in cols)} FROM {sig} s JOIN {hsh} h ON h.id = s.id"
-                f" ANTI JOIN {stage} st ON st.id = h.id"
-            )
-        cur.execute(
-            f"CREATE OR REPLACE TEMP TABLE _sig_new AS SELECT n.* FROM ({' UNION ALL '.join(parts)}) n"
-            f" SEMI JOIN {rel} d ON d.id = n.id AND coalesce(d.text_hash, '') = n.text_hash"
-        )
-        cur.execute(f"CREATE OR REPLACE TABLE {sig} AS SELECT id, {collist} FROM _sig_new")
-        cur.execute(f"CREATE OR REPLACE TABLE {hsh} AS SELECT id, text_hash FROM _sig_new")
-        cur.execute("DROP TABLE _sig_new")
         cur.execute(f"DROP TABLE IF EXISTS {stage}")
-        n = _record_run(ws, cur, name, fp, cols, seconds)
-        ws.register_part(sig_table(name), kind="signal", con=cur)
+        if (sig_table(name), "signal") not in ws.parts(cur):
+            ws.register_part(sig_table(name), kind="signal", con=cur)
+        n = cur.execute(f"SELECT count(*) FROM {sig}").fetchall()[0][0]
+        return {"computed": 0, "reused": int(n), "rows": int(n), "columns": cols, "seconds": round(seconds, 3)}
+    parts = [f"SELECT id, text_hash, {collist} FROM {stage}"]
+    if valid_old:
+        parts.append(
+            f"SELECT h.id, h.text_hash, {', '.join('s.' + qi(c) for c in cols)} FROM {sig} s JOIN {hsh} h ON h.id = s.id"
+            f" ANTI JOIN {stage} st ON st.id = h.id"
+        )
+    cur.execute(
+        f"CREATE OR REPLACE TEMP TABLE _sig_new AS SELECT n.* FROM ({' UNION ALL '.join(parts)}) n"
+        f" SEMI JOIN {rel} d ON d.id = n.id AND coalesce(d.text_hash, '') = n.text_hash"
+    )
+    cur.execute(f"CREATE OR REPLACE TABLE {sig} AS SELECT id, {collist} FROM _sig_new")
+    cur.execute(f"CREATE OR REPLACE TABLE {hsh} AS SELECT id, text_hash FROM _sig_new")
+    cur.execute("DROP TABLE _sig_new")
+    cur.execute(f"DROP TABLE IF EXISTS {stage}")
+    n = _record_run(ws, cur, name, fp, cols, seconds)
+    ws.register_part(sig_table(name), kind="signal", con=cur)
     return {"computed": computed, "reused": n - computed, "rows": n, "columns": cols, "seconds": round(seconds, 3)}
 
 
