@@ -102,3 +102,25 @@ def test_gopher_shortcuts_equal_the_plain_counts(pieces):
     ws = _text.words(text)
     got = gopher_quality(text, ws, aware=False)
     assert (got[0], got[2], got[5], got[6]) == _reference_gopher(text, ws)
+
+
+PII_PIECES = st.sampled_from(
+    [
+        "a@b.com", "x.y+z@mail.example.org", "@user", "a@b", "192.168.0.1", "10.0.0.256", "1.2.3", "v1.2",
+        "+1 555-123-4567", "(02) 1234 5678", "12 345", "2001:db8:0:0:0:0:2:1", "a:b:c:d:e:f:1:2", "::", "12:30",
+        "http://x.org/a", "www.example.com", " ", "\n", "word", "9", ".", "-", "@", ":",
+    ]
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(PII_PIECES, max_size=20).map("".join))
+def test_pii_hints_never_skip_a_match(text):
+    from app.signals import pii
+
+    got = pii.Pii().score_batch([text])
+    ips = len(pii.IPV4.findall(text)) + len(pii.IPV6.findall(text))
+    assert got["pii_emails"] == [len(pii.EMAIL.findall(text))]
+    assert got["pii_phones"] == [pii._phone_count(text)]
+    assert got["pii_ips"] == [ips]
+    assert got["pii_urls"] == [len(pii.URL.findall(text))]
