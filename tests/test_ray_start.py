@@ -1,8 +1,10 @@
 """A local Ray cluster that misses Ray's fixed 30 s raylet wait on a busy machine is started again (not a failed
-run); any other start error, or the same one every time, is one EngineError line."""
+run); any other start error, or the same one every time, is one EngineError line. A failed start's processes
+(Ray's GCS, monitor, dashboard: children of this process) are ended, not left running."""
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import types
 
@@ -48,3 +50,24 @@ def test_other_errors_and_repeated_timeouts_are_one_line(monkeypatch):
     with pytest.raises(EngineError, match="timed out during startup"):
         ray_engine.RayEngine(workers=2)
     assert ray.calls.count("init") == ray_engine.STARTS
+
+
+def test_a_failed_start_ends_its_processes(monkeypatch):
+    """The fake start spawns a child (as ray.init spawns gcs_server) and fails: the child is ended and reaped."""
+    spawned: list[subprocess.Popen] = []
+
+    def init(**kw):
+        spawned.append(subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]))
+        raise Exception("no free port")
+
+    ray = _fake_ray([])
+    ray.init = init
+    monkeypatch.setitem(sys.modules, "ray", ray)
+    with pytest.raises(EngineError, match="no free port"):
+        ray_engine.RayEngine(workers=2)
+    assert len(spawned) == 1
+    assert spawned[0].pid not in ray_engine._children()
+    with pytest.raises(ChildProcessError):  # reaped by the engine, not left a zombie
+        import os
+
+        os.waitpid(spawned[0].pid, os.WNOHANG)

@@ -52,6 +52,7 @@ class RayEngine(Engine):
             # the workers import app.* from this checkout
             kw["runtime_env"] = {"env_vars": {"PYTHONPATH": _project_root()}}
             for attempt in range(STARTS):
+                before = _children()
                 try:
                     if address:
                         ray.init(address=address, **kw)
@@ -59,10 +60,11 @@ class RayEngine(Engine):
                         ray.init(num_cpus=workers, **kw)
                     break
                 except Exception as e:  # ConnectionError, a bad address, no free port
-                    # Ray waits a fixed 30 s for its raylet: on a busy machine a local start can miss it; the
-                    # half-started cluster is shut down and started again
+                    # a failed local start leaves Ray's GCS, monitor and dashboard processes running: end them
+                    ray.shutdown()
+                    _end(_children() - before)
+                    # Ray waits a fixed 30 s for its raylet: on a busy machine a local start can miss it
                     if not address and "timed out during startup" in str(e) and attempt + 1 < STARTS:
-                        ray.shutdown()
                         continue
                     where = "address " + address if address else "local"
                     raise EngineError(f"cannot start Ray ({where}): {e}") from e
@@ -100,6 +102,43 @@ class RayEngine(Engine):
         if self._started:
             self._ray.shutdown()
             self._started = False
+
+
+def _children() -> set[int]:
+    """Ids of this process's live child processes (from ``/proc``; empty where there is none)."""
+    from pathlib import Path
+
+    me, out = os.getpid(), set()
+    for p in Path("/proc").glob("[0-9]*"):
+        try:
+            if int((p / "stat").read_text().rsplit(")", 1)[1].split()[1]) == me:
+                out.add(int(p.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return out
+
+
+def _end(pids: set[int]) -> None:
+    """Terminate the child processes ``pids`` (a failed Ray start's) and reap them; killed after 5 s."""
+    import signal
+    import time
+
+    left = set(pids)
+    for sig, wait in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 1.0)):
+        for pid in left:
+            try:
+                os.kill(pid, sig)
+            except OSError:
+                continue
+        end = time.monotonic() + wait
+        while left and time.monotonic() < end:
+            for pid in list(left):
+                try:
+                    if os.waitpid(pid, os.WNOHANG)[0]:
+                        left.discard(pid)
+                except ChildProcessError:  # already reaped
+                    left.discard(pid)
+            time.sleep(0.05)
 
 
 def _project_root() -> str:
