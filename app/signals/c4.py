@@ -115,7 +115,7 @@ def c4_line_stats(text: str, *, aware: bool = False, line_tokens: Sequence[Seque
         if len(line) > 1000:
             if ws is None:
                 ws = list(filterfalse(_is_punct, wtoks))
-            if any(len(w) > 1000 for w in ws):
+            if max(map(len, ws), default=0) > 1000:
                 continue
         if "[" in line:
             cited, line = line, CITATION.sub("", line)

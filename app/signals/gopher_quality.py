@@ -14,7 +14,8 @@ DataTrove's English tokenizer for every text (a Chinese paragraph is one word), 
 from __future__ import annotations
 
 import re
-from itertools import filterfalse
+from itertools import compress, filterfalse
+from operator import not_
 from typing import Any, ClassVar
 
 from app.signals._text import (
@@ -48,8 +49,8 @@ def gopher_quality(text: str, ws: list[str], *, aware: bool = False) -> tuple:
     syms = list(filter(punct.issuperset, rest))
     n_ns = n - len(syms)
     if aware and n_ns and UNSPACED.search(text) is not None:
-        nonsym = list(filterfalse(punct.issuperset, ws))
-        spaced = [w for w, u in zip(nonsym, map(UNSPACED.match, nonsym)) if u is None]
+        nonsym = list(filterfalse(set(syms).__contains__, ws)) if syms else ws
+        spaced = list(compress(nonsym, map(not_, map(UNSPACED.match, nonsym))))
         if len(spaced) * 2 <= n_ns:  # mostly letters of a script without spaces: word length does not apply
             spaced = []
         mean_len = sum(map(len, spaced)) / len(spaced) if spaced else None
