@@ -275,22 +275,23 @@ def _score_documents(
     rel = fields_mod.relation(con, flds)  # ``docs``, or its text and text_hash made from the chosen fields
     fps = {n: scorers[n].fingerprint() + fields_mod.tag(flds) for n in names}
     valid_old: dict[str, bool] = {}
-    for n in names:
-        fp = fps[n]
-        valid_old[n] = (
-            not force
-            and stored.get(n, {}).get("version") == fp
-            and ws.has_table(sig_table(n))
-            and ws.has_table(_hash_table(n))
-        )
-        stage = _stage_table(n)
-        key = f"signals.stage.{n}"
-        row = con.execute("SELECT value FROM _meta WHERE key = ?", [key]).fetchone()
-        if force or row is None or row[0] != fp:
-            con.execute(f"DROP TABLE IF EXISTS {qi(stage)}")
-        cols = ", ".join(f"{qi(c)} {t}" for c, t in scorers[n].columns.items())
-        con.execute(f"CREATE TABLE IF NOT EXISTS {qi(stage)} (id VARCHAR, text_hash VARCHAR, {cols})")
-        con.execute("INSERT OR REPLACE INTO _meta VALUES (?, ?)", [key, fp])
+    with ws.transaction() as tx:  # the staging tables of every family, with one commit
+        for n in names:
+            fp = fps[n]
+            valid_old[n] = (
+                not force
+                and stored.get(n, {}).get("version") == fp
+                and ws.has_table(sig_table(n), tx)
+                and ws.has_table(_hash_table(n), tx)
+            )
+            stage = _stage_table(n)
+            key = f"signals.stage.{n}"
+            row = tx.execute("SELECT value FROM _meta WHERE key = ?", [key]).fetchone()
+            if force or row is None or row[0] != fp:
+                tx.execute(f"DROP TABLE IF EXISTS {qi(stage)}")
+            cols = ", ".join(f"{qi(c)} {t}" for c, t in scorers[n].columns.items())
+            tx.execute(f"CREATE TABLE IF NOT EXISTS {qi(stage)} (id VARCHAR, text_hash VARCHAR, {cols})")
+            tx.execute("INSERT OR REPLACE INTO _meta VALUES (?, ?)", [key, fp])
 
     joins, needs = [], []
     for i, n in enumerate(names):
