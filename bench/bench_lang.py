@@ -224,10 +224,14 @@ def main() -> None:
     speed_md = speed(realmix_texts, [c for c in ("py3langid", "ensemble", "CLD2", "fastText") if c in cols])
     load = os.getloadavg()[0]
     counts = collections.Counter(s.group for s in samples)
+    langs = {s.lang for s in samples if s.group.startswith("django")}
     note = f" Classical Chinese left out: {', '.join(missing)} not installed." if missing else ""
     body = (
         f"Language ID (`bench/bench_lang.py`, seed {args.seed}; {machine()}): {len(samples):,} texts, "
-        f"{counts['django short'] + counts['django long']:,} of them Django translations.{note}\n\n"
+        f"{counts['django short'] + counts['django long']:,} of them Django translations ({len(langs)} languages), "
+        "realmix's tweets, reviews, WikiText and Alpaca, and classical Chinese (docs/language-id.md says what each "
+        "is and why `ensemble` is the default). Accuracy per group; the docs/s row measures each backend once, at "
+        f"different moments on a shared machine: compare speeds in the alternating table below.{note}\n\n"
         + summary
         + f"\n\nSpeed on {len(realmix_texts):,} realmix documents (tweets, reviews, Wikipedia, Alpaca; the scorer "
         f"with the engine's batches of 1,000; median of 3 alternating runs; load average {load:.1f}):\n\n"
