@@ -82,12 +82,13 @@ def run(args: list[str], env: dict[str, str]) -> dict[str, Any]:
     driver = (0, 0.0)
     while p.poll() is None:
         got = _proc(p.pid)
-        if got:
-            driver = got
+        if got:  # a zombie's last sample has no VmHWM: keep the largest seen
+            driver = (max(driver[0], got[0]), max(driver[1], got[1]))
         for c in _descendants(p.pid):
             g = _proc(c)
             if g:
-                seen[c] = g
+                had = seen.get(c, (0, 0.0))
+                seen[c] = (max(had[0], g[0]), max(had[1], g[1]))
         time.sleep(0.2)
     out, err = p.communicate()
     secs = time.perf_counter() - t
