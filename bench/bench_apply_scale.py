@@ -139,7 +139,7 @@ def measure(n: int, engines: list[str], tmp: Path, save: Any) -> dict[str, Any]:
 
 
 def readme(results: list[dict[str, Any]]) -> str:
-    rows = []
+    rows, notes = [], []
     merged: dict[int, dict[str, Any]] = {}
     for r in results:  # runs of one size from several files (engines run as separate invocations)
         merged.setdefault(r["docs"], {}).update(r["runs"])
@@ -148,23 +148,26 @@ def readme(results: list[dict[str, Any]]) -> str:
         first = next(iter(runs.values()))["digest"]
         for name, x in runs.items():
             x["identical"] = x["digest"] == first
+            if x.get("driver_rss_note"):  # a figure taken another way than the bench's own sampler says so
+                notes.append(f"{n:,} {name}: driver peak from {x['driver_rss_note']}.")
             rows.append([f"{n:,}", name + (" (" + " ".join(ENGINES[name]) + ")" if ENGINES[name] else ""),
                          f"{x['seconds']:,.0f}", f"{x['cpu_seconds_sampled']:,.0f}",
                          f"{x['driver_rss'] / 2**20:,.0f}", f"{x['worker_rss'] / 2**20:,.0f}" if x["worker_rss"] else "-",
-                         f"{x['kept']:,}", "yes" if x["identical"] else "NO", f"{x['load']:.1f}"])  # fmt: skip
+                         f"{x['kept']:,}", ("yes" if x["identical"] else "NO") if len(runs) > 1 else "-", f"{x['load']:.1f}"])  # fmt: skip
     return (
         "Headless `winnow apply --input 'shards/*.jsonl.gz'` of the bench-scale recipe (Gopher, C4 and FineWeb "
         "rules, exact and near dedup) to realmix cycled into N documents with new ids, 8 gzip JSONL shards, each "
         f"engine in a fresh process on {machine()}, one run each under `nice -n 5` on the shared machine "
         "(`python bench/bench_apply_scale.py`). CPU: every process of the run (driver, Ray's processes, "
         "workers); RSS: peak (`VmHWM`) of the driver and of the largest other process; identical: every output "
-        "file, manifest included, byte-equal to the first row of its size. The engines of one size may have run at the "
+        "file, manifest included, byte-equal to the first row of its size (- where one engine ran). The engines of one size may have run at the "
         "same time (`--engines local --tag local` and `--engines ray --tag ray`): the load column says how busy the "
         "machine was.\n\n"
         + md_table(
             ["docs", "engine", "wall s", "CPU s", "driver peak MiB", "largest worker MiB", "kept", "identical", "load"],
             rows,
         )
+        + ("\n\n" + " ".join(notes) if notes else "")
     )
 
 
