@@ -108,10 +108,17 @@ def run(args: list[str], env: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def digests(d: Path) -> dict[str, str]:
-    """sha256 of every file under ``d`` (data and manifest), by relative path."""
-    return {p.relative_to(d).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(d.rglob("*")) if p.is_file()}  # fmt: skip
+def digests(d: Path, tmp: Path) -> dict[str, str]:
+    """sha256 of every file under ``d`` (data and manifest), by relative path; in the manifest this run's
+    temporary directory (the input paths it cites) reads as ``TMP``, so separate invocations compare too."""
+    out = {}
+    for p in sorted(d.rglob("*")):
+        if p.is_file():
+            data = p.read_bytes()
+            if p.name == "manifest.json":
+                data = data.replace(str(tmp).encode(), b"TMP")
+            out[p.relative_to(d).as_posix()] = hashlib.sha256(data).hexdigest()
+    return out
 
 
 def measure(n: int, engines: list[str], tmp: Path, save: Any) -> dict[str, Any]:
@@ -124,7 +131,7 @@ def measure(n: int, engines: list[str], tmp: Path, save: Any) -> dict[str, Any]:
         out = tmp / f"out-{name}"
         args = ["apply", "--input", glob, "--recipe", str(recipe), "--out", str(out), "--tokens", "estimate"]
         r = run([*args, *ENGINES[name]], env)
-        dg = digests(out)
+        dg = digests(out, tmp)
         r["digest"] = hashlib.sha256(json.dumps(dg, sort_keys=True).encode()).hexdigest()
         r["files"] = len(dg)
         r["kept"] = json.loads((out / "__winnow__" / "manifest.json").read_text())["counts"]["kept_docs"]
