@@ -24,6 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from app.errors import MissingDependency
 from bench._lang_data import Sample, canonical, classical_samples, django_samples, realmix_samples
 from bench._readme import machine, md_table, write_section
 
@@ -92,7 +93,6 @@ def _langdetect_runner() -> Callable[[list[str]], list[str | None]]:
 def known_languages() -> dict[str, set[str]]:
     """The languages each backend can answer (from its model), canonical codes."""
     import pycld2
-    from lingua import Language
 
     from app.signals._lang_backends import _lid176_model
     from app.signals.lang import _py3langid_model
@@ -102,8 +102,13 @@ def known_languages() -> dict[str, set[str]]:
         "py3langid": set(_py3langid_model().nb_classes),
         "fastText": {lab.replace("__label__", "") for lab in labels},
         "CLD2": {code for _, code in pycld2.LANGUAGES},
-        "lingua": {lang.iso_code_639_1.name.lower() for lang in Language.all()},
     }
+    try:
+        from lingua import Language
+
+        known["lingua"] = {lang.iso_code_639_1.name.lower() for lang in Language.all()}
+    except ImportError:
+        pass  # not measured either
     return {k: {c for c in map(canonical, v) if c} for k, v in known.items()}
 
 
@@ -113,10 +118,14 @@ def measure(samples: list[Sample], columns: list[str]) -> dict[str, dict]:
     results = {}
     for col in columns:
         t0 = time.perf_counter()
-        if col in SCORER:
-            run = _scorer_runner(SCORER[col])
-        else:
-            run = _cld3_runner() if col == "CLD3" else _langdetect_runner()
+        try:
+            if col in SCORER:
+                run = _scorer_runner(SCORER[col])
+            else:
+                run = _cld3_runner() if col == "CLD3" else _langdetect_runner()
+        except (ImportError, MissingDependency) as e:
+            print(f"{col}: left out ({e})", flush=True)
+            continue
         start = time.perf_counter() - t0
         c0 = time.process_time()
         codes = [canonical(c) for c in run(texts)]
@@ -162,7 +171,7 @@ def tables(samples: list[Sample], results: dict[str, dict], known: dict[str, set
     summary += [row(g, lambda s, g=g: s.group == g) for g in CLASSICAL if any(s.group == g for s in samples)]
     summary.append(
         row(
-            f"django, the {n_common} languages py3langid, fastText, CLD2 and lingua all know",
+            f"django, the {n_common} languages {', '.join(list(known)[:-1])} and {list(known)[-1]} all know",
             lambda s: s.group.startswith("django") and s.lang in common,
         )
     )
@@ -211,17 +220,20 @@ def main() -> None:
     if not samples:
         sys.exit("no evaluation text: install django (and ../shared for realmix)")
     cols = [c.strip() for c in args.columns.split(",") if c.strip()]
+    unknown = [c for c in cols if c not in SCORER and c not in EXTRA]
+    if unknown:
+        sys.exit(f"unknown column(s) {', '.join(unknown)}; choose from {', '.join([*SCORER, *EXTRA])}")
     results = json.loads(args.cache.read_text()) if args.cache and args.cache.exists() else {}
     todo = [c for c in cols if c not in results]
     for col in todo:  # one at a time, so that a cache keeps what was measured before an interruption
         results.update(measure(samples, [col]))
         if args.cache:
             args.cache.write_text(json.dumps(results))
-    results = {c: results[c] for c in cols}
+    results = {c: results[c] for c in cols if c in results}
     summary, per_lang = tables(samples, results, known_languages())
     pool = [x.text for x in samples if x.group in SUMMARY_GROUPS[2:]]
     realmix_texts = pool[:: max(1, len(pool) // max(1, args.speed_docs))][: args.speed_docs]
-    speed_md = speed(realmix_texts, [c for c in ("py3langid", "ensemble", "CLD2", "fastText") if c in cols])
+    speed_md = speed(realmix_texts, [c for c in ("py3langid", "ensemble", "CLD2", "fastText") if c in results])
     load = os.getloadavg()[0]
     counts = collections.Counter(s.group for s in samples)
     langs = {s.lang for s in samples if s.group.startswith("django")}
