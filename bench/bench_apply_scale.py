@@ -155,8 +155,8 @@ def readme(results: list[dict[str, Any]]) -> str:
         first = next(iter(runs.values()))["digest"]
         for name, x in runs.items():
             x["identical"] = x["digest"] == first
-            if x.get("driver_rss_note"):  # a figure taken another way than the bench's own sampler says so
-                notes.append(f"{n:,} {name}: driver peak from {x['driver_rss_note']}.")
+            if x.get("note"):  # what a figure's reader must know (added to the results file by hand)
+                notes.append(f"{n:,} {name}: {x['note']}")
             rows.append([f"{n:,}", name + (" (" + " ".join(ENGINES[name]) + ")" if ENGINES[name] else ""),
                          f"{x['seconds']:,.0f}", f"{x['cpu_seconds_sampled']:,.0f}",
                          f"{x['driver_rss'] / 2**20:,.0f}", f"{x['worker_rss'] / 2**20:,.0f}" if x["worker_rss"] else "-",
