@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from app.signals import quality_sharma as q
+from app.signals import _quality_words as q
 from app.signals._text import TERMINAL_PUNCTUATION, UNSPACED
 
 #: Word pattern (plain or language-aware) or a newline.
