@@ -11,7 +11,6 @@ keeps DataTrove's English tokenizer.
 
 from __future__ import annotations
 
-from itertools import compress, repeat
 from typing import Any, ClassVar
 
 from app.signals._text import TERMINAL_PUNCTUATION, check_mode, transpose, words_batch
@@ -24,13 +23,12 @@ SHORT_LINE = 30
 
 def fineweb_stats(text: str, ws: list[str]) -> tuple:
     """(line punctuation ratio, short-line ratio, duplicated-line char ratio, newlines per word) of one text."""
-    parts = text.split("\n")
-    lines = list(compress(parts, map(str.strip, parts)))  # the non-blank ones
+    lines = [ln for ln in text.split("\n") if ln.strip()]
     if not lines:
         return (None, None, None, None)
     n = len(lines)
-    punct = len(list(filter(None, map(str.endswith, lines, repeat(_STOP))))) / n
-    short = len(list(filter(SHORT_LINE.__ge__, map(len, lines)))) / n  # lines of <= SHORT_LINE characters
+    punct = sum(1 for ln in lines if ln.endswith(_STOP)) / n
+    short = sum(1 for ln in lines if len(ln) <= SHORT_LINE) / n
     dup = duplicates(lines)[1] / (len(text) - text.count("\n"))
     newline = text.count("\n") / len(ws) if ws else None
     return (punct, short, dup, newline)
