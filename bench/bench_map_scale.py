@@ -253,9 +253,13 @@ def render() -> str:
         f"Synthetic 256-d vectors (a normalised 50-centre Gaussian mixture: the fast model's width; realmix has only"
         f" 53,941 documents and embedding millions did not fit this session) in a workspace, `build_map` in a fresh"
         f" process per row under `nice -n 5`; before = the in-memory path (every vector loaded), after = the streamed"
-        f" path (`app/maps/scale.py`); {machine()}, shared: 1-minute load average"
-        f" {min(loads, default=0)} to {max(loads, default=0)} during the runs, so CPU seconds (user + system of the"
-        f" process) are the figure to compare.",
+        f" path (`app/maps/scale.py`); {machine()}, shared"
+        + (
+            f": 1-minute load average {min(loads)} to {max(loads)} during the runs, so CPU seconds (user + system"
+            " of the process) are the figure to compare."
+            if loads
+            else "."
+        ),
         "",
         "Above 100,000 embedded documents `winnow map` streams (`app/maps/scale.py`): the vectors go from the"
         " `emb__*` table, in id order and 65,536 rows at a time, to a scratch file (DuckDB's sort capped at 2 GB);"
@@ -269,8 +273,19 @@ def render() -> str:
         " on at most 50,000 points. Headless semantic dedup"
         " uses the same per-cluster rule above 100,000 documents, so both keep finding the same duplicates.",
         "",
-        table,
+        table
+        if rows
+        else "No size finished in this session: the machine's load average stayed near 20 (each process got a few"
+        " percent of a core), so what follows are the pieces that were measured.",
     ]
+    if rows and not any(r["path"] == "before" for r in rows):
+        out += [
+            "",
+            "The in-memory path (before) finished no run in this session (at 200,000 documents it was stopped after"
+            " about 230 CPU s, load average near 20); the scale table above measured it at 112 and 236 documents per"
+            " CPU-second at 10,000 and 50,000 documents (1,232 and 1,871 MiB), and it holds every vector (10 GB at"
+            " 10M x 256 dimensions).",
+        ]
     for f in sorted(OUT.glob("speed_*.json.progress")):  # runs stopped before the end: how far they got
         if Path(str(f)[: -len(".progress")]).exists():
             continue
