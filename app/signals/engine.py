@@ -179,10 +179,12 @@ def runs(ws: Any) -> dict[str, dict[str, Any]]:
     }
 
 
-def _record_run(ws: Any, cur: Any, name: str, fp: str, cols: list[str], seconds: float) -> int:
+def _record_run(ws: Any, cur: Any, name: str, fp: str, cols: list[str], seconds: float, n: int | None = None) -> int:
+    """Store the family's run (fingerprint, columns, rows ``n``: counted when not given) in the registry."""
     from app.workspace import now
 
-    n = cur.execute(f"SELECT count(*) FROM {qi(sig_table(name))}").fetchall()[0][0]
+    if n is None:
+        n = cur.execute(f"SELECT count(*) FROM {qi(sig_table(name))}").fetchall()[0][0]
     cur.execute(f"DELETE FROM {RUNS} WHERE family = ?", [name])
     cur.execute(f"INSERT INTO {RUNS} VALUES (?, ?, ?, ?, ?, ?)", [name, fp, json.dumps(cols), n, seconds, now()])
     return int(n)
@@ -426,15 +428,17 @@ def _finalise(
             f"SELECT h.id, h.text_hash, {', '.join('s.' + qi(c) for c in cols)} FROM {sig} s JOIN {hsh} h ON h.id = s.id"
             f" ANTI JOIN {stage} st ON st.id = h.id"
         )
-    cur.execute(
+    made = cur.execute(
         f"CREATE OR REPLACE TEMP TABLE _sig_new AS SELECT n.* FROM ({' UNION ALL '.join(parts)}) n"
         f" SEMI JOIN {rel} d ON d.id = n.id AND coalesce(d.text_hash, '') = n.text_hash"
-    )
+    ).fetchall()
+    # DuckDB answers CREATE TABLE ... AS with the number of rows written: no count(*) of the new table
+    rows = made[0][0] if len(made) == 1 and len(made[0]) == 1 and isinstance(made[0][0], int) else None
     cur.execute(f"CREATE OR REPLACE TABLE {sig} AS SELECT id, {collist} FROM _sig_new")
     cur.execute(f"CREATE OR REPLACE TABLE {hsh} AS SELECT id, text_hash FROM _sig_new")
     cur.execute("DROP TABLE _sig_new")
     cur.execute(f"DROP TABLE IF EXISTS {stage}")
-    n = _record_run(ws, cur, name, fp, cols, seconds)
+    n = _record_run(ws, cur, name, fp, cols, seconds, rows)
     ws.register_part(sig_table(name), kind="signal", con=cur)
     return {"computed": computed, "reused": n - computed, "rows": n, "columns": cols, "seconds": round(seconds, 3)}
 
