@@ -61,20 +61,24 @@ def unigram_scores(texts: list[str]) -> tuple[list[float | None], list[float | N
     doc = np.repeat(np.arange(len(texts)), counts)
     word = kinds != SYMBOL
     h, doc = h[word], doc[word]
-    langs = np.array([SCRIPT_LANG.get(s, "") for s in scripts(texts)], dtype=object)
+    # each document's language as a small integer (0: none), so a token's language is one integer gather
+    names = ["", *sorted(set(SCRIPT_LANG.values()))]
+    code = {lang: i for i, lang in enumerate(names)}
+    langs = np.array([code[SCRIPT_LANG.get(s, "")] for s in scripts(texts)], dtype=np.int8)
+    tok_lang = langs[doc]
     logp = np.full(len(h), np.nan)
-    for lang in sorted(set(langs.tolist()) - {""}):
-        sel = np.flatnonzero(langs[doc] == lang)
-        keys, vals = table(lang)
+    for k in sorted(set(langs.tolist()) - {0}):
+        sel = np.flatnonzero(tok_lang == k)
+        keys, vals = table(names[k])
         pos = np.minimum(np.searchsorted(keys, h[sel]), len(keys) - 1)
         hit = keys[pos] == h[sel]
         logp[sel] = np.where(hit, vals[pos], np.nan)
     known = ~np.isnan(logp)
-    scored = langs[doc] != "" if len(doc) else np.zeros(0, bool)
+    scored = tok_lang != 0
     n = np.bincount(doc[scored], minlength=len(texts)).astype(float)
     s = np.bincount(doc[scored], weights=np.where(known, logp, FLOOR)[scored], minlength=len(texts))
     oov = np.bincount(doc[scored], weights=(~known[scored]).astype(float), minlength=len(texts))
-    ok = (n > 0) & (langs != "")
+    ok = (n > 0) & (langs != 0)
     mean = [float(a / b) if o else None for a, b, o in zip(s.tolist(), n.tolist(), ok.tolist(), strict=True)]
     share = [float(a / b) if o else None for a, b, o in zip(oov.tolist(), n.tolist(), ok.tolist(), strict=True)]
     return mean, share
