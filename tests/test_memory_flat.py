@@ -94,3 +94,46 @@ def test_signature_matrix_is_a_view_equal_to_the_join(typ):
         assert got.shape == (b - a, 128) and (got == sig[a:b]).all()
     chunked = pa.chunked_array([arr.slice(0, 20), arr.slice(20)])
     assert (_lsh._sigs(chunked, 128) == sig).all()
+
+
+def _cluster_synthetic(tmp_path: Path, n: int, *, limit: str, keep_order: bool) -> dict[str, tuple[str, bool]]:
+    """Cluster ``n`` random signatures (pairs 2i, 2i+1 for i < 50 share theirs) under a DuckDB memory limit."""
+    import duckdb
+
+    from app.signals import dedup_near as dn
+
+    rng = np.random.default_rng(5)
+    sig = rng.integers(0, 2**32 - 1, size=(n, dn.NUM_PERM), dtype=np.uint32)
+    sig[1:100:2] = sig[0:100:2]
+    ids = [f"d{i:07d}" for i in range(n)]
+    rows = pa.table({"id": pa.array(ids[::-1]), "sig": pa.array([r.tobytes() for r in sig[::-1]], pa.binary())})
+    con = duckdb.connect(str(tmp_path / f"scratch{n}{keep_order}.duckdb"))
+    con.execute(f"SET memory_limit = '{limit}'")
+    con.execute(f"SET temp_directory = '{(tmp_path / 'spill').as_posix()}'")
+    con.execute("SET threads = 2")
+    con.execute("CREATE TABLE src AS SELECT * FROM rows")
+    del rows
+    con.execute(f"SET preserve_insertion_order = {'true' if keep_order else 'false'}")
+
+    def no_texts(con, table):  # every shared signature is a sure link: no text is read
+        raise AssertionError("no pair should need its texts")
+
+    dn.cluster(con, rows_sql="SELECT id, sig FROM src", dest="out", threshold=0.7, texts=no_texts)
+    got = {i: (c, k) for i, c, k in con.execute("SELECT id, dup_near_cluster, dup_near_keep FROM out").fetchall()}
+    con.close()
+    return got
+
+
+def test_near_clustering_numbers_rows_within_a_small_memory_limit(tmp_path):
+    """The rows' numbering (their rank by id) spills to disk: 120,000 signatures (61 MB) cluster under a 40 MB
+    DuckDB limit (a row_number() window carrying the signatures ran out of memory there), the 50 shared pairs
+    are clustered under their smaller id, and the result does not depend on preserve_insertion_order."""
+    got = _cluster_synthetic(tmp_path, 120_000, limit="40MB", keep_order=True)
+    assert len(got) == 120_000
+    for i in range(0, 100, 2):
+        a, b = f"d{i:07d}", f"d{i + 1:07d}"
+        assert got[a] == (a, True) and got[b] == (a, False)
+    assert sum(1 for c, k in got.values() if not k) == 50
+    assert _cluster_synthetic(tmp_path, 3_000, limit="40MB", keep_order=False) == _cluster_synthetic(
+        tmp_path, 3_000, limit="40MB", keep_order=True
+    )
