@@ -30,6 +30,8 @@ from app.signals.base import Scorer, register
 
 _PUNCT_SET = frozenset(PUNCTUATION) | TERMINAL_PUNCTUATION
 _HAS_ALPHA = re.compile(r"[^\W\d_]")
+#: A whole word (of words joined by newlines) whose first character is a letter of a script without spaces.
+_UNSPACED_WORD = re.compile(f"^(?:{UNSPACED.pattern})[^\n]*", re.M)
 STOP_WORDS = frozenset(("the", "be", "to", "of", "and", "that", "have", "with"))
 #: Function characters of Chinese (的 了 是 在 ...) and Japanese particles (の に は を ...): single letters,
 #: which is what the language-aware segmentation makes of them; no English word is among them.
@@ -38,6 +40,19 @@ JA_STOP_WORDS = frozenset("のにはをがでてとしもなた")
 AWARE_STOP_WORDS = STOP_WORDS | CJK_STOP_WORDS | JA_STOP_WORDS
 _BULLETS = ("•", "-")
 _ELLIPSES = ("...", "…")
+
+
+def _spaced(words: list[str]) -> tuple[int, int]:
+    """(count, total length) of the words not starting with a letter of a script without spaces: one regular
+    expression substitution over the words joined by newlines (a Chinese document has a word per letter: a
+    match call per word cost more than the rest of its values); words holding a newline (the tokenisers make
+    none) take the per-word path."""
+    joined = "\n".join(words)
+    if joined.count("\n") != len(words) - 1:
+        spaced = list(compress(words, map(not_, map(UNSPACED.match, words))))
+        return len(spaced), sum(map(len, spaced))
+    left, removed = _UNSPACED_WORD.subn("", joined)
+    return len(words) - removed, len(left) - (len(words) - 1)
 
 
 def gopher_quality(text: str, ws: list[str], *, aware: bool = False) -> tuple:
@@ -50,10 +65,9 @@ def gopher_quality(text: str, ws: list[str], *, aware: bool = False) -> tuple:
     n_ns = n - len(syms)
     if aware and n_ns and UNSPACED.search(text) is not None:
         nonsym = list(filterfalse(set(syms).__contains__, ws)) if syms else ws
-        spaced = list(compress(nonsym, map(not_, map(UNSPACED.match, nonsym))))
-        if len(spaced) * 2 <= n_ns:  # mostly letters of a script without spaces: word length does not apply
-            spaced = []
-        mean_len = sum(map(len, spaced)) / len(spaced) if spaced else None
+        n_sp, len_sp = _spaced(nonsym)
+        # mostly letters of a script without spaces: word length does not apply
+        mean_len = len_sp / n_sp if n_sp and n_sp * 2 > n_ns else None
     else:
         mean_len = (sum(map(len, ws)) - sum(map(len, syms))) / n_ns if n_ns else None
     ellipses = text.count("...") + text.count("…")
