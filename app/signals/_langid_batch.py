@@ -105,9 +105,14 @@ class BatchIdentifier:
         hit = feats >= 0
         feats, doc = feats[hit].astype(np.int64), doc[hit]
         n_feat = int(self.out.max()) + 1
-        keys, first, counts = np.unique(doc * n_feat + feats, return_index=True, return_counts=True)
-        order = np.argsort(first, kind="stable")  # per text, features in the order first seen (as Counter keeps)
-        keys, counts = keys[order], counts[order]
+        allkeys = doc * n_feat + feats
+        _, first, counts = np.unique(allkeys, return_index=True, return_counts=True)
+        # per text, features in the order first seen (as Counter keeps): the first positions in increasing
+        # order are the marked positions read left to right (no second sort)
+        at = np.zeros(len(allkeys), dtype=counts.dtype)
+        at[first] = counts
+        seen = np.flatnonzero(at)
+        keys, counts = allkeys[seen], at[seen]
         kdoc, kfeat = keys // n_feat, keys % n_feat
         bounds = np.searchsorted(kdoc, np.arange(nd + 1)).tolist()
         weights = np.log1p(counts.astype(np.float32))
