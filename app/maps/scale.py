@@ -318,7 +318,7 @@ def build_streamed(
         _tick(progress, n, n, "clustering")
         rule = "--clusters"
         if clusters is None:
-            from app.maps import _instruction_share
+            from app.maps.common import _instruction_share
 
             clusters, rule = project.choose_k(n, instruction_share=_instruction_share(ws))
         cl = project.kmeans(reduced, k=clusters, seed=seed)

@@ -14,8 +14,8 @@ STAGING = "_map_nb_staging"
 
 def labels(ws: Any, ids: Any, cl: np.ndarray, *, seed: int) -> tuple[dict, dict]:
     """Cluster names, as the in-memory path names them (:func:`app.maps._labels`)."""
-    from app.maps import _labels
     from app.maps import labels as lab
+    from app.maps.common import _labels
 
     return _labels(ws, ids, cl, seed=seed, lab=lab)
 
@@ -71,7 +71,7 @@ def write_map(
     """Write ``map_points``, ``emb_signals``, ``map_clusters`` and the staged ``neighbours`` in one transaction."""
     import pyarrow as pa
 
-    from app.maps import CLUSTER_TABLE, MAP_TABLE, NB_TABLE, SIG_TABLE, _write
+    from app.maps.common import CLUSTER_TABLE, MAP_TABLE, NB_TABLE, SIG_TABLE, _write
 
     n = len(cl)
     sizes = np.bincount(cl, minlength=int(cl.max()) + 1 if n else 0)
