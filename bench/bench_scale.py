@@ -209,8 +209,8 @@ def report(results: list[dict], est: dict, loads: tuple[float, float]) -> str:
         + (f"; not measured: {', '.join(missing)}" if missing else "")
         + ". 10M was not run in this session: the machine was shared and it would not have fitted. Two cautions: the "
         "map fits UMAP on at most 50,000 points, so its marginal cost measured below that size overstates it at 10M; "
-        "and `winnow map` loads every vector in memory (10M x 256 dimensions x 4 bytes = 10 GB at 10M), over the "
-        "8 GB goal: its memory is not bounded yet (headless semantic dedup's is: vectors on disk). Past "
+        "and these map rows were measured before `winnow map` streamed above 100,000 documents (bounded memory, "
+        "about 0.9 CPU-hours at 10M by `bench/bench_map_scale.py`: its own section). Past "
         f"{DISTINCT:,} documents the cycled corpus repeats realmix's texts, which `winnow embed` embeds once (cached "
         "by text hash): the embed estimate uses the sizes up to there.",
         "",
