@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from app.signals import _text
 from app.signals.c4 import _is_punct, count_sentences
 from app.signals.gopher_quality import _PUNCT_SET, gopher_quality
+from tests.test_signals_speed import _reference_words
 
 # Characters that the infix / suffix patterns look at, letters of several scripts and a combining mark.
 CHARS = st.sampled_from([*".…+-*^,–—~:<>=/19AZaz'’s%$€中文。，日本ไทย\u0e31é\u0301", "lbs", "km", "..", "—"])
@@ -22,17 +23,6 @@ def test_suffix_and_infix_shortcuts_equal_the_patterns(chunk):
     fast = _text._suffix(chunk)
     assert (full and full.span()) == (fast and fast.span())
     assert _text._infix_split(chunk) == _text._INFIX.split(chunk)
-
-
-def _plain_words(text: str) -> list[str]:
-    """:func:`_text.words` as first written: chunk by chunk, letters-only and digits-only chunks kept whole."""
-    out: list[str] = []
-    for chunk in text.split():
-        if (chunk.isalpha() or chunk.isdigit()) and chunk not in _text.SPECIAL:
-            out.append(chunk)
-        else:
-            _text._split_chunk(chunk, out)
-    return out
 
 
 def _reference_aware(text: str) -> list[str]:
@@ -50,7 +40,7 @@ def _reference_aware(text: str) -> list[str]:
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.one_of(CHUNKS, st.sampled_from([" ", "\n", "  ", "\t"])), max_size=12).map("".join))
 def test_words_and_words_aware_equal_the_plain_rules(text):
-    assert _text.words(text) == _plain_words(text)
+    assert _text.words(text) == _reference_words(text)
     assert _text.words_aware(text) == _reference_aware(text)
 
 
@@ -61,7 +51,7 @@ def test_words_keeps_special_cases_and_long_chinese_runs():
     ]
     run = "这次住的是豪华间，在19楼的，房间只有8-10平方米。" * 5
     assert _text.words_aware(run) == _reference_aware(run)
-    assert _text.words(run) == _plain_words(run)
+    assert _text.words(run) == _reference_words(run)
     assert _text.words(run)[-1] == "。" and "-" in _text.words(run)
 
 
