@@ -22,8 +22,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from app.signals._ngram_batch import DUP_NS, TOP_NS, ngram_chars
+from app.signals._ngram_batch import DUP_NS, TOP_NS, ngram_chars_arrays
 from app.signals._text import UNSPACED, check_mode, count_unspaced, words_batch
+from app.signals._token_arrays import token_arrays
 from app.signals.base import Scorer, register
 
 _PARA = re.compile(r"\n{2,}")
@@ -134,22 +135,29 @@ def _line_fracs(text: str, size: int) -> list[float]:
     return [pn / len(paras), pc / size, ln / len(lines), lc / size]
 
 
+def _starts_unspaced(tok: str) -> bool:
+    """The token is a unit of a script without spaces (:func:`app.signals._text.is_unspaced`; ASCII never is)."""
+    return not tok.isascii() and UNSPACED.match(tok) is not None
+
+
 def gopher_repetition_columns(texts: list[str], toks: list[list[str]], *, aware: bool = False) -> list[list]:
     """:func:`gopher_repetition` of every document of a batch as 13 columns, the n-gram counting done for the
-    batch at once (:func:`app.signals._ngram_batch.ngram_chars`)."""
+    batch at once (:func:`app.signals._ngram_batch.ngram_chars_arrays`) and the tokens of scripts without spaces
+    counted per distinct token."""
     nd = len(texts)
-    gaps = [1] * nd
+    ta = token_arrays(toks)
+    if aware:  # no joining space where most tokens are letters of a script without spaces
+        unspaced = ta.per_doc(ta.flag("unspaced", _starts_unspaced)[ta.ids])
+        gaps = np.where(unspaced * 2 > ta.counts, 0, 1).tolist()
+    else:
+        gaps = [1] * nd
     sizes = [len(t) or 1 for t in texts]
     line_cols: list[list] = [[None] * nd for _ in range(4)]
     for i, text in enumerate(texts):
-        if not text:
-            continue
-        ws = toks[i]
-        if aware and ws and UNSPACED.search(text) is not None:
-            gaps[i] = 0 if count_unspaced(ws) * 2 > len(ws) else 1
-        for c, v in zip(line_cols, _line_fracs(text, sizes[i])):
-            c[i] = v
-    top, dup = ngram_chars(toks, gaps)
+        if text:
+            for c, v in zip(line_cols, _line_fracs(text, sizes[i])):
+                c[i] = v
+    top, dup = ngram_chars_arrays(ta, gaps)
     frac = np.concatenate([top, dup], axis=1) / np.asarray(sizes, dtype=np.int64)[:, None]
     cols = line_cols + frac.T.tolist()
     empty = [i for i, t in enumerate(texts) if not t]
