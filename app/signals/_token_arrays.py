@@ -17,6 +17,8 @@ from itertools import chain
 import numpy as np
 import pyarrow as pa
 
+from app.signals._text import UNSPACED
+
 
 @dataclass
 class TokenArrays:
@@ -46,6 +48,18 @@ class TokenArrays:
             self._flags[name] = got
         return got
 
+    def unspaced(self) -> np.ndarray:
+        """:func:`starts_unspaced` of every token of the batch."""
+        return self.flag("unspaced", starts_unspaced)[self.ids]
+
+    def distinct_per_doc(self, token_mask: np.ndarray) -> np.ndarray:
+        """How many distinct tokens ``token_mask`` selects in each document (int64)."""
+        sel = np.flatnonzero(token_mask)
+        if not len(sel):
+            return np.zeros(len(self.counts), dtype=np.int64)
+        pairs = np.unique(self.doc[sel] * max(len(self.vocab), 1) + self.ids[sel])
+        return np.bincount(pairs // max(len(self.vocab), 1), minlength=len(self.counts)).astype(np.int64)
+
     def per_doc(self, token_mask: np.ndarray) -> np.ndarray:
         """How many tokens of each document ``token_mask`` (one bool per token) selects (int64)."""
         if not len(token_mask):
@@ -57,6 +71,11 @@ class TokenArrays:
         if not len(values):
             return np.zeros(len(self.counts), dtype=np.int64)
         return np.bincount(self.doc, weights=values, minlength=len(self.counts)).astype(np.int64)
+
+
+def starts_unspaced(tok: str) -> bool:
+    """The token is a unit of a script without spaces (:func:`app.signals._text.is_unspaced`; ASCII never is)."""
+    return not tok.isascii() and UNSPACED.match(tok) is not None
 
 
 def _encode(flat: list[str]) -> tuple[list[str], np.ndarray]:

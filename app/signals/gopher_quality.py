@@ -18,6 +18,8 @@ from itertools import compress, filterfalse
 from operator import not_
 from typing import Any, ClassVar
 
+import numpy as np
+
 from app.signals._text import (
     PUNCTUATION,
     TERMINAL_PUNCTUATION,
@@ -26,6 +28,7 @@ from app.signals._text import (
     transpose,
     words_batch,
 )
+from app.signals._token_arrays import token_arrays
 from app.signals.base import Scorer, register
 
 _PUNCT_SET = frozenset(PUNCTUATION) | TERMINAL_PUNCTUATION
@@ -91,6 +94,54 @@ def gopher_quality(text: str, ws: list[str], *, aware: bool = False) -> tuple:
     return (n_ns, n, mean_len, hash_r, ell_r, bullet_r, ell_lines_r, alpha_r, stop)
 
 
+def _is_symbol(tok: str) -> bool:
+    return not tok.isalpha() and _PUNCT_SET.issuperset(tok)
+
+
+def _has_letter(tok: str) -> bool:
+    return tok.isalpha() or _HAS_ALPHA.search(tok) is not None
+
+
+def gopher_quality_rows(texts: list[str], toks: list[list[str]], *, aware: bool = False) -> list[tuple]:
+    """:func:`gopher_quality` of every document of a batch: the token counts (symbol words, letters, lengths,
+    words of scripts without spaces, distinct stop words) from the batch's token arrays, each distinct token
+    tested once (:mod:`app.signals._token_arrays`); only the character and line counts stay per document.
+
+    In ``aware`` mode the mean length counts the non-symbol words not starting with a letter of a script
+    without spaces; a text without such letters has none of them, which gives the plain mean."""
+    ta = token_arrays(toks)
+    ids = ta.ids
+    sym = ta.flag("symbol", _is_symbol)[ids]
+    vl = ta.vlens[ids]
+    counted = ~sym & ~ta.unspaced() if aware else ~sym  # the words the mean length is over
+    n_w = ta.per_doc(counted).tolist()
+    len_w = ta.sum_per_doc(np.where(counted, vl, 0)).tolist()
+    n_ns = (ta.counts - ta.per_doc(sym)).tolist()
+    alpha = ta.per_doc(ta.flag("letter", _has_letter)[ids]).tolist()
+    stops = AWARE_STOP_WORDS if aware else STOP_WORDS
+    stop = ta.distinct_per_doc(ta.flag("stop_aware" if aware else "stop", stops.__contains__)[ids]).tolist()
+    rows = []
+    for text, n, ns, nw, lw, al, st in zip(texts, ta.counts.tolist(), n_ns, n_w, len_w, alpha, stop, strict=True):
+        mean_len = lw / nw if ns and nw and nw * 2 > ns else None
+        ellipses = text.count("...") + text.count("…")
+        if n:
+            hash_r = text.count("#") / n
+            ell_r = ellipses / n
+            alpha_r = al / n
+        else:
+            hash_r = ell_r = alpha_r = None
+        lines = text.splitlines()
+        if lines:
+            nl = len(lines)
+            bullets = "•" in text or "-" in text
+            bullet_r = sum(1 for s in lines if s.lstrip().startswith(_BULLETS)) / nl if bullets else 0.0
+            ell_lines_r = sum(1 for s in lines if s.rstrip().endswith(_ELLIPSES)) / nl if ellipses else 0.0
+        else:
+            bullet_r = ell_lines_r = None
+        rows.append((ns, n, mean_len, hash_r, ell_r, bullet_r, ell_lines_r, alpha_r, st))
+    return rows
+
+
 @register
 class GopherQuality(Scorer):
     """Options: ``segmentation`` ("aware" default, "datatrove")."""
@@ -131,5 +182,4 @@ class GopherQuality(Scorer):
     def score_batch(self, texts: list[str]) -> dict[str, list[Any]]:
         toks = words_batch(texts, self.mode)
         aware = self.mode == "aware"
-        rows = [gopher_quality(t, w, aware=aware) for t, w in zip(texts, toks)]
-        return transpose(rows, list(self.columns))
+        return transpose(gopher_quality_rows(texts, toks, aware=aware), list(self.columns))

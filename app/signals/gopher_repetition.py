@@ -135,11 +135,6 @@ def _line_fracs(text: str, size: int) -> list[float]:
     return [pn / len(paras), pc / size, ln / len(lines), lc / size]
 
 
-def _starts_unspaced(tok: str) -> bool:
-    """The token is a unit of a script without spaces (:func:`app.signals._text.is_unspaced`; ASCII never is)."""
-    return not tok.isascii() and UNSPACED.match(tok) is not None
-
-
 def gopher_repetition_columns(texts: list[str], toks: list[list[str]], *, aware: bool = False) -> list[list]:
     """:func:`gopher_repetition` of every document of a batch as 13 columns, the n-gram counting done for the
     batch at once (:func:`app.signals._ngram_batch.ngram_chars_arrays`) and the tokens of scripts without spaces
@@ -147,7 +142,7 @@ def gopher_repetition_columns(texts: list[str], toks: list[list[str]], *, aware:
     nd = len(texts)
     ta = token_arrays(toks)
     if aware:  # no joining space where most tokens are letters of a script without spaces
-        unspaced = ta.per_doc(ta.flag("unspaced", _starts_unspaced)[ta.ids])
+        unspaced = ta.per_doc(ta.unspaced())
         gaps = np.where(unspaced * 2 > ta.counts, 0, 1).tolist()
     else:
         gaps = [1] * nd
