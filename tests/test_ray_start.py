@@ -71,3 +71,26 @@ def test_a_failed_start_ends_its_processes(monkeypatch):
         import os
 
         os.waitpid(spawned[0].pid, os.WNOHANG)
+
+
+def test_a_local_cluster_inherits_its_environment_and_the_driver_gets_its_own_back(monkeypatch):
+    """A local cluster's raylet (so every worker) starts with this checkout on PYTHONPATH and Ray's metrics off,
+    through the environment (no runtime_env: its dedicated workers would leave the prestarted ones idle); the
+    driver's environment is as before once the cluster is up. An existing cluster gets the path as runtime_env."""
+    import os
+
+    seen: list[tuple[dict, dict]] = []
+    ray = _fake_ray([])
+    ray.init = lambda **kw: seen.append((kw, dict(os.environ)))
+    monkeypatch.setitem(sys.modules, "ray", ray)
+    monkeypatch.setenv("PYTHONPATH", "/elsewhere")
+    monkeypatch.delenv("RAY_enable_metrics_collection", raising=False)
+    ray_engine.RayEngine(workers=2)
+    kw, env = seen[-1]
+    assert "runtime_env" not in kw and kw["num_cpus"] == 2
+    assert env["PYTHONPATH"] == ray_engine._project_root() + os.pathsep + "/elsewhere"
+    assert env["RAY_enable_metrics_collection"] == "false"
+    assert os.environ["PYTHONPATH"] == "/elsewhere" and "RAY_enable_metrics_collection" not in os.environ
+    ray_engine.RayEngine(workers=2, address="ray://head:10001")
+    kw, _ = seen[-1]
+    assert kw["runtime_env"] == {"env_vars": {"PYTHONPATH": ray_engine._project_root()}}

@@ -11,6 +11,7 @@ Ray is optional (``pip install 'winnow[ray]'``); without it ``--engine ray`` say
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
@@ -49,15 +50,16 @@ class RayEngine(Engine):
         if not ray.is_initialized():
             os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a local cluster for one run needs no token
             kw: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "logging_level": "ERROR"}
-            # the workers import app.* from this checkout
-            kw["runtime_env"] = {"env_vars": {"PYTHONPATH": _project_root()}}
+            if address:  # the cluster's workers import app.* from this checkout
+                kw["runtime_env"] = {"env_vars": {"PYTHONPATH": _project_root()}}
             for attempt in range(STARTS):
                 before = _children()
                 try:
                     if address:
                         ray.init(address=address, **kw)
                     else:
-                        ray.init(num_cpus=workers, **kw)
+                        with _environ(_local_env()):  # inherited by the raylet, so by every worker it starts
+                            ray.init(num_cpus=workers, **kw)
                     break
                 except Exception as e:  # ConnectionError, a bad address, no free port
                     # a failed local start leaves Ray's GCS, monitor and dashboard processes running: end them
@@ -102,6 +104,39 @@ class RayEngine(Engine):
         if self._started:
             self._ray.shutdown()
             self._started = False
+
+
+#: a local cluster's processes read these at start (Ray's ``RAY_<config>`` variables): no metrics collected
+#: or exported (nothing reads them: the run has no dashboard), no per-task events sent to the GCS
+QUIET = {
+    "RAY_enable_metrics_collection": "false",
+    "RAY_task_events_report_interval_ms": "0",
+    "RAY_event_stats": "false",
+    "RAY_USAGE_STATS_ENABLED": "0",
+}
+
+
+def _local_env() -> dict[str, str]:
+    """The variables a local cluster starts with: :data:`QUIET`, and ``PYTHONPATH`` with this checkout first, so
+    the workers import ``app.*`` as plain (prestarted) workers; a ``runtime_env`` would make Ray start
+    dedicated workers for it and leave the prestarted ones idle."""
+    path = os.environ.get("PYTHONPATH")
+    return {**QUIET, "PYTHONPATH": _project_root() + (os.pathsep + path if path else "")}
+
+
+@contextlib.contextmanager
+def _environ(env: dict[str, str]) -> Iterator[None]:
+    """``env`` set in ``os.environ`` inside the block, the previous values back after it."""
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def _children() -> set[int]:
