@@ -22,10 +22,13 @@ from typing import Any
 
 from app.errors import SignalError
 from app.progress import Progress
+from app.signals import _engine_store as store
+from app.signals._engine_store import RUNS, runs, sig_table
+from app.signals._engine_store import hash_table as _hash_table
+from app.signals._engine_store import stage_table as _stage_table
 from app.signals.base import REGISTRY, Scorer, get_scorer, load_all
 from app.sql import qi
 
-RUNS = "_signal_runs"
 DEFAULT_BATCH = 2000
 #: Scored rows are buffered and written to the staging tables when this many documents or seconds have passed
 #: (and at the end, or when the run is interrupted).
@@ -33,18 +36,6 @@ FLUSH_ROWS = 16_000
 FLUSH_SECONDS = 5.0
 
 _ARROW_TYPES = {"INTEGER": "int32", "BIGINT": "int64", "DOUBLE": "float64", "BOOLEAN": "bool_", "VARCHAR": "string"}
-
-
-def sig_table(family: str) -> str:
-    return f"sig_{family}"
-
-
-def _hash_table(family: str) -> str:
-    return f"_sighash_{family}"
-
-
-def _stage_table(family: str) -> str:
-    return f"_stage_{family}"
 
 
 # ----------------------------------------------------------------------------------------------- registry
@@ -57,6 +48,7 @@ def resolve(signals: Sequence[str] | str) -> list[str]:
     """Family names from a list or a comma-separated string; ``all`` means every family."""
     if isinstance(signals, str):
         signals = [signals]
+    reg = load_all()  # once (each call lists the package's modules)
     names: list[str] = []
     for item in signals:
         for s in str(item).split(","):
@@ -64,9 +56,10 @@ def resolve(signals: Sequence[str] | str) -> list[str]:
             if not s:
                 continue
             if s == "all":
-                names.extend(families())
+                names.extend(sorted(reg))
             else:
-                get_scorer(s)
+                if s not in reg:
+                    get_scorer(s)  # the error naming the known families
                 names.append(s)
     out = list(dict.fromkeys(names))
     if not out:
@@ -161,35 +154,6 @@ def map_batches(
 
 
 # ----------------------------------------------------------------------------------------------- workspace
-def _ensure_runs(ws: Any) -> None:
-    ws.con.execute(
-        f"""CREATE TABLE IF NOT EXISTS {RUNS} (family VARCHAR PRIMARY KEY, version VARCHAR, columns JSON,
-        n BIGINT, seconds DOUBLE, finished_at TIMESTAMP)"""
-    )
-
-
-def runs(ws: Any) -> dict[str, dict[str, Any]]:
-    """The run registry: ``{family: {version, columns, n, seconds, finished_at}}``."""
-    if not ws.has_table(RUNS):
-        return {}
-    rows = ws.cursor().execute(f"SELECT family, version, columns, n, seconds, finished_at FROM {RUNS}").fetchall()
-    return {
-        r[0]: {"version": r[1], "columns": json.loads(r[2]), "n": r[3], "seconds": r[4], "finished_at": r[5]}
-        for r in rows
-    }
-
-
-def _record_run(ws: Any, cur: Any, name: str, fp: str, cols: list[str], seconds: float, n: int | None = None) -> int:
-    """Store the family's run (fingerprint, columns, rows ``n``: counted when not given) in the registry."""
-    from app.workspace import now
-
-    if n is None:
-        n = cur.execute(f"SELECT count(*) FROM {qi(sig_table(name))}").fetchall()[0][0]
-    cur.execute(f"DELETE FROM {RUNS} WHERE family = ?", [name])
-    cur.execute(f"INSERT INTO {RUNS} VALUES (?, ?, ?, ?, ?, ?)", [name, fp, json.dumps(cols), n, seconds, now()])
-    return int(n)
-
-
 def _arrow_batch(ids: list, hashes: list, cols: dict[str, str], values: dict[str, list]) -> Any:
     import pyarrow as pa
 
@@ -234,15 +198,16 @@ def score(
     names = resolve(signals)
     options = options or {}
     scorers: dict[str, Scorer] = {}
+    reg = load_all()
     for n in names:
-        cls = get_scorer(n)
+        cls = reg[n]
         cls.check_available()
         scorers[n] = cls(**options.get(n, {}))
     from app import fields as fields_mod
 
     flds = fields_mod.resolve(ws.con, fields)
     fields_mod.check(ws.con, flds)
-    _ensure_runs(ws)
+    store.ensure_runs(ws)
     n_docs = ws.cursor().execute("SELECT count(*) FROM docs").fetchall()[0][0]
     report: dict[str, Any] = {"documents": int(n_docs), "families": {}, "fields": fields_mod.label(flds)}
     doc_fams = [n for n in names if scorers[n].scope == "document"]
@@ -252,7 +217,7 @@ def score(
         )
     for n in names:
         if scorers[n].scope == "corpus":
-            report["families"][n] = _score_corpus(ws, n, scorers[n], workers, progress, force, flds)
+            report["families"][n] = store.score_corpus(ws, n, scorers[n], workers, progress, force, flds)
     report["seconds"] = round(time.perf_counter() - t0, 3)
     return report
 
@@ -276,24 +241,8 @@ def _score_documents(
     stored = runs(ws)
     rel = fields_mod.relation(con, flds)  # ``docs``, or its text and text_hash made from the chosen fields
     fps = {n: scorers[n].fingerprint() + fields_mod.tag(flds) for n in names}
-    valid_old: dict[str, bool] = {}
-    with ws.transaction() as tx:  # the staging tables of every family, with one commit
-        for n in names:
-            fp = fps[n]
-            valid_old[n] = (
-                not force
-                and stored.get(n, {}).get("version") == fp
-                and ws.has_table(sig_table(n), tx)
-                and ws.has_table(_hash_table(n), tx)
-            )
-            stage = _stage_table(n)
-            key = f"signals.stage.{n}"
-            row = tx.execute("SELECT value FROM _meta WHERE key = ?", [key]).fetchone()
-            if force or row is None or row[0] != fp:
-                tx.execute(f"DROP TABLE IF EXISTS {qi(stage)}")
-            cols = ", ".join(f"{qi(c)} {t}" for c, t in scorers[n].columns.items())
-            tx.execute(f"CREATE TABLE IF NOT EXISTS {qi(stage)} (id VARCHAR, text_hash VARCHAR, {cols})")
-            tx.execute("INSERT OR REPLACE INTO _meta VALUES (?, ?)", [key, fp])
+    staging = store.prepare(ws, names, scorers, fps, stored, force)
+    valid_old = staging.valid_old
 
     joins, needs = [], []
     for i, n in enumerate(names):
@@ -383,12 +332,8 @@ def _score_documents(
         finally:
             writer.close()
 
-    out: dict[str, Any] = {}
     # every family swaps in one transaction (a commit costs milliseconds); the views are rebuilt once after all
-    with ws.deferred_views(), ws.transaction() as cur:
-        for n in names:
-            out[n] = _finalise(ws, cur, n, scorers[n], valid_old[n], computed[n], time.perf_counter() - t0, fps[n], rel)
-    return out
+    return store.finalise_all(ws, names, scorers, staging, computed, fps, rel, t0)
 
 
 def _iter_scored(
@@ -400,80 +345,15 @@ def _iter_scored(
         yield packed[0], res
 
 
-def _finalise(
-    ws: Any,
-    cur: Any,
-    name: str,
-    sc: Scorer,
-    valid_old: bool,
-    computed: int,
-    seconds: float,
-    fp: str,
-    rel: str = "docs",
-) -> dict[str, Any]:
-    """Swap staged rows (plus still-valid old rows) into ``sig_<name>`` within the caller's transaction ``cur``
-    (``rel``: the documents as the family saw them, :func:`app.fields.relation`)."""
-    sig, hsh, stage = qi(sig_table(name)), qi(_hash_table(name)), qi(_stage_table(name))
-    cols = list(sc.columns)
-    collist = ", ".join(qi(c) for c in cols)
-    if valid_old and computed == 0:
-        cur.execute(f"DROP TABLE IF EXISTS {stage}")
-        if (sig_table(name), "signal") not in ws.parts(cur):
-            ws.register_part(sig_table(name), kind="signal", con=cur)
-        n = cur.execute(f"SELECT count(*) FROM {sig}").fetchall()[0][0]
-        return {"computed": 0, "reused": int(n), "rows": int(n), "columns": cols, "seconds": round(seconds, 3)}
-    parts = [f"SELECT id, text_hash, {collist} FROM {stage}"]
-    if valid_old:
-        parts.append(
-            f"SELECT h.id, h.text_hash, {', '.join('s.' + qi(c) for c in cols)} FROM {sig} s JOIN {hsh} h ON h.id = s.id"
-            f" ANTI JOIN {stage} st ON st.id = h.id"
-        )
-    made = cur.execute(
-        f"CREATE OR REPLACE TEMP TABLE _sig_new AS SELECT n.* FROM ({' UNION ALL '.join(parts)}) n"
-        f" SEMI JOIN {rel} d ON d.id = n.id AND coalesce(d.text_hash, '') = n.text_hash"
-    ).fetchall()
-    # DuckDB answers CREATE TABLE ... AS with the number of rows written: no count(*) of the new table
-    rows = made[0][0] if len(made) == 1 and len(made[0]) == 1 and isinstance(made[0][0], int) else None
-    cur.execute(f"CREATE OR REPLACE TABLE {sig} AS SELECT id, {collist} FROM _sig_new")
-    cur.execute(f"CREATE OR REPLACE TABLE {hsh} AS SELECT id, text_hash FROM _sig_new")
-    cur.execute("DROP TABLE _sig_new")
-    cur.execute(f"DROP TABLE IF EXISTS {stage}")
-    n = _record_run(ws, cur, name, fp, cols, seconds, rows)
-    ws.register_part(sig_table(name), kind="signal", con=cur)
-    return {"computed": computed, "reused": n - computed, "rows": n, "columns": cols, "seconds": round(seconds, 3)}
-
-
-def _score_corpus(
-    ws: Any, name: str, sc: Scorer, workers: int, progress: Progress | None, force: bool, flds: Any = None
-) -> dict:
-    from app import fields as fields_mod
-
-    t0 = time.perf_counter()
-    # a family that reads its text through app.fields (``uses_fields``) sees the chosen fields
-    flds = flds if getattr(sc, "uses_fields", False) else None
-    sc.text_fields = flds
-    fp = f"{sc.fingerprint()}{fields_mod.tag(flds)}@{ws.fingerprint()}"
-    stored = runs(ws).get(name, {})
-    cols = list(sc.columns)
-    if not force and stored.get("version") == fp and ws.has_table(sig_table(name)):
-        if (sig_table(name), "signal") not in ws.parts():
-            ws.register_part(sig_table(name), kind="signal")
-        return {"computed": 0, "reused": stored.get("n"), "rows": stored.get("n"), "columns": cols, "seconds": 0.0}
-    dest = f"_new_{name}"
-    cur = ws.cursor()
-    try:
-        sc.score_corpus(ws, dest=dest, con=cur, workers=workers, progress=progress)
-    finally:
-        cur.close()
-    seconds = time.perf_counter() - t0
-    with ws.transaction() as cur:
-        cur.execute(
-            f"CREATE OR REPLACE TABLE {qi(sig_table(name))} AS SELECT id, {', '.join(qi(c) for c in cols)} FROM {qi(dest)}"
-        )
-        cur.execute(f"DROP TABLE IF EXISTS {qi(dest)}")
-        n = _record_run(ws, cur, name, fp, cols, seconds)
-        ws.register_part(sig_table(name), kind="signal", con=cur)
-    return {"computed": n, "reused": 0, "rows": n, "columns": cols, "seconds": round(seconds, 3)}
-
-
-__all__ = ["REGISTRY", "column_docs", "column_families", "families", "resolve", "runs", "score", "score_texts"]
+__all__ = [
+    "REGISTRY",
+    "RUNS",
+    "column_docs",
+    "column_families",
+    "families",
+    "resolve",
+    "runs",
+    "score",
+    "score_texts",
+    "sig_table",
+]
