@@ -3,9 +3,9 @@ reference (:func:`app.signals.quality_sharma.document_score` with the word-list 
 with the per-word and per-character work done with numpy over every line of the batch instead of a Python loop
 per word.
 
-- Words: one ``findall`` over the batch's non-blank lines joined by newlines (no word pattern matches a
-  newline, so each newline marks a line end). The language-aware pattern is used for every line in ``aware``
-  mode: on a line without letters of a script written without spaces it finds exactly the plain pattern's words.
+- Words: the patterns' words found with numpy from per-character classes over the batch's non-blank lines joined
+  by newlines (:mod:`app.signals._letter_words`; no word holds a newline, so the newlines before a word give its
+  line), and handed over as one Arrow string array: its dictionary encoding gives the batch's distinct words.
 - Each distinct word's properties (stop word, determiner, object pronoun, function word, noun suffix, upper
   case first letter, length, lower-case form) are looked up once per batch (and remembered across batches).
 - Per-character counts (whitespace, digits and punctuation) come from tables of the Basic Multilingual Plane's
@@ -22,15 +22,18 @@ from operator import itemgetter
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from app.signals import _quality_words as q
-from app.signals._text import TERMINAL_PUNCTUATION, UNSPACED
+from app.signals._letter_words import utf8_offsets, word_spans, word_strings
+from app.signals._text import _BASE, _MARK, TERMINAL_PUNCTUATION, UNSPACED
 
-#: Word pattern (plain or language-aware) or a newline.
-_WORDS = {aware: re.compile(f"(?:{(q._WORD_AWARE if aware else q._WORD).pattern})|\n") for aware in (False, True)}
 _STOP, _DET, _OBJ, _FUNC, _SUFFIX, _UPPER = 1, 2, 4, 8, 16, 32
 _MAX_WORDS = 500_000
-_SPACE, _DIGIT_PUNCT, _LETTER, _LATIN, _UNSPACED = 1, 2, 4, 8, 16
+_SPACE, _DIGIT_PUNCT, _LETTER, _LATIN, _UNSPACED, _BASE_BIT, _MARK_BIT = 1, 2, 4, 8, 16, 32, 64
+#: The two character classes of the language-aware word pattern: a letter of a script without spaces, a mark.
+_BASE_CLASS = re.compile(f"[{_BASE}]")
+_MARK_CLASS = re.compile(f"[{_MARK}]")
 
 
 class _Vocab:
@@ -68,11 +71,15 @@ class _Vocab:
         self.lens = np.concatenate([self.lens, np.fromiter(map(len, ws), dtype=np.int64, count=n)])
         self.lower = np.concatenate([self.lower, np.fromiter(map(self.lower_ids.__getitem__, low), np.int64, n)])
 
-    def encode(self, toks: list[str]) -> np.ndarray:
-        new = set(toks).difference(self.ids)
+    def encode_array(self, words: pa.Array) -> np.ndarray:
+        """The id of every word of an Arrow string array (each distinct word looked up once)."""
+        enc = words.dictionary_encode()
+        distinct = enc.dictionary.to_pylist()
+        new = set(distinct).difference(self.ids)
         if new:
             self.add(new)
-        return np.fromiter(map(self.ids.__getitem__, toks), dtype=np.int64, count=len(toks))
+        ids = np.fromiter(map(self.ids.__getitem__, distinct), dtype=np.int64, count=len(distinct))
+        return ids[enc.indices.to_numpy(zero_copy_only=False)]
 
 
 _VOCAB = _Vocab()
@@ -88,6 +95,8 @@ def _char_kind(c: str) -> int:
         | (_LETTER if q._LETTER.match(c) else 0)
         | (_LATIN if q._LATIN.match(c) else 0)
         | (_UNSPACED if UNSPACED.match(c) else 0)
+        | (_BASE_BIT if _BASE_CLASS.match(c) else 0)
+        | (_MARK_BIT if _MARK_CLASS.match(c) else 0)
     )
 
 
@@ -97,15 +106,20 @@ def _bmp_kinds() -> np.ndarray:
     return np.fromiter((_char_kind(chr(c)) for c in range(0x10000)), dtype=np.int8, count=0x10000)
 
 
-def _kinds(joined: str) -> np.ndarray:
-    """:func:`_char_kind` of every character of ``joined``."""
+def _codes_kinds(joined: str) -> tuple[np.ndarray, np.ndarray]:
+    """(code point, :func:`_char_kind`) of every character of ``joined``."""
     cp = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     bmp = cp < 0x10000
     kind = _bmp_kinds()[np.where(bmp, cp, 0)]
     if not bmp.all():
         far = np.flatnonzero(~bmp)
         kind[far] = [_char_kind(chr(c)) for c in cp[far].tolist()]
-    return kind
+    return cp, kind
+
+
+def _kinds(joined: str) -> np.ndarray:
+    """:func:`_char_kind` of every character of ``joined``."""
+    return _codes_kinds(joined)[1]
 
 
 def _per_segment(mask: np.ndarray, starts: np.ndarray) -> np.ndarray:
@@ -136,16 +150,20 @@ def neutral_masks(texts: list[str]) -> list[tuple[bool, ...] | None]:
     return out
 
 
-def _word_flags(lines: list[str], aware: bool) -> dict[str, np.ndarray]:
-    """Per line: word count, stop words, distinct lower-case words, determiner, object, noun, word lengths."""
-    nl = len(lines)
+def _word_flags(joined: str, cp: np.ndarray, kind: np.ndarray, nl: int, aware: bool) -> dict[str, np.ndarray]:
+    """Per line of ``joined`` (``nl`` lines joined by newlines; ``cp``, ``kind``: its characters' code points and
+    kinds): word count, stop words, distinct lower-case words, determiner, object, noun, word lengths."""
     if len(_VOCAB.ids) > _MAX_WORDS:
         globals()["_VOCAB"] = _Vocab()
     vocab = _VOCAB
-    ids = vocab.encode(_WORDS[aware].findall("\n".join(lines)))
-    sep = ids == 0
-    line = np.cumsum(sep)[~sep]
-    ids = ids[~sep]
+    letter = (kind & _LETTER) != 0
+    if aware:
+        starts, ends = word_spans(cp, letter, (kind & _BASE_BIT) != 0, (kind & _MARK_BIT) != 0)
+    else:
+        starts, ends = word_spans(cp, letter)
+    data = joined.encode("utf-8", "surrogatepass")
+    ids = vocab.encode_array(word_strings(data, utf8_offsets(cp), starts, ends))
+    line = np.cumsum(cp == 10)[starts]  # no word holds a newline: the newlines before its start
     n_w = np.bincount(line, minlength=nl)
     first = np.concatenate([[0], np.cumsum(n_w)[:-1]])
     pos = np.arange(len(ids)) - first[line]
@@ -174,11 +192,11 @@ def line_flags(lines: list[str], n_tok: np.ndarray, aware: bool) -> np.ndarray:
     flags = np.zeros((nl, len(q.INDICATORS)), dtype=np.int64)
     if not nl:
         return flags
-    w = _word_flags(lines, aware)
+    joined = "\n".join(lines)
+    cp, kind = _codes_kinds(joined)
+    w = _word_flags(joined, cp, kind, nl, aware)
     n_w = w["n_w"]
     starts = np.concatenate([[0], np.cumsum(np.fromiter(map(len, lines), dtype=np.int64, count=nl) + 1)[:-1]])
-    joined = "\n".join(lines)
-    kind = _kinds(joined)
     non_space = _per_segment((kind & _SPACE) == 0, starts)
     n_dp = _per_segment((kind & _DIGIT_PUNCT) != 0, starts)
     low = joined.lower()
