@@ -271,10 +271,12 @@ class Workspace:
         if not parts:
             return
         c = con or self.con
-        for table, kind, order in parts:
-            c.execute("DELETE FROM _parts WHERE table_name = ?", [table])
-            c.execute("INSERT INTO _parts VALUES (?, ?, ?, ?)", [table, kind, order, now()])
-        self.rebuild_views(con=c, changed={t for t, _, _ in parts})
+        last = {t: (t, kind, order) for t, kind, order in parts}  # one row per table (a statement costs ~1 ms)
+        at = now()
+        c.execute(f"DELETE FROM _parts WHERE table_name IN ({', '.join('?' * len(last))})", list(last))
+        rows = [v for t, kind, order in last.values() for v in (t, kind, order, at)]
+        c.execute(f"INSERT INTO _parts VALUES {', '.join(['(?, ?, ?, ?)'] * len(last))}", rows)
+        self.rebuild_views(con=c, changed=set(last))
 
     def unregister_part(self, table: str, *, con: Any = None, drop: bool = True) -> None:
         c = con or self.con

@@ -259,9 +259,10 @@ def _score_documents(
     base = f"SELECT d.id, coalesce(d.text_hash, '') AS text_hash, coalesce(d.text, '') AS text, {', '.join(needs)} FROM {rel} d {' '.join(joins)}"
     where = " OR ".join(f"need{i}" for i in range(len(names)))
     todo_sql = f"SELECT * FROM ({base}) WHERE {where}"
-    total = con.cursor().execute(f"SELECT count(*) FROM ({todo_sql})").fetchall()[0][0]
     computed = dict.fromkeys(names, 0)
-    if progress:
+    total = 0
+    if progress:  # the total is for the progress bar only (counting runs the join once more)
+        total = con.cursor().execute(f"SELECT count(*) FROM ({todo_sql})").fetchall()[0][0]
         progress(0, total, "signals: " + ",".join(names))
     specs = [(n, options.get(n, {})) for n in names]
 
