@@ -131,30 +131,37 @@ def tokenize_kinds(texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray
     doc_start = np.zeros(n, np.int64)
     np.cumsum(lens[:-1] + 1, out=doc_start[1:])
     cls_t, norm_t = _tables()
-    bmp = cp < 0x10000
-    cpi = np.where(bmp, cp, 0)
-    cls = cls_t[cpi]
-    # beyond the BMP: the supplementary ideographic planes are Han characters; the rest (emoji...) symbols
-    astral = ~bmp
-    if astral.any():
+    if not len(cp) or int(cp.max()) < 0x10000:  # the common case: no character beyond the BMP
+        cls = cls_t[cp]
+        val = norm_t[cp]
+    else:
+        bmp = cp < 0x10000
+        cpi = np.where(bmp, cp, 0)
+        cls = cls_t[cpi]
+        # beyond the BMP: the supplementary ideographic planes are Han characters; the rest (emoji...) symbols
+        astral = ~bmp
         cls[astral] = np.where((cp[astral] >= 0x20000) & (cp[astral] < 0x40000), CHAR, SYMBOL)
-    val = np.where(bmp, norm_t[cpi], cp).astype(np.uint64)
+        val = np.where(bmp, norm_t[cpi], cp)
     word = cls == WORD
     prev = np.zeros_like(word)
     prev[1:] = word[:-1]
     start = (cls >= CHAR) | (word & ~prev)
-    intok = cls != SPACE
-    starts = np.flatnonzero(start)
-    if not len(starts):
+    # every token start is a token character: the tokens are found among the token characters only
+    tok_chars = np.flatnonzero(cls != SPACE)
+    start_t = start[tok_chars]
+    first = np.flatnonzero(start_t)  # index (among the token characters) of each token's first character
+    if not len(first):
         return np.zeros(0, np.uint64), np.zeros(n, np.int64), np.zeros(0, np.uint8)
-    tok_chars = np.flatnonzero(intok)
-    tok_of_char = np.cumsum(start)[tok_chars] - 1
-    rel = tok_chars - starts[tok_of_char]
-    keep = rel < MAX_HASH_CHARS
+    starts = tok_chars[first]
+    tok_of_char = np.cumsum(start_t, dtype=np.int64) - 1
+    rel = np.arange(len(tok_chars), dtype=np.int64) - first[tok_of_char]
     with np.errstate(over="ignore"):
-        contrib = np.zeros(len(tok_chars), np.uint64)
-        contrib[keep] = val[tok_chars[keep]] * _powers()[rel[keep]]
-        first = np.flatnonzero(np.r_[True, tok_of_char[1:] != tok_of_char[:-1]])
+        if rel.max() < MAX_HASH_CHARS:  # no token longer than MAX_HASH_CHARS (the usual case): no masks
+            contrib = val[tok_chars].astype(np.uint64) * _powers()[rel]
+        else:
+            keep = rel < MAX_HASH_CHARS
+            contrib = np.zeros(len(tok_chars), np.uint64)
+            contrib[keep] = val[tok_chars[keep]].astype(np.uint64) * _powers()[rel[keep]]
         h = np.add.reduceat(contrib, first)
         length = np.diff(np.r_[first, len(tok_chars)]).astype(np.uint64)
         h = mix64(h ^ (length << np.uint64(56)))

@@ -43,7 +43,8 @@ def table(lang: str) -> tuple[np.ndarray, np.ndarray]:
     one = counts == 1
     first = np.r_[0, np.cumsum(counts)[:-1]]
     hashes = h[first[one]]
-    logf = np.log10(np.array([freq[w] for w, ok in zip(words, one, strict=True) if ok]))
+    # the dict's values in the order of ``words`` (its keys), kept where the word is one token
+    logf = np.log10(np.fromiter(freq.values(), dtype=np.float64, count=len(words))[one])
     order = np.argsort(hashes, kind="stable")
     hashes, logf = hashes[order], logf[order]
     keep = np.r_[True, hashes[1:] != hashes[:-1]]  # several spellings may share a token: the first wins
