@@ -37,6 +37,13 @@ _IPV4_HINT = re.compile(r"\d\.\d")
 _NUMBER_HINT = re.compile(r"\d(?:\.\d|\d[\s.-]\d\d\d)")
 #: the part of every e-mail address from its "@" on (a search led by a literal "@" is fast)
 _EMAIL_HINT = re.compile(r"@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}")
+#: four groups of 1-3 digits joined by dots: inside every IPV4 match (IPV4 starts with a look-behind, tried at every
+#: position; this one starts with a digit, which the regex engine scans for fast)
+_IPV4_QUAD = re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}")
+#: :data:`URL` with its look-behind after the "www" it guards (the 4 characters ending after "www" are not one of
+#: ``\w . @ /`` then "www": the character before the "www" is not one of them), so the pattern starts with a
+#: literal instead of a look-behind tried at every position; same matches
+_URL_FAST = re.compile(r"(?:https?|ftp)://[^\s<>\"']+|www(?<![\w.@/]www)\.[^\s<>\"']+")
 
 
 def _phone_count(text: str) -> int:
@@ -112,9 +119,9 @@ class Pii(Scorer):
                 ipv4 = 0
             else:
                 phones.append(_phone_count(t))
-                ipv4 = len(IPV4.findall(t)) if _IPV4_HINT.search(t) else 0
+                ipv4 = len(IPV4.findall(t)) if _IPV4_HINT.search(t) and _IPV4_QUAD.search(t) else 0
             ips.append(ipv4 + (len(IPV6.findall(t)) if t.count(":") >= 7 else 0))  # an IPv6 address has 7
-            urls.append(len(URL.findall(t)) if "://" in t or "www." in t else 0)
+            urls.append(len(_URL_FAST.findall(t)) if "://" in t or "www." in t else 0)
             hits.append(len(pat.findall(t)) if pat is not None else None)
         return {
             "pii_emails": emails,
