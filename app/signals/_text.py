@@ -10,6 +10,7 @@ but the Gopher/C4/FineWeb decisions computed from it agree with DataTrove's on >
 from __future__ import annotations
 
 import re
+from itertools import chain
 
 # DataTrove's/Gopher's notion of "punctuation" for symbol-only words. Written out here (our own list
 # of the same characters) so the scorers never import datatrove at run time.
@@ -411,12 +412,13 @@ def words_aware(text: str) -> list[str]:
     Text without such letters gets exactly :func:`words`' tokens, so English decisions stay DataTrove's;
     a Chinese paragraph counts its characters as words instead of being one long word."""
     toks = words(text)
-    if UNSPACED.search(text) is None:
+    if text.isascii() or UNSPACED.search(text) is None:  # no letter of a script without spaces is ASCII
         return toks
     out: list[str] = []
     pieces = _PIECES
+    search = UNSPACED.search
     for t in toks:
-        if UNSPACED.search(t) is None:
+        if t.isascii() or search(t) is None:
             out.append(t)
         else:
             # alternating runs: letters and marks of scripts without spaces (even), anything else (odd)
@@ -481,7 +483,7 @@ def words_batch(texts: list[str], mode: str = "aware") -> list[list[str]]:
     per_line = line_words_batch(texts, mode)
     m = _MEMO[mode]
     if m[2] is None:
-        m[2] = [ls[0] if len(ls) == 1 else [w for ln in ls for w in ln] for ls in per_line]
+        m[2] = [ls[0] if len(ls) == 1 else list(chain.from_iterable(ls)) for ls in per_line]
     return m[2]
 
 
