@@ -96,6 +96,17 @@ def build_workspace(path: Path, *, docs: int, parquet: Path = REALMIX) -> dict:
     return {"documents": int(n), "copies": copies, "build_s": round(time.perf_counter() - t0, 1)}
 
 
+def peak_rss_mb(pid: int) -> float | None:
+    """The peak resident set (``VmHWM``) of a live process, in MB (None where /proc does not say)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024)
+    except OSError:
+        return None
+    return None
+
+
 def pct(xs: list[float], p: float) -> float:
     xs = sorted(xs)
     return xs[min(len(xs) - 1, max(0, math.ceil(p / 100 * len(xs)) - 1))]
@@ -118,14 +129,18 @@ def measure(url: str, *, changes: int, shots: Path | None, paint: bool = True) -
     from playwright.sync_api import sync_playwright
 
     out: dict = {"first_paint_ms": {}, "count_ms": [], "all_ms": [], "server_ms": [], "summary_ms": [], "title_ms": {}}
-    out.update(drag_paints=[], drag_seconds=[], release_ms=[], warm_ms={})
+    out.update(drag_paints=[], drag_seconds=[], release_ms=[], warm_ms={}, cold_ms={})
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        # warm the server's caches once (a user's first visit), then measure fresh sessions
-        for page_name in KEY if paint else []:
+        # warm the server's caches once (a user's first visit, timed: the server builds the recipe frame, the
+        # histograms and the counts here), then measure fresh sessions. Thresholds first, so its first load
+        # pays for everything it needs, not helped by another page's queries.
+        for page_name in sorted(KEY, key=lambda k: k != "thresholds") if paint else []:
             pg = browser.new_page()
+            t = time.perf_counter()
             pg.goto(f"{url}/{'' if page_name == 'workspace' else page_name}?{FP_QUERY}")
-            pg.locator(KEY[page_name]).first.wait_for(timeout=300_000)
+            pg.locator(KEY[page_name]).first.wait_for(timeout=600_000)
+            out["cold_ms"][page_name] = round((time.perf_counter() - t) * 1000)
             pg.close()
         for page_name, sel in [kv for _ in range(2) for kv in KEY.items()] if paint else []:
             ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
@@ -179,8 +194,9 @@ const _caption = () => document.querySelector('.wl-status') ||
 document.addEventListener('keydown', (e) => {
   if (e.key !== 'Enter') return;
   const m = _metric(), c = _caption();
-  window.__w = {enter: performance.now(), count: null, all: null,
-                countText: m && m.textContent, capText: c && c.textContent};
+  const ed = document.querySelector('.wl-edge');
+  window.__w = {enter: performance.now(), count: null, all: null, edge: null,
+                countText: m && m.textContent, capText: c && c.textContent, edgeRun: ed && ed.dataset.run};
 }, true);
 new MutationObserver(() => {
   const w = window.__w;
@@ -189,6 +205,9 @@ new MutationObserver(() => {
     if (m && m.textContent !== w.countText) { w.count = -1; requestAnimationFrame(() => { w.count = performance.now(); }); } }
   if (w.all === null) { const c = _caption();
     if (c && c.textContent !== w.capText) { w.all = -1; requestAnimationFrame(() => { w.all = performance.now(); }); } }
+  // the documents at the edge of the cut, drawn after the counts (the panel sets data-run with its new text)
+  if (w.edge === null && w.all !== null) { const ed = document.querySelector('.wl-edge');
+    if (ed && ed.dataset.run !== w.edgeRun) { w.edge = -1; requestAnimationFrame(() => { w.edge = performance.now(); }); } }
   const d = window.__drag, m = _metric();
   if (d && m && m.textContent !== d.text) {
     d.text = m.textContent;
@@ -246,6 +265,8 @@ def threshold_loop(pg, changes: int, out: dict) -> None:
             pg.wait_for_function(
                 "([v]) => decodeURIComponent(location.search).includes(`size_words:${v}.0`)", arg=[v], timeout=60_000
             )
+            pg.wait_for_function("() => window.__w.edge > 0", timeout=60_000)
+            out.setdefault("edge_ms", []).append(pg.evaluate("window.__w.edge - window.__w.enter"))
 
 
 def drag_loop(pg, drags: int, out: dict) -> None:
@@ -438,6 +459,7 @@ def main() -> None:
     ap.add_argument("--workspace", help="the bench workspace's folder (default data/bench_ui/ws_DOCS)")
     ap.add_argument("--no-paint", action="store_true", help="skip the first-paint pages (implies --no-readme)")
     ap.add_argument("--edit-rules", help="the rules (URL encoding) the edit loop starts from (default: RULES)")
+    ap.add_argument("--readme-key", default="ui", help="the README section written (bench:KEY; default ui)")
     args = ap.parse_args()
     if args.edit_rules:
         globals()["RULES"] = args.edit_rules  # read by the edit loop and the README caption
@@ -461,8 +483,10 @@ def main() -> None:
     shots = ROOT / "docs" / "screenshots" if args.screenshots else None
     direct = direct_summary_ms(ws)
     load0 = os.getloadavg()[0]
-    with Server(ws, timeout=120) as url:
+    srv = Server(ws, timeout=120)
+    with srv as url:
         res = measure(url, changes=args.changes, shots=shots, paint=not args.no_paint)
+        res["server_peak_rss_mb"] = peak_rss_mb(srv.proc.pid)
     floor = measure_floor(ws, changes=args.changes)
     compare = compare_runs(ws, Path(args.compare), changes=args.changes) if args.compare else None
     load = max(load0, os.getloadavg()[0])
@@ -480,6 +504,16 @@ def main() -> None:
             len(res["all_ms"]),
         ],
     ]
+    if res.get("edge_ms"):
+        xs = res["edge_ms"]
+        rows.append(
+            [
+                "threshold change → the documents at the edge of the cut shown (a second POST, reads texts)",
+                f"{statistics.median(xs):.0f}",
+                f"{pct(xs, 95):.0f}",
+                len(xs),
+            ]
+        )
     if res["server_ms"]:
         for label, key in (
             ("… of which the server's answer (`/winnow/api/summary`, from the panel's status line)", "server_ms"),
@@ -529,6 +563,8 @@ def main() -> None:
             len(direct),
         ]
     )
+    for k, ms in res["cold_ms"].items():
+        rows.append([f"page {k}: first visit after the server starts (cold caches) → key content drawn", ms, "", 1])
     for k, xs in res["first_paint_ms"].items():
         ts = res["title_ms"][k]
         rows.append(
@@ -549,11 +585,16 @@ def main() -> None:
             ]
         )
     table = md_table(["measure", "p50 ms", "p95 ms", "n"], rows)
+    rss = res.get("server_peak_rss_mb")
+    cmd = f"python bench/bench_ui.py --docs {args.docs}" + (
+        f" --workspace WS --readme-key {args.readme_key}" if args.readme_key != "ui" else ""
+    )
     body = (
         f"**Dashboard in a real browser** (headless Debian chromium via Playwright, real `streamlit run`; "
         f"{meta['documents']:,} documents = realmix × {meta['copies']} with SQL size signals and synthetic "
         f"quality/map columns; rules `{RULES}`; {machine()}, shared with other work: load average "
-        f"{load:.1f} during the run).\n\n{table}\n\n"
+        f"{load:.1f} during the run; the dashboard server's peak RSS "
+        f"{'—' if rss is None else f'{rss:,} MB'}).\n\n{table}\n\n"
         "A threshold change is typed into the first rule's number box after a 250 ms pause (the browser is idle, "
         "as when a person edits). Times are taken inside the page, from the Enter keydown event to the animation "
         "frame that paints the new kept count; the Thresholds panel draws counts, retention, the per-rule table, "
@@ -564,8 +605,9 @@ def main() -> None:
         "Export), the kept count (Thresholds), the first chart (Distributions, Map: a 200×200 density view at this "
         "size) or the table (Documents); a new browser context each time, so the browser compiles Streamlit's "
         "JavaScript (and plotly's or Vega's) from scratch. The `summarize` row is the same call in a plain Python "
-        "loop before the server starts (no browser, no Streamlit).\n\n"
-        f"`python bench/bench_ui.py --docs {args.docs}`"
+        "loop before the server starts (no browser, no Streamlit). *First visit*: each page once, Thresholds "
+        "first, right after the server starts (it builds the recipe frame, histograms and counts then).\n\n"
+        f"`{cmd}`"
     )
     if compare:
         crow = [
@@ -585,11 +627,11 @@ def main() -> None:
         )
     print(body)
     (ROOT / "bench" / "out").mkdir(exist_ok=True)
-    (ROOT / "bench" / "out" / "bench_ui.json").write_text(
+    (ROOT / "bench" / "out" / f"bench_{args.readme_key}.json").write_text(
         json.dumps({"meta": meta, **res, "floor": floor, "compare": compare}, indent=1)
     )
     if not (args.no_readme or args.no_paint):
-        write_section("ui", body)
+        write_section(args.readme_key, body)
 
 
 if __name__ == "__main__":
