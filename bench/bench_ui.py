@@ -409,6 +409,9 @@ def direct_summary_ms(ws: Path, n: int = 20) -> list[float]:
             t = time.perf_counter()
             recipe_bridge.summarize(cur, rules)
             out.append((time.perf_counter() - t) * 1000)
+    from app.recipes.cache import CACHE
+
+    CACHE.clear()  # the frame and vectors (GBs at 10M documents): the server holds its own copy while measured
     return out
 
 
