@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from app.errors import MissingDependency, SignalError
+from app.signals._char_map import CharArrays
 from app.signals.base import Scorer, register
 
 #: Texts are encoded in slices of this many characters so a 5 MB single line does not build one huge encoding.
@@ -53,6 +54,8 @@ _MAX_WORDS = 500_000
 _UNSAFE = "\x00"
 #: Marks the end of a document's words in :meth:`TokenCounter.count_batch` (no word has a negative count).
 _END = -1
+#: Reserved form ids of :class:`app.signals._char_map.CharArrays` in the counter: a document's end, nothing.
+_SEP_FORM, _EMPTY_FORM = 0, 1
 
 
 class _Chars(dict):
@@ -122,6 +125,7 @@ class TokenCounter:
         self.words[_UNSAFE] = _END
         self.special = [t.content for t in tok.get_added_tokens_decoder().values() if not t.normalized]
         self._special = re.compile("|".join(map(re.escape, self.special))) if self.special else None
+        self.arrays = CharArrays(self.chars, [f" {_UNSAFE} ", ""], _UNSAFE)
 
     def count(self, text: str) -> int | None:
         if len(text) > _SLICE or any(s in text for s in self.special):
@@ -132,32 +136,44 @@ class TokenCounter:
         return sum(map(self.words.__getitem__, mapped.split()))
 
     def count_batch(self, texts: list[str]) -> list[int | None]:
-        """:meth:`count` of every text, the words of all texts split and looked up at once: the mapped texts
-        (which never hold :data:`_UNSAFE`, or they are left to the tokenizer) are joined with an ``_UNSAFE`` word
-        after each, whose count in :class:`_Words` is the marker :data:`_END`."""
+        """:meth:`count` of every text, the batch mapped, split and looked up at once: the texts joined (each
+        followed by a separator whose form is the word ``_UNSAFE``, whose count in :class:`_Words` is the marker
+        :data:`_END`) are translated by :class:`app.signals._char_map.CharArrays` (the same string as
+        ``str.translate`` with :class:`_Chars`); a text with a character mapped to :data:`_UNSAFE` is left to the
+        tokenizer, its characters dropped from the batch."""
         import numpy as np
 
-        special, chars = self._special, self.chars
         out: list[int | None] = [None] * len(texts)
-        todo: list[int] = []
-        mapped: list[str] = []
-        for i, t in enumerate(texts):
-            if len(t) > _SLICE or (special is not None and special.search(t) is not None):
-                continue
-            m = t.translate(chars)
-            if _UNSAFE not in m:
-                todo.append(i)
-                mapped.append(m)
-        if not todo:
+        todo = [i for i, t in enumerate(texts) if len(t) <= _SLICE]
+        sub = [texts[i] for i in todo]
+        joined = "\n".join(sub)
+        if self._special is not None and self._special.search(joined) is not None:  # no special token spans "\n"
+            keep = [k for k, t in enumerate(sub) if self._special.search(t) is None]
+            todo, sub = [todo[k] for k in keep], [sub[k] for k in keep]
+            joined = "\n".join(sub)
+        if not sub:
             return out
-        words = (f" {_UNSAFE} ".join(mapped) + f" {_UNSAFE}").split()
+        cp = np.frombuffer((joined + "\n").encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        arrays = self.arrays
+        ids = arrays.lookup(cp)
+        seps = np.cumsum(np.fromiter(map(len, sub), dtype=np.int64, count=len(sub)) + 1) - 1
+        bad = arrays.marked[ids]
+        bad[seps] = False
+        bad_doc = np.zeros(len(sub), dtype=bool)
+        if bad.any():  # texts with an unsafe character: their characters map to nothing
+            starts = np.r_[0, seps[:-1] + 1]
+            bad_doc[np.searchsorted(starts, np.flatnonzero(bad), side="right") - 1] = True
+            ids[np.repeat(bad_doc, np.diff(np.r_[starts, len(cp)]))] = _EMPTY_FORM
+        ids[seps] = _SEP_FORM
+        words = arrays.assemble(ids).split()
         self.words[_UNSAFE] = _END
         vals = np.fromiter(map(self.words.__getitem__, words), dtype=np.int64, count=len(words))
         end = vals == _END
         csum = np.concatenate([[0], np.cumsum(np.where(end, 0, vals))])
         totals = np.diff(np.concatenate([[0], csum[np.flatnonzero(end) + 1]]))
-        for i, n in zip(todo, totals.tolist(), strict=True):
-            out[i] = n
+        for i, n, unsafe in zip(todo, totals.tolist(), bad_doc.tolist(), strict=True):
+            if not unsafe:
+                out[i] = n
         return out
 
 
