@@ -202,19 +202,18 @@ def line_flags(lines: list[str], n_tok: np.ndarray, aware: bool) -> np.ndarray:
     low = joined.lower()
     js = "javascript" in low or "lorem ipsum" in low
     letter, closers, terminal = q._LETTER.search, q._CLOSERS, TERMINAL_PUNCTUATION
-    py = np.zeros((nl, 5), dtype=np.int64)  # first letter capitalised, not all caps, no "{", terminal, no js
-    for i, ln in enumerate(lines):
-        m = letter(ln)
-        first = m.group() if m else ""
-        all_caps = ln.isupper() and sum(1 for c in ln if c.isupper()) >= 2
-        stripped = ln.rstrip().rstrip(closers)
-        py[i] = (
-            1 if (first and (first.isupper() or not first.islower())) else 0,
-            0 if all_caps else 1,
-            0 if "{" in ln else 1,
-            1 if stripped and stripped[-1] in terminal else 0,
-            0 if js and ("javascript" in ln.lower() or "lorem ipsum" in ln.lower()) else 1,
-        )
+    # per line: first letter capitalised, not all caps, no "{", terminal punctuation, no javascript/lorem ipsum
+    firsts = [m.group() if m else "" for m in map(letter, lines)]
+    py = np.zeros((nl, 5), dtype=np.int64)
+    py[:, 0] = [1 if (f and (f.isupper() or not f.islower())) else 0 for f in firsts]
+    py[:, 1] = [0 if ln.isupper() and sum(1 for c in ln if c.isupper()) >= 2 else 1 for ln in lines]
+    py[:, 2] = [0 if "{" in ln else 1 for ln in lines]
+    stripped = [ln.rstrip().rstrip(closers) for ln in lines]
+    py[:, 3] = [1 if st and st[-1] in terminal else 0 for st in stripped]
+    if js:
+        py[:, 4] = [0 if ("javascript" in ln.lower() or "lorem ipsum" in ln.lower()) else 1 for ln in lines]
+    else:
+        py[:, 4] = 1
     safe_w = np.maximum(n_w, 1)
     safe_ns = np.maximum(non_space, 1)
     mean_len = np.where(n_w > 0, w["len_sum"] / safe_w, 0.0)
@@ -266,12 +265,11 @@ def document_scores(
     for k in range(len(weights)):  # the reference's sum over indicators, in order
         acc = acc + wmat[:, k] * flags[:, k]
     wsum_line = np.asarray([wsums[doc_var[d]] for d in doc_of], dtype=np.float64)
-    score = (acc / np.where(wsum_line > 0, wsum_line, 1.0)).tolist()
-    num = [0.0] * len(texts)
-    den = [0.0] * len(texts)
-    for s, n, d in zip(score, ntok, doc_of, strict=True):
-        if n:
-            num[d] += s * n
-            den[d] += n
+    score = acc / np.where(wsum_line > 0, wsum_line, 1.0)
+    # token-weighted sums per document, each added in line order as the reference does (bincount adds its weights
+    # in input order; a line without tokens adds 0.0)
+    docs = np.asarray(doc_of, dtype=np.int64)
+    num = np.bincount(docs, weights=score * n_tok, minlength=len(texts)).tolist()
+    den = np.bincount(docs, weights=n_tok.astype(np.float64), minlength=len(texts)).tolist()
     out = [(num[d] / den[d] if den[d] else None) if wsums[doc_var[d]] else None for d in range(len(texts))]
     return out, nlines
