@@ -90,7 +90,7 @@ def c4_line_stats(text: str, *, aware: bool = False, line_tokens: Sequence[Seque
     the tokens of each line of ``text.splitlines()`` under the same segmentation, when already known
     (:func:`app.signals._text.line_words_batch`)."""
     ends = AWARE_END_PUNCTUATION if aware else END_PUNCTUATION
-    aware = aware and UNSPACED.search(text) is not None
+    aware = aware and not text.isascii() and UNSPACED.search(text) is not None  # those letters are not ASCII
     lines = text.splitlines()
     n_lines = len(lines)
     if not n_lines:
@@ -106,12 +106,13 @@ def c4_line_stats(text: str, *, aware: bool = False, line_tokens: Sequence[Seque
         if policy:
             pol += 1
         toks = None if line_tokens is None else line_tokens[i]
-        if aware and UNSPACED.search(line):
+        if aware and not line.isascii() and UNSPACED.search(line):
             # the words are the tokens that are not punctuation (only whether there are 3 matters below)
             ws: Sequence[str] | None = None
             wtoks = words_aware(line) if toks is None else toks
         else:
-            ws = line.split()
+            # whether there are 3 words is all that matters below, unless a word may be over 1,000 characters
+            ws = line.split() if len(line) > 1000 else line.split(None, 2)
         if len(line) > 1000:
             if ws is None:
                 ws = list(filterfalse(_is_punct, wtoks))
