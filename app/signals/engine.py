@@ -154,10 +154,18 @@ def map_batches(
 
 
 # ----------------------------------------------------------------------------------------------- workspace
-def _arrow_batch(ids: list, hashes: list, cols: dict[str, str], values: dict[str, list]) -> Any:
+def _strings(values: Any, pa: Any) -> Any:
+    """``values`` (a list or an Arrow array) as an Arrow string array."""
+    if isinstance(values, pa.Array):
+        return values if values.type == pa.string() else values.cast(pa.string())
+    return pa.array(values, pa.string())
+
+
+def _arrow_batch(ids: Any, hashes: Any, cols: dict[str, str], values: dict[str, list]) -> Any:
+    """A family's staged rows: ids and text hashes (lists or Arrow string arrays) and its columns' values."""
     import pyarrow as pa
 
-    arrays = {"id": pa.array(ids, pa.string()), "text_hash": pa.array(hashes, pa.string())}
+    arrays = {"id": _strings(ids, pa), "text_hash": _strings(hashes, pa)}
     for c, typ in cols.items():
         try:
             arrays[c] = pa.array(values[c], getattr(pa, _ARROW_TYPES[typ])())
@@ -269,14 +277,17 @@ def _score_documents(
     reader = con.cursor().sql(todo_sql).to_arrow_reader(batch_size)
 
     def batches() -> Iterator[tuple]:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
         for rb in reader:
-            ids = rb.column(0).to_pylist()
-            hashes = rb.column(1).to_pylist()
+            # ids and text hashes stay Arrow strings: every family's staged rows reuse them (no Python round trip)
+            ids, hashes = (_strings(rb.column(i), pa) for i in (0, 1))
             texts = rb.column(2).to_pylist()
             masks = []
             for i in range(len(names)):
-                m = rb.column(3 + i).to_pylist()
-                masks.append(None if all(m) else m)
+                need = rb.column(3 + i)
+                masks.append(None if pc.all(need, skip_nulls=False).as_py() else need.to_pylist())
             yield ids, hashes, texts, masks
 
     done = 0
@@ -316,8 +327,7 @@ def _score_documents(
                 if mask is None:
                     sub_ids, sub_hashes = ids, hashes
                 else:
-                    sub_ids = [x for x, m in zip(ids, mask) if m]
-                    sub_hashes = [x for x, m in zip(hashes, mask) if m]
+                    sub_ids, sub_hashes = ids.filter(mask), hashes.filter(mask)
                 pending[n].append(_arrow_batch(sub_ids, sub_hashes, scorers[n].columns, vals))
                 computed[n] += len(sub_ids)
             buffered += len(ids)
