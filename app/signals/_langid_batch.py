@@ -50,6 +50,12 @@ class BatchIdentifier:
         # casting again for every text (about 57 MB)
         self.ptc = np.asarray(ident.nb_ptc, dtype=np.float32)
         self.classes = list(ident.nb_classes)
+        # each label's first class (py3langid's rank keeps a label's first score), in class order
+        first: dict[str, int] = {}
+        for i, lang in enumerate(self.classes):
+            first.setdefault(lang, i)
+        self._first = np.fromiter(first.values(), dtype=np.int64, count=len(first))
+        self._labels = list(first)
 
     def _features(self, data: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
         """The feature (or -1) emitted at every byte of ``data`` (int32 bytes of several texts); ``starts`` and
@@ -139,11 +145,12 @@ class BatchIdentifier:
         return self.classes[i], float(scores[i])
 
     def rank(self, scores: np.ndarray) -> list[tuple[str, float]]:
-        """py3langid's ``rank`` from the scores: one entry per label, best first."""
-        merged: dict[str, float] = {}
-        for lang, s in zip(self.classes, scores.tolist(), strict=True):
-            merged.setdefault(lang, s)
-        return sorted(merged.items(), key=lambda kv: kv[1], reverse=True)
+        """py3langid's ``rank`` from the scores: one entry per label (its first class's score), best first, equal
+        scores in class order (a stable sort of the negated scores: what a stable descending sort gives)."""
+        vals = scores[self._first]
+        order = np.argsort(-vals, kind="stable").tolist()
+        v = vals.tolist()
+        return [(self._labels[i], v[i]) for i in order]
 
 
 def fast_model(ident: Any) -> BatchIdentifier | None:
