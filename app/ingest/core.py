@@ -186,7 +186,7 @@ def _fast_jsonl(
     rj = f"read_json($path, {opts}, columns={{{spec}}})"
     relation = f"(SELECT *, row_number() OVER () AS {qi(ROW)} FROM {rj})"
     staged = staging.insert_stage(
-        cur, reader, inp, table, cols=cols, relation=relation, args=args, expected=lambda: formats.count_lines(inp)
+        cur, reader, inp, table, cols=cols, relation=relation, args=args, expected=lambda: staging.count_lines(inp)
     )
     if staged is None:
         return None
