@@ -94,3 +94,18 @@ def test_a_local_cluster_inherits_its_environment_and_the_driver_gets_its_own_ba
     ray_engine.RayEngine(workers=2, address="ray://head:10001")
     kw, _ = seen[-1]
     assert kw["runtime_env"] == {"env_vars": {"PYTHONPATH": ray_engine._project_root()}}
+
+
+def test_a_local_head_starts_without_the_monitors_only_inside_the_block():
+    """Inside ``_lean_head`` the parameters ``ray.init`` builds ask for no autoscaler monitor and no log monitor
+    (what ``ray start --no-monitor --include-log-monitor=false`` asks); an explicit choice is kept, and Ray's
+    own defaults are back after the block."""
+    pytest.importorskip("ray")
+    from ray._private.parameter import RayParams
+
+    with ray_engine._lean_head():
+        lean, chosen = RayParams(), RayParams(include_log_monitor=True)
+    assert (lean.no_monitor, lean.include_log_monitor) == (True, False)
+    assert chosen.include_log_monitor is True and chosen.no_monitor is False
+    after = RayParams()
+    assert (after.no_monitor, after.include_log_monitor) == (False, None)

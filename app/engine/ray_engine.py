@@ -58,7 +58,8 @@ class RayEngine(Engine):
                     if address:
                         ray.init(address=address, **kw)
                     else:
-                        with _environ(_local_env()):  # inherited by the raylet, so by every worker it starts
+                        # the environment is inherited by the raylet, so by every worker it starts
+                        with _environ(_local_env()), _lean_head():
                             ray.init(num_cpus=workers, **kw)
                     break
                 except Exception as e:  # ConnectionError, a bad address, no free port
@@ -137,6 +138,34 @@ def _environ(env: dict[str, str]) -> Iterator[None]:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+@contextlib.contextmanager
+def _lean_head() -> Iterator[None]:
+    """A local cluster started inside the block runs without Ray's autoscaler monitor and log monitor.
+
+    Why: on the 2 cores they share with the run, each costs about 1 CPU-second to start and the log monitor
+    about 0.01 CPU-s per second after (it tails the workers' log files for a driver that does not print them,
+    ``log_to_driver=False``); a fixed ``num_cpus`` cluster never autoscales. ``ray.init`` does not expose the
+    two options (``ray start --no-monitor --include-log-monitor=false`` does), so the parameters ``ray.init``
+    builds get them while the block lasts. Where a Ray version names them otherwise, nothing changes."""
+    try:
+        from ray._private.parameter import RayParams
+    except ImportError:
+        yield
+        return
+    plain = RayParams.__init__
+
+    def lean(self: Any, *args: Any, **kwargs: Any) -> None:
+        plain(self, *args, **kwargs)
+        if getattr(self, "no_monitor", None) is False and getattr(self, "include_log_monitor", True) is None:
+            self.no_monitor, self.include_log_monitor = True, False
+
+    RayParams.__init__ = lean
+    try:
+        yield
+    finally:
+        RayParams.__init__ = plain
 
 
 def _children() -> set[int]:
