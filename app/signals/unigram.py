@@ -51,6 +51,15 @@ def table(lang: str) -> tuple[np.ndarray, np.ndarray]:
     return hashes[keep], logf[keep]
 
 
+@lru_cache(maxsize=16)
+def _index(lang: str) -> Any:
+    """The table's token hashes as a pandas index: a hash look-up per token, about 4x faster than a binary
+    search of the sorted hashes (the same positions: the hashes are distinct)."""
+    import pandas as pd
+
+    return pd.Index(table(lang)[0])
+
+
 def unigram_scores(texts: list[str]) -> tuple[list[float | None], list[float | None]]:
     """``(mean log10 frequency per word, share of words absent from the table)`` per text; words are the
     letter/digit tokens and the Chinese/Japanese characters (punctuation and symbols are not counted)."""
@@ -70,10 +79,8 @@ def unigram_scores(texts: list[str]) -> tuple[list[float | None], list[float | N
     logp = np.full(len(h), np.nan)
     for k in sorted(set(langs.tolist()) - {0}):
         sel = np.flatnonzero(tok_lang == k)
-        keys, vals = table(names[k])
-        pos = np.minimum(np.searchsorted(keys, h[sel]), len(keys) - 1)
-        hit = keys[pos] == h[sel]
-        logp[sel] = np.where(hit, vals[pos], np.nan)
+        pos = _index(names[k]).get_indexer(h[sel])  # -1: not in the table
+        logp[sel] = np.where(pos >= 0, table(names[k])[1][pos], np.nan)
     known = ~np.isnan(logp)
     scored = tok_lang != 0
     n = np.bincount(doc[scored], minlength=len(texts)).astype(float)
