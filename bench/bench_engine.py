@@ -1,17 +1,28 @@
 """Engines: headless ``winnow apply`` on the same shards in this process, a local pool and a local Ray cluster.
 
-Input: the first ``N`` documents of realmix (``--docs``, default 12,000) written as 4 JSONL shards. Recipe: Gopher
-quality, C4 and FineWeb rules plus exact dedup (every document scored by three signal families, the CPU-bound
-part). Each configuration runs ``--reps`` times (default 3); the table shows the median wall time, documents per
-second, the ratio to the single-process run and whether the output files are byte-identical to it.
+Input: the first ``N`` documents of realmix (``--docs``, default 24,000) written as 4 JSONL shards. Recipe: Gopher
+quality, C4 and FineWeb rules plus exact dedup (every document scored by three signal families and the size
+tokenizer, the CPU-bound part). Configurations, each run ``--reps`` times (default 5) in alternating order:
 
 - ``local, 1 process``: the default (``engine=None``);
 - ``local pool, W``: :class:`app.engine.local.LocalEngine` with W spawned processes;
-- ``ray, W``: :class:`app.engine.ray_engine.RayEngine` on a local Ray cluster with ``num_cpus=W``, started once
-  before the runs (its start-up, measured separately, is in the table's notes, not in the run times).
+- ``ray, W workers``: :class:`app.engine.ray_engine.RayEngine` on a local Ray cluster with ``num_cpus=W``, started
+  once before the runs (its start-up, wall and CPU of every process, is reported separately).
 
-``python bench/bench_engine.py`` writes ``bench/out/engine.json`` and the README section ``engine``. The
-forecast (``winnow apply --dry-run``) of the single-process run is printed next to it.
+Two tables, medians of the runs:
+
+1. **apply**: the whole ``apply_headless`` call (read, score, dedup, select, re-read the kept documents, write);
+2. **scoring stage**: only the CPU-bound part, the very batches pass 1 hands its engine (recorded from a run)
+   replayed through ``map_batches`` by each configuration: how far 1 -> 2 workers scales where the work divides.
+
+Per run: wall seconds and CPU seconds (user + system, from ``/proc``) of the driver and of the configuration's
+own processes: the pool's workers, or every Ray process (GCS, raylet, agents, monitors, workers). The Ray
+cluster stays up during the other configurations' runs; its CPU over them is its idle cost, reported per second
+and not charged to them. The machine is shared: wall times move with the load average (printed), CPU seconds
+much less, so the CPU columns are the steadier comparison. Every apply output must be byte-identical to the
+single-process one.
+
+``nice -n 5 python bench/bench_engine.py`` writes ``bench/out/engine.json`` and the README section ``engine``.
 """
 
 from __future__ import annotations
@@ -25,7 +36,9 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -43,6 +56,7 @@ rules:
   - {signal: fineweb_line_punct_ratio, min: 0.12}
 dedup: {exact: true}
 """
+TICK = os.sysconf("SC_CLK_TCK")
 
 
 def shards(tmp: Path, n: int) -> list[str]:
@@ -65,62 +79,197 @@ def digest(d: Path) -> str:
     return h.hexdigest()
 
 
+def cpu_seconds() -> dict[int, float]:
+    """CPU seconds (user + system) of every live descendant of this process, by pid, from ``/proc``."""
+    parent, cpu = {}, {}
+    for p in Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                stat = (p / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            parent[int(p.name)] = int(stat[1])
+            cpu[int(p.name)] = (int(stat[11]) + int(stat[12])) / TICK
+    out, todo = {}, [os.getpid()]
+    while todo:
+        kids = [c for c, pp in parent.items() if pp == todo[-1]]
+        todo.pop()
+        out.update({c: cpu[c] for c in kids})
+        todo += kids
+    return out
+
+
+_RAY: dict[int, bool] = {}
+
+
+def is_ray(pid: int) -> bool:
+    """Whether process ``pid`` is one of Ray's (its command line names Ray: GCS, raylet, agents, workers)."""
+    if pid not in _RAY:
+        try:
+            _RAY[pid] = "ray" in (Path("/proc") / str(pid) / "cmdline").read_text(errors="replace")
+        except OSError:
+            return False
+    return _RAY[pid]
+
+
+def timed(run: Callable[[], Any]) -> tuple[float, float, dict[int, float]]:
+    """``(wall s, this process's CPU s, {pid: CPU s}` of each descendant during ``run()``)``."""
+    before = cpu_seconds()
+    t, c = time.perf_counter(), time.process_time()
+    run()
+    wall, mine = time.perf_counter() - t, time.process_time() - c
+    return wall, mine, {p: v - before.get(p, 0.0) for p, v in cpu_seconds().items()}
+
+
+class Recorder:
+    """An in-process engine that keeps the batches it is given: pass 1's work, to replay on each engine."""
+
+    name, workers = "record", 1
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[Callable[..., Any], list[tuple], Any]] = []
+
+    def map_batches(self, fn: Callable[..., Any], batches: Any, *, arg_index: Any = 0) -> Any:
+        from app.engine.base import arg_indices
+
+        kept: list[tuple] = []
+        self.calls.append((fn, kept, arg_index))
+        for b in batches:
+            kept.append(tuple(b[i] for i in arg_indices(arg_index)))
+            yield b, fn(*kept[-1])
+
+    def describe(self) -> dict[str, Any]:
+        return {"engine": "record", "workers": 1}
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--docs", type=int, default=12_000)
-    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--docs", type=int, default=24_000)
+    ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args()
     if not REALMIX.exists():
         sys.exit("../shared/corpora/realmix is absent")
     from app.engine import make_engine
     from app.export.headless import apply_headless
-    from app.export.plan import forecast
 
+    w = args.workers
     tmp = Path(tempfile.mkdtemp(prefix="winnow-bench-engine-"))
     try:
         inputs = shards(tmp, args.docs)
         recipe = tmp / "r.yaml"
         recipe.write_text(RECIPE)
-        t0 = time.perf_counter()
-        ray = make_engine("ray", workers=args.workers)
-        ray_start = time.perf_counter() - t0
-        configs = [("local, 1 process", None), (f"local pool, {args.workers}", make_engine("local", workers=args.workers)),
-                   (f"ray, {args.workers} workers", ray)]  # fmt: skip
-        fc = forecast(str(recipe), inputs, sample=2000, id_field="id")
-        results: dict[str, dict] = {}
-        for rep in range(args.reps):
+        rec = Recorder()
+        apply_headless(str(recipe), inputs, tmp / "record", id_field="id", engine=rec)  # also warms the imports
+        shutil.rmtree(tmp / "record")
+        load = [os.getloadavg()[0]]
+        ray: Any = None
+
+        def start() -> None:
+            nonlocal ray
+            ray = make_engine("ray", workers=w)
+
+        ray_start = timed(start)
+        pool = make_engine("local", workers=w)
+        pool_pids = lambda: set(pool._pool._processes) if pool._pool else set()  # noqa: E731
+        configs = [("local, 1 process", None), (f"local pool, {w}", pool), (f"ray, {w} workers", ray)]
+
+        def own(name: str, cpu: dict[int, float]) -> tuple[float, float]:
+            """CPU of the configuration's own processes, and of the idle Ray cluster beside it."""
+            ray_cpu = sum(v for p, v in cpu.items() if p not in pool_pids() and is_ray(p))
+            if name.startswith("ray"):
+                return ray_cpu, 0.0
+            return (
+                sum(v for p, v in cpu.items() if p in pool_pids()) if name.startswith("local pool") else 0.0
+            ), ray_cpu
+
+        def stage(eng: Any) -> None:
+            for fn, batches, _ in rec.calls:
+                if eng is None:
+                    for b in batches:
+                        fn(*b)
+                else:
+                    for _ in eng.map_batches(fn, [*batches], arg_index=range(len(batches[0]))):
+                        pass
+
+        results: dict[str, dict[str, Any]] = {}
+        idle = [0.0, 0.0]  # the Ray cluster's CPU and wall seconds while other configurations ran
+        for _, eng in configs:  # warm: the pool's workers and Ray's load Winnow and the scorers
+            apply_headless(str(recipe), inputs, tmp / "warm", id_field="id", engine=eng)
+            shutil.rmtree(tmp / "warm")
+        for _rep in range(args.reps):
             for name, eng in configs:
-                out = tmp / f"out-{rep}-{name.split(',')[0].replace(' ', '_')}"
-                t = time.perf_counter()
-                apply_headless(str(recipe), inputs, out, id_field="id", engine=eng)
-                secs = time.perf_counter() - t
-                r = results.setdefault(name, {"seconds": [], "digest": digest(out)})
-                r["seconds"].append(secs)
+                out = tmp / "out"
+                r = results.setdefault(name, {"apply": [], "stage": []})
+                wall, mine, cpu = timed(lambda eng=eng, out=out: apply_headless(str(recipe), inputs, out, id_field="id",
+                                                                                  engine=eng))  # fmt: skip
+                others, bg = own(name, cpu)
+                r["apply"].append({"wall": wall, "driver_cpu": mine, "workers_cpu": others})
+                r.setdefault("digest", digest(out))
                 shutil.rmtree(out)
+                wall, mine, cpu = timed(lambda eng=eng: stage(eng))
+                others, bg2 = own(name, cpu)
+                r["stage"].append({"wall": wall, "driver_cpu": mine, "workers_cpu": others})
+                if not name.startswith("ray"):
+                    idle[0] += bg + bg2
+                    idle[1] += r["apply"][-1]["wall"] + wall
+            load.append(os.getloadavg()[0])
         ray.close()
+        pool.close()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    base = statistics.median(results["local, 1 process"]["seconds"])
-    base_digest = results["local, 1 process"]["digest"]
-    rows = []
-    for name, r in results.items():
-        med = statistics.median(r["seconds"])
-        rows.append([name, f"{med:.1f}", f"{args.docs / med:,.0f}", f"{base / med:.2f}x",
-                     "yes" if r["digest"] == base_digest else "NO"])  # fmt: skip
+    start_wall, start_driver, start_cpu = ray_start
+    summary = {
+        "docs": args.docs,
+        "reps": args.reps,
+        "workers": w,
+        "results": results,
+        "ray_start": {"wall": start_wall, "driver_cpu": start_driver, "processes_cpu": sum(start_cpu.values())},
+        "ray_idle_cpu_per_s": idle[0] / idle[1] if idle[1] else None,
+        "load": load,
+    }
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "engine.json").write_text(json.dumps({"docs": args.docs, "results": results, "ray_start_s": ray_start,
-                                                  "forecast": fc}, indent=1))  # fmt: skip
-    body = (
-        f"Headless `winnow apply` of a Gopher + C4 + FineWeb + exact-dedup recipe to the first {args.docs:,} realmix "
-        f"documents in 4 JSONL shards; median of {args.reps} runs on {machine()} "
-        "(`python bench/bench_engine.py`).\n\n"
-        + md_table(["engine", "seconds", "docs/s", "speed-up vs 1 process", "output identical"], rows)
-        + f"\n\nStarting the local Ray cluster took {ray_start:.1f} s (once, not in the times above). The forecast "
-        f"(`--dry-run 2000`) said {fc['forecast_seconds']:.0f} s for the single-process run; it took {base:.0f} s."
-    )
+    (OUT / "engine.json").write_text(json.dumps(summary, indent=1))
+    body = readme(summary)
     write_section("engine", body)
     print(body)
+
+
+def readme(s: dict[str, Any]) -> str:
+    res, n = s["results"], s["docs"]
+    base = next(iter(res.values()))
+    med = lambda runs, k: statistics.median(x[k] for x in runs)  # noqa: E731
+    tot = lambda runs: statistics.median(x["driver_cpu"] + x["workers_cpu"] for x in runs)  # noqa: E731
+    tables = []
+    for part in ("apply", "stage"):
+        rows = []
+        for name, r in res.items():
+            runs, b = r[part], base[part]
+            row = [name, f"{med(runs, 'wall'):.2f}", f"{med(b, 'wall') / med(runs, 'wall'):.2f}x"]
+            row += [f"{med(runs, 'driver_cpu'):.2f}", f"{med(runs, 'workers_cpu'):.2f}", f"{tot(runs):.2f}"]
+            row.append(f"{tot(runs) / tot(b) - 1:+.0%}")
+            if part == "apply":
+                row.append("yes" if r["digest"] == base["digest"] else "NO")
+            rows.append(row)
+        head = ["engine", "wall s", "speed-up", "driver CPU s", "workers CPU s", "CPU s", "CPU vs 1 process"]
+        tables.append(md_table(head + (["output identical"] if part == "apply" else []), rows))
+    st = s["ray_start"]
+    return (
+        f"Headless `winnow apply` of a Gopher + C4 + FineWeb + exact-dedup recipe to the first {n:,} realmix "
+        f"documents in 4 JSONL shards, each engine warm, median of {s['reps']} alternating runs on {machine()}, "
+        f"1-minute load average {min(s['load']):.1f} to {max(s['load']):.1f} (shared machine: wall times move with "
+        "it, CPU seconds much less) (`nice -n 5 python bench/bench_engine.py`). CPU: user + system of the driver "
+        "and of the engine's own processes (pool workers; every Ray process).\n\n**apply** (read, score, dedup, "
+        "select, re-read the kept documents, write):\n\n" + tables[0] + "\n\n**scoring stage only** (pass 1's "
+        "batches, recorded, replayed through each engine: the CPU-bound part that the workers share):\n\n"
+        + tables[1]
+        + f"\n\nStarting the local Ray cluster (once, not in the times above): {st['wall']:.1f} s, "
+        f"{st['processes_cpu'] + st['driver_cpu']:.1f} CPU-s of all processes (driver {st['driver_cpu']:.1f}). "
+        f"While it sat idle beside the other runs its processes used {s['ray_idle_cpu_per_s']:.3f} CPU-s per second."
+    )
 
 
 if __name__ == "__main__":
