@@ -236,7 +236,14 @@ def _retention() -> None:
     cols = _group_columns()
     if not cols:
         return
-    with st.expander("Retention by category: the share of each map cluster (or any column) the cut keeps"):
+    box = st.expander(
+        "Retention by category: the share of each map cluster (or any column) the cut keeps",
+        key="w_ret_open",
+        on_change="rerun",
+    )
+    if not box.open:  # counted only when open: at 10M documents the table needs its own recipe frame (~25 CPU-s,
+        return  # GBs) and a second summary on every threshold change's rerun
+    with box:
         col = st.selectbox("break retention down by", cols, key="w_ret_by")
         cur = ws.cursor()
         try:
