@@ -23,18 +23,19 @@ the representative is below the threshold (it joined through a chain a~b~c) is n
 clustered again with the other such members, round after round, so every removed document is similar to the
 one kept in its place. ``dup_near_jaccard`` is each document's Jaccard with its representative (exact where
 it was verified, else the estimate; >= the threshold; 1 for the representative, NULL without words). Only candidate pairs, links and per-row
-results are in Python memory (band keys and signatures stay in DuckDB and are read in batches).
+results are in Python memory: band keys stay in DuckDB, and the signatures of the pairs to check are read in
+batches by row number from a scratch file (:mod:`app.signals._sigfile`), not joined in DuckDB.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
 
 from app.errors import SignalError
+from app.signals._sigfile import SigFile, scratch_dir
 from app.sql import qi
 
 #: The P(candidate | Jaccard = t) that :func:`bands_for` guarantees at the threshold.
@@ -43,19 +44,6 @@ RECALL_AT_T = 0.97
 EXACT_SIGMAS = 3.0
 _BATCH = 65_536
 _TEXT_BATCH = 4_096
-
-
-@contextmanager
-def _one_thread(con: Any) -> Iterator[None]:
-    """Run the joins that carry signatures on both sides on one DuckDB thread: with two, their per-thread join
-    buffers did not fit a small memory limit (out of memory at 128 MB with 300,000 documents); with one they
-    spill, and at 512 MB one thread measured as fast as two (2.4 s against 2.7 s for 800,000 pairs)."""
-    n = con.execute("SELECT current_setting('threads')").fetchall()[0][0]
-    con.execute("SET threads = 1")
-    try:
-        yield
-    finally:
-        con.execute(f"SET threads = {int(n)}")
 
 
 def check_threshold(
@@ -187,49 +175,52 @@ def cluster_signatures(
     # one (rid, key) row per band: a band's keys are its own (band_keys mixes in the band), so one GROUP BY
     # over all bands finds the buckets (one parallel query instead of one per band: 2-3x faster)
     con.execute("CREATE OR REPLACE TABLE _dn_keys (rid BIGINT, k BIGINT)")
-    for rb in con.cursor().sql("SELECT rid, sig FROM _dn_rows WHERE sig IS NOT NULL").to_arrow_reader(_BATCH):
-        keys = band_keys(_sigs(rb.column(1), num_perm), nb, nr)
-        rids = np.repeat(rb.column(0).to_numpy(), nb)
-        flat = keys.ravel()
-        tbl = pa.table({"rid": rids[flat != 0], "k": flat[flat != 0]})
-        con.register("_dn_kb", tbl)
-        con.execute("INSERT INTO _dn_keys SELECT * FROM _dn_kb")
-        con.unregister("_dn_kb")
-    # only the rows of buckets with 2+ members (a hash aggregate), then one window pass over them
-    con.execute(
-        """CREATE OR REPLACE TABLE _dn_cand AS
-        WITH shared AS (SELECT k FROM _dn_keys GROUP BY k HAVING count(*) > 1),
-        w AS (SELECT rid, min(rid) OVER (PARTITION BY k) AS m, lag(rid) OVER (PARTITION BY k ORDER BY rid) AS p
-              FROM _dn_keys SEMI JOIN shared ON shared.k = _dn_keys.k)
-        SELECT DISTINCT a, b FROM (SELECT m AS a, rid AS b FROM w WHERE rid <> m
-                                   UNION ALL SELECT p, rid FROM w WHERE p IS NOT NULL AND p <> m)"""
-    )
-    con.execute("DROP TABLE _dn_keys")
-    src: list[np.ndarray] = []
-    dst: list[np.ndarray] = []
-    ex = Exact(con, n=n, threshold=threshold, num_perm=num_perm, shingles=shingles, texts=texts, carry=carry)
-    verify = (
-        "SELECT c.a, c.b, x.sig, y.sig FROM _dn_cand c JOIN _dn_rows x ON x.rid = c.a JOIN _dn_rows y ON y.rid = c.b"
-    )
-    n_cand = 0
-    with _one_thread(con):
-        for rb in con.cursor().sql(verify).to_arrow_reader(_BATCH):
+    sf = SigFile(scratch_dir(con), n=n, num_perm=num_perm)  # the signatures by rid, for the pair checks
+    try:
+        for rb in con.cursor().sql("SELECT rid, sig FROM _dn_rows WHERE sig IS NOT NULL").to_arrow_reader(_BATCH):
+            sig = _sigs(rb.column(1), num_perm)
+            sf.write(rb.column(0).to_numpy(), sig)
+            keys = band_keys(sig, nb, nr)
+            rids = np.repeat(rb.column(0).to_numpy(), nb)
+            flat = keys.ravel()
+            tbl = pa.table({"rid": rids[flat != 0], "k": flat[flat != 0]})
+            con.register("_dn_kb", tbl)
+            con.execute("INSERT INTO _dn_keys SELECT * FROM _dn_kb")
+            con.unregister("_dn_kb")
+        # only the rows of buckets with 2+ members (a hash aggregate), then one window pass over them
+        con.execute(
+            """CREATE OR REPLACE TABLE _dn_cand AS
+            WITH shared AS (SELECT k FROM _dn_keys GROUP BY k HAVING count(*) > 1),
+            w AS (SELECT rid, min(rid) OVER (PARTITION BY k) AS m, lag(rid) OVER (PARTITION BY k ORDER BY rid) AS p
+                  FROM _dn_keys SEMI JOIN shared ON shared.k = _dn_keys.k)
+            SELECT DISTINCT a, b FROM (SELECT m AS a, rid AS b FROM w WHERE rid <> m
+                                       UNION ALL SELECT p, rid FROM w WHERE p IS NOT NULL AND p <> m)"""
+        )
+        con.execute("DROP TABLE _dn_keys")
+        src: list[np.ndarray] = []
+        dst: list[np.ndarray] = []
+        ex = Exact(con, n=n, threshold=threshold, num_perm=num_perm, shingles=shingles, texts=texts, carry=carry)
+        n_cand = 0
+        for rb in con.cursor().sql("SELECT a, b FROM _dn_cand").to_arrow_reader(_BATCH):
             n_cand += rb.num_rows
-            est = agreement(_sigs(rb.column(2), num_perm), _sigs(rb.column(3), num_perm))
             a, b = rb.column(0).to_numpy(), rb.column(1).to_numpy()
+            est = agreement(sf.rows(a), sf.rows(b))
             ok = est >= ex.hi  # sure links; the uncertain ones are verified below, all at once
             unsure = ~ok & (est >= ex.lo)
             src.append(a[ok])
             dst.append(b[ok])
             ex.defer(a[unsure], b[unsure])
-    con.execute("DROP TABLE _dn_cand")
-    ua, ub = ex.deferred()
-    keep = ex.jaccard(ua, ub) >= threshold - 1e-9
-    src.append(ua[keep])
-    dst.append(ub[keep])
-    s = np.concatenate(src).astype(np.int64) if src else np.zeros(0, dtype=np.int64)
-    d = np.concatenate(dst).astype(np.int64) if dst else np.zeros(0, dtype=np.int64)
-    cl_rid, sim = _attach(con, s, d, n, threshold=threshold, num_perm=num_perm, exact=ex)
+        con.execute("DROP TABLE _dn_cand")
+        ua, ub = ex.deferred()
+        keep = ex.jaccard(ua, ub) >= threshold - 1e-9
+        src.append(ua[keep])
+        dst.append(ub[keep])
+        s = np.concatenate(src).astype(np.int64) if src else np.zeros(0, dtype=np.int64)
+        d = np.concatenate(dst).astype(np.int64) if dst else np.zeros(0, dtype=np.int64)
+        del src, dst
+        cl_rid, sim = _attach(con, s, d, n, threshold=threshold, sigs=sf, exact=ex)
+    finally:
+        sf.close()
     ex.close()
     if stats is not None:
         stats.update(candidate_pairs=n_cand, verified_pairs=ex.pairs, texts_read=int((ex.size >= 0).sum()))
@@ -255,29 +246,18 @@ def cluster_signatures(
     return int(n)
 
 
-def _sims(con: Any, rid: np.ndarray, crid: np.ndarray, num_perm: int) -> np.ndarray:
+def _sims(sigs: SigFile, rid: np.ndarray, crid: np.ndarray, has_sig: np.ndarray) -> np.ndarray:
     """Estimated Jaccard of each row ``rid[i]`` with row ``crid[i]`` (NaN where either has no signature)."""
-    import pyarrow as pa
-
     out = np.full(len(rid), np.nan)
-    if not len(rid):
-        return out
-    con.register("_dn_q", pa.table({"i": np.arange(len(rid), dtype=np.int64), "rid": rid, "crid": crid}))
-    con.execute("CREATE OR REPLACE TABLE _dn_q_t AS SELECT * FROM _dn_q")
-    con.unregister("_dn_q")
-    q = (
-        "SELECT q.i, r.sig, c.sig FROM _dn_q_t q JOIN _dn_rows r ON r.rid = q.rid JOIN _dn_rows c ON c.rid = q.crid"
-        " WHERE r.sig IS NOT NULL AND c.sig IS NOT NULL"
-    )
-    with _one_thread(con):
-        for rb in con.cursor().sql(q).to_arrow_reader(_BATCH):
-            out[rb.column(0).to_numpy()] = agreement(_sigs(rb.column(1), num_perm), _sigs(rb.column(2), num_perm))
-    con.execute("DROP TABLE _dn_q_t")
+    both = np.flatnonzero(has_sig[rid] & has_sig[crid])
+    for lo in range(0, len(both), _BATCH):
+        i = both[lo : lo + _BATCH]
+        out[i] = agreement(sigs.rows(rid[i]), sigs.rows(crid[i]))
     return out
 
 
 def _attach(
-    con: Any, s: np.ndarray, d: np.ndarray, n: int, *, threshold: float, num_perm: int, exact: Exact
+    con: Any, s: np.ndarray, d: np.ndarray, n: int, *, threshold: float, sigs: SigFile, exact: Exact
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each row's representative and its Jaccard with it (exact where verified), from the links ``s``-``d``.
 
@@ -298,7 +278,7 @@ def _attach(
         root = smallest_in_component(s[keep], d[keep], n)
         idx = np.flatnonzero(active)
         members = idx[root[idx] != idx]
-        est = _sims(con, members, root[members], num_perm)
+        est = _sims(sigs, members, root[members], has_sig)
         unsure = (est < exact.hi) & (est >= exact.lo)
         est[unsure] = exact.jaccard(members[unsure], root[members[unsure]])
         ok = est >= threshold - 1e-9
