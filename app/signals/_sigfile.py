@@ -37,6 +37,10 @@ def scratch_dir(con: Any) -> Path:
     return Path(tempfile.gettempdir())
 
 
+#: Rows gathered between two hand-backs of the mapping's pages (see :meth:`SigFile.rows`).
+CHUNK = 8_192
+
+
 class SigFile:
     """``n`` signatures of ``num_perm`` uint32 values, written and read by row number (see the module doc).
 
@@ -58,14 +62,20 @@ class SigFile:
 
     def write(self, rows: np.ndarray, sigs: np.ndarray) -> None:
         """Store ``sigs[i]`` as row ``rows[i]``."""
-        if len(rows):
-            self._arr[np.asarray(rows, dtype=np.int64)] = sigs
+        rows = np.asarray(rows, dtype=np.int64)
+        for lo in range(0, len(rows), CHUNK):
+            self._arr[rows[lo : lo + CHUNK]] = sigs[lo : lo + CHUNK]
             self._release()
 
     def rows(self, rows: np.ndarray) -> np.ndarray:
-        """The signatures of ``rows`` (a copy, ``len(rows) x num_perm``)."""
-        out = self._arr[np.asarray(rows, dtype=np.int64)]
-        self._release()
+        """The signatures of ``rows`` (a copy, ``len(rows) x num_perm``), gathered :data:`CHUNK` rows at a time:
+        a row scattered at random maps a whole 4 kB page, so at most ``CHUNK`` pages (32 MB) are resident at once
+        (a batch of 65,536 random rows of a 1M-row file mapped 256 MB)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        out = np.empty((len(rows), self.num_perm), dtype="<u4")
+        for lo in range(0, len(rows), CHUNK):
+            out[lo : lo + CHUNK] = self._arr[rows[lo : lo + CHUNK]]
+            self._release()
         return out
 
     def _release(self) -> None:
