@@ -7,7 +7,7 @@ Winnow error (one line), not a Ray traceback.
 
 Where the overhead over the local pool goes (``bench/bench_engine.py``): a batch's trip through Ray costs about
 what it costs through the pool (texts pickled out, columns pickled back: ~20 ms per 8,192 realmix documents
-against ~1.5 CPU-s of scoring), so the difference is Ray's fixed cost: starting its processes (GCS, raylet,
+against ~1 CPU-s of scoring them), so the difference is Ray's fixed cost: starting its processes (GCS, raylet,
 API server, two agents, the workers) and their background CPU while the run lasts. A local cluster is started
 lean for that reason: no dashboard, monitor or log monitor, no metrics or task events, and workers that import
 Winnow through the inherited ``PYTHONPATH`` (the prestarted ones serve the tasks).
