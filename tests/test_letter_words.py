@@ -25,7 +25,8 @@ def _words(text: str, aware: bool) -> list[str]:
         s, e = word_spans(cp, letter, (kind & qb._BASE_BIT) != 0, (kind & qb._MARK_BIT) != 0)
     else:
         s, e = word_spans(cp, letter)
-    got = word_strings(text.encode("utf-8", "surrogatepass"), utf8_offsets(cp), s, e).to_pylist()
+    data = text.encode("utf-8", "surrogatepass")
+    got = word_strings(data, utf8_offsets(cp, s), utf8_offsets(cp, e)).to_pylist()
     assert got == [text[a:b] for a, b in zip(s.tolist(), e.tolist(), strict=True)]
     return got
 

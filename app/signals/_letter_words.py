@@ -64,20 +64,26 @@ def word_spans(
     return starts[order], np.concatenate([e, b_end])[order]
 
 
-def utf8_offsets(cp: np.ndarray) -> np.ndarray:
-    """Byte offset in the UTF-8 (surrogatepass) encoding of every character, and one past the end."""
-    nbytes = 1 + (cp >= 0x80).astype(np.int64) + (cp >= 0x800) + (cp >= 0x10000)
-    return np.concatenate([[0], np.cumsum(nbytes)])
+def utf8_offsets(cp: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """Byte offsets in the UTF-8 (surrogatepass) encoding of the characters at positions ``at`` (sorted): the
+    position plus the extra bytes of the non-ASCII characters before it (arrays the size of those characters
+    only, not of the text)."""
+    far = np.flatnonzero(cp >= 0x80)
+    if not len(far):
+        return at.astype(np.int64)
+    extra = np.concatenate([[0], np.cumsum(1 + (cp[far] >= 0x800).astype(np.int64) + (cp[far] >= 0x10000))])
+    return at + extra[np.searchsorted(far, at)]
 
 
-def word_strings(data: bytes, boff: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> pa.Array:
-    """The words as an Arrow string array sliced out of ``data`` (the text's UTF-8 bytes, ``boff`` its character
-    byte offsets): the words and the gaps between them make one array over the same buffer, the words are taken."""
-    n = len(starts)
+def word_strings(data: bytes, bstarts: np.ndarray, bends: np.ndarray) -> pa.Array:
+    """The words as an Arrow string array sliced out of ``data`` (the text's UTF-8 bytes) at byte offsets
+    ``bstarts``/``bends``: the words and the gaps between them make one array over the same buffer, the words are
+    taken."""
+    n = len(bstarts)
     if not n:
         return pa.array([], type=pa.large_string())
     offs = np.empty(2 * n, dtype=np.int64)
-    offs[0::2] = boff[starts]
-    offs[1::2] = boff[ends]
+    offs[0::2] = bstarts
+    offs[1::2] = bends
     arr = pa.LargeStringArray.from_buffers(2 * n - 1, pa.py_buffer(offs), pa.py_buffer(data))
     return arr.take(pa.array(np.arange(0, 2 * n, 2, dtype=np.int64)))

@@ -162,8 +162,8 @@ def _word_flags(joined: str, cp: np.ndarray, kind: np.ndarray, nl: int, aware: b
     else:
         starts, ends = word_spans(cp, letter)
     data = joined.encode("utf-8", "surrogatepass")
-    ids = vocab.encode_array(word_strings(data, utf8_offsets(cp), starts, ends))
-    line = np.cumsum(cp == 10)[starts]  # no word holds a newline: the newlines before its start
+    ids = vocab.encode_array(word_strings(data, utf8_offsets(cp, starts), utf8_offsets(cp, ends)))
+    line = np.searchsorted(np.flatnonzero(cp == 10), starts)  # no word holds a newline: the newlines before it
     n_w = np.bincount(line, minlength=nl)
     first = np.concatenate([[0], np.cumsum(n_w)[:-1]])
     pos = np.arange(len(ids)) - first[line]
