@@ -207,10 +207,10 @@ def report(results: list[dict], est: dict, loads: tuple[float, float]) -> str:
         + ", ".join(f"{k} {_h(v)}" for k, v in t10.items())
         + f"), so {_h(cpu10 / 2)} to {_h(cpu10)} of wall time on a quiet 2-core machine (both cores busy vs one)"
         + (f"; not measured: {', '.join(missing)}" if missing else "")
-        + ". 10M was not run in this session: the machine was shared and it would not have fitted. Two cautions: the "
-        "map fits UMAP on at most 50,000 points, so its marginal cost measured below that size overstates it at 10M; "
-        "and these map rows were measured before `winnow map` streamed above 100,000 documents (bounded memory, "
-        "about 0.9 CPU-hours at 10M by `bench/bench_map_scale.py`: its own section). Past "
+        + ". 10M was not run: on this shared 2-core machine it would not have fitted in a session. Two cautions: the "
+        "map fits UMAP on at most 50,000 points and streams above 100,000 documents (one k-means cluster at a time), "
+        "so only a marginal cost measured between sizes above 100,000 carries to 10M (`bench/bench_map_scale.py` has "
+        "the map alone at 1M synthetic vectors); and peak RSS is that of a stage's largest process. Past "
         f"{DISTINCT:,} documents the cycled corpus repeats realmix's texts, which `winnow embed` embeds once (cached "
         "by text hash): the embed estimate uses the sizes up to there.",
         "",
