@@ -73,12 +73,20 @@ def gopher_quality(text: str, ws: list[str], *, aware: bool = False) -> tuple:
         mean_len = len_sp / n_sp if n_sp and n_sp * 2 > n_ns else None
     else:
         mean_len = (sum(map(len, ws)) - sum(map(len, syms))) / n_ns if n_ns else None
+    # tokens not all letters: count those with a letter
+    alpha = n - len(rest) + len(list(filter(None, map(_HAS_ALPHA.search, rest)))) if n else 0
+    hash_r, ell_r, bullet_r, ell_lines_r, alpha_r = _text_ratios(text, n, alpha)
+    stop = len((AWARE_STOP_WORDS if aware else STOP_WORDS).intersection(ws))
+    return (n_ns, n, mean_len, hash_r, ell_r, bullet_r, ell_lines_r, alpha_r, stop)
+
+
+def _text_ratios(text: str, n: int, alpha: int) -> tuple:
+    """The values counted on the characters and lines of ``text`` (``n`` tokens, ``alpha`` of them with a
+    letter): hash and ellipsis ratios per word, bullet and ellipsis line ratios, the letter-word ratio."""
     ellipses = text.count("...") + text.count("…")
     if n:
         hash_r = text.count("#") / n
         ell_r = ellipses / n
-        # tokens not all letters: count those with a letter
-        alpha = n - len(rest) + len(list(filter(None, map(_HAS_ALPHA.search, rest))))
         alpha_r = alpha / n
     else:
         hash_r = ell_r = alpha_r = None
@@ -90,8 +98,7 @@ def gopher_quality(text: str, ws: list[str], *, aware: bool = False) -> tuple:
         ell_lines_r = sum(1 for s in lines if s.rstrip().endswith(_ELLIPSES)) / nl if ellipses else 0.0
     else:
         bullet_r = ell_lines_r = None
-    stop = len((AWARE_STOP_WORDS if aware else STOP_WORDS).intersection(ws))
-    return (n_ns, n, mean_len, hash_r, ell_r, bullet_r, ell_lines_r, alpha_r, stop)
+    return hash_r, ell_r, bullet_r, ell_lines_r, alpha_r
 
 
 def _is_symbol(tok: str) -> bool:
@@ -123,21 +130,7 @@ def gopher_quality_rows(texts: list[str], toks: list[list[str]], *, aware: bool 
     rows = []
     for text, n, ns, nw, lw, al, st in zip(texts, ta.counts.tolist(), n_ns, n_w, len_w, alpha, stop, strict=True):
         mean_len = lw / nw if ns and nw and nw * 2 > ns else None
-        ellipses = text.count("...") + text.count("…")
-        if n:
-            hash_r = text.count("#") / n
-            ell_r = ellipses / n
-            alpha_r = al / n
-        else:
-            hash_r = ell_r = alpha_r = None
-        lines = text.splitlines()
-        if lines:
-            nl = len(lines)
-            bullets = "•" in text or "-" in text
-            bullet_r = sum(1 for s in lines if s.lstrip().startswith(_BULLETS)) / nl if bullets else 0.0
-            ell_lines_r = sum(1 for s in lines if s.rstrip().endswith(_ELLIPSES)) / nl if ellipses else 0.0
-        else:
-            bullet_r = ell_lines_r = None
+        hash_r, ell_r, bullet_r, ell_lines_r, alpha_r = _text_ratios(text, n, al)
         rows.append((ns, n, mean_len, hash_r, ell_r, bullet_r, ell_lines_r, alpha_r, st))
     return rows
 
