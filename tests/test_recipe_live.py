@@ -176,3 +176,25 @@ def test_a_small_move_is_counted_incrementally(ws):
         moved = {**rec, "rules": [{"signal": "size_words", "min": lo}, rec["rules"][1]]}
         assert _strip(summarize(ws.con, moved)) == _strip(summarize(ws.con, moved, cache=False))
     assert state.incremental == 3
+
+
+def test_the_plans_summary_between_two_changes_keeps_both_incremental(ws):
+    """On every threshold change the panel's summary (by language) is followed by the mixture plan's (by source):
+    each keeps its own incremental count, so neither recounts every document (before: each threw the other's
+    away, and every summary after the first was a full count)."""
+    live.clear()
+    rec = {
+        "version": 1,
+        "rules": [{"signal": "size_words", "min": 5}, {"signal": "lang_code", "in": ["en", "de"]}],
+        "dedup": {"exact": True},
+    }
+    summarize(ws.con, rec)
+    (state,) = live._STATES.values()
+    for lo in (6, 7, 8):
+        moved = {**rec, "rules": [{"signal": "size_words", "min": lo}, rec["rules"][1]]}
+        assert _strip(summarize(ws.con, moved)) == _strip(summarize(ws.con, moved, cache=False))
+        by_src = summarize(ws.con, moved, group_by="source")
+        assert _strip(by_src) == _strip(summarize(ws.con, moved, group_by="source", cache=False))
+    assert len(live._STATES) == 1
+    # 3 panel summaries, and the plan's after its first (a full count: a new shape) 2
+    assert state.incremental == 5

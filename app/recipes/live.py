@@ -27,6 +27,8 @@ from app.recipes.cache import CACHE
 MAX_BINS = 1 << 22
 #: bytes of cached check vectors per frame (oldest dropped first)
 CHECK_CACHE_BYTES = 256 << 20
+#: summary shapes whose incremental counts are kept per frame (a bincount key per document each: 8 bytes a row)
+MAX_SHAPES = 3
 
 _LOCK = CACHE.lock
 #: per-frame states, owned by the recipe cache (:data:`app.recipes.cache.CACHE`): cleared with it
@@ -50,8 +52,11 @@ class _State:
         self.evaluated: list[str] = []  # every vector computed (not served from the cache): SQL or "range col"
         #: per dedup key: the last survivors vector and its dedup vector (a move redoes only touched clusters)
         self.dedup_last: dict[str, tuple[Any, Any]] = {}
-        #: the last full count's keys and counts, updated in place by later summaries (:func:`_counts`)
-        self.inc: dict[str, Any] | None = None
+        #: per summary shape (grouping column, number of checks): the last full count's keys and counts, updated
+        #: in place by later summaries (:func:`_counts`). One per shape, so that the panel's summary (by language)
+        #: and the mixture plan's (by source), asked one after the other on every threshold change, do not throw
+        #: each other's away (each would then recount every document); at most :data:`MAX_SHAPES`
+        self.incs: OrderedDict[tuple, dict[str, Any]] = OrderedDict()
         self.incremental = 0  # summaries answered by moving only the flipped documents
 
     def group_codes(self, lang: str | None) -> tuple[Any, list] | None:
@@ -208,7 +213,10 @@ class _State:
         diff = None if last is None else p != last[0]
         # a threshold moved: redo only the clusters that hold a document whose fate changed (counted first: a
         # large move goes straight to the full pass, without listing millions of changed rows)
-        if diff is not None and np.count_nonzero(diff) <= self.n // 4:
+        moved = None if diff is None else np.count_nonzero(diff)
+        if moved == 0:  # the same survivors (the plan's summary right after the panel's): the same vector object,
+            return last[1]  # so the incremental count sees this check unchanged
+        if moved is not None and moved <= self.n // 4:
             pos = runs["pos_of_row"][np.flatnonzero(diff)]
             pos = pos[pos >= 0]
             mark = np.zeros(len(runs["start"]), dtype=bool)  # the touched runs (a scatter, not a sort)
@@ -426,15 +434,16 @@ def grouped_rows(con: Any, comp: Any, frame_key: Any, frame: Any) -> list[tuple]
 def _counts(st: _State, struct: tuple, index: list[int], vecs: list, shifted: Any, tok: Any, bins: int) -> tuple:
     """``(docs, tokens)`` per bincount key ``group << k | check bits``.
 
-    After a full count the keys and counts are kept; when the next summary has the same shape and only some
-    check vectors changed (a threshold moved), only the documents whose bits flipped are moved between bins:
+    After a full count the keys and counts are kept per shape (``struct``: the grouping column and the number of
+    checks); when a later summary has that shape and only some check vectors changed (a threshold moved), only the documents whose bits flipped are moved between bins:
     at 10M documents that is a few ms instead of two full ``bincount`` passes. Token counts are kept as exact
     integers in float64, so adding and subtracting never drifts (non-integer token counts: always full)."""
     import numpy as np
 
     with st.lock:
-        inc = st.inc
-        if inc is not None and inc["struct"] == struct and inc["index"] == index and inc["tok"] is tok:
+        inc = st.incs.get(struct)
+        if inc is not None and inc["index"] == index and inc["tok"] is tok:
+            st.incs.move_to_end(struct)
             changed = [i for i, (a, b) in enumerate(zip(inc["vecs"], vecs, strict=True)) if a is not b]
             if not changed:
                 return inc["docs"], inc["toks"]
@@ -469,8 +478,7 @@ def _counts(st: _State, struct: tuple, index: list[int], vecs: list, shifted: An
     toks = np.bincount(key, weights=tok, minlength=bins)
     with st.lock:
         integral = inc["integral"] if inc is not None and inc["tok"] is tok else bool(np.all(np.mod(tok, 1) == 0))
-        st.inc = {
-            "struct": struct,
+        st.incs[struct] = {
             "index": list(index),
             "tok": tok,
             "vecs": list(vecs),
@@ -479,6 +487,9 @@ def _counts(st: _State, struct: tuple, index: list[int], vecs: list, shifted: An
             "toks": toks,
             "integral": integral,
         }
+        st.incs.move_to_end(struct)
+        while len(st.incs) > MAX_SHAPES:
+            st.incs.popitem(last=False)
     return docs, toks
 
 
