@@ -255,10 +255,21 @@ def _drop_stages(cur: Any, pattern: str) -> None:
         cur.execute(f"DROP TABLE IF EXISTS {qi(t)}")
 
 
+def _repeated_hash(cur: Any, table: str) -> bool:
+    """Whether two rows of ``table`` share ``hash(id)``: equal ids have equal hashes, so False proves every id
+    unique. Grouping 64-bit hashes instead of the id strings: 0.19 against 0.29 CPU s for 1M ids, and a
+    hash table a third the size (it must hold every distinct key: 10M documents in one source)."""
+    return bool(cur.execute(f"SELECT 1 FROM {qi(table)} GROUP BY hash(id) HAVING count(*) > 1 LIMIT 1").fetchall())
+
+
 def _check_duplicates(cur: Any, table: str, name: str, others: list[str]) -> None:
-    dup_ids = [
-        r[0] for r in cur.execute(f"SELECT id FROM {qi(table)} GROUP BY id HAVING count(*) > 1 LIMIT 1000").fetchall()
-    ]
+    """Raise :class:`IngestError` naming the first repeated ids of ``table`` (source ``name``), or ids it shares
+    with the tables ``others``."""
+    dup_ids = (
+        [r[0] for r in cur.execute(f"SELECT id FROM {qi(table)} GROUP BY id HAVING count(*) > 1 LIMIT 1000").fetchall()]
+        if _repeated_hash(cur, table)
+        else []
+    )
     if dup_ids:
         dups = cur.execute(
             f"SELECT id, count(*), arg_min(_file || ':' || _row, _row) FROM {qi(table)} WHERE list_contains(?, id) "
