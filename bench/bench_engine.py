@@ -14,6 +14,10 @@ Two tables, medians of the runs:
 1. **apply**: the whole ``apply_headless`` call (read, score, dedup, select, re-read the kept documents, write);
 2. **scoring stage**: only the CPU-bound part, the very batches pass 1 hands its engine (recorded from a run)
    replayed through ``map_batches`` by each configuration: how far 1 -> 2 workers scales where the work divides.
+   Each batch runs inside :func:`app.engine.timing.timed`, so the scoring's own CPU is measured in the process
+   that ran it ("work"), and the engine's overhead is the run's total CPU minus that work, within the same run:
+   the work's CPU moves by 10-20 % between runs on a shared machine, which a difference between two runs'
+   totals would report as overhead.
 
 Per run: wall seconds and CPU seconds (user + system, from ``/proc``) of the driver and of the configuration's
 own processes: the pool's workers, or every Ray process (GCS, raylet, agents, monitors, workers). The Ray
@@ -22,7 +26,8 @@ and not charged to them. The machine is shared: wall times move with the load av
 much less, so the CPU columns are the steadier comparison. Every apply output must be byte-identical to the
 single-process one.
 
-``nice -n 5 python bench/bench_engine.py`` writes ``bench/out/engine.json`` and the README section ``engine``.
+``nice -n 5 python bench/bench_engine.py`` writes ``bench/out/engine.json`` and the README section ``engine``
+(``--no-readme``: only the JSON file and the printed tables, for a run on a busy machine).
 """
 
 from __future__ import annotations
@@ -150,10 +155,12 @@ def main() -> None:
     ap.add_argument("--docs", type=int, default=24_000)
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--no-readme", action="store_true", help="leave README.md alone (a run on a busy machine)")
     args = ap.parse_args()
     if not REALMIX.exists():
         sys.exit("../shared/corpora/realmix is absent")
     from app.engine import make_engine
+    from app.engine.timing import timed as timed_work
     from app.export.headless import apply_headless
 
     w = args.workers
@@ -186,14 +193,17 @@ def main() -> None:
                 sum(v for p, v in cpu.items() if p in pool_pids()) if name.startswith("local pool") else 0.0
             ), ray_cpu
 
-        def stage(eng: Any) -> None:
+        def stage(eng: Any) -> float:
+            """Replay pass 1's batches on ``eng``; the scoring's CPU seconds, measured where it ran."""
+            work = 0.0
             for fn, batches, _ in rec.calls:
+                jobs = [(fn, *b) for b in batches]
                 if eng is None:
-                    for b in batches:
-                        fn(*b)
+                    work += sum(timed_work(*j)[1] for j in jobs)
                 else:
-                    for _ in eng.map_batches(fn, [*batches], arg_index=range(len(batches[0]))):
-                        pass
+                    for _, (_, cpu) in eng.map_batches(timed_work, jobs, arg_index=range(len(jobs[0]))):
+                        work += cpu
+            return work
 
         results: dict[str, dict[str, Any]] = {}
         idle = [0.0, 0.0]  # the Ray cluster's CPU and wall seconds while other configurations ran
@@ -210,9 +220,10 @@ def main() -> None:
                 r["apply"].append({"wall": wall, "driver_cpu": mine, "workers_cpu": others})
                 r.setdefault("digest", digest(out))
                 shutil.rmtree(out)
-                wall, mine, cpu = timed(lambda eng=eng: stage(eng))
+                work: list[float] = []
+                wall, mine, cpu = timed(lambda eng=eng, work=work: work.append(stage(eng)))
                 others, bg2 = own(name, cpu)
-                r["stage"].append({"wall": wall, "driver_cpu": mine, "workers_cpu": others})
+                r["stage"].append({"wall": wall, "driver_cpu": mine, "workers_cpu": others, "work_cpu": work[0]})
                 if not name.startswith("ray"):
                     idle[0] += bg + bg2
                     idle[1] += r["apply"][-1]["wall"] + wall
@@ -234,7 +245,8 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "engine.json").write_text(json.dumps(summary, indent=1))
     body = readme(summary)
-    write_section("engine", body)
+    if not args.no_readme:
+        write_section("engine", body)
     print(body)
 
 
@@ -253,9 +265,17 @@ def readme(s: dict[str, Any]) -> str:
             row.append(f"{tot(runs) / tot(b) - 1:+.0%}")
             if part == "apply":
                 row.append("yes" if r["digest"] == base["digest"] else "NO")
+            elif all("work_cpu" in x for x in runs):  # runs recorded before the work was measured lack it
+                over = [x["driver_cpu"] + x["workers_cpu"] - x["work_cpu"] for x in runs]
+                row += [f"{med(runs, 'work_cpu'):.2f}", f"{statistics.median(over):.3f}"]
+                row.append(f"{statistics.median(o / x['work_cpu'] for o, x in zip(over, runs, strict=True)):+.1%}")
             rows.append(row)
         head = ["engine", "wall s", "speed-up", "driver CPU s", "workers CPU s", "CPU s", "CPU vs 1 process"]
-        tables.append(md_table(head + (["output identical"] if part == "apply" else []), rows))
+        if part == "apply":
+            head.append("output identical")
+        elif len(rows[0]) > len(head):
+            head += ["work CPU s", "overhead CPU s", "overhead vs work"]
+        tables.append(md_table(head, rows))
     st = s["ray_start"]
     return (
         f"Headless `winnow apply` of a Gopher + C4 + FineWeb + exact-dedup recipe to the first {n:,} realmix "
@@ -264,7 +284,9 @@ def readme(s: dict[str, Any]) -> str:
         "it, CPU seconds much less) (`nice -n 5 python bench/bench_engine.py`). CPU: user + system of the driver "
         "and of the engine's own processes (pool workers; every Ray process).\n\n**apply** (read, score, dedup, "
         "select, re-read the kept documents, write):\n\n" + tables[0] + "\n\n**scoring stage only** (pass 1's "
-        "batches, recorded, replayed through each engine: the CPU-bound part that the workers share):\n\n"
+        "batches, recorded, replayed through each engine: the CPU-bound part that the workers share; *work*: "
+        "the scoring's CPU measured inside the process that ran each batch, *overhead*: the run's CPU of every "
+        "process (driver, workers, Ray's) minus its work, medians of the per-run values):\n\n"
         + tables[1]
         + f"\n\nStarting the local Ray cluster (once, not in the times above): {st['wall']:.1f} s, "
         f"{st['processes_cpu'] + st['driver_cpu']:.1f} CPU-s of all processes (driver {st['driver_cpu']:.1f}). "

@@ -60,6 +60,41 @@ def ray_engine():
     eng.close()
 
 
+def _burn(n: int) -> int:
+    """CPU-bound: about ``n`` million additions."""
+    total = 0
+    for i in range(n * 1_000_000):
+        total += i & 7
+    return total
+
+
+def _work_cpu(eng) -> list[tuple[int, float]]:
+    from app.engine.timing import timed
+
+    jobs = [(_burn, 1), (_burn, 0), (_burn, 2)]
+    if eng is None:
+        return [timed(*j) for j in jobs]
+    return [r for _, r in eng.map_batches(timed, jobs, arg_index=(0, 1))]
+
+
+@pytest.mark.parametrize("kind", ["here", "pool", "ray"])
+def test_timed_measures_the_work_where_it_runs(kind, request):
+    """The work's CPU comes back with the unchanged result from whichever process ran it, and grows with it."""
+    if kind == "ray":
+        eng = request.getfixturevalue("ray_engine")
+    else:
+        eng = make_engine("local", workers=2) if kind == "pool" else None
+    try:
+        got = _work_cpu(eng)
+    finally:
+        if kind == "pool":
+            eng.close()
+    assert [r for r, _ in got] == [_burn(1), 0, _burn(2)]
+    (_, one), (_, none), (_, two) = got
+    assert none < 0.02 and one > 0.02 and two > 0.04
+    assert one < two * 1.5  # twice the work: more CPU (generous: a shared machine)
+
+
 def test_ray_order_and_errors(ray_engine):
     assert [r for _, r in ray_engine.map_batches(_square, ((i,) for i in range(12)))] == [i * i for i in range(12)]
     from app.errors import SignalError
