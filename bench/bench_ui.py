@@ -45,6 +45,9 @@ ARGS = [
     "--no-first-run",
 ]
 RULES = "range:size_words:5.0,;qrange:quality_score:0.1,;in:lang_code:en|zh;dedup:exact:"
+#: the minimums the browser's edit loop types (:func:`threshold_loop`), in its order; the in-process loop uses them
+#: too, so both count the same moves (large ones flip up to 45% of the documents and are counted in full)
+EDIT_VALUES = [12, 20, 30, 45, 60, 80, 100, 150, 200, 8, 15, 25, 35, 50, 70, 90, 120, 170, 250, 6]
 
 
 def build_workspace(path: Path, *, docs: int, parquet: Path = REALMIX) -> dict:
@@ -107,6 +110,26 @@ def peak_rss_mb(pid: int) -> float | None:
     return None
 
 
+def tree_cpu_s(pid: int | None) -> float | None:
+    """User + system CPU seconds of a live process and its live descendants (None without /proc): the dashboard
+    server's own work, every thread included (DuckDB's, the routes' thread pool), whatever the machine's load."""
+    if pid is None:
+        return None
+    tick = os.sysconf("SC_CLK_TCK")
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, ValueError, IndexError):
+            if p == pid:
+                return None
+    return total
+
+
 def pct(xs: list[float], p: float) -> float:
     xs = sorted(xs)
     return xs[min(len(xs) - 1, max(0, math.ceil(p / 100 * len(xs)) - 1))]
@@ -125,7 +148,7 @@ KEY = {
 FP_QUERY = f"r={RULES}&sig=size_words&by=lang_code&c=map_cluster_label&doc=rm-029196"
 
 
-def measure(url: str, *, changes: int, shots: Path | None, paint: bool = True) -> dict:
+def measure(url: str, *, changes: int, shots: Path | None, paint: bool = True, pid: int | None = None) -> dict:
     from playwright.sync_api import sync_playwright
 
     out: dict = {"first_paint_ms": {}, "count_ms": [], "all_ms": [], "server_ms": [], "summary_ms": [], "title_ms": {}}
@@ -175,7 +198,7 @@ def measure(url: str, *, changes: int, shots: Path | None, paint: bool = True) -
         pg = browser.new_page(viewport={"width": 1400, "height": 1000})
         pg.add_init_script(TIMING_JS)
         pg.goto(f"{url}/thresholds?r={RULES}")
-        threshold_loop(pg, changes, out)
+        threshold_loop(pg, changes, out, pid=pid)
         drag_loop(pg, max(5, changes // 2), out)
         browser.close()
     return out
@@ -225,17 +248,20 @@ document.addEventListener('pointerup', () => { if (window.__drag) window.__drag.
 """
 
 
-def threshold_loop(pg, changes: int, out: dict) -> None:
+def threshold_loop(pg, changes: int, out: dict, *, pid: int | None = None) -> None:
     """Type ``changes`` new minimums into the first number box; time the kept count and the whole fragment.
-    The page must have been opened after ``pg.add_init_script(TIMING_JS)``."""
+    The page must have been opened after ``pg.add_init_script(TIMING_JS)``. With the server's ``pid``, also its
+    CPU per change (``server_cpu_ms``): from the end of the previous change (the reader's pause included, so
+    nothing the server finishes late is missed) to this one's URL and edge documents."""
     pg.locator(".wl-mvalue, [data-testid=stMetric]").first.wait_for(timeout=120_000)
     pg.get_by_text("update #").first.wait_for(timeout=120_000)
     pg.locator(".w-done").first.wait_for(state="attached", timeout=120_000)
     panel = pg.locator(".wl-mvalue").count() > 0
     box = pg.locator('.wl-rule input[data-f="lo"]' if panel else '[data-testid="stNumberInput"] input').first
-    values = [12, 20, 30, 45, 60, 80, 100, 150, 200, 8, 15, 25, 35, 50, 70, 90, 120, 170, 250, 6]  # never 5 twice
+    values = EDIT_VALUES  # never 5 (the page's start) twice
     for i in range(changes):
         v = values[i % len(values)] + (i // len(values))
+        cpu0 = tree_cpu_s(pid)
         pg.wait_for_timeout(250)  # a reader's pause between two edits: the browser is idle when Enter is pressed
         run_before = pg.locator(".w-done").first.get_attribute("data-run")
         box.fill(str(v))
@@ -267,6 +293,9 @@ def threshold_loop(pg, changes: int, out: dict) -> None:
             )
             pg.wait_for_function("() => window.__w.edge > 0", timeout=60_000)
             out.setdefault("edge_ms", []).append(pg.evaluate("window.__w.edge - window.__w.enter"))
+        cpu1 = tree_cpu_s(pid)
+        if cpu0 is not None and cpu1 is not None:
+            out.setdefault("server_cpu_ms", []).append(1000 * (cpu1 - cpu0))
 
 
 def drag_loop(pg, drags: int, out: dict) -> None:
@@ -327,12 +356,13 @@ def measure_floor(ws: Path, *, changes: int) -> dict:
     with tempfile.TemporaryDirectory() as d:
         script = Path(d) / "floor.py"
         script.write_text(FLOOR_APP)
-        with Server(ws, timeout=120, script=script) as url, sync_playwright() as p:
+        srv = Server(ws, timeout=120, script=script)
+        with srv as url, sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
             pg = browser.new_page(viewport={"width": 1400, "height": 1000})
             pg.add_init_script(TIMING_JS)
             pg.goto(url)
-            threshold_loop(pg, changes, out)
+            threshold_loop(pg, changes, out, pid=srv.proc.pid)
             out["first_paint_ms"] = []
             for _ in range(3):  # Streamlit's own bootstrap in a new browser context: the floor under first paint
                 ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
@@ -394,7 +424,8 @@ def _shrink(path: Path, limit: int = 300_000) -> None:
 
 
 def direct_summary_ms(ws: Path, n: int = 20) -> list[float]:
-    """The recipes library's summary of :data:`RULES` at ``n`` thresholds, in-process (the floor)."""
+    """The recipes library's summary of :data:`RULES` at the browser loop's ``n`` thresholds, in-process (the
+    floor: no routes, no mixture plan's summary between two changes, no Streamlit)."""
     from app.explore import recipe_bridge
     from app.explore.view_state import decode_rules
     from app.workspace import Workspace
@@ -405,7 +436,7 @@ def direct_summary_ms(ws: Path, n: int = 20) -> list[float]:
         cur = w.cursor()
         recipe_bridge.summarize(cur, rules)  # warm the recipes library's frame cache, as the app does
         for i in range(n):
-            rules[0].lo = float(6 + i * 7)
+            rules[0].lo = float(EDIT_VALUES[i % len(EDIT_VALUES)] + i // len(EDIT_VALUES))
             t = time.perf_counter()
             recipe_bridge.summarize(cur, rules)
             out.append((time.perf_counter() - t) * 1000)
@@ -426,16 +457,17 @@ def compare_runs(ws: Path, other_main: Path, *, changes: int, rounds: int = 2) -
     for r in range(rounds):
         for label, script in (("this code", None), (str(other_main), other_main)):
             res: dict = {"count_ms": [], "all_ms": [], "server_ms": [], "summary_ms": []}
-            with Server(ws, timeout=120, script=script) as url, sync_playwright() as p:
+            srv = Server(ws, timeout=120, script=script)
+            with srv as url, sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
                 pg = browser.new_page(viewport={"width": 1400, "height": 1000})
                 pg.add_init_script(TIMING_JS)
                 pg.goto(f"{url}/thresholds?r={RULES}")
-                threshold_loop(pg, changes, res)
+                threshold_loop(pg, changes, res, pid=srv.proc.pid)
                 browser.close()
             row = {"round": r + 1, "code": label, "load": round(os.getloadavg()[0], 1)}
-            for k in ("count_ms", "all_ms", "server_ms"):
-                xs = res[k]
+            for k in ("count_ms", "all_ms", "server_ms", "server_cpu_ms"):
+                xs = res.get(k)
                 row[k] = (round(statistics.median(xs)), round(pct(xs, 95))) if xs else None
             print(json.dumps(row), file=sys.stderr)
             out.append(row)
@@ -488,7 +520,7 @@ def main() -> None:
     load0 = os.getloadavg()[0]
     srv = Server(ws, timeout=120)
     with srv as url:
-        res = measure(url, changes=args.changes, shots=shots, paint=not args.no_paint)
+        res = measure(url, changes=args.changes, shots=shots, paint=not args.no_paint, pid=srv.proc.pid)
         res["server_peak_rss_mb"] = peak_rss_mb(srv.proc.pid)
     floor = measure_floor(ws, changes=args.changes)
     compare = compare_runs(ws, Path(args.compare), changes=args.changes) if args.compare else None
@@ -524,6 +556,17 @@ def main() -> None:
         ):
             xs = res[key]
             rows.append([label, f"{statistics.median(xs):.0f}", f"{pct(xs, 95):.0f}", len(xs)])
+    if res.get("server_cpu_ms"):
+        xs = res["server_cpu_ms"]
+        rows.append(
+            [
+                "the dashboard server's CPU per threshold change (user + system, every thread: the three requests, the"
+                " Streamlit rerun that takes the rules back)",
+                f"{statistics.median(xs):.0f}",
+                f"{pct(xs, 95):.0f}",
+                len(xs),
+            ]
+        )
     if res["release_ms"]:
         rate = [p / s for p, s in zip(res["drag_paints"], res["drag_seconds"])]
         rows.append(
@@ -550,6 +593,16 @@ def main() -> None:
             len(floor["count_ms"]),
         ]
     )
+    if floor.get("server_cpu_ms"):
+        xs = floor["server_cpu_ms"]
+        rows.append(
+            [
+                "… its server's CPU per edit (user + system)",
+                f"{statistics.median(xs):.0f}",
+                f"{pct(xs, 95):.0f}",
+                len(xs),
+            ]
+        )
     rows.append(
         [
             "floor: first paint of that one-widget Streamlit page (new browser context)",
@@ -560,7 +613,7 @@ def main() -> None:
     )
     rows.append(
         [
-            "`app.recipes.summarize` alone, in a Python loop (same rules, 20 thresholds)",
+            "`app.recipes.summarize` alone, in a Python loop (same rules, the edit loop's 20 thresholds)",
             f"{statistics.median(direct):.0f}",
             f"{pct(direct, 95):.0f}",
             len(direct),
@@ -617,12 +670,17 @@ def main() -> None:
             [
                 c["round"],
                 "this code" if c["code"] == "this code" else f"`{args.compare_label or c['code']}`",
-                *(f"{c[k][0]} / {c[k][1]}" if c[k] else "—" for k in ("count_ms", "all_ms", "server_ms")),
+                *(
+                    f"{c[k][0]} / {c[k][1]}" if c.get(k) else "—"
+                    for k in ("count_ms", "all_ms", "server_ms", "server_cpu_ms")
+                ),
                 c["load"],
             ]
             for c in compare
         ]
-        ctab = md_table(["round", "code", "kept count shown", "whole update", "server", "load avg"], crow)
+        ctab = md_table(
+            ["round", "code", "kept count shown", "whole update", "server", "server CPU per change", "load avg"], crow
+        )
         body += (
             "\n\n**Before and after, interleaved on the same machine** (the same edit loop, p50 / p95 ms, "
             f"{args.changes} edits per run; `--compare OTHER/app/ui/main.py`, OTHER a git worktree of the older "
