@@ -656,12 +656,16 @@ def main() -> None:
         "frame that paints the new kept count; the Thresholds panel draws counts, retention, the per-rule table, "
         "overlap and histograms in that same frame (*whole panel*), then fetches the documents at the edge of the "
         "cut and hands its rules back to Streamlit (the URL), which the loop waits for before the next edit. A "
-        "change is one POST to the dashboard's own server and no Streamlit rerun; the one-widget row times what a "
-        "Streamlit rerun alone costs on this machine, for scale. Key content: the first metric (Workspace, "
+        "change is three POSTs to the dashboard's own routes, one after the other (the counts; recipe B and the "
+        "mixture plan, which the page registers by source unless told otherwise; the edge documents) and one small "
+        "rerun of the panel's Streamlit fragment that takes the rules back; the one-widget row times what a "
+        "Streamlit rerun alone costs on this machine, for scale. *Server CPU*: user + system time of the dashboard's "
+        "processes per change, from the end of the previous change (the reader's pause included, so nothing "
+        "finished late is missed). Key content: the first metric (Workspace, "
         "Export), the kept count (Thresholds), the first chart (Distributions, Map: a 200×200 density view at this "
         "size) or the table (Documents); a new browser context each time, so the browser compiles Streamlit's "
         "JavaScript (and plotly's or Vega's) from scratch. The `summarize` row is the same call in a plain Python "
-        "loop before the server starts (no browser, no Streamlit). *First visit*: each page once, Thresholds "
+        "loop before the server starts, at the edit loop's thresholds (no browser, no Streamlit). *First visit*: each page once, Thresholds "
         "first, right after the server starts (it builds the recipe frame, histograms and counts then).\n\n"
         f"`{cmd}`"
     )
@@ -683,8 +687,8 @@ def main() -> None:
         )
         body += (
             "\n\n**Before and after, interleaved on the same machine** (the same edit loop, p50 / p95 ms, "
-            f"{args.changes} edits per run; `--compare OTHER/app/ui/main.py`, OTHER a git worktree of the older "
-            f"commit):\n\n{ctab}"
+            f"{args.changes} edits per run; the server's CPU per change as above; `--compare OTHER/app/ui/server.py`, "
+            f"OTHER a git worktree of the older commit):\n\n{ctab}"
         )
     print(body)
     (ROOT / "bench" / "out").mkdir(exist_ok=True)
