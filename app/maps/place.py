@@ -79,6 +79,17 @@ def place_rest(
     coords[fit_idx] = fitted
     if len(fit_idx) >= n:
         return coords
+    from app.maps.knn import one_blas_thread
+
+    with one_blas_thread():
+        _place(x, fit_idx, fitted, coords, seed=seed, nprobe=nprobe, progress=progress)
+    return coords
+
+
+def _place(
+    x: np.ndarray, fit_idx: np.ndarray, fitted: np.ndarray, coords: np.ndarray, *, seed: int, nprobe: int, progress: Any
+) -> None:
+    n = len(x)
     base = np.ascontiguousarray(x[fit_idx])
     cent, members = sample_index(base, seed=seed)
     k = min(NEIGHBOURS, len(base))
@@ -99,4 +110,3 @@ def place_rest(
         coords[rows] = (fitted[np.maximum(nb, 0)] * w[..., None]).sum(1) / w.sum(1, keepdims=True)
         if progress:
             progress(min(n, s + BLOCK), n, "placing the other points")
-    return coords

@@ -12,12 +12,12 @@ places every point outside the UMAP sample by an exact search over the sample. H
    similarity-weighted mean of its 10 nearest sample points found by :func:`app.maps.place.place_rest` (an
    inverted file over the sample: numpy products against the members of the 8 nearest of ~sqrt(sample) cells).
 4. **Clusters and labels**: the same k-means on the PCA vectors and the same labels as the in-memory path.
-5. **Per cluster**: the full vectors are written to one file per cluster (id order inside), then each cluster is
-   loaded alone: its documents' k nearest neighbours are searched inside the cluster (exact up to
-   :data:`app.maps.knn.EXACT_LIMIT` members, :func:`app.maps.knn.knn_ivf` beyond), density comes from them, and
-   SemDeDup runs exactly (:func:`app.maps.signals.semdedup`) in clusters up to :data:`SEMDUP_EXACT` members and
-   from the neighbour lists beyond (:func:`semdedup_knn`). Neighbour rows go to a staging table as each cluster
-   finishes; everything is swapped in in one transaction at the end.
+5. **Per cluster**: the full vectors are written to one file per cluster (id order inside); each cluster is loaded
+   alone for SemDeDup (exact, :func:`app.maps.signals.semdedup`, up to :data:`SEMDUP_EXACT` members; from its
+   in-cluster k-NN lists beyond, :func:`semdedup_knn`: the rule headless semantic dedup shares) and split into fine
+   cells stored sorted by cell. Then each cluster's documents get their k nearest neighbours from the fine cells of
+   their own and the nearest clusters (:mod:`app.maps.probe`: across cluster borders), density comes from them.
+   Neighbour rows go to a staging table as each cluster finishes; everything is swapped in in one transaction.
 
 Memory bound: about ``4 * 50 + 15`` bytes per document until k-means (the PCA-50 vectors, map coordinates,
 cluster) and about 40 after it (coordinates, cluster, density and duplicate columns), plus the ids as an Arrow string
@@ -27,8 +27,8 @@ bytes per member) and its neighbour search's work arrays, and the UMAP fit on at
 of the vectors (``4 * dim`` bytes per document each) in the scratch folder, each removed as soon as it is read.
 
 What changes against the in-memory path (the bench measures each): points outside the UMAP sample are placed from an
-approximate 10-NN in the sample; neighbours are searched inside the document's k-means cluster (a neighbour across a
-cluster border is missed); above :data:`SEMDUP_EXACT` members, a semantic duplicate is found from the neighbour
+approximate 10-NN in the sample; neighbours come from an inverted-file search over fine cells (approximate: the
+bench measures recall@10 against exact global search); above :data:`SEMDUP_EXACT` members, a semantic duplicate is found from the neighbour
 list (exact when the neighbours are: the most similar earlier document is either in the list or less similar than
 its last entry, which is then checked exactly), and ``semdup_sim`` of a document with no earlier document among its
 neighbours is 0 rather than its best similarity to an earlier document.
@@ -218,12 +218,26 @@ def semdedup_by_cluster(
 
 
 def cluster_pass(
-    spool: Spool, cl: np.ndarray, *, k: int, eps: float, seed: int, scratch: Path, emit: Any, progress: Any = None
+    spool: Spool,
+    cl: np.ndarray,
+    *,
+    k: int,
+    eps: float,
+    seed: int,
+    scratch: Path,
+    emit: Any,
+    progress: Any = None,
+    near: int | None = None,
+    top_cells: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
-    """Neighbours, density and SemDeDup inside each cluster. ``emit(rows, nb_idx, nb_sim)`` receives each
-    cluster's neighbour lists (global rows). Returns ``(density, dup_of, dup_sim, method)``."""
-    from app.maps import signals
+    """Neighbours, density and SemDeDup cluster by cluster. SemDeDup stays inside each cluster (the rule shared with
+    headless semantic dedup); neighbours cross cluster borders (:mod:`app.maps.probe`: the ``top_cells`` nearest fine
+    cells of the own and the ``near`` nearest clusters). ``emit(rows, nb_idx, nb_sim)`` receives each cluster's
+    neighbour lists (global rows). Returns ``(density, dup_of, dup_sim, method)``."""
+    from app.maps import probe, signals
 
+    near = probe.NEAR_CLUSTERS if near is None else near
+    top_cells = probe.TOP_CELLS if top_cells is None else top_cells
     n = spool.rows
     n_cl = int(cl.max()) + 1 if n else 0
     files = [Spool(scratch / f"cluster_{c}.f32", spool.dim) for c in range(n_cl)]
@@ -238,42 +252,51 @@ def cluster_pass(
     dens = np.zeros(n, dtype=np.float32)
     dup_of = np.full(n, -1, dtype=np.int64)
     dup_sim = np.full(n, np.nan, dtype=np.float32)
+    cent = np.zeros((n_cl, spool.dim), dtype=np.float32)
+    stores: list[probe.CellStore] = []
     methods: set[str] = set()
-    done = 0
-    for c in range(n_cl):
+    for c in range(n_cl):  # 1: SemDeDup inside the cluster; its fine cells, stored sorted by cell
         members = order[bounds[c] : bounds[c + 1]]
         f = files[c]
         f.done()
         x = f.read()
         f.remove()
-        m = len(members)
-        idx, sim, how = cluster_knn(x, k=k, seed=seed)
-        methods.add(how)
-        d_local, d_sim = semdedup_cluster(x, eps=eps, seed=seed, k=k, knn=(idx, sim))
-        del x
+        knn = None
+        if len(members) > SEMDUP_EXACT:  # the shared rule needs the in-cluster lists: they seed the neighbours too
+            idx, sim, how = cluster_knn(x, k=k, seed=seed)
+            methods.add(how)
+            knn = (idx, sim)
+            np.save(scratch / f"home_{c}.npy", np.stack([members[idx].astype(np.float64), sim.astype(np.float64)]))
+        d_local, d_sim = semdedup_cluster(x, eps=eps, seed=seed, k=k, knn=knn)
         dup_of[members] = np.where(d_local >= 0, members[np.maximum(d_local, 0)], -1)
         dup_sim[members] = d_sim
-        idx, sim = _pad(idx, sim, k, m)
-        dens[members] = signals.density(sim)
-        emit(members, members[idx] if m else idx, sim)
-        done += m
-        _tick(progress, done, n, f"neighbours and SemDeDup (cluster {c + 1}/{n_cl})")
-    method = "within clusters: " + "+".join(sorted(methods)) if methods else "none"
+        cent[c] = x.sum(axis=0)
+        stores.append(probe.CellStore(scratch / f"cells_{c}.f32", x, members, seed=seed))
+        del x
+        _tick(progress, int(bounds[c + 1]), n, f"SemDeDup and cells (cluster {c + 1}/{n_cl})")
+    cent /= np.maximum(np.linalg.norm(cent, axis=1, keepdims=True), 1e-12)
+    nearest = probe.near_clusters(cent, count=near)
+    for c in range(n_cl):  # 2: neighbours across borders, one cluster's documents at a time
+        st = stores[c]
+        home = scratch / f"home_{c}.npy"
+        extra, cands = None, [stores[int(j)] for j in nearest[c]]
+        if home.exists():
+            h = np.load(home)[:, st.order]
+            home.unlink()
+            extra = (h[0].astype(np.int64), h[1].astype(np.float32))
+        else:
+            cands = [st, *cands]
+        idx, sim = probe.probe_search(st.vectors(), st.rows, cands, k=k, top_cells=top_cells, extra=extra)
+        probe.fill_missing(idx, sim, st.rows)
+        dens[st.rows] = signals.density(sim)
+        emit(st.rows, idx, sim)
+        _tick(progress, int(bounds[c + 1]), n, f"neighbours (cluster {c + 1}/{n_cl})")
+    for st in stores:
+        st.remove()
+    method = f"{top_cells} nearest cells of the own + {nearest.shape[1]} nearest clusters"
+    if methods:
+        method += "; SemDeDup lists " + "+".join(sorted(methods))
     return dens, dup_of, dup_sim, method
-
-
-def _pad(idx: np.ndarray, sim: np.ndarray, k: int, m: int) -> tuple[np.ndarray, np.ndarray]:
-    """Lists of exactly ``min(k, ...)`` columns: a cluster of ``k`` members or fewer repeats its last neighbour
-    (its own row when it has none), as :func:`app.maps.knn.knn_ivf` does for sparse cells."""
-    if idx.shape[1] >= k or m == 0:
-        return idx, sim
-    out_i = np.empty((m, k), dtype=np.int64)
-    out_s = np.empty((m, k), dtype=np.float32)
-    have = idx.shape[1]
-    out_i[:, :have], out_s[:, :have] = idx, sim
-    out_i[:, have:] = idx[:, -1:] if have else np.arange(m)[:, None]
-    out_s[:, have:] = sim[:, -1:] if have else 0.0
-    return out_i, out_s
 
 
 def build_streamed(
