@@ -42,6 +42,7 @@ from collections.abc import Callable
 from typing import Any
 
 from app.decontam.headless import columns_for as _decon_columns
+from app.engine.columns import to_arrow
 from app.engine.memory import release as release_memory
 from app.errors import ExportError, MissingDependency, RecipeError
 from app.export import (
@@ -638,7 +639,7 @@ def score_batch(
     near: bool = False,
     semantic: str | None = None,
     clean: dict[str, Any] | None = None,
-) -> tuple[dict[str, list], bool]:
+) -> tuple[dict[str, Any], bool]:
     """An engine worker's share of pass 1: the signals of one batch (and its MinHash signatures under
     :data:`NEAR_SIG` when the recipe dedups near duplicates), and whether the tokenizer was there. The global
     step (clustering the signatures) stays with the driver, over the scratch table that spills to disk."""
@@ -649,6 +650,9 @@ def score_batch(
         out = _score(worker_texts(texts, clean), families, flag, None, worker_options(clean, families))
     else:
         out = _score(texts, families, flag, None)
+    # the columns go back as the Arrow arrays the driver builds from them: a few buffers to pickle, not 100,000s
+    # of numbers; the driver's pa.array(...) returns them unchanged (app.engine.columns)
+    out = to_arrow(out, {"size_tokens": "int64"})
     if near:
         out[NEAR_SIG] = _signatures(texts)
     if semantic is not None:  # "" = the default embedder (app.export.semantic)
