@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
+from app.engine.columns import to_arrow
 from app.errors import SignalError
 from app.progress import Progress
 from app.signals import _engine_store as store
@@ -129,7 +130,13 @@ def _doc_worker(specs: list[tuple[str, dict[str, Any]]], texts: list[str], masks
     out = {}
     for (name, opts), mask in zip(specs, masks):
         sub = texts if mask is None else [t for t, m in zip(texts, mask) if m]
-        out[name] = _run_scorer(_scorer(name, opts), sub) if sub else None
+        if not sub:
+            out[name] = None
+            continue
+        sc = _scorer(name, opts)
+        # as the Arrow arrays _arrow_batch builds (app.engine.columns): a few buffers to send back, not lists
+        types = {c: _ARROW_TYPES[t] for c, t in sc.columns.items() if t in _ARROW_TYPES}
+        out[name] = to_arrow(_run_scorer(sc, sub), types)
     return out
 
 
