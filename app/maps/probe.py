@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 #: a document is compared with the members of this many nearest fine cells
-TOP_CELLS = 16
+TOP_CELLS = 24
 #: cells of the clusters whose centroids are the nearest this many to the document's own are candidates too
 NEAR_CLUSTERS = 16
 #: queries scored against the candidate centroids at a time (bounds the score matrix)
