@@ -152,11 +152,18 @@ def test_ingest_runs_under_its_memory_cap_and_restores_the_limit(ws, tmp_path, m
     monkeypatch.setenv("WINNOW_INGEST_MEMORY", "300MB")
     ingest(ws, [str(f)], progress=lambda *a: seen.append(ws.cursor().execute(setting).fetchone()[0]))
     assert seen and set(seen) == {"286.1 MiB"}  # 300 MB as DuckDB prints it
-    assert ws.cursor().execute(setting).fetchone()[0] == before
+
+    def restored() -> bool:
+        """DuckDB shows a limit rounded down to one decimal (4096MB reads '3.8 GiB', and setting '3.8 GiB' reads
+        '3.7 GiB'): the limit can be restored only to within that rounding."""
+        now = fast._bytes(ws.cursor().execute(setting).fetchone()[0])
+        return abs(now - fast._bytes(before)) <= 0.1 * (1 << 30)
+
+    assert restored()
     monkeypatch.setenv("WINNOW_INGEST_MEMORY", "lots")
     with pytest.raises(IngestError, match="WINNOW_INGEST_MEMORY='lots' is not an amount"):
         ingest(ws, [str(f)], source="again")
-    assert ws.cursor().execute(setting).fetchone()[0] == before
+    assert restored()
 
 
 def test_jsonl_takes_the_fast_path_under_a_small_memory_cap(ws, tmp_path, monkeypatch):

@@ -71,3 +71,35 @@ def test_duplicate_ids_are_found_exactly(tmp_path_factory, ids):
                 ingest(ws, [str(path)], source="s", id_field="id")
         else:
             assert ingest(ws, [str(path)], source="s", id_field="id")["ingested"] == len(ids)
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    source=st.text(st.characters(exclude_categories=("Cs", "Cc")), min_size=1, max_size=12).filter(str.strip),
+    fmt=st.sampled_from(["jsonl", "jsonl-blank", "parquet", "csv"]),
+)
+def test_generated_ids_are_md5_of_source_file_and_row(tmp_path_factory, source, fmt):
+    """Generated ids, on every path (DuckDB's JSONL and Parquet readers, the Python reader a blank line sends a
+    JSONL file to, CSV): the first 16 hex digits of md5(source, file, line joined by U+001F), as always."""
+    d = tmp_path_factory.mktemp("ids")
+    texts = ["alpha", "beta 'quoted'", "gamma"]
+    ext = fmt.split("-")[0]
+    path = d / f"it's {fmt}.{ext}"
+    if ext == "jsonl":
+        blank = "\n" if fmt == "jsonl-blank" else ""
+        path.write_text(blank.join(json.dumps({"text": t}) + "\n" for t in texts), encoding="utf-8")
+    elif ext == "csv":
+        path.write_text("text\n" + "".join(f'"{t}"\n' for t in texts), encoding="utf-8")
+    else:
+        duckdb.connect().execute(
+            f"COPY (SELECT t AS text FROM unnest(?::VARCHAR[]) WITH ORDINALITY u(t, i) ORDER BY i) TO '{d}/p.parquet' "
+            "(FORMAT parquet)",
+            [texts],
+        )
+        (d / "p.parquet").rename(path)
+    with Workspace.open(d / "ws", create=True) as ws:
+        ingest(ws, [str(path)], source=source)
+        rows = ws.con.execute("SELECT id, source, _file, _row FROM docs ORDER BY _row").fetchall()
+    assert len(rows) == len(texts)
+    for i, s, f, r in rows:
+        assert i == hashlib.md5(f"{s}\x1f{f}\x1f{r}".encode()).hexdigest()[:16]

@@ -149,14 +149,14 @@ def plan_text(cols: dict[str, str], *, text_field: str | None, where: str) -> Te
     raise IngestError(f"cannot tell which field holds the text in {where} ({cands}); pass --text-field")
 
 
-def skip_case(text: str = "text", id_col: str = "id", reason: str | None = None) -> str:
+def skip_case(text: str = "text", id_col: str | None = "id", reason: str | None = None) -> str:
     """SQL naming why a normalized row is skipped (NULL when it is kept); ``reason``: a column holding
-    the text's own skip reason (a non-string value), checked after the id."""
+    the text's own skip reason (a non-string value), checked after the id. ``id_col=None``: the ids are
+    generated (16 hex digits, never missing), so they are not tested row by row."""
     own = f" WHEN {qi(reason)} IS NOT NULL THEN {qi(reason)}" if reason else ""
+    no_id = f" WHEN {qi(id_col)} IS NULL OR {qi(id_col)} = '' THEN 'missing_id'" if id_col else ""
     return (
-        f"CASE WHEN {qi(id_col)} IS NULL OR {qi(id_col)} = '' THEN 'missing_id'{own}"
-        f" WHEN {qi(text)} IS NULL THEN 'missing_text'"
-        f" WHEN {blank_sql(qi(text))} THEN 'empty_text' END"
+        f"CASE{no_id}{own} WHEN {qi(text)} IS NULL THEN 'missing_text' WHEN {blank_sql(qi(text))} THEN 'empty_text' END"
     )
 
 
@@ -176,7 +176,9 @@ def select_sql(
         id_sql = f"CAST({qi(f)} AS VARCHAR)"
         drop_id = [f]
     else:
-        id_sql = f"left(md5(concat_ws(chr(31), $src, $file, CAST({qi(ROW)} AS VARCHAR))), 16)"
+        # concat_ws(chr(31), $src, $file, row) spelled as one constant prefix (evaluated once per vector, not
+        # per row) and one concatenation: the same string, so the same ids
+        id_sql = f"left(md5(($src || chr(31) || $file || chr(31)) || CAST({qi(ROW)} AS VARCHAR)), 16)"
         drop_id = []
     meta = []
     for c in cols:
@@ -198,7 +200,8 @@ def select_sql(
             *([f"{why} AS _text_skip"] if why else []),
         ]
     )
-    skip = f", {skip_case(reason='_text_skip' if why else None)} AS _skip" if with_skip else ""
+    id_col = "id" if id_field else None
+    skip = f", {skip_case(id_col=id_col, reason='_text_skip' if why else None)} AS _skip" if with_skip else ""
     excl = "id, source, text" + (", _text_skip" if why else "")
     return (
         f"SELECT id, source, text, md5(text) AS text_hash, * EXCLUDE ({excl}){skip} "
