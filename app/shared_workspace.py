@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from app.locks import connect, pending_requests
-from app.workspace import Workspace
+from app.workspace import Workspace, bound_memory
 
 #: threads whose whole life is one use: a Streamlit script run, a dashboard job
 BOUNDED_THREADS = ("ScriptRunner.scriptThread", "winnow-job-")
@@ -65,6 +65,7 @@ class SharedWorkspace(Workspace):
                     self._con, self._bootstrapped = ws.con, True
                 else:
                     self._con = connect(self.db_path, read_only=False, wait=self.wait_s, on_wait=None)
+                    bound_memory(self._con)  # as the first open (Workspace.open) set it
                 self.opens += 1
             return self._con
 
@@ -73,8 +74,10 @@ class SharedWorkspace(Workspace):
         self._con = value
 
     def cursor(self) -> Any:
-        """A new cursor, counted as a use until it is closed or dropped (see :class:`_Cursor`)."""
-        return _Cursor(self.con.cursor(), self)
+        """A new cursor, counted as a use until it is closed or dropped (see :class:`_Cursor`). Opened and counted
+        under the lock: a :meth:`release` between the two would close the connection under the new cursor."""
+        with self._lock:
+            return _Cursor(self.con.cursor(), self)
 
     @property
     def is_open(self) -> bool:
