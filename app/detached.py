@@ -37,7 +37,7 @@ from app.errors import WorkspaceError
 from app.errors_io import storage_error
 from app.locks import attach, connect, default_wait, say_waiting
 from app.sql import qi
-from app.workspace import DB_FILE, Workspace, now
+from app.workspace import DB_FILE, Workspace, bound_memory, now
 
 #: always copied: what every Workspace method and the engines read
 BASE_TABLES = ("_meta", "_parts", "sources")
@@ -142,6 +142,7 @@ class Detached:
             except duckdb.Error as e:
                 msg = str(e).splitlines()[0] if str(e) else type(e).__name__
                 raise storage_error(e) or WorkspaceError(f"cannot write {self.scratch_path}: {msg}") from e
+            bound_memory(con)  # the scratch run computes as a workspace command does: under WINNOW_MEMORY
             try:
                 kept = self._keep_resumable(con)
                 self._snapshot(con)

@@ -104,3 +104,22 @@ def test_corpus_fast_is_a_view_until_parts_exist_and_back(tiny_ws):
     tiny_ws.unregister_part("sig_demo")
     assert tiny_ws.has_view("corpus_fast")
     assert tiny_ws.con.execute("SELECT count(*) FROM corpus WHERE text IS NOT NULL").fetchone()[0] == 6
+
+
+def test_workspace_connections_have_a_bounded_memory_limit(tmp_path, monkeypatch):
+    """DuckDB's own default (80% of the machine) let near dedup's aggregates grow with the corpus; a workspace
+    connection is capped (a share of memory, at most MEMORY_CAP) and WINNOW_MEMORY overrides it."""
+    from app import workspace as wsm
+
+    monkeypatch.delenv("WINNOW_MEMORY", raising=False)
+    ws = Workspace.open(tmp_path / "w", create=True)
+    limit = ws.con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    ws.close()
+    value, unit = limit.split()
+    assert float(value) * {"MiB": 2**20, "GiB": 2**30, "KiB": 2**10}[unit] <= wsm.MEMORY_CAP * 1.01
+    monkeypatch.setenv("WINNOW_MEMORY", "300MB")
+    with Workspace.open(tmp_path / "w") as ws:
+        assert ws.con.execute("SELECT current_setting('memory_limit')").fetchone()[0] == "286.1 MiB"
+    monkeypatch.setenv("WINNOW_MEMORY", "lots")
+    with pytest.raises(WorkspaceError, match="WINNOW_MEMORY"):
+        Workspace.open(tmp_path / "w")
