@@ -253,7 +253,8 @@ def threshold_loop(pg, changes: int, out: dict, *, pid: int | None = None) -> No
     The page must have been opened after ``pg.add_init_script(TIMING_JS)``. With the server's ``pid``, also its
     CPU per change (``server_cpu_ms``): from the end of the previous change (the reader's pause included, so
     nothing the server finishes late is missed) to this one's URL and edge documents."""
-    pg.locator(".wl-mvalue, [data-testid=stMetric]").first.wait_for(timeout=120_000)
+    # the page's first load builds the recipe frame when the server is fresh (--compare): ~2 min at 10M documents
+    pg.locator(".wl-mvalue, [data-testid=stMetric]").first.wait_for(timeout=600_000)
     pg.get_by_text("update #").first.wait_for(timeout=120_000)
     pg.locator(".w-done").first.wait_for(state="attached", timeout=120_000)
     panel = pg.locator(".wl-mvalue").count() > 0
