@@ -5,12 +5,17 @@ so a run writes the same rows in the same order. Ray's worker processes are reus
 are cached per process, so a model loads once per worker. A task's exception comes back as the original
 Winnow error (one line), not a Ray traceback.
 
-Where the overhead over the local pool goes (``bench/bench_engine.py``): a batch's trip through Ray costs about
-what it costs through the pool (texts pickled out, columns pickled back: ~20 ms per 8,192 realmix documents
-against ~1 CPU-s of scoring them), so the difference is Ray's fixed cost: starting its processes (GCS, raylet,
-API server, two agents, the workers) and their background CPU while the run lasts. A local cluster is started
-lean for that reason: no dashboard, monitor or log monitor, no metrics or task events, and workers that import
-Winnow through the inherited ``PYTHONPATH`` (the prestarted ones serve the tasks).
+Where the overhead over the local pool goes (``bench/bench_engine.py`` measures the scoring's own CPU inside the
+workers, :mod:`app.engine.timing`, and subtracts it from every process's CPU): a batch's trip through Ray costs
+about what it costs through the pool. Per 6,000 realmix documents (~0.7 CPU-s of Gopher + C4 + FineWeb scoring):
+the texts pickled out (~4 ms in the driver) and unpickled in the worker (~3 ms), the columns sent back as Arrow
+arrays (:mod:`app.engine.columns`; as lists they cost the driver ~11 ms), the worker's memory release (~6 ms);
+per-thread CPU from ``/proc`` shows nothing else in the workers. What Ray adds is time-proportional background:
+an idle cluster uses ~0.03 CPU-s per second (half of it the workers' core-worker loop polling for signals every
+10 ms, fixed in Ray's C++, then the raylet and the GCS), more while tasks run, so its share grows with the
+run's wall time on a loaded machine. A local cluster is started lean for that reason: no dashboard, monitor or
+log monitor, no metrics or task events, and workers that import Winnow through the inherited ``PYTHONPATH`` (the
+prestarted ones serve the tasks).
 
 Ray is optional (``pip install 'winnow[ray]'``); without it ``--engine ray`` says so in one line.
 """
