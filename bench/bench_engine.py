@@ -126,6 +126,19 @@ def timed(run: Callable[[], Any]) -> tuple[float, float, dict[int, float]]:
     return wall, mine, {p: v - before.get(p, 0.0) for p, v in cpu_seconds().items()}
 
 
+TASKS, TASK_REPS = 300, 3
+
+
+def task_cost(eng: Any) -> float:
+    """CPU milliseconds per task that ``eng`` spends around a trivial one (``abs`` of an int): the fixed cost a
+    batch pays whatever its size, summed over the driver and every descendant process (pool workers; Ray's)."""
+    runs = []
+    for _ in range(TASK_REPS):
+        _, mine, cpu = timed(lambda: [*eng.map_batches(abs, ((-i,) for i in range(TASKS)))])
+        runs.append(1e3 * (mine + sum(cpu.values())) / TASKS)
+    return statistics.median(runs)
+
+
 class Recorder:
     """An in-process engine that keeps the batches it is given: pass 1's work, to replay on each engine."""
 
@@ -228,6 +241,7 @@ def main() -> None:
                     idle[0] += bg + bg2
                     idle[1] += r["apply"][-1]["wall"] + wall
             load.append(os.getloadavg()[0])
+        per_task = {name: task_cost(eng) for name, eng in configs[1:]}
         ray.close()
         pool.close()
     finally:
@@ -240,6 +254,7 @@ def main() -> None:
         "results": results,
         "ray_start": {"wall": start_wall, "driver_cpu": start_driver, "processes_cpu": sum(start_cpu.values())},
         "ray_idle_cpu_per_s": idle[0] / idle[1] if idle[1] else None,
+        "task_cost_cpu_ms": per_task,
         "load": load,
     }
     OUT.mkdir(parents=True, exist_ok=True)
@@ -291,6 +306,14 @@ def readme(s: dict[str, Any]) -> str:
         + f"\n\nStarting the local Ray cluster (once, not in the times above): {st['wall']:.1f} s, "
         f"{st['processes_cpu'] + st['driver_cpu']:.1f} CPU-s of all processes (driver {st['driver_cpu']:.1f}). "
         f"While it sat idle beside the other runs its processes used {s['ray_idle_cpu_per_s']:.3f} CPU-s per second."
+        + (
+            " The fixed cost of one task (a trivial one, CPU of the driver and of every process of the engine, "
+            f"median of {TASK_REPS} runs of {TASKS} tasks): "
+            + ", ".join(f"{k} {v:.2f} ms" for k, v in s["task_cost_cpu_ms"].items())
+            + "."
+            if s.get("task_cost_cpu_ms")
+            else ""
+        )
     )
 
 
