@@ -19,6 +19,9 @@ Two tables, medians of the runs:
    the work's CPU moves by 10-20 % between runs on a shared machine, which a difference between two runs'
    totals would report as overhead.
 
+After the runs, the fixed cost of one task on the pool and on Ray: CPU milliseconds per trivial task (``abs``),
+driver and engine processes together, what a batch pays whatever its size.
+
 Per run: wall seconds and CPU seconds (user + system, from ``/proc``) of the driver and of the configuration's
 own processes: the pool's workers, or every Ray process (GCS, raylet, agents, monitors, workers). The Ray
 cluster stays up during the other configurations' runs; its CPU over them is its idle cost, reported per second
