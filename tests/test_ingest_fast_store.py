@@ -1,7 +1,9 @@
 """How the fast paths store and count (app/ingest/fast.py): the stage INSERT writes each row once (one DuckDB
-thread, the setting restored after), and the buffered line count equals the streaming one."""
+thread, the setting restored after), and the memory-mapped line count equals the streaming one."""
 
 from __future__ import annotations
+
+import mmap
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -53,10 +55,12 @@ LINES = st.lists(st.sampled_from([b"", b"{}", b"x" * 70, b"\r", "é".encode()]),
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(lines=LINES, trailing=st.booleans(), step=st.sampled_from([1, 7, 64, 4096]))
-def test_buffered_line_count_equals_the_streaming_count(tmp_path_factory, monkeypatch, lines, trailing, step):
-    """Small reads, so that a file spans many of them and lines cross their edges."""
-    monkeypatch.setattr(fast, "READ_STEP", step)
+@given(lines=LINES, trailing=st.booleans(), cmp=st.sampled_from([1, 7, 64, 1 << 20]))
+def test_mapped_line_count_equals_the_streaming_count(tmp_path_factory, monkeypatch, lines, trailing, cmp):
+    """Maps of one allocation granule and small comparison steps, so that a file spans many maps and steps and
+    lines cross their edges."""
+    monkeypatch.setattr(fast, "MAP_STEP", mmap.ALLOCATIONGRANULARITY)
+    monkeypatch.setattr(fast, "CMP_STEP", cmp)
     path = tmp_path_factory.mktemp("count") / "f.jsonl"
     path.write_bytes(b"\n".join(lines) + (b"\n" if trailing and lines else b""))
     inp = Input(kind="file", path=str(path), rel="f.jsonl", source="s", fmt="jsonl", size=path.stat().st_size)
