@@ -300,7 +300,7 @@ def main() -> None:
         "anyway). Beside the `INSERT`: the duplicate-id check (a `GROUP BY hash(id)`, with the exact `GROUP BY id` "
         "only when two hashes repeat: 0.19 against 0.29 CPU s per million ids), the workspace's `sum(length(text))` "
         "for the sources table (0.3 CPU s), the schema sample (0.1 s), the line count beside DuckDB's read (numpy "
-        "in one reused buffer, 0.11 s for 377 MB, plus 0.15 s to import numpy) and Python's imports and the "
+        "over memory maps, 0.16 s for 377 MB, plus 0.15 s to import numpy) and Python's imports and the "
         "workspace's opening (about 0.5 s against 0.2 s for `import duckdb`). The md5 of every text alone is about "
         "0.7 CPU s per million realmix documents, a sixth of DuckDB's whole read-and-store; with the ids and the "
         "line count (about 1.3 CPU s together), 0.8x of DuckDB's CPU is out of reach for JSON lines on this path. Winnow's stage `INSERT` runs on one DuckDB "
