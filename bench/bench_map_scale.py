@@ -265,11 +265,14 @@ def render() -> str:
         " `emb__*` table, in id order and 65,536 rows at a time, to a scratch file (DuckDB's sort capped at 2 GB);"
         " the same seeded PCA, UMAP sample, k-means and labels as the in-memory path are computed from it, every"
         " other point is placed from its 10 nearest UMAP-sample points found through an inverted file over the"
-        " sample (`app/maps/place.py`), and neighbours, density and SemDeDup run one k-means cluster at a time"
-        " (exact k-NN up to 60,000 members, `knn_ivf` beyond; exact SemDeDup up to 20,000 members, from the"
-        " neighbour lists beyond). Memory: at most about 215 bytes per document (the PCA-50 vectors, until k-means;"
-        " then about 40: coordinates, cluster, density and duplicate columns) plus the ids as Arrow strings: about"
-        " 2.3 GB in all at 10M documents with 9-character ids; on top, the largest cluster's full vectors and its search, and the UMAP fit"
+        " sample (`app/maps/place.py`), SemDeDup runs one k-means cluster at a time (exact up to 20,000 members,"
+        " from the in-cluster k-NN lists beyond: exact k-NN up to 60,000 members, `knn_ivf` beyond), and each"
+        " document's neighbours are searched across cluster borders among the members of its 24 nearest fine"
+        " cells (about sqrt(members) cells per cluster, stored on disk sorted by cell) of its own and the 16"
+        " nearest clusters (`app/maps/probe.py`). Memory: at most about 215 bytes per document (the PCA-50"
+        " vectors, until k-means; then about 56: coordinates, cluster, density and duplicate columns, each"
+        " cluster's cell order and rows) plus the ids as Arrow strings: about 2.5 GB in all at 10M documents with"
+        " 9-character ids; on top, the largest cluster's full vectors and its search, and the UMAP fit"
         " on at most 50,000 points. Headless semantic dedup"
         " uses the same per-cluster rule above 100,000 documents, so both keep finding the same duplicates.",
         "",
@@ -278,6 +281,9 @@ def render() -> str:
         else "No size finished in this session: the machine's load average stayed near 20 (each process got a few"
         " percent of a core), so what follows are the pieces that were measured.",
     ]
+    from bench.bench_map_probe import render_lines
+
+    out += render_lines()
     if rows and not any(r["path"] == "before" for r in rows):
         out += [
             "",
@@ -358,7 +364,8 @@ def render() -> str:
                     ],
                     ["trustworthiness@10 of the map (2,000 documents, cosine)", r["trust_before"], r["trust_after"]],
                     [
-                        f"10-NN recall vs exact global search (2,000 queries; {r['clusters']} k-means clusters)",
+                        f"10-NN recall vs exact global search, inside the k-means cluster (2,000 queries;"
+                        f" {r['clusters']} clusters; the streamed path up to 67f886d, see above for after)",
                         "1.000",
                         r["nb_recall_within_cluster"],
                     ],
@@ -372,17 +379,18 @@ def render() -> str:
         ]
         out += [
             "",
-            f"The weak point is the neighbours: inside its own k-means cluster a document finds"
-            f" {r['nb_recall_within_cluster']:.0%} of its exact 10 nearest (realmix's fast-model clusters are not well"
-            " separated), so the stored `neighbours` and `density_knn_dist` of a streamed map are rougher than the"
-            " in-memory path's. SemDeDup keeps the in-memory rule (exact up to 20,000 members; from `knn_ivf` lists"
+            f"Neighbours: inside its own k-means cluster a document finds {r['nb_recall_within_cluster']:.0%} of"
+            " its exact 10 nearest (realmix's fast-model clusters are not well separated), which is why the streamed"
+            " path now searches the fine cells of the nearest clusters too (the table above). SemDeDup keeps the"
+            " in-memory rule (exact up to 20,000 members; from `knn_ivf` lists"
             f" {r['semdup_both']:,} of {r['semdup_exact']:,} duplicates found,"
             f" {r['semdup_knn_ivf'] - r['semdup_both']} false). Placement keeps the map:"
             " the same trustworthiness, 95% of the exact sample neighbours.",
         ]
     out += [
         "",
-        "Reproduce: `python bench/bench_map_scale.py speed --sizes 50000,200000,1000000`,"
+        "Reproduce: `python bench/bench_map_scale.py speed --sizes 1000000 --paths after`,"
+        " `python bench/bench_map_probe.py recall`, `python bench/bench_map_probe.py pass --sizes 200000:20`,"
         " `python bench/bench_map_scale.py quality`, `python bench/bench_map_scale.py readme`.",
     ]
     return "\n".join(out)

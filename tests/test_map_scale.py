@@ -174,17 +174,18 @@ def _clustered(n: int, dim: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 def test_probe_search_over_every_cell_is_exact_global_search(tmp_path):
     x, cl = _clustered(600, 16, seed=3)
     stores = [CellStore(tmp_path / f"c{c}.f32", x[cl == c], np.flatnonzero(cl == c), seed=0) for c in range(3)]
-    idx, sim = probe_search(x[:200], np.arange(200), stores, k=10, top_cells=10_000)
-    ex_idx, ex_sim = knn_exact(x[:200], x, 11)
-    keep = ex_idx != np.arange(200)[:, None]  # drop each query's own row from the exact lists
+    qr = np.flatnonzero(cl == 0)  # the queries: cluster 0's documents (stores[0], the default ``own``)
+    idx, sim = probe_search(x[qr], qr, stores, k=10, top_cells=10_000)
+    ex_idx, ex_sim = knn_exact(x[qr], x, 11)
+    keep = ex_idx != qr[:, None]  # drop each query's own row from the exact lists
     ex_sim = np.stack([s[m][:10] for s, m in zip(ex_sim, keep)])
     np.testing.assert_allclose(sim, ex_sim, atol=1e-5)
-    assert not (idx == np.arange(200)[:, None]).any()
+    assert not (idx == qr[:, None]).any()
     # fewer cells probed: still true similarities, never the query itself
-    idx4, sim4 = probe_search(x[:200], np.arange(200), stores, k=10, top_cells=4)
+    idx4, sim4 = probe_search(x[qr], qr, stores, k=10, top_cells=4)
     ok = idx4 >= 0
-    np.testing.assert_allclose(sim4[ok], np.einsum("qd,qkd->qk", x[:200], x[np.maximum(idx4, 0)])[ok], atol=1e-5)
-    assert not (idx4 == np.arange(200)[:, None]).any()
+    np.testing.assert_allclose(sim4[ok], np.einsum("qd,qkd->qk", x[qr], x[np.maximum(idx4, 0)])[ok], atol=1e-5)
+    assert not (idx4 == qr[:, None]).any()
 
 
 @pytest.mark.parametrize("semdup_exact", [20_000, 50])

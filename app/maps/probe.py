@@ -74,14 +74,16 @@ def probe_search(
     k: int,
     top_cells: int = TOP_CELLS,
     extra: tuple[np.ndarray, np.ndarray] | None = None,
+    own: int | None = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Top-``k`` ``(global rows, cosine)`` of each query among the members of its ``top_cells`` nearest cells of
     ``stores`` (a query's own row is never its neighbour). ``extra``: lists already found elsewhere (rows not in
-    any of these cells), merged in. Missing entries are ``-1`` / ``-inf``; best first, ties by row."""
+    any of these cells), merged in. ``own``: the index in ``stores`` of the store that holds the queries' own
+    rows (None: none does), the only one whose cells are checked for them. Missing entries are ``-1`` / ``-inf``; best first, ties by row."""
     from app.maps.knn import one_blas_thread
 
     with one_blas_thread():
-        return _probe_search(q, q_rows, stores, k=k, top_cells=top_cells, extra=extra)
+        return _probe_search(q, q_rows, stores, k=k, top_cells=top_cells, extra=extra, own=own)
 
 
 def _probe_search(
@@ -92,6 +94,7 @@ def _probe_search(
     k: int,
     top_cells: int,
     extra: tuple[np.ndarray, np.ndarray] | None,
+    own: int | None,
 ) -> tuple[np.ndarray, np.ndarray]:
     m = len(q)
     cents = np.concatenate([s.cent for s in stores]) if stores else np.zeros((0, q.shape[1]), np.float32)
@@ -121,7 +124,8 @@ def _probe_search(
             if len(rows) == 0:
                 continue
             scores = q[qs] @ base.T
-            scores[q_rows[qs][:, None] == rows[None, :]] = -np.inf  # a document is not its own neighbour
+            if owner[c] == own:
+                scores[q_rows[qs][:, None] == rows[None, :]] = -np.inf  # a document is not its own neighbour
             kk = min(k, len(rows))
             top = np.argpartition(scores, len(rows) - kk, axis=1)[:, -kk:] if kk < len(rows) else None
             if top is None:

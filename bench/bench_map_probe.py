@@ -1,0 +1,193 @@
+"""The streamed map's per-cluster stage: neighbours inside the k-means cluster (before, the stage up to 67f886d)
+against neighbours across cluster borders (after, ``app.maps.scale.cluster_pass`` with ``app.maps.probe``).
+
+    python bench/bench_map_probe.py recall                      # realmix fast vectors: recall@10 vs exact global
+    python bench/bench_map_probe.py pass --sizes 200000:20       # synthetic: CPU of the stage (n documents:clusters)
+
+Both write JSON under bench/out/map_scale (``probe_recall.json``, ``probe_pass.json``), which
+``bench_map_scale.py readme`` renders. CPU is ``time.process_time`` of this process (every thread); before and
+after alternate in one process, ``--repeat`` times, and the medians are reported with the load average.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+OUT = ROOT / "bench" / "out" / "map_scale"
+WORK = Path(os.environ.get("WINNOW_BENCH_TMP", "/tmp/map_scale_bench"))
+
+
+def before_stage(x: np.ndarray, cl: np.ndarray, *, k: int = 10, eps: float = 0.05) -> tuple[np.ndarray, float]:
+    """The stage as it was: per cluster, k-NN inside the cluster, SemDeDup, density. ``(neighbours, CPU s)``."""
+    from app.maps import signals
+    from app.maps.scale import cluster_knn, semdedup_cluster
+
+    nb = np.zeros((len(x), k), dtype=np.int64)
+    c0 = time.process_time()
+    for c in range(int(cl.max()) + 1):
+        mem = np.flatnonzero(cl == c)
+        xc = np.ascontiguousarray(x[mem])
+        idx, sim, _ = cluster_knn(xc, k=k, seed=0)
+        semdedup_cluster(xc, eps=eps, seed=0, k=k, knn=(idx, sim))
+        signals.density(sim)
+        nb[mem, : idx.shape[1]] = mem[idx]
+    return nb, time.process_time() - c0
+
+
+def after_stage(x: np.ndarray, cl: np.ndarray, *, k: int = 10, eps: float = 0.05) -> tuple[np.ndarray, float]:
+    """``cluster_pass`` from a spool file, its files in a scratch folder. ``(neighbours, CPU s)``."""
+    from app.maps.scale import Spool, cluster_pass
+
+    WORK.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix="probe-", dir=WORK))
+    try:
+        sp = Spool(scratch / "v.f32", x.shape[1])
+        for s in range(0, len(x), 65_536):
+            sp.add(x[s : s + 65_536])
+        sp.done()
+        nb = np.zeros((len(x), k), dtype=np.int64)
+
+        def emit(rows: np.ndarray, idx: np.ndarray, sim: np.ndarray) -> None:
+            nb[rows] = idx
+
+        c0 = time.process_time()
+        cluster_pass(sp, cl, k=k, eps=eps, seed=0, scratch=scratch, emit=emit)
+        return nb, time.process_time() - c0
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def recall(x: np.ndarray, nb: np.ndarray, queries: np.ndarray) -> float:
+    """Mean share of each query's exact 10 nearest (global, itself excluded) found in ``nb``."""
+    from app.maps.knn import knn_exact
+
+    ex, _ = knn_exact(x[queries], x, 11)
+    return float(np.mean([np.isin([j for j in row if j != q][:10], nb[q]).mean() for q, row in zip(queries, ex)]))
+
+
+def run(x: np.ndarray, cl: np.ndarray, *, repeat: int, queries: int = 2000) -> dict:
+    q = np.sort(np.random.default_rng(1).choice(len(x), min(queries, len(x)), replace=False))
+    cpu: dict[str, list[float]] = {"before": [], "after": []}
+    nbs = {}
+    for _ in range(repeat):
+        for name, fn in (("before", before_stage), ("after", after_stage)):
+            nbs[name], secs = fn(x, cl)
+            cpu[name].append(secs)
+    sizes = np.bincount(cl)
+    return {
+        "documents": len(x),
+        "clusters": len(sizes),
+        "largest_cluster": int(sizes.max()),
+        "cpu_s_before": round(float(np.median(cpu["before"])), 1),
+        "cpu_s_after": round(float(np.median(cpu["after"])), 1),
+        "runs": repeat,
+        "recall10_before": round(recall(x, nbs["before"], q), 3),
+        "recall10_after": round(recall(x, nbs["after"], q), 3),
+        "load": round(os.getloadavg()[0], 1),
+    }
+
+
+def realmix() -> tuple[np.ndarray, np.ndarray]:
+    """realmix's fast-model vectors (the workspace bench_map_scale.py quality builds) and their k-means clusters,
+    as the map computes them (PCA-50, k = sqrt(n/20))."""
+    from app.embed import load_vectors
+    from app.maps import project
+    from bench.bench_map_scale import realmix_fast
+
+    ws = realmix_fast(WORK / "realmix_fast")
+    _, x, _ = load_vectors(ws)
+    ws.close()
+    return x, project.kmeans(project.pca_reduce(x, seed=0), k=project.auto_k(len(x)), seed=0)
+
+
+def synthetic(n: int, clusters: int, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``bench_map_scale.py``'s synthetic 256-d mixture (50 centres) and k-means clusters on its PCA-50 vectors."""
+    from app.maps import project
+
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((50, 256)).astype(np.float32)
+    x = centres[rng.integers(0, 50, n)] + 0.6 * rng.standard_normal((n, 256)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    return x, project.kmeans(project.pca_reduce(x, seed=0), k=clusters, seed=0)
+
+
+def render_lines() -> list[str]:
+    """README lines for the measured files (none when neither exists)."""
+    from bench._readme import md_table
+
+    rows = []
+    for name in ("probe_recall.json", "probe_pass.json"):
+        f = OUT / name
+        if f.exists():
+            got = json.loads(f.read_text())
+            rows += got if isinstance(got, list) else [got]
+    if not rows:
+        return []
+    return [
+        "",
+        "Neighbours across cluster borders (`python bench/bench_map_probe.py recall`, `... pass --sizes 200000:20`):"
+        " the per-cluster stage before (k-NN inside the k-means cluster, SemDeDup, density) against after"
+        " (`cluster_pass` with `app/maps/probe.py`, its disk files included); CPU seconds of the process, recall@10"
+        " against exact global search on 2,000 (realmix) or 1,000 (synthetic) query documents:",
+        "",
+        md_table(
+            [
+                "data",
+                "documents",
+                "clusters (largest)",
+                "CPU s before",
+                "CPU s after",
+                "recall@10 before",
+                "recall@10 after",
+                "load",
+            ],
+            [
+                [
+                    r["data"],
+                    f"{r['documents']:,}",
+                    f"{r['clusters']} ({r['largest_cluster']:,})",
+                    r["cpu_s_before"],
+                    r["cpu_s_after"],
+                    r["recall10_before"],
+                    r["recall10_after"],
+                    r["load"],
+                ]
+                for r in rows
+            ],
+        ),
+    ]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("mode", choices=["recall", "pass"])
+    ap.add_argument("--sizes", default="200000:20", help="pass: documents:clusters, comma-separated")
+    ap.add_argument("--repeat", type=int, default=1)
+    a = ap.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    if a.mode == "recall":
+        res = {"data": "realmix, winnow embed --fast", **run(*realmix(), repeat=a.repeat)}
+        (OUT / "probe_recall.json").write_text(json.dumps(res, indent=1))
+        print(json.dumps(res), flush=True)
+        return
+    rows = []
+    for spec in a.sizes.split(","):
+        n, c = (int(v) for v in spec.split(":"))
+        rows.append({"data": "synthetic 256-d", **run(*synthetic(n, c), repeat=a.repeat, queries=1000)})
+        print(json.dumps(rows[-1]), flush=True)
+    (OUT / "probe_pass.json").write_text(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()
