@@ -186,7 +186,10 @@ def main() -> None:
         n, c = (int(v) for v in spec.split(":"))
         rows.append({"data": "synthetic 256-d", **run(*synthetic(n, c), repeat=a.repeat, queries=1000)})
         print(json.dumps(rows[-1]), flush=True)
-    (OUT / "probe_pass.json").write_text(json.dumps(rows, indent=1))
+    f = OUT / "probe_pass.json"
+    keep = [r for r in (json.loads(f.read_text()) if f.exists() else []) if (r["documents"], r["clusters"]) not in
+            {(x["documents"], x["clusters"]) for x in rows}]  # fmt: skip
+    f.write_text(json.dumps(keep + rows, indent=1))
 
 
 if __name__ == "__main__":
