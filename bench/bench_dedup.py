@@ -41,7 +41,7 @@ def load(path: Path) -> list[tuple[str, str, str]]:
 
 def edit_text(text: str, frac: float, rnd: random.Random, vocab: list[str], zh_vocab: str) -> str:
     """``text`` with ``frac`` of its words (of its characters for Chinese) replaced at random positions."""
-    from app.signals._text import UNSPACED
+    from app.signals._unspaced import UNSPACED
 
     if UNSPACED.search(text) and len(text.split()) < len(text) / 10:
         chars = list(text)

@@ -82,7 +82,7 @@ def parity(
 ) -> dict[str, object]:
     """Agreement of the two chains over ``docs``, overall and without scripts written without spaces (``ref``:
     DataTrove's chain over ``docs`` when already run)."""
-    from app.signals._text import UNSPACED
+    from app.signals._unspaced import UNSPACED
 
     t0 = time.process_time()
     ref = datatrove_chain(docs) if ref is None else ref

@@ -136,7 +136,7 @@ def test_realmix_edits_recall_and_no_low_merges(realmix):
 @settings(max_examples=200, deadline=None)
 @given(st.text(max_size=120))
 def test_plain_word_fast_path_is_the_same_split(text):
-    from app.signals._text import UNSPACED
+    from app.signals._unspaced import UNSPACED
 
     low = text.lower()
     if UNSPACED.search(low) is None:

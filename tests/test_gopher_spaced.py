@@ -8,7 +8,7 @@ from operator import not_
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.signals._text import UNSPACED
+from app.signals._unspaced import UNSPACED
 from app.signals.gopher_quality import _spaced
 
 _WORD = st.text(st.sampled_from([*"ab中文あ\u0e01\u0e31x1.\u0301\n", "\U00020000"]), min_size=0, max_size=6)

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from app.errors import SignalError
 from app.signals import reference
-from app.signals._text import UNSPACED, words, words_aware
+from app.signals._text import words, words_aware
+from app.signals._unspaced import UNSPACED
 from app.signals.engine import score_texts
 
 FAMS = list(reference.DATATROVE_DEFAULTS)

@@ -26,7 +26,8 @@ import pyarrow as pa
 
 from app.signals import _quality_words as q
 from app.signals._letter_words import utf8_offsets, word_spans, word_strings
-from app.signals._text import _BASE, _MARK, TERMINAL_PUNCTUATION, UNSPACED
+from app.signals._text import TERMINAL_PUNCTUATION
+from app.signals._unspaced import _BASE, _MARK, UNSPACED
 
 _STOP, _DET, _OBJ, _FUNC, _SUFFIX, _UPPER = 1, 2, 4, 8, 16, 32
 _MAX_WORDS = 500_000

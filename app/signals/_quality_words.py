@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from app.signals._text import _BASE, _MARK
+from app.signals._unspaced import _BASE, _MARK
 
 INDICATORS = (
     "first_letter_capitalised",

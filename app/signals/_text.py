@@ -5,6 +5,9 @@ DataTrove uses by default (spaCy's rule-based ``spacy.blank("en")``: whitespace 
 suffix and infix punctuation, clitics such as ``n't`` and ``'s``, URLs kept whole). It is not spaCy,
 but the Gopher/C4/FineWeb decisions computed from it agree with DataTrove's on >= 99% of realmix (see
 ``tests/test_signals_parity.py``), at a fraction of the cost.
+
+Its whole-chunk exceptions (abbreviations, contractions) are the table of :mod:`app.signals._special`; the
+letters of scripts written without spaces, which :func:`words_aware` splits, are :mod:`app.signals._unspaced`.
 """
 
 from __future__ import annotations
@@ -12,6 +15,9 @@ from __future__ import annotations
 import gc
 import re
 from itertools import chain
+
+from app.signals._special import special_cases
+from app.signals._unspaced import _BASE, _MARK, UNSPACED
 
 # DataTrove's/Gopher's notion of "punctuation" for symbol-only words. Written out here (our own list
 # of the same characters) so the scorers never import datatrove at run time.
@@ -107,167 +113,7 @@ def _infix_split(chunk: str) -> list[str]:
     return out
 
 
-def _special_cases() -> dict[str, tuple[str, ...]]:
-    """Whole-chunk exceptions of the English tokenizer: abbreviations, contractions, emoticons."""
-    sc: dict[str, tuple[str, ...]] = {}
-    abbrev = [
-        "Mr",
-        "Mrs",
-        "Ms",
-        "Dr",
-        "St",
-        "Jr",
-        "Sr",
-        "Inc",
-        "Ltd",
-        "Co",
-        "Corp",
-        "vs",
-        "Mt",
-        "Gen",
-        "Gov",
-        "Rep",
-        "Sen",
-        "Rev",
-        "Prof",
-        "Jan",
-        "Feb",
-        "Mar",
-        "Apr",
-        "Jun",
-        "Jul",
-        "Aug",
-        "Sep",
-        "Sept",
-        "Oct",
-        "Nov",
-        "Dec",
-        "Ala",
-        "Ariz",
-        "Ark",
-        "Calif",
-        "Colo",
-        "Conn",
-        "Del",
-        "Fla",
-        "Ga",
-        "Ill",
-        "Ind",
-        "Kan",
-        "Ky",
-        "La",
-        "Md",
-        "Mass",
-        "Mich",
-        "Minn",
-        "Miss",
-        "Mo",
-        "Mont",
-        "Neb",
-        "Nev",
-        "Okla",
-        "Ore",
-        "Pa",
-        "Tenn",
-        "Va",
-        "Wash",
-        "Wis",
-        "Wyo",
-    ]
-    for a in abbrev:
-        sc[a + "."] = (a + ".",)
-    for a in ("e.g.", "i.e.", "a.m.", "p.m.", "U.S.", "U.K.", "Ph.D.", "vs.", "etc.", "Jan.", "co."):
-        sc[a] = (a,)
-    sc["etc."] = ("etc", ".")
-    for c in "abcdefghijklmnopqrstuvwxyz":
-        sc[c + "."] = (c + ".",)
-    for e in (":)", ":-)", ":(", ":-(", ";)", ";-)", ":D", ":P", ":p", ":/", "<3", ":'(", "=)", "(:", "):", "xD", "XD"):
-        sc[e] = (e,)
-    neg = [
-        "do",
-        "does",
-        "did",
-        "is",
-        "are",
-        "was",
-        "were",
-        "have",
-        "has",
-        "had",
-        "could",
-        "would",
-        "should",
-        "must",
-        "might",
-        "need",
-        "ai",
-        "ca",
-        "wo",
-        "sha",
-        "dare",
-    ]
-    for v in neg:
-        for vv in (v, v.capitalize(), v.upper()):
-            for ap in ("'", "’"):
-                sc[f"{vv}n{ap}t"] = (vv, f"n{ap}t")
-                sc[f"{vv}N{ap}T"] = (vv, f"N{ap}T")
-            sc[f"{vv}nt"] = (vv, "nt")
-    for k in ("wont", "Wont", "dare", "need", "wasnt"):
-        sc.pop(k + "nt", None)
-    for w, parts in {
-        "gonna": ("gon", "na"),
-        "gotta": ("got", "ta"),
-        "cannot": ("can", "not"),
-        "y'all": ("y'", "all"),
-        "Y'all": ("Y'", "all"),
-        "aint": ("ai", "nt"),
-        "Aint": ("Ai", "nt"),
-        "yall": ("y", "all"),
-        "and/or": ("and/or",),
-        "lets": ("let", "s"),
-        "Let's": ("Let", "'s"),
-        "let's": ("let", "'s"),
-    }.items():
-        sc[w] = parts
-    pron = [
-        "i",
-        "you",
-        "he",
-        "she",
-        "it",
-        "we",
-        "they",
-        "that",
-        "there",
-        "who",
-        "what",
-        "where",
-        "how",
-        "when",
-        "why",
-        "here",
-        "this",
-    ]
-    for p in pron:
-        for pp in (p, p.capitalize(), p.upper()):
-            for cl in ("'m", "'re", "'s", "'ve", "'d", "'ll", "’m", "’re", "’s", "’ve", "’d", "’ll"):
-                sc[pp + cl] = (pp, cl)
-    for m in ["could", "would", "should", "must", "might"]:
-        for mm in (m, m.capitalize()):
-            sc[mm + "'ve"] = (mm, "'ve")
-            sc[mm + "’ve"] = (mm, "’ve")
-    bare = "im ive id youre youve youll youd theyre theyve theyd weve thats whats theres wheres hows whos ima"
-    for w in bare.split():
-        head = next(p for p in sorted(pron, key=len, reverse=True) if w.startswith(p))
-        parts = (head, w[len(head) :]) if w != "ima" else ("i", "m", "a")
-        sc[w] = parts
-        sc[w.capitalize()] = (parts[0].capitalize(), *parts[1:])
-    for cl in ("'s", "'S", "’s", "’S", "'m", "'re", "'ve", "'d", "'ll", "n't", "’m", "’re", "’ve", "’d", "’ll", "n’t"):
-        sc[cl] = (cl,)
-    return sc
-
-
-SPECIAL = _special_cases()
+SPECIAL = special_cases()
 
 
 def _split_chunk(chunk: str, out: list[str]) -> None:
@@ -351,41 +197,7 @@ def words(text: str) -> list[str]:
     return out
 
 
-# Scripts written without spaces between words (Han, kana, Thai, Lao, Tibetan, Myanmar, Khmer). In the
-# language-aware segmentation each of their letters, with the combining marks after it, is one word.
-_UNSPACED_BLOCKS = (
-    (0x0E00, 0x0EFF),
-    (0x0F00, 0x0FFF),
-    (0x1000, 0x109F),
-    (0x1780, 0x17FF),
-    (0x3040, 0x30FF),
-    (0x31F0, 0x31FF),
-    (0x3400, 0x4DBF),
-    (0x4E00, 0x9FFF),
-    (0xF900, 0xFAFF),
-    (0xFF66, 0xFF9F),
-)
-
-
-def _char_class(pred: object) -> str:
-    """A regex character class of the code points of :data:`_UNSPACED_BLOCKS` whose category passes."""
-    import unicodedata
-
-    runs: list[tuple[int, int]] = []
-    for a, b in _UNSPACED_BLOCKS:
-        for c in range(a, b + 1):
-            if pred(unicodedata.category(chr(c))):  # type: ignore[operator]
-                if runs and runs[-1][1] == c - 1:
-                    runs[-1] = (runs[-1][0], c)
-                else:
-                    runs.append((c, c))
-    return "".join(re.escape(chr(a)) + ("-" + re.escape(chr(b)) if b > a else "") for a, b in runs)
-
-
-_BASE = _char_class(lambda k: k in ("Lo", "Lm")) + "\U00020000-\U0003134f"
-_MARK = _char_class(lambda k: k in ("Mn", "Mc"))
-#: Any letter or mark of a script written without spaces.
-UNSPACED = re.compile(f"[{_BASE}{_MARK}]")
+# Language-aware segmentation: the letters of scripts without spaces (app.signals._unspaced), one word each.
 _UNIT = re.compile(f"[{_BASE}][{_MARK}]*|[{_MARK}]+|[^{_BASE}{_MARK}]+")
 _OTHER_RUN = re.compile(f"([^{_BASE}{_MARK}]+)")
 _ANY_MARK = re.compile(f"[{_MARK}]")
@@ -394,16 +206,6 @@ _PIECES: dict[str, tuple[str, ...]] = {}
 #: Segmentation modes: ``aware`` splits scripts without spaces into characters, ``datatrove`` keeps
 #: DataTrove's English tokenizer unchanged (a run of Chinese is one word), for provable parity.
 MODES = ("aware", "datatrove")
-
-
-def is_unspaced(tok: str) -> bool:
-    """True for a token that is one unit of a script written without spaces (see :func:`words_aware`)."""
-    return bool(tok) and UNSPACED.match(tok) is not None
-
-
-def count_unspaced(toks: list[str]) -> int:
-    """How many of ``toks`` are units of a script written without spaces (:func:`is_unspaced`)."""
-    return len(list(filter(None, map(UNSPACED.match, toks))))
 
 
 def words_aware(text: str) -> list[str]:

@@ -17,7 +17,7 @@ from itertools import chain
 import numpy as np
 import pyarrow as pa
 
-from app.signals._text import UNSPACED
+from app.signals._unspaced import UNSPACED
 
 
 @dataclass
@@ -74,7 +74,7 @@ class TokenArrays:
 
 
 def starts_unspaced(tok: str) -> bool:
-    """The token is a unit of a script without spaces (:func:`app.signals._text.is_unspaced`; ASCII never is)."""
+    """The token is a unit of a script without spaces (:func:`app.signals._unspaced.is_unspaced`; ASCII never is)."""
     return not tok.isascii() and UNSPACED.match(tok) is not None
 
 

@@ -22,13 +22,13 @@ from typing import Any, ClassVar
 
 from app.signals._text import (
     TERMINAL_PUNCTUATION,
-    UNSPACED,
     check_mode,
     line_words_batch,
     transpose,
     words,
     words_aware,
 )
+from app.signals._unspaced import UNSPACED
 from app.signals.base import Scorer, register
 
 CITATION = re.compile(r"\[\d*]|\[edit]|\[citation needed]")

@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from app.signals import _lsh
-from app.signals._text import _BASE, _MARK, UNSPACED
+from app.signals._unspaced import _BASE, _MARK, UNSPACED
 from app.signals.base import Scorer, register
 
 NUM_PERM = 128

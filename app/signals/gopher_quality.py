@@ -23,12 +23,12 @@ import numpy as np
 from app.signals._text import (
     PUNCTUATION,
     TERMINAL_PUNCTUATION,
-    UNSPACED,
     check_mode,
     transpose,
     words_batch,
 )
 from app.signals._token_arrays import token_arrays
+from app.signals._unspaced import UNSPACED
 from app.signals.base import Scorer, register
 
 _PUNCT_SET = frozenset(PUNCTUATION) | TERMINAL_PUNCTUATION

@@ -23,8 +23,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from app.signals._ngram_batch import DUP_NS, TOP_NS, ngram_chars_arrays
-from app.signals._text import UNSPACED, check_mode, count_unspaced, words_batch
+from app.signals._text import check_mode, words_batch
 from app.signals._token_arrays import token_arrays
+from app.signals._unspaced import UNSPACED, count_unspaced
 from app.signals.base import Scorer, register
 
 _PARA = re.compile(r"\n{2,}")

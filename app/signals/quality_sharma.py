@@ -49,12 +49,12 @@ from app.signals._quality_words import (  # noqa: F401 (re-exported: the referen
 )
 from app.signals._text import (
     TERMINAL_PUNCTUATION,
-    UNSPACED,
     check_mode,
     line_words_batch,
     words,
     words_aware,
 )
+from app.signals._unspaced import UNSPACED
 from app.signals.base import Scorer, register
 
 

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from app.signals._text import MODES, UNSPACED
+from app.signals._text import MODES
+from app.signals._unspaced import UNSPACED
 from app.signals.c4 import _POLICY, AWARE_END_PUNCTUATION, CITATION, END_PUNCTUATION, _aware_words
 from app.transforms.base import Transform, register, want_bool, want_choice, want_int
 

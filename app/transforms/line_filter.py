@@ -22,7 +22,8 @@ from typing import Any, ClassVar
 import regex
 
 from app.errors import RecipeError
-from app.signals._text import MODES, UNSPACED
+from app.signals._text import MODES
+from app.signals._unspaced import UNSPACED
 from app.signals.c4 import _aware_words
 from app.transforms.base import OptionError, Transform, register, want_bool, want_choice, want_int
 
