@@ -192,6 +192,7 @@ def report(results: list[dict], est: dict, loads: tuple[float, float]) -> str:
     t10 = est["ten_million_here_cpu_s"]
     cpu10 = sum(t10.values())
     missing = [k for k in ("ingest", "score", "embed", "map", "apply") if k not in t10]
+    ten = [k for r in results if r["docs"] >= 10_000_000 for k in r["stages"]]  # stages run at 10M themselves
     lines = [
         f"Scale, measured by `python bench/bench_scale.py` ({machine()}; realmix cycled into {SHARDS} JSONL shards; "
         f"`-j {big['workers']}` for score and apply; each stage a fresh `winnow` process). The 1-minute load average "
@@ -207,7 +208,13 @@ def report(results: list[dict], est: dict, loads: tuple[float, float]) -> str:
         + ", ".join(f"{k} {_h(v)}" for k, v in t10.items())
         + f"), so {_h(cpu10 / 2)} to {_h(cpu10)} of wall time on a quiet 2-core machine (both cores busy vs one)"
         + (f"; not measured: {', '.join(missing)}" if missing else "")
-        + ". 10M was not run: on this shared 2-core machine it would not have fitted in a session. Two cautions: the "
+        + (
+            f". At 10M only {', '.join(ten)} ran (its row above is measured, not estimated); the rest would not "
+            "have fitted in a session on this shared 2-core machine"
+            if ten
+            else ". 10M was not run: on this shared 2-core machine it would not have fitted in a session"
+        )
+        + ". Two cautions: the "
         "map fits UMAP on at most 50,000 points and streams above 100,000 documents (one k-means cluster at a time), "
         "so only a marginal cost measured between sizes above 100,000 carries to 10M (`bench/bench_map_scale.py` has "
         "the map alone at 1M synthetic vectors); and peak RSS is that of a stage's largest process. Past "
@@ -216,7 +223,8 @@ def report(results: list[dict], est: dict, loads: tuple[float, float]) -> str:
         "",
         f"**1B documents on Ray, {est['nodes']} nodes x {est['cores']} cores**: the per-document stages at the measured "
         "CPU cost per document over every core, plus the Ray overhead over the local pool "
-        f"({est['ray_overhead']:.0%}, measured by `bench/bench_engine.py`): "
+        f"({est['ray_overhead']:.0%}, `--ray-overhead`: as measured by `bench/bench_engine.py` and "
+        "`bench/bench_apply_scale.py`): "
         + ", ".join(
             f"{k} {_h(v)} ({est['per_core_docs_per_s'][k]:,.0f} docs per CPU-second)"
             for k, v in est["billion_on_cluster_s"].items()
