@@ -35,65 +35,27 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import os
 import shutil
 from collections.abc import Callable
 from typing import Any
 
-from app.decontam.headless import columns_for as _decon_columns
 from app.engine.columns import to_arrow
 from app.engine.memory import release as release_memory
-from app.errors import ExportError, MissingDependency, RecipeError
-from app.export import (
-    FORMATS,
-    build_manifest,
-    check_out,
-    copy_selection,
-    finish_export,
-    prepare_out,
-    push_to_hub,
-)
+from app.errors import ExportError, RecipeError
+from app.export import check_out, finish_export, prepare_out, push_to_hub
+from app.export import headless_near as hn
+from app.export import headless_pass as hp
 from app.export import provenance as pv
+from app.export.headless_pass import score_slices as _score
+from app.export.headless_pass import signatures as _signatures
+from app.export.headless_write import manifest_for, write_kept
 from app.export.meter import Meter
 from app.recipes.sqlparts import EXACT_NORM_SQL, used_params
 from app.sql import qi
 
 #: Columns every headless scratch row has (computed here, never by scorers).
 BASE = ("id", "source", "text_hash", "size_chars", "size_tokens")
-#: Documents scored per call: progress moves at least this often.
-SLICE = 2048
-HASHING = "a separate streamed read of each expanded input file, concurrent with the first pass"
-
-
-def _families_for(columns: list[str]) -> tuple[dict[str, str], list[str]]:
-    """``({column: family}, unknown columns)`` for the signal columns a recipe reads."""
-    if not columns:
-        return {}, []
-    try:
-        from app.signals.engine import column_families
-    except ImportError:
-        return {}, list(columns)
-    fams = column_families()
-    return {c: fams[c] for c in columns if c in fams}, [c for c in columns if c not in fams]
-
-
-def _input_paths(spec: str) -> list[str]:
-    """The local paths an input spec names (a glob expanded), so ``--overwrite`` never replaces them."""
-    import glob
-
-    if spec.startswith("hf:"):
-        return []
-    return glob.glob(os.path.expanduser(spec)) or [spec]
-
-
-def _stats_dict(st: Any) -> dict[str, Any]:
-    return {"read": int(st.read), "ingested": int(st.ingested), "skipped": dict(st.skipped or {})}
-
-
-def _kept_columns(tbl: Any) -> list[str]:
-    """Input columns a kept document carries into the output (not ``text_hash`` or ``_file``/``_row``)."""
-    return [c for c in tbl.column_names if c != "text_hash" and not c.startswith("_")]
 
 
 def apply_headless(
@@ -147,19 +109,13 @@ def apply_headless(
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from app import __version__
     from app.ingest.core import DocumentReader, _append
     from app.recipes import compile_recipe, load_recipe, select_ids_sql, summarize
 
-    if fmt not in FORMATS:
-        raise ExportError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    if shard_size is not None and shard_size < 1:
-        raise ExportError("--shard-size must be a positive number of documents")
-    if tokens not in ("size_tokens", "estimate"):
-        raise ExportError(f"unknown token count {tokens!r}; choose size_tokens or estimate")
+    hp.check_options(fmt=fmt, shard_size=shard_size, tokens=tokens)
     t_start = time.perf_counter()
     recipe = load_recipe(recipe)
-    protect = [p for spec in inputs for p in _input_paths(spec)]
+    protect = [p for spec in inputs for p in hp.input_paths(spec)]
     check_out(out, overwrite=overwrite, protect=protect)
     if recipe.dedup.semantic and not 0 < semantic_eps < 1:
         raise RecipeError(f"--semantic-eps must be between 0 and 1, got {semantic_eps}")
@@ -188,10 +144,7 @@ def apply_headless(
 
     # annotated rules tag instead of selecting; the mixture comes after the selection (app.export.shape)
     sel_recipe, shape = split(dataclasses.replace(recipe, output_columns=None))
-    wanted = [
-        c for c in [*recipe.signals_used(), *(recipe.output_columns or []), *mix_tokens] if c not in (*BASE, "text")
-    ]
-    wanted = list(dict.fromkeys(wanted))
+    wanted = list(dict.fromkeys(c for c in wanted_all if c not in (*BASE, "text")))
     from app.export.instruct_headless import InstructColumns
 
     ins = InstructColumns.for_columns(wanted)  # instruct_* signals: fields kept in pass 1, scored after it
@@ -199,18 +152,7 @@ def apply_headless(
         from app.export import messages as msg
 
         msg.output_columns(schema, recipe)
-    # rules only (no dedup, balancing or sampling, no quantile): each document's fate is known from its own
-    # values, so the kept documents are collected during the first and only pass
-    streamable = (
-        single_pass is not False
-        and not recipe.dedup.exact
-        and not recipe.dedup.near
-        and not recipe.dedup.semantic
-        and not recipe.balance
-        and recipe.sample is None
-        and ins is None
-        and all(r.per_document for r in recipe.rules)
-    )
+    streamable = hp.streamable(recipe, single_pass=single_pass, instruct=ins)
     tx = recipe.transforms  # cleaning steps (app.transforms): kept rows are cleaned when collected
     tx_pipe = tx_stats = tx_dict = None
     memo: dict[str, Any] = {}
@@ -243,7 +185,7 @@ def apply_headless(
         reader = DocumentReader(inputs, **opts, con=con.cursor())
         hasher = pv.InputHasher([i.path for i in reader.inputs])
         fam_of: dict[str, str] = {}
-        meta_cols: list[str] = []
+        plan = hp.Columns(meta=[], families={}, from_scratch=[])
         extra = [c for c in (recipe.output_columns or []) if c not in ("id", "source", "text")]
         from_scratch: list[str] = []
         kept_state: dict[str, str] = {}
@@ -258,7 +200,7 @@ def apply_headless(
             part = tbl.take(pc.subtract(got.column("_ord"), base))
             if part.column("id").to_pylist() != got.column("id").to_pylist():
                 raise ExportError("the input changed between the two passes (ids differ); run again")
-            part = part.select(_kept_columns(part))
+            part = part.select(hp.kept_columns(part))
             if tx_pipe is not None:  # the kept documents' cleaned text, counted for the manifest
                 part = txe.clean_table(part, tx_pipe, tx_stats)
             for c in from_scratch:
@@ -271,32 +213,25 @@ def apply_headless(
 
             sem = sm.VectorFile(tmp / "_sem_vecs.f32")
         if recipe.dedup.near:  # the documents' MinHash signatures, clustered after pass 1
-            con.execute("CREATE TABLE _near_bands (_ord BIGINT, id VARCHAR, sig BLOB)")
+            hn.create_bands(con)
         # ------------------------------------------------------------ pass 1: score what the recipe needs
         meter = Meter(reader, progress, limit=limit, stage="read+score")
         first: dict[str, Any] = {}
 
         def setup(tbl: Any) -> list[str]:
             """On the first batch: which wanted columns the input has, which signals compute the rest."""
-            nonlocal meta_cols, fam_of, from_scratch
-            present = set(tbl.column_names)
-            computed = set(_decon_columns(decon, wanted, present)) | set(learned.columns if learned else [])
-            computed |= {target.column} if target else set()
-            computed |= set(ins.columns) if ins else set()
-            meta_cols = [c for c in wanted if c in present and c not in computed]
-            fam_of, unknown = _families_for([c for c in wanted if c not in present and c not in computed])
-            if unknown:
-                raise RecipeError(
-                    f"headless apply cannot compute {', '.join(unknown)}: not an input field, not a "
-                    "document-scope signal (corpus-scope signals need a workspace) and not a column of a "
-                    + (f"model stored in {models}" if models else "trained model (give --models WS)")
-                    + (
-                        "; size_tokens_NAME needs --tokenizer PATH --tokenizer-name NAME"
-                        if any(c.startswith("size_tokens_") for c in unknown)
-                        else ""
-                    )
-                )
-            from_scratch = [c for c in extra if c not in present]
+            nonlocal plan, fam_of, from_scratch
+            plan = hp.plan_columns(
+                set(tbl.column_names),
+                wanted=wanted,
+                extra=extra,
+                decon=decon,
+                learned=learned,
+                target=target,
+                ins=ins,
+                models=models,
+            )
+            fam_of, from_scratch = plan.families, plan.from_scratch
             first["families"] = sorted(set(fam_of.values()))
             return first["families"]
 
@@ -321,42 +256,35 @@ def apply_headless(
                     near = bool(recipe.dedup.near)
                     yield tbl, tbl.column("text").to_pylist(), fams, counting["ok"], near, sem_model, tx_dict
 
-            for (tbl, texts, *_), (res, tok_ok) in engine.map_batches(score_batch, tables(), arg_index=(1, 2, 3, 4, 5, 6)):
+            for (tbl, texts, *_), (res, tok_ok) in engine.map_batches(
+                score_batch, tables(), arg_index=(1, 2, 3, 4, 5, 6)
+            ):
                 meter.start_batch()
                 counting["ok"] = counting["ok"] and tok_ok
                 meter.report(1.0)
                 yield tbl, texts, res
 
         for tbl, texts, scores in scored():
-            cols: dict[str, Any] = {
-                "_ord": pa.array(range(ord0, ord0 + tbl.num_rows), pa.int64()),
-                "id": tbl.column("id"),
-                "source": tbl.column("source"),
-                "text_hash": tbl.column("text_hash")
-                if "text_hash" in tbl.column_names
-                else pa.array([hashlib.md5(t.encode("utf-8")).hexdigest() for t in texts]),
-                "size_chars": pa.array([len(t) for t in stexts_of(texts)], pa.int64()),
-            }
-            for c in meta_cols:  # a field missing from a later file reads as NULL there
-                cols[c] = tbl.column(c) if c in tbl.column_names else pa.nulls(tbl.num_rows)
-            if "size_tokens" in scores:
-                cols["size_tokens"] = pa.array(scores.pop("size_tokens"), pa.int64())
-            for c in fam_of:
-                cols[c] = pa.array(scores[c])
-            if decon is not None:  # the decontam scorer's values, from the in-memory benchmark index
-                cols.update({c: pa.array(v) for c, v in decon.score(texts).items()})
-            if learned is not None:  # trained models' columns, from the models stored in --models WS
-                cols.update({c: pa.array(v) for c, v in learned.score(texts).items()})
-            if target is not None:  # the target model's tokens (--tokenizer)
-                cols[target.column] = pa.array(target.score(texts), pa.int64())
+            cols = hp.batch_columns(
+                tbl,
+                texts,
+                stexts=stexts_of(texts),
+                scores=scores,
+                ord0=ord0,
+                cols_of=plan,
+                decon=decon,
+                learned=learned,
+                target=target,
+            )
             body = "*"
             if recipe.dedup.exact:  # the dedup_exact scorer's key, computed in DuckDB from the text
                 cols["text"] = tbl.column("text")
                 body = f"* EXCLUDE (text), {EXACT_NORM_SQL} AS dup_exact_cluster"
             if sem is not None:
                 sem.add(scores.pop(sm.SEM_VEC) if sm.SEM_VEC in scores else sm.embed_batch(texts, semantic_model))
-            if recipe.dedup.near:
-                _near_bands(con, texts, cols["_ord"], cols["id"], sigs=scores.pop(NEAR_SIG, None))
+            if recipe.dedup.near:  # the MinHash signatures: an engine worker's, else computed here
+                sigs = scores.pop(NEAR_SIG, None)
+                hn.add_bands(con, ords=cols["_ord"], ids=cols["id"], sigs=_signatures(texts) if sigs is None else sigs)
             if ins is not None:
                 ins.add_batch(con, tbl, cols["_ord"])
             con.register("_batch", pa.table(cols))
@@ -366,17 +294,7 @@ def apply_headless(
                 con.execute(f"INSERT INTO corpus BY NAME SELECT {body} FROM _batch")
             con.unregister("_batch")
             if ord0 == 0:  # an empty selection still has the input's columns
-                collect(
-                    tbl,
-                    pa.table(
-                        {
-                            "_ord": pa.array([], pa.int64()),
-                            "id": pa.array([], pa.string()),
-                            **{c: pa.array([], cols[c].type if c in cols else ins.arrow_type(c)) for c in from_scratch},
-                        }
-                    ),
-                    0,
-                )
+                collect(tbl, hp.no_rows(cols, from_scratch=from_scratch, instruct=ins), 0)
             if streamable:
                 comp = comp or compile_recipe(con, sel_recipe, relation="corpus")
                 q = (
@@ -387,7 +305,7 @@ def apply_headless(
                 collect(tbl, got.to_arrow_table(), ord0)
             ord0 += tbl.num_rows
             release_memory()  # freed heap pages back to the OS: RSS flat over the pass (app.engine.memory)
-        stats = _stats_dict(reader.stats)
+        stats = hp.stats_dict(reader.stats)
         if ord0 == 0:
             con.execute(
                 "CREATE TABLE corpus (_ord BIGINT, id VARCHAR, source VARCHAR, text_hash VARCHAR, size_chars BIGINT,"
@@ -395,7 +313,7 @@ def apply_headless(
             )
             con.execute("CREATE TABLE kept_rows (id VARCHAR, source VARCHAR, text VARCHAR)")
         if recipe.dedup.near:
-            _near_clusters(
+            hn.near_clusters(
                 con,
                 threshold=recipe.dedup.near_threshold,
                 reread=lambda: DocumentReader(inputs, **opts, con=con.cursor()),
@@ -411,20 +329,9 @@ def apply_headless(
             sql, params = select_ids_sql(comp, columns=["_ord", "id", *from_scratch])
             con.execute(f"CREATE TABLE kept AS SELECT * FROM ({sql}) ORDER BY _ord", params)
             # -------------------------------------------------------- pass 2: collect the kept documents
-            n_kept = con.execute("SELECT count(*) FROM kept").fetchall()[0][0]
-            reader = reader2 = DocumentReader(inputs, **opts, con=con.cursor())
+            reader2 = DocumentReader(inputs, **opts, con=con.cursor())
             meter = Meter(reader2, progress, limit=limit, stage="read kept")
-            base = 0
-            for batch in reader2:
-                tbl = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
-                meter.start_batch()
-                n = tbl.num_rows
-                got = con.sql(
-                    "SELECT * FROM kept WHERE _ord >= $a AND _ord < $b ORDER BY _ord", params={"a": base, "b": base + n}
-                ).to_arrow_table()
-                collect(tbl, got, base)
-                base += n
-                meter.report(1.0)
+            hp.collect_second_pass(con, reader=reader2, meter=meter, collect=collect)
             con.execute("DROP TABLE kept")
         summary = summarize(con, recipe, compiled=comp)
         if decon is not None:
@@ -433,32 +340,17 @@ def apply_headless(
         if n_kept != summary["kept_docs"]:
             raise ExportError(f"collected {n_kept} documents but the recipe selects {summary['kept_docs']}")
         # ------------------------------------------------------------ write: the workspace's own writer
-        have = [r[0] for r in con.execute("DESCRIBE kept_rows").fetchall()]
-        out_cols = list(
-            recipe.output_columns or ["id", "source", "text", *[c for c in have if c not in ("id", "source", "text")]]
-        )
-        missing = [c for c in out_cols if c not in have]
-        if missing:
-            raise ExportError(f"output column {missing[0]!r} is not in the input")
-        dest = tmp / "_parquet" if fmt == "hf" else tmp
-        dest.mkdir(exist_ok=True)
-        sel = f"SELECT {', '.join(qi(c) for c in out_cols)} FROM kept_rows ORDER BY id"
-        schema_block: dict[str, Any] = {}
-        if schema:  # every record as id, source, messages, as a workspace export writes it
-            out_cols = [*msg.output_columns(schema, recipe), "messages"]
-            kept_types = {r[0]: r[1] for r in con.execute("DESCRIBE kept_rows").fetchall()}
-            sel = f"SELECT id, source, {msg.messages_sql(kept_types)} AS messages FROM kept_rows ORDER BY id"
-            schema_block = {"schema": {"name": schema, "without_messages": msg.without_messages(con, sel, {})}}
-        sel, sel_params, n_rows, out_cols = shape.apply(con, comp, sel, {}, columns=out_cols, n_kept=n_kept)
-        rows = copy_selection(
+        written = write_kept(
             con,
-            sel,
-            sel_params,
-            dest,
-            fmt="parquet" if fmt == "hf" else fmt,
-            n_rows=n_rows,
+            recipe=recipe,
+            comp=comp,
+            shape=shape,
+            tmp=tmp,
+            fmt=fmt,
+            schema=schema,
             shard_size=shard_size,
             progress=progress,
+            n_kept=n_kept,
         )
         con.close()
         con = None
@@ -472,52 +364,44 @@ def apply_headless(
             | set(ins.families if ins else [])
         )
         tx_block = txe.manifest_block(tx, tx_stats, sorted(fams - {"decontam"})) if tx is not None else {}
+        source = {
+            "inputs": list(inputs),
+            "read": stats,
+            "headless": True,
+            "passes": passes,
+            "signal_families": sorted(
+                set(fam_of.values()) | ({"decontam"} if decon else set()) | set(ins.families if ins else [])
+            ),
+            **({"instruct": ins_info} if ins_info else {}),
+            **({"benchmarks": decon.entries} if decon else {}),
+            **({"models": learned.entries} if learned else {}),
+            **({"tokenizer": target.entry} if target else {}),
+            **({"semantic": sem_info} if sem_info else {}),
+        }
         manifest = finish_export(
             tmp,
             out_path,
-            dest,
-            rows,
-            n_kept=n_rows,
+            written.dest,
+            written.rows,
+            n_kept=written.n_rows,
             fmt=fmt,
-            manifest=lambda files: (
-                tx_block
-                | schema_block
-                | shape.extend(
-                    build_manifest(
-                        recipe,
-                        comp.resolved,
-                        summary,
-                        files=files,
-                        fmt=fmt,
-                        shard_size=shard_size,
-                        columns=out_cols,
-                        version=__version__,
-                        source={
-                            "inputs": list(inputs),
-                            "read": stats,
-                            "headless": True,
-                            "passes": passes,
-                            "signal_families": sorted(
-                                set(fam_of.values())
-                                | ({"decontam"} if decon else set())
-                                | set(ins.families if ins else [])
-                            ),
-                            **({"instruct": ins_info} if ins_info else {}),
-                            **({"benchmarks": decon.entries} if decon else {}),
-                            **({"models": learned.entries} if learned else {}),
-                            **({"tokenizer": target.entry} if target else {}),
-                            **({"semantic": sem_info} if sem_info else {}),
-                            **_versus(forecast, t_start, summary, engine),
-                        },
-                        provenance=pv.provenance(
-                            recipe,
-                            token_column=summary["token_column"],
-                            inputs=hasher.result(),
-                            input_hashing=HASHING,
-                            fingerprints={f: _fingerprint(f, tx and tx.signal_options([f])) for f in fams},
-                        ),
-                    )
-                )
+            manifest=lambda files: manifest_for(
+                files,
+                recipe=recipe,
+                comp=comp,
+                summary=summary,
+                shape=shape,
+                written=written,
+                head=tx_block,
+                fmt=fmt,
+                shard_size=shard_size,
+                source=source,
+                hasher=hasher,
+                families=fams,
+                tx=tx,
+                forecast=forecast,
+                t_start=t_start,
+                engine=engine,
             ),
         )
     except BaseException:
@@ -531,105 +415,8 @@ def apply_headless(
     return manifest
 
 
-def _signatures(texts: list[Any]) -> list[bytes]:
-    """The ``dedup_near`` scorer's MinHash signatures of ``texts`` (in slices of :data:`SLICE`)."""
-    from app.signals.dedup_near import signature_blobs
-
-    texts = ["" if t is None else t for t in texts]  # as the scorer reads a NULL text
-    return [b for a in range(0, len(texts), SLICE) for b in signature_blobs(texts[a : a + SLICE])]
-
-
-def _near_bands(con: Any, texts: list[Any], ords: Any, ids: Any, *, sigs: list[bytes] | None = None) -> None:
-    """Append the MinHash signatures of ``texts`` (computed here unless an engine worker sent them as
-    ``sigs``) to the scratch table ``_near_bands (_ord, id, sig)``."""
-    import pyarrow as pa
-
-    if sigs is None:
-        sigs = _signatures(texts)
-    tbl = pa.table({"_ord": ords, "id": ids, "sig": pa.array(sigs, pa.binary())})
-    con.register("_nb_batch", tbl)
-    con.execute("INSERT INTO _near_bands SELECT * FROM _nb_batch")
-    con.unregister("_nb_batch")
-
-
-def _near_clusters(con: Any, *, threshold: float | None = None, reread: Callable[[], Any]) -> None:
-    """Cluster the signatures (the scorer's :func:`cluster`, at the recipe's ``dedup.near`` threshold, else the
-    default) and add ``dup_near_cluster`` and ``dup_near_jaccard`` to ``corpus``. The few documents in pairs
-    whose estimate is near the threshold are verified by their exact Jaccard: their texts come from another
-    streaming read of the input (``reread()``, one batch in memory, stopping after the last one needed)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    from app.signals.dedup_near import DEFAULT_THRESHOLD, cluster
-
-    def texts(c: Any, table: str) -> Any:
-        last = c.execute(f"SELECT max(_ord) FROM {table}").fetchall()[0][0]
-        base = 0
-        for batch in reread():
-            if last is None or base > last:
-                break
-            tbl = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
-            q = f"SELECT rid, _ord, id FROM {table} WHERE _ord >= $a AND _ord < $b ORDER BY _ord"
-            got = c.sql(q, params={"a": base, "b": base + tbl.num_rows}).to_arrow_table()
-            if got.num_rows:
-                part = tbl.take(pc.subtract(got.column("_ord"), base))
-                if part.column("id").to_pylist() != got.column("id").to_pylist():
-                    raise ExportError("the input changed between the two passes (ids differ); run again")
-                yield got.column("rid").to_numpy(), ["" if t is None else t for t in part.column("text").to_pylist()]
-            base += tbl.num_rows
-
-    t = DEFAULT_THRESHOLD if threshold is None else threshold
-    cluster(
-        con,
-        rows_sql="SELECT _ord, id, sig FROM _near_bands",
-        dest="_near",
-        carry=("_ord",),
-        threshold=t,
-        texts=texts,
-    )
-    con.execute("DROP TABLE _near_bands")
-    con.execute(
-        "CREATE OR REPLACE TABLE corpus AS SELECT c.*, n.dup_near_cluster, n.dup_near_jaccard FROM corpus c"
-        " JOIN _near n ON n._ord = c._ord ORDER BY c._ord"
-    )
-    con.execute("DROP TABLE _near")
-
-
 #: the key under which an engine worker returns a batch's MinHash signatures (never a signal column)
 NEAR_SIG = "__near_signatures"
-
-
-def _score(
-    texts: list[str],
-    families: list[str],
-    tokens: dict[str, bool],
-    meter: Meter | None,
-    options: dict[str, dict[str, Any]] | None = None,
-) -> dict[str, list]:
-    """The recipe's signal families (with ``options``: the transforms section's segmentation) and ``size_tokens``
-    for ``texts``, in slices of :data:`SLICE` so that
-    progress moves while a large batch is scored. Without the tokenizer, tokens fall back to the
-    characters / 4 estimate (``tokens["ok"]`` turns False), as in a workspace where ``size`` is not scored."""
-    from app.signals.engine import score_texts
-    from app.signals.size import count_tokens
-
-    out: dict[str, list] = {}
-    n = len(texts)
-    for a in range(0, n, SLICE):
-        part = texts[a : a + SLICE]
-        got = score_texts(part, families, options=options) if families else {}
-        if tokens["ok"] and "size_tokens" not in got:
-            try:
-                got["size_tokens"] = count_tokens(part)
-            except MissingDependency:
-                tokens["ok"] = False
-        for k, v in got.items():
-            out.setdefault(k, []).extend(v)
-        if meter is not None:
-            meter.report(min(a + SLICE, n) / n)
-    if not n and meter is not None:
-        meter.report(1.0)
-    return out
 
 
 def score_batch(
@@ -660,28 +447,3 @@ def score_batch(
 
         out[SEM_VEC] = embed_batch(texts, semantic or None)
     return out, flag["ok"]
-
-
-def _versus(forecast: dict[str, Any] | None, t_start: float, summary: dict[str, Any], engine: Any) -> dict:
-    """``{"forecast": ...}``: the dry run's forecast of this run next to what it took (empty without one)."""
-    if not forecast:
-        return {}
-    import resource
-    import time
-
-    from app.export.plan_check import versus
-
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    took = time.perf_counter() - t_start
-    workers = engine.workers if engine is not None else 1
-    return {"forecast": versus(forecast, took=took, documents=summary["total_docs"], workers=workers, peak_rss=rss)}
-
-
-def _fingerprint(family: str, options: dict[str, dict[str, Any]] | None = None) -> str | None:
-    """The fingerprint of ``family`` with the options headless scoring used (default, or ``options[family]``)."""
-    from app.signals.base import get_scorer
-
-    try:
-        return get_scorer(family)(**(options or {}).get(family, {})).fingerprint()
-    except Exception:
-        return None
