@@ -59,7 +59,9 @@ def test_file_selector_formats(tmp_path, tiny_ws):
 def test_pair_overlaps(tiny_ws):
     con = tiny_ws.cursor()
     con.execute("INSERT INTO labels (id, label, note, created_at) VALUES ('a1', 'bad', NULL, TIMESTAMP '2026-01-01')")
-    con.execute("INSERT INTO labels (id, label, note, created_at) VALUES ('a1', 'good', NULL, TIMESTAMP '2026-01-02')")  # relabelled
+    con.execute(
+        "INSERT INTO labels (id, label, note, created_at) VALUES ('a1', 'good', NULL, TIMESTAMP '2026-01-02')"
+    )  # relabelled
     con.execute("INSERT INTO labels (id, label, note, created_at) VALUES ('a2', 'bad', NULL, TIMESTAMP '2026-01-01')")
     p = resolve_pair(con, "label:good", "label:bad")
     assert p.positive.ids == ["a1"] and p.negative.ids == ["a2"]

@@ -92,7 +92,10 @@ def _hostile_ws(path) -> str:
             HOSTILE_SOURCE,
             pd.DataFrame({"id": [HOSTILE_ID, "plain1"], "text": [HOSTILE_TEXT, "a plain document"]}),
         )
-        ws.con.execute("INSERT INTO labels (id, label, note, created_at) VALUES (?, ?, NULL, now()::TIMESTAMP)", [HOSTILE_ID, HOSTILE_LABEL])
+        ws.con.execute(
+            "INSERT INTO labels (id, label, note, created_at) VALUES (?, ?, NULL, now()::TIMESTAMP)",
+            [HOSTILE_ID, HOSTILE_LABEL],
+        )
     return str(path)
 
 
