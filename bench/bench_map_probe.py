@@ -144,7 +144,7 @@ def render_lines() -> list[str]:
     ]
     return [
         "",
-        "Neighbours across cluster borders (`python bench/bench_map_probe.py recall`, `... pass --sizes 200000:20`):"
+        "Neighbours across cluster borders (`python bench/bench_map_probe.py recall`, `... pass --sizes 200000:20,200000:2`):"
         " the per-cluster stage before (k-NN inside the k-means cluster, SemDeDup, density) against after"
         " (`cluster_pass` with `app/maps/probe.py`, its disk files included); CPU seconds of the process, recall@10"
         " against exact global search on 2,000 (realmix) or 1,000 (synthetic) query documents:",

@@ -390,7 +390,7 @@ def render() -> str:
     out += [
         "",
         "Reproduce: `python bench/bench_map_scale.py speed --sizes 1000000 --paths after`,"
-        " `python bench/bench_map_probe.py recall`, `python bench/bench_map_probe.py pass --sizes 200000:20`,"
+        " `python bench/bench_map_probe.py recall`, `python bench/bench_map_probe.py pass --sizes 200000:20,200000:2`,"
         " `python bench/bench_map_scale.py quality`, `python bench/bench_map_scale.py readme`.",
     ]
     return "\n".join(out)
