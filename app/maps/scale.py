@@ -20,11 +20,12 @@ places every point outside the UMAP sample by an exact search over the sample. H
    Neighbour rows go to a staging table as each cluster finishes; everything is swapped in in one transaction.
 
 Memory bound: about ``4 * 50 + 15`` bytes per document until k-means (the PCA-50 vectors, map coordinates,
-cluster) and about 40 after it (coordinates, cluster, density and duplicate columns), plus the ids as an Arrow string
-array (their bytes + 4): about 2.3 GB at 10M documents with 9-character ids. On top: DuckDB's sort while the vectors
+cluster) and about 56 after it (coordinates, cluster, density and duplicate columns, each cluster's cell order and
+rows), plus the ids as an Arrow string array (their bytes + 4): about 2.5 GB at 10M documents with 9-character ids. On top: DuckDB's sort while the vectors
 are read (capped at :data:`DUCKDB_MEMORY`, the rest spills to disk), the largest cluster's full vectors (``4 * dim``
 bytes per member) and its neighbour search's work arrays, and the UMAP fit on at most 50,000 points. Disk: two copies
-of the vectors (``4 * dim`` bytes per document each) in the scratch folder, each removed as soon as it is read.
+of the vectors (``4 * dim`` bytes per document each) in the scratch folder: the spool and the cluster files, then
+the cluster files and the cell-sorted files (kept until every cluster's neighbours are searched).
 
 What changes against the in-memory path (the bench measures each): points outside the UMAP sample are placed from an
 approximate 10-NN in the sample; neighbours come from an inverted-file search over fine cells (approximate: the
