@@ -287,8 +287,9 @@ def cluster_pass(
             extra = (h[0].astype(np.int64), h[1].astype(np.float32))
         else:
             cands = [st, *cands]
+        tc = top_cells if extra is None else max(1, top_cells * 2 // 3)  # in-cluster lists found: fewer cells across
         idx, sim = probe.probe_search(
-            st.vectors(), st.rows, cands, k=k, top_cells=top_cells, extra=extra, own=None if extra else 0
+            st.vectors(), st.rows, cands, k=k, top_cells=tc, extra=extra, own=None if extra else 0
         )
         probe.fill_missing(idx, sim, st.rows)
         dens[st.rows] = signals.density(sim)
