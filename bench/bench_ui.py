@@ -135,6 +135,11 @@ def pct(xs: list[float], p: float) -> float:
     return xs[min(len(xs) - 1, max(0, math.ceil(p / 100 * len(xs)) - 1))]
 
 
+def stat_row(label: str, xs: list[float]) -> list:
+    """A README table row: ``label``, the median and p95 of ``xs`` (ms, rounded) and how many there are."""
+    return [label, f"{statistics.median(xs):.0f}", f"{pct(xs, 95):.0f}", len(xs)]
+
+
 KEY = {
     "workspace": '[data-testid="stMetric"]',
     "distributions": '[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg',
@@ -527,28 +532,22 @@ def main() -> None:
     compare = compare_runs(ws, Path(args.compare), changes=args.changes) if args.compare else None
     load = max(load0, os.getloadavg()[0])
     rows = [
-        [
+        stat_row(
             "threshold change → kept count shown",
-            f"{statistics.median(res['count_ms']):.0f}",
-            f"{pct(res['count_ms'], 95):.0f}",
-            len(res["count_ms"]),
-        ],
-        [
+            res["count_ms"],
+        ),
+        stat_row(
             "threshold change → whole panel redrawn (retention, per-rule table, overlap, histograms)",
-            f"{statistics.median(res['all_ms']):.0f}",
-            f"{pct(res['all_ms'], 95):.0f}",
-            len(res["all_ms"]),
-        ],
+            res["all_ms"],
+        ),
     ]
     if res.get("edge_ms"):
         xs = res["edge_ms"]
         rows.append(
-            [
+            stat_row(
                 "threshold change → the documents at the edge of the cut shown (a second POST, reads texts)",
-                f"{statistics.median(xs):.0f}",
-                f"{pct(xs, 95):.0f}",
-                len(xs),
-            ]
+                xs,
+            )
         )
     if res["server_ms"]:
         for label, key in (
@@ -556,17 +555,15 @@ def main() -> None:
             ("… of which `app.recipes.summarize`", "summary_ms"),
         ):
             xs = res[key]
-            rows.append([label, f"{statistics.median(xs):.0f}", f"{pct(xs, 95):.0f}", len(xs)])
+            rows.append(stat_row(label, xs))
     if res.get("server_cpu_ms"):
         xs = res["server_cpu_ms"]
         rows.append(
-            [
+            stat_row(
                 "the dashboard server's CPU per threshold change (user + system, every thread: the three requests, the"
                 " Streamlit rerun that takes the rules back)",
-                f"{statistics.median(xs):.0f}",
-                f"{pct(xs, 95):.0f}",
-                len(xs),
-            ]
+                xs,
+            )
         )
     if res["release_ms"]:
         rate = [p / s for p, s in zip(res["drag_paints"], res["drag_seconds"])]
@@ -579,30 +576,24 @@ def main() -> None:
             ]
         )
         rows.append(
-            [
+            stat_row(
                 "… release → the final count shown",
-                f"{statistics.median(res['release_ms']):.0f}",
-                f"{pct(res['release_ms'], 95):.0f}",
-                len(res["release_ms"]),
-            ]
+                res["release_ms"],
+            )
         )
     rows.append(
-        [
+        stat_row(
             "for scale: the same edit on a one-widget Streamlit fragment (one rerun) → number shown",
-            f"{statistics.median(floor['count_ms']):.0f}",
-            f"{pct(floor['count_ms'], 95):.0f}",
-            len(floor["count_ms"]),
-        ]
+            floor["count_ms"],
+        )
     )
     if floor.get("server_cpu_ms"):
         xs = floor["server_cpu_ms"]
         rows.append(
-            [
+            stat_row(
                 "… its server's CPU per edit (user + system)",
-                f"{statistics.median(xs):.0f}",
-                f"{pct(xs, 95):.0f}",
-                len(xs),
-            ]
+                xs,
+            )
         )
     rows.append(
         [
@@ -613,12 +604,10 @@ def main() -> None:
         ]
     )
     rows.append(
-        [
+        stat_row(
             "`app.recipes.summarize` alone, in a Python loop (same rules, the edit loop's 20 thresholds)",
-            f"{statistics.median(direct):.0f}",
-            f"{pct(direct, 95):.0f}",
-            len(direct),
-        ]
+            direct,
+        )
     )
     for k, ms in res["cold_ms"].items():
         rows.append([f"page {k}: first visit after the server starts (cold caches) → key content drawn", ms, "", 1])
