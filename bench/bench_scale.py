@@ -106,11 +106,17 @@ def run_stage(args: list[str], env: dict[str, str]) -> tuple[float, int, float]:
     return secs, int(rss), float(cpu)
 
 
-def measure(n: int, workers: int, tmp: Path, save: Any, only: list[str] | None = None) -> dict:
-    """Every stage on ``n`` documents; ``save(result)`` after each stage (a run cut short keeps its rows)."""
+def measure(n: int, workers: int, tmp: Path, save: Any, only: list[str] | None = None,
+            prior: dict | None = None) -> dict:  # fmt: skip
+    """Every stage on ``n`` documents; ``save(result)`` after each stage (a run cut short keeps its rows).
+
+    ``tmp`` may hold the shards and workspace of an earlier run of the same size (``--workdir``): the shards are
+    then reused, ingest runs only when the workspace is missing (or is asked for), and ``prior`` (that run's
+    result) keeps the stages not run again, so a 10M run can go stage by stage across several invocations."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "WINNOW_NO_WAIT": "1"}
     t = time.perf_counter()
-    glob = make_shards(tmp / "shards", n)
+    shards = tmp / "shards"
+    glob = str(shards / "*.jsonl") if (shards / f"part{SHARDS - 1:02d}.jsonl").exists() else make_shards(shards, n)
     make_s = time.perf_counter() - t
     ws = str(tmp / "ws")
     recipe = tmp / "r.yaml"
@@ -134,13 +140,23 @@ def measure(n: int, workers: int, tmp: Path, save: Any, only: list[str] | None =
             "estimate",
         ],
     }
-    res = {"docs": n, "workers": workers, "make_shards_s": round(make_s, 1), "stages": {}}
+    res = {
+        "docs": n,
+        "workers": workers,
+        "make_shards_s": round(make_s, 1),
+        "stages": dict((prior or {}).get("stages", {})),
+    }
+    have_ws = Path(ws).exists()
     for name, args in stages.items():
-        if only and name not in only and name != "ingest":  # every later stage needs the ingested workspace
+        wanted = not only or name in only
+        if name == "ingest" and not have_ws:
+            wanted = True  # every later stage needs the ingested workspace
+        if not wanted:
             continue
+        load = os.getloadavg()[0]
         secs, rss, cpu = run_stage(args, env)
         res["stages"][name] = {"seconds": round(secs, 1), "cpu_seconds": round(cpu, 1), "docs_per_s": round(n / secs),
-                               "peak_rss_bytes": rss}  # fmt: skip
+                               "peak_rss_bytes": rss, "load": [round(load, 1), round(os.getloadavg()[0], 1)]}  # fmt: skip
         print(f"  {n:,} {name}: {secs:.1f} s wall, {cpu:.1f} s CPU, {rss / 2**20:,.0f} MiB", flush=True)
         save(res)
     return res
@@ -181,13 +197,33 @@ def _h(s: float) -> str:
     return f"{s / 3600:.1f} h" if s >= 5400 else f"{s / 60:.0f} min" if s >= 90 else f"{s:.0f} s"
 
 
+#: the stages from raw shards to a dashboard with every signal and a map (issue 18's 1-hour goal)
+DASHBOARD = ("ingest", "score", "embed", "map")
+
+
+def _to_dashboard(results: list[dict]) -> list[str]:
+    """One line per size whose stages from raw shards to the dashboard were all measured: their wall and CPU."""
+    out = []
+    for r in results:
+        st = r["stages"]
+        if all(k in st for k in DASHBOARD):
+            wall = sum(st[k]["seconds"] for k in DASHBOARD)
+            cpu = sum(st[k].get("cpu_seconds", 0) for k in DASHBOARD)
+            out.append(f"- **{r['docs']:,} documents, raw shards to the dashboard** ({' + '.join(DASHBOARD)}, measured): "
+                       f"{_h(wall)} of wall time, {cpu / 3600:.2f} CPU-hours, peak {max(st[k]['peak_rss_bytes'] for k in DASHBOARD) / 2**30:.1f} GiB "
+                       f"(issue 18's goal at 10M: 1 hour, 8 GB).")  # fmt: skip
+    return [*out, ""] if out else []
+
+
 def report(results: list[dict], est: dict, loads: tuple[float, float]) -> str:
     rows = []
     for r in results:
         for name, st in r["stages"].items():
             cpu = st.get("cpu_seconds")
+            load = st.get("load")
             rows.append([f"{r['docs']:,}", name, st["seconds"], "" if cpu is None else cpu, f"{st['docs_per_s']:,}",
-                         "" if not cpu else f"{r['docs'] / cpu:,.0f}", f"{st['peak_rss_bytes'] / 2**20:,.0f}"])  # fmt: skip
+                         "" if not cpu else f"{r['docs'] / cpu:,.0f}", f"{st['peak_rss_bytes'] / 2**20:,.0f}",
+                         "" if not load else f"{load[0]:.1f}-{load[1]:.1f}"])  # fmt: skip
     big = results[-1]
     t10 = est["ten_million_here_cpu_s"]
     cpu10 = sum(t10.values())
@@ -200,8 +236,11 @@ def report(results: list[dict], est: dict, loads: tuple[float, float]) -> str:
         "with other work (wall times several times a quiet machine's), so the estimates below use the CPU seconds of "
         "each stage's processes (user + system), which other work inflates much less.",
         "",
-        md_table(["documents", "stage", "wall s", "CPU s", "docs/s (wall)", "docs per CPU-s", "peak RSS MiB"], rows),
+        md_table(
+            ["documents", "stage", "wall s", "CPU s", "docs/s (wall)", "docs per CPU-s", "peak RSS MiB", "load"], rows
+        ),
         "",
+        *_to_dashboard(results),
         f"Paper estimate from the measured sizes ({', '.join(f'{x:,}' for x in est['from_sizes'])}; each stage's CPU "
         "cost per further document, the marginal cost between the two largest sizes when there are two, carried to "
         f"10M): **10M documents here** need about {cpu10 / 3600:.1f} CPU-hours ("
@@ -251,7 +290,12 @@ def main() -> None:
     ap.add_argument("--no-readme", action="store_true")
     ap.add_argument("--readme-only", action="store_true", help="rewrite the README from bench/out/scale.json")
     ap.add_argument("--merge", action="store_true", help="keep the other sizes already in bench/out/scale.json")
-    ap.add_argument("--stages", help="comma-separated stages to run (default all; ingest always runs)")
+    ap.add_argument(
+        "--stages", help="comma-separated stages to run (default all; ingest runs when the workspace is missing)"
+    )
+    ap.add_argument(
+        "--workdir", help="keep shards and workspace under DIR/N and reuse them (stage by stage with --merge)"
+    )
     a = ap.parse_args()
     if a.readme_only:
         saved = json.loads((OUT / "scale.json").read_text())
@@ -262,6 +306,7 @@ def main() -> None:
     sizes = a.docs or [100_000, 1_000_000]
     load0 = os.getloadavg()[0]
     kept: list[dict] = []
+    old: dict = {"results": []}
     if a.merge and (OUT / "scale.json").exists():  # sizes measured by earlier runs, kept unless measured again
         old = json.loads((OUT / "scale.json").read_text())
         kept = [r for r in old["results"] if r["docs"] not in sizes]
@@ -276,11 +321,15 @@ def main() -> None:
         return rows
 
     for n in sizes:
-        tmp = Path(tempfile.mkdtemp(prefix="winnow-scale-"))
+        keep = a.workdir is not None
+        tmp = Path(a.workdir) / str(n) if keep else Path(tempfile.mkdtemp(prefix="winnow-scale-"))
+        tmp.mkdir(parents=True, exist_ok=True)
+        prior = next((r for r in (old["results"] if keep and a.merge else []) if r["docs"] == n), None)
         try:
-            results.append(measure(n, a.workers, tmp, save, a.stages.split(",") if a.stages else None))
+            results.append(measure(n, a.workers, tmp, save, a.stages.split(",") if a.stages else None, prior))
         finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+            if not keep:
+                shutil.rmtree(tmp, ignore_errors=True)
     rows = save()
     est = estimate(rows, ray_overhead=a.ray_overhead, nodes=a.nodes, cores=a.cores)
     body = report(rows, est, (load0, os.getloadavg()[0]))
