@@ -22,6 +22,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -71,8 +72,48 @@ def synthetic_ws(path: Path, n: int, *, seed: int = 0) -> None:
     ws.close()
 
 
-def child(path: str, stream_above: int, out: str) -> None:
-    """One `winnow map` build in this fresh process: wall, CPU and peak RSS."""
+def _rss_mib(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) // 1024
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                if int((d / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    out.append(int(d.name))
+            except (OSError, ValueError, IndexError):
+                continue
+    return out
+
+
+def _sample_rss(last: dict, peaks: dict, stop: Any) -> None:
+    """Every second: the resident memory of this process plus its worker processes, the peak kept per stage."""
+    me = os.getpid()
+    while not stop.wait(1.0):
+        total = _rss_mib(me) + sum(_rss_mib(p) for p in _children(me))
+        stage = (last["stage"] or "start").split(" (")[0]
+        peaks[stage] = max(peaks.get(stage, 0), total)
+
+
+def _cpu_s(c0: float) -> float:
+    """CPU seconds of this process since ``c0`` plus those of its reaped worker processes."""
+    ch = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() - c0 + ch.ru_utime + ch.ru_stime
+
+
+def child(path: str, stream_above: int, out: str, workers: int | None = None) -> None:
+    """One `winnow map` build in this fresh process: wall, CPU (with its workers') and peak RSS (this process's,
+    and the sampled sum with its workers', per stage)."""
+    import threading
+
     from app.maps import build_map
     from app.workspace import Workspace
 
@@ -80,6 +121,9 @@ def child(path: str, stream_above: int, out: str) -> None:
     load = round(os.getloadavg()[0], 1)
     trace = Path(out + ".progress")
     last: dict = {"stage": None, "t": 0.0}
+    peaks: dict[str, int] = {}
+    stop = threading.Event()
+    threading.Thread(target=_sample_rss, args=(last, peaks, stop), daemon=True).start()
 
     def progress(done: int, total: int | None, stage: str) -> None:
         """Stage, CPU seconds and peak RSS as the run goes (a run stopped early still says how far it got)."""
@@ -87,13 +131,15 @@ def child(path: str, stream_above: int, out: str) -> None:
         if stage != last["stage"] or now - last["t"] > 20:
             last.update(stage=stage, t=now)
             rss = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-            row = {"stage": stage, "done": done, "total": total, "cpu_s": round(time.process_time() - c, 1)}
+            row = {"stage": stage, "done": done, "total": total, "cpu_s": round(_cpu_s(c), 1)}
             with trace.open("a") as f:
                 f.write(json.dumps({**row, "wall_s": round(now - t, 1), "peak_rss_mib": rss}) + "\n")
 
     with Workspace.open(Path(path)) as ws:
-        res = build_map(ws, stream_above=stream_above, progress=progress)
+        res = build_map(ws, stream_above=stream_above, workers=workers, progress=progress)
+    stop.set()
     ru = resource.getrusage(resource.RUSAGE_SELF)
+    ru_ch = resource.getrusage(resource.RUSAGE_CHILDREN)
     Path(out).write_text(
         json.dumps(
             {
@@ -102,8 +148,11 @@ def child(path: str, stream_above: int, out: str) -> None:
                 "load_start": load,
                 "load_end": round(os.getloadavg()[0], 1),
                 "wall_s": round(time.perf_counter() - t, 1),
-                "cpu_s": round(time.process_time() - c, 1),
+                "cpu_s": round(_cpu_s(c), 1),
                 "peak_rss_mib": round(ru.ru_maxrss / 1024),
+                "worker_peak_rss_mib": round(ru_ch.ru_maxrss / 1024),
+                "rss_sum_by_stage_mib": peaks,
+                "workers": res.get("workers", 1),
                 "seconds": res["seconds"],
                 "neighbours": res["neighbours"],
                 "clusters": res["clusters"],
@@ -113,15 +162,15 @@ def child(path: str, stream_above: int, out: str) -> None:
     )
 
 
-def speed(sizes: list[int], paths: list[str]) -> None:
+def speed(sizes: list[int], paths: list[str], workers: int | None = None) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     for n in sizes:
         ws = WORK / f"syn_{n}"
         synthetic_ws(ws, n)
         for p in paths:
-            res = OUT / f"speed_{n}_{p}.json"
+            res = OUT / (f"speed_{n}_{p}.json" if workers is None else f"speed_{n}_{p}_w{workers}.json")
             above = 10**12 if p == "before" else 0
-            cmd = [sys.executable, __file__, "child", str(ws), str(above), str(res)]
+            cmd = [sys.executable, __file__, "child", str(ws), str(above), str(res), str(workers or 0)]
             r = subprocess.run(["nice", "-n", "5", *cmd], cwd=ROOT)
             if r.returncode:
                 print(f"{n} {p}: failed ({r.returncode})", flush=True)
@@ -475,15 +524,16 @@ def cluster_cost(sizes: list[int]) -> None:
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "child":
-        child(sys.argv[2], int(sys.argv[3]), sys.argv[4])
+        child(sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5]) or None if len(sys.argv) > 5 else None)
         return
     ap = argparse.ArgumentParser()
     ap.add_argument("mode", choices=["speed", "quality", "cluster", "readme"])
     ap.add_argument("--sizes", default="50000,200000,1000000")
     ap.add_argument("--paths", default="before,after")
+    ap.add_argument("--workers", type=int, help="streamed path: worker processes (default: winnow map's default)")
     a = ap.parse_args()
     if a.mode == "speed":
-        speed([int(v) for v in a.sizes.split(",")], a.paths.split(","))
+        speed([int(v) for v in a.sizes.split(",")], a.paths.split(","), a.workers)
     elif a.mode == "quality":
         quality()
     elif a.mode == "cluster":

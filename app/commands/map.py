@@ -30,6 +30,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--eps", type=float, default=0.05, help="SemDeDup: duplicates have cosine > 1-eps (default 0.05)")
     p.add_argument("--k", type=int, default=10, help="neighbours stored per document (default 10)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="processes for the streamed map above 100,000 documents (default: the usable cores, at most 4;"
+        " the same map for any N)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -40,9 +47,18 @@ def run(args: argparse.Namespace) -> int:
 
     if (args.sample is not None and args.sample < 2) or args.k < 1 or (args.clusters is not None and args.clusters < 1):
         raise MapError("--sample must be >= 2, --k and --clusters >= 1")
+    if args.workers is not None and args.workers < 1:
+        raise MapError("--workers must be >= 1")
     with Workspace.open(args.workspace) as ws, tqdm_progress("map") as progress:
         out = build_map(
-            ws, sample=args.sample, seed=args.seed, k=args.k, clusters=args.clusters, eps=args.eps, progress=progress
+            ws,
+            sample=args.sample,
+            seed=args.seed,
+            k=args.k,
+            clusters=args.clusters,
+            eps=args.eps,
+            workers=args.workers,
+            progress=progress,
         )
     say(
         args,

@@ -50,6 +50,7 @@ def build_map(
     eps: float = 0.05,
     exact_limit: int | None = None,
     stream_above: int | None = None,
+    workers: int | None = None,
     progress: Any = None,
 ) -> dict[str, Any]:
     """Project, cluster, label, find neighbours and compute SemDeDup/density for every embedded document.
@@ -57,7 +58,8 @@ def build_map(
     ``sample``: fit UMAP on this many points (default: all up to 50,000) and place the rest by their
     nearest fitted points. Deterministic for a given ``seed``. Returns counts, timings and the clusters.
     Above ``stream_above`` documents (default :data:`app.maps.scale.STREAM_ABOVE`) the vectors are streamed and
-    memory stays bounded (:mod:`app.maps.scale` says how, and what differs).
+    memory stays bounded (:mod:`app.maps.scale` says how, and what differs); ``workers`` processes share its
+    placement and per-cluster stage (default: the usable cores, at most 4; the same map for any number).
     """
     from app.embed import load_vectors, vector_count
     from app.maps import labels as lab
@@ -82,6 +84,7 @@ def build_map(
             k=k,
             clusters=clusters,
             eps=eps,
+            workers=workers,
             progress=progress,
         )
     timings: dict[str, float] = {}

@@ -70,43 +70,54 @@ def sample_index(base: np.ndarray, *, seed: int = 0) -> tuple[np.ndarray, list[n
 
 
 def place_rest(
-    x: np.ndarray, fit_idx: np.ndarray, fitted: np.ndarray, *, seed: int = 0, nprobe: int = NPROBE, progress: Any = None
+    x: np.ndarray,
+    fit_idx: np.ndarray,
+    fitted: np.ndarray,
+    *,
+    seed: int = 0,
+    nprobe: int = NPROBE,
+    workers: int = 1,
+    progress: Any = None,
 ) -> np.ndarray:
     """2-D coordinates of every row of ``x``: ``fitted`` for the rows ``fit_idx``, the weighted mean of the 10
-    nearest fitted rows' positions for the others (block by block: memory ~ :data:`BLOCK` x sample / cells)."""
+    nearest fitted rows' positions for the others (block by block: memory ~ :data:`BLOCK` x sample / cells per
+    worker). Blocks are independent: ``workers`` processes place them (:func:`app.maps.pool.ordered`), with the
+    same coordinates for any number of workers."""
     n = len(x)
     coords = np.zeros((n, 2), dtype=np.float32)
     coords[fit_idx] = fitted
     if len(fit_idx) >= n:
         return coords
-    from app.maps.knn import one_blas_thread
+    from app.maps.pool import ordered
 
-    with one_blas_thread():
-        _place(x, fit_idx, fitted, coords, seed=seed, nprobe=nprobe, progress=progress)
+    base = np.ascontiguousarray(x[fit_idx])
+    cent, members = sample_index(base, seed=seed)
+    state = (base, cent, members, np.ascontiguousarray(fitted), min(NEIGHBOURS, len(base)), nprobe)
+    is_fit = np.zeros(n, dtype=bool)
+    is_fit[fit_idx] = True
+
+    def blocks() -> Any:
+        for s in range(0, n, BLOCK):
+            rows = s + np.flatnonzero(~is_fit[s : s + BLOCK])
+            if len(rows):
+                yield rows, np.ascontiguousarray(x[rows])
+
+    for rows, xy in ordered(_place_block, blocks(), state=state, workers=workers):
+        coords[rows] = xy
+        if progress:
+            progress(min(n, int(rows[-1]) + 1), n, "placing the other points")
     return coords
 
 
-def _place(
-    x: np.ndarray, fit_idx: np.ndarray, fitted: np.ndarray, coords: np.ndarray, *, seed: int, nprobe: int, progress: Any
-) -> None:
-    n = len(x)
-    base = np.ascontiguousarray(x[fit_idx])
-    cent, members = sample_index(base, seed=seed)
-    k = min(NEIGHBOURS, len(base))
-    is_fit = np.zeros(n, dtype=bool)
-    is_fit[fit_idx] = True
-    for s in range(0, n, BLOCK):
-        rows = s + np.flatnonzero(~is_fit[s : s + BLOCK])
-        if len(rows) == 0:
-            continue
-        q = x[rows]
-        nb, sim = ivf_search(q, base, cent, members, k=k, nprobe=nprobe)
-        lost = nb[:, 0] < 0  # no member in any probed cell: compare with the whole sample (rare)
-        if lost.any():
-            from app.maps.knn import knn_exact
+def _place_block(state: tuple, item: tuple) -> tuple[np.ndarray, np.ndarray]:
+    """``(rows, their 2-D positions)`` of one block of queries (a worker's task)."""
+    base, cent, members, fitted, k, nprobe = state
+    rows, q = item
+    nb, sim = ivf_search(q, base, cent, members, k=k, nprobe=nprobe)
+    lost = nb[:, 0] < 0  # no member in any probed cell: compare with the whole sample (rare)
+    if lost.any():
+        from app.maps.knn import knn_exact
 
-            nb[lost], sim[lost] = knn_exact(q[lost], base, k)
-        w = np.where(nb >= 0, np.clip(sim, 1e-3, None) ** 4, 0.0)  # sharpen: the nearest sample points dominate
-        coords[rows] = (fitted[np.maximum(nb, 0)] * w[..., None]).sum(1) / w.sum(1, keepdims=True)
-        if progress:
-            progress(min(n, s + BLOCK), n, "placing the other points")
+        nb[lost], sim[lost] = knn_exact(q[lost], base, k)
+    w = np.where(nb >= 0, np.clip(sim, 1e-3, None) ** 4, 0.0)  # sharpen: the nearest sample points dominate
+    return rows, ((fitted[np.maximum(nb, 0)] * w[..., None]).sum(1) / w.sum(1, keepdims=True)).astype(np.float32)

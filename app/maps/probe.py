@@ -42,12 +42,29 @@ class CellStore:
         self.path = path
         np.ascontiguousarray(x[order], dtype=np.float32).tofile(path)
 
+    def save(self) -> None:
+        """Write the cell order, rows, bounds and centroids beside the vectors (:meth:`open` reads them back)."""
+        for name in ("order", "rows", "bounds", "cent"):
+            np.save(self.path.with_suffix(f".{name}.npy"), getattr(self, name))
+
+    @classmethod
+    def open(cls, path: Path) -> CellStore:
+        """A store written by :meth:`save` (another process's): rows and order memory-mapped, read as touched."""
+        st = cls.__new__(cls)
+        st.path = path
+        st.order = np.load(path.with_suffix(".order.npy"), mmap_mode="r")
+        st.rows = np.load(path.with_suffix(".rows.npy"), mmap_mode="r")
+        st.bounds = np.load(path.with_suffix(".bounds.npy"))
+        st.cent = np.load(path.with_suffix(".cent.npy"))
+        st.dim = st.cent.shape[1]
+        return st
+
     def cell(self, j: int) -> tuple[np.ndarray, np.ndarray]:
         """``(global rows, vectors)`` of cell ``j``."""
         a, b = int(self.bounds[j]), int(self.bounds[j + 1])
         with open(self.path, "rb") as f:
             v = np.fromfile(f, dtype=np.float32, count=(b - a) * self.dim, offset=a * self.dim * 4)
-        return self.rows[a:b], v.reshape(-1, self.dim)
+        return np.asarray(self.rows[a:b]), v.reshape(-1, self.dim)
 
     def vectors(self) -> np.ndarray:
         """Every vector, in cell order (the order of :attr:`rows`)."""
@@ -55,6 +72,8 @@ class CellStore:
 
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)
+        for name in ("order", "rows", "bounds", "cent"):
+            self.path.with_suffix(f".{name}.npy").unlink(missing_ok=True)
 
 
 def near_clusters(centroids: np.ndarray, *, count: int = NEAR_CLUSTERS) -> np.ndarray:

@@ -19,11 +19,18 @@ places every point outside the UMAP sample by an exact search over the sample. H
    their own and the nearest clusters (:mod:`app.maps.probe`: across cluster borders), density comes from them.
    Neighbour rows go to a staging table as each cluster finishes; everything is swapped in in one transaction.
 
+Workers: placement (block by block) and the per-cluster stage (cluster by cluster, both passes) run in ``workers``
+processes (:mod:`app.maps.pool`, spawned, one BLAS thread each), results taken in order, so the tables are the same
+for any number of workers. Each worker holds one block or one cluster (its vectors, its search's work arrays);
+the cluster stage's files (vectors, cells, in-cluster lists, each cell store's rows and order) are passed on disk,
+so the parent holds none of them.
+
 Memory bound: about ``4 * 50 + 15`` bytes per document until k-means (the PCA-50 vectors, map coordinates,
-cluster) and about 56 after it (coordinates, cluster, density and duplicate columns, each cluster's cell order and
-rows), plus the ids as an Arrow string array (their bytes + 4): about 2.5 GB at 10M documents with 9-character ids. On top: DuckDB's sort while the vectors
-are read (capped at :data:`DUCKDB_MEMORY`, the rest spills to disk), the largest cluster's full vectors (``4 * dim``
-bytes per member) and its neighbour search's work arrays, and the UMAP fit on at most 50,000 points. Disk: two copies
+cluster) and about 36 after it (coordinates, cluster, density and duplicate columns, the rows sorted by cluster),
+plus the ids as an Arrow string array (their bytes + 4): about 2.5 GB at 10M documents with 9-character ids. On top:
+DuckDB's sort while the vectors are read (capped at :data:`DUCKDB_MEMORY`, the rest spills to disk), per worker the
+largest cluster's full vectors (``4 * dim`` bytes per member) and its neighbour search's work arrays, and the UMAP
+fit on at most 50,000 points. Disk: two copies
 of the vectors (``4 * dim`` bytes per document each) in the scratch folder: the spool and the cluster files, then
 the cluster files and the cell-sorted files (kept until every cluster's neighbours are searched).
 
@@ -175,24 +182,28 @@ def semdedup_knn(
     return dup_of, best
 
 
-def cluster_knn(x: np.ndarray, *, k: int, seed: int) -> tuple[np.ndarray, np.ndarray, str]:
-    """k-NN of every row of one cluster among the others: exact up to EXACT_LIMIT rows, ``knn_ivf`` beyond."""
-    from app.maps.knn import EXACT_LIMIT, knn_exact, knn_ivf
+def cluster_knn(
+    x: np.ndarray, *, k: int, seed: int, exact_limit: int | None = None
+) -> tuple[np.ndarray, np.ndarray, str]:
+    """k-NN of every row of one cluster among the others: exact up to ``exact_limit`` rows (default
+    :data:`app.maps.knn.EXACT_LIMIT`), ``knn_ivf`` beyond."""
+    from app.maps import knn as knn_mod
 
-    if len(x) <= EXACT_LIMIT:
-        return (*knn_exact(x, x, k, exclude_self=True), "exact")
-    return (*knn_ivf(x, k, seed=seed), "ivf")
+    limit = knn_mod.EXACT_LIMIT if exact_limit is None else exact_limit
+    if len(x) <= limit:
+        return (*knn_mod.knn_exact(x, x, k, exclude_self=True), "exact")
+    return (*knn_mod.knn_ivf(x, k, seed=seed), "ivf")
 
 
 def semdedup_cluster(
-    x: np.ndarray, *, eps: float, seed: int, k: int = 10, knn: tuple | None = None
+    x: np.ndarray, *, eps: float, seed: int, k: int = 10, knn: tuple | None = None, exact: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """SemDeDup of one cluster's rows (id order): exact up to :data:`SEMDUP_EXACT` rows, from the k-NN lists
-    (:func:`cluster_knn`, or ``knn`` when already computed) beyond. The one rule of the streamed map and of
-    headless semantic dedup (:func:`semdedup_by_cluster`), so both find the same duplicates."""
+    """SemDeDup of one cluster's rows (id order): exact up to ``exact`` rows (default :data:`SEMDUP_EXACT`), from
+    the k-NN lists (:func:`cluster_knn`, or ``knn`` when already computed) beyond. The one rule of the streamed map
+    and of headless semantic dedup (:func:`semdedup_by_cluster`), so both find the same duplicates."""
     from app.maps import signals
 
-    if len(x) <= SEMDUP_EXACT:
+    if len(x) <= (SEMDUP_EXACT if exact is None else exact):
         return signals.semdedup(x, np.zeros(len(x), dtype=np.int32), eps=eps)
     idx, sim = knn if knn is not None else cluster_knn(x, k=k, seed=seed)[:2]
     return semdedup_knn(x, idx, sim, eps=eps)
@@ -218,6 +229,53 @@ def semdedup_by_cluster(
     return dup_of, best
 
 
+def _cells_of(state: dict, item: tuple) -> tuple:
+    """One cluster's SemDeDup and fine cells (a worker's task of :func:`cluster_pass`): reads and removes the
+    cluster's vector file, stores its in-cluster k-NN lists (large clusters) and its cells. Returns ``(dup_of
+    local row or -1, similarity, sum of the vectors, k-NN method or None)``."""
+    from app.maps import probe
+
+    c, members = item
+    scratch, k, seed = state["scratch"], state["k"], state["seed"]
+    path = scratch / f"cluster_{c}.f32"
+    x = np.fromfile(path, dtype=np.float32).reshape(len(members), state["dim"])
+    path.unlink()
+    knn, how = None, None
+    if len(members) > state["semdup_exact"]:  # the shared rule needs the in-cluster lists: they seed the neighbours
+        idx, sim, how = cluster_knn(x, k=k, seed=seed, exact_limit=state["exact_limit"])
+        knn = (idx, sim)
+        np.save(scratch / f"home_{c}.idx.npy", members[idx])
+        np.save(scratch / f"home_{c}.sim.npy", sim)
+    d_local, d_sim = semdedup_cluster(x, eps=state["eps"], seed=seed, k=k, knn=knn, exact=state["semdup_exact"])
+    probe.CellStore(scratch / f"cells_{c}.f32", x, members, seed=seed).save()
+    return d_local, d_sim, x.sum(axis=0, dtype=np.float32), how
+
+
+def _neighbours_of(state: dict, item: tuple) -> tuple:
+    """One cluster's neighbour lists across borders (a worker's task of :func:`cluster_pass`): ``(global rows,
+    neighbour rows, similarities)``, rows in the cluster's cell order."""
+    from app.maps import probe
+
+    c, nearest = item
+    scratch, k, top_cells = state["scratch"], state["k"], state["top_cells"]
+    st = probe.CellStore.open(scratch / f"cells_{c}.f32")
+    cands = [probe.CellStore.open(scratch / f"cells_{int(j)}.f32") for j in nearest]
+    home, extra = scratch / f"home_{c}.idx.npy", None
+    if home.exists():
+        order = np.asarray(st.order)
+        sims = scratch / f"home_{c}.sim.npy"
+        extra = (np.load(home)[order], np.load(sims)[order])
+        home.unlink()
+        sims.unlink()
+    else:
+        cands = [st, *cands]
+    rows = np.asarray(st.rows)
+    tc = top_cells if extra is None else max(1, top_cells * 2 // 3)  # in-cluster lists found: fewer cells across
+    idx, sim = probe.probe_search(st.vectors(), rows, cands, k=k, top_cells=tc, extra=extra, own=None if extra else 0)
+    probe.fill_missing(idx, sim, rows)
+    return rows, idx, sim
+
+
 def cluster_pass(
     spool: Spool,
     cl: np.ndarray,
@@ -230,12 +288,16 @@ def cluster_pass(
     progress: Any = None,
     near: int | None = None,
     top_cells: int | None = None,
+    workers: int = 1,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
     """Neighbours, density and SemDeDup cluster by cluster. SemDeDup stays inside each cluster (the rule shared with
     headless semantic dedup); neighbours cross cluster borders (:mod:`app.maps.probe`: the ``top_cells`` nearest fine
     cells of the own and the ``near`` nearest clusters). ``emit(rows, nb_idx, nb_sim)`` receives each cluster's
-    neighbour lists (global rows). Returns ``(density, dup_of, dup_sim, method)``."""
+    neighbour lists (global rows), in cluster order. Clusters are independent: ``workers`` processes take them
+    (:func:`app.maps.pool.ordered`; the same results for any number). Returns ``(density, dup_of, dup_sim, method)``."""
+    from app.maps import knn as knn_mod
     from app.maps import probe, signals
+    from app.maps.pool import ordered
 
     near = probe.NEAR_CLUSTERS if near is None else near
     top_cells = probe.TOP_CELLS if top_cells is None else top_cells
@@ -248,55 +310,42 @@ def cluster_pass(
             files[int(c)].add(block[part == c])
         _tick(progress, s + len(block), n, "sorting vectors by cluster")
     spool.remove()
+    for f in files:
+        f.done()
     order = np.argsort(cl, kind="stable")
     bounds = np.searchsorted(cl[order], np.arange(n_cl + 1))
     dens = np.zeros(n, dtype=np.float32)
     dup_of = np.full(n, -1, dtype=np.int64)
     dup_sim = np.full(n, np.nan, dtype=np.float32)
     cent = np.zeros((n_cl, spool.dim), dtype=np.float32)
-    stores: list[probe.CellStore] = []
     methods: set[str] = set()
-    for c in range(n_cl):  # 1: SemDeDup inside the cluster; its fine cells, stored sorted by cell
-        members = order[bounds[c] : bounds[c + 1]]
-        f = files[c]
-        f.done()
-        x = f.read()
-        f.remove()
-        knn = None
-        if len(members) > SEMDUP_EXACT:  # the shared rule needs the in-cluster lists: they seed the neighbours too
-            idx, sim, how = cluster_knn(x, k=k, seed=seed)
-            methods.add(how)
-            knn = (idx, sim)
-            np.save(scratch / f"home_{c}.npy", np.stack([members[idx].astype(np.float64), sim.astype(np.float64)]))
-        d_local, d_sim = semdedup_cluster(x, eps=eps, seed=seed, k=k, knn=knn)
+    state = {"scratch": scratch, "k": k, "eps": eps, "seed": seed, "dim": spool.dim, "top_cells": top_cells,
+             "semdup_exact": SEMDUP_EXACT, "exact_limit": knn_mod.EXACT_LIMIT}  # fmt: skip
+
+    def clusters() -> Any:
+        for c in range(n_cl):
+            yield c, order[bounds[c] : bounds[c + 1]]  # the members, in id order (a stable sort)
+
+    # 1: SemDeDup inside each cluster; its fine cells, stored sorted by cell
+    for (c, members), (d_local, d_sim, total, how) in zip(
+        clusters(), ordered(_cells_of, clusters(), state=state, workers=workers)
+    ):
         dup_of[members] = np.where(d_local >= 0, members[np.maximum(d_local, 0)], -1)
         dup_sim[members] = d_sim
-        cent[c] = x.sum(axis=0)
-        stores.append(probe.CellStore(scratch / f"cells_{c}.f32", x, members, seed=seed))
-        del x
+        cent[c] = total
+        if how:
+            methods.add(how)
         _tick(progress, int(bounds[c + 1]), n, f"SemDeDup and cells (cluster {c + 1}/{n_cl})")
     cent /= np.maximum(np.linalg.norm(cent, axis=1, keepdims=True), 1e-12)
     nearest = probe.near_clusters(cent, count=near)
-    for c in range(n_cl):  # 2: neighbours across borders, one cluster's documents at a time
-        st = stores[c]
-        home = scratch / f"home_{c}.npy"
-        extra, cands = None, [stores[int(j)] for j in nearest[c]]
-        if home.exists():
-            h = np.load(home)[:, st.order]
-            home.unlink()
-            extra = (h[0].astype(np.int64), h[1].astype(np.float32))
-        else:
-            cands = [st, *cands]
-        tc = top_cells if extra is None else max(1, top_cells * 2 // 3)  # in-cluster lists found: fewer cells across
-        idx, sim = probe.probe_search(
-            st.vectors(), st.rows, cands, k=k, top_cells=tc, extra=extra, own=None if extra else 0
-        )
-        probe.fill_missing(idx, sim, st.rows)
-        dens[st.rows] = signals.density(sim)
-        emit(st.rows, idx, sim)
+    # 2: neighbours across borders, one cluster's documents at a time
+    items = ((c, nearest[c]) for c in range(n_cl))
+    for c, (rows, idx, sim) in enumerate(ordered(_neighbours_of, items, state=state, workers=workers)):
+        dens[rows] = signals.density(sim)
+        emit(rows, idx, sim)
         _tick(progress, int(bounds[c + 1]), n, f"neighbours (cluster {c + 1}/{n_cl})")
-    for st in stores:
-        st.remove()
+    for c in range(n_cl):
+        probe.CellStore.open(scratch / f"cells_{c}.f32").remove()
     method = f"{top_cells} nearest cells of the own + {nearest.shape[1]} nearest clusters"
     if methods:
         method += "; SemDeDup lists " + "+".join(sorted(methods))
@@ -314,9 +363,15 @@ def build_streamed(
     k: int,
     clusters: int | None,
     eps: float,
+    workers: int | None = None,
     progress: Any = None,
 ) -> dict[str, Any]:
-    """The streamed ``winnow map`` (see the module docstring); returns what :func:`app.maps.build_map` returns."""
+    """The streamed ``winnow map`` (see the module docstring); returns what :func:`app.maps.build_map` returns.
+    ``workers``: processes for placement and the per-cluster stage (default :func:`app.maps.pool.default_workers`;
+    the map is the same for any number)."""
+    from app.maps.pool import default_workers
+
+    workers = default_workers() if workers is None else max(1, workers)
     from app.maps import project, writer
     from app.maps.place import place_rest
 
@@ -338,7 +393,7 @@ def build_streamed(
         fit_idx = project.umap_fit_rows(n, sample=sample, seed=seed)
         _tick(progress, 0, n, f"UMAP on {len(fit_idx):,} points")
         fitted = project.umap_fit(reduced[fit_idx], seed=seed)
-        coords = place_rest(reduced, fit_idx, fitted, seed=seed, progress=progress)
+        coords = place_rest(reduced, fit_idx, fitted, seed=seed, workers=workers, progress=progress)
         timings["umap"] = time.perf_counter() - t
 
         t = time.perf_counter()
@@ -360,7 +415,7 @@ def build_streamed(
         t = time.perf_counter()
         staging = writer.NeighbourStaging(ws, ids)
         dens, dup_of, dup_sim, method = cluster_pass(
-            spool, cl, k=k, eps=eps, seed=seed, scratch=scratch, emit=staging.add, progress=progress
+            spool, cl, k=k, eps=eps, seed=seed, scratch=scratch, emit=staging.add, progress=progress, workers=workers
         )
         timings["neighbours_semdedup_density"] = time.perf_counter() - t
 
@@ -386,6 +441,7 @@ def build_streamed(
                 "eps": eps,
                 "neighbours": method,
                 "streamed": True,
+                "workers": workers,
             },
         )
         timings["write"] = time.perf_counter() - t

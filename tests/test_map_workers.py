@@ -1,0 +1,62 @@
+"""The streamed map in worker processes (app.maps.pool): the same map, row for row, for 1 and 2 workers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from app.embed import embed
+from app.maps import build_map
+from app.maps.pool import ordered
+from app.workspace import Workspace
+from tests.test_map_scale import _docs
+
+
+def _square(state: int, item: int) -> int:
+    if item < 0:
+        raise ValueError(f"negative item {item}")
+    return state + item * item
+
+
+def test_ordered_yields_in_item_order_and_raises_worker_errors():
+    items = list(range(23))
+    want = [5 + i * i for i in items]
+    assert list(ordered(_square, iter(items), state=5, workers=1)) == want
+    assert list(ordered(_square, iter(items), state=5, workers=2, window=3)) == want
+    with pytest.raises(ValueError, match="negative item -1"):
+        list(ordered(_square, [1, -1, 2], state=0, workers=2))
+
+
+def _all(ws) -> tuple:
+    c = ws.cursor()
+    return tuple(
+        c.execute(q).fetchall()
+        for q in (
+            "SELECT * FROM map_points ORDER BY id",
+            "SELECT * FROM emb_signals ORDER BY id",
+            "SELECT * FROM neighbours",  # insertion order too: clusters are emitted in order
+            "SELECT * FROM map_clusters ORDER BY cluster",
+        )
+    )
+
+
+@pytest.mark.parametrize("semdup_exact", [pytest.param(20_000, marks=pytest.mark.slow), 50])
+def test_streamed_map_is_identical_for_one_and_two_workers(tmp_path, monkeypatch, semdup_exact):
+    from app.maps import place, scale
+
+    monkeypatch.setattr(scale, "SEMDUP_EXACT", semdup_exact)  # 50: the neighbour-list SemDeDup in the workers too
+    monkeypatch.setattr(place, "BLOCK", 128)  # several placement blocks
+    with Workspace.open(tmp_path / "ws", create=True) as w:
+        w.write_source("web", _docs(700, 30))
+        embed(w, model="hash:64")
+        one = build_map(w, sample=200, stream_above=0, workers=1)
+        a = _all(w)
+        two = build_map(w, sample=200, stream_above=0, workers=2)
+        b = _all(w)
+    assert (one["workers"], two["workers"]) == (1, 2) and one["semantic_duplicates"] >= 30
+    assert one["semantic_duplicates"] == two["semantic_duplicates"] and one["neighbours"] == two["neighbours"]
+    for x, y in zip(a, b):
+        assert len(x) == len(y) == len(a[0]) or x is a[3]
+        assert x == y
+    coords = np.array([(r[1], r[2]) for r in a[0]])
+    assert len(np.unique(coords, axis=0)) > 500  # placed points are spread, not collapsed
