@@ -165,9 +165,8 @@ class TokenCounter:
             bad_doc[np.searchsorted(starts, np.flatnonzero(bad), side="right") - 1] = True
             ids[np.repeat(bad_doc, np.diff(np.r_[starts, len(cp)]))] = _EMPTY_FORM
         ids[seps] = _SEP_FORM
-        words = arrays.assemble(ids).split()
         self.words[_UNSAFE] = _END
-        vals = np.fromiter(map(self.words.__getitem__, words), dtype=np.int64, count=len(words))
+        vals = self._word_counts(arrays.assemble(ids))
         end = vals == _END
         csum = np.concatenate([[0], np.cumsum(np.where(end, 0, vals))])
         totals = np.diff(np.concatenate([[0], csum[np.flatnonzero(end) + 1]]))
@@ -175,6 +174,26 @@ class TokenCounter:
             if not unsafe:
                 out[i] = n
         return out
+
+    def _word_counts(self, mapped: str) -> Any:
+        """The :class:`_Words` count of every word of ``mapped`` (``mapped.split()``), int64, each distinct word
+        looked up once: Arrow splits the string and numbers its distinct words in C, so no Python string is made
+        per word. The only whitespace of a mapped batch is the space (every character ``str.split`` splits on
+        maps to a space or to :data:`_UNSAFE`), so splitting on spaces and dropping the empty pieces gives the
+        words of ``str.split``; a string Arrow cannot take (no UTF-8 form) is split by Python."""
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        try:
+            pieces = pc.split_pattern(pa.array([mapped], type=pa.large_string()), " ").flatten()
+        except (pa.ArrowException, UnicodeEncodeError):
+            words = mapped.split()
+            return np.fromiter(map(self.words.__getitem__, words), dtype=np.int64, count=len(words))
+        enc = pieces.filter(pc.not_equal(pieces, "")).dictionary_encode()
+        distinct = enc.dictionary.to_pylist()
+        counts = np.fromiter(map(self.words.__getitem__, distinct), dtype=np.int64, count=len(distinct))
+        return counts[enc.indices.to_numpy(zero_copy_only=False)]
 
 
 @lru_cache(maxsize=1)

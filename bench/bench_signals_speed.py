@@ -1,0 +1,168 @@
+"""Benchmark and equality check: every document-level signal family on realmix, the way the engine calls them.
+
+Issue 18 (per-document scoring cost). The engine's worker (``engine._doc_worker``) hands every document family
+the same 2,000-text batch, so the tokenisation memo of ``app/signals/_text.py`` is shared; this script does the
+same, in one process, and reports documents per CPU-second (``time.process_time``: robust on a shared machine).
+
+    python bench/bench_signals_speed.py speed [--n 20000]           # docs/CPU-s of the whole set, one process
+    python bench/bench_signals_speed.py speed --per-family          # CPU-s per family (each on its own memo)
+    python bench/bench_signals_speed.py profile [--n 20000]         # cProfile of the shared run, top functions
+    python bench/bench_signals_speed.py dump OUT.parquet            # every column of all of realmix
+    python bench/bench_signals_speed.py compare A.parquet B.parquet # column-by-column equality of two dumps
+
+To check a change against an older commit, extract that commit's ``app`` into a directory and run ``dump`` with
+``PYTHONPATH`` pointing there (``WINNOW_APP_ROOT=DIR``), then ``compare`` the two dumps: floats must be
+bit-equal (NaN equal to NaN), every other value equal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(os.environ.get("WINNOW_APP_ROOT", Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+SHARED = Path(os.environ.get("WINNOW_SHARED") or Path(__file__).resolve().parents[1].parent / "shared")
+REALMIX = SHARED / "corpora" / "realmix" / "realmix.parquet"
+FAMILIES = ("size", "c4", "compression", "fineweb", "gopher_quality", "gopher_repetition", "lang", "pii", "quality")
+FAMILIES = (*FAMILIES, "unigram")
+BATCH = 2000
+
+
+def load_texts(n: int | None) -> list[str]:
+    """The realmix texts in file order (the first ``n`` of a fixed shuffle when ``n`` is given)."""
+    import pyarrow.parquet as pq
+
+    texts = pq.read_table(REALMIX, columns=["text"]).column("text").to_pylist()
+    texts = [t if isinstance(t, str) else "" for t in texts]
+    if n:
+        import random
+
+        idx = list(range(len(texts)))
+        random.Random(42).shuffle(idx)
+        texts = [texts[i] for i in sorted(idx[:n])]
+    return texts
+
+
+def score_all(texts: list[str], families: tuple[str, ...] = FAMILIES, cpu: list[float] | None = None) -> dict:
+    """Every family's columns for ``texts``, batch by batch through the engine's own worker function; the CPU
+    seconds of the worker calls alone are added to ``cpu[0]`` (not the conversion to lists here)."""
+    from app.signals import engine
+
+    specs = [(f, {}) for f in families]
+    cols: dict[str, list] = {}
+    for i in range(0, len(texts), BATCH):
+        batch = texts[i : i + BATCH]
+        t0 = time.process_time()
+        out = engine._doc_worker(specs, batch, [None] * len(specs))
+        if cpu is not None:
+            cpu[0] += time.process_time() - t0
+        for fam in families:
+            tbl = out[fam]
+            for name in tbl.column_names if hasattr(tbl, "column_names") else tbl:
+                col = tbl.column(name).to_pylist() if hasattr(tbl, "column") else list(tbl[name])
+                cols.setdefault(name, []).extend(col)
+    return cols
+
+
+def cmd_speed(args: argparse.Namespace) -> None:
+    texts = load_texts(args.n)
+    score_all(texts[:500])  # warm-up: imports, models, compiled regexes
+    if args.per_family:
+        from app.signals import _text
+
+        for fam in FAMILIES:
+            _text.reset_memo()
+            cpu = [0.0]
+            score_all(texts, (fam,), cpu)
+            print(f"{fam:18s} {cpu[0]:6.2f} CPU-s")
+        return
+    acc = [0.0]
+    score_all(texts, cpu=acc)
+    cpu = acc[0]
+    print(f"docs={len(texts)} cpu_s={cpu:.3f} docs_per_cpu_s={len(texts) / cpu:.0f} load={os.getloadavg()[0]:.2f}")
+
+
+def cmd_profile(args: argparse.Namespace) -> None:
+    import cProfile
+    import pstats
+
+    texts = load_texts(args.n)
+    score_all(texts[:500])
+    prof = cProfile.Profile()
+    prof.enable()
+    score_all(texts)
+    prof.disable()
+    pstats.Stats(prof).sort_stats(args.sort).print_stats(args.top)
+
+
+def cmd_dump(args: argparse.Namespace) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    texts = load_texts(args.n)
+    cols = score_all(texts)
+    pq.write_table(pa.table(cols), args.out)
+    print(f"wrote {len(texts)} rows x {len(cols)} columns to {args.out} (app from {ROOT})")
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    a, b = pq.read_table(args.a), pq.read_table(args.b)
+    bad = 0
+    if set(a.column_names) != set(b.column_names) or a.num_rows != b.num_rows:
+        print(f"shape differs: {a.num_rows}x{sorted(a.column_names)} vs {b.num_rows}x{sorted(b.column_names)}")
+        return 1
+    for name in a.column_names:
+        x, y = a.column(name), b.column(name)
+        if x.type != y.type:
+            print(f"{name}: type {x.type} vs {y.type}")
+            bad += 1
+            continue
+        if x.type in ("double", "float"):
+            xa = x.to_numpy(zero_copy_only=False).astype(np.float64)
+            ya = y.to_numpy(zero_copy_only=False).astype(np.float64)
+            same = (xa.view(np.int64) == ya.view(np.int64)) | (np.isnan(xa) & np.isnan(ya))
+            same &= np.asarray(x.is_null()) == np.asarray(y.is_null())
+            diff = int((~same).sum())
+        else:
+            xl, yl = x.to_pylist(), y.to_pylist()
+            diff = sum(1 for p, q in zip(xl, yl) if p != q)
+        if diff:
+            bad += 1
+            print(f"{name}: {diff} rows differ")
+    print(f"{a.num_rows} rows, {len(a.column_names)} columns compared: {bad} columns differ")
+    return 1 if bad else 0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("speed")
+    p.add_argument("--n", type=int, default=20000)
+    p.add_argument("--per-family", action="store_true")
+    p = sub.add_parser("profile")
+    p.add_argument("--n", type=int, default=20000)
+    p.add_argument("--sort", default="tottime")
+    p.add_argument("--top", type=int, default=40)
+    p = sub.add_parser("dump")
+    p.add_argument("out")
+    p.add_argument("--n", type=int, default=0)
+    p = sub.add_parser("compare")
+    p.add_argument("a")
+    p.add_argument("b")
+    args = ap.parse_args()
+    if args.cmd == "compare":
+        return cmd_compare(args)
+    {"speed": cmd_speed, "profile": cmd_profile, "dump": cmd_dump}[args.cmd](args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
