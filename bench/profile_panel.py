@@ -6,9 +6,10 @@ registers a plan grouped by ``source`` by default, so this runs on every change)
 the cut). This script registers a panel token and that default context the way the page does and answers the
 same three requests for the bench's edit loop (the same thresholds, in the same order, as
 ``bench/bench_ui.py``'s browser loop), timing each request's CPU (``time.process_time``: every thread of this
-process, DuckDB's included) and wall time. ``--profile FILE`` also writes a cProfile of the loop.
+process, DuckDB's included) and wall time. ``--profile FILE`` also writes a cProfile of the loop, timed in CPU
+seconds of the process (so a loaded machine's waits do not count); ``--each`` prints every change's CPU per request.
 
-    python bench/profile_panel.py --workspace WS [--changes 20] [--profile out.prof]
+    python bench/profile_panel.py --workspace WS [--changes 20] [--profile out.prof] [--each]
 
 It prints one JSON line per request kind: p50 / p95 / sum of CPU and wall ms over the loop (after one warm-up
 change, as the page's first load warms the caches).
@@ -37,7 +38,16 @@ def _pct(xs: list[float], p: float) -> float:
     return xs[min(len(xs) - 1, max(0, -(-len(xs) * p // 100) - 1))]
 
 
-def run(ws_path: Path, *, changes: int, rules: str, compare: bool, edge: bool, prof: cProfile.Profile | None) -> dict:
+def run(
+    ws_path: Path,
+    *,
+    changes: int,
+    rules: str,
+    compare: bool,
+    edge: bool,
+    prof: cProfile.Profile | None,
+    each: bool = False,
+) -> dict:
     """Answer the panel's requests for ``changes`` threshold changes; CPU and wall ms per request kind."""
     from app.explore import panel_api, panel_compare
     from app.explore.view_state import decode_rules
@@ -68,6 +78,9 @@ def run(ws_path: Path, *, changes: int, rules: str, compare: bool, edge: bool, p
                     d = out.setdefault(kind, {"cpu": [], "wall": []})
                     d["cpu"].append(1000 * (c1 - c0))
                     d["wall"].append(1000 * (w1 - w0))
+            if each and i > 0:
+                cpu = {k: round(out[k]["cpu"][-1]) for k in kinds}
+                print(json.dumps({"change": i, "min": rs[0].lo, "cpu_ms": cpu}), file=sys.stderr)
     return out
 
 
@@ -78,9 +91,10 @@ def main() -> None:
     ap.add_argument("--rules", default=RULES)
     ap.add_argument("--no-compare", action="store_true", help="no mixture plan registered (no compare request)")
     ap.add_argument("--no-edge", action="store_true")
-    ap.add_argument("--profile", help="write a cProfile of the timed changes here")
+    ap.add_argument("--profile", help="write a cProfile (CPU seconds) of the timed changes here")
+    ap.add_argument("--each", action="store_true", help="print each change's CPU ms per request (stderr)")
     args = ap.parse_args()
-    prof = cProfile.Profile() if args.profile else None
+    prof = cProfile.Profile(time.process_time) if args.profile else None
     res = run(
         Path(args.workspace),
         changes=args.changes,
@@ -88,6 +102,7 @@ def main() -> None:
         compare=not args.no_compare,
         edge=not args.no_edge,
         prof=prof,
+        each=args.each,
     )
     total = [sum(x) for x in zip(*(d["cpu"] for d in res.values()), strict=True)]
     for kind, d in [*res.items(), ("all", {"cpu": total, "wall": total})]:

@@ -22,6 +22,7 @@ from collections import OrderedDict
 from typing import Any
 
 from app.recipes.cache import CACHE
+from app.recipes.live_fold import fold
 
 #: bins of the bincount (groups x 2^checks) beyond which the SQL path is used
 MAX_BINS = 1 << 22
@@ -58,6 +59,7 @@ class _State:
         #: each other's away (each would then recount every document); at most :data:`MAX_SHAPES`
         self.incs: OrderedDict[tuple, dict[str, Any]] = OrderedDict()
         self.incremental = 0  # summaries answered by moving only the flipped documents
+        self.folded = 0  # summaries summed from another shape's bins (:mod:`app.recipes.live_fold`)
 
     def group_codes(self, lang: str | None) -> tuple[Any, list] | None:
         """``(codes, [(source, lang), ...])``: a dense code per row for (source, lang)."""
@@ -442,7 +444,15 @@ def _counts(st: _State, struct: tuple, index: list[int], vecs: list, shifted: An
 
     with st.lock:
         inc = st.incs.get(struct)
-        if inc is not None and inc["index"] == index and inc["tok"] is tok:
+        current = inc is not None and inc["index"] == index and inc["tok"] is tok
+        if not (current and all(a is b for a, b in zip(inc["vecs"], vecs, strict=True))):
+            # another shape counted these very vectors (the panel's summary before the plan's): sum its bins
+            got = fold(st.incs, struct, index, vecs, tok, st.groups)
+            if got is not None:
+                st.incs.pop(struct, None)  # its per-document keys would only go stale
+                st.folded += 1
+                return got
+        if current:
             st.incs.move_to_end(struct)
             changed = [i for i, (a, b) in enumerate(zip(inc["vecs"], vecs, strict=True)) if a is not b]
             if not changed:
