@@ -278,19 +278,21 @@ def render() -> str:
     from bench._readme import machine, md_table
 
     rows = sorted(
-        (json.loads(f.read_text()) for f in OUT.glob("speed_*.json")), key=lambda r: (r["n"], r["path"] != "before")
+        (json.loads(f.read_text()) for f in OUT.glob("speed_*.json")),
+        key=lambda r: (r["n"], r["path"] != "before", r.get("workers", 0)),
     )
     loads = [v for r in rows for v in (r["load_start"], r["load_end"])]
     table = md_table(
-        ["documents", "path", "wall s", "CPU s", "docs per CPU-s", "peak RSS MiB", "neighbours"],
+        ["documents", "path", "workers", "wall s", "CPU s", "docs per CPU-s", "peak RSS MiB", "neighbours"],
         [
             [
                 f"{r['n']:,}",
                 r["path"],
+                r.get("workers", "1 (before worker processes)") if r["path"] == "after" else 1,
                 r["wall_s"],
                 r["cpu_s"],
                 f"{r['n'] / max(r['cpu_s'], 1e-9):,.0f}",
-                f"{r['peak_rss_mib']:,}",
+                _peak(r),
                 r["neighbours"],
             ]
             for r in rows
@@ -319,10 +321,13 @@ def render() -> str:
         " document's neighbours are searched across cluster borders among the members of its 24 nearest fine"
         " cells (about sqrt(members) cells per cluster, stored on disk sorted by cell) of its own and the 16"
         " nearest clusters (`app/maps/probe.py`). Memory: at most about 215 bytes per document (the PCA-50"
-        " vectors, until k-means; then about 56: coordinates, cluster, density and duplicate columns, each"
-        " cluster's cell order and rows) plus the ids as Arrow strings: about 2.5 GB in all at 10M documents with"
-        " 9-character ids; on top, the largest cluster's full vectors and its search, and the UMAP fit"
-        " on at most 50,000 points. Headless semantic dedup"
+        " vectors, until k-means; then about 36: coordinates, cluster, density and duplicate columns, the rows"
+        " sorted by cluster) plus the ids as Arrow strings: about 2.5 GB in all at 10M documents with"
+        " 9-character ids; on top, DuckDB's sort while the vectors are read (capped at 2 GB), per worker the"
+        " largest cluster's full vectors and its search, and the UMAP fit on at most 50,000 points. Placement"
+        " blocks and clusters run in `--workers` processes (`app/maps/pool.py`: spawned, one BLAS thread each,"
+        " results taken in order, so the tables are identical for 1 and 2 workers; default the usable cores, at"
+        " most 4). CPU s below include the workers'. Headless semantic dedup"
         " uses the same per-cluster rule above 100,000 documents, so both keep finding the same duplicates.",
         "",
         table
@@ -330,6 +335,9 @@ def render() -> str:
         else "No size finished in this session: the machine's load average stayed near 20 (each process got a few"
         " percent of a core), so what follows are the pieces that were measured.",
     ]
+    if _rss_stages(rows):
+        out += ["", "Resident memory per stage (MiB, the process and its workers, sampled every second):", ""]
+        out += _rss_stages(rows)
     from bench.bench_map_probe import render_lines
 
     out += render_lines()
@@ -364,7 +372,7 @@ def render() -> str:
             + "."
             + _cluster_rate(steps),
         ]
-    after = {r["n"]: r for r in rows if r["path"] == "after"}
+    after = {r["n"]: r for r in rows if r["path"] == "after" and "workers" in r}
     if len(after) >= 2:
         (n1, a1), (n2, a2) = sorted(after.items())[-2:]
         cpu = (a2["cpu_s"] - a1["cpu_s"]) / (n2 - n1)
@@ -443,6 +451,29 @@ def render() -> str:
         " `python bench/bench_map_scale.py quality`, `python bench/bench_map_scale.py readme`.",
     ]
     return "\n".join(out)
+
+
+def _peak(r: dict) -> str:
+    """Peak RSS: the process's own; with worker processes, the sampled peak of the process and its workers."""
+    own = f"{r['peak_rss_mib']:,}"
+    stages = r.get("rss_sum_by_stage_mib")
+    if not stages:
+        return own
+    return f"{max(stages.values()):,} (main {own}, each worker <= {r['worker_peak_rss_mib']:,})"
+
+
+def _rss_stages(rows: list[dict]) -> list[str]:
+    """Per stage, the peak resident memory of the process and its workers (sampled every second)."""
+    out = []
+    for r in rows:
+        stages = r.get("rss_sum_by_stage_mib")
+        if stages:
+            out.append(
+                f"- {r['n']:,} documents, {r['workers']} workers: "
+                + ", ".join(f"{k} {v:,}" for k, v in stages.items())
+                + f" MiB; stage wall seconds {r['seconds']}."
+            )
+    return out
 
 
 def _estimate_10m(cost: list[dict]) -> str:

@@ -60,3 +60,13 @@ def test_streamed_map_is_identical_for_one_and_two_workers(tmp_path, monkeypatch
         assert x == y
     coords = np.array([(r[1], r[2]) for r in a[0]])
     assert len(np.unique(coords, axis=0)) > 500  # placed points are spread, not collapsed
+
+
+def test_cli_map_rejects_zero_workers_in_one_line(tmp_path, capsys):
+    from app.cli import main
+
+    with Workspace.open(tmp_path / "ws", create=True) as w:
+        w.write_source("web", _docs(40, 0))
+    assert main(["map", "-w", str(tmp_path / "ws"), "--workers", "0"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "--workers must be >= 1" in err and len(err.splitlines()) == 1
