@@ -16,18 +16,19 @@ import time
 import uuid
 from typing import Any
 
-import pyarrow as pa
-
 from app.errors import IngestError
 from app.ingest import fast as staging
 from app.ingest import formats
 from app.ingest.formats import ROW
+from app.ingest.lazy import LazyModule
 from app.ingest.normalize import RESERVED
 from app.ingest.reader import DocumentReader, Stats, read_documents
 from app.ingest.sources import Input
 from app.ingest.streams import check_zstd_frames
 from app.progress import Progress, null_progress
 from app.sql import qi
+
+pa = LazyModule("pyarrow")  # imported on first use: DuckDB's own readers never need it
 
 __all__ = ["DocumentReader", "Stats", "ingest", "read_documents"]
 _INTS = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"}

@@ -17,12 +17,13 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
-import pyarrow as pa
-
 from app.errors import IngestError
 from app.ingest import streams
+from app.ingest.lazy import LazyModule
 from app.ingest.sources import Input
 from app.ingest.streams import fix_value, has_surrogates
+
+pa = LazyModule("pyarrow")  # imported on first use: DuckDB's own readers never need it
 
 Skip = Callable[[str, int], None]
 Repair = Callable[[str, int], None] | None

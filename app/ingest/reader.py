@@ -10,14 +10,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import pyarrow as pa
-
 from app.errors import IngestError
 from app.ingest import formats
 from app.ingest.formats import ROW
+from app.ingest.lazy import LazyModule
 from app.ingest.normalize import plan_text, select_sql
 from app.ingest.sources import Input, resolve
 from app.sql import qi
+
+pa = LazyModule("pyarrow")  # imported on first use: DuckDB's own readers never need it
 
 N_EXAMPLES = 5
 #: what to do with a record holding invalid UTF-8 (bad bytes, a lone surrogate escape)
