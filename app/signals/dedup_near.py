@@ -35,6 +35,7 @@ _OLD_CACHE = "_dup_near_bands"
 # a letter of a script without spaces (with its marks), or a run of other word characters
 _WORD = re.compile(f"[{_BASE}][{_MARK}]*|[^\\W{_BASE}{_MARK}]+")
 _PLAIN_WORD = re.compile(r"\w+")  # the same words for text without such letters, 2.7x faster
+_ASCII_WORD = re.compile(r"\w+", re.ASCII)  # the same words again for ASCII text, ~20% faster
 _CHUNK = 1 << 12
 
 _rng = np.random.default_rng(SEED)
@@ -68,7 +69,10 @@ def shingles(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     flat: list[str] = []
     for i, t in enumerate(texts):
         low = t.lower()
-        ws = (_PLAIN_WORD if UNSPACED.search(low) is None else _WORD).findall(low)
+        if low.isascii():  # no letters of unspaced scripts, and ASCII \w is \w (a flag test, no scan)
+            ws = _ASCII_WORD.findall(low)
+        else:
+            ws = (_PLAIN_WORD if UNSPACED.search(low) is None else _WORD).findall(low)
         if not ws:
             continue
         if len(ws) < SHINGLE:  # a text with 1-4 words is one shingle: padded with word hash 0 ("" is no word)
@@ -141,16 +145,40 @@ def minhash(sh: np.ndarray, counts: np.ndarray) -> np.ndarray:
 
 
 def band_keys(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
-    """LSH band keys (n x bands, int64) from signatures; rows of texts without words are all 0 (= no key)."""
+    """LSH band keys (n x bands, int64) from signatures; rows of texts without words are all 0 (= no key).
+
+    A band's key is the sum of its ``rows`` values times :data:`BAND_MUL`, mixed with the band's number; the
+    sum is taken one row position at a time over (n x bands) strided views (5x less CPU than widening the whole
+    matrix to uint64 and summing over an axis of length ``rows``; the same keys)."""
+    s = sig[:, : bands * rows].reshape(len(sig), bands, rows)
     with np.errstate(over="ignore"):
-        s = sig[:, : bands * rows].astype(np.uint64).reshape(len(sig), bands, rows)
-        keys = (s * BAND_MUL[None, None, :rows]).sum(axis=2, dtype=np.uint64)
-        keys += np.arange(bands, dtype=np.uint64)[None, :] * np.uint64(0x9E3779B97F4A7C15)  # band j's own keys
+        keys = s[:, :, 0] * BAND_MUL[0]  # uint32 x uint64: uint64, wrapping like the sum
+        for k in range(1, rows):
+            keys += s[:, :, k] * BAND_MUL[k]
+        keys += np.arange(bands, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)  # band j's own keys
         keys ^= keys >> np.uint64(31)
         keys |= np.uint64(1)  # never 0
     keys = keys.view(np.int64)
     keys[(sig == EMPTY).all(axis=1)] = 0
     return keys
+
+
+def signature_array(texts: list[str]) -> Any:
+    """Each text's signature as a pyarrow binary array (little-endian uint32 values, NULL for a text without
+    words): the same values as :func:`signature_blobs`, built from the signature matrix's buffer without a
+    Python ``bytes`` object per text (the scorer's batches go straight into DuckDB)."""
+    import pyarrow as pa
+
+    sig = signatures(texts)
+    has = ~(sig == EMPTY).all(axis=1)
+    data = np.ascontiguousarray(sig[has], dtype="<u4")
+    width = 4 * NUM_PERM
+    offs = np.zeros(len(sig) + 1, dtype=np.int32)
+    np.cumsum(has * width, out=offs[1:])
+    valid = None if has.all() else pa.py_buffer(np.packbits(has, bitorder="little"))
+    return pa.Array.from_buffers(
+        pa.binary(), len(sig), [valid, pa.py_buffer(offs), pa.py_buffer(data)], null_count=int((~has).sum())
+    )
 
 
 def signature_blobs(texts: list[str]) -> list[bytes | None]:
@@ -335,8 +363,8 @@ class DedupNear(Scorer):
 
         writer = con.cursor()
         try:
-            for (ids, hashes, _texts), blobs in map_batches(signature_blobs, batches(), workers=workers, arg_index=2):
-                tbl = pa.table({"id": ids, "text_hash": hashes, "sig": pa.array(blobs, pa.binary())})
+            for (ids, hashes, _texts), sigs in map_batches(signature_array, batches(), workers=workers, arg_index=2):
+                tbl = pa.table({"id": ids, "text_hash": hashes, "sig": sigs})
                 writer.register("_dn_batch", tbl)
                 writer.execute(f"INSERT INTO {CACHE} SELECT * FROM _dn_batch")
                 writer.unregister("_dn_batch")
