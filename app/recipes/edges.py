@@ -24,6 +24,7 @@ import re
 from typing import Any
 
 from app.errors import RecipeError
+from app.recipes.edge_index import nth_nearest, sorted_values
 from app.sql import qi
 from app.workspace import fast_relation
 
@@ -102,18 +103,24 @@ def edge_documents(
         if cols.get(c.signal, "").upper().startswith("BOOLEAN"):
             col = f"CAST({col} AS INTEGER)"
 
+        values = sorted_values(con, relation, c.signal, cols.get(c.signal, "")) if n else None
+
         def near(op: str, agg: str, order: str, back: str) -> list[tuple]:
-            # the n-th nearest value first (a top-n on numbers), then only the rows up to it ordered by (value, id)
+            # the n-th nearest value first (a binary search of the sorted column, or a top-n on numbers), then
+            # only the rows up to it ordered by (value, id)
             if n == 0:
                 return []
-            top = f"SELECT {agg}(v) FROM (SELECT {col} AS v FROM {rel} WHERE {col} {op} $t ORDER BY {col} {order} LIMIT {n})"
-            row = con.execute(top, {"t": thr}).fetchall()
-            if not row or row[0][0] is None:
+            known, v = nth_nearest(values, op, thr, n)
+            if not known:
+                top = f"SELECT {agg}(v) FROM (SELECT {col} AS v FROM {rel} WHERE {col} {op} $t ORDER BY {col} {order} LIMIT {n})"
+                row = con.execute(top, {"t": thr}).fetchall()
+                v = row[0][0] if row else None
+            if v is None:
                 return []  # nothing on this side of the cut
             sql = (
                 f"SELECT {pick} FROM {rel} WHERE {col} {op} $t AND {col} {back} $v ORDER BY {col} {order}, id LIMIT {n}"
             )
-            return con.execute(sql, {"t": thr, "v": row[0][0]}).fetchall()
+            return con.execute(sql, {"t": thr, "v": v}).fetchall()
 
         # a minimum keeps value >= t, a maximum keeps value <= t: each side holds only what the cut does to it
         above = near(">=" if bound == "min" else ">", "max", "ASC", "<=")
