@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
 from app.embed import embed
+from app.errors import MapError
 from app.maps import build_map
 from app.maps.pool import ordered
 from app.workspace import Workspace
@@ -13,6 +16,8 @@ from tests.test_map_scale import _docs
 
 
 def _square(state: int, item: int) -> int:
+    if item == -9:
+        os._exit(9)  # a worker killed mid-task (as by the OOM killer)
     if item < 0:
         raise ValueError(f"negative item {item}")
     return state + item * item
@@ -25,6 +30,8 @@ def test_ordered_yields_in_item_order_and_raises_worker_errors():
     assert list(ordered(_square, iter(items), state=5, workers=2, window=3)) == want
     with pytest.raises(ValueError, match="negative item -1"):
         list(ordered(_square, [1, -1, 2], state=0, workers=2))
+    with pytest.raises(MapError, match="a map worker process stopped"):
+        list(ordered(_square, [1, -9, 2], state=0, workers=2))
 
 
 def _all(ws) -> tuple:

@@ -58,7 +58,12 @@ def ordered(
 ) -> Iterator[Any]:
     """``fn(state, item)`` for every item, yielded in the items' order. ``fn`` must be a module-level function
     (workers import it by name); ``state`` and each item are pickled to the workers. ``workers <= 1`` runs in this
-    process (same BLAS thread count, same results). An exception in a worker is raised here."""
+    process (same BLAS thread count, same results). An exception in a worker is raised here; a worker that dies
+    (killed, out of memory) is one :class:`~app.errors.MapError`. As with any spawned process, a script that calls
+    this must guard its top level with ``if __name__ == "__main__":``."""
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
     from app.maps.knn import one_blas_thread
 
     if workers <= 1:
@@ -68,13 +73,17 @@ def ordered(
         return
     window = max(1, window or 2 * workers)
     ctx = mp.get_context("spawn")
-    with ctx.Pool(workers, initializer=_init, initargs=(state,)) as pool, one_blas_thread():
-        pending: deque[Any] = deque()
-        for item in items:
-            pending.append(pool.apply_async(_call, (fn, item)))
-            if len(pending) >= window:
-                yield pending.popleft().get()
-        while pending:
-            yield pending.popleft().get()
-        pool.close()
-        pool.join()  # workers reaped: their CPU time shows in the parent's RUSAGE_CHILDREN
+    try:
+        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init, initargs=(state,)) as pool:
+            pending: deque[Any] = deque()
+            for item in items:
+                pending.append(pool.submit(_call, fn, item))
+                if len(pending) >= window:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        # leaving the block joined the workers: their CPU time shows in the parent's RUSAGE_CHILDREN
+    except BrokenProcessPool as e:
+        from app.errors import MapError
+
+        raise MapError(f"a map worker process stopped ({e}); try fewer --workers or more memory") from e
