@@ -9,6 +9,7 @@ same, in one process, and reports documents per CPU-second (``time.process_time`
     python bench/bench_signals_speed.py profile [--n 20000]         # cProfile of the shared run, top functions
     python bench/bench_signals_speed.py dump OUT.parquet            # every column of all of realmix
     python bench/bench_signals_speed.py compare A.parquet B.parquet # column-by-column equality of two dumps
+    python bench/bench_signals_speed.py golden OUT.json [--every 200] # expected columns of a realmix sample
 
 To check a change against an older commit, extract that commit's ``app`` into a directory and run ``dump`` with
 ``PYTHONPATH`` pointing there (``WINNOW_APP_ROOT=DIR``), then ``compare`` the two dumps: floats must be
@@ -61,6 +62,7 @@ def score_all(texts: list[str], families: tuple[str, ...] = FAMILIES, cpu: list[
         out = engine._doc_worker(specs, batch, [None] * len(specs))
         if cpu is not None:
             cpu[0] += time.process_time() - t0
+            continue  # timing only: the results are dropped, as the engine sends them away
         for fam in families:
             tbl = out[fam]
             for name in tbl.column_names if hasattr(tbl, "column_names") else tbl:
@@ -110,6 +112,27 @@ def cmd_dump(args: argparse.Namespace) -> None:
     print(f"wrote {len(texts)} rows x {len(cols)} columns to {args.out} (app from {ROOT})")
 
 
+def golden_sample(every: int) -> tuple[list[str], list[str]]:
+    """(ids, texts) of every ``every``-th realmix document in id order (the golden file's sample)."""
+    import duckdb
+
+    rows = duckdb.execute("SELECT id, text FROM read_parquet(?) ORDER BY id", [str(REALMIX)]).fetchall()
+    rows = rows[::every]
+    return [r[0] for r in rows], [r[1] if isinstance(r[1], str) else "" for r in rows]
+
+
+def cmd_golden(args: argparse.Namespace) -> None:
+    """Write the expected columns of a realmix sample (``tests/golden/realmix_doc_signals.json``)."""
+    import json
+
+    from app.signals import engine
+
+    ids, texts = golden_sample(args.every)
+    cols = engine.score_texts(texts, list(FAMILIES))
+    Path(args.out).write_text(json.dumps({"every": args.every, "ids": ids, "columns": cols}, sort_keys=True) + "\n")
+    print(f"wrote {len(ids)} documents x {len(cols)} columns to {args.out} (app from {ROOT})")
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     import numpy as np
     import pyarrow.parquet as pq
@@ -154,13 +177,16 @@ def main() -> int:
     p = sub.add_parser("dump")
     p.add_argument("out")
     p.add_argument("--n", type=int, default=0)
+    p = sub.add_parser("golden")
+    p.add_argument("out")
+    p.add_argument("--every", type=int, default=200)
     p = sub.add_parser("compare")
     p.add_argument("a")
     p.add_argument("b")
     args = ap.parse_args()
     if args.cmd == "compare":
         return cmd_compare(args)
-    {"speed": cmd_speed, "profile": cmd_profile, "dump": cmd_dump}[args.cmd](args)
+    {"speed": cmd_speed, "profile": cmd_profile, "dump": cmd_dump, "golden": cmd_golden}[args.cmd](args)
     return 0
 
 

@@ -14,7 +14,11 @@ from __future__ import annotations
 
 import gc
 import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import wraps
 from itertools import chain
+from typing import Any, TypeVar
 
 from app.signals._special import special_cases
 from app.signals._unspaced import _BASE, _MARK, UNSPACED
@@ -257,6 +261,36 @@ def check_mode(mode: object) -> str:
     return str(mode)
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector for the block (restored after it, even on error).
+
+    A batch's token lists, per-line lists and result tuples make no reference cycles (reference counting frees
+    them), but allocating hundreds of thousands of them triggers collections that scan them again and again as
+    they accumulate: about a tenth of the document families' CPU time on realmix. Nested use is harmless."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def without_gc(fn: _F) -> _F:
+    """Decorator: run ``fn`` under :func:`gc_paused` (a family's ``score_batch``)."""
+
+    @wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        with gc_paused():
+            return fn(*args, **kwargs)
+
+    return run  # type: ignore[return-value]
+
+
 #: The last batch tokenised per mode: ``{mode: [texts, tokens per line per text, tokens per text or None]}``.
 _MEMO: dict[str, list] = {}
 
@@ -276,15 +310,8 @@ def line_words_batch(texts: list[str], mode: str = "aware") -> list[list[list[st
     if m is not None and m[0] is texts:
         return m[1]
     fn = words if mode == "datatrove" else words_aware
-    # The batch's token lists make no reference cycles (reference counting frees them): the cyclic garbage
-    # collector is paused while they are made, instead of scanning them again and again as they accumulate.
-    paused = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():  # the token lists (see gc_paused)
         res = [[fn(line) for line in t.splitlines()] for t in texts]
-    finally:
-        if paused:
-            gc.enable()
     _MEMO[mode] = [texts, res, None]
     return res
 
@@ -294,7 +321,8 @@ def words_batch(texts: list[str], mode: str = "aware") -> list[list[str]]:
     per_line = line_words_batch(texts, mode)
     m = _MEMO[mode]
     if m[2] is None:
-        m[2] = [ls[0] if len(ls) == 1 else list(chain.from_iterable(ls)) for ls in per_line]
+        with gc_paused():
+            m[2] = [ls[0] if len(ls) == 1 else list(chain.from_iterable(ls)) for ls in per_line]
     return m[2]
 
 

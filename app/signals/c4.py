@@ -25,6 +25,7 @@ from app.signals._text import (
     check_mode,
     line_words_batch,
     transpose,
+    without_gc,
     words,
     words_aware,
 )
@@ -177,6 +178,7 @@ class C4(Scorer):
     def fingerprint(self) -> str:
         return f"{self.version}:{self.mode}"
 
+    @without_gc
     def score_batch(self, texts: list[str]) -> dict[str, list[Any]]:
         aware = self.mode == "aware"
         rows = [

@@ -11,6 +11,7 @@ from __future__ import annotations
 import zlib
 from typing import Any, ClassVar
 
+from app.signals._text import without_gc
 from app.signals.base import Scorer, register
 
 LEVEL = 6
@@ -33,5 +34,6 @@ class Compression(Scorer):
         "random; includes ~8 bytes of header (short texts read high); NULL for empty text",
     }
 
+    @without_gc
     def score_batch(self, texts: list[str]) -> dict[str, list[Any]]:
         return {"compression_ratio": [compression_ratio(t if isinstance(t, str) else "") for t in texts]}

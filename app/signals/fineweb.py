@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from app.signals._text import TERMINAL_PUNCTUATION, check_mode, transpose, words_batch
+from app.signals._text import TERMINAL_PUNCTUATION, check_mode, transpose, without_gc, words_batch
 from app.signals.base import Scorer, register
 from app.signals.gopher_repetition import duplicates
 
@@ -61,6 +61,7 @@ class FineWeb(Scorer):
     def fingerprint(self) -> str:
         return f"{self.version}:{self.mode}"
 
+    @without_gc
     def score_batch(self, texts: list[str]) -> dict[str, list[Any]]:
         toks = words_batch(texts, self.mode)
         return transpose([fineweb_stats(t, w) for t, w in zip(texts, toks)], list(self.columns))

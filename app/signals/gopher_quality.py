@@ -25,6 +25,7 @@ from app.signals._text import (
     TERMINAL_PUNCTUATION,
     check_mode,
     transpose,
+    without_gc,
     words_batch,
 )
 from app.signals._token_arrays import token_arrays
@@ -172,6 +173,7 @@ class GopherQuality(Scorer):
     def fingerprint(self) -> str:
         return f"{self.version}:{self.mode}"
 
+    @without_gc
     def score_batch(self, texts: list[str]) -> dict[str, list[Any]]:
         toks = words_batch(texts, self.mode)
         aware = self.mode == "aware"

@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from app.signals._ngram_batch import DUP_NS, TOP_NS, ngram_chars_arrays
-from app.signals._text import check_mode, words_batch
+from app.signals._text import check_mode, without_gc, words_batch
 from app.signals._token_arrays import token_arrays
 from app.signals._unspaced import UNSPACED, count_unspaced
 from app.signals.base import Scorer, register
@@ -202,6 +202,7 @@ class GopherRepetition(Scorer):
     def fingerprint(self) -> str:
         return f"{self.version}:{self.mode}"
 
+    @without_gc
     def score_batch(self, texts: list[str]) -> dict[str, list[Any]]:
         toks = words_batch(texts, self.mode)
         aware = self.mode == "aware"

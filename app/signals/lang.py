@@ -27,6 +27,7 @@ import numpy as np
 
 from app.errors import MissingDependency, SignalError
 from app.signals import _lang_backends
+from app.signals._text import without_gc
 from app.signals.base import Scorer, register
 
 MAX_CHARS = 3_000
@@ -213,6 +214,7 @@ class Lang(Scorer):
                 )
         return self._backend
 
+    @without_gc
     def score_batch(self, texts: list[str]) -> dict[str, list[Any]]:
         be = self._get()
         prepared = [prepare(raw) for raw in texts]

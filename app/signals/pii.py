@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from app.errors import SignalError
+from app.signals._text import without_gc
 from app.signals.base import Scorer, register
 
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}")
@@ -109,6 +110,7 @@ class Pii(Scorer):
             return str(self.version)
         return f"{self.version}:" + hashlib.sha1("\n".join(self._words).encode()).hexdigest()[:12]
 
+    @without_gc
     def score_batch(self, texts: list[str]) -> dict[str, list[Any]]:
         emails, phones, ips, urls, hits = [], [], [], [], []
         pat = self._pattern

@@ -51,6 +51,7 @@ from app.signals._text import (
     TERMINAL_PUNCTUATION,
     check_mode,
     line_words_batch,
+    without_gc,
     words,
     words_aware,
 )
@@ -269,6 +270,7 @@ class QualitySharma(Scorer):
         tag = hashlib.sha1(json.dumps(self.weights).encode()).hexdigest()[:8]
         return f"{self.version}:{tag}:{'spacy' if self._pos else 'approx'}:{self.mode}"
 
+    @without_gc
     def score_batch(self, texts: list[str]) -> dict[str, list[Any]]:
         aware = self.mode == "aware"
         if self._pos is None:  # the word-list approximation: the whole batch at once, same numbers

@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 
 from app.errors import MissingDependency, SignalError
 from app.signals._char_map import CharArrays
+from app.signals._text import without_gc
 from app.signals.base import Scorer, register
 
 #: Texts are encoded in slices of this many characters so a 5 MB single line does not build one huge encoding.
@@ -273,6 +274,7 @@ class Size(Scorer):
         "size_tokens": "tokens under the default embedding model's WordPiece tokenizer (all-MiniLM-L6-v2), no special tokens (count)",
     }
 
+    @without_gc
     def score_batch(self, texts: list[str]) -> dict[str, list[Any]]:
         return {
             "size_chars": [len(t) for t in texts],

@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from app.errors import MissingDependency
+from app.signals._text import without_gc
 from app.signals.base import Scorer, register
 
 FLOOR = -9.0
@@ -120,6 +121,7 @@ class Unigram(Scorer):
         except ImportError as e:
             raise MissingDependency("wordfreq", "the unigram log-probability signal") from e
 
+    @without_gc
     def score_batch(self, texts: list[str]) -> dict[str, list[Any]]:
         mean, share = unigram_scores(texts)
         return {"unigram_logprob": mean, "unigram_oov_ratio": share}
