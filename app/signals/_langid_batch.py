@@ -46,6 +46,10 @@ class BatchIdentifier:
         self.next = np.frombuffer(ident.tk_nextmove, dtype=np.dtype(ident.tk_nextmove.typecode)).astype(np.int32)
         self.rowbase = np.asarray(ident.tk_row, dtype=np.int32) << 8
         self.out = np.asarray(ident.tk_output, dtype=np.int32)
+        # the state after reading two bytes from the initial state, for every pair of bytes (256 KB): the first
+        # two steps of every walk in one look-up of a table that stays in cache, instead of two in ``next``
+        first = self.next[self.rowbase[0] + np.arange(256, dtype=np.int32)]
+        self.start2 = self.next[self.rowbase[first][:, None] + np.arange(256, dtype=np.int32)[None, :]].ravel()
         # float32 copy of the float16 feature table: the same values the mixed-type product casts to, without
         # casting again for every text (about 57 MB)
         self.ptc = np.asarray(ident.nb_ptc, dtype=np.float32)
@@ -65,8 +69,8 @@ class BatchIdentifier:
         state = np.zeros(n, dtype=np.int32)
         # every position at least WINDOW - 1 bytes into the batch: walk the WINDOW bytes ending there
         if n >= w:
-            st = state[w - 1 :]
-            for back in range(w - 1, -1, -1):
+            st = self.start2[(data[: n - w + 1] << 8) | data[1 : n - w + 2]]  # the steps back = w-1, w-2
+            for back in range(w - 3, -1, -1):
                 st = nxt[rowbase[st] + data[w - 1 - back : n - back]]
             state[w - 1 :] = st
         # the first WINDOW - 1 bytes of each text: walk from the text's start only
