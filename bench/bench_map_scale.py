@@ -444,13 +444,69 @@ def render() -> str:
             f" {r['semdup_knn_ivf'] - r['semdup_both']} false). Placement keeps the map:"
             " the same trustworthiness, 95% of the exact sample neighbours.",
         ]
+    out += _workers_lines() + _memory_lines()
     out += [
         "",
         "Reproduce: `python bench/bench_map_scale.py speed --sizes 1000000 --paths after`,"
+        " `python bench/bench_map_workers.py --n 200000 --clusters 20`,"
+        " `python bench/bench_map_scale.py memory --sizes 2000000`,"
         " `python bench/bench_map_probe.py recall`, `python bench/bench_map_probe.py pass --sizes 200000:20,200000:2`,"
         " `python bench/bench_map_scale.py quality`, `python bench/bench_map_scale.py readme`.",
     ]
     return "\n".join(out)
+
+
+def _workers_lines() -> list[str]:
+    """The parallel stages with 1 and 2 worker processes (bench/bench_map_workers.py)."""
+    from bench._readme import md_table
+
+    rows = sorted(
+        (json.loads(f.read_text()) for f in OUT.glob("workers_*.json")),
+        key=lambda r: (r["n"], r["clusters"], r["workers"]),
+    )
+    if not rows:
+        return []
+    body = []
+    for r in rows:
+        for stage in ("cluster_pass", "placement"):
+            st = r[stage]
+            same = {x[stage]["digest"] for x in rows if (x["n"], x["clusters"]) == (r["n"], r["clusters"])}
+            body.append([f"{r['n']:,} in {r['clusters']}", stage, r["workers"], st["wall_s"], st["cpu_s"],
+                         f"{r['peak_rss_mib']:,} / {r['worker_peak_rss_mib']:,}", "yes" if len(same) == 1 else "NO",
+                         f"{r['load_start']}-{r['load_end']}"])  # fmt: skip
+    return [
+        "",
+        "The parallel stages alone (`bench/bench_map_workers.py`: synthetic 256-d vectors in k clusters,"
+        " `cluster_pass` and `place_rest` in a fresh process per worker count; CPU s include the workers'; peak RSS"
+        " of the process / of the largest worker; outputs identical = the same digest of neighbours, similarities,"
+        " density, duplicates and coordinates for every worker count):",
+        "",
+        md_table(
+            [
+                "documents in clusters",
+                "stage",
+                "workers",
+                "wall s",
+                "CPU s",
+                "peak RSS MiB",
+                "outputs identical",
+                "load",
+            ],
+            body,
+        ),
+    ]
+
+
+def _memory_lines() -> list[str]:
+    """Resident memory of the per-document stages (``bench_map_scale.py memory``)."""
+    rows = sorted((json.loads(f.read_text()) for f in OUT.glob("memory_*.json")), key=lambda r: r["n"])
+    return [
+        f"\nMemory at {r['n']:,} documents (`bench_map_scale.py memory`, one process, RSS sampled every 0.5 s,"
+        f" load {r['load']}): peak "
+        + ", ".join(f"{k} {v:,} MiB" for k, v in r["rss_peak_mib_by_stage"].items() if k != "start")
+        + f"; CPU s {r['cpu_s']}; the ids as Arrow strings {r['ids_nbytes'] / 2**20:,.0f} MiB."
+        for r in rows
+    ]
 
 
 def _peak(r: dict) -> str:
@@ -553,12 +609,59 @@ def cluster_cost(sizes: list[int]) -> None:
     (OUT / "cluster_cost.json").write_text(json.dumps(rows, indent=1))
 
 
+def memory(n: int) -> None:
+    """Resident memory (sampled every 0.5 s) of the streamed map's stages that hold per-document state in one
+    process: reading the vectors into the spool (DuckDB's sort), PCA-50 of every row, k-means (100 clusters)."""
+    import tempfile
+    import threading
+
+    from app.embed import vector_count
+    from app.maps import project, scale
+    from app.workspace import Workspace
+
+    ws_path = WORK / f"syn_{n}"
+    if not (ws_path / "winnow.duckdb").exists():
+        synthetic_ws(ws_path, n)
+    stage, peaks, stop = {"s": "start"}, {}, threading.Event()
+
+    def sample() -> None:
+        while not stop.wait(0.5):
+            peaks[stage["s"]] = max(peaks.get(stage["s"], 0), _rss_mib(os.getpid()))
+
+    threading.Thread(target=sample, daemon=True).start()
+    cpu: dict[str, float] = {}
+    with Workspace.open(ws_path) as ws:
+        nv, dim, key = vector_count(ws)
+        scratch = Path(tempfile.mkdtemp(dir=ws.path))
+        c = time.process_time()
+        stage["s"] = "read"
+        ids, spool, pca_sample = scale.spool_vectors(ws, model=key, n=nv, dim=dim, scratch=scratch, seed=0)
+        cpu["read"], c = time.process_time() - c, time.process_time()
+        stage["s"] = "pca"
+        red = scale.reduce_spool(spool, pca_sample, seed=0)
+        del pca_sample
+        cpu["pca"], c = time.process_time() - c, time.process_time()
+        stage["s"] = "kmeans"
+        project.kmeans(red, k=100, seed=0)
+        cpu["kmeans"] = time.process_time() - c
+        stage["s"] = "end"
+        time.sleep(1)
+        stop.set()
+        shutil.rmtree(scratch, ignore_errors=True)
+    res = {"n": n, "rss_peak_mib_by_stage": peaks, "cpu_s": {k: round(v, 1) for k, v in cpu.items()},
+           "ids_nbytes": ids.nbytes, "load": round(os.getloadavg()[0], 1)}  # fmt: skip
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / f"memory_{n}.json").write_text(json.dumps(res))
+    print(json.dumps(res), flush=True)
+    shutil.rmtree(ws_path, ignore_errors=True)
+
+
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "child":
         child(sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5]) or None if len(sys.argv) > 5 else None)
         return
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=["speed", "quality", "cluster", "readme"])
+    ap.add_argument("mode", choices=["speed", "quality", "cluster", "memory", "readme"])
     ap.add_argument("--sizes", default="50000,200000,1000000")
     ap.add_argument("--paths", default="before,after")
     ap.add_argument("--workers", type=int, help="streamed path: worker processes (default: winnow map's default)")
@@ -567,6 +670,9 @@ def main() -> None:
         speed([int(v) for v in a.sizes.split(",")], a.paths.split(","), a.workers)
     elif a.mode == "quality":
         quality()
+    elif a.mode == "memory":
+        for v in a.sizes.split(","):
+            memory(int(v))
     elif a.mode == "cluster":
         cluster_cost([int(v) for v in a.sizes.split(",")])
     else:
