@@ -13,6 +13,7 @@ section between the ``bench:ingest`` markers (the ``--big`` result is kept in be
     python bench/bench_ingest.py --quick              # 100k documents, 1 repeat
     python bench/bench_ingest.py --big 10000000       # one 10M-line JSONL (3.8 GB, deleted after)
     python bench/bench_ingest.py --extra              # also --full-schema, read-only DuckDB, `datasets`
+    python bench/bench_ingest.py --profile FILE       # one ingest of FILE, CPU and wall of every SQL statement
 """
 
 from __future__ import annotations
@@ -91,6 +92,8 @@ def child(kind: str, path: str, tmp: str) -> dict:
             "json", data_files=path, split="train", cache_dir=str(Path(tmp) / "hf"), features=feats
         )
         docs = len(ds)
+    elif kind == "profile":
+        return profile(path, tmp, c0)
     elif kind == "make":  # a child, so that the parent (whose peak RSS each child inherits) stays small
         n, parquet = path.split(":")
         return {k: str(v) for k, v in make_inputs(int(n), Path(tmp), parquet=parquet == "parquet").items()}
@@ -121,6 +124,53 @@ def raw_formats(tmp: str) -> dict:
                 "bytes": out["bytes"],
             }
     return res
+
+
+class _Timed:
+    """A DuckDB connection or cursor whose every ``execute`` is timed (CPU of all threads, wall) into ``log``."""
+
+    def __init__(self, con, log: list) -> None:
+        self._con, self._log = con, log
+
+    def __getattr__(self, name: str):
+        return getattr(self._con, name)
+
+    def execute(self, sql: str, *args):
+        c, t = time.process_time(), time.perf_counter()
+        out = self._con.execute(sql, *args)
+        self._log.append((time.process_time() - c, time.perf_counter() - t, " ".join(str(sql).split())))
+        return self if out is self._con else out
+
+    def cursor(self):
+        return _Timed(self._con.cursor(), self._log)
+
+
+def profile(path: str, tmp: str, c0: float) -> dict:
+    """One ``winnow ingest`` of ``path`` with every SQL statement timed: the phases (imports, opening, the
+    statements, Python between them, closing) and the statements by CPU (the line count runs in a thread
+    during the stage ``INSERT``, so its CPU is in that statement's)."""
+    from app.ingest import ingest
+    from app.workspace import Workspace
+
+    log: list = []
+    c_imp = time.process_time() - c0
+    c1 = time.process_time()
+    ws = Workspace.open(Path(tmp) / "ws", create=True)
+    c_open = time.process_time() - c1
+    ws.con = _Timed(ws.con, log)
+    c1, t1 = time.process_time(), time.perf_counter()
+    ingest(ws, [path], source="bench")
+    c_ing, w_ing = time.process_time() - c1, time.perf_counter() - t1
+    c1 = time.process_time()
+    ws.close()
+    c_close = time.process_time() - c1
+    in_sql = sum(x[0] for x in log)
+    top = sorted(log, reverse=True)[:12]
+    return {
+        "cpu": {"imports": c_imp, "open": c_open, "ingest": c_ing, "statements": in_sql, "close": c_close},
+        "ingest_wall": w_ing,
+        "statements": [{"cpu": c, "wall": w, "sql": q[:160]} for c, w, q in top],
+    }
 
 
 def measure(kind: str, path: str) -> dict:
@@ -194,6 +244,7 @@ def main() -> None:
     ap.add_argument("--extra", action="store_true", help="also --full-schema, DuckDB read-only and `datasets`")
     ap.add_argument("--big", type=int, metavar="N", help="only: ingest one N-line JSONL, record its peak RSS")
     ap.add_argument("--big-input", metavar="PATH", help="with --big: an N-line realmix JSONL made before (kept)")
+    ap.add_argument("--profile", metavar="FILE", help="only: one ingest of FILE, CPU and wall per SQL statement")
     ap.add_argument("--no-readme", action="store_true", help="do not rewrite README.md")
     ap.add_argument("--child", nargs=3, metavar=("KIND", "PATH", "TMP"), help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -206,6 +257,14 @@ def main() -> None:
         return
     if not (REALMIX / "realmix.parquet").exists():
         raise SystemExit(f"{REALMIX} is absent: the ingest benchmark needs ../shared/corpora/realmix")
+    if args.profile:
+        r = measure("profile", str(Path(args.profile).resolve()))
+        print(
+            "CPU s: " + ", ".join(f"{k} {v:.2f}" for k, v in r["cpu"].items()) + f"; peak RSS {r['rss_mib']:,.0f} MiB"
+        )
+        for st in r["statements"]:
+            print(f"{st['cpu']:7.3f} CPU s {st['wall']:7.3f} s  {st['sql']}")
+        return
     if args.big:
         r = run_big(args.big, args.big_input)
         print(f"{args.big:,} lines: {r['seconds']:.0f} s wall, {r['cpu']:.0f} s CPU, peak RSS {r['rss_mib']:,.0f} MiB")
@@ -291,19 +350,25 @@ def main() -> None:
             "peak RSS is about that limit plus the interpreter, whatever the size of the file.\n\n"
         )
     body += (
-        "Where Winnow's extra time goes (the work DuckDB's `CREATE TABLE AS` does not do), measured on 1M realmix "
-        "lines: the stage `INSERT` (read, line numbers, ids, `text_hash`, skip reasons, store) is most of it; in "
-        "instructions (callgrind, 50,000 lines, one DuckDB thread, so independent of the machine's load) the md5 "
-        "of every text (`text_hash`) is 8% of that `INSERT`, the md5 behind each generated id 7% (6% since the id's "
-        "constant prefix is built once per vector), the skip CASE 4% (less since generated ids are not tested for "
-        "missing); storing the text uncompressed would save 0.2% (DuckDB stores realmix's texts uncompressed "
-        "anyway). Beside the `INSERT`: the duplicate-id check (a `GROUP BY hash(id)`, with the exact `GROUP BY id` "
-        "only when two hashes repeat: 0.19 against 0.29 CPU s per million ids), the workspace's `sum(length(text))` "
-        "for the sources table (0.3 CPU s), the schema sample (0.1 s), the line count beside DuckDB's read (numpy "
-        "over memory maps, 0.16 s for 377 MB, plus 0.15 s to import numpy) and Python's imports and the "
-        "workspace's opening (about 0.5 s against 0.2 s for `import duckdb`). The md5 of every text alone is about "
-        "0.7 CPU s per million realmix documents, a sixth of DuckDB's whole read-and-store; with the ids and the "
-        "line count (about 1.3 CPU s together), 0.8x of DuckDB's CPU is out of reach for JSON lines on this path. Winnow's stage `INSERT` runs on one DuckDB "
+        "Where Winnow's extra time goes (the work DuckDB's `CREATE TABLE AS` does not do), on the 1M-line file, "
+        "CPU of all threads (2026-11-30, load average 10-19, so each figure is +-0.4 s): variants of the stage "
+        "`INSERT`, each in a fresh process on one DuckDB thread: DuckDB's read and store of every field with "
+        "`row_number()` 3.4-4.0 s (as without it); `text_hash` adds 1.0-1.2 s (DuckDB's md5 of every text is 0.78 s "
+        "alone, Python's hashlib 2.0 s with the encoding), the generated ids 0.4-0.7 s (their md5 0.3 s alone), the "
+        "skip reasons about 0.4 s: the whole `INSERT` 5.8-6.1 s. Beside it (`python bench/bench_ingest.py --profile "
+        "FILE` times every statement): the duplicate-id check (`GROUP BY hash(id)`) 0.32 s, the workspace's "
+        "`sum(length(text))` for the sources table 0.28 s, the schema sample 0.10 s, every other statement 0.3 s "
+        "together, imports 0.14 s (0.33 s before pyarrow was imported on first use only: DuckDB's readers never "
+        "need it) and opening the workspace 0.2-0.3 s; the line count (numpy over memory maps, 0.15 s) runs in a "
+        "thread during the `INSERT` and is in its figure. The blank-text test settles most rows with two byte "
+        "comparisons before its regex (0.15 -> 0.09 s per 1M texts, the same answers). DuckDB's own `CREATE TABLE "
+        "AS` took 4.4-5.0 s on this file, so 0.8x leaves Winnow 5.5-6.2 s in all: about what the `INSERT` alone "
+        "costs. What stays: both md5s (`text_hash` and the ids are stored values that caches and signal tables key "
+        "on), the line count (DuckDB's JSON reader skips blank lines silently, which would shift line numbers and "
+        "so ids; its `file_row_number` is not offered for JSON), the duplicate check (generated ids are 64-bit md5 "
+        "prefixes), and one thread (the JSON `INSERT` on two took 7.05 CPU s against 6.03, 28 s wall against 39, "
+        "one run each at load 15): 0.8x of DuckDB's CPU is out of reach for JSON lines on this path. "
+        "Winnow's stage `INSERT` runs on one DuckDB "
         "thread: with two, DuckDB's order-preserving parallel insert of a Parquet read writes every row group, "
         "then merges and writes them all again at the checkpoint (the workspace file twice the size: 601 MB "
         "against 322 MB for 1M realmix rows, and about 2.7 CPU s more), which DuckDB's own `CREATE TABLE AS "
