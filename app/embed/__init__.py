@@ -115,7 +115,7 @@ def embed(
     n_todo = cur.execute(f"SELECT count(*) FROM ({todo_sql})").fetchone()[0]
     cached = int(n_distinct) - int(n_todo)
     reader = ws.cursor()
-    batches = reader.sql(todo_sql).to_arrow_reader(max(1, min(int(chunk), STEP)))
+    batches = reader.sql(todo_sql).to_arrow_reader(max(1, min(int(chunk), emb.step or STEP)))
     done = encoded = commits = 0
     pending: list[Any] = []
     t0 = last_commit = time.perf_counter()

@@ -63,6 +63,9 @@ class Embedder:
     key: str = ""
     dim: int = 0
     kind: str = ""
+    #: texts per ``encode`` call in :func:`app.embed.embed` (the unit a time-based commit can cut at), or None
+    #: for :data:`app.embed.STEP`
+    step: int | None = None
 
     def encode(self, texts: Sequence[str], *, progress: Callable[[int], None] | None = None) -> np.ndarray:
         raise NotImplementedError

@@ -97,6 +97,7 @@ class TokenIds:
         self.vocab: dict[str, int] = dict(vocab)
         self.prefix = str(model.get("continuing_subword_prefix", "##"))
         self.max_chars = int(model.get("max_input_chars_per_word", 100))
+        self.longest = max((len(t) for t in self.vocab), default=1)  # no longer piece can match
         self.by_ascii = self.by_space and self.unk_id is not None
         # an added token is matched before normalisation: a chunk holding one takes the Rust path
         self._added = re.compile("|".join(re.escape(t) for t in added if t)) if any(added) else None
@@ -200,7 +201,7 @@ class TokenIds:
         if n > self.max_chars:
             return array("i", [self.unk_id]).tobytes()
         while start < n:
-            end = n
+            end = min(n, start + self.longest)
             while end > start:
                 i = vocab.get(w[start:end] if start == 0 else prefix + w[start:end])
                 if i is not None:
