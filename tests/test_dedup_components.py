@@ -54,3 +54,34 @@ def test_long_chains_and_stars():
     star = smallest_in_component(np.full(n - 1, n - 1), np.arange(n - 1), n)
     assert (star == 0).all()
     assert smallest_in_component(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), 3).tolist() == [0, 1, 2]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.integers(2, 40).flatmap(
+        lambda n: st.tuples(st.just(n), st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=80))
+    )
+)
+def test_sql_components_match_a_search(case):
+    """The global step's DuckDB label propagation (app.signals._lsh_resolve) labels every linked row with its
+    component's smallest row, as the search does."""
+    import duckdb
+    import pyarrow as pa
+
+    from app.signals._lsh_resolve import components
+
+    n, edges = case
+    links = sorted({(min(a, b), max(a, b)) for a, b in edges if a != b})  # the clustering's links: a < b
+    con = duckdb.connect()
+    con.register(
+        "_l",
+        pa.table(
+            {"a": [a for a, _ in links], "b": [b for _, b in links]},
+            schema=pa.schema([("a", pa.int64()), ("b", pa.int64())]),
+        ),
+    )
+    con.execute("CREATE TABLE links AS SELECT * FROM _l")
+    components(con, "links", "lab")
+    got = dict(con.execute("SELECT node, lab FROM lab").fetchall())
+    want = _bfs_smallest(edges, n)
+    assert got == {x: want[x] for ab in links for x in ab}

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from app.errors import SignalError
+from app.signals._lsh_resolve import resolve
 from app.signals._sigfile import SigFile, scratch_dir
 from app.sql import qi
 
@@ -226,8 +227,7 @@ def _cluster(
                                        UNION ALL SELECT p, rid FROM w WHERE p IS NOT NULL AND p <> m)"""
         )
         con.execute("DROP TABLE _dn_keys")
-        src: list[np.ndarray] = []
-        dst: list[np.ndarray] = []
+        con.execute("CREATE OR REPLACE TABLE _dn_links (a BIGINT, b BIGINT)")  # the verified links
         ex = Exact(con, n=n, threshold=threshold, num_perm=num_perm, shingles=shingles, texts=texts, carry=carry)
         n_cand = 0
         for rb in con.cursor().sql("SELECT a, b FROM _dn_cand").to_arrow_reader(_BATCH):
@@ -236,87 +236,45 @@ def _cluster(
             est = agreement(sf.rows(a), sf.rows(b))
             ok = est >= ex.hi  # sure links; the uncertain ones are verified below, all at once
             unsure = ~ok & (est >= ex.lo)
-            src.append(a[ok])
-            dst.append(b[ok])
+            _append(con, "_dn_links", a[ok], b[ok])
             ex.defer(a[unsure], b[unsure])
         con.execute("DROP TABLE _dn_cand")
         ua, ub = ex.deferred()
         keep = ex.jaccard(ua, ub) >= threshold - 1e-9
-        src.append(ua[keep])
-        dst.append(ub[keep])
-        s = np.concatenate(src).astype(np.int64) if src else np.zeros(0, dtype=np.int64)
-        d = np.concatenate(dst).astype(np.int64) if dst else np.zeros(0, dtype=np.int64)
-        del src, dst
-        cl_rid, sim = _attach(con, s, d, n, threshold=threshold, sigs=sf, exact=ex)
+        _append(con, "_dn_links", ua[keep], ub[keep])
+        del ua, ub, keep
+        resolve(con, links="_dn_links", dest="_dn_fin", threshold=threshold, sigs=sf, exact=ex, agreement=agreement)
     finally:
         sf.close()
     ex.close()
     if stats is not None:
-        stats.update(candidate_pairs=n_cand, verified_pairs=ex.pairs, texts_read=int((ex.size >= 0).sum()))
-    cl_size = np.bincount(cl_rid, minlength=n)[cl_rid] if n else np.zeros(0, dtype=np.int64)
-    res = pa.table({"rid": np.arange(n, dtype=np.int64), "crid": cl_rid, "size": cl_size.astype(np.int64)})
-    con.register("_dn_res", res)
-    con.execute("CREATE OR REPLACE TABLE _dn_res_t AS SELECT * FROM _dn_res")
-    con.unregister("_dn_res")
-    con.register("_dn_sim", pa.table({"rid": np.arange(n, dtype=np.int64), "j": pa.array(sim, from_pandas=True)}))
+        stats.update(candidate_pairs=n_cand, verified_pairs=ex.pairs, texts_read=ex.fetched)
     carried = "".join(f", r.{qi(c)}" for c in carry)
+    # a row not in _dn_fin is its own representative: its Jaccard 1, NULL without a signature
     con.execute(
         f"""CREATE OR REPLACE TABLE {qi(dest)} AS
-        SELECT r.id{carried}, c.id AS dup_near_cluster, x.size AS dup_near_size, x.rid = x.crid AS dup_near_keep,
-               s.j AS dup_near_jaccard
-        FROM _dn_rows r JOIN _dn_res_t x ON x.rid = r.rid JOIN _dn_rows c ON c.rid = x.crid
-        JOIN _dn_sim s ON s.rid = r.rid"""
+        WITH sz AS (SELECT crid, count(*) + 1 AS size FROM _dn_fin GROUP BY crid)
+        SELECT r.id{carried}, c.id AS dup_near_cluster, coalesce(sz.size, 1)::BIGINT AS dup_near_size,
+               f.crid IS NULL AS dup_near_keep,
+               CASE WHEN f.crid IS NOT NULL THEN f.j WHEN r.nosig THEN NULL ELSE 1.0 END::DOUBLE AS dup_near_jaccard
+        FROM _dn_rows r LEFT JOIN _dn_fin f ON f.rid = r.rid JOIN _dn_rows c ON c.rid = coalesce(f.crid, r.rid)
+        LEFT JOIN sz ON sz.crid = coalesce(f.crid, r.rid)"""
     )
-    con.unregister("_dn_sim")
-    con.execute("DROP TABLE _dn_res_t")
+    con.execute("DROP TABLE _dn_fin")
     con.execute("DROP TABLE _dn_rows")
     if progress:
         progress(n, n, "near duplicates: clustering")
     return int(n)
 
 
-def _sims(sigs: SigFile, rid: np.ndarray, crid: np.ndarray, has_sig: np.ndarray) -> np.ndarray:
-    """Estimated Jaccard of each row ``rid[i]`` with row ``crid[i]`` (NaN where either has no signature)."""
-    out = np.full(len(rid), np.nan)
-    both = np.flatnonzero(has_sig[rid] & has_sig[crid])
-    for lo in range(0, len(both), _BATCH):
-        i = both[lo : lo + _BATCH]
-        out[i] = agreement(sigs.rows(rid[i]), sigs.rows(crid[i]))
-    return out
+def _append(con: Any, table: str, a: np.ndarray, b: np.ndarray) -> None:
+    """Append the pairs ``a[i]``-``b[i]`` to the two-column table ``table``."""
+    import pyarrow as pa
 
-
-def _attach(
-    con: Any, s: np.ndarray, d: np.ndarray, n: int, *, threshold: float, sigs: SigFile, exact: Exact
-) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's representative and its Jaccard with it (exact where verified), from the links ``s``-``d``.
-
-    Connected components of the links, the smallest row of each its representative; a member whose Jaccard
-    with the representative is below ``threshold`` (it joined through a chain A~B~C; an estimate within the
-    margin is verified exactly, as the links are) is not attached: the
-    unattached rows are clustered again among themselves, round after round. So every removed document is
-    similar to the one kept in its place."""
-    final = np.arange(n, dtype=np.int64)
-    sim = np.full(n, np.nan)
-    if not n:
-        return final, sim
-    has_sig = np.ones(n, dtype=bool)
-    has_sig[con.execute("SELECT rid FROM _dn_rows WHERE nosig").fetchnumpy()["rid"]] = False
-    active = np.ones(n, dtype=bool)
-    while active.any():
-        keep = active[s] & active[d]
-        root = smallest_in_component(s[keep], d[keep], n)
-        idx = np.flatnonzero(active)
-        members = idx[root[idx] != idx]
-        est = _sims(sigs, members, root[members], has_sig)
-        unsure = (est < exact.hi) & (est >= exact.lo)
-        est[unsure] = exact.jaccard(members[unsure], root[members[unsure]])
-        ok = est >= threshold - 1e-9
-        final[members[ok]] = root[members[ok]]
-        sim[members[ok]] = est[ok]
-        active[:] = False
-        active[members[~ok]] = True  # clustered again among themselves; the representatives are final
-    sim[(final == np.arange(n)) & has_sig] = 1.0
-    return final, sim
+    if len(a):
+        con.register("_dn_app", pa.table({"a": a.astype(np.int64), "b": b.astype(np.int64)}))
+        con.execute(f"INSERT INTO {table} SELECT * FROM _dn_app")
+        con.unregister("_dn_app")
 
 
 def smallest_in_component(s: np.ndarray, d: np.ndarray, n: int) -> np.ndarray:
@@ -376,7 +334,9 @@ class Exact:
         m = margin(threshold, num_perm)
         self.lo, self.hi = threshold - m - 1e-9, threshold + m
         self.con, self.shingles, self.texts, self.carry = con, shingles, texts, carry
-        self.size = np.full(n, -1, dtype=np.int64)  # distinct shingles per fetched row, -1: not fetched
+        # distinct shingles per fetched row, by row (sorted): as many entries as rows fetched, not one per row
+        self._rid = np.zeros(0, dtype=np.int64)
+        self._sz = np.zeros(0, dtype=np.int64)
         self.pairs = 0  # uncertain pairs verified (links and attachments)
         self._held: list[tuple[np.ndarray, np.ndarray]] = []
         con.execute("CREATE OR REPLACE TABLE _dn_sh (rid BIGINT, h UBIGINT)")
@@ -398,7 +358,7 @@ class Exact:
         import pyarrow as pa
 
         need = np.unique(rids)
-        need = need[self.size[need] < 0]
+        need = need[self.size(need) < 0]
         if not len(need):
             return
         con = self.con
@@ -415,17 +375,39 @@ class Exact:
                 part = rid[lo : lo + _TEXT_BATCH]
                 sh, counts = self.shingles(["" if t is None else t for t in batch[lo : lo + _TEXT_BATCH]])
                 r, h = _distinct_pairs(np.repeat(part, counts), sh)
-                self.size[part] = 0
+                sz = np.zeros(len(part), dtype=np.int64)
                 if len(r):
                     r_u, c_u = np.unique(r, return_counts=True)
-                    self.size[r_u] = c_u
+                    o = np.argsort(part)
+                    sz[o[np.searchsorted(part[o], r_u)]] = c_u
                     con.register("_dn_sh_b", pa.table({"rid": r, "h": h}))
                     con.execute("INSERT INTO _dn_sh SELECT * FROM _dn_sh_b")
                     con.unregister("_dn_sh_b")
+                self._store(part, sz)
         con.execute("DROP TABLE _dn_need")
-        missing = int((self.size[need] < 0).sum())
+        missing = int((self.size(need) < 0).sum())
         if missing:
             raise SignalError(f"near dedup: the texts of {missing} documents could not be read again to verify them")
+
+    @property
+    def fetched(self) -> int:
+        """Rows whose text was read."""
+        return len(self._rid)
+
+    def size(self, rows: np.ndarray) -> np.ndarray:
+        """The number of distinct shingles of each row of ``rows`` (-1 for a row not fetched)."""
+        out = np.full(len(rows), -1, dtype=np.int64)
+        if len(self._rid) and len(rows):
+            i = np.minimum(np.searchsorted(self._rid, rows), len(self._rid) - 1)
+            hit = self._rid[i] == rows
+            out[hit] = self._sz[i[hit]]
+        return out
+
+    def _store(self, rows: np.ndarray, sizes: np.ndarray) -> None:
+        """Record the shingle counts of rows just fetched."""
+        rid, sz = np.concatenate([self._rid, rows]), np.concatenate([self._sz, sizes])
+        o = np.argsort(rid, kind="stable")
+        self._rid, self._sz = rid[o], sz[o]
 
     def jaccard(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Exact shingle Jaccard of each pair ``a[i]``-``b[i]`` of rows."""
@@ -448,7 +430,7 @@ class Exact:
         for rb in con.cursor().sql(q).to_arrow_reader(_BATCH):
             inter[rb.column(0).to_numpy()] = rb.column(1).to_numpy()
         con.execute("DROP TABLE _dn_p_t")
-        union = self.size[a] + self.size[b] - inter
+        union = self.size(a) + self.size(b) - inter
         np.divide(inter, union, out=out, where=union > 0)
         return out
 
