@@ -22,9 +22,10 @@ components of the verified links, the smallest id of each its representative; a 
 the representative is below the threshold (it joined through a chain a~b~c) is not removed in its favour but
 clustered again with the other such members, round after round, so every removed document is similar to the
 one kept in its place. ``dup_near_jaccard`` is each document's Jaccard with its representative (exact where
-it was verified, else the estimate; >= the threshold; 1 for the representative, NULL without words). Only candidate pairs, links and per-row
-results are in Python memory: band keys stay in DuckDB, and the signatures of the pairs to check are read in
-batches by row number from a scratch file (:mod:`app.signals._sigfile`), not joined in DuckDB.
+it was verified, else the estimate; >= the threshold; 1 for the representative, NULL without words). Python
+holds one batch of pairs and the uncertain pairs awaiting their texts, nothing per row: band keys, candidates,
+links, components and results are DuckDB tables (:mod:`app.signals._lsh_resolve`), and the signatures of the
+pairs to check are read in batches by row number from a scratch file (:mod:`app.signals._sigfile`).
 """
 
 from __future__ import annotations
