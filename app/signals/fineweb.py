@@ -23,6 +23,11 @@ SHORT_LINE = 30
 
 def fineweb_stats(text: str, ws: list[str]) -> tuple:
     """(line punctuation ratio, short-line ratio, duplicated-line char ratio, newlines per word) of one text."""
+    if "\n" not in text:  # one line (most short documents): the same values without the line list
+        if not text.strip():
+            return (None, None, None, None)
+        punct1 = 1.0 if text.endswith(_STOP) else 0.0
+        return (punct1, 1.0 if len(text) <= SHORT_LINE else 0.0, 0.0, 0.0 if ws else None)
     lines = [ln for ln in text.split("\n") if ln.strip()]
     if not lines:
         return (None, None, None, None)
