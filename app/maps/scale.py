@@ -101,36 +101,31 @@ def _tick(progress: Any, done: int, total: int | None, stage: str) -> None:
 
 
 def spool_vectors(ws: Any, *, model: str, n: int, dim: int, scratch: Path, seed: int, progress: Any = None) -> tuple:
-    """Stream the vectors into a :class:`Spool` in id order: ``(ids, spool, pca_sample or None)``."""
-    import pyarrow as pa
-
-    from app.embed import iter_vectors
+    """Stream the vectors into a :class:`Spool` in id order: ``(ids, spool, pca_sample or None)``. DuckDB sorts only
+    the ids with each vector's rowid; the vectors are put in order by an external bucket sort
+    (:mod:`app.maps.spool`: DuckDB sorting the vectors themselves held about 1.5 KB per document)."""
     from app.maps import project
+    from app.maps.spool import ordered_rowids, spool_in_id_order
 
     reduce = dim > project.PCA_DIMS and n > project.PCA_DIMS
     rows = project.pca_fit_rows(n, seed=seed) if reduce else np.zeros(0, dtype=np.int64)
-    sample = np.empty((len(rows), dim), dtype=np.float32)
     spool = Spool(scratch / "vectors.f32", dim)
-    ids: list[Any] = []
     cur = ws.cursor()
     limit = cur.execute("SELECT current_setting('memory_limit')").fetchone()[0]
     cur.execute(f"SET memory_limit = '{DUCKDB_MEMORY}'")  # DuckDB's sort by id spills to disk beyond this
     try:
-        for id_chunk, vec in iter_vectors(ws, model=model, rows=CHUNK):
-            s = spool.rows
-            lo, hi = np.searchsorted(rows, [s, s + len(vec)])
-            sample[lo:hi] = vec[rows[lo:hi] - s]
-            spool.add(vec)
-            ids.append(id_chunk)
-            _tick(progress, spool.rows, n, "reading vectors")
+        ids, rowids = ordered_rowids(ws, model=model)
+        if len(rowids) != n:
+            from app.errors import MapError
+
+            raise MapError(f"the vectors changed while the map read them ({len(rowids):,} rows, expected {n:,})")
+        sample = spool_in_id_order(
+            ws, spool, model=model, rowids=rowids, scratch=scratch, sample_rows=rows, progress=progress
+        )
     finally:
         cur.execute(f"SET memory_limit = '{limit}'")
     spool.done()
-    if spool.rows != n:
-        from app.errors import MapError
-
-        raise MapError(f"the vectors changed while the map read them ({spool.rows:,} rows, expected {n:,})")
-    return pa.concat_arrays(ids) if ids else pa.array([], pa.string()), spool, (sample if reduce else None)
+    return ids, spool, (sample if reduce else None)
 
 
 def reduce_spool(spool: Spool, sample: np.ndarray | None, *, seed: int, progress: Any = None) -> np.ndarray:
