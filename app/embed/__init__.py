@@ -110,9 +110,11 @@ def embed(
     n_docs, n_distinct = cur.execute(f"SELECT count(*), count(DISTINCT text_hash) FROM {docs}").fetchone()
     todo_sql = (
         f"SELECT text_hash, any_value(text) AS text FROM {docs} WHERE text_hash NOT IN (SELECT text_hash FROM {qi(table)})"
-        " GROUP BY text_hash ORDER BY length(any_value(text)) DESC, text_hash"
+        " GROUP BY text_hash"
     )
     n_todo = cur.execute(f"SELECT count(*) FROM ({todo_sql})").fetchone()[0]
+    if emb.length_sorted:  # longest first: batches pad less; a static embedder does not pad, so skips the sort
+        todo_sql += " ORDER BY length(any_value(text)) DESC, text_hash"
     cached = int(n_distinct) - int(n_todo)
     reader = ws.cursor()
     batches = reader.sql(todo_sql).to_arrow_reader(max(1, min(int(chunk), emb.step or STEP)))

@@ -66,6 +66,8 @@ class Embedder:
     #: texts per ``encode`` call in :func:`app.embed.embed` (the unit a time-based commit can cut at), or None
     #: for :data:`app.embed.STEP`
     step: int | None = None
+    #: whether :func:`app.embed.embed` feeds it texts longest first (padding per batch makes that cheaper)
+    length_sorted: bool = True
 
     def encode(self, texts: Sequence[str], *, progress: Callable[[int], None] | None = None) -> np.ndarray:
         raise NotImplementedError

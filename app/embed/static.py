@@ -159,6 +159,7 @@ class StaticEmbedder(Embedder):
 
     kind = "static"
     step = ENCODE_STEP  # ~0.1 s of CPU a call: per-call overheads would show at 256
+    length_sorted = False  # no padding: the sort of every text to embed (10M at scale) buys nothing
 
     def __init__(self, folder: Path, *, name: str, max_length: int | None = None):
         from tokenizers import Tokenizer
