@@ -501,8 +501,8 @@ def _memory_lines() -> list[str]:
     """Resident memory of the per-document stages (``bench_map_scale.py memory``)."""
     rows = sorted((json.loads(f.read_text()) for f in OUT.glob("memory_*.json")), key=lambda r: r["n"])
     return [
-        f"\nMemory at {r['n']:,} documents (`bench_map_scale.py memory`, one process, RSS sampled every 0.5 s,"
-        f" load {r['load']}): peak "
+        f"\nMemory at {r['n']:,} documents, {r.get('label', 'after (bucket sort, app/maps/spool.py)')}"
+        f" (`bench_map_scale.py memory`, one process, RSS sampled every 0.5 s, load {r['load']}): peak "
         + ", ".join(f"{k} {v:,} MiB" for k, v in r["rss_peak_mib_by_stage"].items() if k != "start")
         + f"; CPU s {r['cpu_s']}; the ids as Arrow strings {r['ids_nbytes'] / 2**20:,.0f} MiB."
         for r in rows
