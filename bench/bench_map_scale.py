@@ -478,7 +478,8 @@ def _workers_lines() -> list[str]:
         "",
         "The parallel stages alone (`bench/bench_map_workers.py`: synthetic 256-d vectors in k clusters,"
         " `cluster_pass` and `place_rest` in a fresh process per worker count; CPU s include the workers'; peak RSS"
-        " of the process / of the largest worker; outputs identical = the same digest of neighbours, similarities,"
+        " of the process / of the largest worker (an upper bound: Linux starts a spawned process's peak at its"
+        " parent's); outputs identical = the same digest of neighbours, similarities,"
         " density, duplicates and coordinates for every worker count):",
         "",
         md_table(
