@@ -58,8 +58,11 @@ STREAM_ABOVE = 100_000
 CHUNK = 65_536
 #: clusters up to this size run the exact SemDeDup (cost ~ size^2 * dim / 2 products); larger ones use neighbours
 SEMDUP_EXACT = 20_000
-#: DuckDB's memory limit while it sorts the vectors by id for the spool (the rest spills to its temp directory)
+#: DuckDB's memory limit while it sorts the ids by id for the spool (the rest spills to its temp directory)
 DUCKDB_MEMORY = "2GB"
+#: and while the vectors are scanned: DuckDB keeps the blocks it read cached up to its limit (2 GB held for the
+#: rest of the map at 2M documents with the limit above; measured)
+SCAN_MEMORY = "512MB"
 
 
 class Spool:
@@ -119,6 +122,7 @@ def spool_vectors(ws: Any, *, model: str, n: int, dim: int, scratch: Path, seed:
             from app.errors import MapError
 
             raise MapError(f"the vectors changed while the map read them ({len(rowids):,} rows, expected {n:,})")
+        cur.execute(f"SET memory_limit = '{SCAN_MEMORY}'")
         sample = spool_in_id_order(
             ws, spool, model=model, rowids=rowids, scratch=scratch, sample_rows=rows, progress=progress
         )
