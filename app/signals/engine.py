@@ -27,6 +27,7 @@ from app.signals import _engine_store as store
 from app.signals._engine_store import RUNS, runs, sig_table
 from app.signals._engine_store import hash_table as _hash_table
 from app.signals._engine_store import stage_table as _stage_table
+from app.signals._text import gc_paused
 from app.signals.base import REGISTRY, Scorer, get_scorer, load_all
 from app.sql import qi
 
@@ -126,7 +127,16 @@ def _run_scorer(sc: Scorer, texts: list[str]) -> dict[str, list[Any]]:
 
 
 def _doc_worker(specs: list[tuple[str, dict[str, Any]]], texts: list[str], masks: list[list[bool] | None]) -> dict:
-    """Worker: score one batch for several families (``masks[i]`` None = every text)."""
+    """Worker: score one batch for several families (``masks[i]`` None = every text).
+
+    The cyclic garbage collector is paused for the whole batch, not only inside each family (:func:`gc_paused`):
+    the batch's tokens, results and Arrow conversions make no reference cycles, and collections between the
+    families rescanned them (about 5-10% of the families' CPU on realmix)."""
+    with gc_paused():
+        return _doc_batch(specs, texts, masks)
+
+
+def _doc_batch(specs: list[tuple[str, dict[str, Any]]], texts: list[str], masks: list[list[bool] | None]) -> dict:
     out = {}
     for (name, opts), mask in zip(specs, masks):
         sub = texts if mask is None else [t for t, m in zip(texts, mask) if m]
