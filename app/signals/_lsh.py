@@ -30,7 +30,8 @@ pairs to check are read in batches by row number from a scratch file (:mod:`app.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -122,6 +123,17 @@ def _sigs(col: Any, num_perm: int) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint32).reshape(-1, num_perm)
 
 
+@contextmanager
+def _checkpoints_held(con: Any) -> Iterator[None]:
+    """DuckDB's automatic checkpoints held back for the block (the setting restored after it, even on error)."""
+    old = con.execute("SELECT current_setting('checkpoint_threshold')").fetchall()[0][0]
+    con.execute("SET checkpoint_threshold = '1TB'")
+    try:
+        yield
+    finally:
+        con.execute(f"SET checkpoint_threshold = '{old}'")
+
+
 def cluster_signatures(
     con: Any,
     *,
@@ -149,123 +161,98 @@ def cluster_signatures(
     """
     # the scratch tables below are dropped before the end: writing them into the database file at DuckDB's
     # automatic checkpoints (after every 16 MiB of changes) cost ~1.5 CPU-s of the 4.7 of clustering realmix
-    old = con.execute("SELECT current_setting('checkpoint_threshold')").fetchall()[0][0]
-    con.execute("SET checkpoint_threshold = '1TB'")
-    try:
-        return _cluster(
-            con, rows_sql=rows_sql, dest=dest, threshold=threshold, num_perm=num_perm, band_keys=band_keys,
-            shingles=shingles, texts=texts, carry=carry, progress=progress, stats=stats,
-        )  # fmt: skip
-    finally:
-        con.execute(f"SET checkpoint_threshold = '{old}'")
-
-
-def _cluster(
-    con: Any,
-    *,
-    rows_sql: str,
-    dest: str,
-    threshold: float,
-    num_perm: int,
-    band_keys: Any,
-    shingles: Callable[[list[str]], tuple[np.ndarray, np.ndarray]],
-    texts: Callable[[Any, str], Iterable[tuple[Any, list[str]]]],
-    carry: Sequence[str] = (),
-    progress: Any = None,
-    stats: dict[str, int] | None = None,
-) -> int:
-    """:func:`cluster_signatures`'s work, with DuckDB's automatic checkpoints held back."""
     import pyarrow as pa
 
-    threshold = check_threshold(threshold)
-    nb, nr = bands_for(threshold, num_perm)
-    kept = "".join(f", {qi(c)}" for c in carry)
-    if progress:
-        progress(0, None, "near duplicates: clustering")
-    # equal ids (possible headless) are ordered by the carried columns, so the smallest row is well defined.
-    # A row's rid is its rank in that order. Only the narrow sort keys are sorted (into a fresh table, whose
-    # rowid is then the rank); the signatures join back by position. DuckDB spills both steps to disk under its
-    # memory limit; a row_number() window or an ORDER BY carrying the signatures did not (out of memory at
-    # 300,000 documents under 128 MB).
-    con.execute(f"CREATE OR REPLACE TABLE _dn_src AS SELECT id{kept}, sig FROM ({rows_sql})")
-    order_kept = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
-    con.execute("SET preserve_insertion_order = true")  # the rowid below is the rank only if the order is kept
-    try:
-        con.execute(f"CREATE OR REPLACE TABLE _dn_ord AS SELECT rowid AS src FROM _dn_src ORDER BY id{kept}, rowid")
-    finally:
-        con.execute(f"SET preserve_insertion_order = {'true' if order_kept else 'false'}")
-    carried_s = "".join(f", s.{qi(c)}" for c in carry)
-    con.execute(
-        f"""CREATE OR REPLACE TABLE _dn_rows AS SELECT s.id{carried_s}, o.rowid::BIGINT AS rid, o.src,
-        s.sig IS NULL AS nosig FROM _dn_ord o JOIN _dn_src s ON s.rowid = o.src"""
-    )  # without the signatures: copying them again cost as much CPU as the first copy (4.7 s at 300,000 rows)
-    con.execute("DROP TABLE _dn_ord")
-    n = con.execute("SELECT count(*) FROM _dn_rows").fetchall()[0][0]
-    # one (rid, key) row per band: a band's keys are its own (band_keys mixes in the band), so one GROUP BY
-    # over all bands finds the buckets (one parallel query instead of one per band: 2-3x faster)
-    con.execute("CREATE OR REPLACE TABLE _dn_keys (rid BIGINT, k BIGINT)")
-    sf = SigFile(scratch_dir(con), n=n, num_perm=num_perm)  # the signatures by rid, for the pair checks
-    try:
-        q = "SELECT r.rid, s.sig FROM _dn_rows r JOIN _dn_src s ON s.rowid = r.src WHERE NOT r.nosig"
-        for rb in con.cursor().sql(q).to_arrow_reader(_BATCH):
-            sig = _sigs(rb.column(1), num_perm)
-            sf.write(rb.column(0).to_numpy(), sig)
-            keys = band_keys(sig, nb, nr)
-            rids = np.repeat(rb.column(0).to_numpy(), nb)
-            flat = keys.ravel()
-            tbl = pa.table({"rid": rids[flat != 0], "k": flat[flat != 0]})
-            con.register("_dn_kb", tbl)
-            con.execute("INSERT INTO _dn_keys SELECT * FROM _dn_kb")
-            con.unregister("_dn_kb")
-        con.execute("DROP TABLE _dn_src")
-        # only the rows of buckets with 2+ members (a hash aggregate), then one window pass over them
+    with _checkpoints_held(con):
+        threshold = check_threshold(threshold)
+        nb, nr = bands_for(threshold, num_perm)
+        kept = "".join(f", {qi(c)}" for c in carry)
+        if progress:
+            progress(0, None, "near duplicates: clustering")
+        # equal ids (possible headless) are ordered by the carried columns, so the smallest row is well defined.
+        # A row's rid is its rank in that order. Only the narrow sort keys are sorted (into a fresh table, whose
+        # rowid is then the rank); the signatures join back by position. DuckDB spills both steps to disk under its
+        # memory limit; a row_number() window or an ORDER BY carrying the signatures did not (out of memory at
+        # 300,000 documents under 128 MB).
+        con.execute(f"CREATE OR REPLACE TABLE _dn_src AS SELECT id{kept}, sig FROM ({rows_sql})")
+        order_kept = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
+        con.execute("SET preserve_insertion_order = true")  # the rowid below is the rank only if the order is kept
+        try:
+            con.execute(f"CREATE OR REPLACE TABLE _dn_ord AS SELECT rowid AS src FROM _dn_src ORDER BY id{kept}, rowid")
+        finally:
+            con.execute(f"SET preserve_insertion_order = {'true' if order_kept else 'false'}")
+        carried_s = "".join(f", s.{qi(c)}" for c in carry)
         con.execute(
-            """CREATE OR REPLACE TABLE _dn_cand AS
-            WITH shared AS (SELECT k FROM _dn_keys GROUP BY k HAVING count(*) > 1),
-            w AS (SELECT rid, min(rid) OVER (PARTITION BY k) AS m, lag(rid) OVER (PARTITION BY k ORDER BY rid) AS p
-                  FROM _dn_keys SEMI JOIN shared ON shared.k = _dn_keys.k)
-            SELECT DISTINCT a, b FROM (SELECT m AS a, rid AS b FROM w WHERE rid <> m
-                                       UNION ALL SELECT p, rid FROM w WHERE p IS NOT NULL AND p <> m)"""
+            f"""CREATE OR REPLACE TABLE _dn_rows AS SELECT s.id{carried_s}, o.rowid::BIGINT AS rid, o.src,
+            s.sig IS NULL AS nosig FROM _dn_ord o JOIN _dn_src s ON s.rowid = o.src"""
+        )  # without the signatures: copying them again cost as much CPU as the first copy (4.7 s at 300,000 rows)
+        con.execute("DROP TABLE _dn_ord")
+        n = con.execute("SELECT count(*) FROM _dn_rows").fetchall()[0][0]
+        # one (rid, key) row per band: a band's keys are its own (band_keys mixes in the band), so one GROUP BY
+        # over all bands finds the buckets (one parallel query instead of one per band: 2-3x faster)
+        con.execute("CREATE OR REPLACE TABLE _dn_keys (rid BIGINT, k BIGINT)")
+        sf = SigFile(scratch_dir(con), n=n, num_perm=num_perm)  # the signatures by rid, for the pair checks
+        try:
+            q = "SELECT r.rid, s.sig FROM _dn_rows r JOIN _dn_src s ON s.rowid = r.src WHERE NOT r.nosig"
+            for rb in con.cursor().sql(q).to_arrow_reader(_BATCH):
+                sig = _sigs(rb.column(1), num_perm)
+                sf.write(rb.column(0).to_numpy(), sig)
+                keys = band_keys(sig, nb, nr)
+                rids = np.repeat(rb.column(0).to_numpy(), nb)
+                flat = keys.ravel()
+                tbl = pa.table({"rid": rids[flat != 0], "k": flat[flat != 0]})
+                con.register("_dn_kb", tbl)
+                con.execute("INSERT INTO _dn_keys SELECT * FROM _dn_kb")
+                con.unregister("_dn_kb")
+            con.execute("DROP TABLE _dn_src")
+            # only the rows of buckets with 2+ members (a hash aggregate), then one window pass over them
+            con.execute(
+                """CREATE OR REPLACE TABLE _dn_cand AS
+                WITH shared AS (SELECT k FROM _dn_keys GROUP BY k HAVING count(*) > 1),
+                w AS (SELECT rid, min(rid) OVER (PARTITION BY k) AS m, lag(rid) OVER (PARTITION BY k ORDER BY rid) AS p
+                      FROM _dn_keys SEMI JOIN shared ON shared.k = _dn_keys.k)
+                SELECT DISTINCT a, b FROM (SELECT m AS a, rid AS b FROM w WHERE rid <> m
+                                           UNION ALL SELECT p, rid FROM w WHERE p IS NOT NULL AND p <> m)"""
+            )
+            con.execute("DROP TABLE _dn_keys")
+            con.execute("CREATE OR REPLACE TABLE _dn_links (a BIGINT, b BIGINT)")  # the verified links
+            ex = Exact(con, n=n, threshold=threshold, num_perm=num_perm, shingles=shingles, texts=texts, carry=carry)
+            n_cand = 0
+            for rb in con.cursor().sql("SELECT a, b FROM _dn_cand").to_arrow_reader(_BATCH):
+                n_cand += rb.num_rows
+                a, b = rb.column(0).to_numpy(), rb.column(1).to_numpy()
+                est = agreement(sf.rows(a), sf.rows(b))
+                ok = est >= ex.hi  # sure links; the uncertain ones are verified below, all at once
+                unsure = ~ok & (est >= ex.lo)
+                _append(con, "_dn_links", a[ok], b[ok])
+                ex.defer(a[unsure], b[unsure])
+            con.execute("DROP TABLE _dn_cand")
+            ua, ub = ex.deferred()
+            keep = ex.jaccard(ua, ub) >= threshold - 1e-9
+            _append(con, "_dn_links", ua[keep], ub[keep])
+            del ua, ub, keep
+            resolve(con, links="_dn_links", dest="_dn_fin", threshold=threshold, sigs=sf, exact=ex, agreement=agreement)
+        finally:
+            sf.close()
+        ex.close()
+        if stats is not None:
+            stats.update(candidate_pairs=n_cand, verified_pairs=ex.pairs, texts_read=ex.fetched)
+        carried = "".join(f", r.{qi(c)}" for c in carry)
+        # a row not in _dn_fin is its own representative: its Jaccard 1, NULL without a signature
+        con.execute(
+            f"""CREATE OR REPLACE TABLE {qi(dest)} AS
+            WITH sz AS (SELECT crid, count(*) + 1 AS size FROM _dn_fin GROUP BY crid)
+            SELECT r.id{carried}, c.id AS dup_near_cluster, coalesce(sz.size, 1)::BIGINT AS dup_near_size,
+                   f.crid IS NULL AS dup_near_keep,
+                   CASE WHEN f.crid IS NOT NULL THEN f.j WHEN r.nosig THEN NULL ELSE 1.0 END::DOUBLE AS dup_near_jaccard
+            FROM _dn_rows r LEFT JOIN _dn_fin f ON f.rid = r.rid JOIN _dn_rows c ON c.rid = coalesce(f.crid, r.rid)
+            LEFT JOIN sz ON sz.crid = coalesce(f.crid, r.rid)"""
         )
-        con.execute("DROP TABLE _dn_keys")
-        con.execute("CREATE OR REPLACE TABLE _dn_links (a BIGINT, b BIGINT)")  # the verified links
-        ex = Exact(con, n=n, threshold=threshold, num_perm=num_perm, shingles=shingles, texts=texts, carry=carry)
-        n_cand = 0
-        for rb in con.cursor().sql("SELECT a, b FROM _dn_cand").to_arrow_reader(_BATCH):
-            n_cand += rb.num_rows
-            a, b = rb.column(0).to_numpy(), rb.column(1).to_numpy()
-            est = agreement(sf.rows(a), sf.rows(b))
-            ok = est >= ex.hi  # sure links; the uncertain ones are verified below, all at once
-            unsure = ~ok & (est >= ex.lo)
-            _append(con, "_dn_links", a[ok], b[ok])
-            ex.defer(a[unsure], b[unsure])
-        con.execute("DROP TABLE _dn_cand")
-        ua, ub = ex.deferred()
-        keep = ex.jaccard(ua, ub) >= threshold - 1e-9
-        _append(con, "_dn_links", ua[keep], ub[keep])
-        del ua, ub, keep
-        resolve(con, links="_dn_links", dest="_dn_fin", threshold=threshold, sigs=sf, exact=ex, agreement=agreement)
-    finally:
-        sf.close()
-    ex.close()
-    if stats is not None:
-        stats.update(candidate_pairs=n_cand, verified_pairs=ex.pairs, texts_read=ex.fetched)
-    carried = "".join(f", r.{qi(c)}" for c in carry)
-    # a row not in _dn_fin is its own representative: its Jaccard 1, NULL without a signature
-    con.execute(
-        f"""CREATE OR REPLACE TABLE {qi(dest)} AS
-        WITH sz AS (SELECT crid, count(*) + 1 AS size FROM _dn_fin GROUP BY crid)
-        SELECT r.id{carried}, c.id AS dup_near_cluster, coalesce(sz.size, 1)::BIGINT AS dup_near_size,
-               f.crid IS NULL AS dup_near_keep,
-               CASE WHEN f.crid IS NOT NULL THEN f.j WHEN r.nosig THEN NULL ELSE 1.0 END::DOUBLE AS dup_near_jaccard
-        FROM _dn_rows r LEFT JOIN _dn_fin f ON f.rid = r.rid JOIN _dn_rows c ON c.rid = coalesce(f.crid, r.rid)
-        LEFT JOIN sz ON sz.crid = coalesce(f.crid, r.rid)"""
-    )
-    con.execute("DROP TABLE _dn_fin")
-    con.execute("DROP TABLE _dn_rows")
-    if progress:
-        progress(n, n, "near duplicates: clustering")
-    return int(n)
+        con.execute("DROP TABLE _dn_fin")
+        con.execute("DROP TABLE _dn_rows")
+        if progress:
+            progress(n, n, "near duplicates: clustering")
+        return int(n)
 
 
 def _append(con: Any, table: str, a: np.ndarray, b: np.ndarray) -> None:
