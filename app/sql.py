@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 _SLUG = re.compile(r"[^a-z0-9]+")
 
@@ -21,6 +24,47 @@ def slug(name: str, *, maxlen: int = 40) -> str:
     """A lowercase ``[a-z0-9_]`` slug of ``name`` for table names (not unique on its own)."""
     s = _SLUG.sub("_", str(name).lower()).strip("_")
     return (s or "x")[:maxlen]
+
+
+def setting(con: Any, name: str) -> Any:
+    """DuckDB's current value of the setting ``name`` on ``con`` (None when this DuckDB has no such setting)."""
+    try:
+        rows = con.execute("SELECT current_setting(?)", [name]).fetchall()
+    except Exception:  # duckdb.Error (no such setting) without importing duckdb here
+        return None
+    return rows[0][0] if rows else None
+
+
+@contextmanager
+def setting_held(con: Any, name: str, value: object) -> Iterator[Any]:
+    """``SET name = value`` on ``con`` for the block, the old value restored after it (even on error); yields it.
+
+    Settings such as ``memory_limit`` print rounded (``3.7 GiB``), so the restore first ``RESET``s the setting
+    and sets the printed old value again only when the default differs from it: a connection that had the
+    default keeps exactly the default. Why one place: eight call sites did read-change-restore by hand, each
+    slightly differently (quoting, rounding, booleans)."""
+    if not _SETTING.fullmatch(name):
+        raise ValueError(f"not a DuckDB setting name: {name!r}")
+    old = setting(con, name)
+    con.execute(f"SET {name} = {_literal(value)}")
+    try:
+        yield old
+    finally:
+        con.execute(f"RESET {name}")
+        if old is not None and setting(con, name) != old:
+            con.execute(f"SET {name} = {_literal(old)}")
+
+
+_SETTING = re.compile(r"[a-z_]+")
+
+
+def _literal(value: object) -> str:
+    """A setting's value as SQL: booleans and integers bare, everything else a quoted string."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    return ql(str(value))
 
 
 #: DuckDB's integer type names (the one table of them; floats, decimals and booleans are added below)

@@ -34,7 +34,7 @@ from app.ingest.formats import count_lines as count_lines_stream
 from app.ingest.normalize import TextPlan, plan_text, select_sql
 from app.ingest.reader import N_EXAMPLES, DocumentReader, _where
 from app.ingest.sources import Input
-from app.sql import qi, ql
+from app.sql import qi, setting, setting_held
 
 #: columns stored without compression (random hex: compressing them costs CPU and saves little)
 _HEX = ("id", "text_hash")
@@ -159,12 +159,8 @@ def one_thread(cur: Any) -> Iterator[None]:
     thread the rows are appended and written once. 1M realmix rows from Parquet on 2 cores: 7.9 CPU s,
     32 s wall and a 601 MB workspace on two threads; 5.2 CPU s, 20 s wall and 322 MB on one (see
     bench/bench_ingest.py). JSON lines are numbered by a streaming ``row_number()``, one thread either way."""
-    old = cur.execute("SELECT current_setting('threads')").fetchall()[0][0]
-    cur.execute("SET threads = 1")
-    try:
+    with setting_held(cur, "threads", 1):
         yield
-    finally:
-        cur.execute(f"SET threads = {int(old)}")
 
 
 #: bytes per memory map of :func:`count_lines` (a multiple of ``mmap.ALLOCATIONGRANULARITY``)
@@ -226,15 +222,10 @@ def memory_cap(cur: Any) -> Iterator[str]:
     want = os.environ.get("WINNOW_INGEST_MEMORY", "1GB")
     if _bytes(want) is None:
         raise IngestError(f"WINNOW_INGEST_MEMORY={want!r} is not an amount of memory like 1GB or 512MB")
-    old = cur.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    old = setting(cur, "memory_limit")
     old_b = _bytes(old)
     if old_b is not None and old_b <= (_bytes(want) or 0):
         yield old
         return
-    cur.execute(f"SET memory_limit = {ql(want)}")
-    try:
+    with setting_held(cur, "memory_limit", want):
         yield want
-    finally:  # the default exactly when it was the default (its printed value is rounded)
-        cur.execute("RESET memory_limit")
-        if cur.execute("SELECT current_setting('memory_limit')").fetchall()[0][0] != old:
-            cur.execute(f"SET memory_limit = {ql(old)}")

@@ -26,6 +26,7 @@ from typing import Any
 
 from app.recipes.cache import CACHE
 from app.recipes.sqlparts import FRAME_NAME, uniform_sql, used_params
+from app.sql import setting
 
 #: the flipped sample's order: a deterministic uniform number from md5 of the id (both paths use it)
 SAMPLE_KEY = uniform_sql("id", "", "compare", seed=0)
@@ -236,8 +237,7 @@ def live_compare(
 
     if token is None:
         return None
-    rows = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()
-    if not rows or not rows[0][0]:
+    if not setting(con, "preserve_insertion_order"):
         return None
     da, db = ra.dedup, rb.dedup
     both = Recipe(
