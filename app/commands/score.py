@@ -39,6 +39,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="the text the signals see: comma-separated fields (e.g. instruction,output; default: winnow fields)",
     )
     p.add_argument("--list", action="store_true", help="list the families and their columns, then exit")
+    p.add_argument(
+        "--dry-run",
+        type=int,
+        nargs="?",
+        const=4000,
+        metavar="N",
+        help="score a random N documents (default 4000) in a scratch copy and forecast the whole run's time and "
+        "memory with --workers; nothing is written. The real run then prints how close the forecast was",
+    )
     add_engine(p)
     add_json(p)
 
@@ -105,8 +114,18 @@ def run(args: argparse.Namespace) -> int:
         return _tokens_only(args)
     signals = args.signals or "all"
     check_names(signals)  # a misspelt family is said before the workspace is opened
-    from app.detached import Detached
+    import time
 
+    from app.detached import Detached
+    from app.export import plan_check
+    from app.signals import forecast
+
+    t_start = time.perf_counter()
+    fkey = forecast.forecast_key(
+        args.workspace, {"signals": signals, "options": options_from_args(args), "fields": args.fields}
+    )
+    if args.dry_run is not None:
+        return _dry_run(args, signals, fkey)
     det = Detached(args.workspace, purpose="score", tables=tables_read(engine.resolve(signals)))
     with (
         det as sw,
@@ -125,6 +144,14 @@ def run(args: argparse.Namespace) -> int:
             fields=args.fields,
         )
     res["workspace_held_s"] = det.timings
+    if (f := plan_check.load(fkey, need=forecast.NEEDS)) is not None:
+        res["forecast"] = forecast.versus(
+            f,
+            took=time.perf_counter() - t_start,
+            documents=res["documents"],
+            workers=args.workers,
+            peak_rss=_peak_rss(),
+        )
     if args.tokenizer:
         with Workspace.open(args.workspace) as ws, tqdm_progress("tokens") as prog:
             res["tokens_model"] = _count_tokens(ws, args, prog)
@@ -142,7 +169,43 @@ def run(args: argparse.Namespace) -> int:
     )
     if "tokens_model" in res:
         _print_tokens(res["tokens_model"])
+    if "forecast" in res:
+        print(plan_check.line(res["forecast"]))
     return 0
+
+
+def _dry_run(args: argparse.Namespace, signals: str, key: str) -> int:
+    """``--dry-run N``: measure a sample, print the forecast, store it for the real run to compare with."""
+    from app.export import plan_check
+    from app.signals import engine, forecast
+
+    f = forecast.forecast_score(
+        args.workspace,
+        signals=signals,
+        sample=args.dry_run,
+        workers=args.workers,
+        options=options_from_args(args),
+        fields=args.fields,
+        force=args.force,
+        batch_size=args.batch_size,
+        side_tables=[t for n in engine.resolve(signals) for t in SIDE_TABLES.get(n, ())],
+    )
+    if f.get("sample"):
+        plan_check.save(f, key)
+    if args.json:
+        print_json_last(f)
+    else:
+        print(forecast.describe(f))
+    return 0
+
+
+def _peak_rss() -> int:
+    """The peak resident memory of this process or of its largest worker process, in bytes (Linux: KiB units)."""
+    import resource
+
+    return 1024 * max(
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    )
 
 
 #: tables a family reads besides the documents (its caches, its inputs), copied into the scratch workspace

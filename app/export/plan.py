@@ -134,22 +134,9 @@ def _worker_probe(
 
 
 def _child(target: Any, args: tuple, what: str) -> tuple:
-    import multiprocessing as mp
+    from app.child import run_child
 
-    ctx = mp.get_context("spawn")
-    parent, child = ctx.Pipe(duplex=False)
-    p = ctx.Process(target=target, args=(child, *args))
-    p.start()
-    child.close()
-    try:
-        msg = parent.recv()
-    except EOFError as e:
-        raise ExportError(f"the dry-run {what} died (exit code {p.exitcode})") from e
-    finally:
-        p.join()
-    if msg[0] != "ok":
-        raise ExportError(f"the dry-run {what} failed: {msg[1]}")
-    return msg[1:]
+    return run_child(target, args, f"dry-run {what}", error=ExportError)
 
 
 def _measure(recipe: Any, inputs: list[str], limit: int, kw: dict[str, Any]) -> tuple[float, int, int, list[str]]:

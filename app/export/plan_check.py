@@ -82,13 +82,17 @@ def save(forecast: dict[str, Any], key: str) -> Path | None:
         return None
 
 
-def load(key: str) -> dict[str, Any] | None:
-    """The stored forecast for ``key``, or None (absent or unreadable: the run simply has nothing to compare)."""
+#: the numbers an apply forecast must hold to be compared with (:func:`load`)
+APPLY_NEEDS = ("docs_per_second_per_process", "startup_seconds", "peak_rss_bytes")
+
+
+def load(key: str, *, need: tuple[str, ...] = APPLY_NEEDS) -> dict[str, Any] | None:
+    """The stored forecast for ``key`` holding the numbers ``need``, or None (absent or unreadable: the run simply
+    has nothing to compare)."""
     try:
         f = json.loads((_dir() / f"{key}.json").read_text())
     except (OSError, ValueError):
         return None
-    need = ("docs_per_second_per_process", "startup_seconds", "peak_rss_bytes")
     return f if isinstance(f, dict) and all(isinstance(f.get(k), (int, float)) for k in need) else None
 
 

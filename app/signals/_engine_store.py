@@ -200,18 +200,28 @@ def _finalise(
     return {"computed": computed, "reused": n - computed, "rows": n, "columns": cols, "seconds": round(seconds, 3)}, n
 
 
+def run_fingerprint(ws: Any, sc: Scorer, flds: Any = None) -> str:
+    """What the run registry stores as a family's ``version``: its scorer's fingerprint and the fields it saw,
+    and for a corpus-scope family also the documents' (:meth:`Workspace.fingerprint`: any change reruns it)."""
+    from app import fields as fields_mod
+
+    if sc.scope == "document":
+        return sc.fingerprint() + fields_mod.tag(flds)
+    flds = flds if getattr(sc, "uses_fields", False) else None
+    return f"{sc.fingerprint()}{fields_mod.tag(flds)}@{ws.fingerprint()}"
+
+
 def score_corpus(
     ws: Any, name: str, sc: Scorer, workers: int, progress: Progress | None, force: bool, flds: Any = None
 ) -> dict:
     """Recompute a corpus-scope family (duplicates) when its fingerprint or the documents changed, and swap its
     table in atomically."""
-    from app import fields as fields_mod
 
     t0 = time.perf_counter()
     # a family that reads its text through app.fields (``uses_fields``) sees the chosen fields
     flds = flds if getattr(sc, "uses_fields", False) else None
     sc.text_fields = flds
-    fp = f"{sc.fingerprint()}{fields_mod.tag(flds)}@{ws.fingerprint()}"
+    fp = run_fingerprint(ws, sc, flds)
     stored = runs(ws).get(name, {})
     cols = list(sc.columns)
     if not force and stored.get("version") == fp and ws.has_table(sig_table(name)):
