@@ -21,6 +21,7 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
+from app.recipes import live_drag
 from app.recipes.cache import CACHE
 from app.recipes.live_fold import fold
 
@@ -60,6 +61,11 @@ class _State:
         self.incs: OrderedDict[tuple, dict[str, Any]] = OrderedDict()
         self.incremental = 0  # summaries answered by moving only the flipped documents
         self.folded = 0  # summaries summed from another shape's bins (:mod:`app.recipes.live_fold`)
+        #: :mod:`app.recipes.live_drag`: its indexes, each shape's last check signatures and last answer
+        self.drags: OrderedDict[tuple, dict] = OrderedDict()
+        self.drag_last: dict[tuple, list] = {}
+        self.drag_done: dict[tuple, dict] = {}
+        self.dragged = 0  # summaries answered by a drag index
 
     def group_codes(self, lang: str | None) -> tuple[Any, list] | None:
         """``(codes, [(source, lang), ...])``: a dense code per row for (source, lang)."""
@@ -401,27 +407,38 @@ def grouped_rows(con: Any, comp: Any, frame_key: Any, frame: Any) -> list[tuple]
         return None
     rel = comp.relation
     tok = st.vector(con, rel, comp.token_sql, {}, dtype="float", base=True)
-    vecs = []
-    for c in comp.checks:
-        bits = None
-        r = c.rule
-        if c.kind == "rule" and r is not None:  # the kind's own numpy evaluation, when it has one
-            bits = r.vector(st, c.threshold)
-        if c.kind == "dedup" and c.key is not None:
-            base = None
-            for j in c.after:
-                base = vecs[j].copy() if base is None else base & vecs[j]
-            kind = "semantic" if c.signal == "semdup_is_dup" else "cluster"
-            bits = st.dedup_vector(kind, c.key, base, min_jaccard=c.min_jaccard)
-        if bits is None and c.kind == "dedup" and " IN (SELECT " in c.sql:
-            # a subquery is a join: DuckDB does not promise its rows come back in the frame's order
-            return None
-        if bits is None:
+    shifted = st.shifted_codes(comp.lang_column, k)
+    struct = (comp.lang_column, k)
+
+    def vec_of(pos: int) -> Any:
+        """The vector of rule check ``pos`` (its kind's numpy evaluation, else DuckDB's over the frame)."""
+        c = comp.checks[pos]
+        bits = c.rule.vector(st, c.threshold) if c.kind == "rule" and c.rule is not None else None
+        if bits is None and c.kind == "rule":
             sql = f"coalesce({c.sql}, false)"
             bits = st.vector(con, rel, sql, used_params(sql, comp.params), dtype="bool")
-        vecs.append(bits)
-    shifted = st.shifted_codes(comp.lang_column, k)
-    docs, toks = _counts(st, (comp.lang_column, k), [c.index for c in comp.checks], vecs, shifted, tok, bins)
+        return bits
+
+    got = live_drag.counts(st, comp, struct, vec_of=vec_of, tok=tok, shifted=shifted, bins=bins)
+    if got is None:
+        vecs = []
+        for pos, c in enumerate(comp.checks):
+            bits = vec_of(pos) if c.kind == "rule" else None
+            if c.kind == "dedup" and c.key is not None:
+                base = None
+                for j in c.after:
+                    base = vecs[j].copy() if base is None else base & vecs[j]
+                kind = "semantic" if c.signal == "semdup_is_dup" else "cluster"
+                bits = st.dedup_vector(kind, c.key, base, min_jaccard=c.min_jaccard)
+            if bits is None and c.kind == "dedup" and " IN (SELECT " in c.sql:
+                # a subquery is a join: DuckDB does not promise its rows come back in the frame's order
+                return None
+            if bits is None:
+                sql = f"coalesce({c.sql}, false)"
+                bits = st.vector(con, rel, sql, used_params(sql, comp.params), dtype="bool")
+            vecs.append(bits)
+        got = _counts(st, struct, [c.index for c in comp.checks], vecs, shifted, tok, bins)
+    docs, toks = got
     out = []
     full = (1 << k) - 1
     nz = np.flatnonzero(docs)

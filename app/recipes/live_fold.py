@@ -28,11 +28,14 @@ def coarse_label(fine: tuple, coarse_column: str | None) -> tuple | None:
     return None
 
 
-def fold(incs: dict, struct: tuple, index: list[int], vecs: list, tok: Any, groups: dict) -> tuple | None:
+def fold(
+    incs: dict, struct: tuple, index: list[int], vecs: list, tok: Any, groups: dict, *, same: Any = None
+) -> tuple | None:
     """``(docs, tokens)`` per bin of the summary shape ``struct`` (grouping column, number of checks), summed from
     another shape's current counts in ``incs`` (:attr:`app.recipes.live._State.incs`) that counted the very same
     check vectors (the same objects) and token vector, with groups that nest in ``struct``'s; None when there is
-    none. ``groups`` maps ``("source", column)`` to ``(codes, labels)`` (:meth:`app.recipes.live._State.group_codes`).
+    none (``same(a, b)``: whether two entries of ``vecs`` name the same vector; by default the same object).
+    ``groups`` maps ``("source", column)`` to ``(codes, labels)`` (:meth:`app.recipes.live._State.group_codes`).
     """
     import numpy as np
 
@@ -46,7 +49,7 @@ def fold(incs: dict, struct: tuple, index: list[int], vecs: list, tok: Any, grou
             continue
         if inc["index"] != index or len(inc["vecs"]) != len(vecs):
             continue
-        if any(a is not b for a, b in zip(inc["vecs"], vecs, strict=True)):
+        if any(not (a is b if same is None else same(a, b)) for a, b in zip(inc["vecs"], vecs, strict=True)):
             continue
         fine = groups.get(("source", other[0]))
         if fine is None:
