@@ -61,9 +61,10 @@ def near_clusters(con: Any, *, threshold: float | None = None, reread: Callable[
     t = DEFAULT_THRESHOLD if threshold is None else threshold
     cluster(
         con,
-        rows_sql=f"SELECT _ord, id, sig FROM {BANDS}",
+        rows_sql=f"SELECT b._ord, b.id, b.sig, c.text_hash FROM {BANDS} b LEFT JOIN corpus c ON c._ord = b._ord",
         dest="_near",
         carry=("_ord",),
+        key="text_hash",  # the copies of a text are clustered once (pass 1's hash of the text)
         threshold=t,
         texts=texts,
     )

@@ -37,8 +37,10 @@ from typing import Any
 import numpy as np
 
 from app.errors import SignalError
+from app.signals import _lsh_groups as groups
 from app.signals._lsh_resolve import resolve
 from app.signals._sigfile import SigFile, scratch_dir
+from app.signals._sigfile import matrix as _sigs  # noqa: F401 (its old name here)
 from app.sql import qi
 
 #: The P(candidate | Jaccard = t) that :func:`bands_for` guarantees at the threshold.
@@ -102,27 +104,6 @@ def agreement(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a == b).mean(axis=1)
 
 
-def _sigs(col: Any, num_perm: int) -> np.ndarray:
-    """A pyarrow binary column of non-NULL signatures as an (n, num_perm) uint32 matrix: a view of the Arrow
-    data buffer when every value is one whole signature (no Python ``bytes`` per row: 65,536 pairs of signatures
-    would be 130 MB of short-lived objects), else joined value by value."""
-    import pyarrow as pa
-
-    width = 4 * num_perm
-    if isinstance(col, pa.ChunkedArray):
-        col = col.combine_chunks()
-    if col.null_count == 0 and (pa.types.is_binary(col.type) or pa.types.is_large_binary(col.type)):
-        off_t = np.int64 if pa.types.is_large_binary(col.type) else np.int32
-        offs = np.frombuffer(col.buffers()[1], dtype=off_t)[col.offset : col.offset + len(col) + 1]
-        if len(col) == 0:
-            return np.zeros((0, num_perm), dtype=np.uint32)
-        if (np.diff(offs) == width).all() and col.buffers()[2] is not None:
-            data = np.frombuffer(col.buffers()[2], dtype=np.uint8)[offs[0] : offs[-1]]
-            return data.view("<u4").reshape(-1, num_perm)
-    raw = b"".join(col.to_pylist())
-    return np.frombuffer(raw, dtype=np.uint32).reshape(-1, num_perm)
-
-
 @contextmanager
 def _checkpoints_held(con: Any) -> Iterator[None]:
     """DuckDB's automatic checkpoints held back for the block (the setting restored after it, even on error)."""
@@ -145,6 +126,7 @@ def cluster_signatures(
     shingles: Callable[[list[str]], tuple[np.ndarray, np.ndarray]],
     texts: Callable[[Any, str], Iterable[tuple[Any, list[str]]]],
     carry: Sequence[str] = (),
+    key: str | None = None,
     progress: Any = None,
     stats: dict[str, int] | None = None,
 ) -> int:
@@ -156,8 +138,10 @@ def cluster_signatures(
     ``texts(con, table)`` yields ``(rids, texts)`` batches for the rows of ``table`` (``rid``, ``id``, the carry
     columns): the texts of the documents in uncertain pairs, read in batches. ``dest`` gets ``id``, the carry
     columns, ``dup_near_cluster`` (the cluster's smallest id), ``dup_near_size``, ``dup_near_keep`` and
-    ``dup_near_jaccard``. ``stats``, when given, gets the numbers of candidate pairs, of pairs verified exactly
-    (links and attachments) and of documents whose text was read for it.
+    ``dup_near_jaccard``. ``key``, when given, names a column of ``rows_sql`` equal only for equal texts (a
+    text hash): the rows with the same key and signature are clustered once, as one document, and expanded after
+    (:mod:`app.signals._lsh_groups`). ``stats``, when given, gets the numbers of candidate pairs, of pairs
+    verified exactly (links and attachments, between those groups) and of documents whose text was read for it.
     """
     # the scratch tables below are dropped before the end: writing them into the database file at DuckDB's
     # automatic checkpoints (after every 16 MiB of changes) cost ~1.5 CPU-s of the 4.7 of clustering realmix
@@ -171,40 +155,47 @@ def cluster_signatures(
             progress(0, None, "near duplicates: clustering")
         # equal ids (possible headless) are ordered by the carried columns, so the smallest row is well defined.
         # A row's rid is its rank in that order. Only the narrow sort keys are sorted (into a fresh table, whose
-        # rowid is then the rank); the signatures join back by position. DuckDB spills both steps to disk under its
-        # memory limit; a row_number() window or an ORDER BY carrying the signatures did not (out of memory at
-        # 300,000 documents under 128 MB).
-        con.execute(f"CREATE OR REPLACE TABLE _dn_src AS SELECT id{kept}, sig FROM ({rows_sql})")
-        order_kept = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
-        con.execute("SET preserve_insertion_order = true")  # the rowid below is the rank only if the order is kept
+        # rowid is then the rank); the signatures stay in a scratch file by their position in the read. DuckDB
+        # spills the sort under its memory limit; a row_number() window or an ORDER BY carrying the signatures did
+        # not (out of memory at 300,000 documents under 128 MB).
+        n, srcs = groups.load(
+            con, rows_sql=rows_sql, carry=carry, key=key, num_perm=num_perm, directory=scratch_dir(con)
+        )
         try:
-            con.execute(f"CREATE OR REPLACE TABLE _dn_ord AS SELECT rowid AS src FROM _dn_src ORDER BY id{kept}, rowid")
-        finally:
-            con.execute(f"SET preserve_insertion_order = {'true' if order_kept else 'false'}")
-        carried_s = "".join(f", s.{qi(c)}" for c in carry)
-        con.execute(
-            f"""CREATE OR REPLACE TABLE _dn_rows AS SELECT s.id{carried_s}, o.rowid::BIGINT AS rid, o.src,
-            s.sig IS NULL AS nosig FROM _dn_ord o JOIN _dn_src s ON s.rowid = o.src"""
-        )  # without the signatures: copying them again cost as much CPU as the first copy (4.7 s at 300,000 rows)
-        con.execute("DROP TABLE _dn_ord")
-        n = con.execute("SELECT count(*) FROM _dn_rows").fetchall()[0][0]
-        # one (rid, key) row per band: a band's keys are its own (band_keys mixes in the band), so one GROUP BY
-        # over all bands finds the buckets (one parallel query instead of one per band: 2-3x faster)
-        con.execute("CREATE OR REPLACE TABLE _dn_keys (rid BIGINT, k BIGINT)")
-        sf = SigFile(scratch_dir(con), n=n, num_perm=num_perm)  # the signatures by rid, for the pair checks
-        try:
-            q = "SELECT r.rid, s.sig FROM _dn_rows r JOIN _dn_src s ON s.rowid = r.src WHERE NOT r.nosig"
-            for rb in con.cursor().sql(q).to_arrow_reader(_BATCH):
-                sig = _sigs(rb.column(1), num_perm)
-                sf.write(rb.column(0).to_numpy(), sig)
-                keys = band_keys(sig, nb, nr)
-                rids = np.repeat(rb.column(0).to_numpy(), nb)
-                flat = keys.ravel()
-                tbl = pa.table({"rid": rids[flat != 0], "k": flat[flat != 0]})
-                con.register("_dn_kb", tbl)
-                con.execute("INSERT INTO _dn_keys SELECT * FROM _dn_kb")
-                con.unregister("_dn_kb")
+            order_kept = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
+            con.execute("SET preserve_insertion_order = true")  # the rowid below is the rank only if order is kept
+            try:
+                con.execute(f"CREATE OR REPLACE TABLE _dn_ord AS SELECT src FROM _dn_src ORDER BY id{kept}, src")
+            finally:
+                con.execute(f"SET preserve_insertion_order = {'true' if order_kept else 'false'}")
+            carried_s = "".join(f", s.{qi(c)}" for c in carry)
+            # g: the row's group (the smallest rid of the rows with its key and signature), banded and checked once
+            con.execute(groups.rows_sql(carried_s=carried_s, carry=carry, keyed=key is not None))
+            con.execute("DROP TABLE _dn_ord")
             con.execute("DROP TABLE _dn_src")
+            # one (rid, key) row per band: a band's keys are its own (band_keys mixes in the band), so one GROUP BY
+            # over all bands finds the buckets (one parallel query instead of one per band: 2-3x faster)
+            con.execute("CREATE OR REPLACE TABLE _dn_keys (rid BIGINT, k BIGINT)")
+            sf = SigFile(scratch_dir(con), n=n, num_perm=num_perm)  # the signatures by rid, for the pair checks
+        except BaseException:
+            srcs.close()
+            raise
+        try:
+            # one row per group (its smallest): the other rows of a group have its signature
+            q = "SELECT rid, src FROM _dn_rows WHERE NOT nosig AND g = rid"
+            con.execute("CREATE OR REPLACE TABLE _dn_nokey (rid BIGINT)")  # groups without a band key: not joined
+            with srcs:
+                for rb in con.cursor().sql(q).to_arrow_reader(_BATCH):
+                    sig = srcs.rows(rb.column(1).to_numpy())
+                    sf.write(rb.column(0).to_numpy(), sig)
+                    keys = band_keys(sig, nb, nr)
+                    groups.no_keys(con, rb.column(0).to_numpy(), keys)
+                    rids = np.repeat(rb.column(0).to_numpy(), nb)
+                    flat = keys.ravel()
+                    tbl = pa.table({"rid": rids[flat != 0], "k": flat[flat != 0]})
+                    con.register("_dn_kb", tbl)
+                    con.execute("INSERT INTO _dn_keys SELECT * FROM _dn_kb")
+                    con.unregister("_dn_kb")
             # only the rows of buckets with 2+ members (a hash aggregate), then one window pass over them
             con.execute(
                 """CREATE OR REPLACE TABLE _dn_cand AS
@@ -237,6 +228,7 @@ def cluster_signatures(
         ex.close()
         if stats is not None:
             stats.update(candidate_pairs=n_cand, verified_pairs=ex.pairs, texts_read=ex.fetched)
+        groups.expand(con, fin="_dn_fin")  # every row of a group as its group's first row was resolved
         carried = "".join(f", r.{qi(c)}" for c in carry)
         # a row not in _dn_fin is its own representative: its Jaccard 1, NULL without a signature
         con.execute(

@@ -37,6 +37,27 @@ def scratch_dir(con: Any) -> Path:
     return Path(tempfile.gettempdir())
 
 
+def matrix(col: Any, num_perm: int) -> np.ndarray:
+    """A pyarrow binary column of non-NULL signatures as an (n, num_perm) uint32 matrix: a view of the Arrow
+    data buffer when every value is one whole signature (no Python ``bytes`` per row: 65,536 pairs of signatures
+    would be 130 MB of short-lived objects), else joined value by value."""
+    import pyarrow as pa
+
+    width = 4 * num_perm
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
+    if col.null_count == 0 and (pa.types.is_binary(col.type) or pa.types.is_large_binary(col.type)):
+        off_t = np.int64 if pa.types.is_large_binary(col.type) else np.int32
+        offs = np.frombuffer(col.buffers()[1], dtype=off_t)[col.offset : col.offset + len(col) + 1]
+        if len(col) == 0:
+            return np.zeros((0, num_perm), dtype=np.uint32)
+        if (np.diff(offs) == width).all() and col.buffers()[2] is not None:
+            data = np.frombuffer(col.buffers()[2], dtype=np.uint8)[offs[0] : offs[-1]]
+            return data.view("<u4").reshape(-1, num_perm)
+    raw = b"".join(col.to_pylist())
+    return np.frombuffer(raw, dtype=np.uint32).reshape(-1, num_perm)
+
+
 #: Rows gathered between two hand-backs of the mapping's pages (see :meth:`SigFile.rows`).
 CHUNK = 8_192
 
@@ -66,6 +87,15 @@ class SigFile:
         for lo in range(0, len(rows), CHUNK):
             self._arr[rows[lo : lo + CHUNK]] = sigs[lo : lo + CHUNK]
             self._release()
+
+    def write_block(self, start: int, sigs: np.ndarray) -> None:
+        """Store ``sigs`` as the consecutive rows from ``start``: one positioned write of the file (no page
+        faults of the mapping: 3 s of 300,000 rows' 5 s through :meth:`write`)."""
+        if len(sigs):
+            if start < 0 or start + len(sigs) > self.n:
+                raise ValueError(f"rows {start}..{start + len(sigs)} outside the file's {self.n}")
+            data = np.ascontiguousarray(sigs, dtype="<u4")
+            os.pwrite(self._file.fileno(), memoryview(data).cast("B"), start * self.num_perm * 4)
 
     def rows(self, rows: np.ndarray) -> np.ndarray:
         """The signatures of ``rows`` (a copy, ``len(rows) x num_perm``), gathered :data:`CHUNK` rows at a time:

@@ -198,13 +198,15 @@ def cluster(
     threshold: float = DEFAULT_THRESHOLD,
     texts: Callable[[Any, str], Iterable[tuple[Any, list[str]]]],
     carry: Sequence[str] = (),
+    key: str | None = None,
     progress: Any = None,
     stats: dict[str, int] | None = None,
 ) -> int:
     """Cluster the signatures ``rows_sql`` yields (``id``, ``sig``, the ``carry`` columns) into ``dest``
     (:func:`app.signals._lsh.cluster_signatures` with this module's banding and shingles; ``texts(con, table)``
-    yields the texts of the rows of ``table`` whose pairs are verified exactly); shared by the scorer and
-    headless apply so both cluster alike."""
+    yields the texts of the rows of ``table`` whose pairs are verified exactly; ``key``: a column of ``rows_sql``
+    equal only for equal texts, whose rows are clustered once); shared by the scorer and headless apply so both
+    cluster alike."""
     return _lsh.cluster_signatures(
         con,
         rows_sql=rows_sql,
@@ -215,6 +217,7 @@ def cluster(
         shingles=shingles,
         texts=texts,
         carry=carry,
+        key=key,
         progress=progress,
         stats=stats,
     )
@@ -374,11 +377,14 @@ class DedupNear(Scorer):
         finally:
             writer.close()
         rows_sql = (
-            f"SELECT d.id, c.sig FROM {rel} d"
+            f"SELECT d.id, c.sig, d.text_hash FROM {rel} d"
             f" LEFT JOIN {CACHE} c ON c.id = d.id AND c.text_hash = coalesce(d.text_hash, '')"
         )
         t = self.threshold if self.threshold is not None else workspace_threshold(con)
-        n = cluster(con.cursor(), rows_sql=rows_sql, dest=dest, threshold=t, texts=texts_by_id(rel), progress=progress)
+        n = cluster(
+            con.cursor(), rows_sql=rows_sql, dest=dest, threshold=t, texts=texts_by_id(rel), key="text_hash",
+            progress=progress,
+        )  # fmt: skip
         con.execute("INSERT OR REPLACE INTO _meta VALUES (?, ?)", [SCORED_KEY, repr(t)])
         return n
 
