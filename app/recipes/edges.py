@@ -24,7 +24,7 @@ import re
 from typing import Any
 
 from app.errors import RecipeError
-from app.recipes.edge_index import nth_nearest, sorted_values
+from app.recipes.edge_index import neighbour_rows, nth_nearest, sorted_index, texts_by_source
 from app.sql import qi
 from app.workspace import fast_relation
 
@@ -103,13 +103,17 @@ def edge_documents(
         if cols.get(c.signal, "").upper().startswith("BOOLEAN"):
             col = f"CAST({col} AS INTEGER)"
 
-        values = sorted_values(con, relation, c.signal, cols.get(c.signal, "")) if n else None
+        index = sorted_index(con, relation, c.signal, cols.get(c.signal, "")) if n else None
+        values = index[0] if index is not None else None
 
         def near(op: str, agg: str, order: str, back: str) -> list[tuple]:
             # the n-th nearest value first (a binary search of the sorted column, or a top-n on numbers), then
             # only the rows up to it ordered by (value, id)
             if n == 0:
                 return []
+            rows = neighbour_rows(con, relation, index, op=op, threshold=thr, n=n, value_sql=value)
+            if rows is not None:  # by rowid from the column's (value, id) order (edge_index)
+                return rows
             known, v = nth_nearest(values, op, thr, n)
             if not known:
                 top = f"SELECT {agg}(v) FROM (SELECT {col} AS v FROM {rel} WHERE {col} {op} $t ORDER BY {col} {order} LIMIT {n})"
@@ -136,7 +140,10 @@ def edge_documents(
     ids = [r[0] for r in [*above, *below]]
     texts: dict[str, str] = {}
     if ids:
-        texts = _texts(con, relation if "text" in cols else "docs", ids, text_chars=text_chars)
+        got = None if "text" in cols else texts_by_source(con, [*above, *below], text_chars=text_chars)
+        texts = (
+            got if got is not None else _texts(con, relation if "text" in cols else "docs", ids, text_chars=text_chars)
+        )
     keys = ("id", "source", "value")
     out["above"] = [{**dict(zip(keys, r, strict=True)), "text": texts.get(r[0]) or ""} for r in above]
     out["below"] = [{**dict(zip(keys, r, strict=True)), "text": texts.get(r[0]) or ""} for r in below]
