@@ -94,8 +94,11 @@ def umap_fit_rows(n: int, *, sample: int | None = None, seed: int = 0) -> np.nda
 
 
 def umap_fit(xs: np.ndarray, *, seed: int = 0, n_neighbors: int = 15) -> np.ndarray:
-    """UMAP (cosine, 2-D) fitted on the rows ``xs``: their float32 coordinates."""
-    import umap
+    """UMAP (cosine, 2-D) fitted on the rows ``xs``: their float32 coordinates (numba's machine code cached on
+    disk, :mod:`app.maps.jit`)."""
+    from app.maps.jit import umap_module
+
+    umap = umap_module()
 
     fit_n = len(xs)
     reducer = umap.UMAP(
