@@ -16,9 +16,8 @@ from app.errors import WinnowError
 from app.explore import labels, queries, recipe_bridge, selection
 from app.explore.map_labels import spread
 from app.explore.palette import categorical
-from app.explore.view_state import Rule
 from app.maps.colour_scale import marker_colour
-from app.ui import learn, widgets
+from app.ui import learn, map_density, map_rules, widgets
 
 widgets.page_header("Map", "Documents placed by meaning: nearby points say similar things.")
 ws = widgets.current_workspace()
@@ -161,75 +160,7 @@ if not dense:
     )
     sel = getattr(event, "selection", None) or {}
 else:
-    # Beyond what a browser draws point by point the map is a density grid: a Vega-Lite heatmap (its library
-    # is a sixth of plotly.js, so a new session paints it seconds sooner) with a box (interval) selection,
-    # handed on in the shape of a plotly box selection.
-    grid = dens.copy()
-    grid["share"] = grid["kept"] / grid["count"] if keep_sql else None
-
-    def _step(v: pd.Series) -> float:
-        u = np.unique(v.to_numpy())
-        d = np.diff(u)
-        return float(d[d > 0].min()) if (d > 0).any() else 1.0
-
-    hx, hy = _step(grid["x"]) / 2, _step(grid["y"]) / 2
-    grid["x0"], grid["x1"] = grid["x"] - hx, grid["x"] + hx
-    grid["y0"], grid["y1"] = grid["y"] - hy, grid["y"] + hy
-    # only the columns the spec reads: each one is decoded from Arrow and copied into every one of the ~20k
-    # data tuples by the browser, which is most of a new session's wait for this chart
-    grid = grid[["x0", "x1", "y0", "y1", "count", *(["share"] if keep_sql else [])]]
-    colour = (
-        {"field": "share", "type": "quantitative", "scale": {"scheme": "viridis", "domain": [0, 1]}, "title": "kept"}
-        if keep_sql
-        else {"field": "count", "type": "quantitative", "scale": {"scheme": "viridis", "type": "log"}, "title": "docs"}
-    )
-    axis = {"title": None, "labels": False, "ticks": False, "grid": False, "domain": False}
-    layers = [
-        {
-            "params": [{"name": "box", "select": {"type": "interval", "encodings": ["x", "y"]}}],
-            "mark": {"type": "rect"},
-            "encoding": {
-                "x": {"field": "x0", "type": "quantitative", "axis": axis, "scale": {"zero": False, "nice": False}},
-                "x2": {"field": "x1"},
-                "y": {"field": "y0", "type": "quantitative", "axis": axis, "scale": {"zero": False, "nice": False}},
-                "y2": {"field": "y1"},
-                "color": colour,
-                "tooltip": [{"field": "count", "format": ",", "title": "documents"}]
-                + ([{"field": "share", "format": ".1%", "title": "kept"}] if keep_sql else []),
-            },
-        }
-    ]
-    if show_labels:
-        cent = widgets.cached(ws, queries.cluster_centres).head(30)
-        names = [  # not ``labels``: that is the module the label buttons below write with
-            {"x": float(r["x"]), "y": float(r["y"]), "label": str(r["label"] or r["cluster"])[:40]}
-            for _, r in cent.iterrows()
-        ]
-        layers.append(
-            {
-                "data": {"values": names},
-                "mark": {
-                    "type": "text",
-                    "fontSize": 11,
-                    "color": "#222",
-                    "stroke": "white",
-                    "strokeWidth": 3,
-                    "strokeOpacity": 0.7,
-                },
-                "encoding": {
-                    "x": {"field": "x", "type": "quantitative"},
-                    "y": {"field": "y", "type": "quantitative"},
-                    "text": {"field": "label"},
-                },
-            }
-        )
-        layers.append({**layers[-1], "mark": {**layers[-1]["mark"], "strokeWidth": 0}})
-    event = st.vega_lite_chart(
-        grid, {"height": 620, "layer": layers}, key="map_density_chart", on_select="rerun", width="stretch"
-    )
-    box = ((getattr(event, "selection", None) or {}).get("box")) or {}
-    bx, by = box.get("x0"), box.get("y0")  # an interval selection is keyed by the fields of its encodings
-    sel = {"box": [{"x": list(bx), "y": list(by)}]} if bx and by and len(bx) == 2 and len(by) == 2 else {}
+    sel = map_density.density_chart(ws, dens, kept=bool(keep_sql), show_labels=show_labels)
 
 ids = [p.get("customdata") for p in sel.get("points", []) if p.get("customdata") is not None]
 ids = [i[0] if isinstance(i, list) else i for i in ids]
@@ -268,137 +199,10 @@ if df is not None and len(df):
     learn.target_action(ws, ids)  # "make this the target": label the selection, fit a reference model on it
 
 
-def _code(text: str) -> str:
-    """``text`` as inline code in markdown (document-derived labels must not format the message)."""
-    return "`" + str(text).replace("`", "'").replace("\n", " ") + "`"
-
-
-def _add_rule(rule: Rule, what: str) -> None:
-    """Button callback (runs before the page, so the map's kept/removed colouring already uses the rule)."""
-    have = ss.get("rules") or []
-    if rule in have:
-        ss["_map_rule_msg"] = f"The rule {_code(rule.describe())} is already there: nothing added."
-        return
-    ss["rules"] = [*have, rule]
-    ss["_map_rule_msg"] = f"Added the rule {_code(rule.describe())}: {what}. " + (
-        "It is the only rule." if not have else f"There are {len(have) + 1} rules now."
-    )
-
-
-def _add_region(boxes: list[selection.Box], keep: bool, what: str) -> None:
-    """Button callback: the region rule is made only on a click (it scans the map columns once)."""
-    try:
-        rule = selection.region_rules(ws.cursor(), boxes)[0 if keep else 1]
-    except (WinnowError, duckdb.Error) as e:
-        ss["_map_rule_msg"] = f"error: {e}".splitlines()[0]
-        return
-    _add_rule(rule, what)
-
-
-def _add_clusters(clusters: list[int], what: str) -> None:
-    try:
-        rule = selection.clusters_rule(ws.cursor(), clusters)
-    except (WinnowError, duckdb.Error) as e:
-        ss["_map_rule_msg"] = f"error: {e}".splitlines()[0]
-        return
-    _add_rule(rule, what)
-
-
-def _add_lasso(lassos: list, keep: bool, what: str) -> None:
-    """Button callback: the lasso's polygon rule (the same one whose count the button's help states)."""
-    try:
-        rule = selection.lasso_rules(ws.cursor(), lassos)[0 if keep else 1]
-    except (WinnowError, duckdb.Error, ValueError) as e:
-        ss["_map_rule_msg"] = f"error: {e}".splitlines()[0]
-        return
-    _add_rule(rule, what)
-
-
-def _selection_facts(
-    ids: list, region: list[selection.Box], lassos: list | None = None
-) -> tuple[int, list[selection.ClusterCover]]:
-    """Documents in the box (or the lasso's polygon) and the clusters the selection covers, computed once per
-    selection (not on every rerun while it stays: two scans of the map columns, ~0.1 s at 1M documents)."""
-    key = (
-        str(ws.path),
-        widgets.version(ws),
-        tuple(region),
-        repr(lassos) if lassos else None,
-        None if region else hash(tuple(map(str, ids))),
-    )
-    got = ss.get("_map_sel_facts")
-    if got is not None and got[0] == key:
-        return got[1]
-    cur = ws.cursor()
-    if lassos:
-        in_region = selection.lasso_rules(cur, lassos)[2]
-    else:
-        in_region = selection.count_in_boxes(cur, region) if region else 0
-    if region:
-        cover = selection.cluster_coverage(cur, boxes=region)
-    else:
-        cover = selection.cluster_coverage(cur, ids=ids) if ids else []
-    ss["_map_sel_facts"] = (key, (in_region, cover))
-    return in_region, cover
-
-
-def _rule_actions(ids: list, boxes: list[selection.Box], lassos: list) -> None:
-    """Buttons that turn the selection into a rule: a box's region (kept or removed exactly), a lasso's
-    polygon, or the whole map clusters the selection covers."""
-    region = boxes if boxes and not lassos else []
-    in_region, cover = _selection_facts(ids, region, lassos)
-    whole = [c for c in cover if c.whole]
-    if not in_region and not cover:
-        return
-    total = widgets.n_docs(ws)
-    st.markdown("**Turn the selection into a rule** (added to the Thresholds page's rules)")
-    c1, c2, c3 = st.columns(3, vertical_alignment="bottom")
-    if in_region:
-        if lassos:
-            where, add, arg = "in the lasso", _add_lasso, lassos
-            how = (
-                f"a polygon(map_x, map_y, ...) expression: the lasso's outline with at most "
-                f"{selection.LASSO_VERTICES} vertices (the lasso listed {len(ids):,} documents)"
-            )
-        else:
-            where, add, arg = "in the box", _add_region, region
-            how = (
-                "an expression on map_x and map_y with the box's bounds, rounded only as far as the same "
-                "documents stay in"
-            )
-        for col, keep, verb, what in (
-            (c1, True, "keep", f"keeps the {in_region:,} documents {where}, removes {total - in_region:,}"),
-            (c2, False, "remove", f"removes the {in_region:,} documents {where}"),
-        ):
-            col.button(
-                "Keep only this region" if keep else "Remove this region",
-                key=f"btn_map_{verb}_region",
-                on_click=add,
-                args=(arg, keep, what),
-                help=f"adds a rule {'keeping only' if keep else 'removing'} the {in_region:,} documents {where}: {how}",
-            )
-    if whole:
-        n_whole = sum(c.size for c in whole)
-        names = ", ".join(_code(c.label or c.cluster) for c in whole[:5]) + (" …" if len(whole) > 5 else "")
-        c3.button(
-            "Remove this cluster" if len(whole) == 1 else f"Remove these {len(whole)} clusters",
-            key="btn_map_remove_clusters",
-            on_click=_add_clusters,
-            args=([c.cluster for c in whole], f"removes the {n_whole:,} documents of the whole map cluster(s) {names}"),
-            help=f"adds a rule removing every document of {names} ({n_whole:,} documents)",
-        )
-    elif cover:
-        best = cover[0]
-        c3.caption(
-            f"The selection covers no whole map cluster (at most {widgets.fmt_pct(best.selected, best.size)} of "
-            f"{_code(best.label or best.cluster)}), so there is no cluster rule to add."
-        )
-
-
 _boxes = selection.boxes_from_selection(sel)
 _lassos = selection.lassos_from_selection(sel)
 try:
-    _rule_actions(ids, _boxes, _lassos)
+    map_rules.rule_actions(ws, ids, _boxes, _lassos)
 except (WinnowError, duckdb.Error) as e:
     st.error(str(e).splitlines()[0])
 _msg = ss.pop("_map_rule_msg", None)
