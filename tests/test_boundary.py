@@ -205,6 +205,17 @@ def test_ui_holds_only_streamlit_code():
     assert strays == [], f"files in app/ui/ that are neither Streamlit code nor the panel's assets: {strays}"
 
 
+#: a page stays short: layout and widgets calling typed functions; anything longer moves to an app/ui module
+PAGE_LINES = 225
+
+
+def test_pages_stay_short():
+    long = {
+        p.name: n for p in sorted((ROOT / "pages").glob("*.py")) if (n := len(p.read_text().splitlines())) > PAGE_LINES
+    }
+    assert long == {}, f"pages over {PAGE_LINES} lines (move their parts to app/ui/): {long}"
+
+
 def test_headless_layer_does_not_import_ui():
     assert ui_offenders(import_graph()) == []
 
