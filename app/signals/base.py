@@ -54,6 +54,20 @@ class Scorer:
         """Raise MissingDependency when a required package is not importable."""
 
 
+class SegmentedScorer(Scorer):
+    """A scorer with the ``segmentation`` option: ``aware`` (the default) or ``datatrove``, how its words are
+    split (:mod:`app.signals._text`). The mode is part of the fingerprint, so changing it recomputes the family."""
+
+    def __init__(self, **options: Any) -> None:
+        from app.signals._text import check_mode
+
+        super().__init__(**options)
+        self.mode = check_mode(options.get("segmentation", "aware"))
+
+    def fingerprint(self) -> str:
+        return f"{self.version}:{self.mode}"
+
+
 def register(cls: type[Scorer]) -> type[Scorer]:
     """Class decorator adding a scorer to :data:`REGISTRY` under ``cls.name``."""
     if cls.name in REGISTRY and REGISTRY[cls.name] is not cls:

@@ -22,7 +22,6 @@ from typing import Any, ClassVar
 
 from app.signals._text import (
     TERMINAL_PUNCTUATION,
-    check_mode,
     line_words_batch,
     transpose,
     without_gc,
@@ -30,7 +29,7 @@ from app.signals._text import (
     words_aware,
 )
 from app.signals._unspaced import UNSPACED
-from app.signals.base import Scorer, register
+from app.signals.base import SegmentedScorer, register
 
 CITATION = re.compile(r"\[\d*]|\[edit]|\[citation needed]")
 END_PUNCTUATION = (".", "?", "!", '"', "'")
@@ -144,7 +143,7 @@ def c4_line_stats(text: str, *, aware: bool = False, line_tokens: Sequence[Seque
 
 
 @register
-class C4(Scorer):
+class C4(SegmentedScorer):
     """Options: ``segmentation`` ("aware" default, "datatrove")."""
 
     name = "c4"
@@ -170,13 +169,6 @@ class C4(Scorer):
         "c4_lorem_ipsum": "a line that passes C4's punctuation and 3-word rules contains 'lorem ipsum' (C4 drops the page)",
         "c4_curly_bracket": "a line that passes C4's punctuation, 3-word and javascript rules contains '{' (C4 drops the page)",
     }
-
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        self.mode = check_mode(options.get("segmentation", "aware"))
-
-    def fingerprint(self) -> str:
-        return f"{self.version}:{self.mode}"
 
     @without_gc
     def score_batch(self, texts: list[str]) -> dict[str, list[Any]]:

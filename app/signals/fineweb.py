@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from app.signals._text import TERMINAL_PUNCTUATION, check_mode, transpose, without_gc, words_batch
-from app.signals.base import Scorer, register
+from app.signals._text import TERMINAL_PUNCTUATION, transpose, without_gc, words_batch
+from app.signals.base import SegmentedScorer, register
 from app.signals.gopher_repetition import duplicates
 
 _STOP = tuple(TERMINAL_PUNCTUATION)
@@ -40,7 +40,7 @@ def fineweb_stats(text: str, ws: list[str]) -> tuple:
 
 
 @register
-class FineWeb(Scorer):
+class FineWeb(SegmentedScorer):
     """Options: ``segmentation`` ("aware" default, "datatrove")."""
 
     name = "fineweb"
@@ -58,13 +58,6 @@ class FineWeb(Scorer):
         "fineweb_char_dup_ratio": "characters in repeated lines / characters excluding newlines (FineWeb drops > 0.01)",
         "fineweb_newline_ratio": "newlines per word token (FineWeb drops > 0.3)",
     }
-
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        self.mode = check_mode(options.get("segmentation", "aware"))
-
-    def fingerprint(self) -> str:
-        return f"{self.version}:{self.mode}"
 
     @without_gc
     def score_batch(self, texts: list[str]) -> dict[str, list[Any]]:

@@ -23,14 +23,13 @@ import numpy as np
 from app.signals._text import (
     PUNCTUATION,
     TERMINAL_PUNCTUATION,
-    check_mode,
     transpose,
     without_gc,
     words_batch,
 )
 from app.signals._token_arrays import token_arrays
 from app.signals._unspaced import UNSPACED
-from app.signals.base import Scorer, register
+from app.signals.base import SegmentedScorer, register
 
 _PUNCT_SET = frozenset(PUNCTUATION) | TERMINAL_PUNCTUATION
 _HAS_ALPHA = re.compile(r"[^\W\d_]")
@@ -137,7 +136,7 @@ def gopher_quality_rows(texts: list[str], toks: list[list[str]], *, aware: bool 
 
 
 @register
-class GopherQuality(Scorer):
+class GopherQuality(SegmentedScorer):
     """Options: ``segmentation`` ("aware" default, "datatrove")."""
 
     name = "gopher_quality"
@@ -165,13 +164,6 @@ class GopherQuality(Scorer):
         "gopher_alpha_words_ratio": "fraction of tokens with at least one letter (Gopher drops < 0.8)",
         "gopher_stop_words": "distinct stop words present: English the, be, to, of, and, that, have, with (Gopher keeps >= 2), plus Chinese function characters and Japanese particles (的 了 是 在..., の に は を...); other languages: meaningful only with a per-language threshold",
     }
-
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        self.mode = check_mode(options.get("segmentation", "aware"))
-
-    def fingerprint(self) -> str:
-        return f"{self.version}:{self.mode}"
 
     @without_gc
     def score_batch(self, texts: list[str]) -> dict[str, list[Any]]:

@@ -23,10 +23,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 from app.signals._ngram_batch import DUP_NS, TOP_NS, ngram_chars_arrays
-from app.signals._text import check_mode, without_gc, words_batch
+from app.signals._text import without_gc, words_batch
 from app.signals._token_arrays import token_arrays
 from app.signals._unspaced import UNSPACED, count_unspaced
-from app.signals.base import Scorer, register
+from app.signals.base import SegmentedScorer, register
 
 _PARA = re.compile(r"\n{2,}")
 _LINES = re.compile(r"\n+")
@@ -164,7 +164,7 @@ def gopher_repetition_columns(texts: list[str], toks: list[list[str]], *, aware:
 
 
 @register
-class GopherRepetition(Scorer):
+class GopherRepetition(SegmentedScorer):
     """Options: ``segmentation`` ("aware" default, "datatrove")."""
 
     name = "gopher_repetition"
@@ -194,13 +194,6 @@ class GopherRepetition(Scorer):
             for n, t in _thr_dup.items()
         },
     }
-
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        self.mode = check_mode(options.get("segmentation", "aware"))
-
-    def fingerprint(self) -> str:
-        return f"{self.version}:{self.mode}"
 
     @without_gc
     def score_batch(self, texts: list[str]) -> dict[str, list[Any]]:
