@@ -187,11 +187,16 @@ def _build(
         a = np.where(fixed, -st._bounds(name, "hi", v, valid), -np.inf)
     if keep_null:
         a[~valid] = np.inf
-    never = a == -np.inf
-    uniq = np.unique(a[~never])
-    rank = np.searchsorted(uniq, a).astype(np.int64) + 1
-    rank[never] = 0
-    del a, never
+    # one sort of the documents that can pass: their order by value gives the distinct values and each rank
+    by_a = np.flatnonzero(a != -np.inf)
+    by_a = by_a[np.argsort(a[by_a])]  # ties in any order: their tokens are whole numbers
+    av = a[by_a]
+    new = np.ones(len(av), dtype=bool)
+    new[1:] = av[1:] != av[:-1]
+    uniq = av[new]
+    rank = np.zeros(st.n, dtype=np.int64)
+    rank[by_a] = np.cumsum(new)
+    del a, av, new
     width = len(uniq) + 2
     base = np.array(shifted, dtype=np.int64)
     vecs: dict[int, Any] = {}
@@ -207,7 +212,7 @@ def _build(
     ix["n"] = np.bincount(base, minlength=bins)
     ix["t"] = np.bincount(base, weights=tok, minlength=bins)
     ix["ub"] = np.flatnonzero(ix["n"])
-    ix["a"] = _sorted(base, rank, tok, width)
+    ix["a"] = _sorted(base, rank, tok, width, by_rank=by_a)
     ix["w"] = None
     if dedups:
         c = checks[dedups[0]]
@@ -237,21 +242,30 @@ def _build(
         m_prev[1:] = np.maximum(cm[:-1] - lift[1:], 0)
         w = np.where(p[rows], np.minimum(x, m_prev), 0)
         keep = w > 0
-        ix["w"] = _sorted(base[rows[keep]], w[keep], tok[rows[keep]], width)
+        w_rows = rows[keep]
+        wr = np.zeros(st.n, dtype=np.int64)
+        wr[w_rows] = w[keep]
+        ix["w"] = _sorted(base, wr, tok, width, by_rank=w_rows[np.argsort(w[keep])])
         ix["bit_j"] = 1 << c.index
     return ix
 
 
-def _sorted(base: Any, rank: Any, tok: Any, width: int) -> tuple:
-    """``(keys sorted, running tokens)`` of the documents with a rank (> 0): key ``base * width + rank``."""
+def _sorted(base: Any, rank: Any, tok: Any, width: int, *, by_rank: Any = None) -> tuple:
+    """``(keys sorted, running tokens)`` of the documents with a rank (> 0): key ``base * width + rank``.
+
+    ``by_rank``: those documents' positions already in rank order. The base bins are few, so the second pass is
+    a stable sort of small integers (a radix sort in numpy when they fit 16 bits), not a comparison sort of keys."""
     import numpy as np
 
-    sel = rank > 0
-    keys = base[sel] * width + rank[sel]
-    order = np.argsort(keys, kind="stable")
-    keys = keys[order]
+    if by_rank is None:
+        by_rank = np.flatnonzero(rank > 0)
+        by_rank = by_rank[np.argsort(rank[by_rank])]
+    b = base[by_rank]
+    small = np.int16 if len(b) == 0 or int(b.max()) < 2**15 else np.int64
+    order = by_rank[np.argsort(b.astype(small), kind="stable")]
+    keys = base[order] * width + rank[order]
     cum = np.zeros(len(keys) + 1, dtype=np.float64)
-    np.cumsum(tok[sel][order], out=cum[1:])
+    np.cumsum(tok[order], out=cum[1:])
     return keys, cum
 
 
