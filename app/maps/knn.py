@@ -171,42 +171,43 @@ def _knn_ivf(
         home[s : s + block_rows] = np.argmax(sc, axis=1)
         if progress:
             progress(min(n, s + block_rows), 2 * n, "neighbours (cells)")
+    from app.maps.topk import Candidates, block_top, kept, kth, not_self
+
     members_order = np.argsort(home, kind="stable")
     m_bounds = np.searchsorted(home[members_order], np.arange(cells + 1))
     flat_cell = probe.ravel()
     flat_point = np.repeat(np.arange(n, dtype=np.int64), nprobe)
-    q_order = np.argsort(flat_cell, kind="stable")
-    q_bounds = np.searchsorted(flat_cell[q_order], np.arange(cells + 1))
-    best_idx = np.full((n, k), -1, dtype=np.int64)
-    best_sim = np.full((n, k), -np.inf, dtype=np.float32)
+    at_home = flat_cell == home[flat_point]
+    cand = Candidates(n, k)
+    floor = np.full(n, -np.inf, dtype=np.float32)  # a lower bound on each point's final k-th similarity
     done = 0
-    for c in range(cells):
-        members = members_order[m_bounds[c] : m_bounds[c + 1]]
-        qs = flat_point[q_order[q_bounds[c] : q_bounds[c + 1]]]
-        if len(members) == 0 or len(qs) == 0:
-            continue
-        base = vectors[members]
-        kk = min(k, len(members))
-        step = max(64, block_elems // len(members))  # bounds memory when a cell is large (skewed data)
-        for b in range(0, len(qs), step):
-            qb = qs[b : b + step]
-            scores = vectors[qb] @ base.T
-            scores[qb[:, None] == members[None, :]] = -np.inf  # a point is not its own neighbour
-            if kk < len(members):
-                top = np.argpartition(-scores, kk - 1, axis=1)[:, :kk]
-            else:
-                top = np.tile(np.arange(len(members)), (len(qb), 1))
-            all_idx = np.concatenate([best_idx[qb], members[top]], axis=1)
-            all_sim = np.concatenate([best_sim[qb], np.take_along_axis(scores, top, axis=1)], axis=1)
-            sel = np.argpartition(-all_sim, k - 1, axis=1)[:, :k]
-            best_idx[qb] = np.take_along_axis(all_idx, sel, axis=1)
-            best_sim[qb] = np.take_along_axis(all_sim, sel, axis=1)
-        done += len(qs)
-        if progress:
-            progress(n + done // nprobe, 2 * n, "neighbours (search)")
-    order = np.lexsort((best_idx, -best_sim), axis=1)
-    best_idx = np.take_along_axis(best_idx, order, axis=1)
-    best_sim = np.take_along_axis(best_sim, order, axis=1)
+    # each point's own cell first (its top k there: the floor), then its other cells, scores above the floor only
+    for phase in (at_home, ~at_home):
+        cells_of, points = flat_cell[phase], flat_point[phase]
+        q_order = np.argsort(cells_of, kind="stable")
+        q_bounds = np.searchsorted(cells_of[q_order], np.arange(cells + 1))
+        for c in range(cells):
+            members = members_order[m_bounds[c] : m_bounds[c + 1]]
+            qs = points[q_order[q_bounds[c] : q_bounds[c + 1]]]
+            if len(members) == 0 or len(qs) == 0:
+                continue
+            base = vectors[members]
+            step = max(64, block_elems // len(members))  # bounds memory when a cell is large (skewed data)
+            for b in range(0, len(qs), step):
+                qb = qs[b : b + step]
+                scores = vectors[qb] @ base.T
+                if phase is at_home:
+                    not_self(scores, qb, members)  # a point is not its own neighbour
+                    top, ts = block_top(scores, k)
+                    cand.add(np.broadcast_to(qb[:, None], top.shape), members[top], ts)
+                    floor[qb] = kth(ts, k)
+                else:
+                    r, col = kept(scores, floor[qb], k)
+                    cand.add(qb[r], members[col], scores[r, col])
+            done += len(qs)
+            if progress:
+                progress(n + done // nprobe, 2 * n, "neighbours (search)")
+    best_idx, best_sim = cand.lists()
     missing = best_idx < 0  # fewer than k candidates in the probed cells: repeat the last one found
     if missing.any():
         for r in np.nonzero(missing.any(axis=1))[0]:

@@ -115,50 +115,52 @@ def _probe_search(
     extra: tuple[np.ndarray, np.ndarray] | None,
     own: int | None,
 ) -> tuple[np.ndarray, np.ndarray]:
+    from app.maps.topk import Candidates, block_top, kept, kth, not_self
+
     m = len(q)
     cents = np.concatenate([s.cent for s in stores]) if stores else np.zeros((0, q.shape[1]), np.float32)
     owner = np.concatenate([np.full(len(s.cent), i) for i, s in enumerate(stores)]) if stores else np.zeros(0, int)
     local = np.concatenate([np.arange(len(s.cent)) for s in stores]) if stores else np.zeros(0, int)
     t = max(0, min(top_cells, len(cents)))
-    slots = t + (1 if extra is not None else 0)
-    cand_i = np.full((m, max(1, slots), k), -1, dtype=np.int64)
-    cand_s = np.full((m, max(1, slots), k), -np.inf, dtype=np.float32)
+    found = Candidates(m, k)
+    floor = np.full(m, -np.inf, dtype=np.float32)  # a lower bound on each query's final k-th similarity
     if extra is not None:
         kk = min(k, extra[0].shape[1])
-        cand_i[:, t, :kk], cand_s[:, t, :kk] = extra[0][:, :kk], extra[1][:, :kk]
+        found.add(np.broadcast_to(np.arange(m)[:, None], (m, kk)), extra[0][:, :kk], extra[1][:, :kk])
+        floor = np.maximum(floor, kth(np.asarray(extra[1][:, :kk], dtype=np.float32), k))
     if t:
         probe = np.empty((m, t), dtype=np.int32)
+        best = np.empty(m, dtype=np.int32)
         for s in range(0, m, QUERY_BLOCK):
             sc = q[s : s + QUERY_BLOCK] @ cents.T
             probe[s : s + QUERY_BLOCK] = (
                 np.argpartition(sc, len(cents) - t, axis=1)[:, -t:] if t < len(cents) else np.arange(t)
             )
+            best[s : s + QUERY_BLOCK] = np.argmax(sc, axis=1)
         flat = probe.ravel()
-        order = np.argsort(flat, kind="stable")
-        bounds = np.searchsorted(flat[order], np.arange(len(cents) + 1))
-        for c in np.flatnonzero(np.diff(bounds)):
-            pairs = order[bounds[c] : bounds[c + 1]]
-            qs, slot = pairs // t, pairs % t
-            rows, base = stores[owner[c]].cell(int(local[c]))
-            if len(rows) == 0:
-                continue
-            scores = q[qs] @ base.T
-            if owner[c] == own:
-                scores[q_rows[qs][:, None] == rows[None, :]] = -np.inf  # a document is not its own neighbour
-            kk = min(k, len(rows))
-            top = np.argpartition(scores, len(rows) - kk, axis=1)[:, -kk:] if kk < len(rows) else None
-            if top is None:
-                top = np.broadcast_to(np.arange(len(rows)), (len(qs), len(rows)))
-            cand_i[qs, slot, :kk] = rows[top]
-            cand_s[qs, slot, :kk] = np.take_along_axis(scores, top, axis=1)
-    ci, cs = cand_i.reshape(m, -1), cand_s.reshape(m, -1)
-    kk = min(k, ci.shape[1])
-    sel = np.argpartition(cs, ci.shape[1] - kk, axis=1)[:, -kk:] if kk < ci.shape[1] else np.arange(ci.shape[1])
-    bi = np.take_along_axis(ci, np.broadcast_to(sel, (m, kk)), axis=1)
-    bs = np.take_along_axis(cs, np.broadcast_to(sel, (m, kk)), axis=1)
-    bi = np.where(np.isfinite(bs), bi, -1)
-    o = np.lexsort((bi, -bs), axis=1)
-    return np.take_along_axis(bi, o, axis=1), np.take_along_axis(bs, o, axis=1)
+        qof = np.repeat(np.arange(m), t)
+        first = flat == best[qof]
+        # the nearest cell of each query first (its top k: the floor), then every other probed cell above the floor
+        for phase in (first, ~first):
+            cells, qsel = flat[phase], qof[phase]
+            order = np.argsort(cells, kind="stable")
+            bounds = np.searchsorted(cells[order], np.arange(len(cents) + 1))
+            for c in np.flatnonzero(np.diff(bounds)):
+                qs = qsel[order[bounds[c] : bounds[c + 1]]]
+                rows, base = stores[owner[c]].cell(int(local[c]))
+                if len(rows) == 0:
+                    continue
+                scores = q[qs] @ base.T
+                if owner[c] == own:
+                    not_self(scores, q_rows[qs], rows)  # a document is not its own neighbour
+                if phase is first:
+                    top, ts = block_top(scores, k)
+                    found.add(np.broadcast_to(qs[:, None], top.shape), rows[top], ts)
+                    floor[qs] = np.maximum(floor[qs], kth(ts, k))
+                else:
+                    r, col = kept(scores, floor[qs], k)
+                    found.add(qs[r], rows[col], scores[r, col])
+    return found.lists()
 
 
 def fill_missing(idx: np.ndarray, sim: np.ndarray, rows: np.ndarray) -> None:
