@@ -95,7 +95,8 @@ def _sample_workspace(root: Path, dest: Path, n: int, tables: Sequence[str], see
 
 
 def _sample_score(conn: Any, path: str, kw: dict[str, Any]) -> None:
-    """Child process: score the sample workspace at ``path``; send (doc-stage s, corpus-stage s, CPU s, RSS)."""
+    """Child process: score the sample workspace at ``path``; send (document stage s, corpus stage s, start-up
+    s, CPU s, peak RSS)."""
     import resource
 
     try:
@@ -117,7 +118,8 @@ def _sample_score(conn: Any, path: str, kw: dict[str, Any]) -> None:
         corpus = sum(float(f.get("seconds") or 0) for n, f in fams.items() if n in corpus_families)
         total = time.perf_counter() - t0
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-        conn.send(("ok", total - corpus, corpus, time.process_time() - c0, rss))
+        scoring = float(res["seconds"])  # engine.score's own time: without imports, whose time varies most
+        conn.send(("ok", scoring - corpus, corpus, total - scoring, time.process_time() - c0, rss))
     except Exception as e:  # sent back as one line
         conn.send(("error", f"{type(e).__name__}: {e}"))
     finally:
@@ -177,32 +179,44 @@ def forecast_score(
             t0 = time.perf_counter()
             drawn = _sample_workspace(root, path, n, side_tables)
             copy_s = time.perf_counter() - t0
-            doc_s, corpus_s, cpu, rss = run_child(
+            doc_s, corpus_s, start_s, cpu, rss = run_child(
                 _sample_score,
                 (str(path), kw),
                 f"sample of {drawn:,} documents",
                 error=SignalError,
             )
-            got.append((drawn, doc_s, corpus_s, cpu, rss))
-    (n0, d0, g0, c0, _), (n1, d1, g1, c1, rss) = got
+            got.append((drawn, doc_s, corpus_s, start_s, cpu, rss))
+    (n0, d0, g0, _, c0, _), (n1, d1, g1, s1, c1, rss) = got
     # the real run first copies every document into its scratch file (app.detached); the sample's reservoir draw
     # read every document once too, which is most of that copy: its time is added as a fixed cost
-    if n1 <= n0:  # the workspace is smaller than the sample: the sample was the run
-        doc_rate, corpus_rate, fixed = d1 / max(n1, 1), g1 / max(n1, 1), 0.0
-    else:
-        doc_rate = max(d1 - d0, 0.0) / (n1 - n0)
-        corpus_rate = max(g1 - g0, 0.0) / (n1 - n0)
-        fixed = max(d0 + g0 - n0 * (doc_rate + corpus_rate), 0.0)
+    doc_rate, doc_fixed = _marginal(n0, d0, n1, d1)
+    corpus_rate, corpus_fixed = _marginal(n0, g0, n1, g1)
+    fixed = s1 + doc_fixed + corpus_fixed
     out.update(
         sample=n1,
         doc_seconds_per_document=doc_rate,
         corpus_seconds_per_document=corpus_rate,
         cpu_seconds_per_document=max(c1 - c0, 0.0) / max(n1 - n0, 1) if n1 > n0 else c1 / max(n1, 1),
         startup_seconds=round(fixed + copy_s, 1),
+        sample_seconds=round(s1 + d1 + g1, 1),
         peak_rss_bytes=int(rss),
     )
     out["forecast_seconds"] = seconds(out, documents=total, workers=workers)
     return out
+
+
+def _marginal(n0: int, t0: float, n1: int, t1: float) -> tuple[float, float]:
+    """``(seconds per document, fixed seconds)`` from two timed sample sizes: the marginal rate, which leaves out
+    what both runs paid once (models loaded on the first batch). When noise makes it implausible (below a quarter
+    of the plain average, e.g. the smaller run slowed by other work on the machine) the plain average is used,
+    which over-forecasts slightly rather than promising an impossible speed."""
+    avg = t1 / max(n1, 1)
+    if n1 <= n0:  # the workspace is smaller than the sample: the sample was the run
+        return avg, 0.0
+    rate = (t1 - t0) / (n1 - n0)
+    if rate < avg / 4:
+        return avg, 0.0
+    return rate, max(t1 - n1 * rate, 0.0)
 
 
 def seconds(f: dict[str, Any], *, documents: int, workers: int) -> float:
