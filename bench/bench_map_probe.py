@@ -3,6 +3,7 @@ against neighbours across cluster borders (after, ``app.maps.scale.cluster_pass`
 
     python bench/bench_map_probe.py recall                      # realmix fast vectors: recall@10 vs exact global
     python bench/bench_map_probe.py pass --sizes 200000:20       # synthetic: CPU of the stage (n documents:clusters)
+    python bench/bench_map_probe.py shape --sizes 1700000:17     # one cluster of 10M's shape: CPU per document
 
 Both write JSON under bench/out/map_scale (``probe_recall.json``, ``probe_pass.json``), which
 ``bench_map_scale.py readme`` renders. CPU is ``time.process_time`` of this process (every thread); before and
@@ -122,6 +123,46 @@ def synthetic(n: int, clusters: int, *, seed: int = 0) -> tuple[np.ndarray, np.n
     return x, project.kmeans(project.pca_reduce(x, seed=0), k=clusters, seed=0)
 
 
+def one_cluster(n: int, clusters: int, *, near: int = 16) -> dict:
+    """The per-cluster stage of one cluster with 10M's shape, timed alone: ``n`` synthetic documents in ``clusters``
+    k-means clusters (1,700,000 in 17: ~100,000 members each, the largest's 16 nearest clusters all present). Cluster
+    0 gets the whole stage (:func:`app.maps.scale._cells_of`: in-cluster lists, SemDeDup, cells; then
+    :func:`app.maps.scale._neighbours_of` across borders); its nearest clusters get only their cell stores. CPU
+    seconds of this process per stage and per document of cluster 0 (``time.process_time``)."""
+    from app.maps import knn as knn_mod
+    from app.maps import probe
+    from app.maps.scale import SEMDUP_EXACT, _cells_of, _neighbours_of
+
+    x, cl = synthetic(n, clusters)
+    WORK.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix="shape-", dir=WORK))
+    try:
+        sizes = np.bincount(cl)
+        cent = np.stack([x[cl == c].sum(axis=0) for c in range(len(sizes))])
+        cent /= np.linalg.norm(cent, axis=1, keepdims=True)
+        nearest = probe.near_clusters(cent, count=near)
+        for c in nearest[0]:
+            mem = np.flatnonzero(cl == c)
+            probe.CellStore(scratch / f"cells_{int(c)}.f32", np.ascontiguousarray(x[mem]), mem, seed=0).save()
+        mem = np.flatnonzero(cl == 0)
+        np.ascontiguousarray(x[mem]).tofile(scratch / "cluster_0.f32")
+        del x
+        state = {"scratch": scratch, "k": 10, "eps": 0.05, "seed": 0, "dim": 256, "top_cells": probe.TOP_CELLS,
+                 "semdup_exact": SEMDUP_EXACT, "exact_limit": knn_mod.EXACT_LIMIT}  # fmt: skip
+        with knn_mod.one_blas_thread():
+            c0 = time.process_time()
+            _cells_of(state, (0, mem))
+            c1 = time.process_time()
+            _neighbours_of(state, (0, nearest[0]))
+            c2 = time.process_time()
+        m = len(mem)
+        return {"documents": n, "clusters": len(sizes), "members": m, "near": len(nearest[0]),
+                "cells_semdedup_cpu_s": round(c1 - c0, 1), "neighbours_cpu_s": round(c2 - c1, 1),
+                "cpu_ms_per_doc": round((c2 - c0) / m * 1e3, 4), "load": round(os.getloadavg()[0], 1)}  # fmt: skip
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
 def render_lines() -> list[str]:
     """README lines for the measured files (none when neither exists)."""
     from bench._readme import md_table
@@ -182,7 +223,7 @@ def render_lines() -> list[str]:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=["recall", "pass"])
+    ap.add_argument("mode", choices=["recall", "pass", "shape"])
     ap.add_argument("--sizes", default="200000:20", help="pass: documents:clusters, comma-separated")
     ap.add_argument("--repeat", type=int, default=1)
     a = ap.parse_args()
@@ -191,6 +232,12 @@ def main() -> None:
         res = {"data": "realmix, winnow embed --fast", **run(*realmix(), repeat=a.repeat)}
         (OUT / "probe_recall.json").write_text(json.dumps(res, indent=1))
         print(json.dumps(res), flush=True)
+        return
+    if a.mode == "shape":
+        for spec in a.sizes.split(","):
+            res = one_cluster(*(int(v) for v in spec.split(":")))
+            print(json.dumps(res), flush=True)
+            (OUT / f"shape_{res['documents']}_{res['clusters']}.json").write_text(json.dumps(res, indent=1))
         return
     rows = []
     for spec in a.sizes.split(","):

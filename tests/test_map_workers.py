@@ -77,3 +77,34 @@ def test_cli_map_rejects_zero_workers_in_one_line(tmp_path, capsys):
     assert main(["map", "-w", str(tmp_path / "ws"), "--workers", "0"]) == 1
     err = capsys.readouterr().err.strip()
     assert "--workers must be >= 1" in err and len(err.splitlines()) == 1
+
+
+def test_place_rest_reads_a_spool_as_it_reads_an_array(tmp_path):
+    from app.maps.place import place_rest
+    from app.maps.scale import Spool
+
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((3_000, 12)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    fit = np.sort(rng.choice(len(x), 400, replace=False))
+    fitted = rng.standard_normal((400, 2)).astype(np.float32)
+    sp = Spool(tmp_path / "r.f32", 12)
+    sp.add(x)
+    sp.done()
+    want = place_rest(x, fit, fitted, seed=0)
+    assert np.array_equal(place_rest(sp, fit, fitted, base=x[fit], seed=0), want)
+
+
+@pytest.mark.slow
+def test_background_fit_gives_the_coordinates_of_a_fit_here_and_fails_in_one_line():
+    from app.errors import MapError
+    from app.maps import project
+    from app.maps.pool import BackgroundFit
+
+    x = np.random.default_rng(5).standard_normal((300, 10)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    with BackgroundFit(x, seed=2) as fit:
+        got = fit.result()
+    assert np.array_equal(got, project.umap_fit(x, seed=2))
+    with pytest.raises(MapError, match="UMAP fit failed"), BackgroundFit(x[0], seed=2) as fit:
+        fit.result()

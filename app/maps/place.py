@@ -70,10 +70,11 @@ def sample_index(base: np.ndarray, *, seed: int = 0) -> tuple[np.ndarray, list[n
 
 
 def place_rest(
-    x: np.ndarray,
+    x: Any,
     fit_idx: np.ndarray,
     fitted: np.ndarray,
     *,
+    base: np.ndarray | None = None,
     seed: int = 0,
     nprobe: int = NPROBE,
     workers: int = 1,
@@ -82,7 +83,8 @@ def place_rest(
     """2-D coordinates of every row of ``x``: ``fitted`` for the rows ``fit_idx``, the weighted mean of the 10
     nearest fitted rows' positions for the others (block by block: memory ~ :data:`BLOCK` x sample / cells per
     worker). Blocks are independent: ``workers`` processes place them (:func:`app.maps.pool.ordered`), with the
-    same coordinates for any number of workers."""
+    same coordinates for any number of workers. ``x``: an array, or a :class:`app.maps.scale.Spool` of the rows (read
+    block by block: the streamed map keeps no copy in memory); ``base``: the rows ``fit_idx`` when already gathered."""
     n = len(x)
     coords = np.zeros((n, 2), dtype=np.float32)
     coords[fit_idx] = fitted
@@ -90,7 +92,7 @@ def place_rest(
         return coords
     from app.maps.pool import ordered
 
-    base = np.ascontiguousarray(x[fit_idx])
+    base = np.ascontiguousarray(x[fit_idx] if base is None else base)
     cent, members = sample_index(base, seed=seed)
     state = (base, cent, members, np.ascontiguousarray(fitted), min(NEIGHBOURS, len(base)), nprobe)
     is_fit = np.zeros(n, dtype=bool)
@@ -98,9 +100,10 @@ def place_rest(
 
     def blocks() -> Any:
         for s in range(0, n, BLOCK):
-            rows = s + np.flatnonzero(~is_fit[s : s + BLOCK])
-            if len(rows):
-                yield rows, np.ascontiguousarray(x[rows])
+            keep = np.flatnonzero(~is_fit[s : s + BLOCK])
+            if len(keep):
+                part = x.read(s, s + BLOCK) if hasattr(x, "read") else x[s : s + BLOCK]
+                yield s + keep, np.ascontiguousarray(part[keep])
 
     for rows, xy in ordered(_place_block, blocks(), state=state, workers=workers):
         coords[rows] = xy

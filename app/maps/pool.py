@@ -87,3 +87,54 @@ def ordered(
         from app.errors import MapError
 
         raise MapError(f"a map worker process stopped ({e}); try fewer --workers or more memory") from e
+
+
+def _fit_child(conn: Any, base: Any, seed: int) -> None:
+    """The fit process's body: the coordinates (or the error) sent back through ``conn``."""
+    from app.maps import project
+
+    try:
+        conn.send(("ok", project.umap_fit(base, seed=seed)))
+    except Exception as e:  # handed to the parent, which raises it
+        conn.send(("error", f"{type(e).__name__}: {e}"))
+    finally:
+        conn.close()
+
+
+class BackgroundFit:
+    """The UMAP fit of the sample (:func:`app.maps.project.umap_fit`) in a spawned process while the caller goes
+    on; :meth:`result` waits for its coordinates. umap-learn fits on one thread when seeded, so on two cores the
+    streamed map's cluster stages use the other core meanwhile. The same function on the same rows gives the same
+    coordinates as a fit in the parent (numba's code is the same; BLAS keeps its default threads, as there). Leaving
+    the ``with`` block early (an error) stops the fit process."""
+
+    def __init__(self, base: Any, *, seed: int) -> None:
+        ctx = mp.get_context("spawn")
+        self._conn, child = ctx.Pipe(duplex=False)
+        self._proc = ctx.Process(target=_fit_child, args=(child, base, seed), daemon=True)
+        self._proc.start()
+        child.close()
+        self._taken = False
+
+    def __enter__(self) -> BackgroundFit:
+        return self
+
+    def result(self) -> Any:
+        """The fitted coordinates; a fit that failed or a process that died is one :class:`~app.errors.MapError`."""
+        from app.errors import MapError
+
+        try:
+            status, value = self._conn.recv()
+            self._taken = True
+        except EOFError as e:
+            self._proc.join()
+            raise MapError(f"the UMAP fit process stopped (exit code {self._proc.exitcode})") from e
+        if status != "ok":
+            raise MapError(f"the UMAP fit failed: {value}")
+        return value
+
+    def __exit__(self, *exc: object) -> None:
+        if self._proc.is_alive() and not self._taken:  # left early: the fit is not wanted
+            self._proc.terminate()
+        self._proc.join()
+        self._conn.close()

@@ -8,7 +8,9 @@ places every point outside the UMAP sample by an exact search over the sample. H
    never memory-mapped, so the resident memory is one block). The PCA sample rows are picked up on the way.
 2. **Reduce**: the same seeded PCA as the in-memory path (same rows, :func:`app.maps.project.pca_fit_rows`), applied
    block by block; the PCA-50 vectors stay in memory (200 bytes per document).
-3. **Project**: UMAP fitted on the same seeded sample as the in-memory path; every other point is placed at the
+3. **Project**: UMAP fitted on the same seeded sample as the in-memory path, in its own process
+   (:class:`app.maps.pool.BackgroundFit`: seeded UMAP runs on one core, so steps 4-5 run meanwhile; the PCA-50
+   vectors wait for placement in a scratch file, not in memory); every other point is placed at the
    similarity-weighted mean of its 10 nearest sample points found by :func:`app.maps.place.place_rest` (an
    inverted file over the sample: numpy products against the members of the 8 nearest of ~sqrt(sample) cells).
 4. **Clusters and labels**: the same k-means on the PCA vectors and the same labels as the in-memory path.
@@ -75,6 +77,9 @@ class Spool:
     def add(self, vec: np.ndarray) -> None:
         self._f.write(np.ascontiguousarray(vec, dtype=np.float32).tobytes())
         self.rows += len(vec)
+
+    def __len__(self) -> int:
+        return self.rows
 
     def done(self) -> None:
         if not self._f.closed:
@@ -368,7 +373,7 @@ def build_streamed(
     """The streamed ``winnow map`` (see the module docstring); returns what :func:`app.maps.build_map` returns.
     ``workers``: processes for placement and the per-cluster stage (default :func:`app.maps.pool.default_workers`;
     the map is the same for any number)."""
-    from app.maps.pool import default_workers
+    from app.maps.pool import BackgroundFit, default_workers
 
     workers = default_workers() if workers is None else max(1, workers)
     from app.maps import project, writer
@@ -390,33 +395,43 @@ def build_streamed(
 
         t = time.perf_counter()
         fit_idx = project.umap_fit_rows(n, sample=sample, seed=seed)
-        _tick(progress, 0, n, f"UMAP on {len(fit_idx):,} points")
-        fitted = project.umap_fit(reduced[fit_idx], seed=seed)
-        coords = place_rest(reduced, fit_idx, fitted, seed=seed, workers=workers, progress=progress)
+        base = np.ascontiguousarray(reduced[fit_idx])
+        _tick(progress, 0, n, f"UMAP on {len(fit_idx):,} points (beside the clusters)")
+        with BackgroundFit(base, seed=seed) as fit:  # UMAP runs on one core: the cluster stages use the other
+            timings["umap_start"] = time.perf_counter() - t
+
+            t = time.perf_counter()
+            _tick(progress, n, n, "clustering")
+            rule = "--clusters"
+            if clusters is None:
+                from app.maps.common import _instruction_share
+
+                clusters, rule = project.choose_k(n, instruction_share=_instruction_share(ws))
+            cl = project.kmeans(reduced, k=clusters, seed=seed)
+            pca_rows = Spool(scratch / "reduced.f32", reduced.shape[1])  # read back block by block by placement
+            pca_rows.add(reduced)
+            pca_rows.done()
+            del reduced
+            timings["clusters"] = time.perf_counter() - t
+
+            t = time.perf_counter()
+            _tick(progress, n, n, "labelling clusters")
+            label_of, terms_of = writer.labels(ws, ids, cl, seed=seed)
+            timings["labels"] = time.perf_counter() - t
+
+            t = time.perf_counter()
+            staging = writer.NeighbourStaging(ws, ids)
+            dens, dup_of, dup_sim, method = cluster_pass(
+                spool, cl, k=k, eps=eps, seed=seed, scratch=scratch, emit=staging.add, progress=progress,
+                workers=workers,
+            )  # fmt: skip
+            timings["neighbours_semdedup_density"] = time.perf_counter() - t
+
+            t = time.perf_counter()
+            fitted = fit.result()
+        coords = place_rest(pca_rows, fit_idx, fitted, base=base, seed=seed, workers=workers, progress=progress)
+        pca_rows.remove()
         timings["umap"] = time.perf_counter() - t
-
-        t = time.perf_counter()
-        _tick(progress, n, n, "clustering")
-        rule = "--clusters"
-        if clusters is None:
-            from app.maps.common import _instruction_share
-
-            clusters, rule = project.choose_k(n, instruction_share=_instruction_share(ws))
-        cl = project.kmeans(reduced, k=clusters, seed=seed)
-        del reduced
-        timings["clusters"] = time.perf_counter() - t
-
-        t = time.perf_counter()
-        _tick(progress, n, n, "labelling clusters")
-        label_of, terms_of = writer.labels(ws, ids, cl, seed=seed)
-        timings["labels"] = time.perf_counter() - t
-
-        t = time.perf_counter()
-        staging = writer.NeighbourStaging(ws, ids)
-        dens, dup_of, dup_sim, method = cluster_pass(
-            spool, cl, k=k, eps=eps, seed=seed, scratch=scratch, emit=staging.add, progress=progress, workers=workers
-        )
-        timings["neighbours_semdedup_density"] = time.perf_counter() - t
 
         t = time.perf_counter()
         out = writer.write_map(
