@@ -27,7 +27,7 @@ REALMIX = ROOT.parent / "shared" / "corpora" / "realmix" / "realmix.parquet"
 
 #: the measured child: argv = workspace database, output parquet; prints one JSON line
 CHILD = r"""
-import json, os, shutil, sys, time
+import inspect, json, os, shutil, sys, time
 sys.path.insert(0, os.getcwd())
 import duckdb
 from app.signals import dedup_near as dn
@@ -41,8 +41,9 @@ t0 = time.process_time()
 for lo in range(0, len(texts), 4096):
     fn(texts[lo : lo + 4096])
 t1 = time.process_time()
-rows = f"SELECT d.id, c.sig FROM docs d LEFT JOIN {dn.CACHE} c ON c.id = d.id AND c.text_hash = coalesce(d.text_hash, '')"
-dn.cluster(con, rows_sql=rows, dest="_out", threshold=dn.DEFAULT_THRESHOLD, texts=dn.texts_by_id("docs"))
+rows = f"SELECT d.id, c.sig, d.text_hash FROM docs d LEFT JOIN {dn.CACHE} c ON c.id = d.id AND c.text_hash = coalesce(d.text_hash, '')"
+kw = {"key": "text_hash"} if "key" in inspect.signature(dn.cluster).parameters else {}  # as the scorer clusters
+dn.cluster(con, rows_sql=rows, dest="_out", threshold=dn.DEFAULT_THRESHOLD, texts=dn.texts_by_id("docs"), **kw)
 t2 = time.process_time()
 con.execute(f"COPY (SELECT * FROM _out ORDER BY id) TO '{out}' (FORMAT parquet)")
 con.close()
