@@ -340,7 +340,7 @@ def render() -> str:
         out += _rss_stages(rows)
     from bench.bench_map_probe import render_lines
 
-    out += render_lines()
+    out += render_lines() + _shape_lines()
     if rows and not any(r["path"] == "before" for r in rows):
         out += [
             "",
@@ -454,6 +454,25 @@ def render() -> str:
         " `python bench/bench_map_scale.py quality`, `python bench/bench_map_scale.py readme`.",
     ]
     return "\n".join(out)
+
+
+def _shape_lines() -> list[str]:
+    """One cluster of 10M's shape (``bench_map_probe.py shape``): the per-cluster stage's CPU per document there."""
+    lines = []
+    for f in sorted(OUT.glob("shape_*.json")):
+        r = json.loads(f.read_text())
+        per = r["cpu_ms_per_doc"] / 1e3
+        lines += [
+            "",
+            f"One cluster of 10M's shape (`python bench/bench_map_probe.py shape --sizes"
+            f" {r['documents']}:{r['clusters']}`: {r['documents']:,} synthetic documents in {r['clusters']} k-means"
+            f" clusters; cluster 0, {r['members']:,} members, gets the whole stage against its {r['near']} nearest"
+            f" clusters' cell stores; one process, load {r['load']}): in-cluster lists, SemDeDup and cells"
+            f" {r['cells_semdedup_cpu_s']} CPU-s, neighbours across borders {r['neighbours_cpu_s']} CPU-s,"
+            f" {r['cpu_ms_per_doc']} CPU-ms per document: the stage at 10M is about {per * 1e7 / 60:.0f} CPU-minutes,"
+            f" {per * 1e7 / 120:.0f} minutes of wall on 2 workers.",
+        ]
+    return lines
 
 
 def _workers_lines() -> list[str]:
