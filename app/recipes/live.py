@@ -24,6 +24,7 @@ from typing import Any
 from app.recipes import live_drag
 from app.recipes.cache import CACHE
 from app.recipes.live_counts import counts as _counts
+from app.sql import setting
 
 #: bins of the bincount (groups x 2^checks) beyond which the SQL path is used
 MAX_BINS = 1 << 22
@@ -391,8 +392,7 @@ def grouped_rows(con: Any, comp: Any, frame_key: Any, frame: Any) -> list[tuple]
 
     if comp.has_stages or frame is None:
         return None
-    rows = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()
-    if not rows or not rows[0][0]:
+    if not setting(con, "preserve_insertion_order"):
         return None  # vectors from separate queries would not be row-aligned
     st = _state(frame_key, frame)
     grp = st.group_codes(comp.lang_column)
