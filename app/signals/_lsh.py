@@ -41,7 +41,7 @@ from app.signals import _lsh_groups as groups
 from app.signals._lsh_resolve import resolve
 from app.signals._sigfile import SigFile, scratch_dir
 from app.signals._sigfile import matrix as _sigs  # noqa: F401 (its old name here)
-from app.sql import qi
+from app.sql import qi, setting_held
 
 #: The P(candidate | Jaccard = t) that :func:`bands_for` guarantees at the threshold.
 RECALL_AT_T = 0.97
@@ -107,12 +107,8 @@ def agreement(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 @contextmanager
 def _checkpoints_held(con: Any) -> Iterator[None]:
     """DuckDB's automatic checkpoints held back for the block (the setting restored after it, even on error)."""
-    old = con.execute("SELECT current_setting('checkpoint_threshold')").fetchall()[0][0]
-    con.execute("SET checkpoint_threshold = '1TB'")
-    try:
+    with setting_held(con, "checkpoint_threshold", "1TB"):
         yield
-    finally:
-        con.execute(f"SET checkpoint_threshold = '{old}'")
 
 
 def cluster_signatures(
@@ -162,12 +158,8 @@ def cluster_signatures(
             con, rows_sql=rows_sql, carry=carry, key=key, num_perm=num_perm, directory=scratch_dir(con)
         )
         try:
-            order_kept = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
-            con.execute("SET preserve_insertion_order = true")  # the rowid below is the rank only if order is kept
-            try:
+            with setting_held(con, "preserve_insertion_order", True):  # the rowid below is the rank only so
                 con.execute(f"CREATE OR REPLACE TABLE _dn_ord AS SELECT src FROM _dn_src ORDER BY id{kept}, src")
-            finally:
-                con.execute(f"SET preserve_insertion_order = {'true' if order_kept else 'false'}")
             carried_s = "".join(f", s.{qi(c)}" for c in carry)
             # g: the row's group (the smallest rid of the rows with its key and signature), banded and checked once
             con.execute(groups.rows_sql(carried_s=carried_s, carry=carry, keyed=key is not None))

@@ -20,14 +20,12 @@ from typing import Any
 
 import numpy as np
 
+from app.sql import setting
+
 
 def scratch_dir(con: Any) -> Path:
     """The directory DuckDB spills to for ``con`` (created if missing), else the system's temporary one."""
-    try:
-        got = con.execute("SELECT current_setting('temp_directory')").fetchall()[0][0]
-    except Exception:  # any DuckDB without the setting: the system temporary directory
-        got = None
-    if got:
+    if got := setting(con, "temp_directory"):  # None without the setting: the system temporary directory
         p = Path(str(got))
         try:
             p.mkdir(parents=True, exist_ok=True)
