@@ -54,6 +54,8 @@ from typing import Any
 
 import numpy as np
 
+from app.sql import setting_held
+
 #: above this many embedded documents ``winnow map`` streams (this module); at or below it loads every vector
 STREAM_ABOVE = 100_000
 #: rows per block read from DuckDB and from the spool files
@@ -119,20 +121,16 @@ def spool_vectors(ws: Any, *, model: str, n: int, dim: int, scratch: Path, seed:
     rows = project.pca_fit_rows(n, seed=seed) if reduce else np.zeros(0, dtype=np.int64)
     spool = Spool(scratch / "vectors.f32", dim)
     cur = ws.cursor()
-    limit = cur.execute("SELECT current_setting('memory_limit')").fetchone()[0]
-    cur.execute(f"SET memory_limit = '{DUCKDB_MEMORY}'")  # DuckDB's sort by id spills to disk beyond this
-    try:
+    with setting_held(cur, "memory_limit", DUCKDB_MEMORY):  # DuckDB's sort by id spills to disk beyond this
         ids, rowids = ordered_rowids(ws, model=model)
         if len(rowids) != n:
             from app.errors import MapError
 
             raise MapError(f"the vectors changed while the map read them ({len(rowids):,} rows, expected {n:,})")
-        cur.execute(f"SET memory_limit = '{SCAN_MEMORY}'")
-        sample = spool_in_id_order(
-            ws, spool, model=model, rowids=rowids, scratch=scratch, sample_rows=rows, progress=progress
-        )
-    finally:
-        cur.execute(f"SET memory_limit = '{limit}'")
+        with setting_held(cur, "memory_limit", SCAN_MEMORY):
+            sample = spool_in_id_order(
+                ws, spool, model=model, rowids=rowids, scratch=scratch, sample_rows=rows, progress=progress
+            )
     spool.done()
     return ids, spool, (sample if reduce else None)
 
