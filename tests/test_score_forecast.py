@@ -67,11 +67,3 @@ def test_forecast_measures_a_sample_and_leaves_the_workspace_alone(tmp_path):
     with Workspace.open(ws, read_only=True) as w:
         assert not w.has_table("_signal_runs")
     assert "families to score: size, dedup_exact" in forecast.describe(f)
-
-
-def test_marginal_rate_and_its_fallback_under_noise():
-    # 1,000 docs in 3 s and 4,000 in 6 s: 1 ms per further document, 2 s paid once (models loaded)
-    assert forecast._marginal(1000, 3.0, 4000, 6.0) == (0.001, 2.0)
-    # the small run slowed by other work (as slow as the big one): the plain average, never a free document
-    assert forecast._marginal(1000, 6.0, 4000, 6.0) == (0.0015, 0.0)
-    assert forecast._marginal(4000, 6.0, 4000, 6.0) == (0.0015, 0.0)  # the sample was the whole workspace

@@ -8,9 +8,11 @@ that before starting, and whether it fits in memory. How, and why:
    computes (one with rows missing is forecast in full, though the run scores only the missing documents).
 2. **How fast.** A seeded random sample of the workspace's documents (``USING SAMPLE reservoir(N ROWS)
    REPEATABLE``, so every source and language in proportion) is copied into a scratch DuckDB file with the
-   tables the families read, and scored for real by :func:`app.signals.engine.score`, in a fresh child process, at
-   ``N/4`` and at ``N`` documents: the *marginal* wall time per document ``(t_N - t_N/4) / (N - N/4)`` leaves the
-   start-up (imports, models) out; it is added back once. Document-scope families are divided among the workers
+   tables the families read, and scored for real by :func:`app.signals.engine.score` in one fresh child process:
+   first ``N/4`` documents (which loads the models), then ``N``, timed warm: the rate per document. What the first
+   run paid beyond that rate (models, first calls) and the imports are the start-up, added once. (A marginal rate
+   between two cold runs was tried first: with the models' seconds-long loading in both, the difference of a few
+   thousand documents drowned in noise.) Document-scope families are divided among the workers
    (the assumption is printed: ``bench/bench_engine.py`` measured 1.88x on 2 workers on a quiet machine);
    corpus-scope families (duplicates, decontamination) run their global step in the main process and are not
    divided. Near-duplicate clustering is forecast as linear in the documents (it is at realmix's scale; its cost
@@ -41,7 +43,7 @@ from app.errors import SignalError
 
 #: the numbers a stored forecast must hold for the real run to compare itself with it
 NEEDS = ("doc_seconds_per_document", "corpus_seconds_per_document", "startup_seconds", "peak_rss_bytes")
-#: the smallest sample that gives a usable marginal rate
+#: the smallest sample worth timing
 MIN_SAMPLE = 200
 
 
@@ -94,13 +96,14 @@ def _sample_workspace(root: Path, dest: Path, n: int, tables: Sequence[str], see
         con.close()
 
 
-def _sample_score(conn: Any, path: str, kw: dict[str, Any]) -> None:
-    """Child process: score the sample workspace at ``path``; send (document stage s, corpus stage s, start-up
-    s, CPU s, peak RSS)."""
+def _sample_score(conn: Any, paths: list[str], kw: dict[str, Any]) -> None:
+    """Child process: score each sample workspace of ``paths`` in turn, in this one process (the first warms the
+    models up, so the last is timed warm); send ``[(document stage s, corpus stage s), ...]``, the start-up
+    (imports) seconds and the peak RSS."""
     import resource
 
     try:
-        t0, c0 = time.perf_counter(), time.process_time()
+        t0 = time.perf_counter()
         from app.detached import ScratchWorkspace
         from app.locks import connect
         from app.signals import engine
@@ -108,18 +111,20 @@ def _sample_score(conn: Any, path: str, kw: dict[str, Any]) -> None:
 
         kw = dict(kw)
         corpus_families = kw.pop("corpus_families")
-        con = connect(Path(path) / DB_FILE, read_only=False, wait=0)
-        ws = ScratchWorkspace(Path(path), con, read_only=False)
-        try:
-            res = engine.score(ws, workers=1, **kw)
-        finally:
-            ws.close()
-        fams = res["families"]
-        corpus = sum(float(f.get("seconds") or 0) for n, f in fams.items() if n in corpus_families)
-        total = time.perf_counter() - t0
+        start = time.perf_counter() - t0
+        times = []
+        for path in paths:
+            con = connect(Path(path) / DB_FILE, read_only=False, wait=0)
+            ws = ScratchWorkspace(Path(path), con, read_only=False)
+            try:
+                res = engine.score(ws, workers=1, **kw)
+            finally:
+                ws.close()
+            fams = res["families"]
+            corpus = sum(float(f.get("seconds") or 0) for n, f in fams.items() if n in corpus_families)
+            times.append((float(res["seconds"]) - corpus, corpus))
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-        scoring = float(res["seconds"])  # engine.score's own time: without imports, whose time varies most
-        conn.send(("ok", scoring - corpus, corpus, total - scoring, time.process_time() - c0, rss))
+        conn.send(("ok", times, start, rss))
     except Exception as e:  # sent back as one line
         conn.send(("error", f"{type(e).__name__}: {e}"))
     finally:
@@ -172,51 +177,32 @@ def forecast_score(
     }
     big = min(sample, total)
     small = max(big // 4, MIN_SAMPLE // 4)
-    got = []
     with tempfile.TemporaryDirectory(prefix="winnow-score-plan-") as tmp:
+        paths, drawn = [], []
         for i, n in enumerate((small, big)):
-            path = Path(tmp) / f"s{i}"
+            paths.append(str(Path(tmp) / f"s{i}"))
             t0 = time.perf_counter()
-            drawn = _sample_workspace(root, path, n, side_tables)
+            drawn.append(_sample_workspace(root, Path(paths[-1]), n, side_tables))
             copy_s = time.perf_counter() - t0
-            doc_s, corpus_s, start_s, cpu, rss = run_child(
-                _sample_score,
-                (str(path), kw),
-                f"sample of {drawn:,} documents",
-                error=SignalError,
-            )
-            got.append((drawn, doc_s, corpus_s, start_s, cpu, rss))
-    (n0, d0, g0, _, c0, _), (n1, d1, g1, s1, c1, rss) = got
-    # the real run first copies every document into its scratch file (app.detached); the sample's reservoir draw
-    # read every document once too, which is most of that copy: its time is added as a fixed cost
-    doc_rate, doc_fixed = _marginal(n0, d0, n1, d1)
-    corpus_rate, corpus_fixed = _marginal(n0, g0, n1, g1)
-    fixed = s1 + doc_fixed + corpus_fixed
+        times, s1, rss = run_child(_sample_score, (paths, kw), f"sample of {drawn[-1]:,} documents", error=SignalError)
+    (n0, n1), ((d0, g0), (d1, g1)) = drawn, times
+    # the second sample is scored warm (models loaded by the first): its rate per document, and what the first run
+    # paid beyond that rate is the real run's once-per-process cost (models, first calls). The real run first
+    # copies every document into its scratch file (app.detached); the draw of the larger sample read every
+    # document once too, which is most of that copy: its time is added as a fixed cost
+    doc_rate = d1 / max(n1, 1)
+    # corpus-wide steps pay a fixed cost in every run (their tables, indexes): their rate is the difference
+    corpus_rate = (g1 - g0) / (n1 - n0) if n1 > n0 and g1 > g0 else g1 / max(n1, 1)
+    fixed = s1 + max(d0 - n0 * doc_rate, 0.0) + max(g1 - n1 * corpus_rate, 0.0)
     out.update(
         sample=n1,
         doc_seconds_per_document=doc_rate,
         corpus_seconds_per_document=corpus_rate,
-        cpu_seconds_per_document=max(c1 - c0, 0.0) / max(n1 - n0, 1) if n1 > n0 else c1 / max(n1, 1),
         startup_seconds=round(fixed + copy_s, 1),
-        sample_seconds=round(s1 + d1 + g1, 1),
         peak_rss_bytes=int(rss),
     )
     out["forecast_seconds"] = seconds(out, documents=total, workers=workers)
     return out
-
-
-def _marginal(n0: int, t0: float, n1: int, t1: float) -> tuple[float, float]:
-    """``(seconds per document, fixed seconds)`` from two timed sample sizes: the marginal rate, which leaves out
-    what both runs paid once (models loaded on the first batch). When noise makes it implausible (below a quarter
-    of the plain average, e.g. the smaller run slowed by other work on the machine) the plain average is used,
-    which over-forecasts slightly rather than promising an impossible speed."""
-    avg = t1 / max(n1, 1)
-    if n1 <= n0:  # the workspace is smaller than the sample: the sample was the run
-        return avg, 0.0
-    rate = (t1 - t0) / (n1 - n0)
-    if rate < avg / 4:
-        return avg, 0.0
-    return rate, max(t1 - n1 * rate, 0.0)
 
 
 def seconds(f: dict[str, Any], *, documents: int, workers: int) -> float:
