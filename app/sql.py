@@ -56,6 +56,19 @@ def setting_held(con: Any, name: str, value: object) -> Iterator[Any]:
 
 
 _SETTING = re.compile(r"[a-z_]+")
+_UNITS = {"B": 1, "BYTES": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
+_UNITS |= {"KIB": 1 << 10, "MIB": 1 << 20, "GIB": 1 << 30, "TIB": 1 << 40}
+
+
+def amount_bytes(amount: str) -> float | None:
+    """A DuckDB memory amount (``'1.5 GiB'``, ``'512MB'``) in bytes; None when it is not one DuckDB prints or
+    accepts."""
+    s = str(amount).strip().upper().replace(" ", "")
+    num = s.rstrip("ABEGIKMTYS")
+    try:
+        return float(num) * _UNITS[s[len(num) :] or "B"]
+    except (KeyError, ValueError):
+        return None
 
 
 def _literal(value: object) -> str:

@@ -156,8 +156,8 @@ def test_ingest_runs_under_its_memory_cap_and_restores_the_limit(ws, tmp_path, m
     def restored() -> bool:
         """DuckDB shows a limit rounded down to one decimal (4096MB reads '3.8 GiB', and setting '3.8 GiB' reads
         '3.7 GiB'): the limit can be restored only to within that rounding."""
-        now = fast._bytes(ws.cursor().execute(setting).fetchone()[0])
-        return abs(now - fast._bytes(before)) <= 0.1 * (1 << 30)
+        now = fast.amount_bytes(ws.cursor().execute(setting).fetchone()[0])
+        return abs(now - fast.amount_bytes(before)) <= 0.1 * (1 << 30)
 
     assert restored()
     monkeypatch.setenv("WINNOW_INGEST_MEMORY", "lots")

@@ -34,7 +34,7 @@ from app.ingest.formats import count_lines as count_lines_stream
 from app.ingest.normalize import TextPlan, plan_text, select_sql
 from app.ingest.reader import N_EXAMPLES, DocumentReader, _where
 from app.ingest.sources import Input
-from app.sql import qi, setting, setting_held
+from app.sql import amount_bytes, qi, setting, setting_held
 
 #: columns stored without compression (random hex: compressing them costs CPU and saves little)
 _HEX = ("id", "text_hash")
@@ -199,20 +199,6 @@ def count_lines(inp: Input) -> int:
     return n + (0 if last == b"\n" else 1)
 
 
-_UNITS = {"B": 1, "BYTES": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
-_UNITS |= {"KIB": 1 << 10, "MIB": 1 << 20, "GIB": 1 << 30, "TIB": 1 << 40}
-
-
-def _bytes(amount: str) -> float | None:
-    """``'1.5 GiB'`` / ``'512MB'`` -> bytes (None when not an amount DuckDB prints or accepts)."""
-    s = amount.strip().upper().replace(" ", "")
-    num = s.rstrip("ABEGIKMTYS")
-    try:
-        return float(num) * _UNITS[s[len(num) :] or "B"]
-    except (KeyError, ValueError):
-        return None
-
-
 @contextmanager
 def memory_cap(cur: Any) -> Iterator[str]:
     """Run an ingest under DuckDB memory limit ``WINNOW_INGEST_MEMORY`` (default 1GB) when it is lower than
@@ -220,11 +206,11 @@ def memory_cap(cur: Any) -> Iterator[str]:
     workspace's temp directory and keeps fewer written blocks cached, so peak memory stays near this limit
     plus the interpreter, whatever the size of the input. Yields the limit in force."""
     want = os.environ.get("WINNOW_INGEST_MEMORY", "1GB")
-    if _bytes(want) is None:
+    if amount_bytes(want) is None:
         raise IngestError(f"WINNOW_INGEST_MEMORY={want!r} is not an amount of memory like 1GB or 512MB")
     old = setting(cur, "memory_limit")
-    old_b = _bytes(old)
-    if old_b is not None and old_b <= (_bytes(want) or 0):
+    old_b = amount_bytes(old)
+    if old_b is not None and old_b <= (amount_bytes(want) or 0):
         yield old
         return
     with setting_held(cur, "memory_limit", want):
