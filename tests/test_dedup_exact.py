@@ -8,7 +8,6 @@ the threshold (the search is not repeated here: the seeds are fixed and the exac
 
 from __future__ import annotations
 
-import json
 import random
 
 import pytest
@@ -90,29 +89,15 @@ def test_exact_jaccard_of_pairs_matches_shingle_sets():
 
 def test_headless_verifies_like_the_workspace(tmp_path):
     """Headless apply reads the uncertain documents' texts again from the input: the same decisions."""
-    from app.export import apply
-    from app.export.headless import apply_headless
-    from app.ingest import ingest
-    from app.workspace import Workspace
+    from tests._near_parity import kept_ids
 
     rows = [{"id": "h1", "text": TOO_HIGH[0]}, {"id": "h2", "text": TOO_HIGH[1]}]
     rows += [{"id": "l1", "text": TOO_LOW[0]}, {"id": "l2", "text": TOO_LOW[1]}]
     rnd = random.Random(3)
     rows += [{"id": f"z{i:03d}", "text": " ".join(f"v{rnd.randrange(9000)}" for _ in range(30))} for i in range(40)]
-    src = tmp_path / "in.jsonl"
-    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    recipe = "version: 1\ndedup: {near: true}\n"
-    with Workspace.open(tmp_path / "ws", create=True) as w:
-        ingest(w, [str(src)], source="in", id_field="id")
-        engine.score(w, signals="dedup_near")
-        apply(w, recipe, tmp_path / "ws_out", fmt="jsonl")
-    apply_headless(recipe, [str(src)], tmp_path / "hl", fmt="jsonl", source="in", id_field="id", tokens="estimate")
-
-    def ids(out) -> list[str]:
-        return sorted(json.loads(x)["id"] for f in sorted(out.glob("*.jsonl")) for x in f.open())
-
-    assert ids(tmp_path / "hl") == ids(tmp_path / "ws_out")
-    assert {"h1", "h2", "l1"} <= set(ids(tmp_path / "hl")) and "l2" not in ids(tmp_path / "hl")
+    in_ws, kept = kept_ids(tmp_path, rows)
+    assert kept == in_ws
+    assert {"h1", "h2", "l1"} <= set(kept) and "l2" not in kept
 
 
 def test_dedup_explain_cli_shows_exact_and_estimate(tmp_path, capsys):

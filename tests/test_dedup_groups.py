@@ -108,29 +108,11 @@ def test_sigfile_block_writes_read_back(tmp_path):
 
 def test_headless_copies_like_the_workspace(tmp_path):
     """Headless apply groups copies by pass 1's text hash, the workspace by ingest's: the same documents kept."""
-    import json
-
-    from app.export import apply
-    from app.export.headless import apply_headless
-    from app.ingest import ingest
-    from app.signals import engine
-    from app.workspace import Workspace
+    from tests._near_parity import kept_ids
 
     distinct = _family(7) + _family(8)
     rows = [{"id": f"d{i:02d}-{c}", "text": t} for i, t in enumerate(distinct) for c in range(1 + i % 3)]
-    src = tmp_path / "in.jsonl"
-    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    recipe = "version: 1\ndedup: {near: true}\n"
-    with Workspace.open(tmp_path / "ws", create=True) as w:
-        ingest(w, [str(src)], source="in", id_field="id")
-        engine.score(w, signals="dedup_near")
-        apply(w, recipe, tmp_path / "ws_out", fmt="jsonl")
-    apply_headless(recipe, [str(src)], tmp_path / "hl", fmt="jsonl", source="in", id_field="id", tokens="estimate")
-
-    def ids(out) -> list[str]:
-        return sorted(json.loads(x)["id"] for f in sorted(out.glob("*.jsonl")) for x in f.open())
-
-    kept = ids(tmp_path / "hl")
-    assert kept == ids(tmp_path / "ws_out")
+    in_ws, kept = kept_ids(tmp_path, rows)
+    assert kept == in_ws
     # every copy removed in favour of the first ("short 8", three times, kept once)
     assert "d14-0" in kept and all(k.endswith("-0") for k in kept)
