@@ -121,11 +121,9 @@ def run(args: argparse.Namespace) -> int:
     from app.signals import forecast
 
     t_start = time.perf_counter()
-    fkey = forecast.forecast_key(
-        args.workspace, {"signals": signals, "options": options_from_args(args), "fields": args.fields}
-    )
+    what = {"signals": signals, "options": options_from_args(args), "fields": args.fields}
     if args.dry_run is not None:
-        return _dry_run(args, signals, fkey)
+        return _dry_run(args, signals, forecast.forecast_key(args.workspace, what))
     det = Detached(args.workspace, purpose="score", tables=tables_read(engine.resolve(signals)))
     with (
         det as sw,
@@ -144,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
             fields=args.fields,
         )
     res["workspace_held_s"] = det.timings
-    if (f := plan_check.load(fkey, need=forecast.NEEDS)) is not None:
+    if (f := forecast.stored(args.workspace, what)) is not None:
         res["forecast"] = forecast.versus(
             f,
             took=time.perf_counter() - t_start,

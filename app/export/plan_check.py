@@ -42,7 +42,8 @@ def human_seconds(secs: float) -> str:
     return f"{secs / 3600:.1f} h" if secs >= 5400 else f"{secs / 60:.1f} min" if secs >= 90 else f"{secs:.1f} s"
 
 
-def _dir() -> Path:
+def forecast_dir() -> Path:
+    """Where forecasts are stored: ``$WINNOW_CACHE/forecasts`` (default ``~/.cache/winnow/forecasts``)."""
     from app.embed.static import cache_home
 
     return cache_home() / "forecasts"
@@ -72,7 +73,7 @@ def forecast_key(recipe: Any, inputs: list[str], options: dict[str, Any]) -> str
 def save(forecast: dict[str, Any], key: str) -> Path | None:
     """Store ``forecast`` for the real run; None (and nothing else) when the cache is not writable."""
     try:
-        d = _dir()
+        d = forecast_dir()
         d.mkdir(parents=True, exist_ok=True)
         tmp = d / f".{key}.{os.getpid()}.tmp"
         tmp.write_text(json.dumps(forecast, sort_keys=True))
@@ -90,7 +91,7 @@ def load(key: str, *, need: tuple[str, ...] = APPLY_NEEDS) -> dict[str, Any] | N
     """The stored forecast for ``key`` holding the numbers ``need``, or None (absent or unreadable: the run simply
     has nothing to compare)."""
     try:
-        f = json.loads((_dir() / f"{key}.json").read_text())
+        f = json.loads((forecast_dir() / f"{key}.json").read_text())
     except (OSError, ValueError):
         return None
     return f if isinstance(f, dict) and all(isinstance(f.get(k), (int, float)) for k in need) else None

@@ -252,6 +252,19 @@ def forecast_key(root: str | Path, f_or_args: dict[str, Any]) -> str:
     return "score-" + hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
+def stored(root: str | Path, what: dict[str, Any]) -> dict[str, Any] | None:
+    """The ``--dry-run`` forecast stored for this workspace and ``what`` (families, options, fields), or None.
+    Without any stored score forecast the workspace is not read (the key counts its documents)."""
+    from app.export import plan_check
+
+    try:
+        if not any(plan_check.forecast_dir().glob("score-*.json")):
+            return None
+    except OSError:
+        return None
+    return plan_check.load(forecast_key(root, what), need=NEEDS)
+
+
 def versus(f: dict[str, Any], *, took: float, documents: int, workers: int, peak_rss: int) -> dict[str, Any]:
     """The forecast for this run (its documents and workers, at the measured rates) next to what it took."""
     want = seconds(f, documents=documents, workers=workers)
