@@ -177,16 +177,16 @@ def forecast_score(
         "corpus_families": corpus,
     }
     big = min(sample, total)
-    small = max(big // 4, MIN_SAMPLE // 4)
+    small = min(big, max(big // 4, MIN_SAMPLE // 4))
     with tempfile.TemporaryDirectory(prefix="winnow-score-plan-") as tmp:
-        paths, drawn = [], []
-        for i, n in enumerate((small, big)):
-            paths.append(str(Path(tmp) / f"s{i}"))
-            t0 = time.perf_counter()
-            drawn.append(_sample_workspace(root, Path(paths[-1]), n, side_tables))
-            copy_s = time.perf_counter() - t0
-        times, s1, rss = run_child(_sample_score, (paths, kw), f"sample of {drawn[-1]:,} documents", error=SignalError)
-    (n0, n1), ((d0, g0), (d1, g1)) = drawn, times
+        s_big, s_small = Path(tmp) / "big", Path(tmp) / "small"
+        t0 = time.perf_counter()
+        n1 = _sample_workspace(root, s_big, big, side_tables)  # the one read of every document
+        copy_s = time.perf_counter() - t0
+        n0 = _sample_workspace(s_big, s_small, small, side_tables)  # drawn from the big sample, not the corpus
+        paths = [str(s_small), str(s_big)]
+        times, s1, rss = run_child(_sample_score, (paths, kw), f"sample of {n1:,} documents", error=SignalError)
+    (d0, g0), (d1, g1) = times
     # the second sample is scored warm (models loaded by the first): its rate per document, and what the first run
     # paid beyond that rate is the real run's once-per-process cost (models, first calls). The real run first
     # copies every document into its scratch file (app.detached); the draw of the larger sample read every
