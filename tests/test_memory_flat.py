@@ -19,7 +19,7 @@ import pyarrow as pa
 import pytest
 
 from app.engine import local, memory, ray_engine
-from app.signals import _lsh
+from app.signals._sigfile import matrix
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -90,10 +90,10 @@ def test_signature_matrix_is_a_view_equal_to_the_join(typ):
     sig = rng.integers(0, 2**32, size=(50, 128), dtype=np.uint64).astype(np.uint32)
     arr = pa.array([r.astype("<u4").tobytes() for r in sig], typ)
     for a, b in [(0, 50), (3, 17), (49, 50), (10, 10)]:
-        got = _lsh._sigs(arr.slice(a, b - a), 128)
+        got = matrix(arr.slice(a, b - a), 128)
         assert got.shape == (b - a, 128) and (got == sig[a:b]).all()
     chunked = pa.chunked_array([arr.slice(0, 20), arr.slice(20)])
-    assert (_lsh._sigs(chunked, 128) == sig).all()
+    assert (matrix(chunked, 128) == sig).all()
 
 
 def _cluster_synthetic(tmp_path: Path, n: int, *, limit: str, keep_order: bool) -> dict[str, tuple[str, bool]]:

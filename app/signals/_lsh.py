@@ -40,7 +40,6 @@ from app.errors import SignalError
 from app.signals import _lsh_groups as groups
 from app.signals._lsh_resolve import resolve
 from app.signals._sigfile import SigFile, scratch_dir
-from app.signals._sigfile import matrix as _sigs  # noqa: F401 (its old name here)
 from app.sql import qi, setting_held
 
 #: The P(candidate | Jaccard = t) that :func:`bands_for` guarantees at the threshold.
