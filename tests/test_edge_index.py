@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import math
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -17,10 +19,14 @@ from app.recipes import edge_index
 QUERY = "SELECT {agg}(v) FROM (SELECT {col} AS v FROM t WHERE {col} {op} $t ORDER BY {col} {order} LIMIT {n})"
 SIDES = [(">=", "max", "ASC"), (">", "max", "ASC"), ("<", "min", "DESC"), ("<=", "min", "DESC")]
 
+#: every test database of this module, removed when the process ends (hypothesis makes hundreds)
+_ROOT = tempfile.mkdtemp(prefix="edge_index_")
+atexit.register(shutil.rmtree, _ROOT, ignore_errors=True)
+
 
 def _table(values: list, sql_type: str) -> duckdb.DuckDBPyConnection:
     # a database file: the cache is keyed by the workspace's version, which names the file
-    con = duckdb.connect(str(Path(tempfile.mkdtemp(prefix="edge_index_")) / "t.duckdb"))
+    con = duckdb.connect(str(Path(tempfile.mkdtemp(dir=_ROOT)) / "t.duckdb"))
     con.register("_v", pd.DataFrame({"x": pd.Series(values, dtype=object)}))
     con.execute(f"CREATE TABLE t AS SELECT CAST(x AS {sql_type}) AS x FROM _v")
     con.execute("CREATE TABLE _parts (registered_at TIMESTAMP)")  # what version_token reads

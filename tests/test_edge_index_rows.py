@@ -3,7 +3,9 @@ are the (value, id)-ordered query's, row for row: ties broken by id, NaN above e
 
 from __future__ import annotations
 
+import atexit
 import math
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -16,9 +18,13 @@ from app.recipes import edge_index
 
 SIDES = [(">=", "ASC"), (">", "ASC"), ("<", "DESC"), ("<=", "DESC")]
 
+#: every test database of this module, removed when the process ends (hypothesis makes hundreds)
+_ROOT = tempfile.mkdtemp(prefix="edge_rows_")
+atexit.register(shutil.rmtree, _ROOT, ignore_errors=True)
+
 
 def _table(values: list, sql_type: str, ids: list[str]) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(str(Path(tempfile.mkdtemp(prefix="edge_rows_")) / "t.duckdb"))
+    con = duckdb.connect(str(Path(tempfile.mkdtemp(dir=_ROOT)) / "t.duckdb"))
     con.register("_v", pd.DataFrame({"x": pd.Series(values, dtype=object), "id": pd.Series(ids, dtype=object)}))
     con.execute(
         f"CREATE TABLE t AS SELECT CAST(id AS VARCHAR) AS id, 's' || (length(CAST(id AS VARCHAR)) % 2) AS source, CAST(x AS {sql_type}) AS x FROM _v"

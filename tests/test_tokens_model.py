@@ -69,10 +69,14 @@ WORD = st.text(st.characters(blacklist_categories=("Z", "C")), min_size=1, max_s
 
 @functools.cache
 def _prop_counter() -> tm.TokenCounter:
+    import atexit
+    import shutil
     import tempfile
     from pathlib import Path
 
-    p = Path(tempfile.mkdtemp()) / "tokenizer.json"
+    root = tempfile.mkdtemp(prefix="tokens_model_")
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    p = Path(root) / "tokenizer.json"
     _train(p, ["the cat sat on the mat", "a dog ran far away", "über straße 東京 ✓"])
     return tm.TokenCounter(p)
 
