@@ -122,3 +122,25 @@ def test_an_index_is_reused_when_the_drag_comes_back(ws):
         assert _strip(summarize(ws.con, recipe)) == _strip(summarize(ws.con, recipe, cache=False)), lo
     (state,) = live._STATES.values()
     assert state.dragged == 5 and len(state.drags) == 1
+
+
+def test_in_the_background_a_first_move_is_counted_from_vectors_while_the_index_builds(ws):
+    """The panel's routes (:func:`app.recipes.live_drag.background`): the first move of a check is answered from
+    vectors and starts one build in a thread; once it is done the next moves are answered by the index. Every
+    summary equals the SQL path's whichever answered it."""
+    from app.recipes import live_drag
+
+    live.clear()
+    with live_drag.background():
+        for lo in (5.0, 9.0, 20.0):
+            recipe = _recipe("size_words", "min", lo, False, None, True, ["en", "de"])
+            assert _strip(summarize(ws.con, recipe)) == _strip(summarize(ws.con, recipe, cache=False)), lo
+        (state,) = live._STATES.values()
+        assert len(state.drag_threads) == 1  # one build for the moves of 9 and 20 (the second found it pending)
+        state.drag_threads[0].join(timeout=60)
+        assert state.dragged == 0 or state.drags  # 20 may have found the index already built
+        before = state.dragged
+        for lo in (30.0, 2.0):
+            recipe = _recipe("size_words", "min", lo, False, None, True, ["en", "de"])
+            assert _strip(summarize(ws.con, recipe)) == _strip(summarize(ws.con, recipe, cache=False)), lo
+        assert state.dragged == before + 2

@@ -206,6 +206,13 @@ def handle(kind: str, body: Any) -> dict[str, Any]:
     for the panel to show."""
     if not isinstance(body, dict):
         raise ApiError("malformed request")
+    from app.recipes.live_drag import background
+
+    with background():  # a first move's drag index is built beside the requests, not in one of them
+        return _handle(kind, body)
+
+
+def _handle(kind: str, body: dict[str, Any]) -> dict[str, Any]:
     ws = workspace_for(body.get("token"))
     rules = rules_from_json(body.get("rules"))
     cur = ws.cursor()

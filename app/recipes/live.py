@@ -65,6 +65,8 @@ class _State:
         self.drag_last: dict[tuple, list] = {}
         self.drag_done: dict[tuple, dict] = {}
         self.dragged = 0  # summaries answered by a drag index
+        self.drag_pending: dict[tuple, tuple] = {}  # indexes being built in the background (or refused)
+        self.drag_threads: list = []  # their threads (tests join them)
 
     def group_codes(self, lang: str | None) -> tuple[Any, list] | None:
         """``(codes, [(source, lang), ...])``: a dense code per row for (source, lang)."""
