@@ -17,6 +17,7 @@ from app.explore import labels, queries, recipe_bridge, selection
 from app.explore.map_labels import spread
 from app.explore.palette import categorical
 from app.maps.colour_scale import marker_colour
+from app.maps.common import PENDING_NOTE, neighbours_pending
 from app.ui import learn, map_density, map_rules, widgets
 
 widgets.page_header("Map", "Documents placed by meaning: nearby points say similar things.")
@@ -31,6 +32,8 @@ if not widgets.has_map(ws):
         st.stop()
     widgets.missing(ws, "map", "project the embeddings to 2-D and cluster them.", key="miss_map")
     st.stop()
+if neighbours_pending(ws):  # the map is written; density, SemDeDup and neighbours are not yet: absent, not stale
+    st.info(PENDING_NOTE[0].upper() + PENDING_NOTE[1:] + ".")
 
 ss = st.session_state
 num = widgets.cached(ws, queries.numeric_columns)

@@ -17,6 +17,33 @@ CLUSTER_TABLE = "map_clusters"
 TARGET_TABLE = "emb_target"
 LABEL_DOCS = 300  # documents read per cluster for its label
 LABEL_CHARS = 3000
+#: ``_meta`` key of the map's spec (JSON); while its :data:`PENDING` entry is set, the map's coordinates, clusters
+#: and labels are written but density, the SemDeDup columns and the neighbour table are not (yet)
+SPEC_KEY = "map.spec"
+PENDING = "pending"
+PENDING_NOTE = (
+    "neighbours still being computed: density, the SemDeDup columns and the neighbour lists come when"
+    " `winnow map` finishes (if it stopped, run it again: it finishes them)"
+)
+
+
+def map_spec(ws: Any) -> dict[str, Any] | None:
+    """The stored map's spec (``winnow map``'s settings and counts), or None when there is no map."""
+    import json
+
+    raw = ws.get_meta(SPEC_KEY)
+    try:
+        spec = json.loads(raw) if raw else None
+    except ValueError:  # a hand-edited or truncated value: no usable spec, as if none
+        return None
+    return spec if isinstance(spec, dict) else None
+
+
+def neighbours_pending(ws: Any) -> bool:
+    """Whether the map's second part (density, SemDeDup columns, neighbour table) is still to be written: a
+    streamed ``winnow map`` computing it now, or one that stopped after writing the map (a rerun finishes it)."""
+    spec = map_spec(ws)
+    return bool(spec and spec.get(PENDING))
 
 
 def _write(ws: Any, cur: Any, name: str, table: Any) -> None:

@@ -8,18 +8,26 @@ places every point outside the UMAP sample by an exact search over the sample. H
    never memory-mapped, so the resident memory is one block). The PCA sample rows are picked up on the way.
 2. **Reduce**: the same seeded PCA as the in-memory path (same rows, :func:`app.maps.project.pca_fit_rows`), applied
    block by block; the PCA-50 vectors stay in memory (200 bytes per document).
-3. **Project**: UMAP fitted on the same seeded sample as the in-memory path, in its own process
-   (:class:`app.maps.pool.BackgroundFit`: seeded UMAP runs on one core, so steps 4-5 run meanwhile; the PCA-50
-   vectors wait for placement in a scratch file, not in memory); every other point is placed at the
-   similarity-weighted mean of its 10 nearest sample points found by :func:`app.maps.place.place_rest` (an
-   inverted file over the sample: numpy products against the members of the 8 nearest of ~sqrt(sample) cells).
-4. **Clusters and labels**: the same k-means on the PCA vectors and the same labels as the in-memory path.
-5. **Per cluster**: the full vectors are written to one file per cluster (id order inside); each cluster is loaded
-   alone for SemDeDup (exact, :func:`app.maps.signals.semdedup`, up to :data:`SEMDUP_EXACT` members; from its
-   in-cluster k-NN lists beyond, :func:`semdedup_knn`: the rule headless semantic dedup shares) and split into fine
-   cells stored sorted by cell. Then each cluster's documents get their k nearest neighbours from the fine cells of
-   their own and the nearest clusters (:mod:`app.maps.probe`: across cluster borders), density comes from them.
-   Neighbour rows go to a staging table as each cluster finishes; everything is swapped in in one transaction.
+3. **Project, cluster, label** (:func:`app.maps.layout.map_part`): UMAP fitted on the same seeded sample as the
+   in-memory path, in its own process (:class:`app.maps.pool.BackgroundFit`: seeded UMAP runs on one core), while
+   the same k-means on the PCA vectors, the same labels as the in-memory path and the split of the full vectors into
+   one file per cluster (id order inside) run here; the PCA-50 vectors wait for placement in a scratch file. Every
+   other point is placed at the similarity-weighted mean of its 10 nearest sample points found by
+   :func:`app.maps.place.place_rest` (an inverted file over the sample: numpy products against the members of the
+   8 nearest of ~sqrt(sample) cells).
+4. **The map written**: ``map_points`` and ``map_clusters`` in one transaction (:func:`app.maps.writer.write_points`),
+   the previous map's density, duplicates and neighbours dropped, the spec marked pending
+   (:mod:`app.maps.twostep`): the Map page and ``corpus``'s map columns are usable from here, while a command's
+   workspace gives its file lock back for step 5.
+5. **Per cluster** (:func:`cluster_stage`): each cluster is loaded alone for SemDeDup (exact,
+   :func:`app.maps.signals.semdedup`, up to :data:`SEMDUP_EXACT` members; from its in-cluster k-NN lists beyond,
+   :func:`semdedup_knn`: the rule headless semantic dedup shares) and split into fine cells stored sorted by cell.
+   Then each cluster's documents get their k nearest neighbours from the fine cells of their own and the nearest
+   clusters (:mod:`app.maps.probe`: across cluster borders), density comes from them. Neighbour rows go to scratch
+   files as each cluster finishes; with the lock back they are staged (in the same order) and density, the SemDeDup
+   columns and the neighbour table are swapped in in a second transaction (:func:`app.maps.writer.write_signals`).
+   Interrupted here, the workspace keeps the map, its neighbours marked pending; ``winnow map`` rerun with the same
+   settings runs only this step, from the stored clusters, and writes the tables an uninterrupted run writes.
 
 Workers: placement (block by block) and the per-cluster stage (cluster by cluster, both passes) run in ``workers``
 processes (:mod:`app.maps.pool`, spawned, one BLAS thread each), results taken in order, so the tables are the same
@@ -54,99 +62,19 @@ from typing import Any
 
 import numpy as np
 
-from app.sql import setting_held
+from app.maps.spool import (  # noqa: F401 (re-exported: the streamed map's spool, used by tests and benches)
+    CHUNK,
+    Spool,
+    _tick,
+    reduce_spool,
+    split_clusters,
+    spool_vectors,
+)
 
 #: above this many embedded documents ``winnow map`` streams (this module); at or below it loads every vector
 STREAM_ABOVE = 100_000
-#: rows per block read from DuckDB and from the spool files
-CHUNK = 65_536
 #: clusters up to this size run the exact SemDeDup (cost ~ size^2 * dim / 2 products); larger ones use neighbours
 SEMDUP_EXACT = 20_000
-#: DuckDB's memory limit while it sorts the ids by id for the spool (the rest spills to its temp directory)
-DUCKDB_MEMORY = "2GB"
-#: and while the vectors are scanned: DuckDB keeps the blocks it read cached up to its limit (2 GB held for the
-#: rest of the map at 2M documents with the limit above; measured)
-SCAN_MEMORY = "512MB"
-
-
-class Spool:
-    """float32 rows appended to a file and read back in blocks (plain reads: resident memory is one block)."""
-
-    def __init__(self, path: Path, dim: int) -> None:
-        self.path, self.dim, self.rows = path, dim, 0
-        self._f = open(path, "wb")  # noqa: SIM115 (closed by done())
-
-    def add(self, vec: np.ndarray) -> None:
-        self._f.write(np.ascontiguousarray(vec, dtype=np.float32).tobytes())
-        self.rows += len(vec)
-
-    def __len__(self) -> int:
-        return self.rows
-
-    def done(self) -> None:
-        if not self._f.closed:
-            self._f.close()
-
-    def read(self, start: int = 0, stop: int | None = None) -> np.ndarray:
-        """Rows ``start:stop`` as a fresh float32 array."""
-        stop = self.rows if stop is None else min(stop, self.rows)
-        count = max(0, stop - start) * self.dim
-        with open(self.path, "rb") as f:
-            out = np.fromfile(f, dtype=np.float32, count=count, offset=start * self.dim * 4)
-        return out.reshape(-1, self.dim)
-
-    def blocks(self, step: int = CHUNK) -> Any:
-        """``(start, rows)`` blocks in order."""
-        for s in range(0, self.rows, step):
-            yield s, self.read(s, s + step)
-
-    def remove(self) -> None:
-        self.done()
-        self.path.unlink(missing_ok=True)
-
-
-def _tick(progress: Any, done: int, total: int | None, stage: str) -> None:
-    if progress:
-        progress(done, total, stage)
-
-
-def spool_vectors(ws: Any, *, model: str, n: int, dim: int, scratch: Path, seed: int, progress: Any = None) -> tuple:
-    """Stream the vectors into a :class:`Spool` in id order: ``(ids, spool, pca_sample or None)``. DuckDB sorts only
-    the ids with each vector's rowid; the vectors are put in order by an external bucket sort
-    (:mod:`app.maps.spool`: DuckDB sorting the vectors themselves held about 1.5 KB per document)."""
-    from app.maps import project
-    from app.maps.spool import ordered_rowids, spool_in_id_order
-
-    reduce = dim > project.PCA_DIMS and n > project.PCA_DIMS
-    rows = project.pca_fit_rows(n, seed=seed) if reduce else np.zeros(0, dtype=np.int64)
-    spool = Spool(scratch / "vectors.f32", dim)
-    cur = ws.cursor()
-    with setting_held(cur, "memory_limit", DUCKDB_MEMORY):  # DuckDB's sort by id spills to disk beyond this
-        ids, rowids = ordered_rowids(ws, model=model)
-        if len(rowids) != n:
-            from app.errors import MapError
-
-            raise MapError(f"the vectors changed while the map read them ({len(rowids):,} rows, expected {n:,})")
-        with setting_held(cur, "memory_limit", SCAN_MEMORY):
-            sample = spool_in_id_order(
-                ws, spool, model=model, rowids=rowids, scratch=scratch, sample_rows=rows, progress=progress
-            )
-    spool.done()
-    return ids, spool, (sample if reduce else None)
-
-
-def reduce_spool(spool: Spool, sample: np.ndarray | None, *, seed: int, progress: Any = None) -> np.ndarray:
-    """The PCA-50 vectors of every spooled row (the in-memory path's :func:`app.maps.project.pca_reduce`)."""
-    from app.maps import project
-
-    if sample is None:  # narrow vectors: the map works on them directly, as the in-memory path does
-        return spool.read()
-    pca = project.pca_fit(sample, seed=seed)
-    out = np.empty((spool.rows, project.PCA_DIMS), dtype=np.float32)
-    for s, block in spool.blocks():
-        project.pca_apply(pca, block, out[s : s + len(block)])
-        _tick(progress, s + len(block), spool.rows, "PCA")
-    return out
 
 
 def semdedup_knn(
@@ -278,10 +206,16 @@ def _neighbours_of(state: dict, item: tuple) -> tuple:
     return rows, idx, sim
 
 
-def cluster_pass(
-    spool: Spool,
+def cluster_pass(spool: Spool, cl: np.ndarray, *, scratch: Path, progress: Any = None, **kw: Any) -> tuple:
+    """:func:`split_clusters` then :func:`cluster_stage` (its keyword arguments in ``kw``)."""
+    split_clusters(spool, cl, scratch=scratch, progress=progress)
+    return cluster_stage(cl, dim=spool.dim, scratch=scratch, progress=progress, **kw)
+
+
+def cluster_stage(
     cl: np.ndarray,
     *,
+    dim: int,
     k: int,
     eps: float,
     seed: int,
@@ -292,36 +226,28 @@ def cluster_pass(
     top_cells: int | None = None,
     workers: int = 1,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
-    """Neighbours, density and SemDeDup cluster by cluster. SemDeDup stays inside each cluster (the rule shared with
-    headless semantic dedup); neighbours cross cluster borders (:mod:`app.maps.probe`: the ``top_cells`` nearest fine
-    cells of the own and the ``near`` nearest clusters). ``emit(rows, nb_idx, nb_sim)`` receives each cluster's
-    neighbour lists (global rows), in cluster order. Clusters are independent: ``workers`` processes take them
-    (:func:`app.maps.pool.ordered`; the same results for any number). Returns ``(density, dup_of, dup_sim, method)``."""
+    """Neighbours, density and SemDeDup cluster by cluster, from the files of :func:`split_clusters`. SemDeDup
+    stays inside each cluster (the rule shared with headless semantic dedup); neighbours cross cluster borders
+    (:mod:`app.maps.probe`: the ``top_cells`` nearest fine cells of the own and the ``near`` nearest clusters).
+    ``emit(rows, nb_idx, nb_sim)`` receives each cluster's neighbour lists (global rows), in cluster order.
+    Clusters are independent: ``workers`` processes take them (:func:`app.maps.pool.ordered`; the same results for
+    any number). Returns ``(density, dup_of, dup_sim, method)``."""
     from app.maps import knn as knn_mod
     from app.maps import probe, signals
     from app.maps.pool import ordered
 
     near = probe.NEAR_CLUSTERS if near is None else near
     top_cells = probe.TOP_CELLS if top_cells is None else top_cells
-    n = spool.rows
+    n = len(cl)
     n_cl = int(cl.max()) + 1 if n else 0
-    files = [Spool(scratch / f"cluster_{c}.f32", spool.dim) for c in range(n_cl)]
-    for s, block in spool.blocks():  # one file per cluster, rows in id order inside each
-        part = cl[s : s + len(block)]
-        for c in np.unique(part):
-            files[int(c)].add(block[part == c])
-        _tick(progress, s + len(block), n, "sorting vectors by cluster")
-    spool.remove()
-    for f in files:
-        f.done()
     order = np.argsort(cl, kind="stable")
     bounds = np.searchsorted(cl[order], np.arange(n_cl + 1))
     dens = np.zeros(n, dtype=np.float32)
     dup_of = np.full(n, -1, dtype=np.int64)
     dup_sim = np.full(n, np.nan, dtype=np.float32)
-    cent = np.zeros((n_cl, spool.dim), dtype=np.float32)
+    cent = np.zeros((n_cl, dim), dtype=np.float32)
     methods: set[str] = set()
-    state = {"scratch": scratch, "k": k, "eps": eps, "seed": seed, "dim": spool.dim, "top_cells": top_cells,
+    state = {"scratch": scratch, "k": k, "eps": eps, "seed": seed, "dim": dim, "top_cells": top_cells,
              "semdup_exact": SEMDUP_EXACT, "exact_limit": knn_mod.EXACT_LIMIT}  # fmt: skip
 
     def clusters() -> Any:
@@ -368,96 +294,70 @@ def build_streamed(
     workers: int | None = None,
     progress: Any = None,
 ) -> dict[str, Any]:
-    """The streamed ``winnow map`` (see the module docstring); returns what :func:`app.maps.build_map` returns.
-    ``workers``: processes for placement and the per-cluster stage (default :func:`app.maps.pool.default_workers`;
-    the map is the same for any number)."""
-    from app.maps.pool import BackgroundFit, default_workers
+    """The streamed ``winnow map`` (see the module docstring); returns what :func:`app.maps.build_map` returns,
+    plus ``usable_after_s`` (wall seconds until the map itself was written) and ``resumed`` (only the second step
+    ran: :mod:`app.maps.twostep`). ``workers``: processes for placement and the per-cluster stage (default
+    :func:`app.maps.pool.default_workers`; the map is the same for any number)."""
+    import uuid
+
+    from app.maps import layout, twostep
+    from app.maps.pool import default_workers
 
     workers = default_workers() if workers is None else max(1, workers)
-    from app.maps import project, writer
-    from app.maps.place import place_rest
-
     timings: dict[str, float] = {}
+    t0 = t = time.perf_counter()
+    prior = twostep.resumable(ws, model=model, n=n, seed=seed, k=k, eps=eps, sample=sample, clusters=clusters)
     scratch = Path(tempfile.mkdtemp(prefix=".map-scratch-", dir=ws.path))
     try:
-        t = time.perf_counter()
         ids, spool, pca_sample = spool_vectors(
             ws, model=model, n=n, dim=dim, scratch=scratch, seed=seed, progress=progress
         )
         timings["load"] = time.perf_counter() - t
-
-        t = time.perf_counter()
-        reduced = reduce_spool(spool, pca_sample, seed=seed, progress=progress)
+        cl = twostep.stored_clusters(ws, ids) if prior else None
+        if cl is None:  # the whole map: part 1 written here, part 2 below
+            prior = None
+            spec, cl = layout.map_part(
+                ws, ids=ids, spool=spool, pca_sample=pca_sample, model=model, n=n, sample=sample, seed=seed, k=k,
+                clusters=clusters, eps=eps, workers=workers, scratch=scratch, timings=timings, progress=progress,
+                run=uuid.uuid4().hex,
+            )  # fmt: skip
+        else:
+            spec = prior
+            _tick(progress, n, n, "the map is stored: finishing its neighbours")
+            split_clusters(spool, cl, scratch=scratch, progress=progress)
+        usable = time.perf_counter() - t0
         del pca_sample
-        timings["pca"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        fit_idx = project.umap_fit_rows(n, sample=sample, seed=seed)
-        base = np.ascontiguousarray(reduced[fit_idx])
-        _tick(progress, 0, n, f"UMAP on {len(fit_idx):,} points (beside the clusters)")
-        with BackgroundFit(base, seed=seed) as fit:  # UMAP runs on one core: the cluster stages use the other
-            timings["umap_start"] = time.perf_counter() - t
-
-            t = time.perf_counter()
-            _tick(progress, n, n, "clustering")
-            rule = "--clusters"
-            if clusters is None:
-                from app.maps.common import _instruction_share
-
-                clusters, rule = project.choose_k(n, instruction_share=_instruction_share(ws))
-            cl = project.kmeans(reduced, k=clusters, seed=seed)
-            pca_rows = Spool(scratch / "reduced.f32", reduced.shape[1])  # read back block by block by placement
-            pca_rows.add(reduced)
-            pca_rows.done()
-            del reduced
-            timings["clusters"] = time.perf_counter() - t
-
-            t = time.perf_counter()
-            _tick(progress, n, n, "labelling clusters")
-            label_of, terms_of = writer.labels(ws, ids, cl, seed=seed)
-            timings["labels"] = time.perf_counter() - t
-
-            t = time.perf_counter()
-            staging = writer.NeighbourStaging(ws, ids)
-            dens, dup_of, dup_sim, method = cluster_pass(
-                spool, cl, k=k, eps=eps, seed=seed, scratch=scratch, emit=staging.add, progress=progress,
+        files = twostep.NeighbourFiles(scratch)
+        with twostep.released(ws):  # other processes can read the map meanwhile
+            dens, dup_of, dup_sim, method = cluster_stage(
+                cl, dim=dim, k=k, eps=eps, seed=seed, scratch=scratch, emit=files.add, progress=progress,
                 workers=workers,
             )  # fmt: skip
-            timings["neighbours_semdedup_density"] = time.perf_counter() - t
-
-            t = time.perf_counter()
-            fitted = fit.result()
-        coords = place_rest(pca_rows, fit_idx, fitted, base=base, seed=seed, workers=workers, progress=progress)
-        pca_rows.remove()
-        timings["umap"] = time.perf_counter() - t
+        timings["neighbours_semdedup_density"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        out = writer.write_map(
-            ws,
-            ids=ids,
-            coords=coords,
-            cl=cl,
-            label_of=label_of,
-            terms_of=terms_of,
-            dens=dens,
-            dup_of=dup_of,
-            dup_sim=dup_sim,
-            staging=staging,
-            spec={
-                "model": model,
-                "documents": n,
-                "fitted": len(fit_idx),
-                "seed": seed,
-                "k": min(k, max(0, n - 1)),
-                "cluster_rule": rule,
-                "eps": eps,
-                "neighbours": method,
-                "streamed": True,
-                "workers": workers,
-            },
-        )
+        from app.maps import writer
+
+        staging = writer.NeighbourStaging(ws, ids)
+        files.replay(staging)
+        spec = writer.write_signals(
+            ws, ids=ids, dens=dens, dup_of=dup_of, dup_sim=dup_sim, staging=staging, run=spec["pending"]["run"],
+            method=method,
+        )  # fmt: skip
         timings["write"] = time.perf_counter() - t
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    out["seconds"] = {k2: round(v, 2) for k2, v in timings.items()}
-    return out
+    sizes = np.bincount(cl, minlength=int(spec["clusters"]))
+    labels = dict(ws.cursor().execute("SELECT cluster, label FROM map_clusters").fetchall())
+    return {
+        **spec,
+        "semantic_duplicates": int((dup_of >= 0).sum()),
+        "cluster_labels": [
+            {"cluster": int(c), "size": int(sizes[c]), "label": labels.get(int(c))} for c in range(min(len(sizes), 100))
+        ],
+        "seconds": {k2: round(v, 2) for k2, v in timings.items()},
+        "usable_after_s": round(usable, 2),
+        "resumed": prior is not None,
+    }

@@ -16,6 +16,15 @@ from typing import Any
 
 import numpy as np
 
+from app.sql import setting_held
+
+#: rows per block read from DuckDB and from the spool files
+CHUNK = 65_536
+#: DuckDB's memory limit while it sorts the ids by id for the spool (the rest spills to its temp directory)
+DUCKDB_MEMORY = "2GB"
+#: and while the vectors are scanned: DuckDB keeps the blocks it read cached up to its limit (2 GB held for the
+#: rest of the map at 2M documents with the limit above; measured)
+SCAN_MEMORY = "512MB"
 #: positions per bucket file (one bucket's vectors are resident at a time: 64 MiB at 256 dims)
 BUCKET = 65_536
 #: rows per batch scanned from the vectors table
@@ -122,3 +131,98 @@ def _read_bucket(path: Path, dim: int) -> tuple[np.ndarray, np.ndarray]:
     if not pos_parts:
         return np.zeros(0, dtype=np.int64), np.zeros((0, dim), dtype=np.float32)
     return np.concatenate(pos_parts), np.concatenate(vec_parts)
+
+
+class Spool:
+    """float32 rows appended to a file and read back in blocks (plain reads: resident memory is one block)."""
+
+    def __init__(self, path: Path, dim: int) -> None:
+        self.path, self.dim, self.rows = path, dim, 0
+        self._f = open(path, "wb")  # noqa: SIM115 (closed by done())
+
+    def add(self, vec: np.ndarray) -> None:
+        self._f.write(np.ascontiguousarray(vec, dtype=np.float32).tobytes())
+        self.rows += len(vec)
+
+    def __len__(self) -> int:
+        return self.rows
+
+    def done(self) -> None:
+        if not self._f.closed:
+            self._f.close()
+
+    def read(self, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """Rows ``start:stop`` as a fresh float32 array."""
+        stop = self.rows if stop is None else min(stop, self.rows)
+        count = max(0, stop - start) * self.dim
+        with open(self.path, "rb") as f:
+            out = np.fromfile(f, dtype=np.float32, count=count, offset=start * self.dim * 4)
+        return out.reshape(-1, self.dim)
+
+    def blocks(self, step: int = CHUNK) -> Any:
+        """``(start, rows)`` blocks in order."""
+        for s in range(0, self.rows, step):
+            yield s, self.read(s, s + step)
+
+    def remove(self) -> None:
+        self.done()
+        self.path.unlink(missing_ok=True)
+
+
+def _tick(progress: Any, done: int, total: int | None, stage: str) -> None:
+    if progress:
+        progress(done, total, stage)
+
+
+def spool_vectors(ws: Any, *, model: str, n: int, dim: int, scratch: Path, seed: int, progress: Any = None) -> tuple:
+    """Stream the vectors into a :class:`Spool` in id order: ``(ids, spool, pca_sample or None)``. DuckDB sorts only
+    the ids with each vector's rowid; the vectors are put in order by an external bucket sort
+    (:mod:`app.maps.spool`: DuckDB sorting the vectors themselves held about 1.5 KB per document)."""
+    from app.maps import project
+
+    reduce = dim > project.PCA_DIMS and n > project.PCA_DIMS
+    rows = project.pca_fit_rows(n, seed=seed) if reduce else np.zeros(0, dtype=np.int64)
+    spool = Spool(scratch / "vectors.f32", dim)
+    cur = ws.cursor()
+    with setting_held(cur, "memory_limit", DUCKDB_MEMORY):  # DuckDB's sort by id spills to disk beyond this
+        ids, rowids = ordered_rowids(ws, model=model)
+        if len(rowids) != n:
+            from app.errors import MapError
+
+            raise MapError(f"the vectors changed while the map read them ({len(rowids):,} rows, expected {n:,})")
+        with setting_held(cur, "memory_limit", SCAN_MEMORY):
+            sample = spool_in_id_order(
+                ws, spool, model=model, rowids=rowids, scratch=scratch, sample_rows=rows, progress=progress
+            )
+    spool.done()
+    return ids, spool, (sample if reduce else None)
+
+
+def reduce_spool(spool: Spool, sample: np.ndarray | None, *, seed: int, progress: Any = None) -> np.ndarray:
+    """The PCA-50 vectors of every spooled row (the in-memory path's :func:`app.maps.project.pca_reduce`)."""
+    from app.maps import project
+
+    if sample is None:  # narrow vectors: the map works on them directly, as the in-memory path does
+        return spool.read()
+    pca = project.pca_fit(sample, seed=seed)
+    out = np.empty((spool.rows, project.PCA_DIMS), dtype=np.float32)
+    for s, block in spool.blocks():
+        project.pca_apply(pca, block, out[s : s + len(block)])
+        _tick(progress, s + len(block), spool.rows, "PCA")
+    return out
+
+
+def split_clusters(spool: Spool, cl: np.ndarray, *, scratch: Path, progress: Any = None) -> None:
+    """The spooled vectors into one file per cluster (``cluster_{c}.f32`` in ``scratch``, rows in id order inside
+    each), read by :func:`app.maps.scale.cluster_stage`; the spool is removed."""
+    n = spool.rows
+    n_cl = int(cl.max()) + 1 if n else 0
+    files = [Spool(scratch / f"cluster_{c}.f32", spool.dim) for c in range(n_cl)]
+    for s, block in spool.blocks():
+        part = cl[s : s + len(block)]
+        for c in np.unique(part):
+            files[int(c)].add(block[part == c])
+        _tick(progress, s + len(block), n, "sorting vectors by cluster")
+    spool.remove()
+    for f in files:
+        f.done()

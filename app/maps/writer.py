@@ -1,6 +1,9 @@
 """Writing the streamed map (:mod:`app.maps.scale`): the same four tables as :func:`app.maps.build_map`, built from
-Arrow arrays (ids never become Python strings, neighbour lists are written one cluster at a time to a staging table)
-and swapped in in one transaction."""
+Arrow arrays (ids never become Python strings), in two transactions. :func:`write_points` writes the map itself
+(``map_points``, ``map_clusters``) as soon as placement and k-means are done, drops the previous map's
+``emb_signals`` and ``neighbours`` and marks the spec pending (:func:`app.maps.common.neighbours_pending`), so the
+map can be used while the per-cluster stage runs; :func:`write_signals` adds density, the SemDeDup columns and the
+neighbour lists (staged one cluster at a time) and clears the mark."""
 
 from __future__ import annotations
 
@@ -54,7 +57,7 @@ class NeighbourStaging:
         self.rows += len(rows)
 
 
-def write_map(
+def write_points(
     ws: Any,
     *,
     ids: Any,
@@ -62,16 +65,15 @@ def write_map(
     cl: np.ndarray,
     label_of: dict,
     terms_of: dict,
-    dens: np.ndarray,
-    dup_of: np.ndarray,
-    dup_sim: np.ndarray,
-    staging: NeighbourStaging,
     spec: dict[str, Any],
+    pending: dict[str, Any],
 ) -> dict[str, Any]:
-    """Write ``map_points``, ``emb_signals``, ``map_clusters`` and the staged ``neighbours`` in one transaction."""
+    """Part 1: ``map_points`` and ``map_clusters`` in one transaction, the previous ``emb_signals`` and
+    ``neighbours`` dropped (never shown beside a new map), and the spec stored with ``pending`` (what a rerun
+    needs to finish part 2: :mod:`app.maps.twostep`). Returns the spec as stored."""
     import pyarrow as pa
 
-    from app.maps.common import CLUSTER_TABLE, MAP_TABLE, NB_TABLE, SIG_TABLE, _write
+    from app.maps.common import CLUSTER_TABLE, MAP_TABLE, NB_TABLE, PENDING, SIG_TABLE, SPEC_KEY, _write
 
     n = len(cl)
     sizes = np.bincount(cl, minlength=int(cl.max()) + 1 if n else 0)
@@ -85,16 +87,6 @@ def write_map(
             "map_cluster": pa.array(cl, pa.int32()),
             "map_cluster_label": names.take(pa.array(cl, pa.int32())),
             "map_cluster_size": pa.array(sizes[cl].astype(np.int32), pa.int32()),
-        }
-    )
-    hit = dup_of >= 0
-    sig = pa.table(
-        {
-            "id": ids,
-            "density_knn_dist": pa.array(dens, pa.float32()),
-            "semdup_dup_of": ids.take(pa.array(np.maximum(dup_of, 0), pa.int64(), mask=~hit)),
-            "semdup_is_dup": pa.array(hit, pa.bool_()),
-            "semdup_sim": pa.array(np.nan_to_num(dup_sim, nan=0.0), pa.float32()),
         }
     )
     order = np.argsort(cl, kind="stable")
@@ -112,20 +104,56 @@ def write_map(
             "y": pa.array(med[:, 1] if len(med) else [], pa.float32()),
         }
     )
-    spec = {**spec, "clusters": len(cids)}
+    spec = {**spec, "clusters": len(cids), PENDING: pending}
     with ws.transaction() as cur:
         _write(ws, cur, MAP_TABLE, points)
+        _write(ws, cur, CLUSTER_TABLE, clus)
+        cur.execute(f"DROP TABLE IF EXISTS {NB_TABLE}")
+        cur.execute("DELETE FROM _parts WHERE table_name = ?", [SIG_TABLE])  # the views are rebuilt just below
+        cur.execute(f"DROP TABLE IF EXISTS {SIG_TABLE}")  # the old map's density and duplicates are gone
+        ws.set_meta(SPEC_KEY, json.dumps(spec), con=cur)
+        ws.register_part(MAP_TABLE, kind="map", con=cur, order=200)
+    return spec
+
+
+def write_signals(
+    ws: Any,
+    *,
+    ids: Any,
+    dens: np.ndarray,
+    dup_of: np.ndarray,
+    dup_sim: np.ndarray,
+    staging: NeighbourStaging,
+    run: str,
+    method: str,
+) -> dict[str, Any]:
+    """Part 2: ``emb_signals`` and the staged ``neighbours`` in one transaction, and the spec without its pending
+    mark, with the neighbour search's ``method`` (returned as stored). ``run``: the token part 1 stored. Refused (:class:`app.errors.MapError`) when the stored map is no longer the one part 1 wrote (another
+    ``winnow map`` replaced it meanwhile): its neighbours would not belong to the map shown."""
+    import pyarrow as pa
+
+    from app.errors import MapError
+    from app.maps.common import NB_TABLE, PENDING, SIG_TABLE, SPEC_KEY, _write
+
+    hit = dup_of >= 0
+    sig = pa.table(
+        {
+            "id": ids,
+            "density_knn_dist": pa.array(dens, pa.float32()),
+            "semdup_dup_of": ids.take(pa.array(np.maximum(dup_of, 0), pa.int64(), mask=~hit)),
+            "semdup_is_dup": pa.array(hit, pa.bool_()),
+            "semdup_sim": pa.array(np.nan_to_num(dup_sim, nan=0.0), pa.float32()),
+        }
+    )
+    with ws.transaction() as cur:
+        rows = cur.execute("SELECT value FROM _meta WHERE key = ?", [SPEC_KEY]).fetchall()
+        stored = json.loads(rows[0][0]) if rows else {}
+        if (stored.get(PENDING) or {}).get("run") != run:
+            raise MapError("the map was rebuilt by another `winnow map` while its neighbours were computed")
         _write(ws, cur, SIG_TABLE, sig)
         cur.execute(f"DROP TABLE IF EXISTS {NB_TABLE}")
         cur.execute(f"ALTER TABLE {STAGING} RENAME TO {NB_TABLE}")
-        _write(ws, cur, CLUSTER_TABLE, clus)
-        ws.set_meta("map.spec", json.dumps(spec), con=cur)
-        ws.register_part(MAP_TABLE, kind="map", con=cur, order=200)
+        done = {k: (method if k == "neighbours" else v) for k, v in stored.items() if k != PENDING}
+        ws.set_meta(SPEC_KEY, json.dumps(done), con=cur)
         ws.register_part(SIG_TABLE, kind="embed", con=cur, order=210)
-    return {
-        **spec,
-        "semantic_duplicates": int(hit.sum()),
-        "cluster_labels": [
-            {"cluster": int(c), "size": int(sizes[c]), "label": label_of[int(c)]} for c in cids[: min(len(cids), 100)]
-        ],
-    }
+    return done

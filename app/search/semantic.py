@@ -95,6 +95,10 @@ def neighbours(ws: Any, doc_id: str, *, k: int = 10) -> list[dict[str, Any]]:
         row = cur.execute(f"SELECT nb_ids, nb_sims FROM {NB_TABLE} WHERE id = ?", [doc_id]).fetchone()
         if row is not None and len(row[0]) >= k:
             return _rows(ws, list(zip(row[0][:k], row[1][:k])))
+    from app.maps.common import PENDING_NOTE, neighbours_pending
+
+    if neighbours_pending(ws):  # a streamed map is computing them: no exact search over every vector meanwhile
+        raise MapError(PENDING_NOTE)
     ids, vecs, _ = _vectors(ws)
     pos = np.flatnonzero(ids == doc_id)
     if len(pos) == 0:
