@@ -235,3 +235,33 @@ def test_the_plans_summary_folded_from_the_panels_equals_sql(ws, moves, exact, p
             assert _strip(got) == _strip(summarize(ws.con, recipe, group_by=by, cache=False)), (lo, q, langs, by)
         folded += 1 if plan_by == "source" else 0
     assert sum(s.folded for s in live._STATES.values()) == folded  # group_by "flag" has a frame of its own
+
+
+def test_the_corpus_reuses_the_quantiles_its_frame_resolved(ws):
+    """A summary resolves a quantile rule over the recipe frame; a compile over ``corpus`` right after (the edge
+    picker's) finds the same value in the cache instead of a second quantile query, and it equals the query's."""
+    from app.recipes import compile_recipe
+    from app.recipes.cache import CACHE
+
+    CACHE.clear()
+    live.clear()
+    recipe = {"name": "q", "rules": [{"signal": "quality_score", "min_quantile": 0.3}]}
+    summarize(ws.con, recipe)
+    queries: list[str] = []
+
+    class Counting:
+        def __init__(self, con):
+            self.con = con
+
+        def execute(self, sql, *a, **k):
+            queries.append(sql)
+            return self.con.execute(sql, *a, **k)
+
+        def __getattr__(self, name):
+            return getattr(self.con, name)
+
+    cached = compile_recipe(Counting(ws.con), recipe, bind=False)
+    assert not [q for q in queries if "quantile_cont" in q]
+    CACHE.clear()
+    fresh = compile_recipe(ws.con, recipe, bind=False)
+    assert cached.params == fresh.params and any(isinstance(v, float) for v in fresh.params.values())

@@ -55,7 +55,8 @@ def summarize(
         if fr is not None:
             relation = fr[0]
             frame_cols = CACHE.frame_cols.get(fr[2])
-            frame_token = (token[0], FRAME_NAME, *token[2:])
+            # a frame of ``corpus`` shares its quantiles with ``corpus`` (cache._same_documents); of another relation not
+            frame_token = (token[0], FRAME_NAME if token[1] == "corpus" else f"{FRAME_NAME}:{token[1]}", *token[2:])
     comp = compiled or compile_counted(
         con, recipe, relation=relation, bind=False, token=frame_token, columns=frame_cols
     )
