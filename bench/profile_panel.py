@@ -7,9 +7,12 @@ the cut). This script registers a panel token and that default context the way t
 same three requests for the bench's edit loop (the same thresholds, in the same order, as
 ``bench/bench_ui.py``'s browser loop), timing each request's CPU (``time.process_time``: every thread of this
 process, DuckDB's included) and wall time. ``--profile FILE`` also writes a cProfile of the loop, timed in CPU
-seconds of the process (so a loaded machine's waits do not count); ``--each`` prints every change's CPU per request.
+seconds of the process (so a loaded machine's waits do not count); ``--each`` prints every change's CPU and wall
+ms per request. A check's first move builds its drag index in a thread (:func:`app.recipes.live_drag.background`),
+whose CPU counts in the requests that run meanwhile: ``--pause S`` waits S seconds between changes (a person's
+pause), ``--foreground`` answers as before that thread existed (the first move waits for the build), to compare.
 
-    python bench/profile_panel.py --workspace WS [--changes 20] [--profile out.prof] [--each]
+    python bench/profile_panel.py --workspace WS [--changes 20] [--profile out.prof] [--each] [--pause 0.3]
 
 It prints one JSON line per request kind: p50 / p95 / sum of CPU and wall ms over the loop (after one warm-up
 change, as the page's first load warms the caches).
@@ -47,6 +50,8 @@ def run(
     edge: bool,
     prof: cProfile.Profile | None,
     each: bool = False,
+    pause: float = 0.0,
+    foreground: bool = False,
 ) -> dict:
     """Answer the panel's requests for ``changes`` threshold changes; CPU and wall ms per request kind."""
     from app.explore import panel_api, panel_compare
@@ -55,6 +60,7 @@ def run(
     from app.workspace import Workspace
 
     rs = decode_rules(rules)
+    answer = panel_api._handle if foreground else panel_api.handle
     out: dict[str, dict[str, list[float]]] = {}
     with Workspace.open(ws_path, read_only=True) as ws:
         token = panel_api.register(ws)
@@ -70,7 +76,7 @@ def run(
                 if prof is not None and i > 0:
                     prof.enable()
                 c0, w0 = time.process_time(), time.perf_counter()
-                panel_api.handle(kind, body)
+                answer(kind, body)
                 c1, w1 = time.process_time(), time.perf_counter()
                 if prof is not None:
                     prof.disable()
@@ -80,7 +86,9 @@ def run(
                     d["wall"].append(1000 * (w1 - w0))
             if each and i > 0:
                 cpu = {k: round(out[k]["cpu"][-1]) for k in kinds}
-                print(json.dumps({"change": i, "min": rs[0].lo, "cpu_ms": cpu}), file=sys.stderr)
+                wall = {k: round(out[k]["wall"][-1]) for k in kinds}
+                print(json.dumps({"change": i, "min": rs[0].lo, "cpu_ms": cpu, "wall_ms": wall}), file=sys.stderr)
+            time.sleep(pause)
     return out
 
 
@@ -92,7 +100,9 @@ def main() -> None:
     ap.add_argument("--no-compare", action="store_true", help="no mixture plan registered (no compare request)")
     ap.add_argument("--no-edge", action="store_true")
     ap.add_argument("--profile", help="write a cProfile (CPU seconds) of the timed changes here")
-    ap.add_argument("--each", action="store_true", help="print each change's CPU ms per request (stderr)")
+    ap.add_argument("--each", action="store_true", help="print each change's CPU and wall ms per request (stderr)")
+    ap.add_argument("--pause", type=float, default=0.0, help="seconds between changes (default 0)")
+    ap.add_argument("--foreground", action="store_true", help="a first move waits for its drag index (as before)")
     args = ap.parse_args()
     prof = cProfile.Profile(time.process_time) if args.profile else None
     res = run(
@@ -103,6 +113,8 @@ def main() -> None:
         edge=not args.no_edge,
         prof=prof,
         each=args.each,
+        pause=args.pause,
+        foreground=args.foreground,
     )
     total = [sum(x) for x in zip(*(d["cpu"] for d in res.values()), strict=True)]
     for kind, d in [*res.items(), ("all", {"cpu": total, "wall": total})]:
