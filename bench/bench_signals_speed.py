@@ -10,6 +10,8 @@ same, in one process, and reports documents per CPU-second (``time.process_time`
     python bench/bench_signals_speed.py dump OUT.parquet            # every column of all of realmix
     python bench/bench_signals_speed.py compare A.parquet B.parquet # column-by-column equality of two dumps
     python bench/bench_signals_speed.py golden OUT.json [--every 200] # expected columns of a realmix sample
+    python bench/bench_signals_speed.py compare-ws WS_A WS_B        # every sig_* table of two scored workspaces
+    python bench/bench_signals_speed.py engine WS [--runs 3]        # the engine's own CPU, families replayed
 
 To check a change against an older commit, extract that commit's ``app`` into a directory and run ``dump`` with
 ``PYTHONPATH`` pointing there (``WINNOW_APP_ROOT=DIR``), then ``compare`` the two dumps: floats must be
@@ -23,6 +25,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(os.environ.get("WINNOW_APP_ROOT", Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(ROOT))
@@ -164,6 +167,87 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 1 if bad else 0
 
 
+def _float_same(x: Any, y: Any) -> Any:
+    """Per row: both null, or both non-null with the same float64 bits (NaN equal to NaN)."""
+    import numpy as np
+
+    xa = x.to_numpy(zero_copy_only=False).astype(np.float64)
+    ya = y.to_numpy(zero_copy_only=False).astype(np.float64)
+    same = (xa.view(np.int64) == ya.view(np.int64)) | (np.isnan(xa) & np.isnan(ya))
+    return same & (np.asarray(x.is_null()) == np.asarray(y.is_null()))
+
+
+def cmd_compare_ws(args: argparse.Namespace) -> int:
+    """Every ``sig_*`` table of two workspaces (e.g. scored by an older commit and by this tree), joined on ``id``:
+    floats bit-equal (NaN equal to NaN, NULL to NULL), every other value equal, the same ids."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute(f"ATTACH '{Path(args.a) / 'winnow.duckdb'}' AS a (READ_ONLY)")
+    con.execute(f"ATTACH '{Path(args.b) / 'winnow.duckdb'}' AS b (READ_ONLY)")
+    tables = lambda db: {  # noqa: E731
+        r[0] for r in con.execute(f"SELECT table_name FROM duckdb_tables() WHERE database_name = '{db}'").fetchall()
+    }
+    sig_a = sorted(t for t in tables("a") if t.startswith("sig_"))
+    sig_b = sorted(t for t in tables("b") if t.startswith("sig_"))
+    if sig_a != sig_b or not sig_a:
+        print(f"different or no signal tables: {sig_a} vs {sig_b}")
+        return 1
+    bad = rows = 0
+    for t in sig_a:
+        ta = con.sql(f'SELECT * FROM a."{t}" ORDER BY id').to_arrow_table()
+        tb = con.sql(f'SELECT * FROM b."{t}" ORDER BY id').to_arrow_table()
+        if ta.schema != tb.schema or ta.num_rows != tb.num_rows:
+            print(f"{t}: shape differs: {ta.num_rows} rows {ta.schema} vs {tb.num_rows} rows {tb.schema}")
+            bad += 1
+            continue
+        rows = ta.num_rows
+        for name in ta.column_names:
+            x, y = ta.column(name), tb.column(name)
+            if str(x.type) in ("double", "float"):
+                diff = int((~_float_same(x, y)).sum())
+            else:
+                diff = sum(1 for p, q in zip(x.to_pylist(), y.to_pylist()) if p != q)
+            if diff:
+                bad += 1
+                print(f"{t}.{name}: {diff} rows differ")
+    print(f"{len(sig_a)} tables of {rows} rows compared: {bad} columns differ")
+    return 1 if bad else 0
+
+
+def cmd_engine(args: argparse.Namespace) -> None:
+    """CPU of ``engine.score --force -j 1`` of a workspace without the families' own work: every batch gets the
+    results one real batch of its length got (computed once), so what is timed is reading the texts, staging
+    the rows, the swap and the views. Median of ``--runs`` runs, ``time.process_time`` (every thread)."""
+    import statistics
+
+    from app.signals import engine
+    from app.workspace import Workspace
+
+    real = engine._doc_worker
+    seen: dict[int, Any] = {}
+
+    def replay(specs: Any, texts: list[str], masks: Any) -> Any:
+        if len(texts) not in seen:
+            seen[len(texts)] = real(specs, texts, masks)
+        return seen[len(texts)]
+
+    engine._doc_worker = replay  # type: ignore[assignment]
+    ws = Workspace.open(args.ws)
+    try:
+        cpu = []
+        for _ in range(args.runs + 1):  # the first run fills the replay and loads the scorers
+            t0 = time.process_time()
+            n = engine.score(ws, signals=list(FAMILIES), workers=1, force=True)["documents"]
+            cpu.append(time.process_time() - t0)
+    finally:
+        ws.close()
+    med = statistics.median(cpu[1:])
+    print(
+        f"docs={n} engine_cpu_s={med:.2f} ms_per_doc={med / n * 1e3:.4f} runs={cpu[1:]} load={os.getloadavg()[0]:.2f}"
+    )
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -183,10 +267,19 @@ def main() -> int:
     p = sub.add_parser("compare")
     p.add_argument("a")
     p.add_argument("b")
+    p = sub.add_parser("compare-ws")
+    p.add_argument("a")
+    p.add_argument("b")
+    p = sub.add_parser("engine")
+    p.add_argument("ws")
+    p.add_argument("--runs", type=int, default=3)
     args = ap.parse_args()
     if args.cmd == "compare":
         return cmd_compare(args)
-    {"speed": cmd_speed, "profile": cmd_profile, "dump": cmd_dump, "golden": cmd_golden}[args.cmd](args)
+    if args.cmd == "compare-ws":
+        return cmd_compare_ws(args)
+    cmds = {"speed": cmd_speed, "profile": cmd_profile, "dump": cmd_dump, "golden": cmd_golden, "engine": cmd_engine}
+    cmds[args.cmd](args)
     return 0
 
 

@@ -296,8 +296,12 @@ _MEMO: dict[str, list] = {}
 
 
 def reset_memo() -> None:
-    """Forget the memoised tokens (benchmarks: make each family pay for its own tokenisation)."""
+    """Forget the memoised tokens and token arrays (the engine after each batch; benchmarks: make each family pay
+    for its own tokenisation)."""
+    from app.signals import _token_arrays
+
     _MEMO.clear()
+    _token_arrays.forget()
 
 
 def line_words_batch(texts: list[str], mode: str = "aware") -> list[list[list[str]]]:

@@ -111,3 +111,8 @@ def token_arrays(docs: list[list[str]]) -> TokenArrays:
     ta = build(docs)
     _LAST[0], _LAST[1] = docs, ta
     return ta
+
+
+def forget() -> None:
+    """Drop the last batch's arrays (:func:`app.signals._text.reset_memo`)."""
+    _LAST[0] = _LAST[1] = None
