@@ -123,42 +123,83 @@ def synthetic(n: int, clusters: int, *, seed: int = 0) -> tuple[np.ndarray, np.n
     return x, project.kmeans(project.pca_reduce(x, seed=0), k=clusters, seed=0)
 
 
-def one_cluster(n: int, clusters: int, *, near: int = 16) -> dict:
-    """The per-cluster stage of one cluster with 10M's shape, timed alone: ``n`` synthetic documents in ``clusters``
-    k-means clusters (1,700,000 in 17: ~100,000 members each, the largest's 16 nearest clusters all present). Cluster
-    0 gets the whole stage (:func:`app.maps.scale._cells_of`: in-cluster lists, SemDeDup, cells; then
-    :func:`app.maps.scale._neighbours_of` across borders); its nearest clusters get only their cell stores. CPU
-    seconds of this process per stage and per document of cluster 0 (``time.process_time``)."""
-    from app.maps import knn as knn_mod
-    from app.maps import probe
-    from app.maps.scale import SEMDUP_EXACT, _cells_of, _neighbours_of
+def _synthetic_chunked(n: int, *, seed: int = 0, step: int = 100_000) -> np.ndarray:
+    """:func:`synthetic`'s vectors drawn in row blocks (the same generator stream, so the same vectors) without its
+    float64 temporaries (7 GB at 1.7M documents)."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((50, 256)).astype(np.float32)
+    topic = rng.integers(0, 50, n)
+    x = np.empty((n, 256), dtype=np.float32)
+    for s in range(0, n, step):
+        e = min(n, s + step)
+        x[s:e] = centres[topic[s:e]] + 0.6 * rng.standard_normal((e - s, 256)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    return x
 
-    x, cl = synthetic(n, clusters)
-    WORK.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix="shape-", dir=WORK))
-    try:
+
+def shape_data(n: int, clusters: int, *, near: int = 16) -> tuple[Path, np.ndarray, np.ndarray]:
+    """Cluster 0 of :func:`synthetic` (``n`` documents in ``clusters``) with its ``near`` nearest clusters' cell
+    stores, built once under ``WORK/shape_N_C`` and reused by every run: ``(folder, cluster 0's rows, nearest)``."""
+    from app.maps import probe, project
+
+    d = WORK / f"shape_{n}_{clusters}"
+    if not (d / "done").exists():
+        d.mkdir(parents=True, exist_ok=True)
+        x = _synthetic_chunked(n)
+        cl = project.kmeans(project.pca_reduce(x, seed=0), k=clusters, seed=0)
         sizes = np.bincount(cl)
         cent = np.stack([x[cl == c].sum(axis=0) for c in range(len(sizes))])
         cent /= np.linalg.norm(cent, axis=1, keepdims=True)
         nearest = probe.near_clusters(cent, count=near)
         for c in nearest[0]:
             mem = np.flatnonzero(cl == c)
-            probe.CellStore(scratch / f"cells_{int(c)}.f32", np.ascontiguousarray(x[mem]), mem, seed=0).save()
+            probe.CellStore(d / f"cells_{int(c)}.f32", np.ascontiguousarray(x[mem]), mem, seed=0).save()
         mem = np.flatnonzero(cl == 0)
-        np.ascontiguousarray(x[mem]).tofile(scratch / "cluster_0.f32")
-        del x
+        np.ascontiguousarray(x[mem]).tofile(d / "cluster_0.keep")
+        np.save(d / "members.npy", mem)
+        np.save(d / "nearest.npy", nearest[0])
+        (d / "done").write_text("")
+    return d, np.load(d / "members.npy"), np.load(d / "nearest.npy")
+
+
+def one_cluster(n: int, clusters: int, *, near: int = 16) -> dict:
+    """The per-cluster stage of one cluster with 10M's shape, timed alone: ``n`` synthetic documents in ``clusters``
+    k-means clusters (1,700,000 in 17: ~100,000 members each, the largest's 16 nearest clusters all present). Cluster
+    0 gets the whole stage (:func:`app.maps.scale._cells_of`: in-cluster lists, SemDeDup, cells; then
+    :func:`app.maps.scale._neighbours_of` across borders); its nearest clusters get only their cell stores (built
+    once, :func:`shape_data`). CPU seconds of this process per stage and per document of cluster 0
+    (``time.process_time``), and a digest of the neighbour lists and duplicates (to tell whether a change altered
+    them)."""
+    import hashlib
+
+    from app.maps import knn as knn_mod
+    from app.maps import probe
+    from app.maps.scale import SEMDUP_EXACT, _cells_of, _neighbours_of
+
+    d, mem, nearest = shape_data(n, clusters, near=near)
+    scratch = Path(tempfile.mkdtemp(prefix="shape-", dir=WORK))
+    try:
+        for f in d.glob("cells_*"):
+            os.symlink(f, scratch / f.name)
+        shutil.copyfile(d / "cluster_0.keep", scratch / "cluster_0.f32")
         state = {"scratch": scratch, "k": 10, "eps": 0.05, "seed": 0, "dim": 256, "top_cells": probe.TOP_CELLS,
-                 "semdup_exact": SEMDUP_EXACT, "exact_limit": knn_mod.EXACT_LIMIT}  # fmt: skip
+                 "semdup_exact": SEMDUP_EXACT, "exact_limit": knn_mod.EXACT_LIMIT, "preselect": probe.PRESELECT}  # fmt: skip
         with knn_mod.one_blas_thread():
             c0 = time.process_time()
-            _cells_of(state, (0, mem))
+            dup_of, _, _, _ = _cells_of(state, (0, mem))
             c1 = time.process_time()
-            _neighbours_of(state, (0, nearest[0]))
+            rows, idx, _ = _neighbours_of(state, (0, nearest))
             c2 = time.process_time()
         m = len(mem)
-        return {"documents": n, "clusters": len(sizes), "members": m, "near": len(nearest[0]),
+        lists = idx[np.argsort(rows)]
+        np.save(WORK / f"lists_{os.getpid()}.npy", lists)  # to compare two runs' neighbour lists
+        return {"documents": n, "clusters": clusters, "members": m, "near": len(nearest),
                 "cells_semdedup_cpu_s": round(c1 - c0, 1), "neighbours_cpu_s": round(c2 - c1, 1),
-                "cpu_ms_per_doc": round((c2 - c0) / m * 1e3, 4), "load": round(os.getloadavg()[0], 1)}  # fmt: skip
+                "cpu_ms_per_doc": round((c2 - c0) / m * 1e3, 4), "load": round(os.getloadavg()[0], 1),
+                "duplicates": int((dup_of >= 0).sum()),
+                "dup_digest": hashlib.sha256(np.ascontiguousarray(dup_of).tobytes()).hexdigest()[:12],
+                "nb_digest": hashlib.sha256(np.ascontiguousarray(lists).tobytes()).hexdigest()[:12],
+                "lists": str(WORK / f"lists_{os.getpid()}.npy")}  # fmt: skip
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -226,18 +267,28 @@ def main() -> None:
     ap.add_argument("mode", choices=["recall", "pass", "shape"])
     ap.add_argument("--sizes", default="200000:20", help="pass: documents:clusters, comma-separated")
     ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--preselect", type=int, help="app.maps.probe.PRESELECT for this run (cells chosen per group)")
+    ap.add_argument("--big-path", action="store_true", help="recall: every cluster takes the in-cluster-lists path")
+    ap.add_argument("--tag", default="", help="suffix of the JSON written (variants side by side)")
     a = ap.parse_args()
+    from app.maps import probe, scale
+
+    if a.preselect is not None:
+        probe.PRESELECT = a.preselect
+    if a.big_path:
+        scale.SEMDUP_EXACT = 1  # clusters of 2+ members: in-cluster lists, then 16 foreign cells (10M's path)
     OUT.mkdir(parents=True, exist_ok=True)
     if a.mode == "recall":
-        res = {"data": "realmix, winnow embed --fast", **run(*realmix(), repeat=a.repeat)}
-        (OUT / "probe_recall.json").write_text(json.dumps(res, indent=1))
+        res = {"data": "realmix, winnow embed --fast", **run(*realmix(), repeat=a.repeat),
+               "big_path": a.big_path, "preselect": probe.PRESELECT}  # fmt: skip
+        (OUT / f"probe_recall{a.tag}.json").write_text(json.dumps(res, indent=1))
         print(json.dumps(res), flush=True)
         return
     if a.mode == "shape":
         for spec in a.sizes.split(","):
-            res = one_cluster(*(int(v) for v in spec.split(":")))
+            res = {**one_cluster(*(int(v) for v in spec.split(":"))), "preselect": probe.PRESELECT}
             print(json.dumps(res), flush=True)
-            (OUT / f"shape_{res['documents']}_{res['clusters']}.json").write_text(json.dumps(res, indent=1))
+            (OUT / f"shape_{res['documents']}_{res['clusters']}{a.tag}.json").write_text(json.dumps(res, indent=1))
         return
     rows = []
     for spec in a.sizes.split(","):

@@ -109,6 +109,19 @@ def _cpu_s(c0: float) -> float:
     return time.process_time() - c0 + ch.ru_utime + ch.ru_stime
 
 
+def _live_children_cpu_s() -> float:
+    """CPU seconds (user + system) of this process's live child processes (workers not reaped yet)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in _children(os.getpid()):
+        try:
+            f = (Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1]).split()
+            total += (int(f[11]) + int(f[12])) / tick
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
 def child(path: str, stream_above: int, out: str, workers: int | None = None) -> None:
     """One `winnow map` build in this fresh process: wall, CPU (with its workers') and peak RSS (this process's,
     and the sampled sum with its workers', per stage)."""
@@ -128,6 +141,8 @@ def child(path: str, stream_above: int, out: str, workers: int | None = None) ->
     def progress(done: int, total: int | None, stage: str) -> None:
         """Stage, CPU seconds and peak RSS as the run goes (a run stopped early still says how far it got)."""
         now = time.perf_counter()
+        if stage.startswith("map written") and "usable" not in last:  # the map itself is stored: usable from here
+            last["usable"] = {"wall_s": round(now - t, 1), "cpu_s": round(_cpu_s(c) + _live_children_cpu_s(), 1)}
         if stage != last["stage"] or now - last["t"] > 20:
             last.update(stage=stage, t=now)
             rss = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
@@ -154,6 +169,7 @@ def child(path: str, stream_above: int, out: str, workers: int | None = None) ->
                 "rss_sum_by_stage_mib": peaks,
                 "workers": res.get("workers", 1),
                 "seconds": res["seconds"],
+                "usable": last.get("usable"),
                 "neighbours": res["neighbours"],
                 "clusters": res["clusters"],
                 "semantic_duplicates": res["semantic_duplicates"],
@@ -457,10 +473,16 @@ def render() -> str:
 
 
 def _shape_lines() -> list[str]:
-    """One cluster of 10M's shape (``bench_map_probe.py shape``): the per-cluster stage's CPU per document there."""
+    """One cluster of 10M's shape (``bench_map_probe.py shape``): the per-cluster stage's CPU per document there;
+    runs of the same shape with other settings (``--tag``: ``preselect``, the code before a change) side by side."""
     lines = []
+    runs: dict[tuple, list[dict]] = {}
     for f in sorted(OUT.glob("shape_*.json")):
         r = json.loads(f.read_text())
+        r["tag"] = f.stem[len(f"shape_{r['documents']}_{r['clusters']}") :].lstrip("_") or "first"
+        runs.setdefault((r["documents"], r["clusters"]), []).append(r)
+    for group in runs.values():
+        r = next((x for x in group if x["tag"] == "first"), group[0])
         per = r["cpu_ms_per_doc"] / 1e3
         lines += [
             "",
@@ -472,6 +494,42 @@ def _shape_lines() -> list[str]:
             f" {r['cpu_ms_per_doc']} CPU-ms per document: the stage at 10M is about {per * 1e7 / 60:.0f} CPU-minutes,"
             f" {per * 1e7 / 120:.0f} minutes of wall on 2 workers.",
         ]
+        others = [x for x in group if x is not r]
+        if others and "nb_digest" in r:
+            from bench._readme import md_table
+
+            lines += [
+                "",
+                "The same cluster, each run a fresh process under `nice -n 5` (`--preselect N`: each own fine cell's"
+                " queries choose their cells among the N candidate cells nearest its centroid, 0 = every candidate"
+                " centroid scored; *before*: the code before the two-level choice and the reuse of `knn_ivf`'s"
+                " cells); *same lists*: the neighbour lists and the duplicates identical to the first run's (digests):",
+                "",
+                md_table(
+                    [
+                        "run",
+                        "in-cluster lists, SemDeDup, cells CPU-s",
+                        "neighbours CPU-s",
+                        "CPU-ms per document",
+                        "10M stage, CPU-min",
+                        "same lists / duplicates",
+                        "load",
+                    ],
+                    [
+                        [
+                            x["tag"] if x["tag"] != "first" else "before (first run)",
+                            x["cells_semdedup_cpu_s"],
+                            x["neighbours_cpu_s"],
+                            x["cpu_ms_per_doc"],
+                            f"{x['cpu_ms_per_doc'] * 1e4 / 60:.0f}",
+                            f"{'yes' if x.get('nb_digest') == r['nb_digest'] else 'no'} /"
+                            f" {'yes' if x.get('dup_digest') == r['dup_digest'] else 'no'}",
+                            x["load"],
+                        ]
+                        for x in [r, *others]
+                    ],
+                ),
+            ]
     return lines
 
 

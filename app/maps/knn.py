@@ -133,13 +133,15 @@ def knn_ivf(
     block_rows: int = 65_536,
     block_elems: int = 16 << 20,
     progress: object = None,
+    cells_out: dict | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Approximate k-NN of every point among the others, best first. Points are filed under their nearest
     k-means centroid; each point is compared exactly with the members of its ``nprobe`` nearest cells.
-    Deterministic for a seed; cost ~ n * nprobe * n/cells products instead of n * n."""
+    Deterministic for a seed; cost ~ n * nprobe * n/cells products instead of n * n. ``cells_out``: a dict that
+    receives the cells (``cent``, unit centroids, and ``home``, each point's nearest) for reuse."""
     with one_blas_thread():
         return _knn_ivf(vectors, k, cells=cells, nprobe=nprobe, seed=seed, block_rows=block_rows,
-                        block_elems=block_elems, progress=progress)  # fmt: skip
+                        block_elems=block_elems, progress=progress, cells_out=cells_out)  # fmt: skip
 
 
 def _knn_ivf(
@@ -152,6 +154,7 @@ def _knn_ivf(
     block_rows: int,
     block_elems: int,
     progress: object,
+    cells_out: dict | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     n = len(vectors)
     cells = cells or int(min(4096, max(8, round(np.sqrt(n)))))
@@ -173,6 +176,8 @@ def _knn_ivf(
             progress(min(n, s + block_rows), 2 * n, "neighbours (cells)")
     from app.maps.topk import Candidates, block_top, kept, kth, not_self
 
+    if cells_out is not None:
+        cells_out.update(cent=cent, home=home)
     members_order = np.argsort(home, kind="stable")
     m_bounds = np.searchsorted(home[members_order], np.arange(cells + 1))
     flat_cell = probe.ravel()

@@ -7,6 +7,13 @@ k-means, about sqrt(members) cells, :func:`app.maps.knn._train_cells`) and store
 among those of its own cluster and of the :data:`NEAR_CLUSTERS` clusters whose centroids are nearest to its
 cluster's: an inverted-file search whose cells are read from disk one at a time, so only one cluster's queries and
 one cell's members are resident. Results are deterministic (seeded cells, ties broken by row).
+
+Choosing the cells cost as much as searching them at 10M's cluster shape: ~5,000 candidate centroids (16 clusters x
+~316 cells) against ~16 x 316 members per document. The queries come grouped by their own fine cell, so the choice
+is made in two levels: each group's :data:`PRESELECT` candidate cells nearest to its centroid, then each query's
+nearest among those (``bench_map_probe.py`` measures what that costs in neighbours found). A cluster whose
+in-cluster lists came from :func:`app.maps.knn.knn_ivf` takes that search's cells for its store (the same seeded
+training and assignment, not done twice).
 """
 
 from __future__ import annotations
@@ -21,20 +28,29 @@ TOP_CELLS = 24
 NEAR_CLUSTERS = 16
 #: queries scored against the candidate centroids at a time (bounds the score matrix)
 QUERY_BLOCK = 4096
+#: two-level choice of cells: the queries of one own fine cell (a group) score only the PRESELECT candidate cells
+#: nearest to their cell's centroid, not every candidate centroid (0: every one)
+PRESELECT = 0
 
 
 class CellStore:
     """One cluster's vectors sorted by fine cell in a float32 file, with their global rows and cell bounds."""
 
-    def __init__(self, path: Path, x: np.ndarray, rows: np.ndarray, *, seed: int) -> None:
+    def __init__(self, path: Path, x: np.ndarray, rows: np.ndarray, *, seed: int, cells: tuple | None = None) -> None:
+        """``cells``: ``(centroids, each row's nearest)`` already computed for ``x`` by the same seeded training
+        (:func:`app.maps.knn.knn_ivf`'s, ``cells_out``): used instead of training and assigning again when they
+        have the count this store would train."""
         from app.maps.knn import _train_cells
 
         m, self.dim = x.shape
-        cells = int(max(1, min(m, round(np.sqrt(m)))))
-        self.cent = _train_cells(x, cells, seed=seed) if m > 1 else np.ascontiguousarray(x, dtype=np.float32)
-        home = np.empty(m, dtype=np.int32)
-        for s in range(0, m, 16_384):
-            home[s : s + 16_384] = np.argmax(x[s : s + 16_384] @ self.cent.T, axis=1)
+        count = int(max(1, min(m, round(np.sqrt(m)))))
+        if cells is not None and len(cells[0]) == count and m > 1:
+            self.cent, home = cells[0], np.asarray(cells[1], dtype=np.int32)
+        else:
+            self.cent = _train_cells(x, count, seed=seed) if m > 1 else np.ascontiguousarray(x, dtype=np.float32)
+            home = np.empty(m, dtype=np.int32)
+            for s in range(0, m, 16_384):
+                home[s : s + 16_384] = np.argmax(x[s : s + 16_384] @ self.cent.T, axis=1)
         order = np.argsort(home, kind="stable")
         self.bounds = np.searchsorted(home[order], np.arange(len(self.cent) + 1))
         self.order = order  # cell order -> the row order of ``x``
@@ -94,15 +110,21 @@ def probe_search(
     top_cells: int = TOP_CELLS,
     extra: tuple[np.ndarray, np.ndarray] | None = None,
     own: int | None = 0,
+    groups: tuple[np.ndarray, np.ndarray] | None = None,
+    preselect: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Top-``k`` ``(global rows, cosine)`` of each query among the members of its ``top_cells`` nearest cells of
     ``stores`` (a query's own row is never its neighbour). ``extra``: lists already found elsewhere (rows not in
     any of these cells), merged in. ``own``: the index in ``stores`` of the store that holds the queries' own
-    rows (None: none does), the only one whose cells are checked for them. Missing entries are ``-1`` / ``-inf``; best first, ties by row."""
+    rows (None: none does), the only one whose cells are checked for them. ``groups``: ``(bounds, centroids)`` of runs
+    of consecutive queries (one fine cell of their own cluster each): a group's queries choose their cells among the
+    ``preselect`` (default :data:`PRESELECT`; 0: all) candidate cells nearest its centroid. Missing entries are ``-1`` /
+    ``-inf``; best first, ties by row."""
     from app.maps.knn import one_blas_thread
 
     with one_blas_thread():
-        return _probe_search(q, q_rows, stores, k=k, top_cells=top_cells, extra=extra, own=own)
+        pre = PRESELECT if preselect is None else preselect
+        return _probe_search(q, q_rows, stores, k=k, top_cells=top_cells, extra=extra, own=own, groups=groups, pre=pre)
 
 
 def _probe_search(
@@ -114,6 +136,8 @@ def _probe_search(
     top_cells: int,
     extra: tuple[np.ndarray, np.ndarray] | None,
     own: int | None,
+    groups: tuple[np.ndarray, np.ndarray] | None = None,
+    pre: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     from app.maps.topk import Candidates, block_top, kept, kth, not_self
 
@@ -129,14 +153,7 @@ def _probe_search(
         found.add(np.broadcast_to(np.arange(m)[:, None], (m, kk)), extra[0][:, :kk], extra[1][:, :kk])
         floor = np.maximum(floor, kth(np.asarray(extra[1][:, :kk], dtype=np.float32), k))
     if t:
-        probe = np.empty((m, t), dtype=np.int32)
-        best = np.empty(m, dtype=np.int32)
-        for s in range(0, m, QUERY_BLOCK):
-            sc = q[s : s + QUERY_BLOCK] @ cents.T
-            probe[s : s + QUERY_BLOCK] = (
-                np.argpartition(sc, len(cents) - t, axis=1)[:, -t:] if t < len(cents) else np.arange(t)
-            )
-            best[s : s + QUERY_BLOCK] = np.argmax(sc, axis=1)
+        probe, best = _choose_cells(q, cents, t, groups, pre)
         flat = probe.ravel()
         qof = np.repeat(np.arange(m), t)
         first = flat == best[qof]
@@ -161,6 +178,36 @@ def _probe_search(
                     r, col = kept(scores, floor[qs], k)
                     found.add(qs[r], rows[col], scores[r, col])
     return found.lists()
+
+
+def _choose_cells(
+    q: np.ndarray, cents: np.ndarray, t: int, groups: tuple[np.ndarray, np.ndarray] | None, preselect: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each query's ``t`` nearest candidate cells ``[m, t]`` and its nearest one ``[m]`` (indices into ``cents``):
+    among every centroid, or with ``groups`` and ``preselect``, among its group's ``preselect`` nearest."""
+    m = len(q)
+    probe = np.empty((m, t), dtype=np.int32)
+    best = np.empty(m, dtype=np.int32)
+    pre = max(t, preselect)
+    if groups is None or not preselect or pre >= len(cents):
+        for s in range(0, m, QUERY_BLOCK):
+            sc = q[s : s + QUERY_BLOCK] @ cents.T
+            probe[s : s + QUERY_BLOCK] = (
+                np.argpartition(sc, len(cents) - t, axis=1)[:, -t:] if t < len(cents) else np.arange(t)
+            )
+            best[s : s + QUERY_BLOCK] = np.argmax(sc, axis=1)
+        return probe, best
+    bounds, gcent = groups
+    near = np.sort(np.argpartition(gcent @ cents.T, len(cents) - pre, axis=1)[:, -pre:], axis=1)
+    for g in range(len(bounds) - 1):
+        cand = near[g]
+        sub = cents[cand]
+        for s in range(int(bounds[g]), int(bounds[g + 1]), QUERY_BLOCK):
+            e = min(int(bounds[g + 1]), s + QUERY_BLOCK)
+            sc = q[s:e] @ sub.T
+            probe[s:e] = cand[np.argpartition(sc, pre - t, axis=1)[:, -t:]] if t < pre else cand
+            best[s:e] = cand[np.argmax(sc, axis=1)]
+    return probe, best
 
 
 def fill_missing(idx: np.ndarray, sim: np.ndarray, rows: np.ndarray) -> None:

@@ -113,16 +113,16 @@ def semdedup_knn(
 
 
 def cluster_knn(
-    x: np.ndarray, *, k: int, seed: int, exact_limit: int | None = None
+    x: np.ndarray, *, k: int, seed: int, exact_limit: int | None = None, cells_out: dict | None = None
 ) -> tuple[np.ndarray, np.ndarray, str]:
     """k-NN of every row of one cluster among the others: exact up to ``exact_limit`` rows (default
-    :data:`app.maps.knn.EXACT_LIMIT`), ``knn_ivf`` beyond."""
+    :data:`app.maps.knn.EXACT_LIMIT`), ``knn_ivf`` beyond (its cells into ``cells_out`` when given)."""
     from app.maps import knn as knn_mod
 
     limit = knn_mod.EXACT_LIMIT if exact_limit is None else exact_limit
     if len(x) <= limit:
         return (*knn_mod.knn_exact(x, x, k, exclude_self=True), "exact")
-    return (*knn_mod.knn_ivf(x, k, seed=seed), "ivf")
+    return (*knn_mod.knn_ivf(x, k, seed=seed, cells_out=cells_out), "ivf")
 
 
 def semdedup_cluster(
@@ -170,14 +170,15 @@ def _cells_of(state: dict, item: tuple) -> tuple:
     path = scratch / f"cluster_{c}.f32"
     x = np.fromfile(path, dtype=np.float32).reshape(len(members), state["dim"])
     path.unlink()
-    knn, how = None, None
+    knn, how, cells = None, None, {}
     if len(members) > state["semdup_exact"]:  # the shared rule needs the in-cluster lists: they seed the neighbours
-        idx, sim, how = cluster_knn(x, k=k, seed=seed, exact_limit=state["exact_limit"])
+        idx, sim, how = cluster_knn(x, k=k, seed=seed, exact_limit=state["exact_limit"], cells_out=cells)
         knn = (idx, sim)
         np.save(scratch / f"home_{c}.idx.npy", members[idx])
         np.save(scratch / f"home_{c}.sim.npy", sim)
     d_local, d_sim = semdedup_cluster(x, eps=state["eps"], seed=seed, k=k, knn=knn, exact=state["semdup_exact"])
-    probe.CellStore(scratch / f"cells_{c}.f32", x, members, seed=seed).save()
+    reuse = (cells["cent"], cells["home"]) if cells else None  # knn_ivf's cells: the same seeded training
+    probe.CellStore(scratch / f"cells_{c}.f32", x, members, seed=seed, cells=reuse).save()
     return d_local, d_sim, x.sum(axis=0, dtype=np.float32), how
 
 
@@ -201,7 +202,10 @@ def _neighbours_of(state: dict, item: tuple) -> tuple:
         cands = [st, *cands]
     rows = np.asarray(st.rows)
     tc = top_cells if extra is None else max(1, top_cells * 2 // 3)  # in-cluster lists found: fewer cells across
-    idx, sim = probe.probe_search(st.vectors(), rows, cands, k=k, top_cells=tc, extra=extra, own=None if extra else 0)
+    idx, sim = probe.probe_search(
+        st.vectors(), rows, cands, k=k, top_cells=tc, extra=extra, own=None if extra else 0,
+        groups=(np.asarray(st.bounds), st.cent), preselect=state.get("preselect"),
+    )  # fmt: skip
     probe.fill_missing(idx, sim, rows)
     return rows, idx, sim
 
@@ -248,7 +252,7 @@ def cluster_stage(
     cent = np.zeros((n_cl, dim), dtype=np.float32)
     methods: set[str] = set()
     state = {"scratch": scratch, "k": k, "eps": eps, "seed": seed, "dim": dim, "top_cells": top_cells,
-             "semdup_exact": SEMDUP_EXACT, "exact_limit": knn_mod.EXACT_LIMIT}  # fmt: skip
+             "semdup_exact": SEMDUP_EXACT, "exact_limit": knn_mod.EXACT_LIMIT, "preselect": probe.PRESELECT}  # fmt: skip
 
     def clusters() -> Any:
         for c in range(n_cl):
