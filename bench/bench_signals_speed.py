@@ -11,7 +11,7 @@ same, in one process, and reports documents per CPU-second (``time.process_time`
     python bench/bench_signals_speed.py compare A.parquet B.parquet # column-by-column equality of two dumps
     python bench/bench_signals_speed.py golden OUT.json [--every 200] # expected columns of a realmix sample
     python bench/bench_signals_speed.py compare-ws WS_A WS_B        # every sig_* table of two scored workspaces
-    python bench/bench_signals_speed.py engine WS [--runs 3]        # the engine's own CPU, families replayed
+    python bench/bench_signals_speed.py engine WS [--runs 3] [--thresholds 16MB,512MB] # the engine's own CPU
 
 To check a change against an older commit, extract that commit's ``app`` into a directory and run ``dump`` with
 ``PYTHONPATH`` pointing there (``WINNOW_APP_ROOT=DIR``), then ``compare`` the two dumps: floats must be
@@ -218,10 +218,13 @@ def cmd_compare_ws(args: argparse.Namespace) -> int:
 def cmd_engine(args: argparse.Namespace) -> None:
     """CPU of ``engine.score --force -j 1`` of a workspace without the families' own work: every batch gets the
     results one real batch of its length got (computed once), so what is timed is reading the texts, staging
-    the rows, the swap and the views. Median of ``--runs`` runs, ``time.process_time`` (every thread)."""
+    the rows, the swap and the views. ``--thresholds``: the engine's checkpoint threshold for the run
+    (:data:`app.signals._engine_store.WAL_CHECKPOINT`), the values alternating in this one process. Medians of
+    ``--runs`` runs each, ``time.process_time`` (every thread), and this process's peak RSS after each."""
+    import resource
     import statistics
 
-    from app.signals import engine
+    from app.signals import _engine_store, engine
     from app.workspace import Workspace
 
     real = engine._doc_worker
@@ -233,19 +236,25 @@ def cmd_engine(args: argparse.Namespace) -> None:
         return seen[len(texts)]
 
     engine._doc_worker = replay  # type: ignore[assignment]
+    sizes = [x for x in (args.thresholds or _engine_store.WAL_CHECKPOINT).split(",") if x]
+    cpu: dict[str, list[float]] = {s: [] for s in sizes}
     ws = Workspace.open(args.ws)
     try:
-        cpu = []
-        for _ in range(args.runs + 1):  # the first run fills the replay and loads the scorers
-            t0 = time.process_time()
-            n = engine.score(ws, signals=list(FAMILIES), workers=1, force=True)["documents"]
-            cpu.append(time.process_time() - t0)
+        n = engine.score(ws, signals=list(FAMILIES), workers=1, force=True)["documents"]  # fills the replay
+        for _ in range(args.runs):
+            for size in sizes:
+                _engine_store.WAL_CHECKPOINT = size
+                t0 = time.process_time()
+                engine.score(ws, signals=list(FAMILIES), workers=1, force=True)
+                cpu[size].append(time.process_time() - t0)
+                rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+                print(f"threshold={size} cpu_s={cpu[size][-1]:.2f} peak_rss_mb={rss}", flush=True)
     finally:
         ws.close()
-    med = statistics.median(cpu[1:])
-    print(
-        f"docs={n} engine_cpu_s={med:.2f} ms_per_doc={med / n * 1e3:.4f} runs={cpu[1:]} load={os.getloadavg()[0]:.2f}"
-    )
+    for size, vals in cpu.items():
+        med = statistics.median(vals)
+        print(f"docs={n} threshold={size} engine_cpu_s={med:.2f} ms_per_doc={med / n * 1e3:.4f} runs={vals}")
+    print(f"load={os.getloadavg()[0]:.2f}")
 
 
 def main() -> int:
@@ -273,6 +282,7 @@ def main() -> int:
     p = sub.add_parser("engine")
     p.add_argument("ws")
     p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--thresholds", default="")
     args = ap.parse_args()
     if args.cmd == "compare":
         return cmd_compare(args)

@@ -29,19 +29,21 @@ _STAGE_KEY = "signals.stage."
 #: A checkpoint rewrites each table's last, partly filled row group (122,880 rows): at the default, a checkpoint
 #: came about once per flush of ten families' rows, so each staged row was compressed and written about four
 #: times; at this size about once. The engine's own CPU (reading, staging, swapping; the families' results
-#: replayed) on 539,410 realmix documents: 27.5 -> 17.4 s at 1 GB, peak RSS not higher
-#: (``python bench/bench_signals_speed.py engine WS``).
+#: replayed) on 539,410 realmix documents, one process alternating 16MB and 512MB three times each: median
+#: 22.4 -> 14.3 s; peak RSS 1,190 -> 1,519 MB (``python bench/bench_signals_speed.py engine WS --thresholds
+#: 16MB,512MB``). The log is on disk; the rows not yet checkpointed are held in DuckDB's buffer pool.
 WAL_CHECKPOINT = "512MB"
 
 
 @contextmanager
-def roomy_wal(con: Any, size: str = WAL_CHECKPOINT) -> Iterator[None]:
-    """Raise DuckDB's ``checkpoint_threshold`` to ``size`` for the block, then restore the previous value.
+def roomy_wal(con: Any, size: str | None = None) -> Iterator[None]:
+    """Raise DuckDB's ``checkpoint_threshold`` to ``size`` (default :data:`WAL_CHECKPOINT`) for the block, then
+    restore the previous value.
 
     The setting is global to the database: the staged rows reach the database file at a later checkpoint (the
     log keeps them durable until then, so an interrupted run still resumes); the values written are the same."""
     old = con.execute("SELECT current_setting('checkpoint_threshold')").fetchall()[0][0]
-    con.execute(f"SET checkpoint_threshold = '{size}'")
+    con.execute(f"SET checkpoint_threshold = '{size or WAL_CHECKPOINT}'")
     try:
         yield
     finally:
