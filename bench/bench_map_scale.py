@@ -343,7 +343,12 @@ def render() -> str:
         " largest cluster's full vectors and its search, and the UMAP fit on at most 50,000 points. Placement"
         " blocks and clusters run in `--workers` processes (`app/maps/pool.py`: spawned, one BLAS thread each,"
         " results taken in order, so the tables are identical for 1 and 2 workers; default the usable cores, at"
-        " most 4). CPU s below include the workers'. Headless semantic dedup"
+        " most 4). The map is written in two steps (`app/maps/twostep.py`): coordinates, clusters and labels as soon"
+        " as placement and k-means are done (the Map page and `corpus`'s map columns usable from then on, the"
+        " workspace's file lock released while the rest runs), then density, the SemDeDup columns and the"
+        " neighbour table after the per-cluster stage; a run stopped in between keeps the map, its neighbours"
+        " marked pending, and `winnow map` run again finishes only them. CPU s below include the workers'."
+        " Headless semantic dedup"
         " uses the same per-cluster rule above 100,000 documents, so both keep finding the same duplicates.",
         "",
         table
@@ -351,6 +356,19 @@ def render() -> str:
         else "No size finished in this session: the machine's load average stayed near 20 (each process got a few"
         " percent of a core), so what follows are the pieces that were measured.",
     ]
+    usable = [r for r in rows if r.get("usable")]
+    if usable:
+        out += [
+            "",
+            "When the map was usable (written, the per-cluster stage still to run) against complete: "
+            + "; ".join(
+                f"{r['n']:,} documents, {r.get('workers', 1)} workers: after {r['usable']['wall_s']} s wall /"
+                f" {r['usable']['cpu_s']} CPU-s, complete after {r['wall_s']} s / {r['cpu_s']} CPU-s"
+                f" (load {r['load_start']}-{r['load_end']})"
+                for r in usable
+            )
+            + ".",
+        ]
     if _rss_stages(rows):
         out += ["", "Resident memory per stage (MiB, the process and its workers, sampled every second):", ""]
         out += _rss_stages(rows)
@@ -467,6 +485,9 @@ def render() -> str:
         " `python bench/bench_map_workers.py --n 200000 --clusters 20`,"
         " `python bench/bench_map_scale.py memory --sizes 2000000`,"
         " `python bench/bench_map_probe.py recall`, `python bench/bench_map_probe.py pass --sizes 200000:20,200000:2`,"
+        " `python bench/bench_map_probe.py shape --sizes 1700000:17 [--preselect N --tag _pN]` (the *before* rows: the"
+        " same command in a checkout of 0cdb3a3),"
+        " `python bench/bench_map_probe.py recall --big-path --preselect N --tag _big_pN`,"
         " `python bench/bench_map_scale.py quality`, `python bench/bench_map_scale.py readme`.",
     ]
     return "\n".join(out)
@@ -482,20 +503,20 @@ def _shape_lines() -> list[str]:
         r["tag"] = f.stem[len(f"shape_{r['documents']}_{r['clusters']}") :].lstrip("_") or "first"
         runs.setdefault((r["documents"], r["clusters"]), []).append(r)
     for group in runs.values():
-        r = next((x for x in group if x["tag"] == "first"), group[0])
-        per = r["cpu_ms_per_doc"] / 1e3
+        r = next((x for x in group if x["tag"] == "first"), group[0])  # the reference: lists compared with its
+        h = next((x for x in group if x["tag"] == "final"), r)  # the headline: the committed code when measured
+        per = h["cpu_ms_per_doc"] / 1e3
         lines += [
             "",
             f"One cluster of 10M's shape (`python bench/bench_map_probe.py shape --sizes"
-            f" {r['documents']}:{r['clusters']}`: {r['documents']:,} synthetic documents in {r['clusters']} k-means"
-            f" clusters; cluster 0, {r['members']:,} members, gets the whole stage against its {r['near']} nearest"
-            f" clusters' cell stores; one process, load {r['load']}): in-cluster lists, SemDeDup and cells"
-            f" {r['cells_semdedup_cpu_s']} CPU-s, neighbours across borders {r['neighbours_cpu_s']} CPU-s,"
-            f" {r['cpu_ms_per_doc']} CPU-ms per document: the stage at 10M is about {per * 1e7 / 60:.0f} CPU-minutes,"
+            f" {h['documents']}:{h['clusters']}`: {h['documents']:,} synthetic documents in {h['clusters']} k-means"
+            f" clusters; cluster 0, {h['members']:,} members, gets the whole stage against its {h['near']} nearest"
+            f" clusters' cell stores; one process, load {h['load']}): in-cluster lists, SemDeDup and cells"
+            f" {h['cells_semdedup_cpu_s']} CPU-s, neighbours across borders {h['neighbours_cpu_s']} CPU-s,"
+            f" {h['cpu_ms_per_doc']} CPU-ms per document: the stage at 10M is about {per * 1e7 / 60:.0f} CPU-minutes,"
             f" {per * 1e7 / 120:.0f} minutes of wall on 2 workers.",
         ]
-        others = [x for x in group if x is not r]
-        if others and "nb_digest" in r:
+        if len(group) > 1 and "nb_digest" in r:
             from bench._readme import md_table
 
             lines += [
@@ -517,7 +538,7 @@ def _shape_lines() -> list[str]:
                     ],
                     [
                         [
-                            x["tag"] if x["tag"] != "first" else "before (first run)",
+                            _shape_label(x["tag"]),
                             x["cells_semdedup_cpu_s"],
                             x["neighbours_cpu_s"],
                             x["cpu_ms_per_doc"],
@@ -526,11 +547,38 @@ def _shape_lines() -> list[str]:
                             f" {'yes' if x.get('dup_digest') == r['dup_digest'] else 'no'}",
                             x["load"],
                         ]
-                        for x in [r, *others]
+                        for x in sorted(group, key=lambda x: _shape_label(x["tag"]), reverse=True)
                     ],
                 ),
             ]
+    recall = sorted(
+        (json.loads(f.read_text()) for f in OUT.glob("probe_recall_big_p*.json")), key=lambda x: x["preselect"]
+    )
+    if recall:
+        named = [
+            ("every candidate centroid scored" if x["preselect"] == 0 else f"preselect {x['preselect']}")
+            + f" {x['recall10_after']}"
+            for x in recall
+        ]
+        lines += [
+            "",
+            "Recall@10 against exact global search on realmix (`winnow embed --fast`, 2,000 queries) with every cluster"
+            " sent down the big-cluster path (in-cluster lists, then 16 cells across borders; `bench_map_probe.py"
+            f" recall --big-path --preselect N`, load {min(x['load'] for x in recall)}-"
+            f"{max(x['load'] for x in recall)}): {', '.join(named)}. SemDeDup is not touched by either change: its"
+            " lists come from the in-cluster search, before any cell across borders is chosen, and the reused cells"
+            " are those the store would train (the same bytes, `tests/test_map_probe_cells.py`).",
+        ]
     return lines
+
+
+def _shape_label(tag: str) -> str:
+    """A shape run's row name from its ``--tag``."""
+    if tag == "first" or tag.startswith("base"):
+        return f"before, run {1 if tag == 'first' else tag.removeprefix('base')}"
+    if tag == "final":
+        return "after, committed (preselect 128)"
+    return f"after, preselect {tag.removeprefix('p')}" + (" (every centroid scored)" if tag == "p0" else "")
 
 
 def _workers_lines() -> list[str]:
