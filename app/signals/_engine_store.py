@@ -27,11 +27,12 @@ RUNS = "_signal_runs"
 _STAGE_KEY = "signals.stage."
 #: DuckDB's write-ahead log size that triggers a checkpoint while a run writes its staging tables (default 16 MiB).
 #: A checkpoint rewrites each table's last, partly filled row group (122,880 rows): at the default, a checkpoint
-#: came about once per flush of ten families' rows, so each staged row was compressed and written about four
-#: times; at this size about once. The engine's own CPU (reading, staging, swapping; the families' results
-#: replayed) on 539,410 realmix documents, one process alternating 16MB and 512MB three times each: median
-#: 22.4 -> 14.3 s; peak RSS 1,190 -> 1,519 MB (``python bench/bench_signals_speed.py engine WS --thresholds
-#: 16MB,512MB``). The log is on disk; the rows not yet checkpointed are held in DuckDB's buffer pool.
+#: came about once per flush of ten families' rows, so a row group's rows were compressed and written again at
+#: every flush until it filled; at this size rarely. The engine's own CPU (reading, staging, swapping; the families' results
+#: replayed) on 539,410 realmix documents, medians of 3 runs alternating 16MB and 512MB in one process: 26.4 ->
+#: 16.0 s; the process peaked at 1,210 MiB before the first 512MB run, 1,463 after it (``python
+#: bench/bench_signals_speed.py engine WS --thresholds 16MB,512MB``). The log is on disk; the rows not yet
+#: checkpointed are held in DuckDB's buffer pool.
 WAL_CHECKPOINT = "512MB"
 
 
