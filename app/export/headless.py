@@ -29,6 +29,16 @@ engine's workers when there is one) into a vector file on disk; before selecting
 and SemDeDup run over it in id order (memory-mapped), adding ``semdup_dup_of``/``semdup_is_dup``/``semdup_sim``
 to ``corpus``: the duplicates of ``winnow embed --fast`` + ``winnow map`` on the same documents. Not supported
 headless: other corpus-scope signals.
+
+Memory bound (the driver's peak RSS, flat in the number of documents): the process's base (Python, Arrow,
+DuckDB; the scorers too without an engine), plus DuckDB's limit on the one scratch connection that every
+reader shares (``WINNOW_HEADLESS_MEMORY``, :data:`app.export.headless_pass.DEFAULT_MEMORY` = 256 MB; past it
+DuckDB spills into the temporary output), plus one batch: the input blocks in flight (8 MB of input each, at
+most ``2 x workers`` with an engine), or the clustering's 65,536 rows of signatures and band keys (~40 MB), or
+16 MiB of the signature file (:meth:`app.signals._sigfile.SigFile.rows`). Nothing is kept per document in
+Python: ids, signatures, clusters and the kept rows are scratch tables or files. Freed heap pages go back to the
+OS after every batch and between stages (:mod:`app.engine.memory`). ``tests/test_headless_memory.py`` fails
+when per-document state comes back into the driver.
 """
 
 from __future__ import annotations
@@ -178,7 +188,7 @@ def apply_headless(
     try:
         con = duckdb.connect(str(tmp / "_scratch.duckdb"))
         # bounded memory: the scratch database spills to disk (inside the temporary output) past this
-        con.execute(f"SET memory_limit = '{os.environ.get('WINNOW_HEADLESS_MEMORY', '512MB')}'")
+        con.execute(f"SET memory_limit = '{hp.memory_limit()}'")
         con.execute(f"SET temp_directory = '{(tmp / '_spill').as_posix()}'")
         con.execute("SET enable_progress_bar = false")
         # the readers share the scratch database's memory limit (not an unlimited in-memory one each)
@@ -284,7 +294,8 @@ def apply_headless(
                 sem.add(scores.pop(sm.SEM_VEC) if sm.SEM_VEC in scores else sm.embed_batch(texts, semantic_model))
             if recipe.dedup.near:  # the MinHash signatures: an engine worker's, else computed here
                 sigs = scores.pop(NEAR_SIG, None)
-                hn.add_bands(con, ords=cols["_ord"], ids=cols["id"], sigs=_signatures(texts) if sigs is None else sigs)
+                sigs = _signatures(texts) if sigs is None else sigs
+                hn.add_bands(con, ords=cols["_ord"], ids=cols["id"], sigs=sigs, hashes=cols["text_hash"])
             if ins is not None:
                 ins.add_batch(con, tbl, cols["_ord"])
             con.register("_batch", pa.table(cols))
@@ -318,6 +329,7 @@ def apply_headless(
                 threshold=recipe.dedup.near_threshold,
                 reread=lambda: DocumentReader(inputs, **opts, con=con.cursor()),
             )
+            release_memory()  # the clustering's freed arenas, before the selection's joins and sorts
         ins_info = ins.resolve(con) if ins is not None else None
         if sem is not None:
             sem_info = sm.resolve(con, sem, eps=semantic_eps)
@@ -333,12 +345,14 @@ def apply_headless(
             meter = Meter(reader2, progress, limit=limit, stage="read kept")
             hp.collect_second_pass(con, reader=reader2, meter=meter, collect=collect)
             con.execute("DROP TABLE kept")
+        release_memory()
         summary = summarize(con, recipe, compiled=comp)
         if decon is not None:
             decon.counts(con, relation="corpus", kept_ids="kept_rows")
         n_kept = con.execute("SELECT count(*) FROM kept_rows").fetchall()[0][0]
         if n_kept != summary["kept_docs"]:
             raise ExportError(f"collected {n_kept} documents but the recipe selects {summary['kept_docs']}")
+        release_memory()
         # ------------------------------------------------------------ write: the workspace's own writer
         written = write_kept(
             con,

@@ -10,7 +10,7 @@ How it works, and why:
    documents, each in a fresh child process (so imports and model loading are paid the way a real run pays
    them, and the child's peak RSS is its own). The *marginal* rate ``(N - N/4) / (t_N - t_N/4)`` leaves out
    the fixed start-up cost, which is added back once. Peak RSS is the child's at ``N``; headless apply keeps its
-   scratch database under a fixed memory limit (``WINNOW_HEADLESS_MEMORY``, 512 MB), so the peak grows with the
+   scratch database under a fixed memory limit (``WINNOW_HEADLESS_MEMORY``, 256 MB), so the peak grows with the
    batch and the models, not with the corpus.
 3. **Per worker.** The same per-core rate is divided among ``workers`` (local processes or Ray workers); the
    forecast prints the measured single-process rate and the assumption, never a scaling it did not measure.
@@ -20,7 +20,6 @@ Nothing is written to the output directory; the sample runs go to a temporary di
 
 from __future__ import annotations
 
-import os
 import tempfile
 import time
 from pathlib import Path
@@ -161,6 +160,7 @@ def forecast(
 
     ``recipe``: a recipe or YAML path; ``kw``: the options the real run will use (``source``, ``text_field``,
     ``id_field``, ``tokens``, ``benchmarks``, ``models``...)."""
+    from app.export.headless_pass import memory_limit
     from app.export.plan_check import seconds_for
     from app.export.plan_sample import sample_inputs
     from app.recipes import load_recipe
@@ -200,7 +200,7 @@ def forecast(
         "peak_rss_bytes": int(rss),
         "worker_peak_rss_bytes": int(worker_rss),
         "worker_batch": len(texts),
-        "memory_limit": os.environ.get("WINNOW_HEADLESS_MEMORY", "512MB"),
+        "memory_limit": memory_limit(),
         "assumes": "the per-process rate divides evenly among workers (measure with bench/bench_engine.py)",
     }
 
