@@ -169,3 +169,19 @@ def test_map_page_says_the_neighbours_are_pending(tmp_path):
         ws.set_meta(SPEC_KEY, json.dumps({"streamed": True, "pending": {"run": "x"}}))
     at = app_at(path, "map")
     assert not at.exception and any("Neighbours still being computed" in i.value for i in at.info)
+
+
+def test_scratch_of_a_killed_run_is_removed_and_a_live_runs_kept(tmp_path):
+    import os
+
+    from app.maps.twostep import SCRATCH, remove_stale_scratch
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    gone = tmp_path / f"{SCRATCH}{int(dead.stdout)}-abc"
+    live = tmp_path / f"{SCRATCH}{os.getpid()}-def"
+    old = tmp_path / f"{SCRATCH}xyz"  # a name without a process id (an older version's)
+    for d in (gone, live, old):
+        (d / "sub").mkdir(parents=True)
+        (d / "sub" / "vectors.f32").write_bytes(b"0" * 64)
+    assert remove_stale_scratch(tmp_path) == 1
+    assert not gone.exists() and live.exists() and old.exists()

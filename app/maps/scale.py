@@ -54,6 +54,7 @@ neighbours is 0 rather than its best similarity to an earlier document.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import time
@@ -311,7 +312,8 @@ def build_streamed(
     timings: dict[str, float] = {}
     t0 = t = time.perf_counter()
     prior = twostep.resumable(ws, model=model, n=n, seed=seed, k=k, eps=eps, sample=sample, clusters=clusters)
-    scratch = Path(tempfile.mkdtemp(prefix=".map-scratch-", dir=ws.path))
+    twostep.remove_stale_scratch(ws.path)
+    scratch = Path(tempfile.mkdtemp(prefix=f"{twostep.SCRATCH}{os.getpid()}-", dir=ws.path))
     try:
         ids, spool, pca_sample = spool_vectors(
             ws, model=model, n=n, dim=dim, scratch=scratch, seed=seed, progress=progress

@@ -29,6 +29,30 @@ from app.maps.common import MAP_TABLE, PENDING, map_spec
 
 #: how long a command waits to take its workspace back after the stage (the dashboard lets go when asked)
 REACQUIRE_WAIT_S = 600.0
+#: the streamed map's scratch folders in the workspace: ``.map-scratch-<pid>-<random>``
+SCRATCH = ".map-scratch-"
+
+
+def remove_stale_scratch(root: Path) -> int:
+    """Remove the scratch folders of map runs whose process is gone (a run killed mid-way leaves two copies of the
+    vectors there); a live run's folder is kept (its workspace lock is released while its second step runs, so
+    another ``winnow map`` may start meanwhile). Returns how many were removed."""
+    import os
+    import shutil
+
+    gone = 0
+    for d in root.glob(f"{SCRATCH}*"):
+        pid = d.name[len(SCRATCH) :].split("-", 1)[0]
+        if not pid.isdigit() or not d.is_dir():
+            continue  # an older run's name carries no process id: left alone
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(d, ignore_errors=True)
+            gone += 1
+        except PermissionError:  # another user's live process
+            continue
+    return gone
 
 
 @contextlib.contextmanager
