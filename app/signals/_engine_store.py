@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,11 +44,16 @@ def roomy_wal(con: Any, size: str | None = None) -> Iterator[None]:
     The setting is global to the database: the staged rows reach the database file at a later checkpoint (the
     log keeps them durable until then, so an interrupted run still resumes); the values written are the same."""
     old = con.execute("SELECT current_setting('checkpoint_threshold')").fetchall()[0][0]
+    restore = f"SET checkpoint_threshold = '{old}'"
     con.execute(f"SET checkpoint_threshold = '{size or WAL_CHECKPOINT}'")
     try:
         yield
-    finally:
-        con.execute(f"SET checkpoint_threshold = '{old}'")
+    except BaseException:
+        # a failure that left the database unusable must not be hidden by the restore failing too
+        with suppress(Exception):
+            con.execute(restore)
+        raise
+    con.execute(restore)
 
 
 def sig_table(family: str) -> str:
