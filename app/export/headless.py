@@ -32,7 +32,7 @@ headless: other corpus-scope signals.
 
 Memory bound (the driver's peak RSS, flat in the number of documents): the process's base (Python, Arrow,
 DuckDB; the scorers too without an engine), plus DuckDB's limit on the one scratch connection that every
-reader shares (``WINNOW_HEADLESS_MEMORY``, :data:`app.export.headless_pass.DEFAULT_MEMORY` = 256 MB; past it
+reader shares (``WINNOW_HEADLESS_MEMORY``, :data:`app.export.headless_pass.DEFAULT_MEMORY` = 128 MB; past it
 DuckDB spills into the temporary output), plus one batch: the input blocks in flight (8 MB of input each, at
 most ``2 x workers`` with an engine), or the clustering's 65,536 rows of signatures and band keys (~40 MB), or
 16 MiB of the signature file (:meth:`app.signals._sigfile.SigFile.rows`). Nothing is kept per document in

@@ -22,10 +22,11 @@ from app.export.meter import Meter
 #: Documents scored per call: progress moves at least this often.
 SLICE = 2048
 #: DuckDB's memory limit for the scratch database and its readers unless ``WINNOW_HEADLESS_MEMORY`` says
-#: otherwise. 256 MB, not 512: the driver's peak is its base plus what DuckDB holds, and DuckDB fills its pool
-#: up to the limit before it spills, so the larger limit added up to 256 MB that a 1M-document run used and a
-#: 300,000-document one did not (1M, ``-j 2``: 964 -> 747 MiB, the same 65 CPU-s).
-DEFAULT_MEMORY = "256MB"
+#: otherwise. 128 MB, not 512: the driver's peak is its base plus what DuckDB holds, and DuckDB fills its pool
+#: up to the limit before it spills, so a larger limit is memory a 1M-document run uses and a 300,000-document
+#: one does not. The bench recipe, ``-j 2``, peak at 300,000 -> 1M documents: 572 -> 708 MiB under 256 MB,
+#: 518 -> 582 under 128 MB (+12%, 73 CPU-s at 1M against 70).
+DEFAULT_MEMORY = "128MB"
 
 
 def memory_limit() -> str:

@@ -10,7 +10,7 @@ How it works, and why:
    documents, each in a fresh child process (so imports and model loading are paid the way a real run pays
    them, and the child's peak RSS is its own). The *marginal* rate ``(N - N/4) / (t_N - t_N/4)`` leaves out
    the fixed start-up cost, which is added back once. Peak RSS is the child's at ``N``; headless apply keeps its
-   scratch database under a fixed memory limit (``WINNOW_HEADLESS_MEMORY``, 256 MB), so the peak grows with the
+   scratch database under a fixed memory limit (``WINNOW_HEADLESS_MEMORY``, 128 MB), so the peak grows with the
    batch and the models, not with the corpus.
 3. **Per worker.** The same per-core rate is divided among ``workers`` (local processes or Ray workers); the
    forecast prints the measured single-process rate and the assumption, never a scaling it did not measure.
