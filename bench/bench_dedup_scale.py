@@ -4,7 +4,8 @@ Why: the clustering (``app.signals.dedup_near.cluster``) had never run at 10M do
 process (``--tree``: this tree, or another commit's ``app`` extracted with ``git archive``) that builds a DuckDB
 database like headless apply's scratch one (512 MB memory limit, spilling to a temporary directory next to it)
 holding N rows ``(_ord, id, sig, text_hash)``: realmix's 53,941 signatures repeated with ids ``<id>-<cycle>``
-(``bench/bench_scale.py``'s cycled ids), then times ``cluster`` on them. It reports the CPU (``process_time``,
+(``bench/bench_scale.py``'s cycled ids), then times ``cluster`` on them (``--memory M``: under DuckDB limit M,
+e.g. headless apply's 128MB, once the rows are in). It reports the CPU (``process_time``,
 every thread), wall, peak RSS (``ru_maxrss``), the peak disk of the database and its spill directory (polled),
 and each SQL statement's wall and CPU, largest first; ``--against COMMIT`` runs that commit's tree on the same
 database too and checks the clusters, sizes, keep flags and Jaccards are identical. Run it under ``nice -n 5``
@@ -45,6 +46,8 @@ con.execute(
     f" LIMIT {n}"
 )
 con.execute("CHECKPOINT")
+if os.environ.get("BENCH_CLUSTER_MEMORY"):  # the clustering under another limit than the setup's
+    con.execute(f"SET memory_limit = '{os.environ['BENCH_CLUSTER_MEMORY']}'")
 src = "(SELECT id, text FROM read_parquet('" + sys.argv[5] + "'))"
 def texts(c, table):
     q = (f"SELECT n.rid, coalesce(r.text, '') FROM {table} n JOIN {src} r"
@@ -119,11 +122,11 @@ def signatures(workdir: Path) -> Path:
     return out
 
 
-def run(tree: Path, sigs: Path, n: int, workdir: Path, out: Path, key: bool) -> dict:
+def run(tree: Path, sigs: Path, n: int, workdir: Path, out: Path, key: bool, memory: str | None = None) -> dict:
     """One fresh child process clustering ``n`` cycled rows with the ``app`` of ``tree``."""
     p = subprocess.run(
         [sys.executable, "-c", CHILD, str(sigs), str(n), str(workdir / "db"), str(out), str(REALMIX), "1" if key else "0"],
-        cwd=tree, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(tree)},
+        cwd=tree, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(tree), "BENCH_CLUSTER_MEMORY": memory or ""},
     )  # fmt: skip
     if p.returncode:
         sys.exit(f"the child failed:\n{p.stderr[-3000:]}")
@@ -137,6 +140,7 @@ def main() -> None:
     ap.add_argument("--against", help="also run this commit's tree and compare the outputs")
     ap.add_argument("--only-against", action="store_true", help="run the other commit's tree alone")
     ap.add_argument("--no-key", action="store_true", help="do not pass text_hash as the clustering's key")
+    ap.add_argument("--memory", help="DuckDB memory limit while clustering (default: the setup's 512MB)")
     args = ap.parse_args()
     if not REALMIX.exists():
         sys.exit(f"no realmix at {REALMIX}")
@@ -154,7 +158,7 @@ def main() -> None:
         outs = []
         for name, tree in trees:
             out = args.workdir / f"{name}-{n}.parquet"
-            r = run(tree, sigs, n, args.workdir, out, not args.no_key)
+            r = run(tree, sigs, n, args.workdir, out, not args.no_key, args.memory)
             load = os.getloadavg()
             print(json.dumps({"tree": name, **r, "load": [round(x, 2) for x in load]}), flush=True)
             outs.append(out)
