@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 _SLUG = re.compile(r"[^a-z0-9]+")
@@ -42,17 +42,26 @@ def setting_held(con: Any, name: str, value: object) -> Iterator[Any]:
     Settings such as ``memory_limit`` print rounded (``3.7 GiB``), so the restore first ``RESET``s the setting
     and sets the printed old value again only when the default differs from it: a connection that had the
     default keeps exactly the default. Why one place: eight call sites did read-change-restore by hand, each
-    slightly differently (quoting, rounding, booleans)."""
+    slightly differently (quoting, rounding, booleans). When the block fails, a restore that fails too (a database
+    the failure left unusable) is not allowed to hide the block's error."""
     if not _SETTING.fullmatch(name):
         raise ValueError(f"not a DuckDB setting name: {name!r}")
     old = setting(con, name)
     con.execute(f"SET {name} = {_literal(value)}")
     try:
         yield old
-    finally:
-        con.execute(f"RESET {name}")
-        if old is not None and setting(con, name) != old:
-            con.execute(f"SET {name} = {_literal(old)}")
+    except BaseException:
+        # the block's own error is the one to report: a restore on a database its failure left unusable may fail too
+        with suppress(Exception):
+            _restore(con, name, old)
+        raise
+    _restore(con, name, old)
+
+
+def _restore(con: Any, name: str, old: Any) -> None:
+    con.execute(f"RESET {name}")
+    if old is not None and setting(con, name) != old:
+        con.execute(f"SET {name} = {_literal(old)}")
 
 
 _SETTING = re.compile(r"[a-z_]+")

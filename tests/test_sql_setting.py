@@ -45,3 +45,11 @@ def test_unknown_setting_reads_none_and_names_are_checked() -> None:
     assert setting(con, "no_such_setting") is None
     with pytest.raises(ValueError), setting_held(con, "threads; DROP TABLE x", 1):
         pass
+
+
+def test_a_failed_restore_never_hides_the_blocks_own_error() -> None:
+    """A block whose failure left the connection unusable (here: closed) raises its own error, not the restore's."""
+    con = duckdb.connect()
+    with pytest.raises(KeyError, match="the block's own error"), setting_held(con, "threads", 1):
+        con.close()
+        raise KeyError("the block's own error")

@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
 from app.progress import Progress
 from app.signals.base import Scorer
-from app.sql import qi
+from app.sql import qi, setting_held
 
 RUNS = "_signal_runs"
 _STAGE_KEY = "signals.stage."
@@ -36,24 +34,14 @@ _STAGE_KEY = "signals.stage."
 WAL_CHECKPOINT = "512MB"
 
 
-@contextmanager
-def roomy_wal(con: Any, size: str | None = None) -> Iterator[None]:
-    """Raise DuckDB's ``checkpoint_threshold`` to ``size`` (default :data:`WAL_CHECKPOINT`) for the block, then
-    restore the previous value.
+def roomy_wal(con: Any, size: str | None = None) -> Any:
+    """DuckDB's ``checkpoint_threshold`` raised to ``size`` (default :data:`WAL_CHECKPOINT`) for a ``with`` block,
+    then restored (:func:`app.sql.setting_held`: also after a failed run, whose own error a failed restore never
+    hides).
 
     The setting is global to the database: the staged rows reach the database file at a later checkpoint (the
     log keeps them durable until then, so an interrupted run still resumes); the values written are the same."""
-    old = con.execute("SELECT current_setting('checkpoint_threshold')").fetchall()[0][0]
-    restore = f"SET checkpoint_threshold = '{old}'"
-    con.execute(f"SET checkpoint_threshold = '{size or WAL_CHECKPOINT}'")
-    try:
-        yield
-    except BaseException:
-        # a failure that left the database unusable must not be hidden by the restore failing too
-        with suppress(Exception):
-            con.execute(restore)
-        raise
-    con.execute(restore)
+    return setting_held(con, "checkpoint_threshold", size or WAL_CHECKPOINT)
 
 
 def sig_table(family: str) -> str:
