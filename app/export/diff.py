@@ -25,6 +25,8 @@ from app.sql import qi, ql
 SECTIONS = ("dedup", "balance", "sample", "mixture", "annotate")
 
 
+#: DuckDB's memory limit for the diff's scratch join unless ``WINNOW_HEADLESS_MEMORY`` says otherwise
+DIFF_MEMORY = "512MB"
 #: where an export's manifest is: beside the data in ``__winnow__/`` (issue 20), or at the top (older exports)
 MANIFEST_NAMES = ("__winnow__/manifest.json", "manifest.json")
 
@@ -185,11 +187,13 @@ def diff_exports(out_a: str | os.PathLike, out_b: str | os.PathLike, *, workspac
     root_b, mb = read_manifest(out_b)
     import duckdb
 
+    from app.export.headless_pass import memory_limit
+
     ws, why_not = _workspace_for(ma, mb, workspace)
     scratch = tempfile.TemporaryDirectory(prefix="winnow-diff-")
     con = duckdb.connect()
     try:
-        con.execute(f"SET memory_limit = '{os.environ.get('WINNOW_HEADLESS_MEMORY', '512MB')}'")
+        con.execute(f"SET memory_limit = '{memory_limit(default=DIFF_MEMORY)}'")
         con.execute(f"SET temp_directory = {ql(scratch.name)}")
         con.execute("SET enable_progress_bar = false")
         how_a = _load_ids(con, "_a", root_a, ma, text_tokens=ws is None)

@@ -50,16 +50,16 @@ import shutil
 from collections.abc import Callable
 from typing import Any
 
-from app.engine.columns import to_arrow
 from app.engine.memory import release as release_memory
 from app.errors import ExportError, RecipeError
 from app.export import check_out, finish_export, prepare_out, push_to_hub
 from app.export import headless_near as hn
 from app.export import headless_pass as hp
 from app.export import provenance as pv
+from app.export.headless_pass import NEAR_SIG, score_batch
 from app.export.headless_pass import score_slices as _score
 from app.export.headless_pass import signatures as _signatures
-from app.export.headless_write import manifest_for, write_kept
+from app.export.headless_write import manifest_for, source_block, write_kept
 from app.export.meter import Meter
 from app.recipes.sqlparts import EXACT_NORM_SQL, used_params
 from app.sql import qi
@@ -371,27 +371,20 @@ def apply_headless(
         for p in tmp.glob("_scratch.duckdb*"):
             p.unlink(missing_ok=True)
         shutil.rmtree(tmp / "_spill", ignore_errors=True)
-        fams = (
-            set(fam_of.values())
-            | ({"decontam"} if decon else set())
-            | ({"size"} if summary["token_column"] == "size_tokens" else set())
-            | set(ins.families if ins else [])
+        fams, source = source_block(
+            inputs=inputs,
+            stats=stats,
+            passes=passes,
+            families=set(fam_of.values()),
+            token_column=summary["token_column"],
+            decon=decon,
+            ins=ins,
+            ins_info=ins_info,
+            learned=learned,
+            target=target,
+            sem_info=sem_info,
         )
         tx_block = txe.manifest_block(tx, tx_stats, sorted(fams - {"decontam"})) if tx is not None else {}
-        source = {
-            "inputs": list(inputs),
-            "read": stats,
-            "headless": True,
-            "passes": passes,
-            "signal_families": sorted(
-                set(fam_of.values()) | ({"decontam"} if decon else set()) | set(ins.families if ins else [])
-            ),
-            **({"instruct": ins_info} if ins_info else {}),
-            **({"benchmarks": decon.entries} if decon else {}),
-            **({"models": learned.entries} if learned else {}),
-            **({"tokenizer": target.entry} if target else {}),
-            **({"semantic": sem_info} if sem_info else {}),
-        }
         manifest = finish_export(
             tmp,
             out_path,
@@ -427,37 +420,3 @@ def apply_headless(
     if push_to_hub_repo:
         manifest["pushed_to"] = push_to_hub(out_path, push_to_hub_repo, fmt=fmt)
     return manifest
-
-
-#: the key under which an engine worker returns a batch's MinHash signatures (never a signal column)
-NEAR_SIG = "__near_signatures"
-
-
-def score_batch(
-    texts: list[str],
-    families: list[str],
-    tokens_ok: bool,
-    near: bool = False,
-    semantic: str | None = None,
-    clean: dict[str, Any] | None = None,
-) -> tuple[dict[str, Any], bool]:
-    """An engine worker's share of pass 1: the signals of one batch (and its MinHash signatures under
-    :data:`NEAR_SIG` when the recipe dedups near duplicates), and whether the tokenizer was there. The global
-    step (clustering the signatures) stays with the driver, over the scratch table that spills to disk."""
-    flag = {"ok": tokens_ok}
-    if clean is not None:  # transforms.score: cleaned (app.transforms.export.worker_texts)
-        from app.transforms.export import worker_options, worker_texts
-
-        out = _score(worker_texts(texts, clean), families, flag, None, worker_options(clean, families))
-    else:
-        out = _score(texts, families, flag, None)
-    # the columns go back as the Arrow arrays the driver builds from them: a few buffers to pickle, not 100,000s
-    # of numbers; the driver's pa.array(...) returns them unchanged (app.engine.columns)
-    out = to_arrow(out, {"size_tokens": "int64"})
-    if near:
-        out[NEAR_SIG] = _signatures(texts)
-    if semantic is not None:  # "" = the default embedder (app.export.semantic)
-        from app.export.semantic import SEM_VEC, embed_batch
-
-        out[SEM_VEC] = embed_batch(texts, semantic or None)
-    return out, flag["ok"]

@@ -3,7 +3,7 @@
 Which of the recipe's columns come from the input, from a signal family or from another source
 (:func:`plan_columns`, on the first batch); each pass-1 batch's scratch row without the text
 (:func:`batch_columns`); and pass 2, the second streaming read that collects the kept documents by ordinal
-(:func:`collect_second_pass`). Kept apart from the driver so :func:`app.export.headless.apply_headless` reads
+(:func:`collect_second_pass`); an engine worker's share of pass 1 (:func:`score_batch`). Kept apart from the driver so :func:`app.export.headless.apply_headless` reads
 top-down: set up, pass 1, select, pass 2, write.
 """
 
@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from app.decontam.headless import columns_for as _decon_columns
+from app.engine.columns import to_arrow
 from app.errors import ExportError, MissingDependency, RecipeError
 from app.export.meter import Meter
 
@@ -29,9 +30,12 @@ SLICE = 2048
 DEFAULT_MEMORY = "128MB"
 
 
-def memory_limit() -> str:
-    """The scratch database's DuckDB memory limit: ``WINNOW_HEADLESS_MEMORY``, else :data:`DEFAULT_MEMORY`."""
-    return os.environ.get("WINNOW_HEADLESS_MEMORY", DEFAULT_MEMORY)
+def memory_limit(*, default: str = DEFAULT_MEMORY) -> str:
+    """A headless scratch database's DuckDB memory limit: ``WINNOW_HEADLESS_MEMORY``, else ``default``.
+
+    The one reader of that variable: headless apply takes :data:`DEFAULT_MEMORY`; ``winnow diff`` passes its own
+    default (its whole work is one join of two id sets, which a larger pool keeps off the disk)."""
+    return os.environ.get("WINNOW_HEADLESS_MEMORY", default)
 
 
 def input_paths(spec: str) -> list[str]:
@@ -247,3 +251,37 @@ def signatures(texts: list[Any]) -> list[bytes]:
 
     texts = ["" if t is None else t for t in texts]  # as the scorer reads a NULL text
     return [b for a in range(0, len(texts), SLICE) for b in signature_blobs(texts[a : a + SLICE])]
+
+
+#: the key under which an engine worker returns a batch's MinHash signatures (never a signal column)
+NEAR_SIG = "__near_signatures"
+
+
+def score_batch(
+    texts: list[str],
+    families: list[str],
+    tokens_ok: bool,
+    near: bool = False,
+    semantic: str | None = None,
+    clean: dict[str, Any] | None = None,
+) -> tuple[dict[str, Any], bool]:
+    """An engine worker's share of pass 1: the signals of one batch (and its MinHash signatures under
+    :data:`NEAR_SIG` when the recipe dedups near duplicates), and whether the tokenizer was there. The global
+    step (clustering the signatures) stays with the driver, over the scratch table that spills to disk."""
+    flag = {"ok": tokens_ok}
+    if clean is not None:  # transforms.score: cleaned (app.transforms.export.worker_texts)
+        from app.transforms.export import worker_options, worker_texts
+
+        out = score_slices(worker_texts(texts, clean), families, flag, None, worker_options(clean, families))
+    else:
+        out = score_slices(texts, families, flag, None)
+    # the columns go back as the Arrow arrays the driver builds from them: a few buffers to pickle, not 100,000s
+    # of numbers; the driver's pa.array(...) returns them unchanged (app.engine.columns)
+    out = to_arrow(out, {"size_tokens": "int64"})
+    if near:
+        out[NEAR_SIG] = signatures(texts)
+    if semantic is not None:  # "" = the default embedder (app.export.semantic)
+        from app.export.semantic import SEM_VEC, embed_batch
+
+        out[SEM_VEC] = embed_batch(texts, semantic or None)
+    return out, flag["ok"]

@@ -131,6 +131,40 @@ def manifest_for(
     )
 
 
+def source_block(
+    *,
+    inputs: list[str],
+    stats: dict[str, Any],
+    passes: int,
+    families: set[str],
+    token_column: str,
+    decon: Any,
+    ins: Any,
+    ins_info: dict[str, Any] | None,
+    learned: Any,
+    target: Any,
+    sem_info: dict[str, Any] | None,
+) -> tuple[set[str], dict[str, Any]]:
+    """``(signal families whose provenance the manifest cites, the manifest's source block)`` of a headless run:
+    its inputs and what they read, its passes, the families it computed and what computed the other columns
+    (benchmarks, trained models, the target tokenizer, the semantic embedder)."""
+    computed = families | ({"decontam"} if decon else set()) | set(ins.families if ins else [])
+    fams = computed | ({"size"} if token_column == "size_tokens" else set())
+    source = {
+        "inputs": list(inputs),
+        "read": stats,
+        "headless": True,
+        "passes": passes,
+        "signal_families": sorted(computed),
+        **({"instruct": ins_info} if ins_info else {}),
+        **({"benchmarks": decon.entries} if decon else {}),
+        **({"models": learned.entries} if learned else {}),
+        **({"tokenizer": target.entry} if target else {}),
+        **({"semantic": sem_info} if sem_info else {}),
+    }
+    return fams, source
+
+
 def _versus(forecast: dict[str, Any] | None, t_start: float, summary: dict[str, Any], engine: Any) -> dict:
     """``{"forecast": ...}``: the dry run's forecast of this run next to what it took (empty without one)."""
     if not forecast:

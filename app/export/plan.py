@@ -122,7 +122,7 @@ def _worker_probe(
 
             with contextlib.suppress(ImportError):
                 import ray as _ray  # noqa: F401  (a Ray worker process has Ray imported)
-        from app.export.headless import score_batch
+        from app.export.headless_pass import score_batch
 
         score_batch(texts, families, tokens_ok, near, semantic)
         conn.send(("ok", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024))
