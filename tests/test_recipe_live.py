@@ -118,6 +118,21 @@ def test_encode_is_row_aligned_across_chunks():
     assert got == list(zip(t.column("source").to_pylist(), t.column("lang").to_pylist(), strict=True))
 
 
+def test_encode_without_a_sort_equals_np_unique(monkeypatch):
+    """Few combinations (sources x languages) are numbered by marking the seen ones, many by np.unique: the
+    codes and labels are the same either way."""
+    rng = __import__("random").Random(7)
+    src = [rng.choice(["web", "wiki", None, "tweets"]) for _ in range(500)]
+    lang = [rng.choice(["en", "zh", "und", None, "fr"]) for _ in range(500)]
+    t = pa.table({"source": src, "lang": lang})
+    direct = live._encode(t, ["source", "lang"])
+    monkeypatch.setattr(live, "DENSE_DIRECT", 0)
+    sorted_way = live._encode(t, ["source", "lang"])
+    assert direct[1] == sorted_way[1]
+    assert direct[0].tolist() == sorted_way[0].tolist()
+    assert [direct[1][c] for c in direct[0]] == list(zip(src, lang, strict=True))
+
+
 def test_non_text_keys_are_refused():
     t = pa.table({"source": [1, 2]})
     assert live._encode(t, ["source"]) is None

@@ -17,6 +17,7 @@ balancing or sampling, many checks, or unusual key types go the SQL way (``None`
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import OrderedDict
 from typing import Any
@@ -26,6 +27,8 @@ from app.recipes.cache import CACHE
 from app.recipes.live_counts import counts as _counts
 from app.sql import setting
 
+#: combinations of group values (e.g. sources x languages) up to which dense codes are found without a sort
+DENSE_DIRECT = 1 << 22
 #: bins of the bincount (groups x 2^checks) beyond which the SQL path is used
 MAX_BINS = 1 << 22
 #: bytes of cached check vectors per frame (oldest dropped first)
@@ -362,8 +365,15 @@ def _encode(frame: Any, columns: list[str]) -> tuple[Any, list[tuple]] | None:
         values = enc.dictionary.to_pylist()
         codes = codes * len(values) + idx
         dicts.append(values)
-    # re-number densely so the bin count stays small (only observed combinations)
-    uniq, dense = np.unique(codes, return_inverse=True)
+    # re-number densely so the bin count stays small (only observed combinations); when the combinations are few
+    # (sources x languages), marking the seen ones is O(n): 0.04 CPU-s at 10M rows against np.unique's sort, 1.7 s
+    space = math.prod(len(v) for v in dicts)
+    if space <= DENSE_DIRECT:
+        seen = np.zeros(space, dtype=bool)
+        seen[codes] = True
+        uniq, dense = np.flatnonzero(seen), (np.cumsum(seen) - 1)[codes]
+    else:
+        uniq, dense = np.unique(codes, return_inverse=True)
     labels = []
     for u in uniq.tolist():
         parts = []
