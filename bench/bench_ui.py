@@ -497,7 +497,11 @@ def main() -> None:
         "commit), interleaved with this code's, and print both",
     )
     ap.add_argument("--compare-label", help="how the README names the --compare checkout (e.g. a commit)")
-    ap.add_argument("--workspace", help="the bench workspace's folder (default data/bench_ui/ws_DOCS)")
+    ap.add_argument(
+        "--workspace",
+        help="the bench workspace's folder (default data/bench_ui/ws_DOCS); one not built here needs a"
+        ' bench_meta.json: {"documents": N, "caption": "what it holds"}',
+    )
     ap.add_argument("--no-paint", action="store_true", help="skip the first-paint pages (implies --no-readme)")
     ap.add_argument("--edit-rules", help="the rules (URL encoding) the edit loop starts from (default: RULES)")
     ap.add_argument("--readme-key", default="ui", help="the README section written (bench:KEY; default ui)")
@@ -637,8 +641,9 @@ def main() -> None:
     )
     body = (
         f"**Dashboard in a real browser** (headless Debian chromium via Playwright, real `streamlit run`; "
-        f"{meta['documents']:,} documents = realmix × {meta['copies']} with SQL size signals and synthetic "
-        f"quality/map columns; rules `{RULES}`; {machine()}, shared with other work: load average "
+        f"{meta['documents']:,} documents = "
+        + (meta.get("caption") or f"realmix × {meta['copies']} with SQL size signals and synthetic quality/map columns")
+        + f"; rules `{RULES}`; {machine()}, shared with other work: load average "
         f"{load:.1f} during the run; the dashboard server's peak RSS "
         f"{'—' if rss is None else f'{rss:,} MB'}).\n\n{table}\n\n"
         "A threshold change is typed into the first rule's number box after a 250 ms pause (the browser is idle, "
