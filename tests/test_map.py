@@ -259,3 +259,34 @@ def test_ivf_neighbours_match_exact_on_clustered_points():
     assert (np.diff(sim, axis=1) <= 1e-6).all()  # best first
     again, _ = knn_ivf(v, 10, nprobe=8, seed=0)
     assert (again == idx).all()  # deterministic for a seed, whatever the block size
+
+
+def test_kmeans_above_fit_max_fits_a_sample_and_labels_every_row(monkeypatch):
+    """Above FIT_MAX rows the centres come from a seeded sample (scikit-learn's minibatch fit costs ~n^2 at 10M):
+    the fit sees FIT_MAX rows, every row is labelled, separated blobs stay whole, and a rerun gives the same ids."""
+    from sklearn.cluster import MiniBatchKMeans
+
+    from app.maps import project
+
+    rng = np.random.default_rng(3)
+    centres = np.array([[0, 0], [50, 0], [0, 50], [50, 50]], dtype=np.float32)
+    blob = rng.integers(0, 4, 40_000)
+    x = centres[blob] + rng.normal(size=(40_000, 2)).astype(np.float32)
+    seen: list[int] = []
+    fit = MiniBatchKMeans.fit
+
+    def spy(self, data, *a, **kw):
+        seen.append(len(data))
+        return fit(self, data, *a, **kw)
+
+    monkeypatch.setattr(MiniBatchKMeans, "fit", spy)
+    monkeypatch.setattr(project, "FIT_MAX", 25_000)
+    labels = project.kmeans(x, k=4, seed=0)
+    assert seen == [25_000]
+    assert len(labels) == len(x)
+    # each blob is one cluster and each cluster one blob
+    assert {(int(b), int(c)) for b, c in zip(blob, labels, strict=True)} == {
+        (b, int(labels[np.flatnonzero(blob == b)[0]])) for b in range(4)
+    }
+    assert len(set(labels.tolist())) == 4
+    assert np.array_equal(project.kmeans(x, k=4, seed=0), labels)
