@@ -8,20 +8,29 @@ columns (``UPDATE ... FROM part``, NULL where the part has no row), and adds the
 come last in the column order. The result is the table the full rebuild would make, column for column.
 
 The *layout* of the last build is kept in ``_meta`` (:data:`META_KEY`): every output column with its origin
-(``docs`` or a part table) and type, and the table oid of every source and part. The update applies only when
-the new layout is the stored one, possibly followed by new columns of the changed parts; a part table replaced
-since (a new oid: ``CREATE OR REPLACE``, a detached run's commit) counts as changed even when its caller did not
-name it; a source table replaced, a part dropped or reordered, a type changed: the full rebuild, as before.
+(``docs`` or a part table) and type, the parts in join order, and for every source and part its table oid and its
+stamp (``sources.ingested_at``, ``_parts.registered_at``: written with every new version of the table). The update
+applies only when the new layout is the stored one, possibly followed by new columns of the changed parts; a part
+table registered again or, within the process that stored the layout, replaced since (a new oid: ``CREATE OR
+REPLACE``) counts as changed even when its caller did not name it; a source table replaced, a part dropped or
+reordered, a type changed: the full rebuild, as before. DuckDB numbers tables afresh each time a database is
+opened, so oids are compared only by the process (:data:`SESSION`) that stored them: compared across processes
+they differed for every table, and each ``winnow score``/``map`` rebuilt the whole table (minutes at 10M
+documents) instead of updating it.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import uuid
 from typing import Any
 
 from app.sql import qi
 
 META_KEY = "corpus_fast.layout"
+#: this process's token in a stored layout: its table oids mean something only to the same process
+SESSION = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
 
 
 def table_oids(con: Any, names: list[str]) -> dict[str, int | None]:
@@ -33,14 +42,40 @@ def table_oids(con: Any, names: list[str]) -> dict[str, int | None]:
     return {n: got.get(n) for n in names}
 
 
+def stamps(con: Any, sources: list[str], parts: list[str]) -> dict[str, str | None]:
+    """``{table: stamp}``: when each source table was last written (``sources.ingested_at``) and each part last
+    registered (``_parts.registered_at``); None where there is none."""
+    got: dict[str, str | None] = {}
+    if sources:
+        q = "SELECT table_name, CAST(ingested_at AS VARCHAR) FROM sources WHERE table_name IN ?"
+        got.update(dict(con.execute(q, [list(sources)]).fetchall()))
+    if parts:
+        q = "SELECT table_name, CAST(registered_at AS VARCHAR) FROM _parts WHERE table_name IN ?"
+        got.update(dict(con.execute(q, [list(parts)]).fetchall()))
+    return {t: got.get(t) for t in [*sources, *parts]}
+
+
 def layout(con: Any, columns: list[tuple[str, str, str]], sources: list[str], parts: list[str]) -> dict[str, Any]:
-    """What a build of ``corpus_fast`` is made of: ``columns`` ``[(output name, origin, type)]`` in order, and
-    the table oids of the ``sources`` and ``parts`` it read."""
+    """What a build of ``corpus_fast`` is made of: ``columns`` ``[(output name, origin, type)]`` in order, the
+    ``parts`` in join order, and the table oids and stamps (:func:`stamps`) of the ``sources`` and ``parts``."""
     return {
         "columns": [list(c) for c in columns],
         "sources": table_oids(con, sources),
         "parts": table_oids(con, parts),
+        "order": list(parts),
+        "stamps": stamps(con, sources, parts),
+        "session": SESSION,
     }
+
+
+def _moved(old: dict[str, Any], new: dict[str, Any], tables: list[str], kind: str) -> set[str]:
+    """Which of ``tables`` have another version than in ``old``: another stamp, or (layout stored by this
+    process) another oid. A layout stored before stamps existed compares oids only."""
+    os_, ns = old.get("stamps"), new["stamps"]
+    out = {t for t in tables if os_ is not None and os_.get(t) != ns.get(t)}
+    if os_ is None or old.get("session") == SESSION:
+        out |= {t for t in tables if old[kind].get(t) != new[kind].get(t)}
+    return out
 
 
 def save(con: Any, lay: dict[str, Any] | None) -> None:
@@ -65,12 +100,15 @@ def try_update(con: Any, new: dict[str, Any], changed: set[str]) -> bool:
     q = "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'corpus_fast' AND schema_name = 'main'"
     if not old or not con.execute(q).fetchall()[0][0]:
         return False
-    before, now = list(old.get("parts", {})), list(new["parts"])
-    if old.get("sources") != new["sources"] or now[: len(before)] != before:
-        return False  # a source replaced, a part dropped or moved
+    # the join order (stored layouts before "order" kept it only in the parts' keys, which JSON sorted)
+    before, now = list(old.get("order", old.get("parts", {}))), list(new["order"])
+    if set(old.get("sources", {})) != set(new["sources"]) or _moved(old, new, list(new["sources"]), "sources"):
+        return False  # a source replaced or dropped
+    if now[: len(before)] != before:
+        return False  # a part dropped or moved
     if any(t not in changed for t in now[len(before) :]):
         return False  # a new part nobody named
-    changed = set(changed) | {t for t, oid in new["parts"].items() if old["parts"].get(t) != oid}
+    changed = set(changed) | _moved(old, new, before, "parts")
     if any(new["parts"][t] is None for t in changed if t in new["parts"]):
         return False  # a view part: no oid to follow, rebuild
     n_old = len(old["columns"])

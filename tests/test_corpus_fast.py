@@ -128,3 +128,34 @@ def test_any_sequence_equals_a_full_rebuild(ws, ops):
             ws.register_part(first, kind="signal", order=_order(ws, first))
         got = _state(ws)
         assert got == _full(ws), (step, op, k)
+
+
+def test_another_process_updates_in_place(tmp_path, monkeypatch):
+    """DuckDB numbers tables afresh when a database is opened: a later process (``winnow map`` after ``winnow
+    score``) must still update in place, with parts joined in an order that is not alphabetical, and must still
+    see a part registered again since."""
+    from app import corpus_fast
+
+    ids = [f"d{i:03d}" for i in range(60)]
+    with Workspace.open(tmp_path / "ws", create=True) as w:
+        w.write_source("web", pd.DataFrame({"id": ids, "text": ["x"] * 60}))
+        _part(w, "sig_z", ids, {"z1": "DOUBLE"}, 1)
+        w.register_part("sig_z", kind="signal", order=100)
+        _part(w, "map_m", ids[3:], {"m1": "INTEGER"}, 2)
+        w.register_part("map_m", kind="map", order=200)
+    for step in range(3):
+        monkeypatch.setattr(corpus_fast, "SESSION", f"another process {step}")
+        with Workspace.open(tmp_path / "ws") as w:
+            oid = _oid(w)
+            if step == 0:  # a new part at the end
+                _part(w, "emb_e", ids[::3], {"e1": "FLOAT"}, 3)
+                w.register_part("emb_e", kind="map", order=300)
+            elif step == 1:  # a part written and registered again
+                _part(w, "sig_z", ids[10:], {"z1": "DOUBLE"}, 4)
+                w.register_part("sig_z", kind="signal", order=100)
+            else:  # the last part written and registered again
+                _part(w, "emb_e", ids[::2], {"e1": "FLOAT"}, 5)
+                w.register_part("emb_e", kind="map", order=300)
+            got = _state(w)
+            assert _oid(w) == oid, step  # updated in place
+            assert got == _full(w), step
