@@ -159,3 +159,20 @@ def test_another_process_updates_in_place(tmp_path, monkeypatch):
             got = _state(w)
             assert _oid(w) == oid, step  # updated in place
             assert got == _full(w), step
+
+
+def test_a_dropped_part_drops_its_columns_in_place(ws):
+    """A remap drops ``emb_signals`` and registers ``map_points`` again: the columns go, no full rebuild."""
+    ids = [f"d{i:03d}" for i in range(60)]
+    for name, order, seed in (("sig_a", 100, 1), ("map_p", 200, 2), ("emb_s", 300, 3)):
+        _part(ws, name, ids[seed:], {f"{name}_v": "DOUBLE"}, seed)
+        ws.register_part(name, kind="signal", order=order)
+    oid = _oid(ws)
+    _part(ws, "map_p", ids[7:], {"map_p_v": "DOUBLE"}, 9)
+    with ws.transaction() as cur:
+        cur.execute("DELETE FROM _parts WHERE table_name = 'emb_s'")
+        cur.execute("DROP TABLE emb_s")
+        ws.register_part("map_p", kind="map", con=cur, order=200)
+    got = _state(ws)
+    assert _oid(ws) == oid and "emb_s_v" not in got[0]
+    assert got == _full(ws)
