@@ -184,7 +184,7 @@ def choose_k(n: int, *, instruction_share: float = 0.0) -> tuple[int, str]:
 #: k-means is fitted on at most this many rows (a seeded uniform sample), then every row gets its nearest centre.
 #: scikit-learn's MiniBatchKMeans draws each minibatch with weighted sampling over all n rows (O(n) a step) and
 #: its early stop waits longer as n grows (the inertia average is smoothed over n), so its fit costs about n^2:
-#: 5.5 s at 1M documents, over 10 minutes at 10M (96% of it in that sampling, py-spy). At or below this size
+#: 5.5 s at 1M documents, 8+ minutes of the 10M map (96% of it in that sampling, py-spy). At or below this size
 #: nothing changes.
 FIT_MAX = 1_000_000
 
