@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from _readme import machine, md_table, write_section  # noqa: E402
 
 OUT = ROOT / "bench" / "out" / "frame.json"
+HEADERS = ["docs", "workspace", "SQL CPU s", "numpy CPU s", "less CPU", "SQL wall s", "numpy wall s", "same", "load"]
 RECIPE = "version: 1\nrules: [{signal: score, min: 0.2}]\ndedup: {exact: true, near: true}\n"
 
 
@@ -147,7 +148,9 @@ def main() -> None:
         OUT.write_text(json.dumps(done, indent=1))
     rows = []
     for d in done:
-        med = {k: (statistics.median(c for c, _ in v), statistics.median(w for _, w in v)) for k, v in d["runs"].items()}
+        med = {
+            k: (statistics.median(c for c, _ in v), statistics.median(w for _, w in v)) for k, v in d["runs"].items()
+        }
         rows.append([f"{d['docs']:,}", d["what"], f"{med['sql'][0]:.1f}", f"{med['numpy'][0]:.1f}",
                      f"{med['sql'][0] / med['numpy'][0]:.2f}x", f"{med['sql'][1]:.1f}", f"{med['numpy'][1]:.1f}",
                      "yes" if d["same"] else "NO", f"{min(d['load']):.1f}-{max(d['load']):.1f}"])  # fmt: skip
@@ -156,9 +159,7 @@ def main() -> None:
         f"{len(next(iter(done))['runs']['sql']) if done else 0} alternating builds, each with a fresh cache "
         "(`python bench/bench_frame.py`): DuckDB's `row_number()`/`dense_rank()` windows and `ORDER BY` (before) "
         "against a plain scan and numpy (`app/recipes/frame_fast.py`). *same*: the same rows, columns and "
-        "clusters.\n\n"
-        + md_table(["docs", "workspace", "SQL CPU s", "numpy CPU s", "less CPU", "SQL wall s", "numpy wall s",
-                    "same", "load"], rows)  # fmt: skip
+        "clusters.\n\n" + md_table(HEADERS, rows)
     )
     write_section("frame", body)
     print(body)

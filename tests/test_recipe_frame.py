@@ -112,7 +112,7 @@ def test_fast_path_is_taken_and_colliding_hashes_fall_back(tmp_path, monkeypatch
         recipe = load_recipe("version: 1\nrules: []\ndedup: {exact: true, near: true}\n")
         calls = []
         real = frame_fast.build
-        monkeypatch.setattr(frame_fast, "build", lambda *a: calls.append(1) or real(*a))
+        monkeypatch.setattr(frame_fast, "build", lambda *a, **k: calls.append(1) or real(*a, **k))
         fast, slow = _frames(w, recipe, monkeypatch)
         assert calls == [1]
         _check(fast, slow)

@@ -94,12 +94,34 @@ class RecipeCache:
         self.frame_cols: dict[tuple, dict[str, str]] = {}
         #: :mod:`app.recipes.live` state per frame (vectors, group codes, incremental counts)
         self.live_states: OrderedDict[Any, Any] = OrderedDict()
+        #: a table's rowids in id order per workspace state (8 bytes a document; the frame and edge sorts share it)
+        self.id_orders: OrderedDict[tuple, Any] = OrderedDict()
 
     def clear(self) -> None:
         """Forget everything (after a workspace changed under a long-lived process, and in tests)."""
         with self.lock:
-            for d in (self.quantiles, self.describes, self.frames, self.frame_cols, self.live_states):
+            for d in (self.quantiles, self.describes, self.frames, self.frame_cols, self.live_states, self.id_orders):
                 d.clear()
+
+    def id_order(self, con: Any, table: str, token: tuple) -> Any:
+        """The rowids of ``table`` (a base table) in id order, as int64, cached per workspace state (``token``
+        from :func:`version_token`, whichever relation it was taken for): one ``ORDER BY id`` of the row ids,
+        3.2 CPU-s at 10M documents, that the recipe frame and every edge column's sort then share."""
+        import numpy as np
+
+        key = (token[0], *token[2:], table)
+        with self.lock:
+            hit = self.id_orders.get(key)
+            if hit is not None:
+                self.id_orders.move_to_end(key)
+                return hit
+        got = con.sql(f"SELECT rowid FROM {qi(table)} ORDER BY id").fetchnumpy()["rowid"]
+        order = np.asarray(got, dtype=np.int64)
+        with self.lock:
+            self.id_orders[key] = order
+            while len(self.id_orders) > 2:
+                self.id_orders.popitem(last=False)
+        return order
 
     def columns(self, con: Any, relation: str, token: tuple | None = None) -> dict[str, str]:
         """``{column: type}`` of ``relation`` (cached under ``token`` when given)."""
@@ -208,7 +230,8 @@ class RecipeCache:
                     sel.append(qi(c))
             table = None
             if fast and frame_fast.eligible(cols, columns) and frame_fast.is_table(con, fast):
-                table = frame_fast.build(con, fast, cols, plain)  # ~2.5x less CPU than the windows below
+                by_id = self.id_order(con, fast, token)
+                table = frame_fast.build(con, fast, cols, plain, by_id=by_id)  # less CPU than the windows below
             src = rel
             if SEM_TARGET in cols:
                 src = (

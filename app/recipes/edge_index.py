@@ -76,17 +76,21 @@ def sorted_index(con: Any, relation: str, column: str, sql_type: str) -> tuple[A
             return hit, _rowids.get(key)
     col = qi(column)
     cast = f"CAST({col} AS INTEGER)" if sql_type.upper() == "BOOLEAN" else col
+    dtype = np.int64 if kind == "int" else np.float64
     rowids = None
-    try:  # a table: DuckDB's (value, id) order with each row's rowid, for neighbour_rows
-        got = con.execute(
-            f"SELECT rowid AS r, {cast} AS v FROM {qi(relation)} WHERE {col} IS NOT NULL ORDER BY {col}, id"
-        ).fetchnumpy()
-        rowids = np.asarray(got["r"], dtype=np.int64)
+    try:  # a table: (value, id) order with each row's rowid, for neighbour_rows
+        got = con.execute(f"SELECT rowid AS r, {cast} AS v FROM {qi(relation)} WHERE {col} IS NOT NULL").fetchnumpy()
+        both = _by_value_then_id(con, relation, token, got["r"], np.asarray(got["v"], dtype=dtype))
+        if both is None:
+            sql = f"SELECT rowid AS r, {cast} AS v FROM {qi(relation)} WHERE {col} IS NOT NULL ORDER BY {col}, id"
+            got = con.execute(sql).fetchnumpy()
+            both = np.asarray(got["r"], dtype=np.int64), np.asarray(got["v"], dtype=dtype)
+        rowids, values = both
         if len(rowids) and int(rowids.max()) < 2**31:
             rowids = rowids.astype(np.int32)
     except duckdb.Error:  # a view has no rowid: the values alone
         got = con.execute(f"SELECT {cast} AS v FROM {qi(relation)} WHERE {col} IS NOT NULL").fetchnumpy()
-    values = np.asarray(got["v"], dtype=np.int64 if kind == "int" else np.float64)
+        values = np.asarray(got["v"], dtype=dtype)
     if kind == "int" and len(values) and (int(values.min()) < -_EXACT or int(values.max()) > _EXACT):
         values, rowids = np.empty(0, dtype=np.int8), None  # a marker: compared as doubles these could round
     elif rowids is None:
@@ -97,6 +101,29 @@ def sorted_index(con: Any, relation: str, column: str, sql_type: str) -> tuple[A
         while len(_sorted) > MAX_COLUMNS:
             _rowids.pop(_sorted.popitem(last=False)[0], None)
     return values, rowids
+
+
+def _by_value_then_id(con: Any, table: str, token: tuple, rid: Any, values: Any) -> tuple[Any, Any] | None:
+    """``(rowids, values)`` of the rows ``rid`` with ``values`` in ``ORDER BY value, id`` order: a stable sort of
+    the values taken in id order (the table's id order is shared with the recipe frame,
+    :meth:`app.recipes.cache.RecipeCache.id_order`). NaN sorts last and -0.0 ties with 0.0, as in DuckDB. At 10M
+    documents DuckDB's ``ORDER BY col, id`` took 4.8 CPU-s. None when the id order does not hold these rows."""
+    import numpy as np
+
+    from app.recipes.cache import CACHE
+
+    by_id = CACHE.id_order(con, table, token)
+    rid = np.asarray(rid, dtype=np.int64)
+    size = max(int(rid.max()) + 1 if len(rid) else 0, int(by_id.max()) + 1 if len(by_id) else 0)
+    slot = np.full(size, -1, dtype=np.int64)
+    slot[rid] = np.arange(len(rid), dtype=np.int64)
+    at = slot[by_id]
+    at = at[at >= 0]  # the non-NULL rows, in id order
+    if len(at) != len(rid):  # rows the id order does not hold (the table changed in between)
+        return None
+    vals = values[at]
+    o = np.argsort(vals, kind="stable")
+    return rid[at[o]], vals[o]
 
 
 def _cut(values: Any, op: str, threshold: Any) -> int | None:

@@ -8,7 +8,7 @@ side by side in id order. In SQL that is ``row_number() OVER (ORDER BY id)``, a 
 realmix documents and 32 CPU-s for 10M synthetic ones whose keys are mostly distinct (as real corpora's are).
 
 Here DuckDB only scans (the plain columns, ``rowid`` and two 64-bit hashes of each key) and sorts the row ids
-by id; numpy does the rest: the inverse permutation gives the ranks, one stable argsort of a key's hash over
+by id (once per workspace state, shared with the edge documents' sorts); numpy does the rest: the inverse permutation gives the ranks, one stable argsort of a key's hash over
 the rows in id order gives that key's runs in (key, id) order, and a second, independent hash (of the reversed
 key) must agree within every run, else two keys shared a hash and the caller builds the frame in SQL.
 
@@ -71,9 +71,11 @@ def _take(col: Any, order: Any) -> Any:
     return col.take(order)
 
 
-def build(con: Any, relation: str, cols: list[str], plain: dict[str, str]) -> Any | None:
+def build(con: Any, relation: str, cols: list[str], plain: dict[str, str], *, by_id: Any) -> Any | None:
     """The recipe frame of ``cols`` over table ``relation`` (``plain``: ``{column: select expression}`` of
-    every column that is not computed here), or None when it must be built in SQL (a key's hashes collided)."""
+    every column that is not computed here; ``by_id``: the table's rowids in id order,
+    :meth:`~app.recipes.cache.RecipeCache.id_order`), or None when it must be built in SQL (a key's hashes
+    collided, or ``by_id`` does not fit the table)."""
     import numpy as np
     import pyarrow as pa
 
@@ -86,10 +88,10 @@ def build(con: Any, relation: str, cols: list[str], plain: dict[str, str]) -> An
     scan = con.sql(f"SELECT {', '.join(sel)} FROM {rel}").to_arrow_table()
     n = scan.num_rows
     rid = scan.column("__rid").to_numpy()
-    by_id = con.sql(f"SELECT rowid FROM {rel} ORDER BY id").fetchnumpy()["rowid"]
-    if len(by_id) != n:  # the table changed between the two reads: let SQL build it in one statement
+    size = int(rid.max()) + 1 if n else 0
+    if len(by_id) != n or (n and int(by_id.max()) >= size):  # not this table's rows: SQL builds it in one statement
         return None
-    at = np.full(int(rid.max()) + 1 if n else 0, -1, dtype=np.int64)
+    at = np.full(size, -1, dtype=np.int64)
     at[rid] = np.arange(n, dtype=np.int64)
     in_id_order = at[by_id]  # frame rows in id order
     if n and in_id_order.min() < 0:
