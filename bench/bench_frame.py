@@ -33,7 +33,19 @@ sys.path.insert(0, str(ROOT / "bench"))
 from _readme import machine, md_table, write_section  # noqa: E402
 
 OUT = ROOT / "bench" / "out" / "frame.json"
-HEADERS = ["docs", "workspace", "SQL CPU s", "numpy CPU s", "less CPU", "SQL wall s", "numpy wall s", "same", "load"]
+HEADERS = [
+    "docs",
+    "workspace",
+    "frame, SQL CPU s",
+    "frame, numpy CPU s",
+    "edge sort, SQL CPU s",
+    "edge sort, numpy CPU s",
+    "less CPU",
+    "SQL wall s",
+    "numpy wall s",
+    "same",
+    "load",
+]
 RECIPE = "version: 1\nrules: [{signal: score, min: 0.2}]\ndedup: {exact: true, near: true}\n"
 
 
@@ -66,22 +78,35 @@ def synthetic(path: Path, n: int) -> None:
         ws.close()
 
 
-def one(ws_path: Path, recipe_text: str, *, fast: bool) -> tuple[float, float, Any]:
-    """(CPU s, wall s, frame) of one build with a fresh cache, by numpy (``fast``) or by DuckDB's windows."""
-    from app.recipes import frame_fast, load_recipe
-    from app.recipes.cache import RecipeCache
+def one(ws_path: Path, recipe_text: str, *, fast: bool) -> dict[str, Any]:
+    """One page open's two sorts, each cache emptied first: the recipe frame, then the edge index of the
+    recipe's first signal (the first edge request), by numpy (``fast``) or by DuckDB (windows, ``ORDER BY``).
+    CPU and wall seconds of each, and what they built."""
+    from app.recipes import edge_index, frame_fast, load_recipe
+    from app.recipes.cache import CACHE
     from app.workspace import Workspace
 
     ws = Workspace.open(ws_path, read_only=True)
-    real = frame_fast.is_table
+    real = frame_fast.is_table, edge_index._by_value_then_id
     try:
-        frame_fast.is_table = real if fast else (lambda con, name: False)
+        if not fast:
+            frame_fast.is_table = lambda con, name: False
+            edge_index._by_value_then_id = lambda *a: None
+        CACHE.clear()
+        edge_index._sorted.clear()
         recipe = load_recipe(recipe_text)
+        signal = recipe.signals_used()[0]
+        rel = "corpus_fast"
+        sql_type = dict(ws.con.execute(f"SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = '{rel}'").fetchall())[signal]  # fmt: skip
         c, w = time.process_time(), time.perf_counter()
-        table = RecipeCache().frame(ws.con, recipe)[1]
-        return time.process_time() - c, time.perf_counter() - w, table
+        table = CACHE.frame(ws.con, recipe)[1]
+        c2, w2 = time.process_time(), time.perf_counter()
+        index = edge_index.sorted_index(ws.con, rel, signal, sql_type)
+        c3, w3 = time.process_time(), time.perf_counter()
+        return {"frame": (c2 - c, w2 - w), "edge": (c3 - c2, w3 - w2), "table": table, "index": index}
     finally:
-        frame_fast.is_table = real
+        frame_fast.is_table, edge_index._by_value_then_id = real
+        CACHE.clear()
         ws.close()
 
 
@@ -114,6 +139,7 @@ def main() -> None:
     ap.add_argument("--workspace", type=Path, help="an existing workspace instead of a synthetic one")
     ap.add_argument("--recipe", type=Path, help="recipe file (default: a score rule with exact and near dedup)")
     ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--label", help="the workspace's name in the table (default: its directory's name)")
     ap.add_argument("--readme-only", action="store_true")
     args = ap.parse_args()
     done: list[dict[str, Any]] = json.loads(OUT.read_text()) if OUT.exists() else []
@@ -127,39 +153,55 @@ def main() -> None:
                 ws = Path(tmp) / "ws"
                 print(f"building a synthetic workspace of {args.docs:,} documents ...", flush=True)
                 synthetic(ws, args.docs)
-            runs: dict[str, list[tuple[float, float]]] = {"numpy": [], "sql": []}
+            runs: dict[str, dict[str, list]] = {"numpy": {"frame": [], "edge": []}, "sql": {"frame": [], "edge": []}}
             same = True
             load = [os.getloadavg()[0]]
             one(ws, recipe, fast=True)  # warm-up: imports and the first read of the file are not timed
             for r in range(args.reps):
                 got = {}
                 for name in ("numpy", "sql") if r % 2 == 0 else ("sql", "numpy"):
-                    cpu, wall, got[name] = one(ws, recipe, fast=name == "numpy")
-                    runs[name].append((cpu, wall))
-                    print(f"  rep {r + 1} {name}: {cpu:.2f} CPU-s, {wall:.2f} s", flush=True)
-                same = same and agree(got["numpy"], got["sql"])
-                n = got["sql"].num_rows
-                del got
+                    got[name] = one(ws, recipe, fast=name == "numpy")
+                    for part in ("frame", "edge"):
+                        runs[name][part].append(got[name][part])
+                    print(f"  rep {r + 1} {name}: frame {got[name]['frame'][0]:.2f} CPU-s {got[name]['frame'][1]:.2f} s, "
+                          f"edge sort {got[name]['edge'][0]:.2f} CPU-s {got[name]['edge'][1]:.2f} s", flush=True)  # fmt: skip
+                a, b = got["numpy"]["index"], got["sql"]["index"]
+                same = same and agree(got["numpy"]["table"], got["sql"]["table"])
+                same = (
+                    same
+                    and a is not None
+                    and b is not None
+                    and all(
+                        (x is None and y is None) or (x is not None and y is not None and (x == y).all())
+                        for x, y in zip(a, b, strict=True)
+                    )
+                )
+                n = got["sql"]["table"].num_rows
+                del got, a, b
             load.append(os.getloadavg()[0])
-        what = args.workspace.name if args.workspace else "synthetic"
+        what = args.label or (args.workspace.name if args.workspace else "synthetic")
         row = {"what": what, "docs": n, "same": same, "load": load, "runs": runs}
         done = [d for d in done if (d["what"], d["docs"]) != (what, n)] + [row]
         OUT.parent.mkdir(parents=True, exist_ok=True)
         OUT.write_text(json.dumps(done, indent=1))
     rows = []
     for d in done:
-        med = {
-            k: (statistics.median(c for c, _ in v), statistics.median(w for _, w in v)) for k, v in d["runs"].items()
-        }
-        rows.append([f"{d['docs']:,}", d["what"], f"{med['sql'][0]:.1f}", f"{med['numpy'][0]:.1f}",
-                     f"{med['sql'][0] / med['numpy'][0]:.2f}x", f"{med['sql'][1]:.1f}", f"{med['numpy'][1]:.1f}",
-                     "yes" if d["same"] else "NO", f"{min(d['load']):.1f}-{max(d['load']):.1f}"])  # fmt: skip
+        med = {k: {p: (statistics.median(c for c, _ in v[p]), statistics.median(w for _, w in v[p])) for p in v}
+               for k, v in d["runs"].items()}  # fmt: skip
+        sql, fast = med["sql"], med["numpy"]
+        total = [sum(x[p][i] for p in ("frame", "edge")) for x in (sql, fast) for i in (0, 1)]
+        rows.append([f"{d['docs']:,}", d["what"], f"{sql['frame'][0]:.1f}", f"{fast['frame'][0]:.1f}",
+                     f"{sql['edge'][0]:.1f}", f"{fast['edge'][0]:.1f}", f"{total[0] / total[2]:.2f}x",
+                     f"{total[1]:.1f}", f"{total[3]:.1f}", "yes" if d["same"] else "NO",
+                     f"{min(d['load']):.1f}-{max(d['load']):.1f}"])  # fmt: skip
     body = (
-        f"The recipe frame that the Thresholds page's first summary builds, on {machine()}, median of "
-        f"{len(next(iter(done))['runs']['sql']) if done else 0} alternating builds, each with a fresh cache "
-        "(`python bench/bench_frame.py`): DuckDB's `row_number()`/`dense_rank()` windows and `ORDER BY` (before) "
-        "against a plain scan and numpy (`app/recipes/frame_fast.py`). *same*: the same rows, columns and "
-        "clusters.\n\n" + md_table(HEADERS, rows)
+        f"The two sorts of opening the Thresholds page, on {machine()}, median of "
+        f"{len(done[0]['runs']['sql']['frame']) if done else 0} alternating runs, each with empty caches "
+        "(`python bench/bench_frame.py`): the recipe frame of its first summary and the edge index of its first "
+        "edge request, by DuckDB (`row_number()`/`dense_rank()` windows and `ORDER BY`; `ORDER BY col, id`: "
+        "before) and by a plain scan and numpy sharing one id order (`app/recipes/frame_fast.py`, "
+        "`app/recipes/edge_index.py`). CPU: the process's, DuckDB's threads included. *same*: the same rows, "
+        "columns and clusters, the same sorted values and rowids.\n\n" + md_table(HEADERS, rows)
     )
     write_section("frame", body)
     print(body)
