@@ -12,6 +12,7 @@ section between the ``bench:ingest`` markers (the ``--big`` result is kept in be
     python bench/bench_ingest.py                      # 324k and 1M documents, JSONL + Parquet, 3 repeats
     python bench/bench_ingest.py --quick              # 100k documents, 1 repeat
     python bench/bench_ingest.py --big 10000000       # one 10M-line JSONL (3.8 GB, deleted after)
+    python bench/bench_ingest.py --shards 10000000    # 10M documents in 8 JSONL shards: Winnow vs DuckDB
     python bench/bench_ingest.py --extra              # also --full-schema, read-only DuckDB, `datasets`
     python bench/bench_ingest.py --profile FILE       # one ingest of FILE, CPU and wall of every SQL statement
 """
@@ -36,6 +37,7 @@ OUT = ROOT / "bench" / "out"
 SHARED = Path(os.environ.get("WINNOW_SHARED", ROOT.parent / "shared"))
 REALMIX = SHARED / "corpora" / "realmix"
 BIG_JSON = OUT / "ingest_big.json"
+SHARDS_JSON = OUT / "ingest_shards.json"
 
 RAW_FORMATS = [
     ("JSONL (CCNet, nested metadata)", ["cc_en_head-0091.jsonl", "cc_en_head-0174.jsonl"]),
@@ -236,6 +238,60 @@ def run_big(n: int, given: str | None = None) -> dict:
     return res
 
 
+def run_shards(n: int, given: str | None, repeats: int) -> dict:
+    """``winnow ingest`` of JSONL shards (``n`` realmix documents cycled into 8 files by bench_scale, or the files of
+    ``given``, a glob) against DuckDB's ``CREATE TABLE AS SELECT * FROM read_json_auto(GLOB)``, alternating,
+    ``repeats`` times; medians into bench/out/ingest_shards.json and the README section ``ingest_shards``."""
+    import glob as globmod
+
+    from bench_scale import make_shards
+
+    folder = Path(tempfile.mkdtemp(prefix="bench-ingest-shards-", dir=os.environ.get("TMPDIR", "/tmp")))
+    try:
+        pattern = given or make_shards(folder / "shards", n)
+        files = sorted(globmod.glob(pattern))
+        size = sum(Path(f).stat().st_size for f in files)
+        load0 = os.getloadavg()[0]
+        runs: dict[str, list[dict]] = {"winnow": [], "duckdb_store": []}
+        for _ in range(repeats):
+            for k in runs:  # alternating, so that both see the same load
+                r = measure(k, pattern)
+                runs[k].append(r)
+                print(f"  {k}: {r['seconds']:.1f} s wall, {r['cpu']:.1f} s CPU, {r['docs']:,} docs", file=sys.stderr)
+        docs = {r["docs"] for v in runs.values() for r in v}
+        assert len(docs) == 1, docs
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    med = {k: {m: statistics.median(r[m] for r in v) for m in ("seconds", "cpu")} for k, v in runs.items()}
+    rss = {k: max(r["rss_mib"] for r in v) for k, v in runs.items()}
+    res = {"docs": docs.pop(), "files": len(files), "bytes": size, "median": med, "rss_mib": rss, "runs": runs,
+           "load": [load0, os.getloadavg()[0]], "date": time.strftime("%Y-%m-%d"), "repeats": repeats}  # fmt: skip
+    OUT.mkdir(parents=True, exist_ok=True)
+    SHARDS_JSON.write_text(json.dumps(res, indent=1))
+    return res
+
+
+def shards_section(r: dict) -> str:
+    """The README text of :func:`run_shards`'s result."""
+    from _readme import machine, md_table
+
+    ref = r["median"]["duckdb_store"]
+    rows = []
+    for k, m in r["median"].items():
+        rows.append([KINDS[k], f"{m['seconds']:.1f}", f"{m['cpu']:.1f}", f"{r['docs'] / m['seconds']:,.0f}",
+                     f"{ref['seconds'] / m['seconds']:.2f}x", f"{ref['cpu'] / m['cpu']:.2f}x",
+                     f"{r['rss_mib'][k]:,.0f}"])  # fmt: skip
+    heads = ["tool", "wall s", "CPU s", "docs/s (wall)", "vs DuckDB, wall", "vs DuckDB, CPU", "peak RSS MiB"]
+    return (
+        f"Ingest of raw JSONL shards, the input of issue 18's 10M run: {r['docs']:,} realmix documents cycled into "
+        f"{r['files']} JSON lines files ({r['bytes'] / 1e9:.1f} GB; id, source, text) on {machine()}, each run a fresh "
+        f"subprocess, median of {r['repeats']}, Winnow and DuckDB alternating (`python bench/bench_ingest.py --shards "
+        f"{r['docs']}`, {r['date']}, load average {r['load'][0]:.1f} at the start and {r['load'][1]:.1f} at the end). "
+        "*vs DuckDB*: DuckDB's `CREATE TABLE AS SELECT * FROM read_json_auto('shards/*.jsonl')` divided by "
+        "Winnow's, as above.\n\n" + md_table(heads, rows)
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="100k documents, 1 repeat")
@@ -245,6 +301,8 @@ def main() -> None:
     ap.add_argument("--big", type=int, metavar="N", help="only: ingest one N-line JSONL, record its peak RSS")
     ap.add_argument("--big-input", metavar="PATH", help="with --big: an N-line realmix JSONL made before (kept)")
     ap.add_argument("--profile", metavar="FILE", help="only: one ingest of FILE, CPU and wall per SQL statement")
+    ap.add_argument("--shards", type=int, metavar="N", help="only: N documents in 8 JSONL shards, Winnow vs DuckDB")
+    ap.add_argument("--shards-glob", metavar="GLOB", help="with --shards: those files instead (made before, kept)")
     ap.add_argument("--no-readme", action="store_true", help="do not rewrite README.md")
     ap.add_argument("--child", nargs=3, metavar=("KIND", "PATH", "TMP"), help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -264,6 +322,15 @@ def main() -> None:
         )
         for st in r["statements"]:
             print(f"{st['cpu']:7.3f} CPU s {st['wall']:7.3f} s  {st['sql']}")
+        return
+    if args.shards:
+        r = run_shards(args.shards, args.shards_glob, args.repeats or 3)
+        from _readme import write_section
+
+        body = shards_section(r)
+        print(body)
+        if not args.no_readme:
+            write_section("ingest_shards", body)
         return
     if args.big:
         r = run_big(args.big, args.big_input)
