@@ -74,8 +74,19 @@ def near_clusters(con: Any, *, threshold: float | None = None, reread: Callable[
     )
     con.execute(f"DROP TABLE {BANDS}")
     release()  # the clustering's freed heap pages back before the join rewrites corpus (app.engine.memory)
+    # the two columns are written into corpus in place, by ordinal: rebuilding corpus (a join, then ORDER BY _ord)
+    # carried every column through DuckDB's sort, which did not spill: out of memory at 1M documents under a
+    # 64 MB limit, and a 10M apply under the default 128 MB failed
+    types = dict(
+        con.execute("SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = '_near'").fetchall()
+    )
+    n_docs, n_near = con.execute("SELECT (SELECT count(*) FROM corpus), (SELECT count(*) FROM _near)").fetchall()[0]
+    if n_docs != n_near:
+        raise ExportError(f"near dedup clustered {n_near:,} of {n_docs:,} documents; run again")
+    for c in ("dup_near_cluster", "dup_near_jaccard"):
+        con.execute(f"ALTER TABLE corpus ADD COLUMN {c} {types[c]}")
     con.execute(
-        "CREATE OR REPLACE TABLE corpus AS SELECT c.*, n.dup_near_cluster, n.dup_near_jaccard FROM corpus c"
-        " JOIN _near n ON n._ord = c._ord ORDER BY c._ord"
+        "UPDATE corpus SET dup_near_cluster = n.dup_near_cluster, dup_near_jaccard = n.dup_near_jaccard"
+        " FROM _near n WHERE n._ord = corpus._ord"
     )
     con.execute("DROP TABLE _near")
