@@ -167,10 +167,12 @@ def _type_json_columns(cur: Any, table: str, names: list[str]) -> None:
 
 
 def _fast_jsonl(
-    cur: Any, reader: DocumentReader, inp: Input, table: str, *, full_schema: bool = False
-) -> dict[str, str] | None:
-    """DuckDB reads the whole JSON-lines file into ``table``; None (and nothing left behind) when the
-    file needs the line-by-line reader (blank, malformed or non-UTF-8 lines, values the schema cannot hold)."""
+    cur: Any, reader: DocumentReader, inp: Input, table: str, *, full_schema: bool = False, into: str | None = None
+) -> tuple[dict[str, str], str | None] | None:
+    """DuckDB reads the whole JSON-lines file into ``table``, or appends it to an earlier file's stage ``into``
+    (:func:`app.ingest.fast.insert_stage`); returns ``(columns, the stage when its skipped rows are still to be
+    deleted by finish_stage, else None)``. None (and nothing left behind) when the file needs the line-by-line
+    reader (blank, malformed or non-UTF-8 lines, values the schema cannot hold)."""
 
     from app.sql import ql
 
@@ -186,17 +188,26 @@ def _fast_jsonl(
     spec = ", ".join(f"{ql(c)}: {ql(t)}" for c, t in cols.items())
     rj = f"read_json($path, {opts}, columns={{{spec}}})"
     relation = f"(SELECT *, row_number() OVER () AS {qi(ROW)} FROM {rj})"
+    json_cols = [c for c, t in cols.items() if t == "JSON"]
     staged = staging.insert_stage(
-        cur, reader, inp, table, cols=cols, relation=relation, args=args, expected=lambda: staging.count_lines(inp)
+        cur,
+        reader,
+        inp,
+        table,
+        cols=cols,
+        relation=relation,
+        args=args,
+        expected=lambda: staging.count_lines(inp),
+        into=None if json_cols else into,
     )
     if staged is None:
         return None
-    plan, n_rows = staged
-    json_cols = [c for c, t in cols.items() if t == "JSON"]
-    if json_cols:
+    plan, n_rows, used = staged
+    if json_cols:  # typed after the load, so no other file can be appended to this stage
         table_cols = {r[0] for r in cur.execute(f"DESCRIBE {qi(table)}").fetchall()}
         _type_json_columns(cur, table, [c if c in table_cols else f"orig_{c}" for c in json_cols])
-    return staging.account_stage(cur, reader, inp, table, plan=plan, cols=cols, n_rows=n_rows)
+        return staging.account_stage(cur, reader, inp, table, plan=plan, cols=cols, n_rows=n_rows), None
+    return staging.account_stage(cur, reader, inp, used, plan=plan, cols=cols, n_rows=n_rows, defer=True), used
 
 
 def _sniff_csv_types(cur: Any, table: str, cols: dict[str, str], skip: set[str]) -> None:
@@ -245,6 +256,12 @@ def _combine(cur: Any, target: str, stages: list[tuple[str, dict[str, str]]]) ->
     for t, _c in stages:
         cur.execute(f"DROP TABLE {qi(t)}")
     return target
+
+
+def _finish(cur: Any, stage: str | None, stages: list[tuple[str, dict[str, str]]]) -> None:
+    """Complete an open stage (:func:`app.ingest.fast.finish_stage`); one left empty leaves ``stages``."""
+    if stage is not None and not staging.finish_stage(cur, stage):
+        stages[:] = [s for s in stages if s[0] != stage]
 
 
 def _drop_stages(cur: Any, pattern: str) -> None:
@@ -398,16 +415,29 @@ def ingest(
         #    must not abort it); nothing here is visible in `docs`/`corpus`.
         for si, (name, inputs) in enumerate(by_source.items()):
             stages: list[tuple[str, dict[str, str]]] = []
+            open_stage: str | None = None  # a stage of DuckDB-read files whose skipped rows are still in it
             for k, inp in enumerate(inputs):
                 if reader.remaining() == 0:
                     break
                 stage = f"{prefix}_{si}_{k}"
                 cols = None
+                got = None
                 fast = inp.fmt in ("jsonl", "json") and limit is None and inp.kind == "file"
                 if fast and (inp.fmt == "jsonl" or not formats.sniff_json_array(inp)):
-                    cols = _fast_jsonl(cur, reader, inp, stage, full_schema=full_schema)
+                    got = _fast_jsonl(cur, reader, inp, stage, full_schema=full_schema, into=open_stage)
                 elif inp.fmt == "parquet" and limit is None and inp.kind == "file":
-                    cols = staging.fast_parquet(cur, reader, inp, stage)
+                    got = staging.fast_parquet(cur, reader, inp, stage, into=open_stage)
+                if got is not None:
+                    cols, deferred = got
+                    if deferred is not None and deferred == open_stage:  # appended to the open stage
+                        progress(reader.stats.ingested, None, name)
+                        continue
+                    if deferred is not None:
+                        _finish(cur, open_stage, stages)  # another schema: the earlier stage is complete
+                        open_stage = deferred
+                        stages.append((deferred, cols))
+                        progress(reader.stats.ingested, None, name)
+                        continue
                 if cols is None:
                     state: dict[str, str] = {}
                     cur.execute("BEGIN TRANSACTION")
@@ -426,8 +456,11 @@ def ingest(
                     cols = state
                 elif not cols:
                     continue  # DuckDB read it and every row was skipped (counted): nothing to stage
+                _finish(cur, open_stage, stages)  # later files start a new stage: the rows keep the files' order
+                open_stage = None
                 stages.append((stage, cols))
                 progress(reader.stats.ingested, None, name)
+            _finish(cur, open_stage, stages)
             if not stages and limit is not None and reader.remaining() == 0:
                 continue
             if not stages:
