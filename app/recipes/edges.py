@@ -96,6 +96,7 @@ def edge_documents(
     value = qi(c.signal) if c.signal and c.signal in cols else "NULL"
     pick = f"id, source, {value} AS value"
     out: dict[str, Any] = {"rule": c.label, "index": check_index, "bound": None, "threshold": None}
+    locs: dict[str, tuple] | None = None  # where each edge document's text is (file, line), when known
     if cut:
         bound = "min" if isinstance(c.threshold.get("min"), (int, float)) else "max"
         thr = c.threshold[bound]
@@ -104,6 +105,7 @@ def edge_documents(
             col = f"CAST({col} AS INTEGER)"
 
         index = sorted_index(con, relation, c.signal, cols.get(c.signal, "")) if n else None
+        locs = {} if {"_file", "_row"} <= set(cols) else None
         values = index[0] if index is not None else None
 
         def near(op: str, agg: str, order: str, back: str) -> list[tuple]:
@@ -111,7 +113,7 @@ def edge_documents(
             # only the rows up to it ordered by (value, id)
             if n == 0:
                 return []
-            rows = neighbour_rows(con, relation, index, op=op, threshold=thr, n=n, value_sql=value)
+            rows = neighbour_rows(con, relation, index, op=op, threshold=thr, n=n, value_sql=value, locate=locs)
             if rows is not None:  # by rowid from the column's (value, id) order (edge_index)
                 return rows
             known, v = nth_nearest(values, op, thr, n)
@@ -140,7 +142,7 @@ def edge_documents(
     ids = [r[0] for r in [*above, *below]]
     texts: dict[str, str] = {}
     if ids:
-        got = None if "text" in cols else texts_by_source(con, [*above, *below], text_chars=text_chars)
+        got = None if "text" in cols else texts_by_source(con, [*above, *below], text_chars=text_chars, locate=locs)
         texts = (
             got if got is not None else _texts(con, relation if "text" in cols else "docs", ids, text_chars=text_chars)
         )
