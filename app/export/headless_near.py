@@ -74,19 +74,22 @@ def near_clusters(con: Any, *, threshold: float | None = None, reread: Callable[
     )
     con.execute(f"DROP TABLE {BANDS}")
     release()  # the clustering's freed heap pages back before the join rewrites corpus (app.engine.memory)
-    # the two columns are written into corpus in place, by ordinal: rebuilding corpus (a join, then ORDER BY _ord)
-    # carried every column through DuckDB's sort, which did not spill: out of memory at 1M documents under a
-    # 64 MB limit, and a 10M apply under the default 128 MB failed
-    types = dict(
-        con.execute("SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = '_near'").fetchall()
-    )
+    # the two columns join corpus by position: _near sorted by ordinal (narrow rows: DuckDB's sort spills them),
+    # then a POSITIONAL JOIN with corpus (stored in ordinal order) streams without a hash table. Rebuilding corpus
+    # with a hash join and ORDER BY _ord (a sort carrying every column), or an UPDATE joined to _near, ran out of
+    # memory: at 1M documents under a 64 MB limit, and at 10M under the default 128 MB
     n_docs, n_near = con.execute("SELECT (SELECT count(*) FROM corpus), (SELECT count(*) FROM _near)").fetchall()[0]
     if n_docs != n_near:
         raise ExportError(f"near dedup clustered {n_near:,} of {n_docs:,} documents; run again")
-    for c in ("dup_near_cluster", "dup_near_jaccard"):
-        con.execute(f"ALTER TABLE corpus ADD COLUMN {c} {types[c]}")
-    con.execute(
-        "UPDATE corpus SET dup_near_cluster = n.dup_near_cluster, dup_near_jaccard = n.dup_near_jaccard"
-        " FROM _near n WHERE n._ord = corpus._ord"
-    )
+    con.execute("CREATE TABLE _near_s AS SELECT _ord, dup_near_cluster, dup_near_jaccard FROM _near ORDER BY _ord")
     con.execute("DROP TABLE _near")
+    con.execute(
+        "CREATE TABLE _corpus_n AS SELECT c.*, n.dup_near_cluster, n.dup_near_jaccard, c._ord IS NOT DISTINCT FROM"
+        " n._ord AS _aligned FROM corpus c POSITIONAL JOIN _near_s n"
+    )
+    con.execute("DROP TABLE _near_s")
+    if con.execute("SELECT count(*) FROM _corpus_n WHERE NOT _aligned").fetchall()[0][0]:
+        raise ExportError("near dedup's clusters did not line up with the documents; run again")
+    con.execute("ALTER TABLE _corpus_n DROP COLUMN _aligned")
+    con.execute("DROP TABLE corpus")
+    con.execute("ALTER TABLE _corpus_n RENAME TO corpus")
