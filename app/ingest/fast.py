@@ -127,10 +127,11 @@ def _append_stage(
     return (plan, n_rows, table) if ok else None
 
 
-def finish_stage(cur: Any, table: str) -> bool:
-    """Delete a deferred stage's skipped rows (counted already, :func:`account_stage` with ``defer``) and drop its
-    ``_skip`` column; False (the table dropped) when no row is left."""
-    cur.execute(f"DELETE FROM {qi(table)} WHERE _skip IS NOT NULL")
+def finish_stage(cur: Any, table: str, *, skipped: bool = True) -> bool:
+    """Delete a stage's skipped rows (counted already by :func:`account_stage`; ``skipped``: whether there may be
+    any) and drop its ``_skip`` column; False (the table dropped) when no row is left."""
+    if skipped:
+        cur.execute(f"DELETE FROM {qi(table)} WHERE _skip IS NOT NULL")
     cur.execute(f"ALTER TABLE {qi(table)} DROP COLUMN _skip")
     if cur.execute(f"SELECT count(*) FROM (SELECT 1 FROM {qi(table)} LIMIT 1)").fetchall()[0][0]:
         return True
@@ -180,12 +181,8 @@ def account_stage(
         s.ingested += kept
     if defer:
         return {r[0]: r[1] for r in cur.execute(f"DESCRIBE {qi(table)}").fetchall() if r[0] != "_skip"}
-    if n_bad:
-        cur.execute(f"DELETE FROM {qi(table)} WHERE _skip IS NOT NULL")
-    cur.execute(f"ALTER TABLE {qi(table)} DROP COLUMN _skip")
-    if not kept:  # every row skipped (and counted): no stage, as on the Python path
-        cur.execute(f"DROP TABLE {qi(table)}")
-        return {}
+    if not finish_stage(cur, table, skipped=bool(n_bad)):  # every row skipped (and counted): no stage, as on
+        return {}  # the Python path
     return {r[0]: r[1] for r in cur.execute(f"DESCRIBE {qi(table)}").fetchall()}
 
 
