@@ -189,6 +189,14 @@ def measure(kind: str, path: str) -> dict:
 
 
 # ------------------------------------------------------------------ data
+def _load_note(loads: tuple[float, float]) -> str:
+    """What the load means for the figures: above the core count other work shared the machine, which inflates
+    wall times (and flatters Winnow's single-threaded parts against DuckDB's parallel ones)."""
+    if max(loads) > (os.cpu_count() or 1):
+        return ", shared with other work, so wall times are inflated and the CPU ratio is the steadier figure"
+    return " (a quiet machine: DuckDB's `CREATE TABLE AS` ran on both cores)"
+
+
 def make_inputs(n: int, folder: Path, *, parquet: bool) -> dict[str, Path]:
     """A JSONL of ``n`` documents built by cycling realmix.parquet (unique ids), and the same rows as Parquet."""
     import duckdb
@@ -403,8 +411,7 @@ def main() -> None:
         "read-and-store. Winnow does more: it numbers every line, makes an id and the md5 `text_hash` of every "
         "document, counts each skipped row by reason, checks ids for duplicates and swaps the source in atomically. "
         f"The 1-minute load average was {loads[0]:.1f} at the start and {loads[1]:.1f} at the end on "
-        f"{os.cpu_count()} cores shared with other work, so wall times are inflated and the CPU ratio is the "
-        f"steadier figure.\n\n{table}\n\n"
+        f"{os.cpu_count()} cores{_load_note(loads)}.\n\n{table}\n\n"
     )
     if BIG_JSON.exists():
         b = json.loads(BIG_JSON.read_text())
@@ -417,25 +424,24 @@ def main() -> None:
             "peak RSS is about that limit plus the interpreter, whatever the size of the file.\n\n"
         )
     body += (
-        "Where Winnow's extra time goes (the work DuckDB's `CREATE TABLE AS` does not do), on the 1M-line file, "
-        "CPU of all threads (2026-11-30, load average 10-19, so each figure is +-0.4 s): variants of the stage "
-        "`INSERT`, each in a fresh process on one DuckDB thread: DuckDB's read and store of every field with "
-        "`row_number()` 3.4-4.0 s (as without it); `text_hash` adds 1.0-1.2 s (DuckDB's md5 of every text is 0.78 s "
-        "alone, Python's hashlib 2.0 s with the encoding), the generated ids 0.4-0.7 s (their md5 0.3 s alone), the "
-        "skip reasons about 0.4 s: the whole `INSERT` 5.8-6.1 s. Beside it (`python bench/bench_ingest.py --profile "
-        "FILE` times every statement): the duplicate-id check (`GROUP BY hash(id)`) 0.32 s, the workspace's "
-        "`sum(length(text))` for the sources table 0.28 s, the schema sample 0.10 s, every other statement 0.3 s "
-        "together, imports 0.14 s (0.33 s before pyarrow was imported on first use only: DuckDB's readers never "
-        "need it) and opening the workspace 0.2-0.3 s; the line count (numpy over memory maps, 0.15 s) runs in a "
-        "thread during the `INSERT` and is in its figure. The blank-text test settles most rows with two byte "
-        "comparisons before its regex (0.15 -> 0.09 s per 1M texts, the same answers). DuckDB's own `CREATE TABLE "
-        "AS` took 4.4-5.0 s on this file, so 0.8x leaves Winnow 5.5-6.2 s in all: about what the `INSERT` alone "
-        "costs. What stays: both md5s (`text_hash` and the ids are stored values that caches and signal tables key "
-        "on), the line count (DuckDB's JSON reader skips blank lines silently, which would shift line numbers and "
-        "so ids; its `file_row_number` is not offered for JSON), the duplicate check (generated ids are 64-bit md5 "
-        "prefixes), and one thread (the JSON `INSERT` on two took 7.05 CPU s against 6.03, 28 s wall against 39, "
-        "one run each at load 15): 0.8x of DuckDB's CPU is out of reach for JSON lines on this path. "
-        "Winnow's stage `INSERT` runs on one DuckDB "
+        "Where Winnow's extra time goes (the work DuckDB's `CREATE TABLE AS` does not do), on the 1M-line file "
+        "(`python bench/bench_ingest.py --profile FILE` times every statement; 2026-12-01, a quiet machine, load "
+        "0.4-1.4): the stage `INSERT` 2.45 s wall / 3.79 s CPU on two DuckDB threads (read, store, `text_hash`, skip "
+        "reasons), then numbering the rows by their position with the generated ids 0.38 / 0.70, the duplicate-id "
+        "check (`GROUP BY hash(id)`) 0.07 / 0.13, the workspace's `sum(length(text))` for the sources table 0.07 / "
+        "0.14, the schema sample 0.06, imports 0.09 and opening the workspace 0.15 s of CPU; the line count (numpy "
+        "over memory maps) runs in a thread during the `INSERT`. DuckDB's md5 of the file's 232 MB of text alone is "
+        "0.74 s of CPU (one thread; sha1 1.06; its 64-bit `hash` under 0.1, too short for a content key): `text_hash` and the "
+        "generated ids are md5s because caches, signal tables and labels key on them across runs, so they stay. "
+        "Until 2026-12-01 the JSON `INSERT` numbered lines with `row_number() OVER ()`, which makes DuckDB run the "
+        "whole statement on one thread whatever its setting (4.0-4.5 s of wall at 1M on this machine, quiet); now "
+        "it inserts on every thread keeping the file's order (DuckDB's documented order preservation: a scan of "
+        "one file, `SELECT`, `INSERT`) and numbers the rows afterwards from their position in the table, checked "
+        "to be one run as long as the line count (`app/ingest/fast.py` `number_by_rowid`; the same ids, line "
+        "numbers and `text_hash` as before on the 1M file, with and without an id field): the 1M-line ingest took "
+        "3.2-3.7 s of wall against 4.2-4.9 in process, and as a fresh process (five runs alternating with the old "
+        "code) a median of 3.7 against 5.4 s of wall, 5.7 against 5.6 s of CPU. "
+        "For Parquet the stage `INSERT` runs on one DuckDB "
         "thread: with two, DuckDB's order-preserving parallel insert of a Parquet read writes every row group, "
         "then merges and writes them all again at the checkpoint (the workspace file twice the size: 601 MB "
         "against 322 MB for 1M realmix rows, and about 2.7 CPU s more), which DuckDB's own `CREATE TABLE AS "

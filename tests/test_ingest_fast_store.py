@@ -45,7 +45,7 @@ def test_parquet_rows_are_written_once_and_the_thread_setting_is_restored(ws, tm
 def test_the_thread_setting_is_restored_when_the_insert_fails(ws):
     cur = ws.cursor()
     cur.execute("SET threads = 2")
-    with pytest.raises(ZeroDivisionError), fast.one_thread(cur):
+    with pytest.raises(ZeroDivisionError), fast.stage_threads(cur, parallel=False):
         assert cur.execute("SELECT current_setting('threads')").fetchone()[0] == 1
         raise ZeroDivisionError
     assert cur.execute("SELECT current_setting('threads')").fetchone()[0] == 2
@@ -65,3 +65,54 @@ def test_mapped_line_count_equals_the_streaming_count(tmp_path_factory, monkeypa
     path.write_bytes(b"\n".join(lines) + (b"\n" if trailing and lines else b""))
     inp = Input(kind="file", path=str(path), rel="f.jsonl", source="s", fmt="jsonl", size=path.stat().st_size)
     assert fast.count_lines(inp) == formats.count_lines(inp)
+
+
+def _numbered_lines(path, n: int, *, blank_every: int) -> None:
+    """``n`` JSON lines whose text names its own line number (every ``blank_every``-th text blank)."""
+    with open(path, "w", encoding="utf-8") as f:
+        for i in range(1, n + 1):
+            text = " " if i % blank_every == 0 else f"line {i} " + "x" * (i % 50)
+            f.write(f'{{"text": "{text}", "n": {i}}}\n')
+
+
+def test_json_lines_inserted_on_two_threads_keep_their_line_numbers_and_ids(ws, tmp_path):
+    """Two files of 150,000 lines (about 8 MB each: several of the JSON reader's buffers and DuckDB's row
+    groups per file, read on two threads), appended to one stage: every row's ``_row`` is the line its text
+    names, every generated id is md5(source, file, line), and the blank texts are skipped at their own lines."""
+    import hashlib
+
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    _numbered_lines(a, 150_000, blank_every=9_973)
+    _numbered_lines(b, 150_000, blank_every=7_919)
+    cur = ws.cursor()
+    cur.execute("SET threads = 2")
+    out = ingest(ws, [str(a), str(b)], source="s")
+    assert cur.execute("SELECT current_setting('threads')").fetchone()[0] == 2
+    skipped = 150_000 // 9_973 + 150_000 // 7_919
+    assert out["ingested"] == 300_000 - skipped
+    bad = cur.execute(
+        "SELECT count(*) FROM corpus WHERE _row <> n OR text NOT LIKE 'line ' || n || ' %' "
+        "OR _file NOT IN ('a.jsonl', 'b.jsonl')"
+    ).fetchone()[0]
+    assert bad == 0
+    # the rows are in file and line order (what the edge-text lookup by _file/_row relies on)
+    order = cur.execute("SELECT _file, _row FROM docs").fetchall()
+    assert order == sorted(order)
+    for file, line in [("a.jsonl", 1), ("a.jsonl", 149_999), ("b.jsonl", 77_777)]:
+        want = hashlib.md5(f"s\x1f{file}\x1f{line}".encode()).hexdigest()[:16]
+        assert cur.execute("SELECT id FROM corpus WHERE _file = ? AND _row = ?", [file, line]).fetchone()[0] == want
+
+
+def test_parallel_stage_threads_fit_the_readers_buffers_in_half_the_memory_limit(ws):
+    cur = ws.cursor()
+    cur.execute("SET threads = 4")
+    cur.execute("SET memory_limit = '512MiB'")
+    cur.execute("SET preserve_insertion_order = false")
+    setting = "SELECT current_setting('threads'), current_setting('preserve_insertion_order')"
+    with fast.stage_threads(cur, parallel=True, thread_bytes=64 << 20):
+        assert cur.execute(setting).fetchone() == (4, True)  # 4 x 64 MiB fit in 256 MiB
+    with fast.stage_threads(cur, parallel=True, thread_bytes=128 << 20):
+        assert cur.execute(setting).fetchone() == (2, True)
+    with fast.stage_threads(cur, parallel=True, thread_bytes=1 << 30):
+        assert cur.execute(setting).fetchone() == (1, True)
+    assert cur.execute(setting).fetchone() == (4, False)

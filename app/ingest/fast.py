@@ -5,15 +5,17 @@ SELECT of :mod:`app.ingest.normalize`) and stores them in a single ``INSERT``; t
 must stay (every skipped row counted by reason, with the first line numbers) is then one ``GROUP BY`` over
 the stage, so no row passes through Python. Two readers use it:
 
-- JSON lines (:func:`app.ingest.core._fast_jsonl`): ``read_json`` with rows numbered by ``row_number()``;
-  the file's line count (taken in a thread while DuckDB reads) must equal the rows read, else the caller
-  falls back to the line-by-line reader, which accounts for every line.
+- JSON lines (:func:`app.ingest.core._fast_jsonl`): ``read_json``, the rows numbered by their position
+  after the ``INSERT`` (:func:`number_by_rowid`); the file's line count (taken in a thread while DuckDB
+  reads) must equal the rows read, else the caller falls back to the line-by-line reader, which accounts
+  for every line.
 - Parquet (:func:`fast_parquet`): ``read_parquet(file_row_number=true)``; the row count must equal the
   file's metadata.
 
-The stage ``INSERT`` runs on one DuckDB thread (:func:`one_thread`: with more, an ordered parallel insert
-writes a Parquet file's rows twice), and the line count of a plain file is counted by numpy from memory maps
-(:func:`count_lines`).
+The stage ``INSERT`` of a Parquet file runs on one DuckDB thread (:func:`stage_threads`: with more, an
+ordered parallel insert writes its rows twice); JSON lines are inserted on every thread in order and
+numbered after by position (:func:`number_by_rowid`), and the line count of a plain file is counted by
+numpy from memory maps (:func:`count_lines`).
 
 The generated ``id`` and ``text_hash`` are hex digests that no compression shrinks much, so the stage
 stores them uncompressed: DuckDB then skips analysing and compressing them (about 1 CPU s per million
@@ -31,7 +33,7 @@ from typing import Any
 from app.errors import IngestError
 from app.ingest.formats import NONSTR, ROW
 from app.ingest.formats import count_lines as count_lines_stream
-from app.ingest.normalize import TextPlan, plan_text, select_sql
+from app.ingest.normalize import TextPlan, generated_id_sql, plan_text, select_sql
 from app.ingest.reader import N_EXAMPLES, DocumentReader, _where
 from app.ingest.sources import Input
 from app.sql import amount_bytes, qi, setting, setting_held
@@ -51,6 +53,8 @@ def insert_stage(
     args: dict[str, Any],
     expected: Callable[[], int],
     into: str | None = None,
+    by_rowid: bool = False,
+    thread_bytes: int = 0,
 ) -> tuple[TextPlan, int, str] | None:
     """Create ``table`` and fill it with the normalised rows of ``relation`` (which has every column of
     ``cols`` plus ``_row``) in one ``INSERT``; ``expected()`` (run in a thread meanwhile) gives the number of
@@ -60,14 +64,22 @@ def insert_stage(
     way. ``into``: an earlier file's stage of the same source (its skipped rows still in, :func:`finish_stage`
     not yet run): when this file's rows have exactly its columns and types they are appended to it in one
     transaction instead, so a source of many shards is one table without a copy (:func:`app.ingest.core` used to
-    copy every shard's stage into one table: 20 of the 58 CPU-s of ingesting 10M documents in 8 shards)."""
+    copy every shard's stage into one table: 20 of the 58 CPU-s of ingesting 10M documents in 8 shards).
+    ``by_rowid``: ``relation``'s ``_row`` is NULL; the rows are inserted on every DuckDB thread in the input's
+    order and numbered afterwards from their position in the table (:func:`number_by_rowid`); ``thread_bytes``:
+    the memory each thread's reader holds (:func:`stage_threads`)."""
     import duckdb
 
     plan = plan_text(cols, text_field=reader.text_field, where=inp.rel or inp.path)
     sql = select_sql(cols, plan, relation=relation, id_field=reader.id_field, where=inp.rel, with_skip=True)
     hexcols = [c for c in _HEX if c != "id" or not reader.id_field]  # a user's ids may well compress
+
+    def number(tbl: str) -> Callable[[int], bool] | None:
+        return (lambda n: number_by_rowid(cur, tbl, n, args, generated=not reader.id_field)) if by_rowid else None
+
     if into is not None and _same_columns(cur, sql, args, into):
-        return _append_stage(cur, into, sql, args, expected, plan)
+        return _append_stage(cur, into, sql, args, expected, plan, number(into), thread_bytes)
+    numbered = number(table)
     with ThreadPoolExecutor(1, thread_name_prefix="winnow-count") as pool:
         counted = pool.submit(expected)  # DuckDB releases the GIL while it reads: the count is nearly free
         try:
@@ -78,14 +90,14 @@ def insert_stage(
             )
             cur.execute(f"DROP TABLE {qi(table)}")
             cur.execute(f"CREATE TABLE {qi(table)} ({defs})")
-            with one_thread(cur):
+            with stage_threads(cur, parallel=by_rowid, thread_bytes=thread_bytes):
                 cur.execute(f"INSERT INTO {qi(table)} {sql}", args)
         except duckdb.Error:
             cur.execute(f"DROP TABLE IF EXISTS {qi(table)}")
             counted.result()  # a file that cannot be read at all is an IngestError, not a fallback
             return None
         n_rows = cur.execute(f"SELECT count(*) FROM {qi(table)}").fetchall()[0][0]
-        if n_rows != counted.result():
+        if n_rows != counted.result() or (numbered is not None and not numbered(n_rows)):
             cur.execute(f"DROP TABLE {qi(table)}")
             return None
     return plan, n_rows, table
@@ -103,19 +115,27 @@ def _same_columns(cur: Any, sql: str, args: dict[str, Any], table: str) -> bool:
 
 
 def _append_stage(
-    cur: Any, table: str, sql: str, args: dict[str, Any], expected: Callable[[], int], plan: TextPlan
+    cur: Any,
+    table: str,
+    sql: str,
+    args: dict[str, Any],
+    expected: Callable[[], int],
+    plan: TextPlan,
+    number: Callable[[int], bool] | None,
+    thread_bytes: int,
 ) -> tuple[TextPlan, int, str] | None:
     """:func:`insert_stage`'s append to an earlier file's stage, in one transaction rolled back (nothing left
-    behind) when DuckDB cannot read the file or reads another number of rows than ``expected()``."""
+    behind) when DuckDB cannot read the file or reads another number of rows than ``expected()``; ``number``:
+    :func:`number_by_rowid` for the rows appended."""
     import duckdb
 
     with ThreadPoolExecutor(1, thread_name_prefix="winnow-count") as pool:
         counted = pool.submit(expected)
         cur.execute("BEGIN TRANSACTION")
         try:
-            with one_thread(cur):
+            with stage_threads(cur, parallel=number is not None, thread_bytes=thread_bytes):
                 n_rows = int(cur.execute(f"INSERT INTO {qi(table)} {sql}", args).fetchall()[0][0])
-            ok = n_rows == counted.result()
+            ok = n_rows == counted.result() and (number is None or number(n_rows))
         except duckdb.Error:
             cur.execute("ROLLBACK")
             counted.result()  # a file that cannot be read at all is an IngestError, not a fallback
@@ -221,17 +241,57 @@ def fast_parquet(
 
 
 @contextmanager
-def one_thread(cur: Any) -> Iterator[None]:
-    """Run the stage ``INSERT`` on one DuckDB thread (the setting is the database's: restored after).
+def stage_threads(cur: Any, *, parallel: bool, thread_bytes: int = 0) -> Iterator[None]:
+    """Run the stage ``INSERT`` on one DuckDB thread, or (``parallel``, JSON lines numbered by
+    :func:`number_by_rowid`) on as many as half the ingest's memory limit holds ``thread_bytes`` (a thread's
+    reader buffers) for, with the input's order kept (``preserve_insertion_order``). The settings are the
+    database's: restored after.
 
-    Why: with several threads DuckDB inserts an order-preserving parallel read (``read_parquet``) batch by
-    batch, writes each batch's rows to the file, then merges the partial row groups and writes them all
-    again at the next checkpoint: the file grows to twice its size and the rows are compressed twice. On one
-    thread the rows are appended and written once. 1M realmix rows from Parquet on 2 cores: 7.9 CPU s,
-    32 s wall and a 601 MB workspace on two threads; 5.2 CPU s, 20 s wall and 322 MB on one (see
-    bench/bench_ingest.py). JSON lines are numbered by a streaming ``row_number()``, one thread either way."""
-    with setting_held(cur, "threads", 1):
+    Why one thread for Parquet: with several, DuckDB inserts an order-preserving parallel read
+    (``read_parquet``) batch by batch, writes each batch's rows to the file, then merges the partial row groups
+    and writes them all again at the next checkpoint: the file grows to twice its size and the rows are
+    compressed twice. On one thread the rows are appended and written once. 1M realmix rows from Parquet on 2
+    cores: 7.9 CPU s, 32 s wall and a 601 MB workspace on two threads; 5.2 CPU s, 20 s wall and 322 MB on one
+    (see bench/bench_ingest.py). JSON lines used to be numbered by a streaming ``row_number()``, which runs on
+    one thread whatever the setting: the read, the md5s and the store of a whole file on one core."""
+    if not parallel:
+        with setting_held(cur, "threads", 1):
+            yield
+        return
+    threads = int(setting(cur, "threads") or 1)
+    limit = amount_bytes(setting(cur, "memory_limit")) or 0
+    # half the memory limit for the readers' buffers at most; the rest for the rows on their way to the table
+    fit = max(1, min(threads, limit // (2 * thread_bytes))) if limit and thread_bytes else threads
+    with setting_held(cur, "preserve_insertion_order", True), setting_held(cur, "threads", fit):
         yield
+
+
+def number_by_rowid(cur: Any, table: str, n_rows: int, args: dict[str, Any], *, generated: bool) -> bool:
+    """Give the ``n_rows`` rows just inserted into ``table`` (those whose ``_row`` is NULL) their line numbers
+    from their position: an ``INSERT`` keeps its input's order (DuckDB's documented order preservation: a scan
+    of one file, ``SELECT``, ``WHERE``; on a table, ``rowid`` is that order), so the k-th row inserted is the
+    file's k-th line, a line count equal to the rows read (checked by the caller) ruling out a skipped line.
+    With ``generated`` ids, the ids (md5 of source, file and line number) are made here too. False (the caller
+    drops or rolls back the rows, and the Python reader takes the file) when the rows' positions are not
+    one run of ``n_rows``: never rows numbered out of order.
+
+    Why not ``row_number() OVER ()`` in the ``INSERT``: it makes the whole statement run on one thread, whatever
+    DuckDB's setting: 1M realmix lines took 4.0-4.5 s of wall on one core; on two, inserting without it and
+    numbering after took about 2.8 s (bench/bench_ingest.py)."""
+    base, top, n = cur.execute(
+        f"SELECT min(rowid), max(rowid), count(*) FROM {qi(table)} WHERE {qi(ROW)} IS NULL"
+    ).fetchall()[0]
+    if n != n_rows or (n and top - base + 1 != n):
+        return False
+    if not n:
+        return True
+    row = f"(rowid - {int(base)} + 1)"
+    sets = f"{qi(ROW)} = {row}" + (f", id = {generated_id_sql(row)}" if generated else "")
+    cur.execute(
+        f"UPDATE {qi(table)} SET {sets} WHERE {qi(ROW)} IS NULL",
+        {"src": args["src"], "file": args["file"]} if generated else None,
+    )
+    return True
 
 
 #: bytes per memory map of :func:`count_lines` (a multiple of ``mmap.ALLOCATIONGRANULARITY``)

@@ -166,6 +166,13 @@ def skip_case(text: str = "text", id_col: str | None = "id", reason: str | None 
     )
 
 
+def generated_id_sql(row: str) -> str:
+    """A generated id: the first 16 hex digits of md5(source, file, line number ``row``), with ``$src`` and
+    ``$file`` bound. concat_ws(chr(31), $src, $file, row) spelled as one constant prefix (evaluated once per
+    vector, not per row) and one concatenation: the same string, so the same ids."""
+    return f"left(md5(($src || chr(31) || $file || chr(31)) || CAST({row} AS VARCHAR)), 16)"
+
+
 def select_sql(
     cols: dict[str, str], plan: TextPlan, *, relation: str, id_field: str | None, where: str, with_skip: bool
 ) -> str:
@@ -182,9 +189,7 @@ def select_sql(
         id_sql = f"CAST({qi(f)} AS VARCHAR)"
         drop_id = [f]
     else:
-        # concat_ws(chr(31), $src, $file, row) spelled as one constant prefix (evaluated once per vector, not
-        # per row) and one concatenation: the same string, so the same ids
-        id_sql = f"left(md5(($src || chr(31) || $file || chr(31)) || CAST({qi(ROW)} AS VARCHAR)), 16)"
+        id_sql = generated_id_sql(qi(ROW))
         drop_id = []
     meta = []
     for c in cols:
