@@ -68,12 +68,16 @@ def build_workspace(path: Path, *, docs: int, parquet: Path = REALMIX) -> dict:
     with ws.deferred_views(), ws.transaction() as cur:
         for s in sources:
             t = source_table(s)
-            cur.execute(
-                f"CREATE TABLE {qi(t)} AS SELECT CASE WHEN k = 0 THEN id ELSE id || '~' || k END AS id, source, text,"
-                " md5(text) AS text_hash, lang, url, title FROM read_parquet(?) CROSS JOIN range(?) r(k)"
-                " WHERE source = ?",
-                [str(parquet), copies, s],
+            # stored as `winnow ingest` stores shards: copy k is file `copy-k.parquet`, its rows in file and line
+            # order with their `_file` and `_row` (the Thresholds panel finds edge texts by them)
+            copy = (
+                "SELECT CASE WHEN $k = 0 THEN id ELSE id || '~' || $k END AS id, source, text, md5(text) AS text_hash,"
+                " lang, url, title, 'copy-' || $k || '.parquet' AS _file, file_row_number + 1 AS _row"
+                " FROM read_parquet($p, file_row_number = true) WHERE source = $s"
             )
+            for k in range(copies):  # one INSERT per copy: each keeps the file's order
+                args = {"k": k, "p": str(parquet), "s": s}
+                cur.execute(f"INSERT INTO {qi(t)} {copy}" if k else f"CREATE TABLE {qi(t)} AS {copy}", args)
             ws.register_source(s, con=cur, spec={"kind": "bench", "copies": copies})
         ws.rebuild_views(con=cur, force=True)
         cur.execute("""

@@ -187,7 +187,7 @@ def _fast_jsonl(
         return None
     spec = ", ".join(f"{ql(c)}: {ql(t)}" for c, t in cols.items())
     rj = f"read_json($path, {opts}, columns={{{spec}}})"
-    relation = f"(SELECT *, CAST(NULL AS BIGINT) AS {qi(ROW)} FROM {rj})"  # numbered after the INSERT
+    relation = f"(SELECT *, row_number() OVER () AS {qi(ROW)} FROM {rj})"
     json_cols = [c for c, t in cols.items() if t == "JSON"]
     staged = staging.insert_stage(
         cur,
@@ -199,7 +199,7 @@ def _fast_jsonl(
         args=args,
         expected=lambda: staging.count_lines(inp),
         into=None if json_cols else into,
-        by_rowid=True,
+        unnumbered=f"(SELECT *, CAST(NULL AS BIGINT) AS {qi(ROW)} FROM {rj})",
         thread_bytes=2 * MAX_LINE_BYTES,  # DuckDB's JSON reader holds two buffers of this size per thread
     )
     if staged is None:

@@ -5,16 +5,16 @@ SELECT of :mod:`app.ingest.normalize`) and stores them in a single ``INSERT``; t
 must stay (every skipped row counted by reason, with the first line numbers) is then one ``GROUP BY`` over
 the stage, so no row passes through Python. Two readers use it:
 
-- JSON lines (:func:`app.ingest.core._fast_jsonl`): ``read_json``, the rows numbered by their position
-  after the ``INSERT`` (:func:`number_by_rowid`); the file's line count (taken in a thread while DuckDB
-  reads) must equal the rows read, else the caller falls back to the line-by-line reader, which accounts
-  for every line.
+- JSON lines (:func:`app.ingest.core._fast_jsonl`): ``read_json``; a file that starts a stage has its rows
+  numbered by their position after the ``INSERT`` (:func:`number_by_rowid`), one appended to an earlier
+  file's stage by ``row_number()``; the file's line count (taken in a thread while DuckDB reads) must equal
+  the rows read, else the caller falls back to the line-by-line reader, which accounts for every line.
 - Parquet (:func:`fast_parquet`): ``read_parquet(file_row_number=true)``; the row count must equal the
   file's metadata.
 
-The stage ``INSERT`` of a Parquet file runs on one DuckDB thread (:func:`stage_threads`: with more, an
-ordered parallel insert writes its rows twice); JSON lines are inserted on every thread in order and
-numbered after by position (:func:`number_by_rowid`), and the line count of a plain file is counted by
+The stage ``INSERT`` runs on one DuckDB thread (:func:`stage_threads`: with more, an ordered parallel insert
+writes a Parquet file's rows twice), except a JSON-lines file that starts a stage: it is inserted on every
+thread in order and numbered after by position (:func:`number_by_rowid`); the line count of a plain file is counted by
 numpy from memory maps (:func:`count_lines`).
 
 The generated ``id`` and ``text_hash`` are hex digests that no compression shrinks much, so the stage
@@ -53,7 +53,7 @@ def insert_stage(
     args: dict[str, Any],
     expected: Callable[[], int],
     into: str | None = None,
-    by_rowid: bool = False,
+    unnumbered: str | None = None,
     thread_bytes: int = 0,
 ) -> tuple[TextPlan, int, str] | None:
     """Create ``table`` and fill it with the normalised rows of ``relation`` (which has every column of
@@ -65,21 +65,23 @@ def insert_stage(
     not yet run): when this file's rows have exactly its columns and types they are appended to it in one
     transaction instead, so a source of many shards is one table without a copy (:func:`app.ingest.core` used to
     copy every shard's stage into one table: 20 of the 58 CPU-s of ingesting 10M documents in 8 shards).
-    ``by_rowid``: ``relation``'s ``_row`` is NULL; the rows are inserted on every DuckDB thread in the input's
-    order and numbered afterwards from their position in the table (:func:`number_by_rowid`); ``thread_bytes``:
-    the memory each thread's reader holds (:func:`stage_threads`)."""
+    ``unnumbered``: ``relation`` with ``_row`` NULL, for a new stage: its rows are inserted on every DuckDB
+    thread in the input's order and numbered afterwards from their position in the table
+    (:func:`number_by_rowid`); ``thread_bytes``: the memory each thread's reader holds (:func:`stage_threads`).
+    An append to ``into`` stays on one thread with ``relation``'s own numbering: appended on two threads, 3
+    shards of 1.25M lines took 8-11 s of wall against 12.5, at 10-12% more CPU and a file 35% larger (DuckDB's
+    parallel insert writes row groups it merges and writes again), and updating the generated ids of rows
+    already stored cost 1.2-1.5 s of wall per shard."""
     import duckdb
 
     plan = plan_text(cols, text_field=reader.text_field, where=inp.rel or inp.path)
     sql = select_sql(cols, plan, relation=relation, id_field=reader.id_field, where=inp.rel, with_skip=True)
     hexcols = [c for c in _HEX if c != "id" or not reader.id_field]  # a user's ids may well compress
 
-    def number(tbl: str) -> Callable[[int], bool] | None:
-        return (lambda n: number_by_rowid(cur, tbl, n, args, generated=not reader.id_field)) if by_rowid else None
-
     if into is not None and _same_columns(cur, sql, args, into):
-        return _append_stage(cur, into, sql, args, expected, plan, number(into), thread_bytes)
-    numbered = number(table)
+        return _append_stage(cur, into, sql, args, expected, plan)
+    if unnumbered is not None:
+        sql = select_sql(cols, plan, relation=unnumbered, id_field=reader.id_field, where=inp.rel, with_skip=True)
     with ThreadPoolExecutor(1, thread_name_prefix="winnow-count") as pool:
         counted = pool.submit(expected)  # DuckDB releases the GIL while it reads: the count is nearly free
         try:
@@ -90,14 +92,16 @@ def insert_stage(
             )
             cur.execute(f"DROP TABLE {qi(table)}")
             cur.execute(f"CREATE TABLE {qi(table)} ({defs})")
-            with stage_threads(cur, parallel=by_rowid, thread_bytes=thread_bytes):
+            with stage_threads(cur, parallel=unnumbered is not None, thread_bytes=thread_bytes):
                 cur.execute(f"INSERT INTO {qi(table)} {sql}", args)
         except duckdb.Error:
             cur.execute(f"DROP TABLE IF EXISTS {qi(table)}")
             counted.result()  # a file that cannot be read at all is an IngestError, not a fallback
             return None
         n_rows = cur.execute(f"SELECT count(*) FROM {qi(table)}").fetchall()[0][0]
-        if n_rows != counted.result() or (numbered is not None and not numbered(n_rows)):
+        if n_rows != counted.result() or (
+            unnumbered is not None and not number_by_rowid(cur, table, n_rows, args, generated=not reader.id_field)
+        ):
             cur.execute(f"DROP TABLE {qi(table)}")
             return None
     return plan, n_rows, table
@@ -115,27 +119,19 @@ def _same_columns(cur: Any, sql: str, args: dict[str, Any], table: str) -> bool:
 
 
 def _append_stage(
-    cur: Any,
-    table: str,
-    sql: str,
-    args: dict[str, Any],
-    expected: Callable[[], int],
-    plan: TextPlan,
-    number: Callable[[int], bool] | None,
-    thread_bytes: int,
+    cur: Any, table: str, sql: str, args: dict[str, Any], expected: Callable[[], int], plan: TextPlan
 ) -> tuple[TextPlan, int, str] | None:
     """:func:`insert_stage`'s append to an earlier file's stage, in one transaction rolled back (nothing left
-    behind) when DuckDB cannot read the file or reads another number of rows than ``expected()``; ``number``:
-    :func:`number_by_rowid` for the rows appended."""
+    behind) when DuckDB cannot read the file or reads another number of rows than ``expected()``."""
     import duckdb
 
     with ThreadPoolExecutor(1, thread_name_prefix="winnow-count") as pool:
         counted = pool.submit(expected)
         cur.execute("BEGIN TRANSACTION")
         try:
-            with stage_threads(cur, parallel=number is not None, thread_bytes=thread_bytes):
+            with stage_threads(cur, parallel=False):
                 n_rows = int(cur.execute(f"INSERT INTO {qi(table)} {sql}", args).fetchall()[0][0])
-            ok = n_rows == counted.result() and (number is None or number(n_rows))
+            ok = n_rows == counted.result()
         except duckdb.Error:
             cur.execute("ROLLBACK")
             counted.result()  # a file that cannot be read at all is an IngestError, not a fallback
