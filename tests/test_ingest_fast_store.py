@@ -75,30 +75,33 @@ def _numbered_lines(path, n: int, *, blank_every: int) -> None:
             f.write(f'{{"text": "{text}", "n": {i}}}\n')
 
 
-def test_json_lines_inserted_on_two_threads_keep_their_line_numbers_and_ids(ws, tmp_path):
-    """Two files of 150,000 lines (about 8 MB each: several of the JSON reader's buffers and DuckDB's row
-    groups per file, read on two threads), appended to one stage: every row's ``_row`` is the line its text
-    names, every generated id is md5(source, file, line), and the blank texts are skipped at their own lines."""
+def test_json_lines_inserted_on_two_threads_keep_their_line_numbers_ids_and_files_order(ws, tmp_path):
+    """Three files: the first (150,000 lines, about 8 MB: several of the JSON reader's buffers and DuckDB's row
+    groups) starts the stage on two threads and is numbered by position (fast.number_by_rowid); the next two are
+    appended side by side (app/ingest/shards.py), the last one short, so that it is read first and must wait
+    for the one before it to commit. Every row's ``_row`` is the line its text names, every generated id is
+    md5(source, file, line), the blank texts are skipped at their own lines, and the rows are in file order."""
     import hashlib
 
-    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    a, b, c = tmp_path / "a.jsonl", tmp_path / "b.jsonl", tmp_path / "c.jsonl"
     _numbered_lines(a, 150_000, blank_every=9_973)
     _numbered_lines(b, 150_000, blank_every=7_919)
+    _numbered_lines(c, 2_000, blank_every=997)
     cur = ws.cursor()
     cur.execute("SET threads = 2")
-    out = ingest(ws, [str(a), str(b)], source="s")
+    out = ingest(ws, [str(a), str(b), str(c)], source="s")
     assert cur.execute("SELECT current_setting('threads')").fetchone()[0] == 2
-    skipped = 150_000 // 9_973 + 150_000 // 7_919
-    assert out["ingested"] == 300_000 - skipped
+    skipped = 150_000 // 9_973 + 150_000 // 7_919 + 2_000 // 997
+    assert out["ingested"] == 302_000 - skipped
     bad = cur.execute(
         "SELECT count(*) FROM corpus WHERE _row <> n OR text NOT LIKE 'line ' || n || ' %' "
-        "OR _file NOT IN ('a.jsonl', 'b.jsonl')"
+        "OR _file NOT IN ('a.jsonl', 'b.jsonl', 'c.jsonl')"
     ).fetchone()[0]
     assert bad == 0
     # the rows are in file and line order (what the edge-text lookup by _file/_row relies on)
     order = cur.execute("SELECT _file, _row FROM docs").fetchall()
     assert order == sorted(order)
-    for file, line in [("a.jsonl", 1), ("a.jsonl", 149_999), ("b.jsonl", 77_777)]:
+    for file, line in [("a.jsonl", 1), ("a.jsonl", 149_999), ("b.jsonl", 77_777), ("c.jsonl", 1_999)]:
         want = hashlib.md5(f"s\x1f{file}\x1f{line}".encode()).hexdigest()[:16]
         assert cur.execute("SELECT id FROM corpus WHERE _file = ? AND _row = ?", [file, line]).fetchone()[0] == want
 

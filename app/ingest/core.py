@@ -18,7 +18,7 @@ from typing import Any
 
 from app.errors import IngestError
 from app.ingest import fast as staging
-from app.ingest import formats
+from app.ingest import formats, shards
 from app.ingest.formats import ROW
 from app.ingest.lazy import LazyModule
 from app.ingest.normalize import RESERVED
@@ -166,14 +166,9 @@ def _type_json_columns(cur: Any, table: str, names: list[str]) -> None:
         cur.execute(f"ALTER TABLE {qi(table)} ALTER {qi(c)} SET DATA TYPE {target} USING {expr}")
 
 
-def _fast_jsonl(
-    cur: Any, reader: DocumentReader, inp: Input, table: str, *, full_schema: bool = False, into: str | None = None
-) -> tuple[dict[str, str], str | None] | None:
-    """DuckDB reads the whole JSON-lines file into ``table``, or appends it to an earlier file's stage ``into``
-    (:func:`app.ingest.fast.insert_stage`); returns ``(columns, the stage when its skipped rows are still to be
-    deleted by finish_stage, else None)``. None (and nothing left behind) when the file needs the line-by-line
-    reader (blank, malformed or non-UTF-8 lines, values the schema cannot hold)."""
-
+def _json_read(cur: Any, inp: Input, *, full_schema: bool) -> tuple[dict[str, str], str, dict[str, Any]] | None:
+    """``(columns, DuckDB's read_json of the file with those columns, its parameters)``, or None when the
+    file's schema cannot be read (or has a column named like ``_row``)."""
     from app.sql import ql
 
     args = {"path": inp.path, "src": inp.source, "file": inp.rel or inp.path}
@@ -186,7 +181,47 @@ def _fast_jsonl(
     if not cols or ROW in cols:
         return None
     spec = ", ".join(f"{ql(c)}: {ql(t)}" for c, t in cols.items())
-    rj = f"read_json($path, {opts}, columns={{{spec}}})"
+    return cols, f"read_json($path, {opts}, columns={{{spec}}})", args
+
+
+def _shard_run(
+    cur: Any, reader: DocumentReader, inputs: list[Input], stage: str, *, full_schema: bool
+) -> list[shards.Shard]:
+    """The JSON-lines files at the head of ``inputs`` that can be appended to the open ``stage`` as they are
+    (their columns and types exactly the stage's, none typed after the load), ready for
+    :func:`app.ingest.shards.append_run`."""
+    run: list[shards.Shard] = []
+    for inp in inputs:
+        if not _fast_json(inp, limit=None) or inp.fmt != "jsonl":
+            break
+        read = _json_read(cur, inp, full_schema=full_schema)
+        if read is None or "JSON" in read[0].values():
+            break
+        cols, rj, args = read
+        plan, sql = staging.stage_sql(reader, inp, cols, f"(SELECT *, row_number() OVER () AS {qi(ROW)} FROM {rj})")
+        if not staging.same_columns(cur, sql, args, stage):
+            break
+        run.append(shards.Shard(inp, cols, plan, sql, args))
+    return run
+
+
+def _fast_json(inp: Input, *, limit: int | None) -> bool:
+    """Whether DuckDB's JSON reader may take ``inp`` whole (the caller still sniffs a ``.json`` file)."""
+    return inp.fmt in ("jsonl", "json") and limit is None and inp.kind == "file"
+
+
+def _fast_jsonl(
+    cur: Any, reader: DocumentReader, inp: Input, table: str, *, full_schema: bool = False, into: str | None = None
+) -> tuple[dict[str, str], str | None] | None:
+    """DuckDB reads the whole JSON-lines file into ``table``, or appends it to an earlier file's stage ``into``
+    (:func:`app.ingest.fast.insert_stage`); returns ``(columns, the stage when its skipped rows are still to be
+    deleted by finish_stage, else None)``. None (and nothing left behind) when the file needs the line-by-line
+    reader (blank, malformed or non-UTF-8 lines, values the schema cannot hold)."""
+
+    read = _json_read(cur, inp, full_schema=full_schema)
+    if read is None:
+        return None
+    cols, rj, args = read
     relation = f"(SELECT *, row_number() OVER () AS {qi(ROW)} FROM {rj})"
     json_cols = [c for c, t in cols.items() if t == "JSON"]
     staged = staging.insert_stage(
@@ -210,6 +245,21 @@ def _fast_jsonl(
         _type_json_columns(cur, table, [c if c in table_cols else f"orig_{c}" for c in json_cols])
         return staging.account_stage(cur, reader, inp, table, plan=plan, cols=cols, n_rows=n_rows), None
     return staging.account_stage(cur, reader, inp, used, plan=plan, cols=cols, n_rows=n_rows, defer=True), used
+
+
+def _append_shards(cur: Any, reader: DocumentReader, inputs: list[Input], stage: str, *, full_schema: bool) -> int:
+    """Append the JSON-lines shards at the head of ``inputs`` that fit the open ``stage`` side by side
+    (:mod:`app.ingest.shards`) and count their rows; returns how many files were appended (0: the caller takes
+    the first one on its own: when it does not fit, or DuckDB cannot read it)."""
+    workers = staging.threads_fit(cur, 2 * MAX_LINE_BYTES)
+    # a run of a few files per worker: their schemas are read before the first starts
+    run = _shard_run(cur, reader, inputs[: 4 * workers], stage, full_schema=full_schema)
+    if not run:
+        return 0
+    done = shards.append_run(cur, stage, run, workers=min(workers, len(run)), expected=staging.count_lines)
+    for sh, n_rows in zip(run, done):
+        staging.account_stage(cur, reader, sh.inp, stage, plan=sh.plan, cols=sh.cols, n_rows=n_rows, defer=True)
+    return len(done)
 
 
 def _sniff_csv_types(cur: Any, table: str, cols: dict[str, str], skip: set[str]) -> None:
@@ -418,13 +468,21 @@ def ingest(
         for si, (name, inputs) in enumerate(by_source.items()):
             stages: list[tuple[str, dict[str, str]]] = []
             open_stage: str | None = None  # a stage of DuckDB-read files whose skipped rows are still in it
+            resume = 0  # files before it were appended side by side (_append_shards)
             for k, inp in enumerate(inputs):
+                if k < resume:
+                    continue
                 if reader.remaining() == 0:
                     break
                 stage = f"{prefix}_{si}_{k}"
                 cols = None
                 got = None
-                fast = inp.fmt in ("jsonl", "json") and limit is None and inp.kind == "file"
+                fast = _fast_json(inp, limit=limit)
+                if open_stage is not None and fast and inp.fmt == "jsonl":
+                    resume = k + _append_shards(cur, reader, inputs[k:], open_stage, full_schema=full_schema)
+                    if resume > k:
+                        progress(reader.stats.ingested, None, name)
+                        continue
                 if fast and (inp.fmt == "jsonl" or not formats.sniff_json_array(inp)):
                     got = _fast_jsonl(cur, reader, inp, stage, full_schema=full_schema, into=open_stage)
                 elif inp.fmt == "parquet" and limit is None and inp.kind == "file":

@@ -71,17 +71,17 @@ def insert_stage(
     An append to ``into`` stays on one thread with ``relation``'s own numbering: appended on two threads, 3
     shards of 1.25M lines took 8-11 s of wall against 12.5, at 10-12% more CPU and a file 35% larger (DuckDB's
     parallel insert writes row groups it merges and writes again), and updating the generated ids of rows
-    already stored cost 1.2-1.5 s of wall per shard."""
+    already stored cost 1.2-1.5 s of wall per shard; the shards after the first are appended side by side
+    instead, one thread each (:mod:`app.ingest.shards`)."""
     import duckdb
 
-    plan = plan_text(cols, text_field=reader.text_field, where=inp.rel or inp.path)
-    sql = select_sql(cols, plan, relation=relation, id_field=reader.id_field, where=inp.rel, with_skip=True)
+    plan, sql = stage_sql(reader, inp, cols, relation)
     hexcols = [c for c in _HEX if c != "id" or not reader.id_field]  # a user's ids may well compress
 
-    if into is not None and _same_columns(cur, sql, args, into):
+    if into is not None and same_columns(cur, sql, args, into):
         return _append_stage(cur, into, sql, args, expected, plan)
     if unnumbered is not None:
-        sql = select_sql(cols, plan, relation=unnumbered, id_field=reader.id_field, where=inp.rel, with_skip=True)
+        sql = stage_sql(reader, inp, cols, unnumbered)[1]
     with ThreadPoolExecutor(1, thread_name_prefix="winnow-count") as pool:
         counted = pool.submit(expected)  # DuckDB releases the GIL while it reads: the count is nearly free
         try:
@@ -107,7 +107,13 @@ def insert_stage(
     return plan, n_rows, table
 
 
-def _same_columns(cur: Any, sql: str, args: dict[str, Any], table: str) -> bool:
+def stage_sql(reader: DocumentReader, inp: Input, cols: dict[str, str], relation: str) -> tuple[TextPlan, str]:
+    """The text plan and the stage ``INSERT``'s ``SELECT`` of ``relation`` (an input's rows with ``_row``)."""
+    plan = plan_text(cols, text_field=reader.text_field, where=inp.rel or inp.path)
+    return plan, select_sql(cols, plan, relation=relation, id_field=reader.id_field, where=inp.rel, with_skip=True)
+
+
+def same_columns(cur: Any, sql: str, args: dict[str, Any], table: str) -> bool:
     """Whether ``sql``'s output has exactly ``table``'s column names and types, in order."""
     import duckdb
 
@@ -254,12 +260,19 @@ def stage_threads(cur: Any, *, parallel: bool, thread_bytes: int = 0) -> Iterato
         with setting_held(cur, "threads", 1):
             yield
         return
+    with (
+        setting_held(cur, "preserve_insertion_order", True),
+        setting_held(cur, "threads", threads_fit(cur, thread_bytes)),
+    ):
+        yield
+
+
+def threads_fit(cur: Any, thread_bytes: int) -> int:
+    """DuckDB's thread setting, or fewer: as many readers holding ``thread_bytes`` each as half the memory limit
+    holds (the rest is for the rows on their way to the table)."""
     threads = int(setting(cur, "threads") or 1)
     limit = amount_bytes(setting(cur, "memory_limit")) or 0
-    # half the memory limit for the readers' buffers at most; the rest for the rows on their way to the table
-    fit = max(1, min(threads, limit // (2 * thread_bytes))) if limit and thread_bytes else threads
-    with setting_held(cur, "preserve_insertion_order", True), setting_held(cur, "threads", fit):
-        yield
+    return max(1, min(threads, limit // (2 * thread_bytes))) if limit and thread_bytes else threads
 
 
 def number_by_rowid(cur: Any, table: str, n_rows: int, args: dict[str, Any], *, generated: bool) -> bool:
