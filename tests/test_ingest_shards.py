@@ -53,6 +53,7 @@ def _ingest(path, files: list[str], monkeypatch, *, python: bool) -> tuple:
     with monkeypatch.context() as m:
         if python:  # the reference: every file through the Python reader
             m.setattr(core, "_fast_jsonl", lambda *a, **k: None)
+            m.setattr(core, "_start_shards", lambda *a, **k: None)
             m.setattr(fast, "fast_parquet", lambda *a, **k: None)
         ws = Workspace.open(path, create=True)
         try:
@@ -100,3 +101,27 @@ def test_a_file_of_another_kind_keeps_the_files_order(tmp_path, monkeypatch, kin
     rows = _ingest(tmp_path / "ws", files, monkeypatch, python=False)[0]
     shards = [r[0].split("-")[0] for r in rows if r[0] != "s-broken"]
     assert shards == sorted(shards)
+
+
+def test_shards_tick_progress_as_each_commits_and_a_failed_one_is_not_run_again(tmp_path, monkeypatch):
+    """Every shard of a run counts and reports progress when it commits (not once at the end of the run); a
+    shard DuckDB could not take in a run (a blank line) is then read on its own, not put in another run."""
+    from app.ingest import shards
+
+    files = [_write(tmp_path, kind, k) for k, kind in enumerate(["plain", "plain", "blank_line", "plain", "plain"])]
+    runs: list[list[str]] = []
+    real = shards.append_run
+    monkeypatch.setattr(shards, "append_run", lambda cur, t, run, **k: runs.append([s.inp.rel for s in run]) or real(cur, t, run, **k))  # fmt: skip
+    ticks: list[int] = []
+    ws = Workspace.open(tmp_path / "ws", create=True)
+    try:
+        out = ingest(ws, files, source="web", progress=lambda done, total, stage: ticks.append(done))
+    finally:
+        ws.close()
+    assert out["ingested"] == 30
+    names = [f.rsplit("/", 1)[-1] for f in files]
+    assert runs[0] == names  # all five tried side by side, the first among them
+    assert sum(r.count(names[2]) for r in runs) == 1  # the failed one never again in a run
+    assert runs[1:] == [names[3:]]  # the two after it: a run of their own, appended to the same stage
+    assert [t for t in ticks if t][:2] == [6, 12]  # the first two shards, one tick each as they commit
+    assert ticks[-1] == 30

@@ -71,13 +71,12 @@ def insert_stage(
     An append to ``into`` stays on one thread with ``relation``'s own numbering: appended on two threads, 3
     shards of 1.25M lines took 8-11 s of wall against 12.5, at 10-12% more CPU and a file 35% larger (DuckDB's
     parallel insert writes row groups it merges and writes again), and updating the generated ids of rows
-    already stored cost 1.2-1.5 s of wall per shard; the shards after the first are appended side by side
-    instead, one thread each (:mod:`app.ingest.shards`)."""
+    already stored cost 1.2-1.5 s of wall per shard; a source's shards are appended side by side instead, one
+    thread each, the first among them (:mod:`app.ingest.shards`): this path is for a lone file, and a file that
+    failed in such a run."""
     import duckdb
 
     plan, sql = stage_sql(reader, inp, cols, relation)
-    hexcols = [c for c in _HEX if c != "id" or not reader.id_field]  # a user's ids may well compress
-
     if into is not None and same_columns(cur, sql, args, into):
         return _append_stage(cur, into, sql, args, expected, plan)
     if unnumbered is not None:
@@ -85,13 +84,7 @@ def insert_stage(
     with ThreadPoolExecutor(1, thread_name_prefix="winnow-count") as pool:
         counted = pool.submit(expected)  # DuckDB releases the GIL while it reads: the count is nearly free
         try:
-            cur.execute(f"CREATE TABLE {qi(table)} AS {sql} WITH NO DATA", args)
-            types = cur.execute(f"DESCRIBE {qi(table)}").fetchall()
-            defs = ", ".join(
-                f"{qi(c)} {t}" + (" USING COMPRESSION uncompressed" if c in hexcols else "") for c, t, *_ in types
-            )
-            cur.execute(f"DROP TABLE {qi(table)}")
-            cur.execute(f"CREATE TABLE {qi(table)} ({defs})")
+            create_stage(cur, reader, table, sql, args)
             with stage_threads(cur, parallel=unnumbered is not None, thread_bytes=thread_bytes):
                 cur.execute(f"INSERT INTO {qi(table)} {sql}", args)
         except duckdb.Error:
@@ -105,6 +98,18 @@ def insert_stage(
             cur.execute(f"DROP TABLE {qi(table)}")
             return None
     return plan, n_rows, table
+
+
+def create_stage(cur: Any, reader: DocumentReader, table: str, sql: str, args: dict[str, Any]) -> None:
+    """Create the empty stage ``table`` with the columns of the stage ``SELECT`` ``sql``, generated ids and
+    ``text_hash`` stored uncompressed (random hex: compressing them costs CPU and saves little; a user's own ids
+    may well compress)."""
+    hexcols = [c for c in _HEX if c != "id" or not reader.id_field]
+    cur.execute(f"CREATE TABLE {qi(table)} AS {sql} WITH NO DATA", args)
+    types = cur.execute(f"DESCRIBE {qi(table)}").fetchall()
+    defs = ", ".join(f"{qi(c)} {t}" + (" USING COMPRESSION uncompressed" if c in hexcols else "") for c, t, *_ in types)
+    cur.execute(f"DROP TABLE {qi(table)}")
+    cur.execute(f"CREATE TABLE {qi(table)} ({defs})")
 
 
 def stage_sql(reader: DocumentReader, inp: Input, cols: dict[str, str], relation: str) -> tuple[TextPlan, str]:

@@ -40,12 +40,20 @@ class Shard:
 
 
 def append_run(
-    cur: Any, table: str, shards: list[Shard], *, workers: int, expected: Callable[[Input], int]
+    cur: Any,
+    table: str,
+    shards: list[Shard],
+    *,
+    workers: int,
+    expected: Callable[[Input], int],
+    committed: Callable[[Shard, int], None] | None = None,
 ) -> list[int]:
     """Append every shard's rows to ``table``, up to ``workers`` at once on one DuckDB thread each, each in its
     own transaction, committed in ``shards``' order. Returns the row counts of the shards committed: a prefix of
     ``shards``, cut at the first shard DuckDB could not read or that read another number of rows than
-    ``expected(inp)`` (its lines); it and every later shard are rolled back, nothing of them left behind."""
+    ``expected(inp)`` (its lines); it and every later shard are rolled back, nothing of them left behind.
+    ``committed(shard, rows)`` is called on the caller's thread for each shard committed, in order, as soon as
+    it is (while later shards are still being read: the caller counts it and shows progress)."""
     import duckdb
 
     n = len(shards)
@@ -80,8 +88,10 @@ def append_run(
         setting_held(cur, "threads", 1),
         ThreadPoolExecutor(max(1, workers), thread_name_prefix="winnow-shard") as pool,
     ):
-        for f in [pool.submit(run, i) for i in range(n)]:  # in order: a shard only waits for earlier ones
+        for i, f in enumerate([pool.submit(run, i) for i in range(n)]):  # a shard only waits for earlier ones
             f.result()
+            if committed is not None and rows[i] is not None:
+                committed(shards[i], rows[i])
     done: list[int] = []
     for r in rows:
         if r is None:
