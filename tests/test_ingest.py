@@ -471,10 +471,10 @@ def test_fields_first_seen_after_duckdbs_sample_are_kept(ws, tmp_path):
 
 
 def test_large_files_are_typed_from_a_spread_sample(ws, tmp_path, monkeypatch):
-    from app.ingest import core
+    from app.ingest import core, jsonl
 
-    monkeypatch.setattr(core, "SLICE_BYTES", 2048)
-    monkeypatch.setattr(core, "SAMPLE_SLICES", 8)
+    monkeypatch.setattr(jsonl, "SLICE_BYTES", 2048)
+    monkeypatch.setattr(jsonl, "SAMPLE_SLICES", 8)
     monkeypatch.setattr(core.formats, "BATCH_ROWS", 8192)
     n = 6000
     recs = [

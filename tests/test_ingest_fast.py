@@ -179,9 +179,9 @@ def test_jsonl_takes_the_fast_path_under_a_small_memory_cap(ws, tmp_path, monkey
 
 
 def test_a_line_longer_than_the_fast_readers_limit_is_read_by_the_python_reader(ws, tmp_path, monkeypatch):
-    from app.ingest import core
+    from app.ingest import jsonl
 
-    monkeypatch.setattr(core, "MAX_LINE_BYTES", 1 << 16)
+    monkeypatch.setattr(jsonl, "MAX_LINE_BYTES", 1 << 16)
     f = tmp_path / "long.jsonl"
     f.write_text('{"text": "short"}\n' + '{"text": "' + "x" * (1 << 17) + '"}\n{"text": "end"}\n')
     out = ingest(ws, [str(f)])

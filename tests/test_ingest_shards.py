@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.ingest import core, fast, ingest
+from app.ingest import core, fast, ingest, jsonl
 from app.workspace import Workspace, source_table
 
 #: kinds of shard: plain documents, some rows skipped (blank or missing text), another schema (an extra
@@ -52,8 +52,8 @@ def _write(path, kind: str, k: int) -> str:
 def _ingest(path, files: list[str], monkeypatch, *, python: bool) -> tuple:
     with monkeypatch.context() as m:
         if python:  # the reference: every file through the Python reader
-            m.setattr(core, "_fast_jsonl", lambda *a, **k: None)
-            m.setattr(core, "_start_shards", lambda *a, **k: None)
+            m.setattr(jsonl, "stage_file", lambda *a, **k: None)
+            m.setattr(jsonl, "start_shards", lambda *a, **k: None)
             m.setattr(fast, "fast_parquet", lambda *a, **k: None)
         ws = Workspace.open(path, create=True)
         try:

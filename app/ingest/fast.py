@@ -5,7 +5,7 @@ SELECT of :mod:`app.ingest.normalize`) and stores them in a single ``INSERT``; t
 must stay (every skipped row counted by reason, with the first line numbers) is then one ``GROUP BY`` over
 the stage, so no row passes through Python. Two readers use it:
 
-- JSON lines (:func:`app.ingest.core._fast_jsonl`): ``read_json``; a file that starts a stage has its rows
+- JSON lines (:func:`app.ingest.jsonl.stage_file`): ``read_json``; a file that starts a stage has its rows
   numbered by their position after the ``INSERT`` (:func:`number_by_rowid`), one appended to an earlier
   file's stage by ``row_number()``; the file's line count (taken in a thread while DuckDB reads) must equal
   the rows read, else the caller falls back to the line-by-line reader, which accounts for every line.
