@@ -217,9 +217,9 @@ def start_shards(
 ) -> tuple[dict[str, str], int, bool] | None:
     """Open the new stage ``stage`` with the JSON-lines shards at the head of ``inputs`` appended side by side,
     the first among them (:func:`append_shards`); returns (the stage's columns, how many files went in, whether
-    the file after them failed), or
-    None, nothing left behind, when fewer than two files fit or the first was not committed: the caller takes
-    the first on its own (inserted on every DuckDB thread, numbered after: the better way for a lone file).
+    the file after them failed), or None, nothing left behind, when fewer than two files fit or the first was
+    not committed: the caller takes the first on its own (inserted on every DuckDB thread, numbered after: the
+    better way for a lone file).
     Why: a first shard inserted on its own on every thread, then numbered, left the cores half idle around its
     start and end and cost an update of every row (1.2 s of wall per 1.25M lines); in the run it is one more
     shard beside the others."""
