@@ -21,6 +21,7 @@ work: the release is retried on the next tick.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import threading
@@ -181,19 +182,28 @@ class _Cursor:
 
 
 class _Reaper:
-    """One daemon thread per process ticking every open :class:`SharedWorkspace`."""
+    """One daemon thread per process ticking every open :class:`SharedWorkspace`. It is stopped, and a tick in
+    progress waited for, when the interpreter exits: a daemon thread still inside DuckDB then (releasing a
+    workspace) was killed mid-call and the process aborted ("terminate called ... FATAL: exception not
+    rethrown") after every test had passed, in about one run of three of the Thresholds page tests."""
 
     def __init__(self) -> None:
         self.items: weakref.WeakSet[SharedWorkspace] = weakref.WeakSet()
+        self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._run, name="winnow-workspace-reaper", daemon=True)
         self.thread.start()
+        atexit.register(self.stop)
 
     def add(self, ws: SharedWorkspace) -> None:
         self.items.add(ws)
 
+    def stop(self) -> None:
+        """End the loop after the tick in progress (bounded: a tick releases idle workspaces, quick)."""
+        self.stopped.set()
+        self.thread.join(timeout=30)
+
     def _run(self) -> None:
-        while True:
-            time.sleep(TICK_S)
+        while not self.stopped.wait(TICK_S):
             for ws in list(self.items):
                 with contextlib.suppress(Exception):  # a failed release is retried on the next tick
                     ws.tick()

@@ -542,3 +542,25 @@ def test_dashboard_cli_and_duckdb_share_one_workspace(tmp_path):
         assert 0 < _kept(page) == want_new < 240
         assert page.locator("[data-testid=stException]").count() == 0
         browser.close()
+
+
+def test_the_reaper_stops_at_exit_after_its_tick(tmp_path):
+    """The reaper's daemon thread is stopped and joined when the interpreter exits (atexit), so it is never
+    killed inside DuckDB while releasing a workspace (that aborted the process after the tests had passed); a
+    process that exits while its workspace is being released every few ms ends cleanly."""
+    from app.shared_workspace import _Reaper
+
+    r = _Reaper()
+    assert r.thread.is_alive()
+    r.stop()
+    assert not r.thread.is_alive()
+    ws = _ws(tmp_path / "ws")
+    code = (
+        "import time; from app.shared_workspace import SharedWorkspace\n"
+        f"s = SharedWorkspace({ws!r}, idle_s=0.01, grace_s=0.0)\n"
+        "end = time.monotonic() + 0.5\n"
+        "while time.monotonic() < end: s.cursor().execute('SELECT count(*) FROM docs').fetchall()\n"
+    )
+    for _ in range(3):
+        r2 = _run([sys.executable, "-c", code])
+        assert r2.returncode == 0, r2.stderr[-2000:]
