@@ -144,3 +144,64 @@ def test_in_the_background_a_first_move_is_counted_from_vectors_while_the_index_
             recipe = _recipe("size_words", "min", lo, False, None, True, ["en", "de"])
             assert _strip(summarize(ws.con, recipe)) == _strip(summarize(ws.con, recipe, cache=False)), lo
         assert state.dragged == before + 2
+
+
+def test_in_the_background_the_first_summary_prebuilds_the_single_bound_cuts(ws, monkeypatch):
+    """From PREBUILD_MIN documents the panel's first summary of a recipe starts building, in one thread, the
+    indexes of its cuts with one bound (rule 0's minimum, rule 1's minimum; not a cut with both bounds): the first
+    move of either is then answered by an index, equal to the SQL path's."""
+    from app.recipes import live_drag
+
+    monkeypatch.setattr(live_drag, "PREBUILD_MIN", 0)
+    live.clear()
+    with live_drag.background():
+        recipe = _recipe("size_words", "min", 5.0, False, None, True, ["en", "de"])
+        assert _strip(summarize(ws.con, recipe)) == _strip(summarize(ws.con, recipe, cache=False))
+        (state,) = live._STATES.values()
+        assert len(state.drag_threads) == 1
+        state.drag_threads[0].join(timeout=60)
+        assert sorted(k[1:] for k in state.drags) == [(0, "lo"), (1, "lo")]
+        before = state.dragged  # 1 when the build was done before the first summary read the indexes
+        for lo in (9.0, 30.0):  # the first move already from the index
+            recipe = _recipe("size_words", "min", lo, False, None, True, ["en", "de"])
+            assert _strip(summarize(ws.con, recipe)) == _strip(summarize(ws.con, recipe, cache=False)), lo
+        assert state.dragged == before + 2
+        assert len(state.drag_threads) == 1  # nothing built again
+    live.clear()
+    with live_drag.background():  # a cut with both bounds is not prebuilt: it is built on its first move
+        recipe = _recipe("size_words", "min", 5.0, False, 25.0, True, ["en", "de"])
+        summarize(ws.con, recipe)
+        (state,) = live._STATES.values()
+        for t in state.drag_threads:
+            t.join(timeout=60)
+        assert sorted(k[1:] for k in state.drags) == [(1, "lo")]
+
+
+def test_below_prebuild_min_nothing_is_built_before_a_move(ws):
+    from app.recipes import live_drag
+
+    live.clear()
+    with live_drag.background():
+        summarize(ws.con, _recipe("size_words", "min", 5.0, False, None, True, ["en", "de"]))
+        (state,) = live._STATES.values()
+        assert state.drag_threads == [] and not state.drags
+
+
+def test_the_plans_summary_builds_no_second_index(ws, monkeypatch):
+    """The mixture plan's summary (by source) after the panel's (by source x language): its moves are folded from
+    the panel's answers, so it starts no index of its own for a cut the panel's index covers."""
+    from app.recipes import live_drag
+
+    monkeypatch.setattr(live_drag, "PREBUILD_MIN", 0)
+    live.clear()
+    with live_drag.background():
+        for lo in (5.0, 9.0, 30.0):
+            recipe = _recipe("size_words", "min", lo, False, None, True, ["en", "de"])
+            assert _strip(summarize(ws.con, recipe)) == _strip(summarize(ws.con, recipe, cache=False)), lo
+            by_src = summarize(ws.con, recipe, group_by="source")
+            assert _strip(by_src) == _strip(summarize(ws.con, recipe, group_by="source", cache=False)), lo
+            (state,) = live._STATES.values()
+            for t in state.drag_threads:
+                t.join(timeout=60)
+        assert len(state.drag_threads) == 1
+        assert {k[0][0] for k in state.drags} == {"lang_code"}  # the panel's shape only

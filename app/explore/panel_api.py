@@ -128,9 +128,13 @@ def summary_payload(con: Any, rules: list[RuleKind], *, annotate: tuple | None =
     rule's bounds resolved to values), so the browser can colour the histogram bins on either side."""
     t0 = time.perf_counter()
     from app.explore.annotate_refs import for_rules
+    from app.recipes.live_drag import background
 
     rules = usable(rules)
-    s = recipe_bridge.summarize(con, rules, annotate=for_rules(rules, *annotate) if annotate else None)
+    # the page's own first counts too: from 1M documents they start building the drag indexes of the single-bound
+    # cuts beside the page (app.recipes.live_drag.PREBUILD_MIN), so that a first move finds one ready
+    with background():
+        s = recipe_bridge.summarize(con, rules, annotate=for_rules(rules, *annotate) if annotate else None)
     resolved = s["resolved"]["rules"]
     idx = recipe_bridge.check_index(rules)
     cuts, texts = [], []

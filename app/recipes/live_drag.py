@@ -28,7 +28,9 @@ documents in multi-member clusters that pass the other checks), and up to 8 for 
 bytes a document per index, :data:`MAX_INDEXES` indexes per frame. Built on the first move of a check (sorts of
 the documents: 1.3 CPU-s at 3M, ~8 at 10M); any other kind of change goes the vector way. In the panel's routes
 (:func:`background`) that build runs in a thread: the first move is counted from vectors and answered at once, the
-moves after it by the index when it is ready (3M documents, load 8: the first move 1,894 -> 373 ms of wall).
+moves after it by the index when it is ready (3M documents, load 8: the first move 1,894 -> 373 ms of wall). From
+:data:`PREBUILD_MIN` documents the routes' first summary of a recipe shape (the panel opening) also starts building
+the indexes of its single-bound cuts, so that a person's first moves find one ready.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from app.recipes.live_fold import fold
+from app.recipes.live_fold import fold, nests
 
 #: off: every summary counts vectors (tests of :func:`app.recipes.live._counts`' own incremental path)
 ENABLED = True
@@ -50,6 +52,12 @@ _BACKGROUND: contextvars.ContextVar[bool] = contextvars.ContextVar("winnow_drag_
 log = logging.getLogger(__name__)
 #: drag indexes kept per frame (least recently used dropped): the panel's shape and one more
 MAX_INDEXES = 2
+#: documents from which a summary's first sight of a recipe shape (the panel opening) starts building, in the
+#: background, the drag indexes of its single-bound cuts (:func:`_single_bounds`, at most :data:`MAX_INDEXES`), so
+#: that their first moves are answered from an index too. At 10M documents a build takes ~8.6 CPU-s, and moves
+#: made while it ran were counted from vectors beside it, 68-730 ms each (``bench:ui_10m``: 840 ms p95); below
+#: 1M documents a move counted from vectors takes tens of ms, not worth the memory (up to 40 bytes a document).
+PREBUILD_MIN = 1_000_000
 #: kinds of rule whose numpy vector is :meth:`app.recipes.live._State.range_vector` of their resolved bounds
 RANGE_KINDS = ("range", "quantile")
 
@@ -140,6 +148,9 @@ def counts(
         last = st.drag_last.get(struct)
         st.drag_last[struct] = sigs
         got = fold(st.drag_done, struct, index, sigs, tok, st.groups, same=same)
+    if last is None and _BACKGROUND.get() and st.n >= PREBUILD_MIN:
+        keys = [(struct, i, side) for i, side in _single_bounds(sigs)][:MAX_INDEXES]
+        _start(st, comp, sigs, keys, vec_of=vec_of, tok=tok, shifted=shifted, bins=bins)
     if got is not None:
         st.folded += 1
         return got
@@ -155,7 +166,7 @@ def counts(
         if moved is None or _bound(sigs, *moved) is None:
             return None
         if _BACKGROUND.get():  # this move is counted from vectors; the next ones from the index once built
-            _start(st, comp, sigs, (struct, *moved), vec_of=vec_of, tok=tok, shifted=shifted, bins=bins)
+            _start(st, comp, sigs, [(struct, *moved)], vec_of=vec_of, tok=tok, shifted=shifted, bins=bins)
             return None
         ix = _build(st, comp, sigs, *moved, vec_of=vec_of, tok=tok, shifted=shifted, bins=bins)
         if ix is None:
@@ -189,29 +200,71 @@ def _keep(st: Any, key: tuple, ix: dict) -> None:
             st.drags.popitem(last=False)
 
 
-def _start(st: Any, comp: Any, sigs: list, key: tuple, *, vec_of: Callable, tok: Any, shifted: Any, bins: int) -> None:
-    """Build the index for ``key`` (shape, check, side) in a daemon thread, once per state of the other checks (a
-    recipe the index cannot take is remembered, not retried). The other checks' vectors are read here, by the
-    request (they may need its DuckDB cursor); the thread only runs numpy."""
-    i, side = key[1], key[2]
-    fixed = _fixed(sigs, i, side)
+def _single_bounds(sigs: list) -> list[tuple[int, str]]:
+    """``(check position, side)`` of every range check with one finite bound only: the bound a person drags."""
+    out = []
+    for i, s in enumerate(sigs):
+        if isinstance(s, tuple) and s[0] == "range":
+            sides = [side for side, b in (("lo", s[2]), ("hi", s[3])) if b is not None and math.isfinite(b)]
+            if len(sides) == 1:
+                out.append((i, sides[0]))
+    return out
+
+
+def _covered(st: Any, key: tuple, fixed: tuple) -> bool:
+    """Whether an index for ``key`` (shape, check, side) with every other check as in ``fixed`` is built or being
+    built, for this shape or for one whose groups nest in it: the panel's shape (source x language) is asked
+    first on every change, and the mixture plan's (by source) is then folded from its answer
+    (:func:`app.recipes.live_fold.fold`), so a second index for the plan would be built for nothing (at 10M
+    documents two builds ran side by side: ~17 CPU-s and twice the memory)."""
+    struct, i, side = key
+    for table, get in ((st.drag_pending, lambda v: v), (st.drags, lambda v: v["fixed"])):
+        for (other, j, s), v in table.items():
+            same_move = (j, s) == (i, side) and other[1] == struct[1] and _matches(get(v), fixed)
+            if same_move and (other == struct or nests(st.groups, other[0], struct[0])):
+                return True
+    return False
+
+
+def _lower_priority() -> None:
+    """Make the calling thread yield the CPU to the requests and page renders it runs beside (Linux schedules
+    threads one by one; elsewhere nothing happens): a build is work ahead of time, not what anyone waits for."""
+    import os
+
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+
+
+def _start(
+    st: Any, comp: Any, sigs: list, keys: list[tuple], *, vec_of: Callable, tok: Any, shifted: Any, bins: int
+) -> None:
+    """Build the indexes for ``keys`` (shape, check, side) in a daemon thread, one after another, each once per
+    state of the other checks (a recipe the index cannot take is remembered, not retried). The checks' vectors
+    are read here, by the request (they may need its DuckDB cursor); the thread only runs numpy."""
+    todo = []
     with st.lock:
-        pend = st.drag_pending.get(key)
-        if pend is not None and _matches(pend, fixed):
-            return
-        st.drag_pending[key] = fixed
-    others = {m: vec_of(m) for m, c in enumerate(comp.checks) if m != i and c.kind != "dedup"}
+        for key in keys:
+            fixed = _fixed(sigs, key[1], key[2])
+            if _covered(st, key, fixed):
+                continue
+            st.drag_pending[key] = fixed
+            todo.append(key)
+    if not todo:
+        return
+    vecs = {m: vec_of(m) for m, c in enumerate(comp.checks) if c.kind != "dedup"}
 
     def run() -> None:
-        ix = None
-        try:
-            ix = _build(st, comp, sigs, i, side, vec_of=others.get, tok=tok, shifted=shifted, bins=bins)
-        except Exception:  # the vector path keeps answering; the server log has why
-            log.exception("drag index build failed")
-        if ix is not None:
-            _keep(st, key, ix)
-            with st.lock:
-                st.drag_pending.pop(key, None)
+        _lower_priority()
+        for key in todo:
+            ix = None
+            try:
+                ix = _build(st, comp, sigs, key[1], key[2], vec_of=vecs.get, tok=tok, shifted=shifted, bins=bins)
+            except Exception:  # the vector path keeps answering; the server log has why
+                log.exception("drag index build failed")
+            if ix is not None:
+                _keep(st, key, ix)
+                with st.lock:
+                    st.drag_pending.pop(key, None)
 
     t = threading.Thread(target=run, name="winnow-drag-index", daemon=True)
     with st.lock:

@@ -28,6 +28,16 @@ def coarse_label(fine: tuple, coarse_column: str | None) -> tuple | None:
     return None
 
 
+def nests(groups: dict, fine_column: str | None, coarse_column: str | None) -> bool:
+    """Whether every group of source x ``fine_column`` lies in one group of source x ``coarse_column`` (so that
+    counts grouped the fine way fold into the coarse ones); False while either grouping is not yet known."""
+    fine, coarse = groups.get(("source", fine_column)), groups.get(("source", coarse_column))
+    if fine is None or coarse is None:
+        return False
+    where = set(coarse[1])
+    return all(coarse_label(lab, coarse_column) in where for lab in fine[1])
+
+
 def fold(
     incs: dict, struct: tuple, index: list[int], vecs: list, tok: Any, groups: dict, *, same: Any = None
 ) -> tuple | None:

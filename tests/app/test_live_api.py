@@ -162,3 +162,19 @@ def test_rules_handed_back_by_the_panel():
     assert [r.uid for r in back] == ["a", "b"] and back[0].lo == 5.0 and edge == "b"
     for raw in (None, "", "{", json.dumps({"rules": [{"kind": "nope"}]}), json.dumps([1, 2]), json.dumps({"x": 1})):
         assert panel_api.from_panel(raw) is None
+
+
+def test_the_pages_own_first_counts_start_the_prebuild(opened, monkeypatch):
+    """``summary_payload`` (the page's first counts as well as the route's) counts in the background context:
+    from PREBUILD_MIN documents its first summary starts building the single-bound cut's drag index."""
+    from app.explore.view_state import decode_rules
+    from app.recipes import live, live_drag
+
+    ws, _token = opened
+    monkeypatch.setattr(live_drag, "PREBUILD_MIN", 0)
+    live.clear()
+    panel_api.summary_payload(ws.cursor(), decode_rules("range:size_words:5.0,;qrange:quality_score:0.1,0.9"))
+    (state,) = live._STATES.values()
+    for t in state.drag_threads:
+        t.join(timeout=60)
+    assert [k[1:] for k in state.drags] == [(0, "lo")]  # the quantile cut has both bounds: not prebuilt
