@@ -4,6 +4,7 @@ documents, their order, ids and every count are those of the Python reader, what
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pyarrow as pa
@@ -12,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.ingest import core, fast, ingest, jsonl
+from app.ingest import core, fast, ingest, jsonl, pieces
 from app.workspace import Workspace, source_table
 
 #: kinds of shard: plain documents, some rows skipped (blank or missing text), another schema (an extra
@@ -55,6 +56,7 @@ def _ingest(path, files: list[str], monkeypatch, *, python: bool) -> tuple:
             m.setattr(jsonl, "stage_file", lambda *a, **k: None)
             m.setattr(jsonl, "start_shards", lambda *a, **k: None)
             m.setattr(fast, "fast_parquet", lambda *a, **k: None)
+            m.setattr(pieces, "stage_pieces", lambda *a, **k: None)
         ws = Workspace.open(path, create=True)
         try:
             try:
@@ -125,3 +127,54 @@ def test_shards_tick_progress_as_each_commits_and_a_failed_one_is_not_run_again(
     assert runs[1:] == [names[3:]]  # the two after it: a run of their own, appended to the same stage
     assert [t for t in ticks if t][:2] == [6, 12]  # the first two shards, one tick each as they commit
     assert ticks[-1] == 30
+
+
+@given(total=st.integers(0, 2_000_000), target=st.integers(0, 1_000_000))
+def test_pieces_are_whole_row_groups_of_the_store(total, target):
+    bounds = pieces.cut(total, target=target)
+    step = max(pieces.STORE_ROWS, target // pieces.STORE_ROWS * pieces.STORE_ROWS)
+    assert bounds[0] == 0 and bounds[-1] == total
+    assert all(b % pieces.STORE_ROWS == 0 for b in bounds[:-1])  # every piece but the last: whole row groups
+    assert all(b - a == step for a, b in itertools.pairwise(bounds[:-1]))
+    assert len(bounds) == 2 or bounds[-1] - bounds[-2] >= step // 2
+
+
+def _parquet(path, k: int, n: int, *, group: int) -> str:
+    """``n`` documents in row groups of ``group`` rows, every 37th text blank (a skip inside a piece)."""
+    rows = [{"id": f"p{k}-{i}", "text": " " if i % 37 == 5 else f"parquet {k} row {i}"} for i in range(n)]
+    f = path / f"big{k}.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), f, row_group_size=group)
+    return str(f)
+
+
+@pytest.mark.parametrize("fail", [None, 0, 2])
+def test_a_parquet_file_in_pieces_equals_the_python_reader(tmp_path, monkeypatch, fail):
+    """Two Parquet files of 10 row groups each, read in pieces of 250 rows side by side (the second appended to
+    the first one's stage): the same documents, order, line numbers and counts as the Python reader. ``fail``: that
+    piece of the second file reads a row short (as a file DuckDB misreads would), so the file's committed pieces
+    are deleted and it is staged the single-thread way; the result is the same."""
+    from app.ingest import shards
+
+    monkeypatch.setattr(pieces, "STORE_ROWS", 250)
+    files = [_parquet(tmp_path, k, 1000, group=100) for k in range(2)]
+    runs: list[int] = []
+    real = shards.append_run
+
+    def spy(cur, table, run, **k):
+        runs.append(len(run))
+        if fail is not None and len(runs) == 2:
+            bad = run[fail]
+            run = [
+                *run[:fail],
+                shards.Shard(bad.inp, bad.cols, bad.plan, bad.sql, bad.args, rows=bad.rows + 1),
+                *run[fail + 1 :],
+            ]
+        return real(cur, table, run, **k)
+
+    monkeypatch.setattr(shards, "append_run", spy)
+    got = _ingest(tmp_path / "fast", files, monkeypatch, python=False)
+    want = _ingest(tmp_path / "python", files, monkeypatch, python=True)
+    assert runs == [4, 4]  # 1,000 rows, two threads: pieces of 250 rows (the store's row groups, made small)
+    assert got[1:] == want[1:]
+    assert [r[:5] for r in got[0]] == [r[:5] for r in want[0]]
+    assert got[2] == 2 * (1000 - 27)

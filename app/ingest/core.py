@@ -19,7 +19,7 @@ from typing import Any
 
 from app.errors import IngestError
 from app.ingest import fast as staging
-from app.ingest import formats, jsonl
+from app.ingest import formats, jsonl, pieces
 from app.ingest.formats import ROW
 from app.ingest.lazy import LazyModule
 from app.ingest.normalize import RESERVED
@@ -335,7 +335,9 @@ def ingest(
                 if fast and (inp.fmt == "jsonl" or not formats.sniff_json_array(inp)):
                     got = jsonl.stage_file(cur, reader, inp, stage, full_schema=full_schema, into=open_stage)
                 elif inp.fmt == "parquet" and limit is None and inp.kind == "file":
-                    got = staging.fast_parquet(cur, reader, inp, stage, into=open_stage)
+                    got = pieces.stage_pieces(cur, reader, inp, stage, into=open_stage) or staging.fast_parquet(
+                        cur, reader, inp, stage, into=open_stage
+                    )
                 if got is not None:
                     cols, deferred = got
                     if deferred is not None and deferred == open_stage:  # appended to the open stage
