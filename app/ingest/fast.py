@@ -221,6 +221,28 @@ def fast_parquet(
     :func:`insert_stage`); ``(columns, the stage used)``, its skipped rows deleted by :func:`finish_stage`. None
     when the Python reader must take it (a column named like a hidden one, a file DuckDB cannot read, e.g.
     invalid UTF-8 in a string column)."""
+    read = parquet_read(cur, inp)
+    if read is None:
+        return None
+    cols, n_meta, args = read
+    relation = f"(SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS {qi(ROW)} FROM " + (
+        "read_parquet($path, file_row_number=true))"
+    )
+    if not n_meta:
+        return None  # an empty file: the Python reader counts it (no stage table for it)
+    staged = insert_stage(
+        cur, reader, inp, table, cols=cols, relation=relation, args=args, expected=lambda: n_meta, into=into
+    )
+    if staged is None:
+        return None
+    plan, n_rows, used = staged
+    return account_stage(cur, reader, inp, used, plan=plan, cols=cols, n_rows=n_rows, defer=True), used
+
+
+def parquet_read(cur: Any, inp: Input) -> tuple[dict[str, str], int, dict[str, Any]] | None:
+    """``(columns, rows in the file's metadata, the stage's parameters)`` of a Parquet file for DuckDB's reader;
+    None when the Python reader must take it (DuckDB cannot read its schema, or a column is named like a hidden
+    one)."""
     import duckdb
 
     args = {"path": inp.path, "src": inp.source, "file": inp.rel or inp.path}
@@ -232,19 +254,7 @@ def fast_parquet(
     cols = {r[0]: r[1] for r in rows}
     if not cols or {ROW, NONSTR, "file_row_number"} & {c.lower() for c in cols}:
         return None
-    relation = f"(SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS {qi(ROW)} FROM " + (
-        "read_parquet($path, file_row_number=true))"
-    )
-    n_meta = int(meta[0][0] or 0)
-    if not n_meta:
-        return None  # an empty file: the Python reader counts it (no stage table for it)
-    staged = insert_stage(
-        cur, reader, inp, table, cols=cols, relation=relation, args=args, expected=lambda: n_meta, into=into
-    )
-    if staged is None:
-        return None
-    plan, n_rows, used = staged
-    return account_stage(cur, reader, inp, used, plan=plan, cols=cols, n_rows=n_rows, defer=True), used
+    return cols, int(meta[0][0] or 0), args
 
 
 @contextmanager

@@ -20,7 +20,7 @@ from typing import Any
 
 from app.ingest import fast as staging
 from app.ingest import shards
-from app.ingest.formats import NONSTR, ROW
+from app.ingest.formats import ROW
 from app.ingest.reader import DocumentReader
 from app.ingest.sources import Input
 from app.sql import qi
@@ -57,16 +57,10 @@ def stage_pieces(
     workers = staging.threads_fit(cur, 0)
     if workers < 2:
         return None
-    args = {"path": inp.path, "src": inp.source, "file": inp.rel or inp.path}
-    try:
-        rows = cur.execute("DESCRIBE SELECT * FROM read_parquet($path)", {"path": inp.path}).fetchall()
-        meta = cur.execute("SELECT sum(num_rows) FROM parquet_file_metadata($path)", {"path": inp.path}).fetchall()
-    except duckdb.Error:
+    read = staging.parquet_read(cur, inp)
+    if read is None:
         return None
-    cols = {r[0]: r[1] for r in rows}
-    if not cols or {ROW, NONSTR, "file_row_number"} & {c.lower() for c in cols}:
-        return None
-    total = int(meta[0][0] or 0)
+    cols, total, args = read
     bounds = cut(total, target=total // (2 * workers))
     if len(bounds) < 3:
         return None
