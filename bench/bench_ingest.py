@@ -451,7 +451,7 @@ def main() -> None:
         "thread: with two, DuckDB's order-preserving parallel insert of a Parquet read writes every row group, "
         "then merges and writes them all again at the checkpoint (the workspace file twice the size: 601 MB "
         "against 322 MB for 1M realmix rows, and about 2.7 CPU s more), which DuckDB's own `CREATE TABLE AS "
-        "SELECT * FROM read_parquet(...)` above still pays. Since 2026-12-02 a file of 245,760 rows or more is "
+        "SELECT * FROM read_parquet(...)` above still pays. Since 2026-12-02 a file of 245,760 rows or more (in two row groups or more: no more pieces than it has) is "
         "read in pieces side by side instead (`app/ingest/pieces.py`: whole multiples of DuckDB's 122,880-row "
         "groups by `file_row_number`, which DuckDB prunes row groups by, one transaction and thread each, "
         "committed in order): on the 1M-row file, five runs alternating with the one-thread way, 2.32 against "

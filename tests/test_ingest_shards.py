@@ -178,3 +178,17 @@ def test_a_parquet_file_in_pieces_equals_the_python_reader(tmp_path, monkeypatch
     assert got[1:] == want[1:]
     assert [r[:5] for r in got[0]] == [r[:5] for r in want[0]]
     assert got[2] == 2 * (1000 - 27)
+
+
+def test_a_parquet_file_of_one_row_group_is_not_cut(tmp_path, monkeypatch):
+    """Pieces inside one row group would each decode it: such a file takes the single-thread way."""
+    from app.ingest import shards
+
+    monkeypatch.setattr(pieces, "STORE_ROWS", 250)
+    files = [_parquet(tmp_path, 0, 1000, group=1000), _parquet(tmp_path, 1, 1000, group=500)]
+    runs: list[int] = []
+    real = shards.append_run
+    monkeypatch.setattr(shards, "append_run", lambda cur, t, run, **k: runs.append(len(run)) or real(cur, t, run, **k))
+    got = _ingest(tmp_path / "fast", files, monkeypatch, python=False)
+    assert runs == [2]  # the second file: two row groups, two pieces; the first not cut
+    assert got[2] == 2 * (1000 - 27)

@@ -224,7 +224,7 @@ def fast_parquet(
     read = parquet_read(cur, inp)
     if read is None:
         return None
-    cols, n_meta, args = read
+    cols, n_meta, _groups, args = read
     relation = f"(SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS {qi(ROW)} FROM " + (
         "read_parquet($path, file_row_number=true))"
     )
@@ -239,8 +239,9 @@ def fast_parquet(
     return account_stage(cur, reader, inp, used, plan=plan, cols=cols, n_rows=n_rows, defer=True), used
 
 
-def parquet_read(cur: Any, inp: Input) -> tuple[dict[str, str], int, dict[str, Any]] | None:
-    """``(columns, rows in the file's metadata, the stage's parameters)`` of a Parquet file for DuckDB's reader;
+def parquet_read(cur: Any, inp: Input) -> tuple[dict[str, str], int, int, dict[str, Any]] | None:
+    """``(columns, rows and row groups in the file's metadata, the stage's parameters)`` of a Parquet file for
+    DuckDB's reader;
     None when the Python reader must take it (DuckDB cannot read its schema, or a column is named like a hidden
     one)."""
     import duckdb
@@ -248,13 +249,15 @@ def parquet_read(cur: Any, inp: Input) -> tuple[dict[str, str], int, dict[str, A
     args = {"path": inp.path, "src": inp.source, "file": inp.rel or inp.path}
     try:
         rows = cur.execute("DESCRIBE SELECT * FROM read_parquet($path)", {"path": inp.path}).fetchall()
-        meta = cur.execute("SELECT sum(num_rows) FROM parquet_file_metadata($path)", {"path": inp.path}).fetchall()
+        meta = cur.execute(
+            "SELECT sum(num_rows), sum(num_row_groups) FROM parquet_file_metadata($path)", {"path": inp.path}
+        ).fetchall()
     except duckdb.Error:
         return None
     cols = {r[0]: r[1] for r in rows}
     if not cols or {ROW, NONSTR, "file_row_number"} & {c.lower() for c in cols}:
         return None
-    return cols, int(meta[0][0] or 0), args
+    return cols, int(meta[0][0] or 0), int(meta[0][1] or 0), args
 
 
 @contextmanager
