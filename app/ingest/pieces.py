@@ -51,8 +51,7 @@ def stage_pieces(
     appended to the open stage ``into`` when their columns are its own, else to a new stage ``table``. Returns
     ``(columns, the stage used)`` (its skipped rows counted, deleted later by :func:`app.ingest.fast.finish_stage`),
     or None, nothing of the file left behind, when it is not worth it (under 2 x 122,880 rows, one row group, one
-    DuckDB thread)
-    or a piece failed: the caller then stages the file the single-thread way."""
+    DuckDB thread) or a piece failed: the caller then stages the file the single-thread way."""
     import duckdb
 
     workers = staging.threads_fit(cur, 0)
@@ -84,7 +83,9 @@ def stage_pieces(
             shards.Shard(inp, cols, plan, staging.stage_sql(reader, inp, cols, relation(a, b))[1], args, rows=b - a)
             for a, b in itertools.pairwise(bounds)
         ]
-        done = shards.append_run(cur, stage, run, workers=min(workers, len(run)), expected=lambda _inp: -1)
+        done = shards.append_run(
+            cur, stage, run, workers=min(workers, len(run)), expected=lambda _inp: -1
+        )  # unused: each piece has its rows
     except duckdb.Error:
         done = []
     if len(done) < len(bounds) - 1:
