@@ -13,6 +13,7 @@ section between the ``bench:ingest`` markers (the ``--big`` result is kept in be
     python bench/bench_ingest.py --quick              # 100k documents, 1 repeat
     python bench/bench_ingest.py --big 10000000       # one 10M-line JSONL (3.8 GB, deleted after)
     python bench/bench_ingest.py --shards 10000000    # 10M documents in 8 JSONL shards: Winnow vs DuckDB
+    python bench/bench_ingest.py --shards 1000000 --parquet --shard-files 16  # 16 Parquet shards of one row group
     python bench/bench_ingest.py --extra              # also --full-schema, read-only DuckDB, `datasets`
     python bench/bench_ingest.py --profile FILE       # one ingest of FILE, CPU and wall of every SQL statement
 """
@@ -246,17 +247,18 @@ def run_big(n: int, given: str | None = None) -> dict:
     return res
 
 
-def run_shards(n: int, given: str | None, repeats: int) -> dict:
+def run_shards(n: int, given: str | None, repeats: int, *, parquet: bool = False, files: int = 8) -> dict:
     """``winnow ingest`` of JSONL shards (``n`` realmix documents cycled into 8 files by bench_scale, or the files of
     ``given``, a glob) against DuckDB's ``CREATE TABLE AS SELECT * FROM read_json_auto(GLOB)``, alternating,
-    ``repeats`` times; medians into bench/out/ingest_shards.json and the README section ``ingest_shards``."""
+    ``repeats`` times; medians into bench/out/ingest_shards.json and the README section ``ingest_shards``.
+    ``parquet``: ``files`` Parquet shards against ``read_parquet(GLOB)`` (bench/out/ingest_parquet_shards.json)."""
     import glob as globmod
 
     from bench_scale import make_shards
 
     folder = Path(tempfile.mkdtemp(prefix="bench-ingest-shards-", dir=os.environ.get("TMPDIR", "/tmp")))
     try:
-        pattern = given or make_shards(folder / "shards", n)
+        pattern = given or make_shards(folder / "shards", n, parquet=parquet, files=files)
         files = sorted(globmod.glob(pattern))
         size = sum(Path(f).stat().st_size for f in files)
         load0 = os.getloadavg()[0]
@@ -273,9 +275,10 @@ def run_shards(n: int, given: str | None, repeats: int) -> dict:
     med = {k: {m: statistics.median(r[m] for r in v) for m in ("seconds", "cpu")} for k, v in runs.items()}
     rss = {k: max(r["rss_mib"] for r in v) for k, v in runs.items()}
     res = {"docs": docs.pop(), "files": len(files), "bytes": size, "median": med, "rss_mib": rss, "runs": runs,
-           "load": [load0, os.getloadavg()[0]], "date": time.strftime("%Y-%m-%d"), "repeats": repeats}  # fmt: skip
+           "load": [load0, os.getloadavg()[0]], "date": time.strftime("%Y-%m-%d"), "repeats": repeats,
+           "parquet": parquet}  # fmt: skip
     OUT.mkdir(parents=True, exist_ok=True)
-    SHARDS_JSON.write_text(json.dumps(res, indent=1))
+    (OUT / "ingest_parquet_shards.json" if parquet else SHARDS_JSON).write_text(json.dumps(res, indent=1))
     return res
 
 
@@ -290,6 +293,17 @@ def shards_section(r: dict) -> str:
                      f"{ref['seconds'] / m['seconds']:.2f}x", f"{ref['cpu'] / m['cpu']:.2f}x",
                      f"{r['rss_mib'][k]:,.0f}"])  # fmt: skip
     heads = ["tool", "wall s", "CPU s", "docs/s (wall)", "vs DuckDB, wall", "vs DuckDB, CPU", "peak RSS MiB"]
+    if r.get("parquet"):
+        groups = -(-r["docs"] // r["files"] // 122_880)
+        return (
+            f"Ingest of Parquet shards: {r['docs']:,} realmix documents cycled into {r['files']} Parquet files as "
+            f"DuckDB writes them ({r['bytes'] / 1e9:.2f} GB; id, source, text; {groups} row group(s) each) on "
+            f"{machine()}, each run a fresh subprocess, median of {r['repeats']}, Winnow and DuckDB alternating (`python "
+            f"bench/bench_ingest.py --shards {r['docs']} --parquet --shard-files {r['files']}`, {r['date']}, load "
+            f"average {r['load'][0]:.1f} at the start and {r['load'][1]:.1f} at the end). *vs DuckDB*: DuckDB's "
+            "`CREATE TABLE AS SELECT * FROM read_parquet('shards/*.parquet')` divided by Winnow's.\n\n"
+            + md_table(heads, rows)
+        )
     return (
         f"Ingest of raw JSONL shards, the input of issue 18's 10M run: {r['docs']:,} realmix documents cycled into "
         f"{r['files']} JSON lines files ({r['bytes'] / 1e9:.1f} GB; id, source, text) on {machine()}, each run a fresh "
@@ -311,6 +325,10 @@ def main() -> None:
     ap.add_argument("--profile", metavar="FILE", help="only: one ingest of FILE, CPU and wall per SQL statement")
     ap.add_argument("--shards", type=int, metavar="N", help="only: N documents in 8 JSONL shards, Winnow vs DuckDB")
     ap.add_argument("--shards-glob", metavar="GLOB", help="with --shards: those files instead (made before, kept)")
+    ap.add_argument(
+        "--parquet", action="store_true", help="with --shards: Parquet shards (README: ingest_parquet_shards)"
+    )
+    ap.add_argument("--shard-files", type=int, default=8, metavar="K", help="with --shards: K files (default 8)")
     ap.add_argument("--no-readme", action="store_true", help="do not rewrite README.md")
     ap.add_argument("--child", nargs=3, metavar=("KIND", "PATH", "TMP"), help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -332,13 +350,13 @@ def main() -> None:
             print(f"{st['cpu']:7.3f} CPU s {st['wall']:7.3f} s  {st['sql']}")
         return
     if args.shards:
-        r = run_shards(args.shards, args.shards_glob, args.repeats or 3)
+        r = run_shards(args.shards, args.shards_glob, args.repeats or 3, parquet=args.parquet, files=args.shard_files)
         from _readme import write_section
 
         body = shards_section(r)
         print(body)
         if not args.no_readme:
-            write_section("ingest_shards", body)
+            write_section("ingest_parquet_shards" if args.parquet else "ingest_shards", body)
         return
     if args.big:
         r = run_big(args.big, args.big_input)

@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -60,24 +61,30 @@ PER_DOC = ("score", "embed")
 DISTINCT = 53_941
 
 
-def make_shards(d: Path, n: int, *, gz: bool = False) -> str:
-    """``n`` realmix documents cycled into :data:`SHARDS` JSONL files under ``d`` (gzipped with ``gz``); returns
-    their glob."""
+def make_shards(d: Path, n: int, *, gz: bool = False, parquet: bool = False, files: int = SHARDS) -> str:
+    """``n`` realmix documents cycled into ``files`` JSONL files under ``d`` (gzipped with ``gz``; Parquet files
+    with ``parquet``, as DuckDB writes them: row groups of 122,880 rows); returns their glob."""
     import duckdb
 
     d.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
     con.execute("SET enable_progress_bar = false")
     reps = n // con.execute("SELECT count(*) FROM read_parquet(?)", [str(REALMIX)]).fetchone()[0] + 1
+    # Parquet: realmix over and over, each file a run of it (dictionary encoding would shrink a file of a few
+    # texts repeated, as the JSONL files' interleaved rows are, far below a real corpus's size)
+    order = " ORDER BY g.i, r.id" if parquet else ""
     con.execute(
-        f"CREATE TEMP TABLE docs AS SELECT r.id || '-' || g.i AS id, source, text, row_number() OVER () AS k "
-        f"FROM read_parquet('{REALMIX}') r, range({reps}) g(i) LIMIT {n}"
+        f"CREATE TEMP TABLE docs AS SELECT r.id || '-' || g.i AS id, source, text, row_number() OVER ({order}) AS k "
+        f"FROM read_parquet('{REALMIX}') r, range({reps}) g(i){order} LIMIT {n}"
     )
-    ext, opt = ("jsonl.gz", ", COMPRESSION gzip") if gz else ("jsonl", "")
-    for s in range(SHARDS):
+    ext, opt = (
+        ("parquet", "parquet") if parquet else ("jsonl.gz", "json, COMPRESSION gzip") if gz else ("jsonl", "json")
+    )
+    for s in range(files):
+        which = f"(k - 1) * {files} // {n} = {s}" if parquet else f"k % {files} = {s}"
         con.execute(
-            f"COPY (SELECT id, source, text FROM docs WHERE k % {SHARDS} = {s} ORDER BY k)"
-            f" TO '{d / f'part{s:02d}.{ext}'}' (FORMAT json{opt})"
+            f"COPY (SELECT id, source, text FROM docs WHERE {which} ORDER BY k) TO '{d / f'part{s:02d}.{ext}'}' "
+            f"(FORMAT {opt})"
         )
     con.close()
     return str(d / f"*.{ext}")
@@ -307,6 +314,31 @@ def report(results: list[dict], est: dict, loads: tuple[float, float]) -> str:
     return "\n".join(lines)
 
 
+def readme_results() -> dict:
+    """The ``bench:scale`` table of README.md read back as ``scale.json``'s results (bench/out is not kept in
+    git): a fresh checkout can then ``--merge`` one more size or stage into the published rows."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("<!-- bench:scale:start -->", 1)[1].split("<!-- bench:scale:end -->", 1)[0]
+    found = re.search(r"between ([\d.]+) and ([\d.]+) at the start", section)
+    workers = re.search(r"`-j (\d+)` for score", section)
+    by_docs: dict[int, dict] = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 8 or not cells[0].replace(",", "").isdigit():
+            continue
+        n = int(cells[0].replace(",", ""))
+        r = by_docs.setdefault(n, {"docs": n, "workers": int(workers.group(1)) if workers else 2, "stages": {}})
+        st = {"seconds": float(cells[2]), "docs_per_s": int(cells[4].replace(",", "")),
+              "peak_rss_bytes": int(float(cells[6].replace(",", "")) * 2**20)}  # fmt: skip
+        if cells[3]:
+            st["cpu_seconds"] = float(cells[3])
+        if cells[7]:
+            st["load"] = [float(x) for x in cells[7].split("-")]
+        r["stages"][cells[1]] = st
+    loads = [float(found.group(1)), float(found.group(2))] if found else [0.0, 0.0]
+    return {"results": [by_docs[k] for k in sorted(by_docs)], "load": loads}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--docs", type=int, action="append", help="documents (repeatable; default 100k and 1M)")
@@ -334,8 +366,8 @@ def main() -> None:
     load0 = os.getloadavg()[0]
     kept: list[dict] = []
     old: dict = {"results": []}
-    if a.merge and (OUT / "scale.json").exists():  # sizes measured by earlier runs, kept unless measured again
-        old = json.loads((OUT / "scale.json").read_text())
+    if a.merge:  # sizes measured by earlier runs, kept unless measured again (the README's when no scale.json)
+        old = json.loads((OUT / "scale.json").read_text()) if (OUT / "scale.json").exists() else readme_results()
         kept = [r for r in old["results"] if r["docs"] not in sizes]
         load0 = max(load0, *old["load"])
     results: list[dict] = []

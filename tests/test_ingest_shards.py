@@ -56,7 +56,7 @@ def _ingest(path, files: list[str], monkeypatch, *, python: bool) -> tuple:
             m.setattr(jsonl, "stage_file", lambda *a, **k: None)
             m.setattr(jsonl, "start_shards", lambda *a, **k: None)
             m.setattr(fast, "fast_parquet", lambda *a, **k: None)
-            m.setattr(pieces, "stage_pieces", lambda *a, **k: None)
+            m.setattr(pieces, "stage_run", lambda *a, **k: None)
         ws = Workspace.open(path, create=True)
         try:
             try:
@@ -147,48 +147,79 @@ def _parquet(path, k: int, n: int, *, group: int) -> str:
     return str(f)
 
 
-@pytest.mark.parametrize("fail", [None, 0, 2])
-def test_a_parquet_file_in_pieces_equals_the_python_reader(tmp_path, monkeypatch, fail):
-    """Two Parquet files of 10 row groups each, read in pieces of 250 rows side by side (the second appended to
-    the first one's stage): the same documents, order, line numbers and counts as the Python reader. ``fail``: that
-    piece of the second file reads a row short (as a file DuckDB misreads would), so the file's committed pieces
-    are deleted and it is staged the single-thread way; the result is the same."""
+def _spy_runs(monkeypatch, fail: int | None = None) -> list[list[list[str]]]:
+    """Record every run given to ``append_run``: its pieces, each a list of the files of its segments; ``fail``:
+    that piece of the first run reads a row short (as a file DuckDB misreads would)."""
     from app.ingest import shards
 
-    monkeypatch.setattr(pieces, "STORE_ROWS", 250)
-    files = [_parquet(tmp_path, k, 1000, group=100) for k in range(2)]
-    runs: list[int] = []
+    runs: list[list[list[str]]] = []
     real = shards.append_run
 
     def spy(cur, table, run, **k):
-        runs.append(len(run))
-        if fail is not None and len(runs) == 2:
-            bad = run[fail]
-            run = [
-                *run[:fail],
-                shards.Shard(bad.inp, bad.cols, bad.plan, bad.sql, bad.args, rows=bad.rows + 1),
-                *run[fail + 1 :],
-            ]
+        run = [p if isinstance(p, list) else [p] for p in run]
+        runs.append([[sh.inp.rel for sh in p] for p in run])
+        if fail is not None and len(runs) == 1:
+            bad = run[fail][0]
+            run = [*run[:fail], [shards.Shard(bad.inp, bad.cols, bad.plan, bad.sql, bad.args, rows=bad.rows + 1), *run[fail][1:]], *run[fail + 1 :]]  # fmt: skip
         return real(cur, table, run, **k)
 
     monkeypatch.setattr(shards, "append_run", spy)
+    return runs
+
+
+@pytest.mark.parametrize(("fail", "want_runs"), [(None, 1), (0, 2), (1, 2), (2, 1), (3, 1)])
+def test_parquet_files_in_pieces_equal_the_python_reader(tmp_path, monkeypatch, fail, want_runs):
+    """Two Parquet files of 10 row groups each, read in pieces of 500 rows side by side, both in one run (one
+    stage): the same documents, order, line numbers and counts as the Python reader. ``fail``: that piece reads a
+    row short, so the rows of its file already committed are deleted and the file is staged on its own: a run of
+    its own when nothing of the run was committed (a piece of the first file), else the single-thread way; the
+    result is the same."""
+    monkeypatch.setattr(pieces, "STORE_ROWS", 250)
+    files = [_parquet(tmp_path, k, 1000, group=100) for k in range(2)]
+    runs = _spy_runs(monkeypatch, fail)
     got = _ingest(tmp_path / "fast", files, monkeypatch, python=False)
     want = _ingest(tmp_path / "python", files, monkeypatch, python=True)
-    assert runs == [4, 4]  # 1,000 rows, two threads: pieces of 250 rows (the store's row groups, made small)
+    # 2,000 rows, two threads: 4 pieces of 500 rows (multiples of the store's row groups, made small)
+    assert runs[0] == [["big0.parquet"]] * 2 + [["big1.parquet"]] * 2
+    assert len(runs) == want_runs
     assert got[1:] == want[1:]
     assert [r[:5] for r in got[0]] == [r[:5] for r in want[0]]
     assert got[2] == 2 * (1000 - 27)
 
 
-def test_a_parquet_file_of_one_row_group_is_not_cut(tmp_path, monkeypatch):
-    """Pieces inside one row group would each decode it: such a file takes the single-thread way."""
-    from app.ingest import shards
-
-    monkeypatch.setattr(pieces, "STORE_ROWS", 250)
-    files = [_parquet(tmp_path, 0, 1000, group=1000), _parquet(tmp_path, 1, 1000, group=500)]
-    runs: list[int] = []
-    real = shards.append_run
-    monkeypatch.setattr(shards, "append_run", lambda cur, t, run, **k: runs.append(len(run)) or real(cur, t, run, **k))
+def test_small_parquet_shards_run_side_by_side(tmp_path, monkeypatch):
+    """Shards smaller than a piece are read side by side in one run, a piece spanning files (segments appended in
+    one transaction: full row groups); a shard of other columns ends the run (its own stage), the shards after it
+    run again: the Python reader's documents, order and counts, and progress as each shard commits."""
+    monkeypatch.setattr(pieces, "STORE_ROWS", 40)
+    files = [_parquet(tmp_path, k, 30, group=30) for k in range(6)]
+    extra = tmp_path / "big9.parquet"  # other columns
+    pq.write_table(pa.Table.from_pylist([{"id": f"x{i}", "text": f"extra {i}", "lang": "en"} for i in range(5)]), extra)
+    files = [*files[:4], str(extra), *files[4:]]
+    runs = _spy_runs(monkeypatch)
     got = _ingest(tmp_path / "fast", files, monkeypatch, python=False)
-    assert runs == [2]  # the second file: two row groups, two pieces; the first not cut
-    assert got[2] == 2 * (1000 - 27)
+    want = _ingest(tmp_path / "python", files, monkeypatch, python=True)
+    b = [f"big{k}.parquet" for k in range(6)]
+    # 120 rows in 4 files: pieces of 40 rows (30 of one file, 10 of the next, ...); after the other file, 60 rows
+    assert runs == [[b[0:2], b[1:3], b[2:4]], [b[4:6], [b[5]]]]
+    assert got[1:] == want[1:]
+    assert [r[:5] for r in got[0]] == [r[:5] for r in want[0]]
+    ticks: list[int] = []
+    ws = Workspace.open(tmp_path / "ticks", create=True)
+    try:
+        ingest(ws, files[:4], source="web", progress=lambda done, total, stage: ticks.append(done))
+    finally:
+        ws.close()
+    assert [t for t in ticks if t][:4] == [29, 58, 87, 116]  # one tick per shard as it commits (one blank text each)
+
+
+def test_a_lone_parquet_file_of_one_row_group_is_not_cut(tmp_path, monkeypatch):
+    """Pieces inside one row group would each decode it: a lone file of one row group takes the single-thread way,
+    one of two row groups is read in two pieces."""
+    monkeypatch.setattr(pieces, "STORE_ROWS", 250)
+    one, two = _parquet(tmp_path, 0, 1000, group=1000), _parquet(tmp_path, 1, 1000, group=500)
+    runs = _spy_runs(monkeypatch)
+    got = _ingest(tmp_path / "one", [one], monkeypatch, python=False)
+    assert runs == [] and got[2] == 1000 - 27
+    got = _ingest(tmp_path / "two", [two], monkeypatch, python=False)
+    assert runs == [[["big1.parquet"]] * 2] and got[2] == 1000 - 27

@@ -300,7 +300,7 @@ def ingest(
         for si, (name, inputs) in enumerate(by_source.items()):
             stages: list[tuple[str, dict[str, str]]] = []
             open_stage: str | None = None  # a stage of DuckDB-read files whose skipped rows are still in it
-            resume = 0  # files before it were appended side by side (jsonl.append_shards)
+            resume = 0  # files before it were appended side by side (jsonl.append_shards, pieces.stage_run)
             no_run = -1  # a file that failed in a run of shards
             for k, inp in enumerate(inputs):
                 if k < resume:
@@ -334,10 +334,20 @@ def ingest(
                         continue
                 if fast and (inp.fmt == "jsonl" or not formats.sniff_json_array(inp)):
                     got = jsonl.stage_file(cur, reader, inp, stage, full_schema=full_schema, into=open_stage)
-                elif inp.fmt == "parquet" and limit is None and inp.kind == "file":
-                    got = pieces.stage_pieces(cur, reader, inp, stage, into=open_stage) or staging.fast_parquet(
-                        cur, reader, inp, stage, into=open_stage
-                    )
+                elif pieces.takes(inp, limit=limit):
+                    ran = None if k == no_run else pieces.stage_run(
+                        cur, reader, inputs[k:], stage, into=open_stage, progress=_ticker(progress, reader, name)
+                    )  # fmt: skip
+                    if ran is not None:
+                        cols, used, n, cut = ran
+                        if used != open_stage:
+                            _finish(cur, open_stage, stages)  # another schema: the earlier stage is complete
+                            open_stage = used
+                            stages.append((used, cols))
+                        no_run = k + n if cut else no_run  # it failed in a run: taken on its own
+                        resume = k + n
+                        continue
+                    got = staging.fast_parquet(cur, reader, inp, stage, into=open_stage)
                 if got is not None:
                     cols, deferred = got
                     if deferred is not None and deferred == open_stage:  # appended to the open stage

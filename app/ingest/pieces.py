@@ -16,11 +16,14 @@ every later one; the pieces already committed are deleted, and the caller takes 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from typing import Any
 
+from app.errors import IngestError
 from app.ingest import fast as staging
 from app.ingest import shards
 from app.ingest.formats import ROW
+from app.ingest.normalize import TextPlan
 from app.ingest.reader import DocumentReader
 from app.ingest.sources import Input
 from app.sql import qi
@@ -44,55 +47,129 @@ def cut(total: int, *, target: int) -> list[int]:
     return bounds
 
 
-def stage_pieces(
-    cur: Any, reader: DocumentReader, inp: Input, table: str, *, into: str | None = None
-) -> tuple[dict[str, str], str] | None:
-    """:func:`app.ingest.fast.fast_parquet`, with the file read in pieces side by side (module docstring): the rows
-    appended to the open stage ``into`` when their columns are its own, else to a new stage ``table``. Returns
-    ``(columns, the stage used)`` (its skipped rows counted, deleted later by :func:`app.ingest.fast.finish_stage`),
-    or None, nothing of the file left behind, when it is not worth it (under 2 x 122,880 rows, one row group, one
-    DuckDB thread) or a piece failed: the caller then stages the file the single-thread way."""
+def _relation(a: int | None = None, b: int | None = None) -> str:
+    """A Parquet file's rows numbered from 1 by ``file_row_number``: all of them, or those from ``a`` to ``b``."""
+    rng = "" if a is None else f" WHERE file_row_number >= {a} AND file_row_number < {b}"
+    return (
+        f"(SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS {qi(ROW)} FROM read_parquet($path, "
+        f"file_row_number=true){rng})"
+    )
+
+
+def takes(inp: Input, *, limit: int | None) -> bool:
+    """Whether DuckDB's Parquet reader may take ``inp`` whole."""
+    return inp.fmt == "parquet" and limit is None and inp.kind == "file"
+
+
+def stage_run(
+    cur: Any,
+    reader: DocumentReader,
+    inputs: list[Input],
+    table: str,
+    *,
+    into: str | None,
+    progress: Callable[[], None],
+) -> tuple[dict[str, str], str, int, bool] | None:
+    """The Parquet files at the head of ``inputs`` read side by side: each large one in pieces (module docstring),
+    each small one whole, up to ``8 x workers`` files with the same columns, appended to the open stage ``into``
+    when their columns are its own, else to a new stage ``table``. Each file is counted (its skipped rows too,
+    deleted later by :func:`app.ingest.fast.finish_stage`) and ``progress`` called when its last piece commits.
+
+    Returns ``(the stage's columns, the stage used, how many files went in, whether the file after them failed
+    in the run)``: that file's committed pieces are deleted and the caller takes it on its own
+    (:func:`app.ingest.fast.fast_parquet`, then the Python reader), not in a run again. None, nothing left behind,
+    when a run is not worth it (one DuckDB thread; a lone file of one piece: under 2 x 122,880 rows or one row
+    group) or its first file failed: the caller takes that file the single-thread way.
+
+    Why across files: shards of a few row groups each (a common way to publish a corpus) were staged one after
+    another on one thread, one core of two idle."""
     import duckdb
 
     workers = staging.threads_fit(cur, 0)
-    if workers < 2:
+    if workers < 2 or not inputs or not takes(inputs[0], limit=None):
         return None
-    read = staging.parquet_read(cur, inp)
-    if read is None:
-        return None
-    cols, total, groups, args = read
-    # no more pieces than the file has row groups: a piece inside one decodes it too (1M rows in one row group, 4
-    # pieces: 13% less wall but 15% more CPU than one thread; in 9 row groups, 30% less wall at 2-4% more CPU)
-    bounds = cut(total, target=total // max(1, min(2 * workers, groups)))
-    if len(bounds) < 3:
-        return None
-
-    def relation(a: int, b: int) -> str:
-        return (
-            f"(SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS {qi(ROW)} FROM read_parquet($path, "
-            f"file_row_number=true) WHERE file_row_number >= {a} AND file_row_number < {b})"
-        )
-
-    plan, whole = staging.stage_sql(reader, inp, cols, relation(0, bounds[-1]))
-    new = into is None or not staging.same_columns(cur, whole, args, into)
-    stage = table if new or into is None else into
+    files: list[tuple[Input, dict[str, str], TextPlan, dict[str, Any], int, int]] = []
+    stage, new = table, False
     try:
-        if new:
-            staging.create_stage(cur, reader, stage, whole, args)
-        run = [
-            shards.Shard(inp, cols, plan, staging.stage_sql(reader, inp, cols, relation(a, b))[1], args, rows=b - a)
-            for a, b in itertools.pairwise(bounds)
-        ]
-        done = shards.append_run(
-            cur, stage, run, workers=min(workers, len(run)), expected=lambda _inp: -1
-        )  # unused: each piece has its rows
-    except duckdb.Error:
-        done = []
-    if len(done) < len(bounds) - 1:
+        for inp in inputs[: 8 * workers]:
+            read = staging.parquet_read(cur, inp) if takes(inp, limit=None) else None
+            if read is None or not read[1]:
+                break  # not Parquet DuckDB reads, or empty (the Python reader counts it)
+            cols, total, groups, args = read
+            try:
+                plan, whole = staging.stage_sql(reader, inp, cols, _relation())
+            except IngestError:
+                break  # no text field: said when the file is taken on its own
+            if not files:
+                new = into is None or not staging.same_columns(cur, whole, args, into)
+                stage = table if new else into
+                if new:
+                    staging.create_stage(cur, reader, stage, whole, args)
+            elif not staging.same_columns(cur, whole, args, stage):
+                break
+            files.append((inp, cols, plan, args, total, groups))
+    except duckdb.Error:  # the new stage could not be made: the single-thread way says why
+        files = []
+    run = _cut_run(reader, files, workers=workers)
+    if len(run) < 2:
         if new:
             cur.execute(f"DROP TABLE IF EXISTS {qi(stage)}")
-        elif done:
-            cur.execute(f"DELETE FROM {qi(stage)} WHERE _file = $file", {"file": args["file"]})
         return None
-    kept = staging.account_stage(cur, reader, inp, stage, plan=plan, cols=cols, n_rows=sum(done), defer=True)
-    return kept, stage
+    left = {f[3]["file"]: [sum(sh.args["file"] == f[3]["file"] for p in run for sh in p), 0] for f in files}
+    files_done: list[str] = []
+    kept: dict[str, str] = {}
+
+    def committed(sh: shards.Shard, n_rows: int) -> None:
+        k = left[sh.args["file"]]  # segments still to commit, rows committed
+        k[0] -= 1
+        k[1] += n_rows
+        if k[0] == 0:
+            kept.update(staging.account_stage(cur, reader, sh.inp, stage, plan=sh.plan, cols=sh.cols, n_rows=k[1],
+                                              defer=True))  # fmt: skip
+            files_done.append(sh.args["file"])
+            progress()
+
+    try:
+        shards.append_run(
+            cur, stage, run, workers=min(workers, len(run)), expected=lambda _inp: -1, committed=committed
+        )  # expected: unused, each segment has its rows
+    except duckdb.Error:
+        pass  # what was committed and counted stays; the rest is taken up again
+    for f, (todo, rows) in left.items():
+        if todo and rows:  # a file cut inside: its committed rows go, the file is taken on its own
+            cur.execute(f"DELETE FROM {qi(stage)} WHERE _file = $file", {"file": f})
+    if not files_done:
+        if new:
+            cur.execute(f"DROP TABLE IF EXISTS {qi(stage)}")
+        return None
+    return kept, stage, len(files_done), len(files_done) < len(files)
+
+
+def _cut_run(
+    reader: DocumentReader,
+    files: list[tuple[Input, dict[str, str], TextPlan, dict[str, Any], int, int]],
+    *,
+    workers: int,
+) -> list[list[shards.Shard]]:
+    """The run's pieces: the files' rows one after another, cut at whole multiples of :data:`STORE_ROWS` (each
+    transaction writes full row groups: shards of 62,500 rows appended one per transaction left a partial row
+    group each, 40% more CPU than one after another on one thread), no more pieces than the files have row groups
+    (a piece inside one decodes it too: 1M rows in one row group, 4 pieces, cost 15% more CPU for 13% less wall
+    than one thread; in 9 row groups, 30% less wall at 2-4% more CPU). A piece is a list of segments, one per
+    file it covers: the whole file, or a range of its rows by ``file_row_number``."""
+    total = sum(f[4] for f in files)
+    bounds = cut(total, target=total // max(1, min(2 * workers, sum(f[5] for f in files))))
+    if len(bounds) < 3:
+        return []
+    run: list[list[shards.Shard]] = []
+    for a, b in itertools.pairwise(bounds):
+        piece, start = [], 0
+        for inp, cols, plan, args, rows, _groups in files:
+            lo, hi = max(a, start), min(b, start + rows)
+            if lo < hi:
+                rel = _relation() if hi - lo == rows else _relation(lo - start, hi - start)
+                sql = staging.stage_sql(reader, inp, cols, rel)[1]
+                piece.append(shards.Shard(inp, cols, plan, sql, args, rows=hi - lo))
+            start += rows
+        run.append(piece)
+    return run

@@ -45,32 +45,40 @@ class Shard:
 def append_run(
     cur: Any,
     table: str,
-    shards: list[Shard],
+    shards: list[Shard] | list[list[Shard]],
     *,
     workers: int,
     expected: Callable[[Input], int],
     committed: Callable[[Shard, int], None] | None = None,
 ) -> list[int]:
     """Append every shard's rows to ``table``, up to ``workers`` at once on one DuckDB thread each, each in its
-    own transaction, committed in ``shards``' order. Returns the row counts of the shards committed: a prefix of
-    ``shards``, cut at the first shard DuckDB could not read or that read another number of rows than
-    ``expected(inp)`` (its lines); it and every later shard are rolled back, nothing of them left behind.
-    ``committed(shard, rows)`` is called on the caller's thread for each shard committed, in order, as soon as
-    it is (while later shards are still being read: the caller counts it and shows progress)."""
+    own transaction, committed in ``shards``' order. An item may be a list of shards (segments: a piece of a
+    Parquet run that spans files, :mod:`app.ingest.pieces`), appended one after another in one transaction, so
+    their rows fill the store's row groups as one append would. Returns the row counts of the shards committed,
+    in order: a prefix, cut at the first transaction that DuckDB could not read or in which a shard read another
+    number of rows than its ``rows`` or ``expected(inp)`` (its lines); it and every later one are rolled back,
+    nothing of them left behind. ``committed(shard, rows)`` is called on the caller's thread for each shard
+    committed, in order, as soon as it is (while later ones are still being read: the caller counts it and shows
+    progress)."""
     import duckdb
 
-    n = len(shards)
-    rows: list[int | None] = [None] * n  # set when the shard is committed
+    batches = [sh if isinstance(sh, list) else [sh] for sh in shards]
+    n = len(batches)
+    rows: list[list[int] | None] = [None] * n  # set when the transaction is committed
     settled = [threading.Event() for _ in range(n)]
 
     def run(i: int) -> None:
-        sh = shards[i]
         c = cur.cursor()
         try:
             c.execute("BEGIN TRANSACTION")
+            got: list[int] = []
+            ok = True
             try:
-                got = int(c.execute(f"INSERT INTO {qi(table)} {sh.sql}", sh.args).fetchall()[0][0])
-                ok = got == (sh.rows if sh.rows is not None else expected(sh.inp))
+                for sh in batches[i]:
+                    got.append(int(c.execute(f"INSERT INTO {qi(table)} {sh.sql}", sh.args).fetchall()[0][0]))
+                    if got[-1] != (sh.rows if sh.rows is not None else expected(sh.inp)):
+                        ok = False
+                        break
             except (duckdb.Error, IngestError):  # the caller reads it again alone, and says why
                 ok = False
             if i:
@@ -91,13 +99,14 @@ def append_run(
         setting_held(cur, "threads", 1),
         ThreadPoolExecutor(max(1, workers), thread_name_prefix="winnow-shard") as pool,
     ):
-        for i, f in enumerate([pool.submit(run, i) for i in range(n)]):  # a shard only waits for earlier ones
+        for i, f in enumerate([pool.submit(run, i) for i in range(n)]):  # a batch only waits for earlier ones
             f.result()
-            if committed is not None and rows[i] is not None:
-                committed(shards[i], rows[i])
+            for sh, r in zip(batches[i], rows[i] or []):
+                if committed is not None:
+                    committed(sh, r)
     done: list[int] = []
     for r in rows:
         if r is None:
             break
-        done.append(r)
+        done.extend(r)
     return done
