@@ -1,22 +1,25 @@
-"""A large Parquet file read in pieces side by side: its row groups cut into a few runs of rows, each appended to
-the stage by its own transaction on one DuckDB thread, committed in the file's order (:mod:`app.ingest.shards`).
+"""Parquet files read side by side: the rows of a run of files with the same columns cut into a few pieces at whole
+row groups (across files), each appended to the stage by its own transaction on one DuckDB thread, committed in the
+files' order (:mod:`app.ingest.shards`).
 
 Why: a Parquet file is staged on one DuckDB thread (:func:`app.ingest.fast.stage_threads`: on several, DuckDB's
 order-preserving insert writes the rows, then merges and writes them all again at the checkpoint, a workspace file
-twice the size), so its ingest used one core of two. DuckDB skips the row groups a ``file_row_number`` range
-excludes (1M realmix rows in 9 row groups: half of them read in 0.22 and 0.19 CPU-s against 0.45 for all), so a
-piece reads little more than its own rows; each transaction appends on one thread, so the rows are written once; committed in
-order, the stage holds the rows in the file's order, numbered by ``file_row_number`` as before.
+twice the size), so its ingest used one core of two, and a corpus of many small shards was staged one file after
+another. DuckDB skips the row groups a ``file_row_number`` range excludes (1M realmix rows in 9 row groups: half of
+them read in 0.22 and 0.19 CPU-s against 0.45 for all), so a piece reads little more than its own rows; each
+transaction appends on one thread, so the rows are written once; committed in order, the stage holds the rows in
+the files' order, numbered by ``file_row_number`` as before.
 
-A piece DuckDB cannot read (or that reads another number of rows than the file's metadata gives it) rolls back with
-every later one; the pieces already committed are deleted, and the caller takes the file the way it did before
-(:func:`app.ingest.fast.fast_parquet`, then the Python reader).
+A piece DuckDB cannot read (or in which a file reads another number of rows than its metadata gives it) rolls back
+with every later one; the rows already committed of a file cut there are deleted, and the caller takes that file the
+way it did before (:func:`app.ingest.fast.fast_parquet`, then the Python reader).
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from app.errors import IngestError
@@ -56,6 +59,18 @@ def _relation(a: int | None = None, b: int | None = None) -> str:
     )
 
 
+@dataclass(frozen=True)
+class _File:
+    """A Parquet file of a run: its columns, text plan, stage parameters, and rows and row groups (its metadata)."""
+
+    inp: Input
+    cols: dict[str, str]
+    plan: TextPlan
+    args: dict[str, Any]
+    rows: int
+    groups: int
+
+
 def takes(inp: Input, *, limit: int | None) -> bool:
     """Whether DuckDB's Parquet reader may take ``inp`` whole."""
     return inp.fmt == "parquet" and limit is None and inp.kind == "file"
@@ -88,7 +103,7 @@ def stage_run(
     workers = staging.threads_fit(cur, 0)
     if workers < 2 or not inputs or not takes(inputs[0], limit=None):
         return None
-    files: list[tuple[Input, dict[str, str], TextPlan, dict[str, Any], int, int]] = []
+    files: list[_File] = []
     stage, new = table, False
     try:
         for inp in inputs[: 8 * workers]:
@@ -107,26 +122,28 @@ def stage_run(
                     staging.create_stage(cur, reader, stage, whole, args)
             elif not staging.same_columns(cur, whole, args, stage):
                 break
-            files.append((inp, cols, plan, args, total, groups))
+            files.append(_File(inp, cols, plan, args, total, groups))
     except duckdb.Error:  # the new stage could not be made: the single-thread way says why
         files = []
-    run = _cut_run(reader, files, workers=workers)
+    run, owner = _cut_run(reader, files, workers=workers)
     if len(run) < 2:
         if new:
             cur.execute(f"DROP TABLE IF EXISTS {qi(stage)}")
         return None
-    left = {f[3]["file"]: [sum(sh.args["file"] == f[3]["file"] for p in run for sh in p), 0] for f in files}
-    files_done: list[str] = []
+    left = [[0, 0] for _ in files]  # per file: segments still to commit, rows committed
+    for i in owner.values():
+        left[i][0] += 1
+    files_done: list[int] = []
     kept: dict[str, str] = {}
 
     def committed(sh: shards.Shard, n_rows: int) -> None:
-        k = left[sh.args["file"]]  # segments still to commit, rows committed
-        k[0] -= 1
-        k[1] += n_rows
-        if k[0] == 0:
-            kept.update(staging.account_stage(cur, reader, sh.inp, stage, plan=sh.plan, cols=sh.cols, n_rows=k[1],
-                                              defer=True))  # fmt: skip
-            files_done.append(sh.args["file"])
+        i = owner[id(sh)]
+        left[i][0] -= 1
+        left[i][1] += n_rows
+        if left[i][0] == 0:
+            kept.update(staging.account_stage(cur, reader, sh.inp, stage, plan=sh.plan, cols=sh.cols,
+                                              n_rows=left[i][1], defer=True))  # fmt: skip
+            files_done.append(i)
             progress()
 
     try:
@@ -135,9 +152,9 @@ def stage_run(
         )  # expected: unused, each segment has its rows
     except duckdb.Error:
         pass  # what was committed and counted stays; the rest is taken up again
-    for f, (todo, rows) in left.items():
+    for f, (todo, rows) in zip(files, left):
         if todo and rows:  # a file cut inside: its committed rows go, the file is taken on its own
-            cur.execute(f"DELETE FROM {qi(stage)} WHERE _file = $file", {"file": f})
+            cur.execute(f"DELETE FROM {qi(stage)} WHERE _file = $file", {"file": f.args["file"]})
     if not files_done:
         if new:
             cur.execute(f"DROP TABLE IF EXISTS {qi(stage)}")
@@ -146,30 +163,31 @@ def stage_run(
 
 
 def _cut_run(
-    reader: DocumentReader,
-    files: list[tuple[Input, dict[str, str], TextPlan, dict[str, Any], int, int]],
-    *,
-    workers: int,
-) -> list[list[shards.Shard]]:
-    """The run's pieces: the files' rows one after another, cut at whole multiples of :data:`STORE_ROWS` (each
-    transaction writes full row groups: shards of 62,500 rows appended one per transaction left a partial row
-    group each, 40% more CPU than one after another on one thread), no more pieces than the files have row groups
-    (a piece inside one decodes it too: 1M rows in one row group, 4 pieces, cost 15% more CPU for 13% less wall
-    than one thread; in 9 row groups, 30% less wall at 2-4% more CPU). A piece is a list of segments, one per
-    file it covers: the whole file, or a range of its rows by ``file_row_number``."""
-    total = sum(f[4] for f in files)
-    bounds = cut(total, target=total // max(1, min(2 * workers, sum(f[5] for f in files))))
+    reader: DocumentReader, files: list[_File], *, workers: int
+) -> tuple[list[list[shards.Shard]], dict[int, int]]:
+    """The run's pieces, and the file (its index in ``files``) of each segment by ``id``: the files' rows one after
+    another, cut at whole multiples of :data:`STORE_ROWS` (each transaction writes full row groups: shards of 62,500
+    rows appended one per transaction left a partial row group each, 40% more CPU than one after another on one
+    thread), no more pieces than the files have row groups (a piece inside one decodes it too: 1M rows in one row
+    group, 4 pieces, cost 15% more CPU for 13% less wall than one thread; in 9 row groups, 30% less wall at 2-4%
+    more CPU). A piece is a list of segments, one per file it covers: the whole file, or a range of its rows by
+    ``file_row_number``. No pieces when the run would be one."""
+    total = sum(f.rows for f in files)
+    bounds = cut(total, target=total // max(1, min(2 * workers, sum(f.groups for f in files))))
     if len(bounds) < 3:
-        return []
+        return [], {}
     run: list[list[shards.Shard]] = []
+    owner: dict[int, int] = {}
     for a, b in itertools.pairwise(bounds):
         piece, start = [], 0
-        for inp, cols, plan, args, rows, _groups in files:
-            lo, hi = max(a, start), min(b, start + rows)
+        for i, f in enumerate(files):
+            lo, hi = max(a, start), min(b, start + f.rows)
             if lo < hi:
-                rel = _relation() if hi - lo == rows else _relation(lo - start, hi - start)
-                sql = staging.stage_sql(reader, inp, cols, rel)[1]
-                piece.append(shards.Shard(inp, cols, plan, sql, args, rows=hi - lo))
-            start += rows
+                rel = _relation() if hi - lo == f.rows else _relation(lo - start, hi - start)
+                sh = shards.Shard(f.inp, f.cols, f.plan, staging.stage_sql(reader, f.inp, f.cols, rel)[1], f.args,
+                                  rows=hi - lo)  # fmt: skip
+                owner[id(sh)] = i
+                piece.append(sh)
+            start += f.rows
         run.append(piece)
-    return run
+    return run, owner
