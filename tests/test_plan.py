@@ -43,7 +43,8 @@ def test_counts_exact_and_estimated(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_forecast_runs_the_recipe_on_a_sample(tmp_path):
+def test_forecast_runs_the_recipe_on_a_sample(tmp_path, monkeypatch):
+    monkeypatch.setattr(plan, "MIN_MARGIN_CPU", 0.0)  # the sample as asked
     _write(tmp_path / "a.jsonl", 3000)
     r = tmp_path / "r.yaml"
     r.write_text("name: r\nrules:\n  - {signal: gopher_word_count, min: 10}\n")
@@ -52,6 +53,27 @@ def test_forecast_runs_the_recipe_on_a_sample(tmp_path):
     assert f["docs_per_second_per_process"] > 0 and f["forecast_seconds"] > 0 and f["peak_rss_bytes"] > 10e6
     assert "3,000 documents (exact)" in plan.describe(f)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_sample_too_quick_to_time_grows(tmp_path, monkeypatch):
+    """The rate comes from the CPU seconds the larger sample's extra documents took; under MIN_MARGIN_CPU (a
+    cheap recipe: noise) the sample grows 4x, the last becoming the smaller, and the forecast says so."""
+    _write(tmp_path / "a.jsonl", 100_000)
+    r = tmp_path / "r.yaml"
+    r.write_text("name: r\nrules:\n  - {signal: gopher_word_count, min: 10}\n")
+    measured: list[int] = []
+
+    def fake(recipe, spec, n, kw):  # 0.1 ms of CPU per document, its wall time twice that; 1 s of start-up
+        measured.append(n)
+        return 1.0 + n * 2e-4, 0.5 + n * 1e-4, 10**8, n, ["gopher_quality"]
+
+    monkeypatch.setattr(plan, "_measure", fake)
+    monkeypatch.setattr(plan, "_child", lambda *a: (10**8,))  # the worker probe
+    f = plan.forecast(str(r), [str(tmp_path / "a.jsonl")], sample=4000, id_field="id", tokens="estimate")
+    assert measured == [1000, 4000, 16_000, 64_000]  # 0.3, 1.2, then 4.8 CPU-s between the last two
+    assert f["sample"] == 64_000 and f["sample_asked"] == 4000
+    assert f["docs_per_second_per_process"] == 10_000 and f["sample_wall_per_cpu"] == 2.0
+    assert "grown from 4,000" in plan.describe(f) and "the machine is busy" in plan.describe(f)
 
 
 def test_cli_dry_run_errors(tmp_path, capsys):
@@ -107,6 +129,37 @@ def test_sample_spreads_across_files_and_formats(tmp_path):
     got_sources = {s for b in __import__("app.ingest.reader", fromlist=["x"]).DocumentReader(specs, id_field="id")
                    for s in b.column("source").to_pylist()}  # fmt: skip
     assert got_sources == {derive_source_name(str(d / "*"))}  # the sample keeps the input's source name
+
+
+@pytest.mark.parametrize("long_first", [True, False])
+def test_the_sample_draws_documents_not_bytes(tmp_path, long_first):
+    """Long and short documents grouped in a file (as sources, lengths or languages often are): the sample's
+    documents are as long as the file's on average (evenly spaced byte offsets landed in the long ones' bytes:
+    a sample about twice the mean length here)."""
+    from app.export.plan_sample import sample_inputs
+
+    short = [{"id": f"s{i}", "text": "short text"} for i in range(3000)]
+    long = [{"id": f"l{i}", "text": "a much longer document " * 40} for i in range(1000)]
+    rows = long + short if long_first else short + long
+    (tmp_path / "a.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    each, _ = plan.count_each([str(tmp_path / "a.jsonl")])
+    texts = _sampled_texts(sample_inputs([str(tmp_path / "a.jsonl")], each, 400, tmp_path / "s")[0])
+    mean_all = sum(len(r["text"]) for r in rows) / len(rows)
+    assert len(texts) == 400
+    assert abs(sum(map(len, texts)) / len(texts) - mean_all) / mean_all < 0.15
+
+
+@pytest.mark.parametrize("lines", [[0], [0, 1, 5], [3, 999], [0, 400, 2999, 3000, 3001]])
+def test_line_starts(tmp_path, monkeypatch, lines):
+    import mmap
+
+    from app.export import plan_sample
+
+    monkeypatch.setattr(plan_sample, "MAP_STEP", mmap.ALLOCATIONGRANULARITY)  # lines across maps
+    body = b"".join(b"line %d %s\n" % (i, b"x" * (i % 7)) for i in range(3000))
+    (tmp_path / "a").write_bytes(body)
+    starts = [0] + [i + 1 for i, c in enumerate(body) if c == 10]
+    assert plan_sample.line_starts(str(tmp_path / "a"), lines) == [min(starts[k], len(body)) if k < len(starts) else len(body) for k in lines]  # fmt: skip
 
 
 def test_small_files_are_used_whole(tmp_path):

@@ -6,10 +6,14 @@ How it works, and why:
    by counting line ends in 8 MB blocks (about 1 GB/s, bounded memory). Compressed JSONL (``.gz``/``.zst``) and
    other formats: *estimated* from the first file: decompress up to 64 MB, count lines, scale by the compressed
    bytes read. The forecast says which it is.
-2. **How fast, how much memory.** The recipe is applied for real to the first ``N/4`` and the first ``N``
-   documents, each in a fresh child process (so imports and model loading are paid the way a real run pays
-   them, and the child's peak RSS is its own). The *marginal* rate ``(N - N/4) / (t_N - t_N/4)`` leaves out
-   the fixed start-up cost, which is added back once. Peak RSS is the child's at ``N``; headless apply keeps its
+2. **How fast, how much memory.** The recipe is applied for real to ``N/4`` and ``N`` documents drawn across
+   every input file (:mod:`app.export.plan_sample`), each in a fresh child process (so imports and model loading
+   are paid the way a real run pays them, and the child's peak RSS is its own). The *marginal* rate
+   ``(N - N/4) / (c_N - c_N/4)``, in the children's CPU seconds (a second or two between the two runs, which
+   other work on a shared machine stretches in wall time), leaves out the fixed start-up cost, which is added
+   back once; a sample whose wall time ran well past its CPU time is said to have run on a busy machine. When
+   the larger sample's extra documents take under ``MIN_MARGIN_CPU`` seconds (a cheap recipe), it grows 4x (up
+   to ``MAX_SAMPLE``), the last one becoming the smaller. Peak RSS is the child's at ``N``; headless apply keeps its
    scratch database under a fixed memory limit (``WINNOW_HEADLESS_MEMORY``, 128 MB), so the peak grows with the
    batch and the models, not with the corpus.
 3. **Per worker.** The same per-core rate is divided among ``workers`` (local processes or Ray workers); the
@@ -29,6 +33,10 @@ from app.errors import ExportError
 
 BLOCK = 8 << 20
 SNIFF = 64 << 20
+#: CPU seconds the larger sample must take beyond the smaller one for its rate to be trusted (else it grows 4x)
+MIN_MARGIN_CPU = 2.0
+#: the sample grows no further than this
+MAX_SAMPLE = 256_000
 
 
 def count_documents(inputs: list[str], *, source: str | None = None) -> tuple[int, str]:
@@ -90,19 +98,20 @@ def _lines_per_byte(path: str, compression: str | None) -> float:
 
 
 def _sample_run(conn: Any, recipe: Any, inputs: list[str], limit: int, kw: dict[str, Any]) -> None:
-    """Child process: apply the recipe to the sample; send (seconds, peak RSS bytes, docs, signal families)."""
+    """Child process: apply the recipe to the sample; send (seconds, CPU seconds of all its threads, peak RSS
+    bytes, docs, signal families)."""
     import resource
 
     try:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         from app.export.headless import apply_headless
 
         with tempfile.TemporaryDirectory(prefix="winnow-plan-") as tmp:
             m = apply_headless(recipe, inputs, Path(tmp) / "out", limit=limit, **kw)
-        secs = time.perf_counter() - t0
+        secs, cpu = time.perf_counter() - t0, time.process_time() - c0
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         fams = m["source"].get("signal_families", [])
-        conn.send(("ok", secs, rss, int(m["counts"]["total_docs"]), fams))
+        conn.send(("ok", secs, cpu, rss, int(m["counts"]["total_docs"]), fams))
     except Exception as e:  # sent back as one line
         conn.send(("error", f"{type(e).__name__}: {e}"))
     finally:
@@ -138,7 +147,9 @@ def _child(target: Any, args: tuple, what: str) -> tuple:
     return run_child(target, args, f"dry-run {what}", error=ExportError)
 
 
-def _measure(recipe: Any, inputs: list[str], limit: int, kw: dict[str, Any]) -> tuple[float, int, int, list[str]]:
+def _measure(
+    recipe: Any, inputs: list[str], limit: int, kw: dict[str, Any]
+) -> tuple[float, float, int, int, list[str]]:
     return _child(_sample_run, (recipe, inputs, limit, kw), f"sample of {limit:,} documents")  # type: ignore[return-value]
 
 
@@ -171,28 +182,44 @@ def forecast(
     each, how = count_each(inputs, source=kw.get("source"))
     total = sum(c for _, c in each)
     small = max(sample // 4, 50)
+    asked = sample
     with tempfile.TemporaryDirectory(prefix="winnow-sample-") as tmp:
-        spec_small, _ = sample_inputs(inputs, each, small, Path(tmp) / "small", source=kw.get("source"))
-        spec_big, drawn = sample_inputs(inputs, each, sample, Path(tmp) / "big", source=kw.get("source"))
-        t_small, _, n_small, _ = _measure(recipe, spec_small, small, kw)
-        t_big, rss, n_big, fams = _measure(recipe, spec_big, sample, kw)
+
+        def run(n: int) -> tuple[list[str], str, tuple[float, float, int, int, list[str]]]:
+            spec, how_drawn = sample_inputs(inputs, each, n, Path(tmp) / str(n), source=kw.get("source"))
+            return spec, how_drawn, _measure(recipe, spec, n, kw)
+
+        _, _, (t_small, c_small, _, n_small, _) = run(small)
+        spec_big, drawn, (t_big, c_big, rss, n_big, fams) = run(sample)
+        # a cheap recipe's extra documents take too little CPU to time (4,000 cycled realmix documents against
+        # 1,000: 0.2 CPU-s, a forecast 2x off either way): the sample grows until they take MIN_MARGIN_CPU
+        while c_big - c_small < MIN_MARGIN_CPU and n_big > n_small and n_big < total and sample * 4 <= MAX_SAMPLE:
+            sample *= 4
+            t_small, c_small, n_small = t_big, c_big, n_big
+            spec_big, drawn, (t_big, c_big, rss, n_big, fams) = run(sample)
         texts = _first_batch(spec_big, kw)
     near = bool(recipe.dedup.near)
     semantic = (kw.get("semantic_model") or "") if recipe.dedup.semantic else None
     tokens_ok = kw.get("tokens", "size_tokens") == "size_tokens"
     (worker_rss,) = _child(_worker_probe, (texts, fams, tokens_ok, near, semantic, engine == "ray"), "worker probe")
-    if n_big <= n_small or t_big <= t_small:  # the input is smaller than the sample: the sample was the run
-        rate = n_big / max(t_big, 1e-9)
+    # the rate from the CPU seconds the sample's extra documents took, not its wall seconds: a second or two of
+    # difference between the two runs, which other work on the machine stretched by 30-70% (10M cycled realmix
+    # documents, the bench recipe, `-j 2`: forecast 21-77 min from wall, took 11.2)
+    busy = (t_big - t_small) / (c_big - c_small) if c_big > c_small and t_big > t_small else 1.0
+    if n_big <= n_small or c_big <= c_small:  # the input is smaller than the sample: the sample was the run
+        rate = n_big / max(c_big, 1e-9)
         fixed = 0.0
     else:
-        rate = (n_big - n_small) / (t_big - t_small)
+        rate = (n_big - n_small) / (c_big - c_small)
         fixed = max(t_small - n_small / rate, 0.0)
     return {
         "documents": total,
         "documents_count": how,
         "sample": n_big,
+        "sample_asked": asked,
         "sampled": drawn,
         "docs_per_second_per_process": round(rate, 1),
+        "sample_wall_per_cpu": round(busy, 2),
         "startup_seconds": round(fixed, 1),
         "workers": workers,
         "engine": engine,
@@ -205,6 +232,13 @@ def forecast(
     }
 
 
+def _busy(ratio: float) -> str:
+    """A note when the sample took much longer than its CPU time: other work had the cores."""
+    if ratio < 1.25:
+        return ""
+    return f"; the sample's wall time was {ratio:.1f}x its CPU time (the machine is busy: the run will be slower)"
+
+
 def describe(f: dict[str, Any]) -> str:
     """The forecast as a few lines for a person."""
     from app.export.plan_check import human_seconds
@@ -215,8 +249,15 @@ def describe(f: dict[str, Any]) -> str:
     return "\n".join(
         [
             f"{f['documents']:,} documents ({f['documents_count']}); measured on {f['sample']:,} "
-            f"({f.get('sampled', 'the first documents')}):",
-            f"  {f['docs_per_second_per_process']:,.0f} docs/s per process, {f['startup_seconds']:.0f} s start-up",
+            f"({f.get('sampled', 'the first documents')}"
+            + (
+                f"; grown from {f['sample_asked']:,}: too quick to time"
+                if f.get("sample_asked", f["sample"]) < f["sample"]
+                else ""
+            )
+            + "):",
+            f"  {f['docs_per_second_per_process']:,.0f} docs/s per process (its CPU time), {f['startup_seconds']:.0f} s "
+            "start-up" + _busy(f.get("sample_wall_per_cpu", 1.0)),
             f"  forecast: {human_seconds(secs)} with {f['workers']} worker(s); peak memory about "
             f"{fmt_amount(f['peak_rss_bytes'], 'B')} for the run (DuckDB scratch limit {f['memory_limit']})",
             f"  per {worker}: about {fmt_amount(f['worker_peak_rss_bytes'], 'B')} "
