@@ -63,9 +63,9 @@ def test_a_sample_too_quick_to_time_grows(tmp_path, monkeypatch):
     r.write_text("name: r\nrules:\n  - {signal: gopher_word_count, min: 10}\n")
     measured: list[int] = []
 
-    def fake(recipe, spec, n, kw):  # 0.1 ms of CPU per document, its wall time twice that; 1 s of start-up
-        measured.append(n)
-        return 1.0 + n * 2e-4, 0.5 + n * 1e-4, 10**8, n, ["gopher_quality"]
+    def fake(recipe, spec, n, kw):  # 0.1 ms of CPU per document (a quarter of it the signals), its wall time twice
+        measured.append(n)  # that; 1 s of start-up
+        return 1.0 + n * 2e-4, 0.5 + n * 1e-4, 0.1 + n * 0.25e-4, 10**8, n, ["gopher_quality"]
 
     monkeypatch.setattr(plan, "_measure", fake)
     monkeypatch.setattr(plan, "_child", lambda *a: (10**8,))  # the worker probe
@@ -73,7 +73,18 @@ def test_a_sample_too_quick_to_time_grows(tmp_path, monkeypatch):
     assert measured == [1000, 4000, 16_000, 64_000]  # 0.3, 1.2, then 4.8 CPU-s between the last two
     assert f["sample"] == 64_000 and f["sample_asked"] == 4000
     assert f["docs_per_second_per_process"] == 10_000 and f["sample_wall_per_cpu"] == 2.0
+    assert f["driver_share"] == 0.75
     assert "grown from 4,000" in plan.describe(f) and "the machine is busy" in plan.describe(f)
+    assert "75% of it the driver's" in plan.describe(f)
+    # two workers take the signals; the driver's 75 us per document does not divide: 75 s for 1M documents
+    assert plan_check_seconds(f, 1_000_000, workers=2) == pytest.approx(f["startup_seconds"] + 75.0, abs=0.2)
+    assert plan_check_seconds(f, 1_000_000, workers=1) == pytest.approx(f["startup_seconds"] + 100.0, abs=0.2)
+
+
+def plan_check_seconds(f, documents, *, workers):
+    from app.export.plan_check import versus
+
+    return versus(f, took=1.0, documents=documents, workers=workers, peak_rss=1)["forecast_seconds"]
 
 
 def test_cli_dry_run_errors(tmp_path, capsys):

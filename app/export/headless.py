@@ -95,6 +95,7 @@ def apply_headless(
     tokenizer: str | None = None,
     tokenizer_name: str | None = None,
     schema: str | None = None,
+    timings: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     """Apply ``recipe`` to raw ``inputs`` (paths/globs) without a workspace; returns the manifest.
     ``single_pass``: None picks one pass when the recipe allows it; False forces two (benchmarks, checks).
@@ -112,7 +113,9 @@ def apply_headless(
     a local target-model tokenizer computing ``size_tokens_<name>`` per batch, as ``winnow score --tokenizer``
     does in a workspace (a ``mixture:`` counted in it; the manifest cites the tokenizer's sha256). ``schema``:
     ``messages`` writes every record as ``id, source, messages`` (:mod:`app.export.messages`). The ``instruct_*``
-    signals a recipe reads are computed over every record after pass 1 (:mod:`app.export.instruct_headless`)."""
+    signals a recipe reads are computed over every record after pass 1 (:mod:`app.export.instruct_headless`).
+    ``timings``: filled with ``worker_cpu``, the CPU seconds this thread spent on what an engine's workers do
+    (signals, signatures, vectors) when no engine ran them: the dry-run's measure of the driver's share."""
     import time
 
     import duckdb
@@ -246,6 +249,7 @@ def apply_headless(
             return first["families"]
 
         sem_model = (semantic_model or "") if sem is not None else None
+        worker_cpu = [0.0]
 
         def scored() -> Any:
             """``(table, texts, scores)`` per input batch, in input order: scored here (the default, with
@@ -256,7 +260,10 @@ def apply_headless(
                     meter.start_batch()
                     fams = first["families"] if "families" in first else setup(tbl)
                     texts = tbl.column("text").to_pylist()
-                    yield tbl, texts, _score(stexts_of(texts), fams, counting, meter, tx and tx.signal_options(fams))
+                    t = time.thread_time()
+                    got = _score(stexts_of(texts), fams, counting, meter, tx and tx.signal_options(fams))
+                    worker_cpu[0] += time.thread_time() - t
+                    yield tbl, texts, got
                 return
 
             def tables() -> Any:
@@ -290,11 +297,17 @@ def apply_headless(
             if recipe.dedup.exact:  # the dedup_exact scorer's key, computed in DuckDB from the text
                 cols["text"] = tbl.column("text")
                 body = f"* EXCLUDE (text), {EXACT_NORM_SQL} AS dup_exact_cluster"
+            t = time.thread_time()  # what the workers do, when they did not
+            vecs = sigs = None
             if sem is not None:
-                sem.add(scores.pop(sm.SEM_VEC) if sm.SEM_VEC in scores else sm.embed_batch(texts, semantic_model))
+                vecs = scores.pop(sm.SEM_VEC) if sm.SEM_VEC in scores else sm.embed_batch(texts, semantic_model)
             if recipe.dedup.near:  # the MinHash signatures: an engine worker's, else computed here
                 sigs = scores.pop(NEAR_SIG, None)
                 sigs = _signatures(texts) if sigs is None else sigs
+            worker_cpu[0] += time.thread_time() - t if engine is None else 0.0
+            if sem is not None:
+                sem.add(vecs)
+            if recipe.dedup.near:
                 hn.add_bands(con, ords=cols["_ord"], ids=cols["id"], sigs=sigs, hashes=cols["text_hash"])
             if ins is not None:
                 ins.add_batch(con, tbl, cols["_ord"])
@@ -316,6 +329,8 @@ def apply_headless(
                 collect(tbl, got.to_arrow_table(), ord0)
             ord0 += tbl.num_rows
             release_memory()  # freed heap pages back to the OS: RSS flat over the pass (app.engine.memory)
+        if timings is not None:
+            timings["worker_cpu"] = round(worker_cpu[0], 3)
         stats = hp.stats_dict(reader.stats)
         if ord0 == 0:
             con.execute(

@@ -16,14 +16,18 @@ How it works, and why:
    to ``MAX_SAMPLE``), the last one becoming the smaller. Peak RSS is the child's at ``N``; headless apply keeps its
    scratch database under a fixed memory limit (``WINNOW_HEADLESS_MEMORY``, 128 MB), so the peak grows with the
    batch and the models, not with the corpus.
-3. **Per worker.** The same per-core rate is divided among ``workers`` (local processes or Ray workers); the
-   forecast prints the measured single-process rate and the assumption, never a scaling it did not measure.
+3. **Per worker.** The sample measures which share of its CPU went to the work engine workers do (signals,
+   signatures, vectors: ``apply_headless(timings=...)``); with ``workers`` > 1 that share is divided among them
+   while the driver does the rest beside them, and the machine's cores bound both (a Ray cluster's are not
+   known: only the first two bounds). The forecast prints the measured rate and the driver's share, never a
+   scaling it did not measure (the engines' own overhead: ``bench/bench_engine.py``).
 
 Nothing is written to the output directory; the sample runs go to a temporary directory that is removed.
 """
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -98,20 +102,21 @@ def _lines_per_byte(path: str, compression: str | None) -> float:
 
 
 def _sample_run(conn: Any, recipe: Any, inputs: list[str], limit: int, kw: dict[str, Any]) -> None:
-    """Child process: apply the recipe to the sample; send (seconds, CPU seconds of all its threads, peak RSS
-    bytes, docs, signal families)."""
+    """Child process: apply the recipe to the sample; send (seconds, CPU seconds of all its threads, CPU seconds of
+    the work engine workers would do, peak RSS bytes, docs, signal families)."""
     import resource
 
     try:
         t0, c0 = time.perf_counter(), time.process_time()
         from app.export.headless import apply_headless
 
+        timings: dict[str, float] = {}
         with tempfile.TemporaryDirectory(prefix="winnow-plan-") as tmp:
-            m = apply_headless(recipe, inputs, Path(tmp) / "out", limit=limit, **kw)
+            m = apply_headless(recipe, inputs, Path(tmp) / "out", limit=limit, timings=timings, **kw)
         secs, cpu = time.perf_counter() - t0, time.process_time() - c0
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         fams = m["source"].get("signal_families", [])
-        conn.send(("ok", secs, cpu, rss, int(m["counts"]["total_docs"]), fams))
+        conn.send(("ok", secs, cpu, timings.get("worker_cpu", 0.0), rss, int(m["counts"]["total_docs"]), fams))
     except Exception as e:  # sent back as one line
         conn.send(("error", f"{type(e).__name__}: {e}"))
     finally:
@@ -149,7 +154,7 @@ def _child(target: Any, args: tuple, what: str) -> tuple:
 
 def _measure(
     recipe: Any, inputs: list[str], limit: int, kw: dict[str, Any]
-) -> tuple[float, float, int, int, list[str]]:
+) -> tuple[float, float, float, int, int, list[str]]:
     return _child(_sample_run, (recipe, inputs, limit, kw), f"sample of {limit:,} documents")  # type: ignore[return-value]
 
 
@@ -185,18 +190,18 @@ def forecast(
     asked = sample
     with tempfile.TemporaryDirectory(prefix="winnow-sample-") as tmp:
 
-        def run(n: int) -> tuple[list[str], str, tuple[float, float, int, int, list[str]]]:
+        def run(n: int) -> tuple[list[str], str, tuple[float, float, float, int, int, list[str]]]:
             spec, how_drawn = sample_inputs(inputs, each, n, Path(tmp) / str(n), source=kw.get("source"))
             return spec, how_drawn, _measure(recipe, spec, n, kw)
 
-        _, _, (t_small, c_small, _, n_small, _) = run(small)
-        spec_big, drawn, (t_big, c_big, rss, n_big, fams) = run(sample)
+        _, _, (t_small, c_small, w_small, _, n_small, _) = run(small)
+        spec_big, drawn, (t_big, c_big, w_big, rss, n_big, fams) = run(sample)
         # a cheap recipe's extra documents take too little CPU to time (4,000 cycled realmix documents against
         # 1,000: 0.2 CPU-s, a forecast 2x off either way): the sample grows until they take MIN_MARGIN_CPU
         while c_big - c_small < MIN_MARGIN_CPU and n_big > n_small and n_big < total and sample * 4 <= MAX_SAMPLE:
             sample *= 4
-            t_small, c_small, n_small = t_big, c_big, n_big
-            spec_big, drawn, (t_big, c_big, rss, n_big, fams) = run(sample)
+            t_small, c_small, w_small, n_small = t_big, c_big, w_big, n_big
+            spec_big, drawn, (t_big, c_big, w_big, rss, n_big, fams) = run(sample)
         texts = _first_batch(spec_big, kw)
     near = bool(recipe.dedup.near)
     semantic = (kw.get("semantic_model") or "") if recipe.dedup.semantic else None
@@ -209,9 +214,13 @@ def forecast(
     if n_big <= n_small or c_big <= c_small:  # the input is smaller than the sample: the sample was the run
         rate = n_big / max(c_big, 1e-9)
         fixed = 0.0
+        driver = 1 - w_big / max(c_big, 1e-9)
     else:
         rate = (n_big - n_small) / (c_big - c_small)
         fixed = max(t_small - n_small / rate, 0.0)
+        driver = 1 - (w_big - w_small) / (c_big - c_small)
+    driver = min(max(driver, 0.0), 1.0)
+    cores = None if engine == "ray" and kw.get("ray_address") else os.cpu_count()
     return {
         "documents": total,
         "documents_count": how,
@@ -223,12 +232,15 @@ def forecast(
         "startup_seconds": round(fixed, 1),
         "workers": workers,
         "engine": engine,
-        "forecast_seconds": seconds_for(rate, fixed, total, workers),
+        "driver_share": round(driver, 3),
+        "cores": cores,
+        "forecast_seconds": seconds_for(rate, fixed, total, workers, driver_share=driver, cores=cores),
         "peak_rss_bytes": int(rss),
         "worker_peak_rss_bytes": int(worker_rss),
         "worker_batch": len(texts),
         "memory_limit": memory_limit(),
-        "assumes": "the per-process rate divides evenly among workers (measure with bench/bench_engine.py)",
+        "assumes": "the workers share the per-document work, the driver does its share beside them (measured on the "
+        "sample), the cores bound both",
     }
 
 
@@ -256,8 +268,9 @@ def describe(f: dict[str, Any]) -> str:
                 else ""
             )
             + "):",
-            f"  {f['docs_per_second_per_process']:,.0f} docs/s per process (its CPU time), {f['startup_seconds']:.0f} s "
-            "start-up" + _busy(f.get("sample_wall_per_cpu", 1.0)),
+            f"  {f['docs_per_second_per_process']:,.0f} docs/s per process (its CPU time; "
+            f"{f.get('driver_share', 0.0):.0%} of it the driver's, not divided among workers), "
+            f"{f['startup_seconds']:.0f} s start-up" + _busy(f.get("sample_wall_per_cpu", 1.0)),
             f"  forecast: {human_seconds(secs)} with {f['workers']} worker(s); peak memory about "
             f"{fmt_amount(f['peak_rss_bytes'], 'B')} for the run (DuckDB scratch limit {f['memory_limit']})",
             f"  per {worker}: about {fmt_amount(f['worker_peak_rss_bytes'], 'B')} "
