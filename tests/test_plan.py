@@ -74,11 +74,14 @@ def test_a_sample_too_quick_to_time_grows(tmp_path, monkeypatch):
     assert f["sample"] == 64_000 and f["sample_asked"] == 4000
     assert f["docs_per_second_per_process"] == 10_000 and f["sample_wall_per_cpu"] == 2.0
     assert f["driver_share"] == 0.75
-    assert "grown from 4,000" in plan.describe(f) and "the machine is busy" in plan.describe(f)
-    assert "75% of it the driver's" in plan.describe(f)
-    # two workers take the signals; the driver's 75 us per document does not divide: 75 s for 1M documents
-    assert plan_check_seconds(f, 1_000_000, workers=2) == pytest.approx(f["startup_seconds"] + 75.0, abs=0.2)
-    assert plan_check_seconds(f, 1_000_000, workers=1) == pytest.approx(f["startup_seconds"] + 100.0, abs=0.2)
+    text = plan.describe(f)
+    assert "grown from 4,000" in text and "75% of it the driver's" in text
+    assert "the sample took 2.0x its CPU time" in text and "on free cores" in text
+    # two workers take the signals; the driver's 75 us per document does not divide: 75 s for 1M documents on
+    # free cores, twice that at the sample's load
+    assert plan_check_seconds(f, 1_000_000, workers=2) == pytest.approx(f["startup_seconds"] + 150.0, abs=0.2)
+    assert plan_check_seconds(f, 1_000_000, workers=1) == pytest.approx(f["startup_seconds"] + 200.0, abs=0.2)
+    assert f["free_cores_seconds"] == pytest.approx(f["startup_seconds"] + 10.0, abs=0.2)  # 100,000 in 1 process
 
 
 def plan_check_seconds(f, documents, *, workers):

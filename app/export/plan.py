@@ -11,7 +11,8 @@ How it works, and why:
    are paid the way a real run pays them, and the child's peak RSS is its own). The *marginal* rate
    ``(N - N/4) / (c_N - c_N/4)``, in the children's CPU seconds (a second or two between the two runs, which
    other work on a shared machine stretches in wall time), leaves out the fixed start-up cost, which is added
-   back once; a sample whose wall time ran well past its CPU time is said to have run on a busy machine. When
+   back once. A sample whose wall time ran past its CPU time shared the machine with other work: the forecast
+   carries that ratio to the run, and says what free cores would take. When
    the larger sample's extra documents take under ``MIN_MARGIN_CPU`` seconds (a cheap recipe), it grows 4x (up
    to ``MAX_SAMPLE``), the last one becoming the smaller. Peak RSS is the child's at ``N``; headless apply keeps its
    scratch database under a fixed memory limit (``WINNOW_HEADLESS_MEMORY``, 128 MB), so the peak grows with the
@@ -234,7 +235,8 @@ def forecast(
         "engine": engine,
         "driver_share": round(driver, 3),
         "cores": cores,
-        "forecast_seconds": seconds_for(rate, fixed, total, workers, driver_share=driver, cores=cores),
+        "free_cores_seconds": seconds_for(rate, fixed, total, workers, driver_share=driver, cores=cores),
+        "forecast_seconds": seconds_for(rate, fixed, total, workers, driver_share=driver, cores=cores, busy=busy),
         "peak_rss_bytes": int(rss),
         "worker_peak_rss_bytes": int(worker_rss),
         "worker_batch": len(texts),
@@ -244,11 +246,18 @@ def forecast(
     }
 
 
-def _busy(ratio: float) -> str:
-    """A note when the sample took much longer than its CPU time: other work had the cores."""
-    if ratio < 1.25:
+def _busy(f: dict[str, Any]) -> str:
+    """A note when the sample took longer than its CPU time: other work had the cores, and the forecast assumes
+    the run will share them the same way."""
+    from app.export.plan_check import human_seconds
+
+    ratio = f.get("sample_wall_per_cpu", 1.0)
+    if ratio <= 1.0 or "free_cores_seconds" not in f:
         return ""
-    return f"; the sample's wall time was {ratio:.1f}x its CPU time (the machine is busy: the run will be slower)"
+    return (
+        f"; the sample took {ratio:.1f}x its CPU time (other work on the machine: the forecast assumes as much; "
+        f"{human_seconds(f['free_cores_seconds'])} on free cores)"
+    )
 
 
 def describe(f: dict[str, Any]) -> str:
@@ -270,8 +279,8 @@ def describe(f: dict[str, Any]) -> str:
             + "):",
             f"  {f['docs_per_second_per_process']:,.0f} docs/s per process (its CPU time; "
             f"{f.get('driver_share', 0.0):.0%} of it the driver's, not divided among workers), "
-            f"{f['startup_seconds']:.0f} s start-up" + _busy(f.get("sample_wall_per_cpu", 1.0)),
-            f"  forecast: {human_seconds(secs)} with {f['workers']} worker(s); peak memory about "
+            f"{f['startup_seconds']:.0f} s start-up",
+            f"  forecast: {human_seconds(secs)} with {f['workers']} worker(s){_busy(f)}; peak memory about "
             f"{fmt_amount(f['peak_rss_bytes'], 'B')} for the run (DuckDB scratch limit {f['memory_limit']})",
             f"  per {worker}: about {fmt_amount(f['worker_peak_rss_bytes'], 'B')} "
             f"(scorers loaded, one batch of {f['worker_batch']:,} documents)",

@@ -34,7 +34,14 @@ KEY_OPTIONS = (
 
 
 def seconds_for(
-    rate: float, fixed: float, documents: int, workers: int, *, driver_share: float = 0.0, cores: int | None = None
+    rate: float,
+    fixed: float,
+    documents: int,
+    workers: int,
+    *,
+    driver_share: float = 0.0,
+    cores: int | None = None,
+    busy: float = 1.0,
 ) -> float:
     """The forecast time of ``documents`` at ``rate`` docs per CPU-second with ``fixed`` start-up seconds.
 
@@ -42,12 +49,14 @@ def seconds_for(
     does its ``driver_share`` of the CPU (reading, the scratch database, the global steps) beside them, not
     divided: a document takes the longest of the driver's share, the workers' share over ``workers``, and all of
     it over ``cores`` (this machine's, for local workers). Dividing all of it among the workers forecast 7.3 min
-    for a 10M run that took 11.2."""
+    for a 10M run that took 11.2. ``busy``: how much longer than its CPU time the sample took (other work on the
+    machine), carried to the run when above 1 (1M documents beside another job: 72 s on free cores, 115 s at the
+    sample's 1.6x, took 142)."""
     per_doc = 1 / max(rate, 1e-9)
     if workers > 1:
         d = min(max(driver_share, 0.0), 1.0)
         per_doc = max(per_doc * d, per_doc * (1 - d) / workers, per_doc / cores if cores else 0.0)
-    return round(fixed + documents * per_doc, 1)
+    return round(fixed + documents * per_doc * max(busy, 1.0), 1)
 
 
 def human_seconds(secs: float) -> str:
@@ -112,7 +121,8 @@ def load(key: str, *, need: tuple[str, ...] = APPLY_NEEDS) -> dict[str, Any] | N
 def versus(forecast: dict[str, Any], *, took: float, documents: int, workers: int, peak_rss: int) -> dict[str, Any]:
     """The forecast for this run (its documents and workers, at the measured rate) next to what it took."""
     want = seconds_for(forecast["docs_per_second_per_process"], forecast["startup_seconds"], documents, workers,
-                       driver_share=float(forecast.get("driver_share", 0.0)), cores=forecast.get("cores"))  # fmt: skip
+                       driver_share=float(forecast.get("driver_share", 0.0)), cores=forecast.get("cores"),
+                       busy=float(forecast.get("sample_wall_per_cpu", 1.0)))  # fmt: skip
     return {
         "forecast_seconds": want,
         "took_seconds": round(took, 1),
