@@ -211,7 +211,8 @@ def test_small_parquet_shards_run_side_by_side(tmp_path, monkeypatch):
         ingest(ws, files[:4], source="web", progress=lambda done, total, stage: ticks.append(done))
     finally:
         ws.close()
-    assert [t for t in ticks if t][:4] == [29, 58, 87, 116]  # one tick per shard as it commits (one blank text each)
+    # as each segment commits: a shard's rows once it is whole (one blank text each), a part's before (10 of big1)
+    assert [t for t in ticks if t][:6] == [29, 39, 58, 78, 87, 116]
 
 
 def test_a_lone_parquet_file_of_one_row_group_is_not_cut(tmp_path, monkeypatch):
@@ -224,3 +225,16 @@ def test_a_lone_parquet_file_of_one_row_group_is_not_cut(tmp_path, monkeypatch):
     assert runs == [] and got[2] == 1000 - 27
     got = _ingest(tmp_path / "two", [two], monkeypatch, python=False)
     assert runs == [[["big1.parquet"]] * 2] and got[2] == 1000 - 27
+
+
+def test_a_large_parquet_file_shows_progress_piece_by_piece(tmp_path, monkeypatch):
+    """Its rows show as each piece commits, before the file is counted at its last piece (then without the skips)."""
+    monkeypatch.setattr(pieces, "STORE_ROWS", 250)
+    f = _parquet(tmp_path, 0, 1000, group=100)
+    ticks: list[int] = []
+    ws = Workspace.open(tmp_path / "ws", create=True)
+    try:
+        ingest(ws, [f], source="web", progress=lambda done, total, stage: ticks.append(done))
+    finally:
+        ws.close()
+    assert [t for t in ticks if t][:4] == [250, 500, 750, 1000 - 27]

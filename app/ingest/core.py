@@ -89,9 +89,10 @@ def _append(cur: Any, table: str, tbl: pa.Table, state: dict[str, str]) -> None:
         cur.unregister(view)
 
 
-def _ticker(progress: Progress, reader: DocumentReader, source: str) -> Callable[[], None]:
-    """Progress for ``source`` at the reader's count of documents ingested, each time it is called."""
-    return lambda: progress(reader.stats.ingested, None, source)
+def _ticker(progress: Progress, reader: DocumentReader, source: str) -> Callable[..., None]:
+    """Progress for ``source`` at the reader's count of documents ingested, each time it is called (plus
+    ``extra``: rows committed of a file not counted yet)."""
+    return lambda extra=0: progress(reader.stats.ingested + extra, None, source)
 
 
 def _sniff_csv_types(cur: Any, table: str, cols: dict[str, str], skip: set[str]) -> None:

@@ -83,12 +83,13 @@ def stage_run(
     table: str,
     *,
     into: str | None,
-    progress: Callable[[], None],
+    progress: Callable[[int], None],
 ) -> tuple[dict[str, str], str, int, bool] | None:
     """The Parquet files at the head of ``inputs`` read side by side: each large one in pieces (module docstring),
     each small one whole, up to ``8 x workers`` files with the same columns, appended to the open stage ``into``
     when their columns are its own, else to a new stage ``table``. Each file is counted (its skipped rows too,
-    deleted later by :func:`app.ingest.fast.finish_stage`) and ``progress`` called when its last piece commits.
+    deleted later by :func:`app.ingest.fast.finish_stage`) when its last piece commits; ``progress(rows)`` is called
+    as each piece commits, with the rows committed of a file not yet counted (0 when it just was).
 
     Returns ``(the stage's columns, the stage used, how many files went in, whether the file after them failed
     in the run)``: that file's committed pieces are deleted and the caller takes it on its own
@@ -144,7 +145,9 @@ def stage_run(
             kept.update(staging.account_stage(cur, reader, sh.inp, stage, plan=sh.plan, cols=sh.cols,
                                               n_rows=left[i][1], defer=True))  # fmt: skip
             files_done.append(i)
-            progress()
+            progress(0)
+        else:  # a large file's piece: its rows shown before the file is counted
+            progress(left[i][1])
 
     try:
         shards.append_run(
