@@ -1,4 +1,5 @@
-"""JSON-lines shards of one source appended to its stage side by side, committed in file order.
+"""Shards of one source appended to its stage side by side, committed in file order: JSON-lines files
+(:mod:`app.ingest.jsonl`), and the pieces of a run of Parquet files (:mod:`app.ingest.pieces`).
 
 Why: a shard appended to a source's open stage is read, normalised and numbered by ``row_number()`` on one
 DuckDB thread (:func:`app.ingest.fast.insert_stage`), so a corpus of many shards was ingested one core at a
