@@ -130,6 +130,30 @@ def test_semdedup_from_exact_neighbours_is_semdedup(m, k, seed, eps):
     np.testing.assert_allclose(got_sim[dup], want_sim[dup], atol=1e-5)
 
 
+def test_semdedup_checks_in_bounded_blocks_give_the_same_answer(monkeypatch):
+    """Rows whose lists hold only later copies are compared with every earlier row, in blocks whose scores stay
+    under CHECK_ELEMS (16 rows at least): the same duplicates and similarities as one block of 1,024."""
+    from app.maps import scale
+
+    rng = np.random.default_rng(3)
+    base = rng.standard_normal((20, 8)).astype(np.float32)
+    x = base[rng.integers(0, 20, 400)]
+    x = (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+    idx, sim = knn_exact(x, x, 3, exclude_self=True)
+    earlier = ((idx >= 0) & (idx < np.arange(len(x))[:, None])).any(axis=1)
+    assert (~earlier[1:] & (sim[1:, -1] > 0.95)).sum() > 50  # the exact comparisons run, in several blocks
+    want = semdedup_knn(x, idx, sim, eps=0.05)
+    monkeypatch.setattr(scale, "CHECK_ELEMS", 1)
+    got = semdedup_knn(x, idx, sim, eps=0.05)
+    # the same rows are duplicates, of an earlier row as similar (identical vectors tie: BLAS rounds blocks of
+    # other shapes apart in the last bit, so a tie may pick another copy)
+    np.testing.assert_array_equal(got[0] >= 0, want[0] >= 0)
+    dup = np.flatnonzero(got[0] >= 0)
+    assert (got[0][dup] < dup).all()
+    np.testing.assert_allclose(np.einsum("ij,ij->i", x[dup], x[got[0][dup]]), want[1][dup], atol=1e-5)
+    np.testing.assert_allclose(got[1], want[1], atol=1e-5)
+
+
 def test_ivf_search_with_every_cell_probed_is_exact():
     rng = np.random.default_rng(1)
     base = rng.standard_normal((500, 16)).astype(np.float32)

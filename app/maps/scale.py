@@ -76,6 +76,9 @@ from app.maps.spool import (  # noqa: F401 (re-exported: the streamed map's spoo
 STREAM_ABOVE = 100_000
 #: clusters up to this size run the exact SemDeDup (cost ~ size^2 * dim / 2 products); larger ones use neighbours
 SEMDUP_EXACT = 20_000
+#: scores held at once by :func:`semdedup_knn`'s exact comparisons (64M float32: 256 MB, and a 64 MB mask), as
+#: :func:`app.maps.signals.semdedup` bounds its own
+CHECK_ELEMS = 64 << 20
 
 
 def semdedup_knn(
@@ -101,8 +104,14 @@ def semdedup_knn(
     hit = rows[best[rows] > thr]
     dup_of[hit] = idx[hit, first[hit]]
     check = np.flatnonzero(~has & (sim[:, -1] > thr) & (np.arange(m) > 0))
-    for b in range(0, len(check), block):
-        r = check[b : b + block]
+    b = 0
+    while b < len(check):
+        # rows per block so that their scores against every earlier row stay under CHECK_ELEMS (check is ascending:
+        # the last row of a full block bounds them); 1,024 rows against a cluster of 2M rows were 8 GB of scores
+        # and 2 GB of mask, the 10M map's 10 GB peak
+        bound = int(check[min(b + block, len(check)) - 1])
+        r = check[b : b + max(16, min(block, CHECK_ELEMS // max(bound, 1)))]
+        b += len(r)
         top = int(r.max())
         scores = x[r] @ x[:top].T
         scores[np.arange(top)[None, :] >= r[:, None]] = -np.inf  # strictly earlier rows only
