@@ -69,3 +69,21 @@ def test_cell_store_from_knn_ivf_cells_is_the_store_it_would_train(tmp_path):
     assert (tmp_path / "a.f32").read_bytes() == (tmp_path / "b.f32").read_bytes()
     other = CellStore(tmp_path / "c.f32", x, rows, seed=0, cells=(got["cent"][:5], got["home"]))  # another count
     np.testing.assert_array_equal(other.cent, trained.cent)
+
+
+def test_a_much_probed_cell_is_searched_in_bounded_blocks(tmp_path, monkeypatch):
+    """The queries probing one cell go in blocks of at most CELL_ELEMS scores (64 queries at least): the same lists
+    as one block, up to ties between equally similar rows."""
+    from app.maps import probe
+
+    x, cl = _clustered(600, 16, seed=5)
+    stores = _stores(tmp_path, x, cl)
+    own = stores[0]
+    q, rows = own.vectors(), np.asarray(own.rows)
+    every = sum(len(s.cent) for s in stores)  # every query probes every cell: each cell in blocks of 64 queries
+    assert len(q) > 2 * 64
+    want = probe_search(q, rows, stores, k=10, top_cells=every, preselect=0)
+    monkeypatch.setattr(probe, "CELL_ELEMS", 1)
+    got = probe_search(q, rows, stores, k=10, top_cells=every, preselect=0)
+    np.testing.assert_allclose(got[1], want[1], atol=1e-6)
+    assert np.mean(got[0] == want[0]) > 0.99

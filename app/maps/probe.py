@@ -28,6 +28,10 @@ TOP_CELLS = 24
 NEAR_CLUSTERS = 16
 #: queries scored against the candidate centroids at a time (bounds the score matrix)
 QUERY_BLOCK = 4096
+#: scores held at once when a cell is searched (16M float32: 64 MB, as :func:`app.maps.knn.knn_ivf` bounds its
+#: own): the queries probing one cell go in blocks. Unbounded, a cell of many identical vectors probed by as many
+#: queries held their whole product: a worker of the 10M map's neighbour stage peaked at 9.5-10 GB
+CELL_ELEMS = 16 << 20
 #: two-level choice of cells: the queries of one own fine cell (a group) score only the PRESELECT candidate cells
 #: nearest to their cell's centroid, not every candidate centroid (0: every one). 128 measured at 10M's cluster
 #: shape: neighbours across borders 24.1 -> 8.0 CPU-s for 203,556 documents, the same lists; realmix recall@10 down
@@ -165,20 +169,23 @@ def _probe_search(
             order = np.argsort(cells, kind="stable")
             bounds = np.searchsorted(cells[order], np.arange(len(cents) + 1))
             for c in np.flatnonzero(np.diff(bounds)):
-                qs = qsel[order[bounds[c] : bounds[c + 1]]]
+                q_all = qsel[order[bounds[c] : bounds[c + 1]]]
                 rows, base = stores[owner[c]].cell(int(local[c]))
                 if len(rows) == 0:
                     continue
-                scores = q[qs] @ base.T
-                if owner[c] == own:
-                    not_self(scores, q_rows[qs], rows)  # a document is not its own neighbour
-                if phase is first:
-                    top, ts = block_top(scores, k)
-                    found.add(np.broadcast_to(qs[:, None], top.shape), rows[top], ts)
-                    floor[qs] = np.maximum(floor[qs], kth(ts, k))
-                else:
-                    r, col = kept(scores, floor[qs], k)
-                    found.add(qs[r], rows[col], scores[r, col])
+                step = max(64, CELL_ELEMS // len(rows))
+                for b in range(0, len(q_all), step):  # bounded memory when a cell is large and much probed
+                    qs = q_all[b : b + step]
+                    scores = q[qs] @ base.T
+                    if owner[c] == own:
+                        not_self(scores, q_rows[qs], rows)  # a document is not its own neighbour
+                    if phase is first:
+                        top, ts = block_top(scores, k)
+                        found.add(np.broadcast_to(qs[:, None], top.shape), rows[top], ts)
+                        floor[qs] = np.maximum(floor[qs], kth(ts, k))
+                    else:
+                        r, col = kept(scores, floor[qs], k)
+                        found.add(qs[r], rows[col], scores[r, col])
     return found.lists()
 
 
