@@ -108,7 +108,7 @@ def semdedup_knn(
     while b < len(check):
         # rows per block so that their scores against every earlier row stay under CHECK_ELEMS (check is ascending:
         # the last row of a full block bounds them); 1,024 rows against a cluster of 2M rows were 8 GB of scores
-        # and 2 GB of mask, the 10M map's 10 GB peak
+        # and 2 GB of mask (unbounded; the 10M map's 10 GB peak was the neighbour stage's, app.maps.probe)
         bound = int(check[min(b + block, len(check)) - 1])
         r = check[b : b + max(16, min(block, CHECK_ELEMS // max(bound, 1)))]
         b += len(r)
