@@ -3,8 +3,8 @@
 How it works, and why:
 
 1. **How many documents.** Parquet inputs: exact, from the files' metadata. Uncompressed JSONL/text: exact,
-   by counting line ends in 8 MB blocks (about 1 GB/s, bounded memory). Compressed JSONL (``.gz``/``.zst``) and
-   other formats: *estimated* from the first file: decompress up to 64 MB, count lines, scale by the compressed
+   by counting line ends in 1 MB blocks (:class:`~app.export.plan_sample.LineIndex`, bounded memory), noting
+   the count before each block, so that the samples below are placed without reading the file again. Compressed JSONL (``.gz``/``.zst``) and other formats: *estimated* from the first file: decompress up to 64 MB, count lines, scale by the compressed
    bytes read. The forecast says which it is.
 2. **How fast, how much memory.** The recipe is applied for real to ``N/4`` and ``N`` documents drawn across
    every input file (:mod:`app.export.plan_sample`), each in a fresh child process (so imports and model loading
@@ -50,8 +50,13 @@ def count_documents(inputs: list[str], *, source: str | None = None) -> tuple[in
     return sum(c for _, c in each), how
 
 
-def count_each(inputs: list[str], *, source: str | None = None) -> tuple[list[tuple[Any, int]], str]:
-    """``([(Input, documents)], how)``: every input file with its (exact or estimated) document count."""
+def count_each(
+    inputs: list[str], *, source: str | None = None, index: dict[str, Any] | None = None
+) -> tuple[list[tuple[Any, int]], str]:
+    """``([(Input, documents)], how)``: every input file with its (exact or estimated) document count.
+    ``index``, when given, receives the :class:`~app.export.plan_sample.LineIndex` of every plain file, built
+    by the pass that counts its lines (the sample then places its runs without reading the file again)."""
+    from app.export.plan_sample import LineIndex
     from app.ingest.sources import resolve
 
     resolved, _ = resolve(inputs, source=source)
@@ -68,22 +73,16 @@ def count_each(inputs: list[str], *, source: str | None = None) -> tuple[list[tu
 
             out.append((inp, pq.ParquetFile(inp.path).metadata.num_rows))
         elif inp.fmt in ("jsonl", "text") and not inp.compression:
-            out.append((inp, _count_lines(inp.path)))
+            idx = LineIndex(inp.path)
+            if index is not None:
+                index[inp.path] = idx
+            out.append((inp, idx.lines))
         else:
             if per_byte is None:
                 per_byte = _lines_per_byte(inp.path, inp.compression)
             out.append((inp, round(per_byte * inp.size)))
             how = "estimated"
     return out, how
-
-
-def _count_lines(path: str) -> int:
-    n = last = 0
-    with open(path, "rb") as f:
-        while block := f.read(BLOCK):
-            n += block.count(b"\n")
-            last = block[-1]
-    return n + (1 if last and last != 10 else 0)
 
 
 def _lines_per_byte(path: str, compression: str | None) -> float:
@@ -185,14 +184,15 @@ def forecast(
     if sample < 100:
         raise ExportError("--dry-run needs a sample of at least 100 documents")
     recipe = load_recipe(recipe)
-    each, how = count_each(inputs, source=kw.get("source"))
+    index: dict[str, Any] = {}  # the plain files' line indexes: one pass counts them and places every sample
+    each, how = count_each(inputs, source=kw.get("source"), index=index)
     total = sum(c for _, c in each)
     small = max(sample // 4, 50)
     asked = sample
     with tempfile.TemporaryDirectory(prefix="winnow-sample-") as tmp:
 
         def run(n: int) -> tuple[list[str], str, tuple[float, float, float, int, int, list[str]]]:
-            spec, how_drawn = sample_inputs(inputs, each, n, Path(tmp) / str(n), source=kw.get("source"))
+            spec, how_drawn = sample_inputs(inputs, each, n, Path(tmp) / str(n), source=kw.get("source"), index=index)
             return spec, how_drawn, _measure(recipe, spec, n, kw)
 
         _, _, (t_small, c_small, w_small, _, n_small, _) = run(small)
