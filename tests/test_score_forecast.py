@@ -26,6 +26,20 @@ def test_rates_combine_workers_and_corpus_steps():
     assert forecast.seconds(f, documents=10_000, workers=2) == 18.0  # only document families divide
     v = forecast.versus({**f, "peak_rss_bytes": 10**8}, took=19.8, documents=10_000, workers=2, peak_rss=2 * 10**8)
     assert v["forecast_seconds"] == 18.0 and v["error_pct"] == 10.0
+    # more workers than cores divide no further; free cores take the sample's wall-per-CPU ratio out
+    assert forecast.seconds({**f, "cores": 2}, documents=10_000, workers=8) == 18.0
+    assert forecast.seconds(f, documents=10_000, workers=2, busy=1.5) == 13.0
+    assert forecast.seconds(f, documents=10_000, workers=2, busy=0.5) == 18.0  # DuckDB's threads: not a discount
+
+
+def test_a_busy_sample_says_so_and_prints_the_free_cores_time():
+    f = {"documents": 10_000, "families": ["size"], "up_to_date": [], "sample": 4000, "workers": 2,
+         "doc_seconds_per_document": 0.002, "corpus_seconds_per_document": 0.0, "startup_seconds": 3.0,
+         "assumes": "x", "peak_rss_bytes": 10**8, "sample_peak_rss_bytes": 10**8, "memory_limit": "4GB",
+         "forecast_seconds": 13.0, "sample_wall_per_cpu": 1.6, "free_cores_seconds": 9.3}  # fmt: skip
+    assert "the sample took 1.6x its CPU time" in forecast.describe(f) and "9.3 s on free cores" in forecast.describe(f)
+    del f["free_cores_seconds"]
+    assert "free cores" not in forecast.describe(f)
 
 
 def test_too_small_a_sample_is_one_line(tmp_path):
@@ -64,6 +78,7 @@ def test_forecast_measures_a_sample_and_leaves_the_workspace_alone(tmp_path):
     assert f["documents"] == 300 and f["sample"] == 200 and f["families"] == ["size", "dedup_exact"]
     assert f["doc_seconds_per_document"] >= 0 and f["forecast_seconds"] >= f["startup_seconds"] > 0
     assert f["forecast_seconds"] == forecast.seconds(f, documents=300, workers=2)
+    assert f["sample_wall_per_cpu"] > 0 and f["cores"] >= 1
     with Workspace.open(ws, read_only=True) as w:
         assert not w.has_table("_signal_runs")
     assert "families to score: size, dedup_exact" in forecast.describe(f)

@@ -12,14 +12,15 @@ that before starting, and whether it fits in memory. How, and why:
    first ``N/4`` documents (which loads the models), then ``N``, timed warm: the rate per document. What the first
    run paid beyond that rate (models, first calls) and the imports are the start-up, added once. (A marginal rate
    between two cold runs was tried first: with the models' seconds-long loading in both, the difference of a few
-   thousand documents drowned in noise.) Document-scope families are divided among the workers
-   (the assumption is printed: ``bench/bench_engine.py`` measured 1.88x on 2 workers on a quiet machine);
+   thousand documents drowned in noise.) Document-scope families are divided among the workers, at most as
+   many as the machine's cores (the assumption is printed: ``bench/bench_engine.py`` measured 1.88x on 2 workers on a quiet machine);
    corpus-scope families (duplicates, decontamination) run their global step in the main process and are not
    divided. Near-duplicate clustering is forecast as linear in the documents (it is at realmix's scale; its cost
    per document rises with the size of duplicate clusters). The real run's copy of the documents into its
    scratch file (:mod:`app.detached`) is forecast by the sample's draw, which reads every document once as the
    copy does (a fixed cost, in the start-up figure); its final commit (the new columns swapped into the
-   workspace) is not.
+   workspace) is not. The rates are wall time: a sample that took longer than its CPU time shared the machine
+   with other work, which the forecast assumes of the run too, and it prints the time on free cores beside it.
 3. **How much memory.** The child's peak RSS at ``N`` documents plus, for a workspace more than four times the
    sample, DuckDB's memory limit (``WINNOW_MEMORY``): the main process grows towards that limit while it stores
    the results of millions of documents (3.4 GB at 1M under a 4 GB limit, with the sample at 0.7 GB).
@@ -97,6 +98,12 @@ def _sample_workspace(root: Path, dest: Path, n: int, tables: Sequence[str], see
         con.close()
 
 
+def _cpu() -> float:
+    """This process's CPU seconds (user + system, every thread)."""
+    t = os.times()
+    return t.user + t.system
+
+
 def _sample_score(conn: Any, paths: list[str], kw: dict[str, Any]) -> None:
     """Child process: score each sample workspace of ``paths`` in turn, in this one process (the first warms the
     models up, so the last is timed warm); send ``[(document stage s, corpus stage s), ...]``, the start-up
@@ -117,13 +124,14 @@ def _sample_score(conn: Any, paths: list[str], kw: dict[str, Any]) -> None:
         for path in paths:
             con = connect(Path(path) / DB_FILE, read_only=False, wait=0)
             ws = ScratchWorkspace(Path(path), con, read_only=False)
+            c0, w0 = _cpu(), time.perf_counter()
             try:
                 res = engine.score(ws, workers=1, **kw)
             finally:
                 ws.close()
             fams = res["families"]
             corpus = sum(float(f.get("seconds") or 0) for n, f in fams.items() if n in corpus_families)
-            times.append((float(res["seconds"]) - corpus, corpus))
+            times.append((float(res["seconds"]) - corpus, corpus, _cpu() - c0, time.perf_counter() - w0))
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         conn.send(("ok", times, start, rss))
     except Exception as e:  # sent back as one line
@@ -186,7 +194,7 @@ def forecast_score(
         n0 = _sample_workspace(s_big, s_small, small, side_tables)  # drawn from the big sample, not the corpus
         paths = [str(s_small), str(s_big)]
         times, s1, rss = run_child(_sample_score, (paths, kw), f"sample of {n1:,} documents", error=SignalError)
-    (d0, g0), (d1, g1) = times
+    (d0, g0, _, _), (d1, g1, cpu1, wall1) = times
     # the second sample is scored warm (models loaded by the first): its rate per document, and what the first run
     # paid beyond that rate is the real run's once-per-process cost (models, first calls). The real run first
     # copies every document into its scratch file (app.detached); the draw of the larger sample read every
@@ -195,8 +203,14 @@ def forecast_score(
     # corpus-wide steps pay a fixed cost in every run (their tables, indexes): their rate is the difference
     corpus_rate = (g1 - g0) / (n1 - n0) if n1 > n0 and g1 > g0 else g1 / max(n1, 1)
     fixed = s1 + max(d0 - n0 * doc_rate, 0.0) + max(g1 - n1 * corpus_rate, 0.0)
+    # the larger sample's wall time over its CPU time: above 1, other work had the cores while it ran, and its
+    # wall-time rates carry that to the forecast (which says so, and what free cores would take); below 1, DuckDB's
+    # threads ran beside the scoring
+    busy = wall1 / cpu1 if cpu1 > 0 else 1.0
     out.update(
         sample=n1,
+        sample_wall_per_cpu=round(busy, 2),
+        cores=os.cpu_count(),
         doc_seconds_per_document=doc_rate,
         corpus_seconds_per_document=corpus_rate,
         startup_seconds=round(fixed + copy_s, 1),
@@ -208,13 +222,19 @@ def forecast_score(
         out["peak_rss_bytes"] = int(rss + (amount_bytes(out["memory_limit"]) or 0))
     out["sample_peak_rss_bytes"] = int(rss)
     out["forecast_seconds"] = seconds(out, documents=total, workers=workers)
+    if busy > 1.05:
+        out["free_cores_seconds"] = seconds(out, documents=total, workers=workers, busy=busy)
     return out
 
 
-def seconds(f: dict[str, Any], *, documents: int, workers: int) -> float:
-    """The forecast wall seconds of ``documents`` with ``workers`` at the rates of forecast ``f``."""
-    per_doc = f.get("doc_seconds_per_document", 0.0) / max(workers, 1) + f.get("corpus_seconds_per_document", 0.0)
-    return round(f.get("startup_seconds", 0.0) + documents * per_doc, 1)
+def seconds(f: dict[str, Any], *, documents: int, workers: int, busy: float = 1.0) -> float:
+    """The forecast wall seconds of ``documents`` with ``workers`` at the rates of forecast ``f``: the document
+    families divided among the workers, at most as many as this machine's cores (``f["cores"]``; 4 workers on
+    2 cores take as long as 2); ``busy``, the sample's wall time over its CPU time, divides the per-document
+    time out (the time on free cores)."""
+    share = min(max(workers, 1), f.get("cores") or max(workers, 1))
+    per_doc = f.get("doc_seconds_per_document", 0.0) / share + f.get("corpus_seconds_per_document", 0.0)
+    return round(f.get("startup_seconds", 0.0) + documents * per_doc / max(busy, 1.0), 1)
 
 
 def describe(f: dict[str, Any]) -> str:
@@ -234,12 +254,26 @@ def describe(f: dict[str, Any]) -> str:
             f"  measured on a random {f['sample']:,}: {per:.2f} ms per document in one process "
             f"({1e3 * f['corpus_seconds_per_document']:.2f} of it in corpus-wide steps), "
             f"{f['startup_seconds']:.0f} s start-up and copy",
-            f"  forecast: {human_seconds(f['forecast_seconds'])} with {f['workers']} worker(s) ({f['assumes']})",
+            f"  forecast: {human_seconds(f['forecast_seconds'])} with {f['workers']} worker(s) ({f['assumes']})"
+            + _busy(f),
             f"  memory: at most about {fmt_amount(f['peak_rss_bytes'], 'B')} (the sample's "
             f"{fmt_amount(f['sample_peak_rss_bytes'], 'B')}, plus DuckDB's limit {f['memory_limit']} (WINNOW_MEMORY) "
             "when the corpus is much larger: the results are stored under it)",
         ]
     return "\n".join(lines)
+
+
+def _busy(f: dict[str, Any]) -> str:
+    """A note when the sample took longer than its CPU time: other work had the cores, and the forecast assumes
+    the run will share them the same way."""
+    from app.export.plan_check import human_seconds
+
+    if "free_cores_seconds" not in f:
+        return ""
+    return (
+        f"; the sample took {f['sample_wall_per_cpu']:.1f}x its CPU time (other work on the machine: the forecast "
+        f"assumes as much; {human_seconds(f['free_cores_seconds'])} on free cores)"
+    )
 
 
 def forecast_key(root: str | Path, f_or_args: dict[str, Any]) -> str:
