@@ -36,6 +36,18 @@ def test_counts_exact_and_estimated(tmp_path, monkeypatch):
     monkeypatch.setattr(plan, "BLOCK", 1 << 16)
     n, how = plan.count_documents([str(tmp_path / "c.jsonl.gz")])
     assert how == "estimated" and abs(n - 20000) / 20000 < 0.1
+    # two gzip members (concatenated files), read past the first: the estimate holds across them
+    body = (tmp_path / "c.jsonl.gz").read_bytes()
+    (tmp_path / "d.jsonl.gz").write_bytes(gzip.compress(b'{"id": "x", "text": "y"}\n' * 500) + body)
+    n, how = plan.count_documents([str(tmp_path / "d.jsonl.gz")])
+    assert how == "estimated" and abs(n - 20500) / 20500 < 0.1
+    (tmp_path / "e.jsonl.gz").write_bytes(body[:100] + b"not gzip data" * 100 + body[100:])
+    from app.errors import ExportError
+
+    with pytest.raises(ExportError, match="cannot read gzip file"):
+        plan.count_documents([str(tmp_path / "e.jsonl.gz")])
+    n, how = plan.count_documents([str(tmp_path / "c.jsonl.gz")])
+    assert how == "estimated" and abs(n - 20000) / 20000 < 0.1
     from app.errors import IngestError
 
     with pytest.raises(IngestError, match="no supported files match"):

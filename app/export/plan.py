@@ -87,7 +87,11 @@ def count_each(
 
 def _lines_per_byte(path: str, compression: str | None) -> float:
     """Lines per *stored* byte: decompress up to :data:`SNIFF` bytes of ``path`` and divide the lines found by
-    the stored bytes consumed to get them (exact when the whole file fits in the sniff)."""
+    the stored bytes consumed to get them (exact when the whole file fits in the sniff). gzip is fed to a
+    decompressor object :data:`BLOCK` bytes at a time, so the bytes it consumed are known exactly (a reader's
+    read-ahead would count bytes it has not decompressed yet)."""
+    if compression == "gzip":
+        return _gzip_lines_per_byte(path)
     from app.export.plan_sample import _reader
 
     with open(path, "rb") as raw:
@@ -99,6 +103,34 @@ def _lines_per_byte(path: str, compression: str | None) -> float:
         whole = not f.read(1)
         consumed = Path(path).stat().st_size if whole else raw.tell()
     return lines / max(consumed, 1)
+
+
+def _gzip_lines_per_byte(path: str) -> float:
+    try:
+        from isal import isal_zlib as zlib
+    except ImportError:
+        import zlib  # type: ignore[no-redef]
+    size = Path(path).stat().st_size
+    d = zlib.decompressobj(31)
+    got = lines = fed = 0
+    with open(path, "rb") as raw:
+        while got < SNIFF and (chunk := raw.read(BLOCK)):
+            fed += len(chunk)
+            while chunk and got < SNIFF:
+                try:
+                    out = d.decompress(chunk, BLOCK)
+                except Exception as e:  # zlib.error / isal's IsalError: corrupt data
+                    raise ExportError(f"cannot read gzip file {path}: {e}") from e
+                got += len(out)
+                lines += out.count(b"\n")
+                chunk = d.unconsumed_tail
+                if d.eof:  # the next gzip member (or padding) follows
+                    chunk = d.unused_data.lstrip(b"\0")
+                    d = zlib.decompressobj(31)
+            fed -= len(chunk)  # not decompressed: not consumed
+            if chunk:
+                break
+    return lines / max(size if fed >= size else fed, 1)
 
 
 def _sample_run(conn: Any, recipe: Any, inputs: list[str], limit: int, kw: dict[str, Any]) -> None:

@@ -151,9 +151,9 @@ def _seek_runs(idx: LineIndex, docs: int, target: Path, runs: int, per: int) -> 
 
 def _reader(raw: Any, compression: str | None) -> Any:
     if compression == "gzip":
-        import gzip
+        from app.ingest.streams import gzip_reader
 
-        return gzip.GzipFile(fileobj=raw, mode="rb")
+        return gzip_reader(raw)
     if compression == "zstd":
         import zstandard
 

@@ -118,6 +118,20 @@ class _Guarded(io.RawIOBase):
             super().close()
 
 
+def gzip_reader(raw: BinaryIO) -> Any:
+    """A ``GzipFile`` reading the gzip stream ``raw``: ISA-L's (the ``isal`` package: one 1.25M-line realmix
+    shard, 345 MB decompressed, in 0.50 CPU-s against 1.49 for the standard library's ``gzip``; the same
+    multi-member, padding, CRC and truncation rules), or the standard library's where isal is not installed."""
+    try:
+        from isal import igzip
+
+        return igzip.IGzipFile(fileobj=raw, mode="rb")
+    except ImportError:
+        import gzip
+
+        return gzip.GzipFile(fileobj=raw, mode="rb")
+
+
 def open_binary(path: str, compression: str | None) -> BinaryIO:
     """The decompressed byte stream of a file (.gz and .zst handled, both verified to end where they
     should: a truncated file raises IngestError instead of reading as a shorter one)."""
@@ -128,9 +142,7 @@ def open_binary(path: str, compression: str | None) -> BinaryIO:
     except OSError as e:
         raise IngestError(f"cannot read {path}: {e.strerror}") from e
     if compression == "gzip":
-        import gzip
-
-        inner: Any = gzip.GzipFile(fileobj=raw)
+        inner: Any = gzip_reader(raw)
         inner.myfileobj = raw  # so that closing the GzipFile closes the file too
         return io.BufferedReader(_Guarded(inner, path, "gzip"), buffer_size=1 << 20)  # type: ignore[return-value]
     if compression == "zstd":
