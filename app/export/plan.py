@@ -282,23 +282,9 @@ def forecast(
     }
 
 
-def _busy(f: dict[str, Any]) -> str:
-    """A note when the sample took longer than its CPU time: other work had the cores, and the forecast assumes
-    the run will share them the same way."""
-    from app.export.plan_check import human_seconds
-
-    ratio = f.get("sample_wall_per_cpu", 1.0)
-    if ratio <= 1.05 or "free_cores_seconds" not in f:  # within timing noise of its CPU time
-        return ""
-    return (
-        f"; the sample took {ratio:.1f}x its CPU time (other work on the machine: the forecast assumes as much; "
-        f"{human_seconds(f['free_cores_seconds'])} on free cores)"
-    )
-
-
 def describe(f: dict[str, Any]) -> str:
     """The forecast as a few lines for a person."""
-    from app.export.plan_check import human_seconds
+    from app.export.plan_check import busy_note, human_seconds
     from app.progress import fmt_amount
 
     secs = f["forecast_seconds"]
@@ -316,7 +302,7 @@ def describe(f: dict[str, Any]) -> str:
             f"  {f['docs_per_second_per_process']:,.0f} docs/s per process (its CPU time; "
             f"{f.get('driver_share', 0.0):.0%} of it the driver's, not divided among workers), "
             f"{f['startup_seconds']:.0f} s start-up",
-            f"  forecast: {human_seconds(secs)} with {f['workers']} worker(s){_busy(f)}",
+            f"  forecast: {human_seconds(secs)} with {f['workers']} worker(s){busy_note(f)}",
             f"  peak memory: {fmt_amount(f['peak_rss_bytes'], 'B')} in the sample run"
             + (
                 " (the whole input)"

@@ -59,6 +59,19 @@ def seconds_for(
     return round(fixed + documents * per_doc * max(busy, 1.0), 1)
 
 
+def busy_note(f: dict[str, Any]) -> str:
+    """``; the sample took 1.6x its CPU time (...; 3.4 min on free cores)`` when a forecast ``f`` (``apply`` or
+    ``score --dry-run``) measured its sample running longer than its CPU time: other work had the cores, and the
+    forecast assumes the run will share them the same way. Empty within timing noise (1.05x)."""
+    ratio = f.get("sample_wall_per_cpu", 1.0)
+    if ratio <= 1.05 or "free_cores_seconds" not in f:
+        return ""
+    return (
+        f"; the sample took {ratio:.1f}x its CPU time (other work on the machine: the forecast assumes as much; "
+        f"{human_seconds(f['free_cores_seconds'])} on free cores)"
+    )
+
+
 def human_seconds(secs: float) -> str:
     return f"{secs / 3600:.1f} h" if secs >= 5400 else f"{secs / 60:.1f} min" if secs >= 90 else f"{secs:.1f} s"
 

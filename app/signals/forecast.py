@@ -13,7 +13,8 @@ that before starting, and whether it fits in memory. How, and why:
    run paid beyond that rate (models, first calls) and the imports are the start-up, added once. (A marginal rate
    between two cold runs was tried first: with the models' seconds-long loading in both, the difference of a few
    thousand documents drowned in noise.) Document-scope families are divided among the workers, at most as
-   many as the machine's cores (the assumption is printed: ``bench/bench_engine.py`` measured 1.88x on 2 workers on a quiet machine);
+   many as the machine's cores (the assumption is printed: ``bench/bench_engine.py`` measured 1.88x on 2
+   workers on a quiet machine);
    corpus-scope families (duplicates, decontamination) run their global step in the main process and are not
    divided. Near-duplicate clustering is forecast as linear in the documents (it is at realmix's scale; its cost
    per document rises with the size of duplicate clusters). The real run's copy of the documents into its
@@ -239,7 +240,7 @@ def seconds(f: dict[str, Any], *, documents: int, workers: int, busy: float = 1.
 
 def describe(f: dict[str, Any]) -> str:
     """The forecast as a few lines for a person."""
-    from app.export.plan_check import human_seconds
+    from app.export.plan_check import busy_note, human_seconds
     from app.progress import fmt_amount
 
     if not f["families"]:
@@ -255,25 +256,12 @@ def describe(f: dict[str, Any]) -> str:
             f"({1e3 * f['corpus_seconds_per_document']:.2f} of it in corpus-wide steps), "
             f"{f['startup_seconds']:.0f} s start-up and copy",
             f"  forecast: {human_seconds(f['forecast_seconds'])} with {f['workers']} worker(s) ({f['assumes']})"
-            + _busy(f),
+            + busy_note(f),
             f"  memory: at most about {fmt_amount(f['peak_rss_bytes'], 'B')} (the sample's "
             f"{fmt_amount(f['sample_peak_rss_bytes'], 'B')}, plus DuckDB's limit {f['memory_limit']} (WINNOW_MEMORY) "
             "when the corpus is much larger: the results are stored under it)",
         ]
     return "\n".join(lines)
-
-
-def _busy(f: dict[str, Any]) -> str:
-    """A note when the sample took longer than its CPU time: other work had the cores, and the forecast assumes
-    the run will share them the same way."""
-    from app.export.plan_check import human_seconds
-
-    if "free_cores_seconds" not in f:
-        return ""
-    return (
-        f"; the sample took {f['sample_wall_per_cpu']:.1f}x its CPU time (other work on the machine: the forecast "
-        f"assumes as much; {human_seconds(f['free_cores_seconds'])} on free cores)"
-    )
 
 
 def forecast_key(root: str | Path, f_or_args: dict[str, Any]) -> str:
