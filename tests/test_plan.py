@@ -269,3 +269,24 @@ def test_dry_run_then_run_reports_how_close(tmp_path, monkeypatch, capsys):
     m = json.loads((tmp_path / "out" / "__winnow__" / "manifest.json").read_text())
     fc = m["source"]["forecast"]
     assert fc["documents"] == 3000 and fc["took_seconds"] > 0 and fc["forecast_peak_rss_bytes"] > 10e6
+
+
+@pytest.mark.parametrize("kind", ["gz", "zst", "gz-big"])
+def test_a_truncated_compressed_input_is_one_line(tmp_path, kind):
+    """The dry run reads compressed inputs itself (the count estimate, the sample): a file cut short is one
+    WinnowError naming it, as in ingest and apply, not an EOFError from the decompressor."""
+    from app.errors import WinnowError
+
+    n = 20000 if kind == "gz-big" else 3000
+    body = b"".join(json.dumps({"id": f"d{i}", "text": f"document {i} " * 20}).encode() + b"\n" for i in range(n))
+    if kind == "zst":
+        import zstandard
+
+        data = zstandard.ZstdCompressor().compress(body)
+    else:
+        data = gzip.compress(body)
+    path = tmp_path / f"a.jsonl.{kind.split('-')[0]}"
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(WinnowError, match="truncated") as e:
+        plan.count_documents([str(path)])
+    assert "\n" not in str(e.value) and str(path) in str(e.value)

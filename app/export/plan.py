@@ -93,19 +93,25 @@ def _lines_per_byte(path: str, compression: str | None) -> float:
     """Lines per *stored* byte: decompress up to :data:`SNIFF` bytes of ``path`` and divide the lines found by
     the stored bytes consumed to get them (exact when the whole file fits in the sniff). gzip is fed to a
     decompressor object :data:`BLOCK` bytes at a time, so the bytes it consumed are known exactly (a reader's
-    read-ahead would count bytes it has not decompressed yet)."""
+    read-ahead would count bytes it has not decompressed yet). A truncated or corrupt file is one line."""
     if compression == "gzip":
         return _gzip_lines_per_byte(path)
-    from app.export.plan_sample import _reader
+    import zstandard
 
-    with open(path, "rb") as raw:
-        f = _reader(raw, compression)
-        got = lines = 0
-        while got < SNIFF and (block := f.read(BLOCK)):
-            got += len(block)
-            lines += block.count(b"\n")
-        whole = not f.read(1)
-        consumed = Path(path).stat().st_size if whole else raw.tell()
+    from app.ingest.streams import check_zstd_frames
+
+    check_zstd_frames(path)  # a truncated zstd file: one IngestError naming it
+    try:
+        with open(path, "rb") as raw:
+            f = zstandard.ZstdDecompressor().stream_reader(raw)
+            got = lines = 0
+            while got < SNIFF and (block := f.read(BLOCK)):
+                got += len(block)
+                lines += block.count(b"\n")
+            whole = not f.read(1)
+            consumed = Path(path).stat().st_size if whole else raw.tell()
+    except (OSError, zstandard.ZstdError) as e:
+        raise ExportError(f"cannot read zstd file {path}: {e}") from e
     return lines / max(consumed, 1)
 
 
@@ -117,10 +123,17 @@ def _gzip_lines_per_byte(path: str) -> float:
     size = Path(path).stat().st_size
     d = zlib.decompressobj(31)
     got = lines = fed = 0
+    member = False  # the current gzip member has been fed bytes and not ended
     with open(path, "rb") as raw:
-        while got < SNIFF and (chunk := raw.read(BLOCK)):
+        while got < SNIFF:
+            chunk = raw.read(BLOCK)
+            if not chunk:
+                if member:
+                    raise ExportError(f"truncated gzip file {path}: it ends inside a compressed member")
+                break
             fed += len(chunk)
             while chunk and got < SNIFF:
+                member = True
                 try:
                     out = d.decompress(chunk, BLOCK)
                 except Exception as e:  # zlib.error / isal's IsalError: corrupt data
@@ -131,6 +144,7 @@ def _gzip_lines_per_byte(path: str) -> float:
                 if d.eof:  # the next gzip member (or padding) follows
                     chunk = d.unused_data.lstrip(b"\0")
                     d = zlib.decompressobj(31)
+                    member = False
             fed -= len(chunk)  # not decompressed: not consumed
             if chunk:
                 break

@@ -149,21 +149,10 @@ def _seek_runs(idx: LineIndex, docs: int, target: Path, runs: int, per: int) -> 
             end = f.tell()
 
 
-def _reader(raw: Any, compression: str | None) -> Any:
-    if compression == "gzip":
-        from app.ingest.streams import gzip_reader
-
-        return gzip_reader(raw)
-    if compression == "zstd":
-        import zstandard
-
-        return zstandard.ZstdDecompressor().stream_reader(raw)
-    return raw
-
-
 def _compressed_runs(path: str, compression: str, target: Path, runs: int, per: int) -> None:
-    with open(path, "rb") as raw:
-        f = _reader(raw, compression)
+    from app.ingest.streams import open_binary
+
+    with open_binary(path, compression) as f:  # truncated or corrupt: one IngestError naming the file
         chunks: list[bytes] = []
         got = 0
         while got < WINDOW and (block := f.read(BLOCK)):
