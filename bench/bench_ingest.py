@@ -14,6 +14,7 @@ section between the ``bench:ingest`` markers (the ``--big`` result is kept in be
     python bench/bench_ingest.py --big 10000000       # one 10M-line JSONL (3.8 GB, deleted after)
     python bench/bench_ingest.py --shards 10000000    # 10M documents in 8 JSONL shards: Winnow vs DuckDB
     python bench/bench_ingest.py --shards 1000000 --parquet --shard-files 16  # 16 Parquet shards of one row group
+    python bench/bench_ingest.py --shards 1000000 --gz  # 8 gzipped JSONL shards
     python bench/bench_ingest.py --extra              # also --full-schema, read-only DuckDB, `datasets`
     python bench/bench_ingest.py --profile FILE       # one ingest of FILE, CPU and wall of every SQL statement
 """
@@ -247,18 +248,22 @@ def run_big(n: int, given: str | None = None) -> dict:
     return res
 
 
-def run_shards(n: int, given: str | None, repeats: int, *, parquet: bool = False, files: int = 8) -> dict:
+def run_shards(
+    n: int, given: str | None, repeats: int, *, parquet: bool = False, files: int = 8, gz: bool = False
+) -> dict:
     """``winnow ingest`` of JSONL shards (``n`` realmix documents cycled into 8 files by bench_scale, or the files of
     ``given``, a glob) against DuckDB's ``CREATE TABLE AS SELECT * FROM read_json_auto(GLOB)``, alternating,
     ``repeats`` times; medians into bench/out/ingest_shards.json and the README section ``ingest_shards``.
-    ``parquet``: ``files`` Parquet shards against ``read_parquet(GLOB)`` (bench/out/ingest_parquet_shards.json)."""
+    ``parquet``: ``files`` Parquet shards against ``read_parquet(GLOB)`` (bench/out/ingest_parquet_shards.json);
+    ``gz``: gzipped JSONL shards (bench/out/ingest_gz_shards.json): DuckDB decompresses each file once, Winnow
+    twice (DuckDB's read, and the line count that checks it, with ISA-L)."""
     import glob as globmod
 
     from bench_scale import make_shards
 
     folder = Path(tempfile.mkdtemp(prefix="bench-ingest-shards-", dir=os.environ.get("TMPDIR", "/tmp")))
     try:
-        pattern = given or make_shards(folder / "shards", n, parquet=parquet, files=files)
+        pattern = given or make_shards(folder / "shards", n, parquet=parquet, files=files, gz=gz)
         files = sorted(globmod.glob(pattern))
         size = sum(Path(f).stat().st_size for f in files)
         load0 = os.getloadavg()[0]
@@ -276,9 +281,10 @@ def run_shards(n: int, given: str | None, repeats: int, *, parquet: bool = False
     rss = {k: max(r["rss_mib"] for r in v) for k, v in runs.items()}
     res = {"docs": docs.pop(), "files": len(files), "bytes": size, "median": med, "rss_mib": rss, "runs": runs,
            "load": [load0, os.getloadavg()[0]], "date": time.strftime("%Y-%m-%d"), "repeats": repeats,
-           "parquet": parquet}  # fmt: skip
+           "parquet": parquet, "gz": gz}  # fmt: skip
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "ingest_parquet_shards.json" if parquet else SHARDS_JSON).write_text(json.dumps(res, indent=1))
+    out = OUT / "ingest_parquet_shards.json" if parquet else OUT / "ingest_gz_shards.json" if gz else SHARDS_JSON
+    out.write_text(json.dumps(res, indent=1))
     return res
 
 
@@ -302,6 +308,17 @@ def shards_section(r: dict) -> str:
             f"bench/bench_ingest.py --shards {r['docs']} --parquet --shard-files {r['files']}`, {r['date']}, load "
             f"average {r['load'][0]:.1f} at the start and {r['load'][1]:.1f} at the end). *vs DuckDB*: DuckDB's "
             "`CREATE TABLE AS SELECT * FROM read_parquet('shards/*.parquet')` divided by Winnow's.\n\n"
+            + md_table(heads, rows)
+        )
+    if r.get("gz"):
+        return (
+            f"Ingest of gzipped JSONL shards: {r['docs']:,} realmix documents cycled into {r['files']} `.jsonl.gz` "
+            f"files ({r['bytes'] / 1e9:.2f} GB compressed; id, source, text) on {machine()}, each run a fresh "
+            f"subprocess, median of {r['repeats']}, Winnow and DuckDB alternating (`python bench/bench_ingest.py "
+            f"--shards {r['docs']} --gz`, {r['date']}, load average {r['load'][0]:.1f} at the start and "
+            f"{r['load'][1]:.1f} at the end). *vs DuckDB*: DuckDB's `CREATE TABLE AS SELECT * FROM "
+            "read_json_auto('shards/*.jsonl.gz')` divided by Winnow's. DuckDB decompresses each file once; Winnow "
+            "twice: DuckDB's read, and the line count that checks it (decompressed by ISA-L, `isal`).\n\n"
             + md_table(heads, rows)
         )
     return (
@@ -329,6 +346,7 @@ def main() -> None:
         "--parquet", action="store_true", help="with --shards: Parquet shards (README: ingest_parquet_shards)"
     )
     ap.add_argument("--shard-files", type=int, default=8, metavar="K", help="with --shards: K files (default 8)")
+    ap.add_argument("--gz", action="store_true", help="with --shards: gzipped JSONL shards (README: ingest_gz_shards)")
     ap.add_argument("--no-readme", action="store_true", help="do not rewrite README.md")
     ap.add_argument("--child", nargs=3, metavar=("KIND", "PATH", "TMP"), help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -350,13 +368,17 @@ def main() -> None:
             print(f"{st['cpu']:7.3f} CPU s {st['wall']:7.3f} s  {st['sql']}")
         return
     if args.shards:
-        r = run_shards(args.shards, args.shards_glob, args.repeats or 3, parquet=args.parquet, files=args.shard_files)
+        r = run_shards(
+            args.shards, args.shards_glob, args.repeats or 3, parquet=args.parquet, files=args.shard_files, gz=args.gz
+        )
         from _readme import write_section
 
         body = shards_section(r)
         print(body)
         if not args.no_readme:
-            write_section("ingest_parquet_shards" if args.parquet else "ingest_shards", body)
+            write_section(
+                "ingest_parquet_shards" if args.parquet else "ingest_gz_shards" if args.gz else "ingest_shards", body
+            )
         return
     if args.big:
         r = run_big(args.big, args.big_input)

@@ -290,3 +290,16 @@ def test_a_truncated_compressed_input_is_one_line(tmp_path, kind):
     with pytest.raises(WinnowError, match="truncated") as e:
         plan.count_documents([str(path)])
     assert "\n" not in str(e.value) and str(path) in str(e.value)
+
+
+def test_other_formats_are_estimated_plain_or_compressed(tmp_path):
+    """CSV (plain, gzip, zstd): counted from the first file's lines per stored byte, as before."""
+    import zstandard
+
+    body = "id,text\n" + "".join(f"d{i},document number {i}\n" for i in range(3000))
+    (tmp_path / "a.csv").write_text(body)
+    (tmp_path / "b.csv.gz").write_bytes(gzip.compress(body.encode()))
+    (tmp_path / "c.csv.zst").write_bytes(zstandard.ZstdCompressor().compress(body.encode()))
+    for name in ("a.csv", "b.csv.gz", "c.csv.zst"):
+        n, how = plan.count_documents([str(tmp_path / name)])
+        assert how == "estimated" and abs(n - 3001) <= 30, (name, n)

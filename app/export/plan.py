@@ -4,8 +4,9 @@ How it works, and why:
 
 1. **How many documents.** Parquet inputs: exact, from the files' metadata. Uncompressed JSONL/text: exact,
    by counting line ends in 1 MB blocks (:class:`~app.export.plan_sample.LineIndex`, bounded memory), noting
-   the count before each block, so that the samples below are placed without reading the file again. Compressed JSONL (``.gz``/``.zst``) and other formats: *estimated* from the first file: decompress up to 64 MB, count lines, scale by the compressed
-   bytes read. The forecast says which it is.
+   the count before each block, so that the samples below are placed without reading the file again.
+   Compressed JSONL (``.gz``/``.zst``) and other formats: *estimated* from the first file: decompress up to
+   64 MB, count lines, scale by the compressed bytes read. The forecast says which it is.
 2. **How fast, how much memory.** The recipe is applied for real to ``N/4`` and ``N`` documents drawn across
    every input file (:mod:`app.export.plan_sample`), each in a fresh child process (so imports and model loading
    are paid the way a real run pays them, and the child's peak RSS is its own). The *marginal* rate
@@ -101,10 +102,11 @@ def _lines_per_byte(path: str, compression: str | None) -> float:
 
     from app.ingest.streams import check_zstd_frames
 
-    check_zstd_frames(path)  # a truncated zstd file: one IngestError naming it
+    if compression == "zstd":
+        check_zstd_frames(path)  # a truncated zstd file: one IngestError naming it
     try:
         with open(path, "rb") as raw:
-            f = zstandard.ZstdDecompressor().stream_reader(raw)
+            f = zstandard.ZstdDecompressor().stream_reader(raw) if compression == "zstd" else raw
             got = lines = 0
             while got < SNIFF and (block := f.read(BLOCK)):
                 got += len(block)
@@ -112,7 +114,7 @@ def _lines_per_byte(path: str, compression: str | None) -> float:
             whole = not f.read(1)
             consumed = Path(path).stat().st_size if whole else raw.tell()
     except (OSError, zstandard.ZstdError) as e:
-        raise ExportError(f"cannot read zstd file {path}: {e}") from e
+        raise ExportError(f"cannot read {compression or 'the'} file {path}: {e}") from e
     return lines / max(consumed, 1)
 
 
