@@ -98,6 +98,22 @@ def test_same_schema_shards_are_one_stage_without_a_copy(tmp_path, monkeypatch):
     assert [r[0] for r in rows][:7] == [f"s0-{i}" for i in range(6)] + ["s1-0"]
 
 
+def test_each_shards_schema_is_read_once_and_side_by_side(tmp_path, monkeypatch):
+    """The schemas of a run's shards are read on several threads (a small or compressed file's schema is a pass
+    over the whole file), each once: the first file's, read to open the stage, is not read again for the run."""
+    import threading
+
+    files = [_write(tmp_path, "plain", k) for k in range(6)]
+    reads: list[tuple[str, str]] = []
+    real = jsonl._json_read
+    monkeypatch.setattr(jsonl, "_json_read", lambda cur, inp, **k: reads.append((inp.rel, threading.current_thread().name)) or real(cur, inp, **k))  # fmt: skip
+    monkeypatch.setattr(fast, "threads_fit", lambda cur, b: 2)
+    rows, read, ingested, _skipped, _ = _ingest(tmp_path / "ws", files, monkeypatch, python=False)
+    assert (read, ingested) == (36, 36) and [r[0] for r in rows] == [f"s{k}-{i}" for k in range(6) for i in range(6)]
+    assert sorted(r for r, _ in reads) == sorted(f.rsplit("/", 1)[-1] for f in files)  # each once
+    assert all(t.startswith("winnow-schema_") for _, t in reads[1:])  # the run's: on the schema threads
+
+
 @pytest.mark.parametrize("kind", ["broken", "extra", "blank_line"])
 def test_a_file_of_another_kind_keeps_the_files_order(tmp_path, monkeypatch, kind):
     files = [_write(tmp_path, k_, k) for k, k_ in enumerate(["plain", kind, "plain"])]

@@ -6,7 +6,7 @@ the file needs the Python reader instead (blank, malformed or non-UTF-8 lines, v
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from app.ingest import fast as staging
@@ -113,16 +113,24 @@ def _json_read(cur: Any, inp: Input, *, full_schema: bool) -> tuple[dict[str, st
 
 
 def _shard_run(
-    cur: Any, reader: DocumentReader, inputs: list[Input], stage: str, *, full_schema: bool
+    cur: Any,
+    reader: DocumentReader,
+    inputs: list[Input],
+    stage: str,
+    *,
+    full_schema: bool,
+    known: dict[str, Any] | None = None,
 ) -> list[shards.Shard]:
     """The JSON-lines files at the head of ``inputs`` that can be appended to the open ``stage`` as they are
     (their columns and types exactly the stage's, none typed after the load), ready for
-    :func:`app.ingest.shards.append_run`."""
-    run: list[shards.Shard] = []
+    :func:`app.ingest.shards.append_run`. ``known``: schemas already read, by path."""
+    head: list[Input] = []
     for inp in inputs:
         if not takes(inp, limit=None) or inp.fmt != "jsonl":
             break
-        read = _json_read(cur, inp, full_schema=full_schema)
+        head.append(inp)
+    run: list[shards.Shard] = []
+    for inp, read in zip(head, _json_reads(cur, head, full_schema=full_schema, known=known or {})):
         if read is None or "JSON" in read[0].values():
             break
         cols, rj, args = read
@@ -131,6 +139,34 @@ def _shard_run(
             break
         run.append(shards.Shard(inp, cols, plan, sql, args))
     return run
+
+
+def _json_reads(
+    cur: Any, inputs: list[Input], *, full_schema: bool, known: dict[str, Any]
+) -> Iterator[tuple[dict[str, str], str, dict[str, Any]] | None]:
+    """:func:`_json_read` of each of ``inputs``, in order, read side by side on as many threads as DuckDB's JSON
+    readers fit in memory (each on its own cursor; DuckDB releases the GIL). A small or compressed file's schema
+    is read from the whole file, a pass as long as its load: one after another, the 8 schemas of 1M documents in
+    8 gzip shards took 1.15 s of a 3.3 s ingest on one core while the other waited. Files after the caller
+    stops are not waited for."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(inp: Input) -> tuple[dict[str, str], str, dict[str, Any]] | None:
+        if inp.path in known:
+            return known[inp.path]
+        c = cur.cursor()
+        try:
+            return _json_read(c, inp, full_schema=full_schema)
+        finally:
+            c.close()
+
+    threads = max(1, min(len(inputs), staging.threads_fit(cur, 2 * MAX_LINE_BYTES)))
+    pool = ThreadPoolExecutor(threads, thread_name_prefix="winnow-schema")
+    try:
+        for fut in [pool.submit(one, inp) for inp in inputs]:
+            yield fut.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def takes(inp: Input, *, limit: int | None) -> bool:
@@ -184,15 +220,16 @@ def append_shards(
     full_schema: bool,
     progress: Callable[[], None],
     least: int = 1,
+    known: dict[str, Any] | None = None,
 ) -> tuple[int, bool]:
     """Append the JSON-lines shards at the head of ``inputs`` that fit the open ``stage`` side by side
     (:mod:`app.ingest.shards`), counting each (and calling ``progress``) as it is committed; returns (how many
     files were appended, whether the file after them was tried and failed: DuckDB could not read it as it is,
     so it is not tried in a run again). 0 files: the caller takes the first one on its own (it does not fit,
-    it failed, or fewer than ``least`` files fit)."""
+    it failed, or fewer than ``least`` files fit). ``known``: schemas already read, by path."""
     workers = staging.threads_fit(cur, 2 * MAX_LINE_BYTES)
     # a run of a few files per worker: their schemas are read before the first starts
-    run = _shard_run(cur, reader, inputs[: 4 * workers], stage, full_schema=full_schema)
+    run = _shard_run(cur, reader, inputs[: 4 * workers], stage, full_schema=full_schema, known=known)
     if len(run) < max(1, least):
         return 0, False
 
@@ -235,7 +272,9 @@ def start_shards(
     sql = staging.stage_sql(reader, first, cols, f"(SELECT *, CAST(NULL AS BIGINT) AS {qi(ROW)} FROM {rj})")[1]
     try:
         staging.create_stage(cur, reader, stage, sql, args)
-        n, cut = append_shards(cur, reader, inputs, stage, full_schema=full_schema, progress=progress, least=2)
+        n, cut = append_shards(
+            cur, reader, inputs, stage, full_schema=full_schema, progress=progress, least=2, known={first.path: read}
+        )
     except duckdb.Error:
         n, cut = 0, False
     if not n:
