@@ -100,3 +100,19 @@ def test_headless_near_empty_input(tmp_path):
     src = _jsonl(tmp_path / "in.jsonl", [])
     m = apply_headless("version: 1\ndedup: {near: true}\n", [src], tmp_path / "o", fmt="jsonl")
     assert m["counts"]["kept_docs"] == 0
+
+
+def test_exact_keys_computed_by_workers_equal_the_workspace_expression():
+    """The exact-duplicate key a worker computes for its batch (app.export.headless_pass.exact_keys) is the
+    workspace path's expression, in input order, whitespace and case folded as there."""
+    import duckdb
+
+    from app.export.headless_pass import exact_keys
+    from app.recipes.sqlparts import EXACT_NORM_SQL
+
+    texts = ["A  b", "a b", " a\tb ", "a\u00a0b", "", "Ünïcode  ÉTÉ", "x\r\n\fy", "a b"]
+    got = exact_keys(texts).to_pylist()
+    con = duckdb.connect()
+    want = [con.execute(f"SELECT {EXACT_NORM_SQL} FROM (SELECT ? AS text)", [t]).fetchone()[0] for t in texts]
+    assert got == want
+    assert got[0] == got[1] == got[2] == got[7] and got[3] != got[1]  # a no-break space is not folded

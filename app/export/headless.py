@@ -56,12 +56,12 @@ from app.export import check_out, finish_export, prepare_out, push_to_hub
 from app.export import headless_near as hn
 from app.export import headless_pass as hp
 from app.export import provenance as pv
-from app.export.headless_pass import NEAR_SIG, score_batch
+from app.export.headless_pass import EXACT_COL, NEAR_SIG, exact_keys, score_batch
 from app.export.headless_pass import score_slices as _score
 from app.export.headless_pass import signatures as _signatures
 from app.export.headless_write import manifest_for, source_block, write_kept
 from app.export.meter import Meter
-from app.recipes.sqlparts import EXACT_NORM_SQL, used_params
+from app.recipes.sqlparts import used_params
 from app.sql import qi
 
 #: Columns every headless scratch row has (computed here, never by scorers).
@@ -262,6 +262,8 @@ def apply_headless(
                     texts = tbl.column("text").to_pylist()
                     t = time.thread_time()
                     got = _score(stexts_of(texts), fams, counting, meter, tx and tx.signal_options(fams))
+                    if recipe.dedup.exact:  # what a worker computes (score_batch), counted as its work
+                        got[EXACT_COL] = exact_keys(texts)
                     worker_cpu[0] += time.thread_time() - t
                     yield tbl, texts, got
                 return
@@ -271,10 +273,11 @@ def apply_headless(
                     tbl = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
                     fams = first["families"] if "families" in first else setup(tbl)
                     near = bool(recipe.dedup.near)
-                    yield tbl, tbl.column("text").to_pylist(), fams, counting["ok"], near, sem_model, tx_dict
+                    texts = tbl.column("text").to_pylist()
+                    yield tbl, texts, fams, counting["ok"], near, sem_model, tx_dict, bool(recipe.dedup.exact)
 
             for (tbl, texts, *_), (res, tok_ok) in engine.map_batches(
-                score_batch, tables(), arg_index=(1, 2, 3, 4, 5, 6)
+                score_batch, tables(), arg_index=(1, 2, 3, 4, 5, 6, 7)
             ):
                 meter.start_batch()
                 counting["ok"] = counting["ok"] and tok_ok
@@ -282,6 +285,7 @@ def apply_headless(
                 yield tbl, texts, res
 
         for tbl, texts, scores in scored():
+            exact_key = scores.pop(EXACT_COL, None)
             cols = hp.batch_columns(
                 tbl,
                 texts,
@@ -293,10 +297,8 @@ def apply_headless(
                 learned=learned,
                 target=target,
             )
-            body = "*"
-            if recipe.dedup.exact:  # the dedup_exact scorer's key, computed in DuckDB from the text
-                cols["text"] = tbl.column("text")
-                body = f"* EXCLUDE (text), {EXACT_NORM_SQL} AS dup_exact_cluster"
+            if exact_key is not None:  # the dedup_exact scorer's key, computed where the batch was scored
+                cols[EXACT_COL] = exact_key
             t = time.thread_time()  # what the workers do, when they did not
             vecs = sigs = None
             if sem is not None:
@@ -313,9 +315,9 @@ def apply_headless(
                 ins.add_batch(con, tbl, cols["_ord"])
             con.register("_batch", pa.table(cols))
             if ord0 == 0:
-                con.execute(f"CREATE TABLE corpus AS SELECT {body} FROM _batch")
+                con.execute("CREATE TABLE corpus AS SELECT * FROM _batch")
             else:
-                con.execute(f"INSERT INTO corpus BY NAME SELECT {body} FROM _batch")
+                con.execute("INSERT INTO corpus BY NAME SELECT * FROM _batch")
             con.unregister("_batch")
             if ord0 == 0:  # an empty selection still has the input's columns
                 collect(tbl, hp.no_rows(cols, from_scratch=from_scratch, instruct=ins), 0)
