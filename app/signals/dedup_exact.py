@@ -35,6 +35,7 @@ class DedupExact(Scorer):
 
     def score_corpus(self, ws: Any, *, dest: str, con: Any, workers: int = 1, progress: Any = None) -> int:
         from app import fields as fields_mod
+        from app.recipes.sqlparts import EXACT_NORM_SQL
 
         rel = fields_mod.relation(con, self.text_fields)  # ``docs``, or the text composed of the chosen fields
         total = con.execute("SELECT count(*) FROM docs").fetchall()[0][0]
@@ -42,7 +43,7 @@ class DedupExact(Scorer):
             progress(0, total, "exact duplicates")
         con.execute(
             f"""CREATE OR REPLACE TABLE {qi(dest)} AS
-            WITH n AS (SELECT id, md5(regexp_replace(lower(trim(coalesce(text, ''))), '\\s+', ' ', 'g')) AS h FROM {rel}),
+            WITH n AS (SELECT id, {EXACT_NORM_SQL} AS h FROM {rel}),
             c AS (SELECT id, min(id) OVER (PARTITION BY h) AS rep, count(*) OVER (PARTITION BY h) AS size FROM n)
             SELECT id, rep AS dup_exact_cluster, size AS dup_exact_size, id = rep AS dup_exact_keep FROM c"""
         )
