@@ -119,10 +119,9 @@ def _lines_per_byte(path: str, compression: str | None) -> float:
 
 
 def _gzip_lines_per_byte(path: str) -> float:
-    try:
-        from isal import isal_zlib as zlib
-    except ImportError:
-        import zlib  # type: ignore[no-redef]
+    from app.ingest.streams import zlib_module
+
+    zlib = zlib_module()
     size = Path(path).stat().st_size
     d = zlib.decompressobj(31)
     got = lines = fed = 0

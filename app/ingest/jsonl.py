@@ -147,8 +147,8 @@ def _json_reads(
     """:func:`_json_read` of each of ``inputs``, in order, read side by side on as many threads as DuckDB's JSON
     readers fit in memory (each on its own cursor; DuckDB releases the GIL). A small or compressed file's schema
     is read from the whole file, a pass as long as its load: one after another, the 8 schemas of 1M documents in
-    8 gzip shards took 1.15 s of a 3.3 s ingest on one core while the other waited. Files after the caller
-    stops are not waited for."""
+    8 gzip shards took 1.15 s of a 3.3 s ingest on one core while the other waited. When the caller stops, the
+    files not yet started are not read (those being read are waited for)."""
     from concurrent.futures import ThreadPoolExecutor
 
     def one(inp: Input) -> tuple[dict[str, str], str, dict[str, Any]] | None:
